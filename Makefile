@@ -1,0 +1,68 @@
+# mostajs: the PostgreSQL extension (built with PGXS) and the project targets.
+#
+#   make / make install   build and install the extension into pg_config's PostgreSQL
+#   make deps             install every Debian package needed (scripts/install-deps)
+#   make cpp              build the sidecar, tools and C++ tests with CMake (build/)
+#   make check            all tests on a throwaway cluster (scripts/check)
+#   make demo             the extension loaded into a running local cluster, with a tour
+#   make bench            benchmarks (bench/); never part of make check
+
+EXTENSION = mostajs
+EXTVERSION = 0.1.0
+MODULE_big = mostajs
+
+# The extension's C++ sources, plus the shared library (common/) compiled in.
+EXTENSION_SOURCES = $(wildcard extension/src/*.cpp extension/src/*/*.cpp)
+COMMON_SOURCES = $(wildcard common/src/*.cpp)
+OBJS = $(patsubst %.cpp,%.o,$(EXTENSION_SOURCES) $(COMMON_SOURCES))
+
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+PG_CPPFLAGS = -I$(srcdir)/extension/include -I$(srcdir)/common/include -I$(shell $(PG_CONFIG) --includedir)
+PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register \
+	$(if $(MOSTA_WERROR),-Werror)
+SHLIB_LINK = -lpq -lstdc++
+
+PG_CONFIG ?= pg_config
+# The project targets run scripts that install PostgreSQL first and call make
+# again for the extension, so they must work before pg_config exists; they
+# also replace PGXS's own "check". Load PGXS only for the other goals.
+PROJECT_GOALS = deps cpp check demo bench
+ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out $(PROJECT_GOALS),$(MAKECMDGOALS)),)
+SKIP_PGXS = 1
+endif
+endif
+ifndef SKIP_PGXS
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+ifeq ($(PGXS),)
+$(error pg_config not found: run "make deps" first (or set PG_CONFIG))
+endif
+# JIT bitcode would need clang at build time and buys nothing for this code.
+override with_llvm = no
+include $(PGXS)
+endif
+
+CMAKE_BUILD_DIR ?= build
+CMAKE_FLAGS ?=
+
+.PHONY: $(PROJECT_GOALS)
+
+deps:
+	bash scripts/install-deps
+
+cpp:
+	cmake -S . -B $(CMAKE_BUILD_DIR) $(CMAKE_FLAGS)
+	cmake --build $(CMAKE_BUILD_DIR) -j2
+
+# PGXS has a "check" of its own (which refuses to run); ours replaces it.
+ifdef SKIP_PGXS
+check:
+	bash scripts/check
+
+demo:
+	bash scripts/demo
+
+bench:
+	bash bench/run-all
+endif

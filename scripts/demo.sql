@@ -1,0 +1,61 @@
+-- demo.sql: a tour of the mostajs SQL API, run by "make demo".
+-- The topology is FitZoneGym's from the seeds: a PostgreSQL master, a SQLite
+-- slave for reads, a MongoDB analytics project fed by a CDC rule.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+\pset footer off
+
+\echo '== An application schema'
+CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+CREATE TABLE clients (id uuid PRIMARY KEY, user_id bigint REFERENCES users, plan text);
+CREATE TABLE page_hits (url text, at timestamptz);  -- no key: cannot be replicated as is
+
+\echo '== CREATE EXTENSION mostajs'
+CREATE EXTENSION mostajs;
+
+\echo '== Replicas: a PostgreSQL master, SQLite slaves, a MongoDB analytics project'
+\o /dev/null
+SELECT mosta_add_replica('fitbymongo', 'master-pg', 'master', 'postgres',
+                         'postgresql://devuser:s3cret@localhost:5432/fitzonedb', pool_min => 2, pool_max => 20);
+SELECT mosta_add_replica('fitbymongo', 'slave', 'slave', 'sqlite', './fitzonedb.db', lag_tolerance_ms => 5000);
+SELECT mosta_add_replica('fitbymongo', 'slave-2', 'slave', 'sqlite', './fitzonedb-2.db', lag_tolerance_ms => 5000);
+SELECT mosta_add_replica('analytics', 'mongo', 'master', 'mongodb',
+                         'mongodb://analyst:hunter2@127.0.0.1:27017/analytics?authSource=admin');
+\o
+SELECT * FROM mosta.replicas_masked;
+
+\echo '== Rules: CDC into the project''s own SQLite slaves, and to MongoDB'
+\o /dev/null
+SELECT mosta_add_rule('cdc-fitbymongo', 'fitbymongo', 'fitbymongo', 'cdc', ARRAY['users', 'clients']);
+SELECT mosta_add_rule('pg-to-mongo', 'fitbymongo', 'analytics', 'cdc', ARRAY['*'],
+                      conflict_resolution => 'source-wins');
+\o
+SELECT name, source, target, mode, collections, conflict_resolution, enabled, status FROM mosta_rules();
+
+\echo '== Bad input gets a clear error and a hint (the tour continues)'
+\set ON_ERROR_STOP 0
+SELECT mosta_add_rule('hits', 'fitbymongo', 'analytics', 'cdc', ARRAY['page_hits']);
+SELECT mosta_add_replica('fitbymongo', 'other', 'master', 'postgres', 'postgresql://localhost/x');
+SELECT mosta_set_read_routing('fitbymongo', 'fastest');
+\set ON_ERROR_STOP 1
+
+\echo '== Read routing: least-lag over what the sidecar reports'
+\o /dev/null
+SELECT mosta_set_read_routing('fitbymongo', 'least-lag');
+\o
+-- mosta-sidecar writes these rows; the demo writes them by hand.
+INSERT INTO mosta.replica_status (project, replica, status, lag_ms, lag_bytes, applied_lsn, tables)
+VALUES ('fitbymongo', 'master-pg', 'up', 0, 0, pg_current_wal_lsn(), 3),
+       ('fitbymongo', 'slave', 'up', 120, 4096, pg_current_wal_lsn(), 2),
+       ('fitbymongo', 'slave-2', 'up', 9000, 1048576, pg_current_wal_lsn(), 2);
+SELECT project, replica, role, dialect, uri, status, lag_ms, within_tolerance FROM mosta_replica_status();
+SELECT mosta_read_replica('fitbymongo') AS "reads go to";
+\echo '-- the freshest slave goes down: reads fall back to the master (slave-2 is beyond its tolerance)'
+UPDATE mosta.replica_status SET status = 'down' WHERE replica = 'slave';
+SELECT mosta_read_replica('fitbymongo') AS "reads go to";
+
+\echo '== The topology, as the monitor reads it (passwords masked)'
+SELECT jsonb_pretty(mosta_topology());
+
+\echo '== The activity log'
+SELECT id, action, project, object FROM mosta.activity ORDER BY id;
