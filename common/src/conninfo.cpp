@@ -1,0 +1,269 @@
+/*
+ * conninfo.cpp
+ *     Dialect names and credential masking (CheckUri lives in conninfo_check.cpp).
+ *
+ * Regime: plain C++17, no PostgreSQL header at all. Nothing throws except std::bad_alloc, so the extension may
+ * call these functions from either side of its C++ boundary.
+ * PostgreSQL versions assumed: libpq key=value syntax as of PostgreSQL 15.
+ *
+ * Masking rules. MaskCredentials replaces byte ranges ("spans") of the input with "***" and leaves every other
+ * byte alone. Ambiguous input is resolved towards masking more:
+ *   - userinfo: the password runs from the first ':' (after the "://" of a scheme) to the LAST '@' of the
+ *     text (not merely the last '@' before the first '/'), so a sloppy unencoded '@', '/', '?' or '#' in a
+ *     password can never push part of it out of the mask. The price: a URI with a port and an '@' in its path or
+ *     query ("postgresql://h:5432/db?user=a@b") is over-masked to "postgresql://h:***@b".
+ *   - secret keys: a key is secret when, percent-decoded and lowercased, it CONTAINS one of secret_keys
+ *     ("pass", "pwd", "secret", "token", "apikey", "api_key"), so "password", "sslpassword", "passwrd" and
+ *     "access_token" are masked too ("passfile" is over-masked).
+ *   - query parameters: a secret key after '?', '&', ';' or a blank has its value masked up to
+ *     the next separator that starts another "key=" (a stray '&' inside a password stays masked).
+ *   - libpq key=value strings follow libpq's own tokenizer (blanks around '=', '...' quoting, backslash escapes);
+ *     a secret value also runs to the end of a SQL-style '' quote and absorbs any following junk up to the next
+ *     blank-preceded "key =" (so "password='it''s' user=u" and "password=a b user=u" hide all of the intended
+ *     password). Other pairs get the userinfo and query rules (a dbname may itself be a URI); text that libpq
+ *     cannot tokenize makes the userinfo and query rules apply to the whole string.
+ * Idempotence: a mask can join tokens that blanks used to separate (":\t@x token=y"), so one pass may expose a
+ * secret key that the next pass masks. MaskCredentials therefore repeats passes until nothing changes; ordinary
+ * input needs one pass plus the confirming one. max_passes only bounds pathological input.
+ */
+#include "mosta/common/conninfo.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "uri_text.hpp"
+
+namespace mosta {
+
+namespace {
+
+using detail::HasAuthority;
+using detail::IsAlnum;
+using detail::IsBlank;
+using detail::mask;
+using detail::PercentDecode;
+using detail::SchemeLength;
+
+using Span = std::pair<size_t, size_t>; // [begin, end) byte offsets into the masked input
+using Spans = std::vector<Span>;
+
+constexpr int max_passes = 8;
+constexpr std::array<std::string_view, 6> secret_keys = {"pass", "pwd", "secret", "token", "apikey", "api_key"};
+constexpr std::array<std::pair<Dialect, std::string_view>, 5> dialect_names = {{{Dialect::Postgres, "postgres"},
+																				{Dialect::Sqlite, "sqlite"},
+																				{Dialect::Mongodb, "mongodb"},
+																				{Dialect::SqlDump, "sqldump"},
+																				{Dialect::Jsonl, "jsonl"}}};
+
+// IsSecretKey tells whether a parameter name (percent-decoded, any case) contains a secret_keys entry.
+bool
+IsSecretKey(std::string_view raw_key) {
+	std::string key = PercentDecode(raw_key).value_or(std::string(raw_key));
+	std::transform(key.begin(), key.end(), key.begin(), [](char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; });
+	return std::any_of(secret_keys.begin(), secret_keys.end(),
+					   [&key](std::string_view secret) { return key.find(secret) != std::string::npos; });
+}
+
+// KeyAt returns the position just past "key =" at pos (key from alnum and extra, blanks around '=' when allowed).
+size_t
+KeyAt(std::string_view s, size_t pos, size_t end, std::string_view extra, bool blanks) {
+	size_t i = pos;
+	while (i < end && (IsAlnum(s[i]) || extra.find(s[i]) != std::string_view::npos))
+		i++;
+	size_t key_end = i;
+	while (blanks && i < end && IsBlank(s[i]))
+		i++;
+	return (key_end > pos && i < end && s[i] == '=') ? i + 1 : 0;
+}
+
+// SchemeColonAt tells whether the ':' at colon ends a scheme ("postgresql://") that starts at begin or a separator.
+bool
+SchemeColonAt(std::string_view s, size_t begin, size_t colon) {
+	size_t start = colon;
+	while (start > begin &&
+		   (IsAlnum(s[start - 1]) || s[start - 1] == '+' || s[start - 1] == '-' || s[start - 1] == '.'))
+		start--;
+	return colon > start && s.substr(colon, 3) == "://" && SchemeLength(s.substr(start)) == colon - start;
+}
+
+// AddUserinfoSpan masks the password of a [scheme://]user:password@host text in [begin, end).
+void
+AddUserinfoSpan(std::string_view s, size_t begin, size_t end, Spans &spans) {
+	size_t at = s.substr(0, end).rfind('@');
+	if (at == std::string_view::npos || at < begin)
+		return;
+	size_t colon = s.substr(0, at).find(':', begin);
+	if (colon != std::string_view::npos && SchemeColonAt(s, begin, colon))
+		colon = s.substr(0, at).find(':', colon + 1);
+	if (colon != std::string_view::npos && colon + 1 < at)
+		spans.emplace_back(colon + 1, at);
+}
+
+// AddQuerySpans masks the values of secret parameters ("?password=...&") in [begin, end).
+void
+AddQuerySpans(std::string_view s, size_t begin, size_t end, Spans &spans) {
+	constexpr std::string_view separators = "?&; \t";
+	constexpr std::string_view key_chars = "_.%-";
+	for (size_t i = begin; i < end; i++) {
+		if (separators.find(s[i]) == std::string_view::npos)
+			continue;
+		size_t value = KeyAt(s, i + 1, end, key_chars, false);
+		if (value == 0 || !IsSecretKey(s.substr(i + 1, value - i - 2)))
+			continue;
+		size_t value_end = value;
+		while (value_end < end && !(separators.find(s[value_end]) != std::string_view::npos &&
+									KeyAt(s, value_end + 1, end, key_chars, false) != 0))
+			value_end++;
+		if (value_end > value)
+			spans.emplace_back(value, value_end);
+		i = value_end - 1;
+	}
+}
+
+// AddGenericSpans applies the userinfo and query rules to [begin, end).
+void
+AddGenericSpans(std::string_view s, size_t begin, size_t end, Spans &spans) {
+	AddUserinfoSpan(s, begin, end, spans);
+	AddQuerySpans(s, begin, end, spans);
+}
+
+// LibpqValueEnd returns where libpq's tokenizer ends a key=value value that starts at pos.
+size_t
+LibpqValueEnd(std::string_view s, size_t pos) {
+	bool quoted = pos < s.size() && s[pos] == '\'';
+	for (size_t i = quoted ? pos + 1 : pos; i < s.size(); i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (quoted ? s[i] == '\'' : IsBlank(s[i]))
+			return quoted ? i + 1 : i;
+	}
+	return s.size();
+}
+
+// SecretValueEnd returns where a secret value starting at pos ends when read generously (see the file header).
+// The next pair must follow a blank: "***" is unquoted, so "'x'user=u" would not re-mask to the same text.
+size_t
+SecretValueEnd(std::string_view s, size_t pos) {
+	size_t end = LibpqValueEnd(s, pos);
+	if (pos < s.size() && s[pos] == '\'') {
+		size_t i = pos + 1;
+		for (; i < s.size(); i++) {
+			if (s[i] == '\\' || (s[i] == '\'' && i + 1 < s.size() && s[i + 1] == '\''))
+				i++;
+			else if (s[i] == '\'')
+				break;
+		}
+		end = std::max(end, std::min(i + 1, s.size()));
+	}
+	size_t stop = s.size();
+	for (size_t i = end; i < s.size() && stop == s.size(); i++)
+		if (i > end && IsBlank(s[i - 1]) && !IsBlank(s[i]) && KeyAt(s, i, s.size(), "_", true) != 0)
+			stop = i;
+	while (stop > end && IsBlank(s[stop - 1]))
+		stop--;
+	return stop;
+}
+
+// AddKeyValueSpans masks a libpq key=value connection string.
+void
+AddKeyValueSpans(std::string_view s, Spans &spans) {
+	size_t pos = 0;
+	for (;;) {
+		while (pos < s.size() && IsBlank(s[pos]))
+			pos++;
+		if (pos >= s.size())
+			return;
+		size_t key_begin = pos;
+		while (pos < s.size() && !IsBlank(s[pos]) && s[pos] != '=')
+			pos++;
+		size_t key_end = pos;
+		while (pos < s.size() && IsBlank(s[pos]))
+			pos++;
+		if (pos >= s.size() || s[pos] != '=')
+			return AddGenericSpans(s, 0, s.size(), spans); // everything, as earlier pairs may be misread too
+		for (pos++; pos < s.size() && IsBlank(s[pos]);)
+			pos++;
+		size_t value_begin = pos;
+		if (IsSecretKey(s.substr(key_begin, key_end - key_begin))) {
+			pos = SecretValueEnd(s, value_begin);
+			if (pos > value_begin)
+				spans.emplace_back(value_begin, pos);
+		} else {
+			pos = LibpqValueEnd(s, value_begin);
+			AddGenericSpans(s, key_begin, pos, spans);
+		}
+	}
+}
+
+// ApplySpans returns s with each merged span replaced by the mask.
+std::string
+ApplySpans(std::string_view s, Spans spans) {
+	std::sort(spans.begin(), spans.end());
+	std::string masked;
+	size_t copied = 0;
+	for (size_t i = 0; i < spans.size();) {
+		size_t begin = spans[i].first, end = spans[i].second;
+		for (i++; i < spans.size() && spans[i].first <= end; i++)
+			end = std::max(end, spans[i].second);
+		masked.append(s.substr(copied, begin - copied)).append(mask);
+		copied = end;
+	}
+	return masked.append(s.substr(copied));
+}
+
+// MaskOnce applies the masking rules once.
+std::string
+MaskOnce(std::string_view uri) {
+	size_t start = 0;
+	while (start < uri.size() && IsBlank(uri[start]))
+		start++;
+	Spans spans;
+	if (HasAuthority(uri.substr(start)))
+		AddGenericSpans(uri, start, uri.size(), spans);
+	else
+		AddKeyValueSpans(uri, spans);
+	return ApplySpans(uri, std::move(spans));
+}
+
+} // namespace
+
+// ParseDialect maps an exact lowercase dialect name to its Dialect.
+std::optional<Dialect>
+ParseDialect(std::string_view name) {
+	for (const auto &[dialect, dialect_name] : dialect_names)
+		if (dialect_name == name)
+			return dialect;
+	return std::nullopt;
+}
+
+// DialectName returns the name ParseDialect accepts for dialect.
+std::string_view
+DialectName(Dialect dialect) {
+	for (const auto &[known, name] : dialect_names)
+		if (known == dialect)
+			return name;
+	return "unknown";
+}
+
+// ValidDialectNames returns every dialect name, comma-separated.
+std::string_view
+ValidDialectNames() {
+	return "postgres, sqlite, mongodb, sqldump, jsonl";
+}
+
+// MaskCredentials returns uri with every password replaced by "***", repeating passes until nothing changes.
+std::string
+MaskCredentials(std::string_view uri) {
+	std::string masked = MaskOnce(uri);
+	for (int pass = 1; pass < max_passes; pass++) {
+		std::string again = MaskOnce(masked);
+		if (again == masked)
+			break;
+		masked = std::move(again);
+	}
+	return masked;
+}
+
+} // namespace mosta

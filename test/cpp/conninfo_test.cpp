@@ -1,0 +1,339 @@
+/*
+ * conninfo_test.cpp
+ *     Unit tests for dialect names, MaskCredentials and CheckUri.
+ */
+#include "mosta/common/conninfo.hpp"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h> // PQconninfoParse, to prove the key=value test inputs mean what the tests say
+
+namespace {
+
+using namespace std::string_literals;
+using mosta::Dialect;
+
+TEST(Dialect, ParsesExactLowercaseNames) {
+	EXPECT_EQ(mosta::ParseDialect("postgres"), Dialect::Postgres);
+	EXPECT_EQ(mosta::ParseDialect("sqlite"), Dialect::Sqlite);
+	EXPECT_EQ(mosta::ParseDialect("mongodb"), Dialect::Mongodb);
+	EXPECT_EQ(mosta::ParseDialect("sqldump"), Dialect::SqlDump);
+	EXPECT_EQ(mosta::ParseDialect("jsonl"), Dialect::Jsonl);
+	for (const char *name : {"", "Postgres", "postgresql", "mongo", " sqlite", "jsonl ", "sql_dump"})
+		EXPECT_EQ(mosta::ParseDialect(name), std::nullopt) << name;
+}
+
+TEST(Dialect, NamesRoundTrip) {
+	for (Dialect dialect : {Dialect::Postgres, Dialect::Sqlite, Dialect::Mongodb, Dialect::SqlDump, Dialect::Jsonl})
+		EXPECT_EQ(mosta::ParseDialect(mosta::DialectName(dialect)), dialect);
+	EXPECT_EQ(mosta::ValidDialectNames(), "postgres, sqlite, mongodb, sqldump, jsonl");
+}
+
+struct MaskCase {
+	std::string input;
+	std::string expected;
+	std::vector<std::string> secrets; // none of these may appear in the output
+};
+
+const std::vector<MaskCase> mask_cases = {
+	{"", "", {}},
+	{"postgresql://u:secret@host/db", "postgresql://u:***@host/db", {"secret"}},
+	{"postgresql://u:p@ss@host/db", "postgresql://u:***@host/db", {"p@ss", "ss@"}},
+	{"postgresql://u:pa/ss?x#y@host:5432/db", "postgresql://u:***@host:5432/db", {"pa/ss", "ss?x#y"}},
+	{"postgres://u:se%3Acr%40et@h1:5432,h2:5433/db", "postgres://u:***@h1:5432,h2:5433/db", {"se%3Acr%40et"}},
+	{"postgresql://u://secret@h/db", "postgresql://u:***@h/db", {"secret"}},
+	{"mongodb://user:secret@h1,h2/db?authSource=admin", "mongodb://user:***@h1,h2/db?authSource=admin", {"secret"}},
+	{"mongodb+srv://user:s3cr3t@cluster0.example.com/db", "mongodb+srv://user:***@cluster0.example.com/db", {"s3cr3t"}},
+	{"postgresql://user@host/db", "postgresql://user@host/db", {}},
+	{"postgresql://host:5432/db?sslmode=require", "postgresql://host:5432/db?sslmode=require", {}},
+	{"postgresql://host/db?password=secret&sslmode=require",
+	 "postgresql://host/db?password=***&sslmode=require",
+	 {"secret"}},
+	{"postgresql://host/db?sslmode=require&PassWord=sec&ret;x=1",
+	 "postgresql://host/db?sslmode=require&PassWord=***;x=1",
+	 {"sec&ret"}},
+	{"https://api.example.com/v1?api_key=k123&TOKEN=t456&apikey=a789&pwd=p0&x=1",
+	 "https://api.example.com/v1?api_key=***&TOKEN=***&apikey=***&pwd=***&x=1",
+	 {"k123", "t456", "a789", "p0"}},
+	{"mongodb://u:secret@h/db?password=other&w=1", "mongodb://u:***@h/db?password=***&w=1", {"secret", "other"}},
+	{"host=h user=u password=secret dbname=d", "host=h user=u password=*** dbname=d", {"secret"}},
+	{"host=h password = 'se cret' dbname=d", "host=h password = *** dbname=d", {"se", "cret"}},
+	{"host=h password='it\\'s \\\\ x' user=u", "host=h password=*** user=u", {"it", "\\\\ x"}},
+	{"host=h password='it''s' user=u", "host=h password=*** user=u", {"it", "'s'"}},
+	{"host=h password=it\\ s user=u", "host=h password=*** user=u", {"it", " s"}},
+	{"password=a b user=u", "password=*** user=u", {"a b"}},
+	{"password='unterminated secret", "password=***", {"unterminated", "secret"}},
+	{"host=h sslpassword=secret sslmode=verify-full", "host=h sslpassword=*** sslmode=verify-full", {"secret"}},
+	{"host=h PASSWORD=secret", "host=h PASSWORD=***", {"secret"}},
+	{"dbname=postgresql://u:secret@h/db host=x", "dbname=postgresql://u:***@h/db host=x", {"secret"}},
+	{"dbname='postgresql://u:sec ret@h/db' host=x", "dbname='postgresql://u:***@h/db' host=x", {"sec", "ret"}},
+	{"host=h port=5432", "host=h port=5432", {}},
+	{"host=h password=", "host=h password=", {}},
+	{"user:secret@host", "user:***@host", {"secret"}},
+	{"host=h user:secret@x", "host=h user:***@x", {"secret"}},
+	{"file:data.db?mode=ro&pwd=secret", "file:data.db?mode=ro&pwd=***", {"secret"}},
+	{"/var/lib/app.db", "/var/lib/app.db", {}},
+	{":memory:", ":memory:", {}},
+	{"postgresql://u:secret@", "postgresql://u:***@", {"secret"}},
+	{"  postgresql://u:secret@h", "  postgresql://u:***@h", {"secret"}},
+	// Over-masking by design: the last '@' wins, even in the query.
+	{"postgresql://host:5432/db?user=me@example.com", "postgresql://host:***@example.com", {}},
+	{"postgresql://host/db?user=me@example.com", "postgresql://host/db?user=me@example.com", {}},
+};
+
+TEST(MaskCredentials, MasksTable) {
+	for (const MaskCase &c : mask_cases) {
+		std::string masked = mosta::MaskCredentials(c.input);
+		EXPECT_EQ(masked, c.expected) << "input: " << c.input;
+		for (const std::string &secret : c.secrets)
+			EXPECT_EQ(masked.find(secret), std::string::npos) << "input: " << c.input << " leaks " << secret;
+	}
+}
+
+TEST(MaskCredentials, IsIdempotent) {
+	for (const MaskCase &c : mask_cases) {
+		std::string once = mosta::MaskCredentials(c.input);
+		EXPECT_EQ(mosta::MaskCredentials(once), once) << "input: " << c.input;
+	}
+}
+
+// RandomText returns a string made of n pieces that stress the masking rules.
+std::string
+RandomText(std::mt19937 &random, size_t n) {
+	static const std::vector<std::string> pieces = {"postgresql://",
+													"password",
+													"pwd",
+													"=",
+													" ",
+													"'",
+													"\\",
+													"@",
+													":",
+													"/",
+													"?",
+													"&",
+													";",
+													"#",
+													"a",
+													"b",
+													"***",
+													"''",
+													"%41",
+													"host=h",
+													"user",
+													"token=",
+													"//",
+													"\t"};
+	std::uniform_int_distribution<size_t> pick(0, pieces.size() - 1);
+	std::string text;
+	for (size_t i = 0; i < n; i++)
+		text += pieces[pick(random)];
+	return text;
+}
+
+TEST(MaskCredentials, IsIdempotentOnRandomInput) {
+	std::mt19937 random(20240601);
+	for (int i = 0; i < 20000; i++) {
+		std::string input = RandomText(random, 1 + i % 12);
+		std::string once = mosta::MaskCredentials(input);
+		ASSERT_EQ(mosta::MaskCredentials(once), once) << "input: " << input;
+	}
+}
+
+// RandomPassword returns a password drawn from characters that break naive parsers.
+std::string
+RandomPassword(std::mt19937 &random) {
+	static const std::string chars = "aZ9@:/?#&;=%' \\\"";
+	std::uniform_int_distribution<size_t> length(1, 10), pick(0, chars.size() - 1);
+	std::string password = "Q"; // a marker that appears nowhere else in the inputs
+	for (size_t n = length(random); n > 0; n--)
+		password += chars[pick(random)];
+	return password;
+}
+
+// LibpqPassword returns the password libpq reads from conninfo, or "<error>".
+std::string
+LibpqPassword(const std::string &conninfo) {
+	char *error = nullptr;
+	PQconninfoOption *options = PQconninfoParse(conninfo.c_str(), &error);
+	PQfreemem(error);
+	std::string password = options ? "" : "<error>";
+	for (PQconninfoOption *option = options; option && option->keyword; option++)
+		if (std::string(option->keyword) == "password" && option->val)
+			password = option->val;
+	PQconninfoFree(options);
+	return password;
+}
+
+TEST(MaskCredentials, NeverLeaksRandomPasswords) {
+	std::mt19937 random(7);
+	for (int i = 0; i < 5000; i++) {
+		std::string password = RandomPassword(random);
+		std::string escaped;
+		for (char c : password)
+			escaped += (c == '\'' || c == '\\') ? "\\"s + c : std::string(1, c);
+		std::string conninfo = "host=h password='" + escaped + "' user=u";
+		ASSERT_EQ(LibpqPassword(conninfo), password) << conninfo;
+		EXPECT_EQ(mosta::MaskCredentials(conninfo), "host=h password=*** user=u") << conninfo;
+
+		std::string uri = "postgresql://u:" + password + "@host/db";
+		std::string masked = mosta::MaskCredentials(uri);
+		EXPECT_EQ(masked.find('Q'), std::string::npos) << uri << " -> " << masked;
+		if (password.find('=') == std::string::npos) {
+			EXPECT_EQ(masked, "postgresql://u:***@host/db") << uri;
+		}
+	}
+}
+
+// ExpectAccepted checks that every uri passes CheckUri for dialect.
+void
+ExpectAccepted(Dialect dialect, const std::vector<std::string> &uris) {
+	for (const std::string &uri : uris) {
+		std::optional<mosta::UriProblem> problem = mosta::CheckUri(dialect, uri);
+		EXPECT_FALSE(problem.has_value()) << uri << ": " << (problem ? problem->message : "");
+	}
+}
+
+// ExpectRejected checks each {uri, message} pair, and that no message or hint contains "secret".
+void
+ExpectRejected(Dialect dialect, const std::vector<std::pair<std::string, std::string>> &cases) {
+	for (const auto &[uri, message] : cases) {
+		std::optional<mosta::UriProblem> problem = mosta::CheckUri(dialect, uri);
+		ASSERT_TRUE(problem.has_value()) << uri;
+		EXPECT_EQ(problem->message, message) << uri;
+		EXPECT_EQ(problem->message.find("secret"), std::string::npos) << problem->message;
+		EXPECT_EQ(problem->message.back() == '.', false) << problem->message;
+		EXPECT_EQ(problem->hint.substr(0, 4), "Use ") << problem->hint;
+		EXPECT_EQ(problem->hint.back(), '.') << problem->hint;
+	}
+}
+
+TEST(CheckUri, Postgres) {
+	ExpectAccepted(Dialect::Postgres,
+				   {"postgresql://localhost/app", "postgres://u:secret@h1:5432,h2:5433/db?sslmode=require",
+					"postgresql://", "postgresql://[::1]:5432/db", "host=localhost port=5432 dbname=app user=app",
+					"host = h password = 'sec ret\\'x' dbname=d", "dbname=postgresql://u:secret@h/db"});
+	ExpectRejected(
+		Dialect::Postgres,
+		{{"", "invalid postgres connection string \"\": empty"},
+		 {"  ", "invalid postgres connection string \"  \": empty"},
+		 {"host=h\0 password=secret"s,
+		  "invalid postgres connection string \"host=h\\0 password=***\": contains a NUL byte"},
+		 {"mysql://u:secret@h/db",
+		  "invalid postgres connection string \"mysql://u:***@h/db\": unsupported scheme \"mysql\""},
+		 {"Postgresql://u:secret@h/db",
+		  "invalid postgres connection string \"Postgresql://u:***@h/db\": unsupported scheme \"Postgresql\""},
+		 {"host=h password=secret bogus", "invalid postgres connection string \"host=h password=***\": missing \"=\" "
+										  "after \"***\" in connection info string"},
+		 {"host=h nosuchoption=1",
+		  "invalid postgres connection string \"host=h nosuchoption=1\": invalid connection option \"nosuchoption\""},
+		 {"host=h password='secret", "invalid postgres connection string \"host=h password=***\": unterminated quoted "
+									 "string in connection info string"},
+		 {"postgresql://u:secret%zz@h/db",
+		  "invalid postgres connection string \"postgresql://u:***@h/db\": invalid percent-encoded token: \"***\""},
+		 {"postgresql://u:secret@[::1/db", "invalid postgres connection string \"postgresql://u:***@[::1/db\": end of "
+										   "string reached when looking for matching \"]\" in IPv6 host address in "
+										   "URI: \"postgresql://u:***@[::1/db\""},
+		 {"postgresql://h/db?bogus=1&password=secret", "invalid postgres connection string "
+													   "\"postgresql://h/db?bogus=1&password=***\": invalid URI query "
+													   "parameter: \"bogus\""}});
+}
+
+TEST(CheckUri, Mongodb) {
+	ExpectAccepted(Dialect::Mongodb,
+				   {"mongodb://localhost", "mongodb://h:27017", "mongodb://user:secret@h1,h2:27018/db?authSource=admin",
+					"mongodb://[::1]:27017/db", "mongodb+srv://user:p%40ss@cluster0.example.com/db?retryWrites=true",
+					"mongodb://h/?w=1;journal=true", "mongodb://%2Ftmp%2Fmongodb-27017.sock", "mongodb://u@h/"});
+	std::string prefix = "invalid mongodb URI ";
+	ExpectRejected(
+		Dialect::Mongodb,
+		{{"mongodb://u:secret@", prefix + "\"mongodb://u:***@\": no host"},
+		 {"mongodb://", prefix + "\"mongodb://\": no host"},
+		 {"mongodb://h:0", prefix + "\"mongodb://h:0\": invalid port \"0\" (must be 1 to 65535)"},
+		 {"mongodb://h:65536", prefix + "\"mongodb://h:65536\": invalid port \"65536\" (must be 1 to 65535)"},
+		 {"mongodb://h:12a", prefix + "\"mongodb://h:12a\": invalid port \"12a\" (must be 1 to 65535)"},
+		 {"mongodb://h:", prefix + "\"mongodb://h:\": invalid port \"\" (must be 1 to 65535)"},
+		 {"mongodb://::1", prefix + "\"mongodb://::1\": IPv6 address \"::1\" must be enclosed in brackets"},
+		 {"mongodb://[::1", prefix + "\"mongodb://[::1\": invalid IPv6 address \"[::1\""},
+		 {"mongodb://[::1]x", prefix + "\"mongodb://[::1]x\": unexpected text after IPv6 address \"[::1]x\""},
+		 {"mongodb://h,", prefix + "\"mongodb://h,\": empty host in host list"},
+		 {"mongodb://h?w=1", prefix + "\"mongodb://h?w=1\": a \"/\" is required between the host list and the options"},
+		 {"mongodb://h/a.b", prefix + "\"mongodb://h/a.b\": invalid database name \"a.b\""},
+		 {"mongodb://h/db?w", prefix + "\"mongodb://h/db?w\": invalid option \"w\" (options are key=value pairs)"},
+		 {"mongodb://ho st", prefix + "\"mongodb://ho st\": invalid host name \"ho st\""},
+		 {"mongodb+srv://u:secret@a.example.com:27017",
+		  prefix + "\"mongodb+srv://u:***@a.example.com:27017\": a mongodb+srv URI must not specify a port"},
+		 {"mongodb+srv://a.example.com,b.example.com",
+		  prefix + "\"mongodb+srv://a.example.com,b.example.com\": a mongodb+srv URI must name exactly one host"},
+		 {"mongodb+srv://localhost", prefix +
+										 "\"mongodb+srv://localhost\": mongodb+srv host \"localhost\" must have at "
+										 "least three parts"},
+		 {"mongodb://u:p@secret@h/db", prefix + "\"mongodb://u:***@h/db\": password must percent-encode \":\", \"/\", "
+												"\"?\", \"#\", \"[\", \"]\", \"@\" and \"%\""},
+		 {"mongodb://:secret@h", prefix + "\"mongodb://:***@h\": empty user name"},
+		 {"mongodb://u:se/cret@h/db", prefix + "\"mongodb://u:***@h/db\": invalid port \"***\" (must be 1 to 65535)"},
+		 {"postgresql://u:secret@h", prefix + "\"postgresql://u:***@h\": unsupported scheme \"postgresql\""},
+		 {"localhost:27017", prefix + "\"localhost:27017\": missing \"mongodb://\" or \"mongodb+srv://\" prefix"}});
+}
+
+TEST(CheckUri, Sqlite) {
+	ExpectAccepted(Dialect::Sqlite, {"data/app.db", "/var/lib/app.db", "app.db", ":memory:", "file:app.db?mode=ro",
+									 "file:///abs/app.db", "file://localhost/abs/app.db", "file::memory:?cache=shared",
+									 "sqlite:///abs/path.db", "sqlite://rel.db", "C:\\data\\app.db"});
+	std::string prefix = "invalid sqlite location ";
+	ExpectRejected(Dialect::Sqlite,
+				   {{"", prefix + "\"\": empty"},
+					{"a\0b.db"s, prefix + "\"a\\0b.db\": contains a NUL byte"},
+					{"mysql://u:secret@h/db", prefix + "\"mysql://u:***@h/db\": unsupported scheme \"mysql\""},
+					{"sqlite://", prefix + "\"sqlite://\": no path after \"sqlite://\""},
+					{"file://otherhost/x.db", prefix + "\"file://otherhost/x.db\": file URI host \"otherhost\" is "
+													   "not supported"},
+					{"file:x%zz.db", prefix + "\"file:x%zz.db\": file URI has an invalid percent-encoding"},
+					{"file:?mode=ro", prefix + "\"file:?mode=ro\": file URI has no path"},
+					{"data/", prefix + "\"data/\": path ends with \"/\" but a SQLite database is a file"}});
+}
+
+TEST(CheckUri, SqlDump) {
+	ExpectAccepted(Dialect::SqlDump, {"dump.sql", "/var/backups/app.sql", "./out/app.sql",
+									  "file:///var/backups/app.sql", "file://localhost/tmp/x%20y.sql"});
+	std::string prefix = "invalid sqldump location ";
+	ExpectRejected(
+		Dialect::SqlDump,
+		{{"", prefix + "\"\": empty"},
+		 {"x\0.sql"s, prefix + "\"x\\0.sql\": contains a NUL byte"},
+		 {"/var/backups/", prefix + "\"/var/backups/\": path ends with \"/\" but a SQL dump is a file"},
+		 {"file:///var/backups/", prefix + "\"file:///var/backups/\": path ends with \"/\" but a SQL dump is a file"},
+		 {"https://u:secret@h/x.sql", prefix + "\"https://u:***@h/x.sql\": unsupported scheme \"https\""},
+		 {"file:dump.sql", prefix + "\"file:dump.sql\": file URI must start with \"file://\""},
+		 {"file://dump.sql", prefix + "\"file://dump.sql\": file URI host \"dump.sql\" is not supported"},
+		 {"file:///x.sql?y=1", prefix + "\"file:///x.sql?y=1\": file URI must not have a query or fragment"},
+		 {"file://", prefix + "\"file://\": file URI has no path"}});
+}
+
+TEST(CheckUri, Jsonl) {
+	ExpectAccepted(Dialect::Jsonl, {"/var/export/", "/var/export/app.jsonl", "out.jsonl", "file:///var/export/",
+									"file:///var/export/app.jsonl", "export/"});
+	std::string prefix = "invalid jsonl location ";
+	ExpectRejected(
+		Dialect::Jsonl,
+		{{"", prefix + "\"\": empty"},
+		 {"\0"s, prefix + "\"\\0\": contains a NUL byte"},
+		 {"s3://key:secret@bucket/x", prefix + "\"s3://key:***@bucket/x\": unsupported scheme \"s3\""},
+		 {"file:out.jsonl", prefix + "\"file:out.jsonl\": file URI must start with \"file://\""},
+		 {"file://", prefix + "\"file://\": file URI has no path"},
+		 {"file:///x%00.jsonl", prefix + "\"file:///x%00.jsonl\": file URI has an invalid percent-encoding"}});
+}
+
+TEST(CheckUri, HintsListAcceptedForms) {
+	EXPECT_NE(mosta::CheckUri(Dialect::Postgres, "mysql://h")->hint.find("postgresql://"), std::string::npos);
+	EXPECT_NE(mosta::CheckUri(Dialect::Mongodb, "h")->hint.find("mongodb+srv://"), std::string::npos);
+	EXPECT_NE(mosta::CheckUri(Dialect::Sqlite, "")->hint.find(":memory:"), std::string::npos);
+	EXPECT_NE(mosta::CheckUri(Dialect::SqlDump, "")->hint.find("file:///"), std::string::npos);
+	EXPECT_NE(mosta::CheckUri(Dialect::Jsonl, "")->hint.find("directory"), std::string::npos);
+}
+
+} // namespace
