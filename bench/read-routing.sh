@@ -19,7 +19,7 @@ trap 'rm -rf "$work"' EXIT
 
 psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE bench_routing"
 export PGDATABASE=bench_routing
-psql -qX -v ON_ERROR_STOP=1 <<'SQL'
+psql -qX -o /dev/null -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION mostajs;
 SELECT mosta_add_replica('app', 'master', 'master', 'postgres', 'postgresql://app:pw@127.0.0.1/app');
 SELECT mosta_add_replica('app', 'slave-' || i, 'slave', 'sqlite', '/tmp/slave-' || i || '.db')
