@@ -117,7 +117,7 @@ CREATE TABLE mosta.rule_stats (
 COMMENT ON TABLE mosta.rule_stats IS 'Per-rule counters, reported by mosta-sidecar';
 
 CREATE TABLE mosta.activity (
-	id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id          bigserial PRIMARY KEY,
 	at          timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	actor       name NOT NULL DEFAULT session_user,
 	action      text NOT NULL,
@@ -134,6 +134,8 @@ SELECT pg_catalog.pg_extension_config_dump('mosta.replicas', '');
 SELECT pg_catalog.pg_extension_config_dump('mosta.rules', '');
 SELECT pg_catalog.pg_extension_config_dump('mosta.routing', '');
 SELECT pg_catalog.pg_extension_config_dump('mosta.activity', '');
+-- the log's sequence goes with its rows, or a restored log would reuse ids
+SELECT pg_catalog.pg_extension_config_dump('mosta.activity_id_seq', '');
 
 ------------------------------------------------------------------------------
 -- C++ helpers (mostajs library)
@@ -243,6 +245,16 @@ CREATE FUNCTION mosta._log(action text, project text, object text, detail jsonb 
 	INSERT INTO mosta.activity (action, project, object, detail) VALUES ($1, $2, $3, coalesce($4, '{}'));
 $$;
 
+-- _drop_empty_projects removes the projects no replica and no rule names any more.
+CREATE FUNCTION mosta._drop_empty_projects() RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	DELETE FROM mosta.projects p
+	 WHERE NOT EXISTS (SELECT 1 FROM mosta.replicas r WHERE r.project = p.name)
+	   AND NOT EXISTS (SELECT 1 FROM mosta.rules u WHERE p.name IN (u.source_project, u.target_project));
+$$;
+
 -- _resolve_collections returns the canonical form of a rule's collections:
 -- {*} alone, or distinct qualified table names that each have a key. It runs
 -- with the caller's search_path and privileges (SECURITY INVOKER, no SET):
@@ -302,6 +314,12 @@ BEGIN
 	PERFORM mosta._check_name(name, 'name');
 	PERFORM mosta._check_choice(role, 'role', ARRAY['master', 'slave']);
 	PERFORM mosta._check_choice(dialect, 'dialect', ARRAY['postgres', 'sqlite', 'mongodb', 'sqldump', 'jsonl']);
+	IF role = 'master' AND dialect IN ('sqldump', 'jsonl') THEN
+		RAISE EXCEPTION 'a % replica cannot be a master', dialect
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = 'SQL dumps and JSON archives are written, never read: writes cannot go there.',
+			      HINT = 'Add it with role ''slave''; masters are postgres, sqlite or mongodb.';
+	END IF;
 	PERFORM mosta._require(uri, 'uri');
 	PERFORM mosta.check_uri(dialect, uri);
 	PERFORM mosta._require(lag_tolerance_ms, 'lag_tolerance_ms');
@@ -365,11 +383,8 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'See SELECT * FROM mosta_replica_status(); pass if_exists => true to ignore this.';
 	END IF;
-	-- a project lives as long as it has replicas or rules that name it
-	DELETE FROM mosta.projects p
-	 WHERE p.name = mosta_remove_replica.project
-	   AND NOT EXISTS (SELECT 1 FROM mosta.replicas r WHERE r.project = p.name)
-	   AND NOT EXISTS (SELECT 1 FROM mosta.rules u WHERE p.name IN (u.source_project, u.target_project));
+	-- a project lives as long as replicas or rules name it
+	PERFORM mosta._drop_empty_projects();
 	PERFORM mosta._log('remove_replica', project, name, jsonb_build_object('role', removed_role));
 	RETURN true;
 END
@@ -421,7 +436,9 @@ END
 $$;
 
 -- mosta_add_rule resolves the collections with the caller's search_path and
--- privileges (the caller must be able to see the tables), then stores the rule.
+-- privileges (the caller must be able to see the tables), then stores the rule
+-- through _add_rule, which checks everything again as the owner. The checks
+-- here only put the errors in argument order.
 CREATE FUNCTION mosta_add_rule(
 	name text,
 	source text,
@@ -431,9 +448,16 @@ CREATE FUNCTION mosta_add_rule(
 	conflict_resolution text DEFAULT 'source-wins',
 	enabled boolean DEFAULT true
 ) RETURNS void
-	LANGUAGE sql VOLATILE
+	LANGUAGE plpgsql VOLATILE
 	AS $$
-	SELECT mosta._add_rule($1, $2, $3, $4, mosta._resolve_collections($5), $6, $7);
+BEGIN
+	PERFORM mosta._check_name(name, 'name');
+	PERFORM mosta._require_project(source, 'source');
+	PERFORM mosta._require_project(target, 'target');
+	PERFORM mosta._check_choice(mode, 'mode', ARRAY['snapshot', 'cdc', 'bidirectional']);
+	PERFORM mosta._add_rule(name, source, target, mode, mosta._resolve_collections(collections),
+	                        conflict_resolution, enabled);
+END
 $$;
 COMMENT ON FUNCTION mosta_add_rule(text, text, text, text, text[], text, boolean) IS
 	'Declares a replication rule from a source project to a target project';
@@ -456,6 +480,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			      HINT = 'See SELECT * FROM mosta_rules(); pass if_exists => true to ignore this.';
 	END IF;
+	PERFORM mosta._drop_empty_projects();
 	PERFORM mosta._log('remove_rule', removed.source_project, name,
 		jsonb_build_object('target', removed.target_project, 'mode', removed.mode));
 	RETURN true;
@@ -511,12 +536,29 @@ BEGIN
 	PERFORM mosta._require_project(project, 'project');
 	PERFORM mosta._check_choice(strategy, 'strategy', ARRAY['least-lag', 'round-robin', 'random']);
 	INSERT INTO mosta.routing AS r (project, strategy) VALUES (project, strategy)
-	ON CONFLICT ON CONSTRAINT routing_pkey DO UPDATE SET strategy = excluded.strategy;
-	PERFORM mosta._log('set_read_routing', project, NULL, jsonb_build_object('strategy', strategy));
+	ON CONFLICT ON CONSTRAINT routing_pkey DO UPDATE SET strategy = excluded.strategy
+	 WHERE r.strategy IS DISTINCT FROM excluded.strategy;
+	IF FOUND THEN
+		PERFORM mosta._log('set_read_routing', project, NULL, jsonb_build_object('strategy', strategy));
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION mosta_set_read_routing(text, text) IS
 	'Sets how mosta_read_replica() picks a slave: least-lag, round-robin or random';
+
+-- _within_tolerance tells whether a replica's reported state is trustworthy
+-- and close enough to the master: reported up, within mostajs.status_max_age
+-- (0: no limit), and lagging by no more than its tolerance.
+CREATE FUNCTION mosta._within_tolerance(status text, lag_ms bigint, last_seen timestamptz, tolerance_ms bigint)
+	RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce($1 = 'up' AND $2 <= $4
+	                AND (mosta.status_max_age_ms() = 0
+	                     OR $3 >= now() - make_interval(secs => mosta.status_max_age_ms() / 1000.0)),
+	                false)
+$$;
 
 -- _eligible_slaves lists the slaves reads may go to now: reported up, fresh,
 -- within their lag tolerance, and of a dialect that can answer queries.
@@ -531,10 +573,7 @@ CREATE FUNCTION mosta._eligible_slaves(project text)
 	 WHERE r.project = $1
 	   AND r.role = 'slave'
 	   AND r.dialect IN ('postgres', 'sqlite', 'mongodb')
-	   AND s.status = 'up'
-	   AND s.lag_ms IS NOT NULL
-	   AND s.lag_ms <= r.lag_tolerance_ms
-	   AND s.last_seen >= now() - make_interval(secs => mosta.status_max_age_ms() / 1000.0)
+	   AND mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms)
 $$;
 
 CREATE FUNCTION mosta_read_replica(project text) RETURNS text
@@ -603,8 +642,8 @@ BEGIN
 	RETURN QUERY
 	SELECT r.project::text, r.name::text, r.role, r.dialect, r.uri,
 	       coalesce(s.status, 'unknown'), s.lag_ms, s.lag_bytes, r.lag_tolerance_ms,
-	       coalesce(s.lag_ms <= r.lag_tolerance_ms, false),
-	       s.applied_lsn, s.tables, s.last_seen, s.last_error
+	       mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
+	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_uri(s.last_error)
 	  FROM mosta.replicas_masked r
 	  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
 	 WHERE mosta_replica_status.project IS NULL OR r.project = mosta_replica_status.project
@@ -627,7 +666,7 @@ CREATE FUNCTION mosta_rules()
 	       r.enabled,
 	       CASE WHEN NOT r.enabled THEN 'disabled' ELSE coalesce(s.status, 'pending') END,
 	       coalesce(s.snapshot_rows, 0), coalesce(s.changes_applied, 0), coalesce(s.transactions, 0),
-	       s.confirmed_lsn, s.retained_bytes, s.last_applied_at, s.last_error
+	       s.confirmed_lsn, s.retained_bytes, s.last_applied_at, mosta.mask_uri(s.last_error)
 	  FROM mosta.rules r
 	  LEFT JOIN mosta.rule_stats s ON s.rule = r.name
 	 ORDER BY r.name
@@ -651,7 +690,9 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 						'pool', jsonb_build_object('min', r.pool_min, 'max', r.pool_max),
 						'status', jsonb_build_object(
 							'status', coalesce(s.status, 'unknown'), 'lagMs', s.lag_ms, 'lagBytes', s.lag_bytes,
-							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen)
+							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
+							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
+							'lastError', mosta.mask_uri(s.last_error))
 					) ORDER BY r.role, r.name)
 					  FROM mosta.replicas_masked r
 					  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
@@ -688,6 +729,8 @@ GRANT EXECUTE ON FUNCTION mosta._require(anyelement, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta._resolve_collections(text[]) TO mosta_admin;
 GRANT EXECUTE ON FUNCTION mosta.resolve_collection(text) TO mosta_admin;
 GRANT EXECUTE ON FUNCTION mosta._add_rule(text, text, text, text, text[], text, boolean) TO mosta_admin;
+GRANT EXECUTE ON FUNCTION mosta._check_name(text, text), mosta._check_choice(text, text, text[]),
+	mosta._require_project(text, text) TO mosta_admin;
 
 REVOKE ALL ON FUNCTION
 	mosta_add_replica(text, text, text, text, text, bigint, integer, integer),

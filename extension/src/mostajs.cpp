@@ -35,7 +35,7 @@ _PG_init(void) {
 	DefineCustomIntVariable("mostajs.status_max_age",
 	                        "Age after which a replica's reported status no longer counts for read routing.",
 	                        "The sidecar refreshes mosta.replica_status continuously; a row older than this means "
-	                        "the sidecar stopped reporting, so the replica's lag is unknown.",
+	                        "the sidecar stopped reporting, so the replica's lag is unknown. 0 disables the check.",
 	                        &mostajs::status_max_age_ms, 30000, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
 	                        nullptr, nullptr);
 	MarkGUCPrefixReserved("mostajs");

@@ -38,6 +38,7 @@ namespace {
 struct TableKey {
 	Oid relid;
 	char relkind;
+	char persistence; /* RELPERSISTENCE_* */
 	char replica_identity;
 	Oid key_index;		  /* primary key, or the REPLICA IDENTITY USING INDEX index */
 	char *qualified_name; /* palloc'd, quoted where needed */
@@ -56,6 +57,7 @@ ReadTableKey(const char *name, TableKey *key) {
 		return;
 	Relation rel = relation_open(key->relid, NoLock); /* locked just above */
 	key->relkind = rel->rd_rel->relkind;
+	key->persistence = rel->rd_rel->relpersistence;
 	key->replica_identity = rel->rd_rel->relreplident;
 	key->key_index = RelationGetReplicaIndex(rel);
 	key->qualified_name =
@@ -91,6 +93,13 @@ ResolveCollectionImpl(FunctionCallInfo fcinfo) {
 	if (key.relkind != RELKIND_RELATION && key.relkind != RELKIND_PARTITIONED_TABLE)
 		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is not a table", "",
 		              "Collections must be ordinary or partitioned tables.");
+	if (key.persistence == RELPERSISTENCE_TEMP)
+		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is a temporary table", "",
+		              "Temporary tables are private to one session: the sidecar can never read them.");
+	if (key.persistence == RELPERSISTENCE_UNLOGGED)
+		throw PgError(sqlstate::kObjectNotInPrerequisiteState, "table \"" + table + "\" is unlogged",
+		              "Changes to unlogged tables are not written to WAL, so they cannot be captured.",
+		              "Run ALTER TABLE " + table + " SET LOGGED.");
 	if (key.replica_identity == REPLICA_IDENTITY_NOTHING)
 		throw PgError(sqlstate::kObjectNotInPrerequisiteState,
 		              "table \"" + table + "\" has REPLICA IDENTITY NOTHING",

@@ -27,11 +27,11 @@ uint64_t round_robin_counter = 0;
 
 } // namespace
 
-/* mostajs_round_robin_tick returns this session's next round-robin position. */
+/* mostajs_round_robin_tick returns this session's next round-robin position: 0, 1, 2, ... */
 extern "C" Datum
 mostajs_round_robin_tick(PG_FUNCTION_ARGS) {
-	round_robin_counter++;
-	PG_RETURN_INT64(static_cast<int64>(round_robin_counter & INT64_MAX));
+	uint64_t position = round_robin_counter++;
+	PG_RETURN_INT64(static_cast<int64>(position & INT64_MAX));
 }
 
 /* mostajs_status_max_age_ms returns the mostajs.status_max_age setting. */
