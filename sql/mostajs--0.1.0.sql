@@ -372,6 +372,9 @@ BEGIN
 	PERFORM mosta._require(project, 'project');
 	PERFORM mosta._require(name, 'name');
 	PERFORM mosta._require(if_exists, 'if_exists');
+	IF NOT if_exists THEN
+		PERFORM mosta._require_project(project, 'project');
+	END IF;
 	DELETE FROM mosta.replicas r
 	 WHERE r.project = mosta_remove_replica.project AND r.name = mosta_remove_replica.name
 	RETURNING r.role INTO removed_role;

@@ -186,7 +186,7 @@ SELECT row_eq($$SELECT action, project, object, detail FROM mosta.activity ORDER
 SELECT throws_ok($$SELECT mosta_remove_replica('shop', 'lite')$$, '42704',
                  'replica "lite" does not exist in project "shop"', 'removing an unknown replica raises 42704');
 SELECT throws_ok($$SELECT mosta_remove_replica('nowhere', 'lite')$$, '42704',
-                 'replica "lite" does not exist in project "nowhere"', 'removing from an unknown project raises 42704');
+                 'project "nowhere" does not exist', 'removing from an unknown project raises 42704 naming the project');
 SELECT is(mosta_remove_replica('shop', 'lite', if_exists => true), false, 'if_exists => true returns false');
 SELECT is(mosta_remove_replica('shop', 'lite', true), false, 'if_exists as a positional argument returns false');
 SELECT throws_ok(format('SELECT mosta_remove_replica(%s)', args), '22004',

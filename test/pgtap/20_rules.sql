@@ -2,7 +2,7 @@
 -- mosta_enable_rule / mosta_disable_rule, mosta_remove_rule and mosta_rules().
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(83);
+SELECT plan(86);
 
 -- error_of runs sql and returns {sqlstate, message, detail, hint} of the error it raises, or NULL.
 CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text[] LANGUAGE plpgsql AS $$
@@ -160,6 +160,13 @@ SELECT throws_ok($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['unlogg
                  'table "public.unlogged_t" is unlogged', 'an unlogged table raises 55000');
 SELECT is((pg_temp.error_of($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['unlogged_t'])$$))[4],
           'Run ALTER TABLE public.unlogged_t SET LOGGED.', 'the unlogged error tells how to fix it');
+SELECT throws_ok($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['pg_catalog.pg_class'])$$, '42809',
+                 '"pg_catalog.pg_class" is a system table', 'a system catalog raises 42809');
+SELECT throws_ok($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['information_schema.sql_features'])$$,
+                 '42809', '"information_schema.sql_features" is a system table',
+                 'an information_schema table raises 42809');
+SELECT throws_ok($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['Mixed Case'])$$, '42602',
+                 'invalid collection name "Mixed Case"', 'an unquoted name with a space names the collection');
 
 -- errors come in argument order: name, source, target, mode, then collections
 SELECT throws_ok($$SELECT mosta_add_rule(NULL, 'nope', 'nope', 'sync', ARRAY['missing'])$$, '22004',

@@ -174,7 +174,7 @@ SELECT is(mosta.resolve_collection((SELECT collections[1] FROM mosta.rules WHERE
           'public."x""; drop table y; --"', 'the stored name resolves to itself');
 SELECT has_table('public', 'y', 'table y still exists');
 SELECT throws_ok($$SELECT mosta_add_rule('unquoted', 'shop', 'shop', 'cdc', ARRAY['x"; drop table y; --'])$$,
-                 '42602', 'invalid name syntax', 'the same name unquoted is invalid syntax');
+                 '42602', 'invalid collection name "x"; drop table y; --"', 'the same name unquoted is invalid syntax');
 SELECT has_table('public', 'y', 'table y still exists after the refused call');
 SELECT throws_ok(format($$SELECT mosta_add_replica(%L, %L, 'slave', 'sqlite', 'x.db')$$, project, name), '22023',
                  format('invalid %s "%s"', which, 'x"; drop table y; --'), format('a %s holding SQL is refused', which))

@@ -89,12 +89,14 @@ SELECT is(mosta.resolve_collection('ok_t'), 'public.ok_t', 'the session works af
 ------------------------------------------------------------------------------
 -- PostgreSQL error inside C++ (PgCall) → the same ERROR
 ------------------------------------------------------------------------------
-SELECT throws_ok($$SELECT mosta.resolve_collection('"unterminated')$$, '42602', 'invalid name syntax',
-                 'a PostgreSQL error in PgCall keeps its SQLSTATE 42602 and message');
+SELECT is(pg_temp.error_of($$SELECT mosta.resolve_collection('"unterminated')$$),
+          ARRAY['42602', 'invalid collection name ""unterminated"', 'invalid name syntax',
+                'Write names as in SQL: schema.table, with double quotes around names that are not lower-case identifiers, e.g. ARRAY[''"Mixed Case"''].'],
+          'a PostgreSQL error in PgCall reaches C++ as a PgError: SQLSTATE 42602 kept, its message as detail');
 SELECT is(mosta.resolve_collection('public.ok_t'), 'public.ok_t', 'the session works after a PgCall error');
-SELECT throws_ok($$SELECT mosta.resolve_collection('a.b.c.d')$$, '42601',
-                 'improper relation name (too many dotted names): a.b.c.d',
-                 'an improper qualified name keeps PostgreSQL''s 42601 and message');
+SELECT is((pg_temp.error_of($$SELECT mosta.resolve_collection('a.b.c.d')$$))[1:3],
+          ARRAY['42601', 'invalid collection name "a.b.c.d"', 'improper relation name (too many dotted names): a.b.c.d'],
+          'an improper qualified name keeps PostgreSQL''s 42601, its message as detail');
 SELECT is(mosta.resolve_collection('ok_t'), 'public.ok_t', 'the session works after the 42601');
 SELECT throws_ok($$SELECT mosta.resolve_collection('otherdb.public.ok_t')$$, '0A000',
                  'cross-database references are not implemented: "otherdb.public.ok_t"',
@@ -110,8 +112,8 @@ SELECT is(pg_temp.errors_caught($$SELECT mosta.resolve_collection('ok_t')$$, 100
 SELECT is(mosta.resolve_collection('ok_t'), 'public.ok_t', 'and a good call still returns the right value');
 SELECT mosta_add_replica('p', 'm', 'master', 'sqlite', 'p.db');
 SELECT throws_ok($$SELECT mosta_add_rule('r', 'p', 'p', 'cdc', ARRAY['a.b.c.d'])$$, '42601',
-                 'improper relation name (too many dotted names): a.b.c.d',
-                 'the PgCall error comes back through the SQL API unchanged');
+                 'invalid collection name "a.b.c.d"',
+                 'the PgCall error comes back through the SQL API with its SQLSTATE');
 
 ------------------------------------------------------------------------------
 -- the other C++ helpers

@@ -25,6 +25,7 @@ constexpr const char *kNullValueNotAllowed = "22004";
 constexpr const char *kUndefinedTable = "42P01";
 constexpr const char *kWrongObjectType = "42809";
 constexpr const char *kInvalidName = "42602";
+constexpr const char *kSyntaxError = "42601";
 constexpr const char *kObjectNotInPrerequisiteState = "55000";
 } // namespace sqlstate
 

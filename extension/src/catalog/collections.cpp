@@ -9,6 +9,7 @@
  * PgCall(ReadTableKey), a PG-regime helper.
  *-------------------------------------------------------------------------
  */
+#include <cstring>
 #include <string>
 
 #include "mostajs/invoke_cpp.hpp"
@@ -18,6 +19,7 @@
 extern "C" {
 #include "postgres.h"
 #include "access/relation.h"   /* relation_open, relation_close */
+#include "catalog/catalog.h"   /* IsSystemClass */
 #include "catalog/namespace.h" /* makeRangeVarFromNameList, RangeVarGetRelid */
 #include "catalog/pg_class.h"  /* RELKIND_*, REPLICA_IDENTITY_* */
 #include "fmgr.h"
@@ -40,6 +42,7 @@ struct TableKey {
 	char relkind;
 	char persistence; /* RELPERSISTENCE_* */
 	char replica_identity;
+	bool is_system; /* a catalog or TOAST table, or in information_schema */
 	Oid key_index;		  /* primary key, or the REPLICA IDENTITY USING INDEX index */
 	char *qualified_name; /* palloc'd, quoted where needed */
 };
@@ -59,9 +62,10 @@ ReadTableKey(const char *name, TableKey *key) {
 	key->relkind = rel->rd_rel->relkind;
 	key->persistence = rel->rd_rel->relpersistence;
 	key->replica_identity = rel->rd_rel->relreplident;
+	const char *schema = get_namespace_name(RelationGetNamespace(rel));
+	key->is_system = IsSystemClass(key->relid, rel->rd_rel) || strcmp(schema, "information_schema") == 0;
 	key->key_index = RelationGetReplicaIndex(rel);
-	key->qualified_name =
-	    quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+	key->qualified_name = quote_qualified_identifier(schema, RelationGetRelationName(rel));
 	relation_close(rel, NoLock);
 }
 
@@ -83,13 +87,26 @@ ResolveCollectionImpl(FunctionCallInfo fcinfo) {
 		              "Name a table, optionally schema-qualified, or use '*' for every table with a key.");
 
 	TableKey key{};
-	PgCall(ReadTableKey, name.c_str(), &key);
+	try {
+		PgCall(ReadTableKey, name.c_str(), &key);
+	} catch (const PgError &e) {
+		/* name syntax errors (42602, 42601) from PostgreSQL say neither which name nor how to fix it */
+		std::string state = e.SqlState();
+		if (state != sqlstate::kInvalidName && state != sqlstate::kSyntaxError)
+			throw;
+		throw PgError(state, "invalid collection name \"" + name + "\"", e.what(),
+		              "Write names as in SQL: schema.table, with double quotes around names that are not "
+		              "lower-case identifiers, e.g. ARRAY['\"Mixed Case\"'].");
+	}
 	if (!OidIsValid(key.relid))
 		throw PgError(sqlstate::kUndefinedTable, "relation \"" + name + "\" does not exist", "",
 		              "Create the table first, or schema-qualify its name: collections are resolved with the "
 		              "current search_path.");
 
 	std::string table = key.qualified_name;
+	if (key.is_system)
+		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is a system table", "",
+		              "Collections must be tables of your own schemas.");
 	if (key.relkind != RELKIND_RELATION && key.relkind != RELKIND_PARTITIONED_TABLE)
 		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is not a table", "",
 		              "Collections must be ordinary or partitioned tables.");
