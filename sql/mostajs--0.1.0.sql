@@ -146,6 +146,12 @@ CREATE FUNCTION mosta.mask_uri(uri text) RETURNS text
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION mosta.mask_uri(text) IS 'Returns the URI with every password replaced by ***';
 
+CREATE FUNCTION mosta.mask_text(text text) RETURNS text
+	AS 'MODULE_PATHNAME', 'mostajs_mask_text'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mosta.mask_text(text) IS
+	'Returns free text (an error message) with the credentials of every URI and secret key=value in it masked';
+
 CREATE FUNCTION mosta.check_uri(dialect text, uri text) RETURNS void
 	AS 'MODULE_PATHNAME', 'mostajs_check_uri'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -646,7 +652,7 @@ BEGIN
 	SELECT r.project::text, r.name::text, r.role, r.dialect, r.uri,
 	       coalesce(s.status, 'unknown'), s.lag_ms, s.lag_bytes, r.lag_tolerance_ms,
 	       mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_uri(s.last_error)
+	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_text(s.last_error)
 	  FROM mosta.replicas_masked r
 	  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
 	 WHERE mosta_replica_status.project IS NULL OR r.project = mosta_replica_status.project
@@ -669,7 +675,7 @@ CREATE FUNCTION mosta_rules()
 	       r.enabled,
 	       CASE WHEN NOT r.enabled THEN 'disabled' ELSE coalesce(s.status, 'pending') END,
 	       coalesce(s.snapshot_rows, 0), coalesce(s.changes_applied, 0), coalesce(s.transactions, 0),
-	       s.confirmed_lsn, s.retained_bytes, s.last_applied_at, mosta.mask_uri(s.last_error)
+	       s.confirmed_lsn, s.retained_bytes, s.last_applied_at, mosta.mask_text(s.last_error)
 	  FROM mosta.rules r
 	  LEFT JOIN mosta.rule_stats s ON s.rule = r.name
 	 ORDER BY r.name
@@ -695,7 +701,7 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 							'status', coalesce(s.status, 'unknown'), 'lagMs', s.lag_ms, 'lagBytes', s.lag_bytes,
 							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
 							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-							'lastError', mosta.mask_uri(s.last_error))
+							'lastError', mosta.mask_text(s.last_error))
 					) ORDER BY r.role, r.name)
 					  FROM mosta.replicas_masked r
 					  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
@@ -726,6 +732,7 @@ GRANT SELECT ON mosta.replicas_masked TO PUBLIC;
 
 -- internal helpers the public read functions and views need
 GRANT EXECUTE ON FUNCTION mosta.mask_uri(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta.mask_text(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta.check_uri(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta._require(anyelement, text) TO PUBLIC;
 -- mosta_add_rule runs as its caller: admins need its helpers

@@ -1,6 +1,7 @@
 /*
  * conninfo.cpp
- *     Dialect names and credential masking (CheckUri lives in conninfo_check.cpp).
+ *     Dialect names and credential masking, of connection strings and of free text (CheckUri lives in
+ *     conninfo_check.cpp).
  *
  * Regime: plain C++17, no PostgreSQL header at all. Nothing throws except std::bad_alloc, so the extension may
  * call these functions from either side of its C++ boundary.
@@ -22,6 +23,16 @@
  *     blank-preceded "key =" (so "password='it''s' user=u" and "password=a b user=u" hide all of the intended
  *     password). Other pairs get the userinfo and query rules (a dbname may itself be a URI); text that libpq
  *     cannot tokenize makes the userinfo and query rules apply to the whole string.
+ * Free text. MaskCredentialsInText scans left to right, and at each position the first of these rules that
+ * matches wins (so what starts earlier wins):
+ *   - URI token: a run of letters, digits, '+', '-' and '.' (from its first letter) followed by "://", up to the
+ *     next blank or one of "'<> and without its trailing ",;)]." punctuation, becomes MaskCredentials(token);
+ *   - secret pair: a secret key (the rule above; key characters as in queries) at the start of a word, then "=" (blanks
+ *     allowed around it) or ":" (blanks allowed after it), has its value replaced by "***". The value runs to the
+ *     next blank, ',', ';' or ')' outside '...' quotes (libpq's backslash escapes; an unterminated quote masks the
+ *     rest of the text), so "password='a b'" and "password='it''s'" are wholly masked and "password=x://y" too.
+ * Everything else is left alone, including "user@host:" and a scheme-less "user:password@host" (no rule matches).
+ * The masked text is stable: "***" contains no delimiter and every match ends where a second pass ends it.
  * Idempotence: a mask can join tokens that blanks used to separate (":\t@x token=y"), so one pass may expose a
  * secret key that the next pass masks. MaskCredentials therefore repeats passes until nothing changes; ordinary
  * input needs one pass plus the confirming one. max_passes only bounds pathological input.
@@ -42,6 +53,8 @@ namespace {
 using detail::HasAuthority;
 using detail::IsAlnum;
 using detail::IsBlank;
+using detail::IsLetter;
+using detail::IsSchemeChar;
 using detail::mask;
 using detail::PercentDecode;
 using detail::SchemeLength;
@@ -50,6 +63,7 @@ using Span = std::pair<size_t, size_t>; // [begin, end) byte offsets into the ma
 using Spans = std::vector<Span>;
 
 constexpr int max_passes = 8;
+constexpr std::string_view key_chars = "_.%-"; // besides letters and digits, in query and free-text keys
 constexpr std::array<std::string_view, 6> secret_keys = {"pass", "pwd", "secret", "token", "apikey", "api_key"};
 constexpr std::array<std::pair<Dialect, std::string_view>, 5> dialect_names = {{{Dialect::Postgres, "postgres"},
 																				{Dialect::Sqlite, "sqlite"},
@@ -66,11 +80,17 @@ IsSecretKey(std::string_view raw_key) {
 					   [&key](std::string_view secret) { return key.find(secret) != std::string::npos; });
 }
 
+// IsKeyChar tells whether c may appear in a key made of letters, digits and extra.
+bool
+IsKeyChar(char c, std::string_view extra) {
+	return IsAlnum(c) || extra.find(c) != std::string_view::npos;
+}
+
 // KeyAt returns the position just past "key =" at pos (key from alnum and extra, blanks around '=' when allowed).
 size_t
 KeyAt(std::string_view s, size_t pos, size_t end, std::string_view extra, bool blanks) {
 	size_t i = pos;
-	while (i < end && (IsAlnum(s[i]) || extra.find(s[i]) != std::string_view::npos))
+	while (i < end && IsKeyChar(s[i], extra))
 		i++;
 	size_t key_end = i;
 	while (blanks && i < end && IsBlank(s[i]))
@@ -82,8 +102,7 @@ KeyAt(std::string_view s, size_t pos, size_t end, std::string_view extra, bool b
 bool
 SchemeColonAt(std::string_view s, size_t begin, size_t colon) {
 	size_t start = colon;
-	while (start > begin &&
-		   (IsAlnum(s[start - 1]) || s[start - 1] == '+' || s[start - 1] == '-' || s[start - 1] == '.'))
+	while (start > begin && IsSchemeChar(s[start - 1]))
 		start--;
 	return colon > start && s.substr(colon, 3) == "://" && SchemeLength(s.substr(start)) == colon - start;
 }
@@ -105,7 +124,6 @@ AddUserinfoSpan(std::string_view s, size_t begin, size_t end, Spans &spans) {
 void
 AddQuerySpans(std::string_view s, size_t begin, size_t end, Spans &spans) {
 	constexpr std::string_view separators = "?&; \t";
-	constexpr std::string_view key_chars = "_.%-";
 	for (size_t i = begin; i < end; i++) {
 		if (separators.find(s[i]) == std::string_view::npos)
 			continue;
@@ -227,6 +245,55 @@ MaskOnce(std::string_view uri) {
 	return ApplySpans(uri, std::move(spans));
 }
 
+// UriTokenAt returns the span of a URI token whose scheme run starts at pos (see the file header), or {pos, pos}.
+Span
+UriTokenAt(std::string_view s, size_t pos) {
+	if (pos > 0 && IsSchemeChar(s[pos - 1]))
+		return {pos, pos}; // inside a run: only its start is tried, which keeps the scan linear
+	size_t colon = pos, begin = pos;
+	while (colon < s.size() && IsSchemeChar(s[colon]))
+		colon++;
+	while (begin < colon && !IsLetter(s[begin]))
+		begin++;
+	if (begin == colon || s.substr(colon, 3) != "://")
+		return {pos, pos};
+	size_t end = colon + 3;
+	while (end < s.size() && !IsBlank(s[end]) && std::string_view("\"'<>").find(s[end]) == std::string_view::npos)
+		end++;
+	while (end > colon + 3 && std::string_view(",;)].").find(s[end - 1]) != std::string_view::npos)
+		end--;
+	return {begin, end};
+}
+
+// TextValueEnd returns where a secret value of free text starting at pos ends (see the file header).
+size_t
+TextValueEnd(std::string_view s, size_t pos) {
+	size_t i = pos;
+	while (i < s.size() && !IsBlank(s[i]) && std::string_view(",;)").find(s[i]) == std::string_view::npos)
+		i = s[i] == '\'' ? LibpqValueEnd(s, i) : i + (s[i] == '\\' ? 2 : 1);
+	return std::min(i, s.size());
+}
+
+// SecretValueInTextAt returns the value span of a secret "key=value" or "key: value" at pos, or an empty span.
+Span
+SecretValueInTextAt(std::string_view s, size_t pos) {
+	if (pos > 0 && IsKeyChar(s[pos - 1], key_chars))
+		return {pos, pos}; // inside a word
+	size_t key_end = pos;
+	while (key_end < s.size() && IsKeyChar(s[key_end], key_chars))
+		key_end++;
+	if (key_end == pos || !IsSecretKey(s.substr(pos, key_end - pos)))
+		return {pos, pos};
+	size_t value = KeyAt(s, pos, s.size(), key_chars, true);
+	if (value == 0 && key_end < s.size() && s[key_end] == ':')
+		value = key_end + 1;
+	if (value == 0)
+		return {pos, pos};
+	while (value < s.size() && IsBlank(s[value]))
+		value++;
+	return {value, TextValueEnd(s, value)};
+}
+
 } // namespace
 
 // ParseDialect maps an exact lowercase dialect name to its Dialect.
@@ -264,6 +331,25 @@ MaskCredentials(std::string_view uri) {
 		masked = std::move(again);
 	}
 	return masked;
+}
+
+// MaskCredentialsInText masks the URIs and secret pairs of free text, leaving the rest alone.
+std::string
+MaskCredentialsInText(std::string_view text) {
+	std::string masked;
+	size_t copied = 0;
+	for (size_t i = 0; i < text.size();) {
+		if (Span uri = UriTokenAt(text, i); uri.second > uri.first) {
+			masked.append(text.substr(copied, uri.first - copied));
+			masked.append(MaskCredentials(text.substr(uri.first, uri.second - uri.first)));
+			copied = i = uri.second;
+		} else if (Span value = SecretValueInTextAt(text, i); value.second > value.first) {
+			masked.append(text.substr(copied, value.first - copied)).append(mask);
+			copied = i = value.second;
+		} else
+			i++;
+	}
+	return masked.append(text.substr(copied));
 }
 
 } // namespace mosta

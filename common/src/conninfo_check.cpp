@@ -147,13 +147,49 @@ LibpqReason(const Target &target, std::string_view message) {
 	return prefix.empty() ? "libpq cannot parse it" : std::string(prefix);
 }
 
+// PortReason returns why port is not an integer from 1 to 65535, or nullopt.
+Reason
+PortReason(const Target &target, std::string_view port) {
+	unsigned value = 0;
+	for (char c : port)
+		value = (c >= '0' && c <= '9' && value <= max_port) ? value * 10 + (c - '0') : max_port + 1;
+	if (port.empty() || value == 0 || value > max_port)
+		return "invalid port " + Quote(target.Shown(port)) + " (must be 1 to 65535)";
+	return std::nullopt;
+}
+
+// FirstReason returns the first reason check gives for an entry of a comma-separated list, or nullopt.
+template <typename Check>
+Reason
+FirstReason(std::string_view list, Check check) {
+	for (size_t begin = 0; begin <= list.size();) {
+		size_t comma = std::min(list.find(',', begin), list.size());
+		if (Reason reason = check(list.substr(begin, comma - begin)))
+			return reason;
+		begin = comma + 1;
+	}
+	return std::nullopt;
+}
+
 // UnsupportedScheme returns the reason for a "scheme://" URI of the wrong kind.
 std::string
 UnsupportedScheme(const Target &target) {
 	return "unsupported scheme " + Quote(target.Shown(target.uri.substr(0, SchemeLength(target.uri))));
 }
 
-// CheckPostgres accepts what libpq's PQconninfoParse accepts, except URIs with other schemes.
+// CheckPostgresPorts checks every entry of the parsed "port" option: libpq's parser takes any text and only
+// connecting fails ("invalid integer value"). An empty entry is valid (libpq uses the default port).
+Reason
+CheckPostgresPorts(const Target &target, const PQconninfoOption *options) {
+	for (const PQconninfoOption *option = options; option->keyword; option++)
+		if (option->val && std::string_view(option->keyword) == "port")
+			return FirstReason(option->val, [&target](std::string_view port) {
+				return port.empty() ? std::nullopt : PortReason(target, port);
+			});
+	return std::nullopt;
+}
+
+// CheckPostgres accepts what libpq's PQconninfoParse accepts, except URIs with other schemes and invalid ports.
 Reason
 CheckPostgres(const Target &target) {
 	std::string_view uri = target.uri;
@@ -168,7 +204,7 @@ CheckPostgres(const Target &target) {
 	std::unique_ptr<PQconninfoOption, OptionsDeleter> options(PQconninfoParse(conninfo.c_str(), &error));
 	std::unique_ptr<char, ErrorDeleter> error_owner(error);
 	if (options)
-		return std::nullopt;
+		return CheckPostgresPorts(target, options.get());
 	return error ? LibpqReason(target, error) : std::string("out of memory");
 }
 
@@ -220,12 +256,7 @@ CheckHost(const Target &target, std::string_view host, bool srv) {
 	}
 	if (has_port && srv)
 		return std::string("a mongodb+srv URI must not specify a port");
-	unsigned value = 0;
-	for (char c : port)
-		value = (c >= '0' && c <= '9' && value <= max_port) ? value * 10 + (c - '0') : max_port + 1;
-	if (has_port && (port.empty() || value == 0 || value > max_port))
-		return "invalid port " + Quote(target.Shown(port)) + " (must be 1 to 65535)";
-	return std::nullopt;
+	return has_port ? PortReason(target, port) : std::nullopt;
 }
 
 // CheckHosts checks a comma-separated MongoDB host list.
@@ -235,12 +266,8 @@ CheckHosts(const Target &target, std::string_view hosts, bool srv) {
 		return std::string("no host");
 	if (srv && hosts.find(',') != std::string_view::npos)
 		return std::string("a mongodb+srv URI must name exactly one host");
-	for (size_t begin = 0; begin <= hosts.size();) {
-		size_t comma = std::min(hosts.find(',', begin), hosts.size());
-		if (Reason reason = CheckHost(target, hosts.substr(begin, comma - begin), srv))
-			return reason;
-		begin = comma + 1;
-	}
+	if (Reason reason = FirstReason(hosts, [&](std::string_view host) { return CheckHost(target, host, srv); }))
+		return reason;
 	if (srv && std::count(hosts.begin(), hosts.end(), '.') < 2)
 		return "mongodb+srv host " + Quote(target.Shown(hosts)) + " must have at least three parts";
 	return std::nullopt;

@@ -21,10 +21,22 @@ IsBlank(char c) {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+// IsLetter tells whether c is an ASCII letter.
+inline bool
+IsLetter(char c) {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 // IsAlnum tells whether c is an ASCII letter or digit.
 inline bool
 IsAlnum(char c) {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+	return IsLetter(c) || (c >= '0' && c <= '9');
+}
+
+// IsSchemeChar tells whether c may appear in an RFC 3986 scheme after its first letter.
+inline bool
+IsSchemeChar(char c) {
+	return IsAlnum(c) || c == '+' || c == '-' || c == '.';
 }
 
 // HexValue returns the value of hex digit c, or -1.
@@ -63,7 +75,7 @@ PercentDecode(std::string_view text) {
 inline size_t
 SchemeLength(std::string_view text) {
 	size_t i = 0;
-	while (i < text.size() && (IsAlnum(text[i]) || (i > 0 && (text[i] == '+' || text[i] == '-' || text[i] == '.'))))
+	while (i < text.size() && (IsAlnum(text[i]) || (i > 0 && IsSchemeChar(text[i]))))
 		i++;
 	bool starts_with_letter = !text.empty() && !(text[0] >= '0' && text[0] <= '9');
 	return (i >= 2 && starts_with_letter && i < text.size() && text[i] == ':') ? i : 0;

@@ -1,9 +1,10 @@
 /*
  * conninfo_test.cpp
- *     Unit tests for dialect names, MaskCredentials and CheckUri.
+ *     Unit tests for dialect names, MaskCredentials, MaskCredentialsInText and CheckUri.
  */
 #include "mosta/common/conninfo.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <random>
 #include <string>
@@ -189,6 +190,87 @@ TEST(MaskCredentials, NeverLeaksRandomPasswords) {
 	}
 }
 
+const std::vector<MaskCase> text_cases = {
+	{"", "", {}},
+	{"error: mongodb://u:pw1@h/d timed out", "error: mongodb://u:***@h/d timed out", {"pw1"}},
+	{"could not connect to mongodb://u:pw1@h/d: timed out",
+	 "could not connect to mongodb://u:***@h/d: timed out",
+	 {"pw1"}},
+	{"copy from postgresql://a:pw1@h1:5432,h2/db to mongodb+srv://b:pw2@c.example.com/x failed",
+	 "copy from postgresql://a:***@h1:5432,h2/db to mongodb+srv://b:***@c.example.com/x failed",
+	 {"pw1", "pw2"}},
+	{"cannot reach postgresql://u:pw1@h:5432/db.", "cannot reach postgresql://u:***@h:5432/db.", {"pw1"}},
+	{"retry (https://api.example.com/v1?token=t0k&x=1), then stop",
+	 "retry (https://api.example.com/v1?token=***&x=1), then stop",
+	 {"t0k"}},
+	{"invalid URI: \"postgresql://u:p@w1@h/db\" <mongodb://u:pw2@h>",
+	 "invalid URI: \"postgresql://u:***@h/db\" <mongodb://u:***@h>",
+	 {"p@w1", "pw2"}},
+	{"connection to server failed: host=h password=pw1 user=u",
+	 "connection to server failed: host=h password=*** user=u",
+	 {"pw1"}},
+	{"auth failed for password='a b' and user u", "auth failed for password=*** and user u", {"'a b'", "a b"}},
+	{"login with PASSWORD = pw1, retrying", "login with PASSWORD = ***, retrying", {"pw1"}},
+	{"token: abc123; expired", "token: ***; expired", {"abc123"}},
+	{"sslpassword='it''s' or pwd='x\\' y' rejected", "sslpassword=*** or pwd=*** rejected", {"it", "x\\' y"}},
+	{"api_key=k1 (Access_Token: t1)", "api_key=*** (Access_Token: ***)", {"k1", "t1"}},
+	{"dbname=postgresql://u:pw1@h/db host=x failed", "dbname=postgresql://u:***@h/db host=x failed", {"pw1"}},
+	{"password=scheme://pw1 end", "password=*** end", {"pw1"}},
+	{"unterminated password='pw1 and more", "unterminated password=***", {"pw1", "more"}},
+	{"user@host: connection refused", "user@host: connection refused", {}},
+	{"password authentication failed for user \"bob\"", "password authentication failed for user \"bob\"", {}},
+	{"FATAL:  database \"x\" does not exist (see https://example.com/docs).",
+	 "FATAL:  database \"x\" does not exist (see https://example.com/docs).",
+	 {}},
+	{"empty password=, or password=", "empty password=, or password=", {}},
+	{"host=h password= port=5432", "host=h password= ***", {"port=5432"}}, // libpq skips blanks after '=' too
+	{"password=*** at postgresql://u:***@h", "password=*** at postgresql://u:***@h", {}},
+};
+
+TEST(MaskCredentialsInText, MasksTable) {
+	for (const MaskCase &c : text_cases) {
+		std::string masked = mosta::MaskCredentialsInText(c.input);
+		EXPECT_EQ(masked, c.expected) << "input: " << c.input;
+		for (const std::string &secret : c.secrets)
+			EXPECT_EQ(masked.find(secret), std::string::npos) << "input: " << c.input << " leaks " << secret;
+	}
+}
+
+TEST(MaskCredentialsInText, IsIdempotent) {
+	std::vector<std::string> inputs;
+	for (const std::vector<MaskCase> *cases : {&text_cases, &mask_cases})
+		for (const MaskCase &c : *cases)
+			inputs.push_back(c.input);
+	std::mt19937 random(20240602);
+	for (int i = 0; i < 20000; i++)
+		inputs.push_back(RandomText(random, 1 + i % 12));
+	for (const std::string &input : inputs) {
+		std::string once = mosta::MaskCredentialsInText(input);
+		ASSERT_EQ(mosta::MaskCredentialsInText(once), once) << "input: " << input;
+	}
+}
+
+TEST(MaskCredentialsInText, NeverLeaksRandomPasswords) {
+	std::mt19937 random(11);
+	for (int i = 0; i < 5000; i++) {
+		std::string password = RandomPassword(random);
+		std::string escaped;
+		for (char c : password)
+			escaped += (c == '\'' || c == '\\') ? "\\"s + c : std::string(1, c);
+		std::string text = "could not connect: host=h password='" + escaped + "' user=u";
+		EXPECT_EQ(mosta::MaskCredentialsInText(text), "could not connect: host=h password=*** user=u") << text;
+
+		// A URI token ends at a blank or a quote, so passwords in URIs must percent-encode them.
+		password.erase(
+			std::remove_if(password.begin(), password.end(), [](char c) { return c == ' ' || c == '\'' || c == '"'; }),
+			password.end());
+		text = "error: postgresql://u:" + password + "@host/db timed out, user@host";
+		std::string masked = mosta::MaskCredentialsInText(text);
+		EXPECT_EQ(masked.find('Q'), std::string::npos) << text << " -> " << masked;
+		EXPECT_NE(masked.find(" timed out, user@host"), std::string::npos) << text << " -> " << masked;
+	}
+}
+
 // ExpectAccepted checks that every uri passes CheckUri for dialect.
 void
 ExpectAccepted(Dialect dialect, const std::vector<std::string> &uris) {
@@ -241,6 +323,40 @@ TEST(CheckUri, Postgres) {
 		 {"postgresql://h/db?bogus=1&password=secret", "invalid postgres connection string "
 													   "\"postgresql://h/db?bogus=1&password=***\": invalid URI query "
 													   "parameter: \"bogus\""}});
+}
+
+TEST(CheckUri, PostgresPorts) {
+	ExpectAccepted(Dialect::Postgres,
+				   {"postgresql://h:5432/db", "postgresql://h1:1,h2:65535/db", "postgresql://h1,h2:5433/db",
+					"postgresql://h/db?port=5433", "host=x port=5432", "host=x port=", "host=a,b port=5432,",
+					"host=a,b,c port=,5433,", "host=x port=''"});
+	std::string prefix = "invalid postgres connection string ";
+	std::string range = " (must be 1 to 65535)";
+	ExpectRejected(
+		Dialect::Postgres,
+		{{"postgresql://host:notaport/db",
+		  prefix + "\"postgresql://host:notaport/db\": invalid port \"notaport\"" + range},
+		 {"postgresql://h1:5432,h2:99999/db",
+		  prefix + "\"postgresql://h1:5432,h2:99999/db\": invalid port \"99999\"" + range},
+		 {"postgresql://h/db?port=abc", prefix + "\"postgresql://h/db?port=abc\": invalid port \"abc\"" + range},
+		 {"postgresql://u:secret@h:0/db", prefix + "\"postgresql://u:***@h:0/db\": invalid port \"0\"" + range},
+		 {"host=x port=abc", prefix + "\"host=x port=abc\": invalid port \"abc\"" + range},
+		 {"port=0", prefix + "\"port=0\": invalid port \"0\"" + range},
+		 {"port=5432,70000", prefix + "\"port=5432,70000\": invalid port \"70000\"" + range},
+		 {"port=-1", prefix + "\"port=-1\": invalid port \"-1\"" + range},
+		 {"port=99999999999999999999", prefix +
+										   "\"port=99999999999999999999\": invalid port "
+										   "\"99999999999999999999\"" +
+										   range},
+		 {"host=h password=secret port=' x'",
+		  prefix + "\"host=h password=*** port=' x'\": invalid port \" x\"" + range}});
+
+	std::optional<mosta::UriProblem> problem =
+		mosta::CheckUri(Dialect::Postgres, "postgresql://u:S3cret@h:notaport/db");
+	ASSERT_TRUE(problem.has_value());
+	EXPECT_EQ(problem->message, prefix + "\"postgresql://u:***@h:notaport/db\": invalid port \"notaport\"" + range);
+	EXPECT_EQ(problem->message.find("S3cret"), std::string::npos);
+	EXPECT_EQ(problem->hint, mosta::CheckUri(Dialect::Postgres, "mysql://h")->hint);
 }
 
 TEST(CheckUri, Mongodb) {

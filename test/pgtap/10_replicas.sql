@@ -158,13 +158,12 @@ SELECT ok((pg_temp.error_of(format($$SELECT mosta_add_replica('shop', 'x', 'slav
   FROM (VALUES ('postgres', 'mysql://x'), ('mongodb', 'mongodb://'), ('sqlite', 'http://x/y.db'),
                ('sqldump', 'dir/'), ('jsonl', 'ftp://x')) AS u(dialect, uri);
 
--- BUG (flagged): libpq's PQconninfoParse does not check ports, and mosta.check_uri accepts what it accepts.
-SELECT todo('check_uri accepts postgres URIs with a non-numeric or empty port', 2);
--- (checked through mosta.check_uri, which mosta_add_replica calls, so that the bug leaves no replica behind)
-SELECT throws_ok($$SELECT mosta.check_uri('postgres', 'postgresql://host:notaport/db')$$,
-                 '22023', NULL, $$postgres URI 'postgresql://host:notaport/db' (port not a number) is refused$$);
-SELECT throws_ok($$SELECT mosta.check_uri('postgres', 'host=x port=')$$,
-                 '22023', NULL, $$postgres conninfo 'host=x port=' (empty port) is refused$$);
+-- libpq's PQconninfoParse does not check ports (libpq fails only when connecting): check_uri does
+SELECT throws_ok($$SELECT mosta_add_replica('shop', 'x', 'slave', 'postgres', 'postgresql://u:S3cret@host:notaport/db')$$,
+                 '22023', 'invalid postgres connection string "postgresql://u:***@host:notaport/db": invalid port "notaport" (must be 1 to 65535)',
+                 $$postgres URI 'postgresql://host:notaport/db' (port not a number) is refused, password masked$$);
+SELECT lives_ok($$SELECT mosta.check_uri('postgres', 'host=x port=')$$,
+                $$postgres conninfo 'host=x port=' (empty port: libpq's default) is accepted$$);
 
 SELECT is((SELECT count(*) FROM mosta.replicas WHERE name IN ('x', 'y')), 0::bigint,
           'no refused replica was stored');

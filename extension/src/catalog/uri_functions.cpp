@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * uri_functions.cpp
- *	  mosta.mask_uri() and mosta.check_uri(): replica URIs, masked and
- *	  validated by the rules shared with the sidecar (mosta_common).
+ *	  mosta.mask_uri(), mosta.mask_text() and mosta.check_uri(): replica
+ *	  URIs and texts that may quote them, masked and validated by the rules
+ *	  shared with the sidecar (mosta_common).
  *
  * Regime: the extern "C" entries are PG regime and only call InvokeCpp;
  * the *Impl functions are C++ regime.
@@ -19,6 +20,7 @@ extern "C" {
 #include "fmgr.h"
 
 PG_FUNCTION_INFO_V1(mostajs_mask_uri);
+PG_FUNCTION_INFO_V1(mostajs_mask_text);
 PG_FUNCTION_INFO_V1(mostajs_check_uri);
 }
 
@@ -38,6 +40,12 @@ RequireTextArg(FunctionCallInfo fcinfo, int n, const char *name) {
 Datum
 MaskUriImpl(FunctionCallInfo fcinfo) {
 	return pg::TextDatum(mosta::MaskCredentials(pg::TextArg(fcinfo, 0)));
+}
+
+/* MaskTextImpl returns free text with the credentials of every URI and secret key=value in it masked. */
+Datum
+MaskTextImpl(FunctionCallInfo fcinfo) {
+	return pg::TextDatum(mosta::MaskCredentialsInText(pg::TextArg(fcinfo, 0)));
 }
 
 /* CheckUriImpl raises 22023, with the accepted forms as hint, when the URI does not fit the dialect. */
@@ -62,6 +70,12 @@ CheckUriImpl(FunctionCallInfo fcinfo) {
 extern "C" Datum
 mostajs_mask_uri(PG_FUNCTION_ARGS) {
 	return mostajs::InvokeCpp<mostajs::MaskUriImpl>(fcinfo);
+}
+
+/* mostajs_mask_text is mosta.mask_text(text text) → text. */
+extern "C" Datum
+mostajs_mask_text(PG_FUNCTION_ARGS) {
+	return mostajs::InvokeCpp<mostajs::MaskTextImpl>(fcinfo);
 }
 
 /* mostajs_check_uri is mosta.check_uri(dialect text, uri text) → void. */

@@ -1,7 +1,7 @@
 /*
  * conninfo.hpp
- *     Name the supported target dialects, mask credentials in connection strings, and check a target URI
- *     before anything tries to connect with it.
+ *     Name the supported target dialects, mask credentials in connection strings and in free text, and check a
+ *     target URI before anything tries to connect with it.
  *
  * Regime: plain C++17, no PostgreSQL server header (libpq's client API is used inside conninfo.cpp only);
  * shared by the extension (C++17, PGXS) and the sidecar (C++20). Nothing here throws except std::bad_alloc.
@@ -30,6 +30,13 @@ std::string_view ValidDialectNames();
 // leaks a password even for malformed input, masking more than strictly needed when the input is ambiguous.
 // Idempotent: masking a masked string returns it unchanged. See conninfo.cpp for the exact rules.
 std::string MaskCredentials(std::string_view uri);
+
+// MaskCredentialsInText returns free text (an error message, a log line) with the credentials of every URI and
+// every secret key=value pair in it masked, leaving the rest of the text readable. Never throws except bad_alloc.
+// Idempotent. Each "scheme://..." token (up to a blank or one of "'<>, less trailing ",;)]." punctuation) becomes
+// MaskCredentials(token); the value of each secret key written "key=value", "key = value", "key='quoted value'" or
+// "key: value" becomes "***". See conninfo.cpp for the exact rules.
+std::string MaskCredentialsInText(std::string_view text);
 
 // UriProblem says what is wrong with a URI: message in PostgreSQL style (lowercase, no final period, URI masked),
 // hint a full sentence showing the accepted forms.
