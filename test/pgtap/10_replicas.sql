@@ -5,19 +5,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
 SELECT plan(110);
 
--- error_of runs sql and returns {sqlstate, message, detail, hint} of the error it raises, or NULL.
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	state text; message text; detail text; hint text;
-BEGIN
-	EXECUTE sql;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-	                        detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	RETURN ARRAY[state, message, detail, hint];
-END
-$$;
+\ir support/helpers.psql
 
 -- activity_count returns how many activity rows there are.
 CREATE FUNCTION pg_temp.activity_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM mosta.activity $$;

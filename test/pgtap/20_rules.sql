@@ -4,19 +4,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
 SELECT plan(86);
 
--- error_of runs sql and returns {sqlstate, message, detail, hint} of the error it raises, or NULL.
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	state text; message text; detail text; hint text;
-BEGIN
-	EXECUTE sql;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-	                        detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	RETURN ARRAY[state, message, detail, hint];
-END
-$$;
+\ir support/helpers.psql
 
 -- collections_of returns the stored collections of a rule.
 CREATE FUNCTION pg_temp.collections_of(rule text) RETURNS text[] LANGUAGE sql AS $$

@@ -6,19 +6,7 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
 SELECT plan(38);
 
--- error_of runs sql and returns {sqlstate, message, detail, hint} of the error it raises, or NULL.
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text[] LANGUAGE plpgsql AS $$
-DECLARE
-	state text; message text; detail text; hint text;
-BEGIN
-	EXECUTE sql;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-	                        detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	RETURN ARRAY[state, message, detail, hint];
-END
-$$;
+\ir support/helpers.psql
 
 -- errors_caught runs sql n times, catching each error, and returns how many calls raised one.
 CREATE FUNCTION pg_temp.errors_caught(sql text, n int) RETURNS int LANGUAGE plpgsql AS $$
