@@ -1,0 +1,123 @@
+/*-------------------------------------------------------------------------
+ * change_json.cpp
+ *	  Row change documents: {"op":"update","schema":"public","table":"t",
+ *	  "key":["id"],"new":{...},"old":{...},"unchanged":["doc"]}
+ *
+ * Regime: PG.
+ *-------------------------------------------------------------------------
+ */
+#include "mostajs/decoding/change_json.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "access/htup_details.h" /* heap_deform_tuple */
+}
+
+namespace mostajs {
+
+namespace {
+
+/* RowValues is a deformed tuple. */
+struct RowValues {
+	Datum *values;
+	bool *nulls;
+};
+
+/* Deform splits a tuple into values and null flags (palloc'd in the current context). */
+RowValues
+Deform(TupleDesc desc, HeapTuple tuple) {
+	RowValues row;
+	row.values = static_cast<Datum *>(palloc(sizeof(Datum) * desc->natts));
+	row.nulls = static_cast<bool *>(palloc(sizeof(bool) * desc->natts));
+	heap_deform_tuple(tuple, desc, row.values, row.nulls);
+	return row;
+}
+
+/* IsUnchangedToast tells whether a value is a TOAST pointer the WAL record did not carry. */
+bool
+IsUnchangedToast(const ColumnInfo *column, const RowValues &row) {
+	int index = column->attnum - 1;
+	return column->is_varlena && !row.nulls[index] &&
+	       VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(row.values[index]));
+}
+
+/*
+ * AppendRow writes {"col":value,...}; identity_only limits it to the replica
+ * identity's columns. Unchanged TOAST values are left out and, when unchanged
+ * is given, listed there.
+ */
+void
+AppendRow(StringInfo out, const RelationInfo *info, const RowValues &row, bool identity_only,
+          StringInfo unchanged) {
+	bool first = true;
+	appendStringInfoChar(out, '{');
+	for (int i = 0; i < info->column_count; i++) {
+		const ColumnInfo *column = &info->columns[i];
+		if (identity_only && !column->in_identity)
+			continue;
+		if (IsUnchangedToast(column, row)) {
+			if (unchanged != nullptr) {
+				appendStringInfoString(unchanged, unchanged->len == 0 ? "[" : ",");
+				appendStringInfoString(unchanged, column->json_name);
+			}
+			continue;
+		}
+		if (!first)
+			appendStringInfoChar(out, ',');
+		first = false;
+		appendStringInfoString(out, column->json_key);
+		int index = column->attnum - 1;
+		if (row.nulls[index])
+			appendStringInfoString(out, "null");
+		else
+			AppendValueJson(out, row.values[index], column->encoding);
+	}
+	appendStringInfoChar(out, '}');
+}
+
+} // namespace
+
+const char *
+RowOpName(RowOp op) {
+	switch (op) {
+	case RowOp::Insert:
+		return "insert";
+	case RowOp::Update:
+		return "update";
+	case RowOp::Delete:
+		return "delete";
+	}
+	pg_unreachable();
+}
+
+void
+AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple,
+                    HeapTuple old_tuple, bool include_types) {
+	appendStringInfoString(out, info->names_json);
+	if (info->key_json != nullptr) {
+		appendStringInfoString(out, ",\"key\":");
+		appendStringInfoString(out, info->key_json);
+	}
+	StringInfoData unchanged;
+	initStringInfo(&unchanged);
+	if (new_tuple != nullptr) {
+		appendStringInfoString(out, ",\"new\":");
+		AppendRow(out, info, Deform(desc, new_tuple), false, &unchanged);
+	}
+	if (old_tuple != nullptr) {
+		appendStringInfoString(out, ",\"old\":");
+		AppendRow(out, info, Deform(desc, old_tuple), !info->identity_full, nullptr);
+	}
+	if (unchanged.len > 0) {
+		appendStringInfoString(out, ",\"unchanged\":");
+		appendBinaryStringInfo(out, unchanged.data, unchanged.len);
+		appendStringInfoChar(out, ']');
+	}
+	if (include_types) {
+		appendStringInfoString(out, ",\"types\":");
+		appendStringInfoString(out, info->types_json);
+	}
+	appendStringInfoChar(out, '}');
+}
+
+} // namespace mostajs

@@ -1,0 +1,363 @@
+/*-------------------------------------------------------------------------
+ * output_plugin.cpp
+ *	  The "mostajs" logical decoding output plugin: one JSON document per
+ *	  change, framed by begin and commit documents (docs/protocol.md).
+ *
+ * Regime: PG. The callbacks only call PostgreSQL and our PG-regime writers;
+ * no C++ object with a destructor lives in them and nothing throws.
+ *
+ * Memory stays flat for transactions of any size: each document is built
+ * in ctx->out and written before the next change is decoded (or, with
+ * batch-bytes, as soon as the batch reaches its budget), and everything a
+ * change allocates goes into a context reset after that change.
+ *
+ * PostgreSQL versions assumed: 15.
+ *-------------------------------------------------------------------------
+ */
+#include "mostajs/decoding/change_json.hpp"
+#include "mostajs/decoding/plugin_options.hpp"
+#include "mostajs/decoding/relation_info.hpp"
+#include "mostajs/decoding/type_encoding.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "common/base64.h"	  /* pg_b64_encode */
+#include "common/jsonapi.h"	  /* pg_parse_json, nullSemAction */
+#include "mb/pg_wchar.h"	  /* pg_verifymbstr */
+#include "replication/logical.h"  /* LogicalDecodingContext */
+#include "replication/origin.h"	  /* replorigin_by_oid */
+#include "replication/output_plugin.h"
+#include "utils/json.h"	   /* escape_json */
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *callbacks);
+}
+
+namespace mostajs {
+
+namespace {
+
+/*
+ * PluginState is the plugin's private data of one decoding session.
+ * Transactions are decoded one at a time (we do not stream in-progress
+ * transactions), so the per-transaction flags can live here.
+ */
+struct PluginState {
+	PluginOptions options;
+	MemoryContext change_context; /* reset after every callback that writes */
+	RelationInfoCache *relations;
+	bool begin_sent;  /* the current transaction's begin document is out */
+	bool batch_open;  /* ctx->out holds documents not written yet */
+};
+
+PluginState *
+StateOf(LogicalDecodingContext *ctx) {
+	return static_cast<PluginState *>(ctx->output_plugin_private);
+}
+
+/* StartDocument opens a document in ctx->out: a new output message, or the next line of the open batch. */
+void
+StartDocument(LogicalDecodingContext *ctx, PluginState *state) {
+	if (state->batch_open) {
+		appendStringInfoChar(ctx->out, '\n');
+		return;
+	}
+	OutputPluginPrepareWrite(ctx, true);
+	state->batch_open = true;
+}
+
+/* EndDocument writes the output message, unless batching and the batch has room and may go on. */
+void
+EndDocument(LogicalDecodingContext *ctx, PluginState *state, bool may_continue) {
+	if (may_continue && state->options.batch_bytes > 0 && ctx->out->len < state->options.batch_bytes)
+		return;
+	OutputPluginWrite(ctx, true);
+	state->batch_open = false;
+}
+
+/* AppendLsnField writes ,"name":"X/X". */
+void
+AppendLsnField(StringInfo out, const char *name, XLogRecPtr lsn) {
+	/* LSN_FORMAT_ARGS does not compile as C++ (__builtin_types_compatible_p) */
+	appendStringInfo(out, ",\"%s\":\"%X/%X\"", name, static_cast<uint32>(lsn >> 32), static_cast<uint32>(lsn));
+}
+
+/* AppendTransactionFields writes the fields the options ask for on begin, commit and prepare documents. */
+void
+AppendTransactionFields(StringInfo out, const PluginState *state, ReorderBufferTXN *txn, TimestampTz time) {
+	if (state->options.include_xids)
+		appendStringInfo(out, ",\"xid\":%u", txn->xid);
+	if (state->options.include_timestamp) {
+		appendStringInfoString(out, ",\"ts\":");
+		AppendTimestamptzJson(out, time);
+	}
+	if (state->options.include_origin && txn->origin_id != InvalidRepOriginId) {
+		char *origin = nullptr;
+		if (replorigin_by_oid(txn->origin_id, true, &origin)) {
+			appendStringInfoString(out, ",\"origin\":");
+			escape_json(out, origin);
+		}
+	}
+	if (txn->gid != nullptr) {
+		appendStringInfoString(out, ",\"gid\":");
+		escape_json(out, txn->gid);
+	}
+}
+
+/* SendBegin writes the begin document of txn. */
+void
+SendBegin(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn) {
+	StartDocument(ctx, state);
+	appendStringInfoString(ctx->out, "{\"op\":\"begin\"");
+	AppendTransactionFields(ctx->out, state, txn, txn->xact_time.commit_time);
+	if (state->options.include_lsn)
+		AppendLsnField(ctx->out, "commit_lsn", txn->final_lsn);
+	appendStringInfoChar(ctx->out, '}');
+	EndDocument(ctx, state, true);
+	state->begin_sent = true;
+}
+
+/* EnsureBegin sends the begin document before the first document of a transaction: empty ones cost nothing. */
+void
+EnsureBegin(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn) {
+	if (!state->begin_sent)
+		SendBegin(ctx, state, txn);
+}
+
+/* StartChangeDocument writes {"op":"<op>" and the per-change fields the options ask for. */
+void
+StartChangeDocument(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn, const char *op,
+                    XLogRecPtr lsn) {
+	StartDocument(ctx, state);
+	appendStringInfo(ctx->out, "{\"op\":\"%s\"", op);
+	if (state->options.include_xids && txn != nullptr)
+		appendStringInfo(ctx->out, ",\"xid\":%u", txn->xid);
+	if (state->options.include_lsn)
+		AppendLsnField(ctx->out, "lsn", lsn);
+}
+
+/* RelationIncluded looks rel up and applies the table filters, once per table and shape. */
+RelationInfo *
+IncludedRelation(PluginState *state, Relation rel) {
+	RelationInfo *info = GetRelationInfo(state->relations, rel);
+	if (info->filter == FilterResult::Unknown)
+		info->filter = TableIsIncluded(&state->options, info->schema, info->table) ? FilterResult::Included
+		                                                                            : FilterResult::Excluded;
+	return info->filter == FilterResult::Included ? info : nullptr;
+}
+
+/* TupleOf returns the heap tuple of a change's tuple buffer, or nullptr. */
+HeapTuple
+TupleOf(ReorderBufferTupleBuf *buffer) {
+	return buffer != nullptr ? &buffer->tuple : nullptr;
+}
+
+/* OnStartup parses the options and sets up memory; is_init is true when the slot is being created. */
+void
+OnStartup(LogicalDecodingContext *ctx, OutputPluginOptions *output, bool) {
+	PluginState *state = static_cast<PluginState *>(MemoryContextAllocZero(ctx->context, sizeof(PluginState)));
+	ParsePluginOptions(ctx->output_plugin_options, &state->options);
+	state->change_context = AllocSetContextCreate(ctx->context, "mostajs change", ALLOCSET_DEFAULT_SIZES);
+	state->relations = CreateRelationInfoCache(ctx->context, state->options.partition_root);
+	ctx->output_plugin_private = state;
+	output->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
+	output->receive_rewrites = false;
+}
+
+/* OnBegin only notes a new transaction; its begin document waits for its first change. */
+void
+OnBegin(LogicalDecodingContext *ctx, ReorderBufferTXN *) {
+	StateOf(ctx)->begin_sent = false;
+}
+
+/* OnChange writes one insert, update or delete. */
+void
+OnChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel, ReorderBufferChange *change) {
+	PluginState *state = StateOf(ctx);
+	MemoryContext old_context = MemoryContextSwitchTo(state->change_context);
+	RelationInfo *info = IncludedRelation(state, rel);
+	RowOp op = RowOp::Insert;
+	if (change->action == REORDER_BUFFER_CHANGE_UPDATE)
+		op = RowOp::Update;
+	else if (change->action == REORDER_BUFFER_CHANGE_DELETE)
+		op = RowOp::Delete;
+	else if (change->action != REORDER_BUFFER_CHANGE_INSERT)
+		info = nullptr; /* not a row change we know: nothing to write */
+	if (info != nullptr) {
+		EnsureBegin(ctx, state, txn);
+		StartChangeDocument(ctx, state, txn, RowOpName(op), change->lsn);
+		appendStringInfoChar(ctx->out, ',');
+		AppendRowChangeBody(ctx->out, info, RelationGetDescr(rel),
+		                    op == RowOp::Delete ? nullptr : TupleOf(change->data.tp.newtuple),
+		                    op == RowOp::Insert ? nullptr : TupleOf(change->data.tp.oldtuple),
+		                    state->options.include_types);
+		EndDocument(ctx, state, true);
+	}
+	MemoryContextSwitchTo(old_context);
+	MemoryContextReset(state->change_context);
+}
+
+/* OnTruncate writes one truncate document for the included tables of a TRUNCATE. */
+void
+OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relation relations[],
+           ReorderBufferChange *change) {
+	PluginState *state = StateOf(ctx);
+	MemoryContext old_context = MemoryContextSwitchTo(state->change_context);
+	StringInfoData tables;
+	initStringInfo(&tables);
+	for (int i = 0; i < count; i++) {
+		RelationInfo *info = IncludedRelation(state, relations[i]);
+		if (info != nullptr)
+			appendStringInfo(&tables, "%s{%s}", tables.len > 0 ? "," : "", info->names_json);
+	}
+	if (tables.len > 0) {
+		EnsureBegin(ctx, state, txn);
+		StartChangeDocument(ctx, state, txn, "truncate", change->lsn);
+		appendStringInfo(ctx->out, ",\"tables\":[%s],\"cascade\":%s,\"restart_identity\":%s}", tables.data,
+		                 change->data.truncate.cascade ? "true" : "false",
+		                 change->data.truncate.restart_seqs ? "true" : "false");
+		EndDocument(ctx, state, true);
+	}
+	MemoryContextSwitchTo(old_context);
+	MemoryContextReset(state->change_context);
+}
+
+/* SendEnd writes a commit or prepare document and flushes the batch. */
+void
+SendEnd(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn, const char *op, XLogRecPtr lsn,
+        TimestampTz time) {
+	StartDocument(ctx, state);
+	appendStringInfo(ctx->out, "{\"op\":\"%s\"", op);
+	AppendTransactionFields(ctx->out, state, txn, time);
+	if (state->options.include_lsn) {
+		AppendLsnField(ctx->out, "lsn", lsn);
+		AppendLsnField(ctx->out, "end_lsn", txn->end_lsn);
+	}
+	appendStringInfoChar(ctx->out, '}');
+	EndDocument(ctx, state, false);
+}
+
+/* OnCommit writes the commit document of a transaction that wrote anything. */
+void
+OnCommit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn) {
+	PluginState *state = StateOf(ctx);
+	if (state->begin_sent)
+		SendEnd(ctx, state, txn, "commit", commit_lsn, txn->xact_time.commit_time);
+	state->begin_sent = false;
+}
+
+/* IsJson tells whether text is one valid JSON value. */
+bool
+IsJson(char *text, Size size) {
+	JsonLexContext *lexer = makeJsonLexContextCstringLen(text, static_cast<int>(size), GetDatabaseEncoding(), false);
+	return pg_parse_json(lexer, &nullSemAction) == JSON_SUCCESS;
+}
+
+/*
+ * AppendMessageContent writes a logical message's content: embedded when a
+ * mostajs.* message holds valid JSON (the DDL event trigger, heartbeats),
+ * else a string, or base64 when it is not text in the database encoding.
+ */
+void
+AppendMessageContent(StringInfo out, const char *prefix, Size size, const char *content) {
+	char *text = pnstrdup(content, size);
+	bool is_text = strlen(text) == size && pg_verifymbstr(text, static_cast<int>(size), true);
+	if (is_text && strncmp(prefix, "mostajs.", 8) == 0 && IsJson(text, size)) {
+		/* newlines in valid JSON are whitespace: fold them so the document stays one line */
+		for (char *p = text; *p != '\0'; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		appendStringInfo(out, ",\"content\":%s}", text);
+		return;
+	}
+	if (is_text) {
+		appendStringInfoString(out, ",\"content\":");
+		escape_json(out, text);
+		appendStringInfoChar(out, '}');
+		return;
+	}
+	appendStringInfoString(out, ",\"encoding\":\"base64\",\"content\":\"");
+	enlargeStringInfo(out, pg_b64_enc_len(static_cast<int>(size)) + 3);
+	out->len += pg_b64_encode(content, static_cast<int>(size), out->data + out->len, out->maxlen - out->len);
+	appendStringInfoString(out, "\"}");
+}
+
+/* OnMessage writes a logical message (pg_logical_emit_message) that passes the message filters. */
+void
+OnMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn, bool transactional,
+          const char *prefix, Size size, const char *content) {
+	PluginState *state = StateOf(ctx);
+	if (!MessageIsIncluded(&state->options, prefix))
+		return;
+	MemoryContext old_context = MemoryContextSwitchTo(state->change_context);
+	if (transactional)
+		EnsureBegin(ctx, state, txn);
+	StartChangeDocument(ctx, state, transactional ? txn : nullptr, "message", lsn);
+	appendStringInfo(ctx->out, ",\"transactional\":%s,\"prefix\":", transactional ? "true" : "false");
+	escape_json(ctx->out, prefix);
+	AppendMessageContent(ctx->out, prefix, size, content);
+	/* a non-transactional message is not part of any batch: write it now */
+	EndDocument(ctx, state, transactional);
+	MemoryContextSwitchTo(old_context);
+	MemoryContextReset(state->change_context);
+}
+
+/* OnFilterByOrigin skips changes replayed from elsewhere when only-local is set (loop prevention). */
+bool
+OnFilterByOrigin(LogicalDecodingContext *ctx, RepOriginId origin_id) {
+	return StateOf(ctx)->options.only_local && origin_id != InvalidRepOriginId;
+}
+
+/* OnBeginPrepare writes the begin document of a prepared transaction at once: its end arrives in another pass. */
+void
+OnBeginPrepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn) {
+	SendBegin(ctx, StateOf(ctx), txn);
+}
+
+/* OnPrepare writes the prepare document. */
+void
+OnPrepare(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_lsn) {
+	PluginState *state = StateOf(ctx);
+	SendEnd(ctx, state, txn, "prepare", prepare_lsn, txn->xact_time.prepare_time);
+	state->begin_sent = false;
+}
+
+/* OnCommitPrepared writes the commit_prepared document. */
+void
+OnCommitPrepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn) {
+	SendEnd(ctx, StateOf(ctx), txn, "commit_prepared", commit_lsn, txn->xact_time.commit_time);
+}
+
+/* OnRollbackPrepared writes the rollback_prepared document. */
+void
+OnRollbackPrepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_end_lsn,
+                   TimestampTz prepare_time) {
+	SendEnd(ctx, StateOf(ctx), txn, "rollback_prepared", prepare_end_lsn, prepare_time);
+}
+
+/* OnShutdown has nothing to free: our contexts are children of the decoding context. */
+void
+OnShutdown(LogicalDecodingContext *) {
+}
+
+} // namespace
+
+} // namespace mostajs
+
+/* _PG_output_plugin_init registers the callbacks of the mostajs plugin. */
+extern "C" void
+_PG_output_plugin_init(OutputPluginCallbacks *callbacks) {
+	callbacks->startup_cb = mostajs::OnStartup;
+	callbacks->begin_cb = mostajs::OnBegin;
+	callbacks->change_cb = mostajs::OnChange;
+	callbacks->truncate_cb = mostajs::OnTruncate;
+	callbacks->commit_cb = mostajs::OnCommit;
+	callbacks->message_cb = mostajs::OnMessage;
+	callbacks->filter_by_origin_cb = mostajs::OnFilterByOrigin;
+	callbacks->shutdown_cb = mostajs::OnShutdown;
+	callbacks->begin_prepare_cb = mostajs::OnBeginPrepare;
+	callbacks->prepare_cb = mostajs::OnPrepare;
+	callbacks->commit_prepared_cb = mostajs::OnCommitPrepared;
+	callbacks->rollback_prepared_cb = mostajs::OnRollbackPrepared;
+}

@@ -1,0 +1,255 @@
+/*-------------------------------------------------------------------------
+ * plugin_options.cpp
+ *	  Parsing and applying the output plugin's options: one table describes
+ *	  every option, so each is parsed, checked and reported the same way.
+ *
+ * Regime: PG.
+ *-------------------------------------------------------------------------
+ */
+#include <cstddef>
+
+#include "mostajs/decoding/plugin_options.hpp"
+
+extern "C" {
+#include "postgres.h"
+#include "commands/defrem.h" /* defGetString */
+#include "lib/stringinfo.h"
+#include "nodes/parsenodes.h" /* DefElem */
+#include "utils/builtins.h"	  /* parse_bool */
+}
+
+namespace mostajs {
+
+namespace {
+
+enum class OptionKind { Bool, Int, StringList, TableList };
+
+struct OptionSpec {
+	const char *name;
+	OptionKind kind;
+	size_t offset; /* of the field in PluginOptions */
+	int min;	   /* Int only */
+	int max;
+};
+
+/* Upper bound of batch-bytes: an output message must stay far below the 1 GB allocation limit. */
+constexpr int kMaxBatchBytes = 256 * 1024 * 1024;
+
+constexpr OptionSpec kOptions[] = {
+    {"format-version", OptionKind::Int, offsetof(PluginOptions, format_version), 1, 1},
+    {"include-xids", OptionKind::Bool, offsetof(PluginOptions, include_xids), 0, 0},
+    {"include-timestamp", OptionKind::Bool, offsetof(PluginOptions, include_timestamp), 0, 0},
+    {"include-lsn", OptionKind::Bool, offsetof(PluginOptions, include_lsn), 0, 0},
+    {"include-types", OptionKind::Bool, offsetof(PluginOptions, include_types), 0, 0},
+    {"include-origin", OptionKind::Bool, offsetof(PluginOptions, include_origin), 0, 0},
+    {"only-local", OptionKind::Bool, offsetof(PluginOptions, only_local), 0, 0},
+    {"include-messages", OptionKind::Bool, offsetof(PluginOptions, include_messages), 0, 0},
+    {"message-prefixes", OptionKind::StringList, offsetof(PluginOptions, message_prefixes), 0, 0},
+    {"include-tables", OptionKind::TableList, offsetof(PluginOptions, include_tables), 0, 0},
+    {"exclude-tables", OptionKind::TableList, offsetof(PluginOptions, exclude_tables), 0, 0},
+    {"partition-root", OptionKind::Bool, offsetof(PluginOptions, partition_root), 0, 0},
+    {"batch-bytes", OptionKind::Int, offsetof(PluginOptions, batch_bytes), 0, kMaxBatchBytes},
+};
+constexpr int kOptionCount = sizeof(kOptions) / sizeof(kOptions[0]);
+
+/* OptionNames returns the valid option names, for hints. */
+char *
+OptionNames() {
+	StringInfoData names;
+	initStringInfo(&names);
+	for (int i = 0; i < kOptionCount; i++)
+		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", kOptions[i].name);
+	return names.data;
+}
+
+/* SplitList splits a comma-separated list; "\," and "\." stay in an item as "\," and "\.", spaces trimmed. */
+List *
+SplitList(const char *value) {
+	List *items = NIL;
+	StringInfoData item;
+	initStringInfo(&item);
+	for (const char *p = value;; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			appendStringInfoChar(&item, *p++);
+			appendStringInfoChar(&item, *p);
+			continue;
+		}
+		if (*p != ',' && *p != '\0') {
+			if (item.len > 0 || *p != ' ')
+				appendStringInfoChar(&item, *p);
+			continue;
+		}
+		while (item.len > 0 && item.data[item.len - 1] == ' ')
+			item.data[--item.len] = '\0';
+		if (item.len > 0)
+			items = lappend(items, pstrdup(item.data));
+		resetStringInfo(&item);
+		if (*p == '\0')
+			return items;
+	}
+}
+
+/* Unescape drops the backslashes of "\x" escapes. */
+char *
+Unescape(const char *text, int length) {
+	StringInfoData plain;
+	initStringInfo(&plain);
+	for (int i = 0; i < length; i++) {
+		if (text[i] == '\\' && i + 1 < length)
+			i++;
+		appendStringInfoChar(&plain, text[i]);
+	}
+	return plain.data;
+}
+
+/* ParseTablePattern splits "schema.table" at its first unescaped dot. */
+TablePattern *
+ParseTablePattern(const char *option, const char *item) {
+	const char *dot = item;
+	while (*dot != '\0' && *dot != '.')
+		dot += (*dot == '\\' && dot[1] != '\0') ? 2 : 1;
+	if (*dot != '.' || dot == item || dot[1] == '\0')
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		                errmsg("table pattern \"%s\" of option \"%s\" is not schema-qualified", item, option),
+		                errhint("Write schema.table; * matches any characters, as in public.* or *.orders.")));
+	TablePattern *pattern = static_cast<TablePattern *>(palloc(sizeof(TablePattern)));
+	pattern->schema = Unescape(item, static_cast<int>(dot - item));
+	pattern->table = Unescape(dot + 1, static_cast<int>(strlen(dot + 1)));
+	return pattern;
+}
+
+/* ParseInt reads an integer option within its bounds. */
+int
+ParseInt(const OptionSpec &spec, const char *value) {
+	char *end;
+	errno = 0;
+	long number = value ? strtol(value, &end, 10) : 0;
+	if (value == nullptr || *value == '\0' || *end != '\0' || errno != 0 || number < spec.min || number > spec.max)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		                errmsg("could not parse value \"%s\" for parameter \"%s\"", value ? value : "", spec.name),
+		                errhint("Use an integer from %d to %d.", spec.min, spec.max)));
+	return static_cast<int>(number);
+}
+
+/* SetOption parses value into the field spec describes. */
+void
+SetOption(PluginOptions *options, const OptionSpec &spec, const char *value) {
+	char *field = reinterpret_cast<char *>(options) + spec.offset;
+	switch (spec.kind) {
+	case OptionKind::Bool:
+		/* a bare option (pg_recvlogical -o include-xids) means true */
+		if (value != nullptr && !parse_bool(value, reinterpret_cast<bool *>(field)))
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			                errmsg("could not parse value \"%s\" for parameter \"%s\"", value, spec.name),
+			                errhint("Use true or false.")));
+		if (value == nullptr)
+			*reinterpret_cast<bool *>(field) = true;
+		break;
+	case OptionKind::Int:
+		*reinterpret_cast<int *>(field) = ParseInt(spec, value);
+		break;
+	case OptionKind::StringList: {
+		List *items = NIL;
+		ListCell *cell;
+		foreach (cell, SplitList(value ? value : ""))
+			items = lappend(items, Unescape(static_cast<char *>(lfirst(cell)), strlen(static_cast<char *>(lfirst(cell)))));
+		*reinterpret_cast<List **>(field) = items;
+		break;
+	}
+	case OptionKind::TableList: {
+		List *patterns = NIL;
+		ListCell *cell;
+		foreach (cell, SplitList(value ? value : ""))
+			patterns = lappend(patterns, ParseTablePattern(spec.name, static_cast<char *>(lfirst(cell))));
+		*reinterpret_cast<List **>(field) = patterns;
+		break;
+	}
+	}
+}
+
+/* GlobMatches tells whether text matches pattern, where '*' matches any run of characters. */
+bool
+GlobMatches(const char *pattern, const char *text) {
+	const char *star = nullptr;
+	const char *resume = nullptr;
+	while (*text != '\0') {
+		if (*pattern == '*') {
+			star = pattern++;
+			resume = text;
+		} else if (*pattern == *text) {
+			pattern++;
+			text++;
+		} else if (star != nullptr) {
+			pattern = star + 1;
+			text = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pattern == '*')
+		pattern++;
+	return *pattern == '\0';
+}
+
+/* AnyPatternMatches tells whether one of patterns matches schema.table. */
+bool
+AnyPatternMatches(List *patterns, const char *schema, const char *table) {
+	ListCell *cell;
+	foreach (cell, patterns) {
+		const TablePattern *pattern = static_cast<TablePattern *>(lfirst(cell));
+		if (GlobMatches(pattern->schema, schema) && GlobMatches(pattern->table, table))
+			return true;
+	}
+	return false;
+}
+
+} // namespace
+
+void
+ParsePluginOptions(List *definitions, PluginOptions *options) {
+	bool seen[kOptionCount] = {};
+	*options = PluginOptions{};
+	options->format_version = 1;
+	options->include_messages = true;
+
+	ListCell *cell;
+	foreach (cell, definitions) {
+		DefElem *definition = lfirst_node(DefElem, cell);
+		const char *value = definition->arg != nullptr ? strVal(definition->arg) : nullptr;
+		int index = 0;
+		while (index < kOptionCount && strcmp(kOptions[index].name, definition->defname) != 0)
+			index++;
+		if (index == kOptionCount)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			                errmsg("option \"%s\" = \"%s\" is unknown", definition->defname, value ? value : "(null)"),
+			                errhint("Valid options of the mostajs plugin are: %s.", OptionNames())));
+		if (seen[index])
+			ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("conflicting or redundant options"),
+			                errdetail("Option \"%s\" is given more than once.", definition->defname)));
+		seen[index] = true;
+		SetOption(options, kOptions[index], value);
+	}
+}
+
+bool
+TableIsIncluded(const PluginOptions *options, const char *schema, const char *table) {
+	if (options->include_tables != NIL && !AnyPatternMatches(options->include_tables, schema, table))
+		return false;
+	return !AnyPatternMatches(options->exclude_tables, schema, table);
+}
+
+bool
+MessageIsIncluded(const PluginOptions *options, const char *prefix) {
+	if (!options->include_messages)
+		return false;
+	if (options->message_prefixes == NIL)
+		return true;
+	ListCell *cell;
+	foreach (cell, options->message_prefixes) {
+		if (strcmp(static_cast<char *>(lfirst(cell)), prefix) == 0)
+			return true;
+	}
+	return false;
+}
+
+} // namespace mostajs
