@@ -23,6 +23,13 @@ PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wshadow -Wno-unused-parameter -Wno-missi
 	$(if $(MOSTA_WERROR),-Werror)
 SHLIB_LINK = -lpq -lstdc++
 
+# Decoding regression tests (test_decoding style, one file per feature), run
+# by "make installcheck" against the server in PGHOST/PGPORT; the plugin needs
+# no CREATE EXTENSION, so the tests do not depend on the install script.
+REGRESS = $(patsubst test/regress/sql/%.sql,%,$(wildcard test/regress/sql/*.sql))
+REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress
+EXTRA_CLEAN = test/regress/results test/regress/regression.diffs test/regress/regression.out
+
 PG_CONFIG ?= pg_config
 # The project targets run scripts that install PostgreSQL first and call make
 # again for the extension, so they must work before pg_config exists; they

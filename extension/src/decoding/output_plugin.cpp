@@ -28,6 +28,7 @@ extern "C" {
 #include "replication/origin.h"	  /* replorigin_by_oid */
 #include "replication/output_plugin.h"
 #include "utils/json.h"	   /* escape_json */
+#include "utils/lsyscache.h" /* get_namespace_name */
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -49,6 +50,8 @@ struct PluginState {
 	RelationInfoCache *relations;
 	bool begin_sent;  /* the current transaction's begin document is out */
 	bool batch_open;  /* ctx->out holds documents not written yet */
+	int batch_start;  /* where our data starts in ctx->out (after the walsender's header) */
+	StringInfoData batch_copy; /* FlushBatch's scratch buffer */
 };
 
 PluginState *
@@ -65,15 +68,35 @@ StartDocument(LogicalDecodingContext *ctx, PluginState *state) {
 	}
 	OutputPluginPrepareWrite(ctx, true);
 	state->batch_open = true;
+	state->batch_start = ctx->out->len;
+}
+
+/*
+ * FlushBatch writes the open output message. A batch was prepared at its
+ * first document, so its header (over the replication protocol) carries that
+ * document's position; it is prepared again here so that it carries the
+ * position of the document that ends it, e.g. the commit's end: a client
+ * confirming what it received must not get the last transaction again.
+ */
+void
+FlushBatch(LogicalDecodingContext *ctx, PluginState *state) {
+	if (state->options.batch_bytes > 0) {
+		resetStringInfo(&state->batch_copy);
+		appendBinaryStringInfo(&state->batch_copy, ctx->out->data + state->batch_start,
+		                       ctx->out->len - state->batch_start);
+		OutputPluginPrepareWrite(ctx, true);
+		appendBinaryStringInfo(ctx->out, state->batch_copy.data, state->batch_copy.len);
+	}
+	OutputPluginWrite(ctx, true);
+	state->batch_open = false;
 }
 
 /* EndDocument writes the output message, unless batching and the batch has room and may go on. */
 void
 EndDocument(LogicalDecodingContext *ctx, PluginState *state, bool may_continue) {
-	if (may_continue && state->options.batch_bytes > 0 && ctx->out->len < state->options.batch_bytes)
+	if (may_continue && state->options.batch_bytes > 0 && ctx->out->len - state->batch_start < state->options.batch_bytes)
 		return;
-	OutputPluginWrite(ctx, true);
-	state->batch_open = false;
+	FlushBatch(ctx, state);
 }
 
 /* AppendLsnField writes ,"name":"X/X". */
@@ -160,6 +183,9 @@ OnStartup(LogicalDecodingContext *ctx, OutputPluginOptions *output, bool) {
 	ParsePluginOptions(ctx->output_plugin_options, &state->options);
 	state->change_context = AllocSetContextCreate(ctx->context, "mostajs change", ALLOCSET_DEFAULT_SIZES);
 	state->relations = CreateRelationInfoCache(ctx->context, state->options.partition_root);
+	MemoryContext old_context = MemoryContextSwitchTo(ctx->context);
+	initStringInfo(&state->batch_copy);
+	MemoryContextSwitchTo(old_context);
 	ctx->output_plugin_private = state;
 	output->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	output->receive_rewrites = false;
@@ -198,6 +224,38 @@ OnChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel, Reord
 	MemoryContextReset(state->change_context);
 }
 
+/* Truncated tells whether relid is among the relations of a TRUNCATE. */
+bool
+Truncated(Oid relid, int count, Relation relations[]) {
+	for (int i = 0; i < count; i++)
+		if (RelationGetRelid(relations[i]) == relid)
+			return true;
+	return false;
+}
+
+/*
+ * AppendTruncatedTable adds one table of a TRUNCATE to the list. Under
+ * partition-root, a partition whose root is truncated too is covered by the
+ * root; one truncated alone keeps its own name, as it is not the whole root.
+ */
+void
+AppendTruncatedTable(StringInfo tables, PluginState *state, Relation rel, int count, Relation relations[]) {
+	RelationInfo *info = IncludedRelation(state, rel);
+	if (info == nullptr)
+		return;
+	const char *names = info->names_json;
+	if (info->reported_relid != info->relid) {
+		if (Truncated(info->reported_relid, count, relations))
+			return;
+		/* reported under its own name, so filtered by it */
+		char *schema = get_namespace_name(RelationGetNamespace(rel));
+		if (!TableIsIncluded(&state->options, schema, RelationGetRelationName(rel)))
+			return;
+		names = psprintf("\"schema\":%s,\"table\":%s", JsonString(schema), JsonString(RelationGetRelationName(rel)));
+	}
+	appendStringInfo(tables, "%s{%s}", tables->len > 0 ? "," : "", names);
+}
+
 /* OnTruncate writes one truncate document for the included tables of a TRUNCATE. */
 void
 OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relation relations[],
@@ -206,11 +264,8 @@ OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relati
 	MemoryContext old_context = MemoryContextSwitchTo(state->change_context);
 	StringInfoData tables;
 	initStringInfo(&tables);
-	for (int i = 0; i < count; i++) {
-		RelationInfo *info = IncludedRelation(state, relations[i]);
-		if (info != nullptr)
-			appendStringInfo(&tables, "%s{%s}", tables.len > 0 ? "," : "", info->names_json);
-	}
+	for (int i = 0; i < count; i++)
+		AppendTruncatedTable(&tables, state, relations[i], count, relations);
 	if (tables.len > 0) {
 		EnsureBegin(ctx, state, txn);
 		StartChangeDocument(ctx, state, txn, "truncate", change->lsn);
@@ -329,11 +384,10 @@ OnCommitPrepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr 
 	SendEnd(ctx, StateOf(ctx), txn, "commit_prepared", commit_lsn, txn->xact_time.commit_time);
 }
 
-/* OnRollbackPrepared writes the rollback_prepared document. */
+/* OnRollbackPrepared writes the rollback_prepared document, with the position and time of the rollback. */
 void
-OnRollbackPrepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr prepare_end_lsn,
-                   TimestampTz prepare_time) {
-	SendEnd(ctx, StateOf(ctx), txn, "rollback_prepared", prepare_end_lsn, prepare_time);
+OnRollbackPrepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr, TimestampTz) {
+	SendEnd(ctx, StateOf(ctx), txn, "rollback_prepared", txn->final_lsn, txn->xact_time.commit_time);
 }
 
 /* OnShutdown has nothing to free: our contexts are children of the decoding context. */

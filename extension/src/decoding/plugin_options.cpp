@@ -112,9 +112,10 @@ ParseTablePattern(const char *option, const char *item) {
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("table pattern \"%s\" of option \"%s\" is not schema-qualified", item, option),
 		                errhint("Write schema.table; * matches any characters, as in public.* or *.orders.")));
+	/* escapes stay: GlobMatches reads "\*" as a literal star */
 	TablePattern *pattern = static_cast<TablePattern *>(palloc(sizeof(TablePattern)));
-	pattern->schema = Unescape(item, static_cast<int>(dot - item));
-	pattern->table = Unescape(dot + 1, static_cast<int>(strlen(dot + 1)));
+	pattern->schema = pnstrdup(item, dot - item);
+	pattern->table = pstrdup(dot + 1);
 	return pattern;
 }
 
@@ -167,17 +168,21 @@ SetOption(PluginOptions *options, const OptionSpec &spec, const char *value) {
 	}
 }
 
-/* GlobMatches tells whether text matches pattern, where '*' matches any run of characters. */
+/*
+ * GlobMatches tells whether text matches pattern, where '*' matches any run
+ * of characters and a backslash makes the next character literal.
+ */
 bool
 GlobMatches(const char *pattern, const char *text) {
 	const char *star = nullptr;
 	const char *resume = nullptr;
 	while (*text != '\0') {
-		if (*pattern == '*') {
+		bool escaped = pattern[0] == '\\' && pattern[1] != '\0';
+		if (!escaped && *pattern == '*') {
 			star = pattern++;
 			resume = text;
-		} else if (*pattern == *text) {
-			pattern++;
+		} else if (pattern[escaped ? 1 : 0] == *text) {
+			pattern += escaped ? 2 : 1;
 			text++;
 		} else if (star != nullptr) {
 			pattern = star + 1;

@@ -13,6 +13,7 @@ extern "C" {
 #include "postgres.h"
 #include "access/relation.h"   /* RelationIdGetRelation, RelationClose */
 #include "access/sysattr.h"	   /* FirstLowInvalidHeapAttributeNumber */
+#include "access/transam.h"	   /* FirstNormalObjectId */
 #include "catalog/partition.h" /* get_partition_ancestors */
 #include "lib/stringinfo.h"
 #include "nodes/bitmapset.h"
@@ -24,6 +25,8 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h" /* NAMESPACEOID, TYPEOID */
+#include "catalog/pg_namespace.h" /* PG_CATALOG_NAMESPACE */
 }
 
 namespace mostajs {
@@ -56,6 +59,12 @@ InvalidateEntries(Datum, Oid relid) {
 	}
 }
 
+/* InvalidateAll marks every entry stale: a schema or type was renamed, and names are part of the entries. */
+void
+InvalidateAll(Datum, int, uint32) {
+	InvalidateEntries(0, InvalidOid);
+}
+
 /* UnlinkCache removes a cache whose memory is going away from live_caches. */
 void
 UnlinkCache(void *arg) {
@@ -81,15 +90,9 @@ ReportedRelid(const RelationInfoCache *cache, Relation rel) {
 
 /* SetNames fills the reported schema and table names of info. */
 void
-SetNames(RelationInfo *info, Relation rel) {
-	Relation reported = rel;
-	if (info->reported_relid != info->relid)
-		reported = RelationIdGetRelation(info->reported_relid);
+SetNames(RelationInfo *info, Relation reported) {
 	info->schema = get_namespace_name(RelationGetNamespace(reported));
 	info->table = pstrdup(RelationGetRelationName(reported));
-	if (reported != rel)
-		RelationClose(reported);
-
 	StringInfoData names;
 	initStringInfo(&names);
 	appendStringInfoString(&names, "\"schema\":");
@@ -99,20 +102,52 @@ SetNames(RelationInfo *info, Relation rel) {
 	info->names_json = names.data;
 }
 
-/* KeyColumns returns the primary key's columns, else the replica identity index's (nullptr: none). */
+/*
+ * KeyColumns returns the columns the old row of an update or delete carries
+ * and a target applies by: the replica identity index (the primary key under
+ * REPLICA IDENTITY DEFAULT), else the primary key (REPLICA IDENTITY FULL);
+ * nullptr when there is neither.
+ */
 Bitmapset *
 KeyColumns(Relation rel) {
-	Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	if (key == nullptr)
-		key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+		key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 	return key;
 }
 
-/* SetColumns fills the column descriptions, the key list and the type map of info. */
+/* TypeName returns a column type's name: built-in types as format_type prints them, others schema-qualified. */
+char *
+TypeName(Oid type_oid, int32 typmod) {
+	bits16 flags = FORMAT_TYPE_TYPEMOD_GIVEN;
+	/* the name must not depend on the search_path of whoever decodes */
+	if (type_oid >= FirstNormalObjectId)
+		flags |= FORMAT_TYPE_FORCE_QUALIFY;
+	return format_type_extended(type_oid, typmod, flags);
+}
+
+/* InBitmap tells whether attribute number attnum is in a bitmap of RelationGetIndexAttrBitmap. */
+bool
+InBitmap(AttrNumber attnum, const Bitmapset *columns) {
+	return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, columns);
+}
+
+/*
+ * SetColumns fills the column descriptions, the key list and the type map of
+ * info. Columns come in the reported relation's order with its names and
+ * types; values are read from rel's tuples, so attnum is rel's. The key is
+ * the reported relation's, or rel's when it has none; which columns the old
+ * row carries is rel's replica identity, as rel wrote the WAL.
+ */
 void
-SetColumns(RelationInfo *info, Relation rel) {
-	TupleDesc desc = RelationGetDescr(rel);
-	Bitmapset *key = KeyColumns(rel);
+SetColumns(RelationInfo *info, Relation rel, Relation reported) {
+	TupleDesc desc = RelationGetDescr(reported);
+	Bitmapset *key = KeyColumns(reported);
+	Relation key_owner = reported;
+	if (key == nullptr && reported != rel) {
+		key = KeyColumns(rel);
+		key_owner = rel;
+	}
 	Bitmapset *identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	info->identity_full = rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL;
 	info->columns = static_cast<ColumnInfo *>(palloc0(sizeof(ColumnInfo) * desc->natts));
@@ -127,19 +162,20 @@ SetColumns(RelationInfo *info, Relation rel) {
 		Form_pg_attribute attribute = TupleDescAttr(desc, i);
 		if (attribute->attisdropped || attribute->attgenerated)
 			continue;
+		const char *name = NameStr(attribute->attname);
+		AttrNumber own_attnum = reported == rel ? attribute->attnum : get_attnum(RelationGetRelid(rel), name);
 		ColumnInfo *column = &info->columns[info->column_count++];
-		int bit = attribute->attnum - FirstLowInvalidHeapAttributeNumber;
-		column->attnum = attribute->attnum;
+		column->attnum = own_attnum;
 		column->is_varlena = attribute->attlen == -1;
-		column->in_key = bms_is_member(bit, key);
-		column->in_identity = info->identity_full || bms_is_member(bit, identity);
-		column->json_name = JsonString(NameStr(attribute->attname));
+		column->in_key = InBitmap(key_owner == rel ? own_attnum : attribute->attnum, key);
+		column->in_identity = info->identity_full || InBitmap(own_attnum, identity);
+		column->json_name = JsonString(name);
 		column->json_key = psprintf("%s:", column->json_name);
 		column->encoding = BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext);
 		if (column->in_key)
 			appendStringInfo(&key_json, "%s%s", key_json.len > 1 ? "," : "", column->json_name);
 		appendStringInfo(&types_json, "%s%s", types_json.len > 1 ? "," : "", column->json_key);
-		escape_json(&types_json, format_type_with_typemod(attribute->atttypid, attribute->atttypmod));
+		escape_json(&types_json, TypeName(attribute->atttypid, attribute->atttypmod));
 	}
 	appendStringInfoChar(&key_json, ']');
 	appendStringInfoChar(&types_json, '}');
@@ -158,8 +194,13 @@ Rebuild(RelationInfoCache *cache, RelationInfo *info, Relation rel, MemoryContex
 	uint64 invalidations_before = invalidation_count;
 	MemoryContext old_context = MemoryContextSwitchTo(info->context);
 	info->reported_relid = ReportedRelid(cache, rel);
-	SetNames(info, rel);
-	SetColumns(info, rel);
+	Relation reported = rel;
+	if (info->reported_relid != info->relid)
+		reported = RelationIdGetRelation(info->reported_relid);
+	SetNames(info, reported);
+	SetColumns(info, rel, reported);
+	if (reported != rel)
+		RelationClose(reported);
 	MemoryContextSwitchTo(old_context);
 	/* an invalidation that arrived while we read the catalogs may have made this stale already */
 	info->valid = invalidation_count == invalidations_before;
@@ -195,6 +236,8 @@ CreateRelationInfoCache(MemoryContext parent, bool report_under_root) {
 	live_caches = cache;
 	if (!callback_registered) {
 		CacheRegisterRelcacheCallback(InvalidateEntries, 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, InvalidateAll, 0);
+		CacheRegisterSyscacheCallback(TYPEOID, InvalidateAll, 0);
 		callback_registered = true;
 	}
 	return cache;

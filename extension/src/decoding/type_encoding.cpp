@@ -18,7 +18,10 @@ extern "C" {
 #include "common/shortest_dec.h" /* double_to_shortest_decimal_buf */
 #include "datatype/timestamp.h"	 /* TIMESTAMP_NOT_FINITE */
 #include "miscadmin.h"			 /* USE_XSD_DATES, USE_ISO_DATES, INTSTYLE_ISO_8601 */
+#include "pgtime.h"				 /* session_timezone, pg_tzset */
 #include "utils/array.h"		 /* deconstruct_array */
+#include "utils/bytea.h"		 /* bytea_output */
+#include "utils/float.h"		 /* extra_float_digits */
 #include "utils/builtins.h"		 /* pg_lltoa, hex_encode, text_to_cstring */
 #include "utils/date.h"			 /* DateADT, DATE_NOT_FINITE */
 #include "utils/datetime.h"		 /* EncodeDateTime, EncodeDateOnly, EncodeInterval, j2date */
@@ -73,6 +76,46 @@ KindOfBaseType(Oid base_oid, int16 length) {
 			return ValueKind::Array;
 		return ValueKind::Other;
 	}
+}
+
+/*
+ * OutputWithFixedSettings calls a type's output function with the settings
+ * output functions read (DateStyle, IntervalStyle, TimeZone,
+ * extra_float_digits, bytea_output) fixed to ISO, postgres, UTC, shortest
+ * exact and hex, and puts the session's values back on every path: ranges,
+ * composites and geometric types then decode to the same bytes in every
+ * session. lc_monetary (money) is not fixed.
+ */
+char *
+OutputWithFixedSettings(FmgrInfo *output, Datum value) {
+	static pg_tz *utc = nullptr;
+	if (utc == nullptr)
+		utc = pg_tzset("UTC");
+	int saved_date_style = DateStyle, saved_date_order = DateOrder, saved_interval_style = IntervalStyle;
+	int saved_float_digits = extra_float_digits, saved_bytea_output = bytea_output;
+	pg_tz *saved_timezone = session_timezone;
+	char *volatile text = nullptr;
+	PG_TRY();
+	{
+		DateStyle = USE_ISO_DATES;
+		DateOrder = DATEORDER_YMD;
+		IntervalStyle = INTSTYLE_POSTGRES;
+		extra_float_digits = 1;
+		bytea_output = BYTEA_OUTPUT_HEX;
+		session_timezone = utc;
+		text = OutputFunctionCall(output, value);
+	}
+	PG_FINALLY();
+	{
+		DateStyle = saved_date_style;
+		DateOrder = saved_date_order;
+		IntervalStyle = saved_interval_style;
+		extra_float_digits = saved_float_digits;
+		bytea_output = saved_bytea_output;
+		session_timezone = saved_timezone;
+	}
+	PG_END_TRY();
+	return text;
 }
 
 /* AppendQuoted writes a C string as a JSON string. */
@@ -293,9 +336,11 @@ AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding) {
 		AppendArray(out, value, encoding);
 		break;
 	case ValueKind::Numeric:
-	case ValueKind::Other:
-		/* FmgrInfo is only read here; the output function is called as PostgreSQL would */
+		/* numeric_out reads no setting; FmgrInfo is only read here */
 		AppendQuoted(out, OutputFunctionCall(const_cast<FmgrInfo *>(&encoding->output), value));
+		break;
+	case ValueKind::Other:
+		AppendQuoted(out, OutputWithFixedSettings(const_cast<FmgrInfo *>(&encoding->output), value));
 		break;
 	}
 }
