@@ -51,6 +51,8 @@ struct PluginState {
 	bool begin_sent;  /* the current transaction's begin document is out */
 	bool batch_open;  /* ctx->out holds documents not written yet */
 	int batch_start;  /* where our data starts in ctx->out (after the walsender's header) */
+	bool document_open; /* a document is being written: StartDocument without EndDocument yet */
+	int document_start; /* where it started in ctx->out, separator included */
 	StringInfoData batch_copy; /* FlushBatch's scratch buffer */
 };
 
@@ -62,13 +64,30 @@ StateOf(LogicalDecodingContext *ctx) {
 /* StartDocument opens a document in ctx->out: a new output message, or the next line of the open batch. */
 void
 StartDocument(LogicalDecodingContext *ctx, PluginState *state) {
-	if (state->batch_open) {
-		appendStringInfoChar(ctx->out, '\n');
-		return;
+	if (!state->batch_open) {
+		OutputPluginPrepareWrite(ctx, true);
+		state->batch_open = true;
+		state->batch_start = ctx->out->len;
 	}
-	OutputPluginPrepareWrite(ctx, true);
-	state->batch_open = true;
-	state->batch_start = ctx->out->len;
+	state->document_open = true;
+	state->document_start = ctx->out->len;
+	if (ctx->out->len > state->batch_start)
+		appendStringInfoChar(ctx->out, '\n');
+}
+
+/*
+ * DropUnfinishedDocument removes a document that was being written when
+ * decoding stopped: PostgreSQL catches the error of a prepared transaction
+ * aborted while it is decoded (a catalog lookup fails) and goes on to its
+ * prepare callback, which must not write after half a document.
+ */
+void
+DropUnfinishedDocument(LogicalDecodingContext *ctx, PluginState *state) {
+	if (!state->document_open)
+		return;
+	ctx->out->len = state->document_start;
+	ctx->out->data[ctx->out->len] = '\0';
+	state->document_open = false;
 }
 
 /*
@@ -94,6 +113,7 @@ FlushBatch(LogicalDecodingContext *ctx, PluginState *state) {
 /* EndDocument writes the output message, unless batching and the batch has room and may go on. */
 void
 EndDocument(LogicalDecodingContext *ctx, PluginState *state, bool may_continue) {
+	state->document_open = false;
 	if (may_continue && state->options.batch_bytes > 0 && ctx->out->len - state->batch_start < state->options.batch_bytes)
 		return;
 	FlushBatch(ctx, state);
@@ -236,24 +256,23 @@ Truncated(Oid relid, int count, Relation relations[]) {
 /*
  * AppendTruncatedTable adds one table of a TRUNCATE to the list. Under
  * partition-root, a partition whose root is truncated too is covered by the
- * root; one truncated alone keeps its own name, as it is not the whole root.
+ * root; one truncated alone is listed under its root (the table a consumer
+ * holds its rows in, and the name filtered on) with the partition named in
+ * "partition": only that partition's rows are gone.
  */
 void
 AppendTruncatedTable(StringInfo tables, PluginState *state, Relation rel, int count, Relation relations[]) {
 	RelationInfo *info = IncludedRelation(state, rel);
 	if (info == nullptr)
 		return;
-	const char *names = info->names_json;
-	if (info->reported_relid != info->relid) {
-		if (Truncated(info->reported_relid, count, relations))
-			return;
-		/* reported under its own name, so filtered by it */
-		char *schema = get_namespace_name(RelationGetNamespace(rel));
-		if (!TableIsIncluded(&state->options, schema, RelationGetRelationName(rel)))
-			return;
-		names = psprintf("\"schema\":%s,\"table\":%s", JsonString(schema), JsonString(RelationGetRelationName(rel)));
-	}
-	appendStringInfo(tables, "%s{%s}", tables->len > 0 ? "," : "", names);
+	if (info->reported_relid != info->relid && Truncated(info->reported_relid, count, relations))
+		return;
+	appendStringInfo(tables, "%s{%s", tables->len > 0 ? "," : "", info->names_json);
+	if (info->reported_relid != info->relid)
+		appendStringInfo(tables, ",\"partition\":{\"schema\":%s,\"table\":%s}",
+		                 JsonString(get_namespace_name(RelationGetNamespace(rel))),
+		                 JsonString(RelationGetRelationName(rel)));
+	appendStringInfoChar(tables, '}');
 }
 
 /* OnTruncate writes one truncate document for the included tables of a TRUNCATE. */
@@ -282,6 +301,7 @@ OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relati
 void
 SendEnd(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn, const char *op, XLogRecPtr lsn,
         TimestampTz time) {
+	DropUnfinishedDocument(ctx, state);
 	StartDocument(ctx, state);
 	appendStringInfo(ctx->out, "{\"op\":\"%s\"", op);
 	AppendTransactionFields(ctx->out, state, txn, time);

@@ -6,6 +6,7 @@
  * Regime: PG.
  *-------------------------------------------------------------------------
  */
+#include <cctype>
 #include <cstddef>
 
 #include "mostajs/decoding/plugin_options.hpp"
@@ -125,7 +126,9 @@ ParseInt(const OptionSpec &spec, const char *value) {
 	char *end;
 	errno = 0;
 	long number = value ? strtol(value, &end, 10) : 0;
-	if (value == nullptr || *value == '\0' || *end != '\0' || errno != 0 || number < spec.min || number > spec.max)
+	/* strtol skips leading blanks and takes a sign: only digits are a value here */
+	if (value == nullptr || !isdigit(static_cast<unsigned char>(*value)) || *end != '\0' || errno != 0 ||
+	    number < spec.min || number > spec.max)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("could not parse value \"%s\" for parameter \"%s\"", value ? value : "", spec.name),
 		                errhint("Use an integer from %d to %d.", spec.min, spec.max)));

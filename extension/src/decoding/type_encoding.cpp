@@ -184,6 +184,32 @@ AppendBytea(StringInfo out, Datum value) {
 	appendStringInfoChar(out, '"');
 }
 
+/*
+ * AppendIsoDate writes fields encoded by encode(), a PostgreSQL encoder that
+ * starts with a four-digit year, as ISO 8601: years before 1 AD as
+ * astronomical years ("0000" is 1 BC, "-0043" is 44 BC) instead of
+ * PostgreSQL's " BC" suffix.
+ */
+template <typename Encode>
+void
+AppendIsoDate(StringInfo out, struct pg_tm *tm, Encode encode) {
+	char buffer[MAXDATELEN + 1];
+	int year = tm->tm_year; /* astronomical: 0 is 1 BC */
+	if (year > 0) {
+		encode(tm, buffer);
+		AppendQuoted(out, buffer);
+		return;
+	}
+	tm->tm_year = 1000; /* any four-digit AD year: only the digits are replaced below */
+	encode(tm, buffer);
+	char year_text[16];
+	snprintf(year_text, sizeof year_text, "%s%04d", year < 0 ? "-" : "", year < 0 ? -year : year);
+	appendStringInfoChar(out, '"');
+	appendStringInfoString(out, year_text);
+	appendStringInfoString(out, buffer + 4);
+	appendStringInfoChar(out, '"');
+}
+
 /* AppendTimestamp writes timestamp[tz] in ISO 8601; timestamptz in UTC with its +00:00 offset. */
 void
 AppendTimestamp(StringInfo out, Timestamp value, bool with_zone) {
@@ -193,13 +219,13 @@ AppendTimestamp(StringInfo out, Timestamp value, bool with_zone) {
 	}
 	struct pg_tm tm;
 	fsec_t fsec;
-	char buffer[MAXDATELEN + 1];
 	/* no zone argument: the fields stay in UTC */
 	if (timestamp2tm(value, nullptr, &tm, &fsec, nullptr, nullptr) != 0)
 		ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE), errmsg("timestamp out of range")));
 	tm.tm_isdst = 0; /* EncodeDateTime prints a zone only when it is known */
-	EncodeDateTime(&tm, fsec, with_zone, 0, nullptr, USE_XSD_DATES, buffer);
-	AppendQuoted(out, buffer);
+	AppendIsoDate(out, &tm, [fsec, with_zone](struct pg_tm *fields, char *buffer) {
+		EncodeDateTime(fields, fsec, with_zone, 0, nullptr, USE_XSD_DATES, buffer);
+	});
 }
 
 /* AppendDate writes a date in ISO 8601. */
@@ -210,10 +236,8 @@ AppendDate(StringInfo out, DateADT value) {
 		return;
 	}
 	struct pg_tm tm;
-	char buffer[MAXDATELEN + 1];
 	j2date(value + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-	EncodeDateOnly(&tm, USE_ISO_DATES, buffer);
-	AppendQuoted(out, buffer);
+	AppendIsoDate(out, &tm, [](struct pg_tm *fields, char *buffer) { EncodeDateOnly(fields, USE_ISO_DATES, buffer); });
 }
 
 /* AppendInterval writes an interval as an ISO 8601 duration. */

@@ -2,7 +2,7 @@
 -- row by default, and under the top partitioned table with partition-root,
 -- in the root's shape (its column order), whatever the leaf's own layout.
 -- With partition-root a TRUNCATE names each root once, and a partition
--- truncated without its root under its own name (it is not the whole root).
+-- truncated without its root under the root, naming the partition (only its rows are gone).
 \set VERBOSITY terse
 SET synchronous_commit = on;
 
