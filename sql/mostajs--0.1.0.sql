@@ -760,3 +760,498 @@ GRANT EXECUTE ON FUNCTION
 	mosta_disable_rule(text),
 	mosta_set_read_routing(text, text)
 	TO mosta_admin;
+
+------------------------------------------------------------------------------
+-- DDL messages and heartbeats in the change stream (docs/capture.md)
+------------------------------------------------------------------------------
+
+-- _ddl_user_table tells whether DDL on a relation is announced in the stream:
+-- ordinary and partitioned tables that are not temporary, outside the system
+-- schemas and mosta. Every such table is announced, captured or not: the
+-- extension cannot know which tables a slot's consumer follows, so sinks filter.
+CREATE FUNCTION mosta._ddl_user_table(relid oid) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT EXISTS (
+		SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.oid = $1 AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+		   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'mosta'))
+$$;
+
+-- _ddl_table_json returns the one-line JSON document announcing a table's new
+-- shape after command: its live columns in attnum order (generated columns
+-- are left out, as they are from change documents), its key (the primary key,
+-- else the REPLICA IDENTITY USING INDEX index: the "key" of change documents)
+-- and its replica identity. Every name goes through to_json, so no character
+-- in a name can break the document; the pinned search_path makes types and
+-- defaults come out schema-qualified whatever the DDL's search_path was.
+CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT '{"command":' || to_json($1)::text
+	    || ',"schema":' || to_json(n.nspname::text)::text
+	    || ',"table":' || to_json(c.relname::text)::text
+	    || ',"object_identity":' || to_json((pg_identify_object('pg_class'::regclass, c.oid, 0)).identity)::text
+	    || ',"columns":[' || coalesce((
+	           SELECT string_agg('{"name":' || to_json(a.attname::text)::text
+	                             || ',"type":' || to_json(format_type(a.atttypid, a.atttypmod))::text
+	                             || ',"nullable":' || CASE WHEN a.attnotnull THEN 'false' ELSE 'true' END
+	                             || coalesce(',"default":' || to_json(pg_get_expr(d.adbin, d.adrelid))::text, '')
+	                             || '}', ',' ORDER BY a.attnum)
+	             FROM pg_attribute a
+	             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+	            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '')
+	    || '],"key":[' || coalesce((
+	           SELECT string_agg(to_json(a.attname::text)::text, ',' ORDER BY a.attnum)
+	             FROM (SELECT i.indkey FROM pg_index i
+	                    WHERE i.indrelid = c.oid AND i.indisvalid AND i.indimmediate
+	                      AND (i.indisprimary OR (c.relreplident = 'i' AND i.indisreplident))
+	                    ORDER BY i.indisprimary DESC LIMIT 1) k
+	             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (k.indkey)), '')
+	    || '],"replica_identity":'
+	    || CASE c.relreplident WHEN 'd' THEN '"default"' WHEN 'f' THEN '"full"' WHEN 'i' THEN '"index"'
+	                           ELSE '"nothing"' END
+	    || '}'
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = $2
+$$;
+
+-- _ddl_emit writes a DDL document into WAL as a transactional logical message,
+-- so a decoder delivers it inside its transaction, between the data changes
+-- made before and after the command. (The event triggers write nothing unless
+-- wal_level = logical: nothing could decode it.)
+CREATE FUNCTION mosta._ddl_emit(document text) RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT pg_logical_emit_message(true, 'mostajs.ddl', $1) WHERE $1 IS NOT NULL
+$$;
+
+-- _ddl_command_end announces the new shape of every user table a CREATE TABLE
+-- (AS), SELECT INTO, ALTER TABLE or ALTER TYPE command created or altered.
+-- ALTER TABLE on a parent also changes its partitions and inheritance
+-- children, which pg_event_trigger_ddl_commands() does not list: they are
+-- announced after it. ALTER TYPE ... CASCADE changes typed tables.
+-- It runs as the extension owner, so that DDL of any user can call the
+-- helpers above, which are not granted to PUBLIC; it only reads catalogs.
+CREATE FUNCTION mosta._ddl_command_end() RETURNS event_trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	target record;
+BEGIN
+	IF current_setting('wal_level') <> 'logical' THEN
+		RETURN;
+	END IF;
+	FOR target IN
+		WITH RECURSIVE commands AS (
+			SELECT d.ordinality AS position, d.command_tag, d.classid, d.objid
+			  FROM pg_event_trigger_ddl_commands() WITH ORDINALITY d
+		), named AS (
+			SELECT c.position, c.command_tag, c.objid AS relid FROM commands c
+			 WHERE c.classid = 'pg_class'::regclass
+			UNION ALL
+			-- ALTER TYPE names a composite type by its type or by its pg_class row
+			SELECT c.position, c.command_tag, t.oid FROM commands c JOIN pg_class t ON t.reloftype = c.objid
+			 WHERE c.classid = 'pg_type'::regclass
+			UNION ALL
+			SELECT c.position, c.command_tag, t.oid
+			  FROM commands c JOIN pg_class k ON k.oid = c.objid AND k.relkind = 'c'
+			  JOIN pg_class t ON t.reloftype = k.reltype
+			 WHERE c.classid = 'pg_class'::regclass
+		), tree AS (
+			SELECT n.position, n.command_tag, n.relid, 0 AS depth FROM named n
+			UNION ALL
+			SELECT t.position, t.command_tag, i.inhrelid, t.depth + 1
+			  FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
+			 WHERE t.command_tag = 'ALTER TABLE'
+		)
+		SELECT f.relid, f.command_tag FROM (
+			SELECT DISTINCT ON (t.relid) t.relid, t.command_tag, t.position, t.depth
+			  FROM tree t
+			 WHERE mosta._ddl_user_table(t.relid)
+			 ORDER BY t.relid, t.position, t.depth) f
+		 ORDER BY f.position, f.depth, f.relid
+	LOOP
+		PERFORM mosta._ddl_emit(mosta._ddl_table_json(target.command_tag, target.relid));
+	END LOOP;
+END
+$$;
+
+-- _ddl_sql_drop announces dropped user tables (by DROP TABLE, or cascading
+-- from DROP SCHEMA, DROP OWNED, ...), with no columns and "dropped": true. It
+-- also announces the new shape of tables that stay but lost columns or
+-- defaults to a DROP ... CASCADE of a type, domain, sequence or function, and
+-- of tables whose REPLICA IDENTITY USING INDEX index a DROP INDEX removed
+-- (they have no key any more). ALTER TABLE is announced at ddl_command_end.
+CREATE FUNCTION mosta._ddl_sql_drop() RETURNS event_trigger
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	target record;
+BEGIN
+	IF current_setting('wal_level') <> 'logical' THEN
+		RETURN;
+	END IF;
+	FOR target IN
+		SELECT d.schema_name, d.object_name, d.object_identity
+		  FROM pg_event_trigger_dropped_objects() WITH ORDINALITY d
+		 WHERE d.object_type = 'table' AND NOT d.is_temporary
+		   AND d.schema_name NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'mosta')
+		 ORDER BY d.ordinality
+	LOOP
+		PERFORM mosta._ddl_emit('{"command":' || to_json(tg_tag)::text
+		                        || ',"schema":' || to_json(target.schema_name)::text
+		                        || ',"table":' || to_json(target.object_name)::text
+		                        || ',"object_identity":' || to_json(target.object_identity)::text
+		                        || ',"dropped":true}');
+	END LOOP;
+	IF tg_tag = 'ALTER TABLE' THEN
+		RETURN;
+	END IF;
+	FOR target IN
+		SELECT c.oid AS relid
+		  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE mosta._ddl_user_table(c.oid)
+		   AND (EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+		                 WHERE (d.object_type = 'table column' AND d.objid = c.oid)
+		                    OR (d.object_type = 'default value'
+		                        AND d.address_names[1] = n.nspname AND d.address_names[2] = c.relname))
+		        OR (tg_tag = 'DROP INDEX' AND c.relreplident = 'i'
+		            AND EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+		                         WHERE d.object_type = 'index' AND d.schema_name = n.nspname)
+		            AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+		 ORDER BY c.oid
+	LOOP
+		PERFORM mosta._ddl_emit(mosta._ddl_table_json(tg_tag, target.relid));
+	END LOOP;
+END
+$$;
+
+-- mosta_heartbeat flushes its message at once: pg_logical_emit_message(false,
+-- ...) does not on PostgreSQL 15, and a walsender sends only flushed WAL.
+CREATE FUNCTION mosta_heartbeat() RETURNS pg_lsn
+	AS 'MODULE_PATHNAME', 'mostajs_heartbeat'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mosta_heartbeat() IS
+	'Writes and flushes a non-transactional mostajs.heartbeat logical message, so a slot on a quiet database can advance; returns its LSN';
+
+------------------------------------------------------------------------------
+-- Trigger capture: mosta.change_log (docs/capture.md)
+------------------------------------------------------------------------------
+
+-- CACHE 1 (the default, stated because it matters): values are handed out in
+-- the order nextval() is called, which is what makes seq order consistent
+-- with commit order for conflicting writes (docs/capture.md, "Ordering").
+CREATE SEQUENCE mosta.change_log_seq CACHE 1;
+
+CREATE TABLE mosta.change_log (
+	seq          bigint PRIMARY KEY DEFAULT pg_catalog.nextval('mosta.change_log_seq'),
+	xid          xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+	captured_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	relid        oid NOT NULL,
+	change       json NOT NULL
+);
+ALTER SEQUENCE mosta.change_log_seq OWNED BY mosta.change_log.seq;
+-- reads find the rows of transactions that committed late by xid range; the
+-- primary key serves reads in seq order and purges
+CREATE INDEX change_log_xid ON mosta.change_log (xid);
+COMMENT ON TABLE mosta.change_log IS
+	'Changes of the tables captured by triggers, one JSON change document per row; read with mosta_change_log_read()';
+COMMENT ON COLUMN mosta.change_log.relid IS
+	'OID of the table the change was made to (a partition, for partitioned tables); the document names it';
+
+CREATE TABLE mosta.captured_tables (
+	relid           oid PRIMARY KEY,
+	captured_since  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	captured_by     name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE mosta.captured_tables IS
+	'When each table was captured; the capture triggers themselves say which tables are captured';
+
+CREATE FUNCTION mosta.capture_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'mostajs_capture_trigger'
+	LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mosta.capture_trigger() IS
+	'Trigger of captured tables: appends each row change and TRUNCATE to mosta.change_log as a change document';
+
+-- _capture_state returns 'table' when tbl carries the capture trigger itself,
+-- 'partition' when it has a clone of its partitioned table's, else NULL.
+CREATE FUNCTION mosta._capture_state(tbl regclass) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE WHEN t.tgparentid = 0 THEN 'table' ELSE 'partition' END
+	  FROM pg_trigger t
+	 WHERE t.tgrelid = $1 AND t.tgname = 'mosta_capture' AND t.tgfoid = 'mosta.capture_trigger()'::regprocedure
+$$;
+
+CREATE FUNCTION mosta_capture_table(tbl regclass) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	name text;
+	state text;
+	captured_partition regclass;
+BEGIN
+	PERFORM mosta._require(tbl, 'tbl');
+	IF (SELECT c.relnamespace = 'mosta'::regnamespace FROM pg_class c WHERE c.oid = tbl) THEN
+		RAISE EXCEPTION '"%" is a table of mostajs', tbl::text
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Capture tables of your own schemas.';
+	END IF;
+	-- the same checks, wording and hints as for the collections of a rule
+	name := mosta.resolve_collection(tbl::text);
+	-- serializes concurrent captures of the same table; CREATE TRIGGER takes this lock anyway
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	state := mosta._capture_state(tbl);
+	IF state = 'table' THEN
+		RAISE NOTICE 'table % is already captured', name;
+		RETURN;
+	ELSIF state = 'partition' THEN
+		RAISE NOTICE 'table % is already captured through its partitioned table %', name,
+			(SELECT a.relid FROM pg_partition_ancestors(tbl) a
+			  WHERE a.relid <> tbl AND mosta._capture_state(a.relid) = 'table' LIMIT 1);
+		RETURN;
+	END IF;
+	SELECT p.relid INTO captured_partition FROM pg_partition_tree(tbl) p
+	 WHERE p.relid <> tbl AND mosta._capture_state(p.relid) = 'table' LIMIT 1;
+	IF captured_partition IS NOT NULL THEN
+		RAISE EXCEPTION 'partition % of table % is captured on its own', captured_partition::text, name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = 'Capturing a partitioned table captures each of its partitions.',
+			      HINT = format('Run SELECT mosta_uncapture_table(%L) first.', captured_partition::text);
+	END IF;
+	EXECUTE format('CREATE TRIGGER mosta_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+	               'FOR EACH ROW EXECUTE FUNCTION mosta.capture_trigger()', tbl);
+	EXECUTE format('CREATE TRIGGER mosta_capture_truncate AFTER TRUNCATE ON %s '
+	               'FOR EACH STATEMENT EXECUTE FUNCTION mosta.capture_trigger()', tbl);
+	INSERT INTO mosta.captured_tables AS t (relid) VALUES (tbl)
+	ON CONFLICT (relid) DO UPDATE SET captured_since = excluded.captured_since, captured_by = excluded.captured_by;
+	PERFORM mosta._log('capture_table', NULL, name);
+END
+$$;
+COMMENT ON FUNCTION mosta_capture_table(regclass) IS
+	'Installs the capture triggers on a table: its changes are appended to mosta.change_log';
+
+CREATE FUNCTION mosta_uncapture_table(tbl regclass, if_exists boolean DEFAULT false) RETURNS boolean
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	state text;
+BEGIN
+	PERFORM mosta._require(tbl, 'tbl');
+	PERFORM mosta._require(if_exists, 'if_exists');
+	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+	state := mosta._capture_state(tbl);
+	IF state = 'partition' THEN
+		RAISE EXCEPTION 'table % is captured through its partitioned table', tbl::text
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'Uncapture the partitioned table: its partitions cannot be uncaptured one by one.';
+	END IF;
+	IF state IS NULL THEN
+		IF if_exists THEN
+			RETURN false;
+		END IF;
+		RAISE EXCEPTION 'table % is not captured', tbl::text
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'See SELECT * FROM mosta_capture_status(); pass if_exists => true to ignore this.';
+	END IF;
+	EXECUTE format('DROP TRIGGER mosta_capture ON %s', tbl);
+	EXECUTE format('DROP TRIGGER IF EXISTS mosta_capture_truncate ON %s', tbl);
+	DELETE FROM mosta.captured_tables t WHERE t.relid = tbl;
+	PERFORM mosta._log('uncapture_table', NULL, tbl::text);
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION mosta_uncapture_table(regclass, boolean) IS
+	'Removes the capture triggers of a table (its changes already logged stay in mosta.change_log); '
+	'returns false instead of failing when it is not captured and if_exists is true';
+
+CREATE FUNCTION mosta_capture_status()
+	RETURNS TABLE ("table" regclass, schema text, table_name text, captured_since timestamptz,
+	               pending_changes bigint, oldest_pending timestamptz)
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH captured AS (
+		SELECT t.tgrelid AS relid FROM pg_trigger t
+		 WHERE t.tgname = 'mosta_capture' AND t.tgfoid = 'mosta.capture_trigger()'::regprocedure
+		   AND t.tgparentid = 0
+	), pending AS (
+		SELECT l.relid, count(*) AS changes, min(l.captured_at) AS oldest
+		  FROM mosta.change_log l GROUP BY l.relid
+	)
+	SELECT c.relid::regclass, n.nspname::text, k.relname::text, s.captured_since,
+	       coalesce(q.changes, 0), q.oldest
+	  FROM captured c
+	  JOIN pg_class k ON k.oid = c.relid
+	  JOIN pg_namespace n ON n.oid = k.relnamespace
+	  LEFT JOIN mosta.captured_tables s ON s.relid = c.relid
+	  LEFT JOIN LATERAL (
+		SELECT sum(p.changes)::bigint AS changes, min(p.oldest) AS oldest FROM pending p
+		 WHERE p.relid = c.relid OR p.relid IN (SELECT r.relid FROM pg_partition_tree(c.relid) r)) q ON true
+	 ORDER BY n.nspname, k.relname
+$$;
+COMMENT ON FUNCTION mosta_capture_status() IS
+	'Returns each captured table with the number of its changes still in mosta.change_log and the oldest one''s time';
+
+-- _change_log_window returns the batch after position (after, after_seq) as
+-- seen in snapshot current (docs/capture.md, "Reading the log"). A position
+-- (S, L) means: every row whose xid is visible in S and whose seq <= L has
+-- been consumed, and no other. The batch is, in seq order:
+--  - "late" rows, seq <= L, of transactions that were not visible in S but
+--    are in current (they were in flight at S): all of them, whatever
+--    max_rows, since the position cannot record a part of them;
+--  - then the rows with seq > L visible in current, at most max_rows.
+-- The next position is (current, greatest(L, the batch's last seq)): every
+-- row visible in current with a seq up to that was either consumed before
+-- or is in the batch.
+CREATE FUNCTION mosta._change_log_window(after pg_snapshot, after_seq bigint, current pg_snapshot, max_rows integer)
+	RETURNS TABLE (seq bigint, xid xid8, change json, next_snapshot pg_snapshot, next_seq bigint)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH late AS (
+		SELECT l.seq, l.xid, l.change FROM mosta.change_log l
+		 WHERE l.seq <= $2
+		   AND l.xid >= pg_snapshot_xmin($1) AND l.xid < pg_snapshot_xmax($3)
+		   AND pg_visible_in_snapshot(l.xid, $3) AND NOT pg_visible_in_snapshot(l.xid, $1)
+	), fresh AS (
+		SELECT l.seq, l.xid, l.change FROM mosta.change_log l
+		 WHERE l.seq > $2 AND l.xid < pg_snapshot_xmax($3) AND pg_visible_in_snapshot(l.xid, $3)
+		 ORDER BY l.seq
+		 LIMIT $4
+	), batch AS (
+		SELECT * FROM late UNION ALL SELECT * FROM fresh
+	)
+	SELECT b.seq, b.xid, b.change, $3, greatest($2, max(b.seq) OVER ())
+	  FROM batch b
+	 ORDER BY b.seq
+$$;
+
+CREATE FUNCTION mosta_change_log_read(after pg_snapshot, after_seq bigint, max_rows integer DEFAULT 10000)
+	RETURNS TABLE (seq bigint, xid xid8, change json, next_snapshot pg_snapshot, next_seq bigint)
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	-- taken before the rows are read: the read's own snapshot is the same or
+	-- newer, so it sees every row of a transaction visible in this one
+	current_snapshot pg_snapshot := pg_current_snapshot();
+	own_xid xid8 := pg_current_xact_id_if_assigned();
+BEGIN
+	IF after IS NULL THEN
+		IF coalesce(after_seq, 0) <> 0 THEN
+			RAISE EXCEPTION 'after_seq % without a snapshot', after_seq
+				USING ERRCODE = 'invalid_parameter_value',
+				      HINT = 'Pass the next_snapshot and next_seq of the previous read together, '
+				             'or NULL and NULL to read from the start.';
+		END IF;
+		-- the start: nothing consumed (seq values are positive)
+		after_seq := 0;
+	ELSE
+		PERFORM mosta._require(after_seq, 'after_seq');
+		PERFORM mosta._check_snapshot(after, 'after');
+	END IF;
+	IF max_rows IS NOT NULL AND max_rows < 1 THEN
+		RAISE EXCEPTION 'max_rows must be at least 1'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass NULL to read every change up to now in one batch.';
+	END IF;
+	IF own_xid IS NOT NULL AND EXISTS (SELECT 1 FROM mosta.change_log l WHERE l.xid = own_xid) THEN
+		RAISE EXCEPTION 'cannot read the change log in a transaction that wrote to it'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = 'This transaction changed captured tables; its own changes are not committed yet, '
+			               'so no position after them could be recorded.',
+			      HINT = 'Read the change log in a transaction of its own.';
+	END IF;
+	RETURN QUERY SELECT * FROM mosta._change_log_window(after, after_seq, current_snapshot, max_rows);
+END
+$$;
+COMMENT ON FUNCTION mosta_change_log_read(pg_snapshot, bigint, integer) IS
+	'Returns the changes committed after position (after, after_seq) in seq order, with the next position on each row';
+
+-- _check_snapshot raises 22023 when a position's snapshot is from the future
+-- (another server, or forged): rows committed after it would count as consumed.
+CREATE FUNCTION mosta._check_snapshot(snapshot pg_snapshot, argument text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF pg_snapshot_xmax(snapshot) > pg_snapshot_xmax(pg_current_snapshot()) THEN
+		RAISE EXCEPTION 'snapshot % in "%" is newer than the current snapshot', snapshot, argument
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass the next_snapshot of a previous mosta_change_log_read() of this database.';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION mosta_change_log_purge(upto pg_snapshot, upto_seq bigint) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	purged bigint;
+BEGIN
+	PERFORM mosta._require(upto, 'upto');
+	PERFORM mosta._require(upto_seq, 'upto_seq');
+	PERFORM mosta._check_snapshot(upto, 'upto');
+	DELETE FROM mosta.change_log l
+	 WHERE l.seq <= upto_seq AND l.xid < pg_snapshot_xmax(upto) AND pg_visible_in_snapshot(l.xid, upto);
+	GET DIAGNOSTICS purged = ROW_COUNT;
+	RETURN purged;
+END
+$$;
+COMMENT ON FUNCTION mosta_change_log_purge(pg_snapshot, bigint) IS
+	'Deletes the changes every consumer has consumed: those at or before position (upto, upto_seq); returns how many';
+
+-- The event triggers come last, so that this script's own DDL does not fire them.
+-- Only the commands that can change a table's columns or key fire it.
+CREATE EVENT TRIGGER mosta_ddl_command_end ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER TYPE')
+	EXECUTE FUNCTION mosta._ddl_command_end();
+COMMENT ON EVENT TRIGGER mosta_ddl_command_end IS
+	'Writes a mostajs.ddl logical message with the new shape of each user table a DDL command creates or alters';
+CREATE EVENT TRIGGER mosta_ddl_sql_drop ON sql_drop
+	EXECUTE FUNCTION mosta._ddl_sql_drop();
+COMMENT ON EVENT TRIGGER mosta_ddl_sql_drop IS
+	'Writes a mostajs.ddl logical message for each user table dropped, or changed by a cascading drop';
+
+------------------------------------------------------------------------------
+-- Privileges of the change stream and trigger capture
+------------------------------------------------------------------------------
+
+REVOKE ALL ON mosta.change_log, mosta.captured_tables, mosta.change_log_seq FROM PUBLIC;
+GRANT SELECT ON mosta.change_log, mosta.captured_tables TO mosta_admin;
+REVOKE ALL ON FUNCTION
+	mosta._ddl_user_table(oid),
+	mosta._ddl_table_json(text, oid),
+	mosta._ddl_emit(text),
+	mosta._ddl_command_end(),
+	mosta._ddl_sql_drop(),
+	mosta.capture_trigger(),
+	mosta._capture_state(regclass),
+	mosta._change_log_window(pg_snapshot, bigint, pg_snapshot, integer),
+	mosta._check_snapshot(pg_snapshot, text),
+	mosta_heartbeat(),
+	mosta_capture_table(regclass),
+	mosta_uncapture_table(regclass, boolean),
+	mosta_capture_status(),
+	mosta_change_log_read(pg_snapshot, bigint, integer),
+	mosta_change_log_purge(pg_snapshot, bigint)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	mosta_heartbeat(),
+	mosta_capture_table(regclass),
+	mosta_uncapture_table(regclass, boolean),
+	mosta_capture_status(),
+	mosta_change_log_read(pg_snapshot, bigint, integer),
+	mosta_change_log_purge(pg_snapshot, bigint)
+	TO mosta_admin;

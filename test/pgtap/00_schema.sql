@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(103);
+SELECT plan(121);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -58,7 +58,8 @@ SELECT set_eq(
 	  WHERE e.extname = 'mostajs' AND p.proname LIKE 'mosta\_%'$$,
 	ARRAY['mosta_add_replica', 'mosta_remove_replica', 'mosta_add_rule', 'mosta_remove_rule', 'mosta_enable_rule',
 	      'mosta_disable_rule', 'mosta_set_read_routing', 'mosta_read_replica', 'mosta_replica_status',
-	      'mosta_rules', 'mosta_topology'],
+	      'mosta_rules', 'mosta_topology', 'mosta_heartbeat', 'mosta_capture_table', 'mosta_uncapture_table',
+	      'mosta_capture_status', 'mosta_change_log_read', 'mosta_change_log_purge'],
 	'the extension has exactly the documented mosta_* functions');
 
 CREATE TEMP TABLE api (fn name, args name[], returns text, definer boolean);
@@ -73,7 +74,13 @@ INSERT INTO api VALUES
 	('mosta_read_replica', '{text}', 'text', true),
 	('mosta_replica_status', '{text}', 'setof mosta.replica_status_row', true),
 	('mosta_rules', '{}', 'setof record', true),
-	('mosta_topology', '{}', 'jsonb', true);
+	('mosta_topology', '{}', 'jsonb', true),
+	('mosta_heartbeat', '{}', 'pg_lsn', false),
+	('mosta_capture_table', '{regclass}', 'void', true),
+	('mosta_uncapture_table', '{regclass,boolean}', 'boolean', true),
+	('mosta_capture_status', '{}', 'setof record', true),
+	('mosta_change_log_read', '{pg_snapshot,bigint,integer}', 'setof record', true),
+	('mosta_change_log_purge', '{pg_snapshot,bigint}', 'bigint', true);
 
 SELECT has_function('public', fn, args, format('function %s(%s) exists', fn, array_to_string(args, ', ')))
   FROM api ORDER BY fn;

@@ -241,6 +241,9 @@ ParsePluginOptions(List *definitions, PluginOptions *options) {
 
 bool
 TableIsIncluded(const PluginOptions *options, const char *schema, const char *table) {
+	/* the extension's own catalog (status the sidecar writes, the change log) is never part of the stream */
+	if (strcmp(schema, "mosta") == 0)
+		return false;
 	if (options->include_tables != NIL && !AnyPatternMatches(options->include_tables, schema, table))
 		return false;
 	return !AnyPatternMatches(options->exclude_tables, schema, table);

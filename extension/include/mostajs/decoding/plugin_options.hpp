@@ -40,7 +40,7 @@ struct PluginOptions {
 /* ParsePluginOptions reads the DefElem list the slot's consumer passed. */
 void ParsePluginOptions(List *definitions, PluginOptions *options);
 
-/* TableIsIncluded applies the include-tables and exclude-tables patterns to schema.table. */
+/* TableIsIncluded applies the include-tables and exclude-tables patterns to schema.table; schema mosta is never included. */
 bool TableIsIncluded(const PluginOptions *options, const char *schema, const char *table);
 
 /* MessageIsIncluded applies include-messages and message-prefixes to a logical message's prefix. */
