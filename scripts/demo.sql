@@ -59,3 +59,23 @@ SELECT jsonb_pretty(mosta_topology());
 
 \echo '== The activity log'
 SELECT id, action, project, object FROM mosta.activity ORDER BY id;
+
+\echo '== Change capture: the mostajs output plugin'
+SELECT 'slot created' FROM pg_create_logical_replication_slot('demo', 'mostajs');
+INSERT INTO users VALUES (1, 'ada@example.com'), (2, 'alan@example.com');
+UPDATE users SET email = 'ada@lovelace.org' WHERE id = 1;
+ALTER TABLE users ADD COLUMN plan text DEFAULT 'free';
+DELETE FROM users WHERE id = 2;
+SELECT mosta_heartbeat() IS NOT NULL AS "heartbeat sent";
+-- one JSON document per change, framed by begin/commit; DDL and heartbeats as messages (docs/protocol.md)
+SELECT data FROM pg_logical_slot_get_changes('demo', NULL, NULL, 'include-xids', 'off');
+\o /dev/null
+SELECT pg_drop_replication_slot('demo');
+\o
+
+\echo '== Trigger capture (no wal_level=logical needed): the same documents in mosta.change_log'
+\o /dev/null
+SELECT mosta_capture_table('clients');
+\o
+INSERT INTO clients VALUES ('6f1c1e0e-8a2b-4c1e-9a55-1f2d3c4b5a69', 1, 'pro');
+SELECT seq, change FROM mosta.change_log ORDER BY seq;
