@@ -12,10 +12,10 @@
  * wait for someone else's commit (PostgreSQL 17 added a flush argument for
  * exactly this). Here the message is flushed before the function returns.
  *
- * PostgreSQL versions assumed: 15 (LogLogicalMessage takes a flush flag
- * from 17 on; the shim below belongs in a compat.hpp once there is one).
+ * PostgreSQL versions assumed: 15 (compat.hpp has the LogLogicalMessage shim).
  *-------------------------------------------------------------------------
  */
+#include "mostajs/compat.hpp"
 #include "mostajs/decoding/type_encoding.hpp" /* AppendTimestamptzJson */
 
 extern "C" {
@@ -23,7 +23,6 @@ extern "C" {
 #include "access/xlog.h"		  /* XLogFlush, RecoveryInProgress */
 #include "fmgr.h"
 #include "lib/stringinfo.h"
-#include "replication/message.h"  /* LogLogicalMessage */
 #include "utils/pg_lsn.h"		  /* PG_RETURN_LSN */
 #include "utils/timestamp.h"	  /* GetCurrentTimestamp */
 
@@ -35,16 +34,6 @@ namespace mostajs {
 namespace {
 
 constexpr const char *kHeartbeatPrefix = "mostajs.heartbeat";
-
-/* EmitMessage writes a logical message and returns its end LSN, as pg_logical_emit_message() does. */
-XLogRecPtr
-EmitMessage(const char *prefix, const char *content, size_t size, bool transactional) {
-#if PG_VERSION_NUM >= 170000
-	return LogLogicalMessage(prefix, content, size, transactional, false);
-#else
-	return LogLogicalMessage(prefix, content, size, transactional);
-#endif
-}
 
 } // namespace
 
@@ -64,7 +53,7 @@ mostajs_heartbeat(PG_FUNCTION_ARGS) {
 	/* the timestamp form of the change stream: 2024-05-01T12:30:00.5+00:00 */
 	mostajs::AppendTimestamptzJson(&content, GetCurrentTimestamp());
 	appendStringInfoChar(&content, '}');
-	XLogRecPtr lsn = mostajs::EmitMessage(mostajs::kHeartbeatPrefix, content.data, content.len, false);
+	XLogRecPtr lsn = mostajs::compat::EmitLogicalMessage(mostajs::kHeartbeatPrefix, content.data, content.len, false);
 	XLogFlush(lsn);
 	PG_RETURN_LSN(lsn);
 }

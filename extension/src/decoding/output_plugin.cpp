@@ -14,6 +14,7 @@
  * PostgreSQL versions assumed: 15.
  *-------------------------------------------------------------------------
  */
+#include "mostajs/compat.hpp"
 #include "mostajs/decoding/change_json.hpp"
 #include "mostajs/decoding/plugin_options.hpp"
 #include "mostajs/decoding/relation_info.hpp"
@@ -122,8 +123,7 @@ EndDocument(LogicalDecodingContext *ctx, PluginState *state, bool may_continue) 
 /* AppendLsnField writes ,"name":"X/X". */
 void
 AppendLsnField(StringInfo out, const char *name, XLogRecPtr lsn) {
-	/* LSN_FORMAT_ARGS does not compile as C++ (__builtin_types_compatible_p) */
-	appendStringInfo(out, ",\"%s\":\"%X/%X\"", name, static_cast<uint32>(lsn >> 32), static_cast<uint32>(lsn));
+	appendStringInfo(out, ",\"%s\":\"%X/%X\"", name, compat::LsnHigh(lsn), compat::LsnLow(lsn));
 }
 
 /* AppendTransactionFields writes the fields the options ask for on begin, commit and prepare documents. */
