@@ -1,0 +1,119 @@
+/*
+ * sqlite_sink.hpp
+ *     SqliteSink: the embedded default target. One SQLite file (or ":memory:") holds the replicated tables (named
+ *     and typed as sqlite_table.hpp says) and the checkpoint table
+ *       _mosta_checkpoint(slot TEXT PRIMARY KEY, lsn TEXT, end_lsn INTEGER, updated_at TEXT)
+ *     whose row for the slot holds DurableLsn(): lsn in pg_lsn text form ("0/1539980", what
+ *     pg_replication_slot_advance takes), end_lsn the same position as a 64-bit integer, updated_at in UTC.
+ *
+ *     Durability: journal_mode=WAL and synchronous=FULL, so a COMMIT is on disk when it returns. Each source
+ *     transaction runs inside one SQLite transaction together with its checkpoint row; several consecutive ones
+ *     share it when grouping is on (SqliteSinkOptions), and DurableLsn() moves only once COMMIT has returned. A
+ *     crash leaves both the data and the checkpoint of a transaction, or neither.
+ *
+ *     Applying: insert and update are upserts keyed by the table's primary key (INSERT ... ON CONFLICT DO UPDATE
+ *     SET of the columns present, so "unchanged" TOAST columns keep their stored value); an update that changes the
+ *     key moves the row (UPDATE OR REPLACE ... WHERE old key, keeping unchanged columns, or an upsert if the old
+ *     row is gone); delete is by the key values in "old"; truncate is DELETE FROM each table (a partition truncated
+ *     alone under partition-root cannot be applied to its root's table and throws). Replaying changes is therefore
+ *     idempotent on keyed tables. A keyless table (no "key") gets no primary key: update and delete find one row
+ *     equal to "old" (REPLICA IDENTITY FULL), and inserts are plain, so only the daemon's skipping of transactions
+ *     at or below DurableLsn() keeps such tables free of duplicates. An update or delete that carries no "old" on
+ *     a table that needs it throws, naming the table and the fix. Messages are accepted and not stored.
+ *
+ *     After an Apply that throws, the open group is poisoned: BeginTransaction, Apply, CommitTransaction and Flush
+ *     throw std::logic_error until Rollback(), so a half-applied transaction can never be committed.
+ *
+ *     Statements are prepared once per (table, operation, columns) and finalized when the sink closes.
+ */
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <unordered_map>
+
+#include "sink/sink.hpp"
+#include "sink/sqlite_db.hpp"
+#include "sink/sqlite_table.hpp"
+
+namespace mosta::sidecar {
+
+// Settings of a SqliteSink.
+struct SqliteSinkOptions {
+	std::string path;								// database file, or ":memory:"
+	std::string slot;								// the checkpoint row's key (the replication slot)
+	std::size_t group_max_transactions = 1;			// 1: COMMIT at every CommitTransaction
+	std::size_t group_max_changes = 10000;			// COMMIT once a group holds this many changes
+	std::chrono::milliseconds group_max_delay{200}; // ... or is this old at a CommitTransaction
+	std::chrono::milliseconds busy_timeout{5000};	// wait this long for readers' locks
+};
+
+// SqliteSink replicates into one SQLite database.
+class SqliteSink final : public Sink {
+  public:
+	// SqliteSink opens or creates the database, sets WAL and synchronous=FULL, creates the checkpoint table and
+	// loads DurableLsn(); throws SqliteError or std::invalid_argument.
+	explicit SqliteSink(SqliteSinkOptions options);
+
+	// ~SqliteSink rolls back what is not durable, finalizes the statements and closes the database.
+	~SqliteSink() override;
+
+	SqliteSink(const SqliteSink &) = delete;
+	SqliteSink &operator=(const SqliteSink &) = delete;
+
+	std::string_view Name() const noexcept override;
+	Lsn DurableLsn() const noexcept override;
+	void BeginTransaction(Lsn commit_lsn) override;
+	void Apply(const Change &change) override;
+	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
+	void Flush() override;
+	void Rollback() noexcept override;
+
+	// Handle returns the connection, for tests and read-only status queries.
+	sqlite3 *
+	Handle() const noexcept {
+		return db_.get();
+	}
+
+  private:
+	// Table returns the metadata of change's table, creating the table or adding columns as needed.
+	SqliteTable &Table(const Change &change);
+
+	// Statement returns the cached statement for key, preparing sql on first use.
+	sqlite3_stmt *Statement(const std::string &key, const std::string &sql);
+
+	// ApplyUpsert inserts or updates row by the primary key (plain INSERT on a keyless table).
+	void ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row);
+
+	// ApplyUpdate applies an update (key moves and keyless tables included).
+	void ApplyUpdate(const SqliteTable &table, const Change &change);
+
+	// ApplyDelete deletes the row "old" identifies.
+	void ApplyDelete(const SqliteTable &table, const Change &change);
+
+	// ApplyTruncate empties each listed table that exists.
+	void ApplyTruncate(const Change &change);
+
+	// CommitGroup commits the open SQLite transaction and advances DurableLsn().
+	void CommitGroup();
+
+	SqliteSinkOptions options_;
+	std::string name_;
+	SqliteHandle db_; // declared before the statements: destroyed after them
+	SqliteStmtHandle checkpoint_stmt_;
+	std::unordered_map<std::string, SqliteStmtHandle> statements_;
+	std::unordered_map<std::string, SqliteTable> tables_;
+
+	Lsn durable_lsn_ = kInvalidLsn;
+	Lsn pending_lsn_ = kInvalidLsn; // end LSN of the last closed source transaction of the open group
+	bool group_open_ = false;		// a SQLite transaction is open
+	bool source_open_ = false;		// between BeginTransaction and CommitTransaction
+	bool poisoned_ = false;			// an Apply failed: only Rollback() is allowed until it runs
+	Lsn source_commit_lsn_ = kInvalidLsn;
+	std::size_t group_transactions_ = 0;
+	std::size_t group_changes_ = 0;
+	std::chrono::steady_clock::time_point group_started_;
+};
+
+} // namespace mosta::sidecar
