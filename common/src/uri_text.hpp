@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "mosta/common/hex.hpp"
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -39,18 +41,6 @@ IsSchemeChar(char c) {
 	return IsAlnum(c) || c == '+' || c == '-' || c == '.';
 }
 
-// HexValue returns the value of hex digit c, or -1.
-inline int
-HexValue(char c) {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 // PercentDecode returns text with %XX escapes decoded, or nullopt for a malformed escape or an encoded NUL.
 inline std::optional<std::string>
 PercentDecode(std::string_view text) {
@@ -62,7 +52,7 @@ PercentDecode(std::string_view text) {
 		}
 		if (i + 2 >= text.size())
 			return std::nullopt;
-		int high = HexValue(text[i + 1]), low = HexValue(text[i + 2]);
+		int high = mosta::HexDigitValue(text[i + 1]), low = mosta::HexDigitValue(text[i + 2]);
 		if (high < 0 || low < 0 || (high == 0 && low == 0))
 			return std::nullopt;
 		decoded += static_cast<char>(high * 16 + low);

@@ -10,36 +10,13 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
 SELECT plan(66);
 
+\ir support/helpers.psql
+
 CREATE ROLE mosta_test_user LOGIN;
 CREATE ROLE mosta_test_admin LOGIN;
 GRANT mosta_admin TO mosta_test_admin;
 
--- sqlstate_as runs sql as role r and returns '00000', or the SQLSTATE of the error it raised.
-CREATE FUNCTION pg_temp.sqlstate_as(r name, sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE format('SET LOCAL ROLE %I', r);
-	EXECUTE sql;
-	RESET ROLE;
-	RETURN '00000';
-EXCEPTION WHEN OTHERS THEN
-	-- the block's subtransaction is rolled back, and the role with it
-	RETURN SQLSTATE;
-END
-$$;
 
--- value_as runs query sql as role r and returns its first value as text, or 'ERROR ' and the SQLSTATE.
-CREATE FUNCTION pg_temp.value_as(r name, sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	value text;
-BEGIN
-	EXECUTE format('SET LOCAL ROLE %I', r);
-	EXECUTE sql INTO value;
-	RESET ROLE;
-	RETURN value;
-EXCEPTION WHEN OTHERS THEN
-	RETURN 'ERROR ' || SQLSTATE;
-END
-$$;
 
 SELECT mosta_add_replica('shop', 'primary', 'master', 'postgres', 'postgresql://app:S3cretPG@db1/shop');
 SELECT mosta_add_replica('shop', 'kv', 'slave', 'postgres', 'host=db2 password=S3cretKV dbname=shop');

@@ -19,17 +19,6 @@ CREATE ROLE mosta_test_plain LOGIN;
 CREATE ROLE mosta_test_admin LOGIN;
 GRANT mosta_admin TO mosta_test_admin;
 
--- sqlstate_as runs sql as role r and returns '00000', or the SQLSTATE of the error it raised.
-CREATE FUNCTION pg_temp.sqlstate_as(r name, sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE format('SET LOCAL ROLE %I', r);
-	EXECUTE sql;
-	RESET ROLE;
-	RETURN '00000';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE;
-END
-$$;
 
 -- changes_of returns the documents logged for a table, in seq order.
 CREATE FUNCTION pg_temp.changes_of(tbl regclass) RETURNS text[] LANGUAGE sql AS $$

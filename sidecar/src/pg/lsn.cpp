@@ -4,6 +4,8 @@
  */
 #include "pg/lsn.hpp"
 
+#include "mosta/common/hex.hpp"
+
 #include <cstddef>
 
 namespace mosta::sidecar {
@@ -13,18 +15,6 @@ namespace {
 // Each half of an LSN is a uint32, so at most 8 hex digits (MAXPG_LSNCOMPONENT).
 constexpr std::size_t kMaxLsnComponentDigits = 8;
 
-// HexDigitValue returns the value of one hex digit, or -1 when c is not one.
-int
-HexDigitValue(char c) {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 // ParseLsnComponent reads 1 to 8 hex digits that make up the whole of part.
 std::optional<std::uint32_t>
 ParseLsnComponent(std::string_view part) {
@@ -32,7 +22,7 @@ ParseLsnComponent(std::string_view part) {
 		return std::nullopt;
 	std::uint32_t value = 0;
 	for (char c : part) {
-		int digit = HexDigitValue(c);
+		int digit = mosta::HexDigitValue(c);
 		if (digit < 0)
 			return std::nullopt;
 		value = (value << 4) | static_cast<std::uint32_t>(digit);

@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "mosta/common/hex.hpp"
 #include "mosta/common/identifiers.hpp"
 #include "sink/sqlite_db.hpp"
 
@@ -34,18 +35,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kTypeMap
 	{"json", "TEXT"},
 	{"jsonb", "TEXT"},
 }};
-
-// HexValue returns the value of a hex digit, or -1.
-int
-HexValue(char c) {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 // EqualsIgnoringAsciiCase compares two names as SQLite compares column names.
 bool
@@ -157,8 +146,8 @@ DecodeByteaHex(std::string_view text) {
 	std::string bytes;
 	bytes.reserve((text.size() - 2) / 2);
 	for (std::size_t i = 2; i < text.size(); i += 2) {
-		int high = HexValue(text[i]);
-		int low = HexValue(text[i + 1]);
+		int high = mosta::HexDigitValue(text[i]);
+		int low = mosta::HexDigitValue(text[i + 1]);
 		if (high < 0 || low < 0)
 			return std::nullopt;
 		bytes += static_cast<char>((high << 4) | low);
