@@ -306,6 +306,7 @@ ParseChange(std::string_view document) {
 	change.lsn = reader.OptionalLsn("lsn");
 	change.commit_lsn = reader.OptionalLsn("commit_lsn");
 	change.end_lsn = reader.OptionalLsn("end_lsn");
+	change.raw = std::string(document);
 
 	switch (change.op) {
 	case Op::Insert:

@@ -121,6 +121,9 @@ struct Change {
 	std::string prefix;
 	std::string encoding; // "base64" when content is base64 text, else empty
 	Value content;
+
+	// The document's text as ParseChange read it (one line: JSON escapes every newline), for verbatim archives.
+	std::string raw;
 };
 
 // ChangeParseError is a document that cannot be read; what() names the problem and quotes the document's first

@@ -1,0 +1,109 @@
+/*
+ * sql_dump_sink.hpp
+ *     SqlDumpSink: appends the stream to one file of PostgreSQL SQL that replays with
+ *       psql -X -v ON_ERROR_STOP=1 -f dump.sql
+ *     into an empty database to the same content (values as sql_dump_literal.hpp writes them).
+ *
+ *     Layout: a header (client_encoding UTF8, standard_conforming_strings on), then per source transaction
+ *       BEGIN;
+ *       <statements>
+ *       COMMIT;
+ *       -- mosta-checkpoint <end_lsn>
+ *     The first time this process sees a table it writes CREATE SCHEMA IF NOT EXISTS and CREATE TABLE IF NOT
+ *     EXISTS "schema"."table" (columns with their types from "types", PRIMARY KEY from "key"); a column seen later
+ *     gets ALTER TABLE ... ADD COLUMN IF NOT EXISTS (after a reopen or a Rollback, for every column, as the table
+ *     may already exist with fewer). Without "types" (include-types off) a new column cannot be declared: throws.
+ *
+ *     Statements: insert and update are upserts, INSERT ... ON CONFLICT (key) DO UPDATE SET of the columns
+ *     present (an "unchanged" TOAST column keeps its value); an update that moves the key is UPDATE ... WHERE old
+ *     key; delete is by the key in "old"; truncate is TRUNCATE of each table (RESTART IDENTITY when asked; a table
+ *     the dump may not hold is truncated through a DO block only if it exists). Keyless tables: plain INSERT, and
+ *     update/delete of one row (ctid) whose columns all match "old" (REPLICA IDENTITY FULL) by their text form,
+ *     IS NOT DISTINCT FROM (so NULLs and types without "=" match). Messages are not written.
+ *
+ *     Durability: a transaction is buffered in memory and written at CommitTransaction, then fdatasync'd;
+ *     DurableLsn() is the last checkpoint synced. Opening recovers: the file is cut after its last complete
+ *     checkpoint line (a crash may have left a partial transaction), and DurableLsn() is that checkpoint. Rollback
+ *     drops the buffer and cuts anything written past the last checkpoint. The daemon's skipping of transactions
+ *     at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not idempotent).
+ *     Identifiers and type names with a line break are refused, so every checkpoint line is a real one.
+ */
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sink/durable_file.hpp"
+#include "sink/sink.hpp"
+
+namespace mosta::sidecar {
+
+// What the dump has declared of one table in this process.
+struct SqlDumpTable {
+	std::string quoted;						  // "schema"."table"
+	std::vector<std::string> key;			  // primary key columns, empty for a keyless table
+	std::map<std::string, std::string> types; // column -> declared type, for every declared column
+};
+
+// SqlDumpSink writes one replayable SQL file.
+class SqlDumpSink final : public Sink {
+  public:
+	// SqlDumpSink opens or creates path, recovers its last checkpoint and cuts a partial tail; throws
+	// std::system_error or std::runtime_error.
+	explicit SqlDumpSink(std::string path);
+
+	// ~SqlDumpSink discards what is not durable.
+	~SqlDumpSink() override;
+
+	SqlDumpSink(const SqlDumpSink &) = delete;
+	SqlDumpSink &operator=(const SqlDumpSink &) = delete;
+
+	std::string_view Name() const noexcept override;
+	Lsn DurableLsn() const noexcept override;
+	void BeginTransaction(Lsn commit_lsn) override;
+	void Apply(const Change &change) override;
+	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
+	void Flush() override;
+	void Rollback() noexcept override;
+
+	// kCheckpointPrefix starts each checkpoint line.
+	static constexpr std::string_view kCheckpointPrefix = "-- mosta-checkpoint ";
+
+  private:
+	// Recover finds the last checkpoint, cuts the file after it and writes the header into an empty file.
+	void Recover();
+
+	// Table returns the declared table of change, writing CREATE/ALTER statements to the buffer as needed.
+	SqlDumpTable &Table(const Change &change);
+
+	// WriteUpsert buffers the INSERT (ON CONFLICT DO UPDATE on a keyed table) of row.
+	void WriteUpsert(const SqlDumpTable &table, const std::vector<Column> &row);
+
+	// WriteUpdate buffers an update (key move, keyless row, or upsert).
+	void WriteUpdate(const SqlDumpTable &table, const Change &change);
+
+	// WriteDelete buffers the delete of the row "old" identifies.
+	void WriteDelete(const SqlDumpTable &table, const Change &change);
+
+	// WriteTruncate buffers the truncate of each listed table.
+	void WriteTruncate(const Change &change);
+
+	std::string path_;
+	std::string name_;
+	std::unique_ptr<DurableFile> file_;
+	std::string buffer_; // the open source transaction's SQL
+	std::map<std::string, SqlDumpTable> tables_;
+	std::set<std::string> schemas_;
+	Lsn durable_lsn_ = kInvalidLsn;
+	std::uint64_t durable_size_ = 0; // file size up to the last synced checkpoint line
+	bool redeclare_ = false;		 // tables may exist already: declare every column with IF NOT EXISTS
+	bool source_open_ = false;
+	bool poisoned_ = false;
+	bool cut_pending_ = false; // a Rollback could not cut the file; retried before the next write
+	Lsn source_commit_lsn_ = kInvalidLsn;
+};
+
+} // namespace mosta::sidecar

@@ -1,0 +1,268 @@
+/*
+ * sql_dump_sink_test.cpp
+ *     Tests of the SQL dump sink in temporary files: literals of each protocol encoding, the statements written,
+ *     hostile identifiers, checkpoints, recovery after a crash that cut a transaction, Rollback, and
+ *     SqlDumpReplay.FromDocuments, which test/integration/sql_dump_replay.sh drives (documents in, dump out) to
+ *     replay the dump with psql on a real server.
+ */
+#include "sink/sql_dump_sink.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "sink/sql_dump_literal.hpp"
+
+namespace {
+
+using mosta::sidecar::Change;
+using mosta::sidecar::Lsn;
+using mosta::sidecar::ParseChange;
+using mosta::sidecar::ParseLsn;
+using mosta::sidecar::RawJson;
+using mosta::sidecar::SqlDumpSink;
+using mosta::sidecar::SqlLiteral;
+using mosta::sidecar::Value;
+
+// TempDir is a fresh temporary directory, removed afterwards.
+class TempDir {
+  public:
+	TempDir() {
+		std::string pattern = (std::filesystem::temp_directory_path() / "mosta-sqldump-XXXXXX").string();
+		path_ = mkdtemp(pattern.data());
+	}
+	~TempDir() {
+		std::filesystem::remove_all(path_);
+	}
+	std::string
+	File(const std::string &name) const {
+		return (path_ / name).string();
+	}
+
+  private:
+	std::filesystem::path path_;
+};
+
+// ReadAll returns the file's content.
+std::string
+ReadAll(const std::string &path) {
+	std::ifstream in(path, std::ios::binary);
+	std::stringstream text;
+	text << in.rdbuf();
+	return text.str();
+}
+
+// Transaction applies documents as one source transaction ending at end_lsn (commit_lsn = end_lsn - 8).
+void
+Transaction(SqlDumpSink &sink, Lsn end_lsn, const std::vector<std::string> &documents) {
+	sink.BeginTransaction(end_lsn - 8);
+	for (const std::string &document : documents)
+		sink.Apply(ParseChange(document));
+	sink.CommitTransaction(end_lsn - 8, end_lsn);
+}
+
+const std::string kInsert1 = R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"v":"a"},)"
+							 R"("types":{"id":"integer","v":"text"}})";
+const std::string kInsert2 = R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":2,"v":"b"},)"
+							 R"("types":{"id":"integer","v":"text"}})";
+
+TEST(SqlDumpLiteral, EncodingsOfProtocolSection8) {
+	EXPECT_EQ(SqlLiteral(Value{}, "integer"), "NULL");
+	EXPECT_EQ(SqlLiteral(Value{true}, "boolean"), "'true'::boolean");
+	EXPECT_EQ(SqlLiteral(Value{std::int64_t{9223372036854775807}}, "bigint"), "'9223372036854775807'::bigint");
+	EXPECT_EQ(SqlLiteral(Value{0.1}, "double precision"), "'0.1'::double precision");
+	EXPECT_EQ(SqlLiteral(Value{1e300}, "double precision"), "'1e+300'::double precision");
+	EXPECT_EQ(SqlLiteral(Value{std::string("NaN")}, "real"), "'NaN'::real");
+	EXPECT_EQ(SqlLiteral(Value{std::string("\\x00ff")}, "bytea"), "'\\x00ff'::bytea");
+	EXPECT_EQ(SqlLiteral(Value{std::string("it's")}, "text"), "'it''s'::text");
+	EXPECT_EQ(SqlLiteral(Value{std::string("a\nb\\")}, "text"), "E'a\\nb\\\\'::text");
+	EXPECT_EQ(SqlLiteral(Value{RawJson{R"({"a": [1, "x'"]})"}}, "jsonb"), R"('{"a": [1, "x''"]}'::jsonb)");
+	EXPECT_EQ(SqlLiteral(Value{RawJson{"[1,null,3]"}}, "integer[]"), "'{1,NULL,3}'::integer[]");
+	EXPECT_EQ(SqlLiteral(Value{RawJson{R"([["a","b"],["c","d \"e\\"]])"}}, "text[]"),
+			  R"('{{"a","b"},{"c","d \"e\\"}}'::text[])");
+	EXPECT_EQ(SqlLiteral(Value{RawJson{R"([{"k": "}"}, "\u00e9\ud83d\ude00"])"}}, "jsonb[]"),
+			  "'{\"{\\\"k\\\": \\\"}\\\"}\",\"\xC3\xA9\xF0\x9F\x98\x80\"}'::jsonb[]");
+	EXPECT_EQ(SqlLiteral(Value{RawJson{"[]"}}, "integer[]"), "'{}'::integer[]");
+	EXPECT_EQ(SqlLiteral(Value{std::string("-0043-03-15")}, "date"), "'0044-03-15 BC'::date");
+	EXPECT_EQ(SqlLiteral(Value{std::string("0000-01-01T00:00:00+00:00")}, "timestamp with time zone"),
+			  "'0001-01-01T00:00:00+00:00 BC'::timestamp with time zone");
+	EXPECT_EQ(SqlLiteral(Value{std::string("2024-05-01")}, "date"), "'2024-05-01'::date");
+	EXPECT_EQ(SqlLiteral(Value{std::string("-0043")}, "text"), "'-0043'::text");
+	EXPECT_THROW(mosta::sidecar::JsonArrayToPgArray("[1,"), std::invalid_argument);
+}
+
+TEST(SqlDumpSink, WritesStatementsAndCheckpoints) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	SqlDumpSink sink(path);
+	EXPECT_EQ(sink.DurableLsn(), mosta::sidecar::kInvalidLsn);
+	Transaction(sink, 0x100, {kInsert1});
+	Transaction(sink, 0x200,
+				{R"({"op":"update","schema":"public","table":"t","key":["id"],"new":{"id":1,"w":5},)"
+				 R"("unchanged":["v"],"types":{"id":"integer","w":"integer"}})",
+				 R"({"op":"update","schema":"public","table":"t","key":["id"],"new":{"id":3,"v":"c"},"old":{"id":1}})",
+				 R"({"op":"delete","schema":"public","table":"t","key":["id"],"old":{"id":3}})",
+				 R"({"op":"truncate","tables":[{"schema":"public","table":"t"},{"schema":"o","table":"x"}],)"
+				 R"("restart_identity":true})"});
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	std::string text = ReadAll(path);
+	for (const char *expected :
+		 {"CREATE SCHEMA IF NOT EXISTS \"public\";\n",
+		  "CREATE TABLE IF NOT EXISTS \"public\".\"t\" (\"id\" integer, \"v\" text, PRIMARY KEY (\"id\"));\n",
+		  "INSERT INTO \"public\".\"t\" (\"id\", \"v\") VALUES ('1'::integer, 'a'::text) ON CONFLICT (\"id\") DO "
+		  "UPDATE SET \"v\" = EXCLUDED.\"v\";\n",
+		  "COMMIT;\n-- mosta-checkpoint 0/100\nBEGIN;\n",
+		  "ALTER TABLE \"public\".\"t\" ADD COLUMN IF NOT EXISTS \"w\" integer;\n",
+		  "INSERT INTO \"public\".\"t\" (\"id\", \"w\") VALUES ('1'::integer, '5'::integer) ON CONFLICT (\"id\") DO "
+		  "UPDATE SET \"w\" = EXCLUDED.\"w\";\n",
+		  "UPDATE \"public\".\"t\" SET \"id\" = '3'::integer, \"v\" = 'c'::text WHERE \"id\" = '1'::integer;\n",
+		  "DELETE FROM \"public\".\"t\" WHERE \"id\" = '3'::integer;\n",
+		  "TRUNCATE \"public\".\"t\" RESTART IDENTITY;\n",
+		  "DO $mosta$ BEGIN IF to_regclass('\"o\".\"x\"') IS NOT NULL THEN EXECUTE 'TRUNCATE \"o\".\"x\" RESTART "
+		  "IDENTITY'; END IF; END $mosta$;\n",
+		  "COMMIT;\n-- mosta-checkpoint 0/200\n"})
+		EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
+}
+
+TEST(SqlDumpSink, KeylessTablesMatchWholeOldRow) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	SqlDumpSink sink(path);
+	Transaction(
+		sink, 0x100,
+		{R"({"op":"insert","schema":"public","table":"n","new":{"a":1,"b":null},"types":{"a":"int","b":"json"}})",
+		 R"({"op":"delete","schema":"public","table":"n","old":{"a":1,"b":null}})"});
+	std::string text = ReadAll(path);
+	EXPECT_NE(text.find("CREATE TABLE IF NOT EXISTS \"public\".\"n\" (\"a\" int, \"b\" json);\n"), std::string::npos);
+	EXPECT_NE(text.find("INSERT INTO \"public\".\"n\" (\"a\", \"b\") VALUES ('1'::int, NULL);\n"), std::string::npos);
+	EXPECT_NE(text.find("DELETE FROM \"public\".\"n\" WHERE ctid = (SELECT ctid FROM \"public\".\"n\" WHERE "
+						"\"a\"::text IS NOT DISTINCT FROM ('1'::int)::text AND \"b\"::text IS NOT DISTINCT FROM "
+						"(NULL)::text LIMIT 1);\n"),
+			  std::string::npos)
+		<< text;
+	// Without "old" a keyless delete cannot be written; the transaction is poisoned until Rollback.
+	sink.BeginTransaction(0x200);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"delete","schema":"public","table":"n"})")), std::runtime_error);
+	EXPECT_THROW(sink.CommitTransaction(0x200, 0x208), std::logic_error);
+	sink.Rollback();
+	EXPECT_EQ(sink.DurableLsn(), 0x100u);
+}
+
+TEST(SqlDumpSink, QuotesHostileIdentifiers) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	SqlDumpSink sink(path);
+	Transaction(sink, 0x100,
+				{R"({"op":"insert","schema":"s p;","table":"we\"ird'); DROP TABLE x; --","key":["c\"ol"],)"
+				 R"("new":{"c\"ol":"x'); DROP TABLE y; --"},"types":{"c\"ol":"text"}})"});
+	std::string text = ReadAll(path);
+	EXPECT_NE(text.find("CREATE TABLE IF NOT EXISTS \"s p;\".\"we\"\"ird'); DROP TABLE x; --\" (\"c\"\"ol\" text, "
+						"PRIMARY KEY (\"c\"\"ol\"));\n"),
+			  std::string::npos)
+		<< text;
+	EXPECT_NE(text.find("VALUES ('x''); DROP TABLE y; --'::text)"), std::string::npos) << text;
+	sink.BeginTransaction(0x200);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"insert","schema":"public","table":"a\n-- mosta-checkpoint 0/999",)"
+										R"("new":{"c":1},"types":{"c":"int"}})")),
+				 std::invalid_argument);
+	sink.Rollback();
+	EXPECT_EQ(ReadAll(path), text);
+}
+
+TEST(SqlDumpSink, ReopenResumesAfterLastCheckpoint) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	{
+		SqlDumpSink sink(path);
+		Transaction(sink, 0x100, {kInsert1});
+	}
+	std::string first = ReadAll(path);
+	{
+		SqlDumpSink sink(path);
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+		EXPECT_EQ(ReadAll(path), first);
+		Transaction(sink, 0x200, {kInsert2});
+		EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	}
+	std::string both = ReadAll(path);
+	EXPECT_EQ(both.substr(0, first.size()), first);
+	// After a reopen the table may exist with fewer columns: every column is declared again with IF NOT EXISTS.
+	EXPECT_NE(both.find("ALTER TABLE \"public\".\"t\" ADD COLUMN IF NOT EXISTS \"id\" integer;\n", first.size()),
+			  std::string::npos);
+}
+
+TEST(SqlDumpSink, RecoversFromATransactionCutByACrash) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	std::size_t after_first = 0;
+	{
+		SqlDumpSink sink(path);
+		Transaction(sink, 0x100, {kInsert1});
+		after_first = ReadAll(path).size();
+		Transaction(sink, 0x200, {kInsert2});
+	}
+	std::string full = ReadAll(path);
+	for (std::size_t cut : {after_first + 3, full.size() - 2, full.size() - 12}) {
+		std::filesystem::resize_file(path, cut);
+		SqlDumpSink sink(path);
+		EXPECT_EQ(sink.DurableLsn(), 0x100u) << "cut at " << cut;
+		EXPECT_EQ(std::filesystem::file_size(path), after_first) << "cut at " << cut;
+		Transaction(sink, 0x200, {kInsert2});
+		EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	}
+	// A file cut before any checkpoint starts over with only the header.
+	std::filesystem::resize_file(path, 20);
+	SqlDumpSink sink(path);
+	EXPECT_EQ(sink.DurableLsn(), mosta::sidecar::kInvalidLsn);
+	EXPECT_EQ(ReadAll(path).find("-- mostajs SQL dump"), 0u);
+}
+
+TEST(SqlDumpSink, RollbackCutsAndDurableLsnNeverMovesBack) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	SqlDumpSink sink(path);
+	Transaction(sink, 0x200, {kInsert1});
+	std::string durable = ReadAll(path);
+	sink.BeginTransaction(0x2f8);
+	sink.Apply(ParseChange(kInsert2));
+	sink.Rollback();
+	EXPECT_EQ(ReadAll(path), durable);
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	// The daemon skips what is at or below DurableLsn(); were a lower end LSN committed, it would not move back.
+	Transaction(sink, 0x180, {kInsert2});
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	EXPECT_THROW(sink.CommitTransaction(1, 2), std::logic_error);
+	sink.BeginTransaction(0x300);
+	EXPECT_THROW(sink.CommitTransaction(0x301, 0x308), std::logic_error);
+}
+
+// Driven by test/integration/sql_dump_replay.sh: MOSTA_SQL_DUMP_DOCUMENTS names a file of change documents
+// (one per line, read with include-lsn), MOSTA_SQL_DUMP_OUT the dump to write. Skipped when they are not set.
+TEST(SqlDumpReplay, FromDocuments) {
+	const char *documents = std::getenv("MOSTA_SQL_DUMP_DOCUMENTS");
+	const char *out = std::getenv("MOSTA_SQL_DUMP_OUT");
+	if (documents == nullptr || out == nullptr)
+		GTEST_SKIP() << "MOSTA_SQL_DUMP_DOCUMENTS and MOSTA_SQL_DUMP_OUT are not set";
+	SqlDumpSink sink(out);
+	std::ifstream in(documents);
+	std::string line;
+	while (std::getline(in, line)) {
+		if (line.empty())
+			continue;
+		Change change = ParseChange(line);
+		if (change.op == mosta::sidecar::Op::Begin)
+			sink.BeginTransaction(ParseLsn(change.commit_lsn).value());
+		else if (change.op == mosta::sidecar::Op::Commit)
+			sink.CommitTransaction(ParseLsn(change.lsn).value(), ParseLsn(change.end_lsn).value());
+		else
+			sink.Apply(change);
+	}
+	EXPECT_NE(sink.DurableLsn(), mosta::sidecar::kInvalidLsn);
+}
+
+} // namespace
