@@ -1255,3 +1255,15 @@ GRANT EXECUTE ON FUNCTION
 	mosta_change_log_read(pg_snapshot, bigint, integer),
 	mosta_change_log_purge(pg_snapshot, bigint)
 	TO mosta_admin;
+
+------------------------------------------------------------------------------
+-- Initial copy
+------------------------------------------------------------------------------
+
+CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEFAULT true) RETURNS SETOF text
+	AS 'MODULE_PATHNAME', 'mostajs_snapshot_documents'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean) IS
+	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy)';
+REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean) TO mosta_admin;

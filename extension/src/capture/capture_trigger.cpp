@@ -39,17 +39,6 @@ namespace mostajs {
 
 namespace {
 
-/* Table descriptions of this backend, created on the first captured change. */
-RelationInfoCache *relation_cache = nullptr;
-
-/* Relations returns the backend's description cache. */
-RelationInfoCache *
-Relations() {
-	if (relation_cache == nullptr)
-		relation_cache = CreateRelationInfoCache(TopMemoryContext, false);
-	return relation_cache;
-}
-
 /* CheckCallContext raises unless the trigger manager fires us AFTER a row change or a TRUNCATE. */
 void
 CheckCallContext(FunctionCallInfo fcinfo) {
@@ -114,7 +103,7 @@ text *
 RowChangeDocument(TriggerData *data) {
 	Relation rel = data->tg_relation;
 	TupleDesc desc = RelationGetDescr(rel);
-	RelationInfo *info = GetRelationInfo(Relations(), rel);
+	RelationInfo *info = GetRelationInfo(BackendRelationInfoCache(), rel);
 	RowOp op;
 	HeapTuple new_tuple = nullptr;
 	HeapTuple old_tuple = nullptr;
@@ -153,7 +142,7 @@ RowChangeDocument(TriggerData *data) {
  */
 text *
 TruncateDocument(TriggerData *data) {
-	RelationInfo *info = GetRelationInfo(Relations(), data->tg_relation);
+	RelationInfo *info = GetRelationInfo(BackendRelationInfoCache(), data->tg_relation);
 	StringInfoData document;
 	initStringInfo(&document);
 	appendStringInfoSpaces(&document, VARHDRSZ);

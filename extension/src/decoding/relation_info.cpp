@@ -243,6 +243,14 @@ CreateRelationInfoCache(MemoryContext parent, bool report_under_root) {
 	return cache;
 }
 
+RelationInfoCache *
+BackendRelationInfoCache() {
+	static RelationInfoCache *backend_cache = nullptr; /* a plain pointer: nothing runs at exit */
+	if (backend_cache == nullptr)
+		backend_cache = CreateRelationInfoCache(TopMemoryContext, false);
+	return backend_cache;
+}
+
 RelationInfo *
 GetRelationInfo(RelationInfoCache *cache, Relation rel) {
 	Oid relid = RelationGetRelid(rel);

@@ -59,6 +59,9 @@ struct RelationInfoCache;
 /* CreateRelationInfoCache makes an empty cache living in a child of parent. */
 RelationInfoCache *CreateRelationInfoCache(MemoryContext parent, bool report_under_root);
 
+/* BackendRelationInfoCache returns this backend's cache for code outside decoding (triggers, snapshots), created on first use. */
+RelationInfoCache *BackendRelationInfoCache();
+
 /* GetRelationInfo returns the up-to-date description of rel. */
 RelationInfo *GetRelationInfo(RelationInfoCache *cache, Relation rel);
 
