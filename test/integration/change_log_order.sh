@@ -89,7 +89,7 @@ wait_for() {
 		if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$name' AND ($condition)")" = 1 ]; then
 			return 0
 		fi
-		sleep 0.02
+		sleep 0.02 # the poll interval of a deadline-bounded wait (--allow-sleep)
 	done
 	echo "# session $name never reached: $condition" >&2
 	cat "$work/$name.out" >&2
