@@ -1,0 +1,119 @@
+/*
+ * config.cpp
+ *     Command-line parsing of mosta-sidecar (see config.hpp).
+ */
+#include "app/config.hpp"
+
+#include <cctype>
+#include <cstdint>
+
+#include "mosta/common/conninfo.hpp"
+
+namespace mosta::sidecar {
+
+namespace {
+
+// kMaxDurationMs bounds every duration (one day), so that sums of deadlines cannot overflow.
+constexpr std::int64_t kMaxDurationMs = 24LL * 3600 * 1000;
+
+} // namespace
+
+std::chrono::milliseconds
+ParseDuration(const std::string &flag, const std::string &text) {
+	std::size_t digits = 0;
+	while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+		++digits;
+	std::string unit = text.substr(digits);
+	std::int64_t scale = 0;
+	if (unit == "ms")
+		scale = 1;
+	else if (unit.empty() || unit == "s")
+		scale = 1000;
+	else if (unit == "m")
+		scale = 60'000;
+	if (digits == 0 || digits > 9 || scale == 0)
+		throw ConfigError("invalid value \"" + text + "\" for " + flag +
+						  ": expected a positive duration such as 500ms, 5s or 2m");
+	std::int64_t value = std::stoll(text.substr(0, digits)) * scale;
+	if (value <= 0 || value > kMaxDurationMs)
+		throw ConfigError("invalid value \"" + text + "\" for " + flag + ": must be between 1ms and 24h");
+	return std::chrono::milliseconds(value);
+}
+
+Config
+ParseConfig(const std::vector<std::string> &args, const char *source_env) {
+	Config config;
+	bool source_given = false;
+	for (std::size_t i = 0; i < args.size(); ++i) {
+		std::string arg = args[i];
+		std::string value;
+		bool has_inline = false;
+		if (arg.rfind("--", 0) == 0) {
+			std::size_t eq = arg.find('=');
+			if (eq != std::string::npos) {
+				value = arg.substr(eq + 1);
+				arg = arg.substr(0, eq);
+				has_inline = true;
+			}
+		}
+		auto take_value = [&]() -> std::string {
+			if (has_inline)
+				return value;
+			if (i + 1 >= args.size())
+				throw ConfigError("missing value for " + arg);
+			return args[++i];
+		};
+		auto no_value = [&]() {
+			if (has_inline)
+				throw ConfigError("flag " + arg + " takes no value (got \"" + value + "\")");
+		};
+		if (arg == "--help" || arg == "-h") {
+			no_value();
+			config.help = true;
+		} else if (arg == "--once") {
+			no_value();
+			config.once = true;
+		} else if (arg == "--source") {
+			config.source = take_value();
+			if (config.source.empty())
+				throw ConfigError("invalid value \"\" for --source: expected a connection string or URI");
+			source_given = true;
+		} else if (arg == "--status-interval") {
+			config.status_interval = ParseDuration("--status-interval", take_value());
+		} else if (arg == "--poll-interval") {
+			config.poll_interval = ParseDuration("--poll-interval", take_value());
+		} else {
+			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
+		}
+	}
+	if (!source_given && source_env != nullptr && *source_env != '\0')
+		config.source = source_env;
+	return config;
+}
+
+std::string
+HelpText() {
+	return R"(Usage: mosta-sidecar [OPTION]...
+Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
+exported snapshot, then change streaming into the rules' SQLite, SQL dump and JSON archive targets.
+
+Options:
+  --source DSN             the source database (libpq connection string or postgresql:// URI); default:
+                           MOSTA_SOURCE_URI, else the libpq PG* variables (PGHOST, PGPORT, PGUSER, ...)
+  --once                   process everything committed before start, flush, confirm, then exit 0
+  --status-interval DUR    how often status is written to mosta.rule_stats and mosta.replica_status
+                           (default 5s); DUR is 500ms, 5s, 2m or a number of seconds
+  --poll-interval DUR      a stream without data for this long is idle: the sinks are flushed (default 1s)
+  -h, --help               print this help and exit
+
+Environment:
+  MOSTA_SOURCE_URI         the source, when --source is not given
+  PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, ...   used for what the source does not say
+
+The role needs REPLICATION, read access to the replicated tables and to the mosta catalog, and write access
+to mosta.rule_stats and mosta.replica_status. Exit status: 0 after a clean stop (SIGTERM, SIGINT, or --once
+done), 1 on a runtime failure, 2 on bad configuration.
+)";
+}
+
+} // namespace mosta::sidecar

@@ -1,0 +1,39 @@
+/*
+ * config.hpp
+ *     The daemon's configuration: the command line (and MOSTA_SOURCE_URI), parsed without side effects so that
+ *     tests can check every flag. A bad flag or value throws ConfigError, whose message names it; main exits 2.
+ */
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mosta::sidecar {
+
+// Everything mosta-sidecar takes from its command line and environment.
+struct Config {
+	std::string source;								   // libpq conninfo or URI; "" takes the PG* variables
+	bool once = false;								   // process what is there, then exit
+	bool help = false;								   // print HelpText() and exit 0
+	std::chrono::milliseconds status_interval{5'000};  // how often status goes to the catalog
+	std::chrono::milliseconds poll_interval{1'000};	   // no XLogData for this long: the stream is idle, flush
+};
+
+// ConfigError is a bad flag or value; what() names it.
+class ConfigError : public std::invalid_argument {
+  public:
+	using std::invalid_argument::invalid_argument;
+};
+
+// ParseDuration reads "250ms", "5s", "2m" or a bare number of seconds ("5"); throws ConfigError naming flag.
+std::chrono::milliseconds ParseDuration(const std::string &flag, const std::string &text);
+
+// ParseConfig reads args (without argv[0]) and source_env (MOSTA_SOURCE_URI, null when unset); throws ConfigError.
+Config ParseConfig(const std::vector<std::string> &args, const char *source_env);
+
+// HelpText documents every flag and environment variable.
+std::string HelpText();
+
+} // namespace mosta::sidecar

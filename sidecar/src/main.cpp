@@ -1,0 +1,44 @@
+/*
+ * main.cpp
+ *     mosta-sidecar: parses the configuration, sets up the io_context, the signal_set and the runtime guards, and
+ *     calls Run (app/run.hpp). Exit status: 0 clean stop, 1 runtime failure, 2 bad configuration.
+ */
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "app/config.hpp"
+#include "app/run.hpp"
+
+int
+main(int argc, char **argv) {
+	namespace sc = mosta::sidecar;
+	sc::Config config;
+	try {
+		std::vector<std::string> args(argv + 1, argv + argc);
+		config = sc::ParseConfig(args, std::getenv("MOSTA_SOURCE_URI"));
+	} catch (const sc::ConfigError &e) {
+		std::fprintf(stderr, "mosta-sidecar: %s\n", e.what());
+		return 2;
+	}
+	if (config.help) {
+		std::fputs(sc::HelpText().c_str(), stdout);
+		return 0;
+	}
+	try {
+		// a closed socket must be an error code, never a signal
+		std::signal(SIGPIPE, SIG_IGN);
+		boost::asio::io_context context(1);
+		boost::asio::signal_set signals(context, SIGINT, SIGTERM);
+		return sc::Run(context, signals, config);
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "mosta-sidecar: %s\n", e.what());
+		return 1;
+	}
+}

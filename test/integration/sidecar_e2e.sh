@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# sidecar_e2e.sh: mosta-sidecar end to end against the cluster of PGHOST/PGPORT/PGUSER (scripts/pg-cluster run).
+# Declares project 'app' (its postgres master, a sqlite slave, a sqldump slave) and a cdc rule r1 on '*'; runs
+# "mosta-sidecar --once" (initial copy under the slot's snapshot, then the stream up to a heartbeat), makes more
+# changes (inserts, updates incl. a key change and an unchanged TOAST column, deletes, a 10,000-row transaction,
+# a TRUNCATE), runs "--once" again, then checks: the SQLite file equals the source row by row (types as
+# sidecar/src/sink/sqlite_table.hpp maps them), the SQL dump replayed into a fresh database equals the source
+# (EXCEPT both ways), the catalog status, and that a rule with a mongodb target is reported as a rule error.
+# No sleeps: --once returns only when everything committed before it started is applied and confirmed.
+# Prints "sidecar_e2e: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+BINARY=${MOSTA_SIDECAR:-build/sidecar/mosta-sidecar}
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+finish() {
+	echo "sidecar_e2e: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+if [ ! -x "$BINARY" ]; then
+	echo "sidecar_e2e: $BINARY not found: build it with cmake -S . -B build && cmake --build build -j2" >&2
+	failed=1
+	finish
+fi
+for variable in PGHOST PGPORT PGUSER; do
+	if [ -z "${!variable:-}" ]; then
+		echo "sidecar_e2e: $variable is not set: run under scripts/pg-cluster run" >&2
+		failed=1
+		finish
+	fi
+done
+
+db=mosta_sidecar_e2e_$$
+replay=${db}_replay
+work=$(mktemp -d)
+cleanup() {
+	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db'" >/dev/null 2>&1
+	dropdb --if-exists "$db" >/dev/null 2>&1
+	dropdb --if-exists "$replay" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export PGTZ=UTC
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+createdb "$db" || { not_ok "createdb $db"; finish; }
+
+# The source schema: several types, a toasted column, names needing quotes, a second schema.
+psql_db <<'SQL' || { not_ok "source schema"; finish; }
+CREATE TABLE items (
+	id int PRIMARY KEY, name text, price numeric(10,2), qty bigint, ratio float8, active boolean,
+	data jsonb, tags text[], blob bytea, created timestamptz, big text);
+CREATE TABLE "Order Lines" (order_id int, line int, note text, PRIMARY KEY (order_id, line));
+CREATE SCHEMA s2;
+CREATE TABLE s2.events (id bigint PRIMARY KEY, payload text);
+INSERT INTO items
+SELECT i, 'item ' || i || CASE WHEN i % 7 = 0 THEN ' "quoted" é' ELSE '' END, i * 1.25, i::bigint * 1000000000,
+       i / 8.0 + 0.125, i % 2 = 0, jsonb_build_object('i', i, 'tags', jsonb_build_array('a', i)),
+       ARRAY['t' || i, 'x y'], decode(md5(i::text), 'hex'), timestamptz '2024-05-01 10:30:00.5+00' + i * interval '1 hour',
+       CASE WHEN i % 10 = 0 THEN (SELECT string_agg(md5(i::text || g::text), '') FROM generate_series(1, 400) g) END
+  FROM generate_series(1, 300) i;
+INSERT INTO "Order Lines" SELECT o, l, 'note ' || o || '/' || l FROM generate_series(1, 20) o, generate_series(1, 3) l;
+INSERT INTO s2.events SELECT i, 'event ' || i FROM generate_series(1, 100) i;
+CREATE EXTENSION mostajs;
+SQL
+
+uri="host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER"
+psql_db -o /dev/null -v uri="$uri" -v lite="$work/app.db" -v dump="$work/app.sql" <<'SQL' || { not_ok "catalog"; finish; }
+SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
+SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite');
+SELECT mosta_add_replica('app', 'dump', 'slave', 'sqldump', :'dump');
+SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['*']);
+SELECT mosta_add_replica('docs', 'mongo', 'master', 'mongodb', 'mongodb://127.0.0.1:27017/docs');
+SELECT mosta_add_rule('r2', 'app', 'docs', 'cdc', ARRAY['items']);
+SELECT mosta_add_replica('sub', 'lines', 'slave', 'sqlite', :'lite' || '.lines');
+SELECT mosta_add_rule('r3', 'app', 'sub', 'cdc', ARRAY['"Order Lines"']);
+SQL
+
+run_once() {
+	local label=$1
+	shift
+	if PGDATABASE=$db "$BINARY" --once --status-interval 1s "$@" 2>"$work/log.$label"; then
+		ok "mosta-sidecar --once ($label) exits 0"
+		sed 's/^/    /' "$work/log.$label"
+	else
+		not_ok "mosta-sidecar --once ($label) exits 0"
+		cat "$work/log.$label" >&2
+	fi
+}
+
+run_once first
+if [ -s "$work/app.db" ]; then ok "sqlite file created"; else not_ok "sqlite file created"; fi
+
+# Changes after the initial copy.
+psql_db <<'SQL' || not_ok "changes"
+INSERT INTO items (id, name, price, qty, ratio, active, data, tags, blob, created)
+VALUES (1001, 'new', 9.99, -5, -0.5, true, '{"n": null}', '{}', '\x00', '2000-01-01T00:00:00Z');
+UPDATE items SET name = 'renamed ' || id, price = price + 0.01 WHERE id % 10 = 0;   -- big stays unchanged (TOAST)
+UPDATE items SET id = id + 5000 WHERE id BETWEEN 11 AND 15;                         -- key change
+UPDATE "Order Lines" SET line = line + 10 WHERE order_id = 3;                       -- composite key change
+DELETE FROM items WHERE id BETWEEN 100 AND 120;
+DELETE FROM "Order Lines" WHERE order_id = 4;
+BEGIN;
+INSERT INTO s2.events SELECT i, repeat('p', i % 50) FROM generate_series(1000, 10999) i;
+COMMIT;
+TRUNCATE "Order Lines";
+INSERT INTO "Order Lines" VALUES (99, 1, 'after truncate');
+SQL
+# a second replication consumer position cannot be faked: this really streams from the slot
+run_once second --source "$uri password=s3cret"
+
+if grep -q 's3cret' "$work/log.first" "$work/log.second"; then not_ok "logs mask credentials"; else ok "logs mask credentials"; fi
+
+# SQLite equals the source, row by row. Each column has a kind: how the sink stores it and how psql prints it.
+python3 - "$work/app.db" "$db" <<'PY' && ok "sqlite equals source row by row" || not_ok "sqlite equals source row by row"
+import json, sqlite3, subprocess, sys
+path, db = sys.argv[1], sys.argv[2]
+tables = {
+    ("public", "items", "id"): [("id", "plain"), ("name", "plain"), ("price", "text"), ("qty", "plain"),
+        ("ratio", "float"), ("active", "bool"), ("data", "json"), ("tags", "json"), ("blob", "bytea"),
+        ("created", "plain"), ("big", "plain")],
+    ("public", "Order Lines", "order_id, line"): [("order_id", "plain"), ("line", "plain"), ("note", "plain")],
+    ("s2", "events", "id"): [("id", "plain"), ("payload", "plain")],
+}
+def qi(name): return '"' + name.replace('"', '""') + '"'
+lite = sqlite3.connect(path)
+bad = 0
+for (schema, table, order), cols in tables.items():
+    exprs = []
+    for name, kind in cols:
+        col = qi(name)
+        exprs.append({"plain": f"to_json({col})", "text": f"to_json({col}::text)", "float": f"to_json({col})",
+                      "bool": f"to_json({col}::int)", "json": f"to_json({col})", "bytea": f"to_json({col}::text)"}[kind])
+    sql = f"SELECT json_build_array({', '.join(exprs)}) FROM {qi(schema)}.{qi(table)} ORDER BY {order}"
+    out = subprocess.run(["psql", "-X", "-At", "-d", db, "-c", sql], check=True, capture_output=True, text=True).stdout
+    source = [json.loads(line) for line in out.splitlines()]
+    rows = lite.execute(f"SELECT {', '.join(qi(n) for n, _ in cols)} FROM {qi(schema + '.' + table)} ORDER BY {order}").fetchall()
+    target = []
+    for row in rows:
+        values = []
+        for (name, kind), value in zip(cols, row):
+            if value is not None and kind == "json": value = json.loads(value)
+            if value is not None and kind == "bytea": value = "\\x" + bytes(value).hex()
+            values.append(value)
+        target.append(values)
+    for row in source:
+        for i, (name, kind) in enumerate(cols):
+            if kind == "float" and row[i] is not None: row[i] = float(row[i])
+    if source != target:
+        bad += 1
+        print(f"{schema}.{table}: source {len(source)} rows, sqlite {len(target)} rows", file=sys.stderr)
+        for s, t in zip(source, target):
+            if s != t:
+                print(f"  first difference: source {s!r}\n                    sqlite {t!r}", file=sys.stderr)
+                break
+    else:
+        print(f"  {schema}.{table}: {len(source)} rows equal")
+sys.exit(1 if bad else 0)
+PY
+
+# Rule r3 names one collection: its target holds that table only, with the source's rows.
+lines=$(psql_db -At -c 'SELECT count(*) FROM "Order Lines"')
+r3=$(python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = ? AND name <> ? ORDER BY 1", ("table", "_mosta_checkpoint"))]
+print(",".join(names), db.execute("SELECT count(*) FROM \"public.Order Lines\"").fetchone()[0])' "$work/app.db.lines" 2>&1)
+if [ "$r3" = "public.Order Lines $lines" ]; then ok "rule r3 (one collection) replicates only it: $r3"; else not_ok "rule r3: '$r3' (source $lines rows)"; fi
+
+# The SQL dump, replayed into a fresh database, equals the source (EXCEPT both ways, in the replay database).
+createdb "$replay"
+if psql -X -q -v ON_ERROR_STOP=1 -d "$replay" -f "$work/app.sql" >"$work/replay.log" 2>&1; then
+	ok "sql dump replays with psql"
+else
+	not_ok "sql dump replays with psql"
+	tail -5 "$work/replay.log" >&2
+fi
+for table in public.items 'public."Order Lines"' s2.events; do
+	psql -X -q -v ON_ERROR_STOP=1 -d "$replay" -c "CREATE SCHEMA IF NOT EXISTS src; CREATE TABLE src.t_$((passed + failed)) (LIKE $table)" >/dev/null 2>&1
+	copy=src.t_$((passed + failed))
+	psql -X -q -d "$db" -c "COPY $table TO STDOUT" | psql -X -q -d "$replay" -c "COPY $copy FROM STDIN"
+	diff=$(psql -X -At -d "$replay" -c "SELECT (SELECT count(*) FROM (SELECT * FROM $table EXCEPT ALL SELECT * FROM $copy) a) + (SELECT count(*) FROM (SELECT * FROM $copy EXCEPT ALL SELECT * FROM $table) b) || ' ' || (SELECT count(*) FROM $copy)" 2>&1)
+	case $diff in
+	"0 "[1-9]*) ok "dump replay equals source: $table (${diff#0 } rows)" ;;
+	*) not_ok "dump replay equals source: $table ($diff)" ;;
+	esac
+done
+
+# SIGTERM: the daemon (no --once) streams, a change arrives, SIGTERM -> flush, confirm, exit 0.
+PGDATABASE=$db "$BINARY" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
+daemon=$!
+psql_db -c "INSERT INTO s2.events VALUES (20000, 'while running')"
+target=$(psql_db -At -c "SELECT pg_current_wal_lsn()")
+deadline=$((SECONDS + 30))
+until [ "$(psql_db -At -c "SELECT confirmed_lsn >= '$target' FROM mosta.rule_stats WHERE rule = 'r1'")" = t ]; do
+	[ $SECONDS -lt $deadline ] && kill -0 $daemon 2>/dev/null || break
+	sleep 0.1 # polling the catalog, bounded by the deadline
+done
+caught_up=$(psql_db -At -c "SELECT confirmed_lsn >= '$target' FROM mosta.rule_stats WHERE rule = 'r1'")
+kill -TERM $daemon
+if wait $daemon && [ "$caught_up" = t ]; then ok "daemon applies while running and exits 0 on SIGTERM"; else not_ok "daemon applies while running ($caught_up) and exits 0 on SIGTERM"; cat "$work/log.daemon" >&2; fi
+grep -q 'signal 15: stopping' "$work/log.daemon" && ok "SIGTERM logged" || not_ok "SIGTERM logged"
+
+# Status in the catalog.
+status=$(psql_db -At -c "SELECT status, changes_applied > 0, transactions > 0, snapshot_rows, confirmed_lsn IS NOT NULL FROM mosta.rule_stats WHERE rule = 'r1'")
+case $status in
+streaming\|t\|t\|460\|t) ok "rule_stats r1: $status" ;;
+*) not_ok "rule_stats r1: '$status'" ;;
+esac
+replicas=$(psql_db -At -c "SELECT string_agg(replica || ':' || status || ':' || (applied_lsn IS NOT NULL) || ':' || (lag_bytes >= 0), ' ' ORDER BY replica) FROM mosta.replica_status")
+if [ "$replicas" = "dump:up:true:true lines:up:true:true lite:up:true:true" ]; then ok "replica_status: $replicas"; else not_ok "replica_status: '$replicas'"; fi
+r2=$(psql_db -At -c "SELECT status || ': ' || last_error FROM mosta.rule_stats WHERE rule = 'r2'")
+case $r2 in
+error:*mongodb*) ok "rule r2 (mongodb target) reported as a rule error" ;;
+*) not_ok "rule r2 (mongodb target) reported as a rule error: '$r2'" ;;
+esac
+flush=$(psql_db -At -c "SELECT confirmed_flush_lsn >= (SELECT confirmed_lsn FROM mosta.rule_stats WHERE rule = 'r1') FROM pg_replication_slots WHERE slot_name = 'mosta_r1'")
+if [ "$flush" = t ]; then ok "slot mosta_r1 confirmed up to the sinks' checkpoint"; else not_ok "slot mosta_r1 confirmed ('$flush')"; fi
+
+finish
