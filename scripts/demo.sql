@@ -1,6 +1,12 @@
 -- demo.sql: a tour of the mostajs SQL API, run by "make demo".
--- The topology is FitZoneGym's from the seeds: a PostgreSQL master, a SQLite
--- slave for reads, a MongoDB analytics project fed by a CDC rule.
+-- The topology is FitZoneGym's from the seeds: a PostgreSQL master, SQLite
+-- slaves for reads, an SQL dump and a JSON archive as backups, and a MongoDB
+-- analytics project fed by a CDC rule. scripts/demo-session passes the file
+-- locations (:lite, :lite2, :dump, :archive) and runs mosta-sidecar afterwards.
+\if :{?lite} \else \set lite ./fitzonedb.db \endif
+\if :{?lite2} \else \set lite2 ./fitzonedb-2.db \endif
+\if :{?dump} \else \set dump ./fitzonedb.sql \endif
+\if :{?archive} \else \set archive ./fitzonedb-archive \endif
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 \pset footer off
@@ -13,18 +19,21 @@ CREATE TABLE page_hits (url text, at timestamptz);  -- no key: cannot be replica
 \echo '== CREATE EXTENSION mostajs'
 CREATE EXTENSION mostajs;
 
-\echo '== Replicas: a PostgreSQL master, SQLite slaves, a MongoDB analytics project'
+\echo '== Replicas: a PostgreSQL master, SQLite slaves, an SQL dump, a JSON archive, a MongoDB analytics project'
 \o /dev/null
 SELECT mosta_add_replica('fitbymongo', 'master-pg', 'master', 'postgres',
                          'postgresql://devuser:s3cret@localhost:5432/fitzonedb', pool_min => 2, pool_max => 20);
-SELECT mosta_add_replica('fitbymongo', 'slave', 'slave', 'sqlite', './fitzonedb.db', lag_tolerance_ms => 5000);
-SELECT mosta_add_replica('fitbymongo', 'slave-2', 'slave', 'sqlite', './fitzonedb-2.db', lag_tolerance_ms => 5000);
+SELECT mosta_add_replica('fitbymongo', 'slave', 'slave', 'sqlite', :'lite', lag_tolerance_ms => 5000);
+SELECT mosta_add_replica('fitbymongo', 'slave-2', 'slave', 'sqlite', :'lite2', lag_tolerance_ms => 5000);
+SELECT mosta_add_replica('fitbymongo', 'dump', 'slave', 'sqldump', :'dump');
+SELECT mosta_add_replica('fitbymongo', 'archive', 'slave', 'jsonl', :'archive');
 SELECT mosta_add_replica('analytics', 'mongo', 'master', 'mongodb',
                          'mongodb://analyst:hunter2@127.0.0.1:27017/analytics?authSource=admin');
 \o
-SELECT * FROM mosta.replicas_masked;
+SELECT project, name, role, dialect, uri, lag_tolerance_ms FROM mosta.replicas_masked;
 
-\echo '== Rules: CDC into the project''s own SQLite slaves, and to MongoDB'
+\echo '== Rules: CDC into the project''s own slaves (SQLite x2, dump, archive), and to MongoDB'
+\echo '-- (this mosta-sidecar applies SQLite, SQL dump and JSON archive targets: it will report pg-to-mongo as a rule error)'
 \o /dev/null
 SELECT mosta_add_rule('cdc-fitbymongo', 'fitbymongo', 'fitbymongo', 'cdc', ARRAY['users', 'clients']);
 SELECT mosta_add_rule('pg-to-mongo', 'fitbymongo', 'analytics', 'cdc', ARRAY['*'],
@@ -43,7 +52,7 @@ SELECT mosta_set_read_routing('fitbymongo', 'fastest');
 \o /dev/null
 SELECT mosta_set_read_routing('fitbymongo', 'least-lag');
 \o
--- mosta-sidecar writes these rows; the demo writes them by hand.
+-- mosta-sidecar writes these rows; here the demo writes them by hand to show the routing.
 INSERT INTO mosta.replica_status (project, replica, status, lag_ms, lag_bytes, applied_lsn, tables)
 VALUES ('fitbymongo', 'master-pg', 'up', 0, 0, pg_current_wal_lsn(), 3),
        ('fitbymongo', 'slave', 'up', 120, 4096, pg_current_wal_lsn(), 2),
@@ -53,6 +62,8 @@ SELECT mosta_read_replica('fitbymongo') AS "reads go to";
 \echo '-- the freshest slave goes down: reads fall back to the master (slave-2 is beyond its tolerance)'
 UPDATE mosta.replica_status SET status = 'down' WHERE replica = 'slave';
 SELECT mosta_read_replica('fitbymongo') AS "reads go to";
+\echo '-- (the hand-written rows are removed: mosta-sidecar writes the real ones at the end of the demo)'
+DELETE FROM mosta.replica_status;
 
 \echo '== The topology, as the monitor reads it (passwords masked)'
 SELECT jsonb_pretty(mosta_topology());
