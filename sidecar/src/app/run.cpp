@@ -4,6 +4,7 @@
  */
 #include "app/run.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -71,6 +72,9 @@ Describe(const std::exception_ptr &error) {
 	}
 }
 
+// A rule run that lasted this long was healthy: the next failure is a new outage, not the same one retried.
+constexpr std::chrono::seconds kHealthyRun{30};
+
 // SuperviseRule runs plan until it finishes, stops, or fails for good.
 asio::awaitable<void>
 SuperviseRule(State &state, RulePlan plan) {
@@ -78,6 +82,7 @@ SuperviseRule(State &state, RulePlan plan) {
 	for (;;) {
 		RuleRunner runner(co_await asio::this_coro::executor, state.config, plan, &state.stop);
 		std::exception_ptr error;
+		auto started = std::chrono::steady_clock::now();
 		try {
 			co_await runner.Run();
 			co_return;
@@ -90,6 +95,9 @@ SuperviseRule(State &state, RulePlan plan) {
 			state.failed = state.failed || !state.stop || state.config.once;
 			co_return;
 		}
+		/* a run that streamed for a while ended in a new outage: start the backoff over */
+		if (std::chrono::steady_clock::now() - started > kHealthyRun)
+			backoff.Reset();
 		std::chrono::milliseconds delay = backoff.NextDelay();
 		LogLine("rule " + plan.name + ": retrying in " + std::to_string(delay.count()) + " ms");
 		co_await SleepUnlessStopped(state, delay);
@@ -133,6 +141,25 @@ StartRules(State &state, PgConnection &conn) {
 	}
 }
 
+// PollCatalog starts the rules declared since the last poll. A lost catalog connection (a PostgreSQL restart)
+// must not end the daemon while its rules reconnect on their own: it is logged and reconnected at the next poll,
+// so the status interval paces the retries.
+asio::awaitable<void>
+PollCatalog(State &state, PgConnection &conn) {
+	std::exception_ptr error;
+	try {
+		if (conn.Get() == nullptr)
+			co_await conn.Connect(state.config.source, ConnectionKind::Sql);
+		co_await StartRules(state, conn);
+	} catch (...) {
+		error = std::current_exception();
+	}
+	if (error) {
+		LogLine("catalog: " + Describe(error) + "; reconnecting at the next poll");
+		conn.Close();
+	}
+}
+
 // Supervise connects to the catalog, starts the rules and, unless --once, keeps looking for new ones.
 asio::awaitable<void>
 Supervise(State &state) {
@@ -155,7 +182,7 @@ Supervise(State &state) {
 			// catalog polling: rules declared (or enabled) since the start begin to run
 			static auto next_reload = std::chrono::steady_clock::now();
 			if (std::chrono::steady_clock::now() >= next_reload) {
-				co_await StartRules(state, conn);
+				co_await PollCatalog(state, conn);
 				next_reload = std::chrono::steady_clock::now() + state.config.status_interval;
 			}
 		}
