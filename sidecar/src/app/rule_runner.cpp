@@ -57,17 +57,18 @@ constexpr const char *kTablesOfStar =
 } // namespace
 
 std::unique_ptr<Sink>
-OpenSink(const ReplicaInfo &replica, const std::string &slot) {
+OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<std::string> &collections) {
 	std::string path = FilePath(replica.uri);
 	if (replica.dialect == "sqlite") {
 		SqliteSinkOptions options;
 		options.path = path;
 		options.slot = slot;
 		options.group_max_transactions = kSqliteGroupTransactions;
+		options.ddl_collections = collections;
 		return std::make_unique<SqliteSink>(options);
 	}
 	if (replica.dialect == "sqldump")
-		return std::make_unique<SqlDumpSink>(path);
+		return std::make_unique<SqlDumpSink>(path, collections);
 	if (replica.dialect == "jsonl")
 		return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
 	throw std::invalid_argument("replica " + replica.project + "." + replica.name + ": dialect " + replica.dialect +
@@ -153,7 +154,7 @@ RuleRunner::Run() {
 	}
 	sinks_.clear();
 	for (const ReplicaInfo &target : plan_.targets) {
-		sinks_.push_back(OpenSink(target, slot_));
+		sinks_.push_back(OpenSink(target, slot_, plan_.collections));
 		LogLine("rule " + plan_.name + ": sink " + MaskCredentials(target.uri) + " (" + target.dialect +
 				") holds up to " + FormatLsn(sinks_.back()->DurableLsn()));
 	}

@@ -42,8 +42,10 @@
 
 namespace mosta::sidecar {
 
-// OpenSink opens the sink of one sqlite, sqldump or jsonl replica (slot: the checkpoint key); throws on failure.
-std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot);
+// OpenSink opens the sink of one sqlite, sqldump or jsonl replica (slot: the checkpoint key; collections: the rule's,
+// which tables a mostajs.ddl CREATE TABLE is applied to); throws on failure.
+std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot,
+							   const std::vector<std::string> &collections = {});
 
 // RuleRunner runs one rule; use it from one coroutine.
 class RuleRunner {

@@ -110,7 +110,7 @@ SqlDumpSink::Table(const Change &change) {
 	if (found == tables_.end()) {
 		if (schemas_.insert(change.schema).second)
 			buffer_ += "CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(change.schema) + ";\n";
-		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.key, {}}).first;
+		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.key, {}, {}}).first;
 		created = true;
 	}
 	SqlDumpTable &table = found->second;
@@ -141,7 +141,8 @@ SqlDumpSink::Table(const Change &change) {
 	for (const auto &[name, type] : added) {
 		if (!created || redeclare_)
 			buffer_ += "ALTER TABLE " + quoted + " ADD COLUMN IF NOT EXISTS " + Ident(name) + " " + type + ";\n";
-		table.types.emplace(name, type);
+		if (table.types.emplace(name, type).second)
+			table.order.push_back(name);
 	}
 	return table;
 }

@@ -53,7 +53,8 @@ LastCheckpoint(const std::string &tail, std::uint64_t start) {
 } // namespace
 
 // SqlDumpSink opens the file and recovers.
-SqlDumpSink::SqlDumpSink(std::string path) : path_(std::move(path)), name_("sql-dump:" + path_) {
+SqlDumpSink::SqlDumpSink(std::string path, std::vector<std::string> ddl_collections)
+	: path_(std::move(path)), name_("sql-dump:" + path_), ddl_collections_(std::move(ddl_collections)) {
 	if (path_.empty())
 		throw std::invalid_argument("SQL dump sink: the file path is empty");
 	file_ = std::make_unique<DurableFile>(path_);
@@ -141,6 +142,7 @@ SqlDumpSink::Apply(const Change &change) {
 			WriteTruncate(change);
 			break;
 		case Op::Message:
+			WriteDdl(change);
 			break;
 		default:
 			throw std::invalid_argument("SQL dump sink: Apply takes row changes, truncates and messages, not " +

@@ -19,7 +19,8 @@
  *     key; delete is by the key in "old"; truncate is TRUNCATE of each table (RESTART IDENTITY when asked; a table
  *     the dump may not hold is truncated through a DO block only if it exists). Keyless tables: plain INSERT, and
  *     update/delete of one row (ctid) whose columns all match "old" (REPLICA IDENTITY FULL) by their text form,
- *     IS NOT DISTINCT FROM (so NULLs and types without "=" match). Messages are not written.
+ *     IS NOT DISTINCT FROM (so NULLs and types without "=" match). Messages are not written, except mostajs.ddl
+ *     messages, written as the PostgreSQL DDL that gives the table the message's shape (sql_dump_ddl.cpp).
  *
  *     Durability: a transaction is buffered in memory and written at CommitTransaction, then fdatasync'd;
  *     DurableLsn() is the last checkpoint synced. Opening recovers: the file is cut after its last complete
@@ -46,6 +47,7 @@ struct SqlDumpTable {
 	std::string quoted;						  // "schema"."table"
 	std::vector<std::string> key;			  // primary key columns, empty for a keyless table
 	std::map<std::string, std::string> types; // column -> declared type, for every declared column
+	std::vector<std::string> order;			  // the declared columns in declaration order
 };
 
 // SqlDumpSink writes one replayable SQL file.
@@ -53,7 +55,9 @@ class SqlDumpSink final : public Sink {
   public:
 	// SqlDumpSink opens or creates path, recovers its last checkpoint and cuts a partial tail; throws
 	// std::system_error or std::runtime_error.
-	explicit SqlDumpSink(std::string path);
+	// ddl_collections: a mostajs.ddl message is applied to the tables these cover (RuleCoversTable), and to the
+	// tables declared by this process.
+	explicit SqlDumpSink(std::string path, std::vector<std::string> ddl_collections = {});
 
 	// ~SqlDumpSink discards what is not durable.
 	~SqlDumpSink() override;
@@ -91,8 +95,12 @@ class SqlDumpSink final : public Sink {
 	// WriteTruncate buffers the truncate of each listed table.
 	void WriteTruncate(const Change &change);
 
+	// WriteDdl buffers the PostgreSQL DDL of a mostajs.ddl message (sql_dump_ddl.cpp); other messages are ignored.
+	void WriteDdl(const Change &change);
+
 	std::string path_;
 	std::string name_;
+	std::vector<std::string> ddl_collections_;
 	std::unique_ptr<DurableFile> file_;
 	std::string buffer_; // the open source transaction's SQL
 	std::map<std::string, SqlDumpTable> tables_;

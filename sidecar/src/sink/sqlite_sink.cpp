@@ -110,6 +110,7 @@ SqliteSink::Apply(const Change &change) {
 			ApplyTruncate(change);
 			break;
 		case Op::Message:
+			ApplyDdl(change);
 			break;
 		default:
 			throw std::invalid_argument("SQLite sink: Apply takes row changes, truncates and messages, not " +

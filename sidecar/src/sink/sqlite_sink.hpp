@@ -19,7 +19,8 @@
  *     idempotent on keyed tables. A keyless table (no "key") gets no primary key: update and delete find one row
  *     equal to "old" (REPLICA IDENTITY FULL), and inserts are plain, so only the daemon's skipping of transactions
  *     at or below DurableLsn() keeps such tables free of duplicates. An update or delete that carries no "old" on
- *     a table that needs it throws, naming the table and the fix. Messages are accepted and not stored.
+ *     a table that needs it throws, naming the table and the fix. Messages are accepted and not stored, except
+ *     mostajs.ddl messages, which alter the tables (sqlite_ddl.cpp).
  *
  *     After an Apply that throws, the open group is poisoned: BeginTransaction, Apply, CommitTransaction and Flush
  *     throw std::logic_error until Rollback(), so a half-applied transaction can never be committed.
@@ -32,6 +33,7 @@
 #include <cstddef>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "sink/sink.hpp"
 #include "sink/sqlite_db.hpp"
@@ -47,6 +49,7 @@ struct SqliteSinkOptions {
 	std::size_t group_max_changes = 10000;			// COMMIT once a group holds this many changes
 	std::chrono::milliseconds group_max_delay{200}; // ... or is this old at a CommitTransaction
 	std::chrono::milliseconds busy_timeout{5000};	// wait this long for readers' locks
+	std::vector<std::string> ddl_collections{};		// a mostajs.ddl CREATE TABLE is applied to tables these cover
 };
 
 // SqliteSink replicates into one SQLite database.
@@ -94,6 +97,9 @@ class SqliteSink final : public Sink {
 
 	// ApplyTruncate empties each listed table that exists.
 	void ApplyTruncate(const Change &change);
+
+	// ApplyDdl follows a mostajs.ddl message (sqlite_ddl.cpp); other messages are ignored.
+	void ApplyDdl(const Change &change);
 
 	// CommitGroup commits the open SQLite transaction and advances DurableLsn().
 	void CommitGroup();

@@ -1,0 +1,187 @@
+/*
+ * ddl_message.cpp
+ *     Reading mostajs.ddl content, rule coverage and column diffs (see ddl_message.hpp).
+ */
+#include "sink/ddl_message.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "decode/json_source.hpp"
+
+namespace mosta::sidecar {
+
+namespace {
+
+// Fail throws the error of a malformed DDL message.
+[[noreturn]] void
+Fail(const std::string &problem, const std::string &text) {
+	throw std::runtime_error("invalid mostajs.ddl message: " + problem + ": " +
+							 text.substr(0, kDocumentExcerptBytes));
+}
+
+// StringField returns the string member name of object ("" when absent); throws when it is not a string.
+std::string
+StringField(const cJSON *object, const char *name, const std::string &text, bool required) {
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
+	if (item == nullptr || cJSON_IsNull(item)) {
+		if (required)
+			Fail(std::string("no \"") + name + "\"", text);
+		return {};
+	}
+	if (!cJSON_IsString(item))
+		Fail(std::string("\"") + name + "\" is not a string", text);
+	return item->valuestring;
+}
+
+// SplitQualifiedName splits a canonical name (quote_ident parts joined by '.') into its unquoted parts.
+std::vector<std::string>
+SplitQualifiedName(std::string_view name) {
+	std::vector<std::string> parts;
+	std::string part;
+	std::size_t i = 0;
+	while (i <= name.size()) {
+		if (i < name.size() && name[i] == '"') {
+			for (++i; i < name.size(); ++i) {
+				if (name[i] == '"') {
+					if (i + 1 < name.size() && name[i + 1] == '"') {
+						part += '"';
+						++i;
+					} else {
+						++i;
+						break;
+					}
+				} else {
+					part += name[i];
+				}
+			}
+		}
+		if (i >= name.size() || name[i] == '.') {
+			parts.push_back(std::move(part));
+			part.clear();
+			++i;
+			continue;
+		}
+		part += name[i++];
+	}
+	return parts;
+}
+
+} // namespace
+
+bool
+DdlMessage::IsCreate() const noexcept {
+	return command == "CREATE TABLE" || command == "CREATE TABLE AS" || command == "SELECT INTO";
+}
+
+std::optional<DdlMessage>
+ParseDdlMessage(const Change &change) {
+	if (change.op != Op::Message || change.prefix != kDdlPrefix)
+		return std::nullopt;
+	const RawJson *raw = std::get_if<RawJson>(&change.content);
+	if (raw == nullptr)
+		Fail("the content is not a JSON object", change.raw);
+	CJsonHandle root = ParseJsonDocument(raw->text);
+	if (!root || !cJSON_IsObject(root.get()))
+		Fail("the content is not a JSON object", raw->text);
+	const cJSON *object = root.get();
+	DdlMessage message;
+	message.command = StringField(object, "command", raw->text, false);
+	message.schema = StringField(object, "schema", raw->text, true);
+	message.table = StringField(object, "table", raw->text, true);
+	message.object_identity = StringField(object, "object_identity", raw->text, false);
+	message.replica_identity = StringField(object, "replica_identity", raw->text, false);
+	if (message.schema.empty() || message.table.empty())
+		Fail("empty \"schema\" or \"table\"", raw->text);
+	const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(object, "dropped");
+	message.dropped = dropped != nullptr && cJSON_IsTrue(dropped);
+	if (message.dropped)
+		return message;
+	const cJSON *columns = cJSON_GetObjectItemCaseSensitive(object, "columns");
+	if (!cJSON_IsArray(columns))
+		Fail("no \"columns\" array", raw->text);
+	const cJSON *column = nullptr;
+	cJSON_ArrayForEach(column, columns) {
+		if (!cJSON_IsObject(column))
+			Fail("a column is not an object", raw->text);
+		DdlColumn parsed;
+		parsed.name = StringField(column, "name", raw->text, true);
+		parsed.type = StringField(column, "type", raw->text, true);
+		if (parsed.name.empty() || parsed.type.empty())
+			Fail("a column has an empty \"name\" or \"type\"", raw->text);
+		const cJSON *nullable = cJSON_GetObjectItemCaseSensitive(column, "nullable");
+		parsed.nullable = nullable == nullptr || !cJSON_IsFalse(nullable);
+		if (const cJSON *def = cJSON_GetObjectItemCaseSensitive(column, "default"); cJSON_IsString(def))
+			parsed.default_expr = def->valuestring;
+		message.columns.push_back(std::move(parsed));
+	}
+	const cJSON *key = cJSON_GetObjectItemCaseSensitive(object, "key");
+	if (key != nullptr && !cJSON_IsNull(key)) {
+		if (!cJSON_IsArray(key))
+			Fail("\"key\" is not an array", raw->text);
+		const cJSON *name = nullptr;
+		cJSON_ArrayForEach(name, key) {
+			if (!cJSON_IsString(name))
+				Fail("a \"key\" entry is not a string", raw->text);
+			message.key.emplace_back(name->valuestring);
+		}
+	}
+	return message;
+}
+
+bool
+RuleCoversTable(const std::vector<std::string> &collections, std::string_view schema, std::string_view table) {
+	for (const std::string &collection : collections) {
+		if (collection == "*")
+			return true;
+		std::vector<std::string> parts = SplitQualifiedName(collection);
+		if (parts.size() == 2 && parts[0] == schema && parts[1] == table)
+			return true;
+		if (parts.size() == 1 && schema == "public" && parts[0] == table)
+			return true; // not canonical (no schema): the default search_path
+	}
+	return false;
+}
+
+ColumnDiff
+DiffColumns(const std::vector<std::string> &held, const std::vector<DdlColumn> &shape) {
+	ColumnDiff diff;
+	auto in_shape = [&](const std::string &name) {
+		return std::any_of(shape.begin(), shape.end(), [&](const DdlColumn &column) { return column.name == name; });
+	};
+	std::size_t gone_at = 0;
+	for (std::size_t i = 0; i < held.size(); ++i)
+		if (!in_shape(held[i])) {
+			diff.dropped.push_back(held[i]);
+			gone_at = i;
+		}
+	std::size_t new_at = 0;
+	for (std::size_t i = 0; i < shape.size(); ++i)
+		if (std::find(held.begin(), held.end(), shape[i].name) == held.end()) {
+			diff.added.push_back(shape[i].name);
+			new_at = i;
+		}
+	if (diff.dropped.size() == 1 && diff.added.size() == 1 && gone_at == new_at && held.size() == shape.size()) {
+		diff.renamed.emplace_back(diff.dropped.front(), diff.added.front());
+		diff.dropped.clear();
+		diff.added.clear();
+	}
+	return diff;
+}
+
+Change
+ShapeAsChange(const DdlMessage &message) {
+	Change change;
+	change.op = Op::Insert;
+	change.schema = message.schema;
+	change.table = message.table;
+	change.key = message.key;
+	change.has_new = true;
+	for (const DdlColumn &column : message.columns) {
+		change.new_row.push_back(Column{column.name, Value{}});
+		change.types[column.name] = column.type;
+	}
+	return change;
+}
+
+} // namespace mosta::sidecar
