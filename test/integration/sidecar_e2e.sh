@@ -72,7 +72,8 @@ SQL
 uri="host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER"
 psql_db -o /dev/null -v uri="$uri" -v lite="$work/app.db" -v dump="$work/app.sql" <<'SQL' || { not_ok "catalog"; finish; }
 SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
-SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite');
+-- a wide lag tolerance: the routing check below must not depend on this machine's speed
+SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite', lag_tolerance_ms => 600000);
 SELECT mosta_add_replica('app', 'dump', 'slave', 'sqldump', :'dump');
 SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['*']);
 SELECT mosta_add_replica('docs', 'mongo', 'master', 'mongodb', 'mongodb://127.0.0.1:27017/docs');
@@ -216,6 +217,12 @@ streaming\|t\|t\|460\|t) ok "rule_stats r1: $status" ;;
 esac
 replicas=$(psql_db -At -c "SELECT string_agg(replica || ':' || status || ':' || (applied_lsn IS NOT NULL) || ':' || (lag_bytes >= 0), ' ' ORDER BY replica) FROM mosta.replica_status")
 if [ "$replicas" = "dump:up:true:true lines:up:true:true lite:up:true:true" ]; then ok "replica_status: $replicas"; else not_ok "replica_status: '$replicas'"; fi
+# lag_ms: how stale a target may be (0 when the stream was idle and flushed); it makes the SQLite slave
+# eligible for reads (mosta_read_replica never picks a replica whose lag is unknown)
+lags=$(psql_db -At -c "SELECT string_agg(replica || ':' || (lag_ms >= 0), ' ' ORDER BY replica) FROM mosta.replica_status")
+if [ "$lags" = "dump:true lines:true lite:true" ]; then ok "lag_ms reported: $lags"; else not_ok "lag_ms reported: '$lags'"; fi
+reader=$(psql_db -At -c "SELECT mosta_read_replica('app')")
+if [ "$reader" = lite ]; then ok "reads are routed to the SQLite slave the sidecar keeps fresh"; else not_ok "reads routed to '$reader', expected lite"; fi
 r2=$(psql_db -At -c "SELECT status || ': ' || last_error FROM mosta.rule_stats WHERE rule = 'r2'")
 case $r2 in
 error:*mongodb*) ok "rule r2 (mongodb target) reported as a rule error" ;;

@@ -131,13 +131,14 @@ WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &statu
 							  ? std::string("NULL")
 							  : "GREATEST(0, pg_current_wal_lsn() - " + lsn + ")::bigint";
 		std::string replica_error = replica.last_error.empty() ? "NULL" : SqlLiteral(conn, replica.last_error);
-		sql += "INSERT INTO mosta.replica_status AS s (project, replica, status, lag_bytes, applied_lsn, "
+		std::string lag_ms = replica.lag_ms < 0 ? std::string("NULL") : std::to_string(replica.lag_ms);
+		sql += "INSERT INTO mosta.replica_status AS s (project, replica, status, lag_ms, lag_bytes, applied_lsn, "
 			   "last_error, last_seen) VALUES (" +
 			   SqlLiteral(conn, replica.project) + ", " + SqlLiteral(conn, replica.replica) + ", " +
-			   SqlLiteral(conn, replica.status) + ", " + lag + ", " + lsn + ", " + replica_error +
-			   ", now()) ON CONFLICT (project, replica) DO UPDATE SET status = EXCLUDED.status, lag_bytes = "
-			   "EXCLUDED.lag_bytes, applied_lsn = EXCLUDED.applied_lsn, last_error = EXCLUDED.last_error, "
-			   "last_seen = now();";
+			   SqlLiteral(conn, replica.status) + ", " + lag_ms + ", " + lag + ", " + lsn + ", " + replica_error +
+			   ", now()) ON CONFLICT (project, replica) DO UPDATE SET status = EXCLUDED.status, lag_ms = "
+			   "EXCLUDED.lag_ms, lag_bytes = EXCLUDED.lag_bytes, applied_lsn = EXCLUDED.applied_lsn, last_error = "
+			   "EXCLUDED.last_error, last_seen = now();";
 	}
 	const std::string context = "writing the status of rule " + rule;
 	co_await conn.Exec(context, sql);

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,7 @@ struct ReplicaStatusRow {
 	std::string replica;
 	std::string status; // up, down, error
 	Lsn applied_lsn = kInvalidLsn;
+	std::int64_t lag_ms = -1; // -1: unknown (written as NULL)
 	std::string last_error;
 };
 

@@ -120,6 +120,11 @@ RuleRunner::PublishStatus() {
 		row.replica = plan_.targets[i].name;
 		row.status = status_.status == "error" ? "error" : "up";
 		row.applied_lsn = i < sinks_.size() ? sinks_[i]->DurableLsn() : kInvalidLsn;
+		if (status_.status != "error" && caught_up_at_)
+			row.lag_ms = idle_ ? 0
+			                   : std::chrono::duration_cast<std::chrono::milliseconds>(
+			                         std::chrono::steady_clock::now() - *caught_up_at_)
+			                         .count();
 		row.last_error = status_.status == "error" ? status_.last_error : "";
 		rows.push_back(std::move(row));
 	}
@@ -365,13 +370,18 @@ RuleRunner::Stream(ReplicationStream &stream, Lsn start) {
 			break;
 		std::optional<XLogMessage> message = co_await stream.Next(Clock::now() + config_.poll_interval);
 		if (message) {
+			idle_ = false;
 			for (const Change &change : ParseChangeLines(message->data))
 				Dispatch(change);
 		} else {
 			if (stream.Ended())
 				throw PgError("streaming from slot " + slot_, "", "the server ended the replication stream");
-			if (!in_transaction_)
+			if (!in_transaction_) {
 				FlushSinks();
+				/* nothing arrived within the poll interval and all is durable: caught up */
+				idle_ = true;
+				caught_up_at_ = std::chrono::steady_clock::now();
+			}
 		}
 		if (Clock::now() >= next_status) {
 			if (!in_transaction_)

@@ -26,7 +26,9 @@
  */
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,10 @@ class RuleRunner {
 	std::vector<std::unique_ptr<Sink>> sinks_;
 	std::vector<bool> skipping_; // per sink: the open source transaction is already held
 	bool in_transaction_ = false;
+	// When the sinks last held everything the server had sent (the stream idle, all flushed); unset before that.
+	// lag_ms is the time since then: an upper bound of how stale the targets are, 0 while idle.
+	std::optional<std::chrono::steady_clock::time_point> caught_up_at_;
+	bool idle_ = false;
 	Lsn marker_ = kInvalidLsn; // --once: stream until this heartbeat is applied
 	bool marker_reached_ = false;
 	RuleStatus status_;
