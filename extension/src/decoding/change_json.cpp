@@ -57,6 +57,9 @@ AppendRow(StringInfo out, const RelationInfo *info, const RowValues &row, bool i
 			continue;
 		if (IsUnchangedToast(column, row)) {
 			if (unchanged != nullptr) {
+				/* allocated on first use: most changes carry no unchanged TOAST value */
+				if (unchanged->data == nullptr)
+					initStringInfo(unchanged);
 				appendStringInfoString(unchanged, unchanged->len == 0 ? "[" : ",");
 				appendStringInfoString(unchanged, column->json_name);
 			}
@@ -98,8 +101,7 @@ AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, He
 		appendStringInfoString(out, ",\"key\":");
 		appendStringInfoString(out, info->key_json);
 	}
-	StringInfoData unchanged;
-	initStringInfo(&unchanged);
+	StringInfoData unchanged = {nullptr, 0, 0, 0};
 	if (new_tuple != nullptr) {
 		appendStringInfoString(out, ",\"new\":");
 		AppendRow(out, info, Deform(desc, new_tuple), false, &unchanged);
@@ -108,7 +110,7 @@ AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, He
 		appendStringInfoString(out, ",\"old\":");
 		AppendRow(out, info, Deform(desc, old_tuple), !info->identity_full, nullptr);
 	}
-	if (unchanged.len > 0) {
+	if (unchanged.data != nullptr) {
 		appendStringInfoString(out, ",\"unchanged\":");
 		appendBinaryStringInfo(out, unchanged.data, unchanged.len);
 		appendStringInfoChar(out, ']');
