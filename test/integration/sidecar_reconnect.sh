@@ -10,29 +10,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-BINARY=${MOSTA_SIDECAR_BIN:-${MOSTA_SIDECAR:-build/sidecar/mosta-sidecar}}
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-finish() {
-	echo "sidecar_reconnect: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
-
-if [ ! -x "$BINARY" ]; then
-	echo "sidecar_reconnect: $BINARY not found: build it with cmake -S . -B build && cmake --build build -j2" >&2
-	failed=1
-	finish
-fi
-for variable in PGHOST PGPORT PGUSER MOSTA_CLUSTER_DIR; do
-	if [ -z "${!variable:-}" ]; then
-		echo "sidecar_reconnect: $variable is not set: run under scripts/pg-cluster run" >&2
-		failed=1
-		finish
-	fi
-done
+# shellcheck source=lib/tap.sh
+source test/integration/lib/tap.sh
+tap_init sidecar_reconnect
+require_cluster MOSTA_CLUSTER_DIR
+require_sidecar
 
 db=mosta_sidecar_reconnect_$$
 work=$(mktemp -d)
