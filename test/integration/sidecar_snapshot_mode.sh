@@ -86,7 +86,7 @@ sqlite_dump() {
 			'SELECT order_id, line, note FROM "s2.lines"' | LC_ALL=C sort
 	} 2>&1
 }
-mosta_slots() { scalar "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'mosta\_%'"; }
+mosta_slots() { scalar "SELECT count(*) FROM pg_replication_slots WHERE database = '$db' AND slot_name LIKE 'mosta\_%'"; }
 
 # 1. The copy.
 run_once first
