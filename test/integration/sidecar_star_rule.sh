@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# sidecar_star_rule.sh: a '*' rule picks up tables created after the sidecar started (cluster of PGHOST/PGPORT/
+# PGUSER, as scripts/pg-cluster run provides). Declares a cdc rule on '*' into a SQLite target and starts the
+# daemon (not --once). Once it streams: creates a table with a primary key, inserts, updates and deletes rows,
+# and waits (polling with a deadline) until the SQLite file holds the same rows (sorted dumps of the sqlite3 CLI
+# and psql compared); then creates a partitioned table with two partitions and inserts through the parent, and
+# waits until the rows are in SQLite. docs/sidecar.md says a '*' rule "gets every table, including tables created
+# later: their changes create the table"; the stream reports a partition's changes under the partition's name
+# (docs/protocol.md section 9, no partition-root), so each partition is expected as its own SQLite table
+# ("public.m_a", "public.m_b") holding its rows; whether an (empty) "public.m" exists too is printed, not asserted.
+# Finally SIGTERM, which must exit 0. Slot names are not asserted. The binary: MOSTA_SIDECAR_BIN (or
+# MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
+# Prints "sidecar_star_rule: N passed, N failed"; exits non-zero on failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+# shellcheck source=lib/tap.sh
+source test/integration/lib/tap.sh
+tap_init sidecar_star_rule
+require_cluster
+require_sidecar
+command -v sqlite3 >/dev/null || fail_setup "the sqlite3 CLI is not installed (scripts/install-deps installs it)"
+
+db=mosta_sidecar_star_$$
+work=$(mktemp -d)
+daemon=
+cleanup() {
+	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
+	dropdb --if-exists "$db" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+export PGTZ=UTC
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+scalar() { psql -X -At -d "$db" -c "$1" 2>&1; }
+lite=$work/star.db
+
+createdb "$db" || { not_ok "createdb $db"; finish; }
+psql_db <<'SQL' || { not_ok "source schema"; finish; }
+CREATE TABLE pre (id int PRIMARY KEY, v text);
+INSERT INTO pre SELECT i, 'pre ' || i FROM generate_series(1, 20) i;
+CREATE TABLE p0 (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE p0_low PARTITION OF p0 FOR VALUES FROM (0) TO (100);
+CREATE TABLE p0_high PARTITION OF p0 FOR VALUES FROM (100) TO (1000);
+INSERT INTO p0 SELECT i, 'p0 ' || i FROM generate_series(90, 109) i;
+CREATE EXTENSION mostajs;
+SQL
+uri="host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER"
+psql_db -o /dev/null -v uri="$uri" -v lite="$lite" <<'SQL' || { not_ok "catalog"; finish; }
+SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
+SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite');
+SELECT mosta_add_rule('star', 'app', 'app', 'cdc', ARRAY['*']);
+SQL
+
+# source_rows QUERY / sqlite_rows QUERY print a query's rows sorted, '|'-separated, NULL as <null>.
+source_rows() { psql -X -At -F '|' -P null='<null>' -d "$db" -c "$1" 2>&1 | LC_ALL=C sort; }
+sqlite_rows() { sqlite3 -batch -noheader -separator '|' -nullvalue '<null>' -cmd '.timeout 5000' "$lite" "$1" 2>&1 | LC_ALL=C sort; }
+sqlite_tables() { sqlite3 -batch -cmd '.timeout 5000' "$lite" "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1)" 2>&1; }
+
+# wait_rows LABEL SOURCE_QUERY SQLITE_QUERY: waits (deadline 30 s) until both print the same non-empty rows.
+wait_rows() {
+	local label=$1 source target deadline=$((SECONDS + 30))
+	source=$(source_rows "$2")
+	while :; do
+		target=$(sqlite_rows "$3")
+		[ -n "$source" ] && [ "$source" = "$target" ] && break
+		if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then
+			not_ok "$label (source $(wc -l <<<"$source") rows, sqlite: $(head -c 200 <<<"$target"); tables: $(sqlite_tables))"
+			tail -20 "$work/log.daemon" >&2
+			return 1
+		fi
+		sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
+	done
+	ok "$label ($(wc -l <<<"$source") rows)"
+}
+
+PGDATABASE=$db "$BINARY" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
+daemon=$!
+
+# The daemon streams once the copy of the tables existing at its start is done.
+deadline=$((SECONDS + 30))
+until [ "$(scalar "SELECT status FROM mosta.rule_stats WHERE rule = 'star'")" = streaming ]; do
+	if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then break; fi
+	sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
+done
+status=$(scalar "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'star'")
+if [ "$status" = "streaming 40" ]; then ok "daemon streaming after copying the existing table: $status"; else not_ok "daemon streaming after the copy: '$status'"; cat "$work/log.daemon" >&2; fi
+wait_rows "table existing at start copied" "SELECT id, v FROM pre" 'SELECT id, v FROM "public.pre"'
+wait_rows "partition p0_low existing at start copied" "SELECT id, v FROM p0_low" 'SELECT id, v FROM "public.p0_low"'
+wait_rows "partition p0_high existing at start copied" "SELECT id, v FROM p0_high" 'SELECT id, v FROM "public.p0_high"'
+
+# 1. A table created after the start.
+psql_db <<'SQL' || not_ok "table created later"
+CREATE TABLE later (id int PRIMARY KEY, v text, n numeric);
+INSERT INTO later SELECT i, 'later ' || i, i * 0.5 FROM generate_series(1, 200) i;
+UPDATE later SET v = 'updated' WHERE id % 10 = 0;
+DELETE FROM later WHERE id BETWEEN 50 AND 59;
+SQL
+wait_rows "table created after the start arrives with its rows" "SELECT id, v, n FROM later" 'SELECT id, v, n FROM "public.later"'
+# and it keeps following it
+psql_db -c "INSERT INTO later VALUES (1000, 'more', NULL); DELETE FROM later WHERE id = 1" || not_ok "more changes to the later table"
+wait_rows "later changes to it follow" "SELECT id, v, n FROM later" 'SELECT id, v, n FROM "public.later"'
+
+# 2. A partitioned table created after the start, rows inserted through the parent.
+psql_db <<'SQL' || not_ok "partitioned table created later"
+CREATE TABLE m (id int, r text, v text, PRIMARY KEY (id, r)) PARTITION BY LIST (r);
+CREATE TABLE m_a PARTITION OF m FOR VALUES IN ('a');
+CREATE TABLE m_b PARTITION OF m FOR VALUES IN ('b');
+INSERT INTO m SELECT i, CASE WHEN i % 3 = 0 THEN 'b' ELSE 'a' END, 'm ' || i FROM generate_series(1, 90) i;
+UPDATE m SET v = 'moved', r = 'b' WHERE id = 1;   -- moves a row to the other partition
+SQL
+wait_rows "partition m_a arrives under its own name" "SELECT id, r, v FROM m_a" 'SELECT id, r, v FROM "public.m_a"'
+wait_rows "partition m_b arrives under its own name" "SELECT id, r, v FROM m_b" 'SELECT id, r, v FROM "public.m_b"'
+# Which tables SQLite holds: the partitions, and (printed only) whether the parents got a table of their own.
+tables=$(sqlite_tables)
+missing=
+for table in public.pre public.p0_low public.p0_high public.later public.m_a public.m_b; do
+	case " $tables " in *" $table "*) ;; *) missing="$missing $table" ;; esac
+done
+if [ -z "$missing" ]; then ok "sqlite tables: $tables"; else not_ok "sqlite tables: $tables (missing:$missing)"; fi
+for parent in p0 m; do
+	echo "    parent $parent: $(sqlite3 -batch -cmd '.timeout 5000' "$lite" "SELECT 'a table of ' || count(*) || ' rows' FROM \"public.$parent\"" 2>&1)"
+done
+
+# 3. SIGTERM: exit 0, the rule never in error.
+kill -TERM "$daemon"
+deadline=$((SECONDS + 30))
+while kill -0 "$daemon" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+	sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
+done
+if kill -0 "$daemon" 2>/dev/null; then
+	not_ok "SIGTERM: exits 0 (still running after 30 s)"
+	kill -9 "$daemon"
+	wait "$daemon" 2>/dev/null
+elif wait "$daemon"; then
+	ok "SIGTERM: exits 0"
+else
+	not_ok "SIGTERM: exits 0"
+	tail -20 "$work/log.daemon" >&2
+fi
+daemon=
+status=$(scalar "SELECT status || ' ' || coalesce(last_error, '') FROM mosta.rule_stats WHERE rule = 'star'")
+case $status in
+"streaming ") ok "rule_stats: streaming, no error" ;;
+*) not_ok "rule_stats: '$status'" ;;
+esac
+if grep -qE 'error|retrying' "$work/log.daemon"; then
+	not_ok "no error logged"
+	grep -E 'error|retrying' "$work/log.daemon" | head -5 >&2
+else
+	ok "no error logged"
+fi
+sed 's/^/    /' "$work/log.daemon"
+
+finish
