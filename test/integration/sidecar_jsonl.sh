@@ -11,7 +11,7 @@
 # transaction carries its commit time (the issue: "change documents with LSN and commit time"; docs/protocol.md
 # names it "ts", sent with include-timestamp), within the time the changes were made. Then more changes and a
 # third "--once": the archive of the second run is a prefix of the new one, and only the new transaction was
-# appended (no duplicate). Rotation (64 MiB, a constant of sidecar/src/app/rule_runner.cpp) is not tested. The
+# appended (no duplicate). Rotation (64 MiB, the constant kJsonArchiveFileBytes of sidecar/src/app) is not tested. The
 # binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "sidecar_jsonl: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
