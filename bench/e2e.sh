@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# e2e.sh: end-to-end catch-up, Postgres -> SQLite through mosta-sidecar against
+# PostgreSQL's native logical replication Postgres -> Postgres (a publication
+# and a subscription between two local clusters), in the same run on the same
+# changes; then the sidecar's peak memory while it applies one big transaction.
+# Starts its own two throwaway clusters (scripts/pg-cluster start/stop).
+#
+# Workload (the one of decode.sh; BENCH_SCALE=1): a table of bigint, int,
+# text, numeric, timestamptz, jsonb and boolean; 1,000,000 inserts in 100
+# transactions, then 500,000 updates in 50 and 200,000 deletes in 20 (10,000
+# rows per transaction): 1,700,000 row changes. BENCH_SCALE scales the rows
+# per transaction, not the number of transactions. Each round uses new ids.
+#
+# Catch-up. Both consumers follow the publisher's database bench_e2e from
+# before the workload: the subscription bench_sub (subscriber cluster, table
+# copied while empty, then ALTER SUBSCRIPTION ... DISABLE) and the sidecar
+# rule e2e into one SQLite slave (a first "mosta-sidecar --once" on the empty
+# table took the initial copy and created slot mosta_e2e). With both stopped,
+# a round generates the workload and notes pg_current_wal_lsn(); then, one
+# after the other (the order alternates between rounds), each consumer is
+# started and timed until it has caught up:
+#   native:  from ALTER SUBSCRIPTION ... ENABLE until the publisher's slot
+#            bench_sub has confirmed_flush_lsn >= that LSN (polled every 20
+#            ms inside the server), then DISABLE again;
+#   sidecar: "mosta-sidecar --once" from start to exit (connect, read the
+#            catalog, stream up to its heartbeat, flush, confirm, status).
+# After each round the row count and sum(n) of the SQLite table and of the
+# subscriber's table are checked against the publisher's. The median of
+# BENCH_RUNS rounds is reported as changes/s; the ratio is sidecar / native
+# (higher is better; target 1.5). For reading the sidecar's time, two more
+# lines: "decode only", a copy of its slot streamed with its plugin options by
+# pg_recvlogical to /dev/null (before either consumer runs; the floor the
+# server's decoding and sending put under the sidecar), and the sidecar's own
+# CPU time.
+#
+# Fairness: both targets are durable. The subscriber runs with fsync = on and
+# the subscription with synchronous_commit = on (170 commits: a flush each,
+# and the flush position it confirms is then exact, not up to the apply
+# worker's 1 s nap late); SQLite runs with synchronous=FULL, as the sidecar
+# opens it. The publisher keeps pg-cluster's fsync = off (it only decodes).
+# The publisher's walsender decodes for both (pgoutput / mostajs) on the same
+# two cores as the consumer. Two fixed delays that are not catch-up are taken
+# out: the subscriber runs with wal_retrieve_retry_interval = 100ms (else the
+# launcher waits up to 5 s before restarting an apply worker it stopped
+# less than 5 s before), and the sidecar with --poll-interval 100ms (its
+# --once exit is noticed at that granularity: the default, 1 s, adds up to a
+# second after the rule has caught up; while catching up the stream is not
+# idle for that long, so the setting should change nothing else).
+#
+# Peak RSS: for each size of BENCH_RSS_ROWS (default 250,000 and 1,000,000),
+# one transaction inserting that many rows, then "mosta-sidecar --once" under
+# /usr/bin/time -v ("Maximum resident set size"); also its peak during the
+# catch-up rounds and with nothing to apply. Target: under 200 MB and
+# independent of the transaction's size.
+#
+# Settings: BENCH_SCALE (default 1), BENCH_RUNS (default 3), BENCH_RSS_ROWS
+# (default "250000 1000000"), MOSTA_SIDECAR (default the Release build
+# build/release/sidecar/mosta-sidecar, which bench/run-all builds). The
+# default run takes about 5 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scale=${BENCH_SCALE:-1}
+runs=${BENCH_RUNS:-3}
+rss_sizes=${BENCH_RSS_ROWS:-250000 1000000}
+sidecar=${MOSTA_SIDECAR:-build/release/sidecar/mosta-sidecar}
+per_txn=$(awk -v s="$scale" 'BEGIN { n = int(10000 * s + 0.5); print (n < 1 ? 1 : n) }')
+inserts=$((100 * per_txn))
+updates=$((50 * per_txn))
+deletes=$((20 * per_txn))
+changes=$((inserts + updates + deletes))
+transactions=170
+
+die() { echo "e2e.sh: $*" >&2; exit 1; }
+[ -x "$sidecar" ] || die "$sidecar not found: cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release && cmake --build build/release -j2 --target mosta-sidecar (or set MOSTA_SIDECAR)"
+sidecar=$(realpath "$sidecar")
+[ -x /usr/bin/time ] || die "/usr/bin/time not found: apt-get install time"
+
+work=$(mktemp -d)
+pub_dir="" sub_dir=""
+cleanup() {
+	local dir
+	for dir in "$sub_dir" "$pub_dir"; do
+		[ -n "$dir" ] && [ -f "$dir/.mosta-cluster" ] && scripts/pg-cluster stop "$dir" || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# cluster_port DIR: the port of the pg-cluster in DIR.
+cluster_port() { scripts/pg-cluster env "$1" | sed -n 's/^export PGPORT=//p'; }
+pub_dir=$(mktemp -d)
+scripts/pg-cluster start "$pub_dir" >/dev/null
+sub_dir=$(mktemp -d)
+MOSTA_PG_CONF="fsync = on
+wal_retrieve_retry_interval = 100ms" scripts/pg-cluster start "$sub_dir" >/dev/null
+pub_port=$(cluster_port "$pub_dir")
+sub_port=$(cluster_port "$sub_dir")
+export PGHOST=127.0.0.1 PGUSER=postgres PGDATABASE=bench_e2e PGTZ=UTC
+unset MOSTA_SOURCE_URI
+pub() { PGPORT=$pub_port psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
+sub() { PGPORT=$sub_port psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
+source_uri="host=127.0.0.1 port=$pub_port user=postgres dbname=bench_e2e"
+lite=$work/bench.db
+
+table_sql='CREATE TABLE bench_rows (id bigint PRIMARY KEY, n int, label text, amount numeric(14,2),
+                         at timestamptz, doc jsonb, flag boolean);'
+pub -d postgres -c "CREATE DATABASE bench_e2e"
+sub -d postgres -c "CREATE DATABASE bench_e2e"
+pub -v uri="$source_uri" -v lite="$lite" >/dev/null <<SQL
+CREATE EXTENSION mostajs;
+$table_sql
+CREATE PUBLICATION bench_pub FOR TABLE bench_rows;
+SELECT mosta_add_replica('bench', 'master', 'master', 'postgres', :'uri');
+SELECT mosta_add_replica('bench', 'lite', 'slave', 'sqlite', :'lite');
+SELECT mosta_add_rule('e2e', 'bench', 'bench', 'cdc', ARRAY['bench_rows']);
+SQL
+PGOPTIONS="-c client_min_messages=warning" sub <<SQL
+$table_sql
+CREATE SUBSCRIPTION bench_sub CONNECTION '$source_uri' PUBLICATION bench_pub
+  WITH (synchronous_commit = 'on');
+SQL
+
+# wait_until RUNNER CONDITION SECONDS: runs a boolean query (on pub or sub) every 20 ms inside the server until it is true.
+wait_until() {
+	local runner=$1 condition=$2 seconds=$3
+	"$runner" <<SQL
+DO \$\$ DECLARE deadline timestamptz := clock_timestamp() + interval '$seconds seconds'; BEGIN
+  WHILE NOT coalesce(($condition), false) LOOP
+    IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'e2e.sh: timed out waiting for: %', \$c\$$condition\$c\$; END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END \$\$;
+SQL
+}
+native_slot_inactive="SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'bench_sub'"
+
+# The subscription's initial copy (of the empty table), then it stops.
+wait_until sub "SELECT count(*) = 0 FROM pg_subscription_rel WHERE srsubstate <> 'r'" 120
+sub -c "ALTER SUBSCRIPTION bench_sub DISABLE"
+wait_until pub "$native_slot_inactive" 60
+
+# run_sidecar LABEL: mosta-sidecar --once under /usr/bin/time; prints nanoseconds, peak RSS (kB) and CPU seconds.
+run_sidecar() {
+	local label=$1 began elapsed
+	began=$(date +%s%N)
+	if ! /usr/bin/time -v -o "$work/time.$label" "$sidecar" --once --poll-interval 100ms --source "$source_uri" 2>"$work/log.$label"; then
+		cat "$work/log.$label" >&2
+		die "mosta-sidecar --once ($label) failed"
+	fi
+	elapsed=$(($(date +%s%N) - began))
+	echo "$elapsed $(awk -F': ' '/Maximum resident set size/ { rss = $2 } /(User|System) time/ { cpu += $2 }
+		END { print rss, cpu }' "$work/time.$label")"
+}
+
+# The sidecar's initial copy (of the empty table) creates its slot.
+out=$(run_sidecar copy)
+read -r _ idle_rss _ <<<"$out"
+
+# run_native: the subscription from ENABLE until its slot confirmed END_LSN; prints nanoseconds.
+run_native() {
+	local end_lsn=$1 began elapsed
+	began=$(date +%s%N)
+	sub -c "ALTER SUBSCRIPTION bench_sub ENABLE"
+	wait_until pub "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots WHERE slot_name = 'bench_sub'" 1800
+	elapsed=$(($(date +%s%N) - began))
+	sub -c "ALTER SUBSCRIPTION bench_sub DISABLE"
+	wait_until pub "$native_slot_inactive" 60
+	echo "$elapsed"
+}
+
+# decode_only END_LSN: streams a copy of the sidecar's slot, with the sidecar's plugin options, to
+# /dev/null up to END_LSN with pg_recvlogical; prints nanoseconds. Not part of either consumer's time:
+# the floor that decoding and sending alone put under the sidecar's catch-up.
+decode_only() {
+	local began elapsed
+	pub -c "SELECT pg_copy_logical_replication_slot('mosta_e2e', 'bench_decode_only')" >/dev/null
+	began=$(date +%s%N)
+	PGPORT=$pub_port pg_recvlogical -d bench_e2e --start -S bench_decode_only -f /dev/null --endpos="$1" --no-loop \
+		-o include-lsn=on -o include-types=on -o include-xids=on -o batch-bytes=65536 -o include-tables=public.bench_rows
+	elapsed=$(($(date +%s%N) - began))
+	pub -c "SELECT pg_drop_replication_slot('bench_decode_only')" >/dev/null
+	echo "$elapsed"
+}
+
+# workload ROUND: the standard workload on ids of its own; prints nanoseconds.
+workload() {
+	local base=$(($1 * inserts)) began
+	began=$(date +%s%N)
+	pub <<SQL
+DO \$\$ BEGIN
+  FOR b IN 0..99 LOOP
+    INSERT INTO bench_rows
+    SELECT g, g % 1000, 'row ' || g || ' of the decoding benchmark', (g * 1.37)::numeric(14,2),
+           timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+           jsonb_build_object('k', g, 'tag', 'bench', 'even', g % 2 = 0), g % 3 = 0
+      FROM generate_series($base + b * $per_txn + 1, $base + (b + 1) * $per_txn) g;
+    COMMIT;
+  END LOOP;
+  FOR b IN 0..49 LOOP
+    UPDATE bench_rows SET n = n + 1, amount = amount + 0.5, at = at + interval '1 hour', flag = NOT flag
+     WHERE id > $base + b * $per_txn AND id <= $base + (b + 1) * $per_txn;
+    COMMIT;
+  END LOOP;
+  FOR b IN 0..19 LOOP
+    DELETE FROM bench_rows WHERE id > $base + $inserts - (b + 1) * $per_txn AND id <= $base + $inserts - b * $per_txn;
+    COMMIT;
+  END LOOP;
+END \$\$;
+SQL
+	echo $(($(date +%s%N) - began))
+}
+
+# check LABEL: the SQLite table and the subscriber's table hold the publisher's rows (count, sum(n)).
+check() {
+	local source lite_rows native_rows
+	source=$(pub -c "SELECT count(*) || ' ' || coalesce(sum(n), 0) FROM bench_rows")
+	lite_rows=$(python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print("%d %d" % db.execute("SELECT count(*), coalesce(sum(n), 0) FROM \"public.bench_rows\"").fetchone())' "$lite")
+	native_rows=$(sub -c "SELECT count(*) || ' ' || coalesce(sum(n), 0) FROM bench_rows")
+	[ "$lite_rows" = "$source" ] || die "$1: SQLite holds '$lite_rows' (rows, sum(n)), the source '$source'"
+	[ "$native_rows" = "$source" ] || die "$1: the subscriber holds '$native_rows' (rows, sum(n)), the source '$source'"
+}
+
+for ((run = 0; run < runs; run++)); do
+	pub -c "CHECKPOINT"
+	start_lsn=$(pub -c "SELECT pg_current_wal_lsn()")
+	workload "$run" >>"$work/generated"
+	end_lsn=$(pub -c "SELECT pg_current_wal_lsn()")
+	pub -c "SELECT round(pg_wal_lsn_diff('$end_lsn', '$start_lsn') / 1048576.0)" >>"$work/wal_mb"
+	pub -c "CHECKPOINT"
+	decode_only "$end_lsn" >>"$work/decode"
+	if ((run % 2 == 0)); then order="native sidecar"; else order="sidecar native"; fi
+	for consumer in $order; do
+		if [ "$consumer" = native ]; then
+			run_native "$end_lsn" >>"$work/native"
+		else
+			out=$(run_sidecar "round$run")
+			read -r ns rss cpu <<<"$out"
+			echo "$ns" >>"$work/sidecar"
+			echo "$rss" >>"$work/catchup_rss"
+			echo "$cpu" >>"$work/sidecar_cpu"
+		fi
+	done
+	check "round $((run + 1))"
+	printf 'round %d: native %.2f s, sidecar %.2f s (%s first)\n' $((run + 1)) \
+		"$(tail -1 "$work/native" | awk '{ print $1 / 1e9 }')" "$(tail -1 "$work/sidecar" | awk '{ print $1 / 1e9 }')" \
+		"${order%% *}" >&2
+done
+
+# Peak RSS: one transaction of N rows (new ids), then mosta-sidecar --once.
+base=$((runs * inserts))
+for rows in $rss_sizes; do
+	pub <<SQL
+INSERT INTO bench_rows
+SELECT g, g % 1000, 'row ' || g || ' of the decoding benchmark', (g * 1.37)::numeric(14,2),
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+       jsonb_build_object('k', g, 'tag', 'bench', 'even', g % 2 = 0), g % 3 = 0
+  FROM generate_series($base + 1, $base + $rows) g;
+SQL
+	base=$((base + rows))
+	out=$(run_sidecar "txn$rows")
+	echo "$rows $out" >>"$work/rss"
+done
+# the subscriber catches up too, so that every row count agrees
+end_lsn=$(pub -c "SELECT pg_current_wal_lsn()")
+run_native "$end_lsn" >/dev/null
+check "big transactions"
+out=$(run_sidecar idle)
+read -r _ idle_rss_after _ <<<"$out"
+
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) / 1e9 }'; }
+native_s=$(median "$work/native")
+sidecar_s=$(median "$work/sidecar")
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+printf 'workload: %d row changes (%d inserts, %d updates, %d deletes in %d transactions), %s MB of WAL, generated in %.1f s (median)\n' \
+	"$changes" "$inserts" "$updates" "$deletes" "$transactions" "$(sort -n "$work/wal_mb" | sed -n 1p)" "$(median "$work/generated")"
+printf 'catch-up, median of %d rounds (rows = row changes caught up; both consumers checked equal to the source)\n' "$runs"
+printf '%-52s %8s %10s\n' consumer seconds rows/s
+printf '%-52s %8.2f %10.0f\n' "native: subscription (pgoutput) -> PostgreSQL" "$native_s" \
+	"$(awk -v c="$changes" -v s="$native_s" 'BEGIN { print c / s }')"
+printf '%-52s %8.2f %10.0f\n' "mosta-sidecar --once (mostajs) -> SQLite" "$sidecar_s" \
+	"$(awk -v c="$changes" -v s="$sidecar_s" 'BEGIN { print c / s }')"
+printf '%-52s %8.2f %10.0f\n' "  (decode only: pg_recvlogical, mostajs -> /dev/null)" "$(median "$work/decode")" \
+	"$(awk -v c="$changes" -v s="$(median "$work/decode")" 'BEGIN { print c / s }')"
+printf '%-52s %8.2f\n' "  (CPU time of mosta-sidecar, user + system)" \
+	"$(sort -n "$work/sidecar_cpu" | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')"
+printf 'ratio sidecar / native: %s (target: at least 1.5)\n' "$(awk -v n="$native_s" -v s="$sidecar_s" 'BEGIN { printf "%.2f", n / s }')"
+echo "mosta-sidecar peak RSS (/usr/bin/time -v, maximum resident set size):"
+printf '  %-44s %8s MB\n' "initial copy of the empty table" "$(mb "$idle_rss")"
+printf '  %-44s %8s MB\n' "catch-up rounds (largest)" "$(mb "$(sort -n "$work/catchup_rss" | tail -1)")"
+while read -r rows ns rss _; do
+	printf '  %-44s %8s MB  (%.1f s)\n' "one transaction of $rows inserts" "$(mb "$rss")" "$(awk -v n="$ns" 'BEGIN { print n / 1e9 }')"
+done <"$work/rss"
+printf '  %-44s %8s MB\n' "nothing to apply" "$(mb "$idle_rss_after")"
+echo "target: under 200 MB, independent of the transaction's size"
