@@ -17,6 +17,9 @@ namespace {
 // A separator that no identifier contains (QuoteIdentifier rejects NUL), for statement cache keys.
 constexpr char kKeySeparator = '\0';
 
+// Columns of a change's row images, by address (a where clause binds them without copying their values).
+using ColumnRefs = std::vector<const Column *>;
+
 // FindColumn returns the column called name in row, or null.
 const Column *
 FindColumn(const std::vector<Column> &row, std::string_view name) {
@@ -67,12 +70,12 @@ ColumnList(const std::vector<Column> &row) {
 	return list;
 }
 
-// Conditions returns "a = ?n AND b = ?n+1 ..." (op "=" or "IS") for names, numbering from first_index.
+// Conditions returns "a = ?n AND b = ?n+1 ..." (op "=" or "IS") for columns, numbering from first_index.
 std::string
-Conditions(const std::vector<std::string> &names, int first_index, std::string_view op) {
+Conditions(const ColumnRefs &columns, int first_index, std::string_view op) {
 	std::string sql;
-	for (std::size_t i = 0; i < names.size(); ++i)
-		sql += (i == 0 ? "" : " AND ") + QuoteIdentifier(names[i]) + " " + std::string(op) + " ?" +
+	for (std::size_t i = 0; i < columns.size(); ++i)
+		sql += (i == 0 ? "" : " AND ") + QuoteIdentifier(columns[i]->name) + " " + std::string(op) + " ?" +
 			   std::to_string(first_index + static_cast<int>(i));
 	return sql;
 }
@@ -86,18 +89,34 @@ Assignments(const std::vector<Column> &row) {
 	return sql;
 }
 
-// CacheKey joins an operation tag, the table and column names into a statement cache key.
-std::string
-CacheKey(std::string_view tag, const SqliteTable &table, const std::vector<Column> &row,
-		 const std::vector<std::string> &extra = {}) {
-	std::string key(tag);
-	key += kKeySeparator + table.name;
-	for (const Column &column : row)
-		key += kKeySeparator + column.name;
+// CacheKey writes into key (whose storage is reused from change to change) an operation tag, the table and the
+// column names of row and extra: the statement cache key.
+const std::string &
+CacheKey(std::string &key, std::string_view tag, const SqliteTable &table, const std::vector<Column> &row,
+		 const ColumnRefs &extra = {}) {
+	key.assign(tag);
 	key += kKeySeparator;
-	for (const std::string &name : extra)
-		key += kKeySeparator + name;
+	key += table.name;
+	for (const Column &column : row) {
+		key += kKeySeparator;
+		key += column.name;
+	}
+	key += kKeySeparator;
+	for (const Column *column : extra) {
+		key += kKeySeparator;
+		key += column->name;
+	}
 	return key;
+}
+
+// Refs returns the addresses of row's columns.
+ColumnRefs
+Refs(const std::vector<Column> &row) {
+	ColumnRefs refs;
+	refs.reserve(row.size());
+	for (const Column &column : row)
+		refs.push_back(&column);
+	return refs;
 }
 
 // ThrowMissingOld reports a change that needs "old" but has none.
@@ -122,9 +141,10 @@ WithUnchangedFromOld(const Change &change) {
 
 // KeyValues returns, for each key column of table, its value in "old" if there, else in "new"; sets moved when an
 // old value differs from the new one.
-std::vector<Column>
+ColumnRefs
 KeyValues(const SqliteTable &table, const Change &change, bool &moved) {
-	std::vector<Column> key;
+	ColumnRefs key;
+	key.reserve(table.primary_key.size());
 	moved = false;
 	for (const std::string &name : table.primary_key) {
 		const Column *new_column = FindColumn(change.new_row, name);
@@ -132,30 +152,20 @@ KeyValues(const SqliteTable &table, const Change &change, bool &moved) {
 		if (old_column == nullptr && new_column == nullptr)
 			throw std::runtime_error("cannot apply update to " + table.quoted + ": key column " +
 									 QuoteIdentifier(name) + " is in neither \"old\" nor \"new\"");
-		key.push_back(old_column != nullptr ? *old_column : *new_column);
+		key.push_back(old_column != nullptr ? old_column : new_column);
 		moved = moved || (old_column != nullptr && new_column != nullptr && old_column->value != new_column->value);
 	}
 	return key;
 }
 
-// ColumnNamesOf returns the names of row's columns.
-std::vector<std::string>
-ColumnNamesOf(const std::vector<Column> &row) {
-	std::vector<std::string> names;
-	names.reserve(row.size());
-	for (const Column &column : row)
-		names.push_back(column.name);
-	return names;
-}
-
 // OneRowMatching returns "<rowid> IN (SELECT <rowid> FROM t WHERE a IS ?n ... LIMIT 1)" for a keyless table.
 std::string
-OneRowMatching(const SqliteTable &table, const std::vector<std::string> &names, int first_index) {
+OneRowMatching(const SqliteTable &table, const ColumnRefs &columns, int first_index) {
 	if (table.rowid.empty())
 		throw std::runtime_error("cannot find rows of keyless table " + table.quoted +
 								 ": its columns shadow rowid, _rowid_ and oid");
 	return table.rowid + " IN (SELECT " + table.rowid + " FROM " + table.quoted + " WHERE " +
-		   Conditions(names, first_index, "IS") + " LIMIT 1)";
+		   Conditions(columns, first_index, "IS") + " LIMIT 1)";
 }
 
 } // namespace
@@ -167,7 +177,7 @@ SqliteSink::ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row
 		if (!FindColumn(row, key_column))
 			throw std::runtime_error("cannot apply a row to " + table.quoted + ": key column " +
 									 QuoteIdentifier(key_column) + " is missing from \"new\"");
-	sqlite3_stmt *stmt = Statement(CacheKey("upsert", table, row), [&] {
+	sqlite3_stmt *stmt = Statement(CacheKey(key_buffer_, "upsert", table, row), [&] {
 		std::string sql = "INSERT INTO " + table.quoted + " (" + ColumnList(row) + ") VALUES (";
 		for (std::size_t i = 0; i < row.size(); ++i)
 			sql += (i == 0 ? "?" : ", ?") + std::to_string(i + 1);
@@ -183,7 +193,7 @@ SqliteSink::ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row
 		for (std::size_t i = 0; i < table.primary_key.size(); ++i)
 			sql += (i == 0 ? "" : ", ") + QuoteIdentifier(table.primary_key[i]);
 		return sql + ") DO " + (set.empty() ? "NOTHING" : "UPDATE SET " + set);
-	}());
+	});
 	for (std::size_t i = 0; i < row.size(); ++i)
 		BindValue(db_.get(), stmt, static_cast<int>(i + 1), row[i].value, KindOf(table, row[i].name), row[i].name);
 	RunSql(db_.get(), stmt);
@@ -193,12 +203,12 @@ SqliteSink::ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row
 // unchanged columns keep their values), or upserts when no row had the old key (a replay, or a keyless miss).
 void
 SqliteSink::ApplyUpdate(const SqliteTable &table, const Change &change) {
-	std::vector<Column> where;
-	std::string tag;
+	ColumnRefs where;
+	std::string_view tag;
 	if (table.primary_key.empty()) {
 		if (!change.has_old)
 			ThrowMissingOld(change);
-		where = change.old_row;
+		where = Refs(change.old_row);
 		tag = "update-one";
 	} else {
 		bool moved = false;
@@ -210,20 +220,19 @@ SqliteSink::ApplyUpdate(const SqliteTable &table, const Change &change) {
 		tag = "update-key";
 	}
 	const std::vector<Column> &row = change.new_row;
-	std::vector<std::string> where_names = ColumnNamesOf(where);
 	int first_where = static_cast<int>(row.size()) + 1;
-	sqlite3_stmt *stmt = Statement(CacheKey(tag, table, row, where_names), [&] {
+	sqlite3_stmt *stmt = Statement(CacheKey(key_buffer_, tag, table, row, where), [&] {
 		if (table.primary_key.empty())
 			return "UPDATE " + table.quoted + " SET " + Assignments(row) + " WHERE " +
-				   OneRowMatching(table, where_names, first_where);
+				   OneRowMatching(table, where, first_where);
 		return "UPDATE OR REPLACE " + table.quoted + " SET " + Assignments(row) + " WHERE " +
-			   Conditions(where_names, first_where, "=");
-	}());
+			   Conditions(where, first_where, "=");
+	});
 	for (std::size_t i = 0; i < row.size(); ++i)
 		BindValue(db_.get(), stmt, static_cast<int>(i + 1), row[i].value, KindOf(table, row[i].name), row[i].name);
 	for (std::size_t i = 0; i < where.size(); ++i)
-		BindValue(db_.get(), stmt, first_where + static_cast<int>(i), where[i].value, KindOf(table, where[i].name),
-				  where[i].name);
+		BindValue(db_.get(), stmt, first_where + static_cast<int>(i), where[i]->value, KindOf(table, where[i]->name),
+				  where[i]->name);
 	RunSql(db_.get(), stmt);
 	if (sqlite3_changes(db_.get()) == 0)
 		ApplyUpsert(table, WithUnchangedFromOld(change));
@@ -234,27 +243,27 @@ void
 SqliteSink::ApplyDelete(const SqliteTable &table, const Change &change) {
 	if (!change.has_old)
 		ThrowMissingOld(change);
-	std::vector<Column> where;
+	ColumnRefs where;
 	if (table.primary_key.empty()) {
-		where = change.old_row;
+		where = Refs(change.old_row);
 	} else {
+		where.reserve(table.primary_key.size());
 		for (const std::string &name : table.primary_key) {
 			const Column *column = FindColumn(change.old_row, name);
 			if (column == nullptr)
 				throw std::runtime_error("cannot apply delete to " + table.quoted + ": key column " +
 										 QuoteIdentifier(name) + " is missing from \"old\"");
-			where.push_back(*column);
+			where.push_back(column);
 		}
 	}
-	std::vector<std::string> where_names = ColumnNamesOf(where);
-	sqlite3_stmt *stmt = Statement(CacheKey("delete", table, {}, where_names), [&] {
+	sqlite3_stmt *stmt = Statement(CacheKey(key_buffer_, "delete", table, {}, where), [&] {
 		if (table.primary_key.empty())
-			return "DELETE FROM " + table.quoted + " WHERE " + OneRowMatching(table, where_names, 1);
-		return "DELETE FROM " + table.quoted + " WHERE " + Conditions(where_names, 1, "=");
-	}());
+			return "DELETE FROM " + table.quoted + " WHERE " + OneRowMatching(table, where, 1);
+		return "DELETE FROM " + table.quoted + " WHERE " + Conditions(where, 1, "=");
+	});
 	for (std::size_t i = 0; i < where.size(); ++i)
-		BindValue(db_.get(), stmt, static_cast<int>(i + 1), where[i].value, KindOf(table, where[i].name),
-				  where[i].name);
+		BindValue(db_.get(), stmt, static_cast<int>(i + 1), where[i]->value, KindOf(table, where[i]->name),
+				  where[i]->name);
 	RunSql(db_.get(), stmt);
 }
 
@@ -275,7 +284,8 @@ SqliteSink::ApplyTruncate(const Change &change) {
 			found = tables_.emplace(name, std::move(*loaded)).first;
 		}
 		const SqliteTable &table = found->second;
-		RunSql(db_.get(), Statement(CacheKey("truncate", table, {}), "DELETE FROM " + table.quoted));
+		RunSql(db_.get(),
+			   Statement(CacheKey(key_buffer_, "truncate", table, {}), [&] { return "DELETE FROM " + table.quoted; }));
 	}
 }
 

@@ -198,13 +198,17 @@ SqliteSink::Table(const Change &change) {
 	return found->second;
 }
 
-// Statement prepares sql under key once.
+// CachedStatement looks key up.
 sqlite3_stmt *
-SqliteSink::Statement(const std::string &key, const std::string &sql) {
+SqliteSink::CachedStatement(const std::string &key) const {
 	auto found = statements_.find(key);
-	if (found == statements_.end())
-		found = statements_.emplace(key, PrepareSql(db_.get(), sql)).first;
-	return found->second.get();
+	return found == statements_.end() ? nullptr : found->second.get();
+}
+
+// AddStatement prepares sql under key.
+sqlite3_stmt *
+SqliteSink::AddStatement(const std::string &key, const std::string &sql) {
+	return statements_.insert_or_assign(key, PrepareSql(db_.get(), sql)).first->second.get();
 }
 
 } // namespace mosta::sidecar

@@ -83,8 +83,20 @@ class SqliteSink final : public Sink {
 	// Table returns the metadata of change's table, creating the table or adding columns as needed.
 	SqliteTable &Table(const Change &change);
 
-	// Statement returns the cached statement for key, preparing sql on first use.
-	sqlite3_stmt *Statement(const std::string &key, const std::string &sql);
+	// CachedStatement returns the statement cached under key, or null when there is none yet.
+	sqlite3_stmt *CachedStatement(const std::string &key) const;
+
+	// AddStatement prepares sql and caches it under key (the caller found none there).
+	sqlite3_stmt *AddStatement(const std::string &key, const std::string &sql);
+
+	// Statement returns the statement cached under key; on a miss it calls build() for the SQL and prepares it, so
+	// the SQL text is built once per key, not per change.
+	template <typename BuildSql>
+	sqlite3_stmt *
+	Statement(const std::string &key, BuildSql &&build) {
+		sqlite3_stmt *stmt = CachedStatement(key);
+		return stmt != nullptr ? stmt : AddStatement(key, build());
+	}
 
 	// ApplyUpsert inserts or updates row by the primary key (plain INSERT on a keyless table).
 	void ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row);
@@ -110,6 +122,7 @@ class SqliteSink final : public Sink {
 	SqliteStmtHandle checkpoint_stmt_;
 	std::unordered_map<std::string, SqliteStmtHandle> statements_;
 	std::unordered_map<std::string, SqliteTable> tables_;
+	std::string key_buffer_; // the statement cache key of the current change, reused to spare an allocation
 
 	Lsn durable_lsn_ = kInvalidLsn;
 	Lsn pending_lsn_ = kInvalidLsn; // end LSN of the last closed source transaction of the open group
