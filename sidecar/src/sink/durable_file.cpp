@@ -1,9 +1,11 @@
 /*
  * durable_file.cpp
- *     DurableFile and SyncDirectory on POSIX file descriptors (open, pwrite, fdatasync, ftruncate, fsync).
+ *     DurableFile and SyncDirectory on POSIX file descriptors (open, pwrite, fdatasync, ftruncate, fsync), and
+ *     FindLastLine, a backward scan of a file in bounded chunks.
  */
 #include "sink/durable_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 #include <utility>
@@ -15,6 +17,9 @@
 namespace mosta::sidecar {
 
 namespace {
+
+// kScanChunkBytes is how much of the file FindLastLine reads at a time.
+constexpr std::size_t kScanChunkBytes = 64 * 1024;
 
 // ThrowErrno throws std::system_error for errno, naming the operation and the path.
 [[noreturn]] void
@@ -94,6 +99,39 @@ DurableFile::ReadAt(std::uint64_t offset, std::size_t length) const {
 	}
 	data.resize(done);
 	return data;
+}
+
+// FindLastLine reads chunks from the end of the file, each with the byte before it (to see whether a match starts
+// a line) and the prefix's length after it (so that a match straddling two chunks is found); every match that
+// starts a line is read on its own, up to its newline.
+std::optional<FoundLine>
+FindLastLine(const DurableFile &file, std::string_view prefix, const std::function<bool(std::string_view)> &accept) {
+	std::uint64_t size = file.Size();
+	for (std::uint64_t end = size; end > 0;) {
+		std::uint64_t start = end > kScanChunkBytes ? end - kScanChunkBytes : 0;
+		std::uint64_t from = start > 0 ? start - 1 : 0;
+		std::uint64_t to = std::min<std::uint64_t>(size, end + prefix.size());
+		std::string chunk = file.ReadAt(from, static_cast<std::size_t>(to - from));
+		// Matches at file offsets [start, end): positions [start - from, end - from) of chunk.
+		std::size_t pos = static_cast<std::size_t>(end - from);
+		while (pos > start - from) {
+			pos = chunk.rfind(prefix, pos - 1);
+			if (pos == std::string::npos || pos < start - from)
+				break;
+			if (pos > 0 ? chunk[pos - 1] != '\n' : from != 0)
+				continue;
+			std::uint64_t line_at = from + pos;
+			std::string line = file.ReadAt(line_at, kMaxFoundLineBytes + 1);
+			std::size_t newline = line.find('\n');
+			if (newline == std::string::npos)
+				continue;
+			line.resize(newline);
+			if (accept(line))
+				return FoundLine{line_at + newline + 1, std::move(line)};
+		}
+		end = start;
+	}
+	return std::nullopt;
 }
 
 // SyncDirectory opens the directory read-only and fsyncs it.

@@ -2,11 +2,15 @@
  * durable_file.hpp
  *     DurableFile: an append-only file whose writes count only once fdatasync'd, for the file sinks (SQL dump,
  *     JSON archive). POSIX calls, errors as std::system_error naming the path; the descriptor closes on
- *     destruction. SyncDirectory makes a new file's directory entry durable.
+ *     destruction. SyncDirectory makes a new file's directory entry durable. FindLastLine finds a sink's last
+ *     commit or checkpoint line reading backwards in bounded chunks, so recovery from a long partial tail costs
+ *     time, not memory.
  */
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -53,6 +57,21 @@ class DurableFile {
 	int fd_ = -1;
 	std::uint64_t size_ = 0;
 };
+
+// A complete line found by FindLastLine: the file offset just past its newline, and its text without the newline.
+struct FoundLine {
+	std::uint64_t end_offset;
+	std::string text;
+};
+
+// FindLastLine returns the last complete line of file (ended by '\n') that starts with prefix, is at most
+// kMaxFoundLineBytes long and is taken by accept; nullopt when there is none. Lines are read backwards in chunks
+// of 64 KiB, so memory stays bounded however long the file's tail is.
+std::optional<FoundLine> FindLastLine(const DurableFile &file, std::string_view prefix,
+									  const std::function<bool(std::string_view)> &accept);
+
+// kMaxFoundLineBytes bounds the lines FindLastLine returns (commit and checkpoint lines are short).
+constexpr std::size_t kMaxFoundLineBytes = 4096;
 
 // SyncDirectory fsyncs the directory at path, so that a file just created in it survives a crash.
 void SyncDirectory(const std::string &path);

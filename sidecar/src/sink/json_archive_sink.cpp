@@ -1,12 +1,14 @@
 /*
  * json_archive_sink.cpp
- *     JsonArchiveSink: recovery from the newest file, buffering, rotation and fdatasync (see json_archive_sink.hpp).
+ *     JsonArchiveSink: recovery from the newest file, rotation, begin and commit lines, and the transactions
+ *     through SpooledTransaction (see json_archive_sink.hpp).
  */
 #include "sink/json_archive_sink.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -19,6 +21,11 @@ namespace {
 constexpr std::string_view kFilePrefix = "archive-";
 constexpr std::string_view kFileSuffix = ".jsonl";
 constexpr std::string_view kCommitPrefix = R"({"op":"commit",)";
+
+// kMaxCommitTimeBytes bounds a commit time (a timestamptz text is about 32 bytes), so that a commit line, even
+// escaped, stays well within what recovery reads of it (kMaxFoundLineBytes).
+constexpr std::size_t kMaxCommitTimeBytes = 128;
+static_assert(6 * kMaxCommitTimeBytes + 256 < kMaxFoundLineBytes);
 
 // ArchiveFiles returns the archive files of directory, oldest first.
 std::vector<std::filesystem::path>
@@ -33,6 +40,28 @@ ArchiveFiles(const std::string &directory) {
 	}
 	std::sort(files.begin(), files.end());
 	return files;
+}
+
+// AppendJsonString appends text as a JSON string: quotes, backslash and control characters escaped, other bytes
+// (UTF-8) as they are.
+void
+AppendJsonString(std::string &out, std::string_view text) {
+	static constexpr char kHex[] = "0123456789abcdef";
+	out += '"';
+	for (char c : text) {
+		auto byte = static_cast<unsigned char>(c);
+		if (c == '"' || c == '\\') {
+			out += '\\';
+			out += c;
+		} else if (byte < 0x20) {
+			out += "\\u00";
+			out += kHex[byte >> 4];
+			out += kHex[byte & 0xf];
+		} else {
+			out += c;
+		}
+	}
+	out += '"';
 }
 
 } // namespace
@@ -61,34 +90,25 @@ JsonArchiveSink::FileName(Lsn lsn) {
 	return std::string(kFilePrefix) + hex + std::string(kFileSuffix);
 }
 
-// Recover reads the newest file (files are bounded by rotation) and cuts it after its last commit line; a
-// newest file without one is removed and the one before it is tried.
+// Recover finds the last commit line of the newest file from its end and cuts the file after it; a newest file
+// without one is removed and the one before it is tried.
 void
 JsonArchiveSink::Recover() {
 	std::vector<std::filesystem::path> files = ArchiveFiles(directory_);
 	while (!files.empty()) {
 		auto file = std::make_unique<DurableFile>(files.back().string());
-		std::string text = file->ReadAt(0, static_cast<std::size_t>(file->Size()));
-		std::size_t keep = 0;
-		std::string_view commit;
-		for (std::size_t pos = 0, newline; (newline = text.find('\n', pos)) != std::string::npos; pos = newline + 1) {
-			std::string_view line = std::string_view(text).substr(pos, newline - pos);
-			if (line.substr(0, kCommitPrefix.size()) == kCommitPrefix) {
-				keep = newline + 1;
-				commit = line;
-			}
-		}
-		if (keep != 0) {
-			std::optional<Lsn> lsn = ParseLsn(ParseChange(commit).end_lsn);
+		std::optional<FoundLine> commit = FindLastLine(*file, kCommitPrefix, [](std::string_view) { return true; });
+		if (commit) {
+			std::optional<Lsn> lsn = ParseLsn(ParseChange(commit->text).end_lsn);
 			if (!lsn)
 				throw std::runtime_error("JSON archive sink: commit line without end_lsn in " + file->Path());
 			durable_lsn_ = *lsn;
-			durable_size_ = keep;
-			if (file->Size() != keep)
-				file->Truncate(keep);
-			file_ = std::move(file);
+			if (file->Size() != commit->end_offset)
+				file->Truncate(commit->end_offset);
+			spool_.Attach(std::move(file));
 			return;
 		}
+		file.reset();
 		std::filesystem::remove(files.back());
 		SyncDirectory(directory_);
 		files.pop_back();
@@ -107,33 +127,84 @@ JsonArchiveSink::DurableLsn() const noexcept {
 	return durable_lsn_;
 }
 
-// BeginTransaction starts the buffer with a begin line.
+// BeginTransaction settles the file (a pending cut, rotation); the begin line waits for NoteCommitTime.
 void
 JsonArchiveSink::BeginTransaction(Lsn commit_lsn) {
 	if (source_open_)
 		throw std::logic_error("JSON archive sink: BeginTransaction while a source transaction is open");
-	if (cut_pending_ && file_) {
-		file_->Truncate(durable_size_);
-		cut_pending_ = false;
-	}
-	buffer_ = R"({"op":"begin","commit_lsn":")" + FormatLsn(commit_lsn) + "\"}\n";
+	spool_.Begin();
+	Rotate(commit_lsn);
 	source_open_ = true;
+	begin_written_ = false;
 	source_commit_lsn_ = commit_lsn;
+	commit_time_.clear();
 }
 
-// Apply buffers the change's document verbatim.
+// Rotate creates the file named after commit_lsn when there is no file yet or the current one is full; a current
+// file left empty by a rolled-back transaction is replaced by it too (and removed), as it is named after another
+// transaction.
+void
+JsonArchiveSink::Rotate(Lsn commit_lsn) {
+	std::string path = (std::filesystem::path(directory_) / FileName(commit_lsn)).string();
+	DurableFile *current = spool_.File();
+	if (current != nullptr && (current->Size() == 0 ? current->Path() == path : current->Size() < max_file_bytes_))
+		return;
+	std::string stale = current != nullptr && current->Size() == 0 ? current->Path() : std::string();
+	auto next = std::make_unique<DurableFile>(path);
+	if (next->Size() != 0)
+		next->Truncate(0); // left by a crash before its first commit was synced
+	spool_.Attach(std::move(next));
+	if (!stale.empty())
+		std::filesystem::remove(stale);
+	SyncDirectory(directory_);
+}
+
+// NoteCommitTime keeps commit_time for the begin and commit lines, refusing an overlong one.
+void
+JsonArchiveSink::NoteCommitTime(std::string_view commit_time) {
+	if (!source_open_ || begin_written_)
+		throw std::logic_error(source_open_
+								   ? "JSON archive sink: NoteCommitTime after Apply"
+								   : "JSON archive sink: NoteCommitTime outside BeginTransaction/CommitTransaction");
+	if (commit_time.size() > kMaxCommitTimeBytes)
+		throw std::invalid_argument("JSON archive sink: a commit time of " + std::to_string(commit_time.size()) +
+									" bytes, more than a timestamp can take");
+	commit_time_ = commit_time;
+}
+
+// WriteBeginLine writes {"op":"begin","ts":...,"commit_lsn":...} once per transaction.
+void
+JsonArchiveSink::WriteBeginLine() {
+	if (begin_written_)
+		return;
+	std::string line = R"({"op":"begin",)";
+	if (!commit_time_.empty()) {
+		line += R"("ts":)";
+		AppendJsonString(line, commit_time_);
+		line += ',';
+	}
+	line += R"("commit_lsn":")" + FormatLsn(source_commit_lsn_) + "\"}\n";
+	spool_.Append(line);
+	begin_written_ = true;
+}
+
+// Apply writes the change's document verbatim, after the begin line.
 void
 JsonArchiveSink::Apply(const Change &change) {
 	if (!source_open_)
 		throw std::logic_error("JSON archive sink: Apply outside BeginTransaction/CommitTransaction");
+	if (change.op == Op::Begin || change.op == Op::Commit)
+		throw std::invalid_argument("JSON archive sink: Apply does not take " + std::string(OpName(change.op)) +
+									" documents; the sink writes its own begin and commit lines");
 	if (change.raw.empty() || change.raw.find('\n') != std::string::npos)
 		throw std::invalid_argument("JSON archive sink: a " + std::string(OpName(change.op)) +
 									" change without its one-line document text (Change::raw)");
-	buffer_ += change.raw;
-	buffer_ += '\n';
+	WriteBeginLine();
+	spool_.Append(change.raw);
+	spool_.Append("\n");
 }
 
-// CommitTransaction rotates if the current file is full, writes the buffer and a commit line, then fdatasyncs.
+// CommitTransaction writes the rest of the transaction and a commit line, then fdatasyncs.
 void
 JsonArchiveSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
 	if (!source_open_)
@@ -143,26 +214,21 @@ JsonArchiveSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
 							   ") does not match BeginTransaction(" + FormatLsn(source_commit_lsn_) + ")");
 	if (end_lsn == kInvalidLsn)
 		throw std::invalid_argument("JSON archive sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
-	buffer_ += R"({"op":"commit","lsn":")" + FormatLsn(commit_lsn) + R"(","end_lsn":")" + FormatLsn(end_lsn) + "\"}\n";
+	std::string line = R"({"op":"commit",)";
+	if (!commit_time_.empty()) {
+		line += R"("ts":)";
+		AppendJsonString(line, commit_time_);
+		line += ',';
+	}
+	line += R"("lsn":")" + FormatLsn(commit_lsn) + R"(","end_lsn":")" + FormatLsn(end_lsn) + "\"}\n";
 	try {
-		if (!file_ || file_->Size() >= max_file_bytes_) {
-			std::string path = (std::filesystem::path(directory_) / FileName(commit_lsn)).string();
-			auto next = std::make_unique<DurableFile>(path);
-			if (next->Size() != 0)
-				next->Truncate(0); // left by a crash before its first commit was synced
-			SyncDirectory(directory_);
-			file_ = std::move(next);
-			durable_size_ = 0;
-		}
-		file_->Append(buffer_);
-		file_->Sync();
+		WriteBeginLine();
+		spool_.Commit(line);
 	} catch (...) {
 		Rollback();
 		throw;
 	}
-	buffer_.clear();
 	source_open_ = false;
-	durable_size_ = file_->Size();
 	durable_lsn_ = std::max(durable_lsn_, end_lsn);
 }
 
@@ -173,18 +239,12 @@ JsonArchiveSink::Flush() {
 		throw std::logic_error("JSON archive sink: Flush inside a source transaction");
 }
 
-// Rollback drops the buffer and cuts anything written past the last commit line.
+// Rollback cuts anything written past the last commit line (when that fails, the next BeginTransaction retries
+// it and throws if it fails again).
 void
 JsonArchiveSink::Rollback() noexcept {
-	buffer_.clear();
+	spool_.Rollback();
 	source_open_ = false;
-	if (file_ && file_->Size() != durable_size_) {
-		try {
-			file_->Truncate(durable_size_);
-		} catch (const std::exception &) {
-			cut_pending_ = true; // BeginTransaction retries the cut, and throws if it fails again
-		}
-	}
 }
 
 } // namespace mosta::sidecar

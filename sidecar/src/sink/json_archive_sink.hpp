@@ -3,29 +3,33 @@
  *     JsonArchiveSink: an append-only archive of the change stream as newline-delimited JSON, in files
  *       <directory>/archive-<commit LSN of the file's first transaction, 16 hex digits>.jsonl
  *     (fixed width, so names sort in stream order). Each source transaction is written as
- *       {"op":"begin","commit_lsn":"X/Y"}
+ *       {"op":"begin","ts":"<commit time>","commit_lsn":"X/Y"}
  *       <each change document verbatim, as received (Change::raw)>
- *       {"op":"commit","lsn":"X/Y","end_lsn":"X/Y"}
- *     so an archive file is itself a protocol stream (docs/protocol.md) read with include-lsn. The Sink interface
- *     does not carry the begin/commit documents, so their "ts" and "xid" are not archived; the changes are kept
- *     exactly as the plugin wrote them (with "lsn", and "types" when read with include-types).
+ *       {"op":"commit","ts":"<commit time>","lsn":"X/Y","end_lsn":"X/Y"}
+ *     so an archive file is itself a protocol stream (docs/protocol.md) read with include-lsn. "ts" is the commit
+ *     timestamp text the daemon passes to NoteCommitTime (the begin document's "ts", include-timestamp=on),
+ *     JSON-escaped; it is left out when NoteCommitTime was not called (a non-transactional message). "xid" is not
+ *     archived; the changes are kept exactly as the plugin wrote them (with "lsn", and "types" when read with
+ *     include-types).
  *
- *     Durability: a transaction is buffered and written at CommitTransaction, then fdatasync'd; DurableLsn()
- *     moves only after that. A new file is started only at a transaction boundary, once the current one holds
- *     max_file_bytes or more, and the directory is fsync'd after creating it. Opening recovers: in the newest file
- *     everything after the last complete commit line is cut (a crash may have left a partial transaction), and a
- *     newest file without any commit line is removed; DurableLsn() is that commit's end_lsn. Appends are not
+ *     Durability (SpooledTransaction): a transaction's lines are buffered up to SpooledTransaction::kSpillBytes and
+ *     then appended to the file unsynced, so a transaction of any size is streamed with bounded memory; at
+ *     CommitTransaction the rest and the commit line are appended, then fdatasync'd; DurableLsn() moves only after
+ *     that. The file is chosen at BeginTransaction: a new one is started once the current one holds
+ *     max_file_bytes or more (the directory is fsync'd after creating it), so a transaction's lines never straddle
+ *     two files. Opening recovers: in the newest file everything after the last complete commit line is cut (a
+ *     crash may have left a partial transaction of any length; it is found reading backwards in bounded chunks),
+ *     and a newest file without any commit line is removed; DurableLsn() is that commit's end_lsn. Appends are not
  *     idempotent: the daemon's skipping of transactions at or below DurableLsn() keeps the archive free of
  *     duplicates.
  */
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
-#include "sink/durable_file.hpp"
 #include "sink/sink.hpp"
+#include "sink/spooled_transaction.hpp"
 
 namespace mosta::sidecar {
 
@@ -45,6 +49,9 @@ class JsonArchiveSink final : public Sink {
 	std::string_view Name() const noexcept override;
 	Lsn DurableLsn() const noexcept override;
 	void BeginTransaction(Lsn commit_lsn) override;
+	// NoteCommitTime records the open transaction's commit time for its begin and commit lines; it must come
+	// before the first Apply (throws std::logic_error otherwise).
+	void NoteCommitTime(std::string_view commit_time) override;
 	void Apply(const Change &change) override;
 	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
 	void Flush() override;
@@ -57,16 +64,21 @@ class JsonArchiveSink final : public Sink {
 	// Recover opens the newest file, cuts its partial tail and reads DurableLsn().
 	void Recover();
 
+	// Rotate starts the file of the transaction committing at commit_lsn when it needs one of its own.
+	void Rotate(Lsn commit_lsn);
+
+	// WriteBeginLine writes the open transaction's begin line, once, before its first change or its commit line.
+	void WriteBeginLine();
+
 	std::string directory_;
 	std::uint64_t max_file_bytes_;
 	std::string name_;
-	std::unique_ptr<DurableFile> file_; // the newest file, null before the first transaction
-	std::string buffer_;
+	SpooledTransaction spool_; // the newest file (none before the first transaction) and the open transaction
 	Lsn durable_lsn_ = kInvalidLsn;
-	std::uint64_t durable_size_ = 0; // size of file_ up to its last synced commit line
 	bool source_open_ = false;
-	bool cut_pending_ = false; // a Rollback could not cut the file; retried at the next BeginTransaction
+	bool begin_written_ = false; // the open transaction's begin line is written (NoteCommitTime is too late)
 	Lsn source_commit_lsn_ = kInvalidLsn;
+	std::string commit_time_; // the open transaction's "ts", empty when not noted
 };
 
 } // namespace mosta::sidecar

@@ -6,7 +6,8 @@
  *     The daemon, for each source transaction read from the slot, in commit order:
  *       1. on "begin": if its commit_lsn < DurableLsn(), skips the transaction up to its "commit" (already held;
  *          equivalently, a transaction whose end_lsn <= DurableLsn() is never given to the sink again);
- *       2. BeginTransaction(commit_lsn), then Apply() for each row change, truncate and transactional message;
+ *       2. BeginTransaction(commit_lsn), NoteCommitTime(ts of the begin document), then Apply() for each row
+ *          change, truncate and transactional message;
  *       3. CommitTransaction(commit_lsn, end_lsn) on "commit".
  *     A non-transactional message at lsn L (lsn <= DurableLsn(): skip) is delivered as BeginTransaction(L),
  *     Apply(message), CommitTransaction(L, L). Two-phase documents are not sink input: the daemon stages a prepared
@@ -46,6 +47,15 @@ class Sink {
 
 	// BeginTransaction opens the source transaction whose commit record starts at commit_lsn.
 	virtual void BeginTransaction(Lsn commit_lsn) = 0;
+
+	// NoteCommitTime is called by the daemon right after BeginTransaction for a streamed source transaction, with
+	// the begin document's "ts" (the plugin's commit timestamp text, include-timestamp=on, e.g.
+	// "2026-11-22T17:50:00.335859+00:00"); it is not called for the initial copy or for non-transactional messages.
+	// Sinks that record the commit time override it; the default ignores it.
+	virtual void
+	NoteCommitTime(std::string_view commit_time) {
+		static_cast<void>(commit_time);
+	}
 
 	// Apply applies one insert, update, delete, truncate or message of the open source transaction.
 	virtual void Apply(const Change &change) = 0;

@@ -1,7 +1,8 @@
 /*
  * sql_dump_apply.cpp
  *     The statements of SqlDumpSink: table declaration (CREATE/ALTER), upsert, update, delete and truncate, as
- *     PostgreSQL SQL text appended to the open transaction's buffer (see sql_dump_sink.hpp for the semantics).
+ *     PostgreSQL SQL text appended to the open transaction through SpooledTransaction (see sql_dump_sink.hpp for
+ *     the semantics).
  */
 #include <algorithm>
 #include <stdexcept>
@@ -109,7 +110,7 @@ SqlDumpSink::Table(const Change &change) {
 	bool created = false;
 	if (found == tables_.end()) {
 		if (schemas_.insert(change.schema).second)
-			buffer_ += "CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(change.schema) + ";\n";
+			spool_.Append("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(change.schema) + ";\n");
 		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.key, {}, {}}).first;
 		created = true;
 	}
@@ -136,11 +137,11 @@ SqlDumpSink::Table(const Change &change) {
 				key += (key.empty() ? "" : ", ") + Ident(name);
 			columns += (columns.empty() ? "" : ", ") + std::string("PRIMARY KEY (") + key + ")";
 		}
-		buffer_ += "CREATE TABLE IF NOT EXISTS " + quoted + " (" + columns + ");\n";
+		spool_.Append("CREATE TABLE IF NOT EXISTS " + quoted + " (" + columns + ");\n");
 	}
 	for (const auto &[name, type] : added) {
 		if (!created || redeclare_)
-			buffer_ += "ALTER TABLE " + quoted + " ADD COLUMN IF NOT EXISTS " + Ident(name) + " " + type + ";\n";
+			spool_.Append("ALTER TABLE " + quoted + " ADD COLUMN IF NOT EXISTS " + Ident(name) + " " + type + ";\n");
 		if (table.types.emplace(name, type).second)
 			table.order.push_back(name);
 	}
@@ -160,14 +161,14 @@ SqlDumpSink::WriteUpsert(const SqlDumpTable &table, const std::vector<Column> &r
 		if (!IsKey(table, column.name))
 			set += (set.empty() ? "" : ", ") + Ident(column.name) + " = EXCLUDED." + Ident(column.name);
 	}
-	buffer_ += "INSERT INTO " + table.quoted + " (" + columns + ") VALUES (" + values + ")";
+	spool_.Append("INSERT INTO " + table.quoted + " (" + columns + ") VALUES (" + values + ")");
 	if (!table.key.empty()) {
 		std::string key;
 		for (const std::string &name : table.key)
 			key += (key.empty() ? "" : ", ") + Ident(name);
-		buffer_ += " ON CONFLICT (" + key + ") DO " + (set.empty() ? "NOTHING" : "UPDATE SET " + set);
+		spool_.Append(" ON CONFLICT (" + key + ") DO " + (set.empty() ? "NOTHING" : "UPDATE SET " + set));
 	}
-	buffer_ += ";\n";
+	spool_.Append(";\n");
 }
 
 // WriteUpdate writes an upsert when the key did not move, else UPDATE ... WHERE old key; keyless: one row = "old".
@@ -176,8 +177,8 @@ SqlDumpSink::WriteUpdate(const SqlDumpTable &table, const Change &change) {
 	if (table.key.empty()) {
 		if (!change.has_old)
 			ThrowMissingOld(table, change);
-		buffer_ += "UPDATE " + table.quoted + " SET " + Assignments(table, change.new_row) + " WHERE " +
-				   OneRowMatching(table, change.old_row) + ";\n";
+		spool_.Append("UPDATE " + table.quoted + " SET " + Assignments(table, change.new_row) + " WHERE " +
+					  OneRowMatching(table, change.old_row) + ";\n");
 		return;
 	}
 	bool moved = false;
@@ -190,8 +191,8 @@ SqlDumpSink::WriteUpdate(const SqlDumpTable &table, const Change &change) {
 		WriteUpsert(table, change.new_row);
 		return;
 	}
-	buffer_ += "UPDATE " + table.quoted + " SET " + Assignments(table, change.new_row) + " WHERE " +
-			   KeyMatch(table, change.old_row, "old") + ";\n";
+	spool_.Append("UPDATE " + table.quoted + " SET " + Assignments(table, change.new_row) + " WHERE " +
+				  KeyMatch(table, change.old_row, "old") + ";\n");
 }
 
 // WriteDelete writes DELETE by the key in "old", or of one row equal to "old" on a keyless table.
@@ -199,9 +200,9 @@ void
 SqlDumpSink::WriteDelete(const SqlDumpTable &table, const Change &change) {
 	if (!change.has_old)
 		ThrowMissingOld(table, change);
-	buffer_ += "DELETE FROM " + table.quoted + " WHERE " +
-			   (table.key.empty() ? OneRowMatching(table, change.old_row) : KeyMatch(table, change.old_row, "old")) +
-			   ";\n";
+	spool_.Append("DELETE FROM " + table.quoted + " WHERE " +
+				  (table.key.empty() ? OneRowMatching(table, change.old_row) : KeyMatch(table, change.old_row, "old")) +
+				  ";\n");
 }
 
 // WriteTruncate writes TRUNCATE for each declared table, and a DO block (truncate if it exists) for the others.
@@ -216,13 +217,13 @@ SqlDumpSink::WriteTruncate(const Change &change) {
 		std::string quoted =
 			QuoteQualifiedName(OneLine(target.schema, "schema name"), OneLine(target.table, "table name"));
 		if (tables_.count(quoted) != 0) {
-			buffer_ += "TRUNCATE " + quoted + restart + ";\n";
+			spool_.Append("TRUNCATE " + quoted + restart + ";\n");
 			continue;
 		}
 		std::string body = "BEGIN IF to_regclass(" + QuoteLiteral(quoted) + ") IS NOT NULL THEN EXECUTE " +
 						   QuoteLiteral("TRUNCATE " + quoted + restart) + "; END IF; END";
 		std::string tag = DollarTag(body);
-		buffer_ += "DO " + tag + " " + body + " " + tag + ";\n";
+		spool_.Append("DO " + tag + " " + body + " " + tag + ";\n");
 	}
 }
 

@@ -1,7 +1,7 @@
 /*
  * sql_dump_ddl.cpp
  *     SqlDumpSink::WriteDdl: the PostgreSQL DDL of a mostajs.ddl message (docs/capture.md section 3), written into
- *     the source transaction's buffer where the message sits, so the dump replays to the same shape:
+ *     the source transaction where the message sits, so the dump replays to the same shape:
  *       - "dropped":true                 DROP TABLE IF EXISTS
  *       - a table not declared yet       CREATE SCHEMA / CREATE TABLE IF NOT EXISTS with the message's columns and
  *                                        PRIMARY KEY from "key" (only when ddl_collections covers it, and only for
@@ -51,6 +51,7 @@ DollarQuoted(const std::string &body) {
 
 } // namespace
 
+// WriteDdl writes the DDL of a mostajs.ddl message and updates the declared tables to match.
 void
 SqlDumpSink::WriteDdl(const Change &change) {
 	std::optional<DdlMessage> message = ParseDdlMessage(change);
@@ -63,7 +64,7 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	bool covered = RuleCoversTable(ddl_collections_, message->schema, message->table);
 	if (message->dropped) {
 		if (declared || covered) {
-			buffer_ += "DROP TABLE IF EXISTS " + quoted + ";\n";
+			spool_.Append("DROP TABLE IF EXISTS " + quoted + ";\n");
 			if (declared)
 				tables_.erase(found);
 		}
@@ -87,20 +88,23 @@ SqlDumpSink::WriteDdl(const Change &change) {
 		}
 		std::string body =
 			"DECLARE c record; BEGIN FOR c IN SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t, s.type "
-			"FROM pg_attribute a LEFT JOIN unnest(ARRAY[" + names + "]::text[], ARRAY[" + types +
+			"FROM pg_attribute a LEFT JOIN unnest(ARRAY[" +
+			names + "]::text[], ARRAY[" + types +
 			"]::text[]) s(name, type) ON s.name = a.attname WHERE a.attrelid = " + QuoteLiteral(quoted) +
 			"::regclass AND a.attnum > 0 AND NOT a.attisdropped LOOP IF c.type IS NULL THEN EXECUTE format('ALTER "
-			"TABLE %s DROP COLUMN %I', " + QuoteLiteral(quoted) + ", c.attname); ELSIF c.t <> c.type THEN EXECUTE "
-			"format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s', " + QuoteLiteral(quoted) +
-			", c.attname, c.type, c.attname, c.type); END IF; END LOOP; END";
-		buffer_ += "DO " + DollarQuoted(body) + ";\n";
+			"TABLE %s DROP COLUMN %I', " +
+			QuoteLiteral(quoted) +
+			", c.attname); ELSIF c.t <> c.type THEN EXECUTE "
+			"format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s', " +
+			QuoteLiteral(quoted) + ", c.attname, c.type, c.attname, c.type); END IF; END LOOP; END";
+		spool_.Append("DO " + DollarQuoted(body) + ";\n");
 		return;
 	}
 	SqlDumpTable &table = found->second;
 	ColumnDiff diff = DiffColumns(table.order, message->columns);
 	for (const auto &[from, to] : diff.renamed) {
-		buffer_ += "ALTER TABLE " + quoted + " RENAME COLUMN " + QuoteIdentifier(Checked(from, "column name")) +
-				   " TO " + QuoteIdentifier(Checked(to, "column name")) + ";\n";
+		spool_.Append("ALTER TABLE " + quoted + " RENAME COLUMN " + QuoteIdentifier(Checked(from, "column name")) +
+					  " TO " + QuoteIdentifier(Checked(to, "column name")) + ";\n");
 		std::replace(table.order.begin(), table.order.end(), from, to);
 		std::replace(table.key.begin(), table.key.end(), from, to);
 		if (auto type = table.types.extract(from); !type.empty()) {
@@ -109,14 +113,14 @@ SqlDumpSink::WriteDdl(const Change &change) {
 		}
 	}
 	for (const std::string &column : diff.dropped) {
-		buffer_ += "ALTER TABLE " + quoted + " DROP COLUMN IF EXISTS " + QuoteIdentifier(column) + ";\n";
+		spool_.Append("ALTER TABLE " + quoted + " DROP COLUMN IF EXISTS " + QuoteIdentifier(column) + ";\n");
 		table.order.erase(std::remove(table.order.begin(), table.order.end(), column), table.order.end());
 		table.types.erase(column);
 	}
 	for (const DdlColumn &column : message->columns) {
 		auto type = table.types.find(column.name);
 		if (type != table.types.end() && type->second != column.type) {
-			buffer_ += Retype(quoted, column.name, column.type) + ";\n";
+			spool_.Append(Retype(quoted, column.name, column.type) + ";\n");
 			type->second = column.type;
 		}
 	}

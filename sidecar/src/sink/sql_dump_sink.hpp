@@ -22,23 +22,27 @@
  *     IS NOT DISTINCT FROM (so NULLs and types without "=" match). Messages are not written, except mostajs.ddl
  *     messages, written as the PostgreSQL DDL that gives the table the message's shape (sql_dump_ddl.cpp).
  *
- *     Durability: a transaction is buffered in memory and written at CommitTransaction, then fdatasync'd;
- *     DurableLsn() is the last checkpoint synced. Opening recovers: the file is cut after its last complete
- *     checkpoint line (a crash may have left a partial transaction), and DurableLsn() is that checkpoint. Rollback
- *     drops the buffer and cuts anything written past the last checkpoint. The daemon's skipping of transactions
- *     at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not idempotent).
- *     Identifiers and type names with a line break are refused, so every checkpoint line is a real one.
+ *     Durability (SpooledTransaction): a transaction's SQL is buffered up to SpooledTransaction::kSpillBytes and
+ *     then appended to the file unsynced, so a transaction of any size is streamed with bounded memory; at
+ *     CommitTransaction the rest, COMMIT and the checkpoint line are appended, then fdatasync'd; DurableLsn() is
+ *     the last checkpoint synced. Opening recovers: the file is cut after its last complete checkpoint line (a
+ *     crash may have left a partial transaction of any length; it is found reading backwards in bounded chunks),
+ *     and DurableLsn() is that checkpoint. Rollback drops the buffer, cuts anything written past the last
+ *     checkpoint and forgets the tables declared (their DDL may be cut too). A failed Apply poisons the
+ *     transaction until Rollback, also when part of it is already in the file. The daemon's skipping of
+ *     transactions at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not
+ *     idempotent). Identifiers and type names with a line break are refused, so every checkpoint line is a real
+ *     one.
  */
 #pragma once
 
 #include <map>
-#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "sink/durable_file.hpp"
 #include "sink/sink.hpp"
+#include "sink/spooled_transaction.hpp"
 
 namespace mosta::sidecar {
 
@@ -80,37 +84,34 @@ class SqlDumpSink final : public Sink {
 	// Recover finds the last checkpoint, cuts the file after it and writes the header into an empty file.
 	void Recover();
 
-	// Table returns the declared table of change, writing CREATE/ALTER statements to the buffer as needed.
+	// Table returns the declared table of change, writing CREATE/ALTER statements as needed.
 	SqlDumpTable &Table(const Change &change);
 
-	// WriteUpsert buffers the INSERT (ON CONFLICT DO UPDATE on a keyed table) of row.
+	// WriteUpsert writes the INSERT (ON CONFLICT DO UPDATE on a keyed table) of row.
 	void WriteUpsert(const SqlDumpTable &table, const std::vector<Column> &row);
 
-	// WriteUpdate buffers an update (key move, keyless row, or upsert).
+	// WriteUpdate writes an update (key move, keyless row, or upsert).
 	void WriteUpdate(const SqlDumpTable &table, const Change &change);
 
-	// WriteDelete buffers the delete of the row "old" identifies.
+	// WriteDelete writes the delete of the row "old" identifies.
 	void WriteDelete(const SqlDumpTable &table, const Change &change);
 
-	// WriteTruncate buffers the truncate of each listed table.
+	// WriteTruncate writes the truncate of each listed table.
 	void WriteTruncate(const Change &change);
 
-	// WriteDdl buffers the PostgreSQL DDL of a mostajs.ddl message (sql_dump_ddl.cpp); other messages are ignored.
+	// WriteDdl writes the PostgreSQL DDL of a mostajs.ddl message (sql_dump_ddl.cpp); other messages are ignored.
 	void WriteDdl(const Change &change);
 
 	std::string path_;
 	std::string name_;
 	std::vector<std::string> ddl_collections_;
-	std::unique_ptr<DurableFile> file_;
-	std::string buffer_; // the open source transaction's SQL
+	SpooledTransaction spool_; // the file, and the open source transaction's SQL
 	std::map<std::string, SqlDumpTable> tables_;
 	std::set<std::string> schemas_;
 	Lsn durable_lsn_ = kInvalidLsn;
-	std::uint64_t durable_size_ = 0; // file size up to the last synced checkpoint line
-	bool redeclare_ = false;		 // tables may exist already: declare every column with IF NOT EXISTS
+	bool redeclare_ = false; // tables may exist already: declare every column with IF NOT EXISTS
 	bool source_open_ = false;
 	bool poisoned_ = false;
-	bool cut_pending_ = false; // a Rollback could not cut the file; retried before the next write
 	Lsn source_commit_lsn_ = kInvalidLsn;
 };
 

@@ -1,8 +1,9 @@
 /*
  * json_archive_sink_test.cpp
  *     Tests of the JSON archive sink in temporary directories: documents archived verbatim between begin and
- *     commit lines, reopen, recovery after a crash that cut a transaction, rotation at transaction boundaries,
- *     Rollback and a monotonic DurableLsn.
+ *     commit lines (with the commit time), reopen, recovery after a crash that cut a transaction, rotation at
+ *     transaction boundaries, transactions larger than the spill bound (one file, commit, rollback, a crash in the
+ *     middle), Rollback and a monotonic DurableLsn.
  */
 #include "sink/json_archive_sink.hpp"
 
@@ -15,11 +16,14 @@
 
 #include <gtest/gtest.h>
 
+#include "sink/spooled_transaction.hpp"
+
 namespace {
 
 using mosta::sidecar::JsonArchiveSink;
 using mosta::sidecar::Lsn;
 using mosta::sidecar::ParseChange;
+using mosta::sidecar::SpooledTransaction;
 
 // TempDir is a fresh temporary directory, removed afterwards.
 class TempDir {
@@ -66,6 +70,45 @@ Transaction(JsonArchiveSink &sink, Lsn end_lsn, const std::vector<std::string> &
 	for (const std::string &document : documents)
 		sink.Apply(ParseChange(document));
 	sink.CommitTransaction(end_lsn - 8, end_lsn);
+}
+
+// Row returns an insert document of row id, with a 200-character value.
+std::string
+Row(int id) {
+	return R"({"op":"insert","lsn":"0/1F0","schema":"public","table":"big","key":["id"],"new":{"id":)" +
+		   std::to_string(id) + R"(,"v":")" + std::string(200, 'x') + R"("}})";
+}
+
+// ApplyUntilSpilled applies rows (ids from 1) to the open transaction until file has grown spills times, at least
+// SpooledTransaction::kSpillBytes each; returns the number of rows applied.
+int
+ApplyUntilSpilled(JsonArchiveSink &sink, const std::string &file, int spills) {
+	std::uintmax_t size = std::filesystem::file_size(file);
+	int rows = 0;
+	for (int seen = 0; seen < spills;) {
+		if (rows > 10 * spills * static_cast<int>(SpooledTransaction::kSpillBytes / 200)) {
+			ADD_FAILURE() << "the file does not grow while the transaction is open";
+			break;
+		}
+		sink.Apply(ParseChange(Row(++rows)));
+		std::uintmax_t now = std::filesystem::file_size(file);
+		if (now != size) {
+			EXPECT_GE(now - size, SpooledTransaction::kSpillBytes);
+			size = now;
+			++seen;
+		}
+	}
+	return rows;
+}
+
+// Lines returns the lines of text.
+std::vector<std::string>
+Lines(const std::string &text) {
+	std::vector<std::string> lines;
+	std::istringstream in(text);
+	for (std::string line; std::getline(in, line);)
+		lines.push_back(line);
+	return lines;
 }
 
 const std::string kInsert = R"({"op":"insert","lsn":"0/F8","schema":"public","table":"t","key":["id"],)"
@@ -156,6 +199,143 @@ TEST(JsonArchiveSink, RollbackCutsAndDurableLsnNeverMovesBack) {
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
 	EXPECT_THROW(sink.CommitTransaction(1, 2), std::logic_error);
 	EXPECT_THROW(JsonArchiveSink(dir.Path(), 0), std::invalid_argument);
+}
+
+TEST(JsonArchiveSink, BeginAndCommitLinesCarryTheCommitTime) {
+	TempDir dir;
+	JsonArchiveSink sink(dir.Path(), 1 << 20);
+	sink.BeginTransaction(0xf8);
+	sink.NoteCommitTime("2026-11-22T17:50:00.335859+00:00");
+	sink.Apply(ParseChange(kInsert));
+	sink.CommitTransaction(0xf8, 0x100);
+	sink.BeginTransaction(0x1f8); // the commit time is escaped, and noted even when no change follows
+	sink.NoteCommitTime("a\"b\\c\nd\x01");
+	sink.CommitTransaction(0x1f8, 0x200);
+	EXPECT_EQ(
+		ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl"),
+		"{\"op\":\"begin\",\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"commit_lsn\":\"0/F8\"}\n" + kInsert +
+			"\n{\"op\":\"commit\",\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"lsn\":\"0/F8\","
+			"\"end_lsn\":\"0/100\"}\n"
+			"{\"op\":\"begin\",\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"commit_lsn\":\"0/1F8\"}\n"
+			"{\"op\":\"commit\",\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"lsn\":\"0/1F8\",\"end_lsn\":\"0/200\"}\n");
+	mosta::sidecar::Change commit =
+		ParseChange(Lines(ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl")).back()); // still a protocol document
+	EXPECT_EQ(commit.end_lsn, "0/200");
+	// The commit time comes right after BeginTransaction: after a change its begin line is written already.
+	sink.BeginTransaction(0x2f8);
+	sink.Apply(ParseChange(kInsert));
+	EXPECT_THROW(sink.NoteCommitTime("2026-11-22T17:50:00+00:00"), std::logic_error);
+	sink.Rollback();
+	sink.BeginTransaction(0x2f8);
+	EXPECT_THROW(sink.NoteCommitTime(std::string(1000, '1')), std::invalid_argument);
+	sink.Rollback();
+	EXPECT_THROW(sink.NoteCommitTime("2026-11-22T17:50:00+00:00"), std::logic_error);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})")), std::logic_error);
+	sink.BeginTransaction(0x2f8);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})")),
+				 std::invalid_argument); // would forge a commit line
+	sink.Rollback();
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+}
+
+TEST(JsonArchiveSink, StreamsATransactionLargerThanTheSpillBoundIntoOneFile) {
+	TempDir dir;
+	std::string big = dir.Path() + "/archive-00000000000001F8.jsonl";
+	int rows = 0;
+	{
+		JsonArchiveSink sink(dir.Path(), 1000); // the first transaction fills its file
+		Transaction(sink, 0x100, {kInsert, kInsert, kInsert, kInsert, kInsert, kInsert, kInsert, kInsert});
+		sink.BeginTransaction(0x1f8); // rotates: the whole transaction goes to the new file
+		sink.NoteCommitTime("2026-11-22T17:50:00.335859+00:00");
+		rows = ApplyUntilSpilled(sink, big, 3); // spilled, neither synced nor counted yet
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+		sink.CommitTransaction(0x1f8, 0x200);
+		EXPECT_EQ(sink.DurableLsn(), 0x200u);
+		Transaction(sink, 0x300, {kInsert});
+	}
+	EXPECT_EQ(Files(dir.Path()),
+			  (std::vector<std::string>{"archive-00000000000000F8.jsonl", "archive-00000000000001F8.jsonl",
+										"archive-00000000000002F8.jsonl"}));
+	std::vector<std::string> lines = Lines(ReadAll(big));
+	ASSERT_EQ(lines.size(), static_cast<std::size_t>(rows) + 2);
+	EXPECT_EQ(lines.front(), R"({"op":"begin","ts":"2026-11-22T17:50:00.335859+00:00","commit_lsn":"0/1F8"})");
+	EXPECT_EQ(lines[1], Row(1));
+	EXPECT_EQ(lines[rows], Row(rows));
+	EXPECT_EQ(lines.back(),
+			  R"({"op":"commit","ts":"2026-11-22T17:50:00.335859+00:00","lsn":"0/1F8","end_lsn":"0/200"})");
+	JsonArchiveSink sink(dir.Path(), 1000);
+	EXPECT_EQ(sink.DurableLsn(), 0x300u);
+}
+
+TEST(JsonArchiveSink, RollbackAfterSpillsRestoresTheFile) {
+	TempDir dir;
+	std::string file = dir.Path() + "/archive-00000000000000F8.jsonl";
+	JsonArchiveSink sink(dir.Path(), 1 << 30);
+	Transaction(sink, 0x100, {kInsert});
+	std::string durable = ReadAll(file);
+	sink.BeginTransaction(0x1f8);
+	ApplyUntilSpilled(sink, file, 2);
+	sink.Rollback();
+	EXPECT_EQ(ReadAll(file), durable);
+	EXPECT_EQ(sink.DurableLsn(), 0x100u);
+	Transaction(sink, 0x200, {kInsert});
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	EXPECT_EQ(ReadAll(file).substr(0, durable.size()), durable);
+}
+
+TEST(JsonArchiveSink, AFileLeftEmptyByARollbackIsNamedAfterTheNextTransaction) {
+	TempDir dir;
+	JsonArchiveSink sink(dir.Path(), 100);
+	Transaction(sink, 0x100, {kInsert});
+	sink.BeginTransaction(0x1f8); // rotates into archive-...1F8
+	sink.Apply(ParseChange(kInsert));
+	sink.Rollback();
+	EXPECT_EQ(Files(dir.Path()),
+			  (std::vector<std::string>{"archive-00000000000000F8.jsonl", "archive-00000000000001F8.jsonl"}));
+	Transaction(sink, 0x300, {kInsert}); // another transaction comes next: the empty file gives way to its own
+	EXPECT_EQ(Files(dir.Path()),
+			  (std::vector<std::string>{"archive-00000000000000F8.jsonl", "archive-00000000000002F8.jsonl"}));
+	EXPECT_EQ(ReadAll(dir.Path() + "/archive-00000000000002F8.jsonl").find(R"({"op":"begin","commit_lsn":"0/2F8"})"),
+			  0u);
+}
+
+TEST(JsonArchiveSink, RecoversFromACrashInTheMiddleOfSpills) {
+	TempDir dir;
+	TempDir crashed;
+	std::string file = dir.Path() + "/archive-00000000000000F8.jsonl";
+	std::size_t after_first = 0;
+	{
+		JsonArchiveSink sink(dir.Path(), 1 << 30);
+		Transaction(sink, 0x100, {kInsert});
+		after_first = ReadAll(file).size();
+		sink.BeginTransaction(0x1f8);
+		ApplyUntilSpilled(sink, file, 3);
+		// the directory as a crash would leave it: a long partial transaction after the last commit line
+		std::filesystem::copy_file(file, crashed.Path() + "/archive-00000000000000F8.jsonl");
+	}
+	std::ofstream(crashed.Path() + "/archive-00000000000000F8.jsonl", std::ios::app) << R"({"op":"ins)";
+	{
+		JsonArchiveSink sink(crashed.Path(), 1 << 30);
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+		EXPECT_EQ(ReadAll(crashed.Path() + "/archive-00000000000000F8.jsonl").size(), after_first);
+		Transaction(sink, 0x200, {kInsert});
+		EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	}
+	// A crash in the middle of spills into a file the transaction rotated to: that file has no commit line.
+	std::string big = dir.Path() + "/archive-00000000000002F8.jsonl";
+	{
+		JsonArchiveSink sink(dir.Path(), 100);
+		Transaction(sink, 0x200, {kInsert}); // rotates (the file holds more than 100 bytes)
+		sink.BeginTransaction(0x2f8);		 // rotates again
+		ApplyUntilSpilled(sink, big, 2);
+		std::filesystem::copy_file(dir.Path() + "/archive-00000000000001F8.jsonl",
+								   crashed.Path() + "/archive-00000000000001F8.jsonl");
+		std::filesystem::copy_file(big, crashed.Path() + "/archive-00000000000002F8.jsonl");
+	}
+	std::filesystem::remove(crashed.Path() + "/archive-00000000000000F8.jsonl");
+	JsonArchiveSink sink(crashed.Path(), 100);
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	EXPECT_EQ(Files(crashed.Path()), std::vector<std::string>{"archive-00000000000001F8.jsonl"});
 }
 
 } // namespace

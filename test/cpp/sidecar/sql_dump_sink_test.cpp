@@ -1,7 +1,8 @@
 /*
  * sql_dump_sink_test.cpp
  *     Tests of the SQL dump sink in temporary files: literals of each protocol encoding, the statements written,
- *     hostile identifiers, checkpoints, recovery after a crash that cut a transaction, Rollback, and
+ *     hostile identifiers, checkpoints, recovery after a crash that cut a transaction, transactions larger than
+ *     the spill bound (commit, rollback, a crash in the middle), Rollback, and
  *     SqlDumpReplay.FromDocuments, which test/integration/sql_dump_replay.sh drives (documents in, dump out) to
  *     replay the dump with psql on a real server.
  */
@@ -17,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "sink/sql_dump_literal.hpp"
+#include "sink/spooled_transaction.hpp"
 
 namespace {
 
@@ -25,6 +27,7 @@ using mosta::sidecar::Lsn;
 using mosta::sidecar::ParseChange;
 using mosta::sidecar::ParseLsn;
 using mosta::sidecar::RawJson;
+using mosta::sidecar::SpooledTransaction;
 using mosta::sidecar::SqlDumpSink;
 using mosta::sidecar::SqlLiteral;
 using mosta::sidecar::Value;
@@ -64,6 +67,44 @@ Transaction(SqlDumpSink &sink, Lsn end_lsn, const std::vector<std::string> &docu
 	for (const std::string &document : documents)
 		sink.Apply(ParseChange(document));
 	sink.CommitTransaction(end_lsn - 8, end_lsn);
+}
+
+// Row returns an insert into public.big of row id, with a 200-character value.
+std::string
+Row(int id) {
+	return R"({"op":"insert","schema":"public","table":"big","key":["id"],"new":{"id":)" + std::to_string(id) +
+		   R"(,"v":")" + std::string(200, 'x') + R"("},"types":{"id":"integer","v":"text"}})";
+}
+
+// ApplyUntilSpilled applies rows (ids from 1) to the open transaction until the file at path has grown spills
+// times, at least SpooledTransaction::kSpillBytes each; returns the number of rows applied.
+int
+ApplyUntilSpilled(SqlDumpSink &sink, const std::string &path, int spills) {
+	std::uintmax_t size = std::filesystem::file_size(path);
+	int rows = 0;
+	for (int seen = 0; seen < spills;) {
+		if (rows > 10 * spills * static_cast<int>(SpooledTransaction::kSpillBytes / 200)) {
+			ADD_FAILURE() << "the file does not grow while the transaction is open";
+			break;
+		}
+		sink.Apply(ParseChange(Row(++rows)));
+		std::uintmax_t now = std::filesystem::file_size(path);
+		if (now != size) {
+			EXPECT_GE(now - size, SpooledTransaction::kSpillBytes);
+			size = now;
+			++seen;
+		}
+	}
+	return rows;
+}
+
+// Count returns how many times needle occurs in text.
+std::size_t
+Count(const std::string &text, const std::string &needle) {
+	std::size_t count = 0;
+	for (std::size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+		++count;
+	return count;
 }
 
 const std::string kInsert1 = R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"v":"a"},)"
@@ -239,6 +280,104 @@ TEST(SqlDumpSink, RollbackCutsAndDurableLsnNeverMovesBack) {
 	EXPECT_THROW(sink.CommitTransaction(1, 2), std::logic_error);
 	sink.BeginTransaction(0x300);
 	EXPECT_THROW(sink.CommitTransaction(0x301, 0x308), std::logic_error);
+}
+
+TEST(SqlDumpSink, StreamsATransactionLargerThanTheSpillBound) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	int rows = 0;
+	{
+		SqlDumpSink sink(path);
+		Transaction(sink, 0x100, {kInsert1});
+		sink.BeginTransaction(0x1f8);
+		rows = ApplyUntilSpilled(sink, path, 3); // spilled, neither synced nor counted yet
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+		sink.CommitTransaction(0x1f8, 0x200);
+		EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	}
+	std::string text = ReadAll(path);
+	EXPECT_EQ(Count(text, "INSERT INTO \"public\".\"big\""), static_cast<std::size_t>(rows));
+	EXPECT_EQ(Count(text, "CREATE TABLE IF NOT EXISTS \"public\".\"big\""), 1u);
+	std::string end = "DO UPDATE SET \"v\" = EXCLUDED.\"v\";\nCOMMIT;\n-- mosta-checkpoint 0/200\n";
+	EXPECT_EQ(text.substr(text.size() - end.size()), end);
+	SqlDumpSink sink(path);
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	EXPECT_EQ(ReadAll(path), text);
+}
+
+TEST(SqlDumpSink, RollbackAfterSpillsRestoresTheFile) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	SqlDumpSink sink(path);
+	Transaction(sink, 0x100, {kInsert1});
+	std::string durable = ReadAll(path);
+	sink.BeginTransaction(0x1f8);
+	ApplyUntilSpilled(sink, path, 2);
+	sink.Rollback();
+	EXPECT_EQ(ReadAll(path), durable);
+	EXPECT_EQ(sink.DurableLsn(), 0x100u);
+	// A failed Apply after spills poisons the transaction: no commit until Rollback, which cuts the spills.
+	sink.BeginTransaction(0x1f8);
+	ApplyUntilSpilled(sink, path, 1);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"delete","schema":"public","table":"big","key":["id"]})")),
+				 std::runtime_error);
+	EXPECT_THROW(sink.Apply(ParseChange(Row(1))), std::logic_error);
+	EXPECT_THROW(sink.CommitTransaction(0x1f8, 0x200), std::logic_error);
+	sink.Rollback();
+	EXPECT_EQ(ReadAll(path), durable);
+	// The table declared by the rolled-back transactions is forgotten and declared again (the cut dropped its DDL).
+	Transaction(sink, 0x200, {Row(1)});
+	std::string text = ReadAll(path);
+	EXPECT_EQ(text.substr(0, durable.size()), durable);
+	EXPECT_NE(text.find("CREATE TABLE IF NOT EXISTS \"public\".\"big\"", durable.size()), std::string::npos) << text;
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+}
+
+TEST(SqlDumpSink, RecoversFromACrashInTheMiddleOfSpills) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	std::string crashed = dir.File("crashed.sql");
+	std::size_t after_first = 0;
+	{
+		SqlDumpSink sink(path);
+		Transaction(sink, 0x100, {kInsert1});
+		after_first = ReadAll(path).size();
+		sink.BeginTransaction(0x1f8);
+		ApplyUntilSpilled(sink, path, 3);
+		std::filesystem::copy_file(path, crashed); // the file as a crash would leave it: a long partial tail
+	}
+	std::ofstream(crashed, std::ios::app) << "INSERT INTO \"public\".\"big\" (\"id\""; // cut in mid-statement
+	ASSERT_GT(std::filesystem::file_size(crashed), after_first + 3 * SpooledTransaction::kSpillBytes);
+	SqlDumpSink sink(crashed);
+	EXPECT_EQ(sink.DurableLsn(), 0x100u);
+	EXPECT_EQ(std::filesystem::file_size(crashed), after_first);
+	Transaction(sink, 0x200, {Row(1)});
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+}
+
+TEST(SqlDumpSink, RecoveryFindsACheckpointLineAcrossReadChunks) {
+	// Recovery reads the file backwards in chunks of 64 KiB: put a chunk boundary everywhere from just before the
+	// checkpoint line to just after it, with a partial transaction after it that holds lines that only look like
+	// checkpoints.
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	const std::string head = "SET x;\n" + std::string(100, '-') + "\n";
+	const std::string checkpoint = "-- mosta-checkpoint 0/1234\n";
+	const std::string junk = "x-- mosta-checkpoint 0/9999\n-- mosta-checkpoint 0/zz\n-- mosta-checkpoint 0/77";
+	constexpr int kChunk = 64 * 1024;
+	for (int boundary = -2; boundary <= static_cast<int>(checkpoint.size()) + 2; ++boundary) {
+		// the boundary is at size - kChunk, boundary bytes after the checkpoint line's start
+		auto tail = static_cast<std::size_t>(kChunk + boundary - static_cast<int>(checkpoint.size() + junk.size()));
+		{
+			std::ofstream(path, std::ios::binary | std::ios::trunc)
+				<< head << checkpoint << std::string(tail - 1, 'y') << "\n"
+				<< junk;
+		}
+		ASSERT_EQ(std::filesystem::file_size(path) - kChunk, head.size() + boundary);
+		SqlDumpSink sink(path);
+		EXPECT_EQ(sink.DurableLsn(), 0x1234u) << "boundary " << boundary;
+		EXPECT_EQ(ReadAll(path), head + checkpoint) << "boundary " << boundary;
+	}
 }
 
 // Driven by test/integration/sql_dump_replay.sh: MOSTA_SQL_DUMP_DOCUMENTS names a file of change documents

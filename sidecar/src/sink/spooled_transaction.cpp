@@ -1,0 +1,94 @@
+/*
+ * spooled_transaction.cpp
+ *     SpooledTransaction: the bounded buffer, spills, commit with fdatasync and rollback by truncation (see
+ *     spooled_transaction.hpp).
+ */
+#include "sink/spooled_transaction.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+namespace mosta::sidecar {
+
+// Attach takes file and its size as durable.
+void
+SpooledTransaction::Attach(std::unique_ptr<DurableFile> file) {
+	if (!buffer_.empty() || broken_ || cut_pending_ || (file_ && file_->Size() != durable_size_))
+		throw std::logic_error("file sink: a file is attached while a transaction is written");
+	file_ = std::move(file);
+	durable_size_ = file_ ? file_->Size() : 0;
+}
+
+// Begin retries a pending cut (throwing when it fails again) and empties the buffer.
+void
+SpooledTransaction::Begin() {
+	if (cut_pending_ && file_) {
+		file_->Truncate(durable_size_);
+		cut_pending_ = false;
+	}
+	ReleaseBuffer();
+	broken_ = false;
+}
+
+// Append buffers text, or writes the buffer and text to the file when they reach kSpillBytes.
+void
+SpooledTransaction::Append(std::string_view text) {
+	if (broken_ || !file_)
+		throw std::logic_error(broken_ ? "file sink: write after a failed write, call Rollback()"
+									   : "file sink: write without a file");
+	if (buffer_.size() + text.size() < kSpillBytes) {
+		buffer_ += text;
+		return;
+	}
+	try {
+		file_->Append(buffer_);
+		file_->Append(text);
+	} catch (...) {
+		broken_ = true;
+		throw;
+	}
+	buffer_.clear();
+}
+
+// Commit writes the buffer and closing, then syncs.
+void
+SpooledTransaction::Commit(std::string_view closing) {
+	if (broken_ || !file_)
+		throw std::logic_error(broken_ ? "file sink: commit after a failed write, call Rollback()"
+									   : "file sink: commit without a file");
+	buffer_ += closing;
+	try {
+		file_->Append(buffer_);
+		file_->Sync();
+	} catch (...) {
+		broken_ = true;
+		throw;
+	}
+	ReleaseBuffer();
+	durable_size_ = file_->Size();
+}
+
+// Rollback empties the buffer and truncates what was spilled or written past the durable size.
+void
+SpooledTransaction::Rollback() noexcept {
+	ReleaseBuffer();
+	broken_ = false;
+	if (file_ && file_->Size() != durable_size_) {
+		try {
+			file_->Truncate(durable_size_);
+		} catch (const std::exception &) {
+			cut_pending_ = true; // Begin retries the cut, and throws if it fails again
+		}
+	}
+}
+
+// ReleaseBuffer clears the buffer, and frees it when it holds more than twice kSpillBytes.
+void
+SpooledTransaction::ReleaseBuffer() noexcept {
+	if (buffer_.capacity() > 2 * kSpillBytes)
+		std::string().swap(buffer_);
+	else
+		buffer_.clear();
+}
+
+} // namespace mosta::sidecar
