@@ -2,7 +2,8 @@
  * change.cpp
  *     ParseChange and ParseChangeLines: cJSON (owned by CJsonHandle) to Change, field by field after
  *     docs/protocol.md sections 6 to 12. Numbers and containers are taken from the document's text through
- *     JsonSourceMap, so 64-bit integers and json values stay exact.
+ *     JsonSourceMap, so 64-bit integers and json values stay exact. ParseChange first tries the one-pass reader
+ *     of fast_change.cpp and comes here (ParseChangeWithCJson) only when that one gives up (fast_change.hpp).
  */
 #include "decode/change.hpp"
 
@@ -10,6 +11,7 @@
 #include <charconv>
 #include <utility>
 
+#include "decode/fast_change.hpp"
 #include "decode/json_source.hpp"
 #include "pg/lsn.hpp"
 
@@ -211,37 +213,10 @@ class DocumentReader {
 	}
 
   private:
-	// NumberValue reads a number's text: int64 when it is an integer that fits, else double, else the text.
-	static Value
-	NumberValue(std::string_view text) {
-		const char *first = text.data();
-		const char *last = text.data() + text.size();
-		if (text == "-0")
-			return -0.0;
-		std::int64_t integer = 0;
-		if (auto [end, error] = std::from_chars(first, last, integer); error == std::errc() && end == last)
-			return integer;
-		if (text.find_first_of(".eE") != std::string_view::npos) {
-			double number = 0;
-			if (auto [end, error] = std::from_chars(first, last, number); error == std::errc() && end == last)
-				return number;
-		}
-		return std::string(text);
-	}
-
 	std::string_view document_;
 	const cJSON *root_;
 	JsonSourceMap source_;
 };
-
-// LookupOp maps an op name to Op, or nullopt when unknown.
-std::optional<Op>
-LookupOp(std::string_view name) {
-	for (const auto &[op, op_name] : kOpNames)
-		if (op_name == name)
-			return op;
-	return std::nullopt;
-}
 
 // ReadRowChange fills the fields of insert, update and delete.
 void
@@ -258,6 +233,33 @@ ReadRowChange(const DocumentReader &reader, Change &change) {
 }
 
 } // namespace
+
+// NumberValue tries int64, then (for a fraction or exponent) double, and keeps the text otherwise.
+Value
+NumberValue(std::string_view text) {
+	const char *first = text.data();
+	const char *last = text.data() + text.size();
+	if (text == "-0")
+		return -0.0;
+	std::int64_t integer = 0;
+	if (auto [end, error] = std::from_chars(first, last, integer); error == std::errc() && end == last)
+		return integer;
+	if (text.find_first_of(".eE") != std::string_view::npos) {
+		double number = 0;
+		if (auto [end, error] = std::from_chars(first, last, number); error == std::errc() && end == last)
+			return number;
+	}
+	return std::string(text);
+}
+
+// LookupOp scans kOpNames.
+std::optional<Op>
+LookupOp(std::string_view name) {
+	for (const auto &[op, op_name] : kOpNames)
+		if (op_name == name)
+			return op;
+	return std::nullopt;
+}
 
 // OpName looks op up in kOpNames.
 std::string_view
@@ -282,9 +284,9 @@ ChangeParseError::ChangeParseError(std::string_view problem, std::string_view do
 UnknownOpError::UnknownOpError(std::string_view op, std::string_view document)
 	: ChangeParseError("unknown \"op\" " + Quoted(op), document), op_(op) {}
 
-// ParseChange parses document with cJSON, then reads the fields its op defines.
+// ParseChangeWithCJson parses document with cJSON, then reads the fields its op defines.
 Change
-ParseChange(std::string_view document) {
+ParseChangeWithCJson(std::string_view document) {
 	CJsonHandle root = ParseJsonDocument(document);
 	if (!root)
 		throw ChangeParseError("invalid JSON", document);
@@ -335,6 +337,15 @@ ParseChange(std::string_view document) {
 	return change;
 }
 
+// ParseChange takes the fast path and falls back to cJSON when it gives up.
+Change
+ParseChange(std::string_view document) {
+	Change change;
+	if (TryParseChangeFast(document, change))
+		return change;
+	return ParseChangeWithCJson(document);
+}
+
 // ParseChangeLines splits message on '\n' and parses each non-blank line.
 std::vector<Change>
 ParseChangeLines(std::string_view message) {
@@ -345,9 +356,13 @@ ParseChangeLines(std::string_view message) {
 		message = newline == std::string_view::npos ? std::string_view() : message.substr(newline + 1);
 		if (line.find_first_not_of(" \t\r") == std::string_view::npos)
 			continue;
+		Change &change = changes.emplace_back();
+		if (TryParseChangeFast(line, change))
+			continue;
 		try {
-			changes.push_back(ParseChange(line));
+			change = ParseChangeWithCJson(line);
 		} catch (const UnknownOpError &) {
+			changes.pop_back();
 			// A version-1 consumer skips ops it does not know (protocol section 4).
 		}
 	}

@@ -6,10 +6,17 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include <gtest/gtest.h>
+
+#include "decode/fast_change.hpp"
 
 namespace {
 
@@ -261,6 +268,181 @@ TEST(ParseChangeLines, SplitsABatchAndSkipsUnknownOps) {
 
 TEST(ParseChangeLines, FailsOnABadDocumentInsideABatch) {
 	EXPECT_THROW(ParseChangeLines("{\"op\":\"begin\"}\n{\"op\":\n{\"op\":\"commit\"}"), ChangeParseError);
+}
+
+
+// Outcome describes what a parser made of a document: every field of the Change, or the exception's type and text.
+std::string
+Outcome(const std::function<Change()> &parse) {
+	std::ostringstream out;
+	try {
+		Change c = parse();
+		auto value = [&](const Value &v) {
+			out << v.index() << ':';
+			std::visit(
+				[&](const auto &x) {
+					using T = std::decay_t<decltype(x)>;
+					if constexpr (std::is_same_v<T, RawJson>)
+						out << x.text;
+					else if constexpr (std::is_same_v<T, double>)
+						out << std::signbit(x) << std::hexfloat << x << std::defaultfloat;
+					else if constexpr (!std::is_same_v<T, std::monostate>)
+						out << x;
+				},
+				v);
+			out << '|';
+		};
+		auto row = [&](const std::vector<Column> &columns) {
+			for (const Column &column : columns) {
+				out << column.name << '=';
+				value(column.value);
+			}
+			out << ';';
+		};
+		out << static_cast<int>(c.op) << ' ' << (c.xid ? std::to_string(*c.xid) : "-") << ' ' << c.ts << ' '
+			<< c.origin << ' ' << c.gid << ' ' << c.lsn << ' ' << c.commit_lsn << ' ' << c.end_lsn << ' ' << c.schema
+			<< ' ' << c.table << ' ' << c.has_new << c.has_old << c.cascade << c.restart_identity << c.transactional
+			<< ' ' << c.prefix << ' ' << c.encoding << ' ' << c.raw << '\n';
+		for (const std::string &name : c.key)
+			out << name << ',';
+		row(c.new_row);
+		row(c.old_row);
+		for (const std::string &name : c.unchanged)
+			out << name << ',';
+		for (const auto &[name, type] : c.types)
+			out << name << ':' << type << ',';
+		for (const auto &target : c.truncate_tables)
+			out << target.schema << '.' << target.table << '/'
+				<< (target.partition ? target.partition->schema + "." + target.partition->table : "-") << ',';
+		value(c.content);
+	} catch (const UnknownOpError &error) {
+		out << "UnknownOpError " << error.OpText() << ' ' << error.what();
+	} catch (const ChangeParseError &error) {
+		out << "ChangeParseError " << error.what();
+	} catch (const std::exception &error) {
+		out << "exception " << error.what();
+	}
+	return out.str();
+}
+
+// Documents that probe the edges of the fast path's subset (fast_change.hpp): each must come out of ParseChange
+// exactly as it comes out of the cJSON reference path, whichever path ParseChange took.
+const std::vector<std::string> kEdgeDocuments = {
+	R"js({"op":"begin","xid":727,"ts":"2026-11-22T19:42:29.508398+00:00","commit_lsn":"0/1A59B18"})js",
+	R"js({"op":"insert","xid":727,"lsn":"0/19E3320","schema":"public","table":"bench_rows","key":["id"],"new":{"id":1,"n":1,"label":"row 1","amount":"1.37","at":"2024-01-01T00:00:01+00:00","doc":{"k": 1, "tag": "bench", "even": false},"flag":false},"types":{"id":"bigint","n":"integer","label":"text","amount":"numeric(14,2)","at":"timestamp with time zone","doc":"jsonb","flag":"boolean"}})js",
+	R"js({"op":"update","xid":7,"lsn":"0/1","schema":"s","table":"t","key":["id"],"new":{"id":2,"v":"x"},"old":{"id":1},"unchanged":["big"],"types":{"id":"integer","v":"text","big":"text"}})js",
+	R"js({"op":"delete","xid":7,"lsn":"0/1","schema":"s","table":"t","key":["id"],"old":{"id":18001}})js",
+	R"js({"op":"commit","xid":727,"lsn":"0/1A59B18","end_lsn":"0/1A59B48","ts":"2026-11-22T19:42:29.508398+00:00"})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"v":"x\"y\\z\/\b\f\n\r\t"},"types":{"v":"t\"q"}})js",
+	" \t\r\n{\"op\" : \"begin\" , \"xid\" : 1 }\n \t",
+	"{\"op\":\"begin\"}\v",
+	"\v{\"op\":\"begin\"}",
+	"\xEF\xBB\xBF{\"op\":\"begin\"}",
+	std::string("{\"op\":\"begin\"}\0", 15),
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":01}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1.}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":.5}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":-}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1e}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":+1}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1-2}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":-0,"b":0,"c":-0.0,"d":1E+5,"e":1.5e-3,"f":2e400}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":9223372036854775807,"b":9223372036854775808,"c":-9223372036854775809,"d":1.0}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":)js" + std::string(63, '1') + "}}",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":)js" + std::string(64, '1') + "}}",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":0.)js" + std::string(70, '5') + "}}",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":)js" + std::string(70, '[') + std::string(70, ']') + "}}",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":)js" + std::string(62, '[') + std::string(62, ']') + "}}",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1,"a":2},"types":{"a":"int","a":"text"}})js",
+	R"js({"op":"insert","op":"delete","schema":"s","schema":"x","table":"t","new":{"a":1}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a\nb":"x\"y\\z\/\b\f\n\r\t"},"types":{"a\nb":"t\"q"}})js",
+	R"js({"op":"insert","schema":"s\t","table":"t\u00e9","new":{"u":"\u00e9\ud83d\ude00","n":"\u0000x"}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"bad":"\x"}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"bad":"\ud800"}})js",
+	"{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"ctl\":\"a\x01" "b\"}}",
+	"{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"utf\":\"caf\xC3\xA9 \xFF\"}}",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":[1,]}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":{"k" 1}}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":tru}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":nulll}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":true,"b":false,"c":null,"d":{},"e":[ ],"f":{ "x" : [ {} ] }}})js",
+	R"js({"op":"begin"}x)js",
+	R"js({"op":"begin"},)js",
+	R"js({"op":"begin")js",
+	R"js({"op":"begin",})js",
+	R"js({"op":"\u0062egin"})js",
+	R"js({"op":"stream_start"})js",
+	R"js({"op":"b\"egin"})js",
+	R"js({"op":null})js",
+	R"js([{"op":"begin"}])js",
+	R"js("op")js",
+	"",
+	"   ",
+	R"js({"op":"begin","xid":-1})js",
+	R"js({"op":"begin","xid":1.0})js",
+	R"js({"op":"begin","xid":"1"})js",
+	R"js({"op":"begin","xid":18446744073709551615})js",
+	R"js({"op":"begin","xid":18446744073709551616})js",
+	R"js({"op":"begin","commit_lsn":""})js",
+	R"js({"op":"begin","commit_lsn":"0/XYZ"})js",
+	R"js({"op":"commit","end_lsn":1})js",
+	R"js({"op":"begin","ts":1,"origin":null})js",
+	R"js({"op":"begin","gid":"a\/b"})js",
+	R"js({"op":"insert","schema":"s","table":"t","key":"id","new":{"a":1}})js",
+	R"js({"op":"insert","schema":"s","table":"t","key":[1],"new":{"a":1}})js",
+	R"js({"op":"insert","schema":"s","table":"t","unchanged":[null],"new":{"a":1}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1},"types":{"a":1}})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1},"types":[]})js",
+	R"js({"op":"insert","schema":"s","table":"t","new":{"a":1},"old":[]})js",
+	R"js({"op":"insert","schema":1,"table":"t","new":{"a":1}})js",
+	R"js({"op":"update","schema":"s","table":"t","old":{"a":1}})js",
+	R"js({"op":"delete","schema":"s","table":"t"})js",
+	R"js({"op":"truncate","tables":[{"schema":"public","table":"m"},{"schema":"public","table":"m","partition":{"schema":"public","table":"m_2024"}}],"cascade":false,"restart_identity":true})js",
+	R"js({"op":"truncate","tables":[{"schema":"public"}]})js",
+	R"js({"op":"truncate","tables":[{"schema":"public","table":"m","partition":[]}]})js",
+	R"js({"op":"truncate","tables":[{"schema":"public","table":"m","partition":{"schema":"p"}}]})js",
+	R"js({"op":"truncate","tables":[1]})js",
+	R"js({"op":"truncate","tables":{}})js",
+	R"js({"op":"truncate","tables":[],"cascade":1})js",
+	R"js({"op":"message","transactional":true,"prefix":"p","content":{"k": [1,  2]}})js",
+	R"js({"op":"message","transactional":false,"prefix":"p","encoding":"base64","content":"AP8="})js",
+	R"js({"op":"message","prefix":"p","content":12.5})js",
+	R"js({"op":"message","prefix":"p","content":null})js",
+	R"js({"op":"message","prefix":"p"})js",
+	R"js({"op":"message","content":"x"})js",
+	R"js({"op":"message","prefix":"p","transactional":"yes","content":"x"})js",
+	R"js({"op":"prepare","gid":"g","lsn":"0/1","end_lsn":"0/2"})js",
+	R"js({"op":"commit_prepared","gid":"g","lsn":"0/1","end_lsn":"0/2"})js",
+	R"js({"op":"rollback_prepared","gid":"g"})js",
+};
+
+TEST(ParseChange, FastPathReadsEveryDocumentAsTheCJsonPathDoes) {
+	for (const std::string &document : kEdgeDocuments) {
+		SCOPED_TRACE(document);
+		EXPECT_EQ(Outcome([&] { return ParseChange(document); }),
+				  Outcome([&] { return mosta::sidecar::ParseChangeWithCJson(document); }));
+	}
+}
+
+TEST(ParseChange, FastPathTakesTheCommonDocumentsAndLeavesTheRest) {
+	for (std::size_t i = 0; i < 7; ++i) {
+		Change change;
+		EXPECT_TRUE(mosta::sidecar::TryParseChangeFast(kEdgeDocuments[i], change)) << kEdgeDocuments[i];
+	}
+	for (const char *document : {R"({"op":"begin","gid":"\u0067"})", "\xEF\xBB\xBF{\"op\":\"begin\"}",
+								 R"({"op":"insert","schema":"s","table":"t","new":{"a":01}})",
+								 R"({"op":"stream_start"})", R"({"op":"begin","xid":-1})"}) {
+		Change change;
+		EXPECT_FALSE(mosta::sidecar::TryParseChangeFast(document, change)) << document;
+	}
+}
+
+TEST(ParseChangeLines, MixesFastAndFallbackDocuments) {
+	std::vector<Change> changes = ParseChangeLines(std::string(R"({"op":"begin","gid":"\u0067"})") + "\n" +
+												   R"({"op":"stream_start"})" + "\n" + R"({"op":"begin","gid":"h"})");
+	ASSERT_EQ(changes.size(), 2u);
+	EXPECT_EQ(changes[0].gid, "g");
+	EXPECT_EQ(changes[1].gid, "h");
 }
 
 } // namespace
