@@ -42,6 +42,7 @@ SqliteSink::ApplyDdl(const Change &change) {
 	std::optional<DdlMessage> message = ParseDdlMessage(change);
 	if (!message)
 		return;
+	last_table_ = nullptr; // the DDL may erase or replace an entry of tables_
 	std::string name = SqliteTableName(message->schema, message->table);
 	std::string quoted = QuoteIdentifier(name);
 	bool held = tables_.count(name) != 0 || LoadSqliteTable(db_.get(), name).has_value();

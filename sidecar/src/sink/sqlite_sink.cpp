@@ -163,6 +163,7 @@ SqliteSink::Rollback() noexcept {
 		sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
 	statements_.clear();
 	tables_.clear();
+	last_table_ = nullptr;
 	group_open_ = false;
 	source_open_ = false;
 	poisoned_ = false;
@@ -184,18 +185,25 @@ SqliteSink::CommitGroup() {
 	durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
 }
 
-// Table finds the table in the cache or the database, else creates it; then adds missing columns.
+// Table finds the table (the last one used, else in the cache or the database), else creates it; then adds
+// missing columns.
 SqliteTable &
 SqliteSink::Table(const Change &change) {
-	std::string name = SqliteTableName(change.schema, change.table);
-	auto found = tables_.find(name);
-	if (found == tables_.end()) {
-		std::optional<SqliteTable> loaded = LoadSqliteTable(db_.get(), name);
-		SqliteTable table = loaded ? std::move(*loaded) : CreateSqliteTable(db_.get(), name, change);
-		found = tables_.emplace(name, std::move(table)).first;
+	if (last_table_ == nullptr || last_schema_ != change.schema || last_table_name_ != change.table) {
+		last_table_ = nullptr;
+		std::string name = SqliteTableName(change.schema, change.table);
+		auto found = tables_.find(name);
+		if (found == tables_.end()) {
+			std::optional<SqliteTable> loaded = LoadSqliteTable(db_.get(), name);
+			SqliteTable table = loaded ? std::move(*loaded) : CreateSqliteTable(db_.get(), name, change);
+			found = tables_.emplace(name, std::move(table)).first;
+		}
+		last_table_ = &found->second;
+		last_schema_ = change.schema;
+		last_table_name_ = change.table;
 	}
-	AddMissingColumns(db_.get(), found->second, change);
-	return found->second;
+	AddMissingColumns(db_.get(), *last_table_, change);
+	return *last_table_;
 }
 
 // CachedStatement looks key up.

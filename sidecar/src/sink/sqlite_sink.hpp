@@ -124,6 +124,12 @@ class SqliteSink final : public Sink {
 	std::unordered_map<std::string, SqliteTable> tables_;
 	std::string key_buffer_; // the statement cache key of the current change, reused to spare an allocation
 
+	// The table of the last row change and its source names, so that a run of changes to one table looks it up
+	// once. Points into tables_; reset wherever an entry of tables_ may be erased (Rollback, ApplyDdl).
+	SqliteTable *last_table_ = nullptr;
+	std::string last_schema_;
+	std::string last_table_name_;
+
 	Lsn durable_lsn_ = kInvalidLsn;
 	Lsn pending_lsn_ = kInvalidLsn; // end LSN of the last closed source transaction of the open group
 	bool group_open_ = false;		// a SQLite transaction is open

@@ -87,6 +87,48 @@ DeclaredTypeOf(const Change &change, const std::string &name) {
 	return found == change.types.end() ? std::string() : SqliteDeclaredType(found->second);
 }
 
+// ShapeCount returns how many names a change's shape lists (see SqliteTable::checked_shape).
+std::size_t
+ShapeCount(const Change &change) {
+	return change.new_row.size() + change.old_row.size() + change.unchanged.size() + change.types.size();
+}
+
+// HasShape tells whether shape lists exactly the column names of change, in the order of SqliteTable::checked_shape.
+bool
+HasShape(const std::vector<std::string> &shape, const Change &change) {
+	if (shape.size() != ShapeCount(change))
+		return false;
+	auto name = shape.begin();
+	for (const Column &column : change.new_row)
+		if (*name++ != column.name)
+			return false;
+	for (const Column &column : change.old_row)
+		if (*name++ != column.name)
+			return false;
+	for (const std::string &unchanged : change.unchanged)
+		if (*name++ != unchanged)
+			return false;
+	for (const auto &entry : change.types)
+		if (*name++ != entry.first)
+			return false;
+	return true;
+}
+
+// RememberShape stores change's column names in shape.
+void
+RememberShape(std::vector<std::string> &shape, const Change &change) {
+	shape.clear();
+	shape.reserve(ShapeCount(change));
+	for (const Column &column : change.new_row)
+		shape.push_back(column.name);
+	for (const Column &column : change.old_row)
+		shape.push_back(column.name);
+	for (const std::string &unchanged : change.unchanged)
+		shape.push_back(unchanged);
+	for (const auto &entry : change.types)
+		shape.push_back(entry.first);
+}
+
 // ColumnDefinition returns "quoted-name [TYPE]".
 std::string
 ColumnDefinition(const std::string &name, const std::string &declared) {
@@ -160,7 +202,7 @@ std::optional<SqliteTable>
 LoadSqliteTable(sqlite3 *db, const std::string &name) {
 	SqliteStmtHandle stmt = PrepareSql(db, "SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid");
 	BindText(db, stmt.get(), 1, name);
-	SqliteTable table{name, QuoteIdentifier(name), {}, {}, {}};
+	SqliteTable table{name, QuoteIdentifier(name), {}, {}, {}, {}};
 	std::vector<std::pair<int, std::string>> key_positions;
 	while (StepSql(db, stmt.get())) {
 		std::string column = ColumnText(stmt.get(), 0);
@@ -184,7 +226,7 @@ CreateSqliteTable(sqlite3 *db, const std::string &name, const Change &change) {
 	if (columns.empty())
 		throw std::runtime_error("cannot create SQLite table " + QuoteIdentifier(name) +
 								 ": the document names no column");
-	SqliteTable table{name, QuoteIdentifier(name), change.key, {}, {}};
+	SqliteTable table{name, QuoteIdentifier(name), change.key, {}, {}, {}};
 	std::string sql = "CREATE TABLE " + table.quoted + " (";
 	for (const std::string &column : columns) {
 		std::string declared = DeclaredTypeOf(change, column);
@@ -205,9 +247,12 @@ CreateSqliteTable(sqlite3 *db, const std::string &name, const Change &change) {
 	return table;
 }
 
-// AddMissingColumns adds, in document order, each column the table does not have yet.
+// AddMissingColumns adds, in document order, each column the table does not have yet; a change shaped like the
+// last one checked has none missing (columns are only ever added to a SqliteTable).
 void
 AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change) {
+	if (HasShape(table.checked_shape, change))
+		return;
 	auto missing = [&](const std::string &column) { return table.kinds.find(column) == table.kinds.end(); };
 	bool any_missing =
 		std::any_of(change.new_row.begin(), change.new_row.end(),
@@ -216,8 +261,10 @@ AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change) {
 					[&](const Column &column) { return missing(column.name); }) ||
 		std::any_of(change.unchanged.begin(), change.unchanged.end(), missing) ||
 		std::any_of(change.types.begin(), change.types.end(), [&](const auto &entry) { return missing(entry.first); });
-	if (!any_missing)
+	if (!any_missing) {
+		RememberShape(table.checked_shape, change);
 		return;
+	}
 	for (const std::string &column : ColumnNames(change)) {
 		if (!missing(column))
 			continue;

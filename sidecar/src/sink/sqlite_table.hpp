@@ -58,6 +58,10 @@ struct SqliteTable {
 	std::vector<std::string> primary_key;	 // in key order; empty for a keyless table
 	std::map<std::string, ColumnKind> kinds; // every column
 	std::string rowid;						 // a name of the rowid not shadowed by a column ("" if none is free)
+
+	// The column names (of "new", "old", "unchanged", then "types") of the last change in which AddMissingColumns
+	// found every column present: the next change of the same shape, the usual case, skips the lookups.
+	std::vector<std::string> checked_shape;
 };
 
 // SqliteTableName returns the SQLite name of schema.table: the schema with '\' and '.' escaped, a dot, the table.
