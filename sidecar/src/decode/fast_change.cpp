@@ -17,6 +17,10 @@ namespace mosta::sidecar {
 
 namespace {
 
+// kRetainedNodes is how many nodes a thread's FastTree keeps allocated between documents (about 48 bytes each); a
+// bigger document's array is freed once read, so one huge document does not pin its memory.
+constexpr std::size_t kRetainedNodes = 4096;
+
 // kFastMaxNumberBytes is the longest number the fast path reads: cJSON 1.7 copies at most 63 bytes to strtod.
 constexpr std::size_t kFastMaxNumberBytes = 63;
 
@@ -56,6 +60,13 @@ class FastTree {
 			return false;
 		SkipWhitespace();
 		return pos_ == text_.size();
+	}
+
+	// Trim frees the node array when it grew past kRetainedNodes.
+	void
+	Trim() {
+		if (nodes_.capacity() > kRetainedNodes)
+			std::vector<Node>().swap(nodes_);
 	}
 
 	// At returns node index.
@@ -482,13 +493,10 @@ ReadMessageFast(const FastReader &reader, Change &change) {
 	return true;
 }
 
-} // namespace
-
-// TryParseChangeFast parses into this thread's FastTree, then reads the fields ParseChangeWithCJson reads.
+// ReadParsed reads the fields ParseChangeWithCJson reads from tree, parsed from document.
 bool
-TryParseChangeFast(std::string_view document, Change &change) {
-	thread_local FastTree tree;
-	if (!tree.Parse(document) || tree.At(0).type != NodeType::Object)
+ReadParsed(const FastTree &tree, std::string_view document, Change &change) {
+	if (tree.At(0).type != NodeType::Object)
 		return false;
 	FastReader reader(tree);
 
@@ -519,6 +527,17 @@ TryParseChangeFast(std::string_view document, Change &change) {
 	default:
 		return true;
 	}
+}
+
+} // namespace
+
+// TryParseChangeFast parses into this thread's FastTree, then reads the fields.
+bool
+TryParseChangeFast(std::string_view document, Change &change) {
+	thread_local FastTree tree;
+	bool read = tree.Parse(document) && ReadParsed(tree, document, change);
+	tree.Trim();
+	return read;
 }
 
 } // namespace mosta::sidecar

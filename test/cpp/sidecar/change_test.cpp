@@ -437,6 +437,19 @@ TEST(ParseChange, FastPathTakesTheCommonDocumentsAndLeavesTheRest) {
 	}
 }
 
+TEST(ParseChange, FastPathReadsADocumentOfManyValuesThenSmallOnes) {
+	std::string array = "[0";
+	for (int i = 1; i < 20000; ++i)
+		array += "," + std::to_string(i);
+	array += "]";
+	std::string big = R"({"op":"insert","schema":"s","table":"t","new":{"a":)" + array + R"(,"b":7}})";
+	Change change;
+	ASSERT_TRUE(mosta::sidecar::TryParseChangeFast(big, change));
+	EXPECT_EQ(ColumnValue(change.new_row, "a"), Value(RawJson{array}));
+	EXPECT_EQ(ColumnValue(change.new_row, "b"), Value(std::int64_t{7}));
+	EXPECT_EQ(ParseChange(kEdgeDocuments[3]).old_row.size(), 1u);
+}
+
 TEST(ParseChangeLines, MixesFastAndFallbackDocuments) {
 	std::vector<Change> changes = ParseChangeLines(std::string(R"({"op":"begin","gid":"\u0067"})") + "\n" +
 												   R"({"op":"stream_start"})" + "\n" + R"({"op":"begin","gid":"h"})");
