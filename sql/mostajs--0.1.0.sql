@@ -17,12 +17,18 @@
 
 \echo Use "CREATE EXTENSION mostajs" to load this file. \quit
 
--- The role members of which administer replication. Roles are cluster-wide
--- and outlive the extension, so an existing one is reused.
+-- mosta_admin: the role members of which administer replication.
+-- mosta_sidecar: what mosta-sidecar needs from the catalog (read it, URIs
+-- included; write the status tables); grant it to the sidecar's login role,
+-- which also needs REPLICATION and SELECT on the replicated tables.
+-- Roles are cluster-wide and outlive the extension, so existing ones are reused.
 DO $$
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'mosta_admin') THEN
 		CREATE ROLE mosta_admin NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'mosta_sidecar') THEN
+		CREATE ROLE mosta_sidecar NOLOGIN;
 	END IF;
 END
 $$;
@@ -115,6 +121,30 @@ CREATE TABLE mosta.rule_stats (
 	updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE mosta.rule_stats IS 'Per-rule counters, reported by mosta-sidecar';
+
+-- Written by the sidecar; one row per (rule, target replica). Each target has its own replication slot, so a
+-- failing target holds back only its own slot: retained_bytes is the WAL that slot makes PostgreSQL keep.
+CREATE TABLE mosta.target_status (
+	rule              mosta.object_name NOT NULL REFERENCES mosta.rules (name) ON DELETE CASCADE,
+	project           mosta.object_name NOT NULL,
+	replica           mosta.object_name NOT NULL,
+	slot              name NOT NULL,
+	status            text NOT NULL DEFAULT 'pending'
+		CHECK (status IN ('pending', 'snapshot', 'streaming', 'done', 'paused', 'error')),
+	snapshot_rows     bigint NOT NULL DEFAULT 0,
+	changes_applied   bigint NOT NULL DEFAULT 0,
+	transactions      bigint NOT NULL DEFAULT 0,
+	applied_lsn       pg_lsn,
+	retained_bytes    bigint,
+	wal_status        text,
+	last_error        text,
+	warning           text,
+	resnapshots       integer NOT NULL DEFAULT 0,
+	updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (rule, project, replica),
+	FOREIGN KEY (project, replica) REFERENCES mosta.replicas (project, name) ON DELETE CASCADE
+);
+COMMENT ON TABLE mosta.target_status IS 'Per-rule, per-target progress and slot health, reported by mosta-sidecar';
 
 CREATE TABLE mosta.activity (
 	id          bigserial PRIMARY KEY,
@@ -682,6 +712,35 @@ CREATE FUNCTION mosta_rules()
 $$;
 COMMENT ON FUNCTION mosta_rules() IS 'Returns each rule with the counters the sidecar reports';
 
+CREATE FUNCTION mosta_rule_targets(rule_name text DEFAULT NULL)
+	RETURNS TABLE (
+		rule text, project text, replica text, dialect text, slot name, status text, snapshot_rows bigint,
+		changes_applied bigint, transactions bigint, applied_lsn pg_lsn, retained_bytes bigint, wal_status text,
+		resnapshots integer, last_error text, warning text, updated_at timestamptz
+	)
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF mosta_rule_targets.rule_name IS NOT NULL THEN
+		IF NOT EXISTS (SELECT 1 FROM mosta.rules u WHERE u.name = mosta_rule_targets.rule_name) THEN
+			RAISE EXCEPTION 'rule "%" does not exist', mosta_rule_targets.rule_name
+				USING ERRCODE = 'undefined_object', HINT = 'See SELECT * FROM mosta_rules().';
+		END IF;
+	END IF;
+	RETURN QUERY
+	SELECT t.rule::text, t.project::text, t.replica::text, r.dialect, t.slot, t.status, t.snapshot_rows,
+	       t.changes_applied, t.transactions, t.applied_lsn, t.retained_bytes, t.wal_status, t.resnapshots,
+	       mosta.mask_text(t.last_error), mosta.mask_text(t.warning), t.updated_at
+	  FROM mosta.target_status t
+	  JOIN mosta.replicas r ON r.project = t.project AND r.name = t.replica
+	 WHERE mosta_rule_targets.rule_name IS NULL OR t.rule = mosta_rule_targets.rule_name
+	 ORDER BY t.rule, t.project, t.replica;
+END
+$$;
+COMMENT ON FUNCTION mosta_rule_targets(text) IS
+	'Returns each target of each rule the sidecar runs: its slot, progress, retained WAL and errors';
+
 CREATE FUNCTION mosta_topology() RETURNS jsonb
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -713,8 +772,17 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 				'collections', to_jsonb(u.collections), 'conflictResolution', u.conflict_resolution,
 				'enabled', u.enabled,
 				'stats', jsonb_build_object('status', u.status, 'snapshotRows', u.snapshot_rows,
-				                            'changesApplied', u.changes_applied, 'lastAppliedAt', u.last_applied_at,
-				                            'lastError', u.last_error)
+				                            'changesApplied', u.changes_applied, 'transactions', u.transactions,
+				                            'confirmedLsn', u.confirmed_lsn, 'retainedBytes', u.retained_bytes,
+				                            'lastAppliedAt', u.last_applied_at, 'lastError', u.last_error),
+				'targets', coalesce((
+					SELECT jsonb_agg(jsonb_build_object(
+						'project', g.project, 'replica', g.replica, 'slot', g.slot, 'status', g.status,
+						'appliedLsn', g.applied_lsn, 'retainedBytes', g.retained_bytes, 'walStatus', g.wal_status,
+						'resnapshots', g.resnapshots, 'lastError', g.last_error, 'warning', g.warning,
+						'updatedAt', g.updated_at
+					) ORDER BY g.project, g.replica)
+					  FROM @extschema@.mosta_rule_targets(u.name) g), '[]')
 			) ORDER BY u.name)
 			  FROM @extschema@.mosta_rules() u), '[]'))
 $$;
@@ -1247,6 +1315,7 @@ REVOKE ALL ON FUNCTION
 	mosta_change_log_read(pg_snapshot, bigint, integer),
 	mosta_change_log_purge(pg_snapshot, bigint)
 	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta_heartbeat() TO mosta_sidecar;
 GRANT EXECUTE ON FUNCTION
 	mosta_heartbeat(),
 	mosta_capture_table(regclass),
@@ -1266,4 +1335,10 @@ CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEF
 COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean) IS
 	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy)';
 REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean) TO mosta_admin;
+GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean) TO mosta_admin, mosta_sidecar;
+
+-- mosta-sidecar's catalog access (docs/sidecar.md, "The sidecar's role")
+GRANT SELECT ON mosta.projects, mosta.replicas, mosta.rules, mosta.routing TO mosta_sidecar;
+GRANT SELECT, INSERT, UPDATE ON mosta.rule_stats, mosta.target_status, mosta.replica_status TO mosta_sidecar;
+GRANT INSERT ON mosta.activity TO mosta_sidecar;
+GRANT USAGE ON SEQUENCE mosta.activity_id_seq TO mosta_sidecar;

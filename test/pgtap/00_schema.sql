@@ -1,9 +1,9 @@
 -- 00_schema.sql: the objects CREATE EXTENSION mostajs makes: schema, tables
--- and their keys, the mosta_admin role, and every function with its exact
+-- and their keys, the mosta_admin and mosta_sidecar roles, and every function with its exact
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(121);
+SELECT plan(130);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -11,14 +11,21 @@ SELECT has_role('mosta_admin', 'role mosta_admin exists');
 SELECT hasnt_user('mosta_admin', 'mosta_admin cannot log in (not in pg_user)');
 SELECT is((SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = 'mosta_admin'), false,
           'mosta_admin has no superuser, createrole or createdb attribute');
+SELECT has_role('mosta_sidecar', 'role mosta_sidecar exists');
+SELECT hasnt_user('mosta_sidecar', 'mosta_sidecar cannot log in (not in pg_user)');
+SELECT is((SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication FROM pg_roles
+            WHERE rolname = 'mosta_sidecar'), false,
+          'mosta_sidecar has no superuser, createrole, createdb or replication attribute');
 SELECT has_view('mosta', 'replicas_masked', 'view mosta.replicas_masked exists');
 SELECT has_domain('mosta', 'object_name', 'domain mosta.object_name exists');
 
 -- tables and their keys
 SELECT has_table('mosta', t, format('table mosta.%s exists', t))
-  FROM unnest(ARRAY['projects', 'replicas', 'rules', 'routing', 'replica_status', 'rule_stats', 'activity']) t;
+  FROM unnest(ARRAY['projects', 'replicas', 'rules', 'routing', 'replica_status', 'rule_stats', 'target_status',
+                     'activity']) t;
 SELECT has_pk('mosta', t, format('table mosta.%s has a primary key', t))
-  FROM unnest(ARRAY['projects', 'replicas', 'rules', 'routing', 'replica_status', 'rule_stats', 'activity']) t;
+  FROM unnest(ARRAY['projects', 'replicas', 'rules', 'routing', 'replica_status', 'rule_stats', 'target_status',
+                     'activity']) t;
 SELECT col_is_pk('mosta', 'projects', 'name', 'mosta.projects is keyed by name');
 SELECT col_is_pk('mosta', 'replicas', ARRAY['project', 'name'], 'mosta.replicas is keyed by (project, name)');
 SELECT col_is_pk('mosta', 'rules', 'name', 'mosta.rules is keyed by name');
@@ -26,6 +33,8 @@ SELECT col_is_pk('mosta', 'routing', 'project', 'mosta.routing is keyed by proje
 SELECT col_is_pk('mosta', 'replica_status', ARRAY['project', 'replica'],
                  'mosta.replica_status is keyed by (project, replica)');
 SELECT col_is_pk('mosta', 'rule_stats', 'rule', 'mosta.rule_stats is keyed by rule');
+SELECT col_is_pk('mosta', 'target_status', ARRAY['rule', 'project', 'replica'],
+                 'mosta.target_status is keyed by (rule, project, replica)');
 SELECT col_is_pk('mosta', 'activity', 'id', 'mosta.activity is keyed by id');
 SELECT fk_ok('mosta', 'replicas', 'project', 'mosta', 'projects', 'name',
              'mosta.replicas.project references mosta.projects');
@@ -58,7 +67,7 @@ SELECT set_eq(
 	  WHERE e.extname = 'mostajs' AND p.proname LIKE 'mosta\_%'$$,
 	ARRAY['mosta_add_replica', 'mosta_remove_replica', 'mosta_add_rule', 'mosta_remove_rule', 'mosta_enable_rule',
 	      'mosta_disable_rule', 'mosta_set_read_routing', 'mosta_read_replica', 'mosta_replica_status',
-	      'mosta_rules', 'mosta_topology', 'mosta_heartbeat', 'mosta_capture_table', 'mosta_uncapture_table',
+	      'mosta_rules', 'mosta_rule_targets', 'mosta_topology', 'mosta_heartbeat', 'mosta_capture_table', 'mosta_uncapture_table',
 	      'mosta_capture_status', 'mosta_change_log_read', 'mosta_change_log_purge'],
 	'the extension has exactly the documented mosta_* functions');
 
@@ -74,6 +83,7 @@ INSERT INTO api VALUES
 	('mosta_read_replica', '{text}', 'text', true),
 	('mosta_replica_status', '{text}', 'setof mosta.replica_status_row', true),
 	('mosta_rules', '{}', 'setof record', true),
+	('mosta_rule_targets', '{text}', 'setof record', true),
 	('mosta_topology', '{}', 'jsonb', true),
 	('mosta_heartbeat', '{}', 'pg_lsn', false),
 	('mosta_capture_table', '{regclass}', 'void', true),

@@ -3,7 +3,7 @@
 -- activity log or in an error message.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(43);
+SELECT plan(46);
 
 \ir support/helpers.psql
 
@@ -140,6 +140,20 @@ VALUES ('shop-to-blog', 'streaming', 10, 25, '2024-05-01 12:30:00+00',
         'apply failed: host=db4 password=S3cretRS dbname=blog');
 SELECT is((SELECT last_error FROM mosta_rules() WHERE name = 'shop-to-blog'),
           'apply failed: host=db4 password=*** dbname=blog', 'mosta_rules() masks passwords in last_error');
+INSERT INTO mosta.target_status (rule, project, replica, slot, status, changes_applied, applied_lsn, retained_bytes,
+                                 wal_status, last_error, warning, resnapshots, updated_at)
+VALUES ('shop-to-blog', 'blog', 'primary', 'mosta_shop_to_blog_primary_0badf00d', 'error', 25, '0/3000060', 4096,
+        'extended', 'could not open postgresql://u:S3cretT@db4/blog', 'slot retains 1 GB of WAL', 1,
+        '2024-05-01 12:31:00+00');
+SELECT is((SELECT array_agg(t::text) FROM mosta_rule_targets('shop-to-blog') t),
+          ARRAY['(shop-to-blog,blog,primary,postgres,mosta_shop_to_blog_primary_0badf00d,error,0,25,0,0/3000060,4096,'
+                'extended,1,"could not open postgresql://u:***@db4/blog","slot retains 1 GB of WAL",'
+                '"2024-05-01 12:31:00+00")'],
+          'mosta_rule_targets(rule) lists the rule''s targets with slot, progress, retained WAL, errors masked');
+SELECT is((SELECT count(*) FROM mosta_rule_targets()), 1::bigint, 'mosta_rule_targets() lists every rule''s targets');
+SELECT is(pg_temp.error_of($$SELECT * FROM mosta_rule_targets('nope')$$),
+          ARRAY['42704', 'rule "nope" does not exist', '', 'See SELECT * FROM mosta_rules().'],
+          'mosta_rule_targets() of an unknown rule is 42704');
 SELECT mosta_set_read_routing('shop', 'round-robin');
 CREATE TEMP TABLE topo AS SELECT mosta_topology() AS t;
 
@@ -178,16 +192,26 @@ SELECT is((SELECT t->'rules' FROM topo),
 	                             'collections', jsonb_build_array('*'), 'conflictResolution', 'source-wins',
 	                             'enabled', false,
 	                             'stats', jsonb_build_object('status', 'disabled', 'snapshotRows', 0,
-	                                                         'changesApplied', 0, 'lastAppliedAt', NULL,
-	                                                         'lastError', NULL)),
+	                                                         'changesApplied', 0, 'transactions', 0,
+	                                                         'confirmedLsn', NULL, 'retainedBytes', NULL,
+	                                                         'lastAppliedAt', NULL, 'lastError', NULL),
+	                             'targets', '[]'::jsonb),
 	          jsonb_build_object('name', 'shop-to-blog', 'source', 'shop', 'target', 'blog', 'mode', 'cdc',
 	                             'collections', jsonb_build_array('public.items'),
 	                             'conflictResolution', 'last-write-wins', 'enabled', true,
 	                             'stats', jsonb_build_object('status', 'streaming', 'snapshotRows', 10,
-	                                                         'changesApplied', 25,
+	                                                         'changesApplied', 25, 'transactions', 0,
+	                                                         'confirmedLsn', NULL, 'retainedBytes', NULL,
 	                                                         'lastAppliedAt', '2024-05-01 12:30:00+00'::timestamptz,
 	                                                         'lastError',
-	                                                         'apply failed: host=db4 password=*** dbname=blog'))),
+	                                                         'apply failed: host=db4 password=*** dbname=blog'),
+	                             'targets', jsonb_build_array(jsonb_build_object(
+	                                 'project', 'blog', 'replica', 'primary',
+	                                 'slot', 'mosta_shop_to_blog_primary_0badf00d', 'status', 'error',
+	                                 'appliedLsn', '0/3000060', 'retainedBytes', 4096, 'walStatus', 'extended',
+	                                 'resnapshots', 1, 'lastError', 'could not open postgresql://u:***@db4/blog',
+	                                 'warning', 'slot retains 1 GB of WAL',
+	                                 'updatedAt', '2024-05-01 12:31:00+00'::timestamptz)))),
           'rules are listed by name with collections, settings and stats');
 SELECT mosta_remove_rule('archive');
 SELECT mosta_remove_rule('shop-to-blog');

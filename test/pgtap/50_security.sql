@@ -8,13 +8,15 @@
 -- returning; every assertion runs as the session user.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(66);
+SELECT plan(72);
 
 \ir support/helpers.psql
 
 CREATE ROLE mosta_test_user LOGIN;
 CREATE ROLE mosta_test_admin LOGIN;
 GRANT mosta_admin TO mosta_test_admin;
+CREATE ROLE mosta_test_sidecar LOGIN REPLICATION;
+GRANT mosta_sidecar TO mosta_test_sidecar;
 
 
 
@@ -133,7 +135,7 @@ CREATE TEMP VIEW definers AS
 	  FROM pg_proc p
 	 WHERE p.prosecdef
 	   AND p.pronamespace IN ('mosta'::regnamespace, (SELECT extnamespace FROM pg_extension WHERE extname = 'mostajs'));
-SELECT is((SELECT count(*) FROM definers), 19::bigint, 'the extension has 19 SECURITY DEFINER functions');
+SELECT is((SELECT count(*) FROM definers), 20::bigint, 'the extension has 20 SECURITY DEFINER functions');
 SELECT is_empty($$SELECT fn FROM definers
                    WHERE NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)$$,
                 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');
@@ -162,6 +164,26 @@ SELECT throws_ok($$SELECT mosta_add_rule('x''; drop table y; --', 'shop', 'shop'
 SELECT throws_ok($$SELECT mosta_add_replica('shop', 'Robert''); DROP TABLE y;--', 'slave', 'sqlite', 'x.db')$$,
                  '22023', NULL, 'a replica name with a quote and a semicolon is refused');
 SELECT has_table('public', 'y', 'table y survives every attempt');
+
+------------------------------------------------------------------------------
+-- mosta_sidecar: what the daemon needs, and no more
+------------------------------------------------------------------------------
+SELECT is(pg_temp.value_as('mosta_test_sidecar', $$SELECT uri FROM mosta.replicas WHERE name = 'kv'$$),
+          'host=db2 password=S3cretKV dbname=shop', 'mosta_sidecar reads the raw URIs it connects with');
+SELECT is(pg_temp.sqlstate_as('mosta_test_sidecar',
+          $$INSERT INTO mosta.rule_stats (rule, status) VALUES ('keep', 'streaming')
+            ON CONFLICT (rule) DO UPDATE SET status = EXCLUDED.status$$), '00000',
+          'mosta_sidecar writes mosta.rule_stats');
+SELECT is(pg_temp.sqlstate_as('mosta_test_sidecar',
+          $$INSERT INTO mosta.target_status (rule, project, replica, slot) VALUES ('keep', 'shop', 'kv', 's')$$),
+          '00000', 'mosta_sidecar writes mosta.target_status');
+SELECT is(pg_temp.sqlstate_as('mosta_test_sidecar',
+          $$INSERT INTO mosta.activity (action, object) VALUES ('slot_invalidated', 'keep')$$), '00000',
+          'mosta_sidecar logs events in mosta.activity');
+SELECT is(pg_temp.sqlstate_as('mosta_test_sidecar', $$UPDATE mosta.rules SET enabled = false$$), '42501',
+          'mosta_sidecar cannot change the rules');
+SELECT is(pg_temp.sqlstate_as('mosta_test_sidecar', $$SELECT mosta_remove_rule('keep')$$), '42501',
+          'mosta_sidecar cannot call the admin API');
 
 SELECT * FROM finish();
 ROLLBACK;
