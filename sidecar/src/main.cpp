@@ -35,7 +35,7 @@ main(int argc, char **argv) {
 		// a closed socket must be an error code, never a signal
 		std::signal(SIGPIPE, SIG_IGN);
 		boost::asio::io_context context(1);
-		boost::asio::signal_set signals(context, SIGINT, SIGTERM);
+		boost::asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
 		return sc::Run(context, signals, config);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "mosta-sidecar: %s\n", e.what());

@@ -176,7 +176,7 @@ kill -9 "$daemon"
 wait "$daemon" 2>/dev/null
 daemon=
 deadline=$((SECONDS + 30))
-until [ "$(scalar "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'mosta_r1' AND NOT active")" = 1 ]; do
+until [ "$(scalar "SELECT count(*) FROM pg_replication_slots WHERE database = current_database() AND active")" = 0 ]; do
 	[ $SECONDS -lt $deadline ] || break
 	sleep 0.05 # --allow-sleep: poll interval of a loop bounded by the deadline
 done

@@ -64,12 +64,13 @@ except Exception as e:
     print("error", e)' "$work/app.db" "$1"
 }
 
-# caught_up LABEL PATTERN: waits (deadline 60 s) until the slot's sinks confirmed the current WAL position and the
+# caught_up LABEL PATTERN: waits (deadline 60 s) until the rule's sinks confirmed a heartbeat written now and the
 # SQLite copy equals the source's count, sum and number of rows whose v matches PATTERN.
 caught_up() {
 	local label=$1 pattern=$2 target expected state confirmed deadline=$((SECONDS + 60))
-	psql_db -c "SELECT mosta_heartbeat()" >/dev/null
-	target=$(scalar "SELECT pg_current_wal_lsn()")
+	# the heartbeat's own position: pg_current_wal_lsn() would also count the daemon's status writes, which
+	# never reach the slot (the mosta schema is not replicated) and so can never be confirmed
+	target=$(scalar "SELECT mosta_heartbeat()")
 	expected=$(scalar "SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || count(*) FILTER (WHERE v LIKE '$pattern') FROM t")
 	while :; do
 		confirmed=$(scalar "SELECT confirmed_lsn >= '$target' FROM mosta.rule_stats WHERE rule = 'r1'")
@@ -89,7 +90,7 @@ caught_up() {
 walsender() {
 	local pid deadline=$((SECONDS + 60))
 	while :; do
-		pid=$(scalar "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'mosta_r1' AND active")
+		pid=$(scalar "SELECT active_pid FROM pg_replication_slots WHERE slot_name IN (SELECT slot FROM mosta.target_status WHERE rule = 'r1') AND active LIMIT 1")
 		[ -n "$pid" ] && break
 		[ $SECONDS -lt $deadline ] || break
 		sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline

@@ -4,6 +4,8 @@
  */
 #include "app/catalog.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "pg/errors.hpp"
@@ -57,14 +59,69 @@ Resolve(RulePlan &plan, const std::vector<ReplicaInfo> &replicas) {
 
 } // namespace
 
+namespace {
+
+// SlotAlphabet replaces every character outside [a-z0-9_] by '_'.
 std::string
-SlotName(const std::string &rule) {
-	std::string slot = "mosta_";
-	for (char c : rule) {
+SlotAlphabet(const std::string &text) {
+	std::string out;
+	for (char c : text) {
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-		slot += ok ? c : '_';
+		out += ok ? c : '_';
 	}
-	return slot;
+	return out;
+}
+
+// kSlotNameParts is what of "<rule>_<replica>" fits in 63 bytes next to "mosta_" and "_<8 hex digits>".
+constexpr std::size_t kSlotNameParts = 63 - 6 - 9;
+
+} // namespace
+
+std::string
+SlotName(const std::string &rule, const std::string &project, const std::string &replica) {
+	std::uint32_t hash = 2166136261U; // FNV-1a: stable across builds and machines, unlike std::hash
+	for (const std::string *part : {&rule, &project, &replica}) {
+		for (unsigned char c : *part + '\0')
+			hash = (hash ^ c) * 16777619U;
+	}
+	char suffix[10];
+	std::snprintf(suffix, sizeof suffix, "_%08x", hash);
+	std::string parts = SlotAlphabet(rule) + "_" + SlotAlphabet(replica);
+	return "mosta_" + parts.substr(0, kSlotNameParts) + suffix;
+}
+
+bool
+IsMostaSlot(const std::string &slot) {
+	if (slot.size() < 6 + 1 + 9 || slot.size() > 63 || slot.rfind("mosta_", 0) != 0)
+		return false;
+	std::string suffix = slot.substr(slot.size() - 9);
+	return suffix[0] == '_' && suffix.find_first_not_of("0123456789abcdef", 1) == std::string::npos;
+}
+
+RuleStatus
+AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
+	static const std::vector<std::string> kOrder = {"error", "paused", "pending", "snapshot", "streaming", "done"};
+	auto rank = [](const std::string &status) {
+		auto found = std::find(kOrder.begin(), kOrder.end(), status);
+		return found == kOrder.end() ? 0 : static_cast<int>(found - kOrder.begin());
+	};
+	RuleStatus rule;
+	bool first = true;
+	for (const TargetStatus *target : targets) {
+		if (first || rank(target->status) < rank(rule.status))
+			rule.status = target->status;
+		rule.snapshot_rows = std::max(rule.snapshot_rows, target->snapshot_rows);
+		rule.changes_applied = std::max(rule.changes_applied, target->changes_applied);
+		rule.transactions = std::max(rule.transactions, target->transactions);
+		rule.confirmed_lsn = first ? target->applied_lsn : std::min(rule.confirmed_lsn, target->applied_lsn);
+		if (target->retained_bytes)
+			rule.retained_bytes = std::max(rule.retained_bytes.value_or(0), *target->retained_bytes);
+		rule.applied_any = rule.applied_any || target->applied_any;
+		if (rule.last_error.empty() && !target->last_error.empty())
+			rule.last_error = target->project + "." + target->replica + ": " + target->last_error;
+		first = false;
+	}
+	return rule;
 }
 
 std::string
@@ -86,10 +143,10 @@ LoadRulePlans(PgConnection &conn) {
 							Value(replicas_result.get(), row, 4)});
 
 	const std::string rules_sql =
-		"SELECT r.name, r.source_project, r.target_project, r.mode, c.name, s.status"
+		"SELECT r.name, r.source_project, r.target_project, r.mode, c.name, s.status, r.enabled"
 		"  FROM mosta.rules r CROSS JOIN LATERAL unnest(r.collections) WITH ORDINALITY AS c(name, n)"
 		"  LEFT JOIN mosta.rule_stats s ON s.rule = r.name"
-		" WHERE r.enabled ORDER BY r.name, c.n";
+		" ORDER BY r.name, c.n";
 	PgResultHandle rules_result = co_await conn.Exec("reading mosta.rules", rules_sql);
 	std::vector<RulePlan> plans;
 	for (int row = 0; row < PQntuples(rules_result.get()); ++row) {
@@ -101,6 +158,7 @@ LoadRulePlans(PgConnection &conn) {
 			plan.target_project = Value(rules_result.get(), row, 2);
 			plan.mode = Value(rules_result.get(), row, 3);
 			plan.stats_status = Value(rules_result.get(), row, 5);
+			plan.enabled = Value(rules_result.get(), row, 6) == "t";
 			plans.push_back(std::move(plan));
 		}
 		plans.back().collections.push_back(Value(rules_result.get(), row, 4));
@@ -110,37 +168,104 @@ LoadRulePlans(PgConnection &conn) {
 	co_return plans;
 }
 
-boost::asio::awaitable<void>
-WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &status,
-			const std::vector<ReplicaStatusRow> &replicas) {
-	std::string error = status.last_error.empty() ? "NULL" : SqlLiteral(conn, status.last_error);
-	std::string sql =
-		"INSERT INTO mosta.rule_stats AS s (rule, status, snapshot_rows, changes_applied, transactions, "
-		"confirmed_lsn, last_applied_at, last_error, updated_at) VALUES (" +
-		SqlLiteral(conn, rule) + ", " + SqlLiteral(conn, status.status) + ", " +
-		std::to_string(status.snapshot_rows) + ", " + std::to_string(status.changes_applied) + ", " +
-		std::to_string(status.transactions) + ", " + LsnLiteral(status.confirmed_lsn) + ", " +
-		(status.applied_any ? "now()" : "NULL") + ", " + error +
-		", now()) ON CONFLICT (rule) DO UPDATE SET status = EXCLUDED.status, snapshot_rows = "
-		"EXCLUDED.snapshot_rows, changes_applied = EXCLUDED.changes_applied, transactions = EXCLUDED.transactions, "
-		"confirmed_lsn = EXCLUDED.confirmed_lsn, last_applied_at = COALESCE(EXCLUDED.last_applied_at, "
-		"s.last_applied_at), last_error = EXCLUDED.last_error, updated_at = now();";
-	for (const ReplicaStatusRow &replica : replicas) {
-		std::string lsn = LsnLiteral(replica.applied_lsn);
-		std::string lag = replica.applied_lsn == kInvalidLsn
-							  ? std::string("NULL")
-							  : "GREATEST(0, pg_current_wal_lsn() - " + lsn + ")::bigint";
-		std::string replica_error = replica.last_error.empty() ? "NULL" : SqlLiteral(conn, replica.last_error);
-		std::string lag_ms = replica.lag_ms < 0 ? std::string("NULL") : std::to_string(replica.lag_ms);
-		sql += "INSERT INTO mosta.replica_status AS s (project, replica, status, lag_ms, lag_bytes, applied_lsn, "
-			   "last_error, last_seen) VALUES (" +
-			   SqlLiteral(conn, replica.project) + ", " + SqlLiteral(conn, replica.replica) + ", " +
-			   SqlLiteral(conn, replica.status) + ", " + lag_ms + ", " + lag + ", " + lsn + ", " + replica_error +
-			   ", now()) ON CONFLICT (project, replica) DO UPDATE SET status = EXCLUDED.status, lag_ms = "
-			   "EXCLUDED.lag_ms, lag_bytes = EXCLUDED.lag_bytes, applied_lsn = EXCLUDED.applied_lsn, last_error = "
-			   "EXCLUDED.last_error, last_seen = now();";
+boost::asio::awaitable<SlotState>
+ReadSlotState(PgConnection &conn, const std::string &slot) {
+	const std::string sql = "SELECT wal_status, pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots"
+							" WHERE slot_name = " + SqlLiteral(conn, slot);
+	const std::string context = "looking up slot " + slot;
+	PgResultHandle result = co_await conn.Exec(context, sql);
+	SlotState state;
+	if (PQntuples(result.get()) == 1) {
+		state.exists = true;
+		state.wal_status = Value(result.get(), 0, 0);
+		if (!PQgetisnull(result.get(), 0, 1))
+			state.retained_bytes = std::stoll(Value(result.get(), 0, 1));
 	}
+	co_return state;
+}
+
+namespace {
+
+// OptionalText returns a literal of text, or NULL when it is empty.
+std::string
+OptionalText(PgConnection &conn, const std::string &text) {
+	return text.empty() ? std::string("NULL") : SqlLiteral(conn, text);
+}
+
+// OptionalNumber returns value, or NULL when it is unset.
+std::string
+OptionalNumber(const std::optional<long long> &value) {
+	return value ? std::to_string(*value) : std::string("NULL");
+}
+
+// RuleStatsSql upserts the rule's mosta.rule_stats row.
+std::string
+RuleStatsSql(PgConnection &conn, const std::string &rule, const RuleStatus &status) {
+	return "INSERT INTO mosta.rule_stats AS s (rule, status, snapshot_rows, changes_applied, transactions, "
+		   "confirmed_lsn, retained_bytes, last_applied_at, last_error, updated_at) VALUES (" +
+		   SqlLiteral(conn, rule) + ", " + SqlLiteral(conn, status.status) + ", " +
+		   std::to_string(status.snapshot_rows) + ", " + std::to_string(status.changes_applied) + ", " +
+		   std::to_string(status.transactions) + ", " + LsnLiteral(status.confirmed_lsn) + ", " +
+		   OptionalNumber(status.retained_bytes) + ", " + (status.applied_any ? "now()" : "NULL") + ", " +
+		   OptionalText(conn, status.last_error) +
+		   ", now()) ON CONFLICT (rule) DO UPDATE SET status = EXCLUDED.status, snapshot_rows = "
+		   "EXCLUDED.snapshot_rows, changes_applied = EXCLUDED.changes_applied, transactions = "
+		   "EXCLUDED.transactions, confirmed_lsn = EXCLUDED.confirmed_lsn, retained_bytes = EXCLUDED.retained_bytes, "
+		   "last_applied_at = COALESCE(EXCLUDED.last_applied_at, s.last_applied_at), last_error = "
+		   "EXCLUDED.last_error, updated_at = now();";
+}
+
+} // namespace
+
+boost::asio::awaitable<void>
+WriteRuleStatus(PgConnection &conn, const std::string &rule, const RuleStatus &status) {
+	const std::string sql = RuleStatsSql(conn, rule, status);
 	const std::string context = "writing the status of rule " + rule;
+	co_await conn.Exec(context, sql);
+}
+
+boost::asio::awaitable<void>
+WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status, const TargetStatus &target) {
+	std::string sql = RuleStatsSql(conn, rule, rule_status);
+	std::string lsn = LsnLiteral(target.applied_lsn);
+	std::string project = SqlLiteral(conn, target.project);
+	std::string replica = SqlLiteral(conn, target.replica);
+	std::string error = OptionalText(conn, target.last_error);
+	sql += "INSERT INTO mosta.target_status AS t (rule, project, replica, slot, status, snapshot_rows, "
+		   "changes_applied, transactions, applied_lsn, retained_bytes, wal_status, last_error, warning, resnapshots, "
+		   "updated_at) VALUES (" +
+		   SqlLiteral(conn, rule) + ", " + project + ", " + replica + ", " + SqlLiteral(conn, target.slot) + ", " +
+		   SqlLiteral(conn, target.status) + ", " + std::to_string(target.snapshot_rows) + ", " +
+		   std::to_string(target.changes_applied) + ", " + std::to_string(target.transactions) + ", " + lsn + ", " +
+		   OptionalNumber(target.retained_bytes) + ", " + OptionalText(conn, target.wal_status) + ", " + error +
+		   ", " + OptionalText(conn, target.warning) + ", " + std::to_string(target.resnapshots) +
+		   ", now()) ON CONFLICT (rule, project, replica) DO UPDATE SET slot = EXCLUDED.slot, status = "
+		   "EXCLUDED.status, snapshot_rows = EXCLUDED.snapshot_rows, changes_applied = EXCLUDED.changes_applied, "
+		   "transactions = EXCLUDED.transactions, applied_lsn = EXCLUDED.applied_lsn, retained_bytes = "
+		   "EXCLUDED.retained_bytes, wal_status = EXCLUDED.wal_status, last_error = EXCLUDED.last_error, warning = "
+		   "EXCLUDED.warning, resnapshots = EXCLUDED.resnapshots, updated_at = now();";
+	std::string lag_bytes = target.applied_lsn == kInvalidLsn
+								? std::string("NULL")
+								: "GREATEST(0, pg_current_wal_lsn() - " + lsn + ")::bigint";
+	std::string lag_ms = target.lag_ms < 0 ? std::string("NULL") : std::to_string(target.lag_ms);
+	std::string replica_status = target.status == "error" ? "error" : "up";
+	sql += "INSERT INTO mosta.replica_status AS s (project, replica, status, lag_ms, lag_bytes, applied_lsn, "
+		   "last_error, last_seen) VALUES (" +
+		   project + ", " + replica + ", '" + replica_status + "', " + lag_ms + ", " + lag_bytes + ", " + lsn + ", " +
+		   error +
+		   ", now()) ON CONFLICT (project, replica) DO UPDATE SET status = EXCLUDED.status, lag_ms = "
+		   "EXCLUDED.lag_ms, lag_bytes = EXCLUDED.lag_bytes, applied_lsn = EXCLUDED.applied_lsn, last_error = "
+		   "EXCLUDED.last_error, last_seen = now();";
+	const std::string context = "writing the status of rule " + rule;
+	co_await conn.Exec(context, sql);
+}
+
+boost::asio::awaitable<void>
+LogActivity(PgConnection &conn, const std::string &action, const std::string &rule, const std::string &detail_json) {
+	const std::string sql = "INSERT INTO mosta.activity (action, object, detail) VALUES (" +
+							SqlLiteral(conn, action) + ", " + SqlLiteral(conn, rule) + ", " +
+							SqlLiteral(conn, detail_json) + "::jsonb)";
+	const std::string context = "logging " + action + " of rule " + rule;
 	co_await conn.Exec(context, sql);
 }
 

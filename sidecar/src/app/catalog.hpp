@@ -1,12 +1,16 @@
 /*
  * catalog.hpp
  *     What the daemon reads from the mosta catalog (docs/sql-api.md section 10) and writes back to it: the enabled
- *     rules with their target replicas (RulePlan), and the status rows (mosta.rule_stats, mosta.replica_status).
+ *     rules with their target replicas (RulePlan), and the status rows (mosta.rule_stats, mosta.target_status,
+ *     mosta.replica_status).
  *
  *     Targets of a rule: when its target project is its source project, that project's slaves that are not
  *     postgres; otherwise every replica of the target project. This version applies to sqlite, sqldump and jsonl
  *     targets; a mongodb or postgres target, mode bidirectional, or a rule without targets makes the whole rule an
  *     error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
+ *
+ *     Each (rule, target) has its own replication slot (SlotName), so a failing target holds back only its own
+ *     slot while the rule's healthy targets keep flowing (docs/guarantees.md explains the choice).
  */
 #pragma once
 
@@ -31,9 +35,10 @@ struct ReplicaInfo {
 	std::string uri;
 };
 
-// One enabled rule as the daemon will run it.
+// One rule as the daemon will run it (or keep paused, when disabled).
 struct RulePlan {
 	std::string name;
+	bool enabled = true;
 	std::string source_project;
 	std::string target_project;
 	std::string mode;					  // snapshot, cdc (bidirectional is an error)
@@ -43,39 +48,84 @@ struct RulePlan {
 	std::string error;		  // non-empty: the rule cannot run, for this reason
 };
 
-// SlotName returns "mosta_<rule>" with every character outside [a-z0-9_] replaced by '_'.
-std::string SlotName(const std::string &rule);
+// SlotName returns the slot of one target of a rule: "mosta_<rule>_<replica>_<hash>", where every character of
+// rule and replica outside [a-z0-9_] becomes '_', long names are cut so that the whole fits PostgreSQL's 63
+// bytes, and <hash> (8 hex digits of rule, project and replica) keeps names that sanitize alike apart.
+std::string SlotName(const std::string &rule, const std::string &project, const std::string &replica);
+
+// IsMostaSlot tells whether slot has the shape SlotName gives: one of the daemon's own slots.
+bool IsMostaSlot(const std::string &slot);
 
 // SqlLiteral quotes value as an SQL string literal for conn (PQescapeLiteral); throws PgError.
 std::string SqlLiteral(PgConnection &conn, const std::string &value);
 
-// LoadRulePlans reads the enabled rules and resolves their targets.
+// LoadRulePlans reads every rule, enabled or not, and resolves its targets.
 boost::asio::awaitable<std::vector<RulePlan>> LoadRulePlans(PgConnection &conn);
 
-// The counters and state of one rule, as written to mosta.rule_stats.
+// The progress and health of one target of a rule, as written to mosta.target_status (and, for its replica,
+// mosta.replica_status).
+struct TargetStatus {
+	std::string project;
+	std::string replica;
+	std::string slot;
+	std::string status = "pending"; // pending, snapshot, streaming, done, paused, error
+	long long snapshot_rows = 0;
+	long long changes_applied = 0;
+	long long transactions = 0;
+	Lsn applied_lsn = kInvalidLsn;	   // the sink's durable LSN: what is confirmed to the slot
+	std::optional<long long> retained_bytes; // WAL the slot makes PostgreSQL keep; unknown when unset
+	std::string wal_status;				   // pg_replication_slots.wal_status ("" when the slot is absent)
+	std::int64_t lag_ms = -1;			   // -1: unknown (written as NULL)
+	int resnapshots = 0;				   // initial copies taken again (slot lost or dropped)
+	bool applied_any = false;			   // last_applied_at is set to now() when true
+	std::string last_error;
+	std::string warning; // retained WAL over the limit, slot invalidated, ...
+
+	// Kept by the daemon, not written.
+	bool counters_loaded = false; // the counters were started from the catalog's row
+	std::string event;			  // the last loud event (re-snapshot), repeated in warning until the daemon restarts
+	bool over_retained_limit = false; // the retained WAL warning was logged and not yet cleared
+};
+
+// The counters and state of one rule, as written to mosta.rule_stats: an aggregate of its targets.
 struct RuleStatus {
 	std::string status = "pending"; // pending, snapshot, streaming, done, error
 	long long snapshot_rows = 0;
 	long long changes_applied = 0;
 	long long transactions = 0;
 	Lsn confirmed_lsn = kInvalidLsn;
+	std::optional<long long> retained_bytes;
 	bool applied_any = false; // last_applied_at is set to now() when true
 	std::string last_error;
 };
 
-// The state of one target replica, as written to mosta.replica_status.
-struct ReplicaStatusRow {
-	std::string project;
-	std::string replica;
-	std::string status; // up, down, error
-	Lsn applied_lsn = kInvalidLsn;
-	std::int64_t lag_ms = -1; // -1: unknown (written as NULL)
-	std::string last_error;
+// AggregateRuleStatus sums up a rule's targets: the status of the least advanced (error first, then pending,
+// snapshot, streaming, done), the counters of the most advanced, the smallest confirmed LSN, the largest
+// retained WAL, and the first error prefixed with its replica.
+RuleStatus AggregateRuleStatus(const std::vector<const TargetStatus *> &targets);
+
+// SlotState is a slot as pg_replication_slots shows it.
+struct SlotState {
+	bool exists = false;
+	std::string wal_status;					 // reserved, extended, unreserved, lost
+	std::optional<long long> retained_bytes; // pg_current_wal_lsn() - restart_lsn
 };
 
-// WriteStatus upserts the rule's mosta.rule_stats row and its replicas' mosta.replica_status rows in one statement
-// (lag_bytes = pg_current_wal_lsn() - applied_lsn).
-boost::asio::awaitable<void> WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &status,
-										 const std::vector<ReplicaStatusRow> &replicas);
+// ReadSlotState looks slot up in pg_replication_slots.
+boost::asio::awaitable<SlotState> ReadSlotState(PgConnection &conn, const std::string &slot);
+
+// WriteStatus upserts, in one statement, the rule's mosta.rule_stats row (rule), the target's mosta.target_status
+// row and its replica's mosta.replica_status row (lag_bytes = pg_current_wal_lsn() - applied_lsn; status up,
+// or error with the target's error).
+boost::asio::awaitable<void> WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status,
+										 const TargetStatus &target);
+
+// WriteRuleStatus upserts only the rule's mosta.rule_stats row (a rule that cannot run, a paused rule).
+boost::asio::awaitable<void> WriteRuleStatus(PgConnection &conn, const std::string &rule, const RuleStatus &status);
+
+// LogActivity appends a row to mosta.activity (action, the rule as object, detail as jsonb text); used for events
+// an operator must find later, such as a slot PostgreSQL invalidated.
+boost::asio::awaitable<void> LogActivity(PgConnection &conn, const std::string &action, const std::string &rule,
+										 const std::string &detail_json);
 
 } // namespace mosta::sidecar

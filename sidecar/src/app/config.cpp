@@ -6,6 +6,8 @@
 
 #include <cctype>
 #include <cstdint>
+#include <filesystem>
+#include <system_error>
 
 #include "mosta/common/conninfo.hpp"
 
@@ -38,6 +40,32 @@ ParseDuration(const std::string &flag, const std::string &text) {
 	if (value <= 0 || value > kMaxDurationMs)
 		throw ConfigError("invalid value \"" + text + "\" for " + flag + ": must be between 1ms and 24h");
 	return std::chrono::milliseconds(value);
+}
+
+long long
+ParseSize(const std::string &flag, const std::string &text) {
+	std::size_t digits = 0;
+	while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+		++digits;
+	std::string unit = text.substr(digits);
+	int shift = -1;
+	if (unit.empty() || unit == "B")
+		shift = 0;
+	else if (unit == "kB")
+		shift = 10;
+	else if (unit == "MB")
+		shift = 20;
+	else if (unit == "GB")
+		shift = 30;
+	else if (unit == "TB")
+		shift = 40;
+	if (digits == 0 || digits > 12 || shift < 0)
+		throw ConfigError("invalid value \"" + text + "\" for " + flag +
+						  ": expected a size such as 512MB, 1GB or a number of bytes");
+	long long value = std::stoll(text.substr(0, digits));
+	if (value <= 0 || value > (1LL << (62 - shift)))
+		throw ConfigError("invalid value \"" + text + "\" for " + flag + ": must be between 1 byte and 4 EB");
+	return value << shift;
 }
 
 Config
@@ -82,6 +110,22 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env) {
 			config.status_interval = ParseDuration("--status-interval", take_value());
 		} else if (arg == "--poll-interval") {
 			config.poll_interval = ParseDuration("--poll-interval", take_value());
+		} else if (arg == "--heartbeat-interval") {
+			std::string text = take_value();
+			config.heartbeat_interval =
+				text == "off" ? std::chrono::milliseconds(0) : ParseDuration("--heartbeat-interval", text);
+		} else if (arg == "--retained-wal-warning") {
+			std::string text = take_value();
+			config.retained_wal_warning = text == "off" ? 0 : ParseSize("--retained-wal-warning", text);
+		} else if (arg == "--tree") {
+			config.tree_path = take_value();
+			std::filesystem::path parent = std::filesystem::path(config.tree_path).parent_path();
+			std::error_code error;
+			if (config.tree_path.empty() || config.tree_path.back() == '/')
+				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: expected a file path");
+			if (!parent.empty() && !std::filesystem::is_directory(parent, error))
+				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: directory " +
+								  parent.string() + " does not exist");
 		} else {
 			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
 		}
@@ -101,9 +145,17 @@ Options:
   --source DSN             the source database (libpq connection string or postgresql:// URI); default:
                            MOSTA_SOURCE_URI, else the libpq PG* variables (PGHOST, PGPORT, PGUSER, ...)
   --once                   process everything committed before start, flush, confirm, then exit 0
-  --status-interval DUR    how often status is written to mosta.rule_stats and mosta.replica_status
+  --status-interval DUR    how often status is written to mosta.rule_stats, mosta.target_status and
+                           mosta.replica_status (and the --tree file), and the catalog re-read
                            (default 5s); DUR is 500ms, 5s, 2m or a number of seconds
   --poll-interval DUR      a stream without data for this long is idle: the sinks are flushed (default 1s)
+  --heartbeat-interval DUR write a heartbeat (mosta_heartbeat()) into the WAL this often, so that slots
+                           advance on a quiet database while other databases write WAL (default 60s; off)
+  --retained-wal-warning SIZE
+                           warn (log and status) when a slot makes PostgreSQL retain more WAL than SIZE
+                           (default 1GB; 512MB, 64kB, bytes; off)
+  --tree FILE              write the topology (mosta_topology(), credentials masked) to FILE at every status
+                           interval, replaced atomically: the replicator-tree.json a monitor reads
   -h, --help               print this help and exit
 
 Environment:
@@ -111,8 +163,10 @@ Environment:
   PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, ...   used for what the source does not say
 
 The role needs REPLICATION, read access to the replicated tables and to the mosta catalog, and write access
-to mosta.rule_stats and mosta.replica_status. Exit status: 0 after a clean stop (SIGTERM, SIGINT, or --once
-done), 1 on a runtime failure, 2 on bad configuration.
+to mosta.rule_stats, mosta.target_status, mosta.replica_status and mosta.activity (the role mosta_sidecar
+has all but REPLICATION and the tables' SELECT). Signals: SIGTERM or SIGINT finish the transaction in
+flight, flush, confirm and exit; SIGHUP reads the catalog at once. Exit status: 0 after a clean stop
+(SIGTERM, SIGINT, or --once done), 1 on a runtime failure, 2 on bad configuration.
 )";
 }
 

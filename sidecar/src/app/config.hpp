@@ -19,6 +19,9 @@ struct Config {
 	bool help = false;								   // print HelpText() and exit 0
 	std::chrono::milliseconds status_interval{5'000};  // how often status goes to the catalog
 	std::chrono::milliseconds poll_interval{1'000};	   // no XLogData for this long: the stream is idle, flush
+	std::chrono::milliseconds heartbeat_interval{60'000}; // mosta_heartbeat() this often; 0: never
+	long long retained_wal_warning = 1LL << 30;		   // warn when a slot retains more WAL (bytes); 0: never
+	std::string tree_path;							   // --tree: the topology JSON file; "" for none
 };
 
 // ConfigError is a bad flag or value; what() names it.
@@ -29,6 +32,10 @@ class ConfigError : public std::invalid_argument {
 
 // ParseDuration reads "250ms", "5s", "2m" or a bare number of seconds ("5"); throws ConfigError naming flag.
 std::chrono::milliseconds ParseDuration(const std::string &flag, const std::string &text);
+
+// ParseSize reads "512MB", "1GB", "64kB" or a bare number of bytes (units are powers of 1024, as in
+// postgresql.conf); throws ConfigError naming flag.
+long long ParseSize(const std::string &flag, const std::string &text);
 
 // ParseConfig reads args (without argv[0]) and source_env (MOSTA_SOURCE_URI, null when unset); throws ConfigError.
 Config ParseConfig(const std::vector<std::string> &args, const char *source_env);

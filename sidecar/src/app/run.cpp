@@ -5,11 +5,13 @@
 #include "app/run.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,7 +19,8 @@
 
 #include "app/catalog.hpp"
 #include "app/log.hpp"
-#include "app/rule_runner.hpp"
+#include "app/target_runner.hpp"
+#include "app/topology_tree.hpp"
 #include "pg/errors.hpp"
 #include "util/backoff.hpp"
 
@@ -27,24 +30,63 @@ namespace asio = boost::asio;
 
 namespace {
 
+// One target of one rule: (rule, project, replica).
+using TargetKey = std::tuple<std::string, std::string, std::string>;
+
+// A target the supervisor runs (or ran): its plan, and the flags it shares with its coroutine.
+struct TargetTask {
+	RulePlan plan;
+	ReplicaInfo target;
+	std::string fingerprint; // what, when it changes, needs a new slot and a new copy
+	bool stop = false;		 // asks the runner to finish the transaction in flight and return
+	bool running = true;
+	bool failed = false; // ended on an error it will not retry (fatal, or --once)
+};
+
 // The supervisor's shared state, on the io_context's one thread.
 struct State {
 	const Config &config;
 	asio::signal_set &signals;
 	bool stop = false;
 	bool failed = false;
-	int running = 0;
-	std::set<std::string> started;
+	bool reload = false; // SIGHUP: read the catalog now and retry the targets that stopped on an error
+	std::map<std::string, RuleProgress> progress; // by rule
+	std::map<TargetKey, std::shared_ptr<TargetTask>> tasks;
+	std::set<std::string> reported; // "rule\nerror" already written for rules that cannot run
 };
 
-// SleepUnlessStopped waits for delay, in steps of the poll interval so that a stop request is seen.
+// Fingerprint spells what a running target depends on: a change means a new slot and a new initial copy.
+std::string
+Fingerprint(const RulePlan &plan, const ReplicaInfo &target) {
+	std::string text = plan.mode + '\n' + plan.source_project + '\n' + target.dialect + '\n' + target.uri + '\n';
+	for (const std::string &collection : plan.collections)
+		text += collection + ',';
+	return text;
+}
+
+// Running counts the tasks whose coroutine has not returned.
+int
+Running(const State &state) {
+	int running = 0;
+	for (const auto &[key, task] : state.tasks)
+		running += task->running ? 1 : 0;
+	return running;
+}
+
+// SleepUnlessStopped waits for delay, in steps of the poll interval so that a stop request is seen, writing the
+// runner's status at each status interval (the retained WAL of a failing target keeps being reported).
 asio::awaitable<void>
-SleepUnlessStopped(State &state, std::chrono::milliseconds delay) {
+SleepUnlessStopped(State &state, TargetTask &task, TargetRunner &runner, std::chrono::milliseconds delay) {
 	asio::steady_timer timer(co_await asio::this_coro::executor);
 	auto until = std::chrono::steady_clock::now() + delay;
-	while (!state.stop && std::chrono::steady_clock::now() < until) {
+	auto next_status = std::chrono::steady_clock::now() + state.config.status_interval;
+	while (!task.stop && std::chrono::steady_clock::now() < until) {
 		timer.expires_at(std::min(until, std::chrono::steady_clock::now() + state.config.poll_interval));
 		co_await timer.async_wait(asio::use_awaitable);
+		if (std::chrono::steady_clock::now() >= next_status) {
+			co_await runner.RefreshStatus();
+			next_status = std::chrono::steady_clock::now() + state.config.status_interval;
+		}
 	}
 }
 
@@ -72,135 +114,265 @@ Describe(const std::exception_ptr &error) {
 	}
 }
 
-// A rule run that lasted this long was healthy: the next failure is a new outage, not the same one retried.
+// A run that lasted this long was healthy: the next failure is a new outage, not the same one retried.
 constexpr std::chrono::seconds kHealthyRun{30};
 
-// SuperviseRule runs plan until it finishes, stops, or fails for good.
+// SuperviseTarget runs one target until it finishes, is stopped, or fails for good. The other targets of the
+// rule are not affected by its failures: each has its own slot.
 asio::awaitable<void>
-SuperviseRule(State &state, RulePlan plan) {
+SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 	Backoff backoff(BackoffPolicy{});
+	RuleProgress &progress = state.progress[task->plan.name];
 	for (;;) {
-		RuleRunner runner(co_await asio::this_coro::executor, state.config, plan, &state.stop);
+		TargetRunner runner(co_await asio::this_coro::executor, state.config, task->plan, task->target, &task->stop,
+							progress);
 		std::exception_ptr error;
 		auto started = std::chrono::steady_clock::now();
 		try {
 			co_await runner.Run();
-			co_return;
 		} catch (...) {
 			error = std::current_exception();
 		}
-		std::string text = Describe(error);
-		co_await runner.ReportError(text);
-		if (state.config.once || IsFatal(error) || state.stop) {
-			state.failed = state.failed || !state.stop || state.config.once;
+		if (!error) {
+			if (task->stop && !state.stop)
+				co_await runner.Pause();
 			co_return;
 		}
-		/* a run that streamed for a while ended in a new outage: start the backoff over */
+		std::string text = Describe(error);
+		if (task->stop && !state.stop) {
+			// removed or changed under it: its rows may be gone with the rule, nothing to report
+			LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name +
+					": stopped on: " + text);
+			co_return;
+		}
+		co_await runner.ReportError(text);
+		if (state.config.once || IsFatal(error) || task->stop) {
+			task->failed = !task->stop || state.config.once;
+			state.failed = state.failed || task->failed;
+			co_return;
+		}
 		if (std::chrono::steady_clock::now() - started > kHealthyRun)
 			backoff.Reset();
 		std::chrono::milliseconds delay = backoff.NextDelay();
-		LogLine("rule " + plan.name + ": retrying in " + std::to_string(delay.count()) + " ms");
-		co_await SleepUnlessStopped(state, delay);
-		if (state.stop)
+		LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name +
+				": retrying in " + std::to_string(delay.count()) + " ms");
+		co_await SleepUnlessStopped(state, *task, runner, delay);
+		if (task->stop)
 			co_return;
 	}
 }
 
-// StartRules reads the catalog, reports rules that cannot run and starts the ones not started yet.
+// Spawn starts the coroutine of task.
+void
+Spawn(State &state, const asio::any_io_executor &executor, const TargetKey &key, std::shared_ptr<TargetTask> task) {
+	LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name +
+			": starting (" + task->plan.mode + ")");
+	state.tasks[key] = task;
+	asio::co_spawn(executor, SuperviseTarget(state, task), [&state, task](std::exception_ptr error) {
+		task->running = false;
+		if (error) {
+			LogLine("supervisor: " + Describe(error));
+			task->failed = true;
+			state.failed = true;
+		}
+	});
+}
+
+// DropSlotIfIdle drops slot unless a walsender still holds it (then the next poll tries again); true when gone.
+asio::awaitable<bool>
+DropSlotIfIdle(PgConnection &conn, const std::string &slot, const std::string &why) {
+	const std::string sql = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = " +
+							SqlLiteral(conn, slot) + " AND NOT active";
+	const std::string context = "dropping slot " + slot;
+	PgResultHandle result = co_await conn.Exec(context, sql);
+	SlotState left = co_await ReadSlotState(conn, slot);
+	if (PQntuples(result.get()) > 0)
+		LogLine("dropped slot " + slot + ": " + why);
+	co_return !left.exists;
+}
+
+// DropOrphanSlots drops this database's inactive mosta slots that no (rule, replica) of the catalog can own any
+// more: the rule or the replica was removed, so nobody will consume them and they would retain WAL forever.
 asio::awaitable<void>
-StartRules(State &state, PgConnection &conn) {
-	std::vector<RulePlan> plans = co_await LoadRulePlans(conn);
-	for (RulePlan &plan : plans) {
-		if (state.started.count(plan.name) != 0)
-			continue;
-		state.started.insert(plan.name);
-		if (!plan.error.empty()) {
-			LogLine("rule " + plan.name + ": error: " + plan.error);
-			RuleStatus status;
-			status.status = "error";
-			status.last_error = plan.error;
-			const std::vector<ReplicaStatusRow> none;
-			co_await WriteStatus(conn, plan.name, status, none);
-			continue;
-		}
-		if (plan.mode == "snapshot" && plan.stats_status == "done") {
-			LogLine("rule " + plan.name + ": snapshot already done");
-			continue;
-		}
-		LogLine("rule " + plan.name + ": starting (" + plan.mode + ", " + std::to_string(plan.targets.size()) +
-				" target(s))");
-		++state.running;
-		asio::co_spawn(co_await asio::this_coro::executor, SuperviseRule(state, std::move(plan)),
-					   [&state](std::exception_ptr error) {
-						   --state.running;
-						   if (error) {
-							   LogLine("supervisor: " + Describe(error));
-							   state.failed = true;
-						   }
-					   });
+DropOrphanSlots(PgConnection &conn, const std::vector<RulePlan> &plans) {
+	const std::string replicas_sql = "SELECT project, name FROM mosta.replicas";
+	PgResultHandle replicas = co_await conn.Exec("reading mosta.replicas", replicas_sql);
+	std::set<std::string> owned;
+	for (const RulePlan &plan : plans) {
+		for (int row = 0; row < PQntuples(replicas.get()); ++row)
+			owned.insert(SlotName(plan.name, PQgetvalue(replicas.get(), row, 0), PQgetvalue(replicas.get(), row, 1)));
+	}
+	const std::string slots_sql = "SELECT slot_name FROM pg_replication_slots WHERE plugin = 'mostajs' AND NOT active"
+								  " AND database = current_database()";
+	PgResultHandle slots = co_await conn.Exec("listing the mosta slots", slots_sql);
+	for (int row = 0; row < PQntuples(slots.get()); ++row) {
+		std::string slot = PQgetvalue(slots.get(), row, 0);
+		if (IsMostaSlot(slot) && owned.count(slot) == 0)
+			co_await DropSlotIfIdle(conn, slot, "no rule or replica of the catalog owns it any more");
 	}
 }
 
-// PollCatalog starts the rules declared since the last poll. A lost catalog connection (a PostgreSQL restart)
-// must not end the daemon while its rules reconnect on their own: it is logged and reconnected at the next poll,
-// so the status interval paces the retries.
+// Reconcile makes the running targets match the catalog: starts the new ones, stops those whose rule was disabled
+// or removed, restarts (new slot, new copy) those whose rule or replica changed, and reports the rules that
+// cannot run.
 asio::awaitable<void>
-PollCatalog(State &state, PgConnection &conn) {
+Reconcile(State &state, PgConnection &conn) {
+	std::vector<RulePlan> plans = co_await LoadRulePlans(conn);
+	std::map<TargetKey, std::pair<const RulePlan *, const ReplicaInfo *>> desired;
+	for (const RulePlan &plan : plans) {
+		if (!plan.enabled)
+			continue;
+		if (!plan.error.empty()) {
+			if (state.reported.insert(plan.name + '\n' + plan.error).second) {
+				LogLine("rule " + plan.name + ": error: " + plan.error);
+				RuleStatus status;
+				status.status = "error";
+				status.last_error = plan.error;
+				co_await WriteRuleStatus(conn, plan.name, status);
+			}
+			continue;
+		}
+		if (plan.mode == "snapshot" && plan.stats_status == "done")
+			continue;
+		for (const ReplicaInfo &target : plan.targets)
+			desired[{plan.name, target.project, target.name}] = {&plan, &target};
+	}
+	// stop what is no longer wanted, as it is
+	for (auto &[key, task] : state.tasks) {
+		auto wanted = desired.find(key);
+		bool changed = wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) !=
+													  task->fingerprint;
+		if ((wanted == desired.end() || changed) && task->running && !task->stop) {
+			LogLine("rule " + std::get<0>(key) + ", target " + std::get<1>(key) + "." + std::get<2>(key) +
+					(changed ? ": rule or replica changed, restarting with a new slot and a new copy"
+							 : ": rule disabled or removed, stopping"));
+			task->stop = true;
+		}
+	}
+	// forget the stopped tasks; a changed target's old slot goes before its new run
+	for (auto it = state.tasks.begin(); it != state.tasks.end();) {
+		auto &[key, task] = *it;
+		auto wanted = desired.find(key);
+		bool changed = wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) !=
+													  task->fingerprint;
+		bool retry = state.reload && task->failed;
+		if (task->running || (wanted != desired.end() && !changed && !retry)) {
+			++it;
+			continue;
+		}
+		if (changed && !co_await DropSlotIfIdle(conn, SlotName(std::get<0>(key), std::get<1>(key), std::get<2>(key)),
+												"its rule or replica changed")) {
+			++it;
+			continue;
+		}
+		if (changed)
+			state.progress[std::get<0>(key)].targets.erase({std::get<1>(key), std::get<2>(key)});
+		it = state.tasks.erase(it);
+	}
+	for (auto &[rule, progress] : state.progress) {
+		for (auto it = progress.targets.begin(); it != progress.targets.end();) {
+			bool known = state.tasks.count({rule, it->first.first, it->first.second}) != 0 ||
+						 desired.count({rule, it->first.first, it->first.second}) != 0;
+			it = known ? std::next(it) : progress.targets.erase(it);
+		}
+	}
+	state.reload = false;
+	auto executor = co_await asio::this_coro::executor;
+	for (auto &[key, wanted] : desired) {
+		if (state.tasks.count(key) != 0)
+			continue;
+		auto task = std::make_shared<TargetTask>();
+		task->plan = *wanted.first;
+		task->target = *wanted.second;
+		task->fingerprint = Fingerprint(task->plan, task->target);
+		Spawn(state, executor, key, task);
+	}
+	if (!state.config.once)
+		co_await DropOrphanSlots(conn, plans);
+}
+
+// PollCatalog reconciles with the catalog, writes the heartbeat and the tree when due. A lost catalog connection
+// (a PostgreSQL restart) must not end the daemon while its targets reconnect on their own: it is logged and
+// reconnected at the next poll, so the status interval paces the retries.
+asio::awaitable<void>
+PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 	std::exception_ptr error;
 	try {
 		if (conn.Get() == nullptr)
 			co_await conn.Connect(state.config.source, ConnectionKind::Sql);
-		co_await StartRules(state, conn);
+		co_await Reconcile(state, conn);
+		if (heartbeat) {
+			const std::string heartbeat_sql = "SELECT mosta_heartbeat()";
+			co_await conn.Exec("writing a heartbeat", heartbeat_sql);
+		}
+		if (!state.config.tree_path.empty())
+			co_await WriteTopologyTree(conn, state.config.tree_path);
 	} catch (...) {
 		error = std::current_exception();
 	}
 	if (error) {
-		LogLine("catalog: " + Describe(error) + "; reconnecting at the next poll");
+		LogLine("catalog: " + Describe(error) + "; trying again at the next poll");
 		conn.Close();
 	}
 }
 
-// Supervise connects to the catalog, starts the rules and, unless --once, keeps looking for new ones.
+// Supervise connects to the catalog, starts the targets and, unless --once, keeps them in step with the catalog.
 asio::awaitable<void>
 Supervise(State &state) {
 	PgConnection conn(co_await asio::this_coro::executor);
 	co_await conn.Connect(state.config.source, ConnectionKind::Sql);
 	LogLine("connected to the source " + std::string(PQdb(conn.Get())) + " on " + PQhost(conn.Get()) + ":" +
 			PQport(conn.Get()));
-	co_await StartRules(state, conn);
-	if (state.running == 0)
+	co_await Reconcile(state, conn);
+	if (Running(state) == 0)
 		LogLine("no rule to run");
 	asio::steady_timer timer(co_await asio::this_coro::executor);
+	using Clock = std::chrono::steady_clock;
+	Clock::time_point next_poll = Clock::now() + state.config.status_interval;
+	Clock::time_point next_heartbeat = Clock::now() + state.config.heartbeat_interval;
 	for (;;) {
-		if (state.config.once && state.running == 0)
-			break;
-		if (state.stop && state.running == 0)
+		if ((state.config.once || state.stop) && Running(state) == 0)
 			break;
 		timer.expires_after(std::min(state.config.status_interval, state.config.poll_interval));
 		co_await timer.async_wait(asio::use_awaitable);
-		if (!state.config.once && !state.stop) {
-			// catalog polling: rules declared (or enabled) since the start begin to run
-			static auto next_reload = std::chrono::steady_clock::now();
-			if (std::chrono::steady_clock::now() >= next_reload) {
-				co_await PollCatalog(state, conn);
-				next_reload = std::chrono::steady_clock::now() + state.config.status_interval;
-			}
+		if (state.config.once || state.stop || (Clock::now() < next_poll && !state.reload))
+			continue;
+		bool heartbeat = state.config.heartbeat_interval.count() > 0 && Clock::now() >= next_heartbeat &&
+						 Running(state) > 0;
+		co_await PollCatalog(state, conn, heartbeat);
+		next_poll = Clock::now() + state.config.status_interval;
+		if (heartbeat)
+			next_heartbeat = Clock::now() + state.config.heartbeat_interval;
+	}
+	if (!state.config.tree_path.empty() && conn.IsOpen()) {
+		try {
+			co_await WriteTopologyTree(conn, state.config.tree_path);
+		} catch (const std::exception &e) {
+			LogLine("could not write the topology tree: " + std::string(e.what()));
 		}
 	}
 }
 
-// WaitSignals sets state.stop at the first signal and exits at the second.
+// WaitSignals: SIGHUP asks for a catalog reload; the first SIGINT/SIGTERM stops every target, the second exits.
 void
 WaitSignals(State &state) {
 	state.signals.async_wait([&state](const boost::system::error_code &error, int number) {
 		if (error)
 			return; // cancelled at the end of the run
+		if (number == SIGHUP) {
+			LogLine("SIGHUP: reading the catalog now");
+			state.reload = true;
+			WaitSignals(state);
+			return;
+		}
 		if (state.stop) {
 			LogLine("second signal: exiting at once");
 			std::_Exit(1);
 		}
 		LogLine("signal " + std::to_string(number) + ": stopping (finishing the transaction in flight)");
 		state.stop = true;
+		for (auto &[key, task] : state.tasks)
+			task->stop = true;
 		WaitSignals(state);
 	});
 }
@@ -209,7 +381,7 @@ WaitSignals(State &state) {
 
 int
 Run(asio::io_context &context, asio::signal_set &signals, const Config &config) {
-	State state{config, signals, false, false, 0, {}};
+	State state{config, signals, false, false, false, {}, {}, {}};
 	WaitSignals(state);
 	asio::co_spawn(context, Supervise(state), [&state](std::exception_ptr error) {
 		if (error) {

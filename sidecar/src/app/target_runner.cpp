@@ -1,10 +1,11 @@
 /*
- * rule_runner.cpp
- *     RuleRunner (see rule_runner.hpp).
+ * target_runner.cpp
+ *     TargetRunner (see target_runner.hpp).
  */
-#include "app/rule_runner.hpp"
+#include "app/target_runner.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <stdexcept>
 
 #include "app/log.hpp"
@@ -75,121 +76,194 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<
 								" has no sink");
 }
 
-RuleRunner::RuleRunner(boost::asio::any_io_executor executor, const Config &config, RulePlan plan, const bool *stop)
-	: executor_(executor), config_(config), plan_(std::move(plan)), stop_(stop), slot_(SlotName(plan_.name)),
-	  sql_(executor) {}
+RuleStatus
+RuleProgress::Aggregate() const {
+	std::vector<const TargetStatus *> all;
+	for (const auto &[key, target] : targets)
+		all.push_back(&target);
+	return AggregateRuleStatus(all);
+}
+
+namespace {
+
+// ProgressEntry returns the entry of target in progress, creating it (with its slot name) when missing.
+TargetStatus &
+ProgressEntry(RuleProgress &progress, const RulePlan &plan, const ReplicaInfo &target) {
+	auto [entry, created] = progress.targets.try_emplace({target.project, target.name});
+	if (created) {
+		entry->second.project = target.project;
+		entry->second.replica = target.name;
+		entry->second.slot = SlotName(plan.name, target.project, target.name);
+	}
+	return entry->second;
+}
+
+// UtcNow returns the current time as "2026-11-22 19:30:00 UTC", for warnings.
+std::string
+UtcNow() {
+	std::time_t now = std::time(nullptr);
+	std::tm utc{};
+	gmtime_r(&now, &utc);
+	char text[32];
+	std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+	return text;
+}
+
+// MegaBytes prints bytes in MB, for log lines.
+std::string
+MegaBytes(long long bytes) {
+	return std::to_string(bytes / (1024 * 1024)) + " MB";
+}
+
+} // namespace
+
+TargetRunner::TargetRunner(boost::asio::any_io_executor executor, const Config &config, RulePlan plan,
+						   ReplicaInfo target, const bool *stop, RuleProgress &progress)
+	: executor_(executor), config_(config), plan_(std::move(plan)), target_(std::move(target)), stop_(stop),
+	  progress_(progress), status_(ProgressEntry(progress, plan_, target_)), slot_(status_.slot), sql_(executor) {}
+
+std::string
+TargetRunner::Label() const {
+	return "rule " + plan_.name + ", target " + target_.project + "." + target_.name;
+}
 
 void
-RuleRunner::SetState(const std::string &state, const std::string &detail) {
+TargetRunner::SetState(const std::string &state, const std::string &detail) {
 	if (status_.status != state || !detail.empty())
-		LogLine("rule " + plan_.name + ": " + state + (detail.empty() ? "" : ": " + detail));
+		LogLine(Label() + ": " + state + (detail.empty() ? "" : ": " + detail));
 	status_.status = state;
-}
-
-Lsn
-RuleRunner::MinDurableLsn() const noexcept {
-	Lsn lsn = kInvalidLsn;
-	bool first = true;
-	for (const auto &sink : sinks_) {
-		lsn = first ? sink->DurableLsn() : std::min(lsn, sink->DurableLsn());
-		first = false;
-	}
-	return lsn;
+	// an error stays reported through the retries, until the target works again
+	if (state == "streaming" || state == "done")
+		status_.last_error.clear();
 }
 
 void
-RuleRunner::FlushSinks() {
-	for (auto &sink : sinks_)
-		sink->Flush();
-	status_.confirmed_lsn = MinDurableLsn();
-}
-
-void
-RuleRunner::RollbackSinks() noexcept {
-	for (auto &sink : sinks_)
-		sink->Rollback();
-	in_transaction_ = false;
+TargetRunner::FlushSink() {
+	sink_->Flush();
+	status_.applied_lsn = sink_->DurableLsn();
+	// a target that failed is back once it makes something durable again (or holds everything)
+	if (status_.status == "error" && !status_.last_error.empty())
+		SetState("streaming", "recovered at " + FormatLsn(status_.applied_lsn));
 }
 
 boost::asio::awaitable<void>
-RuleRunner::PublishStatus() {
-	std::vector<ReplicaStatusRow> rows;
-	for (std::size_t i = 0; i < plan_.targets.size(); ++i) {
-		ReplicaStatusRow row;
-		row.project = plan_.targets[i].project;
-		row.replica = plan_.targets[i].name;
-		row.status = status_.status == "error" ? "error" : "up";
-		row.applied_lsn = i < sinks_.size() ? sinks_[i]->DurableLsn() : kInvalidLsn;
-		if (status_.status != "error" && caught_up_at_)
-			row.lag_ms = idle_ ? 0
-			                   : std::chrono::duration_cast<std::chrono::milliseconds>(
-			                         std::chrono::steady_clock::now() - *caught_up_at_)
-			                         .count();
-		row.last_error = status_.status == "error" ? status_.last_error : "";
-		rows.push_back(std::move(row));
+TargetRunner::PublishStatus() {
+	SlotState slot = co_await ReadSlotState(sql_, slot_);
+	status_.retained_bytes = slot.retained_bytes;
+	status_.wal_status = slot.wal_status;
+	std::string warning = status_.event;
+	long long retained = slot.retained_bytes.value_or(0);
+	bool over = config_.retained_wal_warning > 0 && retained > config_.retained_wal_warning;
+	if (over) {
+		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) + " of WAL, over --retained-wal-warning (" +
+						   MegaBytes(config_.retained_wal_warning) + ")";
+		if (!status_.over_retained_limit)
+			LogLine(Label() + ": WARNING: " + text);
+		warning += (warning.empty() ? "" : "; ") + text;
+	} else if (status_.over_retained_limit) {
+		LogLine(Label() + ": slot " + slot_ + " retains " + MegaBytes(retained) + " of WAL again, under the limit");
 	}
-	co_await WriteStatus(sql_, plan_.name, status_, rows);
+	status_.over_retained_limit = over;
+	if (slot.wal_status == "unreserved")
+		warning += std::string(warning.empty() ? "" : "; ") + "slot " + slot_ +
+				   " is past max_slot_wal_keep_size (wal_status unreserved): PostgreSQL invalidates it at its next "
+				   "checkpoint unless the target catches up";
+	status_.warning = warning;
+	if (status_.status != "error" && caught_up_at_)
+		status_.lag_ms = idle_ ? 0
+							   : std::chrono::duration_cast<std::chrono::milliseconds>(
+									 std::chrono::steady_clock::now() - *caught_up_at_)
+									 .count();
+	else
+		status_.lag_ms = -1;
+	co_await WriteStatus(sql_, plan_.name, progress_.Aggregate(), status_);
+	status_.applied_any = false;
 }
 
 boost::asio::awaitable<void>
-RuleRunner::ReportError(const std::string &error) {
+TargetRunner::RefreshStatus() {
 	try {
-		RollbackSinks();
-		status_.last_error = error;
-		SetState("error", error);
 		if (!sql_.IsOpen())
 			co_await sql_.Connect(config_.source, ConnectionKind::Sql);
 		co_await PublishStatus();
 	} catch (const std::exception &e) {
-		LogLine("rule " + plan_.name + ": could not write its error status: " + e.what());
+		sql_.Close();
+		LogLine(Label() + ": could not write its status: " + e.what());
 	}
 }
 
 boost::asio::awaitable<void>
-RuleRunner::Run() {
-	co_await sql_.Connect(config_.source, ConnectionKind::Sql);
-	// counters accumulate over runs: start from what the catalog holds
-	const std::string stats_sql = "SELECT snapshot_rows, changes_applied, transactions FROM mosta.rule_stats WHERE rule = " +
-								  SqlLiteral(sql_, plan_.name);
-	PgResultHandle stats = co_await sql_.Exec("reading mosta.rule_stats", stats_sql);
+TargetRunner::Pause() {
+	SetState("paused", "rule disabled; slot " + slot_ + " kept at " + FormatLsn(status_.applied_lsn));
+	caught_up_at_.reset();
+	co_await RefreshStatus();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::ReportError(const std::string &error) {
+	if (sink_)
+		sink_->Rollback();
+	in_transaction_ = false;
+	status_.last_error = error;
+	SetState("error", error);
+	co_await RefreshStatus();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::Warn(const std::string &action, const std::string &text) {
+	LogLine(Label() + ": WARNING: " + text);
+	status_.event = text + " (" + UtcNow() + ")";
+	try {
+		const std::string detail_sql =
+			"SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) + ", 'replica', " +
+			SqlLiteral(sql_, target_.name) + ", 'slot', " + SqlLiteral(sql_, slot_) + ", 'message', " +
+			SqlLiteral(sql_, text) + ")::text";
+		PgResultHandle detail = co_await sql_.Exec("describing the event", detail_sql);
+		co_await LogActivity(sql_, action, plan_.name, PQgetvalue(detail.get(), 0, 0));
+	} catch (const std::exception &e) {
+		LogLine(Label() + ": could not log " + action + " in mosta.activity: " + e.what());
+	}
+}
+
+boost::asio::awaitable<void>
+TargetRunner::LoadCounters() {
+	if (status_.counters_loaded)
+		co_return;
+	const std::string stats_sql =
+		"SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM mosta.target_status WHERE rule = " +
+		SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
+		" AND replica = " + SqlLiteral(sql_, target_.name);
+	PgResultHandle stats = co_await sql_.Exec("reading mosta.target_status", stats_sql);
 	if (PQntuples(stats.get()) == 1) {
 		status_.snapshot_rows = std::stoll(PQgetvalue(stats.get(), 0, 0));
 		status_.changes_applied = std::stoll(PQgetvalue(stats.get(), 0, 1));
 		status_.transactions = std::stoll(PQgetvalue(stats.get(), 0, 2));
+		status_.resnapshots = std::stoi(PQgetvalue(stats.get(), 0, 3));
+		if (std::string(PQgetvalue(stats.get(), 0, 4)) == "done")
+			status_.status = "done";
 	}
-	sinks_.clear();
-	for (const ReplicaInfo &target : plan_.targets) {
-		sinks_.push_back(OpenSink(target, slot_, plan_.collections));
-		LogLine("rule " + plan_.name + ": sink " + MaskCredentials(target.uri) + " (" + target.dialect +
-				") holds up to " + FormatLsn(sinks_.back()->DurableLsn()));
+	status_.counters_loaded = true;
+}
+
+boost::asio::awaitable<void>
+TargetRunner::Run() {
+	co_await sql_.Connect(config_.source, ConnectionKind::Sql);
+	co_await LoadCounters();
+	if (plan_.mode == "snapshot" && status_.status == "done") {
+		LogLine(Label() + ": snapshot already done");
+		co_return;
 	}
-	skipping_.assign(sinks_.size(), false);
-	status_.confirmed_lsn = MinDurableLsn();
+	sink_ = OpenSink(target_, slot_, plan_.collections);
+	LogLine(Label() + ": sink " + MaskCredentials(target_.uri) + " (" + target_.dialect + ") holds up to " +
+			FormatLsn(sink_->DurableLsn()));
+	status_.applied_lsn = sink_->DurableLsn();
 
 	ReplicationStreamOptions options;
 	options.conninfo = config_.source;
 	options.status_interval = std::min(config_.status_interval, std::chrono::milliseconds(10'000));
-	ReplicationStream stream(executor_, options, [this] { return MinDurableLsn(); });
+	ReplicationStream stream(executor_, options, [this] { return sink_->DurableLsn(); });
 	co_await stream.Connect();
-
-	const std::string slot_sql = "SELECT 1 FROM pg_replication_slots WHERE slot_name = " + SqlLiteral(sql_, slot_);
-	PgResultHandle slot_result = co_await sql_.Exec("looking up the slot", slot_sql);
-	bool exists = PQntuples(slot_result.get()) > 0;
-	bool incomplete = std::any_of(sinks_.begin(), sinks_.end(),
-								  [](const auto &sink) { return sink->DurableLsn() == kInvalidLsn; });
-	if (exists && incomplete) {
-		LogLine("rule " + plan_.name + ": slot " + slot_ +
-				" exists but a sink holds no checkpoint (an interrupted initial copy): dropping it to start over");
-		co_await stream.DropSlot(slot_, false);
-		exists = false;
-	}
-	if (!exists) {
-		SetState("snapshot", "creating slot " + slot_);
-		co_await PublishStatus();
-		CreatedSlot created = co_await stream.CreateSlot(slot_, "mostajs", SlotSnapshot::Export);
-		LogLine("rule " + plan_.name + ": slot " + slot_ + " created at " + FormatLsn(created.consistent_point));
-		co_await Copy(created.snapshot_name, created.consistent_point);
-	}
+	co_await PrepareSlot(stream);
 	if (plan_.mode == "snapshot") {
 		SetState("done", "initial copy complete, dropping slot " + slot_);
 		co_await stream.DropSlot(slot_, false);
@@ -201,35 +275,76 @@ RuleRunner::Run() {
 		PgResultHandle heartbeat = co_await sql_.Exec("writing the --once heartbeat", heartbeat_sql);
 		marker_ = ParseLsn(PQgetvalue(heartbeat.get(), 0, 0)).value_or(kInvalidLsn);
 	}
-	if (!(plan_.collections.size() == 1 && plan_.collections[0] == "*")) {
-		// the stream carries only the rule's collections: an include-tables filter (protocol section 14)
-		std::string names;
-		for (const std::string &name : plan_.collections)
-			names += (names.empty() ? "" : ", ") + SqlLiteral(sql_, name);
-		const std::string filter_sql = "SELECT n.nspname, c.relname FROM unnest(ARRAY[" + names +
-									   "]::text[]) x(name) JOIN pg_class c ON c.oid = to_regclass(x.name)"
-									   " JOIN pg_namespace n ON n.oid = c.relnamespace";
-		PgResultHandle filter = co_await sql_.Exec("resolving the rule's collections", filter_sql);
-		auto escape = [](const char *text) {
-			std::string out;
-			for (const char *p = text; *p != '\0'; ++p) {
-				if (*p == '\\' || *p == ',' || *p == '.' || *p == '*')
-					out += '\\';
-				out += *p;
-			}
-			return out;
-		};
-		for (int row = 0; row < PQntuples(filter.get()); ++row)
-			include_tables_ += (row == 0 ? "" : ",") + escape(PQgetvalue(filter.get(), row, 0)) + "." +
-							   escape(PQgetvalue(filter.get(), row, 1));
-		if (include_tables_.empty())
-			throw std::runtime_error("none of the rule's collections exists any more");
-	}
-	co_await Stream(stream, MinDurableLsn());
+	std::string include_tables = co_await IncludeTables();
+	co_await Stream(stream, sink_->DurableLsn(), include_tables);
 }
 
 boost::asio::awaitable<void>
-RuleRunner::Copy(const std::string &snapshot_name, Lsn consistent_point) {
+TargetRunner::PrepareSlot(ReplicationStream &stream) {
+	SlotState slot = co_await ReadSlotState(sql_, slot_);
+	if (slot.exists && slot.wal_status == "lost") {
+		co_await Warn("slot_invalidated",
+					  "PostgreSQL invalidated slot " + slot_ +
+						  " (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
+						  "lost for this target: taking a new initial copy");
+		co_await stream.DropSlot(slot_, false);
+		slot.exists = false;
+	}
+	if (slot.exists && sink_->DurableLsn() == kInvalidLsn) {
+		LogLine(Label() + ": slot " + slot_ +
+				" exists but the sink holds no checkpoint (an interrupted initial copy): dropping it to start over");
+		co_await stream.DropSlot(slot_, false);
+		slot.exists = false;
+	}
+	if (slot.exists)
+		co_return;
+	bool resnapshot = sink_->DurableLsn() != kInvalidLsn;
+	if (resnapshot) {
+		++status_.resnapshots;
+		if (plan_.mode == "cdc" && status_.event.empty())
+			co_await Warn("resnapshot", "slot " + slot_ + " is gone while the target holds data up to " +
+											FormatLsn(sink_->DurableLsn()) +
+											": taking a new initial copy that replaces the target's tables");
+	}
+	SetState("snapshot", "creating slot " + slot_);
+	co_await PublishStatus();
+	CreatedSlot created = co_await stream.CreateSlot(slot_, "mostajs", SlotSnapshot::Export);
+	LogLine(Label() + ": slot " + slot_ + " created at " + FormatLsn(created.consistent_point));
+	co_await Copy(created.snapshot_name, created.consistent_point, resnapshot);
+}
+
+boost::asio::awaitable<std::string>
+TargetRunner::IncludeTables() {
+	if (plan_.collections.size() == 1 && plan_.collections[0] == "*")
+		co_return std::string();
+	// the stream carries only the rule's collections: an include-tables filter (protocol section 14)
+	std::string names;
+	for (const std::string &name : plan_.collections)
+		names += (names.empty() ? "" : ", ") + SqlLiteral(sql_, name);
+	const std::string filter_sql = "SELECT n.nspname, c.relname FROM unnest(ARRAY[" + names +
+								   "]::text[]) x(name) JOIN pg_class c ON c.oid = to_regclass(x.name)"
+								   " JOIN pg_namespace n ON n.oid = c.relnamespace";
+	PgResultHandle filter = co_await sql_.Exec("resolving the rule's collections", filter_sql);
+	auto escape = [](const char *text) {
+		std::string out;
+		for (const char *p = text; *p != '\0'; ++p) {
+			if (*p == '\\' || *p == ',' || *p == '.' || *p == '*')
+				out += '\\';
+			out += *p;
+		}
+		return out;
+	};
+	std::string include_tables;
+	for (int row = 0; row < PQntuples(filter.get()); ++row)
+		include_tables += (row == 0 ? "" : ",") + escape(PQgetvalue(filter.get(), row, 0)) + "." +
+						  escape(PQgetvalue(filter.get(), row, 1));
+	if (include_tables.empty())
+		throw std::runtime_error("none of the rule's collections exists any more");
+	co_return include_tables;
+}
+
+boost::asio::awaitable<void>
+TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool resnapshot) {
 	const std::string begin_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
 								  SqlLiteral(sql_, snapshot_name);
 	co_await sql_.Exec("starting the initial copy", begin_sql);
@@ -242,9 +357,22 @@ RuleRunner::Copy(const std::string &snapshot_name, Lsn consistent_point) {
 	} else {
 		tables = plan_.collections;
 	}
-	for (auto &sink : sinks_)
-		sink->BeginTransaction(consistent_point);
+	sink_->BeginTransaction(consistent_point);
 	in_transaction_ = true;
+	if (resnapshot && !tables.empty()) {
+		// one truncate document of the copied tables, as the plugin would write it (protocol section 11)
+		std::string names;
+		for (const std::string &table : tables)
+			names += (names.empty() ? "" : ", ") + SqlLiteral(sql_, table);
+		const std::string truncate_sql =
+			"SELECT json_build_object('op', 'truncate', 'tables', json_agg(json_build_object('schema', n.nspname, "
+			"'table', c.relname) ORDER BY x.n), 'cascade', false, 'restart_identity', false)::text FROM unnest(ARRAY[" +
+			names + "]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
+					" JOIN pg_namespace n ON n.oid = c.relnamespace";
+		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
+		if (!PQgetisnull(truncate.get(), 0, 0))
+			sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0)));
+	}
 	status_.snapshot_rows = 0;
 	for (const std::string &table : tables) {
 		const std::string context = "copying " + table;
@@ -256,12 +384,9 @@ RuleRunner::Copy(const std::string &snapshot_name, Lsn consistent_point) {
 		for (;;) {
 			PgResultHandle batch = co_await sql_.Exec(context, fetch_sql);
 			int count = PQntuples(batch.get());
-			for (int row = 0; row < count; ++row) {
-				Change change = ParseChange(std::string_view(PQgetvalue(batch.get(), row, 0),
-															 static_cast<std::size_t>(PQgetlength(batch.get(), row, 0))));
-				for (auto &sink : sinks_)
-					sink->Apply(change);
-			}
+			for (int row = 0; row < count; ++row)
+				sink_->Apply(ParseChange(std::string_view(PQgetvalue(batch.get(), row, 0),
+														  static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)))));
 			rows += count;
 			if (count < kCopyFetchRows)
 				break;
@@ -270,26 +395,26 @@ RuleRunner::Copy(const std::string &snapshot_name, Lsn consistent_point) {
 		co_await sql_.Exec(context, close_sql);
 		status_.snapshot_rows += rows;
 	}
-	for (auto &sink : sinks_)
-		sink->CommitTransaction(consistent_point, consistent_point);
+	sink_->CommitTransaction(consistent_point, consistent_point);
 	in_transaction_ = false;
-	FlushSinks();
+	FlushSink();
 	const std::string commit_sql = "COMMIT";
 	co_await sql_.Exec("ending the initial copy", commit_sql);
-	LogLine("rule " + plan_.name + ": initial copy of " + std::to_string(tables.size()) + " table(s), " +
+	LogLine(Label() + ": initial copy of " + std::to_string(tables.size()) + " table(s), " +
 			std::to_string(status_.snapshot_rows) + " row(s), durable at " + FormatLsn(consistent_point));
 	co_await PublishStatus();
 }
 
 void
-RuleRunner::Dispatch(const Change &change) {
+TargetRunner::Dispatch(const Change &change) {
 	switch (change.op) {
 	case Op::Begin: {
 		Lsn commit_lsn = ParseLsnField(change, change.commit_lsn, "commit_lsn");
-		for (std::size_t i = 0; i < sinks_.size(); ++i) {
-			skipping_[i] = commit_lsn < sinks_[i]->DurableLsn();
-			if (!skipping_[i])
-				sinks_[i]->BeginTransaction(commit_lsn);
+		skipping_ = commit_lsn < sink_->DurableLsn();
+		if (!skipping_) {
+			sink_->BeginTransaction(commit_lsn);
+			if (!change.ts.empty())
+				sink_->NoteCommitTime(change.ts);
 		}
 		in_transaction_ = true;
 		return;
@@ -297,18 +422,12 @@ RuleRunner::Dispatch(const Change &change) {
 	case Op::Commit: {
 		Lsn lsn = ParseLsnField(change, change.lsn, "lsn");
 		Lsn end_lsn = ParseLsnField(change, change.end_lsn, "end_lsn");
-		bool applied = false;
-		for (std::size_t i = 0; i < sinks_.size(); ++i) {
-			if (!skipping_[i]) {
-				sinks_[i]->CommitTransaction(lsn, end_lsn);
-				applied = true;
-			}
-		}
-		in_transaction_ = false;
-		if (applied) {
+		if (!skipping_) {
+			sink_->CommitTransaction(lsn, end_lsn);
 			++status_.transactions;
 			status_.applied_any = true;
 		}
+		in_transaction_ = false;
 		if (marker_ != kInvalidLsn && end_lsn >= marker_)
 			marker_reached_ = true;
 		return;
@@ -316,12 +435,10 @@ RuleRunner::Dispatch(const Change &change) {
 	case Op::Message:
 		if (!change.transactional) {
 			Lsn lsn = ParseLsnField(change, change.lsn, "lsn");
-			for (auto &sink : sinks_) {
-				if (lsn > sink->DurableLsn()) {
-					sink->BeginTransaction(lsn);
-					sink->Apply(change);
-					sink->CommitTransaction(lsn, lsn);
-				}
+			if (lsn > sink_->DurableLsn()) {
+				sink_->BeginTransaction(lsn);
+				sink_->Apply(change);
+				sink_->CommitTransaction(lsn, lsn);
 			}
 			if (marker_ != kInvalidLsn && lsn >= marker_)
 				marker_reached_ = true;
@@ -335,15 +452,10 @@ RuleRunner::Dispatch(const Change &change) {
 		if (!in_transaction_)
 			throw std::runtime_error("change document outside a transaction (op " + std::string(OpName(change.op)) +
 									 ")");
-		bool applied = false;
-		for (std::size_t i = 0; i < sinks_.size(); ++i) {
-			if (!skipping_[i]) {
-				sinks_[i]->Apply(change);
-				applied = true;
-			}
-		}
-		if (applied)
+		if (!skipping_) {
+			sink_->Apply(change);
 			++status_.changes_applied;
+		}
 		return;
 	}
 	case Op::Prepare:
@@ -355,13 +467,17 @@ RuleRunner::Dispatch(const Change &change) {
 }
 
 boost::asio::awaitable<void>
-RuleRunner::Stream(ReplicationStream &stream, Lsn start) {
+TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
 	std::vector<PluginOption> plugin_options{
-		{"include-lsn", "on"}, {"include-types", "on"}, {"batch-bytes", "65536"}, {"include-xids", "on"}};
-	if (!include_tables_.empty())
-		plugin_options.emplace_back("include-tables", include_tables_);
+		{"include-lsn", "on"},	 {"include-types", "on"},	  {"batch-bytes", "65536"},
+		{"include-xids", "on"}, {"include-timestamp", "on"}};
+	if (!include_tables.empty())
+		plugin_options.emplace_back("include-tables", include_tables);
 	co_await stream.Start(slot_, start, plugin_options);
-	SetState("streaming", "from " + FormatLsn(start));
+	if (status_.status == "error")
+		LogLine(Label() + ": streaming again from " + FormatLsn(start) + " (in error until the target applies)");
+	else
+		SetState("streaming", "from " + FormatLsn(start));
 	co_await PublishStatus();
 	using Clock = ReplicationStream::Clock;
 	Clock::time_point next_status = Clock::now() + config_.status_interval;
@@ -377,7 +493,7 @@ RuleRunner::Stream(ReplicationStream &stream, Lsn start) {
 			if (stream.Ended())
 				throw PgError("streaming from slot " + slot_, "", "the server ended the replication stream");
 			if (!in_transaction_) {
-				FlushSinks();
+				FlushSink();
 				/* nothing arrived within the poll interval and all is durable: caught up */
 				idle_ = true;
 				caught_up_at_ = std::chrono::steady_clock::now();
@@ -385,14 +501,14 @@ RuleRunner::Stream(ReplicationStream &stream, Lsn start) {
 		}
 		if (Clock::now() >= next_status) {
 			if (!in_transaction_)
-				FlushSinks();
+				FlushSink();
 			co_await PublishStatus();
 			next_status = Clock::now() + config_.status_interval;
 		}
 	}
-	FlushSinks();
+	FlushSink();
 	co_await stream.Stop();
-	LogLine("rule " + plan_.name + ": stopped, confirmed " + FormatLsn(status_.confirmed_lsn) +
+	LogLine(Label() + ": stopped, confirmed " + FormatLsn(status_.applied_lsn) +
 			(marker_reached_ ? " (--once: caught up)" : ""));
 	co_await PublishStatus();
 }

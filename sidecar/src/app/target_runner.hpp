@@ -1,35 +1,45 @@
 /*
- * rule_runner.hpp
- *     RuleRunner: runs one rule (RulePlan) against its sinks, once: opens the sinks, creates or reuses the rule's
- *     slot, takes the initial copy under the slot's exported snapshot, then (mode cdc) streams and applies, writing
- *     status to the catalog every status interval. Errors throw; the supervisor (run.cpp) retries or stops.
+ * target_runner.hpp
+ *     TargetRunner: runs one target of one rule (RulePlan, ReplicaInfo), once: opens the target's sink, creates or
+ *     reuses the target's own slot (SlotName), takes the initial copy under the slot's exported snapshot, then
+ *     (mode cdc) streams and applies, writing status to the catalog every status interval. Errors throw; the
+ *     supervisor (run.cpp) retries or stops. Every target has its own slot so that a failing target holds back
+ *     only itself: the others keep flowing, and its retained WAL is reported (docs/guarantees.md).
  *
  *     Initial copy. When the slot does not exist it is created with an exported snapshot, and a second, normal
  *     connection reads every collection in that snapshot (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET
  *     TRANSACTION SNAPSHOT) through mosta.snapshot_documents(regclass), in a cursor so memory stays bounded. All
- *     rows go to every sink inside ONE sink transaction committed at the slot's consistent point, so after the
- *     copy DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over.
- *     A crash during the copy leaves a slot while some sink's DurableLsn() is still 0/0: the runner then drops
- *     the slot and starts over with a new one (a copy cannot be resumed, because the exported snapshot dies with
- *     the connection that created the slot). Re-applying the copy is harmless on keyed tables (upserts).
+ *     rows go to the sink inside ONE sink transaction committed at the slot's consistent point, so after the copy
+ *     DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over.
+ *     A crash during the copy leaves a slot while the sink's DurableLsn() is still 0/0: the runner then drops the
+ *     slot and starts over with a new one (a copy cannot be resumed, because the exported snapshot dies with the
+ *     connection that created the slot). Re-applying the copy is harmless on keyed tables (upserts).
  *
- *     Streaming. START_REPLICATION from the minimum DurableLsn() of the sinks, with include-lsn, include-types,
- *     include-xids and batch-bytes 65536. Per sink, a transaction whose commit_lsn < DurableLsn() (i.e. whose
- *     end_lsn <= DurableLsn()) is skipped whole: replay after a crash is idempotent. The flush LSN confirmed to
- *     PostgreSQL is the minimum DurableLsn() over the sinks; the sinks are flushed whenever the stream is idle
- *     (no XLogData for poll_interval).
+ *     Re-snapshot. A slot PostgreSQL invalidated (wal_status = lost: it outgrew max_slot_wal_keep_size) has lost
+ *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data. The runner
+ *     says so loudly (log line, mosta.activity row, target_status.warning, resnapshots + 1), drops the slot,
+ *     creates a new one and copies again; that copy starts with a truncate of every copied table in the same sink
+ *     transaction, so rows deleted during the outage disappear from the target too.
+ *
+ *     Streaming. START_REPLICATION from the sink's DurableLsn(), with include-lsn, include-types, include-xids,
+ *     include-timestamp (the commit time, handed to the sink with NoteCommitTime) and batch-bytes 65536. A
+ *     transaction whose commit_lsn < DurableLsn() (i.e. whose end_lsn <= DurableLsn()) is skipped whole: replay
+ *     after a crash is idempotent. The flush LSN confirmed to PostgreSQL is DurableLsn(); the
+ *     sink is flushed whenever the stream is idle (no XLogData for poll_interval).
  *
  *     Stop: when *stop becomes true, the runner finishes the transaction in flight, flushes, sends its final
  *     status update (ReplicationStream::Stop) and returns. With once, it writes a heartbeat (mosta_heartbeat())
  *     before streaming and returns once that heartbeat has been applied and flushed: everything committed before
- *     the start is then in the sinks and confirmed.
+ *     the start is then in the sink and confirmed.
  */
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -49,60 +59,92 @@ namespace mosta::sidecar {
 std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot,
 							   const std::vector<std::string> &collections = {});
 
-// RuleRunner runs one rule; use it from one coroutine.
-class RuleRunner {
-  public:
-	// RuleRunner keeps the plan; stop is read between messages.
-	RuleRunner(boost::asio::any_io_executor executor, const Config &config, RulePlan plan, const bool *stop);
+// The status of every target of one rule, kept by the supervisor across runs and shared by the rule's runners
+// (all on the io thread), so that each can write the rule's aggregate.
+struct RuleProgress {
+	// Keyed by (project, replica); std::map keeps references stable while entries are added.
+	std::map<std::pair<std::string, std::string>, TargetStatus> targets;
 
-	// Run does the rule's work (see the file comment) until done, stopped, or once-finished; throws on failure.
+	// Aggregate returns AggregateRuleStatus over the targets.
+	RuleStatus Aggregate() const;
+};
+
+// TargetRunner runs one target of a rule; use it from one coroutine.
+class TargetRunner {
+  public:
+	// TargetRunner keeps plan and target; stop is read between messages; progress outlives the runner and holds
+	// the target's entry (created when missing).
+	TargetRunner(boost::asio::any_io_executor executor, const Config &config, RulePlan plan, ReplicaInfo target,
+				 const bool *stop, RuleProgress &progress);
+
+	// Run does the target's work (see the file comment) until done, stopped, or once-finished; throws on failure.
 	boost::asio::awaitable<void> Run();
 
 	// ReportError records error in the status and writes it (best effort, never throws); called by the supervisor.
 	boost::asio::awaitable<void> ReportError(const std::string &error);
 
+	// Pause records that the target was stopped because its rule was disabled (status paused; the slot stays, so
+	// enabling the rule again resumes where it stopped) and writes it (best effort, never throws).
+	boost::asio::awaitable<void> Pause();
+
+	// RefreshStatus re-reads the slot (retained WAL) and writes the status again (best effort, never throws); the
+	// supervisor calls it while the target waits to retry, so status shows the WAL a failing target retains.
+	boost::asio::awaitable<void> RefreshStatus();
+
   private:
-	// Copy takes the initial copy of the collections in snapshot_name, committed at consistent_point.
-	boost::asio::awaitable<void> Copy(const std::string &snapshot_name, Lsn consistent_point);
+	// LoadCounters starts the counters from the catalog's target_status row, the first time only.
+	boost::asio::awaitable<void> LoadCounters();
+
+	// PrepareSlot checks the slot, drops it when it cannot be used (lost, or an interrupted copy), and creates it
+	// and takes the initial copy when needed (a re-snapshot when the sink already holds data).
+	boost::asio::awaitable<void> PrepareSlot(ReplicationStream &stream);
+
+	// Copy takes the initial copy of the collections in snapshot_name, committed at consistent_point; with
+	// resnapshot the copy first truncates every copied table in the target.
+	boost::asio::awaitable<void> Copy(const std::string &snapshot_name, Lsn consistent_point, bool resnapshot);
+
+	// IncludeTables resolves the rule's collections into the include-tables option ("" for '*').
+	boost::asio::awaitable<std::string> IncludeTables();
 
 	// Stream streams from start until stopped (or once-finished).
-	boost::asio::awaitable<void> Stream(ReplicationStream &stream, Lsn start);
+	boost::asio::awaitable<void> Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables);
 
-	// Dispatch applies one document of the stream to the sinks.
+	// Dispatch applies one document of the stream to the sink.
 	void Dispatch(const Change &change);
 
-	// FlushSinks flushes every sink and updates the confirmed LSN.
-	void FlushSinks();
+	// FlushSink flushes the sink and updates the applied LSN.
+	void FlushSink();
 
-	// RollbackSinks discards what is not durable in every sink.
-	void RollbackSinks() noexcept;
-
-	// MinDurableLsn returns the minimum DurableLsn() over the sinks.
-	Lsn MinDurableLsn() const noexcept;
-
-	// PublishStatus writes the status rows now.
+	// PublishStatus reads the slot's state, updates the warnings and writes the status rows now.
 	boost::asio::awaitable<void> PublishStatus();
+
+	// Warn records a loud event: log line, target warning, and a mosta.activity row (best effort).
+	boost::asio::awaitable<void> Warn(const std::string &action, const std::string &text);
 
 	// SetState logs and records a state change.
 	void SetState(const std::string &state, const std::string &detail);
 
+	// Label returns "rule R, target P.X" for log lines.
+	std::string Label() const;
+
 	boost::asio::any_io_executor executor_;
 	const Config &config_;
 	RulePlan plan_;
+	ReplicaInfo target_;
 	const bool *stop_;
+	RuleProgress &progress_;
+	TargetStatus &status_;
 	std::string slot_;
 	PgConnection sql_;
-	std::vector<std::unique_ptr<Sink>> sinks_;
-	std::vector<bool> skipping_; // per sink: the open source transaction is already held
+	std::unique_ptr<Sink> sink_;
+	bool skipping_ = false; // the open source transaction is already held by the sink
 	bool in_transaction_ = false;
-	// When the sinks last held everything the server had sent (the stream idle, all flushed); unset before that.
-	// lag_ms is the time since then: an upper bound of how stale the targets are, 0 while idle.
+	// When the sink last held everything the server had sent (the stream idle, all flushed); unset before that.
+	// lag_ms is the time since then: an upper bound of how stale the target is, 0 while idle.
 	std::optional<std::chrono::steady_clock::time_point> caught_up_at_;
 	bool idle_ = false;
 	Lsn marker_ = kInvalidLsn; // --once: stream until this heartbeat is applied
 	bool marker_reached_ = false;
-	RuleStatus status_;
-	std::string include_tables_; // include-tables option for a rule with named collections ("" for '*')
 };
 
 } // namespace mosta::sidecar

@@ -1,4 +1,5 @@
-// config_test.cpp: the daemon's command line (app/config.hpp) and slot naming (app/catalog.hpp).
+// config_test.cpp: the daemon's command line (app/config.hpp), slot naming and the rule status aggregate
+// (app/catalog.hpp).
 #include <gtest/gtest.h>
 
 #include "app/catalog.hpp"
@@ -11,6 +12,23 @@ TEST(ConfigTest, Defaults) {
 	EXPECT_EQ(config.source, "");
 	EXPECT_FALSE(config.once);
 	EXPECT_EQ(config.status_interval, std::chrono::milliseconds(5000));
+	EXPECT_EQ(config.heartbeat_interval, std::chrono::seconds(60));
+	EXPECT_EQ(config.retained_wal_warning, 1LL << 30);
+	EXPECT_EQ(config.tree_path, "");
+}
+
+TEST(ConfigTest, HeartbeatRetainedWalAndTree) {
+	sc::Config config = sc::ParseConfig(
+		{"--heartbeat-interval", "10s", "--retained-wal-warning=512MB", "--tree", "/tmp/replicator-tree.json"}, nullptr);
+	EXPECT_EQ(config.heartbeat_interval, std::chrono::seconds(10));
+	EXPECT_EQ(config.retained_wal_warning, 512LL << 20);
+	EXPECT_EQ(config.tree_path, "/tmp/replicator-tree.json");
+	config = sc::ParseConfig({"--heartbeat-interval", "off", "--retained-wal-warning", "off"}, nullptr);
+	EXPECT_EQ(config.heartbeat_interval.count(), 0);
+	EXPECT_EQ(config.retained_wal_warning, 0);
+	EXPECT_EQ(sc::ParseSize("--x", "64kB"), 64 * 1024);
+	EXPECT_EQ(sc::ParseSize("--x", "2GB"), 2LL << 30);
+	EXPECT_EQ(sc::ParseSize("--x", "1000"), 1000);
 }
 
 TEST(ConfigTest, FlagsAndInlineValues) {
@@ -42,16 +60,84 @@ TEST(ConfigTest, BadFlagsNameTheFlagOrValue) {
 	EXPECT_NE(message({"--source"}).find("missing value for --source"), std::string::npos);
 	EXPECT_NE(message({"--once=yes"}).find("--once"), std::string::npos);
 	EXPECT_EQ(message({"postgresql://u:s3cret@h/db"}).find("s3cret"), std::string::npos);
+	EXPECT_NE(message({"--retained-wal-warning", "1PB"}).find("\"1PB\" for --retained-wal-warning"), std::string::npos);
+	EXPECT_NE(message({"--retained-wal-warning", "0"}).find("--retained-wal-warning"), std::string::npos);
+	EXPECT_NE(message({"--heartbeat-interval", "soon"}).find("\"soon\" for --heartbeat-interval"), std::string::npos);
+	EXPECT_NE(message({"--tree", "/nonexistent-dir/tree.json"}).find("directory /nonexistent-dir does not exist"),
+			  std::string::npos);
+	EXPECT_NE(message({"--tree", "/tmp/"}).find("for --tree"), std::string::npos);
 }
 
 TEST(ConfigTest, HelpDocumentsEveryFlag) {
 	std::string help = sc::HelpText();
-	for (const char *flag : {"--source", "--once", "--status-interval", "--poll-interval", "--help",
-							 "MOSTA_SOURCE_URI", "PGHOST"})
+	for (const char *flag : {"--source", "--once", "--status-interval", "--poll-interval", "--heartbeat-interval",
+							 "--retained-wal-warning", "--tree", "--help", "SIGHUP", "MOSTA_SOURCE_URI", "PGHOST"})
 		EXPECT_NE(help.find(flag), std::string::npos) << flag;
 }
 
-TEST(SlotNameTest, ReplacesCharactersOutsideTheSlotAlphabet) {
-	EXPECT_EQ(sc::SlotName("r1"), "mosta_r1");
-	EXPECT_EQ(sc::SlotName("Sync-Orders.v2"), "mosta__ync__rders_v2");
+TEST(SlotNameTest, OneSlotPerTargetInTheSlotAlphabet) {
+	std::string slot = sc::SlotName("r1", "shop", "local");
+	EXPECT_EQ(slot.rfind("mosta_r1_local_", 0), 0U) << slot;
+	EXPECT_EQ(slot.size(), std::string("mosta_r1_local_").size() + 8);
+	EXPECT_TRUE(sc::IsMostaSlot(slot));
+	std::string odd = sc::SlotName("Sync-Orders.v2", "p", "Cache");
+	EXPECT_EQ(odd.rfind("mosta__ync__rders_v2__ache_", 0), 0U) << odd;
+	EXPECT_TRUE(sc::IsMostaSlot(odd));
+}
+
+TEST(SlotNameTest, DeterministicDistinctAndBounded) {
+	EXPECT_EQ(sc::SlotName("r", "p", "x"), sc::SlotName("r", "p", "x"));
+	// names that sanitize alike, or split differently, still get different slots
+	EXPECT_NE(sc::SlotName("a_b", "p", "c"), sc::SlotName("a", "p", "b_c"));
+	EXPECT_NE(sc::SlotName("R", "p", "x"), sc::SlotName("r", "p", "x"));
+	EXPECT_NE(sc::SlotName("r", "p1", "x"), sc::SlotName("r", "p2", "x"));
+	std::string longest = sc::SlotName(std::string(63, 'r'), "p", std::string(63, 'x'));
+	EXPECT_EQ(longest.size(), 63U);
+	EXPECT_TRUE(sc::IsMostaSlot(longest));
+	EXPECT_FALSE(sc::IsMostaSlot("mosta_r1"));
+	EXPECT_FALSE(sc::IsMostaSlot("other_r1_local_0123abcd"));
+	EXPECT_FALSE(sc::IsMostaSlot("mosta_r1_local_0123ABCD"));
+}
+
+namespace {
+
+// Target returns a target status with the fields the aggregate reads.
+sc::TargetStatus
+Target(const std::string &replica, const std::string &status, long long changes, sc::Lsn applied,
+	   std::optional<long long> retained, const std::string &error = "") {
+	sc::TargetStatus target;
+	target.project = "p";
+	target.replica = replica;
+	target.status = status;
+	target.changes_applied = changes;
+	target.transactions = changes / 2;
+	target.applied_lsn = applied;
+	target.retained_bytes = retained;
+	target.last_error = error;
+	return target;
+}
+
+} // namespace
+
+TEST(AggregateRuleStatusTest, LeastAdvancedStatusMostAdvancedCounters) {
+	sc::TargetStatus a = Target("a", "streaming", 10, 300, 1000);
+	sc::TargetStatus b = Target("b", "snapshot", 4, 200, 5000);
+	sc::RuleStatus rule = sc::AggregateRuleStatus({&a, &b});
+	EXPECT_EQ(rule.status, "snapshot");
+	EXPECT_EQ(rule.changes_applied, 10);
+	EXPECT_EQ(rule.transactions, 5);
+	EXPECT_EQ(rule.confirmed_lsn, 200U);
+	EXPECT_EQ(rule.retained_bytes, 5000);
+	EXPECT_EQ(rule.last_error, "");
+}
+
+TEST(AggregateRuleStatusTest, AnErrorWinsAndNamesItsReplica) {
+	sc::TargetStatus a = Target("a", "streaming", 10, 300, std::nullopt);
+	sc::TargetStatus b = Target("b", "error", 0, 0, std::nullopt, "disk full");
+	sc::RuleStatus rule = sc::AggregateRuleStatus({&a, &b});
+	EXPECT_EQ(rule.status, "error");
+	EXPECT_EQ(rule.last_error, "p.b: disk full");
+	EXPECT_EQ(rule.confirmed_lsn, 0U);
+	EXPECT_FALSE(rule.retained_bytes.has_value());
+	EXPECT_EQ(sc::AggregateRuleStatus({}).status, "pending");
 }

@@ -5,6 +5,7 @@
 #   ok / not_ok DESCRIPTION  one result line each
 #   finish                   "NAME: N passed, N failed", exit non-zero on failure
 #   require_cluster [VAR...] fail clearly unless PGHOST/PGPORT/PGUSER (and VARs) are set
+#   poll_until SECONDS CMD   run CMD until it succeeds or SECONDS pass
 #   require_sidecar          set BINARY to the mosta-sidecar to test (MOSTA_SIDECAR_BIN,
 #                            MOSTA_SIDECAR, else build/sidecar/mosta-sidecar) and check it exists
 
@@ -40,4 +41,14 @@ require_cluster() {
 require_sidecar() {
 	BINARY=${MOSTA_SIDECAR_BIN:-${MOSTA_SIDECAR:-build/sidecar/mosta-sidecar}}
 	[ -x "$BINARY" ] || fail_setup "$BINARY not found: build it with cmake -S . -B build && cmake --build build -j2"
+}
+
+# poll_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0) or SECONDS pass (1).
+poll_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
+	done
 }
