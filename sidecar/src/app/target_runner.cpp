@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <ctime>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 
 #include "app/log.hpp"
@@ -137,9 +140,26 @@ TargetRunner::SetState(const std::string &state, const std::string &detail) {
 		status_.last_error.clear();
 }
 
-void
+template <class Work>
+boost::asio::awaitable<void>
+TargetRunner::OnWorker(Work work) {
+	co_await boost::asio::co_spawn(
+		worker_,
+		[&work]() -> boost::asio::awaitable<void> {
+			work();
+			co_return;
+		},
+		boost::asio::use_awaitable);
+	// back on the io thread: merge what the work counted
+	status_.changes_applied += applied_.changes;
+	status_.transactions += applied_.transactions;
+	status_.applied_any = status_.applied_any || applied_.transactions > 0;
+	applied_ = {};
+}
+
+boost::asio::awaitable<void>
 TargetRunner::FlushSink() {
-	sink_->Flush();
+	co_await OnWorker([this] { sink_->Flush(); });
 	status_.applied_lsn = sink_->DurableLsn();
 	// a target that failed is back once it makes something durable again (or holds everything)
 	if (status_.status == "error" && !status_.last_error.empty())
@@ -253,7 +273,7 @@ TargetRunner::Run() {
 		LogLine(Label() + ": snapshot already done");
 		co_return;
 	}
-	sink_ = OpenSink(target_, slot_, plan_.collections);
+	co_await OnWorker([this] { sink_ = OpenSink(target_, slot_, plan_.collections); });
 	LogLine(Label() + ": sink " + MaskCredentials(target_.uri) + " (" + target_.dialect + ") holds up to " +
 			FormatLsn(sink_->DurableLsn()));
 	status_.applied_lsn = sink_->DurableLsn();
@@ -357,7 +377,7 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	} else {
 		tables = plan_.collections;
 	}
-	sink_->BeginTransaction(consistent_point);
+	co_await OnWorker([&] { sink_->BeginTransaction(consistent_point); });
 	in_transaction_ = true;
 	if (resnapshot && !tables.empty()) {
 		// one truncate document of the copied tables, as the plugin would write it (protocol section 11)
@@ -371,7 +391,7 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 					" JOIN pg_namespace n ON n.oid = c.relnamespace";
 		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
 		if (!PQgetisnull(truncate.get(), 0, 0))
-			sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0)));
+			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0))); });
 	}
 	status_.snapshot_rows = 0;
 	for (const std::string &table : tables) {
@@ -384,9 +404,11 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 		for (;;) {
 			PgResultHandle batch = co_await sql_.Exec(context, fetch_sql);
 			int count = PQntuples(batch.get());
-			for (int row = 0; row < count; ++row)
-				sink_->Apply(ParseChange(std::string_view(PQgetvalue(batch.get(), row, 0),
-														  static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)))));
+			co_await OnWorker([&] {
+				for (int row = 0; row < count; ++row)
+					sink_->Apply(ParseChange(std::string_view(
+						PQgetvalue(batch.get(), row, 0), static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)))));
+			});
 			rows += count;
 			if (count < kCopyFetchRows)
 				break;
@@ -395,9 +417,9 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 		co_await sql_.Exec(context, close_sql);
 		status_.snapshot_rows += rows;
 	}
-	sink_->CommitTransaction(consistent_point, consistent_point);
+	co_await OnWorker([&] { sink_->CommitTransaction(consistent_point, consistent_point); });
 	in_transaction_ = false;
-	FlushSink();
+	co_await FlushSink();
 	const std::string commit_sql = "COMMIT";
 	co_await sql_.Exec("ending the initial copy", commit_sql);
 	LogLine(Label() + ": initial copy of " + std::to_string(tables.size()) + " table(s), " +
@@ -424,8 +446,7 @@ TargetRunner::Dispatch(const Change &change) {
 		Lsn end_lsn = ParseLsnField(change, change.end_lsn, "end_lsn");
 		if (!skipping_) {
 			sink_->CommitTransaction(lsn, end_lsn);
-			++status_.transactions;
-			status_.applied_any = true;
+			++applied_.transactions;
 		}
 		in_transaction_ = false;
 		if (marker_ != kInvalidLsn && end_lsn >= marker_)
@@ -454,7 +475,7 @@ TargetRunner::Dispatch(const Change &change) {
 									 ")");
 		if (!skipping_) {
 			sink_->Apply(change);
-			++status_.changes_applied;
+			++applied_.changes;
 		}
 		return;
 	}
@@ -487,13 +508,15 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 		std::optional<XLogMessage> message = co_await stream.Next(Clock::now() + config_.poll_interval);
 		if (message) {
 			idle_ = false;
-			for (const Change &change : ParseChangeLines(message->data))
-				Dispatch(change);
+			co_await OnWorker([&] {
+				for (const Change &change : ParseChangeLines(message->data))
+					Dispatch(change);
+			});
 		} else {
 			if (stream.Ended())
 				throw PgError("streaming from slot " + slot_, "", "the server ended the replication stream");
 			if (!in_transaction_) {
-				FlushSink();
+				co_await FlushSink();
 				/* nothing arrived within the poll interval and all is durable: caught up */
 				idle_ = true;
 				caught_up_at_ = std::chrono::steady_clock::now();
@@ -501,12 +524,12 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 		}
 		if (Clock::now() >= next_status) {
 			if (!in_transaction_)
-				FlushSink();
+				co_await FlushSink();
 			co_await PublishStatus();
 			next_status = Clock::now() + config_.status_interval;
 		}
 	}
-	FlushSink();
+	co_await FlushSink();
 	co_await stream.Stop();
 	LogLine(Label() + ": stopped, confirmed " + FormatLsn(status_.applied_lsn) +
 			(marker_reached_ ? " (--once: caught up)" : ""));

@@ -44,6 +44,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "app/catalog.hpp"
 #include "app/config.hpp"
@@ -109,11 +110,16 @@ class TargetRunner {
 	// Stream streams from start until stopped (or once-finished).
 	boost::asio::awaitable<void> Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables);
 
-	// Dispatch applies one document of the stream to the sink.
+	// Dispatch applies one document of the stream to the sink (on the worker thread: it counts in applied_).
 	void Dispatch(const Change &change);
 
+	// OnWorker runs work() on the worker thread and resumes on the io thread, where it merges applied_ into the
+	// status; an exception of work() is rethrown here.
+	template <class Work>
+	boost::asio::awaitable<void> OnWorker(Work work);
+
 	// FlushSink flushes the sink and updates the applied LSN.
-	void FlushSink();
+	boost::asio::awaitable<void> FlushSink();
 
 	// PublishStatus reads the slot's state, updates the warnings and writes the status rows now.
 	boost::asio::awaitable<void> PublishStatus();
@@ -136,7 +142,16 @@ class TargetRunner {
 	TargetStatus &status_;
 	std::string slot_;
 	PgConnection sql_;
+	// The sink runs on its own thread (SQLite and file writes block): the io thread keeps every replication
+	// connection and keepalive going meanwhile, and a slow or locked target does not stall the others. The runner
+	// is one coroutine, so the sink is used by one thread at a time; the worker touches only sink_, applied_ and
+	// the stream-position members below, never status_ (other runners read it for the rule's aggregate).
+	boost::asio::thread_pool worker_{1};
 	std::unique_ptr<Sink> sink_;
+	struct {
+		long long changes = 0;
+		long long transactions = 0;
+	} applied_;
 	bool skipping_ = false; // the open source transaction is already held by the sink
 	bool in_transaction_ = false;
 	// When the sink last held everything the server had sent (the stream idle, all flushed); unset before that.
