@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -50,6 +51,7 @@ struct State {
 	bool stop = false;
 	bool failed = false;
 	bool reload = false; // SIGHUP: read the catalog now and retry the targets that stopped on an error
+	asio::steady_timer *wake = nullptr; // the supervisor's timer: cancelled when a target ends or a signal comes
 	std::map<std::string, RuleProgress> progress; // by rule
 	std::map<TargetKey, std::shared_ptr<TargetTask>> tasks;
 	std::set<std::string> reported; // "rule\nerror" already written for rules that cannot run
@@ -170,6 +172,8 @@ Spawn(State &state, const asio::any_io_executor &executor, const TargetKey &key,
 	state.tasks[key] = task;
 	asio::co_spawn(executor, SuperviseTarget(state, task), [&state, task](std::exception_ptr error) {
 		task->running = false;
+		if (state.wake != nullptr)
+			state.wake->cancel();
 		if (error) {
 			LogLine("supervisor: " + Describe(error));
 			task->failed = true;
@@ -327,6 +331,11 @@ Supervise(State &state) {
 	if (Running(state) == 0)
 		LogLine("no rule to run");
 	asio::steady_timer timer(co_await asio::this_coro::executor);
+	state.wake = &timer;
+	struct ForgetTimer {
+		State &state;
+		~ForgetTimer() { state.wake = nullptr; }
+	} forget_timer{state};
 	using Clock = std::chrono::steady_clock;
 	Clock::time_point next_poll = Clock::now() + state.config.status_interval;
 	Clock::time_point next_heartbeat = Clock::now() + state.config.heartbeat_interval;
@@ -334,7 +343,8 @@ Supervise(State &state) {
 		if ((state.config.once || state.stop) && Running(state) == 0)
 			break;
 		timer.expires_after(std::min(state.config.status_interval, state.config.poll_interval));
-		co_await timer.async_wait(asio::use_awaitable);
+		boost::system::error_code cancelled; // a target ended or a signal came: look now
+		co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
 		if (state.config.once || state.stop || (Clock::now() < next_poll && !state.reload))
 			continue;
 		bool heartbeat = state.config.heartbeat_interval.count() > 0 && Clock::now() >= next_heartbeat &&
@@ -359,6 +369,8 @@ WaitSignals(State &state) {
 	state.signals.async_wait([&state](const boost::system::error_code &error, int number) {
 		if (error)
 			return; // cancelled at the end of the run
+		if (state.wake != nullptr)
+			state.wake->cancel();
 		if (number == SIGHUP) {
 			LogLine("SIGHUP: reading the catalog now");
 			state.reload = true;
@@ -381,7 +393,7 @@ WaitSignals(State &state) {
 
 int
 Run(asio::io_context &context, asio::signal_set &signals, const Config &config) {
-	State state{config, signals, false, false, false, {}, {}, {}};
+	State state{config, signals, false, false, false, nullptr, {}, {}, {}};
 	WaitSignals(state);
 	asio::co_spawn(context, Supervise(state), [&state](std::exception_ptr error) {
 		if (error) {
