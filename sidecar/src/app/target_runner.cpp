@@ -530,6 +530,11 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 		}
 	}
 	co_await FlushSink();
+	if (marker_reached_) {
+		/* --once: everything committed before the start is durable in the target */
+		idle_ = true;
+		caught_up_at_ = std::chrono::steady_clock::now();
+	}
 	co_await stream.Stop();
 	LogLine(Label() + ": stopped, confirmed " + FormatLsn(status_.applied_lsn) +
 			(marker_reached_ ? " (--once: caught up)" : ""));
