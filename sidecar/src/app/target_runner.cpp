@@ -6,8 +6,12 @@
 
 #include <algorithm>
 #include <ctime>
+#include <exception>
+#include <utility>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 
@@ -150,7 +154,11 @@ TargetRunner::OnWorker(Work work) {
 			co_return;
 		},
 		boost::asio::use_awaitable);
-	// back on the io thread: merge what the work counted
+	MergeApplied();
+}
+
+void
+TargetRunner::MergeApplied() {
 	status_.changes_applied += applied_.changes;
 	status_.transactions += applied_.transactions;
 	status_.applied_any = status_.applied_any || applied_.transactions > 0;
@@ -487,8 +495,57 @@ TargetRunner::Dispatch(const Change &change) {
 	}
 }
 
+void
+TargetRunner::StartApply(std::vector<Change> changes) {
+	applying_ = true;
+	boost::asio::co_spawn(
+		worker_,
+		[this, batch = std::move(changes)]() -> boost::asio::awaitable<void> {
+			for (const Change &change : batch)
+				Dispatch(change);
+			co_return;
+		},
+		boost::asio::bind_executor(executor_, [this](std::exception_ptr error) {
+			applying_ = false;
+			apply_error_ = error;
+			applied_signal_.cancel();
+		}));
+}
+
+boost::asio::awaitable<void>
+TargetRunner::DrainApply() {
+	while (applying_) {
+		boost::system::error_code cancelled;
+		co_await applied_signal_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+	}
+	MergeApplied();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::FinishApply() {
+	co_await DrainApply();
+	if (apply_error_)
+		std::rethrow_exception(std::exchange(apply_error_, nullptr));
+}
+
 boost::asio::awaitable<void>
 TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
+	std::exception_ptr error;
+	try {
+		co_await StreamLoop(stream, start, include_tables);
+	} catch (...) {
+		error = std::current_exception();
+	}
+	if (error) {
+		// the batch on the worker refers to this runner: it must end before the runner can
+		co_await DrainApply();
+		apply_error_ = nullptr;
+		std::rethrow_exception(error);
+	}
+}
+
+boost::asio::awaitable<void>
+TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
 	std::vector<PluginOption> plugin_options{
 		{"include-lsn", "on"},	 {"include-types", "on"},	  {"batch-bytes", "65536"},
 		{"include-xids", "on"}, {"include-timestamp", "on"}};
@@ -502,19 +559,34 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 	co_await PublishStatus();
 	using Clock = ReplicationStream::Clock;
 	Clock::time_point next_status = Clock::now() + config_.status_interval;
+	// What the io thread has read (the worker's in_transaction_ and marker_reached_ trail it by one batch).
+	bool reading_transaction = false;
+	bool marker_read = false;
 	for (;;) {
-		if (!in_transaction_ && (*stop_ || marker_reached_))
+		if (!reading_transaction && (*stop_ || marker_read))
 			break;
 		std::optional<XLogMessage> message = co_await stream.Next(Clock::now() + config_.poll_interval);
 		if (message) {
 			idle_ = false;
-			co_await OnWorker([&] {
-				for (const Change &change : ParseChangeLines(message->data))
-					Dispatch(change);
-			});
+			// a two-stage pipeline: this thread parses the next message while the worker applies the last one
+			std::vector<Change> changes = ParseChangeLines(message->data);
+			for (const Change &change : changes) {
+				if (change.op == Op::Begin)
+					reading_transaction = true;
+				else if (change.op == Op::Commit)
+					reading_transaction = false;
+				if (marker_ != kInvalidLsn &&
+					((change.op == Op::Commit && ParseLsn(change.end_lsn).value_or(kInvalidLsn) >= marker_) ||
+					 (change.op == Op::Message && !change.transactional &&
+					  ParseLsn(change.lsn).value_or(kInvalidLsn) >= marker_)))
+					marker_read = true;
+			}
+			co_await FinishApply();
+			StartApply(std::move(changes));
 		} else {
 			if (stream.Ended())
 				throw PgError("streaming from slot " + slot_, "", "the server ended the replication stream");
+			co_await FinishApply();
 			if (!in_transaction_) {
 				co_await FlushSink();
 				/* nothing arrived within the poll interval and all is durable: caught up */
@@ -523,12 +595,15 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 			}
 		}
 		if (Clock::now() >= next_status) {
-			if (!in_transaction_)
+			if (!reading_transaction) {
+				co_await FinishApply();
 				co_await FlushSink();
+			}
 			co_await PublishStatus();
 			next_status = Clock::now() + config_.status_interval;
 		}
 	}
+	co_await FinishApply();
 	co_await FlushSink();
 	if (marker_reached_) {
 		/* --once: everything committed before the start is durable in the target */

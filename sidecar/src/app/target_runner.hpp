@@ -35,6 +35,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "app/catalog.hpp"
@@ -107,8 +109,21 @@ class TargetRunner {
 	// IncludeTables resolves the rule's collections into the include-tables option ("" for '*').
 	boost::asio::awaitable<std::string> IncludeTables();
 
-	// Stream streams from start until stopped (or once-finished).
+	// Stream streams from start until stopped (or once-finished); whatever happens, it returns only once the
+	// worker holds no batch of this runner.
 	boost::asio::awaitable<void> Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables);
+
+	// StreamLoop is Stream's work: read and parse a message on the io thread while the worker applies the last.
+	boost::asio::awaitable<void> StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables);
+
+	// StartApply hands a parsed message to the worker (none may be in flight).
+	void StartApply(std::vector<Change> changes);
+
+	// FinishApply waits for the batch in flight, merges its counters and rethrows its error.
+	boost::asio::awaitable<void> FinishApply();
+
+	// DrainApply waits for the batch in flight and merges its counters; its error stays in apply_error_.
+	boost::asio::awaitable<void> DrainApply();
 
 	// Dispatch applies one document of the stream to the sink (on the worker thread: it counts in applied_).
 	void Dispatch(const Change &change);
@@ -117,6 +132,9 @@ class TargetRunner {
 	// status; an exception of work() is rethrown here.
 	template <class Work>
 	boost::asio::awaitable<void> OnWorker(Work work);
+
+	// MergeApplied adds what the worker counted (applied_) to the status, on the io thread.
+	void MergeApplied();
 
 	// FlushSink flushes the sink and updates the applied LSN.
 	boost::asio::awaitable<void> FlushSink();
@@ -152,6 +170,9 @@ class TargetRunner {
 		long long changes = 0;
 		long long transactions = 0;
 	} applied_;
+	bool applying_ = false;						 // a batch is on the worker (set and cleared on the io thread)
+	std::exception_ptr apply_error_;			 // how the last batch failed
+	boost::asio::steady_timer applied_signal_{executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
 	bool skipping_ = false; // the open source transaction is already held by the sink
 	bool in_transaction_ = false;
 	// When the sink last held everything the server had sent (the stream idle, all flushed); unset before that.
