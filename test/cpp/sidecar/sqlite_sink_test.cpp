@@ -152,6 +152,23 @@ TEST(SqliteSink, AddsColumnsTheTableLacks) {
 			  (Rows{{"TEXT"}}));
 }
 
+TEST(SqliteSink, SwitchesTablesAndColumnShapesChangeByChange) {
+	SqliteSink sink(MemoryOptions());
+	Transaction(
+		sink, 0x100,
+		{kInsert1,
+		 R"js({"op":"insert","schema":"other","table":"orders","key":["id"],"new":{"id":7,"item":"fig"}})js",
+		 R"js({"op":"insert","schema":"public","table":"orders","key":["id"],"new":{"id":2,"item":"kiwi","qty":5},)js"
+		 R"js("types":{"id":"integer","item":"text","qty":"integer"}})js",
+		 R"js({"op":"insert","schema":"public","table":"orders","key":["id"],"new":{"id":3,"item":"lime","qty":6,"note":"n"},)js"
+		 R"js("types":{"id":"integer","item":"text","qty":"integer","note":"text"}})js",
+		 R"js({"op":"insert","schema":"other","table":"orders","key":["id"],"new":{"id":8,"item":"date","qty":2}})js"});
+	EXPECT_EQ(Query(sink.Handle(), R"js(SELECT id, item, qty, note FROM "public.orders" ORDER BY id)js"),
+			  (Rows{{"1", "apple", "3", "NULL"}, {"2", "kiwi", "5", "NULL"}, {"3", "lime", "6", "n"}}));
+	EXPECT_EQ(Query(sink.Handle(), R"js(SELECT id, item, qty FROM "other.orders" ORDER BY id)js"),
+			  (Rows{{"7", "fig", "NULL"}, {"8", "date", "2"}}));
+}
+
 TEST(SqliteSink, MatchesKeylessRowsByTheWholeOldRow) {
 	SqliteSink sink(MemoryOptions());
 	const char *insert = R"js({"op":"insert","schema":"public","table":"nokey","new":{"a":1,"b":"x","c":null}})js";
