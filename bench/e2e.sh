@@ -15,7 +15,7 @@
 # before the workload: the subscription bench_sub (subscriber cluster, table
 # copied while empty, then ALTER SUBSCRIPTION ... DISABLE) and the sidecar
 # rule e2e into one SQLite slave (a first "mosta-sidecar --once" on the empty
-# table took the initial copy and created slot mosta_e2e). With both stopped,
+# table took the initial copy and created its slot). With both stopped,
 # a round generates the workload and notes pg_current_wal_lsn(); then, one
 # after the other (the order alternates between rounds), each consumer is
 # started and timed until it has caught up:
@@ -154,9 +154,11 @@ run_sidecar() {
 		END { print rss, cpu }' "$work/time.$label")"
 }
 
-# The sidecar's initial copy (of the empty table) creates its slot.
+# The sidecar's initial copy (of the empty table) creates its slot (one per target: mosta_rule_targets()).
 out=$(run_sidecar copy)
 read -r _ idle_rss _ <<<"$out"
+sidecar_slot=$(pub -At -c "SELECT slot FROM mosta_rule_targets('e2e')")
+[ -n "$sidecar_slot" ] || die "the sidecar's slot is not in mosta_rule_targets('e2e')"
 
 # run_native: the subscription from ENABLE until its slot confirmed END_LSN; prints nanoseconds.
 run_native() {
@@ -175,10 +177,10 @@ run_native() {
 # the floor that decoding and sending alone put under the sidecar's catch-up.
 decode_only() {
 	local began elapsed
-	pub -c "SELECT pg_copy_logical_replication_slot('mosta_e2e', 'bench_decode_only')" >/dev/null
+	pub -c "SELECT pg_copy_logical_replication_slot('$sidecar_slot', 'bench_decode_only')" >/dev/null
 	began=$(date +%s%N)
 	PGPORT=$pub_port pg_recvlogical -d bench_e2e --start -S bench_decode_only -f /dev/null --endpos="$1" --no-loop \
-		-o include-lsn=on -o include-types=on -o include-xids=on -o batch-bytes=65536 -o include-tables=public.bench_rows
+		-o include-lsn=on -o include-types=on -o include-xids=on -o include-timestamp=on -o batch-bytes=65536 -o include-tables=public.bench_rows
 	elapsed=$(($(date +%s%N) - began))
 	pub -c "SELECT pg_drop_replication_slot('bench_decode_only')" >/dev/null
 	echo "$elapsed"
