@@ -20,27 +20,17 @@ require_cluster
 require_sidecar
 KILLS=${MOSTA_CRASH_KILLS:-14}
 
-db=mosta_sidecar_crash_$$
+# lib/tap.sh: $db (created), $work, $daemon, psql_db, scalar and the exit trap, which kills the daemon, runs
+# cleanup_extra (the workload, the sessions left, the replay database) and drops the slots, $db and $work
+use_database mosta_sidecar_crash_$$
 replay=${db}_replay
-work=$(mktemp -d)
-daemon=
 workload=
-cleanup() {
-	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+cleanup_extra() {
 	[ -n "$workload" ] && kill "$workload" 2>/dev/null && wait "$workload" 2>/dev/null
 	psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ('$db', '$replay') AND pid <> pg_backend_pid()" >/dev/null 2>&1
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
 	dropdb --if-exists "$replay" >/dev/null 2>&1
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 export PGTZ=UTC
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-scalar() { psql -X -At -d "$db" -c "$1" 2>/dev/null; }
-
-createdb "$db" || { not_ok "createdb $db"; finish; }
 
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE acct (id int PRIMARY KEY, balance bigint, note text);

@@ -17,20 +17,12 @@ tap_init sidecar_e2e
 require_cluster
 require_sidecar
 
-db=mosta_sidecar_e2e_$$
+# lib/tap.sh: $db (created), $work, psql_db, run_once and the exit trap, which runs cleanup_extra (the replay
+# database) and drops the slots, $db and $work
+use_database mosta_sidecar_e2e_$$
 replay=${db}_replay
-work=$(mktemp -d)
-cleanup() {
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db'" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
-	dropdb --if-exists "$replay" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
+cleanup_extra() { dropdb --if-exists "$replay" >/dev/null 2>&1; }
 export PGTZ=UTC
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-
-createdb "$db" || { not_ok "createdb $db"; finish; }
 
 # The source schema: several types, a toasted column, names needing quotes, a second schema.
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
@@ -63,18 +55,6 @@ SELECT mosta_add_rule('r2', 'app', 'docs', 'cdc', ARRAY['items']);
 SELECT mosta_add_replica('sub', 'lines', 'slave', 'sqlite', :'lite' || '.lines');
 SELECT mosta_add_rule('r3', 'app', 'sub', 'cdc', ARRAY['"Order Lines"']);
 SQL
-
-run_once() {
-	local label=$1
-	shift
-	if PGDATABASE=$db "$BINARY" --once --status-interval 1s "$@" 2>"$work/log.$label"; then
-		ok "mosta-sidecar --once ($label) exits 0"
-		sed 's/^/    /' "$work/log.$label"
-	else
-		not_ok "mosta-sidecar --once ($label) exits 0"
-		cat "$work/log.$label" >&2
-	fi
-}
 
 run_once first
 if [ -s "$work/app.db" ]; then ok "sqlite file created"; else not_ok "sqlite file created"; fi
@@ -189,6 +169,7 @@ done
 caught_up=$(psql_db -At -c "SELECT confirmed_lsn >= '$target' FROM mosta.rule_stats WHERE rule = 'r1'")
 kill -TERM $daemon
 if wait $daemon && [ "$caught_up" = t ]; then ok "daemon applies while running and exits 0 on SIGTERM"; else not_ok "daemon applies while running ($caught_up) and exits 0 on SIGTERM"; cat "$work/log.daemon" >&2; fi
+daemon=
 grep -q 'signal 15: stopping' "$work/log.daemon" && ok "SIGTERM logged" || not_ok "SIGTERM logged"
 
 # Status in the catalog.

@@ -23,26 +23,19 @@ tap_init sidecar_jsonl
 require_cluster
 require_sidecar
 
-db=mosta_sidecar_jsonl_$$
-work=$(mktemp -d)
+# lib/tap.sh: $db (created), $work, psql_db, scalar_or_error, run_once and the exit trap, which runs
+# cleanup_extra (the concurrent session) and drops the slots, $db and $work
+use_database mosta_sidecar_jsonl_$$
 session=
-cleanup() {
+cleanup_extra() {
 	exec 3>&- 2>/dev/null
 	[ -n "$session" ] && kill "$session" 2>/dev/null && wait "$session" 2>/dev/null
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 export PGTZ=UTC
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-scalar() { psql -X -At -d "$db" -c "$1" 2>&1; }
 # xact SQL: runs SQL in one transaction and prints its xid.
 xact() { printf 'BEGIN;\n%s;\nSELECT pg_current_xact_id();\nCOMMIT;\n' "$1" | psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" 2>&1; }
 archive=$work/archive
 
-createdb "$db" || { not_ok "createdb $db"; finish; }
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE t (id int PRIMARY KEY, v text);
 CREATE TABLE u (id int PRIMARY KEY, n numeric);
@@ -56,17 +49,6 @@ SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'archive', 'slave', 'jsonl', :'archive');
 SELECT mosta_add_rule('arc', 'app', 'app', 'cdc', ARRAY['t', 'u']);
 SQL
-
-run_once() {
-	local label=$1
-	if PGDATABASE=$db "$BINARY" --once --status-interval 1s 2>"$work/log.$label"; then
-		ok "mosta-sidecar --once ($label) exits 0"
-		sed 's/^/    /' "$work/log.$label"
-	else
-		not_ok "mosta-sidecar --once ($label) exits 0"
-		cat "$work/log.$label" >&2
-	fi
-}
 
 # The checker reads the archive and prints "PASS ..." / "FAIL ..." lines (turned into ok / not_ok below).
 # Arguments: the archive directory, a JSON file of the expected transactions with row changes after the copy
@@ -215,7 +197,7 @@ run_once copy
 if [ -n "$(archive_text)" ]; then ok "archive written by the initial copy"; else not_ok "archive written by the initial copy"; fi
 
 # 2. Changes, with two concurrent transactions committed in the opposite order of their start.
-ts_from=$(scalar "SELECT to_json(now()) #>> '{}'")
+ts_from=$(scalar_or_error "SELECT to_json(now()) #>> '{}'")
 x1=$(xact "INSERT INTO t SELECT i, 'one ' || i FROM generate_series(101, 110) i")
 mkfifo "$work/a.in"
 psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" <"$work/a.in" >"$work/a.out" 2>&1 &
@@ -233,7 +215,7 @@ exec 3>&-
 wait "$session"
 session=
 x4=$(xact "UPDATE t SET id = id + 1000 WHERE id = 101; DELETE FROM t WHERE id BETWEEN 105 AND 107; DELETE FROM u WHERE id = 1")
-ts_to=$(scalar "SELECT to_json(clock_timestamp()) #>> '{}'")
+ts_to=$(scalar_or_error "SELECT to_json(clock_timestamp()) #>> '{}'")
 if [ -n "$x1" ] && [ -n "$xa" ] && [ -n "$xb" ] && [ -n "$x4" ] && [ "$xa" -lt "$xb" ]; then
 	ok "changes made (xids $x1, $xa started before $xb, $x4)"
 else
@@ -252,7 +234,7 @@ archive_text >"$work/archive.2"
 
 # 3. More changes: the next run appends them only.
 x5=$(xact "INSERT INTO t SELECT i, 'five' FROM generate_series(300, 304) i; UPDATE t SET v = 'five!' WHERE id = 300; DELETE FROM t WHERE id = 301")
-ts_to=$(scalar "SELECT to_json(clock_timestamp()) #>> '{}'")
+ts_to=$(scalar_or_error "SELECT to_json(clock_timestamp()) #>> '{}'")
 {
 	sed '$ s/]]$/],/' "$work/expected.2"
 	echo " [$x5, [[\"insert\",\"t\"],[\"insert\",\"t\"],[\"insert\",\"t\"],[\"insert\",\"t\"],[\"insert\",\"t\"],[\"update\",\"t\"],[\"delete\",\"t\"]]]]"

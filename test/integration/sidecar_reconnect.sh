@@ -16,19 +16,9 @@ tap_init sidecar_reconnect
 require_cluster MOSTA_CLUSTER_DIR
 require_sidecar
 
-db=mosta_sidecar_reconnect_$$
-work=$(mktemp -d)
-daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-scalar() { psql -X -At -d "$db" -c "$1" 2>/dev/null; }
+# lib/tap.sh: $db (created), $work, $daemon, psql_db, scalar, stop_daemon and the exit trap, which kills the
+# daemon and drops the slots, $db and $work
+use_database mosta_sidecar_reconnect_$$
 as_server_user() {
 	if [ "$(id -u)" -eq 0 ]; then
 		(cd / && runuser -u postgres -- "$@")
@@ -37,7 +27,6 @@ as_server_user() {
 	fi
 }
 
-createdb "$db" || { not_ok "createdb $db"; finish; }
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE t (id int PRIMARY KEY, v text);
 INSERT INTO t SELECT i, 'seed ' || i FROM generate_series(1, 100) i;
@@ -127,23 +116,7 @@ caught_up "after the restart" "three%"
 if grep -q 'retrying in' "$work/log.daemon"; then ok "the daemon logged its retries"; else not_ok "the daemon logged its retries"; fi
 
 # 3. SIGTERM: exit 0.
-kill -TERM "$daemon"
-deadline=$((SECONDS + 30))
-while kill -0 "$daemon" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
-	sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
-done
-if kill -0 "$daemon" 2>/dev/null; then
-	not_ok "SIGTERM: exits 0 (still running after 30 s)"
-	kill -9 "$daemon"
-	wait "$daemon" 2>/dev/null
-	tail -20 "$work/log.daemon" >&2
-elif wait "$daemon"; then
-	ok "SIGTERM: exits 0"
-else
-	not_ok "SIGTERM: exits 0"
-	tail -20 "$work/log.daemon" >&2
-fi
-daemon=
+stop_daemon "SIGTERM: exits 0"
 sed 's/^/    /' "$work/log.daemon" | grep -E 'retrying|error|stopp|streaming' | head -20
 
 finish

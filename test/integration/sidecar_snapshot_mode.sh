@@ -18,20 +18,11 @@ require_cluster
 require_sidecar
 command -v sqlite3 >/dev/null || fail_setup "the sqlite3 CLI is not installed (scripts/install-deps installs it)"
 
-db=mosta_sidecar_snapshot_$$
-work=$(mktemp -d)
-cleanup() {
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# lib/tap.sh: $db (created), $work, psql_db, scalar_or_error, run_once and the exit trap, which drops the
+# slots, $db and $work
+use_database mosta_sidecar_snapshot_$$
 export PGTZ=UTC
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-scalar() { psql -X -At -d "$db" -c "$1" 2>&1; }
 
-createdb "$db" || { not_ok "createdb $db"; finish; }
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(10,2), qty bigint, active boolean, created timestamptz);
 CREATE SCHEMA s2;
@@ -52,18 +43,7 @@ SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite');
 SELECT mosta_add_rule('snap', 'app', 'app', 'snapshot', ARRAY['items', 's2.lines']);
 SQL
-rows=$(scalar "SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM s2.lines)")
-
-run_once() {
-	local label=$1
-	if PGDATABASE=$db "$BINARY" --once --status-interval 1s 2>"$work/log.$label"; then
-		ok "mosta-sidecar --once ($label) exits 0"
-		sed 's/^/    /' "$work/log.$label"
-	else
-		not_ok "mosta-sidecar --once ($label) exits 0"
-		cat "$work/log.$label" >&2
-	fi
-}
+rows=$(scalar_or_error "SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM s2.lines)")
 
 # source_dump / sqlite_dump print each table sorted, one row a line, in the same text form: booleans as 0/1 (the
 # SQLite mapping), timestamptz as its JSON text (as the plugin sends it), NULL as <null>.
@@ -86,7 +66,7 @@ sqlite_dump() {
 			'SELECT order_id, line, note FROM "s2.lines"' | LC_ALL=C sort
 	} 2>&1
 }
-mosta_slots() { scalar "SELECT count(*) FROM pg_replication_slots WHERE database = '$db' AND slot_name LIKE 'mosta\_%'"; }
+mosta_slots() { scalar_or_error "SELECT count(*) FROM pg_replication_slots WHERE database = '$db' AND slot_name LIKE 'mosta\_%'"; }
 
 # 1. The copy.
 run_once first
@@ -103,12 +83,12 @@ fi
 tables=$(sqlite3 -batch "$work/snap.db" "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\_mosta%' ESCAPE '\' ORDER BY 1)" 2>&1)
 if [ "$tables" = "public.items,s2.lines" ]; then ok "sqlite holds the rule's tables only: $tables"; else not_ok "sqlite holds the rule's tables only: '$tables'"; fi
 
-stats=$(scalar "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'snap'")
+stats=$(scalar_or_error "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'snap'")
 if [ "$stats" = "done $rows" ]; then ok "mosta.rule_stats: $stats"; else not_ok "mosta.rule_stats: '$stats', expected 'done $rows'"; fi
-rules=$(scalar "SELECT status || ' ' || snapshot_rows FROM mosta_rules() WHERE name = 'snap'")
+rules=$(scalar_or_error "SELECT status || ' ' || snapshot_rows FROM mosta_rules() WHERE name = 'snap'")
 if [ "$rules" = "done $rows" ]; then ok "mosta_rules(): $rules"; else not_ok "mosta_rules(): '$rules', expected 'done $rows'"; fi
 slots=$(mosta_slots)
-if [ "$slots" = 0 ]; then ok "no mosta slot left after the copy"; else not_ok "no mosta slot left after the copy: $slots ($(scalar "SELECT string_agg(slot_name, ' ') FROM pg_replication_slots"))"; fi
+if [ "$slots" = 0 ]; then ok "no mosta slot left after the copy"; else not_ok "no mosta slot left after the copy: $slots ($(scalar_or_error "SELECT string_agg(slot_name, ' ') FROM pg_replication_slots"))"; fi
 
 # 2. Changes afterwards are not applied: the rule is done.
 psql_db <<'SQL' || not_ok "changes after the copy"
@@ -133,7 +113,7 @@ else
 	diff "$work/sqlite.1" "$work/sqlite.2" | head -10 >&2
 fi
 if ! cmp -s "$work/source.1" <(source_dump); then ok "the source did change meanwhile"; else not_ok "the source did change meanwhile"; fi
-stats=$(scalar "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'snap'")
+stats=$(scalar_or_error "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'snap'")
 if [ "$stats" = "done $rows" ]; then ok "mosta.rule_stats after the second run: $stats"; else not_ok "mosta.rule_stats after the second run: '$stats', expected 'done $rows'"; fi
 slots=$(mosta_slots)
 if [ "$slots" = 0 ]; then ok "no mosta slot after the second run"; else not_ok "no mosta slot after the second run: $slots"; fi

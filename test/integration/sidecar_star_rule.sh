@@ -21,23 +21,12 @@ require_cluster
 require_sidecar
 command -v sqlite3 >/dev/null || fail_setup "the sqlite3 CLI is not installed (scripts/install-deps installs it)"
 
-db=mosta_sidecar_star_$$
-work=$(mktemp -d)
-daemon=
-cleanup() {
-	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# lib/tap.sh: $db (created), $work, $daemon, psql_db, scalar_or_error, stop_daemon and the exit trap, which
+# kills the daemon and drops the slots, $db and $work
+use_database mosta_sidecar_star_$$
 export PGTZ=UTC
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-scalar() { psql -X -At -d "$db" -c "$1" 2>&1; }
 lite=$work/star.db
 
-createdb "$db" || { not_ok "createdb $db"; finish; }
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE pre (id int PRIMARY KEY, v text);
 INSERT INTO pre SELECT i, 'pre ' || i FROM generate_series(1, 20) i;
@@ -81,11 +70,11 @@ daemon=$!
 
 # The daemon streams once the copy of the tables existing at its start is done.
 deadline=$((SECONDS + 30))
-until [ "$(scalar "SELECT status FROM mosta.rule_stats WHERE rule = 'star'")" = streaming ]; do
+until [ "$(scalar_or_error "SELECT status FROM mosta.rule_stats WHERE rule = 'star'")" = streaming ]; do
 	if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then break; fi
 	sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
 done
-status=$(scalar "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'star'")
+status=$(scalar_or_error "SELECT status || ' ' || snapshot_rows FROM mosta.rule_stats WHERE rule = 'star'")
 if [ "$status" = "streaming 40" ]; then ok "daemon streaming after copying the existing table: $status"; else not_ok "daemon streaming after the copy: '$status'"; cat "$work/log.daemon" >&2; fi
 wait_rows "table existing at start copied" "SELECT id, v FROM pre" 'SELECT id, v FROM "public.pre"'
 wait_rows "partition p0_low existing at start copied" "SELECT id, v FROM p0_low" 'SELECT id, v FROM "public.p0_low"'
@@ -125,23 +114,8 @@ for parent in p0 m; do
 done
 
 # 3. SIGTERM: exit 0, the rule never in error.
-kill -TERM "$daemon"
-deadline=$((SECONDS + 30))
-while kill -0 "$daemon" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
-	sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
-done
-if kill -0 "$daemon" 2>/dev/null; then
-	not_ok "SIGTERM: exits 0 (still running after 30 s)"
-	kill -9 "$daemon"
-	wait "$daemon" 2>/dev/null
-elif wait "$daemon"; then
-	ok "SIGTERM: exits 0"
-else
-	not_ok "SIGTERM: exits 0"
-	tail -20 "$work/log.daemon" >&2
-fi
-daemon=
-status=$(scalar "SELECT status || ' ' || coalesce(last_error, '') FROM mosta.rule_stats WHERE rule = 'star'")
+stop_daemon "SIGTERM: exits 0"
+status=$(scalar_or_error "SELECT status || ' ' || coalesce(last_error, '') FROM mosta.rule_stats WHERE rule = 'star'")
 case $status in
 "streaming ") ok "rule_stats: streaming, no error" ;;
 *) not_ok "rule_stats: '$status'" ;;

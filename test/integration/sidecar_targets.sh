@@ -21,26 +21,19 @@ tap_init sidecar_targets
 require_cluster
 require_sidecar
 
-db=mosta_sidecar_targets_$$
+# lib/tap.sh: $db (created), $work, $daemon, psql_db, scalar, stop_daemon and the exit trap, which kills the
+# daemon, runs cleanup_extra (the lock holder, the setting, the other database, the role: it owns no object in
+# $db) and drops the slots, $db and $work
+use_database mosta_sidecar_targets_$$
 role=mosta_sidecar_targets_$$
 other=mosta_sidecar_targets_other_$$
-work=$(mktemp -d)
-daemon=
 locker=
-cleanup() {
+cleanup_extra() {
 	[ -n "$locker" ] && kill "$locker" 2>/dev/null
-	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET max_slot_wal_keep_size" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
-	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
-	dropdb --if-exists "$db" >/dev/null 2>&1
 	dropdb --if-exists "$other" >/dev/null 2>&1
 	psql -X -q -d postgres -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1
-	rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-scalar() { psql -X -At -d "$db" -c "$1" 2>/dev/null; }
 
 # rows FILE: "<count> <sum of id>" of the SQLite copy of t, or an error text.
 rows() {
@@ -54,19 +47,7 @@ source_rows() { scalar "SELECT count(*) || ' ' || coalesce(sum(id), 0) FROM t"; 
 equal_to_source() { [ "$(rows "$1")" = "$(source_rows)" ]; }
 target_field() { scalar "SELECT $2 FROM mosta_rule_targets('r1') WHERE replica = '$1'"; }
 
-stop_daemon() {
-	kill -TERM "$daemon"
-	if poll_until 30 eval '! kill -0 "$daemon" 2>/dev/null' && wait "$daemon"; then
-		ok "$1: SIGTERM, exit 0"
-	else
-		not_ok "$1: SIGTERM, exit 0"
-		kill -9 "$daemon" 2>/dev/null
-		tail -20 "$work/log.daemon" >&2
-	fi
-	daemon=
-}
-
-createdb "$db" && createdb "$other" || { not_ok "createdb"; finish; }
+createdb "$other" || { not_ok "createdb"; finish; }
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE t (id int PRIMARY KEY, v text);
 INSERT INTO t SELECT i, 'seed ' || i FROM generate_series(1, 100) i;
@@ -150,7 +131,7 @@ far=$(scalar "SELECT pg_current_wal_lsn()")
 advanced() { [ "$(scalar "SELECT bool_and(confirmed_flush_lsn >= '$far') FROM pg_replication_slots WHERE database = '$db'")" = t ]; }
 if poll_until 60 advanced; then ok "heartbeats advance the slots of a quiet database"; else not_ok "heartbeats advance the slots of a quiet database"; fi
 
-stop_daemon "daemon"
+stop_daemon "daemon: SIGTERM, exit 0"
 
 # 3. the slot of "good" is invalidated while the daemon is stopped.
 good_slot=$(target_field good slot)
@@ -175,6 +156,6 @@ PGDATABASE=$db PGUSER=$role "$BINARY" --status-interval 200ms --poll-interval 10
 daemon=$!
 no_slots() { [ "$(scalar "SELECT count(*) FROM pg_replication_slots WHERE database = '$db'")" = 0 ]; }
 if poll_until 30 no_slots; then ok "removed rule: its slots dropped"; else not_ok "removed rule: its slots dropped ($(scalar "SELECT string_agg(slot_name, ' ') FROM pg_replication_slots WHERE database = '$db'"))"; fi
-stop_daemon "daemon without rules"
+stop_daemon "daemon without rules: SIGTERM, exit 0"
 
 finish

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tap.sh: what the integration scripts share, sourced (not run: it lives
 # outside the test/integration/*.sh glob scripts/run-decoding-tests runs).
 #
@@ -8,6 +9,21 @@
 #   poll_until SECONDS CMD   run CMD until it succeeds or SECONDS pass
 #   require_sidecar          set BINARY to the mosta-sidecar to test (MOSTA_SIDECAR_BIN,
 #                            MOSTA_SIDECAR, else build/sidecar/mosta-sidecar) and check it exists
+#
+# For the scripts that test mosta-sidecar in a database of their own:
+#   use_database NAME        db=NAME, work=a new temporary directory, daemon= (no daemon yet);
+#                            creates the database (not_ok "createdb NAME" and finish if it cannot);
+#                            on exit (EXIT trap; INT and TERM exit 1): kill -9 $daemon if set,
+#                            the script's cleanup_extra if it defines one (its other processes,
+#                            settings, databases, roles), drop the database's inactive replication
+#                            slots, drop the database, remove $work
+#   psql_db [ARG...]         psql on $db, quiet, stopping at the first error
+#   scalar SQL               the query's result, unaligned; an error prints nothing
+#   scalar_or_error SQL      the same, but an error prints psql's message in place of the value
+#   run_once LABEL [ARG...]  "mosta-sidecar --once" on $db (log in $work/log.LABEL), one result:
+#                            "mosta-sidecar --once (LABEL) exits 0"; the log is echoed, indented
+#   stop_daemon DESCRIPTION  SIGTERM to $daemon, waits up to 30 s, one result: DESCRIPTION when it
+#                            exited 0 (else not_ok, with $work/log.daemon's tail); clears daemon
 
 tap_init() {
 	tap_name=$1
@@ -51,4 +67,57 @@ poll_until() {
 		[ $SECONDS -lt $deadline ] || return 1
 		sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
 	done
+}
+
+# The per-database scaffolding of the sidecar scripts (see the list at the top).
+use_database() {
+	db=$1
+	work=$(mktemp -d)
+	daemon=
+	trap tap_cleanup EXIT
+	trap 'exit 1' INT TERM
+	createdb "$db" || { not_ok "createdb $db"; finish; }
+}
+
+tap_cleanup() {
+	[ -n "$daemon" ] && kill -9 "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+	if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
+	psql -X -q -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = '$db' AND NOT active" >/dev/null 2>&1
+	dropdb --if-exists "$db" >/dev/null 2>&1
+	rm -rf "$work"
+}
+
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+scalar() { psql -X -At -d "$db" -c "$1" 2>/dev/null; }
+scalar_or_error() { psql -X -At -d "$db" -c "$1" 2>&1; }
+
+run_once() {
+	local label=$1
+	shift
+	if PGDATABASE=$db "$BINARY" --once --status-interval 1s "$@" 2>"$work/log.$label"; then
+		ok "mosta-sidecar --once ($label) exits 0"
+		sed 's/^/    /' "$work/log.$label"
+	else
+		not_ok "mosta-sidecar --once ($label) exits 0"
+		cat "$work/log.$label" >&2
+	fi
+}
+
+daemon_gone() { ! kill -0 "$daemon" 2>/dev/null; }
+
+stop_daemon() {
+	local description=$1
+	kill -TERM "$daemon"
+	if ! poll_until 30 daemon_gone; then
+		not_ok "$description (still running after 30 s)"
+		kill -9 "$daemon"
+		wait "$daemon" 2>/dev/null
+		tail -20 "$work/log.daemon" >&2
+	elif wait "$daemon"; then
+		ok "$description"
+	else
+		not_ok "$description"
+		tail -20 "$work/log.daemon" >&2
+	fi
+	daemon=
 }
