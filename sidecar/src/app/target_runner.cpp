@@ -498,10 +498,13 @@ TargetRunner::Dispatch(const Change &change) {
 void
 TargetRunner::StartApply(std::vector<Change> changes) {
 	applying_ = true;
+	// the io thread allocated the batch and frees it (in DrainApply): the worker only reads it, so no memory
+	// moves between the threads' malloc arenas
+	batch_ = std::move(changes);
 	boost::asio::co_spawn(
 		worker_,
-		[this, batch = std::move(changes)]() -> boost::asio::awaitable<void> {
-			for (const Change &change : batch)
+		[this]() -> boost::asio::awaitable<void> {
+			for (const Change &change : batch_)
 				Dispatch(change);
 			co_return;
 		},
@@ -518,6 +521,7 @@ TargetRunner::DrainApply() {
 		boost::system::error_code cancelled;
 		co_await applied_signal_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
 	}
+	batch_.clear();
 	MergeApplied();
 }
 

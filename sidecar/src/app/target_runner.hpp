@@ -170,6 +170,7 @@ class TargetRunner {
 		long long changes = 0;
 		long long transactions = 0;
 	} applied_;
+	std::vector<Change> batch_;					 // the batch on the worker (owned by the io thread)
 	bool applying_ = false;						 // a batch is on the worker (set and cleared on the io thread)
 	std::exception_ptr apply_error_;			 // how the last batch failed
 	boost::asio::steady_timer applied_signal_{executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
