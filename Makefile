@@ -16,7 +16,10 @@ EXTENSION_SOURCES = $(wildcard extension/src/*.cpp extension/src/*/*.cpp)
 COMMON_SOURCES = $(wildcard common/src/*.cpp)
 OBJS = $(patsubst %.cpp,%.o,$(EXTENSION_SOURCES) $(COMMON_SOURCES))
 
-DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+# The install script is made from sql/parts/*.sql, concatenated in name order (10_core.sql first), so that
+# each area of the SQL API keeps a file of its own.
+SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -I$(srcdir)/extension/include -I$(srcdir)/common/include -I$(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register \
@@ -49,6 +52,9 @@ endif
 override with_llvm = no
 include $(PGXS)
 endif
+
+$(DATA_built): $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
 
 CMAKE_BUILD_DIR ?= build
 CMAKE_FLAGS ?=

@@ -1,7 +1,12 @@
 /*
- * mostajs--0.1.0.sql
+ * sql/parts/10_core.sql
  *	  The mostajs catalog (schema mosta) and the SQL API a DBA declares
- *	  projects, replicas, rules and read routing with.
+ *	  projects, replicas, rules and read routing with; change capture helpers.
+ *
+ * The install script mostajs--0.1.0.sql is made by "make": the files of sql/parts
+ * concatenated in name order, this part first (it holds the \echo guard and
+ * creates the schema and roles). Each later part grants and revokes on its own
+ * objects: the "REVOKE ALL ... FROM PUBLIC" below covers only what exists here.
  *
  * Security model:
  *  - Tables live in schema mosta and are owned by the extension owner.
@@ -12,7 +17,8 @@
  *  - Every identifier that reaches dynamic SQL is quoted (format %I) or
  *    passed through regclass; user values only ever travel as parameters.
  *
- * This file is released: never edit it; changes go to an upgrade script.
+ * Version 0.1.0 is not released yet; once it is, its parts are frozen and
+ * changes go to an upgrade script.
  */
 
 \echo Use "CREATE EXTENSION mostajs" to load this file. \quit
