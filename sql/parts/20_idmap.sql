@@ -1,0 +1,398 @@
+
+/*
+ * sql/parts/20_idmap.sql
+ *	  id_map: legacy ids (MongoDB ObjectIds or any text) mapped once and for
+ *	  ever to uuids, per collection, under a per-collection id policy
+ *	  (docs/sql-api.md, section 14.1).
+ *
+ * Policies: random (v4, gen_random_uuid), time-ordered (v7, mosta.uuid_v7),
+ * deterministic (v5 of collection || U+0000 || legacy id in the mostajs
+ * namespace, mosta.uuid_from_legacy_id) and objectid (v7 whose time is the
+ * ObjectId's and whose other 74 bits come from SHA-256 of collection ||
+ * 0x00 || lowercase legacy id, mosta.uuid_from_objectid). The generators
+ * are C++ (extension/src/migration/uuid_functions.cpp).
+ *
+ * Concurrency: a mapping is INSERT ... ON CONFLICT DO NOTHING, then a read
+ * in a new statement (READ COMMITTED sees what a concurrent caller
+ * committed while the insert waited for it). The conflict has no target, so
+ * a clash on new_id (a hash collision) is not an error of the INSERT: the
+ * read then finds no row for the legacy id and the collision is reported.
+ * Bulk inserts are sorted, so concurrent bulk callers lock keys in one order.
+ *
+ * Privileges: every function is for mosta_admin (legacy ids are business
+ * data); the writing ones and the lookups are SECURITY DEFINER with a pinned
+ * search_path. The uuid generators are executable by PUBLIC.
+ */
+
+------------------------------------------------------------------------------
+-- Tables
+------------------------------------------------------------------------------
+
+CREATE TABLE mosta.id_policies (
+	collection        text PRIMARY KEY CHECK (collection <> ''),
+	policy            text NOT NULL DEFAULT 'random'
+		CHECK (policy IN ('random', 'time-ordered', 'deterministic', 'objectid')),
+	require_objectid  boolean NOT NULL DEFAULT false,
+	updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE mosta.id_policies IS
+	'Id policy per collection; a collection without a row uses policy random without ObjectId check';
+
+CREATE TABLE mosta.id_map (
+	collection  text NOT NULL CHECK (collection <> ''),
+	legacy_id   text NOT NULL CHECK (legacy_id <> ''),
+	new_id      uuid NOT NULL,
+	created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CONSTRAINT id_map_pkey PRIMARY KEY (collection, legacy_id),
+	CONSTRAINT id_map_new_id_key UNIQUE (new_id)
+);
+COMMENT ON TABLE mosta.id_map IS
+	'Legacy id -> uuid, allocated once per (collection, legacy_id); ObjectIds are stored lowercase';
+
+-- id_map is migration data: it travels with pg_dump, as does the policy of each collection.
+SELECT pg_catalog.pg_extension_config_dump('mosta.id_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('mosta.id_map', '');
+
+------------------------------------------------------------------------------
+-- uuid generators (C++)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION mosta.uuid_v7() RETURNS uuid
+	AS 'MODULE_PATHNAME', 'mostajs_uuid_v7'
+	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mosta.uuid_v7() IS
+	'Returns a new time-ordered uuid (RFC 9562 version 7), strictly increasing within a session';
+
+CREATE FUNCTION mosta.uuid_v5(namespace uuid, name text) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'mostajs_uuid_v5'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mosta.uuid_v5(uuid, text) IS
+	'Returns the name-based uuid (RFC 9562 version 5, SHA-1) of name in namespace';
+
+CREATE FUNCTION mosta.uuid_from_legacy_id(collection text, legacy_id text) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'mostajs_uuid_from_legacy_id'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mosta.uuid_from_legacy_id(text, text) IS
+	'Returns the deterministic-policy uuid: version 5 of collection || U+0000 || legacy_id in namespace '
+	'58874ca3-e567-5807-ad1d-4ba187db26ba';
+
+CREATE FUNCTION mosta.uuid_from_objectid(collection text, legacy_id text) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'mostajs_uuid_from_objectid'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION mosta.uuid_from_objectid(text, text) IS
+	'Returns the objectid-policy uuid: version 7 with the ObjectId''s time, 74 bits of '
+	'SHA-256(collection || 0x00 || lowercase legacy_id); raises 22023 when legacy_id is not 24 hex digits';
+
+------------------------------------------------------------------------------
+-- Internal helpers
+------------------------------------------------------------------------------
+
+-- _id_policy returns the policy of a collection and whether its legacy ids must be ObjectIds
+-- (policy objectid, or require_objectid); a collection without a row is (random, false).
+CREATE FUNCTION mosta._id_policy(collection text, OUT policy text, OUT objectids boolean)
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(max(p.policy), 'random'), coalesce(bool_or(p.policy = 'objectid' OR p.require_objectid), false)
+	  FROM mosta.id_policies p WHERE p.collection = $1
+$$;
+
+-- _check_legacy_id raises 22023 when a legacy id is empty, or is not an ObjectId where one is required.
+CREATE FUNCTION mosta._check_legacy_id(collection text, legacy_id text, objectids boolean) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF legacy_id = '' THEN
+		RAISE EXCEPTION 'legacy id of collection "%" must not be empty', collection
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass the legacy id as text, e.g. an ObjectId''s 24 hex digits.';
+	END IF;
+	IF objectids AND legacy_id !~ '^[0-9A-Fa-f]{24}$' THEN
+		RAISE EXCEPTION 'legacy id "%" of collection "%" is not an ObjectId', legacy_id, collection
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('Collection "%s" requires ObjectIds (policy objectid or require_objectid): '
+			                      '24 hexadecimal digits.', collection),
+			      HINT = 'Check the source data, or give the collection another id policy before it maps '
+			             'its first id (mosta_set_id_policy).';
+	END IF;
+END
+$$;
+
+-- _check_collection raises 22004 or 22023 when a collection name is NULL or empty.
+CREATE FUNCTION mosta._check_collection(collection text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM mosta._require(collection, 'collection');
+	IF collection = '' THEN
+		RAISE EXCEPTION 'collection must not be empty'
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Name the legacy collection, e.g. ''users''.';
+	END IF;
+	RETURN collection;
+END
+$$;
+
+-- _new_id returns a new uuid for a legacy id under policy.
+CREATE FUNCTION mosta._new_id(policy text, collection text, legacy_id text) RETURNS uuid
+	LANGUAGE sql VOLATILE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE $1
+	       WHEN 'time-ordered' THEN mosta.uuid_v7()
+	       WHEN 'deterministic' THEN mosta.uuid_from_legacy_id($2, $3)
+	       WHEN 'objectid' THEN mosta.uuid_from_objectid($2, $3)
+	       ELSE gen_random_uuid() END
+$$;
+
+-- _raise_collision reports that the uuid derived for a legacy id already belongs to another one.
+CREATE FUNCTION mosta._raise_collision(policy text, collection text, legacy_id text) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	candidate uuid;
+	holder record;
+BEGIN
+	IF policy IN ('deterministic', 'objectid') THEN
+		candidate := mosta._new_id(policy, collection, legacy_id);
+		SELECT m.collection, m.legacy_id INTO holder FROM mosta.id_map m WHERE m.new_id = candidate;
+	END IF;
+	RAISE EXCEPTION 'uuid collision mapping legacy id "%" of collection "%"', legacy_id, collection
+		USING ERRCODE = 'unique_violation',
+		      DETAIL = CASE WHEN holder.legacy_id IS NOT NULL
+		                    THEN format('Its uuid %s already maps legacy id "%s" of collection "%s".',
+		                                candidate, holder.legacy_id, holder.collection)
+		                    ELSE 'Its new uuid is already in mosta.id_map.' END,
+		      HINT = 'Two legacy ids derived the same uuid, which only a hash collision explains: report it, '
+		             'and map the collection under another id policy.';
+END
+$$;
+
+------------------------------------------------------------------------------
+-- API
+------------------------------------------------------------------------------
+
+CREATE FUNCTION mosta_set_id_policy(collection text, policy text, require_objectid boolean DEFAULT false)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	old_policy text;
+	old_require boolean;
+BEGIN
+	PERFORM mosta._check_collection(collection);
+	PERFORM mosta._check_choice(policy, 'policy', ARRAY['random', 'time-ordered', 'deterministic', 'objectid']);
+	PERFORM mosta._require(require_objectid, 'require_objectid');
+	-- waits for mappings in flight, so the check below sees every committed id of the collection
+	LOCK TABLE mosta.id_map IN SHARE MODE;
+	SELECT coalesce(max(p.policy), 'random'), coalesce(bool_or(p.require_objectid), false)
+	  INTO old_policy, old_require
+	  FROM mosta.id_policies p WHERE p.collection = mosta_set_id_policy.collection;
+	IF (old_policy, old_require) IS DISTINCT FROM (policy, require_objectid)
+	   AND EXISTS (SELECT 1 FROM mosta.id_map m WHERE m.collection = mosta_set_id_policy.collection) THEN
+		RAISE EXCEPTION 'collection "%" already maps legacy ids under id policy "%"', collection, old_policy
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('Its policy is %s with require_objectid %s. A policy holds from a collection''s '
+			                      'first id on, so that every id of it follows one rule.', old_policy, old_require::text),
+			      HINT = 'Set the policy before the collection''s first mosta_map_id or mosta_map_ids call.';
+	END IF;
+	INSERT INTO mosta.id_policies AS p (collection, policy, require_objectid)
+	VALUES (collection, policy, require_objectid)
+	ON CONFLICT ON CONSTRAINT id_policies_pkey DO UPDATE
+		SET policy = excluded.policy, require_objectid = excluded.require_objectid, updated_at = now();
+	PERFORM mosta._log('set_id_policy', NULL, collection,
+		jsonb_build_object('policy', policy, 'require_objectid', require_objectid));
+END
+$$;
+COMMENT ON FUNCTION mosta_set_id_policy(text, text, boolean) IS
+	'Sets how a collection''s legacy ids get their uuids: random, time-ordered, deterministic or objectid';
+
+CREATE FUNCTION mosta_map_id(collection text, legacy_id text) RETURNS uuid
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	setting record;
+	canonical text;
+	mapped uuid;
+BEGIN
+	PERFORM mosta._check_collection(collection);
+	PERFORM mosta._require(legacy_id, 'legacy_id');
+	SELECT * INTO setting FROM mosta._id_policy(collection);
+	PERFORM mosta._check_legacy_id(collection, legacy_id, setting.objectids);
+	canonical := CASE WHEN setting.objectids THEN lower(legacy_id) ELSE legacy_id END;
+
+	SELECT m.new_id INTO mapped FROM mosta.id_map m
+	 WHERE m.collection = mosta_map_id.collection AND m.legacy_id = canonical;
+	IF FOUND THEN
+		RETURN mapped;
+	END IF;
+	INSERT INTO mosta.id_map AS m (collection, legacy_id, new_id)
+	VALUES (collection, canonical, mosta._new_id(setting.policy, collection, canonical))
+	ON CONFLICT DO NOTHING
+	RETURNING m.new_id INTO mapped;
+	IF mapped IS NULL THEN
+		-- a concurrent caller mapped it first (a new statement sees its row), or the new uuid collided
+		SELECT m.new_id INTO mapped FROM mosta.id_map m
+		 WHERE m.collection = mosta_map_id.collection AND m.legacy_id = canonical;
+		IF mapped IS NULL THEN
+			PERFORM mosta._raise_collision(setting.policy, collection, canonical);
+		END IF;
+	END IF;
+	RETURN mapped;
+END
+$$;
+COMMENT ON FUNCTION mosta_map_id(text, text) IS
+	'Returns the uuid of a legacy id, allocating it under the collection''s id policy on first use';
+
+CREATE FUNCTION mosta_map_ids(collection text, legacy_ids text[]) RETURNS uuid[]
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	setting record;
+	null_at integer;
+	bad text;
+	mapped uuid[];
+BEGIN
+	PERFORM mosta._check_collection(collection);
+	PERFORM mosta._require(legacy_ids, 'legacy_ids');
+	null_at := array_position(legacy_ids, NULL);
+	IF null_at IS NOT NULL THEN
+		RAISE EXCEPTION 'legacy_ids must not contain NULL'
+			USING ERRCODE = 'null_value_not_allowed',
+			      DETAIL = format('Element %s of %s is NULL.', null_at, cardinality(legacy_ids)),
+			      HINT = 'Leave missing references out: a NULL legacy id has no uuid.';
+	END IF;
+	SELECT * INTO setting FROM mosta._id_policy(collection);
+	SELECT u INTO bad FROM unnest(legacy_ids) u
+	 WHERE u = '' OR (setting.objectids AND u !~ '^[0-9A-Fa-f]{24}$') LIMIT 1;
+	IF FOUND THEN
+		PERFORM mosta._check_legacy_id(collection, bad, setting.objectids);
+	END IF;
+
+	-- one statement: the ids already mapped, plus the missing ones inserted in sorted order
+	WITH input AS (
+		SELECT u.ord, CASE WHEN setting.objectids THEN lower(u.lid) ELSE u.lid END AS lid
+		  FROM unnest(legacy_ids) WITH ORDINALITY AS u(lid, ord)
+	), known AS (
+		SELECT i.ord, i.lid, m.new_id
+		  FROM input i
+		  LEFT JOIN mosta.id_map m ON m.collection = mosta_map_ids.collection AND m.legacy_id = i.lid
+	), added AS (
+		INSERT INTO mosta.id_map AS m (collection, legacy_id, new_id)
+		SELECT mosta_map_ids.collection, d.lid,
+		       CASE setting.policy
+		       WHEN 'time-ordered' THEN mosta.uuid_v7()
+		       WHEN 'deterministic' THEN mosta.uuid_from_legacy_id(mosta_map_ids.collection, d.lid)
+		       WHEN 'objectid' THEN mosta.uuid_from_objectid(mosta_map_ids.collection, d.lid)
+		       ELSE gen_random_uuid() END
+		  FROM (SELECT DISTINCT k.lid FROM known k WHERE k.new_id IS NULL) d
+		 ORDER BY d.lid COLLATE "C"
+		ON CONFLICT DO NOTHING
+		RETURNING m.legacy_id, m.new_id
+	)
+	SELECT array_agg(coalesce(k.new_id, a.new_id) ORDER BY k.ord) INTO mapped
+	  FROM known k LEFT JOIN added a ON a.legacy_id = k.lid;
+
+	IF array_position(mapped, NULL) IS NOT NULL THEN
+		-- concurrent callers mapped some first (this new statement sees their rows), or a uuid collided
+		SELECT array_agg(m.new_id ORDER BY u.ord) INTO mapped
+		  FROM unnest(legacy_ids) WITH ORDINALITY AS u(lid, ord)
+		  LEFT JOIN mosta.id_map m ON m.collection = mosta_map_ids.collection
+		       AND m.legacy_id = CASE WHEN setting.objectids THEN lower(u.lid) ELSE u.lid END;
+		null_at := array_position(mapped, NULL);
+		IF null_at IS NOT NULL THEN
+			PERFORM mosta._raise_collision(setting.policy, collection,
+				CASE WHEN setting.objectids THEN lower(legacy_ids[null_at]) ELSE legacy_ids[null_at] END);
+		END IF;
+	END IF;
+	RETURN coalesce(mapped, '{}');
+END
+$$;
+COMMENT ON FUNCTION mosta_map_ids(text, text[]) IS
+	'Returns the uuids of legacy ids in input order, allocating the missing ones in one statement';
+
+CREATE FUNCTION mosta_lookup_id(collection text, legacy_id text) RETURNS uuid
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM mosta._check_collection(collection);
+	PERFORM mosta._require(legacy_id, 'legacy_id');
+	RETURN (SELECT m.new_id FROM mosta.id_map m
+	         WHERE m.collection = mosta_lookup_id.collection
+	           AND m.legacy_id = CASE WHEN (mosta._id_policy(mosta_lookup_id.collection)).objectids
+	                                  THEN lower(mosta_lookup_id.legacy_id) ELSE mosta_lookup_id.legacy_id END);
+END
+$$;
+COMMENT ON FUNCTION mosta_lookup_id(text, text) IS 'Returns the uuid of a legacy id, or NULL when it is not mapped';
+
+CREATE FUNCTION mosta_require_id(collection text, legacy_id text) RETURNS uuid
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	mapped uuid;
+BEGIN
+	mapped := @extschema@.mosta_lookup_id(collection, legacy_id);
+	IF mapped IS NULL THEN
+		RAISE EXCEPTION 'legacy id "%" of collection "%" is not mapped', legacy_id, collection
+			USING ERRCODE = 'foreign_key_violation',
+			      DETAIL = format('A row that refers to %s "%s" cannot be migrated before it.', collection, legacy_id),
+			      HINT = format('Backfill collection "%s" first (parents before children), then retry.', collection);
+	END IF;
+	RETURN mapped;
+END
+$$;
+COMMENT ON FUNCTION mosta_require_id(text, text) IS
+	'Returns the uuid of a legacy id, or raises 23503 naming the collection and the id when it is not mapped';
+
+CREATE FUNCTION mosta_legacy_id(collection text, new_id uuid) RETURNS text
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM mosta._check_collection(collection);
+	PERFORM mosta._require(new_id, 'new_id');
+	RETURN (SELECT m.legacy_id FROM mosta.id_map m
+	         WHERE m.new_id = mosta_legacy_id.new_id AND m.collection = mosta_legacy_id.collection);
+END
+$$;
+COMMENT ON FUNCTION mosta_legacy_id(text, uuid) IS
+	'Returns the legacy id a uuid was allocated for in a collection, or NULL';
+
+------------------------------------------------------------------------------
+-- Privileges of id_map
+------------------------------------------------------------------------------
+
+REVOKE ALL ON mosta.id_map, mosta.id_policies FROM PUBLIC;
+GRANT SELECT ON mosta.id_map, mosta.id_policies TO mosta_admin;
+REVOKE ALL ON FUNCTION
+	mosta._id_policy(text),
+	mosta._check_legacy_id(text, text, boolean),
+	mosta._check_collection(text),
+	mosta._new_id(text, text, text),
+	mosta._raise_collision(text, text, text),
+	mosta_set_id_policy(text, text, boolean),
+	mosta_map_id(text, text),
+	mosta_map_ids(text, text[]),
+	mosta_lookup_id(text, text),
+	mosta_require_id(text, text),
+	mosta_legacy_id(text, uuid)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	mosta_set_id_policy(text, text, boolean),
+	mosta_map_id(text, text),
+	mosta_map_ids(text, text[]),
+	mosta_lookup_id(text, text),
+	mosta_require_id(text, text),
+	mosta_legacy_id(text, uuid)
+	TO mosta_admin;
+-- pure generators, useful as column defaults (DEFAULT mosta.uuid_v7()): everyone
+GRANT EXECUTE ON FUNCTION mosta.uuid_v7(), mosta.uuid_v5(uuid, text), mosta.uuid_from_legacy_id(text, text),
+	mosta.uuid_from_objectid(text, text) TO PUBLIC;
