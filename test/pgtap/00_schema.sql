@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(148);
+SELECT plan(154);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -69,7 +69,8 @@ SELECT set_eq(
 	      'mosta_disable_rule', 'mosta_set_read_routing', 'mosta_read_replica', 'mosta_replica_status',
 	      'mosta_rules', 'mosta_rule_targets', 'mosta_topology', 'mosta_heartbeat', 'mosta_capture_table', 'mosta_uncapture_table',
 	      'mosta_capture_status', 'mosta_change_log_read', 'mosta_change_log_purge',
-	      'mosta_set_id_policy', 'mosta_map_id', 'mosta_map_ids', 'mosta_lookup_id', 'mosta_require_id', 'mosta_legacy_id'],
+	      'mosta_set_id_policy', 'mosta_map_id', 'mosta_map_ids', 'mosta_lookup_id', 'mosta_require_id', 'mosta_legacy_id',
+	      'mosta_checksum', 'mosta_sum_by'],
 	'the extension has exactly the documented mosta_* functions');
 
 CREATE TEMP TABLE api (fn name, args name[], returns text, definer boolean);
@@ -92,6 +93,9 @@ INSERT INTO api VALUES
 	('mosta_capture_status', '{}', 'setof record', true),
 	('mosta_change_log_read', '{pg_snapshot,bigint,integer}', 'setof record', true),
 	('mosta_change_log_purge', '{pg_snapshot,bigint}', 'bigint', true);
+INSERT INTO api VALUES
+	('mosta_checksum', '{regclass,text[]}', 'record', false),
+	('mosta_sum_by', '{regclass,text,text[]}', 'setof record', false);
 INSERT INTO api VALUES
 	('mosta_set_id_policy', '{text,text,boolean}', 'void', true),
 	('mosta_map_id', '{text,text}', 'uuid', true),
