@@ -1,0 +1,343 @@
+/*
+ * verify.cpp
+ *     The verify subcommand (see verify.hpp and docs/sidecar.md, "verify").
+ *
+ *     A SQLite target holds what the change documents carried, stored by the sink's type mapping
+ *     (sink/sqlite_table.hpp); TargetCanonicalText turns each stored value back into the canonical text of
+ *     docs/verification.md, led by the source column's PostgreSQL type: 0/1 of a boolean become false/true, a
+ *     REAL is printed as PostgreSQL prints float8 (float4 for real), a BLOB as \x hex, JSON kept as its text.
+ */
+#include "app/verify.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+
+#include "app/catalog.hpp"
+#include "mosta/common/canonical_row.hpp"
+#include "mosta/common/conninfo.hpp"
+#include "mosta/common/identifiers.hpp"
+#include "pg/connection.hpp"
+#include "sink/sqlite_db.hpp"
+#include "sink/sqlite_table.hpp"
+
+namespace mosta::sidecar {
+
+namespace {
+
+namespace asio = boost::asio;
+
+// kVerifyTablesOfStar lists the tables '*' covers (the same list as the daemon's initial copy).
+constexpr const char *kVerifyTablesOfStar =
+	"SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'"
+	"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mosta', 'pg_toast')"
+	"   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'"
+	"   AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))"
+	" ORDER BY 1";
+
+// How a source column's values are spelled canonically, from its (base) type.
+enum class TypeClass { Boolean, Float4, Float8, Bytea, Json, Other };
+
+// One source column: its name and type class.
+struct SourceColumn {
+	std::string name;
+	TypeClass type;
+};
+
+// What verify knows of one collection on the source.
+struct SourceTable {
+	std::string schema;
+	std::string table;
+	std::vector<SourceColumn> columns;
+	std::vector<std::string> key; // primary key columns, in key order (empty: none)
+	long long rows = 0;
+	std::string checksum;
+};
+
+// What verify computed for one collection on a target.
+struct TargetTable {
+	bool exists = false;
+	long long rows = 0;
+	std::string checksum;
+	std::map<std::string, std::string> hashes; // key text -> row hash, when the source has a key
+};
+
+// ClassOf maps format_type's spelling of a base type to its TypeClass.
+TypeClass
+ClassOf(const std::string &type) {
+	if (type.size() >= 2 && type.compare(type.size() - 2, 2, "[]") == 0)
+		return TypeClass::Json;
+	if (type == "boolean")
+		return TypeClass::Boolean;
+	if (type == "real")
+		return TypeClass::Float4;
+	if (type == "double precision")
+		return TypeClass::Float8;
+	if (type == "bytea")
+		return TypeClass::Bytea;
+	if (type == "json" || type == "jsonb")
+		return TypeClass::Json;
+	return TypeClass::Other;
+}
+
+// HexBlob returns bytes as PostgreSQL's hex bytea text.
+std::string
+HexBlob(const unsigned char *bytes, int size) {
+	static constexpr char kDigits[] = "0123456789abcdef";
+	std::string out = "\\x";
+	for (int i = 0; i < size; ++i) {
+		out += kDigits[bytes[i] >> 4];
+		out += kDigits[bytes[i] & 0xf];
+	}
+	return out;
+}
+
+// TargetCanonicalText returns the canonical text of column index of the current SQLite row (nullopt for NULL).
+std::optional<std::string>
+TargetCanonicalText(sqlite3_stmt *stmt, int index, TypeClass type) {
+	int storage = sqlite3_column_type(stmt, index);
+	if (storage == SQLITE_NULL)
+		return std::nullopt;
+	if (storage == SQLITE_INTEGER) {
+		long long value = sqlite3_column_int64(stmt, index);
+		if (type == TypeClass::Boolean)
+			return value != 0 ? "true" : "false";
+		if (type == TypeClass::Float4)
+			return FormatPgFloat4(static_cast<float>(value));
+		if (type == TypeClass::Float8)
+			return FormatPgFloat8(static_cast<double>(value));
+		return std::to_string(value);
+	}
+	if (storage == SQLITE_FLOAT) {
+		double value = sqlite3_column_double(stmt, index);
+		return type == TypeClass::Float4 ? FormatPgFloat4(static_cast<float>(value)) : FormatPgFloat8(value);
+	}
+	const unsigned char *bytes = static_cast<const unsigned char *>(
+		storage == SQLITE_BLOB ? sqlite3_column_blob(stmt, index) : sqlite3_column_text(stmt, index));
+	int size = sqlite3_column_bytes(stmt, index);
+	std::string text(reinterpret_cast<const char *>(bytes), static_cast<std::size_t>(size));
+	if (storage == SQLITE_BLOB && type == TypeClass::Bytea)
+		return HexBlob(bytes, size);
+	// JSON objects and arrays are stored as their text; a JSON string arrives decoded and is quoted back
+	if (type == TypeClass::Json && !(text.size() > 0 && (text[0] == '{' || text[0] == '[')))
+		return JsonQuote(text);
+	return text;
+}
+
+// ReadSource resolves a collection on the source: its name parts, columns, key, row count and checksum.
+asio::awaitable<std::optional<SourceTable>>
+ReadSource(PgConnection &conn, const std::string &collection) {
+	const std::string rel = SqlLiteral(conn, collection);
+	PgResultHandle names = co_await conn.Exec(
+		"resolving " + collection, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+								   "c.relnamespace WHERE c.oid = to_regclass(" + rel + ")");
+	if (PQntuples(names.get()) == 0)
+		co_return std::nullopt;
+	SourceTable source{PQgetvalue(names.get(), 0, 0), PQgetvalue(names.get(), 0, 1), {}, {}, 0, {}};
+	PgResultHandle columns = co_await conn.Exec(
+		"reading the columns of " + collection,
+		"SELECT a.attname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL)"
+		"  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+		" WHERE a.attrelid = " + rel + "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+	for (int row = 0; row < PQntuples(columns.get()); ++row)
+		source.columns.push_back({PQgetvalue(columns.get(), row, 0), ClassOf(PQgetvalue(columns.get(), row, 1))});
+	PgResultHandle key = co_await conn.Exec(
+		"reading the primary key of " + collection,
+		"SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n)"
+		"  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+		" WHERE i.indrelid = " + rel + "::regclass AND i.indisprimary ORDER BY k.n");
+	for (int row = 0; row < PQntuples(key.get()); ++row)
+		source.key.emplace_back(PQgetvalue(key.get(), row, 0));
+	PgResultHandle sum = co_await conn.Exec("checksumming " + collection,
+											"SELECT row_count, checksum FROM mosta_checksum(" + rel + "::regclass)");
+	source.rows = std::stoll(PQgetvalue(sum.get(), 0, 0));
+	source.checksum = PQgetvalue(sum.get(), 0, 1);
+	co_return source;
+}
+
+// ReadTarget computes the canonical checksum (and per-key row hashes) of source's table in the SQLite file db.
+TargetTable
+ReadTarget(sqlite3 *db, const SourceTable &source) {
+	TargetTable target;
+	std::optional<SqliteTable> table = LoadSqliteTable(db, SqliteTableName(source.schema, source.table));
+	if (!table)
+		return target;
+	target.exists = true;
+	// a column the target lacks reads as NULL
+	std::string select;
+	for (const SourceColumn &column : source.columns)
+		select += (select.empty() ? "" : ", ") +
+				  (table->kinds.count(column.name) ? QuoteIdentifier(column.name) : std::string("NULL"));
+	SqliteStmtHandle stmt = PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " +
+											   table->quoted);
+	ChecksumState state;
+	while (StepSql(db, stmt.get())) {
+		std::vector<CanonicalColumn> row;
+		std::map<std::string, std::optional<std::string>> by_name;
+		for (std::size_t i = 0; i < source.columns.size(); ++i) {
+			std::optional<std::string> text =
+				TargetCanonicalText(stmt.get(), static_cast<int>(i), source.columns[i].type);
+			by_name[source.columns[i].name] = text;
+			row.push_back({source.columns[i].name, std::move(text)});
+		}
+		std::string encoded = EncodeCanonicalRow(std::move(row));
+		Hash128 hash = CanonicalRowHash(encoded.data(), encoded.size());
+		state.Add(hash);
+		if (!source.key.empty()) {
+			std::vector<std::optional<std::string>> key;
+			for (const std::string &name : source.key)
+				key.push_back(by_name[name]);
+			char hex[kHash128HexSize + 1];
+			FormatHash128(hash, hex);
+			target.hashes[CanonicalKeyText(key)] = hex;
+		}
+	}
+	target.rows = static_cast<long long>(state.rows);
+	target.checksum = state.Text();
+	return target;
+}
+
+// PrintDifferences lists up to kVerifyShownKeys keys whose rows differ between source and target.
+asio::awaitable<void>
+PrintDifferences(PgConnection &conn, const std::string &collection, const SourceTable &source,
+				 const TargetTable &target) {
+	if (source.key.empty()) {
+		std::printf("    (no primary key: differing rows are not listed)\n");
+		co_return;
+	}
+	PgResultHandle result = co_await conn.Exec("listing the row hashes of " + collection,
+											   "SELECT key, row_hash FROM mosta.row_hashes(" +
+												   SqlLiteral(conn, collection) + "::regclass)");
+	std::map<std::string, std::string> source_hashes;
+	for (int row = 0; row < PQntuples(result.get()); ++row)
+		source_hashes[PQgetvalue(result.get(), row, 0)] = PQgetvalue(result.get(), row, 1);
+	std::vector<std::string> lines;
+	int total = 0;
+	auto note = [&](const std::string &line) {
+		if (++total <= kVerifyShownKeys)
+			lines.push_back(line);
+	};
+	auto s = source_hashes.begin();
+	auto t = target.hashes.begin();
+	while (s != source_hashes.end() || t != target.hashes.end()) {
+		if (t == target.hashes.end() || (s != source_hashes.end() && s->first < t->first)) {
+			note("missing on target: " + s->first);
+			++s;
+		} else if (s == source_hashes.end() || t->first < s->first) {
+			note("extra on target:   " + t->first);
+			++t;
+		} else {
+			if (s->second != t->second)
+				note("different:         " + s->first);
+			++s;
+			++t;
+		}
+	}
+	for (const std::string &line : lines)
+		std::printf("    %s\n", line.c_str());
+	if (total > kVerifyShownKeys)
+		std::printf("    ... and %d more differing keys\n", total - kVerifyShownKeys);
+}
+
+// VerifyRule runs the comparison and returns the exit status.
+asio::awaitable<int>
+VerifyRule(const Config &config) {
+	PgConnection conn(co_await asio::this_coro::executor);
+	co_await conn.Connect(config.source, ConnectionKind::Sql);
+	std::vector<RulePlan> plans = co_await LoadRulePlans(conn);
+	const RulePlan *plan = nullptr;
+	for (const RulePlan &candidate : plans)
+		if (candidate.name == config.verify_rule)
+			plan = &candidate;
+	if (plan == nullptr) {
+		std::fprintf(stderr, "mosta-sidecar: verify: unknown rule \"%s\"\n", config.verify_rule.c_str());
+		co_return 2;
+	}
+	co_await conn.Exec("starting the comparison", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	std::vector<std::string> collections = plan->collections;
+	if (collections.size() == 1 && collections[0] == "*") {
+		collections.clear();
+		PgResultHandle star = co_await conn.Exec("listing the tables of '*'", kVerifyTablesOfStar);
+		for (int row = 0; row < PQntuples(star.get()); ++row)
+			collections.emplace_back(PQgetvalue(star.get(), row, 0));
+	}
+	bool mismatch = false;
+	int sqlite_targets = 0;
+	for (const ReplicaInfo &replica : plan->targets) {
+		if (replica.dialect != "sqlite") {
+			std::printf("target %s/%s (%s): not verified (only SQLite targets are)\n", replica.project.c_str(),
+						replica.name.c_str(), replica.dialect.c_str());
+			continue;
+		}
+		++sqlite_targets;
+		std::string path = replica.uri;
+		for (std::string prefix : {"file://localhost", "file://", "sqlite://"})
+			if (path.rfind(prefix, 0) == 0) {
+				path = path.substr(prefix.size());
+				break;
+			}
+		std::printf("target %s/%s (sqlite %s)\n", replica.project.c_str(), replica.name.c_str(),
+					MaskCredentials(replica.uri).c_str());
+		sqlite3 *raw = nullptr;
+		int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+		SqliteHandle db(raw);
+		if (rc != SQLITE_OK) {
+			std::printf("  cannot open %s: %s\n", path.c_str(), raw ? sqlite3_errmsg(raw) : "out of memory");
+			mismatch = true;
+			continue;
+		}
+		std::printf("  %-32s %12s %12s  %-16s  %-16s  %s\n", "collection", "source_rows", "target_rows",
+					"source_checksum", "target_checksum", "result");
+		for (const std::string &collection : collections) {
+			std::optional<SourceTable> source = co_await ReadSource(conn, collection);
+			if (!source) {
+				std::printf("  %-32s (no such table on the source)\n", collection.c_str());
+				mismatch = true;
+				continue;
+			}
+			TargetTable target = ReadTarget(db.get(), *source);
+			bool match = target.exists && target.rows == source->rows && target.checksum == source->checksum;
+			std::printf("  %-32s %12lld %12s  %-16.16s  %-16.16s  %s\n", collection.c_str(), source->rows,
+						target.exists ? std::to_string(target.rows).c_str() : "-", source->checksum.c_str(),
+						target.exists ? target.checksum.c_str() : "-", match ? "match" : "MISMATCH");
+			if (!match) {
+				mismatch = true;
+				if (target.exists)
+					co_await PrintDifferences(conn, collection, *source, target);
+				else
+					std::printf("    the target has no table %s\n",
+								QuoteIdentifier(SqliteTableName(source->schema, source->table)).c_str());
+			}
+		}
+	}
+	co_await conn.Exec("ending the comparison", "COMMIT");
+	if (sqlite_targets == 0)
+		std::printf("rule %s has no SQLite target to verify\n", plan->name.c_str());
+	std::printf("%s\n", mismatch ? "verify: MISMATCH" : "verify: all collections match");
+	std::fflush(stdout);
+	co_return mismatch ? 1 : 0;
+}
+
+} // namespace
+
+int
+RunVerify(asio::io_context &context, const Config &config) {
+	int status = 1;
+	std::exception_ptr failure;
+	asio::co_spawn(context, VerifyRule(config), [&](std::exception_ptr error, int result) {
+		failure = error;
+		status = result;
+	});
+	context.run();
+	if (failure)
+		std::rethrow_exception(failure);
+	return status;
+}
+
+} // namespace mosta::sidecar
