@@ -1,7 +1,8 @@
 /*
  * main.cpp
  *     mosta-sidecar: parses the configuration, sets up the io_context, the signal_set and the runtime guards, and
- *     calls Run (app/run.hpp). Exit status: 0 clean stop, 1 runtime failure, 2 bad configuration.
+ *     calls Run (app/run.hpp), or RunVerify (app/verify.hpp) for "verify RULE". Exit status: 0 clean stop, 1 runtime
+ *     failure, 2 bad configuration.
  */
 #include <csignal>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include "app/config.hpp"
 #include "app/run.hpp"
+#include "app/verify.hpp"
 
 int
 main(int argc, char **argv) {
@@ -34,6 +36,10 @@ main(int argc, char **argv) {
 	try {
 		// a closed socket must be an error code, never a signal
 		std::signal(SIGPIPE, SIG_IGN);
+		if (config.verify) {
+			boost::asio::io_context context(1);
+			return sc::RunVerify(context, config);
+		}
 		boost::asio::io_context context(1);
 		boost::asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
 		return sc::Run(context, signals, config);

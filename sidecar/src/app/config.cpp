@@ -72,7 +72,12 @@ Config
 ParseConfig(const std::vector<std::string> &args, const char *source_env) {
 	Config config;
 	bool source_given = false;
-	for (std::size_t i = 0; i < args.size(); ++i) {
+	std::size_t first = 0;
+	if (!args.empty() && args[0] == "verify") {
+		config.verify = true;
+		first = 1;
+	}
+	for (std::size_t i = first; i < args.size(); ++i) {
 		std::string arg = args[i];
 		std::string value;
 		bool has_inline = false;
@@ -95,7 +100,13 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env) {
 			if (has_inline)
 				throw ConfigError("flag " + arg + " takes no value (got \"" + value + "\")");
 		};
-		if (arg == "--help" || arg == "-h") {
+		if (config.verify && !arg.empty() && arg[0] != '-') {
+			if (!config.verify_rule.empty())
+				throw ConfigError("verify takes one rule (got \"" + config.verify_rule + "\" and \"" + arg + "\")");
+			config.verify_rule = arg;
+		} else if (config.verify && arg != "--source" && arg != "--help" && arg != "-h") {
+			throw ConfigError("flag " + MaskCredentialsInText(arg) + " does not apply to verify (see --help)");
+		} else if (arg == "--help" || arg == "-h") {
 			no_value();
 			config.help = true;
 		} else if (arg == "--once") {
@@ -126,10 +137,18 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env) {
 			if (!parent.empty() && !std::filesystem::is_directory(parent, error))
 				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: directory " +
 								  parent.string() + " does not exist");
+		} else if (arg == "--ttl-batch") {
+			std::string text = take_value();
+			bool digits = !text.empty() && text.size() <= 7 && text.find_first_not_of("0123456789") == std::string::npos;
+			if (!digits)
+				throw ConfigError("invalid value \"" + text + "\" for --ttl-batch: expected a number of rows (0: off)");
+			config.ttl_batch = std::stoi(text);
 		} else {
 			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
 		}
 	}
+	if (config.verify && config.verify_rule.empty() && !config.help)
+		throw ConfigError("verify needs a rule: mosta-sidecar verify RULE [--source DSN]");
 	if (!source_given && source_env != nullptr && *source_env != '\0')
 		config.source = source_env;
 	return config;
@@ -138,6 +157,7 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env) {
 std::string
 HelpText() {
 	return R"(Usage: mosta-sidecar [OPTION]...
+       mosta-sidecar verify RULE [--source DSN]
 Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
 exported snapshot, then change streaming into the rules' SQLite, SQL dump and JSON archive targets.
 
@@ -156,7 +176,13 @@ Options:
                            (default 1GB; 512MB, 64kB, bytes; off)
   --tree FILE              write the topology (mosta_topology(), credentials masked) to FILE at every status
                            interval, replaced atomically: the replicator-tree.json a monitor reads
+  --ttl-batch N            delete expired rows of the mosta_add_ttl tables at every status interval, N rows
+                           per statement, at most 10 statements per table (default 1000; 0: off)
   -h, --help               print this help and exit
+
+verify RULE: compare each collection of RULE with its SQLite targets by the canonical checksum of
+docs/verification.md (source rows, target rows, checksums; for a mismatch the first 10 differing keys).
+Exit status 0 when all match, 1 on a mismatch, 2 for an unknown rule or bad usage.
 
 Environment:
   MOSTA_SOURCE_URI         the source, when --source is not given

@@ -22,6 +22,9 @@ struct Config {
 	std::chrono::milliseconds heartbeat_interval{60'000}; // mosta_heartbeat() this often; 0: never
 	long long retained_wal_warning = 1LL << 30;		   // warn when a slot retains more WAL (bytes); 0: never
 	std::string tree_path;							   // --tree: the topology JSON file; "" for none
+	bool verify = false;        // the verify subcommand: compare, print, exit
+	std::string verify_rule;    // verify's RULE
+	int ttl_batch = 1000; // --ttl-batch: rows per TTL delete (app/ttl.hpp); 0: no TTL pass
 };
 
 // ConfigError is a bad flag or value; what() names it.
@@ -37,7 +40,7 @@ std::chrono::milliseconds ParseDuration(const std::string &flag, const std::stri
 // postgresql.conf); throws ConfigError naming flag.
 long long ParseSize(const std::string &flag, const std::string &text);
 
-// ParseConfig reads args (without argv[0]) and source_env (MOSTA_SOURCE_URI, null when unset); throws ConfigError.
+// ParseConfig reads args (without argv[0]; "verify RULE [--source DSN]" selects the verify subcommand) and source_env (MOSTA_SOURCE_URI, null when unset); throws ConfigError.
 Config ParseConfig(const std::vector<std::string> &args, const char *source_env);
 
 // HelpText documents every flag and environment variable.
