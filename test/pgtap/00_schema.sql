@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(154);
+SELECT plan(181);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -70,7 +70,9 @@ SELECT set_eq(
 	      'mosta_rules', 'mosta_rule_targets', 'mosta_topology', 'mosta_heartbeat', 'mosta_capture_table', 'mosta_uncapture_table',
 	      'mosta_capture_status', 'mosta_change_log_read', 'mosta_change_log_purge',
 	      'mosta_set_id_policy', 'mosta_map_id', 'mosta_map_ids', 'mosta_lookup_id', 'mosta_require_id', 'mosta_legacy_id',
-	      'mosta_checksum', 'mosta_sum_by'],
+	      'mosta_checksum', 'mosta_sum_by',
+	      'mosta_add_sparse_unique', 'mosta_add_one_per', 'mosta_add_polymorphic_ref', 'mosta_invariants',
+	      'mosta_check_invariants', 'mosta_next_value', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire'],
 	'the extension has exactly the documented mosta_* functions');
 
 CREATE TEMP TABLE api (fn name, args name[], returns text, definer boolean);
@@ -93,6 +95,16 @@ INSERT INTO api VALUES
 	('mosta_capture_status', '{}', 'setof record', true),
 	('mosta_change_log_read', '{pg_snapshot,bigint,integer}', 'setof record', true),
 	('mosta_change_log_purge', '{pg_snapshot,bigint}', 'bigint', true);
+INSERT INTO api VALUES
+	('mosta_add_sparse_unique', '{regclass,text[]}', 'text', false),
+	('mosta_add_one_per', '{regclass,text,text[]}', 'text', false),
+	('mosta_add_polymorphic_ref', '{regclass,text,regclass}', 'text', false),
+	('mosta_invariants', '{regclass}', 'setof record', false),
+	('mosta_check_invariants', '{regclass}', 'setof record', false),
+	('mosta_next_value', '{text,text}', 'bigint', true),
+	('mosta_add_ttl', '{regclass,text,interval}', 'void', false),
+	('mosta_remove_ttl', '{regclass,boolean}', 'boolean', false),
+	('mosta_ttl_expire', '{regclass,integer}', 'bigint', false);
 INSERT INTO api VALUES
 	('mosta_checksum', '{regclass,text[]}', 'record', false),
 	('mosta_sum_by', '{regclass,text,text[]}', 'setof record', false);

@@ -47,11 +47,13 @@ SELECT results_eq(
 	    FROM pg_event_trigger e ORDER BY e.evtname$$,
 	$$VALUES ('mosta_ddl_command_end', 'ddl_command_end', 'O', 'mosta._ddl_command_end()',
 	          'CREATE TABLE, CREATE TABLE AS, SELECT INTO, ALTER TABLE, ALTER TYPE'),
-	         ('mosta_ddl_sql_drop', 'sql_drop', 'O', 'mosta._ddl_sql_drop()', NULL)$$,
-	'the extension installs two enabled event triggers, ddl_command_end limited to commands that change tables');
+	         ('mosta_ddl_sql_drop', 'sql_drop', 'O', 'mosta._ddl_sql_drop()', NULL),
+	         ('mosta_forget_dropped_tables', 'sql_drop', 'O', 'mosta._forget_dropped_tables()', NULL)$$,
+	'the extension installs three enabled event triggers (the third, of sql/parts/30_invariants.sql, forgets '
+	'the invariants and TTLs of dropped tables), ddl_command_end limited to commands that change tables');
 SELECT is((SELECT count(*) FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
             WHERE x.extname = 'mostajs' AND d.classid = 'pg_event_trigger'::regclass AND d.deptype = 'e'),
-          2::bigint, 'both event triggers belong to the extension (DROP EXTENSION removes them)');
+          3::bigint, 'the event triggers belong to the extension (DROP EXTENSION removes them)');
 SELECT is_definer('mosta', f, '{}'::name[], format('mosta.%s is SECURITY DEFINER (any user''s DDL fires it)', f))
   FROM unnest(ARRAY['_ddl_command_end', '_ddl_sql_drop']) f;
 SELECT is(pg_temp.sqlstate_as('mosta_test_plain', sql), '42501', format('a plain role may not call %s', f))
