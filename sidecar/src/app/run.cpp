@@ -22,6 +22,7 @@
 #include "app/log.hpp"
 #include "app/target_runner.hpp"
 #include "app/topology_tree.hpp"
+#include "app/ttl.hpp"
 #include "pg/errors.hpp"
 #include "util/backoff.hpp"
 
@@ -295,9 +296,9 @@ Reconcile(State &state, PgConnection &conn) {
 		co_await DropOrphanSlots(conn, plans);
 }
 
-// PollCatalog reconciles with the catalog, writes the heartbeat and the tree when due. A lost catalog connection
-// (a PostgreSQL restart) must not end the daemon while its targets reconnect on their own: it is logged and
-// reconnected at the next poll, so the status interval paces the retries.
+// PollCatalog reconciles with the catalog, writes the heartbeat and the tree when due, and runs the TTL pass
+// (app/ttl.hpp). A lost catalog connection (a PostgreSQL restart) must not end the daemon while its targets
+// reconnect on their own: it is logged and reconnected at the next poll, so the status interval paces the retries.
 asio::awaitable<void>
 PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 	std::exception_ptr error;
@@ -311,6 +312,8 @@ PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 		}
 		if (!state.config.tree_path.empty())
 			co_await WriteTopologyTree(conn, state.config.tree_path);
+		if (state.config.ttl_batch > 0)
+			co_await RunTtlPass(conn, state.config.ttl_batch);
 	} catch (...) {
 		error = std::current_exception();
 	}
