@@ -12,7 +12,8 @@
  * that the caller owns the table (CREATE INDEX, ALTER TABLE); they also say so
  * first, with a hint. The catalog is written under row level security: a
  * member of mosta_admin can only add rows for tables it owns, whatever path
- * it takes. The activity log is written by a trigger on the catalog.
+ * it takes. The activity log is written by mosta._log_catalog(), which only
+ * accepts lines that agree with the catalog.
  */
 
 ------------------------------------------------------------------------------
@@ -272,6 +273,8 @@ BEGIN
 	IF declared.name IS NULL THEN
 		INSERT INTO mosta.invariants (tbl, name, kind, columns, flag_column, definition)
 		VALUES (tbl, name, kind, cols, flag_column, definition);
+		PERFORM mosta._log_catalog('add_invariant', tbl, jsonb_build_object(
+			'name', name, 'kind', kind, 'columns', cols, 'flag_column', flag_column, 'definition', definition));
 	ELSE
 		RAISE NOTICE 'invariant "%" on % was declared but its index was missing: created again', name, tbl::text;
 	END IF;
@@ -459,6 +462,8 @@ BEGIN
 		VALUES (tbl, name, 'polymorphic_ref', ARRAY[ref], target_tbl,
 		        format('%I in (entity, template): entity sets %I (references %s), template sets %I',
 		               kind_col, id_col, target_tbl::text, ext_col));
+		PERFORM mosta._log_catalog('add_invariant', tbl, jsonb_build_object(
+			'name', name, 'kind', 'polymorphic_ref', 'columns', ARRAY[ref], 'target', target_tbl::text));
 	ELSE
 		RAISE NOTICE 'invariant "%" on % was declared but its constraint was missing: created again', name, tbl::text;
 	END IF;
@@ -535,49 +540,65 @@ COMMENT ON FUNCTION mosta_check_invariants(regclass) IS
 -- Activity log and dropped tables
 ------------------------------------------------------------------------------
 
--- _log_catalog_change logs each row added to or removed from mosta.invariants
--- or mosta.ttl (a trigger: whoever writes the catalog, the change is logged).
-CREATE FUNCTION mosta._log_catalog_change() RETURNS trigger
+-- _log_catalog appends an activity line for a change of mosta.invariants or
+-- mosta.ttl made by the API (which runs as its caller, who may not write the
+-- log). The line must agree with the catalog: only an invariant or TTL that
+-- exists can be logged as added, only a TTL that is gone as removed. (Not a
+-- trigger on the catalog: restoring a dump re-inserts its rows, and must not
+-- log them again.)
+CREATE FUNCTION mosta._log_catalog(action text, tbl regclass, detail jsonb) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	r record;
-	name text;
+	agrees boolean := CASE action
+		WHEN 'add_invariant' THEN EXISTS (SELECT 1 FROM mosta.invariants i WHERE i.tbl = $2 AND i.name = $3->>'name')
+		WHEN 'add_ttl' THEN EXISTS (SELECT 1 FROM mosta.ttl t WHERE t.tbl = $2)
+		WHEN 'remove_ttl' THEN NOT EXISTS (SELECT 1 FROM mosta.ttl t WHERE t.tbl = $2)
+		ELSE false END;
 BEGIN
-	IF TG_OP = 'DELETE' THEN
-		r := OLD;
-	ELSE
-		r := NEW;
+	IF NOT agrees THEN
+		RAISE EXCEPTION 'activity "%" on % does not match the catalog', action, tbl::text
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'The invariant and TTL functions log their own changes.';
 	END IF;
-	name := coalesce((SELECT c.oid::regclass::text FROM pg_class c WHERE c.oid = r.tbl), 'dropped table ' || r.tbl::oid);
-	PERFORM mosta._log(CASE WHEN TG_OP = 'DELETE' THEN 'remove_' ELSE 'add_' END || TG_ARGV[0], NULL, name,
-	                   to_jsonb(r) - 'tbl' - 'created_at');
-	RETURN NULL;
+	PERFORM mosta._log(action, NULL, tbl::text, detail);
 END
 $$;
-CREATE TRIGGER log_change AFTER INSERT OR DELETE ON mosta.invariants
-	FOR EACH ROW EXECUTE FUNCTION mosta._log_catalog_change('invariant');
 
--- _forget_dropped_tables removes the catalog rows of dropped tables, before
--- their OIDs can be reused, and the TTLs whose timestamp column was dropped.
+-- _forget_dropped_tables removes (and logs) the catalog rows of dropped
+-- tables, before their OIDs can be reused, and the TTLs whose timestamp
+-- column was dropped.
 CREATE FUNCTION mosta._forget_dropped_tables() RETURNS event_trigger
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	dropped oid[];
+	dropped record;
+	gone record;
 BEGIN
-	SELECT array_agg(d.objid) INTO dropped FROM pg_event_trigger_dropped_objects() d
-	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND d.object_type IN ('table', 'partitioned table');
-	IF dropped IS NOT NULL THEN
-		DELETE FROM mosta.invariants i WHERE i.tbl::oid = ANY (dropped);
-	END IF;
+	FOR dropped IN SELECT d.objid, d.object_identity FROM pg_event_trigger_dropped_objects() d
+	                WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	                  AND d.object_type IN ('table', 'partitioned table') LOOP
+		FOR gone IN DELETE FROM mosta.invariants i WHERE i.tbl::oid = dropped.objid RETURNING i.name LOOP
+			PERFORM mosta._log('remove_invariant', NULL, dropped.object_identity,
+			                   jsonb_build_object('name', gone.name, 'reason', 'table dropped'));
+		END LOOP;
+		IF to_regclass('mosta.ttl') IS NOT NULL THEN
+			FOR gone IN DELETE FROM mosta.ttl t WHERE t.tbl::oid = dropped.objid RETURNING t.ts_column LOOP
+				PERFORM mosta._log('remove_ttl', NULL, dropped.object_identity,
+				                   jsonb_build_object('ts_column', gone.ts_column, 'reason', 'table dropped'));
+			END LOOP;
+		END IF;
+	END LOOP;
 	IF to_regclass('mosta.ttl') IS NOT NULL THEN
-		-- the TTL part (40_counters_ttl.sql) owns mosta.ttl; dynamic so that this part stands alone
-		EXECUTE 'DELETE FROM mosta.ttl t WHERE t.tbl::oid = ANY ($1) OR NOT EXISTS ('
-		        '  SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.tbl AND a.attname = t.ts_column'
-		        '     AND NOT a.attisdropped)' USING coalesce(dropped, '{}');
+		FOR gone IN DELETE FROM mosta.ttl t
+		             WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
+		                                WHERE a.attrelid = t.tbl AND a.attname = t.ts_column AND NOT a.attisdropped)
+		             RETURNING t.tbl::text AS name, t.ts_column LOOP
+			PERFORM mosta._log('remove_ttl', NULL, gone.name,
+			                   jsonb_build_object('ts_column', gone.ts_column, 'reason', 'column dropped'));
+		END LOOP;
 	END IF;
 END
 $$;
@@ -610,7 +631,7 @@ REVOKE ALL ON FUNCTION
 	mosta._add_unique_index(regclass, text, text[], text, name, text, text),
 	mosta._ref_check(text),
 	mosta._raise_rows(text, text, text, text, text),
-	mosta._log_catalog_change(),
+	mosta._log_catalog(text, regclass, jsonb),
 	mosta._forget_dropped_tables(),
 	mosta_add_sparse_unique(regclass, text[]),
 	mosta_add_one_per(regclass, text, text[]),
@@ -635,6 +656,7 @@ GRANT EXECUTE ON FUNCTION
 	mosta._add_unique_index(regclass, text, text[], text, name, text, text),
 	mosta._ref_check(text),
 	mosta._raise_rows(text, text, text, text, text),
+	mosta._log_catalog(text, regclass, jsonb),
 	mosta_add_sparse_unique(regclass, text[]),
 	mosta_add_one_per(regclass, text, text[]),
 	mosta_add_polymorphic_ref(regclass, text, regclass),

@@ -64,9 +64,6 @@ CREATE TABLE mosta.ttl (
 COMMENT ON TABLE mosta.ttl IS 'Tables whose rows expire ttl after their ts_column; mosta-sidecar deletes them';
 SELECT pg_catalog.pg_extension_config_dump('mosta.ttl', '');
 
-CREATE TRIGGER log_change AFTER INSERT OR DELETE ON mosta.ttl
-	FOR EACH ROW EXECUTE FUNCTION mosta._log_catalog_change('ttl');
-
 -- _ttl_key returns the columns mosta_ttl_expire() finds rows of tbl by: the
 -- primary key's, or ctid (REPLICA IDENTITY FULL, not partitioned); NULL if none fits.
 CREATE FUNCTION mosta._ttl_key(tbl regclass) RETURNS text
@@ -130,6 +127,7 @@ BEGIN
 			                    'mosta_sidecar (or to the sidecar''s login role).', tbl::text);
 	END IF;
 	INSERT INTO mosta.ttl (tbl, ts_column, ttl) VALUES (tbl, ts_col, $3);
+	PERFORM mosta._log_catalog('add_ttl', tbl, jsonb_build_object('ts_column', ts_col, 'ttl', $3));
 END
 $$;
 COMMENT ON FUNCTION mosta_add_ttl(regclass, text, interval) IS
@@ -144,6 +142,7 @@ BEGIN
 	PERFORM mosta._require(if_exists, 'if_exists');
 	DELETE FROM mosta.ttl t WHERE t.tbl = $1;
 	IF FOUND THEN
+		PERFORM mosta._log_catalog('remove_ttl', tbl, '{}');
 		RETURN true;
 	ELSIF if_exists THEN
 		RETURN false;

@@ -3,7 +3,7 @@
 -- mosta_check_invariants, the catalog after DROP TABLE, and privileges (a plain role and a non-owner refused).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(64);
+SELECT plan(66);
 
 \ir support/helpers.psql
 
@@ -182,6 +182,11 @@ SELECT is((SELECT count(*) FROM mosta.invariants i WHERE NOT EXISTS (SELECT 1 FR
           0::bigint, 'DROP TABLE removes the table''s invariants from the catalog');
 SELECT is((SELECT count(*) FROM mosta.invariants), 4::bigint, 'and only those');
 SELECT lives_ok($$SELECT * FROM mosta_invariants()$$, 'and mosta_invariants() still works');
+SELECT is(pg_temp.last_action(), 'remove_invariant public.addresses addresses_user_id_one_is_primary_key',
+          'and logs the removal under the table''s name');
+SELECT is((pg_temp.error_of($$SELECT mosta._log_catalog('add_invariant', 'users', '{"name": "forged"}')$$))[1:2],
+          ARRAY['22023', 'activity "add_invariant" on public.users does not match the catalog'],
+          'the activity log accepts only lines that agree with the catalog');
 
 ------------------------------------------------------------------------------
 -- privileges
