@@ -45,9 +45,10 @@ ExpireTable(PgConnection &conn, const TtlTable &table, int batch) {
 
 boost::asio::awaitable<void>
 RunTtlPass(PgConnection &conn, int batch) {
-	const std::string list_sql = "SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM mosta.ttl t"
-								 " JOIN pg_class c ON c.oid = t.tbl JOIN pg_namespace n ON n.oid = c.relnamespace"
-								 " ORDER BY 2";
+	const std::string list_sql =
+		"SELECT c.oid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM mosta.ttl t"
+		" JOIN pg_class c ON c.oid = t.tbl JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" ORDER BY 2";
 	PgResultHandle list = co_await conn.Exec("reading mosta.ttl", list_sql);
 	std::vector<TtlTable> tables;
 	for (int row = 0; row < PQntuples(list.get()); ++row)
