@@ -8,6 +8,8 @@
  */
 #include "mostajs/migration/uuid.hpp"
 
+#include "mosta/common/hex.hpp"
+
 #include <cstring>
 
 namespace mostajs::migration {
@@ -26,18 +28,6 @@ void
 SetTime48(UuidBytes &uuid, uint64_t unix_ms) {
 	for (int i = 0; i < 6; i++)
 		uuid[i] = static_cast<uint8_t>(unix_ms >> (8 * (5 - i)));
-}
-
-/* HexValue returns the value of one hex digit, or -1. */
-int
-HexValue(char c) {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 } // namespace
@@ -76,7 +66,7 @@ ObjectIdSeconds(std::string_view hex) {
 		return std::nullopt;
 	uint32_t seconds = 0;
 	for (size_t i = 0; i < hex.size(); i++) {
-		int value = HexValue(hex[i]);
+		int value = mosta::HexDigitValue(hex[i]);
 		if (value < 0)
 			return std::nullopt;
 		if (i < 8)

@@ -56,6 +56,16 @@ std::string SlotName(const std::string &rule, const std::string &project, const 
 // IsMostaSlot tells whether slot has the shape SlotName gives: one of the daemon's own slots.
 bool IsMostaSlot(const std::string &slot);
 
+// kTablesOfStarSql lists the tables a '*' rule covers (qualified, quoted names): ordinary permanent tables outside
+// the system schemas and mosta, with a primary key or REPLICA IDENTITY FULL. The initial copy and verify use it.
+inline constexpr const char *kTablesOfStarSql =
+	"SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'"
+	"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mosta', 'pg_toast')"
+	"   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'"
+	"   AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))"
+	" ORDER BY 1";
+
 // SqlLiteral quotes value as an SQL string literal for conn (PQescapeLiteral); throws PgError.
 std::string SqlLiteral(PgConnection &conn, const std::string &value);
 

@@ -53,14 +53,6 @@ ParseLsnField(const Change &change, const std::string &text, const char *field) 
 	return *lsn;
 }
 
-// kTablesOfStar lists the tables '*' covers, in the copy's snapshot.
-constexpr const char *kTablesOfStar =
-	"SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'"
-	"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mosta', 'pg_toast')"
-	"   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'"
-	"   AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))"
-	" ORDER BY 1";
 
 } // namespace
 
@@ -378,7 +370,7 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	co_await sql_.Exec("starting the initial copy", begin_sql);
 	std::vector<std::string> tables;
 	if (plan_.collections.size() == 1 && plan_.collections[0] == "*") {
-		const std::string star_sql = kTablesOfStar;
+		const std::string star_sql = kTablesOfStarSql;
 		PgResultHandle result = co_await sql_.Exec("listing the tables of '*'", star_sql);
 		for (int row = 0; row < PQntuples(result.get()); ++row)
 			tables.emplace_back(PQgetvalue(result.get(), row, 0));

@@ -32,14 +32,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-// kVerifyTablesOfStar lists the tables '*' covers (the same list as the daemon's initial copy).
-constexpr const char *kVerifyTablesOfStar =
-	"SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'"
-	"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mosta', 'pg_toast')"
-	"   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'"
-	"   AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))"
-	" ORDER BY 1";
 
 // How a source column's values are spelled canonically, from its (base) type.
 enum class TypeClass { Boolean, Float4, Float8, Bytea, Json, Other };
@@ -263,7 +255,7 @@ VerifyRule(const Config &config) {
 	std::vector<std::string> collections = plan->collections;
 	if (collections.size() == 1 && collections[0] == "*") {
 		collections.clear();
-		PgResultHandle star = co_await conn.Exec("listing the tables of '*'", kVerifyTablesOfStar);
+		PgResultHandle star = co_await conn.Exec("listing the tables of '*'", kTablesOfStarSql);
 		for (int row = 0; row < PQntuples(star.get()); ++row)
 			collections.emplace_back(PQgetvalue(star.get(), row, 0));
 	}
