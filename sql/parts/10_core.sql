@@ -495,6 +495,8 @@ CREATE FUNCTION mosta_add_rule(
 ) RETURNS void
 	LANGUAGE plpgsql VOLATILE
 	AS $$
+DECLARE
+	summary text;
 BEGIN
 	PERFORM mosta._check_name(name, 'name');
 	PERFORM mosta._require_project(source, 'source');
@@ -502,6 +504,12 @@ BEGIN
 	PERFORM mosta._check_choice(mode, 'mode', ARRAY['snapshot', 'cdc', 'bidirectional']);
 	PERFORM mosta._add_rule(name, source, target, mode, mosta._resolve_collections(collections),
 	                        conflict_resolution, enabled);
+	-- the compatibility report's counts, when the rule has SQLite or MongoDB targets (sql/parts/60_validate.sql)
+	summary := mosta._validation_summary(name);
+	IF summary IS NOT NULL THEN
+		RAISE NOTICE '%', summary
+			USING HINT = pg_catalog.format('See SELECT * FROM mosta_validate_rule(%L).', name);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION mosta_add_rule(text, text, text, text, text[], text, boolean) IS

@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(181);
+SELECT plan(184);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -72,7 +72,8 @@ SELECT set_eq(
 	      'mosta_set_id_policy', 'mosta_map_id', 'mosta_map_ids', 'mosta_lookup_id', 'mosta_require_id', 'mosta_legacy_id',
 	      'mosta_checksum', 'mosta_sum_by',
 	      'mosta_add_sparse_unique', 'mosta_add_one_per', 'mosta_add_polymorphic_ref', 'mosta_invariants',
-	      'mosta_check_invariants', 'mosta_next_value', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire'],
+	      'mosta_check_invariants', 'mosta_next_value', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire',
+	      'mosta_validate_rule'],
 	'the extension has exactly the documented mosta_* functions');
 
 CREATE TEMP TABLE api (fn name, args name[], returns text, definer boolean);
@@ -108,6 +109,8 @@ INSERT INTO api VALUES
 INSERT INTO api VALUES
 	('mosta_checksum', '{regclass,text[]}', 'record', false),
 	('mosta_sum_by', '{regclass,text,text[]}', 'setof record', false);
+INSERT INTO api VALUES
+	('mosta_validate_rule', '{text}', 'setof record', true);
 INSERT INTO api VALUES
 	('mosta_set_id_policy', '{text,text,boolean}', 'void', true),
 	('mosta_map_id', '{text,text}', 'uuid', true),
