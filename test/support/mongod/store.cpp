@@ -1,0 +1,1016 @@
+// store.cpp
+//     The commands mosta-test-mongod answers (see store.hpp and docs/testing.md); anything else gets
+//     the CommandNotFound error document a real server sends.
+#include "store.hpp"
+
+#include "query.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <optional>
+
+namespace mosta::testmongod {
+
+namespace {
+
+constexpr int32_t kMaxBsonObjectSize = 16 * 1024 * 1024;
+constexpr int32_t kMaxMessageSizeBytes = 48'000'000;
+constexpr int32_t kMaxWriteBatchSize = 100'000;
+constexpr int32_t kMaxWireVersion = 13; // MongoDB 5.0
+constexpr int32_t kLogicalSessionTimeoutMinutes = 30;
+constexpr int64_t kDefaultFirstBatch = 101;
+constexpr size_t kMaxBatchBytes = kMaxBsonObjectSize - 64 * 1024;
+constexpr const char *kVersion = "5.0.0-mosta-test";
+
+BsonPtr
+ErrorReply(int code, const std::string &code_name, const std::string &message) {
+	BsonPtr reply = NewBson();
+	BSON_APPEND_DOUBLE(reply.get(), "ok", 0.0);
+	BSON_APPEND_UTF8(reply.get(), "errmsg", message.c_str());
+	BSON_APPEND_INT32(reply.get(), "code", code);
+	BSON_APPEND_UTF8(reply.get(), "codeName", code_name.c_str());
+	return reply;
+}
+
+void
+AppendOk(bson_t *reply) {
+	BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+// The document under key, or nullptr when it is missing or null.
+BsonPtr
+DocArg(const bson_t *body, const char *key) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, body, key) || BSON_ITER_HOLDS_NULL(&it))
+		return nullptr;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it) && !BSON_ITER_HOLDS_ARRAY(&it))
+		throw CommandError(14, "TypeMismatch", std::string("BSON field '") + key + "' is the wrong type");
+	StaticBson doc(&it);
+	return CopyBson(doc.get());
+}
+
+int64_t
+IntArg(const bson_t *body, const char *key, int64_t fallback) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, body, key) || !IsNumber(bson_iter_type(&it)))
+		return fallback;
+	return NumberAsInt64(*bson_iter_value(&it));
+}
+
+bool
+BoolArg(const bson_t *body, const char *key, bool fallback) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, body, key))
+		return fallback;
+	return Truthy(*bson_iter_value(&it));
+}
+
+std::vector<BsonPtr>
+ArrayOfDocs(const bson_t *array) {
+	std::vector<BsonPtr> docs;
+	bson_iter_t it;
+	bson_iter_init(&it, array);
+	while (bson_iter_next(&it)) {
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			throw CommandError(14, "TypeMismatch", "expected an array of documents");
+		StaticBson doc(&it);
+		docs.push_back(CopyBson(doc.get()));
+	}
+	return docs;
+}
+
+bson_value_t
+IdOf(const bson_t *doc) {
+	bson_iter_t it;
+	if (bson_iter_init_find(&it, doc, "_id"))
+		return *bson_iter_value(&it);
+	return NullValue();
+}
+
+bool
+SameBytes(const bson_t *a, const bson_t *b) {
+	return a->len == b->len && std::memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
+}
+
+BsonPtr
+DefaultIdIndexSpec() {
+	BsonPtr spec = NewBson();
+	BSON_APPEND_INT32(spec.get(), "v", 2);
+	bson_t key;
+	BSON_APPEND_DOCUMENT_BEGIN(spec.get(), "key", &key);
+	BSON_APPEND_INT32(&key, "_id", 1);
+	bson_append_document_end(spec.get(), &key);
+	BSON_APPEND_UTF8(spec.get(), "name", "_id_");
+	return spec;
+}
+
+// $group: the value of an expression ("$path" or a constant) for one document.
+bson_value_t
+Evaluate(const bson_t *doc, const bson_value_t &expression) {
+	if (expression.value_type == BSON_TYPE_UTF8 && expression.value.v_utf8.str[0] == '$') {
+		std::vector<bson_value_t> values = ValuesAtPath(doc, expression.value.v_utf8.str + 1);
+		return values.empty() ? NullValue() : values[0];
+	}
+	if (expression.value_type == BSON_TYPE_DOCUMENT) {
+		StaticBson spec(expression.value.v_doc.data, expression.value.v_doc.data_len);
+		bson_iter_t it;
+		if (bson_iter_init(&it, spec.get()) && bson_iter_next(&it) && bson_iter_key(&it)[0] == '$')
+			throw CommandError(168, "InvalidPipelineOperator",
+			                   std::string("Unrecognized expression '") + bson_iter_key(&it) +
+			                       "' (mosta-test-mongod knows only \"$field\" paths and constants)");
+	}
+	return expression;
+}
+
+} // namespace
+
+struct Store::Request {
+	std::string db;
+	std::string name;
+	const bson_t *body;
+	const std::vector<DocumentSequence> *sequences;
+	int64_t connection_id;
+
+	// The collection named by the command's first field.
+	std::string
+	Collection() const {
+		bson_iter_t it;
+		bson_iter_init(&it, body);
+		if (!bson_iter_next(&it) || !BSON_ITER_HOLDS_UTF8(&it))
+			throw CommandError(73, "InvalidNamespace",
+			                   "collection name has invalid type " + std::to_string(bson_iter_type(&it)));
+		return bson_iter_utf8(&it, nullptr);
+	}
+	std::string
+	Namespace() const {
+		return db + "." + Collection();
+	}
+	// The documents of an array argument, from the body or from a document sequence.
+	std::vector<BsonPtr>
+	Docs(const char *key) const {
+		std::vector<BsonPtr> docs;
+		if (BsonPtr array = DocArg(body, key))
+			docs = ArrayOfDocs(array.get());
+		for (const auto &sequence : *sequences)
+			if (sequence.identifier == key)
+				for (const auto &[data, length] : sequence.documents) {
+					StaticBson doc(data, length);
+					docs.push_back(CopyBson(doc.get()));
+				}
+		return docs;
+	}
+};
+
+BsonPtr
+Store::RunCommand(const std::string &db, const bson_t *body, const std::vector<DocumentSequence> &sequences,
+                  int64_t connection_id) {
+	try {
+		Request request{db, "", body, &sequences, connection_id};
+		bson_iter_t it;
+		if (!bson_iter_init(&it, body) || !bson_iter_next(&it))
+			throw CommandError(59, "CommandNotFound", "no such command: ''");
+		request.name = bson_iter_key(&it);
+		if (request.db.empty()) {
+			if (!bson_iter_init_find(&it, body, "$db") || !BSON_ITER_HOLDS_UTF8(&it))
+				throw CommandError(40571, "Location40571", "OP_MSG requests require a $db argument");
+			request.db = bson_iter_utf8(&it, nullptr);
+		}
+		return Dispatch(request);
+	} catch (const CommandError &error) {
+		return ErrorReply(error.code, error.code_name, error.what());
+	} catch (const std::exception &error) {
+		return ErrorReply(1, "InternalError", error.what());
+	}
+}
+
+BsonPtr
+Store::Dispatch(const Request &r) {
+	static const std::map<std::string, std::function<BsonPtr(Store &, const Request &)>> commands = {
+	    {"hello", [](Store &s, const Request &q) { return s.Hello(q, false); }},
+	    {"isMaster", [](Store &s, const Request &q) { return s.Hello(q, true); }},
+	    {"ismaster", [](Store &s, const Request &q) { return s.Hello(q, true); }},
+	    {"insert", &Store::Insert},
+	    {"update", &Store::Update},
+	    {"delete", &Store::Delete},
+	    {"find", &Store::Find},
+	    {"getMore", &Store::GetMore},
+	    {"killCursors", &Store::KillCursors},
+	    {"count", &Store::Count},
+	    {"aggregate", &Store::Aggregate},
+	    {"distinct", &Store::Distinct},
+	    {"createIndexes", &Store::CreateIndexes},
+	    {"listIndexes", &Store::ListIndexes},
+	    {"dropIndexes", &Store::DropIndexes},
+	    {"deleteIndexes", &Store::DropIndexes},
+	    {"listCollections", &Store::ListCollections},
+	    {"listDatabases", &Store::ListDatabases},
+	    {"create", &Store::Create},
+	    {"drop", &Store::Drop},
+	    {"dropDatabase", &Store::DropDatabase},
+	};
+	if (r.name == "ping" || r.name == "endSessions" || r.name == "killSessions" || r.name == "refreshSessions") {
+		BsonPtr reply = NewBson();
+		AppendOk(reply.get());
+		return reply;
+	}
+	if (r.name == "buildInfo" || r.name == "buildinfo") {
+		BsonPtr reply = NewBson();
+		BSON_APPEND_UTF8(reply.get(), "version", kVersion);
+		BSON_APPEND_UTF8(reply.get(), "gitVersion", "mosta-test-mongod");
+		bson_t array;
+		BSON_APPEND_ARRAY_BEGIN(reply.get(), "versionArray", &array);
+		for (int i = 0; i < 4; i++)
+			BSON_APPEND_INT32(&array, std::to_string(i).c_str(), i == 0 ? 5 : 0);
+		bson_append_array_end(reply.get(), &array);
+		BSON_APPEND_INT32(reply.get(), "bits", 64);
+		BSON_APPEND_BOOL(reply.get(), "debug", false);
+		BSON_APPEND_INT32(reply.get(), "maxBsonObjectSize", kMaxBsonObjectSize);
+		AppendOk(reply.get());
+		return reply;
+	}
+	auto command = commands.find(r.name);
+	if (command == commands.end())
+		throw CommandError(59, "CommandNotFound", "no such command: '" + r.name + "'");
+	return command->second(*this, r);
+}
+
+BsonPtr
+Store::Hello(const Request &r, bool legacy) {
+	BsonPtr reply = NewBson();
+	BSON_APPEND_BOOL(reply.get(), "helloOk", true);
+	BSON_APPEND_BOOL(reply.get(), legacy ? "ismaster" : "isWritablePrimary", true);
+	BSON_APPEND_INT32(reply.get(), "maxBsonObjectSize", kMaxBsonObjectSize);
+	BSON_APPEND_INT32(reply.get(), "maxMessageSizeBytes", kMaxMessageSizeBytes);
+	BSON_APPEND_INT32(reply.get(), "maxWriteBatchSize", kMaxWriteBatchSize);
+	auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+	BSON_APPEND_DATE_TIME(reply.get(), "localTime", now.count());
+	BSON_APPEND_INT32(reply.get(), "logicalSessionTimeoutMinutes", kLogicalSessionTimeoutMinutes);
+	BSON_APPEND_INT32(reply.get(), "connectionId", static_cast<int32_t>(r.connection_id));
+	BSON_APPEND_INT32(reply.get(), "minWireVersion", 0);
+	BSON_APPEND_INT32(reply.get(), "maxWireVersion", kMaxWireVersion);
+	BSON_APPEND_BOOL(reply.get(), "readOnly", false);
+	AppendOk(reply.get());
+	return reply;
+}
+
+Store::Collection *
+Store::FindCollection(const std::string &db, const std::string &name) {
+	auto database = databases_.find(db);
+	if (database == databases_.end())
+		return nullptr;
+	auto collection = database->second.find(name);
+	return collection == database->second.end() ? nullptr : &collection->second;
+}
+
+Store::Collection &
+Store::GetOrCreateCollection(const std::string &db, const std::string &name) {
+	if (name.empty() || name.find('$') != std::string::npos || db.empty())
+		throw CommandError(73, "InvalidNamespace", "Invalid namespace specified '" + db + "." + name + "'");
+	return databases_[db][name];
+}
+
+std::vector<std::list<Store::Stored>::iterator>
+Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
+	std::vector<std::list<Stored>::iterator> found;
+	// {_id: value} (the common case of every sink write) is a hash lookup.
+	bson_iter_t it;
+	if (filter && bson_count_keys(filter) == 1 && bson_iter_init_find(&it, filter, "_id") &&
+	    !BSON_ITER_HOLDS_ARRAY(&it) && !BSON_ITER_HOLDS_REGEX(&it)) {
+		bool operators = false;
+		if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			StaticBson doc(&it);
+			bson_iter_t first;
+			operators = bson_iter_init(&first, doc.get()) && bson_iter_next(&first) && bson_iter_key(&first)[0] == '$';
+		}
+		if (!operators) {
+			auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&it)));
+			if (hit != collection.by_id.end())
+				found.push_back(hit->second);
+			return found;
+		}
+	}
+	for (auto doc = collection.docs.begin(); doc != collection.docs.end(); ++doc)
+		if (Matches(doc->doc.get(), filter)) {
+			found.push_back(doc);
+			if (just_one)
+				break;
+		}
+	return found;
+}
+
+void
+Store::CheckUnique(const std::string &ns, const Collection &collection, const bson_t *doc, const Stored *self) {
+	for (const auto &index : collection.indexes) {
+		if (!index.unique)
+			continue;
+		auto key_of = [&index](const bson_t *d) {
+			std::string key;
+			for (const auto &field : index.fields) {
+				std::vector<bson_value_t> values = ValuesAtPath(d, field);
+				std::string part = CanonicalKey(values.empty() ? NullValue() : values[0]);
+				key += std::to_string(part.size()) + ":" + part;
+			}
+			return key;
+		};
+		std::string key = key_of(doc);
+		for (const auto &other : collection.docs)
+			if (&other != self && key_of(other.doc.get()) == key) {
+				std::string dup = "{ ";
+				for (size_t i = 0; i < index.fields.size(); i++) {
+					std::vector<bson_value_t> values = ValuesAtPath(doc, index.fields[i]);
+					dup += (i ? ", " : "") + index.fields[i] + ": " +
+					       ValueToJson(values.empty() ? NullValue() : values[0]);
+				}
+				throw CommandError(11000, "DuplicateKey",
+				                   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
+				                       " dup key: " + dup + " }");
+			}
+	}
+}
+
+void
+Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
+	bson_value_t id = IdOf(doc.get());
+	if (id.value_type == BSON_TYPE_ARRAY || id.value_type == BSON_TYPE_REGEX)
+		throw CommandError(2, "BadValue", "can't use an array or a regex for _id");
+	std::string key = CanonicalKey(id);
+	if (collection.by_id.count(key))
+		throw CommandError(11000, "DuplicateKey",
+		                   "E11000 duplicate key error collection: " + ns + " index: _id_ dup key: { _id: " +
+		                       ValueToJson(id) + " }");
+	CheckUnique(ns, collection, doc.get(), nullptr);
+	collection.docs.push_back(Stored{std::move(doc), key});
+	collection.by_id.emplace(key, std::prev(collection.docs.end()));
+}
+
+namespace {
+
+void
+AppendWriteError(bson_t *errors, uint32_t &count, size_t index, const CommandError &error) {
+	bson_t entry;
+	std::string key = std::to_string(count++);
+	bson_append_document_begin(errors, key.c_str(), -1, &entry);
+	BSON_APPEND_INT32(&entry, "index", static_cast<int32_t>(index));
+	BSON_APPEND_INT32(&entry, "code", error.code);
+	BSON_APPEND_UTF8(&entry, "codeName", error.code_name.c_str());
+	BSON_APPEND_UTF8(&entry, "errmsg", error.what());
+	bson_append_document_end(errors, &entry);
+}
+
+// Write commands: {n, ..., writeErrors: [...] if any, ok: 1}.
+struct WriteErrors {
+	BsonPtr errors = NewBson();
+	uint32_t count = 0;
+	void
+	Add(size_t index, const CommandError &error) {
+		AppendWriteError(errors.get(), count, index, error);
+	}
+	void
+	AppendTo(bson_t *reply) const {
+		if (count)
+			bson_append_array(reply, "writeErrors", -1, errors.get());
+	}
+};
+
+} // namespace
+
+BsonPtr
+Store::Insert(const Request &r) {
+	std::string ns = r.Namespace();
+	std::vector<BsonPtr> docs = r.Docs("documents");
+	bool ordered = BoolArg(r.body, "ordered", true);
+	Collection &collection = GetOrCreateCollection(r.db, r.Collection());
+	WriteErrors errors;
+	int32_t n = 0;
+	for (size_t i = 0; i < docs.size(); i++) {
+		try {
+			InsertOne(ns, collection, WithIdFirst(docs[i].get()));
+			n++;
+		} catch (const CommandError &error) {
+			errors.Add(i, error);
+			if (ordered)
+				break;
+		}
+	}
+	BsonPtr reply = NewBson();
+	BSON_APPEND_INT32(reply.get(), "n", n);
+	errors.AppendTo(reply.get());
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::Update(const Request &r) {
+	std::string ns = r.Namespace();
+	std::vector<BsonPtr> statements = r.Docs("updates");
+	bool ordered = BoolArg(r.body, "ordered", true);
+	Collection &collection = GetOrCreateCollection(r.db, r.Collection());
+	WriteErrors errors;
+	int32_t n = 0, modified = 0;
+	BsonPtr upserted = NewBson();
+	uint32_t upserted_count = 0;
+	for (size_t i = 0; i < statements.size(); i++) {
+		try {
+			const bson_t *statement = statements[i].get();
+			BsonPtr filter = DocArg(statement, "q");
+			bson_iter_t it;
+			if (!bson_iter_init_find(&it, statement, "u") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+				throw CommandError(9, "FailedToParse",
+				                   "the update 'u' must be a document (pipeline updates are not implemented)");
+			StaticBson update(&it);
+			bool multi = BoolArg(statement, "multi", false);
+			bool upsert = BoolArg(statement, "upsert", false);
+			if (multi && !IsOperatorUpdate(update.get()) && !bson_empty(update.get()))
+				throw CommandError(9, "FailedToParse", "multi update is not supported for replacement-style update");
+			auto matched = Matching(collection, filter.get(), !multi);
+			if (matched.empty() && upsert) {
+				BsonPtr doc = UpsertDocument(filter.get(), update.get());
+				bson_value_t id = IdOf(doc.get());
+				bson_t entry;
+				std::string key = std::to_string(upserted_count++);
+				bson_append_document_begin(upserted.get(), key.c_str(), -1, &entry);
+				BSON_APPEND_INT32(&entry, "index", static_cast<int32_t>(i));
+				bson_append_value(&entry, "_id", 3, &id);
+				bson_append_document_end(upserted.get(), &entry);
+				InsertOne(ns, collection, std::move(doc));
+				n++;
+				continue;
+			}
+			for (auto stored : matched) {
+				BsonPtr updated = ApplyUpdate(stored->doc.get(), update.get(), false);
+				n++;
+				if (SameBytes(updated.get(), stored->doc.get()))
+					continue;
+				CheckUnique(ns, collection, updated.get(), &*stored);
+				stored->doc = std::move(updated);
+				modified++;
+			}
+		} catch (const CommandError &error) {
+			errors.Add(i, error);
+			if (ordered)
+				break;
+		}
+	}
+	BsonPtr reply = NewBson();
+	BSON_APPEND_INT32(reply.get(), "n", n);
+	BSON_APPEND_INT32(reply.get(), "nModified", modified);
+	if (upserted_count)
+		bson_append_array(reply.get(), "upserted", -1, upserted.get());
+	errors.AppendTo(reply.get());
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::Delete(const Request &r) {
+	std::vector<BsonPtr> statements = r.Docs("deletes");
+	bool ordered = BoolArg(r.body, "ordered", true);
+	Collection *collection = FindCollection(r.db, r.Collection());
+	WriteErrors errors;
+	int32_t n = 0;
+	for (size_t i = 0; collection && i < statements.size(); i++) {
+		try {
+			BsonPtr filter = DocArg(statements[i].get(), "q");
+			int64_t limit = IntArg(statements[i].get(), "limit", 0);
+			for (auto stored : Matching(*collection, filter.get(), limit == 1)) {
+				collection->by_id.erase(stored->id_key);
+				collection->docs.erase(stored);
+				n++;
+			}
+		} catch (const CommandError &error) {
+			errors.Add(i, error);
+			if (ordered)
+				break;
+		}
+	}
+	BsonPtr reply = NewBson();
+	BSON_APPEND_INT32(reply.get(), "n", n);
+	errors.AppendTo(reply.get());
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::CursorReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, bool single_batch, const char *batch_name) {
+	BsonPtr reply = NewBson();
+	bson_t body, batch;
+	BSON_APPEND_DOCUMENT_BEGIN(reply.get(), "cursor", &body);
+	bson_append_array_begin(&body, batch_name, -1, &batch);
+	size_t bytes = 0;
+	int64_t count = 0;
+	while (cursor.position < cursor.docs.size() && (batch_size < 0 || count < batch_size)) {
+		const bson_t *doc = cursor.docs[cursor.position].get();
+		if (count > 0 && bytes + doc->len > kMaxBatchBytes)
+			break;
+		std::string key = std::to_string(count++);
+		bson_append_document(&batch, key.c_str(), -1, doc);
+		bytes += doc->len;
+		cursor.position++;
+	}
+	bson_append_array_end(&body, &batch);
+	std::string ns = cursor.ns;
+	if (cursor.position < cursor.docs.size() && !single_batch) {
+		if (cursor_id == 0)
+			cursor_id = next_cursor_id_++;
+		cursors_[cursor_id] = std::move(cursor);
+	} else {
+		cursors_.erase(cursor_id);
+		cursor_id = 0;
+	}
+	BSON_APPEND_INT64(&body, "id", cursor_id);
+	BSON_APPEND_UTF8(&body, "ns", ns.c_str());
+	bson_append_document_end(reply.get(), &body);
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::Find(const Request &r) {
+	BsonPtr filter = DocArg(r.body, "filter");
+	BsonPtr projection = DocArg(r.body, "projection");
+	BsonPtr sort = DocArg(r.body, "sort");
+	SortSpec spec = ParseSort(sort.get());
+	int64_t skip = IntArg(r.body, "skip", 0);
+	int64_t limit = IntArg(r.body, "limit", 0);
+	bool single_batch = BoolArg(r.body, "singleBatch", false);
+	if (limit < 0) {
+		limit = -limit;
+		single_batch = true;
+	}
+	if (skip < 0)
+		throw CommandError(51024, "Location51024", "BSON field 'skip' value must be >= 0");
+	int64_t batch_size = IntArg(r.body, "batchSize", kDefaultFirstBatch);
+	if (batch_size < 0)
+		throw CommandError(51024, "Location51024", "BSON field 'batchSize' value must be >= 0");
+	std::vector<const bson_t *> matched;
+	if (Collection *collection = FindCollection(r.db, r.Collection()))
+		for (auto stored : Matching(*collection, filter.get(), false))
+			matched.push_back(stored->doc.get());
+	if (!spec.empty())
+		std::stable_sort(matched.begin(), matched.end(),
+		                 [&spec](const bson_t *a, const bson_t *b) { return CompareForSort(a, b, spec) < 0; });
+	Cursor cursor{r.Namespace(), {}, 0};
+	for (size_t i = static_cast<size_t>(skip); i < matched.size(); i++) {
+		if (limit > 0 && static_cast<int64_t>(cursor.docs.size()) >= limit)
+			break;
+		cursor.docs.push_back(Project(matched[i], projection.get()));
+	}
+	return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
+}
+
+BsonPtr
+Store::GetMore(const Request &r) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, r.body, "getMore") || !BSON_ITER_HOLDS_INT64(&it))
+		throw CommandError(14, "TypeMismatch", "getMore needs an int64 cursor id");
+	int64_t id = bson_iter_int64(&it);
+	auto found = cursors_.find(id);
+	if (found == cursors_.end())
+		throw CommandError(43, "CursorNotFound", "cursor id " + std::to_string(id) + " not found");
+	Cursor cursor = std::move(found->second);
+	int64_t batch_size = IntArg(r.body, "batchSize", 0);
+	return CursorReply(id, std::move(cursor), batch_size > 0 ? batch_size : -1, false, "nextBatch");
+}
+
+BsonPtr
+Store::KillCursors(const Request &r) {
+	BsonPtr ids = DocArg(r.body, "cursors");
+	BsonPtr killed = NewBson(), not_found = NewBson();
+	uint32_t n_killed = 0, n_not_found = 0;
+	bson_iter_t it;
+	if (ids && bson_iter_init(&it, ids.get()))
+		while (bson_iter_next(&it)) {
+			int64_t id = NumberAsInt64(*bson_iter_value(&it));
+			bool was = cursors_.erase(id) > 0;
+			std::string key = std::to_string(was ? n_killed++ : n_not_found++);
+			BSON_APPEND_INT64(was ? killed.get() : not_found.get(), key.c_str(), id);
+		}
+	BsonPtr reply = NewBson();
+	bson_append_array(reply.get(), "cursorsKilled", -1, killed.get());
+	bson_append_array(reply.get(), "cursorsNotFound", -1, not_found.get());
+	BsonPtr empty = NewBson();
+	bson_append_array(reply.get(), "cursorsAlive", -1, empty.get());
+	bson_append_array(reply.get(), "cursorsUnknown", -1, empty.get());
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::Count(const Request &r) {
+	BsonPtr query = DocArg(r.body, "query");
+	int64_t skip = IntArg(r.body, "skip", 0);
+	int64_t limit = IntArg(r.body, "limit", 0);
+	int64_t n = 0;
+	if (Collection *collection = FindCollection(r.db, r.Collection()))
+		n = static_cast<int64_t>(Matching(*collection, query.get(), false).size());
+	n = std::max<int64_t>(0, n - skip);
+	if (limit != 0)
+		n = std::min<int64_t>(n, limit < 0 ? -limit : limit);
+	BsonPtr reply = NewBson();
+	BSON_APPEND_INT32(reply.get(), "n", static_cast<int32_t>(n));
+	AppendOk(reply.get());
+	return reply;
+}
+
+namespace {
+
+// One $group stage over docs: _id is "$path" or a constant; accumulators $sum, $count, $min, $max,
+// $first, $last, $avg.
+std::vector<BsonPtr>
+Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
+	bson_iter_t id_it;
+	if (!bson_iter_init_find(&id_it, spec, "_id"))
+		throw CommandError(15955, "Location15955", "a group specification must include an _id");
+	bson_value_t id_expression = *bson_iter_value(&id_it);
+	struct Accumulator {
+		std::string field, op;
+		bson_value_t argument;
+	};
+	std::vector<Accumulator> accumulators;
+	bson_iter_t it;
+	bson_iter_init(&it, spec);
+	while (bson_iter_next(&it)) {
+		std::string field = bson_iter_key(&it);
+		if (field == "_id")
+			continue;
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+			throw CommandError(40234, "Location40234", "The field '" + field + "' must be an accumulator object");
+		StaticBson accumulator(&it);
+		bson_iter_t op;
+		if (!bson_iter_init(&op, accumulator.get()) || !bson_iter_next(&op))
+			throw CommandError(40238, "Location40238", "The field '" + field + "' must specify one accumulator");
+		std::string name = bson_iter_key(&op);
+		if (name != "$sum" && name != "$count" && name != "$min" && name != "$max" && name != "$first" &&
+		    name != "$last" && name != "$avg")
+			throw CommandError(15952, "Location15952", "unknown group operator '" + name + "'");
+		accumulators.push_back({field, name, *bson_iter_value(&op)});
+	}
+	struct State {
+		bson_value_t id;
+		std::vector<bson_value_t> values;
+		std::vector<int64_t> counts;
+	};
+	std::vector<State> groups;
+	std::unordered_map<std::string, size_t> by_key;
+	for (const auto &doc : docs) {
+		bson_value_t id = Evaluate(doc.get(), id_expression);
+		auto [slot, inserted] = by_key.emplace(CanonicalKey(id), groups.size());
+		if (inserted) {
+			bson_value_t none{};
+			none.value_type = BSON_TYPE_EOD;
+			groups.push_back({id, std::vector<bson_value_t>(accumulators.size(), none),
+			                  std::vector<int64_t>(accumulators.size(), 0)});
+		}
+		State &state = groups[slot->second];
+		for (size_t i = 0; i < accumulators.size(); i++) {
+			const Accumulator &a = accumulators[i];
+			bson_value_t value = a.op == "$count" ? Int32Value(1) : Evaluate(doc.get(), a.argument);
+			bson_value_t &acc = state.values[i];
+			if (a.op == "$sum" || a.op == "$count" || a.op == "$avg") {
+				if (!IsNumber(value.value_type))
+					continue;
+				state.counts[i]++;
+				if (acc.value_type == BSON_TYPE_EOD)
+					acc = Int32Value(0);
+				if (acc.value_type == BSON_TYPE_DOUBLE || value.value_type == BSON_TYPE_DOUBLE)
+					acc = DoubleValue(NumberAsDouble(acc) + NumberAsDouble(value));
+				else {
+					int64_t sum = NumberAsInt64(acc) + NumberAsInt64(value);
+					acc = (sum >= INT32_MIN && sum <= INT32_MAX && acc.value_type == BSON_TYPE_INT32 &&
+					       value.value_type == BSON_TYPE_INT32)
+					          ? Int32Value(static_cast<int32_t>(sum))
+					          : Int64Value(sum);
+				}
+			} else if (a.op == "$first") {
+				if (acc.value_type == BSON_TYPE_EOD)
+					acc = value;
+			} else if (a.op == "$last") {
+				acc = value;
+			} else if (value.value_type != BSON_TYPE_NULL) {
+				if (acc.value_type == BSON_TYPE_EOD || (a.op == "$min" ? CompareValues(value, acc) < 0
+				                                                        : CompareValues(value, acc) > 0))
+					acc = value;
+			}
+		}
+	}
+	std::vector<BsonPtr> out;
+	for (const auto &state : groups) {
+		BsonPtr doc = NewBson();
+		bson_append_value(doc.get(), "_id", 3, &state.id);
+		for (size_t i = 0; i < accumulators.size(); i++) {
+			bson_value_t value = state.values[i];
+			if (accumulators[i].op == "$avg")
+				value = state.counts[i] ? DoubleValue(NumberAsDouble(value) / static_cast<double>(state.counts[i]))
+				                        : NullValue();
+			else if (value.value_type == BSON_TYPE_EOD)
+				value = (accumulators[i].op == "$sum" || accumulators[i].op == "$count") ? Int32Value(0) : NullValue();
+			bson_append_value(doc.get(), accumulators[i].field.c_str(), -1, &value);
+		}
+		out.push_back(std::move(doc));
+	}
+	return out;
+}
+
+} // namespace
+
+BsonPtr
+Store::Aggregate(const Request &r) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, r.body, "aggregate") || !BSON_ITER_HOLDS_UTF8(&it))
+		throw CommandError(73, "InvalidNamespace",
+		                   "mosta-test-mongod implements collection aggregations only ({aggregate: \"name\"})");
+	if (BoolArg(r.body, "explain", false))
+		throw CommandError(59, "CommandNotFound", "explain is not implemented by mosta-test-mongod");
+	BsonPtr pipeline = DocArg(r.body, "pipeline");
+	if (!pipeline)
+		throw CommandError(9, "FailedToParse", "aggregate needs a pipeline array");
+	BsonPtr cursor_options = DocArg(r.body, "cursor");
+	int64_t batch_size = cursor_options ? IntArg(cursor_options.get(), "batchSize", kDefaultFirstBatch)
+	                                    : kDefaultFirstBatch;
+	std::vector<BsonPtr> stages = ArrayOfDocs(pipeline.get());
+	std::vector<BsonPtr> docs;
+	size_t first_stage = 0;
+	if (Collection *collection = FindCollection(r.db, r.Collection())) {
+		// A leading $match uses Matching (so {_id: v} is a lookup).
+		BsonPtr match;
+		if (!stages.empty() && bson_iter_init_find(&it, stages[0].get(), "$match") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			StaticBson filter(&it);
+			match = CopyBson(filter.get());
+			first_stage = 1;
+		}
+		for (auto stored : Matching(*collection, match.get(), false))
+			docs.push_back(CopyBson(stored->doc.get()));
+	}
+	for (size_t s = first_stage; s < stages.size(); s++) {
+		bson_iter_t stage;
+		if (!bson_iter_init(&stage, stages[s].get()) || !bson_iter_next(&stage))
+			throw CommandError(40323, "Location40323", "A pipeline stage specification object must contain exactly one field.");
+		std::string name = bson_iter_key(&stage);
+		const bson_value_t *argument = bson_iter_value(&stage);
+		if (name == "$match" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson filter(&stage);
+			std::vector<BsonPtr> kept;
+			for (auto &doc : docs)
+				if (Matches(doc.get(), filter.get()))
+					kept.push_back(std::move(doc));
+			docs = std::move(kept);
+		} else if (name == "$count" && BSON_ITER_HOLDS_UTF8(&stage)) {
+			int32_t n = static_cast<int32_t>(docs.size());
+			docs.clear();
+			if (n > 0) {
+				BsonPtr doc = NewBson();
+				BSON_APPEND_INT32(doc.get(), bson_iter_utf8(&stage, nullptr), n);
+				docs.push_back(std::move(doc));
+			}
+		} else if (name == "$group" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson spec(&stage);
+			docs = Group(docs, spec.get());
+		} else if (name == "$sort" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson sort(&stage);
+			SortSpec spec = ParseSort(sort.get());
+			std::stable_sort(docs.begin(), docs.end(), [&spec](const BsonPtr &a, const BsonPtr &b) {
+				return CompareForSort(a.get(), b.get(), spec) < 0;
+			});
+		} else if ((name == "$limit" || name == "$skip") && IsNumber(argument->value_type)) {
+			size_t n = static_cast<size_t>(std::max<int64_t>(0, NumberAsInt64(*argument)));
+			if (name == "$limit" && docs.size() > n)
+				docs.resize(n);
+			else if (name == "$skip")
+				docs.erase(docs.begin(), docs.begin() + static_cast<std::ptrdiff_t>(std::min(n, docs.size())));
+		} else if (name == "$project" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson projection(&stage);
+			for (auto &doc : docs)
+				doc = Project(doc.get(), projection.get());
+		} else {
+			throw CommandError(40324, "Location40324",
+			                   "Unrecognized pipeline stage name: '" + name + "' (or an argument mosta-test-mongod does not implement)");
+		}
+	}
+	return CursorReply(0, Cursor{r.Namespace(), std::move(docs), 0}, batch_size, false, "firstBatch");
+}
+
+BsonPtr
+Store::Distinct(const Request &r) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, r.body, "key") || !BSON_ITER_HOLDS_UTF8(&it))
+		throw CommandError(14, "TypeMismatch", "distinct needs a string 'key'");
+	std::string key = bson_iter_utf8(&it, nullptr);
+	BsonPtr query = DocArg(r.body, "query");
+	std::vector<bson_value_t> values;
+	std::unordered_map<std::string, bool> seen;
+	if (Collection *collection = FindCollection(r.db, r.Collection()))
+		for (auto stored : Matching(*collection, query.get(), false))
+			for (const auto &value : ValuesAtPath(stored->doc.get(), key))
+				if (value.value_type != BSON_TYPE_ARRAY && seen.emplace(CanonicalKey(value), true).second)
+					values.push_back(value);
+	BsonPtr reply = NewBson();
+	bson_t array;
+	BSON_APPEND_ARRAY_BEGIN(reply.get(), "values", &array);
+	for (size_t i = 0; i < values.size(); i++)
+		bson_append_value(&array, std::to_string(i).c_str(), -1, &values[i]);
+	bson_append_array_end(reply.get(), &array);
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::CreateIndexes(const Request &r) {
+	std::string ns = r.Namespace();
+	std::vector<BsonPtr> specs = r.Docs("indexes");
+	if (specs.empty())
+		throw CommandError(2, "BadValue", "Must specify at least one index to create");
+	bool created = FindCollection(r.db, r.Collection()) == nullptr;
+	Collection &collection = GetOrCreateCollection(r.db, r.Collection());
+	int32_t before = static_cast<int32_t>(collection.indexes.size() + 1);
+	for (auto &spec : specs) {
+		BsonPtr key = DocArg(spec.get(), "key");
+		bson_iter_t it;
+		if (!key || bson_empty(key.get()))
+			throw CommandError(67, "CannotCreateIndex", "index specification needs a non-empty 'key'");
+		if (!bson_iter_init_find(&it, spec.get(), "name") || !BSON_ITER_HOLDS_UTF8(&it))
+			throw CommandError(9, "FailedToParse", "index specification needs a 'name'");
+		Index index;
+		index.name = bson_iter_utf8(&it, nullptr);
+		index.unique = BoolArg(spec.get(), "unique", false);
+		bson_iter_init(&it, key.get());
+		while (bson_iter_next(&it))
+			index.fields.emplace_back(bson_iter_key(&it));
+		if (index.name == "_id_")
+			continue;
+		auto same = std::find_if(collection.indexes.begin(), collection.indexes.end(),
+		                         [&index](const Index &i) { return i.name == index.name; });
+		if (same != collection.indexes.end()) {
+			if (same->fields != index.fields || same->unique != index.unique)
+				throw CommandError(86, "IndexKeySpecsConflict",
+				                   "An existing index has the same name as the requested index: " + index.name);
+			continue;
+		}
+		BsonPtr full = NewBson();
+		BSON_APPEND_INT32(full.get(), "v", 2);
+		bson_iter_init(&it, spec.get());
+		while (bson_iter_next(&it))
+			if (std::strcmp(bson_iter_key(&it), "v") != 0 && std::strcmp(bson_iter_key(&it), "ns") != 0)
+				bson_append_iter(full.get(), bson_iter_key(&it), -1, &it);
+		index.spec = std::move(full);
+		collection.indexes.push_back(std::move(index));
+		if (collection.indexes.back().unique) {
+			try {
+				for (const auto &stored : collection.docs)
+					CheckUnique(ns, collection, stored.doc.get(), &stored);
+			} catch (const CommandError &) {
+				collection.indexes.pop_back();
+				throw;
+			}
+		}
+	}
+	BsonPtr reply = NewBson();
+	int32_t after = static_cast<int32_t>(collection.indexes.size() + 1);
+	BSON_APPEND_INT32(reply.get(), "numIndexesBefore", before);
+	BSON_APPEND_INT32(reply.get(), "numIndexesAfter", after);
+	BSON_APPEND_BOOL(reply.get(), "createdCollectionAutomatically", created);
+	if (before == after)
+		BSON_APPEND_UTF8(reply.get(), "note", "all indexes already exist");
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::ListIndexes(const Request &r) {
+	Collection *collection = FindCollection(r.db, r.Collection());
+	if (!collection)
+		throw CommandError(26, "NamespaceNotFound", "ns does not exist: " + r.Namespace());
+	Cursor cursor{r.Namespace(), {}, 0};
+	cursor.docs.push_back(DefaultIdIndexSpec());
+	for (const auto &index : collection->indexes)
+		cursor.docs.push_back(CopyBson(index.spec.get()));
+	BsonPtr options = DocArg(r.body, "cursor");
+	int64_t batch_size = options ? IntArg(options.get(), "batchSize", kDefaultFirstBatch) : kDefaultFirstBatch;
+	return CursorReply(0, std::move(cursor), batch_size, false, "firstBatch");
+}
+
+BsonPtr
+Store::DropIndexes(const Request &r) {
+	Collection *collection = FindCollection(r.db, r.Collection());
+	if (!collection)
+		throw CommandError(26, "NamespaceNotFound", "ns not found " + r.Namespace());
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, r.body, "index"))
+		throw CommandError(9, "FailedToParse", "dropIndexes needs 'index'");
+	int32_t was = static_cast<int32_t>(collection->indexes.size() + 1);
+	if (BSON_ITER_HOLDS_UTF8(&it) && std::strcmp(bson_iter_utf8(&it, nullptr), "*") == 0) {
+		collection->indexes.clear();
+	} else {
+		std::string name = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
+		auto found = std::find_if(collection->indexes.begin(), collection->indexes.end(),
+		                          [&name](const Index &i) { return i.name == name; });
+		if (found == collection->indexes.end())
+			throw CommandError(27, "IndexNotFound", "index not found with name [" + name + "]");
+		collection->indexes.erase(found);
+	}
+	BsonPtr reply = NewBson();
+	BSON_APPEND_INT32(reply.get(), "nIndexesWas", was);
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::ListCollections(const Request &r) {
+	BsonPtr filter = DocArg(r.body, "filter");
+	bool name_only = BoolArg(r.body, "nameOnly", false);
+	Cursor cursor{r.db + ".$cmd.listCollections", {}, 0};
+	auto database = databases_.find(r.db);
+	if (database != databases_.end())
+		for (const auto &[name, collection] : database->second) {
+			BsonPtr doc = NewBson();
+			BSON_APPEND_UTF8(doc.get(), "name", name.c_str());
+			BSON_APPEND_UTF8(doc.get(), "type", "collection");
+			if (!name_only) {
+				bson_t sub;
+				BSON_APPEND_DOCUMENT_BEGIN(doc.get(), "options", &sub);
+				bson_append_document_end(doc.get(), &sub);
+				BSON_APPEND_DOCUMENT_BEGIN(doc.get(), "info", &sub);
+				BSON_APPEND_BOOL(&sub, "readOnly", false);
+				bson_append_document_end(doc.get(), &sub);
+				BsonPtr id_index = DefaultIdIndexSpec();
+				BSON_APPEND_DOCUMENT(doc.get(), "idIndex", id_index.get());
+			}
+			if (Matches(doc.get(), filter.get()))
+				cursor.docs.push_back(std::move(doc));
+		}
+	BsonPtr options = DocArg(r.body, "cursor");
+	int64_t batch_size = options ? IntArg(options.get(), "batchSize", kDefaultFirstBatch) : kDefaultFirstBatch;
+	return CursorReply(0, std::move(cursor), batch_size, false, "firstBatch");
+}
+
+BsonPtr
+Store::ListDatabases(const Request &r) {
+	BsonPtr filter = DocArg(r.body, "filter");
+	bool name_only = BoolArg(r.body, "nameOnly", false);
+	BsonPtr reply = NewBson();
+	bson_t array;
+	BSON_APPEND_ARRAY_BEGIN(reply.get(), "databases", &array);
+	uint32_t n = 0;
+	double total = 0;
+	for (const auto &[name, database] : databases_) {
+		double size = 0;
+		for (const auto &[collection_name, collection] : database)
+			for (const auto &stored : collection.docs)
+				size += stored.doc->len;
+		total += size;
+		BsonPtr doc = NewBson();
+		BSON_APPEND_UTF8(doc.get(), "name", name.c_str());
+		if (!name_only) {
+			BSON_APPEND_DOUBLE(doc.get(), "sizeOnDisk", size);
+			BSON_APPEND_BOOL(doc.get(), "empty", database.empty());
+		}
+		if (Matches(doc.get(), filter.get())) {
+			std::string key = std::to_string(n++);
+			BSON_APPEND_DOCUMENT(&array, key.c_str(), doc.get());
+		}
+	}
+	bson_append_array_end(reply.get(), &array);
+	if (!name_only)
+		BSON_APPEND_DOUBLE(reply.get(), "totalSize", total);
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::Create(const Request &r) {
+	if (FindCollection(r.db, r.Collection()))
+		throw CommandError(48, "NamespaceExists", "Collection already exists. NS: " + r.Namespace());
+	GetOrCreateCollection(r.db, r.Collection());
+	BsonPtr reply = NewBson();
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::Drop(const Request &r) {
+	Collection *collection = FindCollection(r.db, r.Collection());
+	if (!collection)
+		throw CommandError(26, "NamespaceNotFound", "ns not found");
+	int32_t indexes = static_cast<int32_t>(collection->indexes.size() + 1);
+	std::string ns = r.Namespace();
+	databases_[r.db].erase(r.Collection());
+	if (databases_[r.db].empty())
+		databases_.erase(r.db);
+	BsonPtr reply = NewBson();
+	BSON_APPEND_INT32(reply.get(), "nIndexesWas", indexes);
+	BSON_APPEND_UTF8(reply.get(), "ns", ns.c_str());
+	AppendOk(reply.get());
+	return reply;
+}
+
+BsonPtr
+Store::DropDatabase(const Request &r) {
+	databases_.erase(r.db);
+	BsonPtr reply = NewBson();
+	BSON_APPEND_UTF8(reply.get(), "dropped", r.db.c_str());
+	AppendOk(reply.get());
+	return reply;
+}
+
+} // namespace mosta::testmongod
