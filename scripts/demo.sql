@@ -33,7 +33,7 @@ SELECT mosta_add_replica('analytics', 'mongo', 'master', 'mongodb',
 SELECT project, name, role, dialect, uri, lag_tolerance_ms FROM mosta.replicas_masked;
 
 \echo '== Rules: CDC into the project''s own slaves (SQLite x2, dump, archive), and to MongoDB'
-\echo '-- (this mosta-sidecar applies SQLite, SQL dump and JSON archive targets: it will report pg-to-mongo as a rule error)'
+\echo '-- (no MongoDB server runs in this demo: pg-to-mongo''s target will be in error, the other rules are not held back)'
 \o /dev/null
 SELECT mosta_add_rule('cdc-fitbymongo', 'fitbymongo', 'fitbymongo', 'cdc', ARRAY['users', 'clients']);
 SELECT mosta_add_rule('pg-to-mongo', 'fitbymongo', 'analytics', 'cdc', ARRAY['*'],

@@ -17,6 +17,7 @@
 #include "app/config.hpp"
 #include "app/run.hpp"
 #include "app/verify.hpp"
+#include "sink/mongo_sink.hpp"
 
 int
 main(int argc, char **argv) {
@@ -34,6 +35,8 @@ main(int argc, char **argv) {
 		return 0;
 	}
 	try {
+		// mongoc_init() once for the process, mongoc_cleanup() after every sink is gone
+		sc::MongoDriver mongo_driver;
 		// a closed socket must be an error code, never a signal
 		std::signal(SIGPIPE, SIG_IGN);
 		if (config.verify) {

@@ -43,10 +43,11 @@ Resolve(RulePlan &plan, const std::vector<ReplicaInfo> &replicas) {
 			continue;
 		if (same && (replica.role != "slave" || replica.dialect == "postgres"))
 			continue;
-		if (replica.dialect != "sqlite" && replica.dialect != "sqldump" && replica.dialect != "jsonl") {
+		if (replica.dialect != "sqlite" && replica.dialect != "sqldump" && replica.dialect != "jsonl" &&
+			replica.dialect != "mongodb") {
 			plan.error = "target replica \"" + replica.project + "." + replica.name + "\" has dialect " +
 						 replica.dialect + ", which this version of mosta-sidecar does not apply to (only sqlite, "
-						 "sqldump and jsonl)";
+						 "sqldump, jsonl and mongodb)";
 			plan.targets.clear();
 			return;
 		}

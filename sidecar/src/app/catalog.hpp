@@ -5,8 +5,8 @@
  *     mosta.replica_status).
  *
  *     Targets of a rule: when its target project is its source project, that project's slaves that are not
- *     postgres; otherwise every replica of the target project. This version applies to sqlite, sqldump and jsonl
- *     targets; a mongodb or postgres target, mode bidirectional, or a rule without targets makes the whole rule an
+ *     postgres; otherwise every replica of the target project. This version applies to sqlite, sqldump, jsonl and
+ *     mongodb targets; a postgres target, mode bidirectional, or a rule without targets makes the whole rule an
  *     error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
  *
  *     Each (rule, target) has its own replication slot (SlotName), so a failing target holds back only its own

@@ -159,7 +159,7 @@ HelpText() {
 	return R"(Usage: mosta-sidecar [OPTION]...
        mosta-sidecar verify RULE [--source DSN]
 Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
-exported snapshot, then change streaming into the rules' SQLite, SQL dump and JSON archive targets.
+exported snapshot, then change streaming into the rules' SQLite, SQL dump, JSON archive and MongoDB targets.
 
 Options:
   --source DSN             the source database (libpq connection string or postgresql:// URI); default:

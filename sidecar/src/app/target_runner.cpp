@@ -19,6 +19,7 @@
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
 #include "sink/json_archive_sink.hpp"
+#include "sink/mongo_sink.hpp"
 #include "sink/sql_dump_sink.hpp"
 #include "sink/sqlite_sink.hpp"
 
@@ -32,6 +33,8 @@ constexpr int kCopyFetchRows = 10'000;
 constexpr std::uint64_t kJsonArchiveFileBytes = 64ULL << 20;
 // kSqliteGroupTransactions groups this many source transactions per SQLite commit (flushed when idle anyway).
 constexpr std::size_t kSqliteGroupTransactions = 100;
+// kMongoGroupTransactions: the MongoDB checkpoint is written after this many source transactions (and when idle).
+constexpr std::size_t kMongoGroupTransactions = 100;
 
 // FilePath turns a replica location into a path: "file://[localhost]/p" and "sqlite://p" lose their prefix.
 std::string
@@ -71,6 +74,15 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<
 		return std::make_unique<SqlDumpSink>(path, collections);
 	if (replica.dialect == "jsonl")
 		return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
+	if (replica.dialect == "mongodb") {
+		MongoSinkOptions options;
+		options.uri = replica.uri;
+		options.default_database = replica.project;
+		options.slot = slot;
+		options.group_max_transactions = kMongoGroupTransactions;
+		options.warn = [](const std::string &text) { LogLine(text); };
+		return std::make_unique<MongoSink>(options);
+	}
 	throw std::invalid_argument("replica " + replica.project + "." + replica.name + ": dialect " + replica.dialect +
 								" has no sink");
 }

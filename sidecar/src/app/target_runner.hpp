@@ -57,7 +57,7 @@
 
 namespace mosta::sidecar {
 
-// OpenSink opens the sink of one sqlite, sqldump or jsonl replica (slot: the checkpoint key; collections: the rule's,
+// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; collections: the rule's,
 // which tables a mostajs.ddl CREATE TABLE is applied to); throws on failure.
 std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot,
 							   const std::vector<std::string> &collections = {});

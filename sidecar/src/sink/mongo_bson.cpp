@@ -1,0 +1,790 @@
+/*
+ * mongo_bson.cpp
+ *     Change → BSON (see mongo_bson.hpp and docs/mongodb.md): the type mapping, ISO 8601 dates, Decimal128, and a
+ *     small JSON reader that writes json/jsonb values and arrays straight into BSON, keeping 64-bit integers exact.
+ */
+#include "sink/mongo_bson.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+
+#include "mosta/common/hex.hpp"
+
+namespace mosta::sidecar {
+
+namespace {
+
+// U+FF0E FULLWIDTH FULL STOP and U+FF04 FULLWIDTH DOLLAR SIGN in UTF-8: what '.' and a leading '$' become.
+constexpr std::string_view kDotReplacement = "\xEF\xBC\x8E";
+constexpr std::string_view kDollarReplacement = "\xEF\xBC\x84";
+
+// Decimal128 holds at most this many significant digits.
+constexpr std::size_t kDecimal128Digits = 34;
+
+constexpr std::int64_t kMillisPerSecond = 1000;
+constexpr std::int64_t kSecondsPerDay = 86'400;
+
+// How a PostgreSQL type maps (the base type of an array: see PgType::dims).
+enum class Kind { Int32, Int64, Numeric, Float, Bool, Timestamp, Date, Uuid, Bytea, Json, Other };
+
+// A type name of include-types, read: its kind and its number of array dimensions ("int[]" and "int[][]" print
+// alike, so dims is what the name says, and nested JSON arrays are followed whatever it is).
+struct PgType {
+	Kind kind = Kind::Other;
+	int dims = 0;
+};
+
+// ReadPgType strips typmods ("(10,2)") and "[]" suffixes and classifies the base name.
+PgType
+ReadPgType(std::string_view type) {
+	PgType result;
+	while (type.size() >= 2 && type.substr(type.size() - 2) == "[]") {
+		++result.dims;
+		type.remove_suffix(2);
+	}
+	std::string base;
+	int depth = 0;
+	for (char c : type) {
+		if (c == '(')
+			++depth;
+		else if (c == ')')
+			depth = std::max(0, depth - 1);
+		else if (depth == 0)
+			base += c;
+	}
+	while (!base.empty() && base.back() == ' ')
+		base.pop_back();
+	if (base == "smallint" || base == "integer")
+		result.kind = Kind::Int32;
+	else if (base == "bigint" || base == "oid")
+		result.kind = Kind::Int64;
+	else if (base == "numeric")
+		result.kind = Kind::Numeric;
+	else if (base == "real" || base == "double precision")
+		result.kind = Kind::Float;
+	else if (base == "boolean")
+		result.kind = Kind::Bool;
+	else if (base == "timestamp with time zone" || base == "timestamp without time zone")
+		result.kind = Kind::Timestamp;
+	else if (base == "date")
+		result.kind = Kind::Date;
+	else if (base == "uuid")
+		result.kind = Kind::Uuid;
+	else if (base == "bytea")
+		result.kind = Kind::Bytea;
+	else if (base == "json" || base == "jsonb")
+		result.kind = Kind::Json;
+	return result;
+}
+
+// Key returns field's length for libbson, refusing what does not fit an int.
+int
+KeyLength(std::string_view field) {
+	if (field.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+		throw std::invalid_argument("field name too long for BSON");
+	return static_cast<int>(field.size());
+}
+
+// Check throws when a libbson append failed (the document would exceed the BSON size limit).
+void
+Check(bool appended, std::string_view field) {
+	if (!appended)
+		throw std::runtime_error("cannot append field \"" + std::string(field) +
+								 "\" to a BSON document (a MongoDB document is limited to 16 MB)");
+}
+
+void
+AppendUtf8(bson_t *doc, std::string_view field, std::string_view text) {
+	if (text.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+		throw std::runtime_error("value of field \"" + std::string(field) + "\" is too long for BSON");
+	Check(bson_append_utf8(doc, field.data(), KeyLength(field), text.data(), static_cast<int>(text.size())), field);
+}
+
+void
+AppendBinary(bson_t *doc, std::string_view field, bson_subtype_t subtype, std::string_view bytes) {
+	if (bytes.size() > std::numeric_limits<std::uint32_t>::max())
+		throw std::runtime_error("value of field \"" + std::string(field) + "\" is too long for BSON");
+	Check(bson_append_binary(doc, field.data(), KeyLength(field), subtype,
+							 reinterpret_cast<const std::uint8_t *>(bytes.data()),
+							 static_cast<std::uint32_t>(bytes.size())),
+		  field);
+}
+
+// AppendInteger appends an int32 when value fits one (or int32 is not asked for), else an int64.
+void
+AppendInteger(bson_t *doc, std::string_view field, std::int64_t value, bool int32_when_fits) {
+	if (int32_when_fits && value >= std::numeric_limits<std::int32_t>::min() &&
+		value <= std::numeric_limits<std::int32_t>::max())
+		Check(bson_append_int32(doc, field.data(), KeyLength(field), static_cast<std::int32_t>(value)), field);
+	else
+		Check(bson_append_int64(doc, field.data(), KeyLength(field), value), field);
+}
+
+// DaysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm;
+// astronomical years: 0 is 1 BC).
+std::int64_t
+DaysFromCivil(std::int64_t year, unsigned month, unsigned day) {
+	year -= month <= 2 ? 1 : 0;
+	const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+	const auto year_of_era = static_cast<unsigned>(year - era * 400);
+	const unsigned day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+	return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+// ReadDigits reads exactly count digits (count 0: one or more) at pos into value.
+bool
+ReadDigits(std::string_view text, std::size_t &pos, std::size_t count, std::int64_t &value) {
+	std::size_t start = pos;
+	value = 0;
+	while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9' && (count == 0 || pos - start < count)) {
+		if (value > std::numeric_limits<std::int64_t>::max() / 10 - 10)
+			return false;
+		value = value * 10 + (text[pos] - '0');
+		++pos;
+	}
+	return pos > start && (count == 0 || pos - start == count);
+}
+
+// ParseIsoMillis reads "[-]YYYY-MM-DD[(T| )HH:MM:SS[.f...][Z|±HH[:MM[:SS]]]]" as UTC milliseconds since the epoch
+// (no zone: UTC); sets truncated when non-zero digits below the millisecond were dropped; nullopt when malformed.
+std::optional<std::int64_t>
+ParseIsoMillis(std::string_view text, bool &truncated) {
+	truncated = false;
+	std::size_t pos = 0;
+	bool negative_year = false;
+	if (pos < text.size() && text[pos] == '-') {
+		negative_year = true;
+		++pos;
+	}
+	std::int64_t year = 0, month = 0, day = 0;
+	std::size_t year_start = pos;
+	if (!ReadDigits(text, pos, 0, year) || pos - year_start < 4 || pos >= text.size() || text[pos++] != '-' ||
+		!ReadDigits(text, pos, 2, month) || pos >= text.size() || text[pos++] != '-' || !ReadDigits(text, pos, 2, day))
+		return std::nullopt;
+	if (month < 1 || month > 12 || day < 1 || day > 31 || year > 300'000'000)
+		return std::nullopt;
+	if (negative_year)
+		year = -year;
+	std::int64_t millis = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) *
+						  kSecondsPerDay * kMillisPerSecond;
+	if (pos == text.size())
+		return millis;
+	if (text[pos] != 'T' && text[pos] != ' ')
+		return std::nullopt;
+	++pos;
+	std::int64_t hour = 0, minute = 0, second = 0;
+	if (!ReadDigits(text, pos, 2, hour) || pos >= text.size() || text[pos++] != ':' ||
+		!ReadDigits(text, pos, 2, minute) || pos >= text.size() || text[pos++] != ':' ||
+		!ReadDigits(text, pos, 2, second))
+		return std::nullopt;
+	if (hour > 24 || minute > 59 || second > 60)
+		return std::nullopt;
+	millis += ((hour * 60 + minute) * 60 + second) * kMillisPerSecond;
+	if (pos < text.size() && text[pos] == '.') {
+		++pos;
+		std::size_t digits = 0;
+		std::int64_t fraction = 0;
+		while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+			if (digits < 3)
+				fraction = fraction * 10 + (text[pos] - '0');
+			else if (text[pos] != '0')
+				truncated = true;
+			++digits;
+			++pos;
+		}
+		if (digits == 0)
+			return std::nullopt;
+		for (std::size_t i = digits; i < 3; ++i)
+			fraction *= 10;
+		millis += fraction;
+	}
+	if (pos == text.size())
+		return millis;
+	if (text[pos] == 'Z' && pos + 1 == text.size())
+		return millis;
+	if (text[pos] != '+' && text[pos] != '-')
+		return std::nullopt;
+	const std::int64_t sign = text[pos++] == '-' ? -1 : 1;
+	std::int64_t offset_hours = 0, offset_minutes = 0, offset_seconds = 0;
+	if (!ReadDigits(text, pos, 2, offset_hours))
+		return std::nullopt;
+	if (pos < text.size() && text[pos] == ':') {
+		++pos;
+		if (!ReadDigits(text, pos, 2, offset_minutes))
+			return std::nullopt;
+		if (pos < text.size() && text[pos] == ':') {
+			++pos;
+			if (!ReadDigits(text, pos, 2, offset_seconds))
+				return std::nullopt;
+		}
+	}
+	if (pos != text.size())
+		return std::nullopt;
+	return millis - sign * ((offset_hours * 60 + offset_minutes) * 60 + offset_seconds) * kMillisPerSecond;
+}
+
+// SignificantDigits counts the digits of a plain decimal text ("-0012.500" → 4), leading zeros excluded; npos when
+// text is not [-+]digits[.digits].
+std::size_t
+SignificantDigits(std::string_view text) {
+	std::size_t pos = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+	std::size_t count = 0, digits = 0;
+	bool dot = false;
+	for (; pos < text.size(); ++pos) {
+		char c = text[pos];
+		if (c == '.' && !dot) {
+			dot = true;
+		} else if (c >= '0' && c <= '9') {
+			++digits;
+			if (count > 0 || c != '0')
+				++count;
+		} else {
+			return std::string_view::npos;
+		}
+	}
+	return digits == 0 ? std::string_view::npos : count;
+}
+
+// AppendNumeric appends numeric text as a Decimal128 when it is exact there, else as the string (noted).
+void
+AppendNumeric(bson_t *doc, std::string_view field, const std::string &text, std::string_view column,
+			  MappingNotes &notes) {
+	bson_decimal128_t decimal;
+	bool special = text == "NaN" || text == "Infinity" || text == "-Infinity";
+	std::size_t digits = SignificantDigits(text);
+	if ((special || (digits != std::string_view::npos && digits <= kDecimal128Digits)) &&
+		bson_decimal128_from_string(text.c_str(), &decimal)) {
+		Check(bson_append_decimal128(doc, field.data(), KeyLength(field), &decimal), field);
+		return;
+	}
+	notes.push_back({std::string(column), "numeric " + text.substr(0, 40) + (text.size() > 40 ? "..." : "") +
+											  " does not fit a Decimal128 (34 significant digits): kept as a string"});
+	AppendUtf8(doc, field, text);
+}
+
+// AppendDateText appends an ISO date or timestamp as a BSON date; infinities and unreadable text stay strings
+// (noted).
+void
+AppendDateText(bson_t *doc, std::string_view field, const std::string &text, std::string_view column,
+			   MappingNotes &notes) {
+	bool truncated = false;
+	std::optional<std::int64_t> millis = ParseIsoMillis(text, truncated);
+	if (!millis) {
+		notes.push_back({std::string(column), "date/time \"" + text.substr(0, 40) +
+												  "\" has no BSON date equivalent: kept as a string"});
+		AppendUtf8(doc, field, text);
+		return;
+	}
+	if (truncated)
+		notes.push_back({std::string(column), "timestamp " + text + " truncated to milliseconds"});
+	Check(bson_append_date_time(doc, field.data(), KeyLength(field), *millis), field);
+}
+
+// ParseUuid reads a uuid's text (hex digits, hyphens allowed) into 16 bytes.
+std::optional<std::string>
+ParseUuid(std::string_view text) {
+	std::string bytes;
+	int high = -1;
+	for (char c : text) {
+		if (c == '-')
+			continue;
+		int digit = HexDigitValue(c);
+		if (digit < 0)
+			return std::nullopt;
+		if (high < 0) {
+			high = digit;
+		} else {
+			bytes += static_cast<char>(high * 16 + digit);
+			high = -1;
+		}
+	}
+	if (high >= 0 || bytes.size() != 16)
+		return std::nullopt;
+	return bytes;
+}
+
+// ParseByteaHex decodes "\x0aff" into bytes.
+std::optional<std::string>
+ParseByteaHex(std::string_view text) {
+	if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0)
+		return std::nullopt;
+	std::string bytes;
+	bytes.reserve((text.size() - 2) / 2);
+	for (std::size_t i = 2; i < text.size(); i += 2) {
+		int high = HexDigitValue(text[i]);
+		int low = HexDigitValue(text[i + 1]);
+		if (high < 0 || low < 0)
+			return std::nullopt;
+		bytes += static_cast<char>(high * 16 + low);
+	}
+	return bytes;
+}
+
+// AppendScalar appends a non-JSON-structured value by kind.
+void
+AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind, std::string_view column,
+			 MappingNotes &notes);
+
+// JsonToBson reads one JSON value (json/jsonb, or an array's text) and appends it; leaves (scalars) are mapped by
+// leaf_kind (Kind::Json: natural JSON, Kind::Other included).
+class JsonToBson {
+  public:
+	JsonToBson(std::string_view text, Kind leaf_kind, std::string_view column, MappingNotes &notes)
+		: text_(text), leaf_kind_(leaf_kind), column_(column), notes_(notes) {}
+
+	// AppendAll appends the whole text as one value under field; throws when it is not one JSON value.
+	void
+	AppendAll(bson_t *doc, std::string_view field) {
+		AppendValue(doc, field, 0);
+		SkipSpace();
+		if (pos_ != text_.size())
+			Fail("trailing characters");
+	}
+
+  private:
+	static constexpr int kMaxDepth = 100; // BSON nests at most 100 levels in MongoDB
+
+	[[noreturn]] void
+	Fail(const char *what) const {
+		throw std::runtime_error("column \"" + std::string(column_) + "\": invalid JSON (" + what + " at byte " +
+								 std::to_string(pos_) + ")");
+	}
+
+	void
+	SkipSpace() {
+		while (pos_ < text_.size() &&
+			   (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
+			++pos_;
+	}
+
+	bool
+	Consume(std::string_view word) {
+		if (text_.substr(pos_, word.size()) != word)
+			return false;
+		pos_ += word.size();
+		return true;
+	}
+
+	void
+	AppendValue(bson_t *doc, std::string_view field, int depth) {
+		if (depth > kMaxDepth)
+			Fail("nested too deep");
+		SkipSpace();
+		if (pos_ >= text_.size())
+			Fail("unexpected end");
+		char c = text_[pos_];
+		if (c == '{') {
+			bson_t child;
+			Check(bson_append_document_begin(doc, field.data(), KeyLength(field), &child), field);
+			++pos_;
+			SkipSpace();
+			if (pos_ < text_.size() && text_[pos_] == '}') {
+				++pos_;
+			} else {
+				for (;;) {
+					SkipSpace();
+					if (pos_ >= text_.size() || text_[pos_] != '"')
+						Fail("expected a key");
+					std::string key = MongoFieldName(ReadString());
+					SkipSpace();
+					if (pos_ >= text_.size() || text_[pos_++] != ':')
+						Fail("expected ':'");
+					// objects are json content: their members map naturally whatever the leaf kind
+					Kind saved = leaf_kind_;
+					leaf_kind_ = Kind::Json;
+					AppendValue(&child, key, depth + 1);
+					leaf_kind_ = saved;
+					SkipSpace();
+					if (pos_ < text_.size() && text_[pos_] == ',') {
+						++pos_;
+						continue;
+					}
+					if (pos_ < text_.size() && text_[pos_] == '}') {
+						++pos_;
+						break;
+					}
+					Fail("expected ',' or '}'");
+				}
+			}
+			Check(bson_append_document_end(doc, &child), field);
+			return;
+		}
+		if (c == '[') {
+			bson_t child;
+			Check(bson_append_array_begin(doc, field.data(), KeyLength(field), &child), field);
+			++pos_;
+			SkipSpace();
+			if (pos_ < text_.size() && text_[pos_] == ']') {
+				++pos_;
+			} else {
+				for (std::uint32_t index = 0;; ++index) {
+					char buffer[16];
+					const char *key = nullptr;
+					std::size_t length = bson_uint32_to_string(index, &key, buffer, sizeof buffer);
+					AppendValue(&child, std::string_view(key, length), depth + 1);
+					SkipSpace();
+					if (pos_ < text_.size() && text_[pos_] == ',') {
+						++pos_;
+						continue;
+					}
+					if (pos_ < text_.size() && text_[pos_] == ']') {
+						++pos_;
+						break;
+					}
+					Fail("expected ',' or ']'");
+				}
+			}
+			Check(bson_append_array_end(doc, &child), field);
+			return;
+		}
+		AppendScalar(doc, field, ReadScalar(), leaf_kind_, column_, notes_);
+	}
+
+	Value
+	ReadScalar() {
+		char c = text_[pos_];
+		if (c == '"')
+			return ReadString();
+		if (Consume("true"))
+			return true;
+		if (Consume("false"))
+			return false;
+		if (Consume("null"))
+			return std::monostate{};
+		std::size_t start = pos_;
+		if (pos_ < text_.size() && text_[pos_] == '-')
+			++pos_;
+		bool integral = true;
+		while (pos_ < text_.size()) {
+			char d = text_[pos_];
+			if (d >= '0' && d <= '9') {
+				++pos_;
+			} else if (d == '.' || d == 'e' || d == 'E' || d == '+' || d == '-') {
+				integral = false;
+				++pos_;
+			} else {
+				break;
+			}
+		}
+		std::string_view number = text_.substr(start, pos_ - start);
+		if (number.empty() || number == "-")
+			Fail("unexpected character");
+		if (integral) {
+			std::int64_t integer = 0;
+			auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), integer);
+			if (error == std::errc() && end == number.data() + number.size())
+				return integer;
+		}
+		std::string copy(number);
+		char *end = nullptr;
+		errno = 0;
+		double real = std::strtod(copy.c_str(), &end);
+		if (end != copy.c_str() + copy.size())
+			Fail("bad number");
+		return real;
+	}
+
+	void
+	AppendCodePoint(std::string &out, std::uint32_t cp) {
+		if (cp < 0x80) {
+			out += static_cast<char>(cp);
+		} else if (cp < 0x800) {
+			out += static_cast<char>(0xC0 | (cp >> 6));
+			out += static_cast<char>(0x80 | (cp & 0x3F));
+		} else if (cp < 0x10000) {
+			out += static_cast<char>(0xE0 | (cp >> 12));
+			out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+			out += static_cast<char>(0x80 | (cp & 0x3F));
+		} else {
+			out += static_cast<char>(0xF0 | (cp >> 18));
+			out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+			out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+			out += static_cast<char>(0x80 | (cp & 0x3F));
+		}
+	}
+
+	std::uint32_t
+	ReadHex4() {
+		if (pos_ + 4 > text_.size())
+			Fail("bad \\u escape");
+		std::uint32_t value = 0;
+		for (int i = 0; i < 4; ++i) {
+			int digit = HexDigitValue(text_[pos_++]);
+			if (digit < 0)
+				Fail("bad \\u escape");
+			value = value * 16 + static_cast<std::uint32_t>(digit);
+		}
+		return value;
+	}
+
+	std::string
+	ReadString() {
+		++pos_; // the opening quote
+		std::string out;
+		for (;;) {
+			if (pos_ >= text_.size())
+				Fail("unterminated string");
+			char c = text_[pos_++];
+			if (c == '"')
+				return out;
+			if (c != '\\') {
+				out += c;
+				continue;
+			}
+			if (pos_ >= text_.size())
+				Fail("unterminated string");
+			char e = text_[pos_++];
+			switch (e) {
+			case '"':
+			case '\\':
+			case '/':
+				out += e;
+				break;
+			case 'b':
+				out += '\b';
+				break;
+			case 'f':
+				out += '\f';
+				break;
+			case 'n':
+				out += '\n';
+				break;
+			case 'r':
+				out += '\r';
+				break;
+			case 't':
+				out += '\t';
+				break;
+			case 'u': {
+				std::uint32_t cp = ReadHex4();
+				if (cp >= 0xD800 && cp <= 0xDBFF && text_.substr(pos_, 2) == "\\u") {
+					pos_ += 2;
+					std::uint32_t low = ReadHex4();
+					if (low >= 0xDC00 && low <= 0xDFFF)
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+					else
+						Fail("bad surrogate pair");
+				}
+				AppendCodePoint(out, cp);
+				break;
+			}
+			default:
+				Fail("bad escape");
+			}
+		}
+	}
+
+	std::string_view text_;
+	std::size_t pos_ = 0;
+	Kind leaf_kind_;
+	std::string_view column_;
+	MappingNotes &notes_;
+};
+
+void
+AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind, std::string_view column,
+			 MappingNotes &notes) {
+	if (IsNull(value)) {
+		Check(bson_append_null(doc, field.data(), KeyLength(field)), field);
+		return;
+	}
+	if (const bool *flag = std::get_if<bool>(&value)) {
+		Check(bson_append_bool(doc, field.data(), KeyLength(field), *flag), field);
+		return;
+	}
+	if (const std::int64_t *integer = std::get_if<std::int64_t>(&value)) {
+		switch (kind) {
+		case Kind::Float:
+			Check(bson_append_double(doc, field.data(), KeyLength(field), static_cast<double>(*integer)), field);
+			return;
+		case Kind::Numeric:
+			AppendNumeric(doc, field, std::to_string(*integer), column, notes);
+			return;
+		case Kind::Int32:
+		case Kind::Json:
+			AppendInteger(doc, field, *integer, true);
+			return;
+		default:
+			AppendInteger(doc, field, *integer, false);
+			return;
+		}
+	}
+	if (const double *real = std::get_if<double>(&value)) {
+		Check(bson_append_double(doc, field.data(), KeyLength(field), *real), field);
+		return;
+	}
+	if (const RawJson *json = std::get_if<RawJson>(&value)) {
+		JsonToBson(json->text, kind == Kind::Other ? Kind::Json : kind, column, notes).AppendAll(doc, field);
+		return;
+	}
+	const std::string &text = std::get<std::string>(value);
+	switch (kind) {
+	case Kind::Numeric:
+		AppendNumeric(doc, field, text, column, notes);
+		return;
+	case Kind::Float: {
+		double special = std::numeric_limits<double>::quiet_NaN();
+		if (text == "Infinity")
+			special = std::numeric_limits<double>::infinity();
+		else if (text == "-Infinity")
+			special = -std::numeric_limits<double>::infinity();
+		else if (text != "NaN")
+			break;
+		Check(bson_append_double(doc, field.data(), KeyLength(field), special), field);
+		return;
+	}
+	case Kind::Timestamp:
+	case Kind::Date:
+		AppendDateText(doc, field, text, column, notes);
+		return;
+	case Kind::Uuid:
+		if (std::optional<std::string> bytes = ParseUuid(text)) {
+			AppendBinary(doc, field, BSON_SUBTYPE_UUID, *bytes);
+			return;
+		}
+		break;
+	case Kind::Bytea:
+		if (std::optional<std::string> bytes = ParseByteaHex(text)) {
+			AppendBinary(doc, field, BSON_SUBTYPE_BINARY, *bytes);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	AppendUtf8(doc, field, text);
+}
+
+// FindColumn returns the column called name in row, or null.
+const Column *
+FindColumn(const std::vector<Column> &row, std::string_view name) {
+	auto found = std::find_if(row.begin(), row.end(), [&](const Column &column) { return column.name == name; });
+	return found == row.end() ? nullptr : &*found;
+}
+
+// TypeOf returns change's type name of column (empty when unknown).
+std::string_view
+TypeOf(const Change &change, const std::string &column) {
+	auto found = change.types.find(column);
+	return found == change.types.end() ? std::string_view() : std::string_view(found->second);
+}
+
+} // namespace
+
+BsonHandle
+NewBson() {
+	BsonHandle doc(bson_new());
+	if (!doc)
+		throw std::bad_alloc();
+	return doc;
+}
+
+std::string
+MongoCollectionName(std::string_view schema, std::string_view table) {
+	if (schema == "public" || schema.empty())
+		return std::string(table);
+	return std::string(schema) + "." + std::string(table);
+}
+
+std::string
+MongoFieldName(std::string_view name) {
+	if (name.find('\0') != std::string_view::npos)
+		throw std::invalid_argument("a field name holds a NUL character, which BSON cannot store");
+	std::string out;
+	out.reserve(name.size());
+	for (std::size_t i = 0; i < name.size(); ++i) {
+		if (name[i] == '.')
+			out += kDotReplacement;
+		else if (name[i] == '$' && i == 0)
+			out += kDollarReplacement;
+		else
+			out += name[i];
+	}
+	return out;
+}
+
+void
+AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::string_view type,
+				 std::string_view column, MappingNotes &notes) {
+	PgType pg_type = ReadPgType(type);
+	AppendScalar(doc, field, value, pg_type.kind, column, notes);
+}
+
+void
+AppendJsonAsBson(bson_t *doc, std::string_view field, std::string_view json) {
+	MappingNotes notes;
+	JsonToBson(json, Kind::Json, field, notes).AppendAll(doc, field);
+}
+
+void
+AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
+	if (change.key.empty())
+		throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
+								 " into MongoDB: the table has no key (primary key or replica identity index) to "
+								 "make the documents' _id from; give it a primary key or exclude it from the rule");
+	auto value_of = [&](const std::string &name) -> const Column & {
+		const Column *column = FindColumn(row, name);
+		if (column == nullptr)
+			throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.schema + "." +
+									 change.table + ": key column \"" + name + "\" is missing from the row image");
+		return *column;
+	};
+	if (change.key.size() == 1) {
+		const Column &column = value_of(change.key[0]);
+		AppendMongoValue(doc, "_id", column.value, TypeOf(change, column.name), column.name, notes);
+		return;
+	}
+	bson_t id;
+	Check(bson_append_document_begin(doc, "_id", 3, &id), "_id");
+	for (const std::string &name : change.key) {
+		const Column &column = value_of(name);
+		AppendMongoValue(&id, MongoFieldName(name), column.value, TypeOf(change, name), name, notes);
+	}
+	Check(bson_append_document_end(doc, &id), "_id");
+}
+
+BsonHandle
+MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
+	BsonHandle filter = NewBson();
+	AppendMongoId(filter.get(), change, row, notes);
+	return filter;
+}
+
+BsonHandle
+MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
+	BsonHandle doc = NewBson();
+	AppendMongoId(doc.get(), change, row, notes);
+	for (const Column &column : row) {
+		if (column.name == "_id") {
+			if (change.key.size() == 1 && change.key[0] == "_id")
+				continue; // already the document's _id
+			throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
+									 " into MongoDB: its column \"_id\" is not its one-column key, and _id is the "
+									 "document's key; rename the column or make it the primary key");
+		}
+		AppendMongoValue(doc.get(), MongoFieldName(column.name), column.value, TypeOf(change, column.name),
+						 column.name, notes);
+	}
+	return doc;
+}
+
+std::string
+BsonToRelaxedJson(const bson_t *doc) {
+	std::size_t length = 0;
+	char *json = bson_as_relaxed_extended_json(doc, &length);
+	if (json == nullptr)
+		return "(invalid BSON)";
+	std::string out(json, length);
+	bson_free(json);
+	return out;
+}
+
+} // namespace mosta::sidecar

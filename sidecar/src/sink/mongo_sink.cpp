@@ -1,0 +1,379 @@
+/*
+ * mongo_sink.cpp
+ *     MongoSink (see mongo_sink.hpp and docs/mongodb.md): opening, bulk writes, checkpoints.
+ */
+#include "sink/mongo_sink.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <utility>
+
+namespace mosta::sidecar {
+
+namespace {
+
+// When the URI sets no serverSelectionTimeoutMS, give up on an unreachable server after this long (the driver's
+// default, 30 s, would keep a failing target silent for that long at each retry).
+constexpr std::int32_t kServerSelectionTimeoutMs = 5000;
+
+// MongoFailure builds the exception of a failed driver call.
+std::runtime_error
+MongoFailure(const std::string &what, const bson_error_t &error) {
+	return std::runtime_error("MongoDB: " + what + ": " + error.message);
+}
+
+// MaskedUri returns uri without its password ("mongodb://user:***@host/db").
+std::string
+MaskedUri(const std::string &uri) {
+	std::size_t scheme = uri.find("://");
+	std::size_t at = uri.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+	if (scheme == std::string::npos || at == std::string::npos)
+		return uri;
+	std::size_t colon = uri.find(':', scheme + 3);
+	if (colon == std::string::npos || colon > at)
+		return uri;
+	return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
+// UpsertOptions returns {upsert: true}.
+BsonHandle
+UpsertOptions() {
+	BsonHandle options = NewBson();
+	BSON_APPEND_BOOL(options.get(), "upsert", true);
+	return options;
+}
+
+// FindColumn returns the column called name in row, or null.
+const Column *
+FindColumn(const std::vector<Column> &row, std::string_view name) {
+	auto found = std::find_if(row.begin(), row.end(), [&](const Column &column) { return column.name == name; });
+	return found == row.end() ? nullptr : &*found;
+}
+
+} // namespace
+
+MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
+	if (options_.slot.empty())
+		throw std::invalid_argument("MongoDB sink: the slot name (checkpoint key) is empty");
+	if (options_.group_max_transactions == 0 || options_.max_bulk_operations == 0)
+		throw std::invalid_argument("MongoDB sink: group_max_transactions and max_bulk_operations must be at least 1");
+	name_ = "mongodb:" + MaskedUri(options_.uri);
+	bson_error_t error;
+	uri_.reset(mongoc_uri_new_with_error(options_.uri.c_str(), &error));
+	if (!uri_)
+		throw std::invalid_argument("MongoDB sink: bad connection string " + MaskedUri(options_.uri) + ": " +
+									error.message);
+	const char *database = mongoc_uri_get_database(uri_.get());
+	database_ = database != nullptr && database[0] != '\0' ? database : options_.default_database;
+	if (database_.empty())
+		throw std::invalid_argument("MongoDB sink: " + MaskedUri(options_.uri) + " names no database");
+	if (!mongoc_uri_has_option(uri_.get(), MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri_.get(), MONGOC_URI_SERVERSELECTIONTIMEOUTMS, kServerSelectionTimeoutMs);
+	pool_.reset(mongoc_client_pool_new(uri_.get()));
+	if (!pool_)
+		throw std::runtime_error("MongoDB sink: cannot create a client pool for " + MaskedUri(options_.uri));
+	mongoc_client_pool_set_error_api(pool_.get(), MONGOC_ERROR_API_VERSION_2);
+	mongoc_client_pool_set_appname(pool_.get(), "mosta-sidecar");
+	client_ = std::make_unique<PooledClient>(pool_.get());
+	if (client_->get() == nullptr)
+		throw std::runtime_error("MongoDB sink: no client from the pool of " + MaskedUri(options_.uri));
+
+	MongoCollectionHandle checkpoints(
+		mongoc_client_get_collection(client_->get(), database_.c_str(), kMongoCheckpointCollection));
+	BsonHandle filter = NewBson();
+	BSON_APPEND_UTF8(filter.get(), "_id", options_.slot.c_str());
+	MongoCursorHandle cursor(mongoc_collection_find_with_opts(checkpoints.get(), filter.get(), nullptr, nullptr));
+	const bson_t *found = nullptr;
+	if (mongoc_cursor_next(cursor.get(), &found)) {
+		bson_iter_t iter;
+		if (bson_iter_init_find(&iter, found, "end_lsn") && BSON_ITER_HOLDS_NUMBER(&iter))
+			durable_lsn_ = static_cast<Lsn>(bson_iter_as_int64(&iter));
+		else
+			throw std::runtime_error("MongoDB sink: the checkpoint of " + options_.slot + " in " + database_ + "." +
+									 kMongoCheckpointCollection + " has no numeric end_lsn");
+	}
+	if (mongoc_cursor_error(cursor.get(), &error))
+		throw MongoFailure("reading the checkpoint from " + database_ + "." + kMongoCheckpointCollection, error);
+	pending_lsn_ = durable_lsn_;
+}
+
+MongoSink::~MongoSink() {
+	Rollback();
+}
+
+std::string_view
+MongoSink::Name() const noexcept {
+	return name_;
+}
+
+Lsn
+MongoSink::DurableLsn() const noexcept {
+	return durable_lsn_;
+}
+
+void
+MongoSink::BeginTransaction(Lsn commit_lsn) {
+	if (poisoned_ || source_open_)
+		throw std::logic_error(poisoned_ ? "MongoDB sink: BeginTransaction after a failed Apply, call Rollback()"
+										 : "MongoDB sink: BeginTransaction while a source transaction is open");
+	source_open_ = true;
+	source_commit_lsn_ = commit_lsn;
+}
+
+void
+MongoSink::Apply(const Change &change) {
+	if (poisoned_ || !source_open_)
+		throw std::logic_error(poisoned_ ? "MongoDB sink: Apply after a failed Apply, call Rollback()"
+										 : "MongoDB sink: Apply outside BeginTransaction/CommitTransaction");
+	try {
+		switch (change.op) {
+		case Op::Insert:
+		case Op::Update:
+			ApplyRow(change);
+			break;
+		case Op::Delete:
+			ApplyDelete(change);
+			break;
+		case Op::Truncate:
+			ApplyTruncate(change);
+			break;
+		case Op::Message:
+			break; // documents have no schema: DDL messages and others need nothing
+		default:
+			throw std::invalid_argument("MongoDB sink: Apply takes row changes, truncates and messages, not " +
+										std::string(OpName(change.op)));
+		}
+	} catch (...) {
+		notes_.clear();
+		poisoned_ = true;
+		throw;
+	}
+}
+
+void
+MongoSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
+	if (poisoned_ || !source_open_)
+		throw std::logic_error(poisoned_ ? "MongoDB sink: CommitTransaction after a failed Apply, call Rollback()"
+										 : "MongoDB sink: CommitTransaction without BeginTransaction");
+	if (commit_lsn != source_commit_lsn_)
+		throw std::logic_error("MongoDB sink: CommitTransaction(" + FormatLsn(commit_lsn) +
+							   ") does not match BeginTransaction(" + FormatLsn(source_commit_lsn_) + ")");
+	if (end_lsn == kInvalidLsn)
+		throw std::invalid_argument("MongoDB sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
+	pending_lsn_ = std::max(pending_lsn_, end_lsn);
+	source_open_ = false;
+	if (++group_transactions_ >= options_.group_max_transactions)
+		CommitGroup();
+}
+
+void
+MongoSink::Flush() {
+	if (poisoned_ || source_open_)
+		throw std::logic_error(poisoned_ ? "MongoDB sink: Flush after a failed Apply, call Rollback()"
+										 : "MongoDB sink: Flush inside a source transaction");
+	CommitGroup();
+}
+
+void
+MongoSink::Rollback() noexcept {
+	bulk_.reset();
+	bulk_collection_.reset();
+	bulk_collection_name_.clear();
+	bulk_operations_ = 0;
+	notes_.clear();
+	source_open_ = false;
+	poisoned_ = false;
+	group_transactions_ = 0;
+	pending_lsn_ = durable_lsn_;
+}
+
+void
+MongoSink::CommitGroup() {
+	try {
+		ExecuteBulk();
+		if (pending_lsn_ > durable_lsn_)
+			WriteCheckpoint(pending_lsn_);
+	} catch (...) {
+		Rollback();
+		throw;
+	}
+	durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
+	group_transactions_ = 0;
+}
+
+mongoc_bulk_operation_t *
+MongoSink::Bulk(const std::string &collection) {
+	if (bulk_ && bulk_collection_name_ != collection)
+		ExecuteBulk();
+	if (!bulk_) {
+		bulk_collection_.reset(mongoc_client_get_collection(client_->get(), database_.c_str(), collection.c_str()));
+		BsonHandle options = NewBson();
+		BSON_APPEND_BOOL(options.get(), "ordered", true);
+		bulk_.reset(mongoc_collection_create_bulk_operation_with_opts(bulk_collection_.get(), options.get()));
+		bulk_collection_name_ = collection;
+		bulk_operations_ = 0;
+	}
+	return bulk_.get();
+}
+
+void
+MongoSink::ExecuteBulk() {
+	if (!bulk_)
+		return;
+	MongoBulkHandle bulk = std::move(bulk_);
+	std::string collection = std::move(bulk_collection_name_);
+	bulk_collection_name_.clear();
+	std::size_t operations = std::exchange(bulk_operations_, 0);
+	if (operations == 0) {
+		bulk_collection_.reset();
+		return;
+	}
+	bson_t reply;
+	bson_error_t error;
+	std::uint32_t server = mongoc_bulk_operation_execute(bulk.get(), &reply, &error);
+	std::string reply_text = server == 0 ? BsonToRelaxedJson(&reply) : std::string();
+	bson_destroy(&reply);
+	bulk.reset();
+	bulk_collection_.reset();
+	if (server == 0)
+		throw std::runtime_error("MongoDB: bulk write of " + std::to_string(operations) + " operation(s) into " +
+								 database_ + "." + collection + " failed: " + error.message +
+								 (reply_text.size() > 2 ? " (reply " + reply_text.substr(0, 500) + ")" : ""));
+}
+
+void
+MongoSink::Counted(std::size_t operations) {
+	bulk_operations_ += operations;
+	if (bulk_operations_ >= options_.max_bulk_operations)
+		ExecuteBulk();
+}
+
+void
+MongoSink::ApplyRow(const Change &change) {
+	std::string collection = MongoCollectionName(change.schema, change.table);
+	// the key may have moved: find it in "old" (identity columns) when there, else in "new"
+	bool moved = false;
+	if (change.op == Op::Update && change.has_old) {
+		for (const std::string &name : change.key) {
+			const Column *old_column = FindColumn(change.old_row, name);
+			const Column *new_column = FindColumn(change.new_row, name);
+			if (old_column != nullptr && new_column != nullptr && old_column->value != new_column->value)
+				moved = true;
+		}
+	}
+	// "unchanged" columns: take their value from "old" when it has them (REPLICA IDENTITY FULL), else keep the
+	// stored value with $set
+	std::vector<Column> row = change.new_row;
+	bool partial = false;
+	for (const std::string &name : change.unchanged) {
+		if (FindColumn(row, name) != nullptr)
+			continue;
+		if (const Column *old_column = change.has_old ? FindColumn(change.old_row, name) : nullptr)
+			row.push_back(*old_column);
+		else
+			partial = true;
+	}
+	BsonHandle filter = MongoIdFilter(change, row, notes_);
+	BsonHandle doc = MongoRowDocument(change, row, notes_);
+	BsonHandle moved_filter;
+	if (moved)
+		moved_filter = MongoIdFilter(change, change.old_row, notes_);
+	ReportNotes(collection);
+	mongoc_bulk_operation_t *bulk = Bulk(collection);
+	bson_error_t error;
+	BsonHandle upsert = UpsertOptions();
+	if (moved_filter) {
+		if (!mongoc_bulk_operation_remove_one_with_opts(bulk, moved_filter.get(), nullptr, &error))
+			throw MongoFailure("queuing a delete into " + collection, error);
+		Counted(1);
+		bulk = Bulk(collection);
+	}
+	bool queued = false;
+	if (partial) {
+		bson_t columns; // the document without its _id, which $set must not touch
+		bson_init(&columns);
+		bson_copy_to_excluding_noinit(doc.get(), &columns, "_id", nullptr);
+		BsonHandle update = NewBson();
+		bool appended = BSON_APPEND_DOCUMENT(update.get(), "$set", &columns);
+		bson_destroy(&columns);
+		if (!appended)
+			throw std::runtime_error("MongoDB: an update of " + collection + " exceeds the BSON size limit");
+		queued = mongoc_bulk_operation_update_one_with_opts(bulk, filter.get(), update.get(), upsert.get(), &error);
+	} else {
+		queued = mongoc_bulk_operation_replace_one_with_opts(bulk, filter.get(), doc.get(), upsert.get(), &error);
+	}
+	if (!queued)
+		throw MongoFailure("queuing an upsert into " + collection, error);
+	Counted(1);
+}
+
+void
+MongoSink::ApplyDelete(const Change &change) {
+	std::string collection = MongoCollectionName(change.schema, change.table);
+	if (!change.has_old)
+		throw std::runtime_error("cannot apply delete to " + change.schema + "." + change.table +
+								 ": the document has no \"old\" to find the row by; give the table a primary key");
+	BsonHandle filter = MongoIdFilter(change, change.old_row, notes_);
+	ReportNotes(collection);
+	bson_error_t error;
+	if (!mongoc_bulk_operation_remove_one_with_opts(Bulk(collection), filter.get(), nullptr, &error))
+		throw MongoFailure("queuing a delete into " + collection, error);
+	Counted(1);
+}
+
+void
+MongoSink::ApplyTruncate(const Change &change) {
+	for (const TruncateTarget &target : change.truncate_tables) {
+		if (target.partition)
+			throw std::runtime_error("cannot apply a truncate of partition " + target.partition->schema + "." +
+									 target.partition->table + " alone to the collection of its root " +
+									 target.schema + "." + target.table + ": take a new snapshot of that table");
+		std::string collection = MongoCollectionName(target.schema, target.table);
+		BsonHandle everything = NewBson();
+		bson_error_t error;
+		if (!mongoc_bulk_operation_remove_many_with_opts(Bulk(collection), everything.get(), nullptr, &error))
+			throw MongoFailure("queuing a truncate of " + collection, error);
+		Counted(1);
+	}
+}
+
+void
+MongoSink::WriteCheckpoint(Lsn end_lsn) {
+	MongoCollectionHandle checkpoints(
+		mongoc_client_get_collection(client_->get(), database_.c_str(), kMongoCheckpointCollection));
+	BsonHandle filter = NewBson();
+	BSON_APPEND_UTF8(filter.get(), "_id", options_.slot.c_str());
+	BsonHandle doc = NewBson();
+	BSON_APPEND_UTF8(doc.get(), "_id", options_.slot.c_str());
+	std::string lsn = FormatLsn(end_lsn);
+	BSON_APPEND_UTF8(doc.get(), "lsn", lsn.c_str());
+	BSON_APPEND_INT64(doc.get(), "end_lsn", static_cast<std::int64_t>(end_lsn));
+	auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+		std::chrono::system_clock::now().time_since_epoch());
+	BSON_APPEND_DATE_TIME(doc.get(), "updated_at", now.count());
+	BsonHandle upsert = UpsertOptions();
+	bson_t reply;
+	bson_error_t error;
+	bool done = mongoc_collection_replace_one(checkpoints.get(), filter.get(), doc.get(), upsert.get(), &reply, &error);
+	bson_destroy(&reply);
+	if (!done)
+		throw MongoFailure("writing the checkpoint " + lsn + " into " + database_ + "." + kMongoCheckpointCollection,
+						   error);
+}
+
+void
+MongoSink::ReportNotes(const std::string &collection) {
+	for (const MappingNote &note : notes_) {
+		std::string kind = note.what.substr(0, note.what.find(' '));
+		std::string key = collection + '\0' + note.column + '\0' + kind;
+		if (!warned_.insert(key).second)
+			continue;
+		if (options_.warn)
+			options_.warn("MongoDB target " + database_ + "." + collection + ", field " + note.column + ": " +
+						  note.what + " (reported once per field)");
+	}
+	notes_.clear();
+}
+
+} // namespace mosta::sidecar

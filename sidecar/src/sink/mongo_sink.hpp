@@ -1,0 +1,202 @@
+/*
+ * mongo_sink.hpp
+ *     MongoSink: replicates into one MongoDB database through the mongo-c-driver (a mongoc_client_pool_t; the sink
+ *     pops one client and uses it from the one thread that drives it at a time). docs/mongodb.md is the user's
+ *     description; mongo_bson.hpp has the document mapping.
+ *
+ *     Target: the replica's uri is a MongoDB connection string, "mongodb://host:port/dbname?options"; the database
+ *     is its path, or the replica's project name when the path is empty. Each source table goes to the collection
+ *     MongoCollectionName(schema, table) ("table" in public, else "schema.table").
+ *
+ *     Applying: insert → replaceOne({_id}, doc, upsert); update → the same, or, when the document carries
+ *     "unchanged" (TOAST) columns whose old value is unknown, updateOne({_id}, {$set: columns present}, upsert); an
+ *     update that changes the key deletes the old _id first; delete → deleteOne({_id}); truncate → deleteMany({})
+ *     on each collection; messages are accepted and ignored. Every one of these is idempotent, so replaying a
+ *     change any number of times leaves the same documents.
+ *
+ *     Durability: operations go into an ordered bulk write per collection, executed (acknowledged, with the URI's
+ *     write concern) when the collection changes, when it holds max_bulk_operations operations, and at each group
+ *     commit. A group of source transactions (up to group_max_transactions, or Flush) is committed by executing
+ *     its last bulk and then writing the checkpoint document
+ *       _mosta_checkpoints: {_id: slot, lsn: "X/Y", end_lsn: int64, updated_at: date}
+ *     and DurableLsn() moves only once that write is acknowledged. MongoDB has no transaction here, so a crash or a
+ *     failure leaves in the target what the executed bulks wrote past the checkpoint: the daemon replays from the
+ *     checkpoint, which re-applies those changes idempotently (the target holds a later state of some documents
+ *     until then; it never misses one). Rollback() drops the operations not yet sent.
+ *
+ *     After an Apply that throws, the sink is poisoned until Rollback(), as SqliteSink.
+ */
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include <mongoc/mongoc.h>
+
+#include "sink/mongo_bson.hpp"
+#include "sink/sink.hpp"
+
+namespace mosta::sidecar {
+
+// MongoDriver calls mongoc_init() and, when destroyed, mongoc_cleanup(): one lives in main (and in tests).
+class MongoDriver {
+  public:
+	MongoDriver() {
+		mongoc_init();
+	}
+	~MongoDriver() {
+		mongoc_cleanup();
+	}
+	MongoDriver(const MongoDriver &) = delete;
+	MongoDriver &operator=(const MongoDriver &) = delete;
+};
+
+// Deleters of the mongoc handles.
+struct MongoUriDeleter {
+	void
+	operator()(mongoc_uri_t *uri) const noexcept {
+		mongoc_uri_destroy(uri);
+	}
+};
+struct MongoPoolDeleter {
+	void
+	operator()(mongoc_client_pool_t *pool) const noexcept {
+		mongoc_client_pool_destroy(pool);
+	}
+};
+struct MongoCollectionDeleter {
+	void
+	operator()(mongoc_collection_t *collection) const noexcept {
+		mongoc_collection_destroy(collection);
+	}
+};
+struct MongoBulkDeleter {
+	void
+	operator()(mongoc_bulk_operation_t *bulk) const noexcept {
+		mongoc_bulk_operation_destroy(bulk);
+	}
+};
+struct MongoCursorDeleter {
+	void
+	operator()(mongoc_cursor_t *cursor) const noexcept {
+		mongoc_cursor_destroy(cursor);
+	}
+};
+using MongoUriHandle = std::unique_ptr<mongoc_uri_t, MongoUriDeleter>;
+using MongoPoolHandle = std::unique_ptr<mongoc_client_pool_t, MongoPoolDeleter>;
+using MongoCollectionHandle = std::unique_ptr<mongoc_collection_t, MongoCollectionDeleter>;
+using MongoBulkHandle = std::unique_ptr<mongoc_bulk_operation_t, MongoBulkDeleter>;
+using MongoCursorHandle = std::unique_ptr<mongoc_cursor_t, MongoCursorDeleter>;
+
+// PooledClient is a client popped from a pool, pushed back when destroyed.
+class PooledClient {
+  public:
+	explicit PooledClient(mongoc_client_pool_t *pool) : pool_(pool), client_(mongoc_client_pool_pop(pool)) {}
+	~PooledClient() {
+		if (client_ != nullptr)
+			mongoc_client_pool_push(pool_, client_);
+	}
+	PooledClient(const PooledClient &) = delete;
+	PooledClient &operator=(const PooledClient &) = delete;
+	mongoc_client_t *
+	get() const noexcept {
+		return client_;
+	}
+
+  private:
+	mongoc_client_pool_t *pool_;
+	mongoc_client_t *client_;
+};
+
+// Settings of a MongoSink.
+struct MongoSinkOptions {
+	std::string uri;							// mongodb://host:port/dbname?options
+	std::string default_database;				// when the uri names none (the replica's project)
+	std::string slot;							// the checkpoint document's _id (the replication slot)
+	std::size_t group_max_transactions = 1;		// write the checkpoint after this many source transactions
+	std::size_t max_bulk_operations = 1000;		// execute a bulk once it holds this many operations
+	std::function<void(const std::string &)> warn; // told once per (collection, column, kind of loss); may be empty
+};
+
+// kMongoCheckpointCollection is where the checkpoints live, in the target database.
+inline constexpr const char *kMongoCheckpointCollection = "_mosta_checkpoints";
+
+// MongoSink replicates into one MongoDB database.
+class MongoSink final : public Sink {
+  public:
+	// MongoSink parses the uri, creates the pool and reads the checkpoint (which needs the server: throws
+	// std::runtime_error when it cannot be reached within the server selection timeout).
+	explicit MongoSink(MongoSinkOptions options);
+	~MongoSink() override;
+
+	MongoSink(const MongoSink &) = delete;
+	MongoSink &operator=(const MongoSink &) = delete;
+
+	std::string_view Name() const noexcept override;
+	Lsn DurableLsn() const noexcept override;
+	void BeginTransaction(Lsn commit_lsn) override;
+	void Apply(const Change &change) override;
+	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
+	void Flush() override;
+	void Rollback() noexcept override;
+
+	// Database returns the target database's name.
+	const std::string &
+	Database() const noexcept {
+		return database_;
+	}
+
+  private:
+	// Bulk returns the open bulk write of collection, executing the open one first if it is another's.
+	mongoc_bulk_operation_t *Bulk(const std::string &collection);
+
+	// ExecuteBulk executes the open bulk write, if any; throws with the server's error.
+	void ExecuteBulk();
+
+	// Counted executes the bulk once it holds max_bulk_operations operations.
+	void Counted(std::size_t operations);
+
+	// ApplyRow applies an insert or update.
+	void ApplyRow(const Change &change);
+
+	// ApplyDelete deletes the document of "old"'s key.
+	void ApplyDelete(const Change &change);
+
+	// ApplyTruncate empties each listed collection.
+	void ApplyTruncate(const Change &change);
+
+	// WriteCheckpoint upserts the checkpoint document at end_lsn.
+	void WriteCheckpoint(Lsn end_lsn);
+
+	// CommitGroup executes the bulk, writes the checkpoint and advances DurableLsn().
+	void CommitGroup();
+
+	// ReportNotes warns once per (collection, column, kind) of what notes_ holds, then clears it.
+	void ReportNotes(const std::string &collection);
+
+	MongoSinkOptions options_;
+	std::string name_;
+	std::string database_;
+	MongoUriHandle uri_;
+	MongoPoolHandle pool_;
+	std::unique_ptr<PooledClient> client_; // destroyed before pool_ (declared after it)
+	MongoCollectionHandle bulk_collection_; // the collection of bulk_ (declared first: destroyed after it)
+	MongoBulkHandle bulk_;					// the open bulk write
+	std::string bulk_collection_name_;
+	std::size_t bulk_operations_ = 0;
+	MappingNotes notes_;
+	std::set<std::string> warned_;
+
+	Lsn durable_lsn_ = kInvalidLsn;
+	Lsn pending_lsn_ = kInvalidLsn;
+	bool source_open_ = false;
+	bool poisoned_ = false;
+	Lsn source_commit_lsn_ = kInvalidLsn;
+	std::size_t group_transactions_ = 0;
+};
+
+} // namespace mosta::sidecar
