@@ -1,2 +1,418 @@
+// mongod_test.cpp
+//     Drives mosta-test-mongod through libmongoc, the driver the sidecar's Mongo sink uses: inserts
+//     and finds by ObjectId and embedded-document _id, upserts ($set and replacement), deletes, bulk
+//     writes (OP_MSG document sequences), counts, aggregate, cursors with getMore, indexes,
+//     listCollections, drop, and the error document of an unknown command. Each test starts from an
+//     empty database of its own. With MOSTA_TEST_MONGO_URI set, the same tests run against that
+//     server (a real mongod) instead of starting mosta-test-mongod.
 #include <gtest/gtest.h>
-TEST(MongodTest, Placeholder) {}
+
+#include <mongoc/mongoc.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct BsonDeleter {
+	void
+	operator()(bson_t *doc) const noexcept {
+		bson_destroy(doc);
+	}
+};
+struct ClientDeleter {
+	void
+	operator()(mongoc_client_t *client) const noexcept {
+		mongoc_client_destroy(client);
+	}
+};
+struct CollectionDeleter {
+	void
+	operator()(mongoc_collection_t *collection) const noexcept {
+		mongoc_collection_destroy(collection);
+	}
+};
+struct CursorDeleter {
+	void
+	operator()(mongoc_cursor_t *cursor) const noexcept {
+		mongoc_cursor_destroy(cursor);
+	}
+};
+struct BulkDeleter {
+	void
+	operator()(mongoc_bulk_operation_t *bulk) const noexcept {
+		mongoc_bulk_operation_destroy(bulk);
+	}
+};
+using BsonPtr = std::unique_ptr<bson_t, BsonDeleter>;
+using ClientPtr = std::unique_ptr<mongoc_client_t, ClientDeleter>;
+using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
+using CursorPtr = std::unique_ptr<mongoc_cursor_t, CursorDeleter>;
+using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t, BulkDeleter>;
+
+// {"json"} → an owned bson_t (canonical extended JSON: {"$oid": ...}, {"$numberLong": ...}).
+BsonPtr
+Json(const std::string &json) {
+	bson_error_t error;
+	bson_t *doc = bson_new_from_json(reinterpret_cast<const uint8_t *>(json.data()), static_cast<ssize_t>(json.size()),
+	                                 &error);
+	if (!doc)
+		throw std::runtime_error("bad JSON in test: " + json + ": " + error.message);
+	return BsonPtr(doc);
+}
+
+std::string
+ToJson(const bson_t *doc) {
+	char *json = bson_as_relaxed_extended_json(doc, nullptr);
+	std::string result(json);
+	bson_free(json);
+	return result;
+}
+
+// The test server (or MOSTA_TEST_MONGO_URI) and mongoc_init/cleanup, for the whole binary.
+class MongoEnvironment : public ::testing::Environment {
+public:
+	void
+	SetUp() override {
+		mongoc_init();
+		if (const char *uri = std::getenv("MOSTA_TEST_MONGO_URI"); uri && *uri) {
+			uri_ = uri;
+			return;
+		}
+		int out[2];
+		ASSERT_EQ(pipe(out), 0);
+		pid_ = fork();
+		ASSERT_GE(pid_, 0);
+		if (pid_ == 0) {
+			dup2(out[1], STDOUT_FILENO);
+			close(out[0]);
+			close(out[1]);
+			execl(MOSTA_TEST_MONGOD_BIN, MOSTA_TEST_MONGOD_BIN, "--port", "0", static_cast<char *>(nullptr));
+			_exit(127);
+		}
+		close(out[1]);
+		// Read "mosta-test-mongod listening on 127.0.0.1:PORT\n", with a deadline.
+		std::string line;
+		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+		while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+			pollfd fd{out[0], POLLIN, 0};
+			if (poll(&fd, 1, 200) <= 0)
+				continue;
+			char buffer[256];
+			ssize_t n = read(out[0], buffer, sizeof buffer);
+			if (n <= 0)
+				break;
+			line.append(buffer, static_cast<size_t>(n));
+		}
+		close(out[0]);
+		auto colon = line.rfind(':');
+		ASSERT_NE(line.find("listening on"), std::string::npos) << "mosta-test-mongod did not start: " << line;
+		uri_ = "mongodb://127.0.0.1:" + line.substr(colon + 1, line.find('\n') - colon - 1) +
+		       "/?serverSelectionTimeoutMS=5000";
+	}
+
+	void
+	TearDown() override {
+		if (pid_ > 0) {
+			kill(pid_, SIGTERM);
+			int status = 0;
+			waitpid(pid_, &status, 0);
+			EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "mosta-test-mongod exit status " << status;
+		}
+		mongoc_cleanup();
+	}
+
+	static std::string uri_;
+
+private:
+	pid_t pid_ = -1;
+};
+
+std::string MongoEnvironment::uri_;
+
+class MongodTest : public ::testing::Test {
+protected:
+	void
+	SetUp() override {
+		client_.reset(mongoc_client_new(MongoEnvironment::uri_.c_str()));
+		ASSERT_TRUE(client_);
+		db_ = "mosta_mongod_test_" + std::to_string(getpid());
+		DropDatabase();
+		collection_.reset(mongoc_client_get_collection(client_.get(), db_.c_str(), "items"));
+	}
+	void
+	TearDown() override {
+		collection_.reset();
+		DropDatabase();
+	}
+	void
+	DropDatabase() {
+		mongoc_database_t *db = mongoc_client_get_database(client_.get(), db_.c_str());
+		bson_error_t error;
+		EXPECT_TRUE(mongoc_database_drop(db, &error)) << error.message;
+		mongoc_database_destroy(db);
+	}
+
+	void
+	Insert(const std::string &json) {
+		bson_error_t error;
+		ASSERT_TRUE(mongoc_collection_insert_one(collection_.get(), Json(json).get(), nullptr, nullptr, &error))
+		    << error.message;
+	}
+	// The documents find returns, as relaxed JSON.
+	std::vector<std::string>
+	Find(const std::string &filter, const std::string &options = "{}") {
+		CursorPtr cursor(
+		    mongoc_collection_find_with_opts(collection_.get(), Json(filter).get(), Json(options).get(), nullptr));
+		std::vector<std::string> docs;
+		const bson_t *doc;
+		while (mongoc_cursor_next(cursor.get(), &doc))
+			docs.push_back(ToJson(doc));
+		bson_error_t error;
+		EXPECT_FALSE(mongoc_cursor_error(cursor.get(), &error)) << error.message;
+		return docs;
+	}
+	int64_t
+	Count(const std::string &filter) {
+		bson_error_t error;
+		int64_t n = mongoc_collection_count_documents(collection_.get(), Json(filter).get(), nullptr, nullptr, nullptr,
+		                                              &error);
+		EXPECT_GE(n, 0) << error.message;
+		return n;
+	}
+
+	ClientPtr client_;
+	CollectionPtr collection_;
+	std::string db_;
+};
+
+TEST_F(MongodTest, InsertAndFindByObjectIdAndEmbeddedId) {
+	Insert(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60718"}, "name": "oid"})");
+	Insert(R"({"_id": {"tenant": 7, "id": {"$numberLong": "42"}}, "name": "embedded"})");
+	Insert(R"({"name": "generated"})");
+	EXPECT_EQ(Find(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60718"}})"),
+	          std::vector<std::string>{R"({ "_id" : { "$oid" : "64b7f0c2a1b2c3d4e5f60718" }, "name" : "oid" })"});
+	// Numbers compare across types, as on a real server: {id: 42} (int32) finds {id: NumberLong(42)}.
+	EXPECT_EQ(Find(R"({"_id": {"tenant": 7, "id": 42}})").size(), 1u);
+	EXPECT_EQ(Find(R"({"_id.tenant": 7})").size(), 1u);
+	EXPECT_EQ(Find(R"({"name": "generated"})").size(), 1u);
+	EXPECT_EQ(Count("{}"), 3);
+}
+
+TEST_F(MongodTest, DuplicateIdIsWriteError11000) {
+	Insert(R"({"_id": 1})");
+	bson_error_t error;
+	BsonPtr reply(bson_new());
+	EXPECT_FALSE(mongoc_collection_insert_one(collection_.get(), Json(R"({"_id": 1.0})").get(), nullptr, reply.get(),
+	                                          &error));
+	EXPECT_EQ(error.code, 11000u) << error.message;
+	EXPECT_NE(ToJson(reply.get()).find("writeErrors"), std::string::npos) << ToJson(reply.get());
+}
+
+TEST_F(MongodTest, UpsertWithSetAndReplacement) {
+	bson_error_t error;
+	BsonPtr upsert = Json(R"({"upsert": true})");
+	BsonPtr reply(bson_new());
+	ASSERT_TRUE(mongoc_collection_update_one(collection_.get(), Json(R"({"_id": {"k": 1, "s": "a"}})").get(),
+	                                         Json(R"({"$set": {"v": 1, "nested.x": "y"}})").get(), upsert.get(),
+	                                         reply.get(), &error))
+	    << error.message;
+	EXPECT_NE(ToJson(reply.get()).find(R"("upsertedCount" : 1)"), std::string::npos) << ToJson(reply.get());
+	bson_reinit(reply.get());
+	ASSERT_TRUE(mongoc_collection_update_one(collection_.get(), Json(R"({"_id": {"k": 1, "s": "a"}})").get(),
+	                                         Json(R"({"$set": {"v": 2}, "$inc": {"n": 5}})").get(), upsert.get(),
+	                                         reply.get(), &error))
+	    << error.message;
+	EXPECT_NE(ToJson(reply.get()).find(R"("modifiedCount" : 1)"), std::string::npos) << ToJson(reply.get());
+	EXPECT_EQ(Find(R"({"_id": {"k": 1, "s": "a"}})"),
+	          std::vector<std::string>{R"({ "_id" : { "k" : 1, "s" : "a" }, "v" : 2, "nested" : { "x" : "y" }, "n" : 5 })"});
+
+	// replaceOne with upsert: inserts under the filter's _id, then replaces every field but _id.
+	BsonPtr id_filter = Json(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60719"}})");
+	ASSERT_TRUE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"a": 1, "b": 2})").get(),
+	                                          upsert.get(), nullptr, &error))
+	    << error.message;
+	ASSERT_TRUE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"c": 3})").get(),
+	                                          upsert.get(), nullptr, &error))
+	    << error.message;
+	EXPECT_EQ(Find(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60719"}})"),
+	          std::vector<std::string>{R"({ "_id" : { "$oid" : "64b7f0c2a1b2c3d4e5f60719" }, "c" : 3 })"});
+	// Changing _id in a replacement is refused (ImmutableField, 66).
+	EXPECT_FALSE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"_id": 5})").get(),
+	                                           nullptr, nullptr, &error));
+	EXPECT_EQ(error.code, 66u) << error.message;
+	// A checkpoint-style upsert keyed by a string.
+	auto checkpoints = CollectionPtr(mongoc_client_get_collection(client_.get(), db_.c_str(), "_mosta_checkpoints"));
+	for (const char *lsn : {"0/16B3748", "0/16B3790"})
+		ASSERT_TRUE(mongoc_collection_replace_one(checkpoints.get(), Json(R"({"_id": "target-a"})").get(),
+		                                          Json(std::string(R"({"lsn": ")") + lsn + "\"}").get(), upsert.get(),
+		                                          nullptr, &error))
+		    << error.message;
+	CursorPtr cursor(
+	    mongoc_collection_find_with_opts(checkpoints.get(), Json(R"({"_id": "target-a"})").get(), nullptr, nullptr));
+	const bson_t *doc;
+	ASSERT_TRUE(mongoc_cursor_next(cursor.get(), &doc));
+	EXPECT_EQ(ToJson(doc), R"({ "_id" : "target-a", "lsn" : "0/16B3790" })");
+}
+
+TEST_F(MongodTest, DeleteOneAndMany) {
+	for (int i = 0; i < 10; i++)
+		Insert("{\"_id\": " + std::to_string(i) + ", \"even\": " + (i % 2 ? "false" : "true") + "}");
+	bson_error_t error;
+	BsonPtr reply(bson_new());
+	ASSERT_TRUE(mongoc_collection_delete_one(collection_.get(), Json(R"({"_id": 3})").get(), nullptr, reply.get(),
+	                                         &error));
+	EXPECT_NE(ToJson(reply.get()).find(R"("deletedCount" : 1)"), std::string::npos);
+	bson_reinit(reply.get());
+	ASSERT_TRUE(mongoc_collection_delete_many(collection_.get(), Json(R"({"even": true})").get(), nullptr, reply.get(),
+	                                          &error));
+	EXPECT_NE(ToJson(reply.get()).find(R"("deletedCount" : 5)"), std::string::npos) << ToJson(reply.get());
+	EXPECT_EQ(Count("{}"), 4);
+	EXPECT_EQ(Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}})"),
+	          (std::vector<std::string>{R"({ "_id" : 1 })", R"({ "_id" : 5 })", R"({ "_id" : 7 })", R"({ "_id" : 9 })"}));
+}
+
+TEST_F(MongodTest, BulkWriteSendsDocumentSequences) {
+	bson_error_t error;
+	BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection_.get(), Json(R"({"ordered": true})").get()));
+	constexpr int kRows = 2500;
+	for (int i = 0; i < kRows; i++)
+		mongoc_bulk_operation_insert(bulk.get(), Json("{\"_id\": " + std::to_string(i) + ", \"v\": 0}").get());
+	for (int i = 0; i < 100; i++)
+		ASSERT_TRUE(mongoc_bulk_operation_update_one_with_opts(
+		    bulk.get(), Json("{\"_id\": " + std::to_string(i) + "}").get(), Json(R"({"$set": {"v": 1}})").get(),
+		    Json(R"({"upsert": true})").get(), &error));
+	ASSERT_TRUE(mongoc_bulk_operation_replace_one_with_opts(bulk.get(), Json(R"({"_id": -1})").get(),
+	                                                       Json(R"({"v": 2})").get(), Json(R"({"upsert": true})").get(),
+	                                                       &error));
+	ASSERT_TRUE(mongoc_bulk_operation_remove_many_with_opts(bulk.get(), Json(R"({"_id": {"$gte": 2000}})").get(),
+	                                                       nullptr, &error));
+	ASSERT_TRUE(mongoc_bulk_operation_remove_one_with_opts(bulk.get(), Json(R"({"_id": 0})").get(), nullptr, &error));
+	BsonPtr reply(bson_new());
+	ASSERT_NE(mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error), 0u) << error.message;
+	std::string json = ToJson(reply.get());
+	EXPECT_NE(json.find(R"("nInserted" : 2500)"), std::string::npos) << json;
+	EXPECT_NE(json.find(R"("nMatched" : 100)"), std::string::npos) << json;
+	EXPECT_NE(json.find(R"("nModified" : 100)"), std::string::npos) << json;
+	EXPECT_NE(json.find(R"("nUpserted" : 1)"), std::string::npos) << json;
+	EXPECT_NE(json.find(R"("nRemoved" : 501)"), std::string::npos) << json;
+	EXPECT_EQ(Count("{}"), 2000);
+	EXPECT_EQ(Count(R"({"v": 1})"), 99);
+
+	// An ordered bulk stops at the first duplicate and reports it.
+	BulkPtr duplicate(mongoc_collection_create_bulk_operation_with_opts(collection_.get(), nullptr));
+	mongoc_bulk_operation_insert(duplicate.get(), Json(R"({"_id": 5000})").get());
+	mongoc_bulk_operation_insert(duplicate.get(), Json(R"({"_id": 5})").get());
+	mongoc_bulk_operation_insert(duplicate.get(), Json(R"({"_id": 5001})").get());
+	bson_reinit(reply.get());
+	EXPECT_EQ(mongoc_bulk_operation_execute(duplicate.get(), reply.get(), &error), 0u);
+	EXPECT_EQ(error.code, 11000u) << error.message;
+	EXPECT_EQ(Count(R"({"_id": {"$in": [5000, 5001]}})"), 1);
+}
+
+TEST_F(MongodTest, CountAndAggregate) {
+	for (int i = 0; i < 30; i++)
+		Insert("{\"_id\": " + std::to_string(i) + ", \"g\": " + std::to_string(i % 3) + "}");
+	EXPECT_EQ(Count(R"({"g": 1})"), 10);
+	EXPECT_EQ(Count(R"({"g": {"$in": [0, 2]}, "_id": {"$lt": 15}})"), 10);
+	bson_error_t error;
+	EXPECT_EQ(mongoc_collection_estimated_document_count(collection_.get(), nullptr, nullptr, nullptr, &error), 30)
+	    << error.message;
+	CursorPtr cursor(mongoc_collection_aggregate(
+	    collection_.get(), MONGOC_QUERY_NONE,
+	    Json(R"({"pipeline": [{"$match": {"g": 2}}, {"$count": "n"}]})").get(), nullptr, nullptr));
+	const bson_t *doc;
+	ASSERT_TRUE(mongoc_cursor_next(cursor.get(), &doc));
+	EXPECT_EQ(ToJson(doc), R"({ "n" : 10 })");
+	cursor.reset(mongoc_collection_aggregate(
+	    collection_.get(), MONGOC_QUERY_NONE,
+	    Json(R"({"pipeline": [{"$match": {"_id": {"$gte": 3}}}, {"$group": {"_id": null, "n": {"$sum": 1}}}]})").get(),
+	    nullptr, nullptr));
+	ASSERT_TRUE(mongoc_cursor_next(cursor.get(), &doc));
+	EXPECT_EQ(ToJson(doc), R"({ "_id" : null, "n" : 27 })");
+}
+
+TEST_F(MongodTest, FindSortsSkipsLimitsAndPagesWithGetMore) {
+	for (int i = 0; i < 250; i++)
+		Insert("{\"_id\": " + std::to_string(i) + ", \"k\": " + std::to_string(i % 10) + "}");
+	std::vector<std::string> docs = Find("{}", R"({"sort": {"k": -1, "_id": 1}, "batchSize": 7})");
+	ASSERT_EQ(docs.size(), 250u);
+	EXPECT_EQ(docs.front(), R"({ "_id" : 9, "k" : 9 })");
+	EXPECT_EQ(docs.back(), R"({ "_id" : 240, "k" : 0 })");
+	docs = Find(R"({"k": {"$gt": 7}})", R"({"sort": {"_id": 1}, "skip": 2, "limit": 3})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 18, "k" : 8 })", R"({ "_id" : 19, "k" : 9 })",
+	                                          R"({ "_id" : 28, "k" : 8 })"}));
+	EXPECT_EQ(Find(R"({"k": {"$exists": false}})").size(), 0u);
+}
+
+TEST_F(MongodTest, IndexesCollectionsAndDrop) {
+	bson_error_t error;
+	BsonPtr create = Json(R"({"createIndexes": "items", "indexes": [{"key": {"email": 1}, "name": "email_1", "unique": true}]})");
+	ASSERT_TRUE(mongoc_collection_write_command_with_opts(collection_.get(), create.get(), nullptr, nullptr, &error))
+	    << error.message;
+	Insert(R"({"_id": 1, "email": "a@example.com"})");
+	EXPECT_FALSE(mongoc_collection_insert_one(collection_.get(), Json(R"({"_id": 2, "email": "a@example.com"})").get(),
+	                                          nullptr, nullptr, &error));
+	EXPECT_EQ(error.code, 11000u) << error.message;
+	CursorPtr indexes(mongoc_collection_find_indexes_with_opts(collection_.get(), nullptr));
+	const bson_t *doc;
+	std::vector<std::string> names;
+	while (mongoc_cursor_next(indexes.get(), &doc)) {
+		bson_iter_t it;
+		if (bson_iter_init_find(&it, doc, "name"))
+			names.emplace_back(bson_iter_utf8(&it, nullptr));
+	}
+	EXPECT_EQ(names, (std::vector<std::string>{"_id_", "email_1"}));
+
+	mongoc_database_t *db = mongoc_client_get_database(client_.get(), db_.c_str());
+	Insert(R"({"_id": 3, "email": "b@example.com"})");
+	CollectionPtr other(mongoc_client_get_collection(client_.get(), db_.c_str(), "other"));
+	ASSERT_TRUE(mongoc_collection_insert_one(other.get(), Json("{}").get(), nullptr, nullptr, &error));
+	char **collections = mongoc_database_get_collection_names_with_opts(db, nullptr, &error);
+	ASSERT_TRUE(collections) << error.message;
+	std::vector<std::string> listed;
+	for (char **name = collections; *name; name++)
+		listed.emplace_back(*name);
+	bson_strfreev(collections);
+	std::sort(listed.begin(), listed.end());
+	EXPECT_EQ(listed, (std::vector<std::string>{"items", "other"}));
+	EXPECT_TRUE(mongoc_collection_drop(other.get(), &error)) << error.message;
+	EXPECT_TRUE(mongoc_database_has_collection(db, "items", &error));
+	EXPECT_FALSE(mongoc_database_has_collection(db, "other", &error));
+	mongoc_database_destroy(db);
+}
+
+TEST_F(MongodTest, UnknownCommandGetsAnErrorDocument) {
+	bson_error_t error;
+	BsonPtr reply(bson_new());
+	EXPECT_FALSE(mongoc_client_command_simple(client_.get(), "admin", Json(R"({"noSuchCommandForMosta": 1})").get(),
+	                                          nullptr, reply.get(), &error));
+	EXPECT_EQ(error.code, 59u) << error.message;
+	bson_iter_t it;
+	ASSERT_TRUE(bson_iter_init_find(&it, reply.get(), "codeName")) << ToJson(reply.get());
+	EXPECT_STREQ(bson_iter_utf8(&it, nullptr), "CommandNotFound");
+	ASSERT_TRUE(bson_iter_init_find(&it, reply.get(), "ok"));
+	EXPECT_EQ(bson_iter_as_double(&it), 0.0);
+	// ping and buildInfo work.
+	bson_reinit(reply.get());
+	EXPECT_TRUE(mongoc_client_command_simple(client_.get(), "admin", Json(R"({"ping": 1})").get(), nullptr,
+	                                         reply.get(), &error))
+	    << error.message;
+}
+
+} // namespace
+
+int
+main(int argc, char **argv) {
+	::testing::InitGoogleTest(&argc, argv);
+	::testing::AddGlobalTestEnvironment(new MongoEnvironment);
+	return RUN_ALL_TESTS();
+}

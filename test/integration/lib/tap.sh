@@ -9,6 +9,8 @@
 #   poll_until SECONDS CMD   run CMD until it succeeds or SECONDS pass
 #   require_sidecar          set BINARY to the mosta-sidecar to test (MOSTA_SIDECAR_BIN,
 #                            MOSTA_SIDECAR, else build/sidecar/mosta-sidecar) and check it exists
+#   require_test_mongod      set MONGOD_BINARY to the MongoDB-wire test server (MOSTA_TEST_MONGOD_BIN,
+#                            else build/test/support/mosta-test-mongod) and check it exists
 #
 # For the scripts that test mosta-sidecar in a database of their own:
 #   use_database NAME        db=NAME, work=a new temporary directory, daemon= (no daemon yet);
@@ -57,6 +59,11 @@ require_cluster() {
 require_sidecar() {
 	BINARY=${MOSTA_SIDECAR_BIN:-${MOSTA_SIDECAR:-build/sidecar/mosta-sidecar}}
 	[ -x "$BINARY" ] || fail_setup "$BINARY not found: build it with cmake -S . -B build && cmake --build build -j2"
+}
+
+require_test_mongod() {
+	MONGOD_BINARY=${MOSTA_TEST_MONGOD_BIN:-build/test/support/mosta-test-mongod}
+	[ -x "$MONGOD_BINARY" ] || fail_setup "$MONGOD_BINARY not found: build it with cmake -S . -B build && cmake --build build -j2"
 }
 
 # poll_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0) or SECONDS pass (1).
