@@ -42,11 +42,19 @@
 
 namespace mosta::sidecar {
 
-// MongoDriver calls mongoc_init() and, when destroyed, mongoc_cleanup(): one lives in main (and in tests).
+// MongoDriver calls mongoc_init() and, when destroyed, mongoc_cleanup(): one lives in main (and in tests). It
+// keeps the driver's own log to warnings and worse (its monitor logs each failed connection attempt at debug
+// level otherwise, twice a second while a server is down); the sink reports failures itself.
 class MongoDriver {
   public:
 	MongoDriver() {
 		mongoc_init();
+		mongoc_log_set_handler(
+			[](mongoc_log_level_t level, const char *domain, const char *message, void *data) {
+				if (level <= MONGOC_LOG_LEVEL_WARNING)
+					mongoc_log_default_handler(level, domain, message, data);
+			},
+			nullptr);
 	}
 	~MongoDriver() {
 		mongoc_cleanup();
