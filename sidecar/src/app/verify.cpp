@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "app/catalog.hpp"
+#include "app/verify_mongo.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -40,6 +42,7 @@ enum class TypeClass { Boolean, Float4, Float8, Bytea, Json, Other };
 struct SourceColumn {
 	std::string name;
 	TypeClass type;
+	std::string type_name; // format_type of the base type
 };
 
 // What verify knows of one collection on the source.
@@ -50,15 +53,12 @@ struct SourceTable {
 	std::vector<std::string> key; // primary key columns, in key order (empty: none)
 	long long rows = 0;
 	std::string checksum;
+	std::string cols_sql;			   // ", ARRAY[...]::text[]" when columns are left out, else empty
+	std::vector<std::string> excluded; // columns left out (json, for MongoDB targets)
 };
 
 // What verify computed for one collection on a target.
-struct TargetTable {
-	bool exists = false;
-	long long rows = 0;
-	std::string checksum;
-	std::map<std::string, std::string> hashes; // key text -> row hash, when the source has a key
-};
+using TargetTable = VerifyTargetRows;
 
 // ClassOf maps format_type's spelling of a base type to its TypeClass.
 TypeClass
@@ -122,23 +122,34 @@ TargetCanonicalText(sqlite3_stmt *stmt, int index, TypeClass type) {
 	return text;
 }
 
-// ReadSource resolves a collection on the source: its name parts, columns, key, row count and checksum.
+// ReadSource resolves a collection on the source: its name parts, columns, key, row count and checksum (without
+// json columns when for_mongo: see verify_mongo.hpp).
 asio::awaitable<std::optional<SourceTable>>
-ReadSource(PgConnection &conn, const std::string &collection) {
+ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 	const std::string rel = SqlLiteral(conn, collection);
 	PgResultHandle names = co_await conn.Exec(
 		"resolving " + collection, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
 								   "c.relnamespace WHERE c.oid = to_regclass(" + rel + ")");
 	if (PQntuples(names.get()) == 0)
 		co_return std::nullopt;
-	SourceTable source{PQgetvalue(names.get(), 0, 0), PQgetvalue(names.get(), 0, 1), {}, {}, 0, {}};
+	SourceTable source{PQgetvalue(names.get(), 0, 0), PQgetvalue(names.get(), 0, 1), {}, {}, 0, {}, {}, {}};
 	PgResultHandle columns = co_await conn.Exec(
 		"reading the columns of " + collection,
 		"SELECT a.attname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL)"
 		"  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
 		" WHERE a.attrelid = " + rel + "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
-	for (int row = 0; row < PQntuples(columns.get()); ++row)
-		source.columns.push_back({PQgetvalue(columns.get(), row, 0), ClassOf(PQgetvalue(columns.get(), row, 1))});
+	std::string kept;
+	for (int row = 0; row < PQntuples(columns.get()); ++row) {
+		std::string name = PQgetvalue(columns.get(), row, 0), type = PQgetvalue(columns.get(), row, 1);
+		if (for_mongo && MongoVerifyExcluded(type)) {
+			source.excluded.push_back(name);
+			continue;
+		}
+		kept += (kept.empty() ? "" : ", ") + SqlLiteral(conn, name);
+		source.columns.push_back({name, ClassOf(type), type});
+	}
+	if (!source.excluded.empty())
+		source.cols_sql = ", ARRAY[" + kept + "]::text[]";
 	PgResultHandle key = co_await conn.Exec(
 		"reading the primary key of " + collection,
 		"SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n)"
@@ -146,8 +157,9 @@ ReadSource(PgConnection &conn, const std::string &collection) {
 		" WHERE i.indrelid = " + rel + "::regclass AND i.indisprimary ORDER BY k.n");
 	for (int row = 0; row < PQntuples(key.get()); ++row)
 		source.key.emplace_back(PQgetvalue(key.get(), row, 0));
-	PgResultHandle sum = co_await conn.Exec("checksumming " + collection,
-											"SELECT row_count, checksum FROM mosta_checksum(" + rel + "::regclass)");
+	PgResultHandle sum =
+		co_await conn.Exec("checksumming " + collection, "SELECT row_count, checksum FROM mosta_checksum(" + rel +
+															 "::regclass" + source.cols_sql + ")");
 	source.rows = std::stoll(PQgetvalue(sum.get(), 0, 0));
 	source.checksum = PQgetvalue(sum.get(), 0, 1);
 	co_return source;
@@ -205,7 +217,7 @@ PrintDifferences(PgConnection &conn, const std::string &collection, const Source
 	}
 	PgResultHandle result = co_await conn.Exec("listing the row hashes of " + collection,
 											   "SELECT key, row_hash FROM mosta.row_hashes(" +
-												   SqlLiteral(conn, collection) + "::regclass)");
+												   SqlLiteral(conn, collection) + "::regclass" + source.cols_sql + ")");
 	std::map<std::string, std::string> source_hashes;
 	for (int row = 0; row < PQntuples(result.get()); ++row)
 		source_hashes[PQgetvalue(result.get(), row, 0)] = PQgetvalue(result.get(), row, 1);
@@ -237,6 +249,44 @@ PrintDifferences(PgConnection &conn, const std::string &collection, const Source
 		std::printf("    ... and %d more differing keys\n", total - kVerifyShownKeys);
 }
 
+// CompareCollections prints one line per collection, comparing the source with what read computes on a target
+// (for_mongo: json columns left out, and said so); returns whether any collection differs.
+asio::awaitable<bool>
+CompareCollections(PgConnection &conn, const std::vector<std::string> &collections, bool for_mongo,
+				   const std::function<TargetTable(const SourceTable &)> &read) {
+	bool mismatch = false;
+	std::printf("  %-32s %12s %12s  %-16s  %-16s  %s\n", "collection", "source_rows", "target_rows", "source_checksum",
+				"target_checksum", "result");
+	for (const std::string &collection : collections) {
+		std::optional<SourceTable> source = co_await ReadSource(conn, collection, for_mongo);
+		if (!source) {
+			std::printf("  %-32s (no such table on the source)\n", collection.c_str());
+			mismatch = true;
+			continue;
+		}
+		TargetTable target = read(*source);
+		bool match = target.exists && target.rows == source->rows && target.checksum == source->checksum;
+		std::printf("  %-32s %12lld %12s  %-16.16s  %-16.16s  %s\n", collection.c_str(), source->rows,
+					target.exists ? std::to_string(target.rows).c_str() : "-", source->checksum.c_str(),
+					target.exists ? target.checksum.c_str() : "-", match ? "match" : "MISMATCH");
+		if (!source->excluded.empty()) {
+			std::string names;
+			for (const std::string &name : source->excluded)
+				names += (names.empty() ? "" : ", ") + name;
+			std::printf("    not compared (json keeps its source text, which MongoDB does not): %s\n", names.c_str());
+		}
+		if (!match) {
+			mismatch = true;
+			if (target.exists)
+				co_await PrintDifferences(conn, collection, *source, target);
+			else
+				std::printf("    the target has no table %s\n",
+							QuoteIdentifier(SqliteTableName(source->schema, source->table)).c_str());
+		}
+	}
+	co_return mismatch;
+}
+
 // VerifyRule runs the comparison and returns the exit status.
 asio::awaitable<int>
 VerifyRule(const Config &config) {
@@ -260,14 +310,34 @@ VerifyRule(const Config &config) {
 			collections.emplace_back(PQgetvalue(star.get(), row, 0));
 	}
 	bool mismatch = false;
-	int sqlite_targets = 0;
+	int verified_targets = 0;
 	for (const ReplicaInfo &replica : plan->targets) {
-		if (replica.dialect != "sqlite") {
-			std::printf("target %s/%s (%s): not verified (only SQLite targets are)\n", replica.project.c_str(),
-						replica.name.c_str(), replica.dialect.c_str());
+		if (replica.dialect == "mongodb") {
+			++verified_targets;
+			std::printf("target %s/%s (mongodb %s)\n", replica.project.c_str(), replica.name.c_str(),
+						MaskCredentials(replica.uri).c_str());
+			try {
+				MongoVerifyTarget mongo(replica.uri, replica.project);
+				auto read = [&](const SourceTable &source) {
+					std::vector<VerifyColumn> columns;
+					for (const SourceColumn &column : source.columns)
+						columns.push_back({column.name, column.type_name});
+					return mongo.Read(source.schema, source.table, columns, source.key);
+				};
+				if (co_await CompareCollections(conn, collections, true, read))
+					mismatch = true;
+			} catch (const MongoVerifyError &error) {
+				std::printf("  cannot read the MongoDB target: %s\n", error.what());
+				mismatch = true;
+			}
 			continue;
 		}
-		++sqlite_targets;
+		if (replica.dialect != "sqlite") {
+			std::printf("target %s/%s (%s): not verified (only SQLite and MongoDB targets are)\n",
+						replica.project.c_str(), replica.name.c_str(), replica.dialect.c_str());
+			continue;
+		}
+		++verified_targets;
 		std::string path = replica.uri;
 		for (std::string prefix : {"file://localhost", "file://", "sqlite://"})
 			if (path.rfind(prefix, 0) == 0) {
@@ -284,33 +354,13 @@ VerifyRule(const Config &config) {
 			mismatch = true;
 			continue;
 		}
-		std::printf("  %-32s %12s %12s  %-16s  %-16s  %s\n", "collection", "source_rows", "target_rows",
-					"source_checksum", "target_checksum", "result");
-		for (const std::string &collection : collections) {
-			std::optional<SourceTable> source = co_await ReadSource(conn, collection);
-			if (!source) {
-				std::printf("  %-32s (no such table on the source)\n", collection.c_str());
-				mismatch = true;
-				continue;
-			}
-			TargetTable target = ReadTarget(db.get(), *source);
-			bool match = target.exists && target.rows == source->rows && target.checksum == source->checksum;
-			std::printf("  %-32s %12lld %12s  %-16.16s  %-16.16s  %s\n", collection.c_str(), source->rows,
-						target.exists ? std::to_string(target.rows).c_str() : "-", source->checksum.c_str(),
-						target.exists ? target.checksum.c_str() : "-", match ? "match" : "MISMATCH");
-			if (!match) {
-				mismatch = true;
-				if (target.exists)
-					co_await PrintDifferences(conn, collection, *source, target);
-				else
-					std::printf("    the target has no table %s\n",
-								QuoteIdentifier(SqliteTableName(source->schema, source->table)).c_str());
-			}
-		}
+		auto read = [&](const SourceTable &source) { return ReadTarget(db.get(), source); };
+		if (co_await CompareCollections(conn, collections, false, read))
+			mismatch = true;
 	}
 	co_await conn.Exec("ending the comparison", "COMMIT");
-	if (sqlite_targets == 0)
-		std::printf("rule %s has no SQLite target to verify\n", plan->name.c_str());
+	if (verified_targets == 0)
+		std::printf("rule %s has no SQLite or MongoDB target to verify\n", plan->name.c_str());
 	std::printf("%s\n", mismatch ? "verify: MISMATCH" : "verify: all collections match");
 	std::fflush(stdout);
 	co_return mismatch ? 1 : 0;

@@ -1,8 +1,9 @@
 /*
  * verify.hpp
- *     mosta-sidecar verify RULE: compares each collection of a rule with its SQLite targets by the canonical
- *     checksum of docs/verification.md (mosta_checksum on the source, the same encoding computed here from the
- *     SQLite tables), prints one line per collection and, for a mismatch, the first differing keys.
+ *     mosta-sidecar verify RULE: compares each collection of a rule with its SQLite and MongoDB targets by the
+ *     canonical checksum of docs/verification.md (mosta_checksum on the source, the same encoding computed here from
+ *     the SQLite tables, or from the documents by app/verify_mongo.hpp), prints one line per collection and, for a
+ *     mismatch, the first differing keys.
  */
 #pragma once
 
@@ -17,7 +18,7 @@ namespace mosta::sidecar {
 inline constexpr int kVerifyShownKeys = 10;
 
 // RunVerify runs the verify subcommand on context and returns the exit status: 0 when every collection of every
-// SQLite target matches, 1 on a mismatch (or a target that cannot be read), 2 for an unknown rule.
+// SQLite and MongoDB target matches, 1 on a mismatch (or a target that cannot be read), 2 for an unknown rule.
 int RunVerify(boost::asio::io_context &context, const Config &config);
 
 } // namespace mosta::sidecar
