@@ -342,8 +342,15 @@ void
 MongoSink::WriteCheckpoint(Lsn end_lsn) {
 	MongoCollectionHandle checkpoints(
 		mongoc_client_get_collection(client_->get(), database_.c_str(), kMongoCheckpointCollection));
+	// once there is a checkpoint, it must still be there, at the LSN this sink last wrote or read: a database
+	// dropped, or a server back without its data, while the pool reconnected silently would otherwise get the new
+	// changes on top of nothing. Then the write fails; reopened, the sink holds no checkpoint and the runner takes
+	// a new initial copy (docs/mongodb.md).
+	bool first = durable_lsn_ == kInvalidLsn;
 	BsonHandle filter = NewBson();
 	BSON_APPEND_UTF8(filter.get(), "_id", options_.slot.c_str());
+	if (!first)
+		BSON_APPEND_INT64(filter.get(), "end_lsn", static_cast<std::int64_t>(durable_lsn_));
 	BsonHandle doc = NewBson();
 	BSON_APPEND_UTF8(doc.get(), "_id", options_.slot.c_str());
 	std::string lsn = FormatLsn(end_lsn);
@@ -352,14 +359,22 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 	auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
 		std::chrono::system_clock::now().time_since_epoch());
 	BSON_APPEND_DATE_TIME(doc.get(), "updated_at", now.count());
-	BsonHandle upsert = UpsertOptions();
+	BsonHandle upsert = first ? UpsertOptions() : BsonHandle();
 	bson_t reply;
 	bson_error_t error;
 	bool done = mongoc_collection_replace_one(checkpoints.get(), filter.get(), doc.get(), upsert.get(), &reply, &error);
+	bson_iter_t matched;
+	bool found = first || (bson_iter_init_find(&matched, &reply, "matchedCount") && BSON_ITER_HOLDS_NUMBER(&matched) &&
+						   bson_iter_as_int64(&matched) == 1);
 	bson_destroy(&reply);
 	if (!done)
 		throw MongoFailure("writing the checkpoint " + lsn + " into " + database_ + "." + kMongoCheckpointCollection,
 						   error);
+	if (!found)
+		throw std::runtime_error("MongoDB: the checkpoint of " + options_.slot + " in " + database_ + "." +
+								 kMongoCheckpointCollection + " is no longer at " + FormatLsn(durable_lsn_) +
+								 " (the database was dropped, or the server restarted without its data): the "
+								 "target no longer holds what was written; reopening it");
 }
 
 void
