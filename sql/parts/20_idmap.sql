@@ -372,6 +372,8 @@ COMMENT ON FUNCTION mosta_legacy_id(text, uuid) IS
 
 REVOKE ALL ON mosta.id_map, mosta.id_policies FROM PUBLIC;
 GRANT SELECT ON mosta.id_map, mosta.id_policies TO mosta_admin;
+-- the MongoDB sink gives rows migrated from MongoDB their legacy ObjectId back as _id (docs/mongodb.md)
+GRANT SELECT ON mosta.id_map TO mosta_sidecar;
 REVOKE ALL ON FUNCTION
 	mosta._id_policy(text),
 	mosta._check_legacy_id(text, text, boolean),

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 
+#include "app/id_map_lookup.hpp"
 #include "app/log.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
@@ -60,7 +61,8 @@ ParseLsnField(const Change &change, const std::string &text, const char *field) 
 } // namespace
 
 std::unique_ptr<Sink>
-OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<std::string> &collections) {
+OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<std::string> &collections,
+		 const std::string &source) {
 	std::string path = FilePath(replica.uri);
 	if (replica.dialect == "sqlite") {
 		SqliteSinkOptions options;
@@ -81,6 +83,11 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<
 		options.slot = slot;
 		options.group_max_transactions = kMongoGroupTransactions;
 		options.warn = [](const std::string &text) { LogLine(text); };
+		// uuid keys that id_map allocated for legacy ObjectIds keep their ObjectId as _id
+		auto lookup = std::make_shared<IdMapLookup>(source);
+		options.legacy_object_id = [lookup](const Change &change, const std::string &uuid) {
+			return (*lookup)(change, uuid);
+		};
 		return std::make_unique<MongoSink>(options);
 	}
 	throw std::invalid_argument("replica " + replica.project + "." + replica.name + ": dialect " + replica.dialect +
@@ -285,7 +292,7 @@ TargetRunner::Run() {
 		LogLine(Label() + ": snapshot already done");
 		co_return;
 	}
-	co_await OnWorker([this] { sink_ = OpenSink(target_, slot_, plan_.collections); });
+	co_await OnWorker([this] { sink_ = OpenSink(target_, slot_, plan_.collections, config_.source); });
 	LogLine(Label() + ": sink " + MaskCredentials(target_.uri) + " (" + target_.dialect + ") holds up to " +
 			FormatLsn(sink_->DurableLsn()));
 	status_.applied_lsn = sink_->DurableLsn();

@@ -57,10 +57,11 @@
 
 namespace mosta::sidecar {
 
-// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; collections: the rule's,
-// which tables a mostajs.ddl CREATE TABLE is applied to); throws on failure.
+// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; collections:
+// the rule's, which tables a mostajs.ddl CREATE TABLE is applied to; source: the source's conninfo, which a mongodb
+// sink reads mosta.id_map through); throws on failure.
 std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot,
-							   const std::vector<std::string> &collections = {});
+							   const std::vector<std::string> &collections = {}, const std::string &source = {});
 
 // The status of every target of one rule, kept by the supervisor across runs and shared by the rule's runners
 // (all on the io thread), so that each can write the rule's aggregate.

@@ -725,7 +725,8 @@ AppendJsonAsBson(bson_t *doc, std::string_view field, std::string_view json) {
 }
 
 void
-AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
+AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes,
+			  const LegacyObjectId &legacy) {
 	if (change.key.empty())
 		throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
 								 " into MongoDB: the table has no key (primary key or replica identity index) to "
@@ -739,6 +740,16 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 	};
 	if (change.key.size() == 1) {
 		const Column &column = value_of(change.key[0]);
+		const std::string *uuid = std::get_if<std::string>(&column.value);
+		if (legacy && uuid != nullptr && TypeOf(change, column.name) == "uuid") {
+			// a uuid id_map allocated for a legacy ObjectId: the document keeps its original _id
+			if (std::optional<std::string> hex = legacy(change, *uuid); hex && bson_oid_is_valid(hex->c_str(), 24)) {
+				bson_oid_t oid;
+				bson_oid_init_from_string(&oid, hex->c_str());
+				Check(bson_append_oid(doc, "_id", 3, &oid), "_id");
+				return;
+			}
+		}
 		AppendMongoValue(doc, "_id", column.value, TypeOf(change, column.name), column.name, notes);
 		return;
 	}
@@ -752,16 +763,18 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 }
 
 BsonHandle
-MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
+MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
+			  const LegacyObjectId &legacy) {
 	BsonHandle filter = NewBson();
-	AppendMongoId(filter.get(), change, row, notes);
+	AppendMongoId(filter.get(), change, row, notes, legacy);
 	return filter;
 }
 
 BsonHandle
-MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
+MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
+				 const LegacyObjectId &legacy) {
 	BsonHandle doc = NewBson();
-	AppendMongoId(doc.get(), change, row, notes);
+	AppendMongoId(doc.get(), change, row, notes, legacy);
 	for (const Column &column : row) {
 		if (column.name == "_id") {
 			if (change.key.size() == 1 && change.key[0] == "_id")

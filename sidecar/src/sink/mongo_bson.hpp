@@ -23,6 +23,8 @@
 
 #include <map>
 #include <memory>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -92,17 +94,25 @@ std::string MongoFieldName(std::string_view name);
 void AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::string_view type,
 					  std::string_view column, MappingNotes &notes);
 
+// LegacyObjectId returns the legacy ObjectId (24 hex digits) id_map holds for the uuid key value of change's table,
+// or nothing; the sink's resolver looks it up in mosta.id_map (docs/mongodb.md, "_id").
+using LegacyObjectId = std::function<std::optional<std::string>(const Change &change, const std::string &uuid)>;
+
 // AppendMongoId appends "_id" for the key columns of change, taken from row (the image holding the key: "new" for
-// inserts and updates, "old" for deletes and for the old key of an update); throws std::runtime_error when the
-// table has no key or a key column is missing from row.
-void AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes);
+// inserts and updates, "old" for deletes and for the old key of an update); a one-column uuid key that legacy
+// resolves becomes that ObjectId. Throws std::runtime_error when the table has no key or a key column is missing
+// from row.
+void AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes,
+				   const LegacyObjectId &legacy = {});
 
 // MongoIdFilter returns {_id: ...} for the key of row.
-BsonHandle MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes);
+BsonHandle MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
+						 const LegacyObjectId &legacy = {});
 
 // MongoRowDocument returns {_id: key, <every column of row>}; a column named "_id" is the key itself when it is
 // the one key column, and is refused otherwise.
-BsonHandle MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes);
+BsonHandle MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
+							const LegacyObjectId &legacy = {});
 
 // AppendJsonAsBson parses json (an object or array text, as the plugin writes json and jsonb) and appends it under
 // field as an embedded document or array (json keys escaped as field names); throws std::runtime_error when it is

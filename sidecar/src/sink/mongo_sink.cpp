@@ -274,11 +274,11 @@ MongoSink::ApplyRow(const Change &change) {
 		else
 			partial = true;
 	}
-	BsonHandle filter = MongoIdFilter(change, row, notes_);
-	BsonHandle doc = MongoRowDocument(change, row, notes_);
+	BsonHandle filter = MongoIdFilter(change, row, notes_, options_.legacy_object_id);
+	BsonHandle doc = MongoRowDocument(change, row, notes_, options_.legacy_object_id);
 	BsonHandle moved_filter;
 	if (moved)
-		moved_filter = MongoIdFilter(change, change.old_row, notes_);
+		moved_filter = MongoIdFilter(change, change.old_row, notes_, options_.legacy_object_id);
 	ReportNotes(collection);
 	mongoc_bulk_operation_t *bulk = Bulk(collection);
 	bson_error_t error;
@@ -314,7 +314,7 @@ MongoSink::ApplyDelete(const Change &change) {
 	if (!change.has_old)
 		throw std::runtime_error("cannot apply delete to " + change.schema + "." + change.table +
 								 ": the document has no \"old\" to find the row by; give the table a primary key");
-	BsonHandle filter = MongoIdFilter(change, change.old_row, notes_);
+	BsonHandle filter = MongoIdFilter(change, change.old_row, notes_, options_.legacy_object_id);
 	ReportNotes(collection);
 	bson_error_t error;
 	if (!mongoc_bulk_operation_remove_one_with_opts(Bulk(collection), filter.get(), nullptr, &error))

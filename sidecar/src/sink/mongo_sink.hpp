@@ -128,6 +128,7 @@ struct MongoSinkOptions {
 	std::size_t group_max_transactions = 1;		// write the checkpoint after this many source transactions
 	std::size_t max_bulk_operations = 1000;		// execute a bulk once it holds this many operations
 	std::function<void(const std::string &)> warn; // told once per (collection, column, kind of loss); may be empty
+	LegacyObjectId legacy_object_id; // id_map lookup for one-column uuid keys (app/id_map_lookup.hpp); may be empty
 };
 
 // kMongoCheckpointCollection is where the checkpoints live, in the target database.

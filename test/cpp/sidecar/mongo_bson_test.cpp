@@ -325,6 +325,29 @@ TEST(MongoBson, UuidKeyIsBinaryId) {
 	EXPECT_EQ(subtype, BSON_SUBTYPE_UUID);
 }
 
+TEST(MongoBson, UuidKeyMappedFromAnObjectIdKeepsTheObjectId) {
+	Change change = RowChange(R"({"op":"insert","schema":"public","table":"users","key":["id"],)"
+							  R"("new":{"id":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","n":1},"types":{"id":"uuid"}})");
+	MappingNotes notes;
+	std::string asked;
+	LegacyObjectId legacy = [&asked](const Change &of, const std::string &uuid) -> std::optional<std::string> {
+		asked = of.table + " " + uuid;
+		return "507f1f77bcf86cd799439011";
+	};
+	BsonHandle doc = MongoRowDocument(change, change.new_row, notes, legacy);
+	EXPECT_EQ(asked, "users a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+	bson_iter_t iter = Field(doc.get(), "_id");
+	ASSERT_EQ(bson_iter_type(&iter), BSON_TYPE_OID);
+	char hex[25];
+	bson_oid_to_string(bson_iter_oid(&iter), hex);
+	EXPECT_STREQ(hex, "507f1f77bcf86cd799439011");
+	// not mapped: the uuid itself
+	LegacyObjectId none = [](const Change &, const std::string &) -> std::optional<std::string> { return {}; };
+	BsonHandle filter = MongoIdFilter(change, change.new_row, notes, none);
+	bson_iter_t plain = Field(filter.get(), "_id");
+	EXPECT_EQ(bson_iter_type(&plain), BSON_TYPE_BINARY);
+}
+
 TEST(MongoBson, IdColumnIsTheKey) {
 	Change keyed = RowChange(R"({"op":"insert","schema":"public","table":"t","key":["_id"],"new":{"_id":"k","v":1}})");
 	MappingNotes notes;
