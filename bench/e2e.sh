@@ -47,6 +47,21 @@
 # second after the rule has caught up; while catching up the stream is not
 # idle for that long, so the setting should change nothing else).
 #
+# Mongo target (a measure of the driver path, not of MongoDB): a second rule,
+# e2e_mongo, from the same table into a mongodb replica (project bench_mongo)
+# on mosta-test-mongod, the project's in-memory MongoDB-wire test server
+# (test/support/mongod), started by the script. Its own slot and its own
+# initial copy; in each round, after the native and SQLite consumers, it is
+# timed the same way ("mosta-sidecar --once" from start to exit) with the rule
+# e2e disabled, and e2e_mongo is disabled while everything else runs, so the
+# SQLite figures are those of a sidecar with one target, as before. After each
+# round its document count and sum(n) are checked against the source (through
+# Debian's /usr/bin/python3 and python3-pymongo, not through the sidecar). The
+# test server is one thread keeping every document in memory (the rows left
+# after BENCH_RUNS rounds: 800,000 per round at BENCH_SCALE=1); its peak RSS is
+# printed. Its rate says what the sidecar's Mongo sink and libmongoc cost plus
+# what this test server costs, nothing about a real mongod.
+#
 # Peak RSS: for each size of BENCH_RSS_ROWS (default 250,000 and 1,000,000),
 # one transaction inserting that many rows, then "mosta-sidecar --once" under
 # /usr/bin/time -v ("Maximum resident set size"); also its peak during the
@@ -55,8 +70,10 @@
 #
 # Settings: BENCH_SCALE (default 1), BENCH_RUNS (default 3), BENCH_RSS_ROWS
 # (default "250000 1000000"), MOSTA_SIDECAR (default the Release build
-# build/release/sidecar/mosta-sidecar, which bench/run-all builds). The
-# default run takes about 5 minutes on 2 cores.
+# build/release/sidecar/mosta-sidecar, which bench/run-all builds),
+# BENCH_MONGO (default 1; 0 leaves the Mongo target out), MOSTA_TEST_MONGOD
+# (default build/release/test/support/mosta-test-mongod, which bench/run-all
+# builds too). The default run takes about 7 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +81,8 @@ scale=${BENCH_SCALE:-1}
 runs=${BENCH_RUNS:-3}
 rss_sizes=${BENCH_RSS_ROWS:-250000 1000000}
 sidecar=${MOSTA_SIDECAR:-build/release/sidecar/mosta-sidecar}
+mongo=${BENCH_MONGO:-1}
+test_mongod=${MOSTA_TEST_MONGOD:-build/release/test/support/mosta-test-mongod}
 per_txn=$(awk -v s="$scale" 'BEGIN { n = int(10000 * s + 0.5); print (n < 1 ? 1 : n) }')
 inserts=$((100 * per_txn))
 updates=$((50 * per_txn))
@@ -75,11 +94,20 @@ die() { echo "e2e.sh: $*" >&2; exit 1; }
 [ -x "$sidecar" ] || die "$sidecar not found: cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release && cmake --build build/release -j2 --target mosta-sidecar (or set MOSTA_SIDECAR)"
 sidecar=$(realpath "$sidecar")
 [ -x /usr/bin/time ] || die "/usr/bin/time not found: apt-get install time"
+if [ "$mongo" = 1 ]; then
+	[ -x "$test_mongod" ] || die "$test_mongod not found: cmake --build build/release -j2 --target mosta-test-mongod (or set MOSTA_TEST_MONGOD, or BENCH_MONGO=0)"
+	test_mongod=$(realpath "$test_mongod")
+	/usr/bin/python3 -c 'import pymongo' 2>/dev/null || die "/usr/bin/python3 has no pymongo: apt-get install python3-pymongo (or BENCH_MONGO=0)"
+fi
 
 work=$(mktemp -d)
-pub_dir="" sub_dir=""
+pub_dir="" sub_dir="" mongod_pid=""
 cleanup() {
 	local dir
+	if [ -n "$mongod_pid" ]; then
+		kill -9 "$mongod_pid" 2>/dev/null || true
+		wait "$mongod_pid" 2>/dev/null || true
+	fi
 	for dir in "$sub_dir" "$pub_dir"; do
 		[ -n "$dir" ] && [ -f "$dir/.mosta-cluster" ] && scripts/pg-cluster stop "$dir" || true
 	done
@@ -103,6 +131,18 @@ pub() { PGPORT=$pub_port psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
 sub() { PGPORT=$sub_port psql -qXAt -v ON_ERROR_STOP=1 "$@"; }
 source_uri="host=127.0.0.1 port=$pub_port user=postgres dbname=bench_e2e"
 lite=$work/bench.db
+mongo_uri=""
+if [ "$mongo" = 1 ]; then
+	"$test_mongod" --port 0 >"$work/mongod.out" 2>"$work/mongod.err" &
+	mongod_pid=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'listening on' "$work/mongod.out" && break
+		kill -0 "$mongod_pid" 2>/dev/null || { cat "$work/mongod.err" >&2; die "mosta-test-mongod exited"; }
+		sleep 0.1
+	done
+	grep -q 'listening on' "$work/mongod.out" || die "mosta-test-mongod did not print its port within 20 s"
+	mongo_uri="mongodb://$(sed -n 's/.*listening on //p' "$work/mongod.out" | head -1)/bench_e2e"
+fi
 
 table_sql='CREATE TABLE bench_rows (id bigint PRIMARY KEY, n int, label text, amount numeric(14,2),
                          at timestamptz, doc jsonb, flag boolean);'
@@ -116,6 +156,13 @@ SELECT mosta_add_replica('bench', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('bench', 'lite', 'slave', 'sqlite', :'lite');
 SELECT mosta_add_rule('e2e', 'bench', 'bench', 'cdc', ARRAY['bench_rows']);
 SQL
+if [ "$mongo" = 1 ]; then
+	pub -v uri="$mongo_uri" >/dev/null <<SQL
+SELECT mosta_add_replica('bench_mongo', 'mongo', 'master', 'mongodb', :'uri');
+SET client_min_messages = warning;
+SELECT mosta_add_rule('e2e_mongo', 'bench', 'bench_mongo', 'cdc', ARRAY['bench_rows'], enabled => false);
+SQL
+fi
 PGOPTIONS="-c client_min_messages=warning" sub <<SQL
 $table_sql
 CREATE SUBSCRIPTION bench_sub CONNECTION '$source_uri' PUBLICATION bench_pub
@@ -159,6 +206,21 @@ out=$(run_sidecar copy)
 read -r _ idle_rss _ <<<"$out"
 sidecar_slot=$(pub -At -c "SELECT slot FROM mosta_rule_targets('e2e')")
 [ -n "$sidecar_slot" ] || die "the sidecar's slot is not in mosta_rule_targets('e2e')"
+
+# only_rule RULE: enables RULE and disables the other one (e2e or e2e_mongo); the sidecar --once runs enabled rules only.
+only_rule() {
+	local other=e2e_mongo
+	[ "$1" = e2e ] || other=e2e
+	pub -c "SELECT mosta_disable_rule('$other'), mosta_enable_rule('$1')" >/dev/null
+}
+if [ "$mongo" = 1 ]; then
+	# the Mongo target's own slot and initial copy (of the empty table)
+	only_rule e2e_mongo
+	run_sidecar mongo_copy >/dev/null
+	only_rule e2e
+	[ -n "$(pub -At -c "SELECT slot FROM mosta_rule_targets('e2e_mongo')")" ] ||
+		die "the Mongo target's slot is not in mosta_rule_targets('e2e_mongo')"
+fi
 
 # run_native: the subscription from ENABLE until its slot confirmed END_LSN; prints nanoseconds.
 run_native() {
@@ -226,6 +288,18 @@ print("%d %d" % db.execute("SELECT count(*), coalesce(sum(n), 0) FROM \"public.b
 	[ "$native_rows" = "$source" ] || die "$1: the subscriber holds '$native_rows' (rows, sum(n)), the source '$source'"
 }
 
+# check_mongo LABEL: the Mongo target holds the publisher's rows (document count, sum(n)), read with pymongo.
+check_mongo() {
+	local source mongo_rows
+	source=$(pub -c "SELECT count(*) || ' ' || coalesce(sum(n), 0) FROM bench_rows")
+	mongo_rows=$(/usr/bin/python3 -c 'import pymongo, sys
+client = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)
+rows = client.get_default_database()["bench_rows"]
+total = list(rows.aggregate([{"$group": {"_id": None, "count": {"$sum": 1}, "n": {"$sum": "$n"}}}]))
+print("%d %d" % ((total[0]["count"], total[0]["n"]) if total else (0, 0)))' "$mongo_uri")
+	[ "$mongo_rows" = "$source" ] || die "$1: the Mongo target holds '$mongo_rows' (documents, sum(n)), the source '$source'"
+}
+
 for ((run = 0; run < runs; run++)); do
 	pub -c "CHECKPOINT"
 	start_lsn=$(pub -c "SELECT pg_current_wal_lsn()")
@@ -247,10 +321,27 @@ for ((run = 0; run < runs; run++)); do
 		fi
 	done
 	check "round $((run + 1))"
-	printf 'round %d: native %.2f s, sidecar %.2f s (%s first)\n' $((run + 1)) \
+	mongo_note=""
+	if [ "$mongo" = 1 ]; then
+		only_rule e2e_mongo
+		out=$(run_sidecar "mongo$run")
+		only_rule e2e
+		read -r ns rss cpu <<<"$out"
+		echo "$ns" >>"$work/mongo"
+		echo "$rss" >>"$work/mongo_rss"
+		echo "$cpu" >>"$work/mongo_cpu"
+		check_mongo "round $((run + 1))"
+		mongo_note=$(printf ', Mongo (test server) %.2f s' "$(awk -v n="$ns" 'BEGIN { print n / 1e9 }')")
+	fi
+	printf 'round %d: native %.2f s, sidecar %.2f s (%s first)%s\n' $((run + 1)) \
 		"$(tail -1 "$work/native" | awk '{ print $1 / 1e9 }')" "$(tail -1 "$work/sidecar" | awk '{ print $1 / 1e9 }')" \
-		"${order%% *}" >&2
+		"${order%% *}" "$mongo_note" >&2
 done
+mongod_hwm="" mongod_docs=""
+if [ "$mongo" = 1 ]; then
+	mongod_hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$mongod_pid/status")
+	mongod_docs=$(pub -c "SELECT count(*) FROM bench_rows")
+fi
 
 # Peak RSS: one transaction of N rows (new ids), then mosta-sidecar --once.
 base=$((runs * inserts))
@@ -291,6 +382,17 @@ printf '%-52s %8.2f %10.0f\n' "  (decode only: pg_recvlogical, mostajs -> /dev/n
 printf '%-52s %8.2f\n' "  (CPU time of mosta-sidecar, user + system)" \
 	"$(sort -n "$work/sidecar_cpu" | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')"
 printf 'ratio sidecar / native: %s (target: at least 1.5)\n' "$(awk -v n="$native_s" -v s="$sidecar_s" 'BEGIN { printf "%.2f", n / s }')"
+if [ "$mongo" = 1 ]; then
+	mongo_s=$(median "$work/mongo")
+	echo "Mongo target (driver path against mosta-test-mongod, not a measure of MongoDB); checked equal to the source:"
+	printf '%-52s %8.2f %10.0f\n' "mosta-sidecar --once (mostajs) -> mosta-test-mongod" "$mongo_s" \
+		"$(awk -v c="$changes" -v s="$mongo_s" 'BEGIN { print c / s }')"
+	printf '%-52s %8.2f\n' "  (CPU time of mosta-sidecar, user + system)" \
+		"$(sort -n "$work/mongo_cpu" | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')"
+	printf 'ratio Mongo (test server) / native: %s; mosta-sidecar peak RSS %s MB; mosta-test-mongod peak RSS %s MB holding %d documents\n' \
+		"$(awk -v n="$native_s" -v s="$mongo_s" 'BEGIN { printf "%.2f", n / s }')" \
+		"$(mb "$(sort -n "$work/mongo_rss" | tail -1)")" "$(mb "$mongod_hwm")" "$mongod_docs"
+fi
 echo "mosta-sidecar peak RSS (/usr/bin/time -v, maximum resident set size):"
 printf '  %-44s %8s MB\n' "initial copy of the empty table" "$(mb "$idle_rss")"
 printf '  %-44s %8s MB\n' "catch-up rounds (largest)" "$(mb "$(sort -n "$work/catchup_rss" | tail -1)")"
