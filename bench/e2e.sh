@@ -73,7 +73,7 @@
 # build/release/sidecar/mosta-sidecar, which bench/run-all builds),
 # BENCH_MONGO (default 1; 0 leaves the Mongo target out), MOSTA_TEST_MONGOD
 # (default build/release/test/support/mosta-test-mongod, which bench/run-all
-# builds too). The default run takes about 7 minutes on 2 cores.
+# builds too). The default run takes about 4 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
