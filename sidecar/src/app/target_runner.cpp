@@ -329,11 +329,15 @@ TargetRunner::PrepareSlot(ReplicationStream &stream) {
 		co_await stream.DropSlot(slot_, false);
 		slot.exists = false;
 	}
+	// the target may hold rows of the interrupted copy or of an emptied target's last writes: the new copy
+	// empties the copied tables first, like a re-snapshot
+	bool interrupted = false;
 	if (slot.exists && sink_->DurableLsn() == kInvalidLsn) {
 		LogLine(Label() + ": slot " + slot_ +
 				" exists but the sink holds no checkpoint (an interrupted initial copy): dropping it to start over");
 		co_await stream.DropSlot(slot_, false);
 		slot.exists = false;
+		interrupted = true;
 	}
 	if (slot.exists)
 		co_return;
@@ -349,7 +353,7 @@ TargetRunner::PrepareSlot(ReplicationStream &stream) {
 	co_await PublishStatus();
 	CreatedSlot created = co_await stream.CreateSlot(slot_, "mostajs", SlotSnapshot::Export);
 	LogLine(Label() + ": slot " + slot_ + " created at " + FormatLsn(created.consistent_point));
-	co_await Copy(created.snapshot_name, created.consistent_point, resnapshot);
+	co_await Copy(created.snapshot_name, created.consistent_point, resnapshot || interrupted);
 }
 
 boost::asio::awaitable<std::string>

@@ -13,7 +13,8 @@
  *     DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over.
  *     A crash during the copy leaves a slot while the sink's DurableLsn() is still 0/0: the runner then drops the
  *     slot and starts over with a new one (a copy cannot be resumed, because the exported snapshot dies with the
- *     connection that created the slot). Re-applying the copy is harmless on keyed tables (upserts).
+ *     connection that created the slot); that copy starts with a truncate of the copied tables, as a re-snapshot
+ *     does, for targets that keep partial writes (MongoDB).
  *
  *     Re-snapshot. A slot PostgreSQL invalidated (wal_status = lost: it outgrew max_slot_wal_keep_size) has lost
  *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data. The runner
