@@ -26,13 +26,9 @@ cleanup_extra() {
 	psql -X -q -d postgres -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1
 }
 
-listening() { grep -qs 'listening on .*:[0-9]' "$work/mongod.out" && [ -z "$(tail -c 1 "$work/mongod.out")" ]; }
-"$MONGOD_BINARY" --port 0 >"$work/mongod.out" 2>"$work/mongod.err" &
-server=$!
-poll_until 20 listening || fail_setup "mosta-test-mongod did not start: $(cat "$work/mongod.err")"
-port=$(sed -n 's/.*listening on 127\.0\.0\.1://p' "$work/mongod.out" | head -1)
+start_mongo_target idmap # mosta-test-mongod, or MOSTA_TEST_MONGO_URI's server (lib/tap.sh)
 
-psql_db -o /dev/null -v uri="host=$PGHOST port=$PGPORT dbname=$db" -v mongo="mongodb://127.0.0.1:$port/idmap" <<SQL || { not_ok "schema and catalog"; finish; }
+psql_db -o /dev/null -v uri="host=$PGHOST port=$PGPORT dbname=$db" -v mongo="$mongo_uri" <<SQL || { not_ok "schema and catalog"; finish; }
 CREATE EXTENSION mostajs;
 CREATE ROLE $role LOGIN REPLICATION IN ROLE mosta_sidecar, pg_read_all_data;
 CREATE TABLE users (id uuid PRIMARY KEY, name text NOT NULL);
@@ -47,9 +43,9 @@ SQL
 
 # ids PRINT: "<_id type>:<_id>=<name>" of every document, sorted
 ids() {
-	"$python" - "$port" <<'PY'
+	"$python" - "$mongo_uri" <<'PY'
 import sys, pymongo
-docs = pymongo.MongoClient("127.0.0.1", int(sys.argv[1]), serverSelectionTimeoutMS=5000).idmap.users.find()
+docs = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000).get_default_database().users.find()
 print(" ".join(sorted(f"{type(d['_id']).__name__}:{d['_id']}={d['name']}" for d in docs)))
 PY
 }

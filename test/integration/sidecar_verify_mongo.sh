@@ -24,12 +24,7 @@ use_database mosta_sidecar_verify_mongo_$$
 server=
 cleanup_extra() { [ -n "$server" ] && kill -9 "$server" 2>/dev/null && wait "$server" 2>/dev/null; }
 
-listening() { grep -qs 'listening on .*:[0-9]' "$work/mongod.out" && [ -z "$(tail -c 1 "$work/mongod.out")" ]; }
-"$MONGOD_BINARY" --port 0 >"$work/mongod.out" 2>"$work/mongod.err" &
-server=$!
-poll_until 20 listening || { not_ok "mosta-test-mongod starts"; cat "$work/mongod.err" >&2; finish; }
-port=$(sed -n 's/.*listening on 127\.0\.0\.1://p' "$work/mongod.out" | head -1)
-mongo_uri="mongodb://127.0.0.1:$port/verifydb"
+start_mongo_target verifydb # mosta-test-mongod, or MOSTA_TEST_MONGO_URI's server (lib/tap.sh)
 
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE accounts (

@@ -11,6 +11,10 @@
 #                            MOSTA_SIDECAR, else build/sidecar/mosta-sidecar) and check it exists
 #   require_test_mongod      set MONGOD_BINARY to the MongoDB-wire test server (MOSTA_TEST_MONGOD_BIN,
 #                            else build/test/support/mosta-test-mongod) and check it exists
+#   start_mongo_target DB    the MongoDB a test writes to: MOSTA_TEST_MONGO_URI (a real mongod,
+#                            "mongodb://host:port" without a path; DB dropped first) when set, else
+#                            mosta-test-mongod on a free port (its pid in $server, its port in $port);
+#                            sets mongo_uri (.../DB) and mongo_external (1 for a real server)
 #
 # For the scripts that test mosta-sidecar in a database of their own:
 #   use_database NAME        db=NAME, work=a new temporary directory, daemon= (no daemon yet);
@@ -64,6 +68,24 @@ require_sidecar() {
 require_test_mongod() {
 	MONGOD_BINARY=${MOSTA_TEST_MONGOD_BIN:-build/test/support/mosta-test-mongod}
 	[ -x "$MONGOD_BINARY" ] || fail_setup "$MONGOD_BINARY not found: build it with cmake -S . -B build && cmake --build build -j2"
+}
+
+start_mongo_target() {
+	if [ -n "${MOSTA_TEST_MONGO_URI:-}" ]; then
+		mongo_external=1
+		mongo_uri="${MOSTA_TEST_MONGO_URI%/}/$1"
+		/usr/bin/python3 -c 'import sys, pymongo; pymongo.MongoClient(sys.argv[1]).drop_database(sys.argv[2])' \
+			"$MOSTA_TEST_MONGO_URI" "$1" || fail_setup "cannot reach MOSTA_TEST_MONGO_URI"
+		echo "# against MOSTA_TEST_MONGO_URI"
+		return
+	fi
+	mongo_external=0
+	"$MONGOD_BINARY" --port 0 >"$work/mongod.out" 2>"$work/mongod.err" &
+	server=$!
+	mongod_listening() { grep -qs 'listening on .*:[0-9]' "$work/mongod.out" && [ -z "$(tail -c 1 "$work/mongod.out")" ]; }
+	poll_until 20 mongod_listening || fail_setup "mosta-test-mongod did not start: $(cat "$work/mongod.err")"
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1://p' "$work/mongod.out" | head -1)
+	mongo_uri="mongodb://127.0.0.1:$port/$1"
 }
 
 # poll_until SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0) or SECONDS pass (1).
