@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "decode/type_name.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "sink/mongo_bson.hpp"
 
@@ -35,22 +36,9 @@ struct ColumnType {
 ColumnType
 ReadColumnType(std::string_view type) {
 	ColumnType result;
-	while (type.size() >= 2 && type.substr(type.size() - 2) == "[]") {
-		++result.dims;
-		type.remove_suffix(2);
-	}
-	std::string base;
-	int depth = 0;
-	for (char c : type) {
-		if (c == '(')
-			++depth;
-		else if (c == ')')
-			depth = depth > 0 ? depth - 1 : 0;
-		else if (depth == 0)
-			base += c;
-	}
-	while (!base.empty() && base.back() == ' ')
-		base.pop_back();
+	TypeName name = SplitTypeName(type);
+	result.dims = name.dims;
+	const std::string &base = name.base;
 	if (base == "smallint" || base == "integer" || base == "bigint" || base == "oid")
 		result.kind = Kind::Integer;
 	else if (base == "numeric")

@@ -15,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "decode/type_name.hpp"
 #include "mosta/common/hex.hpp"
 
 namespace mosta::sidecar {
@@ -45,22 +46,9 @@ struct PgType {
 PgType
 ReadPgType(std::string_view type) {
 	PgType result;
-	while (type.size() >= 2 && type.substr(type.size() - 2) == "[]") {
-		++result.dims;
-		type.remove_suffix(2);
-	}
-	std::string base;
-	int depth = 0;
-	for (char c : type) {
-		if (c == '(')
-			++depth;
-		else if (c == ')')
-			depth = std::max(0, depth - 1);
-		else if (depth == 0)
-			base += c;
-	}
-	while (!base.empty() && base.back() == ' ')
-		base.pop_back();
+	TypeName name = SplitTypeName(type);
+	result.dims = name.dims;
+	const std::string &base = name.base;
 	if (base == "smallint" || base == "integer")
 		result.kind = Kind::Int32;
 	else if (base == "bigint" || base == "oid")
