@@ -48,6 +48,14 @@ equal_to_source() { [ "$(rows "$1")" = "$(source_rows)" ]; }
 target_field() { scalar "SELECT $2 FROM mosta_rule_targets('r1') WHERE replica = '$1'"; }
 
 createdb "$other" || { not_ok "createdb"; finish; }
+# a database without the extension: a clear refusal, not "relation mosta.replicas does not exist"
+if PGDATABASE=$other "$BINARY" --once 2>"$work/log.noext"; then
+	not_ok "without the extension: --once fails"
+elif grep -q "the mostajs extension is not installed in database \"$other\"" "$work/log.noext"; then
+	ok "without the extension: --once fails and says CREATE EXTENSION mostajs is missing"
+else
+	not_ok "without the extension: a clear message ($(tail -1 "$work/log.noext"))"
+fi
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE t (id int PRIMARY KEY, v text);
 INSERT INTO t SELECT i, 'seed ' || i FROM generate_series(1, 100) i;

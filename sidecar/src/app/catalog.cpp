@@ -135,6 +135,16 @@ SqlLiteral(PgConnection &conn, const std::string &value) {
 
 boost::asio::awaitable<std::vector<RulePlan>>
 LoadRulePlans(PgConnection &conn) {
+	// without the extension every catalog query fails with "relation does not exist": say what is missing
+	const std::string extension_sql = "SELECT current_database(), EXISTS (SELECT 1 FROM pg_extension WHERE extname = "
+									  "'mostajs')";
+	PgResultHandle extension = co_await conn.Exec("looking for the mostajs extension", extension_sql);
+	if (std::string(PQgetvalue(extension.get(), 0, 1)) != "t")
+		throw PgError("reading the catalog", "42704",
+					  "the mostajs extension is not installed in database \"" +
+						  std::string(PQgetvalue(extension.get(), 0, 0)) +
+						  "\" (run CREATE EXTENSION mostajs there as a superuser, or point --source at the database "
+						  "that has it)");
 	const std::string replicas_sql = "SELECT project, name, role, dialect, uri FROM mosta.replicas ORDER BY project, name";
 	PgResultHandle replicas_result = co_await conn.Exec("reading mosta.replicas", replicas_sql);
 	std::vector<ReplicaInfo> replicas;
