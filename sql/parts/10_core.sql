@@ -894,7 +894,11 @@ CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	                             || ',"type":' || to_json(format_type(a.atttypid, a.atttypmod))::text
 	                             || ',"nullable":' || CASE WHEN a.attnotnull THEN 'false' ELSE 'true' END
 	                             || coalesce(',"default":' || to_json(pg_get_expr(d.adbin, d.adrelid))::text, '')
-	                             || CASE WHEN a.atthasmissing OR c.relkind = 'p'
+	                             || CASE WHEN a.atthasmissing
+	                                       OR (c.relkind = 'p' AND EXISTS (
+	                                           SELECT 1 FROM pg_partition_tree(c.oid) t
+	                                             JOIN pg_attribute l ON l.attrelid = t.relid AND l.attname = a.attname
+	                                            WHERE t.isleaf AND l.atthasmissing))
 	                                     THEN coalesce(',"fill":' || mosta._column_fill(c.oid, a.attname), '')
 	                                     ELSE '' END
 	                             || '}', ',' ORDER BY a.attnum)
