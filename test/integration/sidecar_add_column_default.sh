@@ -15,7 +15,9 @@
 #      which no change carries): the sidecar re-copies loudly (a WARNING in its log, a mosta.activity row
 #      "resnapshot", target_status.resnapshots = 1 for each target) and every target then holds each row's own r;
 #   4. mosta-sidecar verify r1 exits 0 (SQLite and MongoDB), and the dump replayed into an empty database holds
-#      the source's rows.
+#      the source's rows;
+#   5. the daemon (not --once): another volatile default re-copies, each row gets its own value in SQLite, and
+#      streaming goes on from the new copy (a row inserted afterwards arrives).
 # Every file target lives under $work. Prints "sidecar_add_column_default: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -143,5 +145,17 @@ else
 	cat "$work/replay.out" >&2
 	psql -X -At -d "$replayed" -c "$query" >&2
 fi
+
+# 5. The daemon (not --once): a volatile default re-copies, then streaming goes on from the new copy.
+PGDATABASE=$db "$BINARY" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
+daemon=$!
+psql_db -c "ALTER TABLE t ADD COLUMN r2 float8 DEFAULT random()" || not_ok "add a second volatile default"
+r2_equal() { [ "$(source_rows "id, round(r2::numeric, 12)")" = "$(lite_rows "id, printf('%.12f', r2)")" ]; }
+if poll_until 30 r2_equal; then ok "daemon: the re-copy gives every row its own volatile default"; else not_ok "daemon: r2 differs"; tail -20 "$work/log.daemon" >&2; fi
+psql_db -c "INSERT INTO t (id, v) VALUES (8, 'streamed after the re-copy')" || not_ok "insert after the re-copy"
+row_8() { [ "$(lite_rows "v" | grep -c '^streamed after the re-copy$')" = 1 ]; }
+if poll_until 30 row_8; then ok "daemon: streaming goes on after the re-copy"; else not_ok "daemon: row 8 not streamed"; tail -20 "$work/log.daemon" >&2; fi
+if [ "$(resnapshots)" = "dump=2 lite=2 mongo=2" ]; then ok "resnapshots = 2 for each target"; else not_ok "resnapshots: $(resnapshots)"; fi
+stop_daemon "daemon: SIGTERM, exit 0"
 
 finish
