@@ -861,13 +861,26 @@ CREATE FUNCTION mosta._ddl_user_table(relid oid) RETURNS boolean
 		   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'mosta'))
 $$;
 
+-- _column_fill returns the value rows older than a column hold in it (the
+-- "fast default" PostgreSQL keeps in pg_attribute.attmissingval), written as
+-- the change stream writes values; NULL when there is none. For a partitioned
+-- table, the value its leaves hold.
+CREATE FUNCTION mosta._column_fill(relid oid, attname name) RETURNS text
+	AS 'MODULE_PATHNAME', 'mostajs_column_fill'
+	LANGUAGE C STABLE STRICT;
+
 -- _ddl_table_json returns the one-line JSON document announcing a table's new
 -- shape after command: its live columns in attnum order (generated columns
--- are left out, as they are from change documents), its key (the primary key,
+-- are left out, as they are from change documents), each with the "fill"
+-- older rows hold when PostgreSQL stored one, its key (the primary key,
 -- else the REPLICA IDENTITY USING INDEX index: the "key" of change documents)
--- and its replica identity. Every name goes through to_json, so no character
--- in a name can break the document; the pinned search_path makes types and
--- defaults come out schema-qualified whatever the DDL's search_path was.
+-- and its replica identity; "rewritten" when the command rewrote the table
+-- (or one of its partitions: mosta._ddl_table_rewrite recorded it), and
+-- "partition_root" for a partition. Every name goes through to_json, so no
+-- character in a name can break the document; the pinned search_path makes
+-- types and defaults come out schema-qualified whatever the DDL's search_path
+-- was. The initial copy announces each table with it too
+-- (mosta.snapshot_ddl_document): one owner of a table's shape document.
 CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -881,6 +894,13 @@ CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	                             || ',"type":' || to_json(format_type(a.atttypid, a.atttypmod))::text
 	                             || ',"nullable":' || CASE WHEN a.attnotnull THEN 'false' ELSE 'true' END
 	                             || coalesce(',"default":' || to_json(pg_get_expr(d.adbin, d.adrelid))::text, '')
+	                             || CASE WHEN a.atthasmissing
+	                                       OR (c.relkind = 'p' AND EXISTS (
+	                                           SELECT 1 FROM pg_partition_tree(c.oid) t
+	                                             JOIN pg_attribute l ON l.attrelid = t.relid AND l.attname = a.attname
+	                                            WHERE t.isleaf AND l.atthasmissing))
+	                                     THEN coalesce(',"fill":' || mosta._column_fill(c.oid, a.attname), '')
+	                                     ELSE '' END
 	                             || '}', ',' ORDER BY a.attnum)
 	             FROM pg_attribute a
 	             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -895,10 +915,49 @@ CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	    || '],"replica_identity":'
 	    || CASE c.relreplident WHEN 'd' THEN '"default"' WHEN 'f' THEN '"full"' WHEN 'i' THEN '"index"'
 	                           ELSE '"nothing"' END
+	    || CASE WHEN EXISTS (
+	           SELECT 1 FROM unnest(string_to_array(current_setting('mosta.rewritten_tables', true), ' ')) r(relid)
+	            WHERE r.relid <> '' AND (r.relid::oid = c.oid
+	                  OR (c.relkind = 'p' AND r.relid::oid IN (SELECT t.relid FROM pg_partition_tree(c.oid) t))))
+	            THEN ',"rewritten":true' ELSE '' END
+	    || CASE WHEN c.relispartition THEN (
+	           SELECT ',"partition_root":{"schema":' || to_json(rn.nspname::text)::text
+	               || ',"table":' || to_json(r.relname::text)::text || '}'
+	             FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
+	            WHERE r.oid = pg_partition_root(c.oid)) ELSE '' END
 	    || '}'
 	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE c.oid = $2
 $$;
+
+-- snapshot_ddl_document returns the mostajs.ddl message document that
+-- announces tbl's shape as its CREATE TABLE did, as the plugin would write it
+-- ({"op":"message",...,"prefix":"mostajs.ddl","content":{...}}): the initial
+-- copy applies it before the table's rows, so every target holds every copied
+-- table, rows or none, through the path that follows CREATE TABLE while
+-- streaming. SECURITY DEFINER: it reads only catalogs, through helpers that
+-- are not granted to PUBLIC.
+CREATE FUNCTION mosta.snapshot_ddl_document(tbl regclass) RETURNS text
+	LANGUAGE plpgsql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'argument "tbl" must not be null'
+			USING ERRCODE = 'null_value_not_allowed',
+			      HINT = 'Pass the table to announce, e.g. ''public.orders''::regclass.';
+	END IF;
+	IF NOT mosta._ddl_user_table(tbl) THEN
+		RAISE EXCEPTION '"%" is not a user table', tbl
+			USING ERRCODE = 'wrong_object_type',
+			      HINT = 'Shapes are announced for permanent ordinary and partitioned tables outside the system schemas and mosta.';
+	END IF;
+	RETURN '{"op":"message","transactional":true,"prefix":"mostajs.ddl","content":'
+	       || mosta._ddl_table_json('CREATE TABLE', tbl) || '}';
+END
+$$;
+COMMENT ON FUNCTION mosta.snapshot_ddl_document(regclass) IS
+	'Returns the mostajs.ddl message document announcing a table''s shape (as CREATE TABLE), which the initial copy applies before its rows';
 
 -- _ddl_emit writes a DDL document into WAL as a transactional logical message,
 -- so a decoder delivers it inside its transaction, between the data changes
@@ -960,6 +1019,26 @@ BEGIN
 	LOOP
 		PERFORM mosta._ddl_emit(mosta._ddl_table_json(target.command_tag, target.relid));
 	END LOOP;
+	-- what mosta._ddl_table_rewrite recorded is this command's: announced above
+	PERFORM set_config('mosta.rewritten_tables', '', false);
+END
+$$;
+
+-- _ddl_table_rewrite records, for the ddl_command_end trigger of the same
+-- command, that it rewrites a table: an ADD COLUMN whose default is volatile
+-- (clock_timestamp(), random(), nextval(), an identity) gives each existing
+-- row its own value in the rewrite, which no change document carries, so the
+-- message says "rewritten" and a target re-copies (docs/capture.md section 3).
+-- A transaction-local setting carries the list: a function with a SET clause
+-- would undo it on return, so this one pins nothing and qualifies every name.
+CREATE FUNCTION mosta._ddl_table_rewrite() RETURNS event_trigger
+	LANGUAGE plpgsql
+	AS $$
+BEGIN
+	PERFORM pg_catalog.set_config('mosta.rewritten_tables',
+	                              pg_catalog.concat_ws(' ', pg_catalog.current_setting('mosta.rewritten_tables', true),
+	                                                   pg_catalog.pg_event_trigger_table_rewrite_oid()),
+	                              true);
 END
 $$;
 
@@ -1303,6 +1382,10 @@ COMMENT ON EVENT TRIGGER mosta_ddl_command_end IS
 	'Writes a mostajs.ddl logical message with the new shape of each user table a DDL command creates or alters';
 CREATE EVENT TRIGGER mosta_ddl_sql_drop ON sql_drop
 	EXECUTE FUNCTION mosta._ddl_sql_drop();
+CREATE EVENT TRIGGER mosta_ddl_table_rewrite ON table_rewrite
+	EXECUTE FUNCTION mosta._ddl_table_rewrite();
+COMMENT ON EVENT TRIGGER mosta_ddl_table_rewrite IS
+	'Records the tables a command rewrites, for the mostajs.ddl message its ddl_command_end writes';
 COMMENT ON EVENT TRIGGER mosta_ddl_sql_drop IS
 	'Writes a mostajs.ddl logical message for each user table dropped, or changed by a cascading drop';
 
@@ -1314,8 +1397,10 @@ REVOKE ALL ON mosta.change_log, mosta.captured_tables, mosta.change_log_seq FROM
 GRANT SELECT ON mosta.change_log, mosta.captured_tables TO mosta_admin;
 REVOKE ALL ON FUNCTION
 	mosta._ddl_user_table(oid),
+	mosta._column_fill(oid, name),
 	mosta._ddl_table_json(text, oid),
 	mosta._ddl_emit(text),
+	mosta._ddl_table_rewrite(),
 	mosta._ddl_command_end(),
 	mosta._ddl_sql_drop(),
 	mosta.capture_trigger(),
@@ -1343,13 +1428,16 @@ GRANT EXECUTE ON FUNCTION
 -- Initial copy
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEFAULT true) RETURNS SETOF text
+CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEFAULT true,
+                                         partition_root boolean DEFAULT false) RETURNS SETOF text
 	AS 'MODULE_PATHNAME', 'mostajs_snapshot_documents'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean) IS
+COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean) IS
 	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy)';
-REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean) TO mosta_admin, mosta_sidecar;
+REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean), mosta.snapshot_ddl_document(regclass)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean), mosta.snapshot_ddl_document(regclass)
+	TO mosta_admin, mosta_sidecar;
 
 -- mosta-sidecar's catalog access (docs/sidecar.md, "The sidecar's role")
 GRANT SELECT ON mosta.projects, mosta.replicas, mosta.rules, mosta.routing TO mosta_sidecar;

@@ -40,7 +40,8 @@ $$;
 
 -- _validate_tables returns the tables a rule's collections cover: for {*},
 -- the sidecar's list (ordinary permanent tables outside the system schemas
--- and mosta, with a primary key or REPLICA IDENTITY FULL: kTablesOfStarSql in
+-- and mosta, with a primary key or REPLICA IDENTITY FULL, partitioned tables
+-- as their top-most root only: kTablesOfStarSql in
 -- sidecar/src/app/catalog.hpp); else each named table, relid NULL when it no
 -- longer exists.
 CREATE FUNCTION mosta._validate_tables(collections text[])
@@ -51,7 +52,7 @@ CREATE FUNCTION mosta._validate_tables(collections text[])
 	SELECT format('%I.%I', n.nspname, c.relname), c.oid
 	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE $1 = ARRAY['*']
-	   AND c.relkind = 'r' AND c.relpersistence = 'p'
+	   AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
 	   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mosta', 'pg_toast')
 	   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
 	   AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
@@ -98,7 +99,8 @@ CREATE FUNCTION mosta._validate_columns(tbl oid)
 $$;
 
 -- _validate_table_issues returns the checks both dialects share: tables that
--- lost their key, partitioned tables, generated columns.
+-- lost their key, partitioned tables (replicated as their root) and
+-- partitions named on their own (refused), generated columns.
 CREATE FUNCTION mosta._validate_table_issues(tbl oid)
 	RETURNS TABLE (severity text, "column" text, issue text)
 	LANGUAGE sql STABLE
@@ -109,11 +111,17 @@ CREATE FUNCTION mosta._validate_table_issues(tbl oid)
 	  FROM pg_class c
 	 WHERE c.oid = $1 AND mosta._validate_key(c.oid) IS NULL AND c.relreplident <> 'f'
 	UNION ALL
-	SELECT 'warning', NULL,
-	       'partitioned table: the sidecar streams without partition-root, so its changes arrive under the names '
-	       'of its partitions (docs/protocol.md section 9), not under this table''s name'
+	SELECT 'info', NULL,
+	       'partitioned table: replicated as its root, one target table (or collection) named after it holding '
+	       'the rows of all its partitions (the sidecar streams with partition-root, docs/sidecar.md)'
 	  FROM pg_class c
 	 WHERE c.oid = $1 AND c.relkind = 'p'
+	UNION ALL
+	SELECT 'error', NULL,
+	       format('partition of %s: partitioned tables are replicated as their root, whose name this rule does '
+	              'not cover, so the sidecar refuses it: name %s instead', r.oid::regclass, r.oid::regclass)
+	  FROM pg_class c JOIN pg_class r ON r.oid = pg_partition_root(c.oid)
+	 WHERE c.oid = $1 AND c.relispartition
 	UNION ALL
 	SELECT 'info', v.name, 'generated column: left out of change documents, so not replicated'
 	  FROM mosta._validate_columns($1) v

@@ -3,7 +3,8 @@
 # scripts/pg-cluster run provides. Declares rule 'arc' on tables t and u into an archive directory, runs
 # "mosta-sidecar --once" (the initial copy), makes inserts, updates (one changing the key) and deletes in several
 # transactions, two of them concurrent and committed in the opposite order of their start, runs "--once" again,
-# then reads the archive (docs/sidecar.md "JSON archive", sidecar/src/sink/json_archive_sink.hpp) and checks: one
+# then reads the archive (docs/sidecar.md "JSON archive", sidecar/src/sink/json_archive_sink.hpp) and checks: the
+# copy is one transaction holding each table's shape (a mostajs.ddl message) before its rows; one
 # JSON document per line, every line parseable; file names archive-<first commit LSN, 16 hex>.jsonl; each
 # transaction a begin line (commit_lsn), its change documents (lsn, xid), a commit line (lsn = the begin's
 # commit_lsn, end_lsn); end LSNs strictly increasing (commit order); the transactions with row changes are exactly
@@ -139,10 +140,13 @@ if lsns_ok:
     commit_lsns = [tx["commit_lsn"] for tx in transactions]
     check(len(set(commit_lsns)) == len(commit_lsns), "no transaction archived twice (distinct commit_lsn)")
 
-# the first transaction is the initial copy: the seed rows as inserts
+# the first transaction is the initial copy: each table's shape (its CREATE TABLE mostajs.ddl message), then its
+# seed rows as inserts
 copy = transactions[0] if transactions else {"changes": []}
-seed = sorted((c.get("table"), c.get("op")) for c in copy["changes"])
-check(seed == [("t", "insert")] * 5 + [("u", "insert")] * 2, f"the first transaction is the initial copy (7 inserts): {seed}")
+seed = [(c.get("table") or (c.get("content") or {}).get("table"), c.get("op"), c.get("prefix")) for c in copy["changes"]]
+check(seed == [("t", "message", "mostajs.ddl")] + [("t", "insert", None)] * 5
+      + [("u", "message", "mostajs.ddl")] + [("u", "insert", None)] * 2,
+      f"the first transaction is the initial copy (each table's shape message, then its rows: 7 inserts): {seed}")
 
 # the streamed transactions with row changes: exactly the expected ones, in commit order
 rows = [tx for tx in transactions[1:] if any(c["op"] in ("insert", "update", "delete") for c in tx["changes"])]

@@ -6,7 +6,7 @@
 -- transaction a pgTAP file runs in.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(38);
+SELECT plan(45);
 
 \ir support/helpers.psql
 
@@ -48,12 +48,13 @@ SELECT results_eq(
 	$$VALUES ('mosta_ddl_command_end', 'ddl_command_end', 'O', 'mosta._ddl_command_end()',
 	          'CREATE TABLE, CREATE TABLE AS, SELECT INTO, ALTER TABLE, ALTER TYPE'),
 	         ('mosta_ddl_sql_drop', 'sql_drop', 'O', 'mosta._ddl_sql_drop()', NULL),
+	         ('mosta_ddl_table_rewrite', 'table_rewrite', 'O', 'mosta._ddl_table_rewrite()', NULL),
 	         ('mosta_forget_dropped_tables', 'sql_drop', 'O', 'mosta._forget_dropped_tables()', NULL)$$,
-	'the extension installs three enabled event triggers (the third, of sql/parts/30_invariants.sql, forgets '
-	'the invariants and TTLs of dropped tables), ddl_command_end limited to commands that change tables');
+	'the extension installs four enabled event triggers (mosta_forget_dropped_tables, of sql/parts/30_invariants.sql, '
+	'forgets the invariants and TTLs of dropped tables), ddl_command_end limited to commands that change tables');
 SELECT is((SELECT count(*) FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
             WHERE x.extname = 'mostajs' AND d.classid = 'pg_event_trigger'::regclass AND d.deptype = 'e'),
-          3::bigint, 'the event triggers belong to the extension (DROP EXTENSION removes them)');
+          4::bigint, 'the event triggers belong to the extension (DROP EXTENSION removes them)');
 SELECT is_definer('mosta', f, '{}'::name[], format('mosta.%s is SECURITY DEFINER (any user''s DDL fires it)', f))
   FROM unnest(ARRAY['_ddl_command_end', '_ddl_sql_drop']) f;
 SELECT is(pg_temp.sqlstate_as('mosta_test_plain', sql), '42501', format('a plain role may not call %s', f))
@@ -114,6 +115,40 @@ ALTER TABLE public.key_t REPLICA IDENTITY NOTHING;
 SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'replica_identity', 'nothing',
           'replica_identity says nothing');
 SELECT is(mosta._ddl_table_json('x', 0), NULL, 'no document for a relation that does not exist');
+
+-- "fill": the value older rows hold in a column added with a non-volatile default (attmissingval)
+CREATE TABLE public.fill_t (id int PRIMARY KEY);
+INSERT INTO public.fill_t VALUES (1);
+ALTER TABLE public.fill_t ADD COLUMN n numeric DEFAULT 1.50, ADD COLUMN e text DEFAULT 'a' || 'b',
+	ADD COLUMN iv interval DEFAULT '1 day', ADD COLUMN plain int;
+SELECT is(mosta._ddl_table_json('x', 'public.fill_t'::regclass)::jsonb -> 'columns',
+          '[{"name":"id","type":"integer","nullable":false},
+            {"name":"n","type":"numeric","nullable":true,"default":"1.50","fill":"1.50"},
+            {"name":"e","type":"text","nullable":true,"default":"(''a''::text || ''b''::text)","fill":"ab"},
+            {"name":"iv","type":"interval","nullable":true,"default":"''1 day''::interval","fill":"P1D"},
+            {"name":"plain","type":"integer","nullable":true}]'::jsonb,
+          'a fast default is carried as "fill", typed as change documents type values; no default, no fill');
+ALTER TABLE public.fill_t ALTER COLUMN plain SET DEFAULT 7;
+SELECT is(mosta._ddl_table_json('x', 'public.fill_t'::regclass)::jsonb #> '{columns,4}',
+          '{"name":"plain","type":"integer","nullable":true,"default":"7"}'::jsonb,
+          'SET DEFAULT changes no existing row: no fill');
+SELECT ok(NOT mosta._ddl_table_json('x', 'public.fill_t'::regclass)::jsonb ? 'rewritten',
+          'a command that rewrote nothing: no "rewritten"');
+ALTER TABLE public.fill_t ADD COLUMN r float8 DEFAULT random();
+SELECT is(current_setting('mosta.rewritten_tables', true), '',
+          'the rewrite record of a command is consumed by its ddl_command_end');
+SELECT set_config('mosta.rewritten_tables', 'public.fill_t'::regclass::oid::text, true);
+SELECT is(mosta._ddl_table_json('x', 'public.fill_t'::regclass)::jsonb -> 'rewritten', 'true'::jsonb,
+          'a table rewritten by the command (recorded by mosta._ddl_table_rewrite): "rewritten"');
+SELECT set_config('mosta.rewritten_tables', '', true);
+CREATE TABLE public.part_t (id int, r text, PRIMARY KEY (id, r)) PARTITION BY LIST (r);
+CREATE TABLE public.part_t_a PARTITION OF public.part_t FOR VALUES IN ('a');
+INSERT INTO public.part_t VALUES (1, 'a');
+ALTER TABLE public.part_t ADD COLUMN z int DEFAULT 7;
+SELECT is(mosta._ddl_table_json('x', 'public.part_t'::regclass)::jsonb #> '{columns,2,fill}', '7'::jsonb,
+          'a partitioned table: the fill its partitions hold');
+SELECT is(mosta._ddl_table_json('x', 'public.part_t_a'::regclass)::jsonb -> 'partition_root',
+          '{"schema":"public","table":"part_t"}'::jsonb, 'a partition names its top-most root');
 
 -- which relations are announced
 SELECT ok(mosta._ddl_user_table('public.shape_t'::regclass), 'a user table is announced');

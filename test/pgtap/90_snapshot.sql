@@ -1,10 +1,12 @@
 -- 90_snapshot.sql: mosta.snapshot_documents(), the initial copy: one insert
 -- document per row, byte for byte the plugin's format with include-types;
--- out-of-line values written in full; partitions under their leaf names;
+-- out-of-line values written in full; partitions under their leaf names, or
+-- under their root with partition_root; mosta.snapshot_ddl_document, the
+-- shape the copy announces before a table's rows;
 -- the privilege and row-level-security checks a direct heap read must make.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(12);
+SELECT plan(18);
 
 \ir support/helpers.psql
 
@@ -38,6 +40,22 @@ SELECT is((SELECT d::jsonb->'new'->>'ts' FROM mosta.snapshot_documents('public.s
           '2024-05-01T10:00:00+00:00', 'values are encoded as in the stream (timestamptz in UTC)');
 SELECT results_eq($$SELECT d::jsonb->>'table' FROM mosta.snapshot_documents('public.snap_parted') d ORDER BY 1$$,
                   ARRAY['snap_parted_a', 'snap_parted_b'], 'a partitioned table yields its leaves'' rows under the leaf names');
+SELECT results_eq($$SELECT d FROM mosta.snapshot_documents('public.snap_parted', true, true) d ORDER BY 1$$,
+                  ARRAY['{"op":"insert","schema":"public","table":"snap_parted","key":["id","r"],"new":{"id":1,"r":"a"},"types":{"id":"integer","r":"text"}}',
+                        '{"op":"insert","schema":"public","table":"snap_parted","key":["id","r"],"new":{"id":2,"r":"b"},"types":{"id":"integer","r":"text"}}'],
+                  'partition_root => true: the leaves'' rows under the root''s name (the plugin''s partition-root)');
+SELECT is(mosta.snapshot_ddl_document('public.snap'),
+          '{"op":"message","transactional":true,"prefix":"mostajs.ddl","content":'
+          || mosta._ddl_table_json('CREATE TABLE', 'public.snap'::regclass) || '}',
+          'snapshot_ddl_document: the mostajs.ddl message of the event trigger''s CREATE TABLE document');
+SELECT is(mosta.snapshot_ddl_document('public.snap')::jsonb #>> '{content,columns,3,name}', 'n',
+          'it lists the table''s columns');
+SELECT throws_ok($$SELECT mosta.snapshot_ddl_document('public.snap_view')$$, '42809',
+                 '"public.snap_view" is not a user table', 'snapshot_ddl_document refuses a view');
+SELECT throws_ok($$SELECT mosta.snapshot_ddl_document(NULL)$$, '22004', 'argument "tbl" must not be null',
+                 'snapshot_ddl_document refuses NULL');
+SELECT is(pg_temp.sqlstate_as('mosta_test_plain', $$SELECT mosta.snapshot_ddl_document('public.snap')$$), '42501',
+          'a role outside mosta_admin and mosta_sidecar may not call snapshot_ddl_document');
 SELECT throws_ok($$SELECT mosta.snapshot_documents('public.snap_view')$$, '42809', '"snap_view" is not a table',
                  'a view is refused');
 SELECT throws_ok($$SELECT mosta.snapshot_documents(NULL)$$, '22004', 'argument "tbl" must not be null',

@@ -2,7 +2,7 @@
 -- mosta_add_rule raises with its counts (mosta._validation_summary).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(55);
+SELECT plan(58);
 
 \ir support/helpers.psql
 
@@ -47,6 +47,8 @@ CREATE TABLE v.t (id int PRIMARY KEY);
 CREATE TABLE public."v.t" (id int PRIMARY KEY);
 CREATE TABLE public."system.x" (id int PRIMARY KEY);
 CREATE TABLE v."a$b" (id int PRIMARY KEY);
+CREATE TABLE v.parted (id int, r text, PRIMARY KEY (id, r)) PARTITION BY LIST (r);
+CREATE TABLE v.parted_a PARTITION OF v.parted FOR VALUES IN ('a');
 
 SELECT lives_ok($$SELECT mosta_add_rule('types', 'app', 'app', 'cdc', ARRAY['v.types'])$$,
                 'mosta_add_rule succeeds for a rule with issues (it only raises a NOTICE)');
@@ -59,6 +61,7 @@ SELECT mosta_add_rule('mcoll', 'app', 'app', 'cdc', ARRAY['v.t', 'public."v.t"',
 SELECT mosta_add_rule('star', 'app', 'app', 'cdc', ARRAY['*']);
 SELECT mosta_add_rule('topg', 'app', 'wh', 'cdc', ARRAY['v.types']);
 SELECT mosta_add_rule('doomed', 'app', 'app', 'cdc', ARRAY['v.doomed']);
+SELECT mosta_add_rule('parted', 'app', 'app', 'cdc', ARRAY['v.parted', 'v.parted_a']);
 DROP TABLE v.doomed;
 RESET client_min_messages;
 
@@ -173,7 +176,8 @@ SELECT ok(EXISTS (SELECT 1 FROM mosta_validate_rule('star') r WHERE r.collection
 SELECT is((SELECT count(*) FROM mosta_validate_rule('star')),
           (SELECT sum(pg_temp.rows_of(x, t))
              FROM unnest(ARRAY['types', 'names', 'keyless', 'comp', 'reserved', 'cases', 'mcoll']) x,
-                  unnest(ARRAY['lite', 'mongo']) t)::bigint,
+                  unnest(ARRAY['lite', 'mongo']) t)::bigint
+          + (SELECT count(*) FROM mosta_validate_rule('parted') r WHERE r.collection = 'v.parted'),
           'a * rule reports what the rules naming each table report');
 SELECT is(pg_temp.issue_of('doomed', 'lite', 'error', 'v.doomed', NULL), 'table does not exist any more',
           'a named table dropped since: an error');
@@ -194,6 +198,21 @@ SELECT is(mosta._validation_summary('topg'), NULL, 'no NOTICE for a rule without
 SELECT mosta_add_replica('wh', 'docs', 'slave', 'mongodb', 'mongodb://h/wh');
 SELECT alike(mosta._validation_summary('topg'), 'rule "topg": % compatibility issues found%',
             'once the target project has a MongoDB replica, the rule gets a report');
+
+------------------------------------------------------------------------------
+-- partitioned tables: replicated as their root
+------------------------------------------------------------------------------
+SELECT alike((SELECT string_agg(r.issue, '; ') FROM mosta_validate_rule('parted') r
+               WHERE r.collection = 'v.parted' AND r.severity = 'info'),
+            '%partitioned table: replicated as its root, one target table%',
+            'a partitioned table named in a rule: info, replicated as its root');
+SELECT alike((SELECT string_agg(r.issue, '; ') FROM mosta_validate_rule('parted') r
+               WHERE r.collection = 'v.parted_a' AND r.severity = 'error'),
+            'partition of v.parted: %name v.parted instead',
+            'a partition named on its own: an error naming its root');
+SELECT ok(EXISTS (SELECT 1 FROM mosta_validate_rule('star') r WHERE r.collection = 'v.parted')
+          AND NOT EXISTS (SELECT 1 FROM mosta_validate_rule('star') r WHERE r.collection = 'v.parted_a'),
+          'a ''*'' rule covers the partitioned root, not its partitions (as the sidecar copies it)');
 
 ------------------------------------------------------------------------------
 -- errors and privileges

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * snapshot_documents.cpp
- *	  mosta.snapshot_documents(tbl regclass, include_types boolean): every
+ *	  mosta.snapshot_documents(tbl regclass, include_types boolean,
+ *	  partition_root boolean): every
  *	  row of a table, as of the transaction's snapshot, as an insert
  *	  document of the change stream. The sidecar runs it under a slot's
  *	  exported snapshot for the initial copy, so the copy and the stream that
@@ -12,7 +13,10 @@
  * would: SELECT privilege on the table, and no row-level security in force
  * for the caller (a copy that silently skipped rows would look complete).
  * A partitioned table yields the rows of its leaf partitions, each under
- * the leaf's name, as the stream reports them by default.
+ * the leaf's name, as the stream reports them by default; with
+ * partition_root, each under the top-most root's name, columns and key, as
+ * the stream reports them with the plugin's partition-root option (what the
+ * sidecar reads).
  *-------------------------------------------------------------------------
  */
 #include "mostajs/decoding/change_json.hpp"
@@ -58,12 +62,12 @@ CheckReadable(Oid relid) {
 
 /* CopyTable writes one insert document per row of a plain table into the result set. */
 void
-CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, MemoryContext row_context) {
+CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_root, MemoryContext row_context) {
 	Relation rel = table_open(relid, AccessShareLock);
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 		                errmsg("table \"%s\" does not use the heap access method", RelationGetRelationName(rel))));
-	RelationInfo *info = GetRelationInfo(BackendRelationInfoCache(), rel);
+	RelationInfo *info = GetRelationInfo(BackendRelationInfoCache(partition_root), rel);
 	TupleDesc desc = RelationGetDescr(rel);
 	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
 	StringInfoData document;
@@ -89,13 +93,15 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, MemoryContext ro
 
 } // namespace mostajs
 
-/* mostajs_snapshot_documents is mosta.snapshot_documents(tbl regclass, include_types boolean) → setof text. */
+/* mostajs_snapshot_documents is mosta.snapshot_documents(tbl regclass, include_types boolean, partition_root boolean)
+ * → setof text. */
 extern "C" Datum
 mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("argument \"tbl\" must not be null")));
 	Oid relid = PG_GETARG_OID(0);
 	bool include_types = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+	bool partition_root = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	char relkind = get_rel_relkind(relid);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relid)),
@@ -113,7 +119,7 @@ mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 		if (get_rel_relkind(table) != RELKIND_RELATION)
 			continue;
 		mostajs::CheckReadable(table);
-		mostajs::CopyTable(result, table, include_types, row_context);
+		mostajs::CopyTable(result, table, include_types, partition_root, row_context);
 	}
 	MemoryContextDelete(row_context);
 	return static_cast<Datum>(0);

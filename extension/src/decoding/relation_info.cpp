@@ -244,11 +244,12 @@ CreateRelationInfoCache(MemoryContext parent, bool report_under_root) {
 }
 
 RelationInfoCache *
-BackendRelationInfoCache() {
-	static RelationInfoCache *backend_cache = nullptr; /* a plain pointer: nothing runs at exit */
-	if (backend_cache == nullptr)
-		backend_cache = CreateRelationInfoCache(TopMemoryContext, false);
-	return backend_cache;
+BackendRelationInfoCache(bool report_under_root) {
+	static RelationInfoCache *backend_caches[2] = {nullptr, nullptr}; /* plain pointers: nothing runs at exit */
+	RelationInfoCache *&cache = backend_caches[report_under_root ? 1 : 0];
+	if (cache == nullptr)
+		cache = CreateRelationInfoCache(TopMemoryContext, report_under_root);
+	return cache;
 }
 
 RelationInfo *

@@ -57,10 +57,12 @@ std::string SlotName(const std::string &rule, const std::string &project, const 
 bool IsMostaSlot(const std::string &slot);
 
 // kTablesOfStarSql lists the tables a '*' rule covers (qualified, quoted names): ordinary permanent tables outside
-// the system schemas and mosta, with a primary key or REPLICA IDENTITY FULL. The initial copy and verify use it.
+// the system schemas and mosta, with a primary key or REPLICA IDENTITY FULL; partitioned tables count as one table,
+// their top-most root (the stream reports partitions under it: partition-root), so partitions are not listed. The
+// initial copy and verify use it; mosta._validate_tables (sql/parts/60_validate.sql) says the same.
 inline constexpr const char *kTablesOfStarSql =
 	"SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'"
+	" WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'"
 	"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'mosta', 'pg_toast')"
 	"   AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'"
 	"   AND (c.relreplident = 'f' OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))"

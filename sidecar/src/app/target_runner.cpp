@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "app/id_map_lookup.hpp"
+#include "app/initial_copy.hpp"
 #include "app/log.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
@@ -82,6 +83,7 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<
 		options.default_database = replica.project;
 		options.slot = slot;
 		options.group_max_transactions = kMongoGroupTransactions;
+		options.ddl_collections = collections;
 		options.warn = [](const std::string &text) { LogLine(text); };
 		// uuid keys that id_map allocated for legacy ObjectIds keep their ObjectId as _id
 		auto lookup = std::make_shared<IdMapLookup>(source);
@@ -391,15 +393,7 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	const std::string begin_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
 								  SqlLiteral(sql_, snapshot_name);
 	co_await sql_.Exec("starting the initial copy", begin_sql);
-	std::vector<std::string> tables;
-	if (plan_.collections.size() == 1 && plan_.collections[0] == "*") {
-		const std::string star_sql = kTablesOfStarSql;
-		PgResultHandle result = co_await sql_.Exec("listing the tables of '*'", star_sql);
-		for (int row = 0; row < PQntuples(result.get()); ++row)
-			tables.emplace_back(PQgetvalue(result.get(), row, 0));
-	} else {
-		tables = plan_.collections;
-	}
+	std::vector<std::string> tables = co_await CopiedTables(sql_, plan_);
 	co_await OnWorker([&] { sink_->BeginTransaction(consistent_point); });
 	in_transaction_ = true;
 	if (resnapshot && !tables.empty()) {
@@ -419,8 +413,10 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	status_.snapshot_rows = 0;
 	for (const std::string &table : tables) {
 		const std::string context = "copying " + table;
-		const std::string declare_sql = "DECLARE mosta_copy NO SCROLL CURSOR FOR SELECT mosta.snapshot_documents(" +
-										SqlLiteral(sql_, table) + "::regclass)";
+		// the table's shape first: every target then holds the table, rows or none
+		std::string shape = co_await ShapeDocument(sql_, table);
+		co_await OnWorker([&] { sink_->Apply(ParseChange(shape)); });
+		const std::string declare_sql = CopyCursorSql(sql_, table);
 		co_await sql_.Exec(context, declare_sql);
 		const std::string fetch_sql = "FETCH " + std::to_string(kCopyFetchRows) + " FROM mosta_copy";
 		long long rows = 0;
@@ -549,25 +545,53 @@ TargetRunner::FinishApply() {
 
 boost::asio::awaitable<void>
 TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
-	std::exception_ptr error;
-	try {
-		co_await StreamLoop(stream, start, include_tables);
-	} catch (...) {
-		error = std::current_exception();
-	}
-	if (error) {
+	for (;;) {
+		std::exception_ptr error;
+		try {
+			co_await StreamLoop(stream, start, include_tables);
+		} catch (...) {
+			error = std::current_exception();
+		}
+		if (!error)
+			co_return;
 		// the batch on the worker refers to this runner: it must end before the runner can
 		co_await DrainApply();
 		apply_error_ = nullptr;
-		std::rethrow_exception(error);
+		std::string reason;
+		try {
+			std::rethrow_exception(error);
+		} catch (const RecopyNeeded &recopy) {
+			reason = recopy.what();
+		} catch (...) {
+			throw;
+		}
+		co_await Recopy(stream, reason);
+		start = sink_->DurableLsn();
+		if (marker_ != kInvalidLsn && start >= marker_) {
+			/* --once: the new copy holds everything committed before the start */
+			marker_reached_ = idle_ = true;
+			caught_up_at_ = std::chrono::steady_clock::now();
+			co_await PublishStatus();
+			co_return;
+		}
 	}
 }
 
 boost::asio::awaitable<void>
+TargetRunner::Recopy(ReplicationStream &stream, const std::string &reason) {
+	co_await OnWorker([this] { sink_->Rollback(); });
+	in_transaction_ = skipping_ = false;
+	co_await Warn("resnapshot", reason + ": taking a new initial copy of the target");
+	co_await stream.Stop();
+	co_await stream.DropSlot(slot_, false);
+	co_await PrepareSlot(stream); // the slot is gone while the sink holds data: a re-snapshot
+}
+
+boost::asio::awaitable<void>
 TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
-	std::vector<PluginOption> plugin_options{
-		{"include-lsn", "on"},	 {"include-types", "on"},	  {"batch-bytes", "65536"},
-		{"include-xids", "on"}, {"include-timestamp", "on"}};
+	std::vector<PluginOption> plugin_options{{"include-lsn", "on"},		  {"include-types", "on"},
+											 {"batch-bytes", "65536"},	  {"include-xids", "on"},
+											 {"include-timestamp", "on"}, {"partition-root", "on"}};
 	if (!include_tables.empty())
 		plugin_options.emplace_back("include-tables", include_tables);
 	co_await stream.Start(slot_, start, plugin_options);

@@ -112,8 +112,13 @@ class TargetRunner {
 	boost::asio::awaitable<std::string> IncludeTables();
 
 	// Stream streams from start until stopped (or once-finished); whatever happens, it returns only once the
-	// worker holds no batch of this runner.
+	// worker holds no batch of this runner. A sink's RecopyNeeded is answered with Recopy, then streaming goes on
+	// from the new copy.
 	boost::asio::awaitable<void> Stream(ReplicationStream &stream, Lsn start, const std::string &include_tables);
+
+	// Recopy answers a sink's RecopyNeeded while streaming (reason: its message): rolls the sink back, says so
+	// loudly (as a re-snapshot), stops the stream, drops the slot and takes a new initial copy.
+	boost::asio::awaitable<void> Recopy(ReplicationStream &stream, const std::string &reason);
 
 	// StreamLoop is Stream's work: read and parse a message on the io thread while the worker applies the last.
 	boost::asio::awaitable<void> StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables);

@@ -16,8 +16,7 @@ namespace {
 // Fail throws the error of a malformed DDL message.
 [[noreturn]] void
 Fail(const std::string &problem, const std::string &text) {
-	throw std::runtime_error("invalid mostajs.ddl message: " + problem + ": " +
-							 text.substr(0, kDocumentExcerptBytes));
+	throw std::runtime_error("invalid mostajs.ddl message: " + problem + ": " + text.substr(0, kDocumentExcerptBytes));
 }
 
 // StringField returns the string member name of object ("" when absent); throws when it is not a string.
@@ -67,6 +66,35 @@ SplitQualifiedName(std::string_view name) {
 	return parts;
 }
 
+// FillValue reads a column's "fill" through the change reader, so it becomes the Value a change document's value
+// would (integers exact, json as sent).
+Value
+FillValue(const cJSON *fill, const JsonSourceMap &source, const std::string &text) {
+	std::string json;
+	if (cJSON_IsNumber(fill) || cJSON_IsObject(fill) || cJSON_IsArray(fill)) {
+		json = source.TextOf(fill);
+	} else {
+		char *printed = cJSON_PrintUnformatted(fill);
+		if (printed == nullptr)
+			Fail("a \"fill\" cannot be read", text);
+		json = printed;
+		cJSON_free(printed);
+	}
+	Change row = ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + json + "}}");
+	return row.new_row.at(0).value;
+}
+
+// ReadPartitionRoot reads "partition_root" ({"schema","table"}) when present.
+std::optional<TableName>
+ReadPartitionRoot(const cJSON *object, const std::string &text) {
+	const cJSON *root = cJSON_GetObjectItemCaseSensitive(object, "partition_root");
+	if (root == nullptr || cJSON_IsNull(root))
+		return std::nullopt;
+	if (!cJSON_IsObject(root))
+		Fail("\"partition_root\" is not an object", text);
+	return TableName{StringField(root, "schema", text, true), StringField(root, "table", text, true)};
+}
+
 } // namespace
 
 bool
@@ -97,6 +125,9 @@ ParseDdlMessage(const Change &change) {
 	message.dropped = dropped != nullptr && cJSON_IsTrue(dropped);
 	if (message.dropped)
 		return message;
+	message.rewritten = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(object, "rewritten"));
+	message.partition_root = ReadPartitionRoot(object, raw->text);
+	JsonSourceMap source(root.get(), raw->text);
 	const cJSON *columns = cJSON_GetObjectItemCaseSensitive(object, "columns");
 	if (!cJSON_IsArray(columns))
 		Fail("no \"columns\" array", raw->text);
@@ -113,6 +144,9 @@ ParseDdlMessage(const Change &change) {
 		parsed.nullable = nullable == nullptr || !cJSON_IsFalse(nullable);
 		if (const cJSON *def = cJSON_GetObjectItemCaseSensitive(column, "default"); cJSON_IsString(def))
 			parsed.default_expr = def->valuestring;
+		if (const cJSON *fill = cJSON_GetObjectItemCaseSensitive(column, "fill");
+			fill != nullptr && !cJSON_IsNull(fill))
+			parsed.fill = FillValue(fill, source, raw->text);
 		message.columns.push_back(std::move(parsed));
 	}
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(object, "key");
@@ -167,6 +201,23 @@ DiffColumns(const std::vector<std::string> &held, const std::vector<DdlColumn> &
 		diff.added.clear();
 	}
 	return diff;
+}
+
+const DdlColumn *
+FindDdlColumn(const DdlMessage &message, std::string_view name) {
+	auto found = std::find_if(message.columns.begin(), message.columns.end(),
+							  [&](const DdlColumn &column) { return column.name == name; });
+	return found == message.columns.end() ? nullptr : &*found;
+}
+
+bool
+NeedsRecopy(const DdlMessage &message, const std::vector<std::string> &added) {
+	if (!message.rewritten)
+		return false;
+	return std::any_of(added.begin(), added.end(), [&](const std::string &name) {
+		const DdlColumn *column = FindDdlColumn(message, name);
+		return column != nullptr && !column->fill;
+	});
 }
 
 Change

@@ -39,6 +39,10 @@ struct DdlColumn {
 	std::string type; // format_type's spelling
 	bool nullable = true;
 	std::optional<std::string> default_expr;
+	// "fill": the value rows older than the column hold in it (PostgreSQL's fast default), typed as change
+	// documents type values; a sink that adds the column sets it in the rows it holds. Unset: NULL, unless the
+	// message says "rewritten".
+	std::optional<Value> fill;
 };
 
 // One mostajs.ddl message's content.
@@ -51,6 +55,13 @@ struct DdlMessage {
 	std::vector<std::string> key;
 	std::string replica_identity;
 	bool dropped = false;
+	// "rewritten": the command rewrote the table (an ADD COLUMN with a volatile default gave each row its own
+	// value, which no change document carries): a sink that adds a column without "fill" must copy the table again
+	// (NeedsRecopy).
+	bool rewritten = false;
+	// "partition_root": the table is a partition, whose changes the sidecar receives under this root
+	// (partition-root): sinks hold the root and leave the partition's own messages alone.
+	std::optional<TableName> partition_root;
 
 	// IsCreate tells whether the command creates the table (CREATE TABLE, CREATE TABLE AS, SELECT INTO).
 	bool IsCreate() const noexcept;
@@ -74,6 +85,13 @@ struct ColumnDiff {
 // DiffColumns compares held (the target's columns, in column order) with shape (the message's columns, in order),
 // recognizing a rename as the file comment says.
 ColumnDiff DiffColumns(const std::vector<std::string> &held, const std::vector<DdlColumn> &shape);
+
+// NeedsRecopy tells whether adding the columns added (names from DiffColumns) leaves the sink's rows without values
+// only the source holds: the message says "rewritten" and one of them has no "fill".
+bool NeedsRecopy(const DdlMessage &message, const std::vector<std::string> &added);
+
+// FindDdlColumn returns the column called name of message, or null.
+const DdlColumn *FindDdlColumn(const DdlMessage &message, std::string_view name);
 
 // ShapeAsChange returns an insert document carrying the shape: every column with a NULL value, "types" and "key",
 // so the sinks' own table declaration (CREATE TABLE / ADD COLUMN) can be reused.

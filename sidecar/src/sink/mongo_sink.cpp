@@ -139,7 +139,8 @@ MongoSink::Apply(const Change &change) {
 			ApplyTruncate(change);
 			break;
 		case Op::Message:
-			break; // documents have no schema: DDL messages and others need nothing
+			ApplyDdl(change); // documents have no schema: only fills and rewrites need something
+			break;
 		default:
 			throw std::invalid_argument("MongoDB sink: Apply takes row changes, truncates and messages, not " +
 										std::string(OpName(change.op)));
@@ -326,9 +327,9 @@ void
 MongoSink::ApplyTruncate(const Change &change) {
 	for (const TruncateTarget &target : change.truncate_tables) {
 		if (target.partition)
-			throw std::runtime_error("cannot apply a truncate of partition " + target.partition->schema + "." +
-									 target.partition->table + " alone to the collection of its root " +
-									 target.schema + "." + target.table + ": take a new snapshot of that table");
+			throw RecopyNeeded("a truncate of partition " + target.partition->schema + "." + target.partition->table +
+							   " alone, whose documents the collection of its root " + target.schema + "." +
+							   target.table + " cannot tell apart");
 		std::string collection = MongoCollectionName(target.schema, target.table);
 		BsonHandle everything = NewBson();
 		bson_error_t error;
@@ -356,8 +357,8 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 	std::string lsn = FormatLsn(end_lsn);
 	BSON_APPEND_UTF8(doc.get(), "lsn", lsn.c_str());
 	BSON_APPEND_INT64(doc.get(), "end_lsn", static_cast<std::int64_t>(end_lsn));
-	auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-		std::chrono::system_clock::now().time_since_epoch());
+	auto now =
+		std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
 	BSON_APPEND_DATE_TIME(doc.get(), "updated_at", now.count());
 	BsonHandle upsert = first ? UpsertOptions() : BsonHandle();
 	bson_t reply;

@@ -11,8 +11,9 @@
  *     Applying: insert → replaceOne({_id}, doc, upsert); update → the same, or, when the document carries
  *     "unchanged" (TOAST) columns whose old value is unknown, updateOne({_id}, {$set: columns present}, upsert); an
  *     update that changes the key deletes the old _id first; delete → deleteOne({_id}); truncate → deleteMany({})
- *     on each collection; messages are accepted and ignored. Every one of these is idempotent, so replaying a
- *     change any number of times leaves the same documents.
+ *     on each collection; mostajs.ddl messages about the rule's tables fill a column added with a "fill" into the
+ *     documents that lack it (updateMany $set, mongo_ddl.cpp); other messages are ignored. Every one of these is
+ *     idempotent, so replaying a change any number of times leaves the same documents.
  *
  *     Durability: operations go into an ordered bulk write per collection, executed (acknowledged, with the URI's
  *     write concern) when the collection changes, when it holds max_bulk_operations operations, and at each group
@@ -37,6 +38,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "sink/ddl_message.hpp"
 #include "sink/mongo_bson.hpp"
 #include "sink/sink.hpp"
 
@@ -122,13 +124,14 @@ class PooledClient {
 
 // Settings of a MongoSink.
 struct MongoSinkOptions {
-	std::string uri;							// mongodb://host:port/dbname?options
-	std::string default_database;				// when the uri names none (the replica's project)
-	std::string slot;							// the checkpoint document's _id (the replication slot)
-	std::size_t group_max_transactions = 1;		// write the checkpoint after this many source transactions
-	std::size_t max_bulk_operations = 1000;		// execute a bulk once it holds this many operations
+	std::string uri;							   // mongodb://host:port/dbname?options
+	std::string default_database;				   // when the uri names none (the replica's project)
+	std::string slot;							   // the checkpoint document's _id (the replication slot)
+	std::size_t group_max_transactions = 1;		   // write the checkpoint after this many source transactions
+	std::size_t max_bulk_operations = 1000;		   // execute a bulk once it holds this many operations
 	std::function<void(const std::string &)> warn; // told once per (collection, column, kind of loss); may be empty
 	LegacyObjectId legacy_object_id; // id_map lookup for one-column uuid keys (app/id_map_lookup.hpp); may be empty
+	std::vector<std::string> ddl_collections; // the rule's collections: mostajs.ddl messages about them are followed
 };
 
 // kMongoCheckpointCollection is where the checkpoints live, in the target database.
@@ -178,6 +181,14 @@ class MongoSink final : public Sink {
 	// ApplyTruncate empties each listed collection.
 	void ApplyTruncate(const Change &change);
 
+	// ApplyDdl follows a mostajs.ddl message about a covered table (mongo_ddl.cpp): documents have no schema, but
+	// a column added with a "fill" is set in the documents that lack it, and a rewrite throws RecopyNeeded.
+	void ApplyDdl(const Change &change);
+
+	// CheckRewritten throws RecopyNeeded when a document of collection lacks a column that has a default but no
+	// "fill" in a "rewritten" message (the rewrite gave it a value only the source holds).
+	void CheckRewritten(const std::string &collection, const DdlMessage &message);
+
 	// WriteCheckpoint upserts the checkpoint document at end_lsn.
 	void WriteCheckpoint(Lsn end_lsn);
 
@@ -192,7 +203,7 @@ class MongoSink final : public Sink {
 	std::string database_;
 	MongoUriHandle uri_;
 	MongoPoolHandle pool_;
-	std::unique_ptr<PooledClient> client_; // destroyed before pool_ (declared after it)
+	std::unique_ptr<PooledClient> client_;	// destroyed before pool_ (declared after it)
 	MongoCollectionHandle bulk_collection_; // the collection of bulk_ (declared first: destroyed after it)
 	MongoBulkHandle bulk_;					// the open bulk write
 	std::string bulk_collection_name_;

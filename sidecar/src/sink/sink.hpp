@@ -26,12 +26,22 @@
  */
 #pragma once
 
+#include <stdexcept>
 #include <string_view>
 
 #include "decode/change.hpp"
 #include "pg/lsn.hpp"
 
 namespace mosta::sidecar {
+
+// RecopyNeeded is what Apply throws when the target can become equal to the source again only by a new copy: a
+// mostajs.ddl message says the source rewrote a table the sink holds and gave its rows values no change document
+// carries (ADD COLUMN with a volatile default). The daemon rolls the sink back and takes a new initial copy of the
+// target, loudly (docs/sidecar.md, "Re-snapshots").
+class RecopyNeeded : public std::runtime_error {
+  public:
+	using std::runtime_error::runtime_error;
+};
 
 // Sink is one replication target fed with source transactions in commit order.
 class Sink {

@@ -211,9 +211,9 @@ SqlDumpSink::WriteTruncate(const Change &change) {
 	std::string restart = change.restart_identity ? " RESTART IDENTITY" : "";
 	for (const TruncateTarget &target : change.truncate_tables) {
 		if (target.partition)
-			throw std::runtime_error("SQL dump sink: cannot apply a truncate of partition " + target.partition->schema +
-									 "." + target.partition->table + " alone to the table of its root " +
-									 target.schema + "." + target.table + ": take a new snapshot of that table");
+			throw RecopyNeeded("a truncate of partition " + target.partition->schema + "." + target.partition->table +
+							   " alone, whose rows the SQL dump's table of its root " + target.schema + "." +
+							   target.table + " cannot tell apart");
 		std::string quoted =
 			QuoteQualifiedName(OneLine(target.schema, "schema name"), OneLine(target.table, "table name"));
 		if (tables_.count(quoted) != 0) {

@@ -10,6 +10,11 @@
  *                                        columns not in the message and retypes those whose type differs
  *       - a table declared in this run   RENAME COLUMN (recognized as ddl_message.hpp says), DROP COLUMN IF EXISTS,
  *                                        ADD COLUMN IF NOT EXISTS, ALTER COLUMN ... TYPE t USING col::t
+ *     A column added with a "fill" (PostgreSQL's fast default) gets UPDATE ... SET col = fill, so the rows the dump
+ *     holds read as the source's older rows do (after a reopen, inside a DO block that adds and fills the column
+ *     only when the dump's table lacks it); a column added by a command that "rewrote" the table without a "fill"
+ *     (a volatile default) throws RecopyNeeded. Messages about partitions ("partition_root") are left alone: the
+ *     sidecar streams partitions under their root.
  *     Not followed: defaults, NOT NULL and key changes (the dump keeps the key it declared; its upserts use it).
  */
 #include <algorithm>
@@ -49,13 +54,42 @@ DollarQuoted(const std::string &body) {
 	return tag + " " + body + " " + tag;
 }
 
+// Fill returns UPDATE q SET c = literal of column's fill.
+std::string
+Fill(const std::string &quoted, const DdlColumn &column) {
+	return "UPDATE " + quoted + " SET " + QuoteIdentifier(Checked(column.name, "column name")) + " = " +
+		   SqlLiteral(*column.fill, column.type);
+}
+
+// FillIfMissing returns a DO block that adds column to q and fills it only when q exists without it (the dump,
+// reopened, does not know which columns its file declared).
+std::string
+FillIfMissing(const std::string &quoted, const DdlColumn &column) {
+	std::string body = "BEGIN IF to_regclass(" + QuoteLiteral(quoted) +
+					   ") IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(" +
+					   QuoteLiteral(quoted) + ") AND attname = " + QuoteLiteral(column.name) +
+					   " AND NOT attisdropped) THEN ALTER TABLE " + quoted + " ADD COLUMN " +
+					   QuoteIdentifier(column.name) + " " + column.type + "; " + Fill(quoted, column) + "; END IF; END";
+	return "DO " + DollarQuoted(body) + ";\n";
+}
+
+// ColumnsWithDefault lists the message's columns that have a default (what a rewrite may have filled).
+std::vector<std::string>
+ColumnsWithDefault(const DdlMessage &message) {
+	std::vector<std::string> names;
+	for (const DdlColumn &column : message.columns)
+		if (column.default_expr)
+			names.push_back(column.name);
+	return names;
+}
+
 } // namespace
 
 // WriteDdl writes the DDL of a mostajs.ddl message and updates the declared tables to match.
 void
 SqlDumpSink::WriteDdl(const Change &change) {
 	std::optional<DdlMessage> message = ParseDdlMessage(change);
-	if (!message)
+	if (!message || message->partition_root)
 		return;
 	std::string quoted =
 		QuoteQualifiedName(Checked(message->schema, "schema name"), Checked(message->table, "table name"));
@@ -75,6 +109,14 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	if (!declared) {
 		if (!covered || message->columns.empty() || !(message->IsCreate() || redeclare_))
 			return;
+		if (redeclare_ && !message->IsCreate()) {
+			if (NeedsRecopy(*message, ColumnsWithDefault(*message)))
+				throw RecopyNeeded("SQL dump table " + quoted +
+								   " was rewritten with column values only the source holds (a volatile default)");
+			for (const DdlColumn &column : message->columns)
+				if (column.fill)
+					spool_.Append(FillIfMissing(quoted, column));
+		}
 		Change shape = ShapeAsChange(*message);
 		Table(shape); // CREATE TABLE IF NOT EXISTS (+ ADD COLUMN IF NOT EXISTS after a reopen)
 		if (!redeclare_)
@@ -102,6 +144,9 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	}
 	SqlDumpTable &table = found->second;
 	ColumnDiff diff = DiffColumns(table.order, message->columns);
+	if (NeedsRecopy(*message, diff.added))
+		throw RecopyNeeded("SQL dump table " + quoted +
+						   " was rewritten with new column values only the source holds (a volatile default)");
 	for (const auto &[from, to] : diff.renamed) {
 		spool_.Append("ALTER TABLE " + quoted + " RENAME COLUMN " + QuoteIdentifier(Checked(from, "column name")) +
 					  " TO " + QuoteIdentifier(Checked(to, "column name")) + ";\n");
@@ -126,6 +171,9 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	}
 	Change shape = ShapeAsChange(*message);
 	Table(shape); // ADD COLUMN IF NOT EXISTS for the new columns
+	for (const std::string &name : diff.added)
+		if (const DdlColumn *column = FindDdlColumn(*message, name); column != nullptr && column->fill)
+			spool_.Append(Fill(quoted, *column) + ";\n");
 }
 
 } // namespace mosta::sidecar

@@ -267,14 +267,23 @@ SqliteSink::ApplyDelete(const SqliteTable &table, const Change &change) {
 	RunSql(db_.get(), stmt);
 }
 
+// FillColumn runs UPDATE table SET column = value (not cached: it runs once per added column).
+void
+SqliteSink::FillColumn(const SqliteTable &table, const std::string &column, const Value &value) {
+	SqliteStmtHandle stmt =
+		PrepareSql(db_.get(), "UPDATE " + table.quoted + " SET " + QuoteIdentifier(column) + " = ?1");
+	BindValue(db_.get(), stmt.get(), 1, value, KindOf(table, column), column);
+	RunSql(db_.get(), stmt.get());
+}
+
 // ApplyTruncate runs DELETE FROM for each listed table the sink holds (a partitioned parent holds no rows here).
 void
 SqliteSink::ApplyTruncate(const Change &change) {
 	for (const TruncateTarget &target : change.truncate_tables) {
 		if (target.partition)
-			throw std::runtime_error("cannot apply a truncate of partition " + target.partition->schema + "." +
-									 target.partition->table + " alone to the table of its root " + target.schema +
-									 "." + target.table + ": take a new snapshot of that table");
+			throw RecopyNeeded("a truncate of partition " + target.partition->schema + "." + target.partition->table +
+							   " alone, whose rows the SQLite table of its root " + target.schema + "." + target.table +
+							   " cannot tell apart");
 		std::string name = SqliteTableName(target.schema, target.table);
 		auto found = tables_.find(name);
 		if (found == tables_.end()) {

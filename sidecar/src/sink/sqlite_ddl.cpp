@@ -7,7 +7,11 @@
  *                                                   CREATE TABLE with the mapped types and PRIMARY KEY from "key"
  *       - any other message on a held table         RENAME COLUMN (recognized as ddl_message.hpp says, else the
  *                                                   change is a DROP + ADD), DROP COLUMN (SQLite 3.35+), ADD COLUMN
- *     Messages about tables the file does not hold (and is not told to create) are ignored, as their changes are.
+ *     Messages about tables the file does not hold (and is not told to create) are ignored, as their changes are,
+ *     and so are messages about partitions ("partition_root"): the sidecar streams them under their root.
+ *     A column added with a "fill" (PostgreSQL's fast default) is set to it in every row the table holds, as the
+ *     source's older rows read it; a column added by a command that "rewrote" the table without a "fill" (a
+ *     volatile default) throws RecopyNeeded: only a new copy can give the rows the source's values.
  *     Not followed: a type change (SQLite is dynamically typed: a column keeps its declared type, and values of the
  *     new type are stored as they arrive), a key change (SQLite cannot alter a PRIMARY KEY; upserts keep using the
  *     table's key), defaults and NOT NULL (the target only mirrors rows). Dropping a column of the SQLite primary
@@ -40,7 +44,7 @@ HeldColumns(sqlite3 *db, const std::string &name) {
 void
 SqliteSink::ApplyDdl(const Change &change) {
 	std::optional<DdlMessage> message = ParseDdlMessage(change);
-	if (!message)
+	if (!message || message->partition_root)
 		return;
 	last_table_ = nullptr; // the DDL may erase or replace an entry of tables_
 	std::string name = SqliteTableName(message->schema, message->table);
@@ -64,6 +68,9 @@ SqliteSink::ApplyDdl(const Change &change) {
 	ColumnDiff diff = DiffColumns(HeldColumns(db_.get(), name), message->columns);
 	if (diff.renamed.empty() && diff.dropped.empty() && diff.added.empty())
 		return; // a type, key, default or replica identity change: nothing to do in SQLite
+	if (NeedsRecopy(*message, diff.added))
+		throw RecopyNeeded("SQLite table " + quoted + ": " + message->schema + "." + message->table +
+						   " was rewritten with new column values only the source holds (a volatile default)");
 	statements_.clear(); // cached statements may name a renamed or dropped column
 	for (const auto &[from, to] : diff.renamed)
 		ExecSql(db_.get(),
@@ -72,11 +79,15 @@ SqliteSink::ApplyDdl(const Change &change) {
 		if (std::find(table->primary_key.begin(), table->primary_key.end(), column) != table->primary_key.end())
 			throw std::runtime_error("SQLite sink: cannot drop column " + QuoteIdentifier(column) + " of " + quoted +
 									 ": it is part of the SQLite table's primary key; drop the SQLite table and take "
-									 "a new snapshot of " + message->schema + "." + message->table);
+									 "a new snapshot of " +
+									 message->schema + "." + message->table);
 		ExecSql(db_.get(), "ALTER TABLE " + quoted + " DROP COLUMN " + QuoteIdentifier(column));
 	}
 	std::optional<SqliteTable> reloaded = LoadSqliteTable(db_.get(), name);
 	AddMissingColumns(db_.get(), *reloaded, ShapeAsChange(*message));
+	for (const std::string &column : diff.added)
+		if (const DdlColumn *added = FindDdlColumn(*message, column); added != nullptr && added->fill)
+			FillColumn(*reloaded, column, *added->fill);
 	tables_.insert_or_assign(name, std::move(*reloaded));
 }
 

@@ -113,6 +113,9 @@ class SqliteSink final : public Sink {
 	// ApplyDdl follows a mostajs.ddl message (sqlite_ddl.cpp); other messages are ignored.
 	void ApplyDdl(const Change &change);
 
+	// FillColumn sets column to value in every row of table (a column just added with a "fill").
+	void FillColumn(const SqliteTable &table, const std::string &column, const Value &value);
+
 	// CommitGroup commits the open SQLite transaction and advances DurableLsn().
 	void CommitGroup();
 

@@ -1,7 +1,7 @@
 /*
  * ddl_test.cpp
  *     Tests of mostajs.ddl handling (hand-written messages): parsing, rename detection, the SQLite sink's ALTERs
- *     and the SQL dump's DDL.
+ *     and the SQL dump's DDL, "fill" (fast defaults), "rewritten" (RecopyNeeded) and "partition_root".
  */
 #include <filesystem>
 #include <fstream>
@@ -89,7 +89,7 @@ TEST(DdlMessage, RenameOnlyWhenUnambiguous) {
 	auto shape = [](std::vector<std::string> names) {
 		std::vector<DdlColumn> columns;
 		for (auto &name : names)
-			columns.push_back({name, "text", true, std::nullopt});
+			columns.push_back({name, "text", true, std::nullopt, std::nullopt});
 		return columns;
 	};
 	ColumnDiff rename = DiffColumns({"id", "a", "b"}, shape({"id", "x", "b"}));
@@ -168,6 +168,105 @@ TEST(SqlDumpDdl, WritesPostgresDdlInsideTheTransaction) {
 	EXPECT_LT(drop, retype);
 	EXPECT_LT(retype, drop_table);
 	EXPECT_LT(drop_table, dump.rfind("-- mosta-checkpoint 0/12C"));
+	std::filesystem::remove_all(dir);
+}
+
+// An ALTER adding d with a fill of 42 and e with a fill of "x y" (and a column f without fill).
+const std::string kAddFilled = Ddl(
+	R"({"command":"ALTER TABLE","schema":"public","table":"t","object_identity":"public.t","columns":[{"name":"id","type":"integer","nullable":false},{"name":"a","type":"text","nullable":true},{"name":"b","type":"numeric","nullable":true},{"name":"d","type":"bigint","nullable":true,"default":"42","fill":42},{"name":"e","type":"text","nullable":true,"default":"'x y'::text","fill":"x y"},{"name":"f","type":"integer","nullable":true}],"key":["id"],"replica_identity":"default"})");
+// An ALTER whose command rewrote the table, adding r (a volatile default: no fill).
+const std::string kAddVolatile = Ddl(
+	R"json({"command":"ALTER TABLE","schema":"public","table":"t","object_identity":"public.t","columns":[{"name":"id","type":"integer","nullable":false},{"name":"a","type":"text","nullable":true},{"name":"b","type":"numeric","nullable":true},{"name":"r","type":"double precision","nullable":true,"default":"random()"}],"key":["id"],"replica_identity":"default","rewritten":true})json");
+const std::string kRow1 =
+	R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"a":"x","b":"1.5"},"types":{"id":"integer","a":"text","b":"numeric"}})";
+
+TEST(DdlMessage, ReadsFillRewrittenAndPartitionRoot) {
+	std::optional<DdlMessage> filled = ParseDdlMessage(ParseChange(kAddFilled));
+	ASSERT_TRUE(filled);
+	EXPECT_FALSE(filled->rewritten);
+	EXPECT_EQ(filled->columns[3].fill, std::optional<Value>(Value(std::int64_t{42})));
+	EXPECT_EQ(filled->columns[4].fill, std::optional<Value>(Value(std::string("x y"))));
+	EXPECT_FALSE(filled->columns[5].fill);
+	EXPECT_FALSE(NeedsRecopy(*filled, {"d", "e", "f"})) << "not rewritten: f is NULL, as in the source";
+	std::optional<DdlMessage> volatile_default = ParseDdlMessage(ParseChange(kAddVolatile));
+	ASSERT_TRUE(volatile_default);
+	EXPECT_TRUE(volatile_default->rewritten);
+	EXPECT_TRUE(NeedsRecopy(*volatile_default, {"r"}));
+	EXPECT_FALSE(NeedsRecopy(*volatile_default, {})) << "a rewrite that adds nothing the sink lacks";
+	std::optional<DdlMessage> partition = ParseDdlMessage(ParseChange(Ddl(
+		R"({"command":"CREATE TABLE","schema":"public","table":"m_a","columns":[{"name":"id","type":"integer"}],"key":["id"],"partition_root":{"schema":"public","table":"m"}})")));
+	ASSERT_TRUE(partition && partition->partition_root);
+	EXPECT_EQ(*partition->partition_root, (TableName{"public", "m"}));
+}
+
+TEST(SqliteDdl, FillsAddedColumnsAndAsksForARecopyAfterARewrite) {
+	SqliteSinkOptions options{":memory:", "s"};
+	options.ddl_collections = {"*"};
+	SqliteSink sink(options);
+	Transaction(sink, 100, {kCreate, kRow1});
+	// the row written after the ALTER in the same transaction keeps its own values
+	Transaction(
+		sink, 200,
+		{kAddFilled,
+		 R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":2,"a":"y","b":"2","d":7,"e":"own","f":1},"types":{"id":"integer","a":"text","b":"numeric","d":"bigint","e":"text","f":"integer"}})"});
+	EXPECT_EQ(Query(sink.Handle(), "SELECT id, d, typeof(d), e, f FROM \"public.t\" ORDER BY id"),
+			  (Rows{{"1", "42", "integer", "x y", "NULL"}, {"2", "7", "integer", "own", "1"}}));
+	// a second message carrying the same fill (a later ALTER) changes nothing: the columns are held already
+	Transaction(
+		sink, 300,
+		{R"({"op":"update","schema":"public","table":"t","key":["id"],"new":{"id":1,"a":"x","b":"1.5","d":5,"e":"x y","f":null},"types":{"id":"integer","a":"text","b":"numeric","d":"bigint","e":"text","f":"integer"}})",
+		 kAddFilled});
+	EXPECT_EQ(Query(sink.Handle(), "SELECT d FROM \"public.t\" WHERE id = 1"), (Rows{{"5"}}));
+	sink.BeginTransaction(392);
+	EXPECT_THROW(sink.Apply(ParseChange(kAddVolatile)), RecopyNeeded);
+	sink.Rollback();
+	EXPECT_EQ(sink.DurableLsn(), 300U);
+	// a partition's own messages are left alone: the sink holds its root
+	Transaction(
+		sink, 400,
+		{Ddl(
+			R"({"command":"CREATE TABLE","schema":"public","table":"m_a","columns":[{"name":"id","type":"integer","nullable":false}],"key":["id"],"partition_root":{"schema":"public","table":"m"}})")});
+	EXPECT_EQ(Query(sink.Handle(), "SELECT count(*) FROM sqlite_master WHERE name = 'public.m_a'"), (Rows{{"0"}}));
+}
+
+TEST(SqlDumpDdl, FillsAddedColumnsAndAsksForARecopyAfterARewrite) {
+	std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ddl_fill_test_" + std::to_string(getpid()));
+	std::filesystem::create_directories(dir);
+	std::string path = (dir / "dump.sql").string();
+	{
+		SqlDumpSink sink(path, {"public.t"});
+		Transaction(sink, 100, {kCreate, kRow1});
+		Transaction(sink, 200, {kAddFilled});
+		sink.BeginTransaction(292);
+		EXPECT_THROW(sink.Apply(ParseChange(kAddVolatile)), RecopyNeeded);
+		sink.Rollback();
+	}
+	{
+		// reopened: the dump no longer knows its columns; the fill is guarded by a DO block
+		SqlDumpSink sink(path, {"public.t"});
+		Transaction(
+			sink, 300,
+			{Ddl(
+				R"({"command":"ALTER TABLE","schema":"public","table":"t","columns":[{"name":"id","type":"integer","nullable":false},{"name":"g","type":"integer","nullable":true,"default":"3","fill":3}],"key":["id"],"replica_identity":"default"})")});
+	}
+	std::ifstream in(path);
+	std::stringstream text;
+	text << in.rdbuf();
+	std::string dump = text.str();
+	std::size_t add = dump.find(R"(ALTER TABLE "public"."t" ADD COLUMN IF NOT EXISTS "d" bigint;)");
+	std::size_t fill_d = dump.find(R"(UPDATE "public"."t" SET "d" = '42'::bigint;)");
+	std::size_t fill_e = dump.find(R"(UPDATE "public"."t" SET "e" = 'x y'::text;)");
+	EXPECT_NE(add, std::string::npos) << dump;
+	EXPECT_NE(fill_d, std::string::npos) << dump;
+	EXPECT_NE(fill_e, std::string::npos) << dump;
+	EXPECT_LT(add, fill_d);
+	EXPECT_EQ(dump.find(R"(SET "f" =)"), std::string::npos) << "no fill, no UPDATE";
+	EXPECT_EQ(dump.find("random()"), std::string::npos) << "the rolled back transaction is cut";
+	EXPECT_NE(
+		dump.find(
+			R"(AND attname = 'g' AND NOT attisdropped) THEN ALTER TABLE "public"."t" ADD COLUMN "g" integer; UPDATE "public"."t" SET "g" = '3'::integer; END IF;)"),
+		std::string::npos)
+		<< dump;
 	std::filesystem::remove_all(dir);
 }
 

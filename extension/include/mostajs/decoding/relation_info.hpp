@@ -59,8 +59,9 @@ struct RelationInfoCache;
 /* CreateRelationInfoCache makes an empty cache living in a child of parent. */
 RelationInfoCache *CreateRelationInfoCache(MemoryContext parent, bool report_under_root);
 
-/* BackendRelationInfoCache returns this backend's cache for code outside decoding (triggers, snapshots), created on first use. */
-RelationInfoCache *BackendRelationInfoCache();
+/* BackendRelationInfoCache returns this backend's cache for code outside decoding (triggers, snapshots), created on
+ * first use; report_under_root picks the one that describes partitions under their top-most root. */
+RelationInfoCache *BackendRelationInfoCache(bool report_under_root = false);
 
 /* GetRelationInfo returns the up-to-date description of rel. */
 RelationInfo *GetRelationInfo(RelationInfoCache *cache, Relation rel);
