@@ -17,6 +17,7 @@
 
 #include "app/id_map_lookup.hpp"
 #include "app/log.hpp"
+#include "app/target_path.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
 #include "sink/json_archive_sink.hpp"
@@ -37,16 +38,6 @@ constexpr std::size_t kSqliteGroupTransactions = 100;
 // kMongoGroupTransactions: the MongoDB checkpoint is written after this many source transactions (and when idle).
 constexpr std::size_t kMongoGroupTransactions = 100;
 
-// FilePath turns a replica location into a path: "file://[localhost]/p" and "sqlite://p" lose their prefix.
-std::string
-FilePath(const std::string &uri) {
-	for (std::string prefix : {"file://localhost", "file://", "sqlite://"}) {
-		if (uri.rfind(prefix, 0) == 0)
-			return uri.substr(prefix.size());
-	}
-	return uri;
-}
-
 // ParseLsnField reads an LSN field of a document; throws naming the field when it is missing or bad.
 Lsn
 ParseLsnField(const Change &change, const std::string &text, const char *field) {
@@ -57,13 +48,10 @@ ParseLsnField(const Change &change, const std::string &text, const char *field) 
 	return *lsn;
 }
 
-
-} // namespace
-
+// OpenFileSink opens the sqlite, sqldump or jsonl sink at path (resolved by ResolveTargetPath).
 std::unique_ptr<Sink>
-OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<std::string> &collections,
-		 const std::string &source) {
-	std::string path = FilePath(replica.uri);
+OpenFileSink(const ReplicaInfo &replica, const std::string &slot, const std::string &path,
+			 const std::vector<std::string> &collections) {
 	if (replica.dialect == "sqlite") {
 		SqliteSinkOptions options;
 		options.path = path;
@@ -74,8 +62,24 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<
 	}
 	if (replica.dialect == "sqldump")
 		return std::make_unique<SqlDumpSink>(path, collections);
-	if (replica.dialect == "jsonl")
-		return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
+	return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
+}
+
+} // namespace
+
+std::unique_ptr<Sink>
+OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string &data_dir,
+		 const std::vector<std::string> &collections, const std::string &source) {
+	if (IsFileDialect(replica.dialect)) {
+		std::string path = ResolveTargetPath(data_dir, replica);
+		try {
+			return OpenFileSink(replica, slot, path, collections);
+		} catch (const std::exception &e) {
+			// a refusal of a file the sidecar did not create, a full disk, ...: name the replica
+			throw std::runtime_error("replica " + replica.project + "." + replica.name + " (" + replica.dialect +
+									 "): " + e.what());
+		}
+	}
 	if (replica.dialect == "mongodb") {
 		MongoSinkOptions options;
 		options.uri = replica.uri;
@@ -194,8 +198,8 @@ TargetRunner::PublishStatus() {
 	long long retained = slot.retained_bytes.value_or(0);
 	bool over = config_.retained_wal_warning > 0 && retained > config_.retained_wal_warning;
 	if (over) {
-		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) + " of WAL, over --retained-wal-warning (" +
-						   MegaBytes(config_.retained_wal_warning) + ")";
+		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) +
+						   " of WAL, over --retained-wal-warning (" + MegaBytes(config_.retained_wal_warning) + ")";
 		if (!status_.over_retained_limit)
 			LogLine(Label() + ": WARNING: " + text);
 		warning += (warning.empty() ? "" : "; ") + text;
@@ -253,10 +257,9 @@ TargetRunner::Warn(const std::string &action, const std::string &text) {
 	LogLine(Label() + ": WARNING: " + text);
 	status_.event = text + " (" + UtcNow() + ")";
 	try {
-		const std::string detail_sql =
-			"SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) + ", 'replica', " +
-			SqlLiteral(sql_, target_.name) + ", 'slot', " + SqlLiteral(sql_, slot_) + ", 'message', " +
-			SqlLiteral(sql_, text) + ")::text";
+		const std::string detail_sql = "SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) +
+									   ", 'replica', " + SqlLiteral(sql_, target_.name) + ", 'slot', " +
+									   SqlLiteral(sql_, slot_) + ", 'message', " + SqlLiteral(sql_, text) + ")::text";
 		PgResultHandle detail = co_await sql_.Exec("describing the event", detail_sql);
 		co_await LogActivity(sql_, action, plan_.name, PQgetvalue(detail.get(), 0, 0));
 	} catch (const std::exception &e) {
@@ -268,10 +271,10 @@ boost::asio::awaitable<void>
 TargetRunner::LoadCounters() {
 	if (status_.counters_loaded)
 		co_return;
-	const std::string stats_sql =
-		"SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM mosta.target_status WHERE rule = " +
-		SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
-		" AND replica = " + SqlLiteral(sql_, target_.name);
+	const std::string stats_sql = "SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM "
+								  "mosta.target_status WHERE rule = " +
+								  SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
+								  " AND replica = " + SqlLiteral(sql_, target_.name);
 	PgResultHandle stats = co_await sql_.Exec("reading mosta.target_status", stats_sql);
 	if (PQntuples(stats.get()) == 1) {
 		status_.snapshot_rows = std::stoll(PQgetvalue(stats.get(), 0, 0));
@@ -292,7 +295,8 @@ TargetRunner::Run() {
 		LogLine(Label() + ": snapshot already done");
 		co_return;
 	}
-	co_await OnWorker([this] { sink_ = OpenSink(target_, slot_, plan_.collections, config_.source); });
+	co_await OnWorker(
+		[this] { sink_ = OpenSink(target_, slot_, config_.data_dir, plan_.collections, config_.source); });
 	LogLine(Label() + ": sink " + MaskCredentials(target_.uri) + " (" + target_.dialect + ") holds up to " +
 			FormatLsn(sink_->DurableLsn()));
 	status_.applied_lsn = sink_->DurableLsn();
@@ -322,10 +326,11 @@ boost::asio::awaitable<void>
 TargetRunner::PrepareSlot(ReplicationStream &stream) {
 	SlotState slot = co_await ReadSlotState(sql_, slot_);
 	if (slot.exists && slot.wal_status == "lost") {
-		co_await Warn("slot_invalidated",
-					  "PostgreSQL invalidated slot " + slot_ +
-						  " (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
-						  "lost for this target: taking a new initial copy");
+		co_await Warn(
+			"slot_invalidated",
+			"PostgreSQL invalidated slot " + slot_ +
+				" (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
+				"lost for this target: taking a new initial copy");
 		co_await stream.DropSlot(slot_, false);
 		slot.exists = false;
 	}
@@ -388,8 +393,8 @@ TargetRunner::IncludeTables() {
 
 boost::asio::awaitable<void>
 TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool resnapshot) {
-	const std::string begin_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
-								  SqlLiteral(sql_, snapshot_name);
+	const std::string begin_sql =
+		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql_, snapshot_name);
 	co_await sql_.Exec("starting the initial copy", begin_sql);
 	std::vector<std::string> tables;
 	if (plan_.collections.size() == 1 && plan_.collections[0] == "*") {
@@ -410,8 +415,9 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 		const std::string truncate_sql =
 			"SELECT json_build_object('op', 'truncate', 'tables', json_agg(json_build_object('schema', n.nspname, "
 			"'table', c.relname) ORDER BY x.n), 'cascade', false, 'restart_identity', false)::text FROM unnest(ARRAY[" +
-			names + "]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
-					" JOIN pg_namespace n ON n.oid = c.relnamespace";
+			names +
+			"]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
+			" JOIN pg_namespace n ON n.oid = c.relnamespace";
 		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
 		if (!PQgetisnull(truncate.get(), 0, 0))
 			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0))); });
@@ -565,9 +571,11 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 
 boost::asio::awaitable<void>
 TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
-	std::vector<PluginOption> plugin_options{
-		{"include-lsn", "on"},	 {"include-types", "on"},	  {"batch-bytes", "65536"},
-		{"include-xids", "on"}, {"include-timestamp", "on"}};
+	std::vector<PluginOption> plugin_options{{"include-lsn", "on"},
+											 {"include-types", "on"},
+											 {"batch-bytes", "65536"},
+											 {"include-xids", "on"},
+											 {"include-timestamp", "on"}};
 	if (!include_tables.empty())
 		plugin_options.emplace_back("include-tables", include_tables);
 	co_await stream.Start(slot_, start, plugin_options);

@@ -58,10 +58,10 @@
 
 namespace mosta::sidecar {
 
-// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; collections:
-// the rule's, which tables a mostajs.ddl CREATE TABLE is applied to; source: the source's conninfo, which a mongodb
-// sink reads mosta.id_map through); throws on failure.
-std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot,
+// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; data_dir: where
+// file targets live, app/target_path.hpp; collections: the rule's, which tables a mostajs.ddl CREATE TABLE is
+// applied to; source: the source's conninfo, which a mongodb sink reads mosta.id_map through); throws on failure.
+std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string &data_dir,
 							   const std::vector<std::string> &collections = {}, const std::string &source = {});
 
 // The status of every target of one rule, kept by the supervisor across runs and shared by the rule's runners
@@ -132,8 +132,7 @@ class TargetRunner {
 
 	// OnWorker runs work() on the worker thread and resumes on the io thread, where it merges applied_ into the
 	// status; an exception of work() is rethrown here.
-	template <class Work>
-	boost::asio::awaitable<void> OnWorker(Work work);
+	template <class Work> boost::asio::awaitable<void> OnWorker(Work work);
 
 	// MergeApplied adds what the worker counted (applied_) to the status, on the io thread.
 	void MergeApplied();
@@ -172,10 +171,11 @@ class TargetRunner {
 		long long changes = 0;
 		long long transactions = 0;
 	} applied_;
-	std::vector<Change> batch_;					 // the batch on the worker (owned by the io thread)
-	bool applying_ = false;						 // a batch is on the worker (set and cleared on the io thread)
-	std::exception_ptr apply_error_;			 // how the last batch failed
-	boost::asio::steady_timer applied_signal_{executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
+	std::vector<Change> batch_;		 // the batch on the worker (owned by the io thread)
+	bool applying_ = false;			 // a batch is on the worker (set and cleared on the io thread)
+	std::exception_ptr apply_error_; // how the last batch failed
+	boost::asio::steady_timer applied_signal_{
+		executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
 	bool skipping_ = false; // the open source transaction is already held by the sink
 	bool in_transaction_ = false;
 	// When the sink last held everything the server had sent (the stream idle, all flushed); unset before that.
