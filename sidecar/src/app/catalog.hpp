@@ -82,12 +82,12 @@ struct TargetStatus {
 	long long snapshot_rows = 0;
 	long long changes_applied = 0;
 	long long transactions = 0;
-	Lsn applied_lsn = kInvalidLsn;	   // the sink's durable LSN: what is confirmed to the slot
+	Lsn applied_lsn = kInvalidLsn;			 // the sink's durable LSN: what is confirmed to the slot
 	std::optional<long long> retained_bytes; // WAL the slot makes PostgreSQL keep; unknown when unset
-	std::string wal_status;				   // pg_replication_slots.wal_status ("" when the slot is absent)
-	std::int64_t lag_ms = -1;			   // -1: unknown (written as NULL)
-	int resnapshots = 0;				   // initial copies taken again (slot lost or dropped)
-	bool applied_any = false;			   // last_applied_at is set to now() when true
+	std::string wal_status;					 // pg_replication_slots.wal_status ("" when the slot is absent)
+	std::int64_t lag_ms = -1;				 // -1: unknown (written as NULL)
+	int resnapshots = 0;					 // initial copies taken again (slot lost or dropped)
+	bool applied_any = false;				 // last_applied_at is set to now() when true
 	std::string last_error;
 	std::string warning; // retained WAL over the limit, slot invalidated, ...
 
@@ -119,6 +119,7 @@ struct SlotState {
 	bool exists = false;
 	std::string wal_status;					 // reserved, extended, unreserved, lost
 	std::optional<long long> retained_bytes; // pg_current_wal_lsn() - restart_lsn
+	std::optional<Lsn> confirmed_flush;		 // what the slot will stream from: nothing before it comes again
 };
 
 // ReadSlotState looks slot up in pg_replication_slots.

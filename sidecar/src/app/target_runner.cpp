@@ -334,6 +334,19 @@ TargetRunner::PrepareSlot(ReplicationStream &stream) {
 		co_await stream.DropSlot(slot_, false);
 		slot.exists = false;
 	}
+	// the target was rolled back under the slot (restored from an older copy, a dump cut back): PostgreSQL resumes
+	// at confirmed_flush_lsn, so what the target lost between its checkpoint and there cannot come again
+	if (slot.exists && sink_->DurableLsn() != kInvalidLsn && slot.confirmed_flush &&
+		sink_->DurableLsn() < *slot.confirmed_flush) {
+		co_await Warn("target_rolled_back", "the target holds data up to " + FormatLsn(sink_->DurableLsn()) +
+												" but slot " + slot_ + " already confirmed " +
+												FormatLsn(*slot.confirmed_flush) +
+												" (the target was restored or cut back to an earlier checkpoint), "
+												"so the changes between are gone for this target: taking a new "
+												"initial copy that replaces the target's tables");
+		co_await stream.DropSlot(slot_, false);
+		slot.exists = false;
+	}
 	// the target may hold rows of the interrupted copy or of an emptied target's last writes: the new copy
 	// empties the copied tables first, like a re-snapshot
 	bool interrupted = false;

@@ -17,7 +17,9 @@
  *     does, for targets that keep partial writes (MongoDB).
  *
  *     Re-snapshot. A slot PostgreSQL invalidated (wal_status = lost: it outgrew max_slot_wal_keep_size) has lost
- *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data. The runner
+ *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data, and a target
+ *     rolled back under its slot (restored from an older file, a dump cut back): its checkpoint is behind the slot's
+ *     confirmed_flush_lsn, where PostgreSQL resumes, so what lies between cannot come again. The runner
  *     says so loudly (log line, mosta.activity row, target_status.warning, resnapshots + 1), drops the slot,
  *     creates a new one and copies again; that copy starts with a truncate of every copied table in the same sink
  *     transaction, so rows deleted during the outage disappear from the target too.
