@@ -102,7 +102,8 @@ IsMostaSlot(const std::string &slot) {
 
 RuleStatus
 AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
-	static const std::vector<std::string> kOrder = {"error", "paused", "pending", "snapshot", "streaming", "done"};
+	static const std::vector<std::string> kOrder = {"error",	"paused",	 "stopped", "pending",
+													"snapshot", "streaming", "done"};
 	auto rank = [](const std::string &status) {
 		auto found = std::find(kOrder.begin(), kOrder.end(), status);
 		return found == kOrder.end() ? 0 : static_cast<int>(found - kOrder.begin());
@@ -264,8 +265,14 @@ WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_
 	std::string lag_bytes = target.applied_lsn == kInvalidLsn
 								? std::string("NULL")
 								: "GREATEST(0, pg_current_wal_lsn() - " + lsn + ")::bigint";
-	std::string lag_ms = target.lag_ms < 0 ? std::string("NULL") : std::to_string(target.lag_ms);
-	std::string replica_status = target.status == "error" ? "error" : "up";
+	// a replica the daemon no longer feeds (stopped, or its rule paused) is down, its lag unknown
+	std::string replica_status = target.status == "error"								   ? "error"
+								 : target.status == "stopped" || target.status == "paused" ? "down"
+																						   : "up";
+	if (replica_status == "down")
+		lag_bytes = "NULL";
+	std::string lag_ms =
+		target.lag_ms < 0 || replica_status == "down" ? std::string("NULL") : std::to_string(target.lag_ms);
 	sql += "INSERT INTO mosta.replica_status AS s (project, replica, status, lag_ms, lag_bytes, applied_lsn, "
 		   "last_error, last_seen) VALUES (" +
 		   project + ", " + replica + ", '" + replica_status + "', " + lag_ms + ", " + lag_bytes + ", " + lsn + ", " +

@@ -78,7 +78,7 @@ struct TargetStatus {
 	std::string project;
 	std::string replica;
 	std::string slot;
-	std::string status = "pending"; // pending, snapshot, streaming, done, paused, error
+	std::string status = "pending"; // pending, snapshot, streaming, done, paused, stopped, error
 	long long snapshot_rows = 0;
 	long long changes_applied = 0;
 	long long transactions = 0;
@@ -99,7 +99,7 @@ struct TargetStatus {
 
 // The counters and state of one rule, as written to mosta.rule_stats: an aggregate of its targets.
 struct RuleStatus {
-	std::string status = "pending"; // pending, snapshot, streaming, done, error
+	std::string status = "pending"; // pending, snapshot, streaming, done, paused, stopped, error
 	long long snapshot_rows = 0;
 	long long changes_applied = 0;
 	long long transactions = 0;
@@ -109,8 +109,8 @@ struct RuleStatus {
 	std::string last_error;
 };
 
-// AggregateRuleStatus sums up a rule's targets: the status of the least advanced (error first, then pending,
-// snapshot, streaming, done), the counters of the most advanced, the smallest confirmed LSN, the largest
+// AggregateRuleStatus sums up a rule's targets: the status of the least advanced (error first, then paused, stopped,
+// pending, snapshot, streaming, done), the counters of the most advanced, the smallest confirmed LSN, the largest
 // retained WAL, and the first error prefixed with its replica.
 RuleStatus AggregateRuleStatus(const std::vector<const TargetStatus *> &targets);
 
@@ -127,7 +127,7 @@ boost::asio::awaitable<SlotState> ReadSlotState(PgConnection &conn, const std::s
 
 // WriteStatus upserts, in one statement, the rule's mosta.rule_stats row (rule), the target's mosta.target_status
 // row and its replica's mosta.replica_status row (lag_bytes = pg_current_wal_lsn() - applied_lsn; status up,
-// or error with the target's error).
+// error with the target's error, or down with lag unknown for a stopped or paused target).
 boost::asio::awaitable<void> WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status,
 										 const TargetStatus &target);
 

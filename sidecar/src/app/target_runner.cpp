@@ -249,6 +249,38 @@ TargetRunner::ReportError(const std::string &error) {
 	in_transaction_ = false;
 	status_.last_error = error;
 	SetState("error", error);
+	co_await EndSqlTransaction();
+	co_await RefreshStatus();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::EndSqlTransaction() {
+	if (!sql_.IsOpen())
+		co_return;
+	PGTransactionStatusType state = PQtransactionStatus(sql_.Get());
+	if (state == PQTRANS_IDLE)
+		co_return;
+	// a failure in the initial copy leaves its READ ONLY snapshot transaction open (or aborted): the status
+	// written next must not land in it; a connection busy or broken is closed (RefreshStatus reconnects)
+	try {
+		if (state == PQTRANS_INTRANS || state == PQTRANS_INERROR) {
+			const std::string rollback_sql = "ROLLBACK";
+			co_await sql_.Exec("ending the failed initial copy", rollback_sql);
+			co_return;
+		}
+	} catch (const std::exception &e) {
+		LogLine(Label() + ": could not end the failed initial copy: " + e.what());
+	}
+	sql_.Close();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::MarkStopped() {
+	if (status_.status != "streaming" && status_.status != "snapshot" && status_.status != "pending")
+		co_return; // done, paused and error say more than stopped
+	SetState("stopped", "the sidecar stopped; slot " + slot_ + " kept at " + FormatLsn(status_.applied_lsn));
+	// nobody keeps the target fresh any more: its lag is unknown, so reads are not routed to it
+	caught_up_at_.reset();
 	co_await RefreshStatus();
 }
 

@@ -90,6 +90,10 @@ class TargetRunner {
 	// ReportError records error in the status and writes it (best effort, never throws); called by the supervisor.
 	boost::asio::awaitable<void> ReportError(const std::string &error);
 
+	// MarkStopped records that the daemon stopped cleanly while the target was running (status stopped; its
+	// replica down, lag unknown, so reads are no longer routed to it) and writes it (best effort, never throws).
+	boost::asio::awaitable<void> MarkStopped();
+
 	// Pause records that the target was stopped because its rule was disabled (status paused; the slot stays, so
 	// enabling the rule again resumes where it stopped) and writes it (best effort, never throws).
 	boost::asio::awaitable<void> Pause();
@@ -141,6 +145,10 @@ class TargetRunner {
 
 	// FlushSink flushes the sink and updates the applied LSN.
 	boost::asio::awaitable<void> FlushSink();
+
+	// EndSqlTransaction rolls back a transaction left open on the status connection (a failed initial copy), or
+	// closes a connection in an unknown state; never throws.
+	boost::asio::awaitable<void> EndSqlTransaction();
 
 	// PublishStatus reads the slot's state, updates the warnings and writes the status rows now.
 	boost::asio::awaitable<void> PublishStatus();
