@@ -214,7 +214,7 @@ Options:
                            MOSTA_SOURCE_URI, else the libpq PG* variables (PGHOST, PGPORT, PGUSER, ...)
   --data-dir DIR           the directory every file target (sqlite, sqldump, jsonl) lives under: relative
                            paths resolve there, paths leading out of it are refused (default: MOSTA_DATA_DIR,
-                           else /var/lib/mostajs)
+                           else /var/lib/mosta)
   --once                   process everything committed before start, flush, confirm, then exit 0
   --status-interval DUR    how often status is written to mosta.rule_stats, mosta.target_status and
                            mosta.replica_status (and the --tree file), and the catalog re-read

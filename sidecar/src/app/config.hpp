@@ -13,7 +13,7 @@
 namespace mosta::sidecar {
 
 // kDefaultDataDir is the data directory when neither --data-dir nor MOSTA_DATA_DIR is given.
-inline constexpr const char *kDefaultDataDir = "/var/lib/mostajs";
+inline constexpr const char *kDefaultDataDir = "/var/lib/mosta";
 
 // Everything mosta-sidecar takes from its command line and environment.
 struct Config {

@@ -2,7 +2,7 @@
  * target_path.hpp
  *     The target-path policy (docs/sidecar.md, "Where file targets live"): the sidecar writes file targets
  *     (sqlite, sqldump, jsonl) only under its data directory (--data-dir, MOSTA_DATA_DIR, default
- *     /var/lib/mostajs). A relative path resolves there; an absolute path is accepted only inside it; a path
+ *     /var/lib/mosta). A relative path resolves there; an absolute path is accepted only inside it; a path
  *     whose real location (symlinks and ".." resolved) is outside it, or a dangling symlink, is refused. Whoever
  *     may declare a replica (mosta_admin) thus cannot make the sidecar write anywhere else its OS user can.
  *     The sinks refuse on open what they did not create (the sink headers); both refusals are target errors.

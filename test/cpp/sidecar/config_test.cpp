@@ -109,7 +109,7 @@ TEST(ConfigTest, DurationsOutOfRangeSayTheRange) {
 }
 
 TEST(ConfigTest, DataDirectory) {
-	EXPECT_EQ(sc::ParseConfig({}, nullptr).data_dir, "/var/lib/mostajs");
+	EXPECT_EQ(sc::ParseConfig({}, nullptr).data_dir, "/var/lib/mosta");
 	EXPECT_EQ(sc::ParseConfig({}, nullptr, "/tmp").data_dir, "/tmp");
 	EXPECT_EQ(sc::ParseConfig({"--data-dir", "/tmp/"}, nullptr, "/nonexistent").data_dir, "/tmp");
 	EXPECT_EQ(sc::ParseConfig({"--data-dir=/tmp/../tmp"}, nullptr).data_dir, "/tmp");
