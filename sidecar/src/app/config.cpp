@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <filesystem>
 #include <system_error>
 
@@ -102,13 +103,80 @@ DataDirectory(const std::string &origin, const std::string &text) {
 	return normal;
 }
 
+// TreePath checks a --tree value: a file path whose directory exists.
+std::string
+TreePath(const std::string &text) {
+	if (text.empty() || text.back() == '/')
+		throw ConfigError("invalid value \"" + text + "\" for --tree: expected a file path");
+	std::filesystem::path parent = std::filesystem::path(text).parent_path();
+	std::error_code error;
+	if (!parent.empty() && !std::filesystem::is_directory(parent, error))
+		throw ConfigError("invalid value \"" + text + "\" for --tree: directory " + parent.string() +
+						  " does not exist");
+	return text;
+}
+
+// TtlBatch reads a --ttl-batch value: up to 7 digits.
+int
+TtlBatch(const std::string &text) {
+	if (text.empty() || text.size() > 7 || text.find_first_not_of("0123456789") != std::string::npos)
+		throw ConfigError("invalid value \"" + text + "\" for --ttl-batch: expected a number of rows (0: off)");
+	return std::stoi(text);
+}
+
+// One flag: whether it takes a value, whether the verify subcommand takes it, and what it sets.
+struct Flag {
+	const char *name;
+	bool takes_value;
+	bool for_verify;
+	void (*apply)(Config &config, const std::string &value);
+};
+
+// kFlags is every flag of the command line (HelpText documents them).
+constexpr Flag kFlags[] = {
+	{"--help", false, true, [](Config &c, const std::string &) { c.help = true; }},
+	{"-h", false, true, [](Config &c, const std::string &) { c.help = true; }},
+	{"--version", false, false, [](Config &c, const std::string &) { c.version = true; }},
+	{"--once", false, false, [](Config &c, const std::string &) { c.once = true; }},
+	{"--source", true, true,
+	 [](Config &c, const std::string &v) {
+		 CheckSource("--source", v);
+		 c.source = v;
+	 }},
+	{"--data-dir", true, true, [](Config &c, const std::string &v) { c.data_dir = DataDirectory("--data-dir", v); }},
+	{"--status-interval", true, false,
+	 [](Config &c, const std::string &v) { c.status_interval = ParseDuration("--status-interval", v); }},
+	{"--poll-interval", true, false,
+	 [](Config &c, const std::string &v) { c.poll_interval = ParseDuration("--poll-interval", v); }},
+	// 0 means off, as the help says
+	{"--heartbeat-interval", true, false,
+	 [](Config &c, const std::string &v) {
+		 c.heartbeat_interval =
+			 v == "off" || v == "0" ? std::chrono::milliseconds(0) : ParseDuration("--heartbeat-interval", v);
+	 }},
+	{"--retained-wal-warning", true, false,
+	 [](Config &c, const std::string &v) {
+		 c.retained_wal_warning = v == "off" ? 0 : ParseSize("--retained-wal-warning", v);
+	 }},
+	{"--tree", true, false, [](Config &c, const std::string &v) { c.tree_path = TreePath(v); }},
+	{"--ttl-batch", true, false, [](Config &c, const std::string &v) { c.ttl_batch = TtlBatch(v); }},
+};
+
+// FindFlag returns the flag named name, or null.
+const Flag *
+FindFlag(const std::string &name) {
+	for (const Flag &flag : kFlags)
+		if (name == flag.name)
+			return &flag;
+	return nullptr;
+}
+
 } // namespace
 
 Config
 ParseConfig(const std::vector<std::string> &args, const char *source_env, const char *data_dir_env) {
 	Config config;
-	bool source_given = false;
-	bool data_dir_given = false;
+	std::set<std::string> given;
 	std::size_t first = 0;
 	if (!args.empty() && args[0] == "verify") {
 		config.verify = true;
@@ -116,88 +184,37 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	}
 	for (std::size_t i = first; i < args.size(); ++i) {
 		std::string arg = args[i];
-		std::string value;
-		bool has_inline = false;
-		if (arg.rfind("--", 0) == 0) {
-			std::size_t eq = arg.find('=');
-			if (eq != std::string::npos) {
-				value = arg.substr(eq + 1);
-				arg = arg.substr(0, eq);
-				has_inline = true;
-			}
+		std::optional<std::string> inline_value;
+		if (std::size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+			inline_value = arg.substr(eq + 1);
+			arg = arg.substr(0, eq);
 		}
-		auto take_value = [&]() -> std::string {
-			if (has_inline)
-				return value;
-			if (i + 1 >= args.size())
-				throw ConfigError("missing value for " + arg);
-			return args[++i];
-		};
-		auto no_value = [&]() {
-			if (has_inline)
-				throw ConfigError("flag " + arg + " takes no value (got \"" + value + "\")");
-		};
 		if (config.verify && !arg.empty() && arg[0] != '-') {
 			if (!config.verify_rule.empty())
 				throw ConfigError("verify takes one rule (got \"" + config.verify_rule + "\" and \"" + arg + "\")");
 			config.verify_rule = arg;
-		} else if (config.verify && arg != "--source" && arg != "--data-dir" && arg != "--help" && arg != "-h") {
-			throw ConfigError("flag " + MaskCredentialsInText(arg) + " does not apply to verify (see --help)");
-		} else if (arg == "--help" || arg == "-h") {
-			no_value();
-			config.help = true;
-		} else if (arg == "--version") {
-			no_value();
-			config.version = true;
-		} else if (arg == "--once") {
-			no_value();
-			config.once = true;
-		} else if (arg == "--source") {
-			config.source = take_value();
-			CheckSource("--source", config.source);
-			source_given = true;
-		} else if (arg == "--data-dir") {
-			config.data_dir = DataDirectory("--data-dir", take_value());
-			data_dir_given = true;
-		} else if (arg == "--status-interval") {
-			config.status_interval = ParseDuration("--status-interval", take_value());
-		} else if (arg == "--poll-interval") {
-			config.poll_interval = ParseDuration("--poll-interval", take_value());
-		} else if (arg == "--heartbeat-interval") {
-			std::string text = take_value();
-			// 0 means off, as the help says
-			config.heartbeat_interval = text == "off" || text == "0" ? std::chrono::milliseconds(0)
-																	 : ParseDuration("--heartbeat-interval", text);
-		} else if (arg == "--retained-wal-warning") {
-			std::string text = take_value();
-			config.retained_wal_warning = text == "off" ? 0 : ParseSize("--retained-wal-warning", text);
-		} else if (arg == "--tree") {
-			config.tree_path = take_value();
-			std::filesystem::path parent = std::filesystem::path(config.tree_path).parent_path();
-			std::error_code error;
-			if (config.tree_path.empty() || config.tree_path.back() == '/')
-				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: expected a file path");
-			if (!parent.empty() && !std::filesystem::is_directory(parent, error))
-				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: directory " +
-								  parent.string() + " does not exist");
-		} else if (arg == "--ttl-batch") {
-			std::string text = take_value();
-			bool digits =
-				!text.empty() && text.size() <= 7 && text.find_first_not_of("0123456789") == std::string::npos;
-			if (!digits)
-				throw ConfigError("invalid value \"" + text + "\" for --ttl-batch: expected a number of rows (0: off)");
-			config.ttl_batch = std::stoi(text);
-		} else {
-			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
+			continue;
 		}
+		const Flag *flag = FindFlag(arg);
+		if (flag == nullptr)
+			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
+		if (config.verify && !flag->for_verify)
+			throw ConfigError("flag " + arg + " does not apply to verify (see --help)");
+		if (!flag->takes_value && inline_value)
+			throw ConfigError("flag " + arg + " takes no value (got \"" + *inline_value + "\")");
+		if (flag->takes_value && !inline_value && i + 1 >= args.size())
+			throw ConfigError("missing value for " + arg);
+		std::string value = !flag->takes_value ? std::string() : inline_value ? *inline_value : args[++i];
+		flag->apply(config, value);
+		given.insert(arg);
 	}
 	if (config.verify && config.verify_rule.empty() && !config.help)
-		throw ConfigError("verify needs a rule: mosta-sidecar verify RULE [--source DSN]");
-	if (!source_given && source_env != nullptr && *source_env != '\0') {
+		throw ConfigError("verify needs a rule: mosta-sidecar verify RULE [--source DSN] [--data-dir DIR]");
+	if (given.count("--source") == 0 && source_env != nullptr && *source_env != '\0') {
+		CheckSource("MOSTA_SOURCE_URI", source_env);
 		config.source = source_env;
-		CheckSource("MOSTA_SOURCE_URI", config.source);
 	}
-	if (!data_dir_given && data_dir_env != nullptr && *data_dir_env != '\0')
+	if (given.count("--data-dir") == 0 && data_dir_env != nullptr && *data_dir_env != '\0')
 		config.data_dir = DataDirectory("MOSTA_DATA_DIR", data_dir_env);
 	return config;
 }
