@@ -785,7 +785,11 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 						'lagTolerance', r.lag_tolerance_ms,
 						'pool', jsonb_build_object('min', r.pool_min, 'max', r.pool_max),
 						'status', jsonb_build_object(
-							'status', coalesce(s.status, 'unknown'), 'lagMs', s.lag_ms, 'lagBytes', s.lag_bytes,
+							-- as mosta_replica_status(): a stale report is unknown, its lag too
+							'status', CASE WHEN s.status IS NULL OR mosta._status_is_stale(s.last_seen) THEN 'unknown'
+							               ELSE s.status END,
+							'lagMs', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_ms END,
+							'lagBytes', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_bytes END,
 							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
 							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
 							'lastError', mosta.mask_text(s.last_error))

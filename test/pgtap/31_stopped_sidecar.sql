@@ -4,7 +4,7 @@
 -- the way the sidecar writes them (test/integration/sidecar_stop.sh runs the daemon itself).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(14);
+SELECT plan(15);
 
 SELECT mosta_add_replica('app', 'm', 'master', 'postgres', 'postgresql://primary/app');
 SELECT mosta_add_replica('app', 's', 'slave', 'sqlite', 'app.db', lag_tolerance_ms => 5000);
@@ -39,6 +39,9 @@ SELECT row_eq($$SELECT status, lag_ms, lag_bytes, within_tolerance, last_seen FR
               ROW('unknown'::text, NULL::bigint, NULL::bigint, false, now() - interval '31 seconds'),
               'a report older than mostajs.status_max_age shows unknown, lag unknown, when it was last seen');
 SELECT is(mosta_read_replica('app'), 'm', 'a slave whose sidecar stopped reporting past the bound gets no reads');
+SELECT is((SELECT r->'status'->>'status' || ':' || coalesce(r->'status'->>'lagMs', 'unknown')
+             FROM jsonb_array_elements(mosta_topology()->'projects'->'app'->'replicas') r WHERE r->>'name' = 's'),
+          'unknown:unknown', 'mosta_topology() shows the stale report as unknown too');
 UPDATE mosta.replica_status SET last_seen = now() - interval '29 seconds';
 SELECT is(mosta_read_replica('app'), 's', 'within the bound the last report still counts');
 SELECT is((SELECT status FROM mosta_replica_status('app') WHERE replica = 's'), 'up',
