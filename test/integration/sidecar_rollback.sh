@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # sidecar_rollback.sh: a target rolled back under its slot is copied again, loudly (issue 10, item 1), cluster of
-# PGHOST/PGPORT/PGUSER as scripts/pg-cluster run provides. A cdc rule r1 copies table t into a SQLite file and an
-# SQL dump (relative paths: they live in the data directory, $work). After the copy, the SQLite file is saved and
-# the dump's size noted (both at the copy's checkpoint); changes are streamed (the slots then confirm past that
-# checkpoint); the SQLite file is restored from the saved copy and the dump cut back to its size; more changes are
+# PGHOST/PGPORT/PGUSER as scripts/pg-cluster run provides. A cdc rule r1 copies table t into a SQLite file, an
+# SQL dump and a JSON archive (relative paths: they live in the data directory, $work). After the copy, the SQLite
+# file and the archive directory are saved and the dump's size noted (all at the copy's checkpoint); changes are streamed (the slots then confirm past that
+# checkpoint); the SQLite file and the archive are restored from the saved copies and the dump cut back to its size; more changes are
 # written; the next run must notice that each target's checkpoint is behind its slot's confirmed_flush_lsn (what
 # PostgreSQL would resume from), say so (WARNING line, mosta.activity row target_rolled_back, target warning,
 # resnapshots 1) and copy again: "mosta-sidecar verify r1" then exits 0, and the dump replays into an empty
@@ -33,6 +33,7 @@ psql_db -o /dev/null -v uri="$uri" <<'SQL' || { not_ok "catalog"; finish; }
 SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', 'app.db');
 SELECT mosta_add_replica('app', 'dump', 'slave', 'sqldump', 'app.sql');
+SELECT mosta_add_replica('app', 'archive', 'slave', 'jsonl', 'archive');
 SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['t']);
 SQL
 
@@ -41,6 +42,7 @@ run_once copy
 ok "relative target paths resolve in the data directory"
 # the backup: the sidecar has exited, so the SQLite file is whole (its WAL checkpointed and removed)
 cp "$work/app.db" "$work/backup.db"
+cp -a "$work/archive" "$work/backup.archive"
 dump_size=$(stat -c %s "$work/app.sql")
 
 # streamed changes that only the rolled-back part of the targets held
@@ -52,11 +54,12 @@ run_once stream
 rm -f "$work/app.db-wal" "$work/app.db-shm"
 cp "$work/backup.db" "$work/app.db"
 truncate -s "$dump_size" "$work/app.sql"
+rm -rf "$work/archive" && cp -a "$work/backup.archive" "$work/archive"
 psql_db -c "INSERT INTO t SELECT i, 'after ' || i FROM generate_series(31, 35) i; DELETE FROM t WHERE id = 5" ||
 	not_ok "changes"
 
 run_once restart
-for replica in lite dump; do
+for replica in lite dump archive; do
 	if grep -q "target app\.$replica: WARNING: the target holds data up to .* but slot .* already confirmed" \
 		"$work/log.restart"; then
 		ok "$replica: the rollback is announced in the log"
@@ -66,10 +69,10 @@ for replica in lite dump; do
 done
 got=$(scalar "SELECT string_agg(detail->>'replica', ',' ORDER BY detail->>'replica') FROM mosta.activity
                WHERE action = 'target_rolled_back' AND object = 'r1'")
-if [ "$got" = "dump,lite" ]; then ok "one target_rolled_back activity row per target"; else not_ok "one target_rolled_back activity row per target (got '$got')"; fi
+if [ "$got" = "archive,dump,lite" ]; then ok "one target_rolled_back activity row per target"; else not_ok "one target_rolled_back activity row per target (got '$got')"; fi
 got=$(scalar "SELECT string_agg(replica || ':' || resnapshots || ':' || (warning LIKE '%restored or cut back%'), ' '
                ORDER BY replica) FROM mosta_rule_targets() WHERE rule = 'r1'")
-if [ "$got" = "dump:1:true lite:1:true" ]; then ok "resnapshots 1 and the warning on each target"; else not_ok "resnapshots 1 and the warning on each target (got '$got')"; fi
+if [ "$got" = "archive:1:true dump:1:true lite:1:true" ]; then ok "resnapshots 1 and the warning on each target"; else not_ok "resnapshots 1 and the warning on each target (got '$got')"; fi
 
 if PGDATABASE=$db "$BINARY" verify r1 >"$work/verify.out" 2>&1; then
 	ok "verify r1: the restored SQLite file equals the source again"
@@ -77,6 +80,18 @@ else
 	not_ok "verify r1: the restored SQLite file equals the source again"
 	sed 's/^/    /' "$work/verify.out" >&2
 fi
+
+# the archive's new copy: a truncate of t, then one insert per source row, after the restored files
+ids=$(scalar "SELECT string_agg(id::text, ',' ORDER BY id) FROM t")
+got=$(python3 - "$work/archive" <<'PY'
+import glob, json, os, sys
+lines = [json.loads(l) for f in sorted(glob.glob(os.path.join(sys.argv[1], "archive-*.jsonl"))) for l in open(f)]
+last = max(i for i, d in enumerate(lines) if d.get("op") == "truncate")
+ids = sorted(d["new"]["id"] for d in lines[last:] if d.get("op") == "insert")
+print(",".join(map(str, ids)))
+PY
+)
+if [ -n "$ids" ] && [ "$got" = "$ids" ]; then ok "the archive's new copy holds the source's rows after a truncate"; else not_ok "the archive's new copy holds the source's rows after a truncate (got '$got', source '$ids')"; fi
 
 createdb "$replay" || { not_ok "createdb $replay"; finish; }
 if psql -X -q -v ON_ERROR_STOP=1 -d "$replay" -f "$work/app.sql" >"$work/replay.log" 2>&1; then
