@@ -7,7 +7,7 @@
 #      "foreign" (an SQL dump target on an existing file that is not a dump). --once copies into good and exits
 #      1; the three others are in error in mosta_rule_targets() with a message naming the replica and the path,
 #      their replicas are in error in mosta_replica_status(), nothing is written outside the data directory and
-#      the foreign file is unchanged.
+#      the foreign file is unchanged; verify refuses the same paths and compares the good target.
 #   2. A sink failing in the middle of the initial copy: rule r2 copies 12 MB into a SQLite target while the
 #      sidecar may write files of at most 2 MB (ulimit -f, with SIGXFSZ ignored: write() then fails with EFBIG,
 #      as on a full filesystem, for root too). --once exits 1, the target is in error with SQLite's message in
@@ -73,6 +73,16 @@ if [ "$got" = "escape:error foreign:error good:down outside:error" ]; then ok "r
 if [ -z "$(ls -A "$outside")" ]; then ok "nothing written outside the data directory"; else not_ok "nothing written outside the data directory ($(ls "$outside"))"; fi
 if [ "$(cat "$work/config.sql")" = "listen_addresses = *" ]; then ok "the foreign file is unchanged"; else not_ok "the foreign file is unchanged"; fi
 grep -q "Segmentation\|terminate called\|Aborted" "$work/log.paths" && not_ok "no crash" || ok "no crash"
+# verify resolves the paths as the daemon does: good matches, the target outside is refused, not opened
+PGDATABASE=$db "$BINARY" verify r1 >"$work/verify.out" 2>&1
+status=$?
+sed 's/^/    /' "$work/verify.out" | cut -c1-200
+if [ "$status" -eq 1 ] && grep -q "replica app.outside (sqlite): path .* is not inside the data directory" "$work/verify.out" &&
+	grep -Eq '^  public.t +30 +30 .*match$' "$work/verify.out"; then
+	ok "verify resolves target paths as the daemon does"
+else
+	not_ok "verify resolves target paths as the daemon does (exit $status)"
+fi
 
 # 2. a sink failing in the middle of the initial copy
 psql_db -o /dev/null <<'SQL' || { not_ok "catalog r2"; finish; }

@@ -239,7 +239,8 @@ Options:
                            from 1ms to 24h
   --poll-interval DUR      a stream without data for this long is idle: the sinks are flushed (default 1s)
   --heartbeat-interval DUR write a heartbeat (mosta_heartbeat()) into the WAL this often, so that slots
-                           advance on a quiet database while other databases write WAL (default 60s; off or 0: never)
+                           advance on a quiet database while other databases write WAL (default 60s;
+                           off or 0: never)
   --retained-wal-warning SIZE
                            warn (log and status) when a slot makes PostgreSQL retain more WAL than SIZE
                            (default 1GB; 512MB, 64kB, bytes; off)
@@ -262,8 +263,9 @@ Environment:
 The role needs REPLICATION, read access to the replicated tables and to the mosta catalog, and write access
 to mosta.rule_stats, mosta.target_status, mosta.replica_status and mosta.activity (the role mosta_sidecar
 has all but REPLICATION and the tables' SELECT). Signals: SIGTERM or SIGINT finish the transaction in
-flight, flush, confirm and exit; SIGHUP reads the catalog at once. Exit status: 0 after a clean stop
-(SIGTERM, SIGINT, or --once done), 1 on a runtime failure, 2 on bad configuration.
+flight, flush, confirm, mark the targets stopped (their replicas down: no reads routed there) and exit;
+SIGHUP reads the catalog at once. Exit status: 0 after a clean stop (SIGTERM, SIGINT, or --once done),
+1 on a runtime failure, 2 on bad configuration.
 )";
 }
 
