@@ -460,9 +460,8 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 		const std::string truncate_sql =
 			"SELECT json_build_object('op', 'truncate', 'tables', json_agg(json_build_object('schema', n.nspname, "
 			"'table', c.relname) ORDER BY x.n), 'cascade', false, 'restart_identity', false)::text FROM unnest(ARRAY[" +
-			names +
-			"]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
-			" JOIN pg_namespace n ON n.oid = c.relnamespace";
+			names + "]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
+					" JOIN pg_namespace n ON n.oid = c.relnamespace";
 		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
 		if (!PQgetisnull(truncate.get(), 0, 0))
 			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0))); });
