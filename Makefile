@@ -8,7 +8,8 @@
 #   make bench            benchmarks (bench/); never part of make check
 
 EXTENSION = mostajs
-EXTVERSION = 0.1.0
+# the release is written once, in mostajs.control
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" mostajs.control)
 MODULE_big = mostajs
 
 # The extension's C++ sources, plus the shared library (common/) compiled in.

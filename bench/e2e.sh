@@ -101,6 +101,8 @@ if [ "$mongo" = 1 ]; then
 fi
 
 work=$(mktemp -d)
+# the sidecar writes file targets only under its data directory (--data-dir, MOSTA_DATA_DIR)
+export MOSTA_DATA_DIR=$work
 pub_dir="" sub_dir="" mongod_pid=""
 cleanup() {
 	local dir

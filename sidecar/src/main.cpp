@@ -25,13 +25,13 @@ main(int argc, char **argv) {
 	sc::Config config;
 	try {
 		std::vector<std::string> args(argv + 1, argv + argc);
-		config = sc::ParseConfig(args, std::getenv("MOSTA_SOURCE_URI"));
+		config = sc::ParseConfig(args, std::getenv("MOSTA_SOURCE_URI"), std::getenv("MOSTA_DATA_DIR"));
 	} catch (const sc::ConfigError &e) {
 		std::fprintf(stderr, "mosta-sidecar: %s\n", e.what());
 		return 2;
 	}
-	if (config.help) {
-		std::fputs(sc::HelpText().c_str(), stdout);
+	if (config.help || config.version) {
+		std::fputs(config.help ? sc::HelpText().c_str() : sc::VersionText().c_str(), stdout);
 		return 0;
 	}
 	try {

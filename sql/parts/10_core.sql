@@ -116,7 +116,7 @@ COMMENT ON TABLE mosta.replica_status IS 'Live replica status, reported by mosta
 CREATE TABLE mosta.rule_stats (
 	rule              mosta.object_name PRIMARY KEY REFERENCES mosta.rules (name) ON DELETE CASCADE,
 	status            text NOT NULL DEFAULT 'pending'
-		CHECK (status IN ('pending', 'snapshot', 'streaming', 'done', 'paused', 'error')),
+		CHECK (status IN ('pending', 'snapshot', 'streaming', 'done', 'paused', 'stopped', 'error')),
 	snapshot_rows     bigint NOT NULL DEFAULT 0,
 	changes_applied   bigint NOT NULL DEFAULT 0,
 	transactions      bigint NOT NULL DEFAULT 0,
@@ -136,7 +136,7 @@ CREATE TABLE mosta.target_status (
 	replica           mosta.object_name NOT NULL,
 	slot              name NOT NULL,
 	status            text NOT NULL DEFAULT 'pending'
-		CHECK (status IN ('pending', 'snapshot', 'streaming', 'done', 'paused', 'error')),
+		CHECK (status IN ('pending', 'snapshot', 'streaming', 'done', 'paused', 'stopped', 'error')),
 	snapshot_rows     bigint NOT NULL DEFAULT 0,
 	changes_applied   bigint NOT NULL DEFAULT 0,
 	transactions      bigint NOT NULL DEFAULT 0,
@@ -602,15 +602,25 @@ COMMENT ON FUNCTION mosta_set_read_routing(text, text) IS
 -- _within_tolerance tells whether a replica's reported state is trustworthy
 -- and close enough to the master: reported up, within mostajs.status_max_age
 -- (0: no limit), and lagging by no more than its tolerance.
+-- _status_is_stale tells whether a status report written at last_seen is older
+-- than mostajs.status_max_age (0: never stale): its sidecar may be gone (a
+-- SIGKILL, a crash), so nothing it said can be trusted any more. A cleanly
+-- stopped sidecar says so at once (targets stopped, replicas down).
+CREATE FUNCTION mosta._status_is_stale(last_seen timestamptz)
+	RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT $1 IS NOT NULL AND mosta.status_max_age_ms() <> 0
+	       AND $1 < now() - make_interval(secs => mosta.status_max_age_ms() / 1000.0)
+$$;
+
 CREATE FUNCTION mosta._within_tolerance(status text, lag_ms bigint, last_seen timestamptz, tolerance_ms bigint)
 	RETURNS boolean
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT coalesce($1 = 'up' AND $2 <= $4
-	                AND (mosta.status_max_age_ms() = 0
-	                     OR $3 >= now() - make_interval(secs => mosta.status_max_age_ms() / 1000.0)),
-	                false)
+	SELECT coalesce($1 = 'up' AND $2 <= $4 AND $3 IS NOT NULL AND NOT mosta._status_is_stale($3), false)
 $$;
 
 -- _eligible_slaves lists the slaves reads may go to now: reported up, fresh,
@@ -693,12 +703,16 @@ BEGIN
 		PERFORM mosta._require_project(project, 'project');
 	END IF;
 	RETURN QUERY
+	-- a report older than mostajs.status_max_age says nothing about now (its sidecar may be gone): unknown
 	SELECT r.project::text, r.name::text, r.role, r.dialect, r.uri,
-	       coalesce(s.status, 'unknown'), s.lag_ms, s.lag_bytes, r.lag_tolerance_ms,
+	       CASE WHEN s.status IS NULL OR f.stale THEN 'unknown' ELSE s.status END,
+	       CASE WHEN f.stale THEN NULL ELSE s.lag_ms END, CASE WHEN f.stale THEN NULL ELSE s.lag_bytes END,
+	       r.lag_tolerance_ms,
 	       mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
 	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_text(s.last_error)
 	  FROM mosta.replicas_masked r
 	  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
+	 CROSS JOIN LATERAL (SELECT mosta._status_is_stale(s.last_seen) AS stale) f
 	 WHERE mosta_replica_status.project IS NULL OR r.project = mosta_replica_status.project
 	 ORDER BY r.project, r.role, r.name;
 END
@@ -771,7 +785,11 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 						'lagTolerance', r.lag_tolerance_ms,
 						'pool', jsonb_build_object('min', r.pool_min, 'max', r.pool_max),
 						'status', jsonb_build_object(
-							'status', coalesce(s.status, 'unknown'), 'lagMs', s.lag_ms, 'lagBytes', s.lag_bytes,
+							-- as mosta_replica_status(): a stale report is unknown, its lag too
+							'status', CASE WHEN s.status IS NULL OR mosta._status_is_stale(s.last_seen) THEN 'unknown'
+							               ELSE s.status END,
+							'lagMs', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_ms END,
+							'lagBytes', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_bytes END,
 							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
 							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
 							'lastError', mosta.mask_text(s.last_error))

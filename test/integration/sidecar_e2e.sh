@@ -168,25 +168,28 @@ until [ "$(psql_db -At -c "SELECT confirmed_lsn >= '$target' FROM mosta.rule_sta
 	sleep 0.1 # polling the catalog, bounded by the deadline
 done
 caught_up=$(psql_db -At -c "SELECT confirmed_lsn >= '$target' FROM mosta.rule_stats WHERE rule = 'r1'")
+# lag_ms: how stale a target may be (0 when the stream was idle and flushed); it makes the SQLite slave
+# eligible for reads while the daemon runs (mosta_read_replica never picks a replica whose lag is unknown)
+routed_to_lite() { [ "$(psql_db -At -c "SELECT mosta_read_replica('app')")" = lite ]; }
+if poll_until 30 routed_to_lite; then ok "reads are routed to the SQLite slave the sidecar keeps fresh"; else not_ok "reads routed to '$(psql_db -At -c "SELECT mosta_read_replica('app')")', expected lite"; fi
+lags=$(psql_db -At -c "SELECT string_agg(replica || ':' || (lag_ms >= 0), ' ' ORDER BY replica) FROM mosta.replica_status")
+if [ "$lags" = "dump:true lines:true lite:true" ]; then ok "lag_ms reported while running: $lags"; else not_ok "lag_ms reported while running: '$lags'"; fi
 kill -TERM $daemon
 if wait $daemon && [ "$caught_up" = t ]; then ok "daemon applies while running and exits 0 on SIGTERM"; else not_ok "daemon applies while running ($caught_up) and exits 0 on SIGTERM"; cat "$work/log.daemon" >&2; fi
 daemon=
 grep -q 'signal 15: stopping' "$work/log.daemon" && ok "SIGTERM logged" || not_ok "SIGTERM logged"
 
-# Status in the catalog.
+# Status in the catalog, after the clean stop: stopped, the replicas down with their lag unknown (item 6 of
+# issue 10: a stopped daemon does not look healthy; sidecar_stop.sh covers it in detail).
 status=$(psql_db -At -c "SELECT status, changes_applied > 0, transactions > 0, snapshot_rows, confirmed_lsn IS NOT NULL FROM mosta.rule_stats WHERE rule = 'r1'")
 case $status in
-streaming\|t\|t\|460\|t) ok "rule_stats r1: $status" ;;
+stopped\|t\|t\|460\|t) ok "rule_stats r1: $status" ;;
 *) not_ok "rule_stats r1: '$status'" ;;
 esac
-replicas=$(psql_db -At -c "SELECT string_agg(replica || ':' || status || ':' || (applied_lsn IS NOT NULL) || ':' || (lag_bytes >= 0), ' ' ORDER BY replica) FROM mosta.replica_status")
-if [ "$replicas" = "dump:up:true:true lines:up:true:true lite:up:true:true" ]; then ok "replica_status: $replicas"; else not_ok "replica_status: '$replicas'"; fi
-# lag_ms: how stale a target may be (0 when the stream was idle and flushed); it makes the SQLite slave
-# eligible for reads (mosta_read_replica never picks a replica whose lag is unknown)
-lags=$(psql_db -At -c "SELECT string_agg(replica || ':' || (lag_ms >= 0), ' ' ORDER BY replica) FROM mosta.replica_status")
-if [ "$lags" = "dump:true lines:true lite:true" ]; then ok "lag_ms reported: $lags"; else not_ok "lag_ms reported: '$lags'"; fi
+replicas=$(psql_db -At -c "SELECT string_agg(replica || ':' || status || ':' || (applied_lsn IS NOT NULL) || ':' || (lag_bytes IS NULL AND lag_ms IS NULL), ' ' ORDER BY replica) FROM mosta.replica_status")
+if [ "$replicas" = "dump:down:true:true lines:down:true:true lite:down:true:true" ]; then ok "replica_status: $replicas"; else not_ok "replica_status: '$replicas'"; fi
 reader=$(psql_db -At -c "SELECT mosta_read_replica('app')")
-if [ "$reader" = lite ]; then ok "reads are routed to the SQLite slave the sidecar keeps fresh"; else not_ok "reads routed to '$reader', expected lite"; fi
+if [ "$reader" = master ]; then ok "reads go to the master once the sidecar is stopped"; else not_ok "reads routed to '$reader' after the stop, expected master"; fi
 r2=$(psql_db -At -c "SELECT status || ': ' || last_error FROM mosta.rule_stats WHERE rule = 'r2'")
 case $r2 in
 error:*postgres*) ok "rule r2 (postgres target of another project) reported as a rule error" ;;

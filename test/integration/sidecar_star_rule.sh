@@ -110,7 +110,7 @@ if [ "$tables" = "$expected" ]; then ok "sqlite tables: $tables (no table per pa
 stop_daemon "SIGTERM: exits 0"
 status=$(scalar_or_error "SELECT status || ' ' || coalesce(last_error, '') FROM mosta.rule_stats WHERE rule = 'star'")
 case $status in
-"streaming ") ok "rule_stats: streaming, no error" ;;
+"stopped ") ok "rule_stats: stopped (by SIGTERM), no error" ;;
 *) not_ok "rule_stats: '$status'" ;;
 esac
 if grep -qE 'error|retrying' "$work/log.daemon"; then

@@ -46,7 +46,8 @@ Resolve(RulePlan &plan, const std::vector<ReplicaInfo> &replicas) {
 		if (replica.dialect != "sqlite" && replica.dialect != "sqldump" && replica.dialect != "jsonl" &&
 			replica.dialect != "mongodb") {
 			plan.error = "target replica \"" + replica.project + "." + replica.name + "\" has dialect " +
-						 replica.dialect + ", which this version of mosta-sidecar does not apply to (only sqlite, "
+						 replica.dialect +
+						 ", which this version of mosta-sidecar does not apply to (only sqlite, "
 						 "sqldump, jsonl and mongodb)";
 			plan.targets.clear();
 			return;
@@ -101,7 +102,8 @@ IsMostaSlot(const std::string &slot) {
 
 RuleStatus
 AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
-	static const std::vector<std::string> kOrder = {"error", "paused", "pending", "snapshot", "streaming", "done"};
+	static const std::vector<std::string> kOrder = {"error",	"paused",	 "stopped", "pending",
+													"snapshot", "streaming", "done"};
 	auto rank = [](const std::string &status) {
 		auto found = std::find(kOrder.begin(), kOrder.end(), status);
 		return found == kOrder.end() ? 0 : static_cast<int>(found - kOrder.begin());
@@ -145,7 +147,8 @@ LoadRulePlans(PgConnection &conn) {
 						  std::string(PQgetvalue(extension.get(), 0, 0)) +
 						  "\" (run CREATE EXTENSION mostajs there as a superuser, or point --source at the database "
 						  "that has it)");
-	const std::string replicas_sql = "SELECT project, name, role, dialect, uri FROM mosta.replicas ORDER BY project, name";
+	const std::string replicas_sql =
+		"SELECT project, name, role, dialect, uri FROM mosta.replicas ORDER BY project, name";
 	PgResultHandle replicas_result = co_await conn.Exec("reading mosta.replicas", replicas_sql);
 	std::vector<ReplicaInfo> replicas;
 	for (int row = 0; row < PQntuples(replicas_result.get()); ++row)
@@ -181,8 +184,10 @@ LoadRulePlans(PgConnection &conn) {
 
 boost::asio::awaitable<SlotState>
 ReadSlotState(PgConnection &conn, const std::string &slot) {
-	const std::string sql = "SELECT wal_status, pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots"
-							" WHERE slot_name = " + SqlLiteral(conn, slot);
+	const std::string sql =
+		"SELECT wal_status, pg_current_wal_lsn() - restart_lsn, confirmed_flush_lsn FROM pg_replication_slots"
+		" WHERE slot_name = " +
+		SqlLiteral(conn, slot);
 	const std::string context = "looking up slot " + slot;
 	PgResultHandle result = co_await conn.Exec(context, sql);
 	SlotState state;
@@ -191,6 +196,8 @@ ReadSlotState(PgConnection &conn, const std::string &slot) {
 		state.wal_status = Value(result.get(), 0, 0);
 		if (!PQgetisnull(result.get(), 0, 1))
 			state.retained_bytes = std::stoll(Value(result.get(), 0, 1));
+		if (!PQgetisnull(result.get(), 0, 2))
+			state.confirmed_flush = ParseLsn(Value(result.get(), 0, 2));
 	}
 	co_return state;
 }
@@ -248,8 +255,8 @@ WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_
 		   SqlLiteral(conn, rule) + ", " + project + ", " + replica + ", " + SqlLiteral(conn, target.slot) + ", " +
 		   SqlLiteral(conn, target.status) + ", " + std::to_string(target.snapshot_rows) + ", " +
 		   std::to_string(target.changes_applied) + ", " + std::to_string(target.transactions) + ", " + lsn + ", " +
-		   OptionalNumber(target.retained_bytes) + ", " + OptionalText(conn, target.wal_status) + ", " + error +
-		   ", " + OptionalText(conn, target.warning) + ", " + std::to_string(target.resnapshots) +
+		   OptionalNumber(target.retained_bytes) + ", " + OptionalText(conn, target.wal_status) + ", " + error + ", " +
+		   OptionalText(conn, target.warning) + ", " + std::to_string(target.resnapshots) +
 		   ", now()) ON CONFLICT (rule, project, replica) DO UPDATE SET slot = EXCLUDED.slot, status = "
 		   "EXCLUDED.status, snapshot_rows = EXCLUDED.snapshot_rows, changes_applied = EXCLUDED.changes_applied, "
 		   "transactions = EXCLUDED.transactions, applied_lsn = EXCLUDED.applied_lsn, retained_bytes = "
@@ -258,8 +265,14 @@ WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_
 	std::string lag_bytes = target.applied_lsn == kInvalidLsn
 								? std::string("NULL")
 								: "GREATEST(0, pg_current_wal_lsn() - " + lsn + ")::bigint";
-	std::string lag_ms = target.lag_ms < 0 ? std::string("NULL") : std::to_string(target.lag_ms);
-	std::string replica_status = target.status == "error" ? "error" : "up";
+	// a replica the daemon no longer feeds (stopped, or its rule paused) is down, its lag unknown
+	std::string replica_status = target.status == "error"								   ? "error"
+								 : target.status == "stopped" || target.status == "paused" ? "down"
+																						   : "up";
+	if (replica_status == "down")
+		lag_bytes = "NULL";
+	std::string lag_ms =
+		target.lag_ms < 0 || replica_status == "down" ? std::string("NULL") : std::to_string(target.lag_ms);
 	sql += "INSERT INTO mosta.replica_status AS s (project, replica, status, lag_ms, lag_bytes, applied_lsn, "
 		   "last_error, last_seen) VALUES (" +
 		   project + ", " + replica + ", '" + replica_status + "', " + lag_ms + ", " + lag_bytes + ", " + lsn + ", " +
@@ -273,9 +286,8 @@ WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_
 
 boost::asio::awaitable<void>
 LogActivity(PgConnection &conn, const std::string &action, const std::string &rule, const std::string &detail_json) {
-	const std::string sql = "INSERT INTO mosta.activity (action, object, detail) VALUES (" +
-							SqlLiteral(conn, action) + ", " + SqlLiteral(conn, rule) + ", " +
-							SqlLiteral(conn, detail_json) + "::jsonb)";
+	const std::string sql = "INSERT INTO mosta.activity (action, object, detail) VALUES (" + SqlLiteral(conn, action) +
+							", " + SqlLiteral(conn, rule) + ", " + SqlLiteral(conn, detail_json) + "::jsonb)";
 	const std::string context = "logging " + action + " of rule " + rule;
 	co_await conn.Exec(context, sql);
 }

@@ -80,16 +80,16 @@ struct TargetStatus {
 	std::string project;
 	std::string replica;
 	std::string slot;
-	std::string status = "pending"; // pending, snapshot, streaming, done, paused, error
+	std::string status = "pending"; // pending, snapshot, streaming, done, paused, stopped, error
 	long long snapshot_rows = 0;
 	long long changes_applied = 0;
 	long long transactions = 0;
-	Lsn applied_lsn = kInvalidLsn;	   // the sink's durable LSN: what is confirmed to the slot
+	Lsn applied_lsn = kInvalidLsn;			 // the sink's durable LSN: what is confirmed to the slot
 	std::optional<long long> retained_bytes; // WAL the slot makes PostgreSQL keep; unknown when unset
-	std::string wal_status;				   // pg_replication_slots.wal_status ("" when the slot is absent)
-	std::int64_t lag_ms = -1;			   // -1: unknown (written as NULL)
-	int resnapshots = 0;				   // initial copies taken again (slot lost or dropped)
-	bool applied_any = false;			   // last_applied_at is set to now() when true
+	std::string wal_status;					 // pg_replication_slots.wal_status ("" when the slot is absent)
+	std::int64_t lag_ms = -1;				 // -1: unknown (written as NULL)
+	int resnapshots = 0;					 // initial copies taken again (slot lost or dropped)
+	bool applied_any = false;				 // last_applied_at is set to now() when true
 	std::string last_error;
 	std::string warning; // retained WAL over the limit, slot invalidated, ...
 
@@ -101,7 +101,7 @@ struct TargetStatus {
 
 // The counters and state of one rule, as written to mosta.rule_stats: an aggregate of its targets.
 struct RuleStatus {
-	std::string status = "pending"; // pending, snapshot, streaming, done, error
+	std::string status = "pending"; // pending, snapshot, streaming, done, paused, stopped, error
 	long long snapshot_rows = 0;
 	long long changes_applied = 0;
 	long long transactions = 0;
@@ -111,8 +111,8 @@ struct RuleStatus {
 	std::string last_error;
 };
 
-// AggregateRuleStatus sums up a rule's targets: the status of the least advanced (error first, then pending,
-// snapshot, streaming, done), the counters of the most advanced, the smallest confirmed LSN, the largest
+// AggregateRuleStatus sums up a rule's targets: the status of the least advanced (error first, then paused, stopped,
+// pending, snapshot, streaming, done), the counters of the most advanced, the smallest confirmed LSN, the largest
 // retained WAL, and the first error prefixed with its replica.
 RuleStatus AggregateRuleStatus(const std::vector<const TargetStatus *> &targets);
 
@@ -121,6 +121,7 @@ struct SlotState {
 	bool exists = false;
 	std::string wal_status;					 // reserved, extended, unreserved, lost
 	std::optional<long long> retained_bytes; // pg_current_wal_lsn() - restart_lsn
+	std::optional<Lsn> confirmed_flush;		 // what the slot will stream from: nothing before it comes again
 };
 
 // ReadSlotState looks slot up in pg_replication_slots.
@@ -128,7 +129,7 @@ boost::asio::awaitable<SlotState> ReadSlotState(PgConnection &conn, const std::s
 
 // WriteStatus upserts, in one statement, the rule's mosta.rule_stats row (rule), the target's mosta.target_status
 // row and its replica's mosta.replica_status row (lag_bytes = pg_current_wal_lsn() - applied_lsn; status up,
-// or error with the target's error).
+// error with the target's error, or down with lag unknown for a stopped or paused target).
 boost::asio::awaitable<void> WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status,
 										 const TargetStatus &target);
 

@@ -6,10 +6,13 @@
 
 #include <cctype>
 #include <cstdint>
+#include <optional>
+#include <set>
 #include <filesystem>
 #include <system_error>
 
 #include "mosta/common/conninfo.hpp"
+#include "mosta/common/version.hpp"
 
 namespace mosta::sidecar {
 
@@ -33,12 +36,18 @@ ParseDuration(const std::string &flag, const std::string &text) {
 		scale = 1000;
 	else if (unit == "m")
 		scale = 60'000;
-	if (digits == 0 || digits > 9 || scale == 0)
+	else if (unit == "h")
+		scale = 3'600'000;
+	const std::string range = ": must be between 1ms and 24h";
+	if (digits == 0 || scale == 0)
 		throw ConfigError("invalid value \"" + text + "\" for " + flag +
-						  ": expected a positive duration such as 500ms, 5s or 2m");
+						  ": expected a duration such as 500ms, 5s, 2m or 1h (between 1ms and 24h)");
+	// more digits than a day has milliseconds: out of range, whatever the unit
+	if (digits > 9)
+		throw ConfigError("invalid value \"" + text + "\" for " + flag + range);
 	std::int64_t value = std::stoll(text.substr(0, digits)) * scale;
 	if (value <= 0 || value > kMaxDurationMs)
-		throw ConfigError("invalid value \"" + text + "\" for " + flag + ": must be between 1ms and 24h");
+		throw ConfigError("invalid value \"" + text + "\" for " + flag + range);
 	return std::chrono::milliseconds(value);
 }
 
@@ -68,10 +77,106 @@ ParseSize(const std::string &flag, const std::string &text) {
 	return value << shift;
 }
 
+namespace {
+
+// CheckSource refuses a --source (or MOSTA_SOURCE_URI) that libpq cannot parse, naming where it came from.
+void
+CheckSource(const std::string &origin, const std::string &source) {
+	if (source.empty())
+		throw ConfigError("invalid value \"\" for " + origin + ": expected a connection string or URI");
+	if (std::optional<UriProblem> problem = CheckUri(Dialect::Postgres, source))
+		throw ConfigError("invalid value for " + origin + ": " + problem->message + " (" + problem->hint + ")");
+}
+
+// DataDirectory makes a --data-dir (or MOSTA_DATA_DIR) absolute and lexically normal, and checks that it exists.
+std::string
+DataDirectory(const std::string &origin, const std::string &text) {
+	if (text.empty())
+		throw ConfigError("invalid value \"\" for " + origin + ": expected a directory");
+	std::error_code error;
+	std::filesystem::path path = std::filesystem::absolute(text, error).lexically_normal();
+	if (error || !std::filesystem::is_directory(path, error))
+		throw ConfigError("invalid value \"" + text + "\" for " + origin + ": no such directory");
+	std::string normal = path.string();
+	if (normal.size() > 1 && normal.back() == '/')
+		normal.pop_back();
+	return normal;
+}
+
+// TreePath checks a --tree value: a file path whose directory exists.
+std::string
+TreePath(const std::string &text) {
+	if (text.empty() || text.back() == '/')
+		throw ConfigError("invalid value \"" + text + "\" for --tree: expected a file path");
+	std::filesystem::path parent = std::filesystem::path(text).parent_path();
+	std::error_code error;
+	if (!parent.empty() && !std::filesystem::is_directory(parent, error))
+		throw ConfigError("invalid value \"" + text + "\" for --tree: directory " + parent.string() +
+						  " does not exist");
+	return text;
+}
+
+// TtlBatch reads a --ttl-batch value: up to 7 digits.
+int
+TtlBatch(const std::string &text) {
+	if (text.empty() || text.size() > 7 || text.find_first_not_of("0123456789") != std::string::npos)
+		throw ConfigError("invalid value \"" + text + "\" for --ttl-batch: expected a number of rows (0: off)");
+	return std::stoi(text);
+}
+
+// One flag: whether it takes a value, whether the verify subcommand takes it, and what it sets.
+struct Flag {
+	const char *name;
+	bool takes_value;
+	bool for_verify;
+	void (*apply)(Config &config, const std::string &value);
+};
+
+// kFlags is every flag of the command line (HelpText documents them).
+constexpr Flag kFlags[] = {
+	{"--help", false, true, [](Config &c, const std::string &) { c.help = true; }},
+	{"-h", false, true, [](Config &c, const std::string &) { c.help = true; }},
+	{"--version", false, false, [](Config &c, const std::string &) { c.version = true; }},
+	{"--once", false, false, [](Config &c, const std::string &) { c.once = true; }},
+	{"--source", true, true,
+	 [](Config &c, const std::string &v) {
+		 CheckSource("--source", v);
+		 c.source = v;
+	 }},
+	{"--data-dir", true, true, [](Config &c, const std::string &v) { c.data_dir = DataDirectory("--data-dir", v); }},
+	{"--status-interval", true, false,
+	 [](Config &c, const std::string &v) { c.status_interval = ParseDuration("--status-interval", v); }},
+	{"--poll-interval", true, false,
+	 [](Config &c, const std::string &v) { c.poll_interval = ParseDuration("--poll-interval", v); }},
+	// 0 means off, as the help says
+	{"--heartbeat-interval", true, false,
+	 [](Config &c, const std::string &v) {
+		 c.heartbeat_interval =
+			 v == "off" || v == "0" ? std::chrono::milliseconds(0) : ParseDuration("--heartbeat-interval", v);
+	 }},
+	{"--retained-wal-warning", true, false,
+	 [](Config &c, const std::string &v) {
+		 c.retained_wal_warning = v == "off" ? 0 : ParseSize("--retained-wal-warning", v);
+	 }},
+	{"--tree", true, false, [](Config &c, const std::string &v) { c.tree_path = TreePath(v); }},
+	{"--ttl-batch", true, false, [](Config &c, const std::string &v) { c.ttl_batch = TtlBatch(v); }},
+};
+
+// FindFlag returns the flag named name, or null.
+const Flag *
+FindFlag(const std::string &name) {
+	for (const Flag &flag : kFlags)
+		if (name == flag.name)
+			return &flag;
+	return nullptr;
+}
+
+} // namespace
+
 Config
-ParseConfig(const std::vector<std::string> &args, const char *source_env) {
+ParseConfig(const std::vector<std::string> &args, const char *source_env, const char *data_dir_env) {
 	Config config;
-	bool source_given = false;
+	std::set<std::string> given;
 	std::size_t first = 0;
 	if (!args.empty() && args[0] == "verify") {
 		config.verify = true;
@@ -79,98 +184,63 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env) {
 	}
 	for (std::size_t i = first; i < args.size(); ++i) {
 		std::string arg = args[i];
-		std::string value;
-		bool has_inline = false;
-		if (arg.rfind("--", 0) == 0) {
-			std::size_t eq = arg.find('=');
-			if (eq != std::string::npos) {
-				value = arg.substr(eq + 1);
-				arg = arg.substr(0, eq);
-				has_inline = true;
-			}
+		std::optional<std::string> inline_value;
+		if (std::size_t eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+			inline_value = arg.substr(eq + 1);
+			arg = arg.substr(0, eq);
 		}
-		auto take_value = [&]() -> std::string {
-			if (has_inline)
-				return value;
-			if (i + 1 >= args.size())
-				throw ConfigError("missing value for " + arg);
-			return args[++i];
-		};
-		auto no_value = [&]() {
-			if (has_inline)
-				throw ConfigError("flag " + arg + " takes no value (got \"" + value + "\")");
-		};
 		if (config.verify && !arg.empty() && arg[0] != '-') {
 			if (!config.verify_rule.empty())
 				throw ConfigError("verify takes one rule (got \"" + config.verify_rule + "\" and \"" + arg + "\")");
 			config.verify_rule = arg;
-		} else if (config.verify && arg != "--source" && arg != "--help" && arg != "-h") {
-			throw ConfigError("flag " + MaskCredentialsInText(arg) + " does not apply to verify (see --help)");
-		} else if (arg == "--help" || arg == "-h") {
-			no_value();
-			config.help = true;
-		} else if (arg == "--once") {
-			no_value();
-			config.once = true;
-		} else if (arg == "--source") {
-			config.source = take_value();
-			if (config.source.empty())
-				throw ConfigError("invalid value \"\" for --source: expected a connection string or URI");
-			source_given = true;
-		} else if (arg == "--status-interval") {
-			config.status_interval = ParseDuration("--status-interval", take_value());
-		} else if (arg == "--poll-interval") {
-			config.poll_interval = ParseDuration("--poll-interval", take_value());
-		} else if (arg == "--heartbeat-interval") {
-			std::string text = take_value();
-			config.heartbeat_interval =
-				text == "off" ? std::chrono::milliseconds(0) : ParseDuration("--heartbeat-interval", text);
-		} else if (arg == "--retained-wal-warning") {
-			std::string text = take_value();
-			config.retained_wal_warning = text == "off" ? 0 : ParseSize("--retained-wal-warning", text);
-		} else if (arg == "--tree") {
-			config.tree_path = take_value();
-			std::filesystem::path parent = std::filesystem::path(config.tree_path).parent_path();
-			std::error_code error;
-			if (config.tree_path.empty() || config.tree_path.back() == '/')
-				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: expected a file path");
-			if (!parent.empty() && !std::filesystem::is_directory(parent, error))
-				throw ConfigError("invalid value \"" + config.tree_path + "\" for --tree: directory " +
-								  parent.string() + " does not exist");
-		} else if (arg == "--ttl-batch") {
-			std::string text = take_value();
-			bool digits = !text.empty() && text.size() <= 7 && text.find_first_not_of("0123456789") == std::string::npos;
-			if (!digits)
-				throw ConfigError("invalid value \"" + text + "\" for --ttl-batch: expected a number of rows (0: off)");
-			config.ttl_batch = std::stoi(text);
-		} else {
-			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
+			continue;
 		}
+		const Flag *flag = FindFlag(arg);
+		if (flag == nullptr)
+			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
+		if (config.verify && !flag->for_verify)
+			throw ConfigError("flag " + arg + " does not apply to verify (see --help)");
+		if (!flag->takes_value && inline_value)
+			throw ConfigError("flag " + arg + " takes no value (got \"" + *inline_value + "\")");
+		if (flag->takes_value && !inline_value && i + 1 >= args.size())
+			throw ConfigError("missing value for " + arg);
+		std::string value = !flag->takes_value ? std::string() : inline_value ? *inline_value : args[++i];
+		flag->apply(config, value);
+		given.insert(arg);
 	}
 	if (config.verify && config.verify_rule.empty() && !config.help)
-		throw ConfigError("verify needs a rule: mosta-sidecar verify RULE [--source DSN]");
-	if (!source_given && source_env != nullptr && *source_env != '\0')
+		throw ConfigError("verify needs a rule: mosta-sidecar verify RULE [--source DSN] [--data-dir DIR]");
+	if (given.count("--source") == 0 && source_env != nullptr && *source_env != '\0') {
+		CheckSource("MOSTA_SOURCE_URI", source_env);
 		config.source = source_env;
+	}
+	if (given.count("--data-dir") == 0 && data_dir_env != nullptr && *data_dir_env != '\0')
+		config.data_dir = DataDirectory("MOSTA_DATA_DIR", data_dir_env);
 	return config;
 }
 
 std::string
 HelpText() {
 	return R"(Usage: mosta-sidecar [OPTION]...
-       mosta-sidecar verify RULE [--source DSN]
+       mosta-sidecar verify RULE [--source DSN] [--data-dir DIR]
 Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
 exported snapshot, then change streaming into the rules' SQLite, SQL dump, JSON archive and MongoDB targets.
 
 Options:
   --source DSN             the source database (libpq connection string or postgresql:// URI); default:
                            MOSTA_SOURCE_URI, else the libpq PG* variables (PGHOST, PGPORT, PGUSER, ...)
+  --data-dir DIR           the directory every file target (sqlite, sqldump, jsonl) lives under: relative
+                           paths resolve there, paths leading out of it are refused (default: MOSTA_DATA_DIR,
+                           else /var/lib/mosta)
   --once                   process everything committed before start, flush, confirm, then exit 0
   --status-interval DUR    how often status is written to mosta.rule_stats, mosta.target_status and
                            mosta.replica_status (and the --tree file), and the catalog re-read
-                           (default 5s); DUR is 500ms, 5s, 2m or a number of seconds
+                           (default 5s); DUR is 500ms, 5s, 2m, 1h or a number of seconds,
+                           from 1ms to 24h
   --poll-interval DUR      a stream without data for this long is idle: the sinks are flushed (default 1s)
   --heartbeat-interval DUR write a heartbeat (mosta_heartbeat()) into the WAL this often, so that slots
-                           advance on a quiet database while other databases write WAL (default 60s; off)
+                           advance on a quiet database while other databases write WAL (default 60s;
+                           off or 0: never)
   --retained-wal-warning SIZE
                            warn (log and status) when a slot makes PostgreSQL retain more WAL than SIZE
                            (default 1GB; 512MB, 64kB, bytes; off)
@@ -178,6 +248,7 @@ Options:
                            interval, replaced atomically: the replicator-tree.json a monitor reads
   --ttl-batch N            delete expired rows of the mosta_add_ttl tables at every status interval, N rows
                            per statement, at most 10 statements per table (default 1000; 0: off)
+  --version                print the version, the protocol and catalog versions, and exit
   -h, --help               print this help and exit
 
 verify RULE: compare each collection of RULE with its SQLite targets by the canonical checksum of
@@ -186,14 +257,21 @@ Exit status 0 when all match, 1 on a mismatch, 2 for an unknown rule or bad usag
 
 Environment:
   MOSTA_SOURCE_URI         the source, when --source is not given
+  MOSTA_DATA_DIR           the data directory, when --data-dir is not given
   PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, ...   used for what the source does not say
 
 The role needs REPLICATION, read access to the replicated tables and to the mosta catalog, and write access
 to mosta.rule_stats, mosta.target_status, mosta.replica_status and mosta.activity (the role mosta_sidecar
 has all but REPLICATION and the tables' SELECT). Signals: SIGTERM or SIGINT finish the transaction in
-flight, flush, confirm and exit; SIGHUP reads the catalog at once. Exit status: 0 after a clean stop
-(SIGTERM, SIGINT, or --once done), 1 on a runtime failure, 2 on bad configuration.
+flight, flush, confirm, mark the targets stopped (their replicas down: no reads routed there) and exit;
+SIGHUP reads the catalog at once. Exit status: 0 after a clean stop (SIGTERM, SIGINT, or --once done),
+1 on a runtime failure, 2 on bad configuration.
 )";
+}
+
+std::string
+VersionText() {
+	return std::string("mosta-sidecar ") + kMostaVersion + "\n" + ProtocolVersionsText() + "\n";
 }
 
 } // namespace mosta::sidecar

@@ -12,19 +12,25 @@
 
 namespace mosta::sidecar {
 
+// kDefaultDataDir is the data directory when neither --data-dir nor MOSTA_DATA_DIR is given.
+inline constexpr const char *kDefaultDataDir = "/var/lib/mosta";
+
 // Everything mosta-sidecar takes from its command line and environment.
 struct Config {
-	std::string source;								   // libpq conninfo or URI; "" takes the PG* variables
-	bool once = false;								   // process what is there, then exit
-	bool help = false;								   // print HelpText() and exit 0
-	std::chrono::milliseconds status_interval{5'000};  // how often status goes to the catalog
-	std::chrono::milliseconds poll_interval{1'000};	   // no XLogData for this long: the stream is idle, flush
+	std::string source;									  // libpq conninfo or URI; "" takes the PG* variables
+	bool once = false;									  // process what is there, then exit
+	bool help = false;									  // print HelpText() and exit 0
+	std::chrono::milliseconds status_interval{5'000};	  // how often status goes to the catalog
+	std::chrono::milliseconds poll_interval{1'000};		  // no XLogData for this long: the stream is idle, flush
 	std::chrono::milliseconds heartbeat_interval{60'000}; // mosta_heartbeat() this often; 0: never
-	long long retained_wal_warning = 1LL << 30;		   // warn when a slot retains more WAL (bytes); 0: never
-	std::string tree_path;							   // --tree: the topology JSON file; "" for none
-	bool verify = false;        // the verify subcommand: compare, print, exit
-	std::string verify_rule;    // verify's RULE
+	long long retained_wal_warning = 1LL << 30;			  // warn when a slot retains more WAL (bytes); 0: never
+	std::string tree_path;								  // --tree: the topology JSON file; "" for none
+	bool verify = false;								  // the verify subcommand: compare, print, exit
+	std::string verify_rule;							  // verify's RULE
 	int ttl_batch = 1000; // --ttl-batch: rows per TTL delete (app/ttl.hpp); 0: no TTL pass
+	bool version = false; // --version: print VersionText() and exit 0
+	// --data-dir (MOSTA_DATA_DIR): file targets live under it (app/target_path.hpp); absolute, lexically normal
+	std::string data_dir = kDefaultDataDir;
 };
 
 // ConfigError is a bad flag or value; what() names it.
@@ -40,8 +46,13 @@ std::chrono::milliseconds ParseDuration(const std::string &flag, const std::stri
 // postgresql.conf); throws ConfigError naming flag.
 long long ParseSize(const std::string &flag, const std::string &text);
 
-// ParseConfig reads args (without argv[0]; "verify RULE [--source DSN]" selects the verify subcommand) and source_env (MOSTA_SOURCE_URI, null when unset); throws ConfigError.
-Config ParseConfig(const std::vector<std::string> &args, const char *source_env);
+// ParseConfig reads args (without argv[0]; "verify RULE [--source DSN] [--data-dir DIR]" selects the verify
+// subcommand), source_env (MOSTA_SOURCE_URI) and data_dir_env (MOSTA_DATA_DIR), each null when unset; throws
+// ConfigError.
+Config ParseConfig(const std::vector<std::string> &args, const char *source_env, const char *data_dir_env = nullptr);
+
+// VersionText is what --version prints: the version, and the protocol and catalog versions spoken.
+std::string VersionText();
 
 // HelpText documents every flag and environment variable.
 std::string HelpText();

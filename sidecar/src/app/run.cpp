@@ -51,7 +51,7 @@ struct State {
 	asio::signal_set &signals;
 	bool stop = false;
 	bool failed = false;
-	bool reload = false; // SIGHUP: read the catalog now and retry the targets that stopped on an error
+	bool reload = false;				// SIGHUP: read the catalog now and retry the targets that stopped on an error
 	asio::steady_timer *wake = nullptr; // the supervisor's timer: cancelled when a target ends or a signal comes
 	std::map<std::string, RuleProgress> progress; // by rule
 	std::map<TargetKey, std::shared_ptr<TargetTask>> tasks;
@@ -139,6 +139,8 @@ SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 		if (!error) {
 			if (task->stop && !state.stop)
 				co_await runner.Pause();
+			else if (state.stop || state.config.once)
+				co_await runner.MarkStopped();
 			co_return;
 		}
 		std::string text = Describe(error);
@@ -168,8 +170,8 @@ SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 // Spawn starts the coroutine of task.
 void
 Spawn(State &state, const asio::any_io_executor &executor, const TargetKey &key, std::shared_ptr<TargetTask> task) {
-	LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name +
-			": starting (" + task->plan.mode + ")");
+	LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name + ": starting (" +
+			task->plan.mode + ")");
 	state.tasks[key] = task;
 	asio::co_spawn(executor, SuperviseTarget(state, task), [&state, task](std::exception_ptr error) {
 		task->running = false;
@@ -245,8 +247,8 @@ Reconcile(State &state, PgConnection &conn) {
 	// stop what is no longer wanted, as it is
 	for (auto &[key, task] : state.tasks) {
 		auto wanted = desired.find(key);
-		bool changed = wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) !=
-													  task->fingerprint;
+		bool changed =
+			wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) != task->fingerprint;
 		if ((wanted == desired.end() || changed) && task->running && !task->stop) {
 			LogLine("rule " + std::get<0>(key) + ", target " + std::get<1>(key) + "." + std::get<2>(key) +
 					(changed ? ": rule or replica changed, restarting with a new slot and a new copy"
@@ -258,8 +260,8 @@ Reconcile(State &state, PgConnection &conn) {
 	for (auto it = state.tasks.begin(); it != state.tasks.end();) {
 		auto &[key, task] = *it;
 		auto wanted = desired.find(key);
-		bool changed = wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) !=
-													  task->fingerprint;
+		bool changed =
+			wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) != task->fingerprint;
 		bool retry = state.reload && task->failed;
 		if (task->running || (wanted != desired.end() && !changed && !retry)) {
 			++it;
@@ -337,7 +339,9 @@ Supervise(State &state) {
 	state.wake = &timer;
 	struct ForgetTimer {
 		State &state;
-		~ForgetTimer() { state.wake = nullptr; }
+		~ForgetTimer() {
+			state.wake = nullptr;
+		}
 	} forget_timer{state};
 	using Clock = std::chrono::steady_clock;
 	Clock::time_point next_poll = Clock::now() + state.config.status_interval;
@@ -350,8 +354,8 @@ Supervise(State &state) {
 		co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
 		if (state.config.once || state.stop || (Clock::now() < next_poll && !state.reload))
 			continue;
-		bool heartbeat = state.config.heartbeat_interval.count() > 0 && Clock::now() >= next_heartbeat &&
-						 Running(state) > 0;
+		bool heartbeat =
+			state.config.heartbeat_interval.count() > 0 && Clock::now() >= next_heartbeat && Running(state) > 0;
 		co_await PollCatalog(state, conn, heartbeat);
 		next_poll = Clock::now() + state.config.status_interval;
 		if (heartbeat)

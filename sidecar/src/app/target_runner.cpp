@@ -18,6 +18,7 @@
 #include "app/id_map_lookup.hpp"
 #include "app/initial_copy.hpp"
 #include "app/log.hpp"
+#include "app/target_path.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
 #include "sink/json_archive_sink.hpp"
@@ -38,16 +39,6 @@ constexpr std::size_t kSqliteGroupTransactions = 100;
 // kMongoGroupTransactions: the MongoDB checkpoint is written after this many source transactions (and when idle).
 constexpr std::size_t kMongoGroupTransactions = 100;
 
-// FilePath turns a replica location into a path: "file://[localhost]/p" and "sqlite://p" lose their prefix.
-std::string
-FilePath(const std::string &uri) {
-	for (std::string prefix : {"file://localhost", "file://", "sqlite://"}) {
-		if (uri.rfind(prefix, 0) == 0)
-			return uri.substr(prefix.size());
-	}
-	return uri;
-}
-
 // ParseLsnField reads an LSN field of a document; throws naming the field when it is missing or bad.
 Lsn
 ParseLsnField(const Change &change, const std::string &text, const char *field) {
@@ -58,13 +49,10 @@ ParseLsnField(const Change &change, const std::string &text, const char *field) 
 	return *lsn;
 }
 
-
-} // namespace
-
+// OpenFileSink opens the sqlite, sqldump or jsonl sink at path (resolved by ResolveTargetPath).
 std::unique_ptr<Sink>
-OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<std::string> &collections,
-		 const std::string &source) {
-	std::string path = FilePath(replica.uri);
+OpenFileSink(const ReplicaInfo &replica, const std::string &slot, const std::string &path,
+			 const std::vector<std::string> &collections) {
 	if (replica.dialect == "sqlite") {
 		SqliteSinkOptions options;
 		options.path = path;
@@ -75,8 +63,24 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::vector<
 	}
 	if (replica.dialect == "sqldump")
 		return std::make_unique<SqlDumpSink>(path, collections);
-	if (replica.dialect == "jsonl")
-		return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
+	return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
+}
+
+} // namespace
+
+std::unique_ptr<Sink>
+OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string &data_dir,
+		 const std::vector<std::string> &collections, const std::string &source) {
+	if (IsFileDialect(replica.dialect)) {
+		std::string path = ResolveTargetPath(data_dir, replica);
+		try {
+			return OpenFileSink(replica, slot, path, collections);
+		} catch (const std::exception &e) {
+			// a refusal of a file the sidecar did not create, a full disk, ...: name the replica
+			throw std::runtime_error("replica " + replica.project + "." + replica.name + " (" + replica.dialect +
+									 "): " + e.what());
+		}
+	}
 	if (replica.dialect == "mongodb") {
 		MongoSinkOptions options;
 		options.uri = replica.uri;
@@ -247,6 +251,38 @@ TargetRunner::ReportError(const std::string &error) {
 	in_transaction_ = false;
 	status_.last_error = error;
 	SetState("error", error);
+	co_await EndSqlTransaction();
+	co_await RefreshStatus();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::EndSqlTransaction() {
+	if (!sql_.IsOpen())
+		co_return;
+	PGTransactionStatusType state = PQtransactionStatus(sql_.Get());
+	if (state == PQTRANS_IDLE)
+		co_return;
+	// a failure in the initial copy leaves its READ ONLY snapshot transaction open (or aborted): the status
+	// written next must not land in it; a connection busy or broken is closed (RefreshStatus reconnects)
+	try {
+		if (state == PQTRANS_INTRANS || state == PQTRANS_INERROR) {
+			const std::string rollback_sql = "ROLLBACK";
+			co_await sql_.Exec("ending the failed initial copy", rollback_sql);
+			co_return;
+		}
+	} catch (const std::exception &e) {
+		LogLine(Label() + ": could not end the failed initial copy: " + e.what());
+	}
+	sql_.Close();
+}
+
+boost::asio::awaitable<void>
+TargetRunner::MarkStopped() {
+	if (status_.status != "streaming" && status_.status != "snapshot" && status_.status != "pending")
+		co_return; // done, paused and error say more than stopped
+	SetState("stopped", "the sidecar stopped; slot " + slot_ + " kept at " + FormatLsn(status_.applied_lsn));
+	// nobody keeps the target fresh any more: its lag is unknown, so reads are not routed to it
+	caught_up_at_.reset();
 	co_await RefreshStatus();
 }
 
@@ -294,7 +330,8 @@ TargetRunner::Run() {
 		LogLine(Label() + ": snapshot already done");
 		co_return;
 	}
-	co_await OnWorker([this] { sink_ = OpenSink(target_, slot_, plan_.collections, config_.source); });
+	co_await OnWorker(
+		[this] { sink_ = OpenSink(target_, slot_, config_.data_dir, plan_.collections, config_.source); });
 	LogLine(Label() + ": sink " + MaskCredentials(target_.uri) + " (" + target_.dialect + ") holds up to " +
 			FormatLsn(sink_->DurableLsn()));
 	status_.applied_lsn = sink_->DurableLsn();
@@ -324,10 +361,24 @@ boost::asio::awaitable<void>
 TargetRunner::PrepareSlot(ReplicationStream &stream) {
 	SlotState slot = co_await ReadSlotState(sql_, slot_);
 	if (slot.exists && slot.wal_status == "lost") {
-		co_await Warn("slot_invalidated",
-					  "PostgreSQL invalidated slot " + slot_ +
-						  " (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
-						  "lost for this target: taking a new initial copy");
+		co_await Warn(
+			"slot_invalidated",
+			"PostgreSQL invalidated slot " + slot_ +
+				" (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
+				"lost for this target: taking a new initial copy");
+		co_await stream.DropSlot(slot_, false);
+		slot.exists = false;
+	}
+	// the target was rolled back under the slot (restored from an older copy, a dump cut back): PostgreSQL resumes
+	// at confirmed_flush_lsn, so what the target lost between its checkpoint and there cannot come again
+	if (slot.exists && sink_->DurableLsn() != kInvalidLsn && slot.confirmed_flush &&
+		sink_->DurableLsn() < *slot.confirmed_flush) {
+		co_await Warn("target_rolled_back", "the target holds data up to " + FormatLsn(sink_->DurableLsn()) +
+												" but slot " + slot_ + " already confirmed " +
+												FormatLsn(*slot.confirmed_flush) +
+												" (the target was restored or cut back to an earlier checkpoint), "
+												"so the changes between are gone for this target: taking a new "
+												"initial copy that replaces the target's tables");
 		co_await stream.DropSlot(slot_, false);
 		slot.exists = false;
 	}

@@ -17,7 +17,9 @@
  *     does, for targets that keep partial writes (MongoDB).
  *
  *     Re-snapshot. A slot PostgreSQL invalidated (wal_status = lost: it outgrew max_slot_wal_keep_size) has lost
- *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data. The runner
+ *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data, and a target
+ *     rolled back under its slot (restored from an older file, a dump cut back): its checkpoint is behind the slot's
+ *     confirmed_flush_lsn, where PostgreSQL resumes, so what lies between cannot come again. The runner
  *     says so loudly (log line, mosta.activity row, target_status.warning, resnapshots + 1), drops the slot,
  *     creates a new one and copies again; that copy starts with a truncate of every copied table in the same sink
  *     transaction, so rows deleted during the outage disappear from the target too.
@@ -58,10 +60,10 @@
 
 namespace mosta::sidecar {
 
-// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; collections:
-// the rule's, which tables a mostajs.ddl CREATE TABLE is applied to; source: the source's conninfo, which a mongodb
-// sink reads mosta.id_map through); throws on failure.
-std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot,
+// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key; data_dir: where
+// file targets live, app/target_path.hpp; collections: the rule's, which tables a mostajs.ddl CREATE TABLE is
+// applied to; source: the source's conninfo, which a mongodb sink reads mosta.id_map through); throws on failure.
+std::unique_ptr<Sink> OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string &data_dir,
 							   const std::vector<std::string> &collections = {}, const std::string &source = {});
 
 // The status of every target of one rule, kept by the supervisor across runs and shared by the rule's runners
@@ -87,6 +89,10 @@ class TargetRunner {
 
 	// ReportError records error in the status and writes it (best effort, never throws); called by the supervisor.
 	boost::asio::awaitable<void> ReportError(const std::string &error);
+
+	// MarkStopped records that the daemon stopped cleanly while the target was running (status stopped; its
+	// replica down, lag unknown, so reads are no longer routed to it) and writes it (best effort, never throws).
+	boost::asio::awaitable<void> MarkStopped();
 
 	// Pause records that the target was stopped because its rule was disabled (status paused; the slot stays, so
 	// enabling the rule again resumes where it stopped) and writes it (best effort, never throws).
@@ -137,14 +143,17 @@ class TargetRunner {
 
 	// OnWorker runs work() on the worker thread and resumes on the io thread, where it merges applied_ into the
 	// status; an exception of work() is rethrown here.
-	template <class Work>
-	boost::asio::awaitable<void> OnWorker(Work work);
+	template <class Work> boost::asio::awaitable<void> OnWorker(Work work);
 
 	// MergeApplied adds what the worker counted (applied_) to the status, on the io thread.
 	void MergeApplied();
 
 	// FlushSink flushes the sink and updates the applied LSN.
 	boost::asio::awaitable<void> FlushSink();
+
+	// EndSqlTransaction rolls back a transaction left open on the status connection (a failed initial copy), or
+	// closes a connection in an unknown state; never throws.
+	boost::asio::awaitable<void> EndSqlTransaction();
 
 	// PublishStatus reads the slot's state, updates the warnings and writes the status rows now.
 	boost::asio::awaitable<void> PublishStatus();
@@ -177,10 +186,11 @@ class TargetRunner {
 		long long changes = 0;
 		long long transactions = 0;
 	} applied_;
-	std::vector<Change> batch_;					 // the batch on the worker (owned by the io thread)
-	bool applying_ = false;						 // a batch is on the worker (set and cleared on the io thread)
-	std::exception_ptr apply_error_;			 // how the last batch failed
-	boost::asio::steady_timer applied_signal_{executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
+	std::vector<Change> batch_;		 // the batch on the worker (owned by the io thread)
+	bool applying_ = false;			 // a batch is on the worker (set and cleared on the io thread)
+	std::exception_ptr apply_error_; // how the last batch failed
+	boost::asio::steady_timer applied_signal_{
+		executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
 	bool skipping_ = false; // the open source transaction is already held by the sink
 	bool in_transaction_ = false;
 	// When the sink last held everything the server had sent (the stream idle, all flushed); unset before that.

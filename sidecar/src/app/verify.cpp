@@ -20,6 +20,7 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include "app/catalog.hpp"
+#include "app/target_path.hpp"
 #include "app/verify_mongo.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -338,14 +339,17 @@ VerifyRule(const Config &config) {
 			continue;
 		}
 		++verified_targets;
-		std::string path = replica.uri;
-		for (std::string prefix : {"file://localhost", "file://", "sqlite://"})
-			if (path.rfind(prefix, 0) == 0) {
-				path = path.substr(prefix.size());
-				break;
-			}
 		std::printf("target %s/%s (sqlite %s)\n", replica.project.c_str(), replica.name.c_str(),
 					MaskCredentials(replica.uri).c_str());
+		std::string path;
+		try {
+			// the same path the daemon writes (app/target_path.hpp)
+			path = ResolveTargetPath(config.data_dir, replica);
+		} catch (const TargetPathError &error) {
+			std::printf("  %s\n", error.what());
+			mismatch = true;
+			continue;
+		}
 		sqlite3 *raw = nullptr;
 		int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
 		SqliteHandle db(raw);

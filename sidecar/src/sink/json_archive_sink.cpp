@@ -27,19 +27,32 @@ constexpr std::string_view kCommitPrefix = R"({"op":"commit",)";
 constexpr std::size_t kMaxCommitTimeBytes = 128;
 static_assert(6 * kMaxCommitTimeBytes + 256 < kMaxFoundLineBytes);
 
-// ArchiveFiles returns the archive files of directory, oldest first.
+// ArchiveFiles returns the archive files of directory (and symbolic links so named), oldest first.
 std::vector<std::filesystem::path>
 ArchiveFiles(const std::string &directory) {
 	std::vector<std::filesystem::path> files;
 	for (const auto &entry : std::filesystem::directory_iterator(directory)) {
 		std::string name = entry.path().filename().string();
-		if (entry.is_regular_file() && name.size() == kFilePrefix.size() + 16 + kFileSuffix.size() &&
+		if ((entry.is_regular_file() || entry.is_symlink()) &&
+			name.size() == kFilePrefix.size() + 16 + kFileSuffix.size() &&
 			name.compare(0, kFilePrefix.size(), kFilePrefix) == 0 &&
 			name.compare(name.size() - kFileSuffix.size(), kFileSuffix.size(), kFileSuffix) == 0)
 			files.push_back(entry.path());
 	}
 	std::sort(files.begin(), files.end());
 	return files;
+}
+
+// RefuseForeignFile throws unless file is empty or starts as every archive file does, with a begin line (or a
+// prefix of one): only the sink's own files are cut, truncated or removed; other files are never touched.
+void
+RefuseForeignFile(const DurableFile &file) {
+	constexpr std::string_view kBeginPrefix = R"({"op":"begin",)";
+	std::size_t length = static_cast<std::size_t>(std::min<std::uint64_t>(file.Size(), kBeginPrefix.size()));
+	if (file.ReadAt(0, length) != kBeginPrefix.substr(0, length))
+		throw std::runtime_error("JSON archive sink: " + file.Path() +
+								 " has an archive file's name but not its content (no begin line): refusing to "
+								 "touch a file the sidecar did not create");
 }
 
 // AppendJsonString appends text as a JSON string: quotes, backslash and control characters escaped, other bytes
@@ -73,6 +86,9 @@ JsonArchiveSink::JsonArchiveSink(std::string directory, std::uint64_t max_file_b
 		throw std::invalid_argument("JSON archive sink: the directory is empty");
 	if (max_file_bytes_ == 0)
 		throw std::invalid_argument("JSON archive sink: max_file_bytes must be at least 1");
+	std::error_code error;
+	if (std::filesystem::exists(directory_, error) && !std::filesystem::is_directory(directory_, error))
+		throw std::runtime_error("JSON archive sink: " + directory_ + " exists and is not a directory");
 	std::filesystem::create_directories(directory_);
 	Recover();
 }
@@ -95,6 +111,12 @@ JsonArchiveSink::FileName(Lsn lsn) {
 void
 JsonArchiveSink::Recover() {
 	std::vector<std::filesystem::path> files = ArchiveFiles(directory_);
+	for (const std::filesystem::path &path : files) {
+		if (std::filesystem::is_symlink(path))
+			throw std::runtime_error("JSON archive sink: " + path.string() +
+									 " is a symbolic link: refusing to write through it");
+		RefuseForeignFile(DurableFile(path.string()));
+	}
 	while (!files.empty()) {
 		auto file = std::make_unique<DurableFile>(files.back().string());
 		std::optional<FoundLine> commit = FindLastLine(*file, kCommitPrefix, [](std::string_view) { return true; });

@@ -23,6 +23,20 @@ constexpr std::string_view kHeader =
 	"SET client_encoding = 'UTF8';\n"
 	"SET standard_conforming_strings = on;\n";
 
+// kMagic starts every dump this sink writes: a file that does not start with it is not ours to cut or append to.
+constexpr std::string_view kMagic = "-- mostajs SQL dump ";
+static_assert(kHeader.substr(0, kMagic.size()) == kMagic);
+
+// RefuseForeignFile throws unless file is empty or starts with kMagic (or a prefix of it: a header cut by a crash).
+void
+RefuseForeignFile(const DurableFile &file) {
+	std::size_t length = static_cast<std::size_t>(std::min<std::uint64_t>(file.Size(), kMagic.size()));
+	if (file.ReadAt(0, length) != kMagic.substr(0, length))
+		throw std::runtime_error(
+			"SQL dump sink: " + file.Path() + " exists and is not a mostajs SQL dump (it does not start with \"" +
+			std::string(kMagic) + "...\"): refusing to write to a file the sidecar did not create");
+}
+
 } // namespace
 
 // SqlDumpSink opens the file and recovers.
@@ -43,6 +57,7 @@ SqlDumpSink::~SqlDumpSink() {
 void
 SqlDumpSink::Recover() {
 	auto file = std::make_unique<DurableFile>(path_);
+	RefuseForeignFile(*file);
 	std::optional<FoundLine> found = FindLastLine(*file, kCheckpointPrefix, [](std::string_view line) {
 		return ParseLsn(line.substr(kCheckpointPrefix.size())).has_value();
 	});

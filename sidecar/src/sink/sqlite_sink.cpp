@@ -36,6 +36,7 @@ SqliteSink::SqliteSink(SqliteSinkOptions options) : options_(std::move(options))
 		throw std::invalid_argument("SQLite sink: group_max_transactions must be at least 1");
 	db_ = OpenSqlite(options_.path);
 	sqlite3_busy_timeout(db_.get(), static_cast<int>(options_.busy_timeout.count()));
+	RefuseForeignDatabase();
 
 	SqliteStmtHandle journal = PrepareSql(db_.get(), "PRAGMA journal_mode = WAL");
 	std::string mode = StepSql(db_.get(), journal.get()) ? ColumnText(journal.get(), 0) : std::string();
@@ -53,6 +54,28 @@ SqliteSink::SqliteSink(SqliteSinkOptions options) : options_(std::move(options))
 		durable_lsn_ = static_cast<Lsn>(sqlite3_column_int64(load.get(), 0));
 	pending_lsn_ = durable_lsn_;
 	checkpoint_stmt_ = PrepareSql(db_.get(), kWriteCheckpointSql);
+}
+
+// RefuseForeignDatabase throws unless the database is empty or holds _mosta_checkpoint: a file the sidecar did
+// not create is never written to (not even the WAL mode switch, which rewrites the header).
+void
+SqliteSink::RefuseForeignDatabase() {
+	SqliteStmtHandle schema;
+	try {
+		schema = PrepareSql(db_.get(), "SELECT count(*), count(*) FILTER (WHERE name = '_mosta_checkpoint') "
+									   "FROM sqlite_schema WHERE type = 'table'");
+		if (!StepSql(db_.get(), schema.get()) || sqlite3_column_int64(schema.get(), 0) == 0 ||
+			sqlite3_column_int64(schema.get(), 1) == 1)
+			return;
+	} catch (const SqliteError &e) {
+		if ((e.Code() & 0xff) != SQLITE_NOTADB)
+			throw;
+		throw std::runtime_error("SQLite sink: " + options_.path + " exists and is not a SQLite database (" + e.what() +
+								 "): refusing to write to a file the sidecar did not create");
+	}
+	throw std::runtime_error("SQLite sink: " + options_.path +
+							 " holds tables but no _mosta_checkpoint: refusing to write to a database the sidecar did "
+							 "not create");
 }
 
 // ~SqliteSink discards the open group; members then finalize statements before closing the database.

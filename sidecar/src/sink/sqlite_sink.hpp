@@ -80,6 +80,9 @@ class SqliteSink final : public Sink {
 	}
 
   private:
+	// RefuseForeignDatabase throws unless the database is new, empty or holds _mosta_checkpoint.
+	void RefuseForeignDatabase();
+
 	// Table returns the metadata of change's table, creating the table or adding columns as needed.
 	SqliteTable &Table(const Change &change);
 

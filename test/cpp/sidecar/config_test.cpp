@@ -19,7 +19,8 @@ TEST(ConfigTest, Defaults) {
 
 TEST(ConfigTest, HeartbeatRetainedWalAndTree) {
 	sc::Config config = sc::ParseConfig(
-		{"--heartbeat-interval", "10s", "--retained-wal-warning=512MB", "--tree", "/tmp/replicator-tree.json"}, nullptr);
+		{"--heartbeat-interval", "10s", "--retained-wal-warning=512MB", "--tree", "/tmp/replicator-tree.json"},
+		nullptr);
 	EXPECT_EQ(config.heartbeat_interval, std::chrono::seconds(10));
 	EXPECT_EQ(config.retained_wal_warning, 512LL << 20);
 	EXPECT_EQ(config.tree_path, "/tmp/replicator-tree.json");
@@ -68,10 +69,75 @@ TEST(ConfigTest, BadFlagsNameTheFlagOrValue) {
 	EXPECT_NE(message({"--tree", "/tmp/"}).find("for --tree"), std::string::npos);
 }
 
+TEST(ConfigTest, MalformedSourceIsABadFlag) {
+	auto message = [](std::vector<std::string> args, const char *env) {
+		try {
+			sc::ParseConfig(args, env);
+		} catch (const sc::ConfigError &e) {
+			return std::string(e.what());
+		}
+		return std::string("no error");
+	};
+	EXPECT_NE(message({"--source", "host=a port=x =="}, nullptr).find("invalid value for --source"), std::string::npos);
+	EXPECT_NE(message({"--source", "postgresql://u:pw@h:notaport/db"}, nullptr).find("--source"), std::string::npos);
+	EXPECT_EQ(message({"--source", "postgresql://u:s3cret@h:x/db"}, nullptr).find("s3cret"), std::string::npos);
+	EXPECT_NE(message({}, "host=a =").find("MOSTA_SOURCE_URI"), std::string::npos);
+	EXPECT_EQ(message({"--source", "host=db port=5433 dbname=app"}, nullptr), "no error");
+	EXPECT_EQ(message({"--source", "postgresql://app@db:5433/app?sslmode=require"}, nullptr), "no error");
+}
+
+TEST(ConfigTest, DurationsOutOfRangeSayTheRange) {
+	auto message = [](const std::string &flag, const std::string &value) {
+		try {
+			sc::ParseConfig({flag, value}, nullptr);
+		} catch (const sc::ConfigError &e) {
+			return std::string(e.what());
+		}
+		return std::string("no error");
+	};
+	for (const char *flag : {"--status-interval", "--poll-interval", "--heartbeat-interval"}) {
+		for (const char *value : {"25h", "1441m", "86401s", "9999999999", "0ms"})
+			EXPECT_NE(message(flag, value).find("must be between 1ms and 24h"), std::string::npos) << flag << value;
+		EXPECT_NE(message(flag, "5x").find("expected a duration"), std::string::npos) << flag;
+		EXPECT_EQ(message(flag, "24h"), "no error") << flag;
+	}
+	EXPECT_EQ(sc::ParseConfig({"--status-interval", "1h"}, nullptr).status_interval, std::chrono::hours(1));
+	// 0 is off, as the help says; "off" too
+	EXPECT_EQ(sc::ParseConfig({"--heartbeat-interval", "0"}, nullptr).heartbeat_interval.count(), 0);
+	EXPECT_EQ(sc::ParseConfig({"--heartbeat-interval", "off"}, nullptr).heartbeat_interval.count(), 0);
+	EXPECT_NE(message("--status-interval", "0").find("must be between"), std::string::npos);
+}
+
+TEST(ConfigTest, DataDirectory) {
+	EXPECT_EQ(sc::ParseConfig({}, nullptr).data_dir, "/var/lib/mosta");
+	EXPECT_EQ(sc::ParseConfig({}, nullptr, "/tmp").data_dir, "/tmp");
+	EXPECT_EQ(sc::ParseConfig({"--data-dir", "/tmp/"}, nullptr, "/nonexistent").data_dir, "/tmp");
+	EXPECT_EQ(sc::ParseConfig({"--data-dir=/tmp/../tmp"}, nullptr).data_dir, "/tmp");
+	EXPECT_EQ(sc::ParseConfig({"verify", "r1", "--data-dir", "/tmp"}, nullptr).data_dir, "/tmp");
+	EXPECT_THROW(sc::ParseConfig({"--data-dir", "/nonexistent-dir"}, nullptr), sc::ConfigError);
+	EXPECT_THROW(sc::ParseConfig({"--data-dir", ""}, nullptr), sc::ConfigError);
+	try {
+		sc::ParseConfig({}, nullptr, "/nonexistent-dir");
+		ADD_FAILURE() << "no error";
+	} catch (const sc::ConfigError &e) {
+		EXPECT_NE(std::string(e.what()).find("\"/nonexistent-dir\" for MOSTA_DATA_DIR"), std::string::npos);
+	}
+}
+
+TEST(ConfigTest, Version) {
+	EXPECT_TRUE(sc::ParseConfig({"--version"}, nullptr).version);
+	EXPECT_THROW(sc::ParseConfig({"--version=1"}, nullptr), sc::ConfigError);
+	std::string text = sc::VersionText();
+	EXPECT_EQ(text.rfind(std::string("mosta-sidecar ") + MOSTA_VERSION + "\n", 0), 0U) << text;
+	EXPECT_NE(text.find("format-version 1"), std::string::npos) << text;
+	EXPECT_NE(text.find(std::string("catalog mostajs ") + MOSTA_VERSION), std::string::npos) << text;
+}
+
 TEST(ConfigTest, HelpDocumentsEveryFlag) {
 	std::string help = sc::HelpText();
 	for (const char *flag : {"--source", "--once", "--status-interval", "--poll-interval", "--heartbeat-interval",
-							 "--retained-wal-warning", "--tree", "--help", "SIGHUP", "MOSTA_SOURCE_URI", "PGHOST"})
+							 "--retained-wal-warning", "--tree", "--help", "--version", "--data-dir", "SIGHUP",
+							 "MOSTA_SOURCE_URI", "MOSTA_DATA_DIR", "PGHOST"})
 		EXPECT_NE(help.find(flag), std::string::npos) << flag;
 }
 

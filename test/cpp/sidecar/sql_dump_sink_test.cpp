@@ -361,7 +361,7 @@ TEST(SqlDumpSink, RecoveryFindsACheckpointLineAcrossReadChunks) {
 	// checkpoints.
 	TempDir dir;
 	std::string path = dir.File("dump.sql");
-	const std::string head = "SET x;\n" + std::string(100, '-') + "\n";
+	const std::string head = "-- mostajs SQL dump (a test)\nSET x;\n" + std::string(100, '-') + "\n";
 	const std::string checkpoint = "-- mosta-checkpoint 0/1234\n";
 	const std::string junk = "x-- mosta-checkpoint 0/9999\n-- mosta-checkpoint 0/zz\n-- mosta-checkpoint 0/77";
 	constexpr int kChunk = 64 * 1024;

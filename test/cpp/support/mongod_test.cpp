@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -62,8 +63,8 @@ using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t, BulkDeleter>;
 BsonPtr
 Json(const std::string &json) {
 	bson_error_t error;
-	bson_t *doc = bson_new_from_json(reinterpret_cast<const uint8_t *>(json.data()), static_cast<ssize_t>(json.size()),
-	                                 &error);
+	bson_t *doc =
+		bson_new_from_json(reinterpret_cast<const uint8_t *>(json.data()), static_cast<ssize_t>(json.size()), &error);
 	if (!doc)
 		throw std::runtime_error("bad JSON in test: " + json + ": " + error.message);
 	return BsonPtr(doc);
@@ -79,7 +80,7 @@ ToJson(const bson_t *doc) {
 
 // The test server (or MOSTA_TEST_MONGO_URI) and mongoc_init/cleanup, for the whole binary.
 class MongoEnvironment : public ::testing::Environment {
-public:
+  public:
 	void
 	SetUp() override {
 		mongoc_init();
@@ -116,7 +117,7 @@ public:
 		auto colon = line.rfind(':');
 		ASSERT_NE(line.find("listening on"), std::string::npos) << "mosta-test-mongod did not start: " << line;
 		uri_ = "mongodb://127.0.0.1:" + line.substr(colon + 1, line.find('\n') - colon - 1) +
-		       "/?serverSelectionTimeoutMS=5000";
+			   "/?serverSelectionTimeoutMS=5000";
 	}
 
 	void
@@ -132,14 +133,14 @@ public:
 
 	static std::string uri_;
 
-private:
+  private:
 	pid_t pid_ = -1;
 };
 
 std::string MongoEnvironment::uri_;
 
 class MongodTest : public ::testing::Test {
-protected:
+  protected:
 	void
 	SetUp() override {
 		client_.reset(mongoc_client_new(MongoEnvironment::uri_.c_str()));
@@ -165,13 +166,13 @@ protected:
 	Insert(const std::string &json) {
 		bson_error_t error;
 		ASSERT_TRUE(mongoc_collection_insert_one(collection_.get(), Json(json).get(), nullptr, nullptr, &error))
-		    << error.message;
+			<< error.message;
 	}
 	// The documents find returns, as relaxed JSON.
 	std::vector<std::string>
 	Find(const std::string &filter, const std::string &options = "{}") {
 		CursorPtr cursor(
-		    mongoc_collection_find_with_opts(collection_.get(), Json(filter).get(), Json(options).get(), nullptr));
+			mongoc_collection_find_with_opts(collection_.get(), Json(filter).get(), Json(options).get(), nullptr));
 		std::vector<std::string> docs;
 		const bson_t *doc;
 		while (mongoc_cursor_next(cursor.get(), &doc))
@@ -183,8 +184,8 @@ protected:
 	int64_t
 	Count(const std::string &filter) {
 		bson_error_t error;
-		int64_t n = mongoc_collection_count_documents(collection_.get(), Json(filter).get(), nullptr, nullptr, nullptr,
-		                                              &error);
+		int64_t n =
+			mongoc_collection_count_documents(collection_.get(), Json(filter).get(), nullptr, nullptr, nullptr, &error);
 		EXPECT_GE(n, 0) << error.message;
 		return n;
 	}
@@ -199,7 +200,7 @@ TEST_F(MongodTest, InsertAndFindByObjectIdAndEmbeddedId) {
 	Insert(R"({"_id": {"tenant": 7, "id": {"$numberLong": "42"}}, "name": "embedded"})");
 	Insert(R"({"name": "generated"})");
 	EXPECT_EQ(Find(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60718"}})"),
-	          std::vector<std::string>{R"({ "_id" : { "$oid" : "64b7f0c2a1b2c3d4e5f60718" }, "name" : "oid" })"});
+			  std::vector<std::string>{R"({ "_id" : { "$oid" : "64b7f0c2a1b2c3d4e5f60718" }, "name" : "oid" })"});
 	// Numbers compare across types, as on a real server: {id: 42} (int32) finds {id: NumberLong(42)}.
 	EXPECT_EQ(Find(R"({"_id": {"tenant": 7, "id": 42}})").size(), 1u);
 	EXPECT_EQ(Find(R"({"_id.tenant": 7})").size(), 1u);
@@ -211,8 +212,8 @@ TEST_F(MongodTest, DuplicateIdIsWriteError11000) {
 	Insert(R"({"_id": 1})");
 	bson_error_t error;
 	BsonPtr reply(bson_new());
-	EXPECT_FALSE(mongoc_collection_insert_one(collection_.get(), Json(R"({"_id": 1.0})").get(), nullptr, reply.get(),
-	                                          &error));
+	EXPECT_FALSE(
+		mongoc_collection_insert_one(collection_.get(), Json(R"({"_id": 1.0})").get(), nullptr, reply.get(), &error));
 	EXPECT_EQ(error.code, 11000u) << error.message;
 	EXPECT_NE(ToJson(reply.get()).find("writeErrors"), std::string::npos) << ToJson(reply.get());
 }
@@ -222,42 +223,43 @@ TEST_F(MongodTest, UpsertWithSetAndReplacement) {
 	BsonPtr upsert = Json(R"({"upsert": true})");
 	BsonPtr reply(bson_new());
 	ASSERT_TRUE(mongoc_collection_update_one(collection_.get(), Json(R"({"_id": {"k": 1, "s": "a"}})").get(),
-	                                         Json(R"({"$set": {"v": 1, "nested.x": "y"}})").get(), upsert.get(),
-	                                         reply.get(), &error))
-	    << error.message;
+											 Json(R"({"$set": {"v": 1, "nested.x": "y"}})").get(), upsert.get(),
+											 reply.get(), &error))
+		<< error.message;
 	EXPECT_NE(ToJson(reply.get()).find(R"("upsertedCount" : 1)"), std::string::npos) << ToJson(reply.get());
 	bson_reinit(reply.get());
 	ASSERT_TRUE(mongoc_collection_update_one(collection_.get(), Json(R"({"_id": {"k": 1, "s": "a"}})").get(),
-	                                         Json(R"({"$set": {"v": 2}, "$inc": {"n": 5}})").get(), upsert.get(),
-	                                         reply.get(), &error))
-	    << error.message;
+											 Json(R"({"$set": {"v": 2}, "$inc": {"n": 5}})").get(), upsert.get(),
+											 reply.get(), &error))
+		<< error.message;
 	EXPECT_NE(ToJson(reply.get()).find(R"("modifiedCount" : 1)"), std::string::npos) << ToJson(reply.get());
-	EXPECT_EQ(Find(R"({"_id": {"k": 1, "s": "a"}})"),
-	          std::vector<std::string>{R"({ "_id" : { "k" : 1, "s" : "a" }, "v" : 2, "nested" : { "x" : "y" }, "n" : 5 })"});
+	EXPECT_EQ(
+		Find(R"({"_id": {"k": 1, "s": "a"}})"),
+		std::vector<std::string>{R"({ "_id" : { "k" : 1, "s" : "a" }, "v" : 2, "nested" : { "x" : "y" }, "n" : 5 })"});
 
 	// replaceOne with upsert: inserts under the filter's _id, then replaces every field but _id.
 	BsonPtr id_filter = Json(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60719"}})");
 	ASSERT_TRUE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"a": 1, "b": 2})").get(),
-	                                          upsert.get(), nullptr, &error))
-	    << error.message;
+											  upsert.get(), nullptr, &error))
+		<< error.message;
 	ASSERT_TRUE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"c": 3})").get(),
-	                                          upsert.get(), nullptr, &error))
-	    << error.message;
+											  upsert.get(), nullptr, &error))
+		<< error.message;
 	EXPECT_EQ(Find(R"({"_id": {"$oid": "64b7f0c2a1b2c3d4e5f60719"}})"),
-	          std::vector<std::string>{R"({ "_id" : { "$oid" : "64b7f0c2a1b2c3d4e5f60719" }, "c" : 3 })"});
+			  std::vector<std::string>{R"({ "_id" : { "$oid" : "64b7f0c2a1b2c3d4e5f60719" }, "c" : 3 })"});
 	// Changing _id in a replacement is refused (ImmutableField, 66).
-	EXPECT_FALSE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"_id": 5})").get(),
-	                                           nullptr, nullptr, &error));
+	EXPECT_FALSE(mongoc_collection_replace_one(collection_.get(), id_filter.get(), Json(R"({"_id": 5})").get(), nullptr,
+											   nullptr, &error));
 	EXPECT_EQ(error.code, 66u) << error.message;
 	// A checkpoint-style upsert keyed by a string.
 	auto checkpoints = CollectionPtr(mongoc_client_get_collection(client_.get(), db_.c_str(), "_mosta_checkpoints"));
 	for (const char *lsn : {"0/16B3748", "0/16B3790"})
 		ASSERT_TRUE(mongoc_collection_replace_one(checkpoints.get(), Json(R"({"_id": "target-a"})").get(),
-		                                          Json(std::string(R"({"lsn": ")") + lsn + "\"}").get(), upsert.get(),
-		                                          nullptr, &error))
-		    << error.message;
+												  Json(std::string(R"({"lsn": ")") + lsn + "\"}").get(), upsert.get(),
+												  nullptr, &error))
+			<< error.message;
 	CursorPtr cursor(
-	    mongoc_collection_find_with_opts(checkpoints.get(), Json(R"({"_id": "target-a"})").get(), nullptr, nullptr));
+		mongoc_collection_find_with_opts(checkpoints.get(), Json(R"({"_id": "target-a"})").get(), nullptr, nullptr));
 	const bson_t *doc;
 	ASSERT_TRUE(mongoc_cursor_next(cursor.get(), &doc));
 	EXPECT_EQ(ToJson(doc), R"({ "_id" : "target-a", "lsn" : "0/16B3790" })");
@@ -268,33 +270,35 @@ TEST_F(MongodTest, DeleteOneAndMany) {
 		Insert("{\"_id\": " + std::to_string(i) + ", \"even\": " + (i % 2 ? "false" : "true") + "}");
 	bson_error_t error;
 	BsonPtr reply(bson_new());
-	ASSERT_TRUE(mongoc_collection_delete_one(collection_.get(), Json(R"({"_id": 3})").get(), nullptr, reply.get(),
-	                                         &error));
+	ASSERT_TRUE(
+		mongoc_collection_delete_one(collection_.get(), Json(R"({"_id": 3})").get(), nullptr, reply.get(), &error));
 	EXPECT_NE(ToJson(reply.get()).find(R"("deletedCount" : 1)"), std::string::npos);
 	bson_reinit(reply.get());
 	ASSERT_TRUE(mongoc_collection_delete_many(collection_.get(), Json(R"({"even": true})").get(), nullptr, reply.get(),
-	                                          &error));
+											  &error));
 	EXPECT_NE(ToJson(reply.get()).find(R"("deletedCount" : 5)"), std::string::npos) << ToJson(reply.get());
 	EXPECT_EQ(Count("{}"), 4);
-	EXPECT_EQ(Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}})"),
-	          (std::vector<std::string>{R"({ "_id" : 1 })", R"({ "_id" : 5 })", R"({ "_id" : 7 })", R"({ "_id" : 9 })"}));
+	EXPECT_EQ(
+		Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}})"),
+		(std::vector<std::string>{R"({ "_id" : 1 })", R"({ "_id" : 5 })", R"({ "_id" : 7 })", R"({ "_id" : 9 })"}));
 }
 
 TEST_F(MongodTest, BulkWriteSendsDocumentSequences) {
 	bson_error_t error;
-	BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection_.get(), Json(R"({"ordered": true})").get()));
+	BulkPtr bulk(
+		mongoc_collection_create_bulk_operation_with_opts(collection_.get(), Json(R"({"ordered": true})").get()));
 	constexpr int kRows = 2500;
 	for (int i = 0; i < kRows; i++)
 		mongoc_bulk_operation_insert(bulk.get(), Json("{\"_id\": " + std::to_string(i) + ", \"v\": 0}").get());
 	for (int i = 0; i < 100; i++)
 		ASSERT_TRUE(mongoc_bulk_operation_update_one_with_opts(
-		    bulk.get(), Json("{\"_id\": " + std::to_string(i) + "}").get(), Json(R"({"$set": {"v": 1}})").get(),
-		    Json(R"({"upsert": true})").get(), &error));
+			bulk.get(), Json("{\"_id\": " + std::to_string(i) + "}").get(), Json(R"({"$set": {"v": 1}})").get(),
+			Json(R"({"upsert": true})").get(), &error));
 	ASSERT_TRUE(mongoc_bulk_operation_replace_one_with_opts(bulk.get(), Json(R"({"_id": -1})").get(),
-	                                                       Json(R"({"v": 2})").get(), Json(R"({"upsert": true})").get(),
-	                                                       &error));
+															Json(R"({"v": 2})").get(),
+															Json(R"({"upsert": true})").get(), &error));
 	ASSERT_TRUE(mongoc_bulk_operation_remove_many_with_opts(bulk.get(), Json(R"({"_id": {"$gte": 2000}})").get(),
-	                                                       nullptr, &error));
+															nullptr, &error));
 	ASSERT_TRUE(mongoc_bulk_operation_remove_one_with_opts(bulk.get(), Json(R"({"_id": 0})").get(), nullptr, &error));
 	BsonPtr reply(bson_new());
 	ASSERT_NE(mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error), 0u) << error.message;
@@ -325,17 +329,17 @@ TEST_F(MongodTest, CountAndAggregate) {
 	EXPECT_EQ(Count(R"({"g": {"$in": [0, 2]}, "_id": {"$lt": 15}})"), 10);
 	bson_error_t error;
 	EXPECT_EQ(mongoc_collection_estimated_document_count(collection_.get(), nullptr, nullptr, nullptr, &error), 30)
-	    << error.message;
-	CursorPtr cursor(mongoc_collection_aggregate(
-	    collection_.get(), MONGOC_QUERY_NONE,
-	    Json(R"({"pipeline": [{"$match": {"g": 2}}, {"$count": "n"}]})").get(), nullptr, nullptr));
+		<< error.message;
+	CursorPtr cursor(mongoc_collection_aggregate(collection_.get(), MONGOC_QUERY_NONE,
+												 Json(R"({"pipeline": [{"$match": {"g": 2}}, {"$count": "n"}]})").get(),
+												 nullptr, nullptr));
 	const bson_t *doc;
 	ASSERT_TRUE(mongoc_cursor_next(cursor.get(), &doc));
 	EXPECT_EQ(ToJson(doc), R"({ "n" : 10 })");
 	cursor.reset(mongoc_collection_aggregate(
-	    collection_.get(), MONGOC_QUERY_NONE,
-	    Json(R"({"pipeline": [{"$match": {"_id": {"$gte": 3}}}, {"$group": {"_id": null, "n": {"$sum": 1}}}]})").get(),
-	    nullptr, nullptr));
+		collection_.get(), MONGOC_QUERY_NONE,
+		Json(R"({"pipeline": [{"$match": {"_id": {"$gte": 3}}}, {"$group": {"_id": null, "n": {"$sum": 1}}}]})").get(),
+		nullptr, nullptr));
 	ASSERT_TRUE(mongoc_cursor_next(cursor.get(), &doc));
 	EXPECT_EQ(ToJson(doc), R"({ "_id" : null, "n" : 27 })");
 }
@@ -349,18 +353,19 @@ TEST_F(MongodTest, FindSortsSkipsLimitsAndPagesWithGetMore) {
 	EXPECT_EQ(docs.back(), R"({ "_id" : 240, "k" : 0 })");
 	docs = Find(R"({"k": {"$gt": 7}})", R"({"sort": {"_id": 1}, "skip": 2, "limit": 3})");
 	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 18, "k" : 8 })", R"({ "_id" : 19, "k" : 9 })",
-	                                          R"({ "_id" : 28, "k" : 8 })"}));
+											  R"({ "_id" : 28, "k" : 8 })"}));
 	EXPECT_EQ(Find(R"({"k": {"$exists": false}})").size(), 0u);
 }
 
 TEST_F(MongodTest, IndexesCollectionsAndDrop) {
 	bson_error_t error;
-	BsonPtr create = Json(R"({"createIndexes": "items", "indexes": [{"key": {"email": 1}, "name": "email_1", "unique": true}]})");
+	BsonPtr create =
+		Json(R"({"createIndexes": "items", "indexes": [{"key": {"email": 1}, "name": "email_1", "unique": true}]})");
 	ASSERT_TRUE(mongoc_collection_write_command_with_opts(collection_.get(), create.get(), nullptr, nullptr, &error))
-	    << error.message;
+		<< error.message;
 	Insert(R"({"_id": 1, "email": "a@example.com"})");
 	EXPECT_FALSE(mongoc_collection_insert_one(collection_.get(), Json(R"({"_id": 2, "email": "a@example.com"})").get(),
-	                                          nullptr, nullptr, &error));
+											  nullptr, nullptr, &error));
 	EXPECT_EQ(error.code, 11000u) << error.message;
 	CursorPtr indexes(mongoc_collection_find_indexes_with_opts(collection_.get(), nullptr));
 	const bson_t *doc;
@@ -394,7 +399,7 @@ TEST_F(MongodTest, UnknownCommandGetsAnErrorDocument) {
 	bson_error_t error;
 	BsonPtr reply(bson_new());
 	EXPECT_FALSE(mongoc_client_command_simple(client_.get(), "admin", Json(R"({"noSuchCommandForMosta": 1})").get(),
-	                                          nullptr, reply.get(), &error));
+											  nullptr, reply.get(), &error));
 	EXPECT_EQ(error.code, 59u) << error.message;
 	bson_iter_t it;
 	ASSERT_TRUE(bson_iter_init_find(&it, reply.get(), "codeName")) << ToJson(reply.get());
@@ -403,9 +408,9 @@ TEST_F(MongodTest, UnknownCommandGetsAnErrorDocument) {
 	EXPECT_EQ(bson_iter_as_double(&it), 0.0);
 	// ping and buildInfo work.
 	bson_reinit(reply.get());
-	EXPECT_TRUE(mongoc_client_command_simple(client_.get(), "admin", Json(R"({"ping": 1})").get(), nullptr,
-	                                         reply.get(), &error))
-	    << error.message;
+	EXPECT_TRUE(mongoc_client_command_simple(client_.get(), "admin", Json(R"({"ping": 1})").get(), nullptr, reply.get(),
+											 &error))
+		<< error.message;
 }
 
 } // namespace
@@ -415,4 +420,18 @@ main(int argc, char **argv) {
 	::testing::InitGoogleTest(&argc, argv);
 	::testing::AddGlobalTestEnvironment(new MongoEnvironment);
 	return RUN_ALL_TESTS();
+}
+
+// --version prints the release and the protocol versions, and exits 0 (issue 10, item 14).
+TEST(MongodVersion, PrintsTheVersions) {
+	std::unique_ptr<FILE, int (*)(FILE *)> out(popen(MOSTA_TEST_MONGOD_BIN " --version", "r"), pclose);
+	ASSERT_NE(out, nullptr);
+	std::string text;
+	char buffer[256];
+	while (std::fgets(buffer, sizeof buffer, out.get()) != nullptr)
+		text += buffer;
+	EXPECT_EQ(pclose(out.release()), 0);
+	EXPECT_EQ(text.rfind("mosta-test-mongod " MOSTA_VERSION "\n", 0), 0U) << text;
+	EXPECT_NE(text.find("format-version 1"), std::string::npos) << text;
+	EXPECT_NE(text.find("catalog mostajs " MOSTA_VERSION), std::string::npos) << text;
 }

@@ -17,7 +17,8 @@
 #                            sets mongo_uri (.../DB) and mongo_external (1 for a real server)
 #
 # For the scripts that test mosta-sidecar in a database of their own:
-#   use_database NAME        db=NAME, work=a new temporary directory, daemon= (no daemon yet);
+#   use_database NAME        db=NAME, work=a new temporary directory (exported as MOSTA_DATA_DIR, the
+#                            sidecar's data directory: file targets go under it), daemon= (no daemon yet);
 #                            creates the database (not_ok "createdb NAME" and finish if it cannot);
 #                            on exit (EXIT trap; INT and TERM exit 1): kill -9 $daemon if set,
 #                            the script's cleanup_extra if it defines one (its other processes,
@@ -102,6 +103,8 @@ poll_until() {
 use_database() {
 	db=$1
 	work=$(mktemp -d)
+	# file targets live under the data directory (mosta-sidecar --data-dir): the test's own
+	export MOSTA_DATA_DIR=$work
 	daemon=
 	trap tap_cleanup EXIT
 	trap 'exit 1' INT TERM

@@ -8,6 +8,7 @@
 //         "mosta-test-mongod listening on ADDRESS:PORT" to stdout; SIGINT/SIGTERM exit 0.
 #include "store.hpp"
 #include "wire.hpp"
+#include "mosta/common/version.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -46,7 +47,7 @@ Serve(tcp::socket socket, Store &store, int64_t connection_id) {
 		MessageHeader header = ParseHeader(header_bytes);
 		if (header.length < static_cast<int32_t>(kHeaderSize) || header.length > kMaxMessageBytes) {
 			std::cerr << "mosta-test-mongod: connection " << connection_id << ": message length " << header.length
-			          << " out of range, closing\n";
+					  << " out of range, closing\n";
 			co_return;
 		}
 		body.resize(static_cast<size_t>(header.length) - kHeaderSize);
@@ -81,15 +82,15 @@ Accept(tcp::acceptor &acceptor, Store &store) {
 		}
 		socket.set_option(tcp::no_delay(true));
 		asio::co_spawn(acceptor.get_executor(), Serve(std::move(socket), store, ++connections),
-		               [](std::exception_ptr failure) {
-			               if (!failure)
-				               return;
-			               try {
-				               std::rethrow_exception(failure);
-			               } catch (const std::exception &e) {
-				               std::cerr << "mosta-test-mongod: connection failed: " << e.what() << "\n";
-			               }
-		               });
+					   [](std::exception_ptr failure) {
+						   if (!failure)
+							   return;
+						   try {
+							   std::rethrow_exception(failure);
+						   } catch (const std::exception &e) {
+							   std::cerr << "mosta-test-mongod: connection failed: " << e.what() << "\n";
+						   }
+					   });
 	}
 }
 
@@ -118,7 +119,10 @@ main(int argc, char **argv) {
 			if (value.empty() || *end || port > 65535)
 				Usage("--port needs a number from 0 to 65535");
 		} else if (arg == "--help" || arg == "-h") {
-			std::cout << "usage: mosta-test-mongod [--port N] [--bind ADDRESS]\n";
+			std::cout << "usage: mosta-test-mongod [--port N] [--bind ADDRESS] [--version]\n";
+			return 0;
+		} else if (arg == "--version") {
+			std::cout << "mosta-test-mongod " << mosta::kMostaVersion << "\n" << mosta::ProtocolVersionsText() << "\n";
 			return 0;
 		} else {
 			Usage(("unknown argument " + arg).c_str());
@@ -143,7 +147,7 @@ main(int argc, char **argv) {
 		});
 		auto local = acceptor.local_endpoint();
 		std::cout << "mosta-test-mongod listening on " << local.address().to_string() << ":" << local.port()
-		          << std::endl;
+				  << std::endl;
 		context.run();
 		return 0;
 	} catch (const std::exception &error) {
