@@ -108,6 +108,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Pass the legacy id as text, e.g. an ObjectId''s 24 hex digits.';
 	END IF;
+	PERFORM mosta._check_key_length(legacy_id, 'legacy_id');
 	IF objectids AND legacy_id !~ '^[0-9A-Fa-f]{24}$' THEN
 		RAISE EXCEPTION 'legacy id "%" of collection "%" is not an ObjectId', legacy_id, collection
 			USING ERRCODE = 'invalid_parameter_value',
@@ -131,7 +132,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Name the legacy collection, e.g. ''users''.';
 	END IF;
-	RETURN collection;
+	RETURN mosta._check_key_length(collection, 'collection');
 END
 $$;
 
@@ -270,7 +271,7 @@ BEGIN
 	END IF;
 	SELECT * INTO setting FROM mosta._id_policy(collection);
 	SELECT u INTO bad FROM unnest(legacy_ids) u
-	 WHERE u = '' OR (setting.objectids AND u !~ '^[0-9A-Fa-f]{24}$') LIMIT 1;
+	 WHERE u = '' OR octet_length(u) > 1024 OR (setting.objectids AND u !~ '^[0-9A-Fa-f]{24}$') LIMIT 1;
 	IF FOUND THEN
 		PERFORM mosta._check_legacy_id(collection, bad, setting.objectids);
 	END IF;
