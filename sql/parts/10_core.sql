@@ -340,7 +340,9 @@ $$;
 -- _resolve_collections returns the canonical form of a rule's collections:
 -- {*} alone, or distinct qualified table names that each have a key. It runs
 -- with the caller's search_path and privileges (SECURITY INVOKER, no SET):
--- a canonical name resolves the same under any search_path.
+-- a canonical name resolves the same under any search_path. So that nothing
+-- planted earlier in that search_path runs as the caller, every operator and
+-- function here is schema-qualified (test/pgtap/98_search_path.sql).
 CREATE FUNCTION mosta._resolve_collections(collections text[]) RETURNS text[]
 	LANGUAGE plpgsql STABLE
 	AS $$
@@ -349,13 +351,13 @@ DECLARE
 	item text;
 BEGIN
 	PERFORM mosta._require(collections, 'collections');
-	IF pg_catalog.cardinality(collections) = 0 THEN
+	IF pg_catalog.cardinality(collections) OPERATOR(pg_catalog.=) 0 THEN
 		RAISE EXCEPTION 'collections must not be empty'
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'List table names, or use ARRAY[''*''] for every table with a key.';
 	END IF;
 	IF '*' OPERATOR(pg_catalog.=) ANY (collections) THEN
-		IF pg_catalog.cardinality(collections) > 1 THEN
+		IF pg_catalog.cardinality(collections) OPERATOR(pg_catalog.>) 1 THEN
 			RAISE EXCEPTION 'collection "*" must be the only collection of a rule'
 				USING ERRCODE = 'invalid_parameter_value',
 				      HINT = 'Use ARRAY[''*''] for every table with a key, or list the tables.';
@@ -524,6 +526,7 @@ $$;
 -- privileges (the caller must be able to see the tables), then stores the rule
 -- through _add_rule, which checks everything again as the owner. The checks
 -- here only put the errors in argument order.
+-- Like _resolve_collections, it qualifies every operator and function it uses.
 CREATE FUNCTION mosta_add_rule(
 	name text,
 	source text,
