@@ -350,13 +350,16 @@ BEGIN
 		PERFORM mosta._check_legacy_id(collection, bad, objectids);
 	END IF;
 
-	-- only a call that allocates takes the lock
-	-- (= ANY: one index scan whatever the planner's row estimates)
+	-- only a call that allocates takes the lock. A backfill's batch is new: its first id, unmapped, settles it
+	-- at the cost of one lookup; otherwise all are counted (= ANY: one index scan whatever the row estimates).
 	canonical := CASE WHEN objectids THEN (SELECT array_agg(lower(u)) FROM unnest(legacy_ids) u)
 	                  ELSE legacy_ids END;
-	WHILE (SELECT count(*) FROM mosta.id_map m
-	        WHERE m.collection = mosta_map_ids.collection AND m.legacy_id = ANY (canonical))
-	      < (SELECT count(DISTINCT u) FROM unnest(canonical) u)
+	WHILE cardinality(canonical) > 0
+	      AND (NOT EXISTS (SELECT 1 FROM mosta.id_map m
+	                        WHERE m.collection = mosta_map_ids.collection AND m.legacy_id = canonical[1])
+	           OR (SELECT count(*) FROM mosta.id_map m
+	                WHERE m.collection = mosta_map_ids.collection AND m.legacy_id = ANY (canonical))
+	              < (SELECT count(DISTINCT u) FROM unnest(canonical) u))
 	LOOP
 		EXIT WHEN mosta._lock_allocation();
 	END LOOP;
