@@ -14,6 +14,8 @@
 # mosta_map_ids).
 # In both, every session must succeed (no deadlock, no error), every legacy
 # id must get exactly one uuid, and all sessions must agree with id_map.
+# Part 3: a deadlock the application makes (it holds a row the allocating
+# transaction waits for) gets the id map's message and hint.
 # Run under scripts/pg-cluster run, after make install.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -156,5 +158,36 @@ expected=$(scalar "SELECT count(*) FROM mosta.id_map WHERE collection = 'big_det
                      AND new_id = mosta.uuid_from_legacy_id('big_deterministic', legacy_id)")
 [ "$expected" = "$big" ] && ok "big_deterministic: every uuid is the deterministic policy's uuid of its legacy id" ||
 	not_ok "big_deterministic: $expected of $big uuids follow the deterministic policy"
+
+# Part 3: the one deadlock left is the application's: a transaction waits for the allocation lock while it
+# holds a row the allocating transaction then waits for. It must get the id map's own message and hint.
+# T2 waits first with deadlock_timeout 3s, T1 with 60s, so T2 is the one that finds the cycle.
+psql_db -c "CREATE TABLE dl_rows (id int PRIMARY KEY); INSERT INTO dl_rows VALUES (1)"
+mkfifo "$work/t1.in"
+PGOPTIONS="-c deadlock_timeout=60s" psql -X -At -d "$db" <"$work/t1.in" >"$work/t1.out" 2>&1 &
+t1=$!
+exec 7>"$work/t1.in"
+echo "BEGIN; SELECT 'mapped ' || mosta_map_id('deadlock', 'a');" >&7
+# t1_mapped: T1 allocated, so it holds the allocation lock.
+t1_mapped() { grep -q '^mapped ' "$work/t1.out"; }
+poll_until 30 t1_mapped || not_ok "the first transaction did not map its id"
+PGOPTIONS="-c deadlock_timeout=3s" psql -X -At -v ON_ERROR_STOP=1 -d "$db" \
+	-c "BEGIN; UPDATE dl_rows SET id = id WHERE id = 1; SELECT mosta_map_id('deadlock', 'b'); COMMIT;" \
+	>"$work/t2.out" 2>"$work/t2.err" &
+t2=$!
+# t2_waits: T2 holds the row and waits for the allocation lock.
+t2_waits() { [ "$(scalar "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND wait_event = 'advisory'")" = 1 ]; }
+poll_until 30 t2_waits || not_ok "the second transaction does not wait for the allocation lock"
+echo "SELECT 'locked ' || id FROM dl_rows WHERE id = 1 FOR UPDATE; COMMIT;" >&7
+exec 7>&-
+if wait "$t2"; then t2_status=0; else t2_status=$?; fi
+wait "$t1" || true
+[ "$t2_status" -ne 0 ] && grep -q 'ERROR:  deadlock waiting to allocate uuids in mosta.id_map' "$work/t2.err" &&
+	grep -q 'HINT:  Map the ids a transaction needs before it locks or writes other rows' "$work/t2.err" &&
+	ok "a deadlock the application makes is reported by the id map, with a hint" ||
+	{ not_ok "the deadlock was not reported as expected (exit $t2_status)"; sed 's/^/    /' "$work/t2.err" >&2; }
+grep -q '^locked 1' "$work/t1.out" && [ "$(scalar "SELECT count(*) FROM mosta.id_map WHERE collection = 'deadlock'")" = 1 ] &&
+	ok "the allocating transaction went on and committed" ||
+	{ not_ok "the allocating transaction did not commit"; sed 's/^/    /' "$work/t1.out" >&2; }
 
 finish
