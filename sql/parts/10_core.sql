@@ -228,6 +228,46 @@ BEGIN
 END
 $$;
 
+-- _check_key_length raises 54000 when a text that goes into a btree index of
+-- the catalog (an id map's collection or legacy id, a counter's scope or key)
+-- is longer than max_key_bytes: PostgreSQL's own error would come from deep
+-- in the index ("index row size ... exceeds btree version 4 maximum 2704").
+-- 1024 bytes per part keeps a two-part key within that limit, compressed or not.
+CREATE FUNCTION mosta._check_key_length(value text, argument text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	max_key_bytes CONSTANT integer := 1024;
+BEGIN
+	IF octet_length(value) > max_key_bytes THEN
+		RAISE EXCEPTION '% is too long (% bytes)', argument, octet_length(value)
+			USING ERRCODE = 'program_limit_exceeded',
+			      DETAIL = format('%s is stored in a btree index, which limits it to %s bytes.', argument, max_key_bytes),
+			      HINT = format('Use a shorter %s, e.g. a digest of it: md5(%s).', argument, argument);
+	END IF;
+	RETURN value;
+END
+$$;
+
+-- _require_relation raises 22004 when tbl is NULL and 42P01 when it is an OID
+-- that names no relation (0, or a dropped table's): regclass accepts any
+-- number, and its text '-' or the bare number would reach the user otherwise.
+CREATE FUNCTION mosta._require_relation(tbl regclass, argument text) RETURNS regclass
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	PERFORM mosta._require(tbl, argument);
+	IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = tbl) THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
+			USING ERRCODE = 'undefined_table',
+			      HINT = format('Pass an existing table as %s, e.g. ''public.orders''::regclass.', argument);
+	END IF;
+	RETURN tbl;
+END
+$$;
+
 -- _check_choice raises 22023 with the valid choices when value is not one of them.
 CREATE FUNCTION mosta._check_choice(value text, argument text, choices text[]) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -300,7 +340,9 @@ $$;
 -- _resolve_collections returns the canonical form of a rule's collections:
 -- {*} alone, or distinct qualified table names that each have a key. It runs
 -- with the caller's search_path and privileges (SECURITY INVOKER, no SET):
--- a canonical name resolves the same under any search_path.
+-- a canonical name resolves the same under any search_path. So that nothing
+-- planted earlier in that search_path runs as the caller, every operator and
+-- function here is schema-qualified (test/pgtap/98_search_path.sql).
 CREATE FUNCTION mosta._resolve_collections(collections text[]) RETURNS text[]
 	LANGUAGE plpgsql STABLE
 	AS $$
@@ -309,13 +351,13 @@ DECLARE
 	item text;
 BEGIN
 	PERFORM mosta._require(collections, 'collections');
-	IF pg_catalog.cardinality(collections) = 0 THEN
+	IF pg_catalog.cardinality(collections) OPERATOR(pg_catalog.=) 0 THEN
 		RAISE EXCEPTION 'collections must not be empty'
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'List table names, or use ARRAY[''*''] for every table with a key.';
 	END IF;
 	IF '*' OPERATOR(pg_catalog.=) ANY (collections) THEN
-		IF pg_catalog.cardinality(collections) > 1 THEN
+		IF pg_catalog.cardinality(collections) OPERATOR(pg_catalog.>) 1 THEN
 			RAISE EXCEPTION 'collection "*" must be the only collection of a rule'
 				USING ERRCODE = 'invalid_parameter_value',
 				      HINT = 'Use ARRAY[''*''] for every table with a key, or list the tables.';
@@ -484,6 +526,7 @@ $$;
 -- privileges (the caller must be able to see the tables), then stores the rule
 -- through _add_rule, which checks everything again as the owner. The checks
 -- here only put the errors in argument order.
+-- Like _resolve_collections, it qualifies every operator and function it uses.
 CREATE FUNCTION mosta_add_rule(
 	name text,
 	source text,
@@ -835,6 +878,8 @@ GRANT EXECUTE ON FUNCTION mosta.mask_uri(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta.mask_text(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta.check_uri(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta._require(anyelement, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta._require_relation(regclass, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta._check_key_length(text, text) TO mosta_admin;
 -- mosta_add_rule runs as its caller: admins need its helpers
 GRANT EXECUTE ON FUNCTION mosta._resolve_collections(text[]) TO mosta_admin;
 GRANT EXECUTE ON FUNCTION mosta.resolve_collection(text) TO mosta_admin;
@@ -1178,7 +1223,7 @@ DECLARE
 	state text;
 	captured_partition regclass;
 BEGIN
-	PERFORM mosta._require(tbl, 'tbl');
+	PERFORM mosta._require_relation(tbl, 'tbl');
 	IF (SELECT c.relnamespace = 'mosta'::regnamespace FROM pg_class c WHERE c.oid = tbl) THEN
 		RAISE EXCEPTION '"%" is a table of mostajs', tbl::text
 			USING ERRCODE = 'wrong_object_type',
@@ -1225,7 +1270,7 @@ CREATE FUNCTION mosta_uncapture_table(tbl regclass, if_exists boolean DEFAULT fa
 DECLARE
 	state text;
 BEGIN
-	PERFORM mosta._require(tbl, 'tbl');
+	PERFORM mosta._require_relation(tbl, 'tbl');
 	PERFORM mosta._require(if_exists, 'if_exists');
 	EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
 	state := mosta._capture_state(tbl);

@@ -12,12 +12,24 @@
  * 0x00 || lowercase legacy id, mosta.uuid_from_objectid). The generators
  * are C++ (extension/src/migration/uuid_functions.cpp).
  *
- * Concurrency: a mapping is INSERT ... ON CONFLICT DO NOTHING, then a read
- * in a new statement (READ COMMITTED sees what a concurrent caller
- * committed while the insert waited for it). The conflict has no target, so
- * a clash on new_id (a hash collision) is not an error of the INSERT: the
- * read then finds no row for the legacy id and the collision is reported.
- * Bulk inserts are sorted, so concurrent bulk callers lock keys in one order.
+ * Concurrency: allocating is serialized. A transaction that must allocate
+ * a uuid (its legacy id is not mapped yet) first takes the allocation lock
+ * (mosta._lock_allocation: a transaction-level advisory lock, one per
+ * database), then reads again in a new statement and inserts with INSERT ...
+ * ON CONFLICT DO NOTHING. Row-level waits made deadlocks: two transactions
+ * inserting overlapping ids in different orders (one statement of
+ * mosta_map_id calls over shuffled ids is enough) each waited for a row the
+ * other had inserted. Now an allocator only ever waits for that one lock,
+ * and only before its first insert, when it holds nothing another
+ * allocator waits for: no cycle among mappers, whatever the order and the
+ * size of their transactions. A caller that finds the lock taken waits for
+ * the allocating transaction to end without taking the lock, then reads
+ * again: what it finds mapped it returns without ever locking. Reading ids
+ * already mapped takes no lock.
+ * The price: allocating transactions of one database run one at a time
+ * (docs/sql-api.md 14.1). The conflict has no target, so a clash on new_id (a
+ * hash collision) is not an error of the INSERT: the read then finds no row
+ * for the legacy id and the collision is reported.
  *
  * Privileges: every function is for mosta_admin (legacy ids are business
  * data); the writing ones and the lookups are SECURITY DEFINER with a pinned
@@ -89,12 +101,16 @@ COMMENT ON FUNCTION mosta.uuid_from_objectid(text, text) IS
 
 -- _id_policy returns the policy of a collection and whether its legacy ids must be ObjectIds
 -- (policy objectid, or require_objectid); a collection without a row is (random, false).
+-- (PL/pgSQL, not SQL: a SQL function with SET is planned again at every call, ten times the cost of the lookup)
 CREATE FUNCTION mosta._id_policy(collection text, OUT policy text, OUT objectids boolean)
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
+BEGIN
 	SELECT coalesce(max(p.policy), 'random'), coalesce(bool_or(p.policy = 'objectid' OR p.require_objectid), false)
-	  FROM mosta.id_policies p WHERE p.collection = $1
+	  INTO policy, objectids
+	  FROM mosta.id_policies p WHERE p.collection = _id_policy.collection;
+END
 $$;
 
 -- _check_legacy_id raises 22023 when a legacy id is empty, or is not an ObjectId where one is required.
@@ -108,6 +124,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Pass the legacy id as text, e.g. an ObjectId''s 24 hex digits.';
 	END IF;
+	PERFORM mosta._check_key_length(legacy_id, 'legacy_id');
 	IF objectids AND legacy_id !~ '^[0-9A-Fa-f]{24}$' THEN
 		RAISE EXCEPTION 'legacy id "%" of collection "%" is not an ObjectId', legacy_id, collection
 			USING ERRCODE = 'invalid_parameter_value',
@@ -131,20 +148,57 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      HINT = 'Name the legacy collection, e.g. ''users''.';
 	END IF;
-	RETURN collection;
+	RETURN mosta._check_key_length(collection, 'collection');
 END
 $$;
 
 -- _new_id returns a new uuid for a legacy id under policy.
 CREATE FUNCTION mosta._new_id(policy text, collection text, legacy_id text) RETURNS uuid
-	LANGUAGE sql VOLATILE PARALLEL RESTRICTED
+	LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT CASE $1
+BEGIN
+	RETURN CASE policy
 	       WHEN 'time-ordered' THEN mosta.uuid_v7()
-	       WHEN 'deterministic' THEN mosta.uuid_from_legacy_id($2, $3)
-	       WHEN 'objectid' THEN mosta.uuid_from_objectid($2, $3)
-	       ELSE gen_random_uuid() END
+	       WHEN 'deterministic' THEN mosta.uuid_from_legacy_id(collection, legacy_id)
+	       WHEN 'objectid' THEN mosta.uuid_from_objectid(collection, legacy_id)
+	       ELSE gen_random_uuid() END;
+END
+$$;
+
+-- _lock_allocation takes the allocation lock (see the header) for the rest of
+-- the transaction and returns true, at once when this transaction holds it
+-- already or nobody does. Otherwise it waits until the allocating
+-- transaction ends, without taking the lock, and returns false: the caller
+-- reads again (that transaction may have mapped its ids) and calls it again
+-- for what is still missing. Waiting can only deadlock with a cycle the
+-- application made (this transaction holds a lock the allocating one waits
+-- for): the error then says how to order the work.
+CREATE FUNCTION mosta._lock_allocation() RETURNS boolean
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	-- one key per database (advisory locks are per database): the OID of mosta.id_map
+	allocation_key CONSTANT bigint := 'mosta.id_map'::regclass::oid::bigint;
+BEGIN
+	IF pg_try_advisory_xact_lock(allocation_key) THEN
+		RETURN true;
+	END IF;
+	BEGIN
+		-- a session-level shared lock, released at once: a wait for the holder's end that holds nothing after
+		PERFORM pg_advisory_lock_shared(allocation_key);
+		PERFORM pg_advisory_unlock_shared(allocation_key);
+	EXCEPTION WHEN deadlock_detected THEN
+		RAISE EXCEPTION 'deadlock waiting to allocate uuids in mosta.id_map'
+			USING ERRCODE = 'deadlock_detected',
+			      DETAIL = 'Allocating transactions run one at a time; this one held a lock (a row, a table) '
+			               'that the allocating transaction waits for.',
+			      HINT = 'Map the ids a transaction needs before it locks or writes other rows (one '
+			             'mosta_map_ids call first), or map them in transactions of their own; then retry.';
+	END;
+	RETURN false;
+END
 $$;
 
 -- _raise_collision reports that the uuid derived for a legacy id already belongs to another one.
@@ -216,31 +270,49 @@ CREATE FUNCTION mosta_map_id(collection text, legacy_id text) RETURNS uuid
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	setting record;
+	-- scalars, not a record: a record variable makes PL/pgSQL plan its statements again at every call
+	id_policy text;
+	objectids boolean;
 	canonical text;
 	mapped uuid;
 BEGIN
+	-- the common case first: an id already mapped, written as stored (only valid ids are ever stored)
+	SELECT m.new_id INTO mapped FROM mosta.id_map m
+	 WHERE m.collection = mosta_map_id.collection AND m.legacy_id = mosta_map_id.legacy_id;
+	IF FOUND THEN
+		RETURN mapped;
+	END IF;
 	PERFORM mosta._check_collection(collection);
 	PERFORM mosta._require(legacy_id, 'legacy_id');
-	SELECT * INTO setting FROM mosta._id_policy(collection);
-	PERFORM mosta._check_legacy_id(collection, legacy_id, setting.objectids);
-	canonical := CASE WHEN setting.objectids THEN lower(legacy_id) ELSE legacy_id END;
+	SELECT p.policy, p.objectids INTO id_policy, objectids FROM mosta._id_policy(collection) p;
+	PERFORM mosta._check_legacy_id(collection, legacy_id, objectids);
+	canonical := CASE WHEN objectids THEN lower(legacy_id) ELSE legacy_id END;
 
+	-- each read is a new statement: it sees what the allocator waited for committed
+	LOOP
+		SELECT m.new_id INTO mapped FROM mosta.id_map m
+		 WHERE m.collection = mosta_map_id.collection AND m.legacy_id = canonical;
+		IF FOUND THEN
+			RETURN mapped;
+		END IF;
+		EXIT WHEN mosta._lock_allocation();
+	END LOOP;
+	-- the lock may have been free only after another allocator mapped it
 	SELECT m.new_id INTO mapped FROM mosta.id_map m
 	 WHERE m.collection = mosta_map_id.collection AND m.legacy_id = canonical;
 	IF FOUND THEN
 		RETURN mapped;
 	END IF;
 	INSERT INTO mosta.id_map AS m (collection, legacy_id, new_id)
-	VALUES (collection, canonical, mosta._new_id(setting.policy, collection, canonical))
+	VALUES (collection, canonical, mosta._new_id(id_policy, collection, canonical))
 	ON CONFLICT DO NOTHING
 	RETURNING m.new_id INTO mapped;
 	IF mapped IS NULL THEN
-		-- a concurrent caller mapped it first (a new statement sees its row), or the new uuid collided
+		-- the new uuid collided (under the lock, no concurrent caller can have mapped it)
 		SELECT m.new_id INTO mapped FROM mosta.id_map m
 		 WHERE m.collection = mosta_map_id.collection AND m.legacy_id = canonical;
 		IF mapped IS NULL THEN
-			PERFORM mosta._raise_collision(setting.policy, collection, canonical);
+			PERFORM mosta._raise_collision(id_policy, collection, canonical);
 		END IF;
 	END IF;
 	RETURN mapped;
@@ -254,9 +326,12 @@ CREATE FUNCTION mosta_map_ids(collection text, legacy_ids text[]) RETURNS uuid[]
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
-	setting record;
+	-- scalars, not a record: a record variable makes PL/pgSQL plan its statements again at every call
+	id_policy text;
+	objectids boolean;
 	null_at integer;
 	bad text;
+	canonical text[];
 	mapped uuid[];
 BEGIN
 	PERFORM mosta._check_collection(collection);
@@ -268,16 +343,29 @@ BEGIN
 			      DETAIL = format('Element %s of %s is NULL.', null_at, cardinality(legacy_ids)),
 			      HINT = 'Leave missing references out: a NULL legacy id has no uuid.';
 	END IF;
-	SELECT * INTO setting FROM mosta._id_policy(collection);
+	SELECT p.policy, p.objectids INTO id_policy, objectids FROM mosta._id_policy(collection) p;
 	SELECT u INTO bad FROM unnest(legacy_ids) u
-	 WHERE u = '' OR (setting.objectids AND u !~ '^[0-9A-Fa-f]{24}$') LIMIT 1;
+	 WHERE u = '' OR octet_length(u) > 1024 OR (objectids AND u !~ '^[0-9A-Fa-f]{24}$') LIMIT 1;
 	IF FOUND THEN
-		PERFORM mosta._check_legacy_id(collection, bad, setting.objectids);
+		PERFORM mosta._check_legacy_id(collection, bad, objectids);
 	END IF;
 
-	-- one statement: the ids already mapped, plus the missing ones inserted in sorted order
+	-- only a call that allocates takes the lock. A backfill's batch is new: its first id, unmapped, settles it
+	-- at the cost of one lookup; otherwise all are counted (= ANY: one index scan whatever the row estimates).
+	canonical := CASE WHEN objectids THEN (SELECT array_agg(lower(u)) FROM unnest(legacy_ids) u)
+	                  ELSE legacy_ids END;
+	WHILE cardinality(canonical) > 0
+	      AND (NOT EXISTS (SELECT 1 FROM mosta.id_map m
+	                        WHERE m.collection = mosta_map_ids.collection AND m.legacy_id = canonical[1])
+	           OR (SELECT count(*) FROM mosta.id_map m
+	                WHERE m.collection = mosta_map_ids.collection AND m.legacy_id = ANY (canonical))
+	              < (SELECT count(DISTINCT u) FROM unnest(canonical) u))
+	LOOP
+		EXIT WHEN mosta._lock_allocation();
+	END LOOP;
+	-- one statement: the ids already mapped, plus the missing ones inserted (sorted: time-ordered uuids follow them)
 	WITH input AS (
-		SELECT u.ord, CASE WHEN setting.objectids THEN lower(u.lid) ELSE u.lid END AS lid
+		SELECT u.ord, CASE WHEN objectids THEN lower(u.lid) ELSE u.lid END AS lid
 		  FROM unnest(legacy_ids) WITH ORDINALITY AS u(lid, ord)
 	), known AS (
 		SELECT i.ord, i.lid, m.new_id
@@ -286,7 +374,7 @@ BEGIN
 	), added AS (
 		INSERT INTO mosta.id_map AS m (collection, legacy_id, new_id)
 		SELECT mosta_map_ids.collection, d.lid,
-		       CASE setting.policy
+		       CASE id_policy
 		       WHEN 'time-ordered' THEN mosta.uuid_v7()
 		       WHEN 'deterministic' THEN mosta.uuid_from_legacy_id(mosta_map_ids.collection, d.lid)
 		       WHEN 'objectid' THEN mosta.uuid_from_objectid(mosta_map_ids.collection, d.lid)
@@ -300,15 +388,15 @@ BEGIN
 	  FROM known k LEFT JOIN added a ON a.legacy_id = k.lid;
 
 	IF array_position(mapped, NULL) IS NOT NULL THEN
-		-- concurrent callers mapped some first (this new statement sees their rows), or a uuid collided
+		-- a uuid collided (or, without the lock, an id was mapped meanwhile): read them all again
 		SELECT array_agg(m.new_id ORDER BY u.ord) INTO mapped
 		  FROM unnest(legacy_ids) WITH ORDINALITY AS u(lid, ord)
 		  LEFT JOIN mosta.id_map m ON m.collection = mosta_map_ids.collection
-		       AND m.legacy_id = CASE WHEN setting.objectids THEN lower(u.lid) ELSE u.lid END;
+		       AND m.legacy_id = CASE WHEN objectids THEN lower(u.lid) ELSE u.lid END;
 		null_at := array_position(mapped, NULL);
 		IF null_at IS NOT NULL THEN
-			PERFORM mosta._raise_collision(setting.policy, collection,
-				CASE WHEN setting.objectids THEN lower(legacy_ids[null_at]) ELSE legacy_ids[null_at] END);
+			PERFORM mosta._raise_collision(id_policy, collection,
+				CASE WHEN objectids THEN lower(legacy_ids[null_at]) ELSE legacy_ids[null_at] END);
 		END IF;
 	END IF;
 	RETURN coalesce(mapped, '{}');
@@ -380,6 +468,7 @@ REVOKE ALL ON FUNCTION
 	mosta._check_collection(text),
 	mosta._new_id(text, text, text),
 	mosta._raise_collision(text, text, text),
+	mosta._lock_allocation(),
 	mosta_set_id_policy(text, text, boolean),
 	mosta_map_id(text, text),
 	mosta_map_ids(text, text[]),

@@ -60,7 +60,7 @@ CREATE FUNCTION mosta._user_table(tbl regclass) RETURNS regclass
 DECLARE
 	c pg_class;
 BEGIN
-	PERFORM mosta._require(tbl, 'tbl');
+	PERFORM mosta._require_relation(tbl, 'tbl');
 	SELECT * INTO c FROM pg_class k WHERE k.oid = tbl;
 	IF c.relkind NOT IN ('r', 'p') OR c.relnamespace = 'mosta'::regnamespace THEN
 		RAISE EXCEPTION '"%" is not a user table', tbl::text
@@ -386,7 +386,7 @@ DECLARE
 BEGIN
 	PERFORM mosta._user_table(tbl);
 	PERFORM mosta._require(ref, 'ref');
-	PERFORM mosta._require(target_tbl, 'target_tbl');
+	PERFORM mosta._require_relation(target_tbl, 'target_tbl');
 	IF ref !~ '^[a-z_][a-z0-9_]{0,49}$' THEN
 		RAISE EXCEPTION 'invalid ref "%"', ref
 			USING ERRCODE = 'invalid_parameter_value',

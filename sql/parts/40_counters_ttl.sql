@@ -37,8 +37,8 @@ CREATE FUNCTION mosta_next_value(scope text, key text) RETURNS bigint
 DECLARE
 	given bigint;
 BEGIN
-	PERFORM mosta._require(scope, 'scope');
-	PERFORM mosta._require(key, 'key');
+	PERFORM mosta._check_key_length(mosta._require(scope, 'scope'), 'scope');
+	PERFORM mosta._check_key_length(mosta._require(key, 'key'), 'key');
 	-- the first caller inserts 1; the others wait for its row lock, then add one to what it committed
 	INSERT INTO mosta.counters AS c (scope, key, value) VALUES ($1, $2, 1)
 	ON CONFLICT ON CONSTRAINT counters_pkey DO UPDATE SET value = c.value + 1, updated_at = pg_catalog.now()
@@ -168,7 +168,7 @@ DECLARE
 	key text;
 	deleted bigint;
 BEGIN
-	PERFORM mosta._require(tbl, 'tbl');
+	PERFORM mosta._require_relation(tbl, 'tbl');
 	PERFORM mosta._require(max_rows, 'max_rows');
 	IF max_rows < 1 THEN
 		RAISE EXCEPTION 'max_rows must be at least 1'

@@ -63,9 +63,7 @@ DECLARE
 	all_cols text[];
 	col text;
 BEGIN
-	IF tbl IS NULL THEN
-		RAISE EXCEPTION 'argument "tbl" must not be null' USING ERRCODE = '22004';
-	END IF;
+	PERFORM mosta._require_relation(tbl, 'tbl');
 	IF (SELECT relkind FROM pg_class WHERE oid = tbl) NOT IN ('r', 'p', 'v', 'm', 'f') THEN
 		RAISE EXCEPTION '"%" is not a table', tbl USING ERRCODE = '42809',
 			HINT = 'Checksums read tables, partitioned tables, views, materialized views and foreign tables.';
@@ -79,8 +77,13 @@ BEGIN
 		RAISE EXCEPTION 'no column given for "%"', tbl USING ERRCODE = '22023',
 			HINT = 'Pass NULL to use every column.';
 	END IF;
+	IF array_position(cols, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'cols must not contain NULL' USING ERRCODE = '22004',
+			DETAIL = format('Element %s of %s is NULL.', array_position(cols, NULL), cardinality(cols)),
+			HINT = 'List column names, or pass NULL instead of the array to use every column.';
+	END IF;
 	FOREACH col IN ARRAY cols LOOP
-		IF col IS NULL OR NOT col = ANY (all_cols) THEN
+		IF NOT col = ANY (all_cols) THEN
 			RAISE EXCEPTION 'column "%" of "%" does not exist', col, tbl USING ERRCODE = '42703',
 				HINT = format('The columns of %s are: %s. Names are case-sensitive, as stored.',
 				              tbl, array_to_string(all_cols, ', '));
@@ -167,10 +170,14 @@ DECLARE
 	amount_type regtype;
 	group_expr text := '''{}''::jsonb';
 BEGIN
-	IF amount_col IS NULL THEN
-		RAISE EXCEPTION 'argument "amount_col" must not be null' USING ERRCODE = '22004';
+	PERFORM mosta._require(tbl, 'tbl');
+	PERFORM mosta._require(amount_col, 'amount_col');
+	-- NULL could mean "no groups" or "every column": neither is guessed; '{}' (the default) is one total
+	IF group_cols IS NULL THEN
+		RAISE EXCEPTION 'argument "group_cols" must not be null' USING ERRCODE = '22004',
+			HINT = 'Pass ''{}'' (the default) for one total over the whole table, or the columns to group by.';
 	END IF;
-	PERFORM mosta._verify_columns(tbl, ARRAY[amount_col] || coalesce(group_cols, '{}'));
+	PERFORM mosta._verify_columns(tbl, ARRAY[amount_col] || group_cols);
 	SELECT atttypid INTO amount_type FROM pg_attribute WHERE attrelid = tbl AND attname = amount_col;
 	WHILE (SELECT typtype FROM pg_type WHERE oid = amount_type) = 'd' LOOP -- a domain: its base type
 		SELECT typbasetype INTO amount_type FROM pg_type WHERE oid = amount_type;

@@ -449,17 +449,21 @@ COMMENT ON FUNCTION mosta_validate_rule(text) IS
 
 -- _validation_summary returns the NOTICE text mosta_add_rule() raises for a
 -- rule: its issue counts, or NULL when it has no SQLite or MongoDB target.
+-- Only errors and warnings are issues; info rows are counted as notes.
 CREATE FUNCTION mosta._validation_summary(rule text) RETURNS text
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT format('rule "%s": %s compatibility issue%s found (%s error%s, %s warning%s, %s info)',
-	              $1, s.total, CASE WHEN s.total = 1 THEN '' ELSE 's' END,
-	              s.errors, CASE WHEN s.errors = 1 THEN '' ELSE 's' END,
-	              s.warnings, CASE WHEN s.warnings = 1 THEN '' ELSE 's' END, s.infos)
+	SELECT format('rule "%s": ', $1)
+	    || CASE WHEN s.errors + s.warnings = 0 THEN 'no compatibility issues'
+	            ELSE format('%s compatibility issue%s found (%s error%s, %s warning%s)',
+	                        s.errors + s.warnings, CASE WHEN s.errors + s.warnings = 1 THEN '' ELSE 's' END,
+	                        s.errors, CASE WHEN s.errors = 1 THEN '' ELSE 's' END,
+	                        s.warnings, CASE WHEN s.warnings = 1 THEN '' ELSE 's' END) END
+	    || CASE WHEN s.infos = 0 THEN '' ELSE format(', %s note%s', s.infos, CASE WHEN s.infos = 1 THEN '' ELSE 's' END) END
 	  FROM mosta.rules u
 	 CROSS JOIN LATERAL (
-		SELECT count(*) AS total, count(*) FILTER (WHERE i.severity = 'error') AS errors,
+		SELECT count(*) FILTER (WHERE i.severity = 'error') AS errors,
 		       count(*) FILTER (WHERE i.severity = 'warning') AS warnings,
 		       count(*) FILTER (WHERE i.severity = 'info') AS infos
 		  FROM mosta._validation_issues(u.source_project, u.target_project, u.collections) i) s

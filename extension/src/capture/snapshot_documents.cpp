@@ -19,25 +19,26 @@
  * sidecar reads).
  *-------------------------------------------------------------------------
  */
+#include "mostajs/catalog/internal_tables.hpp"
 #include "mostajs/decoding/change_json.hpp"
 #include "mostajs/decoding/relation_info.hpp"
 
 extern "C" {
 #include "postgres.h"
-#include "access/heapam.h"		/* heap_getnext */
-#include "access/heaptoast.h"	/* toast_flatten_tuple */
-#include "access/table.h"		/* table_open, table_close */
-#include "access/tableam.h"		/* table_beginscan, table_endscan */
-#include "catalog/pg_am.h"		/* HEAP_TABLE_AM_OID */
+#include "access/heapam.h"		 /* heap_getnext */
+#include "access/heaptoast.h"	 /* toast_flatten_tuple */
+#include "access/table.h"		 /* table_open, table_close */
+#include "access/tableam.h"		 /* table_beginscan, table_endscan */
+#include "catalog/pg_am.h"		 /* HEAP_TABLE_AM_OID */
 #include "catalog/pg_inherits.h" /* find_all_inheritors */
-#include "funcapi.h"			/* InitMaterializedSRF */
-#include "miscadmin.h"			/* GetUserId, CHECK_FOR_INTERRUPTS */
-#include "utils/acl.h"			/* pg_class_aclcheck, aclcheck_error */
-#include "utils/builtins.h"		/* cstring_to_text_with_len */
-#include "utils/lsyscache.h"	/* get_rel_name, get_rel_relkind */
+#include "funcapi.h"			 /* InitMaterializedSRF */
+#include "miscadmin.h"			 /* GetUserId, CHECK_FOR_INTERRUPTS */
+#include "utils/acl.h"			 /* pg_class_aclcheck, aclcheck_error */
+#include "utils/builtins.h"		 /* cstring_to_text_with_len */
+#include "utils/lsyscache.h"	 /* get_rel_name, get_rel_relkind */
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/rls.h"		/* check_enable_rls */
+#include "utils/rls.h"	   /* check_enable_rls */
 #include "utils/snapmgr.h" /* GetActiveSnapshot */
 
 PG_FUNCTION_INFO_V1(mostajs_snapshot_documents);
@@ -55,9 +56,9 @@ CheckReadable(Oid relid) {
 		aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
 	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("row-level security is enabled for table \"%s\"", get_rel_name(relid)),
-		                errdetail("A snapshot copy must see every row."),
-		                errhint("Copy as the table's owner or as a role with BYPASSRLS.")));
+						errmsg("row-level security is enabled for table \"%s\"", get_rel_name(relid)),
+						errdetail("A snapshot copy must see every row."),
+						errhint("Copy as the table's owner or as a role with BYPASSRLS.")));
 }
 
 /* CopyTable writes one insert document per row of a plain table into the result set. */
@@ -66,7 +67,7 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_r
 	Relation rel = table_open(relid, AccessShareLock);
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("table \"%s\" does not use the heap access method", RelationGetRelationName(rel))));
+						errmsg("table \"%s\" does not use the heap access method", RelationGetRelationName(rel))));
 	RelationInfo *info = GetRelationInfo(BackendRelationInfoCache(partition_root), rel);
 	TupleDesc desc = RelationGetDescr(rel);
 	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
@@ -98,21 +99,30 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_r
 extern "C" Datum
 mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("argument \"tbl\" must not be null")));
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("argument \"tbl\" must not be null"),
+						errhint("Pass a value for tbl.")));
 	Oid relid = PG_GETARG_OID(0);
 	bool include_types = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 	bool partition_root = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	char relkind = get_rel_relkind(relid);
+	if (relkind == '\0')
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid),
+						errhint("Pass an existing table, e.g. 'public.orders'::regclass.")));
+	/* a rule stored before this check, or restored by pg_dump, must not copy credentials out */
+	if (mostajs::IsInternalRelation(relid))
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is a table of mostajs", get_rel_name(relid)),
+						errdetail("The extension's catalog holds replica credentials and status: it is never copied."),
+						errhint("Collections must be tables of your own schemas.")));
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relid)),
-		                errhint("Snapshots copy ordinary and partitioned tables.")));
+						errhint("Snapshots copy ordinary and partitioned tables.")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "mostajs snapshot row",
-	                                                  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext row_context =
+		AllocSetContextCreate(CurrentMemoryContext, "mostajs snapshot row", ALLOCSET_DEFAULT_SIZES);
 	/* a partitioned table: its leaves, each checked and copied under its own name */
 	List *tables = relkind == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, AccessShareLock, nullptr)
-	                                                    : list_make1_oid(relid);
+														: list_make1_oid(relid);
 	ListCell *cell;
 	foreach (cell, tables) {
 		Oid table = lfirst_oid(cell);

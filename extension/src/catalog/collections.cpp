@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "mostajs/catalog/internal_tables.hpp"
 #include "mostajs/invoke_cpp.hpp"
 #include "mostajs/pg/text.hpp"
 #include "mostajs/pg_call.hpp"
@@ -42,7 +43,8 @@ struct TableKey {
 	char relkind;
 	char persistence; /* RELPERSISTENCE_* */
 	char replica_identity;
-	bool is_system; /* a catalog or TOAST table, or in information_schema */
+	bool is_system;		  /* a catalog or TOAST table, or in information_schema */
+	bool is_internal;	  /* one of the extension's own tables (IsInternalRelation) */
 	Oid key_index;		  /* primary key, or the REPLICA IDENTITY USING INDEX index */
 	char *qualified_name; /* palloc'd, quoted where needed */
 };
@@ -64,6 +66,7 @@ ReadTableKey(const char *name, TableKey *key) {
 	key->replica_identity = rel->rd_rel->relreplident;
 	const char *schema = get_namespace_name(RelationGetNamespace(rel));
 	key->is_system = IsSystemClass(key->relid, rel->rd_rel) || strcmp(schema, "information_schema") == 0;
+	key->is_internal = IsInternalRelation(key->relid);
 	key->key_index = RelationGetReplicaIndex(rel);
 	key->qualified_name = quote_qualified_identifier(schema, RelationGetRelationName(rel));
 	relation_close(rel, NoLock);
@@ -73,7 +76,7 @@ ReadTableKey(const char *name, TableKey *key) {
 std::string
 KeyHint(const std::string &table) {
 	return "Add a primary key (ALTER TABLE " + table + " ADD PRIMARY KEY (...)), or run ALTER TABLE " + table +
-	       " REPLICA IDENTITY FULL.";
+		   " REPLICA IDENTITY FULL.";
 }
 
 /* ResolveCollectionImpl returns the canonical name of the collection, or raises why it cannot be replicated. */
@@ -84,7 +87,7 @@ ResolveCollectionImpl(FunctionCallInfo fcinfo) {
 	std::string name = pg::TextArg(fcinfo, 0);
 	if (name.empty())
 		throw PgError(sqlstate::kInvalidParameterValue, "collection name must not be empty", "",
-		              "Name a table, optionally schema-qualified, or use '*' for every table with a key.");
+					  "Name a table, optionally schema-qualified, or use '*' for every table with a key.");
 
 	TableKey key{};
 	try {
@@ -95,38 +98,41 @@ ResolveCollectionImpl(FunctionCallInfo fcinfo) {
 		if (state != sqlstate::kInvalidName && state != sqlstate::kSyntaxError)
 			throw;
 		throw PgError(state, "invalid collection name \"" + name + "\"", e.what(),
-		              "Write names as in SQL: schema.table, with double quotes around names that are not "
-		              "lower-case identifiers, e.g. ARRAY['\"Mixed Case\"'].");
+					  "Write names as in SQL: schema.table, with double quotes around names that are not "
+					  "lower-case identifiers, e.g. ARRAY['\"Mixed Case\"'].");
 	}
 	if (!OidIsValid(key.relid))
 		throw PgError(sqlstate::kUndefinedTable, "relation \"" + name + "\" does not exist", "",
-		              "Create the table first, or schema-qualify its name: collections are resolved with the "
-		              "current search_path.");
+					  "Create the table first, or schema-qualify its name: collections are resolved with the "
+					  "current search_path.");
 
 	std::string table = key.qualified_name;
 	if (key.is_system)
 		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is a system table", "",
-		              "Collections must be tables of your own schemas.");
+					  "Collections must be tables of your own schemas.");
+	if (key.is_internal)
+		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is a table of mostajs",
+					  "The extension's catalog holds replica credentials and status: it is never replicated.",
+					  "Collections must be tables of your own schemas.");
 	if (key.relkind != RELKIND_RELATION && key.relkind != RELKIND_PARTITIONED_TABLE)
 		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is not a table", "",
-		              "Collections must be ordinary or partitioned tables.");
+					  "Collections must be ordinary or partitioned tables.");
 	if (key.persistence == RELPERSISTENCE_TEMP)
 		throw PgError(sqlstate::kWrongObjectType, "\"" + table + "\" is a temporary table", "",
-		              "Temporary tables are private to one session: the sidecar can never read them.");
+					  "Temporary tables are private to one session: the sidecar can never read them.");
 	if (key.persistence == RELPERSISTENCE_UNLOGGED)
 		throw PgError(sqlstate::kObjectNotInPrerequisiteState, "table \"" + table + "\" is unlogged",
-		              "Changes to unlogged tables are not written to WAL, so they cannot be captured.",
-		              "Run ALTER TABLE " + table + " SET LOGGED.");
+					  "Changes to unlogged tables are not written to WAL, so they cannot be captured.",
+					  "Run ALTER TABLE " + table + " SET LOGGED.");
 	if (key.replica_identity == REPLICA_IDENTITY_NOTHING)
-		throw PgError(sqlstate::kObjectNotInPrerequisiteState,
-		              "table \"" + table + "\" has REPLICA IDENTITY NOTHING",
-		              "Changes are applied on targets by key, so updates and deletes of this table could not be "
-		              "replicated.",
-		              KeyHint(table));
+		throw PgError(sqlstate::kObjectNotInPrerequisiteState, "table \"" + table + "\" has REPLICA IDENTITY NOTHING",
+					  "Changes are applied on targets by key, so updates and deletes of this table could not be "
+					  "replicated.",
+					  KeyHint(table));
 	if (!OidIsValid(key.key_index) && key.replica_identity != REPLICA_IDENTITY_FULL)
 		throw PgError(sqlstate::kObjectNotInPrerequisiteState,
-		              "table \"" + table + "\" has neither a primary key nor REPLICA IDENTITY FULL",
-		              "Changes are applied on targets by key, so every collection needs one.", KeyHint(table));
+					  "table \"" + table + "\" has neither a primary key nor REPLICA IDENTITY FULL",
+					  "Changes are applied on targets by key, so every collection needs one.", KeyHint(table));
 	return pg::TextDatum(table);
 }
 

@@ -34,8 +34,9 @@ std::string MaskCredentials(std::string_view uri);
 // MaskCredentialsInText returns free text (an error message, a log line) with the credentials of every URI and
 // every secret key=value pair in it masked, leaving the rest of the text readable. Never throws except bad_alloc.
 // Idempotent. Each "scheme://..." token (up to a blank or one of "'<>, less trailing ",;)]." punctuation) becomes
-// MaskCredentials(token); the value of each secret key written "key=value", "key = value", "key='quoted value'" or
-// "key: value" becomes "***". See conninfo.cpp for the exact rules.
+// MaskCredentials(token); the value of each secret key written "key=value", "key = value", "key='quoted value'",
+// "key => value", "key: value", "\"key\": \"value\"" (JSON) or percent-encoded ("key%3Dvalue") becomes "***".
+// The cases both sides are tested against: test/cases/masking.tsv. See conninfo.cpp for the exact rules.
 std::string MaskCredentialsInText(std::string_view text);
 
 // UriProblem says what is wrong with a URI: message in PostgreSQL style (lowercase, no final period, URI masked),
