@@ -47,6 +47,18 @@ class SpooledTransaction {
 		return durable_size_;
 	}
 
+	// TrackCrc makes the spool keep the running CRC-32C (util/crc32c.hpp) of the file's text, starting from
+	// durable_crc, the CRC of the attached file's durable content (the SQL dump writes it into its checkpoint
+	// lines). Off by default.
+	void TrackCrc(std::uint32_t durable_crc) noexcept;
+
+	// RunningCrc returns the CRC of the durable content followed by the open transaction's text so far (0 when
+	// not tracked).
+	std::uint32_t
+	RunningCrc() const noexcept {
+		return crc_;
+	}
+
 	// Begin starts a transaction with an empty buffer, first cutting the file back if a Rollback could not.
 	void Begin();
 
@@ -70,6 +82,9 @@ class SpooledTransaction {
 	std::uint64_t durable_size_ = 0; // file size up to the last synced commit
 	bool cut_pending_ = false;		 // a Rollback could not cut the file; retried by Begin
 	bool broken_ = false;			 // a write failed: the file holds an unknown part of the transaction
+	bool track_crc_ = false;
+	std::uint32_t crc_ = 0;			// the running CRC, with the open transaction's text
+	std::uint32_t durable_crc_ = 0; // the running CRC at the durable size
 };
 
 } // namespace mosta::sidecar

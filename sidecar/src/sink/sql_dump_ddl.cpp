@@ -10,6 +10,7 @@
  *                                        columns not in the message and retypes those whose type differs
  *       - a table declared in this run   RENAME COLUMN (recognized as ddl_message.hpp says), DROP COLUMN IF EXISTS,
  *                                        ADD COLUMN IF NOT EXISTS, ALTER COLUMN ... TYPE t USING col::t
+ *     Before the table, the user types its columns need ("types") are created or brought up to date.
  *     Not followed: defaults, NOT NULL and key changes (the dump keeps the key it declared; its upserts use it).
  */
 #include <algorithm>
@@ -72,6 +73,8 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	}
 	for (const DdlColumn &column : message->columns)
 		Checked(column.type, "type name");
+	if (declared || (covered && !message->columns.empty() && (message->IsCreate() || redeclare_)))
+		WriteTypes(TypeDefinitionsOf(change)); // the user types the table needs, before it (sql_dump_types.cpp)
 	if (!declared) {
 		if (!covered || message->columns.empty() || !(message->IsCreate() || redeclare_))
 			return;

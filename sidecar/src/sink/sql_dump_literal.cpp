@@ -278,6 +278,15 @@ QuoteDumpLiteral(std::string_view text) {
 	return quoted + "'";
 }
 
+// DollarQuote picks $mosta$, $mosta1$, ... until the tag is not in body.
+std::string
+DollarQuote(std::string_view body) {
+	std::string tag = "$mosta$";
+	for (int n = 1; body.find(tag) != std::string_view::npos; ++n)
+		tag = "$mosta" + std::to_string(n) + "$";
+	return tag + " " + std::string(body) + " " + tag;
+}
+
 // JsonArrayToPgArray runs the scanner.
 std::string
 JsonArrayToPgArray(std::string_view json) {

@@ -24,6 +24,9 @@ namespace mosta::sidecar {
 // Throws std::invalid_argument on a NUL byte.
 std::string QuoteDumpLiteral(std::string_view text);
 
+// DollarQuote returns body between dollar-quote tags that do not occur in it ("$mosta$ body $mosta$").
+std::string DollarQuote(std::string_view body);
+
 // SqlLiteral returns value as a SQL expression for a column of the given type ("" when unknown: no cast).
 std::string SqlLiteral(const Value &value, std::string_view type);
 

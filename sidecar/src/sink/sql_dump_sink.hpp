@@ -43,6 +43,7 @@
 
 #include "sink/sink.hpp"
 #include "sink/spooled_transaction.hpp"
+#include "sink/type_definition.hpp"
 
 namespace mosta::sidecar {
 
@@ -102,12 +103,26 @@ class SqlDumpSink final : public Sink {
 	// WriteDdl writes the PostgreSQL DDL of a mostajs.ddl message (sql_dump_ddl.cpp); other messages are ignored.
 	void WriteDdl(const Change &change);
 
+	// WriteTypes writes the CREATE or ALTER statements that give the dump these user types, each followed by
+	// its record line; a type held with the same definition writes nothing (sql_dump_types.cpp).
+	void WriteTypes(const std::vector<TypeDefinition> &types);
+
+	// WriteTypeMessage follows a mostajs.type message (sql_dump_types.cpp).
+	void WriteTypeMessage(const Change &change);
+
+	// RestoreTypes makes the type record lines of a recovered file the held types (sql_dump_types.cpp).
+	void RestoreTypes(const std::vector<std::string> &records);
+
 	std::string path_;
 	std::string name_;
 	std::vector<std::string> ddl_collections_;
 	SpooledTransaction spool_; // the file, and the open source transaction's SQL
 	std::map<std::string, SqlDumpTable> tables_;
 	std::set<std::string> schemas_;
+	std::map<std::uint32_t, TypeDefinition> types_;			  // the user types the dump holds, by oid
+	std::map<std::uint32_t, TypeDefinition> committed_types_; // the same, up to the durable checkpoint
+	bool types_changed_ = false;							  // the open transaction wrote types
+	bool types_stale_ = false; // a Rollback could not restore types_; BeginTransaction does
 	Lsn durable_lsn_ = kInvalidLsn;
 	bool redeclare_ = false; // tables may exist already: declare every column with IF NOT EXISTS
 	bool source_open_ = false;
