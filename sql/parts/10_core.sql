@@ -1590,12 +1590,17 @@ GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean) TO mosta_a
 -- snapshot_types returns the content of the mostajs.type message the initial
 -- copy applies before a table's rows: the definitions of the user types the
 -- table's columns need (mosta._ddl_types_json), so that a target that
--- recreates types (the SQL dump) has them before the table. It only reads
--- catalogs, as the owner (the helpers are not granted).
+-- recreates types (the SQL dump) has them before the table; NULL when it
+-- needs none. It only reads catalogs, as the owner (the helpers are not
+-- granted).
 CREATE FUNCTION mosta.snapshot_types(tbl regclass) RETURNS text
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT '{"command":"SNAPSHOT","types":' || mosta._ddl_types_json($1) || '}' $$;
+	AS $$
+	SELECT '{"command":"SNAPSHOT","types":' || t.types || '}'
+	  FROM mosta._ddl_types_json($1) t(types)
+	 WHERE t.types <> '[]'
+$$;
 COMMENT ON FUNCTION mosta.snapshot_types(regclass) IS
 	'Returns the definitions of the user types a table needs, as a mostajs.type message (the initial copy)';
 REVOKE ALL ON FUNCTION mosta.snapshot_types(regclass) FROM PUBLIC;

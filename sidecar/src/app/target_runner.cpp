@@ -419,6 +419,7 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	status_.snapshot_rows = 0;
 	for (const std::string &table : tables) {
 		const std::string context = "copying " + table;
+		co_await AnnounceTypes(table);
 		const std::string declare_sql = "DECLARE mosta_copy NO SCROLL CURSOR FOR SELECT mosta.snapshot_documents(" +
 										SqlLiteral(sql_, table) + "::regclass)";
 		co_await sql_.Exec(context, declare_sql);
@@ -448,6 +449,19 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	LogLine(Label() + ": initial copy of " + std::to_string(tables.size()) + " table(s), " +
 			std::to_string(status_.snapshot_rows) + " row(s), durable at " + FormatLsn(consistent_point));
 	co_await PublishStatus();
+}
+
+// AnnounceTypes applies, before a table's rows, the mostajs.type message with the user types its columns need
+// (mosta.snapshot_types), as streaming DDL carries them: the SQL dump creates them before the table.
+boost::asio::awaitable<void>
+TargetRunner::AnnounceTypes(const std::string &table) {
+	const std::string types_sql = "SELECT mosta.snapshot_types(" + SqlLiteral(sql_, table) + "::regclass)";
+	PgResultHandle types = co_await sql_.Exec("reading the types of " + table, types_sql);
+	if (PQntuples(types.get()) != 1 || PQgetisnull(types.get(), 0, 0))
+		co_return;
+	const std::string document = std::string(R"({"op":"message","transactional":true,"prefix":"mostajs.type",)") +
+								 R"("content":)" + PQgetvalue(types.get(), 0, 0) + "}";
+	co_await OnWorker([&] { sink_->Apply(ParseChange(document)); });
 }
 
 void

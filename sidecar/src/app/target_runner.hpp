@@ -108,6 +108,9 @@ class TargetRunner {
 	// resnapshot the copy first truncates every copied table in the target.
 	boost::asio::awaitable<void> Copy(const std::string &snapshot_name, Lsn consistent_point, bool resnapshot);
 
+	// AnnounceTypes applies the mostajs.type message of the user types table needs (mosta.snapshot_types), if any.
+	boost::asio::awaitable<void> AnnounceTypes(const std::string &table);
+
 	// IncludeTables resolves the rule's collections into the include-tables option ("" for '*').
 	boost::asio::awaitable<std::string> IncludeTables();
 

@@ -53,6 +53,7 @@ struct SqlDumpTable {
 	std::vector<std::string> key;			  // primary key columns, empty for a keyless table
 	std::map<std::string, std::string> types; // column -> declared type, for every declared column
 	std::vector<std::string> order;			  // the declared columns in declaration order
+	std::map<std::string, std::string> bases; // column -> the base type of its domain type (values take its form)
 };
 
 // SqlDumpSink writes one replayable SQL file.
@@ -109,6 +110,10 @@ class SqlDumpSink final : public Sink {
 
 	// WriteTypeMessage follows a mostajs.type message (sql_dump_types.cpp).
 	void WriteTypeMessage(const Change &change);
+
+	// BaseType returns the base type of type when it is a domain the dump holds (through domains over domains),
+	// else "" (sql_dump_types.cpp).
+	std::string BaseType(const std::string &type) const;
 
 	// RestoreTypes makes the type record lines of a recovered file the held types (sql_dump_types.cpp).
 	void RestoreTypes(const std::vector<std::string> &records);

@@ -127,12 +127,12 @@ std::string
 Create(const TypeDefinition &type) {
 	std::string q = Qualified(type);
 	if (type.kind == "extension")
-		return "-- mosta: type " + q + " belongs to extension " + QuoteIdentifier(type.extension) +
-			   ": run CREATE EXTENSION " + QuoteIdentifier(type.extension) +
+		return "-- mosta: type " + Line(type.type, "type name") + " belongs to extension " +
+			   Line(type.extension, "extension name") + ": run CREATE EXTENSION " + QuoteIdentifier(type.extension) +
 			   " in the target database before replaying this dump\n";
 	if (type.kind != "enum" && type.kind != "composite" && type.kind != "domain" && type.kind != "range")
-		return "-- mosta: type " + q + " cannot be created by this dump (" + Line(type.reason, "reason") +
-			   "): create it in the target database before replaying this dump\n";
+		return "-- mosta: type " + Line(type.type, "type name") + " cannot be created by this dump (" +
+			   Line(type.reason, "reason") + "): create it in the target database before replaying this dump\n";
 	std::string comments;
 	std::string create = CreateStatement(type, comments);
 	return "DO " +
@@ -312,6 +312,22 @@ SqlDumpSink::WriteTypeMessage(const Change &change) {
 			return;
 	}
 	WriteTypes(message->types);
+}
+
+// BaseType follows held domains down to a type that is not one (a bounded walk: domains cannot form a cycle).
+std::string
+SqlDumpSink::BaseType(const std::string &type) const {
+	std::string base;
+	for (int depth = 0; depth < 64; ++depth) {
+		const std::string &name = base.empty() ? type : base;
+		auto domain = std::find_if(types_.begin(), types_.end(), [&](const auto &held) {
+			return held.second.kind == "domain" && held.second.type == name;
+		});
+		if (domain == types_.end())
+			break;
+		base = domain->second.base;
+	}
+	return base;
 }
 
 // RestoreTypes makes the type records of a recovered file the held types.
