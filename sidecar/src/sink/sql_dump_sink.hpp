@@ -8,7 +8,7 @@
  *       BEGIN;
  *       <statements>
  *       COMMIT;
- *       -- mosta-checkpoint <end_lsn>
+ *       -- mosta-checkpoint <end_lsn> crc32c=<the file's running CRC-32C before " crc32c=">
  *     The first time this process sees a table it writes CREATE SCHEMA IF NOT EXISTS and CREATE TABLE IF NOT
  *     EXISTS "schema"."table" (columns with their types from "types", PRIMARY KEY from "key"); a column seen later
  *     gets ALTER TABLE ... ADD COLUMN IF NOT EXISTS (after a reopen or a Rollback, for every column, as the table
@@ -20,17 +20,18 @@
  *     the dump may not hold is truncated through a DO block only if it exists). Keyless tables: plain INSERT, and
  *     update/delete of one row (ctid) whose columns all match "old" (REPLICA IDENTITY FULL) by their text form,
  *     IS NOT DISTINCT FROM (so NULLs and types without "=" match). Messages are not written, except mostajs.ddl
- *     messages, written as the PostgreSQL DDL that gives the table the message's shape (sql_dump_ddl.cpp).
+ *     messages, written as the PostgreSQL DDL that gives the table the message's shape (sql_dump_ddl.cpp), and
+ *     the user types they and mostajs.type messages define (sql_dump_types.cpp).
  *
  *     Durability (SpooledTransaction): a transaction's SQL is buffered up to SpooledTransaction::kSpillBytes and
  *     then appended to the file unsynced, so a transaction of any size is streamed with bounded memory; at
  *     CommitTransaction the rest, COMMIT and the checkpoint line are appended, then fdatasync'd; DurableLsn() is
- *     the last checkpoint synced. Opening recovers: the file is cut after its last complete checkpoint line (a
- *     crash may have left a partial transaction of any length; it is found reading backwards in bounded chunks),
- *     and DurableLsn() is that checkpoint. Rollback drops the buffer, cuts anything written past the last
- *     checkpoint and forgets the tables declared (their DDL may be cut too). A failed Apply poisons the
- *     transaction until Rollback, also when part of it is already in the file. The daemon's skipping of
- *     transactions at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not
+ *     the last checkpoint synced. Opening checks the whole file (ScanSqlDump, sql_dump_scan.hpp: damage anywhere
+ *     throws and nothing is written) and recovers: the file is cut after its last good checkpoint line (a crash
+ *     may have left a partial transaction of any length), and DurableLsn() is that checkpoint. Rollback drops the
+ * buffer, cuts anything written past the last checkpoint and forgets the tables declared (their DDL may be cut too). A
+ * failed Apply poisons the transaction until Rollback, also when part of it is already in the file. The daemon's
+ * skipping of transactions at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not
  *     idempotent). Identifiers and type names with a line break are refused, so every checkpoint line is a real
  *     one.
  */
