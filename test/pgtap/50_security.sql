@@ -135,7 +135,7 @@ CREATE TEMP VIEW definers AS
 	  FROM pg_proc p
 	 WHERE p.prosecdef
 	   AND p.pronamespace IN ('mosta'::regnamespace, (SELECT extnamespace FROM pg_extension WHERE extname = 'mostajs'));
-SELECT is((SELECT count(*) FROM definers), 31::bigint, 'the extension has 31 SECURITY DEFINER functions');
+SELECT is((SELECT count(*) FROM definers), 32::bigint, 'the extension has 32 SECURITY DEFINER functions');
 SELECT is_empty($$SELECT fn FROM definers
                    WHERE NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)$$,
                 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');

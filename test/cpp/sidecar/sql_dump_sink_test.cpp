@@ -360,6 +360,89 @@ TEST(SqlDumpSink, RecoversFromACrashInTheMiddleOfSpills) {
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
 }
 
+// TypeMessage returns a mostajs.type message document with these definitions (subject: the changed type, or "").
+std::string
+TypeMessage(const std::string &subject, const std::string &types) {
+	return R"({"op":"message","transactional":true,"prefix":"mostajs.type","content":{"command":"ALTER TYPE",)" +
+		   (subject.empty() ? std::string() : R"("type":")" + subject + R"(",)") + R"("types":[)" + types + "]}}";
+}
+
+const std::string kMood =
+	R"({"oid":700,"type":"public.mood","schema":"public","name":"mood","kind":"enum","labels":["sad","happy"]})";
+const std::string kQty = R"x({"oid":701,"type":"public.qty","schema":"public","name":"qty","kind":"domain",)x"
+						 R"x("base":"integer[]","not_null":true,"constraints":[{"name":"c1","definition":)x"
+						 R"x("CHECK ((VALUE IS NOT NULL))","validated":true,"portable":true},{"name":"c2",)x"
+						 R"x("definition":"CHECK (f(VALUE)) NOT VALID","validated":false,"portable":false}]})x";
+const std::string kPair = R"({"oid":702,"type":"public.pair","schema":"public","name":"pair","kind":"composite",)"
+						  R"("attributes":[{"name":"m","type":"public.mood"},{"name":"b","type":"text",)"
+						  R"("collation":"pg_catalog.\"C\""}]})";
+const std::string kRange = R"({"oid":703,"type":"public.fr","schema":"public","name":"fr","kind":"range",)"
+						   R"("subtype":"double precision","subtype_diff":"pg_catalog.float8mi",)"
+						   R"("multirange":"public.frm"})";
+const std::string kCitext = R"({"oid":704,"type":"public.citext","schema":"public","name":"citext",)"
+							R"("kind":"extension","extension":"citext"})";
+
+TEST(SqlDumpSink, CreatesUserTypesOnceAndFollowsTheirChanges) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	std::string all = kMood + "," + kQty + "," + kPair + "," + kRange + "," + kCitext;
+	{
+		SqlDumpSink sink(path);
+		Transaction(sink, 0x100,
+					{TypeMessage("", all), // the initial copy's announcement
+					 R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"q":[1,2]},)"
+					 R"("types":{"id":"integer","q":"public.qty"}})"});
+		Transaction(sink, 0x200, {TypeMessage("", all)}); // held and unchanged: nothing
+	}
+	std::string text = ReadAll(path);
+	for (const char *expected :
+		 {"DO $mosta$ BEGIN IF to_regtype('\"public\".\"mood\"') IS NULL THEN CREATE TYPE \"public\".\"mood\" AS ENUM "
+		  "('sad', 'happy'); END IF; END $mosta$;\n-- mosta-type {\"oid\":700,",
+		  "CREATE DOMAIN \"public\".\"qty\" AS integer[] NOT NULL CONSTRAINT \"c1\" CHECK ((VALUE IS NOT NULL));",
+		  "-- mosta: constraint \"c2\" of domain \"public\".\"qty\" is left out: it calls a function",
+		  "CREATE TYPE \"public\".\"pair\" AS (\"m\" public.mood, \"b\" text COLLATE pg_catalog.\"C\");",
+		  "CREATE TYPE \"public\".\"fr\" AS RANGE (SUBTYPE = double precision, SUBTYPE_DIFF = pg_catalog.float8mi, "
+		  "MULTIRANGE_TYPE_NAME = public.frm);",
+		  "-- mosta: type public.citext belongs to extension citext: run CREATE EXTENSION \"citext\"",
+		  "'{1,2}'::public.qty"}) // a domain over an array takes its base type's literal form
+		EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
+	EXPECT_EQ(Count(text, "-- mosta-type "), 5u);
+	std::string mood2 = kMood;
+	mood2.replace(mood2.find(R"(["sad","happy"])"), 15, R"(["sad","calm","happy"])");
+	std::string mood3 = mood2;
+	mood3.replace(mood3.find(R"("sad")"), 5, R"("blue")");
+	std::string pair2 = kPair;
+	pair2.replace(pair2.find("]}"), 2, R"(,{"name":"x","type":"integer"}]})");
+	{
+		SqlDumpSink sink(path); // the held types come back from the record lines
+		Transaction(sink, 0x300, {TypeMessage("public.mood", mood2)});
+		Transaction(sink, 0x400, {TypeMessage("public.mood", mood3), TypeMessage("public.pair", mood3 + "," + pair2)});
+		// a type the dump does not hold is not written
+		Transaction(sink, 0x500,
+					{TypeMessage("public.other", R"({"oid":799,"type":"public.other","schema":"public",)"
+												 R"("name":"other","kind":"enum","labels":["a"]})")});
+		// a rolled-back change is forgotten: the same change is written again
+		sink.BeginTransaction(0x5f8);
+		sink.Apply(ParseChange(TypeMessage("public.mood2",
+										   R"({"oid":700,"type":"public.mood2","schema":"public",)"
+										   R"("name":"mood2","kind":"enum","labels":["blue","calm","happy"]})")));
+		sink.Rollback();
+	}
+	text = ReadAll(path);
+	for (const char *expected : {"ALTER TYPE \"public\".\"mood\" ADD VALUE IF NOT EXISTS 'calm' AFTER 'sad';\n",
+								 "ALTER TYPE \"public\".\"mood\" RENAME VALUE 'sad' TO 'blue';\n",
+								 "ALTER TYPE \"public\".\"pair\" ADD ATTRIBUTE \"x\" integer;\n"})
+		EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
+	EXPECT_EQ(Count(text, "CREATE TYPE \"public\".\"mood\""), 1u);
+	EXPECT_EQ(text.find("other"), std::string::npos);
+	EXPECT_EQ(text.find("mood2"), std::string::npos);
+	SqlDumpSink sink(path);
+	Transaction(sink, 0x600,
+				{TypeMessage("public.mood2", R"({"oid":700,"type":"public.mood2","schema":"public","name":"mood2",)"
+											 R"("kind":"enum","labels":["blue","calm","happy"]})")});
+	EXPECT_NE(ReadAll(path).find("ALTER TYPE \"public\".\"mood\" RENAME TO \"mood2\";\n"), std::string::npos);
+}
+
 // Dump3 writes a dump of three transactions (ids 1, 2, 3) and returns its text.
 std::string
 Dump3(const std::string &path) {
