@@ -9,8 +9,8 @@
  *     does the file's size become the durable size. Rollback drops the buffer and cuts the file back to the
  *     durable size; when the cut fails it is retried by the next Begin, which throws if it fails again, so a
  *     transaction never starts after a partial one. A crash leaves at most a partial transaction after the last
- *     durable line, which the sink cuts when it reopens the file (FindLastLine). After a failed write the
- *     transaction is broken: Append and Commit throw until Rollback.
+ *     durable line, which the sink cuts when it reopens the file (FindLastLine; the SQL dump: ScanSqlDump).
+ *     After a failed write the transaction is broken: Append and Commit throw until Rollback.
  */
 #pragma once
 
