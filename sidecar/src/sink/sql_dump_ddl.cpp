@@ -114,17 +114,25 @@ SqlDumpSink::WriteDdl(const Change &change) {
 			type.key() = to;
 			table.types.insert(std::move(type));
 		}
+		if (auto base = table.bases.extract(from); !base.empty()) {
+			base.key() = to;
+			table.bases.insert(std::move(base));
+		}
 	}
 	for (const std::string &column : diff.dropped) {
 		spool_.Append("ALTER TABLE " + quoted + " DROP COLUMN IF EXISTS " + QuoteIdentifier(column) + ";\n");
 		table.order.erase(std::remove(table.order.begin(), table.order.end(), column), table.order.end());
 		table.types.erase(column);
+		table.bases.erase(column);
 	}
 	for (const DdlColumn &column : message->columns) {
 		auto type = table.types.find(column.name);
 		if (type != table.types.end() && type->second != column.type) {
 			spool_.Append(Retype(quoted, column.name, column.type) + ";\n");
 			type->second = column.type;
+			table.bases.erase(column.name);
+			if (std::string base = BaseType(column.type); !base.empty())
+				table.bases[column.name] = base; // a domain's values take its base type's form
 		}
 	}
 	Change shape = ShapeAsChange(*message);
