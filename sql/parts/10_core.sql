@@ -910,6 +910,206 @@ GRANT EXECUTE ON FUNCTION
 -- DDL messages and heartbeats in the change stream (docs/capture.md)
 ------------------------------------------------------------------------------
 
+-- User-defined types in the DDL documents. The SQL dump recreates the types
+-- its tables need (docs/sidecar.md, "SQL dump"): these functions are the one
+-- place that reads a type's definition from the catalogs. A definition is a
+-- JSON object: "oid", "type" (format_type's spelling, as change documents'
+-- "types" name it), "schema", "name", "kind" and the kind's fields:
+--   enum        "labels" in sort order
+--   composite   "attributes": name, type, collation (NULL: the type's own)
+--   domain      "base", "collation", "not_null", "constraints": name,
+--               definition, validated, portable (false: it calls a function
+--               or operator outside pg_catalog, which an empty database lacks)
+--   range       "subtype", "opclass", "collation", "canonical", "subtype_diff"
+--               (NULL when default or absent), "multirange"
+--   extension   "extension": a member of that extension (any kind)
+--   unsupported "reason": a base type written in C, a table's row type, ...
+-- Arrays and multiranges have no definition of their own: they come with
+-- their element type and range.
+
+-- _type_children returns the types a type is made of: an array's element, a
+-- domain's base type, a composite's attribute types, a range's subtype, a
+-- multirange's range.
+CREATE FUNCTION mosta._type_children(typid oid) RETURNS SETOF oid
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT t.typelem FROM pg_type t
+	 WHERE t.oid = $1 AND t.typelem <> 0 AND t.typsubscript = 'array_subscript_handler'::regproc
+	UNION ALL
+	SELECT t.typbasetype FROM pg_type t WHERE t.oid = $1 AND t.typtype = 'd'
+	UNION ALL
+	SELECT a.atttypid
+	  FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+	 WHERE t.oid = $1
+	UNION ALL
+	SELECT r.rngsubtype FROM pg_range r WHERE r.rngtypid = $1
+	UNION ALL
+	SELECT r.rngtypid FROM pg_range r WHERE r.rngmultitypid = $1
+$$;
+
+-- _type_extension returns the extension a type belongs to, or NULL.
+CREATE FUNCTION mosta._type_extension(typid oid) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT e.extname::text
+	  FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+	 WHERE d.classid = 'pg_type'::regclass AND d.objid = $1
+	   AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+	 LIMIT 1
+$$;
+
+-- _type_is_user tells whether a type needs a definition in a dump: outside
+-- pg_catalog and information_schema, and neither an array nor a multirange.
+CREATE FUNCTION mosta._type_is_user(typid oid) RETURNS boolean
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT EXISTS (
+		SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+		 WHERE t.oid = $1 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND t.typtype <> 'm'
+		   AND NOT (t.typelem <> 0 AND t.typsubscript = 'array_subscript_handler'::regproc))
+$$;
+
+-- _type_closure returns the user types that the given types are made of
+-- (themselves included), each once, every type after the types it is made
+-- of. Extension members and table row types are not looked into: the
+-- extension or the table brings them.
+CREATE FUNCTION mosta._type_closure(roots oid[]) RETURNS TABLE (typid oid)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH RECURSIVE walk(typid, depth) AS (
+		SELECT r, 0 FROM unnest($1) r
+		UNION ALL
+		SELECT c, w.depth + 1
+		  FROM walk w CROSS JOIN LATERAL mosta._type_children(w.typid) c
+		 WHERE w.depth < 64 AND mosta._type_extension(w.typid) IS NULL
+		   AND NOT EXISTS (SELECT 1 FROM pg_type t JOIN pg_class k ON k.oid = t.typrelid
+		                    WHERE t.oid = w.typid AND k.relkind <> 'c')
+	)
+	SELECT w.typid FROM walk w
+	 WHERE mosta._type_is_user(w.typid)
+	 GROUP BY w.typid
+	 ORDER BY max(w.depth) DESC, w.typid
+$$;
+
+-- _qualified_name returns schema.name, each quoted where needed.
+CREATE FUNCTION mosta._qualified_name(namespace oid, name name) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT quote_ident(n.nspname) || '.' || quote_ident($2) FROM pg_namespace n WHERE n.oid = $1
+$$;
+
+-- _type_definition returns the definition of a user type (see above).
+CREATE FUNCTION mosta._type_definition(typid oid) RETURNS jsonb
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT jsonb_build_object('oid', t.oid::bigint, 'type', format_type(t.oid, NULL), 'schema', n.nspname::text,
+	                          'name', t.typname::text)
+	    || CASE
+	       WHEN mosta._type_extension(t.oid) IS NOT NULL THEN
+	           jsonb_build_object('kind', 'extension', 'extension', mosta._type_extension(t.oid))
+	       WHEN t.typtype = 'e' THEN
+	           jsonb_build_object('kind', 'enum', 'labels',
+	               coalesce((SELECT jsonb_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+	                           FROM pg_enum e WHERE e.enumtypid = t.oid), '[]'))
+	       WHEN t.typtype = 'c' AND k.relkind = 'c' THEN
+	           jsonb_build_object('kind', 'composite', 'attributes',
+	               coalesce((SELECT jsonb_agg(jsonb_build_object(
+	                                 'name', a.attname::text, 'type', format_type(a.atttypid, a.atttypmod),
+	                                 'collation', CASE WHEN a.attcollation NOT IN (0, at.typcollation) THEN
+	                                              (SELECT mosta._qualified_name(l.collnamespace, l.collname)
+	                                                 FROM pg_collation l WHERE l.oid = a.attcollation) END)
+	                                 ORDER BY a.attnum)
+	                           FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+	                          WHERE a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'))
+	       WHEN t.typtype = 'c' THEN
+	           jsonb_build_object('kind', 'unsupported', 'reason',
+	               format('the row type of table %s', mosta._qualified_name(k.relnamespace, k.relname)))
+	       WHEN t.typtype = 'd' THEN
+	           jsonb_build_object('kind', 'domain', 'base', format_type(t.typbasetype, t.typtypmod),
+	               'not_null', t.typnotnull,
+	               'collation', CASE WHEN t.typcollation NOT IN (0, bt.typcollation) THEN
+	                            (SELECT mosta._qualified_name(l.collnamespace, l.collname)
+	                               FROM pg_collation l WHERE l.oid = t.typcollation) END,
+	               'constraints', coalesce((SELECT jsonb_agg(jsonb_build_object(
+	                                  'name', o.conname::text, 'definition', pg_get_constraintdef(o.oid),
+	                                  'validated', o.convalidated,
+	                                  'portable', NOT EXISTS (
+	                                      SELECT 1 FROM pg_depend d
+	                                        LEFT JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass
+	                                                           AND p.oid = d.refobjid
+	                                        LEFT JOIN pg_operator r ON d.refclassid = 'pg_operator'::regclass
+	                                                               AND r.oid = d.refobjid
+	                                       WHERE d.classid = 'pg_constraint'::regclass AND d.objid = o.oid
+	                                         AND coalesce(p.pronamespace, r.oprnamespace)
+	                                             <> 'pg_catalog'::regnamespace))
+	                                  ORDER BY o.conname)
+	                              FROM pg_constraint o WHERE o.contypid = t.oid AND o.contype = 'c'), '[]'))
+	       WHEN t.typtype = 'r' AND g.rngcanonical <> 0
+	            AND (SELECT p.pronamespace <> 'pg_catalog'::regnamespace FROM pg_proc p WHERE p.oid = g.rngcanonical) THEN
+	           jsonb_build_object('kind', 'unsupported', 'reason',
+	               format('a range type whose canonical function %s is a user function (written in C)',
+	                      g.rngcanonical::regprocedure))
+	       WHEN t.typtype = 'r' THEN
+	           jsonb_build_object('kind', 'range', 'subtype', format_type(g.rngsubtype, NULL),
+	               'opclass', (SELECT mosta._qualified_name(c.opcnamespace, c.opcname)
+	                             FROM pg_opclass c WHERE c.oid = g.rngsubopc AND NOT c.opcdefault),
+	               'collation', CASE WHEN g.rngcollation NOT IN (0, st.typcollation) THEN
+	                            (SELECT mosta._qualified_name(l.collnamespace, l.collname)
+	                               FROM pg_collation l WHERE l.oid = g.rngcollation) END,
+	               'canonical', (SELECT mosta._qualified_name(p.pronamespace, p.proname)
+	                               FROM pg_proc p WHERE p.oid = g.rngcanonical),
+	               'subtype_diff', (SELECT mosta._qualified_name(p.pronamespace, p.proname)
+	                                  FROM pg_proc p WHERE p.oid = g.rngsubdiff
+	                                   AND p.pronamespace = 'pg_catalog'::regnamespace),
+	               'multirange', format_type(g.rngmultitypid, NULL))
+	       ELSE
+	           jsonb_build_object('kind', 'unsupported', 'reason',
+	               CASE t.typtype WHEN 'b' THEN 'a base type (written in C)' ELSE 'a pseudo-type' END)
+	       END
+	  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+	  LEFT JOIN pg_class k ON k.oid = t.typrelid
+	  LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
+	  LEFT JOIN pg_range g ON g.rngtypid = t.oid
+	  LEFT JOIN pg_type st ON st.oid = g.rngsubtype
+	 WHERE t.oid = $1
+$$;
+
+-- _ddl_types_json returns the JSON array of the definitions of the user types
+-- a table's replicated columns need, each after the types it is made of: the
+-- "types" of a table's DDL document.
+CREATE FUNCTION mosta._ddl_types_json(relid oid) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT coalesce(jsonb_agg(mosta._type_definition(c.typid) ORDER BY c.n)::text, '[]')
+	  FROM mosta._type_closure(ARRAY(
+	           SELECT a.atttypid FROM pg_attribute a
+	            WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''))
+	       WITH ORDINALITY c(typid, n)
+$$;
+
+-- _ddl_type_json returns the content of a mostajs.type message: the command,
+-- the type it changed ("type", absent for the initial copy) and the
+-- definitions of that type and of the types it is made of ("types").
+CREATE FUNCTION mosta._ddl_type_json(command text, typid oid) RETURNS text
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT '{"command":' || to_json($1)::text
+	    || ',"type":' || to_json(format_type($2, NULL))::text
+	    || ',"types":' || coalesce((SELECT jsonb_agg(mosta._type_definition(c.typid) ORDER BY c.n)::text
+	                                  FROM mosta._type_closure(ARRAY[$2]) WITH ORDINALITY c(typid, n)), '[]')
+	    || '}'
+	 WHERE mosta._type_is_user($2)
+$$;
+
 -- _ddl_user_table tells whether DDL on a relation is announced in the stream:
 -- ordinary and partitioned tables that are not temporary, outside the system
 -- schemas and mosta. Every such table is announced, captured or not: the
@@ -988,6 +1188,7 @@ CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	               || ',"table":' || to_json(r.relname::text)::text || '}'
 	             FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace
 	            WHERE r.oid = pg_partition_root(c.oid)) ELSE '' END
+	    || ',"types":' || mosta._ddl_types_json(c.oid)
 	    || '}'
 	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	 WHERE c.oid = $2
@@ -1033,6 +1234,15 @@ CREATE FUNCTION mosta._ddl_emit(document text) RETURNS void
 	SELECT pg_logical_emit_message(true, 'mostajs.ddl', $1) WHERE $1 IS NOT NULL
 $$;
 
+-- _type_emit writes a type document (mosta._ddl_type_json) into WAL as a
+-- transactional mostajs.type message, as _ddl_emit does for tables.
+CREATE FUNCTION mosta._type_emit(document text) RETURNS void
+	LANGUAGE sql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT pg_logical_emit_message(true, 'mostajs.type', $1) WHERE $1 IS NOT NULL
+$$;
+
 -- _ddl_command_end announces the new shape of every user table a CREATE TABLE
 -- (AS), SELECT INTO, ALTER TABLE or ALTER TYPE command created or altered.
 -- ALTER TABLE on a parent also changes its partitions and inheritance
@@ -1050,6 +1260,23 @@ BEGIN
 	IF current_setting('wal_level') <> 'logical' THEN
 		RETURN;
 	END IF;
+	-- an altered user type first (a composite is named by its pg_class row),
+	-- so a sink follows it before the tables that use it
+	FOR target IN
+		SELECT x.typid, x.command_tag FROM (
+			SELECT DISTINCT ON (y.typid) y.typid, y.command_tag, y.position
+			  FROM (SELECT d.ordinality AS position, d.command_tag,
+			               CASE WHEN d.classid = 'pg_type'::regclass THEN d.objid
+			                    ELSE (SELECT k.reltype FROM pg_class k WHERE k.oid = d.objid AND k.relkind = 'c')
+			               END AS typid
+			          FROM pg_event_trigger_ddl_commands() WITH ORDINALITY d
+			         WHERE d.command_tag IN ('ALTER TYPE', 'ALTER DOMAIN')) y
+			 WHERE y.typid IS NOT NULL
+			 ORDER BY y.typid, y.position) x
+		 ORDER BY x.position
+	LOOP
+		PERFORM mosta._type_emit(mosta._ddl_type_json(target.command_tag, target.typid));
+	END LOOP;
 	FOR target IN
 		WITH RECURSIVE commands AS (
 			SELECT d.ordinality AS position, d.command_tag, d.classid, d.objid
@@ -1439,7 +1666,7 @@ COMMENT ON FUNCTION mosta_change_log_purge(pg_snapshot, bigint) IS
 -- The event triggers come last, so that this script's own DDL does not fire them.
 -- Only the commands that can change a table's columns or key fire it.
 CREATE EVENT TRIGGER mosta_ddl_command_end ON ddl_command_end
-	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER TYPE')
+	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER TYPE', 'ALTER DOMAIN')
 	EXECUTE FUNCTION mosta._ddl_command_end();
 COMMENT ON EVENT TRIGGER mosta_ddl_command_end IS
 	'Writes a mostajs.ddl logical message with the new shape of each user table a DDL command creates or alters';
@@ -1464,6 +1691,15 @@ REVOKE ALL ON FUNCTION
 	mosta._ddl_table_json(text, oid),
 	mosta._ddl_emit(text),
 	mosta._ddl_table_rewrite(),
+	mosta._type_children(oid),
+	mosta._type_extension(oid),
+	mosta._type_is_user(oid),
+	mosta._type_closure(oid[]),
+	mosta._qualified_name(oid, name),
+	mosta._type_definition(oid),
+	mosta._ddl_types_json(oid),
+	mosta._ddl_type_json(text, oid),
+	mosta._type_emit(text),
 	mosta._ddl_command_end(),
 	mosta._ddl_sql_drop(),
 	mosta.capture_trigger(),

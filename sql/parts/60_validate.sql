@@ -1,7 +1,8 @@
 /*
  * sql/parts/60_validate.sql
  *	  The compatibility report (docs/sql-api.md section 15): what a rule's
- *	  SQLite and MongoDB targets cannot hold faithfully, computed from the
+ *	  SQLite, MongoDB and SQL dump targets cannot hold faithfully (for the
+ *	  dump: the user types it creates or cannot create), computed from the
  *	  definitions of the tables the rule covers. mosta_add_rule() raises a
  *	  NOTICE with its counts (mosta._validation_summary).
  *
@@ -22,7 +23,7 @@
 -- What a rule covers
 ------------------------------------------------------------------------------
 
--- _validate_targets returns the sqlite and mongodb replicas a rule from source
+-- _validate_targets returns the sqlite, mongodb and sqldump replicas a rule from source
 -- to target writes to, as the sidecar resolves targets (docs/sidecar.md, "Rules
 -- and their targets"): the non-postgres slaves of a project streaming into
 -- itself, else every replica of the target project.
@@ -35,7 +36,7 @@ CREATE FUNCTION mosta._validate_targets(source text, target text)
 	  FROM mosta.replicas r
 	 WHERE r.project = $2
 	   AND ($1 <> $2 OR (r.role = 'slave' AND r.dialect <> 'postgres'))
-	   AND r.dialect IN ('sqlite', 'mongodb')
+	   AND r.dialect IN ('sqlite', 'mongodb', 'sqldump')
 $$;
 
 -- _validate_tables returns the tables a rule's collections cover: for {*},
@@ -378,6 +379,51 @@ CREATE FUNCTION mosta._mongodb_issues(tbl oid)
 $$;
 
 ------------------------------------------------------------------------------
+-- SQL dump (sidecar/src/sink/sql_dump_types.cpp: the user types it creates)
+------------------------------------------------------------------------------
+
+-- _validate_dump_types returns the definitions of the user types a table's
+-- replicated columns need, as its DDL document carries them.
+CREATE FUNCTION mosta._validate_dump_types(tbl oid) RETURNS TABLE (def jsonb)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT jsonb_array_elements(mosta._ddl_types_json($1)::jsonb) $$;
+
+-- _sqldump_issues returns the SQL dump checks of one table: the user types its
+-- columns need, which the dump creates before the table (info) or cannot
+-- create (warning: what the target database needs first), and the domain
+-- constraints it leaves out (mosta._type_definition reads them all).
+CREATE FUNCTION mosta._sqldump_issues(tbl oid)
+	RETURNS TABLE (severity text, "column" text, issue text)
+	LANGUAGE sql STABLE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT * FROM mosta._validate_table_issues($1)
+	UNION ALL
+	SELECT CASE WHEN d.def->>'kind' IN ('extension', 'unsupported') THEN 'warning' ELSE 'info' END, NULL,
+	       CASE d.def->>'kind'
+	       WHEN 'extension' THEN
+	           format('type %s belongs to extension %s: the dump does not create it; run CREATE EXTENSION %s in the '
+	                  'target database before replaying the dump', d.def->>'type', d.def->>'extension',
+	                  quote_ident(d.def->>'extension'))
+	       WHEN 'unsupported' THEN
+	           format('type %s cannot be created by the dump (%s): create it in the target database before '
+	                  'replaying the dump', d.def->>'type', d.def->>'reason')
+	       ELSE
+	           format('the dump creates %s type %s before the table', d.def->>'kind', d.def->>'type')
+	       END
+	  FROM mosta._validate_dump_types($1) d
+	UNION ALL
+	SELECT 'warning', NULL,
+	       format('constraint %s of domain %s is left out of the dump: %s', quote_ident(c->>'name'), d.def->>'type',
+	              CASE WHEN NOT (c->>'portable')::boolean
+	                   THEN 'it calls a function or operator outside pg_catalog'
+	                   ELSE 'it is NOT VALID in the source' END)
+	  FROM mosta._validate_dump_types($1) d CROSS JOIN LATERAL jsonb_array_elements(d.def->'constraints') c
+	 WHERE d.def->>'kind' = 'domain' AND (NOT (c->>'portable')::boolean OR NOT (c->>'validated')::boolean)
+$$;
+
+------------------------------------------------------------------------------
 -- The report
 ------------------------------------------------------------------------------
 
@@ -404,6 +450,10 @@ CREATE FUNCTION mosta._validation_issues(source_project text, target_project tex
 	SELECT g.replica, i.severity, b.collection, i."column", i.issue
 	  FROM targets g CROSS JOIN tables b CROSS JOIN LATERAL mosta._mongodb_issues(b.relid) i
 	 WHERE g.dialect = 'mongodb' AND b.relid IS NOT NULL
+	UNION ALL
+	SELECT g.replica, i.severity, b.collection, i."column", i.issue
+	  FROM targets g CROSS JOIN tables b CROSS JOIN LATERAL mosta._sqldump_issues(b.relid) i
+	 WHERE g.dialect = 'sqldump' AND b.relid IS NOT NULL
 	UNION ALL
 	SELECT g.replica, 'error', b.collection, NULL,
 	       format('SQLite tables "%s" and "%s" differ only by case: SQLite names are case-insensitive, so both '
@@ -445,10 +495,10 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION mosta_validate_rule(text) IS
-	'Returns the compatibility report of a rule: what its SQLite and MongoDB targets cannot hold faithfully';
+	'Returns the compatibility report of a rule: what its SQLite, MongoDB and SQL dump targets cannot hold faithfully';
 
 -- _validation_summary returns the NOTICE text mosta_add_rule() raises for a
--- rule: its issue counts, or NULL when it has no SQLite or MongoDB target.
+-- rule: its issue counts, or NULL when it has no SQLite, MongoDB or SQL dump target.
 -- Only errors and warnings are issues; info rows are counted as notes.
 CREATE FUNCTION mosta._validation_summary(rule text) RETURNS text
 	LANGUAGE sql STABLE SECURITY DEFINER
@@ -490,6 +540,8 @@ REVOKE ALL ON FUNCTION
 	mosta._mongodb_field(text),
 	mosta._mongodb_value_issue(oid, integer),
 	mosta._mongodb_issues(oid),
+	mosta._validate_dump_types(oid),
+	mosta._sqldump_issues(oid),
 	mosta._validation_issues(text, text, text[]),
 	mosta._validation_summary(text),
 	mosta_validate_rule(text)

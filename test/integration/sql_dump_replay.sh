@@ -3,8 +3,9 @@
 # REPLICA IDENTITY FULL, hostile names, unchanged TOAST, key moves, ADD COLUMN, truncate) are read from a mostajs
 # slot with include-types and include-lsn, written to a dump by the sink (the gtest SqlDumpReplay.FromDocuments,
 # documents and dump passed through the environment), replayed with psql into a fresh database, and each table
-# is compared with its source row by row (sorted row_to_json text). User-defined types (domain, enum, composite)
-# are not part of a dump: the target gets them first.
+# is compared with its source row by row (sorted row_to_json text). The tables exist before the slot, so no DDL
+# message brings their user-defined types (domain, enum, composite) into the dump: the target gets them first here;
+# test/integration/sql_dump_types.sh shows the dump creating them (initial copy, DDL while streaming).
 #
 # Runs against the cluster in PGHOST/PGPORT/PGUSER/PGDATABASE (scripts/pg-cluster run), after the CMake build
 # (MOSTA_SIDECAR_TESTS overrides the test binary's path). Prints "ok"/"not ok" per check, then

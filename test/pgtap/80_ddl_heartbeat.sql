@@ -46,7 +46,7 @@ SELECT results_eq(
 	         array_to_string(e.evttags, ', ') COLLATE "default"
 	    FROM pg_event_trigger e ORDER BY e.evtname$$,
 	$$VALUES ('mosta_ddl_command_end', 'ddl_command_end', 'O', 'mosta._ddl_command_end()',
-	          'CREATE TABLE, CREATE TABLE AS, SELECT INTO, ALTER TABLE, ALTER TYPE'),
+	          'CREATE TABLE, CREATE TABLE AS, SELECT INTO, ALTER TABLE, ALTER TYPE, ALTER DOMAIN'),
 	         ('mosta_ddl_sql_drop', 'sql_drop', 'O', 'mosta._ddl_sql_drop()', NULL),
 	         ('mosta_ddl_table_rewrite', 'table_rewrite', 'O', 'mosta._ddl_table_rewrite()', NULL),
 	         ('mosta_forget_dropped_tables', 'sql_drop', 'O', 'mosta._forget_dropped_tables()', NULL)$$,
@@ -88,7 +88,7 @@ SELECT is(mosta._ddl_table_json('ALTER TABLE', 'public.shape_t'::regclass),
           '{"command":"ALTER TABLE","schema":"public","table":"shape_t","object_identity":"public.shape_t",'
           '"columns":[{"name":"id","type":"bigint","nullable":false},'
           '{"name":"Name","type":"character varying(20)","nullable":false,"default":"''line1\nline2''::character varying"},'
-          '{"name":"tags","type":"text[]","nullable":true}],"key":["id"],"replica_identity":"default"}',
+          '{"name":"tags","type":"text[]","nullable":true}],"key":["id"],"replica_identity":"default","types":[]}',
           'the document lists live columns in order with type, nullability and default, the key and the replica identity');
 SELECT is(position(E'\n' IN mosta._ddl_table_json('ALTER TABLE', 'public.shape_t'::regclass)), 0,
           'the document is one line: newlines in defaults are escaped');

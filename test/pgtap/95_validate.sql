@@ -1,8 +1,8 @@
--- 95_validate.sql: mosta_validate_rule (the compatibility report for SQLite and MongoDB targets) and the NOTICE
+-- 95_validate.sql: mosta_validate_rule (the compatibility report for SQLite, MongoDB and SQL dump targets) and the NOTICE
 -- mosta_add_rule raises with its counts (mosta._validation_summary).
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(58);
+SELECT plan(65);
 
 \ir support/helpers.psql
 
@@ -213,6 +213,42 @@ SELECT alike((SELECT string_agg(r.issue, '; ') FROM mosta_validate_rule('parted'
 SELECT ok(EXISTS (SELECT 1 FROM mosta_validate_rule('star') r WHERE r.collection = 'v.parted')
           AND NOT EXISTS (SELECT 1 FROM mosta_validate_rule('star') r WHERE r.collection = 'v.parted_a'),
           'a ''*'' rule covers the partitioned root, not its partitions (as the sidecar copies it)');
+------------------------------------------------------------------------------
+-- SQL dump: the user types it creates, and what it cannot create
+------------------------------------------------------------------------------
+SET LOCAL client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;
+CREATE SCHEMA d;
+CREATE TYPE d.mood AS ENUM ('a', 'b');
+CREATE DOMAIN d.pos AS int CHECK (VALUE > 0);
+ALTER DOMAIN d.pos ADD CONSTRAINT pos_small CHECK (VALUE < 10) NOT VALID;
+CREATE TYPE d.pair AS (m d.mood, p d.pos);
+CREATE TABLE d.holder (x int);
+CREATE TABLE d.typed (id int PRIMARY KEY, m d.mood[], pr d.pair, h d.holder, c public.citext);
+SELECT mosta_add_replica('bk', 'dumpfile', 'slave', 'sqldump', 'bk.sql');
+SELECT mosta_add_rule('typed', 'app', 'bk', 'cdc', ARRAY['d.typed']);
+RESET client_min_messages;
+SELECT is((SELECT string_agg(DISTINCT target, ',') FROM mosta_validate_rule('typed')), 'dumpfile',
+          'a rule whose target project has a sqldump replica gets a report for it');
+SELECT is(pg_temp.issue_of('typed', 'dumpfile', 'info', 'd.typed', NULL),
+          'the dump creates composite type d.pair before the table | the dump creates domain type d.pos before the '
+          'table | the dump creates enum type d.mood before the table',
+          'the types the dump creates, dependencies included (an array''s element, a composite''s attributes): info');
+SELECT alike(pg_temp.issue_of('typed', 'dumpfile', 'warning', 'd.typed', NULL),
+             '%type public.citext belongs to extension citext: the dump does not create it; run CREATE EXTENSION '
+             'citext in the target database before replaying the dump%',
+             'an extension''s type: a warning naming the CREATE EXTENSION the target database needs');
+SELECT alike(pg_temp.issue_of('typed', 'dumpfile', 'warning', 'd.typed', NULL),
+             '%type d.holder cannot be created by the dump (the row type of table d.holder): create it in the '
+             'target database before replaying the dump%',
+             'a type the dump cannot create: a warning saying why');
+SELECT alike(pg_temp.issue_of('typed', 'dumpfile', 'warning', 'd.typed', NULL),
+             '%constraint pos_small of domain d.pos is left out of the dump: it is NOT VALID in the source%',
+             'a NOT VALID domain constraint the dump leaves out: a warning');
+SELECT is((SELECT count(*) FROM mosta_validate_rule('typed') WHERE severity = 'warning'), 3::bigint,
+          'nothing else is a warning (the validated CHECK of d.pos is created)');
+SELECT alike(mosta._validation_summary('typed'), 'rule "typed": %3 warning%',
+             'a rule with only a sqldump target gets the NOTICE too');
 
 ------------------------------------------------------------------------------
 -- errors and privileges

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "util/crc32c.hpp"
+
 namespace mosta::sidecar {
 
 // Attach takes file and its size as durable.
@@ -19,6 +21,13 @@ SpooledTransaction::Attach(std::unique_ptr<DurableFile> file) {
 	durable_size_ = file_ ? file_->Size() : 0;
 }
 
+// TrackCrc starts the running CRC at durable_crc.
+void
+SpooledTransaction::TrackCrc(std::uint32_t durable_crc) noexcept {
+	track_crc_ = true;
+	crc_ = durable_crc_ = durable_crc;
+}
+
 // Begin retries a pending cut (throwing when it fails again) and empties the buffer.
 void
 SpooledTransaction::Begin() {
@@ -28,6 +37,7 @@ SpooledTransaction::Begin() {
 	}
 	ReleaseBuffer();
 	broken_ = false;
+	crc_ = durable_crc_;
 }
 
 // Append buffers text, or writes the buffer and text to the file when they reach kSpillBytes.
@@ -36,6 +46,8 @@ SpooledTransaction::Append(std::string_view text) {
 	if (broken_ || !file_)
 		throw std::logic_error(broken_ ? "file sink: write after a failed write, call Rollback()"
 									   : "file sink: write without a file");
+	if (track_crc_)
+		crc_ = Crc32cExtend(crc_, text);
 	if (buffer_.size() + text.size() < kSpillBytes) {
 		buffer_ += text;
 		return;
@@ -57,6 +69,8 @@ SpooledTransaction::Commit(std::string_view closing) {
 		throw std::logic_error(broken_ ? "file sink: commit after a failed write, call Rollback()"
 									   : "file sink: commit without a file");
 	buffer_ += closing;
+	if (track_crc_)
+		crc_ = Crc32cExtend(crc_, closing);
 	try {
 		file_->Append(buffer_);
 		file_->Sync();
@@ -66,6 +80,7 @@ SpooledTransaction::Commit(std::string_view closing) {
 	}
 	ReleaseBuffer();
 	durable_size_ = file_->Size();
+	durable_crc_ = crc_;
 }
 
 // Rollback empties the buffer and truncates what was spilled or written past the durable size.
@@ -73,6 +88,7 @@ void
 SpooledTransaction::Rollback() noexcept {
 	ReleaseBuffer();
 	broken_ = false;
+	crc_ = durable_crc_;
 	if (file_ && file_->Size() != durable_size_) {
 		try {
 			file_->Truncate(durable_size_);

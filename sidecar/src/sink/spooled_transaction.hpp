@@ -9,8 +9,8 @@
  *     does the file's size become the durable size. Rollback drops the buffer and cuts the file back to the
  *     durable size; when the cut fails it is retried by the next Begin, which throws if it fails again, so a
  *     transaction never starts after a partial one. A crash leaves at most a partial transaction after the last
- *     durable line, which the sink cuts when it reopens the file (FindLastLine). After a failed write the
- *     transaction is broken: Append and Commit throw until Rollback.
+ *     durable line, which the sink cuts when it reopens the file (FindLastLine; the SQL dump: ScanSqlDump).
+ *     After a failed write the transaction is broken: Append and Commit throw until Rollback.
  */
 #pragma once
 
@@ -47,6 +47,18 @@ class SpooledTransaction {
 		return durable_size_;
 	}
 
+	// TrackCrc makes the spool keep the running CRC-32C (util/crc32c.hpp) of the file's text, starting from
+	// durable_crc, the CRC of the attached file's durable content (the SQL dump writes it into its checkpoint
+	// lines). Off by default.
+	void TrackCrc(std::uint32_t durable_crc) noexcept;
+
+	// RunningCrc returns the CRC of the durable content followed by the open transaction's text so far (0 when
+	// not tracked).
+	std::uint32_t
+	RunningCrc() const noexcept {
+		return crc_;
+	}
+
 	// Begin starts a transaction with an empty buffer, first cutting the file back if a Rollback could not.
 	void Begin();
 
@@ -70,6 +82,9 @@ class SpooledTransaction {
 	std::uint64_t durable_size_ = 0; // file size up to the last synced commit
 	bool cut_pending_ = false;		 // a Rollback could not cut the file; retried by Begin
 	bool broken_ = false;			 // a write failed: the file holds an unknown part of the transaction
+	bool track_crc_ = false;
+	std::uint32_t crc_ = 0;			// the running CRC, with the open transaction's text
+	std::uint32_t durable_crc_ = 0; // the running CRC at the durable size
 };
 
 } // namespace mosta::sidecar

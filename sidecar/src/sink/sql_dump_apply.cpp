@@ -47,7 +47,9 @@ IsKey(const SqlDumpTable &table, const std::string &name) {
 std::string
 Literal(const SqlDumpTable &table, const Column &column) {
 	auto type = table.types.find(column.name);
-	return SqlLiteral(column.value, type == table.types.end() ? std::string_view() : type->second);
+	auto base = table.bases.find(column.name);
+	return SqlLiteral(column.value, type == table.types.end() ? std::string_view() : type->second,
+					  base == table.bases.end() ? std::string_view() : base->second);
 }
 
 // KeyMatch returns "k1" = lit AND ... for the key columns found in row; throws naming what when one is missing.
@@ -111,7 +113,7 @@ SqlDumpSink::Table(const Change &change) {
 	if (found == tables_.end()) {
 		if (schemas_.insert(change.schema).second)
 			spool_.Append("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(change.schema) + ";\n");
-		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.key, {}, {}}).first;
+		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.key, {}, {}, {}}).first;
 		created = true;
 	}
 	SqlDumpTable &table = found->second;
@@ -144,6 +146,8 @@ SqlDumpSink::Table(const Change &change) {
 			spool_.Append("ALTER TABLE " + quoted + " ADD COLUMN IF NOT EXISTS " + Ident(name) + " " + type + ";\n");
 		if (table.types.emplace(name, type).second)
 			table.order.push_back(name);
+		if (std::string base = BaseType(type); !base.empty())
+			table.bases[name] = base;
 	}
 	return table;
 }

@@ -15,6 +15,7 @@
  *     only when the dump's table lacks it); a column added by a command that "rewrote" the table without a "fill"
  *     (a volatile default) throws RecopyNeeded. Messages about partitions ("partition_root") are left alone: the
  *     sidecar streams partitions under their root.
+ *     Before the table, the user types its columns need ("types") are created or brought up to date.
  *     Not followed: defaults, NOT NULL and key changes (the dump keeps the key it declared; its upserts use it).
  */
 #include <algorithm>
@@ -106,6 +107,8 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	}
 	for (const DdlColumn &column : message->columns)
 		Checked(column.type, "type name");
+	if (declared || (covered && !message->columns.empty() && (message->IsCreate() || redeclare_)))
+		WriteTypes(TypeDefinitionsOf(change)); // the user types the table needs, before it (sql_dump_types.cpp)
 	if (!declared) {
 		if (!covered || message->columns.empty() || !(message->IsCreate() || redeclare_))
 			return;
@@ -156,17 +159,25 @@ SqlDumpSink::WriteDdl(const Change &change) {
 			type.key() = to;
 			table.types.insert(std::move(type));
 		}
+		if (auto base = table.bases.extract(from); !base.empty()) {
+			base.key() = to;
+			table.bases.insert(std::move(base));
+		}
 	}
 	for (const std::string &column : diff.dropped) {
 		spool_.Append("ALTER TABLE " + quoted + " DROP COLUMN IF EXISTS " + QuoteIdentifier(column) + ";\n");
 		table.order.erase(std::remove(table.order.begin(), table.order.end(), column), table.order.end());
 		table.types.erase(column);
+		table.bases.erase(column);
 	}
 	for (const DdlColumn &column : message->columns) {
 		auto type = table.types.find(column.name);
 		if (type != table.types.end() && type->second != column.type) {
 			spool_.Append(Retype(quoted, column.name, column.type) + ";\n");
 			type->second = column.type;
+			table.bases.erase(column.name);
+			if (std::string base = BaseType(column.type); !base.empty())
+				table.bases[column.name] = base; // a domain's values take its base type's form
 		}
 	}
 	Change shape = ShapeAsChange(*message);

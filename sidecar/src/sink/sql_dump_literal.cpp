@@ -278,6 +278,15 @@ QuoteDumpLiteral(std::string_view text) {
 	return quoted + "'";
 }
 
+// DollarQuote picks $mosta$, $mosta1$, ... until the tag is not in body.
+std::string
+DollarQuote(std::string_view body) {
+	std::string tag = "$mosta$";
+	for (int n = 1; body.find(tag) != std::string_view::npos; ++n)
+		tag = "$mosta" + std::to_string(n) + "$";
+	return tag + " " + std::string(body) + " " + tag;
+}
+
 // JsonArrayToPgArray runs the scanner.
 std::string
 JsonArrayToPgArray(std::string_view json) {
@@ -304,9 +313,10 @@ AstronomicalToBc(std::string_view text) {
 
 // SqlLiteral quotes the value's text and casts it to type.
 std::string
-SqlLiteral(const Value &value, std::string_view type) {
+SqlLiteral(const Value &value, std::string_view type, std::string_view base_type) {
 	if (IsNull(value))
 		return "NULL";
+	std::string_view form = base_type.empty() ? type : base_type;
 	std::string text;
 	if (const bool *flag = std::get_if<bool>(&value))
 		text = *flag ? "true" : "false";
@@ -315,10 +325,10 @@ SqlLiteral(const Value &value, std::string_view type) {
 	else if (const double *number = std::get_if<double>(&value))
 		text = FloatText(*number);
 	else if (const std::string *string = std::get_if<std::string>(&value))
-		text = IsDateOrTimestamp(type) ? AstronomicalToBc(*string) : *string;
+		text = IsDateOrTimestamp(form) ? AstronomicalToBc(*string) : *string;
 	else {
 		const std::string &json = std::get<RawJson>(value).text;
-		bool array = !type.empty() && type.back() == ']' && !json.empty() && json[0] == '[';
+		bool array = !form.empty() && form.back() == ']' && !json.empty() && json[0] == '[';
 		text = array ? JsonArrayToPgArray(json) : json;
 	}
 	std::string literal = QuoteDumpLiteral(text);

@@ -24,8 +24,12 @@ namespace mosta::sidecar {
 // Throws std::invalid_argument on a NUL byte.
 std::string QuoteDumpLiteral(std::string_view text);
 
-// SqlLiteral returns value as a SQL expression for a column of the given type ("" when unknown: no cast).
-std::string SqlLiteral(const Value &value, std::string_view type);
+// DollarQuote returns body between dollar-quote tags that do not occur in it ("$mosta$ body $mosta$").
+std::string DollarQuote(std::string_view body);
+
+// SqlLiteral returns value as a SQL expression for a column of the given type ("" when unknown: no cast). The
+// value's form follows base_type when given: a domain's base type, which the protocol encodes values by.
+std::string SqlLiteral(const Value &value, std::string_view type, std::string_view base_type = {});
 
 // JsonArrayToPgArray converts the text of a JSON array (nested per dimension) to PostgreSQL's array input form:
 // strings and objects double-quoted with \ and " escaped, null as NULL, numbers and booleans as written. Throws

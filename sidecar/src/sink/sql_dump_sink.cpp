@@ -13,31 +13,10 @@
 #include <string_view>
 #include <utility>
 
+#include "sink/sql_dump_scan.hpp"
+#include "util/crc32c.hpp"
+
 namespace mosta::sidecar {
-
-namespace {
-
-// The first lines of a new dump.
-constexpr std::string_view kHeader =
-	"-- mostajs SQL dump (docs/protocol.md): replay with psql -X -v ON_ERROR_STOP=1 -f\n"
-	"SET client_encoding = 'UTF8';\n"
-	"SET standard_conforming_strings = on;\n";
-
-// kMagic starts every dump this sink writes: a file that does not start with it is not ours to cut or append to.
-constexpr std::string_view kMagic = "-- mostajs SQL dump ";
-static_assert(kHeader.substr(0, kMagic.size()) == kMagic);
-
-// RefuseForeignFile throws unless file is empty or starts with kMagic (or a prefix of it: a header cut by a crash).
-void
-RefuseForeignFile(const DurableFile &file) {
-	std::size_t length = static_cast<std::size_t>(std::min<std::uint64_t>(file.Size(), kMagic.size()));
-	if (file.ReadAt(0, length) != kMagic.substr(0, length))
-		throw std::runtime_error(
-			"SQL dump sink: " + file.Path() + " exists and is not a mostajs SQL dump (it does not start with \"" +
-			std::string(kMagic) + "...\"): refusing to write to a file the sidecar did not create");
-}
-
-} // namespace
 
 // SqlDumpSink opens the file and recovers.
 SqlDumpSink::SqlDumpSink(std::string path, std::vector<std::string> ddl_collections)
@@ -52,29 +31,32 @@ SqlDumpSink::~SqlDumpSink() {
 	Rollback();
 }
 
-// Recover finds the last checkpoint line from the end of the file, cuts the file after it, or restarts a file without
-// one with the header; then hands the file to the spool.
+// Recover checks the whole file (ScanSqlDump: damage anywhere throws, nothing is written), cuts a partial tail
+// after its last checkpoint line, or writes the header into an empty file; then hands the file to the spool with
+// the running CRC, and takes the types it holds from its type records.
 void
 SqlDumpSink::Recover() {
 	auto file = std::make_unique<DurableFile>(path_);
-	RefuseForeignFile(*file);
-	std::optional<FoundLine> found = FindLastLine(*file, kCheckpointPrefix, [](std::string_view line) {
-		return ParseLsn(line.substr(kCheckpointPrefix.size())).has_value();
-	});
-	if (found) {
-		durable_lsn_ = *ParseLsn(std::string_view(found->text).substr(kCheckpointPrefix.size()));
-		redeclare_ = true;
-		if (file->Size() != found->end_offset)
-			file->Truncate(found->end_offset);
-	} else {
+	SqlDumpScan scan = ScanSqlDump(*file);
+	if (scan.empty) {
 		if (file->Size() != 0)
 			file->Truncate(0);
-		file->Append(kHeader);
+		file->Append(kSqlDumpHeader);
 		file->Sync();
 		std::filesystem::path directory = std::filesystem::path(path_).parent_path();
 		SyncDirectory(directory.empty() ? "." : directory.string());
+		scan.crc = Crc32cExtend(0, kSqlDumpHeader);
+	} else {
+		if (scan.lsn) {
+			durable_lsn_ = *scan.lsn;
+			redeclare_ = true;
+		}
+		if (file->Size() != scan.good_end)
+			file->Truncate(scan.good_end);
+		RestoreTypes(scan.records);
 	}
 	spool_.Attach(std::move(file));
+	spool_.TrackCrc(scan.crc);
 }
 
 // Name returns "sql-dump:<path>".
@@ -96,6 +78,10 @@ SqlDumpSink::BeginTransaction(Lsn commit_lsn) {
 		throw std::logic_error(poisoned_ ? "SQL dump sink: BeginTransaction after a failed Apply, call Rollback()"
 										 : "SQL dump sink: BeginTransaction while a source transaction is open");
 	spool_.Begin();
+	if (types_stale_) {
+		types_ = committed_types_;
+		types_stale_ = false;
+	}
 	source_open_ = true;
 	spool_.Append("BEGIN;\n");
 	source_commit_lsn_ = commit_lsn;
@@ -122,7 +108,10 @@ SqlDumpSink::Apply(const Change &change) {
 			WriteTruncate(change);
 			break;
 		case Op::Message:
-			WriteDdl(change);
+			if (change.prefix == kTypePrefix)
+				WriteTypeMessage(change);
+			else
+				WriteDdl(change);
 			break;
 		default:
 			throw std::invalid_argument("SQL dump sink: Apply takes row changes, truncates and messages, not " +
@@ -146,12 +135,18 @@ SqlDumpSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
 	if (end_lsn == kInvalidLsn)
 		throw std::invalid_argument("SQL dump sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
 	try {
-		spool_.Commit("COMMIT;\n" + std::string(kCheckpointPrefix) + FormatLsn(end_lsn) + "\n");
+		// the checkpoint line carries the CRC of the file up to its own CRC field (sql_dump_scan.hpp)
+		spool_.Append("COMMIT;\n" + std::string(kCheckpointPrefix) + FormatLsn(end_lsn));
+		spool_.Commit(FormatSqlDumpCrc(spool_.RunningCrc()) + "\n");
 	} catch (...) {
 		Rollback();
 		throw;
 	}
 	source_open_ = false;
+	if (types_changed_) {
+		committed_types_ = types_;
+		types_changed_ = false;
+	}
 	durable_lsn_ = std::max(durable_lsn_, end_lsn);
 }
 
@@ -168,6 +163,12 @@ SqlDumpSink::Flush() {
 void
 SqlDumpSink::Rollback() noexcept {
 	spool_.Rollback();
+	try {
+		types_ = committed_types_;
+	} catch (const std::exception &) {
+		types_stale_ = true; // BeginTransaction copies again, and throws if it fails again
+	}
+	types_changed_ = false;
 	tables_.clear();
 	schemas_.clear();
 	redeclare_ = true;

@@ -8,7 +8,7 @@
  *       BEGIN;
  *       <statements>
  *       COMMIT;
- *       -- mosta-checkpoint <end_lsn>
+ *       -- mosta-checkpoint <end_lsn> crc32c=<the file's running CRC-32C before " crc32c=">
  *     The first time this process sees a table it writes CREATE SCHEMA IF NOT EXISTS and CREATE TABLE IF NOT
  *     EXISTS "schema"."table" (columns with their types from "types", PRIMARY KEY from "key"); a column seen later
  *     gets ALTER TABLE ... ADD COLUMN IF NOT EXISTS (after a reopen or a Rollback, for every column, as the table
@@ -20,17 +20,18 @@
  *     the dump may not hold is truncated through a DO block only if it exists). Keyless tables: plain INSERT, and
  *     update/delete of one row (ctid) whose columns all match "old" (REPLICA IDENTITY FULL) by their text form,
  *     IS NOT DISTINCT FROM (so NULLs and types without "=" match). Messages are not written, except mostajs.ddl
- *     messages, written as the PostgreSQL DDL that gives the table the message's shape (sql_dump_ddl.cpp).
+ *     messages, written as the PostgreSQL DDL that gives the table the message's shape (sql_dump_ddl.cpp), and
+ *     the user types they and mostajs.type messages define (sql_dump_types.cpp).
  *
  *     Durability (SpooledTransaction): a transaction's SQL is buffered up to SpooledTransaction::kSpillBytes and
  *     then appended to the file unsynced, so a transaction of any size is streamed with bounded memory; at
  *     CommitTransaction the rest, COMMIT and the checkpoint line are appended, then fdatasync'd; DurableLsn() is
- *     the last checkpoint synced. Opening recovers: the file is cut after its last complete checkpoint line (a
- *     crash may have left a partial transaction of any length; it is found reading backwards in bounded chunks),
- *     and DurableLsn() is that checkpoint. Rollback drops the buffer, cuts anything written past the last
- *     checkpoint and forgets the tables declared (their DDL may be cut too). A failed Apply poisons the
- *     transaction until Rollback, also when part of it is already in the file. The daemon's skipping of
- *     transactions at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not
+ *     the last checkpoint synced. Opening checks the whole file (ScanSqlDump, sql_dump_scan.hpp: damage anywhere
+ *     throws and nothing is written) and recovers: the file is cut after its last good checkpoint line (a crash
+ *     may have left a partial transaction of any length), and DurableLsn() is that checkpoint. Rollback drops the
+ * buffer, cuts anything written past the last checkpoint and forgets the tables declared (their DDL may be cut too). A
+ * failed Apply poisons the transaction until Rollback, also when part of it is already in the file. The daemon's
+ * skipping of transactions at or below DurableLsn() is what keeps the dump free of duplicates (keyless inserts are not
  *     idempotent). Identifiers and type names with a line break are refused, so every checkpoint line is a real
  *     one.
  */
@@ -43,6 +44,7 @@
 
 #include "sink/sink.hpp"
 #include "sink/spooled_transaction.hpp"
+#include "sink/type_definition.hpp"
 
 namespace mosta::sidecar {
 
@@ -52,6 +54,7 @@ struct SqlDumpTable {
 	std::vector<std::string> key;			  // primary key columns, empty for a keyless table
 	std::map<std::string, std::string> types; // column -> declared type, for every declared column
 	std::vector<std::string> order;			  // the declared columns in declaration order
+	std::map<std::string, std::string> bases; // column -> the base type of its domain type (values take its form)
 };
 
 // SqlDumpSink writes one replayable SQL file.
@@ -102,12 +105,30 @@ class SqlDumpSink final : public Sink {
 	// WriteDdl writes the PostgreSQL DDL of a mostajs.ddl message (sql_dump_ddl.cpp); other messages are ignored.
 	void WriteDdl(const Change &change);
 
+	// WriteTypes writes the CREATE or ALTER statements that give the dump these user types, each followed by
+	// its record line; a type held with the same definition writes nothing (sql_dump_types.cpp).
+	void WriteTypes(const std::vector<TypeDefinition> &types);
+
+	// WriteTypeMessage follows a mostajs.type message (sql_dump_types.cpp).
+	void WriteTypeMessage(const Change &change);
+
+	// BaseType returns the base type of type when it is a domain the dump holds (through domains over domains),
+	// else "" (sql_dump_types.cpp).
+	std::string BaseType(const std::string &type) const;
+
+	// RestoreTypes makes the type record lines of a recovered file the held types (sql_dump_types.cpp).
+	void RestoreTypes(const std::vector<std::string> &records);
+
 	std::string path_;
 	std::string name_;
 	std::vector<std::string> ddl_collections_;
 	SpooledTransaction spool_; // the file, and the open source transaction's SQL
 	std::map<std::string, SqlDumpTable> tables_;
 	std::set<std::string> schemas_;
+	std::map<std::uint32_t, TypeDefinition> types_;			  // the user types the dump holds, by oid
+	std::map<std::uint32_t, TypeDefinition> committed_types_; // the same, up to the durable checkpoint
+	bool types_changed_ = false;							  // the open transaction wrote types
+	bool types_stale_ = false; // a Rollback could not restore types_; BeginTransaction does
 	Lsn durable_lsn_ = kInvalidLsn;
 	bool redeclare_ = false; // tables may exist already: declare every column with IF NOT EXISTS
 	bool source_open_ = false;

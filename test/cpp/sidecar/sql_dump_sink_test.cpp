@@ -8,6 +8,9 @@
  */
 #include "sink/sql_dump_sink.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "sink/sql_dump_literal.hpp"
+#include "sink/sql_dump_scan.hpp"
 #include "sink/spooled_transaction.hpp"
 
 namespace {
@@ -28,6 +32,7 @@ using mosta::sidecar::ParseChange;
 using mosta::sidecar::ParseLsn;
 using mosta::sidecar::RawJson;
 using mosta::sidecar::SpooledTransaction;
+using mosta::sidecar::SqlDumpDamaged;
 using mosta::sidecar::SqlDumpSink;
 using mosta::sidecar::SqlLiteral;
 using mosta::sidecar::Value;
@@ -157,7 +162,7 @@ TEST(SqlDumpSink, WritesStatementsAndCheckpoints) {
 		  "CREATE TABLE IF NOT EXISTS \"public\".\"t\" (\"id\" integer, \"v\" text, PRIMARY KEY (\"id\"));\n",
 		  "INSERT INTO \"public\".\"t\" (\"id\", \"v\") VALUES ('1'::integer, 'a'::text) ON CONFLICT (\"id\") DO "
 		  "UPDATE SET \"v\" = EXCLUDED.\"v\";\n",
-		  "COMMIT;\n-- mosta-checkpoint 0/100\nBEGIN;\n",
+		  "COMMIT;\n-- mosta-checkpoint 0/100 crc32c=",
 		  "ALTER TABLE \"public\".\"t\" ADD COLUMN IF NOT EXISTS \"w\" integer;\n",
 		  "INSERT INTO \"public\".\"t\" (\"id\", \"w\") VALUES ('1'::integer, '5'::integer) ON CONFLICT (\"id\") DO "
 		  "UPDATE SET \"w\" = EXCLUDED.\"w\";\n",
@@ -166,7 +171,7 @@ TEST(SqlDumpSink, WritesStatementsAndCheckpoints) {
 		  "TRUNCATE \"public\".\"t\" RESTART IDENTITY;\n",
 		  "DO $mosta$ BEGIN IF to_regclass('\"o\".\"x\"') IS NOT NULL THEN EXECUTE 'TRUNCATE \"o\".\"x\" RESTART "
 		  "IDENTITY'; END IF; END $mosta$;\n",
-		  "COMMIT;\n-- mosta-checkpoint 0/200\n"})
+		  "COMMIT;\n-- mosta-checkpoint 0/200 crc32c="})
 		EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
 }
 
@@ -298,8 +303,8 @@ TEST(SqlDumpSink, StreamsATransactionLargerThanTheSpillBound) {
 	std::string text = ReadAll(path);
 	EXPECT_EQ(Count(text, "INSERT INTO \"public\".\"big\""), static_cast<std::size_t>(rows));
 	EXPECT_EQ(Count(text, "CREATE TABLE IF NOT EXISTS \"public\".\"big\""), 1u);
-	std::string end = "DO UPDATE SET \"v\" = EXCLUDED.\"v\";\nCOMMIT;\n-- mosta-checkpoint 0/200\n";
-	EXPECT_EQ(text.substr(text.size() - end.size()), end);
+	std::string end = "DO UPDATE SET \"v\" = EXCLUDED.\"v\";\nCOMMIT;\n-- mosta-checkpoint 0/200 crc32c=";
+	EXPECT_EQ(text.substr(text.size() - end.size() - 9, end.size()), end);
 	SqlDumpSink sink(path);
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
 	EXPECT_EQ(ReadAll(path), text);
@@ -355,29 +360,232 @@ TEST(SqlDumpSink, RecoversFromACrashInTheMiddleOfSpills) {
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
 }
 
-TEST(SqlDumpSink, RecoveryFindsACheckpointLineAcrossReadChunks) {
-	// Recovery reads the file backwards in chunks of 64 KiB: put a chunk boundary everywhere from just before the
-	// checkpoint line to just after it, with a partial transaction after it that holds lines that only look like
-	// checkpoints.
+// TypeMessage returns a mostajs.type message document with these definitions (subject: the changed type, or "").
+std::string
+TypeMessage(const std::string &subject, const std::string &types) {
+	return R"({"op":"message","transactional":true,"prefix":"mostajs.type","content":{"command":"ALTER TYPE",)" +
+		   (subject.empty() ? std::string() : R"("type":")" + subject + R"(",)") + R"("types":[)" + types + "]}}";
+}
+
+const std::string kMood =
+	R"({"oid":700,"type":"public.mood","schema":"public","name":"mood","kind":"enum","labels":["sad","happy"]})";
+const std::string kQty = R"x({"oid":701,"type":"public.qty","schema":"public","name":"qty","kind":"domain",)x"
+						 R"x("base":"integer[]","not_null":true,"constraints":[{"name":"c1","definition":)x"
+						 R"x("CHECK ((VALUE IS NOT NULL))","validated":true,"portable":true},{"name":"c2",)x"
+						 R"x("definition":"CHECK (f(VALUE)) NOT VALID","validated":false,"portable":false}]})x";
+const std::string kPair = R"({"oid":702,"type":"public.pair","schema":"public","name":"pair","kind":"composite",)"
+						  R"("attributes":[{"name":"m","type":"public.mood"},{"name":"b","type":"text",)"
+						  R"("collation":"pg_catalog.\"C\""}]})";
+const std::string kRange = R"({"oid":703,"type":"public.fr","schema":"public","name":"fr","kind":"range",)"
+						   R"("subtype":"double precision","subtype_diff":"pg_catalog.float8mi",)"
+						   R"("multirange":"public.frm"})";
+const std::string kCitext = R"({"oid":704,"type":"public.citext","schema":"public","name":"citext",)"
+							R"("kind":"extension","extension":"citext"})";
+
+TEST(SqlDumpSink, CreatesUserTypesOnceAndFollowsTheirChanges) {
 	TempDir dir;
 	std::string path = dir.File("dump.sql");
-	const std::string head = "-- mostajs SQL dump (a test)\nSET x;\n" + std::string(100, '-') + "\n";
-	const std::string checkpoint = "-- mosta-checkpoint 0/1234\n";
-	const std::string junk = "x-- mosta-checkpoint 0/9999\n-- mosta-checkpoint 0/zz\n-- mosta-checkpoint 0/77";
-	constexpr int kChunk = 64 * 1024;
-	for (int boundary = -2; boundary <= static_cast<int>(checkpoint.size()) + 2; ++boundary) {
-		// the boundary is at size - kChunk, boundary bytes after the checkpoint line's start
-		auto tail = static_cast<std::size_t>(kChunk + boundary - static_cast<int>(checkpoint.size() + junk.size()));
-		{
-			std::ofstream(path, std::ios::binary | std::ios::trunc)
-				<< head << checkpoint << std::string(tail - 1, 'y') << "\n"
-				<< junk;
-		}
-		ASSERT_EQ(std::filesystem::file_size(path) - kChunk, head.size() + boundary);
+	std::string all = kMood + "," + kQty + "," + kPair + "," + kRange + "," + kCitext;
+	{
 		SqlDumpSink sink(path);
-		EXPECT_EQ(sink.DurableLsn(), 0x1234u) << "boundary " << boundary;
-		EXPECT_EQ(ReadAll(path), head + checkpoint) << "boundary " << boundary;
+		Transaction(sink, 0x100,
+					{TypeMessage("", all), // the initial copy's announcement
+					 R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"q":[1,2]},)"
+					 R"("types":{"id":"integer","q":"public.qty"}})"});
+		Transaction(sink, 0x200, {TypeMessage("", all)}); // held and unchanged: nothing
 	}
+	std::string text = ReadAll(path);
+	for (const char *expected :
+		 {"DO $mosta$ BEGIN IF to_regtype('\"public\".\"mood\"') IS NULL THEN CREATE TYPE \"public\".\"mood\" AS ENUM "
+		  "('sad', 'happy'); END IF; END $mosta$;\n-- mosta-type {\"oid\":700,",
+		  "CREATE DOMAIN \"public\".\"qty\" AS integer[] NOT NULL CONSTRAINT \"c1\" CHECK ((VALUE IS NOT NULL));",
+		  "-- mosta: constraint \"c2\" of domain \"public\".\"qty\" is left out: it calls a function",
+		  "CREATE TYPE \"public\".\"pair\" AS (\"m\" public.mood, \"b\" text COLLATE pg_catalog.\"C\");",
+		  "CREATE TYPE \"public\".\"fr\" AS RANGE (SUBTYPE = double precision, SUBTYPE_DIFF = pg_catalog.float8mi, "
+		  "MULTIRANGE_TYPE_NAME = public.frm);",
+		  "-- mosta: type public.citext belongs to extension citext: run CREATE EXTENSION \"citext\"",
+		  "'{1,2}'::public.qty"}) // a domain over an array takes its base type's literal form
+		EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
+	EXPECT_EQ(Count(text, "-- mosta-type "), 5u);
+	std::string mood2 = kMood;
+	mood2.replace(mood2.find(R"(["sad","happy"])"), 15, R"(["sad","calm","happy"])");
+	std::string mood3 = mood2;
+	mood3.replace(mood3.find(R"("sad")"), 5, R"("blue")");
+	std::string pair2 = kPair;
+	pair2.replace(pair2.find("]}"), 2, R"(,{"name":"x","type":"integer"}]})");
+	{
+		SqlDumpSink sink(path); // the held types come back from the record lines
+		Transaction(sink, 0x300, {TypeMessage("public.mood", mood2)});
+		Transaction(sink, 0x400, {TypeMessage("public.mood", mood3), TypeMessage("public.pair", mood3 + "," + pair2)});
+		// a type the dump does not hold is not written
+		Transaction(sink, 0x500,
+					{TypeMessage("public.other", R"({"oid":799,"type":"public.other","schema":"public",)"
+												 R"("name":"other","kind":"enum","labels":["a"]})")});
+		// a rolled-back change is forgotten: the same change is written again
+		sink.BeginTransaction(0x5f8);
+		sink.Apply(ParseChange(TypeMessage("public.mood2",
+										   R"({"oid":700,"type":"public.mood2","schema":"public",)"
+										   R"("name":"mood2","kind":"enum","labels":["blue","calm","happy"]})")));
+		sink.Rollback();
+	}
+	text = ReadAll(path);
+	for (const char *expected : {"ALTER TYPE \"public\".\"mood\" ADD VALUE IF NOT EXISTS 'calm' AFTER 'sad';\n",
+								 "ALTER TYPE \"public\".\"mood\" RENAME VALUE 'sad' TO 'blue';\n",
+								 "ALTER TYPE \"public\".\"pair\" ADD ATTRIBUTE \"x\" integer;\n"})
+		EXPECT_NE(text.find(expected), std::string::npos) << expected << "\nin:\n" << text;
+	EXPECT_EQ(Count(text, "CREATE TYPE \"public\".\"mood\""), 1u);
+	EXPECT_EQ(text.find("other"), std::string::npos);
+	EXPECT_EQ(text.find("mood2"), std::string::npos);
+	SqlDumpSink sink(path);
+	Transaction(sink, 0x600,
+				{TypeMessage("public.mood2", R"({"oid":700,"type":"public.mood2","schema":"public","name":"mood2",)"
+											 R"("kind":"enum","labels":["blue","calm","happy"]})")});
+	EXPECT_NE(ReadAll(path).find("ALTER TYPE \"public\".\"mood\" RENAME TO \"mood2\";\n"), std::string::npos);
+}
+
+// Dump3 writes a dump of three transactions (ids 1, 2, 3) and returns its text.
+std::string
+Dump3(const std::string &path) {
+	SqlDumpSink sink(path);
+	for (int id = 1; id <= 3; ++id)
+		Transaction(sink, 0x100 * id,
+					{R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":)" + std::to_string(id) +
+					 R"(,"v":"value )" + std::to_string(id) + R"("},"types":{"id":"integer","v":"text"}})"});
+	return ReadAll(path);
+}
+
+// Write replaces the file at path with text.
+void
+Write(const std::string &path, const std::string &text) {
+	std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// ExpectDamaged expects opening path to fail with SqlDumpDamaged naming where, and the file to stay as it is.
+void
+ExpectDamaged(const std::string &path, const std::string &where, const std::string &label) {
+	std::string before = ReadAll(path);
+	try {
+		SqlDumpSink sink(path);
+		ADD_FAILURE() << label << ": opened";
+	} catch (const SqlDumpDamaged &error) {
+		EXPECT_NE(std::string(error.what()).find(where), std::string::npos) << label << ": " << error.what();
+		EXPECT_NE(std::string(error.what()).find("Move the file away"), std::string::npos) << label;
+	}
+	EXPECT_EQ(ReadAll(path), before) << label << ": the file changed";
+}
+
+TEST(SqlDumpSink, DetectsDamageInTheMiddle) {
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	const std::string good = Dump3(path);
+	std::size_t second = good.find("'value 2'");
+	std::size_t second_line = good.rfind('\n', second) + 1;
+	std::size_t second_begin = good.rfind("BEGIN;\n", second);
+	std::size_t third_begin = good.find("BEGIN;\n", second);
+	std::size_t third = good.find("'value 3'");
+	ASSERT_NE(third, std::string::npos);
+	auto line_of = [&](std::size_t offset) {
+		return "line " + std::to_string(1 + std::count(good.begin(), good.begin() + offset, '\n'));
+	};
+	std::string text = good;
+	text[second + 3] = 'X'; // 'valXe 2': a changed byte, the structure intact
+	Write(path, text);
+	ExpectDamaged(path, "CRC", "a changed byte");
+	std::size_t statement_end = good.find('\n', second) + 1;
+	Write(path, good.substr(0, second_line) + good.substr(statement_end)); // the INSERT line removed
+	ExpectDamaged(path, "CRC", "a line removed");
+	Write(path, good.substr(0, statement_end) + good.substr(third_begin)); // a block cut: it lost its end
+	ExpectDamaged(path, "byte " + std::to_string(statement_end + 0) + " (" + line_of(statement_end) + "): \"BEGIN;\"",
+				  "a block cut");
+	Write(path, good.substr(0, second + 5) + good.substr(third - 3)); // a cut that joins two blocks' lines
+	ExpectDamaged(path, "CRC", "two blocks joined");
+	Write(path, good.substr(0, second_begin) + good.substr(third_begin)); // a whole block removed
+	ExpectDamaged(path, "CRC", "a block removed");
+	text = good;
+	text[third + 2] = 'X'; // in the last block: its complete checkpoint line no longer matches
+	Write(path, text);
+	ExpectDamaged(path, "CRC", "the last block changed");
+	text = good;
+	text[good.find("-- mosta-checkpoint 0/200") + 3] = 'X'; // a checkpoint line's text
+	Write(path, text);
+	ExpectDamaged(path, "after \"COMMIT;\"", "a checkpoint line changed");
+	text = good;
+	text[5] = 'X'; // the header
+	Write(path, text);
+	ExpectDamaged(path, "header", "the header changed");
+	// Intact again: it opens, and a cut in its last line is a tail cut back to the checkpoint before.
+	Write(path, good.substr(0, good.size() - 4));
+	SqlDumpSink sink(path);
+	EXPECT_EQ(sink.DurableLsn(), 0x200u);
+	EXPECT_EQ(ReadAll(path), good.substr(0, third_begin));
+}
+
+TEST(SqlDumpSink, OpensADumpWithoutCrcsAndAppendsWithThem) {
+	// mostajs 0.1.0 wrote checkpoint lines without a CRC: they are checked for structure only
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	std::string text = Dump3(path);
+	for (std::size_t at = text.find(" crc32c="); at != std::string::npos; at = text.find(" crc32c="))
+		text.erase(at, 16);
+	Write(path, text);
+	{
+		SqlDumpSink sink(path);
+		EXPECT_EQ(sink.DurableLsn(), 0x300u);
+		Transaction(sink, 0x400, {kInsert1});
+	}
+	std::string appended = ReadAll(path);
+	EXPECT_EQ(appended.substr(0, text.size()), text);
+	EXPECT_NE(appended.find(" crc32c=", text.size()), std::string::npos);
+	SqlDumpSink sink(path);
+	EXPECT_EQ(sink.DurableLsn(), 0x400u);
+	// after a line with a CRC, a checkpoint line without one is damage
+	std::string stripped = appended + "BEGIN;\nCOMMIT;\n-- mosta-checkpoint 0/500\n";
+	Write(path, stripped);
+	ExpectDamaged(path, "without its CRC", "a CRC removed");
+}
+
+TEST(SqlDumpSink, ChecksDumpsLargerThanTheScanChunk) {
+	// The scan reads 1 MiB at a time: damage right after a chunk boundary is found, and a clean file opens.
+	TempDir dir;
+	std::string path = dir.File("dump.sql");
+	{
+		SqlDumpSink sink(path);
+		sink.BeginTransaction(0x1f8);
+		ApplyUntilSpilled(sink, path, 3);
+		sink.CommitTransaction(0x1f8, 0x200);
+		Transaction(sink, 0x300, {kInsert1});
+	}
+	const std::string good = ReadAll(path);
+	ASSERT_GT(good.size(), std::size_t{3} << 20);
+	for (std::size_t at : {std::size_t{1} << 20, (std::size_t{1} << 20) + 1, (std::size_t{2} << 20) - 1}) {
+		std::string text = good;
+		text[at] = text[at] == 'x' ? 'y' : 'x';
+		Write(path, text);
+		ExpectDamaged(path, "CRC", "byte " + std::to_string(at));
+	}
+	Write(path, good);
+	SqlDumpSink sink(path);
+	EXPECT_EQ(sink.DurableLsn(), 0x300u);
+}
+
+// Not a test (run with --gtest_also_run_disabled_tests): how long opening a dump of about 100 MB takes.
+TEST(SqlDumpSink, DISABLED_OpenTimeOfA100MBDump) {
+	TempDir dir;
+	const char *keep = std::getenv("MOSTA_SQL_DUMP_BENCH_OUT"); // where to leave the file, e.g. to time -O2 builds
+	std::string path = keep != nullptr ? keep : dir.File("dump.sql");
+	{
+		SqlDumpSink sink(path);
+		for (Lsn lsn = 0x1000; std::filesystem::file_size(path) < (std::size_t{100} << 20); lsn += 0x1000) {
+			sink.BeginTransaction(lsn - 8);
+			for (int row = 0; row < 1000; ++row)
+				sink.Apply(ParseChange(Row(row)));
+			sink.CommitTransaction(lsn - 8, lsn);
+		}
+	}
+	auto start = std::chrono::steady_clock::now();
+	SqlDumpSink sink(path);
+	auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+	std::printf("opened %ju bytes in %.3f s\n", static_cast<std::uintmax_t>(std::filesystem::file_size(path)), elapsed);
 }
 
 // Driven by test/integration/sql_dump_replay.sh: MOSTA_SQL_DUMP_DOCUMENTS names a file of change documents

@@ -69,7 +69,8 @@ DROP TABLE dm_renamed;
 DROP SCHEMA "dm ""odd"" schema" CASCADE;
 DROP TABLE dm_part, dm_typed;
 
-SELECT regexp_replace(data, '"ts":"[^"]*"', '"ts":"<masked>"') AS data
+SELECT regexp_replace(regexp_replace(data, '"ts":"[^"]*"', '"ts":"<masked>"'), '"oid": [0-9]+', '"oid": N', 'g')
+       AS data
   FROM pg_logical_slot_get_changes('regress_ddl_messages', NULL, NULL);
 
 -- trigger capture writes the documents the plugin streams: the same bytes for
