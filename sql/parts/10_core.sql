@@ -1323,6 +1323,7 @@ $$;
 -- would undo it on return, so this one pins nothing and qualifies every name.
 CREATE FUNCTION mosta._ddl_table_rewrite() RETURNS event_trigger
 	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM pg_catalog.set_config('mosta.rewritten_tables',

@@ -200,7 +200,7 @@ ScanSqlDump(const DurableFile &file) {
 		throw SqlDumpDamaged(
 			"SQL dump " + file.Path() + " is not a mostajs SQL dump (it does not start with \"" +
 			std::string(kSqlDumpHeader.substr(0, kSqlDumpHeader.find('\n'))) +
-			"\"): refusing to write to a file the sidecar did not create (or whose first lines are "
+			"\"): refusing to write to a file the sidecar did not create (or whose header is "
 			"damaged); nothing was written to it. Move the file away, or give the target another file name");
 	return Scanner(file, Crc32cExtend(0, kSqlDumpHeader)).Run();
 }
