@@ -63,16 +63,38 @@ OptionNames() {
 	return names.data;
 }
 
-/* SplitList splits a comma-separated list; "\," and "\." stay in an item as "\," and "\.", spaces trimmed. */
+/* ThrowBadListItem reports a malformed item of a list option. */
+void
+ThrowBadListItem(const char *option, const char *value, const char *detail) {
+	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+	                errmsg("invalid value \"%s\" for option \"%s\"", value, option), errdetail("%s", detail),
+	                errhint("Separate items with commas; write \\, for a literal comma and \\\\ for a literal "
+	                        "backslash.")));
+}
+
+/*
+ * SplitList splits a comma-separated list; escapes ("\," "\." "\*" ...) stay
+ * in an item as written, spaces around items are trimmed (an escaped one is
+ * kept). A value of spaces only is the empty list; otherwise an empty item
+ * (",,", a leading or trailing comma) or a backslash that ends the value,
+ * escaping nothing, is an ERROR naming the option: such an item would
+ * silently match nothing.
+ */
 List *
-SplitList(const char *value) {
+SplitList(const char *option, const char *value) {
 	List *items = NIL;
 	StringInfoData item;
 	initStringInfo(&item);
+	if (strspn(value, " ") == strlen(value))
+		return NIL;
+	int kept = 0; /* item.data[0..kept) ends with an escape: trimming stops there */
 	for (const char *p = value;; p++) {
-		if (*p == '\\' && p[1] != '\0') {
+		if (*p == '\\') {
+			if (p[1] == '\0')
+				ThrowBadListItem(option, value, "The value ends with a backslash that escapes nothing.");
 			appendStringInfoChar(&item, *p++);
 			appendStringInfoChar(&item, *p);
+			kept = item.len;
 			continue;
 		}
 		if (*p != ',' && *p != '\0') {
@@ -80,11 +102,13 @@ SplitList(const char *value) {
 				appendStringInfoChar(&item, *p);
 			continue;
 		}
-		while (item.len > 0 && item.data[item.len - 1] == ' ')
+		while (item.len > kept && item.data[item.len - 1] == ' ')
 			item.data[--item.len] = '\0';
-		if (item.len > 0)
-			items = lappend(items, pstrdup(item.data));
+		if (item.len == 0)
+			ThrowBadListItem(option, value, "The list has an empty item.");
+		items = lappend(items, pstrdup(item.data));
 		resetStringInfo(&item);
+		kept = 0;
 		if (*p == '\0')
 			return items;
 	}
@@ -155,7 +179,7 @@ SetOption(PluginOptions *options, const OptionSpec &spec, const char *value) {
 	case OptionKind::StringList: {
 		List *items = NIL;
 		ListCell *cell;
-		foreach (cell, SplitList(value ? value : ""))
+		foreach (cell, SplitList(spec.name, value ? value : ""))
 			items = lappend(items, Unescape(static_cast<char *>(lfirst(cell)), strlen(static_cast<char *>(lfirst(cell)))));
 		*reinterpret_cast<List **>(field) = items;
 		break;
@@ -163,7 +187,7 @@ SetOption(PluginOptions *options, const OptionSpec &spec, const char *value) {
 	case OptionKind::TableList: {
 		List *patterns = NIL;
 		ListCell *cell;
-		foreach (cell, SplitList(value ? value : ""))
+		foreach (cell, SplitList(spec.name, value ? value : ""))
 			patterns = lappend(patterns, ParseTablePattern(spec.name, static_cast<char *>(lfirst(cell))));
 		*reinterpret_cast<List **>(field) = patterns;
 		break;
