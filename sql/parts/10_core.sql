@@ -863,8 +863,9 @@ $$;
 
 -- _ddl_table_json returns the one-line JSON document announcing a table's new
 -- shape after command: its live columns in attnum order (generated columns
--- are left out, as they are from change documents), its key (the primary key,
--- else the REPLICA IDENTITY USING INDEX index: the "key" of change documents)
+-- are left out, as they are from change documents), its key in the index's
+-- column order (the REPLICA IDENTITY USING INDEX index, else the primary key:
+-- the "key" of change documents)
 -- and its replica identity. Every name goes through to_json, so no character
 -- in a name can break the document; the pinned search_path makes types and
 -- defaults come out schema-qualified whatever the DDL's search_path was.
@@ -886,11 +887,11 @@ CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 	            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '')
 	    || '],"key":[' || coalesce((
-	           SELECT string_agg(to_json(a.attname::text)::text, ',' ORDER BY a.attnum)
+	           SELECT string_agg(to_json(a.attname::text)::text, ',' ORDER BY array_position(k.indkey::int2[], a.attnum))
 	             FROM (SELECT i.indkey FROM pg_index i
 	                    WHERE i.indrelid = c.oid AND i.indisvalid AND i.indimmediate
 	                      AND (i.indisprimary OR (c.relreplident = 'i' AND i.indisreplident))
-	                    ORDER BY i.indisprimary DESC LIMIT 1) k
+	                    ORDER BY (c.relreplident = 'i' AND i.indisreplident) DESC LIMIT 1) k
 	             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (k.indkey)), '')
 	    || '],"replica_identity":'
 	    || CASE c.relreplident WHEN 'd' THEN '"default"' WHEN 'f' THEN '"full"' WHEN 'i' THEN '"index"'

@@ -11,6 +11,7 @@
 
 extern "C" {
 #include "postgres.h"
+#include "access/htup_details.h" /* GETSTRUCT */
 #include "access/relation.h"   /* RelationIdGetRelation, RelationClose */
 #include "access/sysattr.h"	   /* FirstLowInvalidHeapAttributeNumber */
 #include "access/transam.h"	   /* FirstNormalObjectId */
@@ -26,6 +27,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h" /* NAMESPACEOID, TYPEOID */
+#include "catalog/pg_index.h"	   /* Form_pg_index */
 #include "catalog/pg_namespace.h" /* PG_CATALOG_NAMESPACE */
 }
 
@@ -116,6 +118,42 @@ KeyColumns(Relation rel) {
 	return key;
 }
 
+/*
+ * KeyJson returns the key columns of key_owner as a JSON array in the key
+ * index's column order (PRIMARY KEY (b, a) gives ["b","a"]): the order a
+ * target builds its own key and composite ids in. The index is the one
+ * KeyColumns reads: the replica identity index, else the primary key.
+ * Generated columns are never written, so never listed.
+ */
+const char *
+KeyJson(Relation key_owner) {
+	Oid index = RelationGetReplicaIndex(key_owner);
+	if (!OidIsValid(index))
+		index = RelationGetPrimaryKeyIndex(key_owner);
+	if (!OidIsValid(index))
+		return nullptr;
+	HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for index %u", index);
+	Form_pg_index form = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+	TupleDesc desc = RelationGetDescr(key_owner);
+	StringInfoData json;
+	initStringInfo(&json);
+	appendStringInfoChar(&json, '[');
+	for (int i = 0; i < form->indnkeyatts; i++) {
+		AttrNumber attnum = form->indkey.values[i];
+		if (attnum <= 0)
+			continue; /* an expression: never part of a key index */
+		Form_pg_attribute attribute = TupleDescAttr(desc, attnum - 1);
+		if (attribute->attisdropped || attribute->attgenerated)
+			continue;
+		appendStringInfo(&json, "%s%s", json.len > 1 ? "," : "", JsonString(NameStr(attribute->attname)));
+	}
+	appendStringInfoChar(&json, ']');
+	ReleaseSysCache(tuple);
+	return json.data;
+}
+
 /* TypeName returns a column type's name: built-in types as format_type prints them, others schema-qualified. */
 char *
 TypeName(Oid type_oid, int32 typmod) {
@@ -153,10 +191,8 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 	info->columns = static_cast<ColumnInfo *>(palloc0(sizeof(ColumnInfo) * desc->natts));
 	info->column_count = 0;
 
-	StringInfoData key_json, types_json;
-	initStringInfo(&key_json);
+	StringInfoData types_json;
 	initStringInfo(&types_json);
-	appendStringInfoChar(&key_json, '[');
 	appendStringInfoChar(&types_json, '{');
 	for (int i = 0; i < desc->natts; i++) {
 		Form_pg_attribute attribute = TupleDescAttr(desc, i);
@@ -172,14 +208,11 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 		column->json_name = JsonString(name);
 		column->json_key = psprintf("%s:", column->json_name);
 		column->encoding = BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext);
-		if (column->in_key)
-			appendStringInfo(&key_json, "%s%s", key_json.len > 1 ? "," : "", column->json_name);
 		appendStringInfo(&types_json, "%s%s", types_json.len > 1 ? "," : "", column->json_key);
 		escape_json(&types_json, TypeName(attribute->atttypid, attribute->atttypmod));
 	}
-	appendStringInfoChar(&key_json, ']');
 	appendStringInfoChar(&types_json, '}');
-	info->key_json = key == nullptr ? nullptr : key_json.data;
+	info->key_json = key == nullptr ? nullptr : KeyJson(key_owner);
 	info->types_json = types_json.data;
 }
 
