@@ -1344,13 +1344,15 @@ GRANT EXECUTE ON FUNCTION
 -- Initial copy
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEFAULT true) RETURNS SETOF text
+CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEFAULT true,
+                                         format_version integer DEFAULT 1) RETURNS SETOF text
 	AS 'MODULE_PATHNAME', 'mostajs_snapshot_documents'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean) IS
-	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy)';
-REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean) TO mosta_admin, mosta_sidecar;
+COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean, integer) IS
+	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy), '
+	'in the given format version of docs/protocol.md';
+REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean, integer) TO mosta_admin, mosta_sidecar;
 
 -- mosta-sidecar's catalog access (docs/sidecar.md, "The sidecar's role")
 GRANT SELECT ON mosta.projects, mosta.replicas, mosta.rules, mosta.routing TO mosta_sidecar;

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * snapshot_documents.cpp
- *	  mosta.snapshot_documents(tbl regclass, include_types boolean): every
+ *	  mosta.snapshot_documents(tbl regclass, include_types boolean,
+ *	  format_version integer): every
  *	  row of a table, as of the transaction's snapshot, as an insert
  *	  document of the change stream. The sidecar runs it under a slot's
  *	  exported snapshot for the initial copy, so the copy and the stream that
@@ -20,20 +21,20 @@
 
 extern "C" {
 #include "postgres.h"
-#include "access/heapam.h"		/* heap_getnext */
-#include "access/heaptoast.h"	/* toast_flatten_tuple */
-#include "access/table.h"		/* table_open, table_close */
-#include "access/tableam.h"		/* table_beginscan, table_endscan */
-#include "catalog/pg_am.h"		/* HEAP_TABLE_AM_OID */
+#include "access/heapam.h"		 /* heap_getnext */
+#include "access/heaptoast.h"	 /* toast_flatten_tuple */
+#include "access/table.h"		 /* table_open, table_close */
+#include "access/tableam.h"		 /* table_beginscan, table_endscan */
+#include "catalog/pg_am.h"		 /* HEAP_TABLE_AM_OID */
 #include "catalog/pg_inherits.h" /* find_all_inheritors */
-#include "funcapi.h"			/* InitMaterializedSRF */
-#include "miscadmin.h"			/* GetUserId, CHECK_FOR_INTERRUPTS */
-#include "utils/acl.h"			/* pg_class_aclcheck, aclcheck_error */
-#include "utils/builtins.h"		/* cstring_to_text_with_len */
-#include "utils/lsyscache.h"	/* get_rel_name, get_rel_relkind */
+#include "funcapi.h"			 /* InitMaterializedSRF */
+#include "miscadmin.h"			 /* GetUserId, CHECK_FOR_INTERRUPTS */
+#include "utils/acl.h"			 /* pg_class_aclcheck, aclcheck_error */
+#include "utils/builtins.h"		 /* cstring_to_text_with_len */
+#include "utils/lsyscache.h"	 /* get_rel_name, get_rel_relkind */
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/rls.h"		/* check_enable_rls */
+#include "utils/rls.h"	   /* check_enable_rls */
 #include "utils/snapmgr.h" /* GetActiveSnapshot */
 
 PG_FUNCTION_INFO_V1(mostajs_snapshot_documents);
@@ -51,18 +52,18 @@ CheckReadable(Oid relid) {
 		aclcheck_error(acl, get_relkind_objtype(get_rel_relkind(relid)), get_rel_name(relid));
 	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("row-level security is enabled for table \"%s\"", get_rel_name(relid)),
-		                errdetail("A snapshot copy must see every row."),
-		                errhint("Copy as the table's owner or as a role with BYPASSRLS.")));
+						errmsg("row-level security is enabled for table \"%s\"", get_rel_name(relid)),
+						errdetail("A snapshot copy must see every row."),
+						errhint("Copy as the table's owner or as a role with BYPASSRLS.")));
 }
 
 /* CopyTable writes one insert document per row of a plain table into the result set. */
 void
-CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, MemoryContext row_context) {
+CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, int format_version, MemoryContext row_context) {
 	Relation rel = table_open(relid, AccessShareLock);
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("table \"%s\" does not use the heap access method", RelationGetRelationName(rel))));
+						errmsg("table \"%s\" does not use the heap access method", RelationGetRelationName(rel))));
 	RelationInfo *info = GetRelationInfo(BackendRelationInfoCache(), rel);
 	TupleDesc desc = RelationGetDescr(rel);
 	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, nullptr);
@@ -74,7 +75,8 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, MemoryContext ro
 		resetStringInfo(&document);
 		appendStringInfoString(&document, "{\"op\":\"insert\",");
 		/* values stored out of line must be written, not listed as unchanged */
-		AppendRowChangeBody(&document, info, desc, toast_flatten_tuple(tuple, desc), nullptr, include_types);
+		AppendRowChangeBody(&document, info, desc, toast_flatten_tuple(tuple, desc), nullptr, include_types,
+							format_version);
 		Datum value = PointerGetDatum(cstring_to_text_with_len(document.data, document.len));
 		bool is_null = false;
 		tuplestore_putvalues(result->setResult, result->setDesc, &value, &is_null);
@@ -89,31 +91,40 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, MemoryContext ro
 
 } // namespace mostajs
 
-/* mostajs_snapshot_documents is mosta.snapshot_documents(tbl regclass, include_types boolean) → setof text. */
+/*
+ * mostajs_snapshot_documents is mosta.snapshot_documents(tbl regclass,
+ * include_types boolean, format_version integer) → setof text.
+ */
 extern "C" Datum
 mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("argument \"tbl\" must not be null")));
 	Oid relid = PG_GETARG_OID(0);
 	bool include_types = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
+	int format_version = PG_NARGS() < 3 || PG_ARGISNULL(2) ? mostajs::kMinFormatVersion : PG_GETARG_INT32(2);
+	if (format_version < mostajs::kMinFormatVersion || format_version > mostajs::kMaxFormatVersion)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("format version %d is not supported", format_version),
+				 errhint("Use a format version from %d to %d (docs/protocol.md, \"Versioning\").",
+						 mostajs::kMinFormatVersion, mostajs::kMaxFormatVersion)));
 	char relkind = get_rel_relkind(relid);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", get_rel_name(relid)),
-		                errhint("Snapshots copy ordinary and partitioned tables.")));
+						errhint("Snapshots copy ordinary and partitioned tables.")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	ReturnSetInfo *result = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "mostajs snapshot row",
-	                                                  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext row_context =
+		AllocSetContextCreate(CurrentMemoryContext, "mostajs snapshot row", ALLOCSET_DEFAULT_SIZES);
 	/* a partitioned table: its leaves, each checked and copied under its own name */
 	List *tables = relkind == RELKIND_PARTITIONED_TABLE ? find_all_inheritors(relid, AccessShareLock, nullptr)
-	                                                    : list_make1_oid(relid);
+														: list_make1_oid(relid);
 	ListCell *cell;
 	foreach (cell, tables) {
 		Oid table = lfirst_oid(cell);
 		if (get_rel_relkind(table) != RELKIND_RELATION)
 			continue;
 		mostajs::CheckReadable(table);
-		mostajs::CopyTable(result, table, include_types, row_context);
+		mostajs::CopyTable(result, table, include_types, format_version, row_context);
 	}
 	MemoryContextDelete(row_context);
 	return static_cast<Datum>(0);

@@ -12,10 +12,10 @@
 extern "C" {
 #include "postgres.h"
 #include "access/htup_details.h" /* GETSTRUCT */
-#include "access/relation.h"   /* RelationIdGetRelation, RelationClose */
-#include "access/sysattr.h"	   /* FirstLowInvalidHeapAttributeNumber */
-#include "access/transam.h"	   /* FirstNormalObjectId */
-#include "catalog/partition.h" /* get_partition_ancestors */
+#include "access/relation.h"	 /* RelationIdGetRelation, RelationClose */
+#include "access/sysattr.h"		 /* FirstLowInvalidHeapAttributeNumber */
+#include "access/transam.h"		 /* FirstNormalObjectId */
+#include "catalog/partition.h"	 /* get_partition_ancestors */
 #include "lib/stringinfo.h"
 #include "nodes/bitmapset.h"
 #include "nodes/pg_list.h"
@@ -26,8 +26,8 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h" /* NAMESPACEOID, TYPEOID */
-#include "catalog/pg_index.h"	   /* Form_pg_index */
+#include "utils/syscache.h"		  /* NAMESPACEOID, TYPEOID */
+#include "catalog/pg_index.h"	  /* Form_pg_index */
 #include "catalog/pg_namespace.h" /* PG_CATALOG_NAMESPACE */
 }
 
@@ -261,7 +261,7 @@ CreateRelationInfoCache(MemoryContext parent, bool report_under_root) {
 	cache->report_under_root = report_under_root;
 
 	MemoryContextCallback *unlink =
-	    static_cast<MemoryContextCallback *>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+		static_cast<MemoryContextCallback *>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
 	unlink->func = UnlinkCache;
 	unlink->arg = cache;
 	MemoryContextRegisterResetCallback(context, unlink);

@@ -57,7 +57,6 @@ ParseLsnField(const Change &change, const std::string &text, const char *field) 
 	return *lsn;
 }
 
-
 } // namespace
 
 std::unique_ptr<Sink>
@@ -194,8 +193,8 @@ TargetRunner::PublishStatus() {
 	long long retained = slot.retained_bytes.value_or(0);
 	bool over = config_.retained_wal_warning > 0 && retained > config_.retained_wal_warning;
 	if (over) {
-		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) + " of WAL, over --retained-wal-warning (" +
-						   MegaBytes(config_.retained_wal_warning) + ")";
+		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) +
+						   " of WAL, over --retained-wal-warning (" + MegaBytes(config_.retained_wal_warning) + ")";
 		if (!status_.over_retained_limit)
 			LogLine(Label() + ": WARNING: " + text);
 		warning += (warning.empty() ? "" : "; ") + text;
@@ -253,10 +252,9 @@ TargetRunner::Warn(const std::string &action, const std::string &text) {
 	LogLine(Label() + ": WARNING: " + text);
 	status_.event = text + " (" + UtcNow() + ")";
 	try {
-		const std::string detail_sql =
-			"SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) + ", 'replica', " +
-			SqlLiteral(sql_, target_.name) + ", 'slot', " + SqlLiteral(sql_, slot_) + ", 'message', " +
-			SqlLiteral(sql_, text) + ")::text";
+		const std::string detail_sql = "SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) +
+									   ", 'replica', " + SqlLiteral(sql_, target_.name) + ", 'slot', " +
+									   SqlLiteral(sql_, slot_) + ", 'message', " + SqlLiteral(sql_, text) + ")::text";
 		PgResultHandle detail = co_await sql_.Exec("describing the event", detail_sql);
 		co_await LogActivity(sql_, action, plan_.name, PQgetvalue(detail.get(), 0, 0));
 	} catch (const std::exception &e) {
@@ -268,10 +266,10 @@ boost::asio::awaitable<void>
 TargetRunner::LoadCounters() {
 	if (status_.counters_loaded)
 		co_return;
-	const std::string stats_sql =
-		"SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM mosta.target_status WHERE rule = " +
-		SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
-		" AND replica = " + SqlLiteral(sql_, target_.name);
+	const std::string stats_sql = "SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM "
+								  "mosta.target_status WHERE rule = " +
+								  SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
+								  " AND replica = " + SqlLiteral(sql_, target_.name);
 	PgResultHandle stats = co_await sql_.Exec("reading mosta.target_status", stats_sql);
 	if (PQntuples(stats.get()) == 1) {
 		status_.snapshot_rows = std::stoll(PQgetvalue(stats.get(), 0, 0));
@@ -322,10 +320,11 @@ boost::asio::awaitable<void>
 TargetRunner::PrepareSlot(ReplicationStream &stream) {
 	SlotState slot = co_await ReadSlotState(sql_, slot_);
 	if (slot.exists && slot.wal_status == "lost") {
-		co_await Warn("slot_invalidated",
-					  "PostgreSQL invalidated slot " + slot_ +
-						  " (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
-						  "lost for this target: taking a new initial copy");
+		co_await Warn(
+			"slot_invalidated",
+			"PostgreSQL invalidated slot " + slot_ +
+				" (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so changes were "
+				"lost for this target: taking a new initial copy");
 		co_await stream.DropSlot(slot_, false);
 		slot.exists = false;
 	}
@@ -388,8 +387,8 @@ TargetRunner::IncludeTables() {
 
 boost::asio::awaitable<void>
 TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool resnapshot) {
-	const std::string begin_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
-								  SqlLiteral(sql_, snapshot_name);
+	const std::string begin_sql =
+		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql_, snapshot_name);
 	co_await sql_.Exec("starting the initial copy", begin_sql);
 	std::vector<std::string> tables;
 	if (plan_.collections.size() == 1 && plan_.collections[0] == "*") {
@@ -410,8 +409,9 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 		const std::string truncate_sql =
 			"SELECT json_build_object('op', 'truncate', 'tables', json_agg(json_build_object('schema', n.nspname, "
 			"'table', c.relname) ORDER BY x.n), 'cascade', false, 'restart_identity', false)::text FROM unnest(ARRAY[" +
-			names + "]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
-					" JOIN pg_namespace n ON n.oid = c.relnamespace";
+			names +
+			"]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
+			" JOIN pg_namespace n ON n.oid = c.relnamespace";
 		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
 		if (!PQgetisnull(truncate.get(), 0, 0))
 			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0))); });
@@ -420,7 +420,8 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 	for (const std::string &table : tables) {
 		const std::string context = "copying " + table;
 		const std::string declare_sql = "DECLARE mosta_copy NO SCROLL CURSOR FOR SELECT mosta.snapshot_documents(" +
-										SqlLiteral(sql_, table) + "::regclass)";
+										SqlLiteral(sql_, table) + "::regclass, true, " +
+										std::to_string(kFormatVersion) + ")";
 		co_await sql_.Exec(context, declare_sql);
 		const std::string fetch_sql = "FETCH " + std::to_string(kCopyFetchRows) + " FROM mosta_copy";
 		long long rows = 0;
@@ -565,9 +566,12 @@ TargetRunner::Stream(ReplicationStream &stream, Lsn start, const std::string &in
 
 boost::asio::awaitable<void>
 TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
-	std::vector<PluginOption> plugin_options{
-		{"include-lsn", "on"},	 {"include-types", "on"},	  {"batch-bytes", "65536"},
-		{"include-xids", "on"}, {"include-timestamp", "on"}};
+	std::vector<PluginOption> plugin_options{{"format-version", std::to_string(kFormatVersion)},
+											 {"include-lsn", "on"},
+											 {"include-types", "on"},
+											 {"batch-bytes", "65536"},
+											 {"include-xids", "on"},
+											 {"include-timestamp", "on"}};
 	if (!include_tables.empty())
 		plugin_options.emplace_back("include-tables", include_tables);
 	co_await stream.Start(slot_, start, plugin_options);

@@ -8,13 +8,13 @@
  *
  *     Initial copy. When the slot does not exist it is created with an exported snapshot, and a second, normal
  *     connection reads every collection in that snapshot (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET
- *     TRANSACTION SNAPSHOT) through mosta.snapshot_documents(regclass), in a cursor so memory stays bounded. All
- *     rows go to the sink inside ONE sink transaction committed at the slot's consistent point, so after the copy
- *     DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over.
- *     A crash during the copy leaves a slot while the sink's DurableLsn() is still 0/0: the runner then drops the
- *     slot and starts over with a new one (a copy cannot be resumed, because the exported snapshot dies with the
- *     connection that created the slot); that copy starts with a truncate of the copied tables, as a re-snapshot
- *     does, for targets that keep partial writes (MongoDB).
+ *     TRANSACTION SNAPSHOT) through mosta.snapshot_documents(regclass, true, kFormatVersion), in a cursor so memory
+ * stays bounded. All rows go to the sink inside ONE sink transaction committed at the slot's consistent point, so after
+ * the copy DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over. A crash
+ * during the copy leaves a slot while the sink's DurableLsn() is still 0/0: the runner then drops the slot and starts
+ * over with a new one (a copy cannot be resumed, because the exported snapshot dies with the connection that created
+ * the slot); that copy starts with a truncate of the copied tables, as a re-snapshot does, for targets that keep
+ * partial writes (MongoDB).
  *
  *     Re-snapshot. A slot PostgreSQL invalidated (wal_status = lost: it outgrew max_slot_wal_keep_size) has lost
  *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data. The runner
@@ -22,11 +22,11 @@
  *     creates a new one and copies again; that copy starts with a truncate of every copied table in the same sink
  *     transaction, so rows deleted during the outage disappear from the target too.
  *
- *     Streaming. START_REPLICATION from the sink's DurableLsn(), with include-lsn, include-types, include-xids,
- *     include-timestamp (the commit time, handed to the sink with NoteCommitTime) and batch-bytes 65536. A
- *     transaction whose commit_lsn < DurableLsn() (i.e. whose end_lsn <= DurableLsn()) is skipped whole: replay
- *     after a crash is idempotent. The flush LSN confirmed to PostgreSQL is DurableLsn(); the
- *     sink is flushed whenever the stream is idle (no XLogData for poll_interval).
+ *     Streaming. START_REPLICATION from the sink's DurableLsn(), with format-version kFormatVersion, include-lsn,
+ * include-types, include-xids, include-timestamp (the commit time, handed to the sink with NoteCommitTime) and
+ * batch-bytes 65536. A transaction whose commit_lsn < DurableLsn() (i.e. whose end_lsn <= DurableLsn()) is skipped
+ * whole: replay after a crash is idempotent. The flush LSN confirmed to PostgreSQL is DurableLsn(); the sink is flushed
+ * whenever the stream is idle (no XLogData for poll_interval).
  *
  *     Stop: when *stop becomes true, the runner finishes the transaction in flight, flushes, sends its final
  *     status update (ReplicationStream::Stop) and returns. With once, it writes a heartbeat (mosta_heartbeat())
@@ -132,8 +132,7 @@ class TargetRunner {
 
 	// OnWorker runs work() on the worker thread and resumes on the io thread, where it merges applied_ into the
 	// status; an exception of work() is rethrown here.
-	template <class Work>
-	boost::asio::awaitable<void> OnWorker(Work work);
+	template <class Work> boost::asio::awaitable<void> OnWorker(Work work);
 
 	// MergeApplied adds what the worker counted (applied_) to the status, on the io thread.
 	void MergeApplied();
@@ -172,10 +171,11 @@ class TargetRunner {
 		long long changes = 0;
 		long long transactions = 0;
 	} applied_;
-	std::vector<Change> batch_;					 // the batch on the worker (owned by the io thread)
-	bool applying_ = false;						 // a batch is on the worker (set and cleared on the io thread)
-	std::exception_ptr apply_error_;			 // how the last batch failed
-	boost::asio::steady_timer applied_signal_{executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
+	std::vector<Change> batch_;		 // the batch on the worker (owned by the io thread)
+	bool applying_ = false;			 // a batch is on the worker (set and cleared on the io thread)
+	std::exception_ptr apply_error_; // how the last batch failed
+	boost::asio::steady_timer applied_signal_{
+		executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
 	bool skipping_ = false; // the open source transaction is already held by the sink
 	bool in_transaction_ = false;
 	// When the sink last held everything the server had sent (the stream idle, all flushed); unset before that.

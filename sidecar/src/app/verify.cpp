@@ -5,7 +5,8 @@
  *     A SQLite target holds what the change documents carried, stored by the sink's type mapping
  *     (sink/sqlite_table.hpp); TargetCanonicalText turns each stored value back into the canonical text of
  *     docs/verification.md, led by the source column's PostgreSQL type: 0/1 of a boolean become false/true, a
- *     REAL is printed as PostgreSQL prints float8 (float4 for real), a BLOB as \x hex, JSON kept as its text.
+ *     REAL is printed as PostgreSQL prints float8 (float4 for real), a BLOB as \x hex, JSON kept as its text (a
+ *     json column's JSON null is the TEXT 'null', SQL NULL is NULL).
  */
 #include "app/verify.hpp"
 
@@ -33,7 +34,6 @@ namespace mosta::sidecar {
 namespace {
 
 namespace asio = boost::asio;
-
 
 // How a source column's values are spelled canonically, from its (base) type.
 enum class TypeClass { Boolean, Float4, Float8, Bytea, Json, Other };
@@ -116,9 +116,8 @@ TargetCanonicalText(sqlite3_stmt *stmt, int index, TypeClass type) {
 	std::string text(reinterpret_cast<const char *>(bytes), static_cast<std::size_t>(size));
 	if (storage == SQLITE_BLOB && type == TypeClass::Bytea)
 		return HexBlob(bytes, size);
-	// JSON objects and arrays are stored as their text; a JSON string arrives decoded and is quoted back
-	if (type == TypeClass::Json && !(text.size() > 0 && (text[0] == '{' || text[0] == '[')))
-		return JsonQuote(text);
+	// json and jsonb values are stored as their JSON text (format version 2 sends that text), arrays as the
+	// plugin's JSON array: both are the canonical text as stored
 	return text;
 }
 
@@ -129,7 +128,8 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 	const std::string rel = SqlLiteral(conn, collection);
 	PgResultHandle names = co_await conn.Exec(
 		"resolving " + collection, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
-								   "c.relnamespace WHERE c.oid = to_regclass(" + rel + ")");
+								   "c.relnamespace WHERE c.oid = to_regclass(" +
+									   rel + ")");
 	if (PQntuples(names.get()) == 0)
 		co_return std::nullopt;
 	SourceTable source{PQgetvalue(names.get(), 0, 0), PQgetvalue(names.get(), 0, 1), {}, {}, 0, {}, {}, {}};
@@ -137,7 +137,8 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 		"reading the columns of " + collection,
 		"SELECT a.attname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL)"
 		"  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-		" WHERE a.attrelid = " + rel + "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+		" WHERE a.attrelid = " +
+			rel + "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
 	std::string kept;
 	for (int row = 0; row < PQntuples(columns.get()); ++row) {
 		std::string name = PQgetvalue(columns.get(), row, 0), type = PQgetvalue(columns.get(), row, 1);
@@ -154,7 +155,8 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 		"reading the primary key of " + collection,
 		"SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n)"
 		"  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-		" WHERE i.indrelid = " + rel + "::regclass AND i.indisprimary ORDER BY k.n");
+		" WHERE i.indrelid = " +
+			rel + "::regclass AND i.indisprimary ORDER BY k.n");
 	for (int row = 0; row < PQntuples(key.get()); ++row)
 		source.key.emplace_back(PQgetvalue(key.get(), row, 0));
 	PgResultHandle sum =
@@ -178,8 +180,8 @@ ReadTarget(sqlite3 *db, const SourceTable &source) {
 	for (const SourceColumn &column : source.columns)
 		select += (select.empty() ? "" : ", ") +
 				  (table->kinds.count(column.name) ? QuoteIdentifier(column.name) : std::string("NULL"));
-	SqliteStmtHandle stmt = PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " +
-											   table->quoted);
+	SqliteStmtHandle stmt =
+		PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " + table->quoted);
 	ChecksumState state;
 	while (StepSql(db, stmt.get())) {
 		std::vector<CanonicalColumn> row;

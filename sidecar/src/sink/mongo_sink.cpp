@@ -297,6 +297,13 @@ MongoSink::ApplyRow(const Change &change) {
 		BsonHandle update = NewBson();
 		bool appended = BSON_APPEND_DOCUMENT(update.get(), "$set", &columns);
 		bson_destroy(&columns);
+		// a json column set to SQL NULL is no field (MongoOmitsColumn): $set alone would keep its old value
+		BsonHandle unset = NewBson();
+		for (const Column &column : row)
+			if (MongoOmitsColumn(change, column))
+				appended = appended && BSON_APPEND_UTF8(unset.get(), MongoFieldName(column.name).c_str(), "");
+		if (!bson_empty(unset.get()))
+			appended = appended && BSON_APPEND_DOCUMENT(update.get(), "$unset", unset.get());
 		if (!appended)
 			throw std::runtime_error("MongoDB: an update of " + collection + " exceeds the BSON size limit");
 		queued = mongoc_bulk_operation_update_one_with_opts(bulk, filter.get(), update.get(), upsert.get(), &error);
@@ -327,8 +334,8 @@ MongoSink::ApplyTruncate(const Change &change) {
 	for (const TruncateTarget &target : change.truncate_tables) {
 		if (target.partition)
 			throw std::runtime_error("cannot apply a truncate of partition " + target.partition->schema + "." +
-									 target.partition->table + " alone to the collection of its root " +
-									 target.schema + "." + target.table + ": take a new snapshot of that table");
+									 target.partition->table + " alone to the collection of its root " + target.schema +
+									 "." + target.table + ": take a new snapshot of that table");
 		std::string collection = MongoCollectionName(target.schema, target.table);
 		BsonHandle everything = NewBson();
 		bson_error_t error;
@@ -356,8 +363,8 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 	std::string lsn = FormatLsn(end_lsn);
 	BSON_APPEND_UTF8(doc.get(), "lsn", lsn.c_str());
 	BSON_APPEND_INT64(doc.get(), "end_lsn", static_cast<std::int64_t>(end_lsn));
-	auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-		std::chrono::system_clock::now().time_since_epoch());
+	auto now =
+		std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
 	BSON_APPEND_DATE_TIME(doc.get(), "updated_at", now.count());
 	BsonHandle upsert = first ? UpsertOptions() : BsonHandle();
 	bson_t reply;
