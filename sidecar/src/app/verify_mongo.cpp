@@ -461,6 +461,8 @@ MongoDocumentRow(const bson_t *doc, const std::vector<VerifyColumn> &columns, co
 		row.push_back({column.name, BsonCanonicalText(value, column.type)});
 	}
 	MongoRow result;
+	for (const CanonicalColumn &column : row)
+		result.values.push_back(column.value);
 	result.encoded = EncodeCanonicalRow(std::move(row));
 	if (!key.empty()) {
 		std::vector<std::optional<std::string>> values;
@@ -498,7 +500,7 @@ MongoVerifyTarget::MongoVerifyTarget(const std::string &uri, const std::string &
 
 VerifyTargetRows
 MongoVerifyTarget::Read(const std::string &schema, const std::string &table, const std::vector<VerifyColumn> &columns,
-						const std::vector<std::string> &key) {
+						const std::vector<std::string> &key, const std::set<std::string> &wanted) {
 	struct CollectionDeleter {
 		void
 		operator()(mongoc_collection_t *collection) const noexcept {
@@ -528,6 +530,8 @@ MongoVerifyTarget::Read(const std::string &schema, const std::string &table, con
 		if (!key.empty()) {
 			char hex[kHash128HexSize + 1];
 			FormatHash128(hash, hex);
+			if (wanted.count(row.key) != 0)
+				target.values[row.key] = std::move(row.values);
 			target.hashes[row.key] = hex;
 		}
 	}
