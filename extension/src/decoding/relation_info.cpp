@@ -105,31 +105,27 @@ SetNames(RelationInfo *info, Relation reported) {
 }
 
 /*
- * KeyColumns returns the columns the old row of an update or delete carries
- * and a target applies by: the replica identity index (the primary key under
- * REPLICA IDENTITY DEFAULT), else the primary key (REPLICA IDENTITY FULL);
- * nullptr when there is neither.
+ * KeyIndex returns the index whose columns a target applies changes by: the
+ * replica identity index (the primary key under REPLICA IDENTITY DEFAULT),
+ * whose columns the old row of an update or delete carries, else the primary
+ * key (REPLICA IDENTITY FULL or NOTHING); InvalidOid when there is neither.
  */
-Bitmapset *
-KeyColumns(Relation rel) {
-	Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
-	if (key == nullptr)
-		key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
-	return key;
+Oid
+KeyIndex(Relation rel) {
+	Oid index = RelationGetReplicaIndex(rel);
+	return OidIsValid(index) ? index : RelationGetPrimaryKeyIndex(rel);
 }
 
 /*
  * KeyJson returns the key columns of key_owner as a JSON array in the key
  * index's column order (PRIMARY KEY (b, a) gives ["b","a"]): the order a
- * target builds its own key and composite ids in. The index is the one
- * KeyColumns reads: the replica identity index, else the primary key.
+ * target builds its own key and composite ids in; nullptr when KeyIndex
+ * finds no index.
  * Generated columns are never written, so never listed.
  */
 const char *
 KeyJson(Relation key_owner) {
-	Oid index = RelationGetReplicaIndex(key_owner);
-	if (!OidIsValid(index))
-		index = RelationGetPrimaryKeyIndex(key_owner);
+	Oid index = KeyIndex(key_owner);
 	if (!OidIsValid(index))
 		return nullptr;
 	HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
@@ -180,12 +176,7 @@ InBitmap(AttrNumber attnum, const Bitmapset *columns) {
 void
 SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 	TupleDesc desc = RelationGetDescr(reported);
-	Bitmapset *key = KeyColumns(reported);
-	Relation key_owner = reported;
-	if (key == nullptr && reported != rel) {
-		key = KeyColumns(rel);
-		key_owner = rel;
-	}
+	Relation key_owner = OidIsValid(KeyIndex(reported)) ? reported : rel;
 	Bitmapset *identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	info->identity_full = rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL;
 	info->columns = static_cast<ColumnInfo *>(palloc0(sizeof(ColumnInfo) * desc->natts));
@@ -203,7 +194,6 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 		ColumnInfo *column = &info->columns[info->column_count++];
 		column->attnum = own_attnum;
 		column->is_varlena = attribute->attlen == -1;
-		column->in_key = InBitmap(key_owner == rel ? own_attnum : attribute->attnum, key);
 		column->in_identity = info->identity_full || InBitmap(own_attnum, identity);
 		column->json_name = JsonString(name);
 		column->json_key = psprintf("%s:", column->json_name);
@@ -212,7 +202,7 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 		escape_json(&types_json, TypeName(attribute->atttypid, attribute->atttypmod));
 	}
 	appendStringInfoChar(&types_json, '}');
-	info->key_json = key == nullptr ? nullptr : KeyJson(key_owner);
+	info->key_json = KeyJson(key_owner);
 	info->types_json = types_json.data;
 }
 
