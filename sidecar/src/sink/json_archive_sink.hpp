@@ -7,7 +7,7 @@
  *       <each change document verbatim, as received (Change::raw)>
  *       {"op":"commit","ts":"<commit time>","lsn":"X/Y","end_lsn":"X/Y"}
  *     so an archive file is itself a protocol stream (docs/protocol.md) read with include-lsn, in the format version
- *     its begin lines name (kFormatVersion; a begin line without format_version, written before 0.2, is version 1).
+ *     its begin lines name (kFormatVersion; a begin line without format_version, written by 0.1.0, is version 1).
  * "ts" is the commit timestamp text the daemon passes to NoteCommitTime (the begin document's "ts",
  * include-timestamp=on), JSON-escaped; it is left out when NoteCommitTime was not called (a non-transactional message).
  * "xid" is not archived; the changes are kept exactly as the plugin wrote them (with "lsn", and "types" when read with
