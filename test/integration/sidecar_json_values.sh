@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sidecar_json_values.sh: json values and key order through every sink (cluster of PGHOST/PGPORT/PGUSER, as
 # scripts/pg-cluster run provides; mosta-test-mongod, or MOSTA_TEST_MONGO_URI's server). A cdc rule copies
-#   jv (id int PRIMARY KEY, j json, jb jsonb, ja jsonb[]): rows with SQL NULL, the JSON null, nested nulls, arrays
-#      with SQL NULL and JSON-null elements, the JSON string "null", a scalar, and json text with a line break;
+#   jv (id int PRIMARY KEY, j json, jb jsonb, ja jsonb[], big text): rows with SQL NULL, the JSON null, nested
+#      nulls, arrays with SQL NULL and JSON-null elements, the JSON string "null", a scalar, json text with a line
+#      break, and a row whose jsonb becomes SQL NULL while its large (TOASTed) big stays unchanged;
 #   ba (a int, b text, v int, PRIMARY KEY (b, a)): a key declared out of column order;
 # into a SQLite file, an SQL dump, a MongoDB database and a JSON archive, half of the rows by the initial copy and
 # half streamed (updates turning SQL NULL into JSON null and back included). Then:
@@ -11,8 +12,9 @@
 #      table's PRIMARY KEY is (b, a);
 #   2. the dump replays into an empty database to the same rows (IS NULL and text per column), with PRIMARY KEY
 #      (b, a);
-#   3. MongoDB (pymongo): a json column's SQL NULL is no field, the JSON null is BSON null, nested values equal the
-#      source's JSON; ba's _id documents are {b, a} in that order;
+#   3. MongoDB (pymongo): a json column's SQL NULL is no field (also after a partial update, $set of the columns
+#      sent and $unset of the json column, when a TOASTed column is unchanged), the JSON null is BSON null, nested
+#      values equal the source's JSON; ba's _id documents are {b, a} in that order;
 #   4. the archive's begin lines say format_version 2 and the JSON null travels as the string "null";
 #   5. verify: the SQLite target matches; on MongoDB only the rows whose jsonb[] holds a JSON-null element differ
 #      (BSON has one null for both: docs/verification.md).
@@ -41,7 +43,7 @@ cleanup_extra() {
 start_mongo_target jsondb # mosta-test-mongod, or MOSTA_TEST_MONGO_URI's server (lib/tap.sh)
 
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
-CREATE TABLE jv (id int PRIMARY KEY, j json, jb jsonb, ja jsonb[]);
+CREATE TABLE jv (id int PRIMARY KEY, j json, jb jsonb, ja jsonb[], big text);
 CREATE TABLE ba (a int, b text, v int, PRIMARY KEY (b, a));
 INSERT INTO jv VALUES
 	(1, NULL, NULL, NULL),
@@ -49,6 +51,7 @@ INSERT INTO jv VALUES
 	(3, E'{"a": null,\n "b": [null, 1]}', '{"a": null, "b": [null, {"c": null}]}',
 	    ARRAY[NULL, 'null', '{"k": null}', '[null, 2]']::jsonb[]),
 	(4, '"null"', '"null"', '{}');
+INSERT INTO jv SELECT 8, '{"x": 1}', '{"x": 1}', NULL, string_agg(md5(i::text), '') FROM generate_series(1, 400) i;
 INSERT INTO ba VALUES (1, 'x', 10), (2, 'x', 20);
 CREATE EXTENSION mostajs;
 SQL
@@ -72,6 +75,7 @@ INSERT INTO jv VALUES
 	(7, NULL, NULL, NULL);
 UPDATE jv SET jb = 'null', j = E'[1,\n null]' WHERE id = 1; -- SQL NULL → JSON values
 UPDATE jv SET jb = NULL WHERE id = 2;                      -- JSON null → SQL NULL
+UPDATE jv SET jb = NULL, j = NULL WHERE id = 8;            -- big is unchanged TOAST: a partial update
 INSERT INTO ba VALUES (3, 'y', 30);
 UPDATE ba SET v = 11 WHERE a = 1;
 SQL
@@ -86,7 +90,7 @@ source_rows() {
 source_rows "$db" >"$work/source.txt"
 sqlite3 "$work/app.db" "SELECT id, typeof(j), ifnull(j, '-'), typeof(jb), ifnull(jb, '-'), typeof(ja), ifnull(ja, '-')
 	FROM \"public.jv\" ORDER BY id" >"$work/sqlite.txt" 2>&1
-if [ "$(grep -c . "$work/source.txt")" -ge 7 ] && diff "$work/source.txt" "$work/sqlite.txt" >"$work/sqlite.diff"; then
+if [ "$(grep -c . "$work/source.txt")" -ge 8 ] && diff "$work/source.txt" "$work/sqlite.txt" >"$work/sqlite.diff"; then
 	ok "SQLite: every json value has the source's storage class and text (JSON null TEXT, SQL NULL NULL)"
 else
 	not_ok "SQLite: every json value has the source's storage class and text"
@@ -159,6 +163,8 @@ for doc in database["ba"].find({}):
 print("\n".join(problems) or "ok")
 sys.exit(1 if problems else 0)
 PY
+partial=$(grep -c '"id":8,.*"unchanged":\["big"\]' "$work/archive"/*.jsonl | awk -F: '{s += $NF} END {print s + 0}')
+if [ "$partial" -eq 1 ]; then ok "the update of row 8 left big unchanged (a partial update)"; else not_ok "the update of row 8 left big unchanged (got $partial)"; fi
 if "$python" "$work/mongo_check.py" "$mongo_uri" "$work/source.jsonl" >"$work/mongo.out" 2>&1; then
 	ok "MongoDB: SQL NULL json columns have no field, JSON nulls are BSON null, values equal the source's"
 else
@@ -171,7 +177,7 @@ if [ -n "$ids" ] && ! grep -q "'a', 'b'" <<<"$ids"; then ok "MongoDB: composite 
 # 4. the archive
 if grep -q '^{"op":"begin","format_version":2,' "$work/archive"/*.jsonl &&
 	! grep '^{"op":"begin"' "$work/archive"/*.jsonl | grep -vq '"format_version":2' &&
-	grep -q '"new":{"id":6,"j":"null","jb":"null","ja":\[null,"null"\]}' "$work/archive"/*.jsonl; then
+	grep -q '"new":{"id":6,"j":"null","jb":"null","ja":\[null,"null"\],"big":null}' "$work/archive"/*.jsonl; then
 	ok "archive: begin lines say format_version 2; the JSON null is the string \"null\""
 else
 	not_ok "archive: begin lines say format_version 2; the JSON null is the string \"null\""
@@ -183,7 +189,7 @@ PGDATABASE=$db "$BINARY" verify r1 >"$work/verify.out" 2>"$work/verify.err"
 sed 's/^/    /' "$work/verify.out" "$work/verify.err"
 sqlite_part=$(sed -n '/^target app\/lite/,/^target /p' "$work/verify.out")
 mongo_part=$(sed -n '/^target app\/mongo/,/^target \|^verify:/p' "$work/verify.out")
-if grep -Eq '^  public.jv +7 +7 .* match$' <<<"$sqlite_part" && grep -Eq '^  public.ba +3 +3 .* match$' <<<"$sqlite_part"; then
+if grep -Eq '^  public.jv +8 +8 .* match$' <<<"$sqlite_part" && grep -Eq '^  public.ba +3 +3 .* match$' <<<"$sqlite_part"; then
 	ok "verify: the SQLite target matches"
 else
 	not_ok "verify: the SQLite target matches"
