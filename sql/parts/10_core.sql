@@ -1135,8 +1135,9 @@ CREATE FUNCTION mosta._column_fill(relid oid, attname name) RETURNS text
 -- _ddl_table_json returns the one-line JSON document announcing a table's new
 -- shape after command: its live columns in attnum order (generated columns
 -- are left out, as they are from change documents), each with the "fill"
--- older rows hold when PostgreSQL stored one, its key (the primary key,
--- else the REPLICA IDENTITY USING INDEX index: the "key" of change documents)
+-- older rows hold when PostgreSQL stored one, its key in the index's column
+-- order (the REPLICA IDENTITY USING INDEX index, else the primary key: the
+-- "key" of change documents)
 -- and its replica identity; "rewritten" when the command rewrote the table
 -- (or one of its partitions: mosta._ddl_table_rewrite recorded it), and
 -- "partition_root" for a partition. Every name goes through to_json, so no
@@ -1169,11 +1170,11 @@ CREATE FUNCTION mosta._ddl_table_json(command text, relid oid) RETURNS text
 	             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 	            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '')
 	    || '],"key":[' || coalesce((
-	           SELECT string_agg(to_json(a.attname::text)::text, ',' ORDER BY a.attnum)
+	           SELECT string_agg(to_json(a.attname::text)::text, ',' ORDER BY array_position(k.indkey::int2[], a.attnum))
 	             FROM (SELECT i.indkey FROM pg_index i
 	                    WHERE i.indrelid = c.oid AND i.indisvalid AND i.indimmediate
 	                      AND (i.indisprimary OR (c.relreplident = 'i' AND i.indisreplident))
-	                    ORDER BY i.indisprimary DESC LIMIT 1) k
+	                    ORDER BY (c.relreplident = 'i' AND i.indisreplident) DESC LIMIT 1) k
 	             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (k.indkey)), '')
 	    || '],"replica_identity":'
 	    || CASE c.relreplident WHEN 'd' THEN '"default"' WHEN 'f' THEN '"full"' WHEN 'i' THEN '"index"'
@@ -1729,15 +1730,17 @@ GRANT EXECUTE ON FUNCTION
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION mosta.snapshot_documents(tbl regclass, include_types boolean DEFAULT true,
-                                         partition_root boolean DEFAULT false) RETURNS SETOF text
+                                         partition_root boolean DEFAULT false, format_version integer DEFAULT 1)
+	RETURNS SETOF text
 	AS 'MODULE_PATHNAME', 'mostajs_snapshot_documents'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean) IS
-	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy)';
-REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean), mosta.snapshot_ddl_document(regclass)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean), mosta.snapshot_ddl_document(regclass)
-	TO mosta_admin, mosta_sidecar;
+COMMENT ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean, integer) IS
+	'Returns every row of a table, as of the snapshot, as an insert document of the change stream (the initial copy), '
+	'in the given format version of docs/protocol.md';
+REVOKE ALL ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean, integer),
+	mosta.snapshot_ddl_document(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta.snapshot_documents(regclass, boolean, boolean, integer),
+	mosta.snapshot_ddl_document(regclass) TO mosta_admin, mosta_sidecar;
 
 -- mosta-sidecar's catalog access (docs/sidecar.md, "The sidecar's role")
 GRANT SELECT ON mosta.projects, mosta.replicas, mosta.rules, mosta.routing TO mosta_sidecar;

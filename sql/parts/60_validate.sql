@@ -64,8 +64,8 @@ CREATE FUNCTION mosta._validate_tables(collections text[])
 $$;
 
 -- _validate_key returns a table's key columns in key order, as change
--- documents carry it (mosta._ddl_table_json): the primary key, else the
--- REPLICA IDENTITY USING INDEX index; NULL for a keyless table.
+-- documents carry it (mosta._ddl_table_json): the REPLICA IDENTITY USING
+-- INDEX index, else the primary key; NULL for a keyless table.
 CREATE FUNCTION mosta._validate_key(tbl oid) RETURNS text[]
 	LANGUAGE sql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -76,7 +76,7 @@ CREATE FUNCTION mosta._validate_key(tbl oid) RETURNS text[]
 	  FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
 	 WHERE i.indrelid = $1 AND i.indisvalid AND i.indimmediate
 	   AND (i.indisprimary OR (c.relreplident = 'i' AND i.indisreplident))
-	 ORDER BY i.indisprimary DESC
+	 ORDER BY (c.relreplident = 'i' AND i.indisreplident) DESC
 	 LIMIT 1
 $$;
 
@@ -310,7 +310,8 @@ CREATE FUNCTION mosta._mongodb_value_issue(type_oid oid, typmod integer, OUT sev
 		WHEN type_oid IN ('json'::regtype, 'jsonb'::regtype) THEN
 			format('%s stored as embedded documents and arrays: its numbers become int32, int64 or double (digits '
 			       'beyond a double''s precision are lost), and keys with "." or a leading "$" are renamed as '
-			       'field names are', format_type(type_oid, typmod))
+			       'field names are; SQL NULL is no field, the JSON null is null (in an array both are null)',
+			       format_type(type_oid, typmod))
 		WHEN type_oid = 'real'::regtype THEN
 			'real (4-byte float) widened to a double'
 		WHEN type_oid = 'uuid'::regtype THEN

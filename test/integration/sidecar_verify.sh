@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # sidecar_verify.sh: "mosta-sidecar verify RULE" against the cluster of PGHOST/PGPORT/PGUSER (scripts/pg-cluster run).
 # A cdc rule r1 copies a table with many column types (int, bigint, numeric with scale, text with NULL and '',
-# boolean, timestamptz, jsonb, float8 incl. 1e+20 and 1e-05, real, bytea, uuid, an array) into SQLite; after
-# "--once" (copy, then streamed changes), verify exits 0 and prints matching checksums. Then the SQLite file is
-# tampered with (one row updated, one deleted, one inserted): verify exits 1 and names those three keys. An
-# unknown rule exits 2. No sleeps: --once returns only when everything committed before it started is applied.
+# boolean, timestamptz, jsonb, float8 incl. 1e+20 and 1e-05, real, bytea, uuid, an array, and a generated column,
+# which is never replicated) into SQLite; after "--once" (copy, then streamed changes), verify exits 0 and prints
+# matching checksums, saying the generated column is not compared. Then the SQLite file is tampered with (one row
+# updated, one deleted, one inserted): verify exits 1, names those three keys and, under the updated one, the
+# column that differs with both values. An unknown rule exits 2. No sleeps: --once returns only when everything committed before it started is applied.
 # Prints "sidecar_verify: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +22,8 @@ use_database mosta_sidecar_verify_$$
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE accounts (
 	id int PRIMARY KEY, big bigint, amount numeric(12,2), note text, active boolean, opened timestamptz,
-	data jsonb, ratio float8, small real, raw bytea, ref uuid, tags int[]);
+	data jsonb, ratio float8, small real, raw bytea, ref uuid, tags int[],
+	twice_big bigint GENERATED ALWAYS AS (big * 2) STORED);
 INSERT INTO accounts
 SELECT i, i::bigint * 10000000000, i * 1.10, CASE i % 3 WHEN 0 THEN NULL WHEN 1 THEN '' ELSE 'n "' || i || '" é' END,
        i % 2 = 0, timestamptz '2024-05-01 10:30:00.25+02' + i * interval '1 day',
@@ -59,12 +61,17 @@ if grep -Eq '^  public.accounts +40 +40 +[0-9a-f]{16} +[0-9a-f]{16} +match$' "$w
 else
 	not_ok "verify prints the counts and matching checksums"
 fi
-source_sum=$(scalar "SELECT checksum FROM mosta_checksum('accounts')")
+if grep -q '^    not compared (generated columns are not replicated): twice_big$' "$work/verify.out"; then
+	ok "verify leaves the generated column out, and says so"
+else
+	not_ok "verify leaves the generated column out, and says so"
+fi
+source_sum=$(scalar "SELECT checksum FROM mosta_checksum('accounts', ARRAY['id', 'big', 'amount', 'note', 'active', 'opened', 'data', 'ratio', 'small', 'raw', 'ref', 'tags'])")
 if grep -q "${source_sum:0:16}" "$work/verify.out"; then ok "the printed checksum is mosta_checksum's"; else not_ok "the printed checksum is mosta_checksum's"; fi
 
 # tamper with the copy: one row changed, one deleted, one added
 sqlite3 "$work/app.db" <<'SQL' || not_ok "tampering"
-UPDATE "public.accounts" SET amount = '12.30' WHERE id = 12;
+UPDATE "public.accounts" SET amount = '12.30', note = 'x' WHERE id = 12;
 DELETE FROM "public.accounts" WHERE id = 20;
 INSERT INTO "public.accounts" (id, note) VALUES (777, 'intruder');
 SQL
@@ -76,7 +83,15 @@ if grep -Eq '^  public.accounts +40 +40 .*MISMATCH$' "$work/verify.out"; then ok
 if grep -Eq '^    different: +12$' "$work/verify.out"; then ok "the changed key is named"; else not_ok "the changed key is named"; fi
 if grep -Eq '^    missing on target: 20$' "$work/verify.out"; then ok "the deleted key is named"; else not_ok "the deleted key is named"; fi
 if grep -Eq '^    extra on target: +777$' "$work/verify.out"; then ok "the added key is named"; else not_ok "the added key is named"; fi
-if [ "$(grep -c '^    ' "$work/verify.out")" -eq 3 ]; then ok "no other key is named"; else not_ok "no other key is named"; fi
+if [ "$(grep -Ec '^    (different|missing|extra)' "$work/verify.out")" -eq 3 ]; then ok "no other key is named"; else not_ok "no other key is named"; fi
+# under the changed key: each differing column with both values, and no other column
+if grep -E -A3 '^    different: +12$' "$work/verify.out" | grep -q '^      column amount: source "13.20", target "12.30"$' &&
+	grep -E -A3 '^    different: +12$' "$work/verify.out" | grep -q '^      column note: source NULL, target "x"$' &&
+	[ "$(grep -c '^      column ' "$work/verify.out")" -eq 2 ]; then
+	ok "the differing columns of the changed key are named with both values"
+else
+	not_ok "the differing columns of the changed key are named with both values"
+fi
 
 verify nope
 status=$?

@@ -2,11 +2,12 @@
 # sidecar_verify_mongo.sh: "mosta-sidecar verify RULE" on a MongoDB target (docs/verification.md, "The MongoDB
 # side"), against the in-memory MongoDB-wire test server mosta-test-mongod and the cluster of PGHOST/PGPORT/PGUSER
 # (scripts/pg-cluster run). A cdc rule copies a table with int, bigint, numeric(12,2), text (NULL and ''), boolean,
-# timestamptz (whole milliseconds), uuid, bytea, float8, int[] and jsonb columns, and a composite-key table with a
-# json column (left out of the comparison, which verify says), into mongodb://127.0.0.1:PORT/verifydb; after
-# "--once" (copy, then streamed changes) verify exits 0 with matching checksums equal to mosta_checksum's. Then the
-# documents are tampered with through pymongo (one updated, one deleted, one inserted, in each collection): verify
-# exits 1 and names those keys. The binaries: MOSTA_SIDECAR_BIN, MOSTA_TEST_MONGOD_BIN (lib/tap.sh); pymongo is
+# timestamptz (whole milliseconds), uuid, bytea, float8, int[] and jsonb columns and a generated column (never
+# replicated: left out, which verify says), and a composite-key table with a json column (left out of the
+# comparison, which verify says), into mongodb://127.0.0.1:PORT/verifydb; after "--once" (copy, then streamed
+# changes) verify exits 0 with matching checksums equal to mosta_checksum's. Then the documents are tampered with
+# through pymongo (one updated, one deleted, one inserted, in each collection): verify exits 1, names those keys
+# and, under each updated one, the column that differs with both values. The binaries: MOSTA_SIDECAR_BIN, MOSTA_TEST_MONGOD_BIN (lib/tap.sh); pymongo is
 # Debian's python3-pymongo (/usr/bin/python3). Prints "sidecar_verify_mongo: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,7 +30,7 @@ start_mongo_target verifydb # mosta-test-mongod, or MOSTA_TEST_MONGO_URI's serve
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE accounts (
 	id int PRIMARY KEY, big bigint, amount numeric(12,2), note text, active boolean, opened timestamptz,
-	ref uuid, raw bytea, ratio float8, tags int[], data jsonb);
+	ref uuid, raw bytea, ratio float8, tags int[], data jsonb, half numeric GENERATED ALWAYS AS (amount / 2) STORED);
 INSERT INTO accounts
 SELECT i, i::bigint * 10000000000, i * 1.10, CASE i % 3 WHEN 0 THEN NULL WHEN 1 THEN '' ELSE 'n "' || i || '" é' END,
        i % 2 = 0, timestamptz '2024-05-01 10:30:00.25+02' + i * interval '1 day' + i * interval '1 millisecond',
@@ -75,13 +76,14 @@ if grep -Eq '^  public.lines +14 +14 +[0-9a-f]{16} +[0-9a-f]{16} +match$' "$work
 else
 	not_ok "lines (composite key): counts and matching checksums"
 fi
-source_sum=$(scalar "SELECT checksum FROM mosta_checksum('accounts')")
+source_sum=$(scalar "SELECT checksum FROM mosta_checksum('accounts', ARRAY['id', 'big', 'amount', 'note', 'active', 'opened', 'ref', 'raw', 'ratio', 'tags', 'data'])")
 if grep -q "${source_sum:0:16}.*${source_sum:0:16}  match" "$work/verify.out"; then
 	ok "the printed checksums are mosta_checksum's"
 else
 	not_ok "the printed checksums are mosta_checksum's"
 fi
 if grep -Eq '^    not compared \(json .*\): doc$' "$work/verify.out"; then ok "the json column is said to be left out"; else not_ok "the json column is said to be left out"; fi
+if grep -q '^    not compared (generated columns are not replicated): half$' "$work/verify.out"; then ok "the generated column is said to be left out"; else not_ok "the generated column is said to be left out"; fi
 
 # tamper with the documents: one changed, one deleted, one added, in each collection
 "$python" - "$mongo_uri" <<'PY' || not_ok "tampering"
@@ -106,5 +108,13 @@ for expected in 'different: +12' 'missing on target: 20' 'extra on target: +777'
 	if grep -Eq "^    $expected\$" "$work/verify.out"; then ok "named: $expected"; else not_ok "named: $expected"; fi
 done
 if [ "$(grep -Ec '^    (different|missing|extra)' "$work/verify.out")" -eq 6 ]; then ok "no other key is named"; else not_ok "no other key is named"; fi
+# under each changed key, the column that differs with both values (note of accounts 12 is NULL: 12 % 3 = 0)
+if grep -E -A2 '^    different: +12$' "$work/verify.out" | grep -q '^      column note: source NULL, target "changed"$' &&
+	grep -E -A2 '^    different: +4,2$' "$work/verify.out" | grep -q '^      column note: source "o4", target "changed"$' &&
+	[ "$(grep -c '^      column ' "$work/verify.out")" -eq 2 ]; then
+	ok "the differing column of each changed key is named with both values"
+else
+	not_ok "the differing column of each changed key is named with both values"
+fi
 
 finish

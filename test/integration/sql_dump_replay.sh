@@ -105,10 +105,11 @@ changes() {
 	EOF
 }
 
-# read_documents FILE: consumes the slot with types and LSNs into FILE, one document per line.
+# read_documents FILE: consumes the slot with types and LSNs into FILE, one document per line, in the format
+# version the sidecar reads (2: json values as strings of their text).
 read_documents() {
 	sql -d "$DATABASE" -c "SELECT data FROM pg_logical_slot_get_changes('$SLOT', NULL, NULL,
-		'include-types', '1', 'include-lsn', '1')" >"$1"
+		'format-version', '2', 'include-types', '1', 'include-lsn', '1')" >"$1"
 }
 
 # write_dump DOCUMENTS DUMP: the sink writes DUMP from DOCUMENTS (through the gtest driver).
@@ -147,7 +148,7 @@ if [ ! -x "$SIDECAR_TESTS" ]; then
 fi
 check "source tables and slot created" eval "setup >/dev/null"
 check "changes made" changes
-check "documents read with include-types and include-lsn" read_documents "$WORK/documents.jsonl"
+check "documents read with format-version 2, include-types and include-lsn" read_documents "$WORK/documents.jsonl"
 check "sink wrote the dump" write_dump "$WORK/documents.jsonl" "$WORK/dump.sql"
 check "psql replays the dump into a fresh database" replay "$WORK/dump.sql"
 for table in "${TABLES[@]}"; do

@@ -99,18 +99,18 @@ SELECT is(mosta._ddl_table_json('ALTER TABLE', '"Plain ""sch"".ema"."t;2"'::regc
 SELECT is(mosta._ddl_table_json('ALTER TABLE', '"Plain ""sch"".ema"."t;2"'::regclass)::json -> 'columns' -> 2 ->> 'name',
           'c"d', 'column names come through to_json intact');
 
--- the key: the primary key, else the REPLICA IDENTITY USING INDEX index, in column order
+-- the key: the REPLICA IDENTITY USING INDEX index, else the primary key, in the index's order (change documents')
 CREATE TABLE public.key_t (a int NOT NULL, b int NOT NULL, c int);
 CREATE UNIQUE INDEX key_t_ba ON public.key_t (b, a);
 SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'key', '[]', 'no primary key: no key');
 ALTER TABLE public.key_t REPLICA IDENTITY USING INDEX key_t_ba;
-SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'key', '["a","b"]',
-          'REPLICA IDENTITY USING INDEX: its columns, in column order as in change documents');
+SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'key', '["b","a"]',
+          'REPLICA IDENTITY USING INDEX: its columns, in the index''s order as in change documents');
 SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'replica_identity', 'index',
           'replica_identity says index');
 ALTER TABLE public.key_t ADD PRIMARY KEY (c);
-SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'key', '["c"]',
-          'a primary key wins over the replica identity index');
+SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'key', '["b","a"]',
+          'the replica identity index wins over a primary key, as in change documents (the old row carries it)');
 ALTER TABLE public.key_t REPLICA IDENTITY NOTHING;
 SELECT is(mosta._ddl_table_json('x', 'public.key_t'::regclass)::json ->> 'replica_identity', 'nothing',
           'replica_identity says nothing');

@@ -39,21 +39,28 @@ namespace mostajs {
 
 namespace {
 
+/*
+ * mosta.change_log holds format-version 1 documents, what its readers got
+ * since 0.1 (it has no option to ask for another); docs/capture.md says what
+ * that version cannot tell apart (a json value null from SQL NULL).
+ */
+constexpr int kChangeLogFormatVersion = 1;
+
 /* CheckCallContext raises unless the trigger manager fires us AFTER a row change or a TRUNCATE. */
 void
 CheckCallContext(FunctionCallInfo fcinfo) {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-		                errmsg("mosta.capture_trigger: must be called as trigger")));
+						errmsg("mosta.capture_trigger: must be called as trigger")));
 	TriggerData *data = reinterpret_cast<TriggerData *>(fcinfo->context);
 	if (!TRIGGER_FIRED_AFTER(data->tg_event))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-		                errmsg("mosta.capture_trigger: must be called after the change"),
-		                errhint("Capture tables with mosta_capture_table() rather than creating the trigger.")));
+						errmsg("mosta.capture_trigger: must be called after the change"),
+						errhint("Capture tables with mosta_capture_table() rather than creating the trigger.")));
 	if (TRIGGER_FIRED_FOR_STATEMENT(data->tg_event) && !TRIGGER_FIRED_BY_TRUNCATE(data->tg_event))
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-		                errmsg("mosta.capture_trigger: must be called for each row, or for TRUNCATE"),
-		                errhint("Capture tables with mosta_capture_table() rather than creating the trigger.")));
+						errmsg("mosta.capture_trigger: must be called for each row, or for TRUNCATE"),
+						errhint("Capture tables with mosta_capture_table() rather than creating the trigger.")));
 }
 
 /*
@@ -119,7 +126,7 @@ RowChangeDocument(TriggerData *data) {
 		old_tuple = data->tg_trigtuple;
 	} else {
 		ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-		                errmsg("mosta.capture_trigger: must be called for INSERT, UPDATE, DELETE or TRUNCATE")));
+						errmsg("mosta.capture_trigger: must be called for INSERT, UPDATE, DELETE or TRUNCATE")));
 	}
 
 	StringInfoData document;
@@ -129,7 +136,7 @@ RowChangeDocument(TriggerData *data) {
 	appendStringInfoString(&document, RowOpName(op));
 	appendStringInfoString(&document, "\",");
 	AppendRowChangeBody(&document, info, desc, CompleteTuple(new_tuple, desc, info, false),
-	                    CompleteTuple(old_tuple, desc, info, true), false);
+						CompleteTuple(old_tuple, desc, info, true), false, kChangeLogFormatVersion);
 	SET_VARSIZE(document.data, document.len);
 	return reinterpret_cast<text *>(document.data);
 }
@@ -147,7 +154,7 @@ TruncateDocument(TriggerData *data) {
 	initStringInfo(&document);
 	appendStringInfoSpaces(&document, VARHDRSZ);
 	appendStringInfo(&document, "{\"op\":\"truncate\",\"tables\":[{%s}],\"cascade\":false,\"restart_identity\":false}",
-	                 info->names_json);
+					 info->names_json);
 	SET_VARSIZE(document.data, document.len);
 	return reinterpret_cast<text *>(document.data);
 }
@@ -161,8 +168,8 @@ extern "C" Datum
 mostajs_capture_trigger(PG_FUNCTION_ARGS) {
 	mostajs::CheckCallContext(fcinfo);
 	TriggerData *data = reinterpret_cast<TriggerData *>(fcinfo->context);
-	text *document = TRIGGER_FIRED_BY_TRUNCATE(data->tg_event) ? mostajs::TruncateDocument(data)
-	                                                            : mostajs::RowChangeDocument(data);
+	text *document =
+		TRIGGER_FIRED_BY_TRUNCATE(data->tg_event) ? mostajs::TruncateDocument(data) : mostajs::RowChangeDocument(data);
 	mostajs::AppendChangeLogRow(RelationGetRelid(data->tg_relation), document);
 	return PointerGetDatum(nullptr);
 }

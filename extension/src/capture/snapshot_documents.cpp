@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * snapshot_documents.cpp
  *	  mosta.snapshot_documents(tbl regclass, include_types boolean,
- *	  partition_root boolean): every
+ *	  partition_root boolean, format_version integer): every
  *	  row of a table, as of the transaction's snapshot, as an insert
  *	  document of the change stream. The sidecar runs it under a slot's
  *	  exported snapshot for the initial copy, so the copy and the stream that
@@ -63,7 +63,8 @@ CheckReadable(Oid relid) {
 
 /* CopyTable writes one insert document per row of a plain table into the result set. */
 void
-CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_root, MemoryContext row_context) {
+CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_root, int format_version,
+		  MemoryContext row_context) {
 	Relation rel = table_open(relid, AccessShareLock);
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -79,7 +80,8 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_r
 		resetStringInfo(&document);
 		appendStringInfoString(&document, "{\"op\":\"insert\",");
 		/* values stored out of line must be written, not listed as unchanged */
-		AppendRowChangeBody(&document, info, desc, toast_flatten_tuple(tuple, desc), nullptr, include_types);
+		AppendRowChangeBody(&document, info, desc, toast_flatten_tuple(tuple, desc), nullptr, include_types,
+							format_version);
 		Datum value = PointerGetDatum(cstring_to_text_with_len(document.data, document.len));
 		bool is_null = false;
 		tuplestore_putvalues(result->setResult, result->setDesc, &value, &is_null);
@@ -94,8 +96,8 @@ CopyTable(ReturnSetInfo *result, Oid relid, bool include_types, bool partition_r
 
 } // namespace mostajs
 
-/* mostajs_snapshot_documents is mosta.snapshot_documents(tbl regclass, include_types boolean, partition_root boolean)
- * → setof text. */
+/* mostajs_snapshot_documents is mosta.snapshot_documents(tbl regclass, include_types boolean, partition_root boolean,
+ * format_version integer) → setof text. */
 extern "C" Datum
 mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 	if (PG_ARGISNULL(0))
@@ -104,6 +106,12 @@ mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 	Oid relid = PG_GETARG_OID(0);
 	bool include_types = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 	bool partition_root = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	int format_version = PG_NARGS() < 4 || PG_ARGISNULL(3) ? mostajs::kMinFormatVersion : PG_GETARG_INT32(3);
+	if (format_version < mostajs::kMinFormatVersion || format_version > mostajs::kMaxFormatVersion)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("format version %d is not supported", format_version),
+				 errhint("Use a format version from %d to %d (docs/protocol.md, \"Versioning\").",
+						 mostajs::kMinFormatVersion, mostajs::kMaxFormatVersion)));
 	char relkind = get_rel_relkind(relid);
 	if (relkind == '\0')
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid),
@@ -129,7 +137,7 @@ mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 		if (get_rel_relkind(table) != RELKIND_RELATION)
 			continue;
 		mostajs::CheckReadable(table);
-		mostajs::CopyTable(result, table, include_types, partition_root, row_context);
+		mostajs::CopyTable(result, table, include_types, partition_root, format_version, row_context);
 	}
 	MemoryContextDelete(row_context);
 	return static_cast<Datum>(0);

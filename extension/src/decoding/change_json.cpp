@@ -37,8 +37,7 @@ Deform(TupleDesc desc, HeapTuple tuple) {
 bool
 IsUnchangedToast(const ColumnInfo *column, const RowValues &row) {
 	int index = column->attnum - 1;
-	return column->is_varlena && !row.nulls[index] &&
-	       VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(row.values[index]));
+	return column->is_varlena && !row.nulls[index] && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(row.values[index]));
 }
 
 /*
@@ -47,8 +46,8 @@ IsUnchangedToast(const ColumnInfo *column, const RowValues &row) {
  * is given, listed there.
  */
 void
-AppendRow(StringInfo out, const RelationInfo *info, const RowValues &row, bool identity_only,
-          StringInfo unchanged) {
+AppendRow(StringInfo out, const RelationInfo *info, const RowValues &row, bool identity_only, StringInfo unchanged,
+		  int format_version) {
 	bool first = true;
 	appendStringInfoChar(out, '{');
 	for (int i = 0; i < info->column_count; i++) {
@@ -73,7 +72,7 @@ AppendRow(StringInfo out, const RelationInfo *info, const RowValues &row, bool i
 		if (row.nulls[index])
 			appendStringInfoString(out, "null");
 		else
-			AppendValueJson(out, row.values[index], column->encoding);
+			AppendValueJson(out, row.values[index], column->encoding, format_version);
 	}
 	appendStringInfoChar(out, '}');
 }
@@ -94,8 +93,8 @@ RowOpName(RowOp op) {
 }
 
 void
-AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple,
-                    HeapTuple old_tuple, bool include_types) {
+AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple, HeapTuple old_tuple,
+					bool include_types, int format_version) {
 	appendStringInfoString(out, info->names_json);
 	if (info->key_json != nullptr) {
 		appendStringInfoString(out, ",\"key\":");
@@ -104,11 +103,11 @@ AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, He
 	StringInfoData unchanged = {nullptr, 0, 0, 0};
 	if (new_tuple != nullptr) {
 		appendStringInfoString(out, ",\"new\":");
-		AppendRow(out, info, Deform(desc, new_tuple), false, &unchanged);
+		AppendRow(out, info, Deform(desc, new_tuple), false, &unchanged, format_version);
 	}
 	if (old_tuple != nullptr) {
 		appendStringInfoString(out, ",\"old\":");
-		AppendRow(out, info, Deform(desc, old_tuple), !info->identity_full, nullptr);
+		AppendRow(out, info, Deform(desc, old_tuple), !info->identity_full, nullptr, format_version);
 	}
 	if (unchanged.data != nullptr) {
 		appendStringInfoString(out, ",\"unchanged\":");

@@ -22,13 +22,13 @@
 
 extern "C" {
 #include "postgres.h"
-#include "common/base64.h"	  /* pg_b64_encode */
-#include "common/jsonapi.h"	  /* pg_parse_json, nullSemAction */
-#include "mb/pg_wchar.h"	  /* pg_verifymbstr */
-#include "replication/logical.h"  /* LogicalDecodingContext */
-#include "replication/origin.h"	  /* replorigin_by_oid */
+#include "common/base64.h"		 /* pg_b64_encode */
+#include "common/jsonapi.h"		 /* pg_parse_json, nullSemAction */
+#include "mb/pg_wchar.h"		 /* pg_verifymbstr */
+#include "replication/logical.h" /* LogicalDecodingContext */
+#include "replication/origin.h"	 /* replorigin_by_oid */
 #include "replication/output_plugin.h"
-#include "utils/json.h"	   /* escape_json */
+#include "utils/json.h"		 /* escape_json */
 #include "utils/lsyscache.h" /* get_namespace_name */
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -49,11 +49,11 @@ struct PluginState {
 	PluginOptions options;
 	MemoryContext change_context; /* reset after every callback that writes */
 	RelationInfoCache *relations;
-	bool begin_sent;  /* the current transaction's begin document is out */
-	bool batch_open;  /* ctx->out holds documents not written yet */
-	int batch_start;  /* where our data starts in ctx->out (after the walsender's header) */
-	bool document_open; /* a document is being written: StartDocument without EndDocument yet */
-	int document_start; /* where it started in ctx->out, separator included */
+	bool begin_sent;		   /* the current transaction's begin document is out */
+	bool batch_open;		   /* ctx->out holds documents not written yet */
+	int batch_start;		   /* where our data starts in ctx->out (after the walsender's header) */
+	bool document_open;		   /* a document is being written: StartDocument without EndDocument yet */
+	int document_start;		   /* where it started in ctx->out, separator included */
 	StringInfoData batch_copy; /* FlushBatch's scratch buffer */
 };
 
@@ -103,7 +103,7 @@ FlushBatch(LogicalDecodingContext *ctx, PluginState *state) {
 	if (state->options.batch_bytes > 0) {
 		resetStringInfo(&state->batch_copy);
 		appendBinaryStringInfo(&state->batch_copy, ctx->out->data + state->batch_start,
-		                       ctx->out->len - state->batch_start);
+							   ctx->out->len - state->batch_start);
 		OutputPluginPrepareWrite(ctx, true);
 		appendBinaryStringInfo(ctx->out, state->batch_copy.data, state->batch_copy.len);
 	}
@@ -115,7 +115,8 @@ FlushBatch(LogicalDecodingContext *ctx, PluginState *state) {
 void
 EndDocument(LogicalDecodingContext *ctx, PluginState *state, bool may_continue) {
 	state->document_open = false;
-	if (may_continue && state->options.batch_bytes > 0 && ctx->out->len - state->batch_start < state->options.batch_bytes)
+	if (may_continue && state->options.batch_bytes > 0 &&
+		ctx->out->len - state->batch_start < state->options.batch_bytes)
 		return;
 	FlushBatch(ctx, state);
 }
@@ -171,7 +172,7 @@ EnsureBegin(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *t
 /* StartChangeDocument writes {"op":"<op>" and the per-change fields the options ask for. */
 void
 StartChangeDocument(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn, const char *op,
-                    XLogRecPtr lsn) {
+					XLogRecPtr lsn) {
 	StartDocument(ctx, state);
 	appendStringInfo(ctx->out, "{\"op\":\"%s\"", op);
 	if (state->options.include_xids && txn != nullptr)
@@ -186,7 +187,7 @@ IncludedRelation(PluginState *state, Relation rel) {
 	RelationInfo *info = GetRelationInfo(state->relations, rel);
 	if (info->filter == FilterResult::Unknown)
 		info->filter = TableIsIncluded(&state->options, info->schema, info->table) ? FilterResult::Included
-		                                                                            : FilterResult::Excluded;
+																				   : FilterResult::Excluded;
 	return info->filter == FilterResult::Included ? info : nullptr;
 }
 
@@ -235,9 +236,9 @@ OnChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel, Reord
 		StartChangeDocument(ctx, state, txn, RowOpName(op), change->lsn);
 		appendStringInfoChar(ctx->out, ',');
 		AppendRowChangeBody(ctx->out, info, RelationGetDescr(rel),
-		                    op == RowOp::Delete ? nullptr : TupleOf(change->data.tp.newtuple),
-		                    op == RowOp::Insert ? nullptr : TupleOf(change->data.tp.oldtuple),
-		                    state->options.include_types);
+							op == RowOp::Delete ? nullptr : TupleOf(change->data.tp.newtuple),
+							op == RowOp::Insert ? nullptr : TupleOf(change->data.tp.oldtuple),
+							state->options.include_types, state->options.format_version);
 		EndDocument(ctx, state, true);
 	}
 	MemoryContextSwitchTo(old_context);
@@ -270,15 +271,15 @@ AppendTruncatedTable(StringInfo tables, PluginState *state, Relation rel, int co
 	appendStringInfo(tables, "%s{%s", tables->len > 0 ? "," : "", info->names_json);
 	if (info->reported_relid != info->relid)
 		appendStringInfo(tables, ",\"partition\":{\"schema\":%s,\"table\":%s}",
-		                 JsonString(get_namespace_name(RelationGetNamespace(rel))),
-		                 JsonString(RelationGetRelationName(rel)));
+						 JsonString(get_namespace_name(RelationGetNamespace(rel))),
+						 JsonString(RelationGetRelationName(rel)));
 	appendStringInfoChar(tables, '}');
 }
 
 /* OnTruncate writes one truncate document for the included tables of a TRUNCATE. */
 void
 OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relation relations[],
-           ReorderBufferChange *change) {
+		   ReorderBufferChange *change) {
 	PluginState *state = StateOf(ctx);
 	MemoryContext old_context = MemoryContextSwitchTo(state->change_context);
 	StringInfoData tables;
@@ -289,8 +290,8 @@ OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relati
 		EnsureBegin(ctx, state, txn);
 		StartChangeDocument(ctx, state, txn, "truncate", change->lsn);
 		appendStringInfo(ctx->out, ",\"tables\":[%s],\"cascade\":%s,\"restart_identity\":%s}", tables.data,
-		                 change->data.truncate.cascade ? "true" : "false",
-		                 change->data.truncate.restart_seqs ? "true" : "false");
+						 change->data.truncate.cascade ? "true" : "false",
+						 change->data.truncate.restart_seqs ? "true" : "false");
 		EndDocument(ctx, state, true);
 	}
 	MemoryContextSwitchTo(old_context);
@@ -300,7 +301,7 @@ OnTruncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int count, Relati
 /* SendEnd writes a commit or prepare document and flushes the batch. */
 void
 SendEnd(LogicalDecodingContext *ctx, PluginState *state, ReorderBufferTXN *txn, const char *op, XLogRecPtr lsn,
-        TimestampTz time) {
+		TimestampTz time) {
 	DropUnfinishedDocument(ctx, state);
 	StartDocument(ctx, state);
 	appendStringInfo(ctx->out, "{\"op\":\"%s\"", op);
@@ -360,8 +361,8 @@ AppendMessageContent(StringInfo out, const char *prefix, Size size, const char *
 
 /* OnMessage writes a logical message (pg_logical_emit_message) that passes the message filters. */
 void
-OnMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn, bool transactional,
-          const char *prefix, Size size, const char *content) {
+OnMessage(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn, bool transactional, const char *prefix,
+		  Size size, const char *content) {
 	PluginState *state = StateOf(ctx);
 	if (!MessageIsIncluded(&state->options, prefix))
 		return;
@@ -412,8 +413,7 @@ OnRollbackPrepared(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPt
 
 /* OnShutdown has nothing to free: our contexts are children of the decoding context. */
 void
-OnShutdown(LogicalDecodingContext *) {
-}
+OnShutdown(LogicalDecodingContext *) {}
 
 } // namespace
 

@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "mostajs/decoding/plugin_options.hpp"
+#include "mostajs/decoding/type_encoding.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -37,19 +38,19 @@ struct OptionSpec {
 constexpr int kMaxBatchBytes = 256 * 1024 * 1024;
 
 constexpr OptionSpec kOptions[] = {
-    {"format-version", OptionKind::Int, offsetof(PluginOptions, format_version), 1, 1},
-    {"include-xids", OptionKind::Bool, offsetof(PluginOptions, include_xids), 0, 0},
-    {"include-timestamp", OptionKind::Bool, offsetof(PluginOptions, include_timestamp), 0, 0},
-    {"include-lsn", OptionKind::Bool, offsetof(PluginOptions, include_lsn), 0, 0},
-    {"include-types", OptionKind::Bool, offsetof(PluginOptions, include_types), 0, 0},
-    {"include-origin", OptionKind::Bool, offsetof(PluginOptions, include_origin), 0, 0},
-    {"only-local", OptionKind::Bool, offsetof(PluginOptions, only_local), 0, 0},
-    {"include-messages", OptionKind::Bool, offsetof(PluginOptions, include_messages), 0, 0},
-    {"message-prefixes", OptionKind::StringList, offsetof(PluginOptions, message_prefixes), 0, 0},
-    {"include-tables", OptionKind::TableList, offsetof(PluginOptions, include_tables), 0, 0},
-    {"exclude-tables", OptionKind::TableList, offsetof(PluginOptions, exclude_tables), 0, 0},
-    {"partition-root", OptionKind::Bool, offsetof(PluginOptions, partition_root), 0, 0},
-    {"batch-bytes", OptionKind::Int, offsetof(PluginOptions, batch_bytes), 0, kMaxBatchBytes},
+	{"format-version", OptionKind::Int, offsetof(PluginOptions, format_version), kMinFormatVersion, kMaxFormatVersion},
+	{"include-xids", OptionKind::Bool, offsetof(PluginOptions, include_xids), 0, 0},
+	{"include-timestamp", OptionKind::Bool, offsetof(PluginOptions, include_timestamp), 0, 0},
+	{"include-lsn", OptionKind::Bool, offsetof(PluginOptions, include_lsn), 0, 0},
+	{"include-types", OptionKind::Bool, offsetof(PluginOptions, include_types), 0, 0},
+	{"include-origin", OptionKind::Bool, offsetof(PluginOptions, include_origin), 0, 0},
+	{"only-local", OptionKind::Bool, offsetof(PluginOptions, only_local), 0, 0},
+	{"include-messages", OptionKind::Bool, offsetof(PluginOptions, include_messages), 0, 0},
+	{"message-prefixes", OptionKind::StringList, offsetof(PluginOptions, message_prefixes), 0, 0},
+	{"include-tables", OptionKind::TableList, offsetof(PluginOptions, include_tables), 0, 0},
+	{"exclude-tables", OptionKind::TableList, offsetof(PluginOptions, exclude_tables), 0, 0},
+	{"partition-root", OptionKind::Bool, offsetof(PluginOptions, partition_root), 0, 0},
+	{"batch-bytes", OptionKind::Int, offsetof(PluginOptions, batch_bytes), 0, kMaxBatchBytes},
 };
 constexpr int kOptionCount = sizeof(kOptions) / sizeof(kOptions[0]);
 
@@ -63,16 +64,38 @@ OptionNames() {
 	return names.data;
 }
 
-/* SplitList splits a comma-separated list; "\," and "\." stay in an item as "\," and "\.", spaces trimmed. */
+/* ThrowBadListItem reports a malformed item of a list option. */
+void
+ThrowBadListItem(const char *option, const char *value, const char *detail) {
+	ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("invalid value \"%s\" for option \"%s\"", value, option), errdetail("%s", detail),
+					errhint("Separate items with commas; write \\, for a literal comma and \\\\ for a literal "
+							"backslash.")));
+}
+
+/*
+ * SplitList splits a comma-separated list; escapes ("\," "\." "\*" ...) stay
+ * in an item as written, spaces around items are trimmed (an escaped one is
+ * kept). A value of spaces only is the empty list; otherwise an empty item
+ * (",,", a leading or trailing comma) or a backslash that ends the value,
+ * escaping nothing, is an ERROR naming the option: such an item would
+ * silently match nothing.
+ */
 List *
-SplitList(const char *value) {
+SplitList(const char *option, const char *value) {
 	List *items = NIL;
 	StringInfoData item;
 	initStringInfo(&item);
+	if (strspn(value, " ") == strlen(value))
+		return NIL;
+	int kept = 0; /* item.data[0..kept) ends with an escape: trimming stops there */
 	for (const char *p = value;; p++) {
-		if (*p == '\\' && p[1] != '\0') {
+		if (*p == '\\') {
+			if (p[1] == '\0')
+				ThrowBadListItem(option, value, "The value ends with a backslash that escapes nothing.");
 			appendStringInfoChar(&item, *p++);
 			appendStringInfoChar(&item, *p);
+			kept = item.len;
 			continue;
 		}
 		if (*p != ',' && *p != '\0') {
@@ -80,11 +103,13 @@ SplitList(const char *value) {
 				appendStringInfoChar(&item, *p);
 			continue;
 		}
-		while (item.len > 0 && item.data[item.len - 1] == ' ')
+		while (item.len > kept && item.data[item.len - 1] == ' ')
 			item.data[--item.len] = '\0';
-		if (item.len > 0)
-			items = lappend(items, pstrdup(item.data));
+		if (item.len == 0)
+			ThrowBadListItem(option, value, "The list has an empty item.");
+		items = lappend(items, pstrdup(item.data));
 		resetStringInfo(&item);
+		kept = 0;
 		if (*p == '\0')
 			return items;
 	}
@@ -111,8 +136,8 @@ ParseTablePattern(const char *option, const char *item) {
 		dot += (*dot == '\\' && dot[1] != '\0') ? 2 : 1;
 	if (*dot != '.' || dot == item || dot[1] == '\0')
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		                errmsg("table pattern \"%s\" of option \"%s\" is not schema-qualified", item, option),
-		                errhint("Write schema.table; * matches any characters, as in public.* or *.orders.")));
+						errmsg("table pattern \"%s\" of option \"%s\" is not schema-qualified", item, option),
+						errhint("Write schema.table; * matches any characters, as in public.* or *.orders.")));
 	/* escapes stay: GlobMatches reads "\*" as a literal star */
 	TablePattern *pattern = static_cast<TablePattern *>(palloc(sizeof(TablePattern)));
 	pattern->schema = pnstrdup(item, dot - item);
@@ -128,10 +153,10 @@ ParseInt(const OptionSpec &spec, const char *value) {
 	long number = value ? strtol(value, &end, 10) : 0;
 	/* strtol skips leading blanks and takes a sign: only digits are a value here */
 	if (value == nullptr || !isdigit(static_cast<unsigned char>(*value)) || *end != '\0' || errno != 0 ||
-	    number < spec.min || number > spec.max)
+		number < spec.min || number > spec.max)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		                errmsg("could not parse value \"%s\" for parameter \"%s\"", value ? value : "", spec.name),
-		                errhint("Use an integer from %d to %d.", spec.min, spec.max)));
+						errmsg("could not parse value \"%s\" for parameter \"%s\"", value ? value : "", spec.name),
+						errhint("Use an integer from %d to %d.", spec.min, spec.max)));
 	return static_cast<int>(number);
 }
 
@@ -144,8 +169,8 @@ SetOption(PluginOptions *options, const OptionSpec &spec, const char *value) {
 		/* a bare option (pg_recvlogical -o include-xids) means true */
 		if (value != nullptr && !parse_bool(value, reinterpret_cast<bool *>(field)))
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			                errmsg("could not parse value \"%s\" for parameter \"%s\"", value, spec.name),
-			                errhint("Use true or false.")));
+							errmsg("could not parse value \"%s\" for parameter \"%s\"", value, spec.name),
+							errhint("Use true or false.")));
 		if (value == nullptr)
 			*reinterpret_cast<bool *>(field) = true;
 		break;
@@ -155,15 +180,16 @@ SetOption(PluginOptions *options, const OptionSpec &spec, const char *value) {
 	case OptionKind::StringList: {
 		List *items = NIL;
 		ListCell *cell;
-		foreach (cell, SplitList(value ? value : ""))
-			items = lappend(items, Unescape(static_cast<char *>(lfirst(cell)), strlen(static_cast<char *>(lfirst(cell)))));
+		foreach (cell, SplitList(spec.name, value ? value : ""))
+			items =
+				lappend(items, Unescape(static_cast<char *>(lfirst(cell)), strlen(static_cast<char *>(lfirst(cell)))));
 		*reinterpret_cast<List **>(field) = items;
 		break;
 	}
 	case OptionKind::TableList: {
 		List *patterns = NIL;
 		ListCell *cell;
-		foreach (cell, SplitList(value ? value : ""))
+		foreach (cell, SplitList(spec.name, value ? value : ""))
 			patterns = lappend(patterns, ParseTablePattern(spec.name, static_cast<char *>(lfirst(cell))));
 		*reinterpret_cast<List **>(field) = patterns;
 		break;
@@ -229,11 +255,11 @@ ParsePluginOptions(List *definitions, PluginOptions *options) {
 			index++;
 		if (index == kOptionCount)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			                errmsg("option \"%s\" = \"%s\" is unknown", definition->defname, value ? value : "(null)"),
-			                errhint("Valid options of the mostajs plugin are: %s.", OptionNames())));
+							errmsg("option \"%s\" = \"%s\" is unknown", definition->defname, value ? value : "(null)"),
+							errhint("Valid options of the mostajs plugin are: %s.", OptionNames())));
 		if (seen[index])
 			ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("conflicting or redundant options"),
-			                errdetail("Option \"%s\" is given more than once.", definition->defname)));
+							errdetail("Option \"%s\" is given more than once.", definition->defname)));
 		seen[index] = true;
 		SetOption(options, kOptions[index], value);
 	}

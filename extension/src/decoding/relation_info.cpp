@@ -11,10 +11,11 @@
 
 extern "C" {
 #include "postgres.h"
-#include "access/relation.h"   /* RelationIdGetRelation, RelationClose */
-#include "access/sysattr.h"	   /* FirstLowInvalidHeapAttributeNumber */
-#include "access/transam.h"	   /* FirstNormalObjectId */
-#include "catalog/partition.h" /* get_partition_ancestors */
+#include "access/htup_details.h" /* GETSTRUCT */
+#include "access/relation.h"	 /* RelationIdGetRelation, RelationClose */
+#include "access/sysattr.h"		 /* FirstLowInvalidHeapAttributeNumber */
+#include "access/transam.h"		 /* FirstNormalObjectId */
+#include "catalog/partition.h"	 /* get_partition_ancestors */
 #include "lib/stringinfo.h"
 #include "nodes/bitmapset.h"
 #include "nodes/pg_list.h"
@@ -25,7 +26,8 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/syscache.h" /* NAMESPACEOID, TYPEOID */
+#include "utils/syscache.h"		  /* NAMESPACEOID, TYPEOID */
+#include "catalog/pg_index.h"	  /* Form_pg_index */
 #include "catalog/pg_namespace.h" /* PG_CATALOG_NAMESPACE */
 }
 
@@ -103,17 +105,49 @@ SetNames(RelationInfo *info, Relation reported) {
 }
 
 /*
- * KeyColumns returns the columns the old row of an update or delete carries
- * and a target applies by: the replica identity index (the primary key under
- * REPLICA IDENTITY DEFAULT), else the primary key (REPLICA IDENTITY FULL);
- * nullptr when there is neither.
+ * KeyIndex returns the index whose columns a target applies changes by: the
+ * replica identity index (the primary key under REPLICA IDENTITY DEFAULT),
+ * whose columns the old row of an update or delete carries, else the primary
+ * key (REPLICA IDENTITY FULL or NOTHING); InvalidOid when there is neither.
  */
-Bitmapset *
-KeyColumns(Relation rel) {
-	Bitmapset *key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
-	if (key == nullptr)
-		key = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
-	return key;
+Oid
+KeyIndex(Relation rel) {
+	Oid index = RelationGetReplicaIndex(rel);
+	return OidIsValid(index) ? index : RelationGetPrimaryKeyIndex(rel);
+}
+
+/*
+ * KeyJson returns the key columns of key_owner as a JSON array in the key
+ * index's column order (PRIMARY KEY (b, a) gives ["b","a"]): the order a
+ * target builds its own key and composite ids in; nullptr when KeyIndex
+ * finds no index.
+ * Generated columns are never written, so never listed.
+ */
+const char *
+KeyJson(Relation key_owner) {
+	Oid index = KeyIndex(key_owner);
+	if (!OidIsValid(index))
+		return nullptr;
+	HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for index %u", index);
+	Form_pg_index form = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+	TupleDesc desc = RelationGetDescr(key_owner);
+	StringInfoData json;
+	initStringInfo(&json);
+	appendStringInfoChar(&json, '[');
+	for (int i = 0; i < form->indnkeyatts; i++) {
+		AttrNumber attnum = form->indkey.values[i];
+		if (attnum <= 0)
+			continue; /* an expression: never part of a key index */
+		Form_pg_attribute attribute = TupleDescAttr(desc, attnum - 1);
+		if (attribute->attisdropped || attribute->attgenerated)
+			continue;
+		appendStringInfo(&json, "%s%s", json.len > 1 ? "," : "", JsonString(NameStr(attribute->attname)));
+	}
+	appendStringInfoChar(&json, ']');
+	ReleaseSysCache(tuple);
+	return json.data;
 }
 
 /* TypeName returns a column type's name: built-in types as format_type prints them, others schema-qualified. */
@@ -142,21 +176,14 @@ InBitmap(AttrNumber attnum, const Bitmapset *columns) {
 void
 SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 	TupleDesc desc = RelationGetDescr(reported);
-	Bitmapset *key = KeyColumns(reported);
-	Relation key_owner = reported;
-	if (key == nullptr && reported != rel) {
-		key = KeyColumns(rel);
-		key_owner = rel;
-	}
+	Relation key_owner = OidIsValid(KeyIndex(reported)) ? reported : rel;
 	Bitmapset *identity = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 	info->identity_full = rel->rd_rel->relreplident == REPLICA_IDENTITY_FULL;
 	info->columns = static_cast<ColumnInfo *>(palloc0(sizeof(ColumnInfo) * desc->natts));
 	info->column_count = 0;
 
-	StringInfoData key_json, types_json;
-	initStringInfo(&key_json);
+	StringInfoData types_json;
 	initStringInfo(&types_json);
-	appendStringInfoChar(&key_json, '[');
 	appendStringInfoChar(&types_json, '{');
 	for (int i = 0; i < desc->natts; i++) {
 		Form_pg_attribute attribute = TupleDescAttr(desc, i);
@@ -167,19 +194,15 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 		ColumnInfo *column = &info->columns[info->column_count++];
 		column->attnum = own_attnum;
 		column->is_varlena = attribute->attlen == -1;
-		column->in_key = InBitmap(key_owner == rel ? own_attnum : attribute->attnum, key);
 		column->in_identity = info->identity_full || InBitmap(own_attnum, identity);
 		column->json_name = JsonString(name);
 		column->json_key = psprintf("%s:", column->json_name);
 		column->encoding = BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext);
-		if (column->in_key)
-			appendStringInfo(&key_json, "%s%s", key_json.len > 1 ? "," : "", column->json_name);
 		appendStringInfo(&types_json, "%s%s", types_json.len > 1 ? "," : "", column->json_key);
 		escape_json(&types_json, TypeName(attribute->atttypid, attribute->atttypmod));
 	}
-	appendStringInfoChar(&key_json, ']');
 	appendStringInfoChar(&types_json, '}');
-	info->key_json = key == nullptr ? nullptr : key_json.data;
+	info->key_json = KeyJson(key_owner);
 	info->types_json = types_json.data;
 }
 
@@ -228,7 +251,7 @@ CreateRelationInfoCache(MemoryContext parent, bool report_under_root) {
 	cache->report_under_root = report_under_root;
 
 	MemoryContextCallback *unlink =
-	    static_cast<MemoryContextCallback *>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
+		static_cast<MemoryContextCallback *>(MemoryContextAllocZero(context, sizeof(MemoryContextCallback)));
 	unlink->func = UnlinkCache;
 	unlink->arg = cache;
 	MemoryContextRegisterResetCallback(context, unlink);

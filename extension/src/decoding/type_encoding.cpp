@@ -124,6 +124,54 @@ AppendQuoted(StringInfo out, const char *text) {
 	escape_json(out, text);
 }
 
+/*
+ * AppendJsonString writes length bytes of data as a JSON string, escaped
+ * exactly as escape_json escapes (", \\, \b \f \n \r \t by name, other
+ * bytes below 0x20 as \u00xx) but copying runs of plain bytes at once: json,
+ * jsonb and text values are mostly plain, and this is the hot path.
+ */
+void
+AppendJsonString(StringInfo out, const char *data, int length) {
+	enlargeStringInfo(out, length + 2);
+	appendStringInfoCharMacro(out, '"');
+	int run = 0;
+	for (int i = 0; i < length; i++) {
+		unsigned char c = static_cast<unsigned char>(data[i]);
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		appendBinaryStringInfo(out, data + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '\b':
+			appendStringInfoString(out, "\\b");
+			break;
+		case '\f':
+			appendStringInfoString(out, "\\f");
+			break;
+		case '\n':
+			appendStringInfoString(out, "\\n");
+			break;
+		case '\r':
+			appendStringInfoString(out, "\\r");
+			break;
+		case '\t':
+			appendStringInfoString(out, "\\t");
+			break;
+		case '"':
+			appendStringInfoString(out, "\\\"");
+			break;
+		case '\\':
+			appendStringInfoString(out, "\\\\");
+			break;
+		default:
+			appendStringInfo(out, "\\u%04x", static_cast<int>(c));
+			break;
+		}
+	}
+	appendBinaryStringInfo(out, data + run, length - run);
+	appendStringInfoCharMacro(out, '"');
+}
+
 /* AppendFloat writes a float as its shortest exact decimal, or NaN/Infinity as strings. */
 void
 AppendFloat(StringInfo out, double value, bool is_float4) {
@@ -160,12 +208,21 @@ AppendInteger(StringInfo out, Datum value, const TypeEncoding *encoding) {
 	appendBinaryStringInfo(out, buffer, length);
 }
 
-/* AppendJson embeds a json value; its newlines can only be whitespace, folded so one document stays one line. */
+/*
+ * AppendJson writes a json value. Format version 1 embeds it, its newlines
+ * (which can only be whitespace) folded so one document stays one line; from
+ * version 2 on it is a JSON string holding the exact text, so that the JSON
+ * value null ("null") and SQL NULL (null) differ.
+ */
 void
-AppendJson(StringInfo out, Datum value) {
+AppendJson(StringInfo out, Datum value, int format_version) {
 	text *json = DatumGetTextPP(value);
 	const char *data = VARDATA_ANY(json);
 	int length = VARSIZE_ANY_EXHDR(json);
+	if (format_version >= kJsonAsTextVersion) {
+		AppendJsonString(out, data, length);
+		return;
+	}
 	enlargeStringInfo(out, length);
 	for (int i = 0; i < length; i++)
 		out->data[out->len + i] = (data[i] == '\n' || data[i] == '\r') ? ' ' : data[i];
@@ -252,20 +309,20 @@ AppendInterval(StringInfo out, Datum value) {
 
 /* AppendArrayLevel writes dimension `level` of an array starting at element *next. */
 void
-AppendArrayLevel(StringInfo out, int level, int dimensions, const int *sizes, const Datum *elements,
-                 const bool *nulls, int *next, const TypeEncoding *element) {
+AppendArrayLevel(StringInfo out, int level, int dimensions, const int *sizes, const Datum *elements, const bool *nulls,
+				 int *next, const TypeEncoding *element, int format_version) {
 	appendStringInfoChar(out, '[');
 	for (int i = 0; i < sizes[level]; i++) {
 		if (i > 0)
 			appendStringInfoChar(out, ',');
 		if (level + 1 < dimensions) {
-			AppendArrayLevel(out, level + 1, dimensions, sizes, elements, nulls, next, element);
+			AppendArrayLevel(out, level + 1, dimensions, sizes, elements, nulls, next, element, format_version);
 			continue;
 		}
 		if (nulls[*next])
 			appendStringInfoString(out, "null");
 		else
-			AppendValueJson(out, elements[*next], element);
+			AppendValueJson(out, elements[*next], element, format_version);
 		(*next)++;
 	}
 	appendStringInfoChar(out, ']');
@@ -273,7 +330,7 @@ AppendArrayLevel(StringInfo out, int level, int dimensions, const int *sizes, co
 
 /* AppendArray writes an array as a JSON array, nested by dimension (lower bounds are not kept). */
 void
-AppendArray(StringInfo out, Datum value, const TypeEncoding *encoding) {
+AppendArray(StringInfo out, Datum value, const TypeEncoding *encoding, int format_version) {
 	ArrayType *array = DatumGetArrayTypeP(value);
 	int dimensions = ARR_NDIM(array);
 	if (dimensions == 0) {
@@ -284,10 +341,10 @@ AppendArray(StringInfo out, Datum value, const TypeEncoding *encoding) {
 	Datum *elements;
 	bool *nulls;
 	int count;
-	deconstruct_array(array, ARR_ELEMTYPE(array), element->length, element->by_value, element->element_align,
-	                  &elements, &nulls, &count);
+	deconstruct_array(array, ARR_ELEMTYPE(array), element->length, element->by_value, element->element_align, &elements,
+					  &nulls, &count);
 	int next = 0;
-	AppendArrayLevel(out, 0, dimensions, ARR_DIMS(array), elements, nulls, &next, element);
+	AppendArrayLevel(out, 0, dimensions, ARR_DIMS(array), elements, nulls, &next, element, format_version);
 }
 
 } // namespace
@@ -316,7 +373,7 @@ AppendTimestamptzJson(StringInfo out, TimestampTz value) {
 }
 
 void
-AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding) {
+AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding, int format_version) {
 	switch (encoding->kind) {
 	case ValueKind::Integer:
 		AppendInteger(out, value, encoding);
@@ -331,19 +388,25 @@ AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding) {
 		appendStringInfoString(out, DatumGetBool(value) ? "true" : "false");
 		break;
 	case ValueKind::Json:
-		AppendJson(out, value);
+		AppendJson(out, value, format_version);
 		break;
 	case ValueKind::Jsonb: {
 		Jsonb *jsonb = DatumGetJsonbP(value);
-		appendStringInfoString(out, JsonbToCString(nullptr, &jsonb->root, VARSIZE(jsonb)));
+		char *text = JsonbToCString(nullptr, &jsonb->root, VARSIZE(jsonb));
+		if (format_version >= kJsonAsTextVersion)
+			AppendJsonString(out, text, static_cast<int>(strlen(text)));
+		else
+			appendStringInfoString(out, text);
 		break;
 	}
 	case ValueKind::Bytea:
 		AppendBytea(out, value);
 		break;
-	case ValueKind::Text:
-		AppendQuoted(out, text_to_cstring(DatumGetTextPP(value)));
+	case ValueKind::Text: {
+		text *string = DatumGetTextPP(value);
+		AppendJsonString(out, VARDATA_ANY(string), VARSIZE_ANY_EXHDR(string));
 		break;
+	}
 	case ValueKind::Timestamptz:
 		AppendTimestamp(out, DatumGetTimestampTz(value), true);
 		break;
@@ -357,7 +420,7 @@ AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding) {
 		AppendInterval(out, value);
 		break;
 	case ValueKind::Array:
-		AppendArray(out, value, encoding);
+		AppendArray(out, value, encoding, format_version);
 		break;
 	case ValueKind::Numeric:
 		/* numeric_out reads no setting; FmgrInfo is only read here */

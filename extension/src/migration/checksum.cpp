@@ -55,9 +55,9 @@ static_assert(kStateSize == 40, "ChecksumState is a count and two 128-bit values
 struct RowCodec {
 	Oid type_id;
 	int32 typmod;
-	int natts;		  /* attributes of the tuple descriptor, dropped ones included */
-	int ncolumns;	  /* live columns, in order[] */
-	int *order;		  /* attribute indexes, sorted by name bytewise */
+	int natts;	  /* attributes of the tuple descriptor, dropped ones included */
+	int ncolumns; /* live columns, in order[] */
+	int *order;	  /* attribute indexes, sorted by name bytewise */
 	const char **names;
 	TypeEncoding **encodings;
 	TupleDesc desc; /* a copy, in the codec's context */
@@ -69,21 +69,24 @@ struct ValueEncoding {
 	TypeEncoding *encoding;
 };
 
-/* KeepsJsonText tells whether a kind's canonical text is its JSON text as is (not a string's content). */
-bool
-KeepsJsonText(ValueKind kind) {
-	return kind == ValueKind::Json || kind == ValueKind::Jsonb || kind == ValueKind::Array;
-}
+/*
+ * kCanonicalFormatVersion is the format version whose value encoding the
+ * canonical text is: version 2, where a json or jsonb value is a string of
+ * its exact text, so its canonical text is that text and a JSON null
+ * ("null") differs from SQL NULL.
+ */
+constexpr int kCanonicalFormatVersion = 2;
 
 /*
  * AppendCanonicalValue writes a value's canonical text: what the output
- * plugin writes for it, a JSON string being replaced by its content.
+ * plugin writes for it, a JSON string being replaced by its content (an
+ * array's JSON text is kept as written).
  */
 void
 AppendCanonicalValue(StringInfo out, Datum value, const TypeEncoding *encoding) {
 	int start = out->len;
-	AppendValueJson(out, value, encoding);
-	if (KeepsJsonText(encoding->kind) || out->len == start || out->data[start] != '"')
+	AppendValueJson(out, value, encoding, kCanonicalFormatVersion);
+	if (encoding->kind == ValueKind::Array || out->len == start || out->data[start] != '"')
 		return;
 	size_t size = static_cast<size_t>(out->len - start);
 	if (!mosta::JsonUnquoteInPlace(out->data + start, &size))
@@ -215,7 +218,7 @@ AggregateContext(FunctionCallInfo fcinfo) {
 	MemoryContext context;
 	if (!AggCheckCallContext(fcinfo, &context))
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("mosta.canonical_checksum support functions run only inside the aggregate")));
+						errmsg("mosta.canonical_checksum support functions run only inside the aggregate")));
 	return context;
 }
 

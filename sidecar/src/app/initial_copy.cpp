@@ -6,6 +6,8 @@
 
 #include <stdexcept>
 
+#include "decode/change.hpp"
+
 namespace mosta::sidecar {
 
 boost::asio::awaitable<std::vector<std::string>>
@@ -44,7 +46,8 @@ ShapeDocument(PgConnection &sql, const std::string &table) {
 std::string
 CopyCursorSql(PgConnection &sql, const std::string &table) {
 	return "DECLARE mosta_copy NO SCROLL CURSOR FOR SELECT mosta.snapshot_documents(" + SqlLiteral(sql, table) +
-		   "::regclass, true, true)";
+		   "::regclass, include_types => true, partition_root => true, format_version => " +
+		   std::to_string(kFormatVersion) + ")";
 }
 
 } // namespace mosta::sidecar

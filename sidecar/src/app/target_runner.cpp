@@ -200,8 +200,8 @@ TargetRunner::PublishStatus() {
 	long long retained = slot.retained_bytes.value_or(0);
 	bool over = config_.retained_wal_warning > 0 && retained > config_.retained_wal_warning;
 	if (over) {
-		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) + " of WAL, over --retained-wal-warning (" +
-						   MegaBytes(config_.retained_wal_warning) + ")";
+		std::string text = "slot " + slot_ + " retains " + MegaBytes(retained) +
+						   " of WAL, over --retained-wal-warning (" + MegaBytes(config_.retained_wal_warning) + ")";
 		if (!status_.over_retained_limit)
 			LogLine(Label() + ": WARNING: " + text);
 		warning += (warning.empty() ? "" : "; ") + text;
@@ -291,10 +291,9 @@ TargetRunner::Warn(const std::string &action, const std::string &text) {
 	LogLine(Label() + ": WARNING: " + text);
 	status_.event = text + " (" + UtcNow() + ")";
 	try {
-		const std::string detail_sql =
-			"SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) + ", 'replica', " +
-			SqlLiteral(sql_, target_.name) + ", 'slot', " + SqlLiteral(sql_, slot_) + ", 'message', " +
-			SqlLiteral(sql_, text) + ")::text";
+		const std::string detail_sql = "SELECT json_build_object('project', " + SqlLiteral(sql_, target_.project) +
+									   ", 'replica', " + SqlLiteral(sql_, target_.name) + ", 'slot', " +
+									   SqlLiteral(sql_, slot_) + ", 'message', " + SqlLiteral(sql_, text) + ")::text";
 		PgResultHandle detail = co_await sql_.Exec("describing the event", detail_sql);
 		co_await LogActivity(sql_, action, plan_.name, PQgetvalue(detail.get(), 0, 0));
 	} catch (const std::exception &e) {
@@ -306,10 +305,10 @@ boost::asio::awaitable<void>
 TargetRunner::LoadCounters() {
 	if (status_.counters_loaded)
 		co_return;
-	const std::string stats_sql =
-		"SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM mosta.target_status WHERE rule = " +
-		SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
-		" AND replica = " + SqlLiteral(sql_, target_.name);
+	const std::string stats_sql = "SELECT snapshot_rows, changes_applied, transactions, resnapshots, status FROM "
+								  "mosta.target_status WHERE rule = " +
+								  SqlLiteral(sql_, plan_.name) + " AND project = " + SqlLiteral(sql_, target_.project) +
+								  " AND replica = " + SqlLiteral(sql_, target_.name);
 	PgResultHandle stats = co_await sql_.Exec("reading mosta.target_status", stats_sql);
 	if (PQntuples(stats.get()) == 1) {
 		status_.snapshot_rows = std::stoll(PQgetvalue(stats.get(), 0, 0));
@@ -441,8 +440,8 @@ TargetRunner::IncludeTables() {
 
 boost::asio::awaitable<void>
 TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool resnapshot) {
-	const std::string begin_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " +
-								  SqlLiteral(sql_, snapshot_name);
+	const std::string begin_sql =
+		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql_, snapshot_name);
 	co_await sql_.Exec("starting the initial copy", begin_sql);
 	std::vector<std::string> tables = co_await CopiedTables(sql_, plan_);
 	co_await OnWorker([&] { sink_->BeginTransaction(consistent_point); });
@@ -455,8 +454,9 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 		const std::string truncate_sql =
 			"SELECT json_build_object('op', 'truncate', 'tables', json_agg(json_build_object('schema', n.nspname, "
 			"'table', c.relname) ORDER BY x.n), 'cascade', false, 'restart_identity', false)::text FROM unnest(ARRAY[" +
-			names + "]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
-					" JOIN pg_namespace n ON n.oid = c.relnamespace";
+			names +
+			"]::text[]) WITH ORDINALITY x(name, n) JOIN pg_class c ON c.oid = to_regclass(x.name)"
+			" JOIN pg_namespace n ON n.oid = c.relnamespace";
 		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
 		if (!PQgetisnull(truncate.get(), 0, 0))
 			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0))); });
@@ -640,9 +640,13 @@ TargetRunner::Recopy(ReplicationStream &stream, const std::string &reason) {
 
 boost::asio::awaitable<void>
 TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables) {
-	std::vector<PluginOption> plugin_options{{"include-lsn", "on"},		  {"include-types", "on"},
-											 {"batch-bytes", "65536"},	  {"include-xids", "on"},
-											 {"include-timestamp", "on"}, {"partition-root", "on"}};
+	std::vector<PluginOption> plugin_options{{"format-version", std::to_string(kFormatVersion)},
+											 {"include-lsn", "on"},
+											 {"include-types", "on"},
+											 {"batch-bytes", "65536"},
+											 {"include-xids", "on"},
+											 {"include-timestamp", "on"},
+											 {"partition-root", "on"}};
 	if (!include_tables.empty())
 		plugin_options.emplace_back("include-tables", include_tables);
 	co_await stream.Start(slot_, start, plugin_options);

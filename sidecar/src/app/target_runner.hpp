@@ -8,13 +8,13 @@
  *
  *     Initial copy. When the slot does not exist it is created with an exported snapshot, and a second, normal
  *     connection reads every collection in that snapshot (BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET
- *     TRANSACTION SNAPSHOT) through mosta.snapshot_documents(regclass), in a cursor so memory stays bounded. All
- *     rows go to the sink inside ONE sink transaction committed at the slot's consistent point, so after the copy
- *     DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over.
- *     A crash during the copy leaves a slot while the sink's DurableLsn() is still 0/0: the runner then drops the
- *     slot and starts over with a new one (a copy cannot be resumed, because the exported snapshot dies with the
- *     connection that created the slot); that copy starts with a truncate of the copied tables, as a re-snapshot
- *     does, for targets that keep partial writes (MongoDB).
+ *     TRANSACTION SNAPSHOT) through mosta.snapshot_documents(regclass, true, kFormatVersion), in a cursor so memory
+ * stays bounded. All rows go to the sink inside ONE sink transaction committed at the slot's consistent point, so after
+ * the copy DurableLsn() = consistent point and streaming starts there: no gap, no duplicate at the hand-over. A crash
+ * during the copy leaves a slot while the sink's DurableLsn() is still 0/0: the runner then drops the slot and starts
+ * over with a new one (a copy cannot be resumed, because the exported snapshot dies with the connection that created
+ * the slot); that copy starts with a truncate of the copied tables, as a re-snapshot does, for targets that keep
+ * partial writes (MongoDB).
  *
  *     Re-snapshot. A slot PostgreSQL invalidated (wal_status = lost: it outgrew max_slot_wal_keep_size) has lost
  *     changes for good, and so has a target whose slot was dropped by hand while the sink holds data, and a target
@@ -24,11 +24,11 @@
  *     creates a new one and copies again; that copy starts with a truncate of every copied table in the same sink
  *     transaction, so rows deleted during the outage disappear from the target too.
  *
- *     Streaming. START_REPLICATION from the sink's DurableLsn(), with include-lsn, include-types, include-xids,
- *     include-timestamp (the commit time, handed to the sink with NoteCommitTime) and batch-bytes 65536. A
- *     transaction whose commit_lsn < DurableLsn() (i.e. whose end_lsn <= DurableLsn()) is skipped whole: replay
- *     after a crash is idempotent. The flush LSN confirmed to PostgreSQL is DurableLsn(); the
- *     sink is flushed whenever the stream is idle (no XLogData for poll_interval).
+ *     Streaming. START_REPLICATION from the sink's DurableLsn(), with format-version kFormatVersion, include-lsn,
+ * include-types, include-xids, include-timestamp (the commit time, handed to the sink with NoteCommitTime) and
+ * batch-bytes 65536. A transaction whose commit_lsn < DurableLsn() (i.e. whose end_lsn <= DurableLsn()) is skipped
+ * whole: replay after a crash is idempotent. The flush LSN confirmed to PostgreSQL is DurableLsn(); the sink is flushed
+ * whenever the stream is idle (no XLogData for poll_interval).
  *
  *     Stop: when *stop becomes true, the runner finishes the transaction in flight, flushes, sends its final
  *     status update (ReplicationStream::Stop) and returns. With once, it writes a heartbeat (mosta_heartbeat())

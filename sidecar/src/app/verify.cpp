@@ -5,7 +5,8 @@
  *     A SQLite target holds what the change documents carried, stored by the sink's type mapping
  *     (sink/sqlite_table.hpp); TargetCanonicalText turns each stored value back into the canonical text of
  *     docs/verification.md, led by the source column's PostgreSQL type: 0/1 of a boolean become false/true, a
- *     REAL is printed as PostgreSQL prints float8 (float4 for real), a BLOB as \x hex, JSON kept as its text.
+ *     REAL is printed as PostgreSQL prints float8 (float4 for real), a BLOB as \x hex, JSON kept as its text (a
+ *     json column's JSON null is the TEXT 'null', SQL NULL is NULL).
  */
 #include "app/verify.hpp"
 
@@ -14,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@
 
 #include "app/catalog.hpp"
 #include "app/target_path.hpp"
+#include "app/verify_diff.hpp"
 #include "app/verify_mongo.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -34,7 +37,6 @@ namespace mosta::sidecar {
 namespace {
 
 namespace asio = boost::asio;
-
 
 // How a source column's values are spelled canonically, from its (base) type.
 enum class TypeClass { Boolean, Float4, Float8, Bytea, Json, Other };
@@ -54,8 +56,9 @@ struct SourceTable {
 	std::vector<std::string> key; // primary key columns, in key order (empty: none)
 	long long rows = 0;
 	std::string checksum;
-	std::string cols_sql;			   // ", ARRAY[...]::text[]" when columns are left out, else empty
-	std::vector<std::string> excluded; // columns left out (json, for MongoDB targets)
+	std::string cols_sql;				// ", ARRAY[...]::text[]" when columns are left out, else empty
+	std::vector<std::string> excluded;	// columns left out (json, for MongoDB targets)
+	std::vector<std::string> generated; // generated columns: never replicated, left out of both sides
 };
 
 // What verify computed for one collection on a target.
@@ -117,9 +120,8 @@ TargetCanonicalText(sqlite3_stmt *stmt, int index, TypeClass type) {
 	std::string text(reinterpret_cast<const char *>(bytes), static_cast<std::size_t>(size));
 	if (storage == SQLITE_BLOB && type == TypeClass::Bytea)
 		return HexBlob(bytes, size);
-	// JSON objects and arrays are stored as their text; a JSON string arrives decoded and is quoted back
-	if (type == TypeClass::Json && !(text.size() > 0 && (text[0] == '{' || text[0] == '[')))
-		return JsonQuote(text);
+	// json and jsonb values are stored as their JSON text (format version 2 sends that text), arrays as the
+	// plugin's JSON array: both are the canonical text as stored
 	return text;
 }
 
@@ -130,18 +132,26 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 	const std::string rel = SqlLiteral(conn, collection);
 	PgResultHandle names = co_await conn.Exec(
 		"resolving " + collection, "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
-								   "c.relnamespace WHERE c.oid = to_regclass(" + rel + ")");
+								   "c.relnamespace WHERE c.oid = to_regclass(" +
+									   rel + ")");
 	if (PQntuples(names.get()) == 0)
 		co_return std::nullopt;
-	SourceTable source{PQgetvalue(names.get(), 0, 0), PQgetvalue(names.get(), 0, 1), {}, {}, 0, {}, {}, {}};
+	SourceTable source{PQgetvalue(names.get(), 0, 0), PQgetvalue(names.get(), 0, 1), {}, {}, 0, {}, {}, {}, {}};
 	PgResultHandle columns = co_await conn.Exec(
 		"reading the columns of " + collection,
-		"SELECT a.attname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL)"
+		"SELECT a.attname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL),"
+		"       a.attgenerated <> ''"
 		"  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-		" WHERE a.attrelid = " + rel + "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
+		" WHERE a.attrelid = " +
+			rel + "::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum");
 	std::string kept;
 	for (int row = 0; row < PQntuples(columns.get()); ++row) {
 		std::string name = PQgetvalue(columns.get(), row, 0), type = PQgetvalue(columns.get(), row, 1);
+		// a generated column is computed on the source and never sent (protocol section 7): no target has it
+		if (PQgetvalue(columns.get(), row, 2)[0] == 't') {
+			source.generated.push_back(name);
+			continue;
+		}
 		if (for_mongo && MongoVerifyExcluded(type)) {
 			source.excluded.push_back(name);
 			continue;
@@ -149,13 +159,14 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 		kept += (kept.empty() ? "" : ", ") + SqlLiteral(conn, name);
 		source.columns.push_back({name, ClassOf(type), type});
 	}
-	if (!source.excluded.empty())
+	if (!source.excluded.empty() || !source.generated.empty())
 		source.cols_sql = ", ARRAY[" + kept + "]::text[]";
 	PgResultHandle key = co_await conn.Exec(
 		"reading the primary key of " + collection,
 		"SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n)"
 		"  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-		" WHERE i.indrelid = " + rel + "::regclass AND i.indisprimary ORDER BY k.n");
+		" WHERE i.indrelid = " +
+			rel + "::regclass AND i.indisprimary ORDER BY k.n");
 	for (int row = 0; row < PQntuples(key.get()); ++row)
 		source.key.emplace_back(PQgetvalue(key.get(), row, 0));
 	PgResultHandle sum =
@@ -166,9 +177,10 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo) {
 	co_return source;
 }
 
-// ReadTarget computes the canonical checksum (and per-key row hashes) of source's table in the SQLite file db.
+// ReadTarget computes the canonical checksum (and per-key row hashes) of source's table in the SQLite file db, and
+// keeps the canonical values of the rows whose key is in wanted.
 TargetTable
-ReadTarget(sqlite3 *db, const SourceTable &source) {
+ReadTarget(sqlite3 *db, const SourceTable &source, const std::set<std::string> &wanted) {
 	TargetTable target;
 	std::optional<SqliteTable> table = LoadSqliteTable(db, SqliteTableName(source.schema, source.table));
 	if (!table)
@@ -179,16 +191,19 @@ ReadTarget(sqlite3 *db, const SourceTable &source) {
 	for (const SourceColumn &column : source.columns)
 		select += (select.empty() ? "" : ", ") +
 				  (table->kinds.count(column.name) ? QuoteIdentifier(column.name) : std::string("NULL"));
-	SqliteStmtHandle stmt = PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " +
-											   table->quoted);
+	SqliteStmtHandle stmt =
+		PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " + table->quoted);
 	ChecksumState state;
 	while (StepSql(db, stmt.get())) {
 		std::vector<CanonicalColumn> row;
 		std::map<std::string, std::optional<std::string>> by_name;
+		std::vector<std::optional<std::string>> values;
 		for (std::size_t i = 0; i < source.columns.size(); ++i) {
 			std::optional<std::string> text =
 				TargetCanonicalText(stmt.get(), static_cast<int>(i), source.columns[i].type);
 			by_name[source.columns[i].name] = text;
+			if (!wanted.empty())
+				values.push_back(text);
 			row.push_back({source.columns[i].name, std::move(text)});
 		}
 		std::string encoded = EncodeCanonicalRow(std::move(row));
@@ -200,7 +215,10 @@ ReadTarget(sqlite3 *db, const SourceTable &source) {
 				key.push_back(by_name[name]);
 			char hex[kHash128HexSize + 1];
 			FormatHash128(hash, hex);
-			target.hashes[CanonicalKeyText(key)] = hex;
+			std::string key_text = CanonicalKeyText(key);
+			if (wanted.count(key_text) != 0)
+				target.values[key_text] = std::move(values);
+			target.hashes[std::move(key_text)] = hex;
 		}
 	}
 	target.rows = static_cast<long long>(state.rows);
@@ -208,10 +226,44 @@ ReadTarget(sqlite3 *db, const SourceTable &source) {
 	return target;
 }
 
-// PrintDifferences lists up to kVerifyShownKeys keys whose rows differ between source and target.
+// TargetReader computes a collection's rows on a target, keeping the canonical values of the rows whose key is in
+// the set (empty: none).
+using TargetReader = std::function<TargetTable(const SourceTable &, const std::set<std::string> &)>;
+
+// SourceValues returns the canonical values of source's columns for the rows whose key text is in keys, by key text
+// (the key expression is mosta.row_hashes'), read in the comparison's snapshot.
+asio::awaitable<std::map<std::string, std::vector<std::optional<std::string>>>>
+SourceValues(PgConnection &conn, const std::string &collection, const SourceTable &source,
+			 const std::set<std::string> &keys) {
+	std::string key_expr, select, wanted;
+	for (const std::string &name : source.key)
+		key_expr += std::string(key_expr.empty() ? "" : " || ',' || ") +
+					"coalesce(replace(replace(mosta.canonical_text(t." + QuoteIdentifier(name) +
+					R"(), E'\\', E'\\\\'), ',', E'\\,'), E'\\N'))";
+	for (const SourceColumn &column : source.columns)
+		select += ", mosta.canonical_text(t." + QuoteIdentifier(column.name) + ")";
+	for (const std::string &key : keys)
+		wanted += (wanted.empty() ? "" : ", ") + SqlLiteral(conn, key);
+	PgResultHandle result = co_await conn.Exec(
+		"reading the differing rows of " + collection,
+		"SELECT * FROM (SELECT " + key_expr + " AS key" + select + " FROM " + QuoteIdentifier(source.schema) + "." +
+			QuoteIdentifier(source.table) + " t) x WHERE x.key = ANY (ARRAY[" + wanted + "]::text[])");
+	std::map<std::string, std::vector<std::optional<std::string>>> values;
+	for (int row = 0; row < PQntuples(result.get()); ++row) {
+		std::vector<std::optional<std::string>> &out = values[PQgetvalue(result.get(), row, 0)];
+		for (int i = 1; i < PQnfields(result.get()); ++i)
+			out.push_back(PQgetisnull(result.get(), row, i)
+							  ? std::nullopt
+							  : std::optional<std::string>(PQgetvalue(result.get(), row, i)));
+	}
+	co_return values;
+}
+
+// PrintDifferences lists up to kVerifyShownKeys keys whose rows differ between source and target; under each key
+// present on both sides, the columns that differ with both values (read again on both sides).
 asio::awaitable<void>
 PrintDifferences(PgConnection &conn, const std::string &collection, const SourceTable &source,
-				 const TargetTable &target) {
+				 const TargetTable &target, const TargetReader &read) {
 	if (source.key.empty()) {
 		std::printf("    (no primary key: differing rows are not listed)\n");
 		co_return;
@@ -222,11 +274,15 @@ PrintDifferences(PgConnection &conn, const std::string &collection, const Source
 	std::map<std::string, std::string> source_hashes;
 	for (int row = 0; row < PQntuples(result.get()); ++row)
 		source_hashes[PQgetvalue(result.get(), row, 0)] = PQgetvalue(result.get(), row, 1);
-	std::vector<std::string> lines;
+	std::vector<std::pair<std::string, std::string>> lines; // line, and the key when its row differs
+	std::set<std::string> different;
 	int total = 0;
-	auto note = [&](const std::string &line) {
-		if (++total <= kVerifyShownKeys)
-			lines.push_back(line);
+	auto note = [&](const std::string &line, const std::string &key = {}) {
+		if (++total > kVerifyShownKeys)
+			return;
+		lines.emplace_back(line, key);
+		if (!key.empty())
+			different.insert(key);
 	};
 	auto s = source_hashes.begin();
 	auto t = target.hashes.begin();
@@ -239,22 +295,36 @@ PrintDifferences(PgConnection &conn, const std::string &collection, const Source
 			++t;
 		} else {
 			if (s->second != t->second)
-				note("different:         " + s->first);
+				note("different:         " + s->first, s->first);
 			++s;
 			++t;
 		}
 	}
-	for (const std::string &line : lines)
+	std::map<std::string, std::vector<std::optional<std::string>>> source_values;
+	TargetTable target_values;
+	if (!different.empty()) {
+		source_values = co_await SourceValues(conn, collection, source, different);
+		target_values = read(source, different);
+	}
+	std::vector<std::string> names;
+	for (const SourceColumn &column : source.columns)
+		names.push_back(column.name);
+	for (const auto &[line, key] : lines) {
 		std::printf("    %s\n", line.c_str());
+		if (key.empty())
+			continue;
+		for (const std::string &column : DifferingColumnLines(names, source_values[key], target_values.values[key]))
+			std::printf("      %s\n", column.c_str());
+	}
 	if (total > kVerifyShownKeys)
 		std::printf("    ... and %d more differing keys\n", total - kVerifyShownKeys);
 }
 
 // CompareCollections prints one line per collection, comparing the source with what read computes on a target
-// (for_mongo: json columns left out, and said so); returns whether any collection differs.
+// (generated columns left out, and for_mongo json columns, and said so); returns whether any collection differs.
 asio::awaitable<bool>
 CompareCollections(PgConnection &conn, const std::vector<std::string> &collections, bool for_mongo,
-				   const std::function<TargetTable(const SourceTable &)> &read) {
+				   const TargetReader &read) {
 	bool mismatch = false;
 	std::printf("  %-32s %12s %12s  %-16s  %-16s  %s\n", "collection", "source_rows", "target_rows", "source_checksum",
 				"target_checksum", "result");
@@ -265,7 +335,7 @@ CompareCollections(PgConnection &conn, const std::vector<std::string> &collectio
 			mismatch = true;
 			continue;
 		}
-		TargetTable target = read(*source);
+		TargetTable target = read(*source, {});
 		bool match = target.exists && target.rows == source->rows && target.checksum == source->checksum;
 		std::printf("  %-32s %12lld %12s  %-16.16s  %-16.16s  %s\n", collection.c_str(), source->rows,
 					target.exists ? std::to_string(target.rows).c_str() : "-", source->checksum.c_str(),
@@ -276,10 +346,16 @@ CompareCollections(PgConnection &conn, const std::vector<std::string> &collectio
 				names += (names.empty() ? "" : ", ") + name;
 			std::printf("    not compared (json keeps its source text, which MongoDB does not): %s\n", names.c_str());
 		}
+		if (!source->generated.empty()) {
+			std::string names;
+			for (const std::string &name : source->generated)
+				names += (names.empty() ? "" : ", ") + name;
+			std::printf("    not compared (generated columns are not replicated): %s\n", names.c_str());
+		}
 		if (!match) {
 			mismatch = true;
 			if (target.exists)
-				co_await PrintDifferences(conn, collection, *source, target);
+				co_await PrintDifferences(conn, collection, *source, target, read);
 			else
 				std::printf("    the target has no table %s\n",
 							QuoteIdentifier(SqliteTableName(source->schema, source->table)).c_str());
@@ -319,11 +395,11 @@ VerifyRule(const Config &config) {
 						MaskCredentials(replica.uri).c_str());
 			try {
 				MongoVerifyTarget mongo(replica.uri, replica.project);
-				auto read = [&](const SourceTable &source) {
+				auto read = [&](const SourceTable &source, const std::set<std::string> &wanted) {
 					std::vector<VerifyColumn> columns;
 					for (const SourceColumn &column : source.columns)
 						columns.push_back({column.name, column.type_name});
-					return mongo.Read(source.schema, source.table, columns, source.key);
+					return mongo.Read(source.schema, source.table, columns, source.key, wanted);
 				};
 				if (co_await CompareCollections(conn, collections, true, read))
 					mismatch = true;
@@ -358,7 +434,9 @@ VerifyRule(const Config &config) {
 			mismatch = true;
 			continue;
 		}
-		auto read = [&](const SourceTable &source) { return ReadTarget(db.get(), source); };
+		auto read = [&](const SourceTable &source, const std::set<std::string> &wanted) {
+			return ReadTarget(db.get(), source, wanted);
+		};
 		if (co_await CompareCollections(conn, collections, false, read))
 			mismatch = true;
 	}

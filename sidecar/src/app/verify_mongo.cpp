@@ -269,11 +269,12 @@ QuotedInArray(Kind kind) {
 		   kind != Kind::Json;
 }
 
-// AppendArrayElement writes an element of an array column the way the plugin embeds arrays ([1,null,3], ["a"]).
+// AppendArrayElement writes an element of an array column the way the plugin embeds arrays ([1,null,3], ["a"]);
+// top is the column's array itself (of a json[] column too, whose nested arrays are json values).
 void
-AppendArrayElement(std::string &out, const bson_iter_t *iter, Kind kind) {
+AppendArrayElement(std::string &out, const bson_iter_t *iter, Kind kind, bool top = false) {
 	const bson_type_t bson_type = bson_iter_type(iter);
-	if (bson_type == BSON_TYPE_ARRAY && kind != Kind::Json) {
+	if (bson_type == BSON_TYPE_ARRAY && (kind != Kind::Json || top)) {
 		bson_iter_t child;
 		out += '[';
 		bool first = true;
@@ -287,7 +288,19 @@ AppendArrayElement(std::string &out, const bson_iter_t *iter, Kind kind) {
 		out += ']';
 		return;
 	}
-	if (kind == Kind::Json || bson_type == BSON_TYPE_DOCUMENT) {
+	if (kind == Kind::Json) {
+		// an element of a json[]/jsonb[] is the JSON string of its text (format version 2); SQL NULL and JSON null
+		// elements are both BSON null in MongoDB, read as SQL NULL (docs/verification.md)
+		if (bson_type == BSON_TYPE_NULL || bson_type == BSON_TYPE_UNDEFINED) {
+			out += "null";
+			return;
+		}
+		std::string text;
+		AppendJsonb(text, iter);
+		out += JsonQuote(text);
+		return;
+	}
+	if (bson_type == BSON_TYPE_DOCUMENT) {
 		AppendJsonb(out, iter);
 		return;
 	}
@@ -306,21 +319,17 @@ AppendArrayElement(std::string &out, const bson_iter_t *iter, Kind kind) {
 std::optional<std::string>
 ValueText(const bson_iter_t *iter, ColumnType type) {
 	const bson_type_t bson_type = bson_iter_type(iter);
+	if (type.kind == Kind::Json && type.dims == 0) {
+		// a json column's value is its JSON text: BSON null is the JSON null; SQL NULL is a missing field
+		std::string out;
+		AppendJsonb(out, iter);
+		return out;
+	}
 	if (bson_type == BSON_TYPE_NULL || bson_type == BSON_TYPE_UNDEFINED)
 		return std::nullopt;
 	if (type.dims > 0 && bson_type == BSON_TYPE_ARRAY) {
 		std::string out;
-		AppendArrayElement(out, iter, type.kind);
-		return out;
-	}
-	if (type.kind == Kind::Json) {
-		if (bson_type == BSON_TYPE_UTF8) {
-			std::uint32_t length = 0;
-			const char *text = bson_iter_utf8(iter, &length);
-			return JsonQuote(std::string_view(text, length));
-		}
-		std::string out;
-		AppendJsonb(out, iter);
+		AppendArrayElement(out, iter, type.kind, true);
 		return out;
 	}
 	switch (bson_type) {
@@ -452,6 +461,8 @@ MongoDocumentRow(const bson_t *doc, const std::vector<VerifyColumn> &columns, co
 		row.push_back({column.name, BsonCanonicalText(value, column.type)});
 	}
 	MongoRow result;
+	for (const CanonicalColumn &column : row)
+		result.values.push_back(column.value);
 	result.encoded = EncodeCanonicalRow(std::move(row));
 	if (!key.empty()) {
 		std::vector<std::optional<std::string>> values;
@@ -489,7 +500,7 @@ MongoVerifyTarget::MongoVerifyTarget(const std::string &uri, const std::string &
 
 VerifyTargetRows
 MongoVerifyTarget::Read(const std::string &schema, const std::string &table, const std::vector<VerifyColumn> &columns,
-						const std::vector<std::string> &key) {
+						const std::vector<std::string> &key, const std::set<std::string> &wanted) {
 	struct CollectionDeleter {
 		void
 		operator()(mongoc_collection_t *collection) const noexcept {
@@ -519,6 +530,8 @@ MongoVerifyTarget::Read(const std::string &schema, const std::string &table, con
 		if (!key.empty()) {
 			char hex[kHash128HexSize + 1];
 			FormatHash128(hash, hex);
+			if (wanted.count(row.key) != 0)
+				target.values[row.key] = std::move(row.values);
 			target.hashes[row.key] = hex;
 		}
 	}

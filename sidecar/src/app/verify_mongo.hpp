@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,6 +54,8 @@ struct VerifyTargetRows {
 	long long rows = 0;
 	std::string checksum;
 	std::map<std::string, std::string> hashes; // key text -> row hash, when the source has a key
+	// key text -> canonical values (in the columns' order) of the rows whose key was asked for
+	std::map<std::string, std::vector<std::optional<std::string>>> values;
 };
 
 // MongoVerifyExcluded tells whether a column of this type is left out of a MongoDB comparison (json, json[]).
@@ -70,6 +73,7 @@ std::string UnescapeMongoFieldName(std::string_view field);
 struct MongoRow {
 	std::string encoded;
 	std::string key;
+	std::vector<std::optional<std::string>> values; // canonical values, in the columns' order
 };
 MongoRow MongoDocumentRow(const bson_t *doc, const std::vector<VerifyColumn> &columns,
 						  const std::vector<std::string> &key);
@@ -88,10 +92,10 @@ class MongoVerifyTarget {
 		return database_;
 	}
 
-	// Read counts and checksums the collection of schema.table (a missing collection reads as empty); throws
-	// MongoVerifyError.
+	// Read counts and checksums the collection of schema.table (a missing collection reads as empty), keeping the
+	// canonical values of the documents whose key text is in wanted; throws MongoVerifyError.
 	VerifyTargetRows Read(const std::string &schema, const std::string &table, const std::vector<VerifyColumn> &columns,
-						  const std::vector<std::string> &key);
+						  const std::vector<std::string> &key, const std::set<std::string> &wanted = {});
 
   private:
 	struct ClientDeleter {

@@ -6,8 +6,10 @@
  *
  *     Values (protocol section 8) become a Value: null, bool, int64 (every integer that fits, so bigint and oid
  *     stay exact), double (other numbers: PostgreSQL prints floats in their shortest round-trip form), string
- *     (text-like types, numeric, bytea's "\x..", NaN/Infinity, and the rare number that fits neither, kept as its
- *     exact text), or RawJson (objects and arrays: json, jsonb, arrays, kept as their exact source text).
+ *     (text-like types, numeric, bytea's "\x..", NaN/Infinity, the rare number that fits neither, kept as its
+ *     exact text, and from format version 2 on json and jsonb values: the JSON text, "null" for a JSON null), or
+ *     RawJson (objects and arrays: arrays, version-1 json and jsonb, kept as their exact source text). The parser
+ *     reads both versions alike: what a string means for a json column is the reader's to know (kFormatVersion).
  *
  *     Forward compatibility (protocol section 4): unknown fields are ignored. A document whose "op" is unknown
  *     makes ParseChange throw UnknownOpError; ParseChangeLines skips such documents, as a version-1 consumer must.
@@ -24,6 +26,11 @@
 #include <vector>
 
 namespace mosta::sidecar {
+
+// kFormatVersion is the format version of docs/protocol.md the sidecar asks for, streaming and in the initial copy:
+// version 2, where a json or jsonb value is a JSON string holding its text (so a JSON null is the string "null",
+// apart from SQL NULL, which is null). Every sink reads column values in this version's form.
+inline constexpr int kFormatVersion = 2;
 
 // What a document reports.
 enum class Op {

@@ -194,12 +194,14 @@ JsonArchiveSink::NoteCommitTime(std::string_view commit_time) {
 	commit_time_ = commit_time;
 }
 
-// WriteBeginLine writes {"op":"begin","ts":...,"commit_lsn":...} once per transaction.
+// WriteBeginLine writes {"op":"begin","format_version":N,"ts":...,"commit_lsn":...} once per transaction:
+// format_version is the protocol version of the transaction's documents (kFormatVersion), so an archive that spans
+// an upgrade of the sidecar says which lines read json values as version 1 (embedded) or 2 (strings).
 void
 JsonArchiveSink::WriteBeginLine() {
 	if (begin_written_)
 		return;
-	std::string line = R"({"op":"begin",)";
+	std::string line = R"({"op":"begin","format_version":)" + std::to_string(kFormatVersion) + ",";
 	if (!commit_time_.empty()) {
 		line += R"("ts":)";
 		AppendJsonString(line, commit_time_);

@@ -3,13 +3,14 @@
  *     JsonArchiveSink: an append-only archive of the change stream as newline-delimited JSON, in files
  *       <directory>/archive-<commit LSN of the file's first transaction, 16 hex digits>.jsonl
  *     (fixed width, so names sort in stream order). Each source transaction is written as
- *       {"op":"begin","ts":"<commit time>","commit_lsn":"X/Y"}
+ *       {"op":"begin","format_version":2,"ts":"<commit time>","commit_lsn":"X/Y"}
  *       <each change document verbatim, as received (Change::raw)>
  *       {"op":"commit","ts":"<commit time>","lsn":"X/Y","end_lsn":"X/Y"}
- *     so an archive file is itself a protocol stream (docs/protocol.md) read with include-lsn. "ts" is the commit
- *     timestamp text the daemon passes to NoteCommitTime (the begin document's "ts", include-timestamp=on),
- *     JSON-escaped; it is left out when NoteCommitTime was not called (a non-transactional message). "xid" is not
- *     archived; the changes are kept exactly as the plugin wrote them (with "lsn", and "types" when read with
+ *     so an archive file is itself a protocol stream (docs/protocol.md) read with include-lsn, in the format version
+ *     its begin lines name (kFormatVersion; a begin line without format_version, written by 0.1.0, is version 1).
+ * "ts" is the commit timestamp text the daemon passes to NoteCommitTime (the begin document's "ts",
+ * include-timestamp=on), JSON-escaped; it is left out when NoteCommitTime was not called (a non-transactional message).
+ * "xid" is not archived; the changes are kept exactly as the plugin wrote them (with "lsn", and "types" when read with
  *     include-types).
  *
  *     Durability (SpooledTransaction): a transaction's lines are buffered up to SpooledTransaction::kSpillBytes and

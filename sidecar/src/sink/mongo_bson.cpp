@@ -32,8 +32,10 @@ constexpr std::size_t kDecimal128Digits = 34;
 constexpr std::int64_t kMillisPerSecond = 1000;
 constexpr std::int64_t kSecondsPerDay = 86'400;
 
-// How a PostgreSQL type maps (the base type of an array: see PgType::dims).
-enum class Kind { Int32, Int64, Numeric, Float, Bool, Timestamp, Date, Uuid, Bytea, Json, Other };
+// How a PostgreSQL type maps (the base type of an array: see PgType::dims). Json is natural JSON (json content,
+// values of unknown type); JsonText is a json or jsonb column, whose values are JSON texts in strings (format
+// version 2): each is parsed and embedded, so the JSON null "null" becomes BSON null.
+enum class Kind { Int32, Int64, Numeric, Float, Bool, Timestamp, Date, Uuid, Bytea, Json, JsonText, Other };
 
 // A type name of include-types, read: its kind and its number of array dimensions ("int[]" and "int[][]" print
 // alike, so dims is what the name says, and nested JSON arrays are followed whatever it is).
@@ -68,7 +70,7 @@ ReadPgType(std::string_view type) {
 	else if (base == "bytea")
 		result.kind = Kind::Bytea;
 	else if (base == "json" || base == "jsonb")
-		result.kind = Kind::Json;
+		result.kind = Kind::JsonText;
 	return result;
 }
 
@@ -266,8 +268,8 @@ AppendDateText(bson_t *doc, std::string_view field, const std::string &text, std
 	bool truncated = false;
 	std::optional<std::int64_t> millis = ParseIsoMillis(text, truncated);
 	if (!millis) {
-		notes.push_back({std::string(column), "date/time \"" + text.substr(0, 40) +
-												  "\" has no BSON date equivalent: kept as a string"});
+		notes.push_back({std::string(column),
+						 "date/time \"" + text.substr(0, 40) + "\" has no BSON date equivalent: kept as a string"});
 		AppendUtf8(doc, field, text);
 		return;
 	}
@@ -317,9 +319,8 @@ ParseByteaHex(std::string_view text) {
 }
 
 // AppendScalar appends a non-JSON-structured value by kind.
-void
-AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind, std::string_view column,
-			 MappingNotes &notes);
+void AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind, std::string_view column,
+				  MappingNotes &notes);
 
 // JsonToBson reads one JSON value (json/jsonb, or an array's text) and appends it; leaves (scalars) are mapped by
 // leaf_kind (Kind::Json: natural JSON, Kind::Other included).
@@ -598,6 +599,7 @@ AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind,
 			return;
 		case Kind::Int32:
 		case Kind::Json:
+		case Kind::JsonText:
 			AppendInteger(doc, field, *integer, true);
 			return;
 		default:
@@ -615,6 +617,9 @@ AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind,
 	}
 	const std::string &text = std::get<std::string>(value);
 	switch (kind) {
+	case Kind::JsonText: // a json value's text (format version 2), in a column or an array element
+		JsonToBson(text, Kind::Json, column, notes).AppendAll(doc, field);
+		return;
 	case Kind::Numeric:
 		AppendNumeric(doc, field, text, column, notes);
 		return;
@@ -703,7 +708,18 @@ void
 AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::string_view type,
 				 std::string_view column, MappingNotes &notes) {
 	PgType pg_type = ReadPgType(type);
+	// a json column's own value (not an array of them): a version-1 object, array or scalar is natural JSON
+	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string>(value))
+		pg_type.kind = Kind::Json;
 	AppendScalar(doc, field, value, pg_type.kind, column, notes);
+}
+
+bool
+MongoOmitsColumn(const Change &change, const Column &column) {
+	if (!IsNull(column.value))
+		return false;
+	PgType pg_type = ReadPgType(TypeOf(change, column.name));
+	return pg_type.kind == Kind::JsonText && pg_type.dims == 0;
 }
 
 void
@@ -751,8 +767,7 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 }
 
 BsonHandle
-MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
-			  const LegacyObjectId &legacy) {
+MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes, const LegacyObjectId &legacy) {
 	BsonHandle filter = NewBson();
 	AppendMongoId(filter.get(), change, row, notes, legacy);
 	return filter;
@@ -771,8 +786,10 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 									 " into MongoDB: its column \"_id\" is not its one-column key, and _id is the "
 									 "document's key; rename the column or make it the primary key");
 		}
-		AppendMongoValue(doc.get(), MongoFieldName(column.name), column.value, TypeOf(change, column.name),
-						 column.name, notes);
+		if (MongoOmitsColumn(change, column))
+			continue; // SQL NULL of a json column: no field, apart from a JSON null (BSON null)
+		AppendMongoValue(doc.get(), MongoFieldName(column.name), column.value, TypeOf(change, column.name), column.name,
+						 notes);
 	}
 	return doc;
 }

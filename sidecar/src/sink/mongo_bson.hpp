@@ -9,7 +9,9 @@
  *       ("NaN", "Infinity" included); boolean → bool; timestamp, timestamptz → date (UTC milliseconds, sub-
  *       millisecond digits truncated: noted when non-zero); date → date at 00:00 UTC; infinite timestamps and
  *       dates → the string "infinity"/"-infinity" (noted); uuid → binary subtype 4; bytea → binary subtype 0;
- *       json, jsonb → embedded documents and arrays (numbers: int32, int64, else double); arrays → arrays, each
+ *       json, jsonb → embedded documents and arrays (numbers: int32, int64, else double), from the JSON text format
+ *       version 2 sends (a JSON null is BSON null; SQL NULL of a json or jsonb column is no field at all, see
+ *       MongoOmitsColumn; in json[]/jsonb[] both are BSON null elements); arrays → arrays, each
  *       element mapped by the element type; everything else (text, enums, intervals, ...) → its text; a value
  *       whose type is unknown (no "types") → by its JSON form.
  *
@@ -94,6 +96,11 @@ std::string MongoFieldName(std::string_view name);
 void AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::string_view type,
 					  std::string_view column, MappingNotes &notes);
 
+// MongoOmitsColumn tells whether MongoRowDocument leaves column out: SQL NULL of a json or jsonb column (not an
+// array), so that it differs from the JSON value null, which is BSON null. An update that writes with $set must
+// $unset such a column.
+bool MongoOmitsColumn(const Change &change, const Column &column);
+
 // LegacyObjectId returns the legacy ObjectId (24 hex digits) id_map holds for the uuid key value of change's table,
 // or nothing; the sink's resolver looks it up in mosta.id_map (docs/mongodb.md, "_id").
 using LegacyObjectId = std::function<std::optional<std::string>(const Change &change, const std::string &uuid)>;
@@ -109,8 +116,8 @@ void AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> 
 BsonHandle MongoIdFilter(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
 						 const LegacyObjectId &legacy = {});
 
-// MongoRowDocument returns {_id: key, <every column of row>}; a column named "_id" is the key itself when it is
-// the one key column, and is refused otherwise.
+// MongoRowDocument returns {_id: key, <every column of row but those MongoOmitsColumn leaves out>}; a column named
+// "_id" is the key itself when it is the one key column, and is refused otherwise.
 BsonHandle MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
 							const LegacyObjectId &legacy = {});
 

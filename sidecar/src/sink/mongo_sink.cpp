@@ -298,6 +298,13 @@ MongoSink::ApplyRow(const Change &change) {
 		BsonHandle update = NewBson();
 		bool appended = BSON_APPEND_DOCUMENT(update.get(), "$set", &columns);
 		bson_destroy(&columns);
+		// a json column set to SQL NULL is no field (MongoOmitsColumn): $set alone would keep its old value
+		BsonHandle unset = NewBson();
+		for (const Column &column : row)
+			if (MongoOmitsColumn(change, column))
+				appended = appended && BSON_APPEND_UTF8(unset.get(), MongoFieldName(column.name).c_str(), "");
+		if (!bson_empty(unset.get()))
+			appended = appended && BSON_APPEND_DOCUMENT(update.get(), "$unset", unset.get());
 		if (!appended)
 			throw std::runtime_error("MongoDB: an update of " + collection + " exceeds the BSON size limit");
 		queued = mongoc_bulk_operation_update_one_with_opts(bulk, filter.get(), update.get(), upsert.get(), &error);

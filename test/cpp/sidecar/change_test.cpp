@@ -148,6 +148,27 @@ TEST(ParseChange, ReadsEveryValueFamilyExactly) {
 	EXPECT_EQ(change.types.size(), 5u);
 }
 
+// Format version 2 (kFormatVersion): json and jsonb values are strings of their JSON text, so the JSON null
+// ("null") and SQL NULL (null) arrive apart, in columns and in json[] elements; both parse paths agree.
+TEST(ParseChange, ReadsFormatVersion2JsonValuesApartFromSqlNull) {
+	const std::string document =
+		R"({"op":"insert","schema":"public","table":"j","key":["id"],"new":{"id":1,"sql_null":null,)"
+		R"("json_null":"null","obj":"{\"a\": null, \"b\": [1, \"x\"]}","str":"\"null\"","nl":"{\"a\":\n 1}",)"
+		R"("arr":["null",null,"{\"k\": null}"]},"types":{"id":"integer","sql_null":"jsonb","json_null":"jsonb",)"
+		R"("obj":"jsonb","str":"json","nl":"json","arr":"jsonb[]"}})";
+	for (const Change &change : {ParseChange(document), mosta::sidecar::ParseChangeWithCJson(document)}) {
+		const auto &row = change.new_row;
+		EXPECT_TRUE(mosta::sidecar::IsNull(ColumnValue(row, "sql_null")));
+		EXPECT_EQ(ColumnValue(row, "json_null"), Value(std::string("null")));
+		EXPECT_EQ(ColumnValue(row, "obj"), Value(std::string(R"({"a": null, "b": [1, "x"]})")));
+		EXPECT_EQ(ColumnValue(row, "str"), Value(std::string(R"("null")")));
+		EXPECT_EQ(ColumnValue(row, "nl"), Value(std::string("{\"a\":\n 1}")));
+		EXPECT_EQ(ColumnValue(row, "arr"), Value(RawJson{R"(["null",null,"{\"k\": null}"])"}));
+	}
+	Change fast;
+	EXPECT_TRUE(mosta::sidecar::TryParseChangeFast(document, fast));
+}
+
 TEST(ParseChange, ReadsSpecialFloatsAndEscapes) {
 	Change change = ParseChange(R"({"op":"insert","schema":"public","table":"v","new":{"f4":"NaN",)"
 								R"("f8":"-Infinity","u":"caf\u00e9 \ud83d\ude00","ws":  [ 1 , 2 ] }})");
@@ -270,7 +291,6 @@ TEST(ParseChangeLines, FailsOnABadDocumentInsideABatch) {
 	EXPECT_THROW(ParseChangeLines("{\"op\":\"begin\"}\n{\"op\":\n{\"op\":\"commit\"}"), ChangeParseError);
 }
 
-
 // Outcome describes what a parser made of a document: every field of the Change, or the exception's type and text.
 std::string
 Outcome(const std::function<Change()> &parse) {
@@ -299,10 +319,10 @@ Outcome(const std::function<Change()> &parse) {
 			}
 			out << ';';
 		};
-		out << static_cast<int>(c.op) << ' ' << (c.xid ? std::to_string(*c.xid) : "-") << ' ' << c.ts << ' '
-			<< c.origin << ' ' << c.gid << ' ' << c.lsn << ' ' << c.commit_lsn << ' ' << c.end_lsn << ' ' << c.schema
-			<< ' ' << c.table << ' ' << c.has_new << c.has_old << c.cascade << c.restart_identity << c.transactional
-			<< ' ' << c.prefix << ' ' << c.encoding << ' ' << c.raw << '\n';
+		out << static_cast<int>(c.op) << ' ' << (c.xid ? std::to_string(*c.xid) : "-") << ' ' << c.ts << ' ' << c.origin
+			<< ' ' << c.gid << ' ' << c.lsn << ' ' << c.commit_lsn << ' ' << c.end_lsn << ' ' << c.schema << ' '
+			<< c.table << ' ' << c.has_new << c.has_old << c.cascade << c.restart_identity << c.transactional << ' '
+			<< c.prefix << ' ' << c.encoding << ' ' << c.raw << '\n';
 		for (const std::string &name : c.key)
 			out << name << ',';
 		row(c.new_row);
@@ -359,7 +379,8 @@ const std::vector<std::string> kEdgeDocuments = {
 	R"js({"op":"insert","schema":"s\t","table":"t\u00e9","new":{"u":"\u00e9\ud83d\ude00","n":"\u0000x"}})js",
 	R"js({"op":"insert","schema":"s","table":"t","new":{"bad":"\x"}})js",
 	R"js({"op":"insert","schema":"s","table":"t","new":{"bad":"\ud800"}})js",
-	"{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"ctl\":\"a\x01" "b\"}}",
+	"{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"ctl\":\"a\x01"
+	"b\"}}",
 	"{\"op\":\"insert\",\"schema\":\"s\",\"table\":\"t\",\"new\":{\"utf\":\"caf\xC3\xA9 \xFF\"}}",
 	R"js({"op":"insert","schema":"s","table":"t","new":{"a":[1,]}})js",
 	R"js({"op":"insert","schema":"s","table":"t","new":{"a":{"k" 1}}})js",

@@ -122,7 +122,7 @@ TEST(JsonArchiveSink, ArchivesDocumentsVerbatim) {
 	EXPECT_EQ(sink.DurableLsn(), 0x100u);
 	EXPECT_EQ(Files(dir.Path()), std::vector<std::string>{"archive-00000000000000F8.jsonl"});
 	EXPECT_EQ(ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl"),
-			  "{\"op\":\"begin\",\"commit_lsn\":\"0/F8\"}\n" + kInsert +
+			  "{\"op\":\"begin\",\"format_version\":2,\"commit_lsn\":\"0/F8\"}\n" + kInsert +
 				  "\n{\"op\":\"message\",\"transactional\":true,\"prefix\":\"p\",\"content\":\"x\"}\n"
 				  "{\"op\":\"commit\",\"lsn\":\"0/F8\",\"end_lsn\":\"0/100\"}\n");
 	mosta::sidecar::Change built;
@@ -213,10 +213,12 @@ TEST(JsonArchiveSink, BeginAndCommitLinesCarryTheCommitTime) {
 	sink.CommitTransaction(0x1f8, 0x200);
 	EXPECT_EQ(
 		ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl"),
-		"{\"op\":\"begin\",\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"commit_lsn\":\"0/F8\"}\n" + kInsert +
+		"{\"op\":\"begin\",\"format_version\":2,\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"commit_lsn\":\"0/"
+		"F8\"}\n" +
+			kInsert +
 			"\n{\"op\":\"commit\",\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"lsn\":\"0/F8\","
 			"\"end_lsn\":\"0/100\"}\n"
-			"{\"op\":\"begin\",\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"commit_lsn\":\"0/1F8\"}\n"
+			"{\"op\":\"begin\",\"format_version\":2,\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"commit_lsn\":\"0/1F8\"}\n"
 			"{\"op\":\"commit\",\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"lsn\":\"0/1F8\",\"end_lsn\":\"0/200\"}\n");
 	mosta::sidecar::Change commit =
 		ParseChange(Lines(ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl")).back()); // still a protocol document
@@ -258,7 +260,8 @@ TEST(JsonArchiveSink, StreamsATransactionLargerThanTheSpillBoundIntoOneFile) {
 										"archive-00000000000002F8.jsonl"}));
 	std::vector<std::string> lines = Lines(ReadAll(big));
 	ASSERT_EQ(lines.size(), static_cast<std::size_t>(rows) + 2);
-	EXPECT_EQ(lines.front(), R"({"op":"begin","ts":"2026-11-22T17:50:00.335859+00:00","commit_lsn":"0/1F8"})");
+	EXPECT_EQ(lines.front(),
+			  R"({"op":"begin","format_version":2,"ts":"2026-11-22T17:50:00.335859+00:00","commit_lsn":"0/1F8"})");
 	EXPECT_EQ(lines[1], Row(1));
 	EXPECT_EQ(lines[rows], Row(rows));
 	EXPECT_EQ(lines.back(),
@@ -295,7 +298,8 @@ TEST(JsonArchiveSink, AFileLeftEmptyByARollbackIsNamedAfterTheNextTransaction) {
 	Transaction(sink, 0x300, {kInsert}); // another transaction comes next: the empty file gives way to its own
 	EXPECT_EQ(Files(dir.Path()),
 			  (std::vector<std::string>{"archive-00000000000000F8.jsonl", "archive-00000000000002F8.jsonl"}));
-	EXPECT_EQ(ReadAll(dir.Path() + "/archive-00000000000002F8.jsonl").find(R"({"op":"begin","commit_lsn":"0/2F8"})"),
+	EXPECT_EQ(ReadAll(dir.Path() + "/archive-00000000000002F8.jsonl")
+				  .find(R"({"op":"begin","format_version":2,"commit_lsn":"0/2F8"})"),
 			  0u);
 }
 

@@ -216,8 +216,8 @@ TEST(MongoBson, JsonEmbedded) {
 			  R"({ "v" : { "a" : null, "b" : [ 1, "x" ], "c" : { "d" : 1.5, "e" : true } } })");
 	EXPECT_EQ(Json(RawJson{R"([1, 2])"}, "json"), R"({ "v" : [ 1, 2 ] })");
 	// json numbers: int32, int64 (exact), double; escapes decoded
-	BsonHandle doc = Mapped(RawJson{R"({"i": 1, "l": 9007199254740993, "d": 1e300, "s": "\u00e9\ud83d\ude00\n"})"},
-							"json");
+	BsonHandle doc =
+		Mapped(RawJson{R"({"i": 1, "l": 9007199254740993, "d": 1e300, "s": "\u00e9\ud83d\ude00\n"})"}, "json");
 	bson_iter_t iter;
 	ASSERT_TRUE(bson_iter_init(&iter, doc.get()) && bson_iter_find_descendant(&iter, "v.i", &iter));
 	EXPECT_EQ(bson_iter_type(&iter), BSON_TYPE_INT32);
@@ -228,9 +228,37 @@ TEST(MongoBson, JsonEmbedded) {
 	EXPECT_EQ(bson_iter_type(&iter), BSON_TYPE_DOUBLE);
 	ASSERT_TRUE(bson_iter_init(&iter, doc.get()) && bson_iter_find_descendant(&iter, "v.s", &iter));
 	EXPECT_EQ(std::string(bson_iter_utf8(&iter, nullptr)), "\xC3\xA9\xF0\x9F\x98\x80\n");
-	// a json scalar arrives as a plain value
+	// a version-1 json scalar arrives as a plain value
 	EXPECT_EQ(Json(std::int64_t{3}, "json"), R"({ "v" : 3 })");
-	EXPECT_EQ(Json(std::string("x"), "jsonb"), R"({ "v" : "x" })");
+}
+
+// Format version 2: a json or jsonb value is a string of its JSON text, parsed and embedded; the JSON null is BSON
+// null, SQL NULL of a json column no field at all; json[] elements are texts too.
+TEST(MongoBson, JsonTextOfFormatVersion2) {
+	EXPECT_EQ(Json(std::string(R"({"a": null, "b": [1, "x"]})"), "jsonb"),
+			  R"({ "v" : { "a" : null, "b" : [ 1, "x" ] } })");
+	EXPECT_EQ(Json(std::string("null"), "jsonb"), R"({ "v" : null })");
+	EXPECT_EQ(Json(std::string("\"x\""), "jsonb"), R"({ "v" : "x" })");
+	EXPECT_EQ(Json(std::string(" 3 "), "json"), R"({ "v" : 3 })");
+	EXPECT_EQ(Json(RawJson{R"(["null",null,"{\"a\": [null]}","\"s\""])"}, "jsonb[]"),
+			  R"({ "v" : [ null, null, { "a" : [ null ] }, "s" ] })");
+	Change change;
+	change.schema = "public";
+	change.table = "t";
+	change.key = {"id"};
+	change.types = {{"id", "integer"}, {"j", "jsonb"}, {"k", "json"}, {"t", "text"}, {"a", "jsonb[]"}};
+	std::vector<Column> row{{"id", std::int64_t{1}},
+							{"j", std::monostate()},
+							{"k", std::string("null")},
+							{"t", std::monostate()},
+							{"a", std::monostate()}};
+	MappingNotes notes;
+	EXPECT_EQ(BsonToRelaxedJson(MongoRowDocument(change, row, notes).get()),
+			  R"({ "_id" : 1, "id" : 1, "k" : null, "t" : null, "a" : null })");
+	EXPECT_TRUE(MongoOmitsColumn(change, row[1]));
+	EXPECT_FALSE(MongoOmitsColumn(change, row[2]));
+	EXPECT_FALSE(MongoOmitsColumn(change, row[3]));
+	EXPECT_FALSE(MongoOmitsColumn(change, row[4]));
 }
 
 TEST(MongoBson, JsonKeysWithDotsAndDollars) {
@@ -291,9 +319,9 @@ RowChange(const char *document) {
 }
 
 TEST(MongoBson, RowDocumentWithSingleKey) {
-	Change change = RowChange(
-		R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":5,"a.b":"x","n":"1.5"},)"
-		R"("types":{"id":"integer","a.b":"text","n":"numeric"}})");
+	Change change =
+		RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":5,"a.b":"x","n":"1.5"},)"
+				  R"("types":{"id":"integer","a.b":"text","n":"numeric"}})");
 	MappingNotes notes;
 	BsonHandle doc = MongoRowDocument(change, change.new_row, notes);
 	EXPECT_EQ(BsonToRelaxedJson(doc.get()), "{ \"_id\" : 5, \"id\" : 5, \"a\xEF\xBC\x8E"
@@ -303,8 +331,9 @@ TEST(MongoBson, RowDocumentWithSingleKey) {
 }
 
 TEST(MongoBson, CompositeKeyIsAnEmbeddedDocument) {
-	Change change = RowChange(R"({"op":"insert","schema":"public","table":"Order Lines","key":["order_id","line"],)"
-							  R"("new":{"line":2,"order_id":7,"note":"n"},"types":{"order_id":"integer","line":"integer"}})");
+	Change change =
+		RowChange(R"({"op":"insert","schema":"public","table":"Order Lines","key":["order_id","line"],)"
+				  R"("new":{"line":2,"order_id":7,"note":"n"},"types":{"order_id":"integer","line":"integer"}})");
 	MappingNotes notes;
 	BsonHandle doc = MongoRowDocument(change, change.new_row, notes);
 	EXPECT_EQ(BsonToRelaxedJson(doc.get()),

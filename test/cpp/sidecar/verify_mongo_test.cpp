@@ -134,7 +134,14 @@ TEST(VerifyMongoTest, JsonbAsJsonbPrintsIt) {
 	EXPECT_EQ(RoundTrip(RawJson{R"({"big": 9223372036854775807, "e": 100000000000000000000})"}, "jsonb"),
 			  R"({"big": 9223372036854775807, "e": 100000000000000000000})");
 	EXPECT_EQ(RoundTrip(RawJson{R"({"s": "tab\t\"q\""})"}, "jsonb"), R"({"s": "tab\t\"q\""})");
-	EXPECT_EQ(RoundTrip(std::string("a string"), "jsonb"), "\"a string\"");
+	EXPECT_EQ(RoundTrip(std::string("\"a string\""), "jsonb"), "\"a string\"");
+	// format version 2: the JSON null is a value, apart from SQL NULL (a missing field)
+	EXPECT_EQ(RoundTrip(std::string("null"), "jsonb"), "null");
+	EXPECT_EQ(RoundTrip(std::string(R"({"a": null})"), "jsonb"), R"({"a": null})");
+	EXPECT_EQ(BsonCanonicalText(nullptr, "jsonb"), std::nullopt);
+	// jsonb[] elements are strings of jsonb text; a JSON null element reads as SQL NULL (BSON keeps one null)
+	EXPECT_EQ(RoundTrip(RawJson{R"(["{\"a\": 1}",null,"null","[1, \"x\"]"])"}, "jsonb[]"),
+			  R"(["{\"a\": 1}",null,null,"[1, \"x\"]"])");
 	// 1.50 is a double in BSON: its trailing zero is gone (a mismatch, documented)
 	EXPECT_EQ(RoundTrip(RawJson{R"([1.50])"}, "jsonb"), "[1.5]");
 	EXPECT_TRUE(MongoVerifyExcluded("json"));

@@ -44,6 +44,15 @@ CREATE TABLE "dm ""odd"" schema"."Tab.le" (
 );
 INSERT INTO "dm ""odd"" schema"."Tab.le" VALUES (1);
 
+-- a composite key lists its columns in the index's order, as change documents do;
+-- a primary key and another replica identity index: the identity index is the key
+CREATE TABLE dm_ba (a int, b text, c text, PRIMARY KEY (b, a));
+INSERT INTO dm_ba VALUES (1, 'x', 'y');
+CREATE UNIQUE INDEX dm_ba_ca ON dm_ba (c, a);
+ALTER TABLE dm_ba ALTER COLUMN c SET NOT NULL;
+ALTER TABLE dm_ba REPLICA IDENTITY USING INDEX dm_ba_ca;
+UPDATE dm_ba SET c = 'z';
+
 -- a partitioned table: ALTER TABLE on the parent announces its partitions too
 CREATE TABLE dm_part (id int, k text, PRIMARY KEY (id)) PARTITION BY RANGE (id);
 CREATE TABLE dm_part_1 PARTITION OF dm_part FOR VALUES FROM (0) TO (100);

@@ -140,6 +140,8 @@ FROM (VALUES
 	('{include-tables,PUBLIC.OP_ORDERS}'),
 	('{include-tables,public.nothing_like_it}'),
 	('{include-tables,""}'),
+	('{include-tables,"   "}'),
+	('{include-tables,"public.op_orders\\ "}'),
 	('{exclude-tables,public.op_audit}'),
 	('{exclude-tables,public.*}'),
 	('{exclude-tables,"*.*"}'),
@@ -170,7 +172,7 @@ SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'ba
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'batch-bytes', '-1');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'batch-bytes', '268435457');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'batch-bytes', '99999999999999999999');
-SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'format-version', '2');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'format-version', '3');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'format-version', '0');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL,
 	'include-xids', '1', 'include-lsn', '1', 'include-xids', '0');
@@ -179,6 +181,15 @@ SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'in
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'exclude-tables', 'public.op,.op');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'exclude-tables', 'public\.op');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'include-xids');
+-- malformed lists: a value ending in a backslash that escapes nothing, an
+-- empty item (doubled, leading or trailing comma) would match nothing
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'include-tables', 'public.op\');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'exclude-tables', 'public.op, public.x\');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'include-tables', 'public.op,');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'include-tables', ',public.op');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'exclude-tables', 'public.op, ,public.x');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'message-prefixes', 'app,,b');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'message-prefixes', 'app\');
 \set VERBOSITY terse
 -- the slot and the session are fine after the errors
 INSERT INTO op (id) VALUES (16);

@@ -31,9 +31,10 @@ const char *RowOpName(RowOp op);
  * "old", "unchanged" and, with include_types, "types", then the closing
  * brace. new_tuple is NULL for a delete, old_tuple when the replica identity
  * logged no old row. Only the replica identity's columns of old_tuple are
- * written: the others are NULL placeholders in the WAL record.
+ * written: the others are NULL placeholders in the WAL record. Values take
+ * format_version's form (type_encoding.hpp).
  */
 void AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple,
-                         HeapTuple old_tuple, bool include_types);
+						 HeapTuple old_tuple, bool include_types, int format_version);
 
 } // namespace mostajs

@@ -27,9 +27,8 @@ namespace mostajs {
 struct ColumnInfo {
 	AttrNumber attnum;
 	bool is_varlena;
-	bool in_key;	  /* part of the "key" columns */
-	bool in_identity; /* present in the old row the replica identity logs */
-	const char *json_key; /* "\"name\":" */
+	bool in_identity;	   /* present in the old row the replica identity logs */
+	const char *json_key;  /* "\"name\":" */
 	const char *json_name; /* "\"name\"" */
 	TypeEncoding *encoding;
 };
@@ -40,15 +39,15 @@ enum class FilterResult : uint8 { Unknown, Included, Excluded };
 /* RelationInfo is the cached description of one table. */
 struct RelationInfo {
 	Oid relid;
-	Oid reported_relid;	 /* relid, or its top partition root when changes are reported under the root */
+	Oid reported_relid; /* relid, or its top partition root when changes are reported under the root */
 	bool valid;
 	MemoryContext context; /* owns everything below */
 	const char *schema;	   /* reported names, plain */
 	const char *table;
-	const char *names_json;	 /* "\"schema\":\"s\",\"table\":\"t\"" */
-	const char *key_json;	 /* "[\"id\"]", or nullptr when the table has no key */
-	const char *types_json;	 /* "{\"id\":\"integer\",...}" */
-	bool identity_full;		 /* REPLICA IDENTITY FULL: the old row has every column */
+	const char *names_json; /* "\"schema\":\"s\",\"table\":\"t\"" */
+	const char *key_json;	/* "[\"id\"]" in the key index's order, or nullptr when the table has no key */
+	const char *types_json; /* "{\"id\":\"integer\",...}" */
+	bool identity_full;		/* REPLICA IDENTITY FULL: the old row has every column */
 	int column_count;
 	ColumnInfo *columns;
 	FilterResult filter;

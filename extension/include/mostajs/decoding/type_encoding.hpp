@@ -12,21 +12,21 @@
 extern "C" {
 #include "postgres.h"
 #include "datatype/timestamp.h" /* TimestampTz */
-#include "fmgr.h"		 /* FmgrInfo */
-#include "lib/stringinfo.h" /* StringInfo */
+#include "fmgr.h"				/* FmgrInfo */
+#include "lib/stringinfo.h"		/* StringInfo */
 }
 
 namespace mostajs {
 
 /* ValueKind is the JSON shape a type's values take. */
 enum class ValueKind : uint8 {
-	Integer,	 /* int2, int4, int8, oid: JSON number */
-	Float4,		 /* JSON number, shortest exact form; NaN/Infinity as strings */
+	Integer, /* int2, int4, int8, oid: JSON number */
+	Float4,	 /* JSON number, shortest exact form; NaN/Infinity as strings */
 	Float8,
 	Bool,		 /* true / false */
 	Numeric,	 /* string, exact */
-	Json,		 /* embedded as is (newlines folded to spaces) */
-	Jsonb,		 /* embedded */
+	Json,		 /* format 1: embedded as is (newlines folded to spaces); 2: a string of the exact text */
+	Jsonb,		 /* format 1: embedded; 2: a string of jsonb's text */
 	Bytea,		 /* string "\\x" + hex */
 	Text,		 /* string, no output function needed (text, varchar, bpchar, name) */
 	Timestamptz, /* string, ISO 8601 in UTC: 2024-05-01T12:30:00.5+00:00 */
@@ -56,7 +56,16 @@ TypeEncoding *BuildTypeEncoding(Oid type_oid, MemoryContext context);
 /* AppendTimestamptzJson writes a timestamptz the way values of that type are written. */
 void AppendTimestamptzJson(StringInfo out, TimestampTz value);
 
-/* AppendValueJson writes value (not NULL, already detoasted or not) as JSON. */
-void AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding);
+/*
+ * The change stream's format versions (docs/protocol.md, "Versioning"). From
+ * version 2 on, json and jsonb values are JSON strings holding their text
+ * (in arrays too), so a JSON null differs from SQL NULL; version 1 embeds them.
+ */
+constexpr int kMinFormatVersion = 1;
+constexpr int kMaxFormatVersion = 2;
+constexpr int kJsonAsTextVersion = 2;
+
+/* AppendValueJson writes value (not NULL, already detoasted or not) as JSON, in format_version's form. */
+void AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding, int format_version);
 
 } // namespace mostajs
