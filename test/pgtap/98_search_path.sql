@@ -154,7 +154,7 @@ INSERT INTO calls (fn, sql) VALUES
 	('mosta.canonical_row_hash(record)', $$SELECT mosta.canonical_row_hash(u) FROM public.users u$$),
 	('mosta.canonical_checksum(record)', $$SELECT mosta.canonical_checksum(u) FROM public.users u$$),
 	('mosta.row_hashes(regclass,text[])', $$SELECT * FROM mosta.row_hashes('users')$$),
-	('mosta.snapshot_documents(regclass,boolean,boolean)', $$SELECT * FROM mosta.snapshot_documents('users')$$),
+	('mosta.snapshot_documents(regclass,boolean,boolean,integer)', $$SELECT * FROM mosta.snapshot_documents('users')$$),
 	('mosta.snapshot_ddl_document(regclass)', $$SELECT mosta.snapshot_ddl_document('users')$$),
 	('mosta_add_replica(text,text,text,text,text,bigint,integer,integer)',
 	 $$SELECT mosta_add_replica('dst', 'mongo', 'slave', 'mongodb', 'mongodb://u:p@h/db?authSource=admin')$$),

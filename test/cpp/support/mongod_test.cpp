@@ -432,6 +432,6 @@ TEST(MongodVersion, PrintsTheVersions) {
 		text += buffer;
 	EXPECT_EQ(pclose(out.release()), 0);
 	EXPECT_EQ(text.rfind("mosta-test-mongod " MOSTA_VERSION "\n", 0), 0U) << text;
-	EXPECT_NE(text.find("format-version 1"), std::string::npos) << text;
+	EXPECT_NE(text.find("format-version 1, 2"), std::string::npos) << text;
 	EXPECT_NE(text.find("catalog mostajs " MOSTA_VERSION), std::string::npos) << text;
 }
