@@ -4,6 +4,8 @@
 #   make deps             install every Debian package needed (scripts/install-deps)
 #   make cpp              build the sidecar, tools and C++ tests with CMake (build/)
 #   make check            all tests on a throwaway cluster (scripts/check)
+#   make check-containers builds docker/'s images with podman and runs them end to end
+#                         (scripts/check-containers; CI runs it after make check)
 #   make demo             the extension loaded into a running local cluster, with a tour
 #   make bench            benchmarks (bench/); never part of make check
 
@@ -38,7 +40,7 @@ PG_CONFIG ?= pg_config
 # The project targets run scripts that install PostgreSQL first and call make
 # again for the extension, so they must work before pg_config exists; they
 # also replace PGXS's own "check". Load PGXS only for the other goals.
-PROJECT_GOALS = deps cpp check demo bench
+PROJECT_GOALS = deps cpp check check-containers demo bench
 ifneq ($(MAKECMDGOALS),)
 ifeq ($(filter-out $(PROJECT_GOALS),$(MAKECMDGOALS)),)
 SKIP_PGXS = 1
@@ -73,6 +75,9 @@ cpp:
 ifdef SKIP_PGXS
 check:
 	bash scripts/check
+
+check-containers:
+	bash scripts/check-containers
 
 demo:
 	bash scripts/demo
