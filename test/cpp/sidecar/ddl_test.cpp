@@ -23,8 +23,8 @@ using Rows = std::vector<std::vector<std::string>>;
 // Ddl returns a transactional mostajs.ddl message document with content.
 std::string
 Ddl(const std::string &content) {
-	return R"({"op":"message","xid":1,"lsn":"0/10","transactional":true,"prefix":"mostajs.ddl","content":)" +
-		   content + "}";
+	return R"({"op":"message","xid":1,"lsn":"0/10","transactional":true,"prefix":"mostajs.ddl","content":)" + content +
+		   "}";
 }
 
 const std::string kCreate = Ddl(
@@ -35,8 +35,8 @@ const std::string kRenameA = Ddl(
 	R"({"command":"ALTER TABLE","schema":"public","table":"t","object_identity":"public.t","columns":[{"name":"id","type":"integer","nullable":false},{"name":"a2","type":"text","nullable":true},{"name":"b","type":"numeric","nullable":true},{"name":"c","type":"text","nullable":true}],"key":["id"],"replica_identity":"default"})");
 const std::string kDropBRetypeC = Ddl(
 	R"({"command":"ALTER TABLE","schema":"public","table":"t","object_identity":"public.t","columns":[{"name":"id","type":"integer","nullable":false},{"name":"a2","type":"text","nullable":true},{"name":"c","type":"integer","nullable":true}],"key":["id"],"replica_identity":"default"})");
-const std::string kDropped = Ddl(
-	R"({"command":"DROP TABLE","schema":"public","table":"t","object_identity":"public.t","dropped":true})");
+const std::string kDropped =
+	Ddl(R"({"command":"DROP TABLE","schema":"public","table":"t","object_identity":"public.t","dropped":true})");
 
 Rows
 Query(sqlite3 *db, const std::string &sql) {
@@ -70,8 +70,7 @@ TEST(DdlMessage, ParsesContentAndIgnoresOtherMessages) {
 	EXPECT_EQ(message->columns[3].default_expr.value_or(""), "''::text");
 	EXPECT_EQ(message->key, std::vector<std::string>{"id"});
 	EXPECT_TRUE(ParseDdlMessage(ParseChange(kDropped))->dropped);
-	EXPECT_FALSE(ParseDdlMessage(ParseChange(
-		R"({"op":"message","transactional":true,"prefix":"app","content":"x"})")));
+	EXPECT_FALSE(ParseDdlMessage(ParseChange(R"({"op":"message","transactional":true,"prefix":"app","content":"x"})")));
 	EXPECT_THROW(ParseDdlMessage(ParseChange(Ddl(R"({"command":"ALTER TABLE","table":"t"})"))), std::runtime_error);
 	EXPECT_THROW(ParseDdlMessage(ParseChange(Ddl(R"({"schema":"s","table":"t","columns":[{"name":"x"}]})"))),
 				 std::runtime_error);
@@ -113,21 +112,23 @@ TEST(SqliteDdl, FollowsTheShapeInOrder) {
 	Transaction(sink, 100, {kCreate});
 	EXPECT_EQ(Query(sink.Handle(), "SELECT name, type, pk FROM pragma_table_info('public.t') ORDER BY cid"),
 			  (Rows{{"id", "INTEGER", "1"}, {"a", "TEXT", "0"}, {"b", "TEXT", "0"}}));
-	Transaction(sink, 200,
-				{R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"a":"x","b":"1.5"},"types":{"id":"integer","a":"text","b":"numeric"}})",
-				 kAddC,
-				 R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":2,"a":"y","b":"2","c":"z"},"types":{"id":"integer","a":"text","b":"numeric","c":"text"}})",
-				 kRenameA,
-				 R"({"op":"update","schema":"public","table":"t","key":["id"],"new":{"id":1,"a2":"x2","b":"1.5","c":null},"types":{"id":"integer","a2":"text","b":"numeric","c":"text"}})",
-				 kDropBRetypeC});
+	Transaction(
+		sink, 200,
+		{R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"a":"x","b":"1.5"},"types":{"id":"integer","a":"text","b":"numeric"}})",
+		 kAddC,
+		 R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":2,"a":"y","b":"2","c":"z"},"types":{"id":"integer","a":"text","b":"numeric","c":"text"}})",
+		 kRenameA,
+		 R"({"op":"update","schema":"public","table":"t","key":["id"],"new":{"id":1,"a2":"x2","b":"1.5","c":null},"types":{"id":"integer","a2":"text","b":"numeric","c":"text"}})",
+		 kDropBRetypeC});
 	EXPECT_EQ(Query(sink.Handle(), "SELECT name FROM pragma_table_info('public.t') ORDER BY cid"),
 			  (Rows{{"id"}, {"a2"}, {"c"}}));
 	EXPECT_EQ(Query(sink.Handle(), "SELECT * FROM \"public.t\" ORDER BY id"),
 			  (Rows{{"1", "x2", "NULL"}, {"2", "y", "z"}}));
 	// a message about a table the sink does not hold nor cover is ignored; DROP removes a held table
-	Transaction(sink, 300,
-				{Ddl(R"({"command":"CREATE TABLE","schema":"public","table":"other","columns":[{"name":"id","type":"integer","nullable":false}],"key":["id"]})"),
-				 kDropped});
+	Transaction(
+		sink, 300,
+		{Ddl(R"({"command":"CREATE TABLE","schema":"public","table":"other","columns":[{"name":"id","type":"integer","nullable":false}],"key":["id"]})"),
+		 kDropped});
 	EXPECT_EQ(Query(sink.Handle(), "SELECT count(*) FROM sqlite_master WHERE name IN ('public.t', 'public.other')"),
 			  (Rows{{"0"}}));
 	EXPECT_EQ(sink.DurableLsn(), 300U);
@@ -140,9 +141,10 @@ TEST(SqlDumpDdl, WritesPostgresDdlInsideTheTransaction) {
 	{
 		SqlDumpSink sink(path, {"public.t"});
 		Transaction(sink, 100, {kCreate});
-		Transaction(sink, 200,
-					{R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"a":"x","b":"1.5"},"types":{"id":"integer","a":"text","b":"numeric"}})",
-					 kAddC, kRenameA, kDropBRetypeC});
+		Transaction(
+			sink, 200,
+			{R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"a":"x","b":"1.5"},"types":{"id":"integer","a":"text","b":"numeric"}})",
+			 kAddC, kRenameA, kDropBRetypeC});
 		Transaction(sink, 300, {kDropped});
 	}
 	std::ifstream in(path);
@@ -154,7 +156,8 @@ TEST(SqlDumpDdl, WritesPostgresDdlInsideTheTransaction) {
 		EXPECT_NE(pos, std::string::npos) << needle << "\n" << dump;
 		return pos;
 	};
-	std::size_t create = at(R"(CREATE TABLE IF NOT EXISTS "public"."t" ("id" integer, "a" text, "b" numeric, PRIMARY KEY ("id"));)");
+	std::size_t create =
+		at(R"(CREATE TABLE IF NOT EXISTS "public"."t" ("id" integer, "a" text, "b" numeric, PRIMARY KEY ("id"));)");
 	std::size_t insert = at(R"(INSERT INTO "public"."t")");
 	std::size_t add = at(R"(ALTER TABLE "public"."t" ADD COLUMN IF NOT EXISTS "c" text;)");
 	std::size_t rename = at(R"(ALTER TABLE "public"."t" RENAME COLUMN "a" TO "a2";)");
