@@ -36,6 +36,9 @@ namespace mostajs {
 
 namespace {
 
+/* kFillFormatVersion is the change-stream format version fills are written in (docs/capture.md section 3). */
+constexpr int kFillFormatVersion = 2;
+
 /* AppendMissingValue writes relid's missing value of column name into out; false when it has none. */
 bool
 AppendMissingValue(StringInfo out, Oid relid, const char *name) {
@@ -49,7 +52,9 @@ AppendMissingValue(StringInfo out, Oid relid, const char *name) {
 		AttrMissing *missing = &desc->constr->missing[attnum - 1];
 		if (missing->am_present) {
 			Form_pg_attribute attribute = TupleDescAttr(desc, attnum - 1);
-			AppendValueJson(out, missing->am_value, BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext));
+			/* format version 2: a json fill is a string of its text, so the JSON null is not SQL NULL */
+			AppendValueJson(out, missing->am_value, BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext),
+							kFillFormatVersion);
 			found = true;
 		}
 	}
