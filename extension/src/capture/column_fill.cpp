@@ -49,7 +49,8 @@ AppendMissingValue(StringInfo out, Oid relid, const char *name) {
 		AttrMissing *missing = &desc->constr->missing[attnum - 1];
 		if (missing->am_present) {
 			Form_pg_attribute attribute = TupleDescAttr(desc, attnum - 1);
-			AppendValueJson(out, missing->am_value, BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext));
+			AppendValueJson(out, missing->am_value, BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext),
+			                kJsonAsTextVersion);
 			found = true;
 		}
 	}
