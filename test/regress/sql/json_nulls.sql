@@ -42,9 +42,9 @@ SELECT (d->'new'->>'id')::int AS id,
 
 -- the initial copy: the same documents, in the version asked for
 CREATE EXTENSION mostajs;
-SELECT d FROM mosta.snapshot_documents('jn', false, 2) d ORDER BY d;
+SELECT d FROM mosta.snapshot_documents('jn', false, format_version => 2) d ORDER BY d;
 SELECT d FROM mosta.snapshot_documents('jn', false) d WHERE d LIKE '%"id":2,%';
-SELECT mosta.snapshot_documents('jn', false, 3);
+SELECT mosta.snapshot_documents('jn', false, format_version => 3);
 
 -- verify's canonical text: the JSON null is the text null, SQL NULL is NULL
 SELECT id, mosta.canonical_text(j) AS j, mosta.canonical_text(jb) AS jb, mosta.canonical_text(ja) AS ja,
