@@ -23,6 +23,9 @@ OBJS = $(patsubst %.cpp,%.o,$(EXTENSION_SOURCES) $(COMMON_SOURCES))
 # each area of the SQL API keeps a file of its own.
 SQL_PARTS = $(sort $(wildcard sql/parts/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+# Released install scripts stay installable (CREATE EXTENSION mostajs VERSION '0.1.0'), frozen as shipped, and
+# each upgrade script takes one release to the next (ALTER EXTENSION mostajs UPDATE); see docs/upgrading.md.
+DATA = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
 PG_CPPFLAGS = -I$(srcdir)/extension/include -I$(srcdir)/common/include -I$(shell $(PG_CONFIG) --includedir)
 PG_CXXFLAGS = -std=c++17 -fPIC -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register \

@@ -36,9 +36,6 @@ namespace mostajs {
 
 namespace {
 
-/* kFillFormatVersion is the change-stream format version fills are written in (docs/capture.md section 3). */
-constexpr int kFillFormatVersion = 2;
-
 /* AppendMissingValue writes relid's missing value of column name into out; false when it has none. */
 bool
 AppendMissingValue(StringInfo out, Oid relid, const char *name) {
@@ -54,7 +51,7 @@ AppendMissingValue(StringInfo out, Oid relid, const char *name) {
 			Form_pg_attribute attribute = TupleDescAttr(desc, attnum - 1);
 			/* format version 2: a json fill is a string of its text, so the JSON null is not SQL NULL */
 			AppendValueJson(out, missing->am_value, BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext),
-							kFillFormatVersion);
+							kJsonAsTextVersion);
 			found = true;
 		}
 	}
