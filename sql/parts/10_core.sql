@@ -3,7 +3,8 @@
  *	  The mostajs catalog (schema mosta) and the SQL API a DBA declares
  *	  projects, replicas, rules and read routing with; change capture helpers.
  *
- * The install script mostajs--0.1.0.sql is made by "make": the files of sql/parts
+ * The install script mostajs--<version>.sql (mostajs.control's default_version)
+ * is made by "make": the files of sql/parts
  * concatenated in name order, this part first (it holds the \echo guard and
  * creates the schema and roles). Each later part grants and revokes on its own
  * objects: the "REVOKE ALL ... FROM PUBLIC" below covers only what exists here.
@@ -17,8 +18,11 @@
  *  - Every identifier that reaches dynamic SQL is quoted (format %I) or
  *    passed through regclass; user values only ever travel as parameters.
  *
- * Version 0.1.0 is not released yet; once it is, its parts are frozen and
- * changes go to an upgrade script.
+ * Released scripts are frozen (sql/mostajs--0.1.0.sql): a change to these
+ * parts goes into the upgrade script from the last release too
+ * (sql/mostajs--0.1.0--0.2.0.sql while 0.2.0 is not released), and
+ * test/integration/upgrade.sh fails, showing the difference, until it does
+ * (docs/upgrading.md).
  */
 
 \echo Use "CREATE EXTENSION mostajs" to load this file. \quit
