@@ -93,15 +93,6 @@ ThrowMissingOld(const SqlDumpTable &table, const Change &change) {
 							 "without a primary key); give the table a primary key or REPLICA IDENTITY FULL");
 }
 
-// DollarTag returns a dollar-quote tag that does not occur in body.
-std::string
-DollarTag(const std::string &body) {
-	std::string tag = "$mosta$";
-	for (int n = 1; body.find(tag) != std::string::npos; ++n)
-		tag = "$mosta" + std::to_string(n) + "$";
-	return tag;
-}
-
 } // namespace
 
 // Table declares change's table (and schema) on first sight and any column not declared yet.
@@ -226,8 +217,7 @@ SqlDumpSink::WriteTruncate(const Change &change) {
 		}
 		std::string body = "BEGIN IF to_regclass(" + QuoteLiteral(quoted) + ") IS NOT NULL THEN EXECUTE " +
 						   QuoteLiteral("TRUNCATE " + quoted + restart) + "; END IF; END";
-		std::string tag = DollarTag(body);
-		spool_.Append("DO " + tag + " " + body + " " + tag + ";\n");
+		spool_.Append("DO " + DollarQuote(body) + ";\n");
 	}
 }
 

@@ -46,15 +46,6 @@ Retype(const std::string &quoted, const std::string &column, const std::string &
 	return "ALTER TABLE " + quoted + " ALTER COLUMN " + ident + " TYPE " + type + " USING " + ident + "::" + type;
 }
 
-// DollarQuoted returns body between dollar-quote tags that do not occur in it.
-std::string
-DollarQuoted(const std::string &body) {
-	std::string tag = "$mosta$";
-	for (int n = 1; body.find(tag) != std::string::npos; ++n)
-		tag = "$mosta" + std::to_string(n) + "$";
-	return tag + " " + body + " " + tag;
-}
-
 // Fill returns UPDATE q SET c = literal of column's fill.
 std::string
 Fill(const std::string &quoted, const DdlColumn &column) {
@@ -71,7 +62,7 @@ FillIfMissing(const std::string &quoted, const DdlColumn &column) {
 					   QuoteLiteral(quoted) + ") AND attname = " + QuoteLiteral(column.name) +
 					   " AND NOT attisdropped) THEN ALTER TABLE " + quoted + " ADD COLUMN " +
 					   QuoteIdentifier(column.name) + " " + column.type + "; " + Fill(quoted, column) + "; END IF; END";
-	return "DO " + DollarQuoted(body) + ";\n";
+	return "DO " + DollarQuote(body) + ";\n";
 }
 
 // ColumnsWithDefault lists the message's columns that have a default (what a rewrite may have filled).
@@ -142,7 +133,7 @@ SqlDumpSink::WriteDdl(const Change &change) {
 			", c.attname); ELSIF c.t <> c.type THEN EXECUTE "
 			"format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s', " +
 			QuoteLiteral(quoted) + ", c.attname, c.type, c.attname, c.type); END IF; END LOOP; END";
-		spool_.Append("DO " + DollarQuoted(body) + ";\n");
+		spool_.Append("DO " + DollarQuote(body) + ";\n");
 		return;
 	}
 	SqlDumpTable &table = found->second;
