@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # sidecar_rollback.sh: a target rolled back under its slot is copied again, loudly (issue 10, item 1), cluster of
 # PGHOST/PGPORT/PGUSER as scripts/pg-cluster run provides. A cdc rule r1 copies table t into a SQLite file, an
-# SQL dump and a JSON archive (relative paths: they live in the data directory, $work). After the copy, the SQLite
-# file and the archive directory are saved and the dump's size noted (all at the copy's checkpoint); changes are streamed (the slots then confirm past that
-# checkpoint); the SQLite file and the archive are restored from the saved copies and the dump cut back to its size; more changes are
+# SQL dump, a JSON archive (relative paths: they live in the data directory, $work) and a MongoDB database
+# (mosta-test-mongod, or MOSTA_TEST_MONGO_URI's server; read with pymongo). After the copy, the SQLite file, the
+# archive directory and the MongoDB documents with their checkpoint are saved and the dump's size noted (all at the
+# copy's checkpoint); changes are streamed (the slots then confirm past that checkpoint); the SQLite file, the
+# archive and the MongoDB database are restored from the saved copies and the dump cut back to its size; more changes are
 # written; the next run must notice that each target's checkpoint is behind its slot's confirmed_flush_lsn (what
 # PostgreSQL would resume from), say so (WARNING line, mosta.activity row target_rolled_back, target warning,
 # resnapshots 1) and copy again: "mosta-sidecar verify r1" then exits 0, and the dump replays into an empty
@@ -17,11 +19,39 @@ source test/integration/lib/tap.sh
 tap_init sidecar_rollback
 require_cluster
 require_sidecar
+require_test_mongod
+python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
+"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
 
 # lib/tap.sh: $db (created), $work (MOSTA_DATA_DIR), psql_db, scalar, run_once and the exit trap
 use_database mosta_sidecar_rollback_$$
 replay=${db}_replay
-cleanup_extra() { dropdb --if-exists "$replay" >/dev/null 2>&1; }
+server=
+cleanup_extra() {
+	dropdb --if-exists "$replay" >/dev/null 2>&1
+	[ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+}
+start_mongo_target rollback_$$
+
+# mongo_state save|restore FILE: the MongoDB database's documents of t and its checkpoints, saved to or put back
+# from FILE (extended JSON), as a restore of an older backup of the database would
+mongo_state() {
+	"$python" - "$mongo_uri" "$1" "$2" <<'PY'
+import sys, pymongo
+from bson import json_util
+uri, action, path = sys.argv[1:]
+db = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000).get_default_database()
+names = ["t", "_mosta_checkpoints"]
+if action == "save":
+    open(path, "w").write(json_util.dumps({n: list(db[n].find()) for n in names}))
+else:
+    state = json_util.loads(open(path).read())
+    for n in names:
+        db[n].delete_many({})
+        if state[n]:
+            db[n].insert_many(state[n])
+PY
+}
 
 psql_db <<'SQL' || { not_ok "source schema"; finish; }
 CREATE TABLE t (id int PRIMARY KEY, v text);
@@ -29,11 +59,12 @@ INSERT INTO t SELECT i, 'copied ' || i FROM generate_series(1, 20) i;
 CREATE EXTENSION mostajs;
 SQL
 uri="host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER"
-psql_db -o /dev/null -v uri="$uri" <<'SQL' || { not_ok "catalog"; finish; }
+psql_db -o /dev/null -v uri="$uri" -v mongo_uri="$mongo_uri" <<'SQL' || { not_ok "catalog"; finish; }
 SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', 'app.db');
 SELECT mosta_add_replica('app', 'dump', 'slave', 'sqldump', 'app.sql');
 SELECT mosta_add_replica('app', 'archive', 'slave', 'jsonl', 'archive');
+SELECT mosta_add_replica('app', 'mongo', 'slave', 'mongodb', :'mongo_uri');
 SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['t']);
 SQL
 
@@ -44,6 +75,7 @@ ok "relative target paths resolve in the data directory"
 cp "$work/app.db" "$work/backup.db"
 cp -a "$work/archive" "$work/backup.archive"
 dump_size=$(stat -c %s "$work/app.sql")
+mongo_state save "$work/backup.mongo" || not_ok "MongoDB state saved"
 
 # streamed changes that only the rolled-back part of the targets held
 psql_db -c "INSERT INTO t SELECT i, 'streamed ' || i FROM generate_series(21, 30) i" || not_ok "changes"
@@ -55,11 +87,12 @@ rm -f "$work/app.db-wal" "$work/app.db-shm"
 cp "$work/backup.db" "$work/app.db"
 truncate -s "$dump_size" "$work/app.sql"
 rm -rf "$work/archive" && cp -a "$work/backup.archive" "$work/archive"
+mongo_state restore "$work/backup.mongo" || not_ok "MongoDB state restored"
 psql_db -c "INSERT INTO t SELECT i, 'after ' || i FROM generate_series(31, 35) i; DELETE FROM t WHERE id = 5" ||
 	not_ok "changes"
 
 run_once restart
-for replica in lite dump archive; do
+for replica in lite dump archive mongo; do
 	if grep -q "target app\.$replica: WARNING: the target holds data up to .* but slot .* already confirmed" \
 		"$work/log.restart"; then
 		ok "$replica: the rollback is announced in the log"
@@ -69,15 +102,15 @@ for replica in lite dump archive; do
 done
 got=$(scalar "SELECT string_agg(detail->>'replica', ',' ORDER BY detail->>'replica') FROM mosta.activity
                WHERE action = 'target_rolled_back' AND object = 'r1'")
-if [ "$got" = "archive,dump,lite" ]; then ok "one target_rolled_back activity row per target"; else not_ok "one target_rolled_back activity row per target (got '$got')"; fi
+if [ "$got" = "archive,dump,lite,mongo" ]; then ok "one target_rolled_back activity row per target"; else not_ok "one target_rolled_back activity row per target (got '$got')"; fi
 got=$(scalar "SELECT string_agg(replica || ':' || resnapshots || ':' || (warning LIKE '%restored or cut back%'), ' '
                ORDER BY replica) FROM mosta_rule_targets() WHERE rule = 'r1'")
-if [ "$got" = "archive:1:true dump:1:true lite:1:true" ]; then ok "resnapshots 1 and the warning on each target"; else not_ok "resnapshots 1 and the warning on each target (got '$got')"; fi
+if [ "$got" = "archive:1:true dump:1:true lite:1:true mongo:1:true" ]; then ok "resnapshots 1 and the warning on each target"; else not_ok "resnapshots 1 and the warning on each target (got '$got')"; fi
 
 if PGDATABASE=$db "$BINARY" verify r1 >"$work/verify.out" 2>&1; then
-	ok "verify r1: the restored SQLite file equals the source again"
+	ok "verify r1: the restored SQLite file and MongoDB database equal the source again"
 else
-	not_ok "verify r1: the restored SQLite file equals the source again"
+	not_ok "verify r1: the restored SQLite file and MongoDB database equal the source again"
 	sed 's/^/    /' "$work/verify.out" >&2
 fi
 
