@@ -634,8 +634,14 @@ TargetRunner::Recopy(ReplicationStream &stream, const std::string &reason) {
 	in_transaction_ = skipping_ = false;
 	co_await Warn("resnapshot", reason + ": taking a new initial copy of the target");
 	co_await stream.Stop();
-	co_await stream.DropSlot(slot_, false);
-	co_await PrepareSlot(stream); // the slot is gone while the sink holds data: a re-snapshot
+	// a new walsender for the new slot: PostgreSQL 15's walsender keeps the CopyDone of the stream just ended
+	// (streamingDoneReceiving is reset for physical replication only, PostgreSQL bug #18754), so on the same
+	// connection CREATE_REPLICATION_SLOT gives up as soon as it must wait for WAL ("could not find logical
+	// decoding starting point")
+	stream.Close();
+	co_await stream.Connect();
+	co_await stream.DropSlot(slot_, false); // released by the old walsender before it ended the stream
+	co_await PrepareSlot(stream);			// the slot is gone while the sink holds data: a re-snapshot
 }
 
 boost::asio::awaitable<void>
