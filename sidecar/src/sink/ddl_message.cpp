@@ -160,6 +160,7 @@ ParseDdlMessage(const Change &change) {
 			message.key.emplace_back(name->valuestring);
 		}
 	}
+	message.types = ParseTypeDefinitions(cJSON_GetObjectItemCaseSensitive(object, "types"), raw->text);
 	return message;
 }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "decode/change.hpp"
+#include "sink/type_definition.hpp"
 
 namespace mosta::sidecar {
 
@@ -62,6 +63,8 @@ struct DdlMessage {
 	// "partition_root": the table is a partition, whose changes the sidecar receives under this root
 	// (partition-root): sinks hold the root and leave the partition's own messages alone.
 	std::optional<TableName> partition_root;
+	// "types": the definitions of the user types the columns need, dependencies first (the SQL dump creates them).
+	std::vector<TypeDefinition> types;
 
 	// IsCreate tells whether the command creates the table (CREATE TABLE, CREATE TABLE AS, SELECT INTO).
 	bool IsCreate() const noexcept;

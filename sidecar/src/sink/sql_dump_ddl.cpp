@@ -99,7 +99,7 @@ SqlDumpSink::WriteDdl(const Change &change) {
 	for (const DdlColumn &column : message->columns)
 		Checked(column.type, "type name");
 	if (declared || (covered && !message->columns.empty() && (message->IsCreate() || redeclare_)))
-		WriteTypes(TypeDefinitionsOf(change)); // the user types the table needs, before it (sql_dump_types.cpp)
+		WriteTypes(message->types); // the user types the table needs, before it (sql_dump_types.cpp)
 	if (!declared) {
 		if (!covered || message->columns.empty() || !(message->IsCreate() || redeclare_))
 			return;

@@ -8,7 +8,6 @@
 #include <stdexcept>
 
 #include "decode/json_source.hpp"
-#include "sink/ddl_message.hpp"
 
 namespace mosta::sidecar {
 
@@ -152,13 +151,12 @@ ParseTypeDefinition(std::string_view json) {
 }
 
 std::vector<TypeDefinition>
-TypeDefinitionsOf(const Change &change) {
-	if (change.op != Op::Message || change.prefix != kDdlPrefix)
+ParseTypeDefinitions(const cJSON *types, std::string_view source) {
+	if (types == nullptr || cJSON_IsNull(types))
 		return {};
-	CJsonHandle root = Content(change);
-	const RawJson &raw = std::get<RawJson>(change.content);
-	const cJSON *types = Array(root.get(), "types", raw.text);
-	return types == nullptr ? std::vector<TypeDefinition>{} : FromArray(types, raw.text);
+	if (!cJSON_IsArray(types))
+		Fail("\"types\" is not an array", source);
+	return FromArray(types, source);
 }
 
 std::optional<TypeMessage>

@@ -16,6 +16,8 @@
 
 #include "decode/change.hpp"
 
+struct cJSON;
+
 namespace mosta::sidecar {
 
 // kTypePrefix is the prefix of the extension's type messages.
@@ -69,9 +71,9 @@ struct TypeMessage {
 // ParseTypeDefinition reads one definition from its JSON text; throws std::runtime_error naming the problem.
 TypeDefinition ParseTypeDefinition(std::string_view json);
 
-// TypeDefinitionsOf returns the "types" of a mostajs.ddl table document ([] when it has none, or for other
-// changes); throws std::runtime_error on a malformed one.
-std::vector<TypeDefinition> TypeDefinitionsOf(const Change &change);
+// ParseTypeDefinitions reads a "types" array (source: the document, for errors); [] when types is null or absent;
+// throws std::runtime_error on a malformed one. ParseDdlMessage reads a table document's "types" with it.
+std::vector<TypeDefinition> ParseTypeDefinitions(const cJSON *types, std::string_view source);
 
 // ParseTypeMessage returns the content of a mostajs.type message, nullopt for anything else; throws
 // std::runtime_error on a malformed one.
