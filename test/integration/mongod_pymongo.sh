@@ -10,8 +10,7 @@ cd "$(dirname "$0")/../.."
 source test/integration/lib/tap.sh
 tap_init mongod_pymongo
 
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 
 server=
 work=$(mktemp -d)

@@ -29,8 +29,7 @@ require_cluster
 require_sidecar
 require_test_mongod
 command -v sqlite3 >/dev/null || fail_setup "the sqlite3 CLI is not installed (scripts/install-deps installs it)"
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 
 use_database mosta_add_column_default_$$
 replayed=${db}_replay

@@ -30,8 +30,7 @@ require_cluster
 require_sidecar
 require_test_mongod
 command -v sqlite3 >/dev/null || fail_setup "sqlite3 (the command-line shell) is not installed"
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 
 use_database mosta_sidecar_json_values_$$
 replayed=mosta_sidecar_json_values_replay_$$

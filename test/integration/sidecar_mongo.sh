@@ -31,8 +31,7 @@ tap_init sidecar_mongo
 require_cluster
 require_sidecar
 require_test_mongod
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 KILLS=${MOSTA_MONGO_KILLS:-6}
 
 # lib/tap.sh: $db (created), $work, $daemon, psql_db, scalar, stop_daemon and the exit trap, which kills the daemon,

@@ -14,8 +14,7 @@ tap_init sidecar_mongo_idmap
 require_cluster
 require_sidecar
 require_test_mongod
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 
 # lib/tap.sh: $db, $work, psql_db, scalar, the exit trap (which calls cleanup_extra)
 use_database mosta_sidecar_mongo_idmap_$$

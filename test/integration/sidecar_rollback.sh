@@ -20,8 +20,7 @@ tap_init sidecar_rollback
 require_cluster
 require_sidecar
 require_test_mongod
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 
 # lib/tap.sh: $db (created), $work (MOSTA_DATA_DIR), psql_db, scalar, run_once and the exit trap
 use_database mosta_sidecar_rollback_$$

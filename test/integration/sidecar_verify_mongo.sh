@@ -18,8 +18,7 @@ tap_init sidecar_verify_mongo
 require_cluster
 require_sidecar
 require_test_mongod
-python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
-"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
+require_pymongo
 
 use_database mosta_sidecar_verify_mongo_$$
 server=

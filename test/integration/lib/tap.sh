@@ -9,6 +9,7 @@
 #   poll_until SECONDS CMD   run CMD until it succeeds or SECONDS pass
 #   require_sidecar          set BINARY to the mosta-sidecar to test (MOSTA_SIDECAR_BIN,
 #                            MOSTA_SIDECAR, else build/sidecar/mosta-sidecar) and check it exists
+#   require_pymongo          set python to Debian's /usr/bin/python3 and check it has pymongo (python3-pymongo)
 #   require_test_mongod      set MONGOD_BINARY to the MongoDB-wire test server (MOSTA_TEST_MONGOD_BIN,
 #                            else build/test/support/mosta-test-mongod) and check it exists
 #   start_mongo_target DB    the MongoDB a test writes to: MOSTA_TEST_MONGO_URI (a real mongod,
@@ -64,6 +65,11 @@ require_cluster() {
 require_sidecar() {
 	BINARY=${MOSTA_SIDECAR_BIN:-${MOSTA_SIDECAR:-build/sidecar/mosta-sidecar}}
 	[ -x "$BINARY" ] || fail_setup "$BINARY not found: build it with cmake -S . -B build && cmake --build build -j2"
+}
+
+require_pymongo() {
+	python=/usr/bin/python3 # Debian's, which python3-pymongo installs into
+	"$python" -c 'import pymongo' 2>/dev/null || fail_setup "python3-pymongo is not installed (scripts/install-deps)"
 }
 
 require_test_mongod() {
