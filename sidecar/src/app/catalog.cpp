@@ -92,6 +92,16 @@ SlotName(const std::string &rule, const std::string &project, const std::string 
 	return "mosta_" + parts.substr(0, kSlotNameParts) + suffix;
 }
 
+std::string
+RuleSlotName(const std::string &rule) {
+	std::uint32_t hash = 2166136261U; // FNV-1a, as SlotName
+	for (unsigned char c : rule + '\0')
+		hash = (hash ^ c) * 16777619U;
+	char suffix[10];
+	std::snprintf(suffix, sizeof suffix, "_%08x", hash);
+	return "mosta_" + SlotAlphabet(rule).substr(0, kSlotNameParts) + suffix;
+}
+
 bool
 IsMostaSlot(const std::string &slot) {
 	if (slot.size() < 6 + 1 + 9 || slot.size() > 63 || slot.rfind("mosta_", 0) != 0)

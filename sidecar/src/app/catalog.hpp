@@ -9,8 +9,8 @@
  *     mongodb targets; a postgres target, mode bidirectional, or a rule without targets makes the whole rule an
  *     error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
  *
- *     Each (rule, target) has its own replication slot (SlotName), so a failing target holds back only its own
- *     slot while the rule's healthy targets keep flowing (docs/guarantees.md explains the choice).
+ *     Each rule has one replication slot (RuleSlotName), read once and fanned out to its targets; each target keeps
+ *     its own checkpoint, keyed by SlotName(rule, project, replica) (docs/guarantees.md, "One slot per rule").
  */
 #pragma once
 
@@ -52,6 +52,10 @@ struct RulePlan {
 // rule and replica outside [a-z0-9_] becomes '_', long names are cut so that the whole fits PostgreSQL's 63
 // bytes, and <hash> (8 hex digits of rule, project and replica) keeps names that sanitize alike apart.
 std::string SlotName(const std::string &rule, const std::string &project, const std::string &replica);
+
+// RuleSlotName returns the replication slot of a rule, shared by all its targets: "mosta_<rule>_<hash>", sanitized
+// and cut as SlotName, <hash> of the rule alone. SlotName stays the key of each target's checkpoint in its sink.
+std::string RuleSlotName(const std::string &rule);
 
 // IsMostaSlot tells whether slot has the shape SlotName gives: one of the daemon's own slots.
 bool IsMostaSlot(const std::string &slot);
@@ -96,7 +100,8 @@ struct TargetStatus {
 	// Kept by the daemon, not written.
 	bool counters_loaded = false; // the counters were started from the catalog's row
 	std::string event;			  // the last loud event (re-snapshot), repeated in warning until the daemon restarts
-	bool over_retained_limit = false; // the retained WAL warning was logged and not yet cleared
+	bool over_retained_limit = false;	// the retained WAL warning was logged and not yet cleared
+	long long skipped_transactions = 0; // held transactions skipped since the last flush (a stream restart)
 };
 
 // The counters and state of one rule, as written to mosta.rule_stats: an aggregate of its targets.

@@ -20,7 +20,7 @@
 
 #include "app/catalog.hpp"
 #include "app/log.hpp"
-#include "app/target_runner.hpp"
+#include "app/rule_runner.hpp"
 #include "app/topology_tree.hpp"
 #include "app/ttl.hpp"
 #include "pg/errors.hpp"
@@ -32,15 +32,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-// One target of one rule: (rule, project, replica).
-using TargetKey = std::tuple<std::string, std::string, std::string>;
-
-// A target the supervisor runs (or ran): its plan, and the flags it shares with its coroutine.
-struct TargetTask {
+// A rule the supervisor runs (or ran): its plan, and the flags it shares with its coroutine.
+struct RuleTask {
 	RulePlan plan;
-	ReplicaInfo target;
-	std::string fingerprint; // what, when it changes, needs a new slot and a new copy
-	bool stop = false;		 // asks the runner to finish the transaction in flight and return
+	std::string fingerprint; // what, when it changes, needs a new slot and a new copy of every target
+	std::map<std::string, std::string> targets; // "project.replica" -> TargetFingerprint
+	std::set<std::string> recopy;				// targets whose replica changed: copied again
+	bool stop = false;							// asks the runner to finish the transaction in flight and return
 	bool running = true;
 	bool failed = false; // ended on an error it will not retry (fatal, or --once)
 };
@@ -51,20 +49,35 @@ struct State {
 	asio::signal_set &signals;
 	bool stop = false;
 	bool failed = false;
-	bool reload = false;				// SIGHUP: read the catalog now and retry the targets that stopped on an error
-	asio::steady_timer *wake = nullptr; // the supervisor's timer: cancelled when a target ends or a signal comes
-	std::map<std::string, RuleProgress> progress; // by rule
-	std::map<TargetKey, std::shared_ptr<TargetTask>> tasks;
-	std::set<std::string> reported; // "rule\nerror" already written for rules that cannot run
+	bool reload = false;				// SIGHUP: read the catalog now and retry the rules that stopped on an error
+	asio::steady_timer *wake = nullptr; // the supervisor's timer: cancelled when a rule ends or a signal comes
+	std::map<std::string, RuleProgress> progress;			// by rule
+	std::map<std::string, std::shared_ptr<RuleTask>> tasks; // by rule
+	std::set<std::string> reported;							// "rule\nerror" already written for rules that cannot run
 };
 
-// Fingerprint spells what a running target depends on: a change means a new slot and a new initial copy.
+// Fingerprint spells what a running rule's slot depends on: a change means a new slot and a new copy.
 std::string
-Fingerprint(const RulePlan &plan, const ReplicaInfo &target) {
-	std::string text = plan.mode + '\n' + plan.source_project + '\n' + target.dialect + '\n' + target.uri + '\n';
+Fingerprint(const RulePlan &plan) {
+	std::string text = plan.mode + '\n' + plan.source_project + '\n';
 	for (const std::string &collection : plan.collections)
 		text += collection + ',';
 	return text;
+}
+
+// TargetFingerprint spells what one target depends on: a change means a new copy of that target.
+std::string
+TargetFingerprint(const ReplicaInfo &target) {
+	return target.dialect + '\n' + target.uri;
+}
+
+// TargetFingerprints maps each target of plan ("project.replica") to its TargetFingerprint.
+std::map<std::string, std::string>
+TargetFingerprints(const RulePlan &plan) {
+	std::map<std::string, std::string> targets;
+	for (const ReplicaInfo &target : plan.targets)
+		targets[target.project + "." + target.name] = TargetFingerprint(target);
+	return targets;
 }
 
 // Running counts the tasks whose coroutine has not returned.
@@ -79,7 +92,7 @@ Running(const State &state) {
 // SleepUnlessStopped waits for delay, in steps of the poll interval so that a stop request is seen, writing the
 // runner's status at each status interval (the retained WAL of a failing target keeps being reported).
 asio::awaitable<void>
-SleepUnlessStopped(State &state, TargetTask &task, TargetRunner &runner, std::chrono::milliseconds delay) {
+SleepUnlessStopped(State &state, RuleTask &task, RuleRunner &runner, std::chrono::milliseconds delay) {
 	asio::steady_timer timer(co_await asio::this_coro::executor);
 	auto until = std::chrono::steady_clock::now() + delay;
 	auto next_status = std::chrono::steady_clock::now() + state.config.status_interval;
@@ -120,15 +133,16 @@ Describe(const std::exception_ptr &error) {
 // A run that lasted this long was healthy: the next failure is a new outage, not the same one retried.
 constexpr std::chrono::seconds kHealthyRun{30};
 
-// SuperviseTarget runs one target until it finishes, is stopped, or fails for good. The other targets of the
-// rule are not affected by its failures: each has its own slot.
+// SuperviseRule runs one rule until it finishes, is stopped, or fails for good. A failing target of the rule is
+// the runner's to retry (the others keep streaming); a failure of the rule itself (its slot, its stream, the
+// source) ends the run and is retried here with backoff.
 asio::awaitable<void>
-SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
+SuperviseRule(State &state, std::shared_ptr<RuleTask> task) {
 	Backoff backoff(BackoffPolicy{});
 	RuleProgress &progress = state.progress[task->plan.name];
 	for (;;) {
-		TargetRunner runner(co_await asio::this_coro::executor, state.config, task->plan, task->target, &task->stop,
-							progress);
+		RuleRunner runner(co_await asio::this_coro::executor, state.config, task->plan, &task->stop, progress,
+						  task->recopy);
 		std::exception_ptr error;
 		auto started = std::chrono::steady_clock::now();
 		try {
@@ -136,7 +150,12 @@ SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 		} catch (...) {
 			error = std::current_exception();
 		}
+		if (runner.TargetFailed()) {
+			task->failed = true;
+			state.failed = true;
+		}
 		if (!error) {
+			task->recopy.clear();
 			if (task->stop && !state.stop)
 				co_await runner.Pause();
 			else if (state.stop || state.config.once)
@@ -146,8 +165,7 @@ SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 		std::string text = Describe(error);
 		if (task->stop && !state.stop) {
 			// removed or changed under it: its rows may be gone with the rule, nothing to report
-			LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name +
-					": stopped on: " + text);
+			LogLine("rule " + task->plan.name + ": stopped on: " + text);
 			co_return;
 		}
 		co_await runner.ReportError(text);
@@ -159,8 +177,7 @@ SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 		if (std::chrono::steady_clock::now() - started > kHealthyRun)
 			backoff.Reset();
 		std::chrono::milliseconds delay = backoff.NextDelay();
-		LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name +
-				": retrying in " + std::to_string(delay.count()) + " ms");
+		LogLine("rule " + task->plan.name + ": retrying in " + std::to_string(delay.count()) + " ms");
 		co_await SleepUnlessStopped(state, *task, runner, delay);
 		if (task->stop)
 			co_return;
@@ -169,11 +186,11 @@ SuperviseTarget(State &state, std::shared_ptr<TargetTask> task) {
 
 // Spawn starts the coroutine of task.
 void
-Spawn(State &state, const asio::any_io_executor &executor, const TargetKey &key, std::shared_ptr<TargetTask> task) {
-	LogLine("rule " + task->plan.name + ", target " + task->target.project + "." + task->target.name + ": starting (" +
-			task->plan.mode + ")");
-	state.tasks[key] = task;
-	asio::co_spawn(executor, SuperviseTarget(state, task), [&state, task](std::exception_ptr error) {
+Spawn(State &state, const asio::any_io_executor &executor, std::shared_ptr<RuleTask> task) {
+	LogLine("rule " + task->plan.name + ": starting (" + task->plan.mode + ", " +
+			std::to_string(task->plan.targets.size()) + " target(s), slot " + RuleSlotName(task->plan.name) + ")");
+	state.tasks[task->plan.name] = task;
+	asio::co_spawn(executor, SuperviseRule(state, task), [&state, task](std::exception_ptr error) {
 		task->running = false;
 		if (state.wake != nullptr)
 			state.wake->cancel();
@@ -198,34 +215,36 @@ DropSlotIfIdle(PgConnection &conn, const std::string &slot, const std::string &w
 	co_return !left.exists;
 }
 
-// DropOrphanSlots drops this database's inactive mosta slots that no (rule, replica) of the catalog can own any
-// more: the rule or the replica was removed, so nobody will consume them and they would retain WAL forever.
+// DropOrphanSlots drops this database's inactive mosta slots that no rule of the catalog can own any more: the
+// rule was removed, so nobody will consume them and they would retain WAL forever. The per-target slots of 0.2.0
+// of a rule that still exists are its runner's to migrate, not orphans.
 asio::awaitable<void>
 DropOrphanSlots(PgConnection &conn, const std::vector<RulePlan> &plans) {
 	const std::string replicas_sql = "SELECT project, name FROM mosta.replicas";
 	PgResultHandle replicas = co_await conn.Exec("reading mosta.replicas", replicas_sql);
 	std::set<std::string> owned;
 	for (const RulePlan &plan : plans) {
+		owned.insert(RuleSlotName(plan.name));
 		for (int row = 0; row < PQntuples(replicas.get()); ++row)
 			owned.insert(SlotName(plan.name, PQgetvalue(replicas.get(), row, 0), PQgetvalue(replicas.get(), row, 1)));
 	}
 	const std::string slots_sql = "SELECT slot_name FROM pg_replication_slots WHERE plugin = 'mostajs' AND NOT active"
-								  " AND database = current_database()";
+								  " AND NOT temporary AND database = current_database()";
 	PgResultHandle slots = co_await conn.Exec("listing the mosta slots", slots_sql);
 	for (int row = 0; row < PQntuples(slots.get()); ++row) {
 		std::string slot = PQgetvalue(slots.get(), row, 0);
 		if (IsMostaSlot(slot) && owned.count(slot) == 0)
-			co_await DropSlotIfIdle(conn, slot, "no rule or replica of the catalog owns it any more");
+			co_await DropSlotIfIdle(conn, slot, "no rule of the catalog owns it any more");
 	}
 }
 
-// Reconcile makes the running targets match the catalog: starts the new ones, stops those whose rule was disabled
-// or removed, restarts (new slot, new copy) those whose rule or replica changed, and reports the rules that
-// cannot run.
+// Reconcile makes the running rules match the catalog: starts the new ones, stops those disabled or removed,
+// restarts those whose targets changed (a changed replica is copied again alone) or whose rule changed (new slot,
+// new copy of every target), and reports the rules that cannot run.
 asio::awaitable<void>
 Reconcile(State &state, PgConnection &conn) {
 	std::vector<RulePlan> plans = co_await LoadRulePlans(conn);
-	std::map<TargetKey, std::pair<const RulePlan *, const ReplicaInfo *>> desired;
+	std::map<std::string, const RulePlan *> desired;
 	for (const RulePlan &plan : plans) {
 		if (!plan.enabled)
 			continue;
@@ -241,58 +260,74 @@ Reconcile(State &state, PgConnection &conn) {
 		}
 		if (plan.mode == "snapshot" && plan.stats_status == "done")
 			continue;
-		for (const ReplicaInfo &target : plan.targets)
-			desired[{plan.name, target.project, target.name}] = {&plan, &target};
+		desired[plan.name] = &plan;
 	}
 	// stop what is no longer wanted, as it is
-	for (auto &[key, task] : state.tasks) {
-		auto wanted = desired.find(key);
-		bool changed =
-			wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) != task->fingerprint;
+	for (auto &[rule, task] : state.tasks) {
+		auto wanted = desired.find(rule);
+		bool changed = wanted != desired.end() && (Fingerprint(*wanted->second) != task->fingerprint ||
+												   TargetFingerprints(*wanted->second) != task->targets);
 		if ((wanted == desired.end() || changed) && task->running && !task->stop) {
-			LogLine("rule " + std::get<0>(key) + ", target " + std::get<1>(key) + "." + std::get<2>(key) +
-					(changed ? ": rule or replica changed, restarting with a new slot and a new copy"
-							 : ": rule disabled or removed, stopping"));
+			LogLine("rule " + rule +
+					(changed ? ": rule or its replicas changed, restarting" : ": rule disabled or removed, stopping"));
 			task->stop = true;
 		}
 	}
-	// forget the stopped tasks; a changed target's old slot goes before its new run
+	// forget the stopped tasks; a changed rule's old slot goes before its new run
+	std::map<std::string, std::set<std::string>> recopy;
 	for (auto it = state.tasks.begin(); it != state.tasks.end();) {
-		auto &[key, task] = *it;
-		auto wanted = desired.find(key);
-		bool changed =
-			wanted != desired.end() && Fingerprint(*wanted->second.first, *wanted->second.second) != task->fingerprint;
+		auto &[rule, task] = *it;
+		auto wanted = desired.find(rule);
+		bool rule_changed = wanted != desired.end() && Fingerprint(*wanted->second) != task->fingerprint;
+		bool targets_changed = wanted != desired.end() && TargetFingerprints(*wanted->second) != task->targets;
 		bool retry = state.reload && task->failed;
-		if (task->running || (wanted != desired.end() && !changed && !retry)) {
+		if (task->running || (wanted != desired.end() && !rule_changed && !targets_changed && !retry)) {
 			++it;
 			continue;
 		}
-		if (changed && !co_await DropSlotIfIdle(conn, SlotName(std::get<0>(key), std::get<1>(key), std::get<2>(key)),
-												"its rule or replica changed")) {
+		if (rule_changed && !co_await DropSlotIfIdle(conn, RuleSlotName(rule), "its rule changed")) {
 			++it;
 			continue;
 		}
-		if (changed)
-			state.progress[std::get<0>(key)].targets.erase({std::get<1>(key), std::get<2>(key)});
+		if (wanted != desired.end()) {
+			std::map<std::string, std::string> now = TargetFingerprints(*wanted->second);
+			RuleProgress &progress = state.progress[rule];
+			for (const auto &[name, fingerprint] : task->targets) {
+				auto found = now.find(name);
+				if (found != now.end() && found->second != fingerprint && !rule_changed)
+					recopy[rule].insert(name);
+			}
+			for (const ReplicaInfo &target : wanted->second->targets) {
+				auto old = task->targets.find(target.project + "." + target.name);
+				if (rule_changed || (old != task->targets.end() && old->second != TargetFingerprint(target)))
+					progress.targets.erase({target.project, target.name});
+			}
+			recopy[rule].insert(task->recopy.begin(), task->recopy.end());
+		}
 		it = state.tasks.erase(it);
 	}
 	for (auto &[rule, progress] : state.progress) {
+		auto wanted = desired.find(rule);
 		for (auto it = progress.targets.begin(); it != progress.targets.end();) {
-			bool known = state.tasks.count({rule, it->first.first, it->first.second}) != 0 ||
-						 desired.count({rule, it->first.first, it->first.second}) != 0;
+			bool known = false;
+			if (wanted != desired.end())
+				for (const ReplicaInfo &target : wanted->second->targets)
+					known = known || (target.project == it->first.first && target.name == it->first.second);
+			known = known || state.tasks.count(rule) != 0;
 			it = known ? std::next(it) : progress.targets.erase(it);
 		}
 	}
 	state.reload = false;
 	auto executor = co_await asio::this_coro::executor;
-	for (auto &[key, wanted] : desired) {
-		if (state.tasks.count(key) != 0)
+	for (auto &[rule, plan] : desired) {
+		if (state.tasks.count(rule) != 0)
 			continue;
-		auto task = std::make_shared<TargetTask>();
-		task->plan = *wanted.first;
-		task->target = *wanted.second;
-		task->fingerprint = Fingerprint(task->plan, task->target);
-		Spawn(state, executor, key, task);
+		auto task = std::make_shared<RuleTask>();
+		task->plan = *plan;
+		task->fingerprint = Fingerprint(*plan);
+		task->targets = TargetFingerprints(*plan);
+		task->recopy = recopy[rule];
+		Spawn(state, executor, task);
 	}
 	if (!state.config.once)
 		co_await DropOrphanSlots(conn, plans);

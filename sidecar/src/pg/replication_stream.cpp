@@ -56,9 +56,10 @@ ParseLsnField(std::string_view context, const std::string &text) {
 // BuildCreateSlotCommand uses the parenthesized option list of PostgreSQL 15.
 std::string
 BuildCreateSlotCommand(std::string_view slot, std::string_view plugin, SlotSnapshot snapshot) {
-	return "CREATE_REPLICATION_SLOT " + PgConnection::QuoteIdentifier(slot) + " LOGICAL " +
-		   PgConnection::QuoteIdentifier(plugin) +
-		   (snapshot == SlotSnapshot::Export ? " (SNAPSHOT 'export')" : " (SNAPSHOT 'nothing')");
+	bool temporary = snapshot == SlotSnapshot::ExportTemporary;
+	return "CREATE_REPLICATION_SLOT " + PgConnection::QuoteIdentifier(slot) + (temporary ? " TEMPORARY" : "") +
+		   " LOGICAL " + PgConnection::QuoteIdentifier(plugin) +
+		   (snapshot == SlotSnapshot::Nothing ? " (SNAPSHOT 'nothing')" : " (SNAPSHOT 'export')");
 }
 
 // BuildStartCommand quotes the slot and option names as identifiers and the values as literals.

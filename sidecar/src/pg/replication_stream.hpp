@@ -53,6 +53,8 @@ struct SystemIdentity {
 enum class SlotSnapshot {
 	Export,	 // export it (valid until the next command on this connection): SET TRANSACTION SNAPSHOT reads it
 	Nothing, // no snapshot
+	// a TEMPORARY slot (dropped when the connection ends) that exports its snapshot: a target copied alone
+	ExportTemporary,
 };
 
 // The answer to CREATE_REPLICATION_SLOT.

@@ -98,6 +98,8 @@ TEST(ReplicationStreamCommands, QuoteNamesAndValues) {
 			  "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"mostajs\" (SNAPSHOT 'export')");
 	EXPECT_EQ(sc::BuildCreateSlotCommand("s", "mostajs", sc::SlotSnapshot::Nothing),
 			  "CREATE_REPLICATION_SLOT \"s\" LOGICAL \"mostajs\" (SNAPSHOT 'nothing')");
+	EXPECT_EQ(sc::BuildCreateSlotCommand("s", "mostajs", sc::SlotSnapshot::ExportTemporary),
+			  "CREATE_REPLICATION_SLOT \"s\" TEMPORARY LOGICAL \"mostajs\" (SNAPSHOT 'export')");
 }
 
 TEST(ReplicationStreamCommands, RefusedConnectionIsRetry) {

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "app/target_path.hpp"
-#include "app/target_runner.hpp"
+#include "app/open_sink.hpp"
 #include "sink/json_archive_sink.hpp"
 #include "sink/sql_dump_sink.hpp"
 #include "sink/sqlite_sink.hpp"

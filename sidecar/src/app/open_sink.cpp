@@ -1,0 +1,80 @@
+/*
+ * open_sink.cpp
+ *     OpenSink (see open_sink.hpp).
+ */
+#include "app/open_sink.hpp"
+
+#include <memory>
+#include <stdexcept>
+
+#include "app/id_map_lookup.hpp"
+#include "app/log.hpp"
+#include "app/target_path.hpp"
+#include "sink/json_archive_sink.hpp"
+#include "sink/mongo_sink.hpp"
+#include "sink/sql_dump_sink.hpp"
+#include "sink/sqlite_sink.hpp"
+
+namespace mosta::sidecar {
+
+namespace {
+
+// kJsonArchiveFileBytes is the size at which a JSON archive starts a new file.
+constexpr std::uint64_t kJsonArchiveFileBytes = 64ULL << 20;
+// kSqliteGroupTransactions groups this many source transactions per SQLite commit (flushed when idle anyway).
+constexpr std::size_t kSqliteGroupTransactions = 100;
+// kMongoGroupTransactions: the MongoDB checkpoint is written after this many source transactions (and when idle).
+constexpr std::size_t kMongoGroupTransactions = 100;
+
+// OpenFileSink opens the sqlite, sqldump or jsonl sink at path (resolved by ResolveTargetPath).
+std::unique_ptr<Sink>
+OpenFileSink(const ReplicaInfo &replica, const std::string &slot, const std::string &path,
+			 const std::vector<std::string> &collections) {
+	if (replica.dialect == "sqlite") {
+		SqliteSinkOptions options;
+		options.path = path;
+		options.slot = slot;
+		options.group_max_transactions = kSqliteGroupTransactions;
+		options.ddl_collections = collections;
+		return std::make_unique<SqliteSink>(options);
+	}
+	if (replica.dialect == "sqldump")
+		return std::make_unique<SqlDumpSink>(path, collections);
+	return std::make_unique<JsonArchiveSink>(path, kJsonArchiveFileBytes);
+}
+
+} // namespace
+
+std::unique_ptr<Sink>
+OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string &data_dir,
+		 const std::vector<std::string> &collections, const std::string &source) {
+	if (IsFileDialect(replica.dialect)) {
+		std::string path = ResolveTargetPath(data_dir, replica);
+		try {
+			return OpenFileSink(replica, slot, path, collections);
+		} catch (const std::exception &e) {
+			// a refusal of a file the sidecar did not create, a full disk, ...: name the replica
+			throw std::runtime_error("replica " + replica.project + "." + replica.name + " (" + replica.dialect +
+									 "): " + e.what());
+		}
+	}
+	if (replica.dialect == "mongodb") {
+		MongoSinkOptions options;
+		options.uri = replica.uri;
+		options.default_database = replica.project;
+		options.slot = slot;
+		options.group_max_transactions = kMongoGroupTransactions;
+		options.ddl_collections = collections;
+		options.warn = [](const std::string &text) { LogLine(text); };
+		// uuid keys that id_map allocated for legacy ObjectIds keep their ObjectId as _id
+		auto lookup = std::make_shared<IdMapLookup>(source);
+		options.legacy_object_id = [lookup](const Change &change, const std::string &uuid) {
+			return (*lookup)(change, uuid);
+		};
+		return std::make_unique<MongoSink>(options);
+	}
+	throw std::invalid_argument("replica " + replica.project + "." + replica.name + ": dialect " + replica.dialect +
+								" has no sink");
+}
+
+} // namespace mosta::sidecar
