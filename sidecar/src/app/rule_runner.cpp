@@ -248,16 +248,44 @@ RuleRunner::FanOut(const SharedBatch &batch) {
 		if (!positions_.Attached(channel->Name()))
 			continue;
 		channel->idle = false;
-		if (channel->Push(batch))
-			continue;
-		// bounded memory: a target that cannot keep up is detached rather than stall the others; it drains
-		// what it has, then is attached again by a restart of the stream from the minimum
-		positions_.Detach(channel->Name());
-		channel->retry_at = std::chrono::steady_clock::now();
-		LogLine(channel->Label() + ": its queue stayed full (" + std::to_string(kMaxQueuedBatches) +
-				" messages): detached while it drains; it catches up by a restart of the rule's stream");
+		while (!channel->Push(batch)) {
+			// backpressure: wait for room (one batch applied), answering nothing meanwhile; bounded memory
+			auto now = std::chrono::steady_clock::now();
+			if (!channel->full_since)
+				channel->full_since = now;
+			if (co_await channel->WaitRoom(now + config_.poll_interval))
+				continue;
+			if (SlowToDetach(*channel)) {
+				Detach(*channel);
+				break;
+			}
+		}
+		channel->full_since.reset();
 	}
-	co_return;
+}
+
+bool
+RuleRunner::SlowToDetach(TargetChannel &slow) const {
+	if (std::chrono::steady_clock::now() - *slow.full_since < kSlowTargetTimeout)
+		return false;
+	// detached once already and no further since: detaching it again could only repeat the same restart
+	if (slow.slow_detached_at && *slow.slow_detached_at >= slow.Durable())
+		return false;
+	// only when it holds the others back: another attached target waits for input
+	return std::any_of(channels_.begin(), channels_.end(), [&](const auto &other) {
+		return other.get() != &slow && positions_.Attached(other->Name()) && !other->Busy();
+	});
+}
+
+void
+RuleRunner::Detach(TargetChannel &slow) {
+	// it drains what it has, then is attached again by a restart of the stream from the minimum
+	positions_.Detach(slow.Name());
+	slow.retry_at = std::chrono::steady_clock::now();
+	slow.slow_detached_at = slow.Durable();
+	LogLine(slow.Label() + ": its queue stayed full (" + std::to_string(kMaxQueuedBatches) + " messages) for " +
+			std::to_string(kSlowTargetTimeout.count()) +
+			" s while the others waited: detached while it drains; it catches up by a restart of the rule's stream");
 }
 
 boost::asio::awaitable<void>

@@ -103,8 +103,16 @@ class RuleRunner {
 	// StreamLoop reads from start and fans out; true when it ended to restart the stream (a target to attach).
 	boost::asio::awaitable<bool> StreamLoop(Lsn start);
 
-	// FanOut hands batch to every attached target; a target whose queue is full is detached.
+	// FanOut hands batch to every attached target, waiting for room in a full queue; a target whose queue stays
+	// full while the others wait is detached (SlowToDetach).
 	boost::asio::awaitable<void> FanOut(const SharedBatch &batch);
+
+	// SlowToDetach tells whether slow, whose queue is full, is to be detached: full for kSlowTargetTimeout while
+	// another attached target waits for input, and not detached for that before without progress since.
+	bool SlowToDetach(TargetChannel &slow) const;
+
+	// Detach detaches a slow target; it drains, then is attached again by a restart from the minimum.
+	void Detach(TargetChannel &slow);
 
 	// HandleFailures rolls back and detaches every target whose sink failed, and schedules its retry.
 	boost::asio::awaitable<void> HandleFailures();

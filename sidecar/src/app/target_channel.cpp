@@ -129,9 +129,17 @@ TargetChannel::MergeCounts() {
 }
 
 boost::asio::awaitable<void>
-TargetChannel::Wait() {
+TargetChannel::Wait(std::chrono::steady_clock::time_point deadline) {
+	done_signal_.expires_at(deadline);
 	boost::system::error_code cancelled;
 	co_await done_signal_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+}
+
+boost::asio::awaitable<bool>
+TargetChannel::WaitRoom(std::chrono::steady_clock::time_point deadline) {
+	while (queue_.size() >= kMaxQueuedBatches && !error_ && std::chrono::steady_clock::now() < deadline)
+		co_await Wait(deadline);
+	co_return queue_.size() < kMaxQueuedBatches || error_;
 }
 
 boost::asio::awaitable<void>

@@ -7,7 +7,8 @@
  *
  *     Threads: every member is used on the io thread, except sink_ and delivery_, which only the worker touches
  *     while a job runs (one job at a time, started and ended on the io thread). The queue holds at most
- *     kMaxQueuedBatches batches: when it is full the rule runner detaches the target rather than stall the others
+ *     kMaxQueuedBatches batches: when it is full the rule runner waits for room (backpressure), and detaches the
+ *     target only when it stays full for kSlowTargetTimeout while another target waits for input
  *     (docs/guarantees.md, "A slow target").
  */
 #pragma once
@@ -36,6 +37,10 @@ namespace mosta::sidecar {
 
 // kMaxQueuedBatches bounds a target's queue (each batch is at most one 64 kB output message, parsed).
 inline constexpr std::size_t kMaxQueuedBatches = 64;
+
+// kSlowTargetTimeout is how long a target's queue may stay full, while another target of the rule waits for input,
+// before it is detached to catch up on its own.
+inline constexpr std::chrono::seconds kSlowTargetTimeout{30};
 
 // TargetChannel is one target of a rule, used from the rule runner's coroutine (see the file comment).
 class TargetChannel {
@@ -75,6 +80,9 @@ class TargetChannel {
 	// Push queues batch for the worker; false when the queue is full (the batch is not queued). A failed channel
 	// drops the batch and returns true.
 	bool Push(SharedBatch batch);
+
+	// WaitRoom waits until the queue has room, the channel failed, or deadline passed; true when there is room.
+	boost::asio::awaitable<bool> WaitRoom(std::chrono::steady_clock::time_point deadline);
 
 	// Drain waits until the worker has applied every queued batch (or failed).
 	boost::asio::awaitable<void> Drain();
@@ -132,6 +140,9 @@ class TargetChannel {
 	bool final_error = false; // --once or fatal: it is not retried
 	bool reopen = false;	  // the sink failed: open it again before the target is attached
 	bool attach = false;	  // attach the target when the rule's stream (re)starts
+	// A slow target: since when its queue is full (unset: not full), and where it was when last detached for it.
+	std::optional<std::chrono::steady_clock::time_point> full_since;
+	std::optional<Lsn> slow_detached_at;
 	// When the target last held everything the server had sent (unset before that); lag is the time since then.
 	std::optional<std::chrono::steady_clock::time_point> caught_up_at;
 	bool idle = false;
@@ -140,8 +151,9 @@ class TargetChannel {
 	// StartNext hands the next queued batch to the worker when it is free.
 	void StartNext();
 
-	// Wait waits for the end of the job in flight.
-	boost::asio::awaitable<void> Wait();
+	// Wait waits for the end of the job in flight, or until deadline.
+	boost::asio::awaitable<void>
+	Wait(std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
 	// MergeCounts adds what the worker counted to the status, on the io thread.
 	void MergeCounts();
