@@ -226,7 +226,11 @@ RuleRunner::StreamLoop(Lsn start) {
 	}
 	co_await FlushAll();
 	co_await HandleFailures();
-	if (restart_ && !*stop_ && !marker_read)
+	// a target waits to be attached, or to be copied alone (--once included: the run ends with every target)
+	bool copy_pending = std::any_of(channels_.begin(), channels_.end(), [](const auto &channel) {
+		return channel->needs_copy && channel->IsOpen() && !channel->final_error;
+	});
+	if (!*stop_ && (copy_pending || (restart_ && !marker_read)))
 		co_return true;
 	for (auto &channel : channels_) {
 		if (marker_read && positions_.Attached(channel->Name()) && channel->LastClosed() >= marker_) {
