@@ -108,7 +108,7 @@ SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['*']);
 SQL
 
 # compare.py URI DB SLOT [--checkpoint]: every source row has one document with equal fields, no document more;
-# with --checkpoint, _mosta_checkpoints holds SLOT's checkpoint, equal to the slot's confirmed_flush_lsn. Exits 0
+# with --checkpoint, _mosta_checkpoints holds the target's checkpoint, equal to SLOT's confirmed_flush_lsn. Exits 0
 # when all holds; prints one line per table (or per problem).
 cat >"$work/compare.py" <<'PY'
 import datetime, json, subprocess, sys, uuid
@@ -117,6 +117,14 @@ from bson.binary import Binary
 from bson.decimal128 import Decimal128
 
 uri, db, slot = sys.argv[1:4]
+# the sink keys its checkpoint by the target's SlotName (app/catalog.hpp); SLOT is the rule's slot, shared by its targets
+def slot_name(rule, project, replica):
+    h = 2166136261
+    for part in (rule, project, replica):
+        for c in part.encode() + b"\0":
+            h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return f"mosta_{rule}_{replica}_{h:08x}"
+checkpoint_key = slot_name("r1", "app", "mongo")
 want_checkpoint = "--checkpoint" in sys.argv[4:]
 EPOCH = datetime.datetime(1970, 1, 1)
 
@@ -170,7 +178,7 @@ try:
         else:
             print(f"{table}: {len(rows)} rows, each equal to its one document")
     if want_checkpoint:
-        point = mdb["_mosta_checkpoints"].find_one({"_id": slot})
+        point = mdb["_mosta_checkpoints"].find_one({"_id": checkpoint_key})
         confirmed = source(f"SELECT json_build_object('lsn', confirmed_flush_lsn::text, 'bytes', "
                            f"(confirmed_flush_lsn - '0/0')::bigint) FROM pg_replication_slots WHERE slot_name = '{slot}'")
         if point is None or not confirmed or point.get("end_lsn") != confirmed[0]["bytes"] \

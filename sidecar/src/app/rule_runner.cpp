@@ -347,9 +347,19 @@ RuleRunner::RetryDue() {
 			continue;
 		}
 		channel->retry_at.reset();
-		if (channel->Durable() == kInvalidLsn || channel->Durable() < slot_confirmed_)
-			channel->needs_copy = true; // emptied or rolled back while detached: rule_slot.cpp says so loudly
-		else
+		if (channel->Durable() == kInvalidLsn && !channel->needs_copy) {
+			LogLine(channel->Label() + ": the sink holds no checkpoint any more (emptied while it failed): copying it "
+									   "alone");
+			channel->needs_copy = true;
+		} else if (channel->Durable() < slot_confirmed_ && !channel->needs_copy) {
+			++channel->Status().resnapshots;
+			co_await Warn(sql_, plan_.name, *channel, "target_rolled_back",
+						  "the target holds data up to " + FormatLsn(channel->Durable()) + " but slot " + slot_ +
+							  " already confirmed " + FormatLsn(slot_confirmed_) +
+							  " (the target was restored or cut back while it failed): taking a new initial copy "
+							  "that replaces the target's tables");
+			channel->needs_copy = true;
+		} else if (!channel->needs_copy)
 			positions_.Set(channel->Name(), channel->Durable());
 		channel->attach = true;
 		restart_ = true;

@@ -82,8 +82,8 @@ RuleRunner::CreateAndCopy() {
 		}
 		channel->SetState("snapshot", "creating slot " + slot_);
 		channel->needs_copy = false;
-		// a target at 0/0 may hold rows of an interrupted copy: every copy starts by emptying its tables
-		targets.push_back({channel.get(), true});
+		// a target at 0/0 may hold rows of an interrupted copy (MongoDB): emptied first, as a re-snapshot
+		targets.push_back({channel.get(), resnapshot || channel->Dialect() == "mongodb"});
 	}
 	co_await PublishAll();
 	CreatedSlot created = co_await stream_->CreateSlot(slot_, "mostajs", SlotSnapshot::Export);
@@ -123,7 +123,9 @@ RuleRunner::CopyAlone(TargetChannel &channel) {
 	ReplicationStream copy_connection(executor_, StreamOptions(), [] { return kInvalidLsn; });
 	co_await copy_connection.Connect();
 	CreatedSlot created = co_await copy_connection.CreateSlot(temporary, "mostajs", SlotSnapshot::ExportTemporary);
-	std::vector<CopyTarget> targets{CopyTarget{&channel, true}};
+	// a target that holds data is replaced; MongoDB keeps the partial writes of an interrupted copy
+	bool truncate = channel.Durable() != kInvalidLsn || channel.Dialect() == "mongodb";
+	std::vector<CopyTarget> targets{CopyTarget{&channel, truncate}};
 	try {
 		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets);
 	} catch (...) {

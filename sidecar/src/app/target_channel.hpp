@@ -59,6 +59,12 @@ class TargetChannel {
 		return target_.project + "." + target_.name;
 	}
 
+	// Dialect returns the target's dialect (sqlite, sqldump, jsonl, mongodb).
+	const std::string &
+	Dialect() const noexcept {
+		return target_.dialect;
+	}
+
 	// Label returns "rule R, target P.X" for log lines.
 	std::string Label() const;
 
