@@ -159,25 +159,7 @@ RuleRunner::StreamLoop(Lsn start) {
 		co_await PublishAll();
 		co_return false;
 	}
-	std::vector<PluginOption> plugin_options{{"format-version", std::to_string(kFormatVersion)},
-											 {"include-lsn", "on"},
-											 {"include-types", "on"},
-											 {"batch-bytes", "65536"},
-											 {"include-xids", "on"},
-											 {"include-timestamp", "on"},
-											 {"partition-root", "on"}};
-	if (!include_tables_.empty())
-		plugin_options.emplace_back("include-tables", include_tables_);
-	co_await stream_->Start(slot_, start, plugin_options);
-	for (auto &channel : channels_) {
-		if (!positions_.Attached(channel->Name()))
-			continue;
-		if (channel->Status().status == "error")
-			LogLine(channel->Label() + ": streaming again from " + FormatLsn(start) +
-					" (in error until the target applies)");
-		else
-			channel->SetState("streaming", "slot " + slot_ + " from " + FormatLsn(start));
-	}
+	co_await StartStream(start);
 	co_await PublishAll();
 	using Clock = ReplicationStream::Clock;
 	Clock::time_point next_status = Clock::now() + config_.status_interval;
@@ -224,6 +206,35 @@ RuleRunner::StreamLoop(Lsn start) {
 			next_status = Clock::now() + config_.status_interval;
 		}
 	}
+	co_return co_await EndStream(marker_read);
+}
+
+boost::asio::awaitable<void>
+RuleRunner::StartStream(Lsn start) {
+	std::vector<PluginOption> plugin_options{{"format-version", std::to_string(kFormatVersion)},
+											 {"include-lsn", "on"},
+											 {"include-types", "on"},
+											 {"batch-bytes", "65536"},
+											 {"include-xids", "on"},
+											 {"include-timestamp", "on"},
+											 {"partition-root", "on"}};
+	if (!include_tables_.empty())
+		plugin_options.emplace_back("include-tables", include_tables_);
+	co_await stream_->Start(slot_, start, plugin_options);
+	for (auto &channel : channels_) {
+		if (!positions_.Attached(channel->Name()))
+			continue;
+		if (channel->Status().status == "error")
+			LogLine(channel->Label() + ": streaming again from " + FormatLsn(start) +
+					" (in error until the target applies)");
+		else
+			channel->SetState("streaming", "slot " + slot_ + " from " + FormatLsn(start));
+	}
+}
+
+boost::asio::awaitable<bool>
+RuleRunner::EndStream(bool marker_read) {
+	using Clock = ReplicationStream::Clock;
 	co_await FlushAll();
 	co_await HandleFailures();
 	// a target waits to be attached, or to be copied alone (--once included: the run ends with every target)

@@ -103,6 +103,13 @@ class RuleRunner {
 	// StreamLoop reads from start and fans out; true when it ended to restart the stream (a target to attach).
 	boost::asio::awaitable<bool> StreamLoop(Lsn start);
 
+	// StartStream starts the stream at start with the plugin options and marks the attached targets streaming.
+	boost::asio::awaitable<void> StartStream(Lsn start);
+
+	// EndStream flushes at the end of StreamLoop; true to restart (a target to attach or copy), else it stops the
+	// stream (stopped, or --once with marker_read) and publishes the final status.
+	boost::asio::awaitable<bool> EndStream(bool marker_read);
+
 	// FanOut hands batch to every attached target, waiting for room in a full queue; a target whose queue stays
 	// full while the others wait is detached (SlowToDetach).
 	boost::asio::awaitable<void> FanOut(const SharedBatch &batch);
