@@ -1,6 +1,6 @@
 /*
  * initial_copy.hpp
- *     What the initial copy (TargetRunner::Copy) reads, apart from the loop itself: which tables it copies, each
+ *     What the initial copy (CopyInSnapshot, app/rule_copy.hpp) reads, apart from the loop itself: which tables it copies, each
  *     table's shape announcement and its rows, all in the slot's exported snapshot (docs/sidecar.md, "The initial
  *     copy").
  *
