@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  * output_plugin.cpp
  *	  The "mostajs" logical decoding output plugin: one JSON document per
- *	  change, framed by begin and commit documents (docs/protocol.md).
+ *	  change, framed by begin and commit documents (docs/protocol.md). In
+ *	  format version 3, a relation document describes a table before its
+ *	  first change of the session (and after its description changed), and
+ *	  row changes carry values only.
  *
  * Regime: PG. The callbacks only call PostgreSQL and our PG-regime writers;
  * no C++ object with a destructor lives in them and nothing throws.

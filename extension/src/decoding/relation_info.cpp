@@ -220,10 +220,11 @@ SetRelationDocument(RelationInfo *info, Relation rel, const char *columns_json) 
 
 /*
  * SetColumns fills the column descriptions, the key list, the type map and
- * the relation document of info. Columns come in the reported relation's order with its names and
- * types; values are read from rel's tuples, so attnum is rel's. The key is
- * the reported relation's, or rel's when it has none; which columns the old
- * row carries is rel's replica identity, as rel wrote the WAL.
+ * the relation document of info. Columns come in the reported relation's
+ * order with its names and types; values are read from rel's tuples, so
+ * attnum is rel's. The key is the reported relation's, or rel's when it has
+ * none; which columns the old row carries is rel's replica identity, as rel
+ * wrote the WAL.
  */
 void
 SetColumns(RelationInfo *info, Relation rel, Relation reported) {
