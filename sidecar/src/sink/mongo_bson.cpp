@@ -16,8 +16,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include "decode/type_name.hpp"
 #include "mosta/common/hex.hpp"
+#include "mosta/common/pg_types.hpp"
 #include "util/json_text.hpp"
 
 namespace mosta::sidecar {
@@ -46,33 +46,44 @@ struct PgType {
 	int dims = 0;
 };
 
-// ReadPgType strips typmods ("(10,2)") and "[]" suffixes and classifies the base name.
+// ReadPgType classifies a type name by the type table's BSON form.
 PgType
 ReadPgType(std::string_view type) {
+	PgColumnType column = ClassifyPgType(type);
 	PgType result;
-	TypeName name = SplitTypeName(type);
-	result.dims = name.dims;
-	const std::string &base = name.base;
-	if (base == "smallint" || base == "integer")
+	result.dims = column.dims;
+	switch (column.info->bson) {
+	case BsonForm::Int32:
 		result.kind = Kind::Int32;
-	else if (base == "bigint" || base == "oid")
+		break;
+	case BsonForm::Int64:
 		result.kind = Kind::Int64;
-	else if (base == "numeric")
+		break;
+	case BsonForm::Decimal128:
 		result.kind = Kind::Numeric;
-	else if (base == "real" || base == "double precision")
+		break;
+	case BsonForm::Double:
 		result.kind = Kind::Float;
-	else if (base == "boolean")
+		break;
+	case BsonForm::Bool:
 		result.kind = Kind::Bool;
-	else if (base == "timestamp with time zone" || base == "timestamp without time zone")
-		result.kind = Kind::Timestamp;
-	else if (base == "date")
-		result.kind = Kind::Date;
-	else if (base == "uuid")
+		break;
+	case BsonForm::DateTime:
+		result.kind = column.info->kind == PgTypeKind::Date ? Kind::Date : Kind::Timestamp;
+		break;
+	case BsonForm::UuidBinary:
 		result.kind = Kind::Uuid;
-	else if (base == "bytea")
+		break;
+	case BsonForm::Binary:
 		result.kind = Kind::Bytea;
-	else if (base == "json" || base == "jsonb")
+		break;
+	case BsonForm::Embedded:
 		result.kind = Kind::JsonText;
+		break;
+	case BsonForm::String:
+		result.kind = Kind::Other;
+		break;
+	}
 	return result;
 }
 
@@ -617,7 +628,8 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 	if (change.key.size() == 1) {
 		const Column &column = value_of(change.key[0]);
 		const std::string *uuid = std::get_if<std::string>(&column.value);
-		if (legacy && uuid != nullptr && TypeOf(change, column.name) == "uuid") {
+		if (PgType type = ReadPgType(TypeOf(change, column.name));
+			legacy && uuid != nullptr && type.kind == Kind::Uuid && type.dims == 0) {
 			// a uuid id_map allocated for a legacy ObjectId: the document keeps its original _id
 			if (std::optional<std::string> hex = legacy(change, *uuid); hex && bson_oid_is_valid(hex->c_str(), 24)) {
 				bson_oid_t oid;

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "mosta/common/identifiers.hpp"
+#include "mosta/common/pg_types.hpp"
 #include "util/json_text.hpp"
 
 namespace mosta::sidecar {
@@ -78,10 +79,11 @@ AppendArray(ondemand::array array, int depth, std::string &out) {
 	out += '}';
 }
 
-// IsDateOrTimestamp tells whether type is date or a timestamp type, as format_type prints them.
+// IsDateOrTimestamp tells whether type is date or a timestamp type (the type table's BcYears form).
 bool
 IsDateOrTimestamp(std::string_view type) {
-	return type == "date" || type.substr(0, 9) == "timestamp";
+	PgColumnType column = ClassifyPgType(type);
+	return column.dims == 0 && column.info->sql == SqlLiteralForm::BcYears;
 }
 
 // FloatText returns the shortest text that reads back to number.
