@@ -13,6 +13,9 @@ namespace mosta::sidecar {
 
 namespace {
 
+// Texts up to this size leave their parser's memory allocated for the next parse; a bigger one frees it.
+constexpr std::size_t kKeptParseBytes = 1 << 20;
+
 // A parser and the padded buffer it iterates.
 struct ParseSlot {
 	ondemand::parser parser;
@@ -99,7 +102,15 @@ JsonParse::JsonParse(std::string_view text) {
 }
 
 JsonParse::~JsonParse() {
-	--Pool().used;
+	ParsePool &pool = Pool();
+	ParseSlot &slot = *pool.slots[slot_];
+	if (slot.buffer.capacity() > kKeptParseBytes) {
+		// a parser keeps index space of several times the largest text it read: do not hold that for good
+		document_ = ondemand::document();
+		slot.parser = ondemand::parser();
+		std::string().swap(slot.buffer);
+	}
+	--pool.used;
 }
 
 void

@@ -22,7 +22,8 @@ namespace ondemand = simdjson::ondemand;
 
 // JsonParse parses one JSON text. A parse nested inside another (a json value held in a string of an outer
 // document) takes its own parser and buffer from a per-thread pool, so the outer one stays valid; parsers are
-// reused across parses, so a parse allocates nothing once the pool has grown to the texts' size.
+// reused across parses, so a parse allocates nothing once the pool has grown to the texts' size (a text over
+// 1 MiB frees its parser's memory when done, so one big value does not stay in the RSS).
 class JsonParse {
   public:
 	// JsonParse copies text into a padded buffer and starts iterating it; throws simdjson::simdjson_error when the

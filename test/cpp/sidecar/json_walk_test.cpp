@@ -70,6 +70,20 @@ TEST(JsonArrayToPgArray, RefusesWhatPostgresCannotRead) {
 	}
 }
 
+TEST(JsonArrayToPgArray, BigTextThenSmallOnes) {
+	// a text over 1 MiB frees its parser afterwards; the next parses get a fresh one
+	std::string big = "[";
+	for (int i = 0; i < 300000; ++i)
+		big += (i == 0 ? "" : ",") + std::to_string(i);
+	big += "]";
+	std::string converted = JsonArrayToPgArray(big);
+	EXPECT_EQ(converted.size(), big.size());
+	EXPECT_EQ(converted.substr(0, 6), "{0,1,2");
+	EXPECT_EQ(JsonArrayToPgArray("[1]"), "{1}");
+	// nested: a jsonb[] whose elements are parsed while the array is
+	EXPECT_EQ(Bson(RawJson{R"(["[1, {\"a\": 2}]", "3"])"}, "jsonb[]"), R"({ "v" : [ [ 1, { "a" : 2 } ], 3 ] })");
+}
+
 TEST(JsonToBson, DollarKeysStayData) {
 	// libbson's JSON reader would make {"$numberLong": "5"} an int64 and {"$oid": ...} an ObjectId
 	EXPECT_EQ(Bson(RawJson{R"({"$numberLong": "5", "b": {"$oid": "64b7f0c2a1b2c3d4e5f60718"}})"}, "jsonb"),
