@@ -104,15 +104,17 @@ ReadColumn(ondemand::value column, std::string_view text) {
 	if (column.type().value() != ondemand::json_type::object)
 		Fail("a column is not an object", text);
 	DdlColumn parsed;
-	std::optional<ondemand::value> name, type;
+	bool have_name = false, have_type = false;
 	std::optional<std::string_view> fill;
 	for (auto field : column.get_object().value()) {
 		std::string_view key = field.unescaped_key().value();
 		ondemand::value value = field.value().value();
 		if (key == "name") {
 			parsed.name = StringField(value, "name", text, true);
+			have_name = true;
 		} else if (key == "type") {
 			parsed.type = StringField(value, "type", text, true);
+			have_type = true;
 		} else if (key == "nullable") {
 			parsed.nullable = !(value.type().value() == ondemand::json_type::boolean && !value.get_bool().value());
 		} else if (key == "default") {
@@ -122,6 +124,10 @@ ReadColumn(ondemand::value column, std::string_view text) {
 			fill = RawJsonText(value);
 		}
 	}
+	if (!have_name)
+		StringField(std::nullopt, "name", text, true);
+	if (!have_type)
+		StringField(std::nullopt, "type", text, true);
 	if (parsed.name.empty() || parsed.type.empty())
 		Fail("a column has an empty \"name\" or \"type\"", text);
 	if (!IsNullText(fill))

@@ -181,6 +181,12 @@ TEST(DdlMessageJson, MembersInAnyOrderAndErrors) {
 	ASSERT_TRUE(message->partition_root);
 	EXPECT_EQ(message->partition_root->table, "root");
 	EXPECT_THROW(ParseDdlMessage(Ddl(R"({"schema":"s","table":"t","columns":{}})")), std::runtime_error);
+	try {
+		ParseDdlMessage(Ddl(R"({"schema":"s","table":"t","columns":[{"name":"x"}]})"));
+		ADD_FAILURE() << "a column without a type";
+	} catch (const std::runtime_error &error) {
+		EXPECT_NE(std::string(error.what()).find("no \"type\""), std::string::npos) << error.what();
+	}
 	EXPECT_THROW(ParseDdlMessage(Ddl(R"({"schema":"s","table":"t","columns":[],"key":[1]})")), std::runtime_error);
 	EXPECT_THROW(ParseDdlMessage(Ddl(R"({"schema":5,"table":"t","columns":[]})")), std::runtime_error);
 	EXPECT_THROW(ParseDdlMessage(Ddl(R"({"schema":"s","table":"t","columns":[],"partition_root":[]})")),
