@@ -372,13 +372,20 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 	if (id.value_type == BSON_TYPE_ARRAY || id.value_type == BSON_TYPE_REGEX)
 		throw CommandError(2, "BadValue", "can't use an array or a regex for _id");
 	std::string key = CanonicalKey(id);
-	if (collection.by_id.count(key))
+	// one hash lookup finds a duplicate and makes the new entry (pointed at the document once it is stored)
+	auto [slot, inserted] = collection.by_id.try_emplace(key, collection.docs.end());
+	if (!inserted)
 		throw CommandError(11000, "DuplicateKey",
 						   "E11000 duplicate key error collection: " + ns +
 							   " index: _id_ dup key: { _id: " + ValueToJson(id) + " }");
-	CheckUnique(ns, collection, doc.get(), nullptr);
-	collection.docs.push_back(Stored{std::move(doc), key});
-	collection.by_id.emplace(key, std::prev(collection.docs.end()));
+	try {
+		CheckUnique(ns, collection, doc.get(), nullptr);
+	} catch (...) {
+		collection.by_id.erase(slot);
+		throw;
+	}
+	collection.docs.push_back(Stored{std::move(doc), std::move(key)});
+	slot->second = std::prev(collection.docs.end());
 }
 
 namespace {
