@@ -13,6 +13,10 @@ namespace mosta::sidecar {
 
 namespace {
 
+// kMaxQueuedBulks bulks may wait for the writer while it executes another: the sink runs ahead of the server by
+// at most this many bulks (each up to max_bulk_operations documents, held in memory until executed).
+constexpr std::size_t kMaxQueuedBulks = 2;
+
 // When the URI sets no serverSelectionTimeoutMS, give up on an unreachable server after this long (the driver's
 // default, 30 s, would keep a failing target silent for that long at each retry).
 constexpr std::int32_t kServerSelectionTimeoutMs = 5000;
@@ -52,6 +56,89 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 }
 
 } // namespace
+
+MongoBulkWriter::MongoBulkWriter(mongoc_client_pool_t *pool, std::size_t max_queued)
+	: pool_(pool), client_(mongoc_client_pool_pop(pool)), max_queued_(max_queued) {
+	if (client_ == nullptr)
+		throw std::runtime_error("MongoDB sink: no client from the pool for the bulk writer");
+	thread_ = std::thread([this] { Run(); });
+}
+
+MongoBulkWriter::~MongoBulkWriter() {
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		jobs_.clear();
+		stop_ = true;
+	}
+	changed_.notify_all();
+	thread_.join();
+	mongoc_client_pool_push(pool_, client_);
+}
+
+void
+MongoBulkWriter::ThrowFailure(std::unique_lock<std::mutex> &lock) {
+	if (!failure_)
+		return;
+	std::exception_ptr failure = failure_;
+	lock.unlock();
+	std::rethrow_exception(failure);
+}
+
+void
+MongoBulkWriter::Submit(Job job) {
+	std::unique_lock<std::mutex> lock(mutex_);
+	changed_.wait(lock, [this] { return failure_ || jobs_.size() < max_queued_; });
+	ThrowFailure(lock);
+	jobs_.push_back(std::move(job));
+	lock.unlock();
+	changed_.notify_all();
+}
+
+void
+MongoBulkWriter::Drain() {
+	std::unique_lock<std::mutex> lock(mutex_);
+	changed_.wait(lock, [this] { return failure_ || (jobs_.empty() && !running_); });
+	ThrowFailure(lock);
+}
+
+void
+MongoBulkWriter::Discard() noexcept {
+	std::unique_lock<std::mutex> lock(mutex_);
+	jobs_.clear();
+	changed_.wait(lock, [this] { return !running_; });
+	failure_ = nullptr;
+	lock.unlock();
+	changed_.notify_all();
+}
+
+void
+MongoBulkWriter::Run() {
+	std::unique_lock<std::mutex> lock(mutex_);
+	for (;;) {
+		changed_.wait(lock, [this] { return stop_ || (!jobs_.empty() && !failure_); });
+		if (stop_)
+			return;
+		Job job = std::move(jobs_.front());
+		jobs_.pop_front();
+		running_ = true;
+		lock.unlock();
+		changed_.notify_all(); // a place in the queue is free
+		std::exception_ptr failure;
+		try {
+			job(client_);
+		} catch (...) {
+			failure = std::current_exception();
+		}
+		job = nullptr; // the bulk's memory goes before the next one is taken
+		lock.lock();
+		running_ = false;
+		if (failure) {
+			failure_ = failure;
+			jobs_.clear(); // what follows a failed bulk must not be written
+		}
+		changed_.notify_all();
+	}
+}
 
 MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
 	if (options_.slot.empty())
@@ -96,6 +183,7 @@ MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
 	if (mongoc_cursor_error(cursor.get(), &error))
 		throw MongoFailure("reading the checkpoint from " + database_ + "." + kMongoCheckpointCollection, error);
 	pending_lsn_ = durable_lsn_;
+	writer_ = std::make_unique<MongoBulkWriter>(pool_.get(), kMaxQueuedBulks);
 }
 
 MongoSink::~MongoSink() {
@@ -178,6 +266,8 @@ MongoSink::Flush() {
 
 void
 MongoSink::Rollback() noexcept {
+	if (writer_)
+		writer_->Discard(); // what it already executed stays: replayed idempotently from the checkpoint
 	bulk_.reset();
 	bulk_collection_.reset();
 	bulk_collection_name_.clear();
@@ -206,7 +296,7 @@ MongoSink::CommitGroup() {
 mongoc_bulk_operation_t *
 MongoSink::Bulk(const std::string &collection) {
 	if (bulk_ && bulk_collection_name_ != collection)
-		ExecuteBulk();
+		SubmitBulk();
 	if (!bulk_) {
 		bulk_collection_.reset(mongoc_client_get_collection(client_->get(), database_.c_str(), collection.c_str()));
 		BsonHandle options = NewBson();
@@ -220,34 +310,42 @@ MongoSink::Bulk(const std::string &collection) {
 
 void
 MongoSink::ExecuteBulk() {
+	SubmitBulk();
+	writer_->Drain();
+}
+
+void
+MongoSink::SubmitBulk() {
 	if (!bulk_)
 		return;
-	MongoBulkHandle bulk = std::move(bulk_);
+	// the job owns the bulk and its collection handle (std::function needs a copyable callable: shared_ptr)
+	std::shared_ptr<mongoc_bulk_operation_t> bulk(bulk_.release(), MongoBulkDeleter());
+	std::shared_ptr<mongoc_collection_t> handle(bulk_collection_.release(), MongoCollectionDeleter());
 	std::string collection = std::move(bulk_collection_name_);
 	bulk_collection_name_.clear();
 	std::size_t operations = std::exchange(bulk_operations_, 0);
-	if (operations == 0) {
-		bulk_collection_.reset();
+	if (operations == 0)
 		return;
-	}
-	bson_t reply;
-	bson_error_t error;
-	std::uint32_t server = mongoc_bulk_operation_execute(bulk.get(), &reply, &error);
-	std::string reply_text = server == 0 ? BsonToRelaxedJson(&reply) : std::string();
-	bson_destroy(&reply);
-	bulk.reset();
-	bulk_collection_.reset();
-	if (server == 0)
-		throw std::runtime_error("MongoDB: bulk write of " + std::to_string(operations) + " operation(s) into " +
-								 database_ + "." + collection + " failed: " + error.message +
-								 (reply_text.size() > 2 ? " (reply " + reply_text.substr(0, 500) + ")" : ""));
+	std::string where = database_ + "." + collection;
+	writer_->Submit([bulk, handle, operations, where](mongoc_client_t *client) {
+		mongoc_bulk_operation_set_client(bulk.get(), client);
+		bson_t reply;
+		bson_error_t error;
+		std::uint32_t server = mongoc_bulk_operation_execute(bulk.get(), &reply, &error);
+		std::string reply_text = server == 0 ? BsonToRelaxedJson(&reply) : std::string();
+		bson_destroy(&reply);
+		if (server == 0)
+			throw std::runtime_error("MongoDB: bulk write of " + std::to_string(operations) + " operation(s) into " +
+									 where + " failed: " + error.message +
+									 (reply_text.size() > 2 ? " (reply " + reply_text.substr(0, 500) + ")" : ""));
+	});
 }
 
 void
 MongoSink::Counted(std::size_t operations) {
 	bulk_operations_ += operations;
 	if (bulk_operations_ >= options_.max_bulk_operations)
-		ExecuteBulk();
+		SubmitBulk();
 }
 
 void

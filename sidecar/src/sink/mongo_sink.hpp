@@ -15,12 +15,17 @@
  *     documents that lack it (updateMany $set, mongo_ddl.cpp); other messages are ignored. Every one of these is
  *     idempotent, so replaying a change any number of times leaves the same documents.
  *
- *     Durability: operations go into an ordered bulk write per collection, executed (acknowledged, with the URI's
- *     write concern) when the collection changes, when it holds max_bulk_operations operations, and at each group
- *     commit. A group of source transactions (up to group_max_transactions, or Flush) is committed by executing
- *     its last bulk and then writing the checkpoint document
+ *     Durability: operations go into an ordered bulk write per collection, handed to the sink's bulk writer (a
+ *     thread of its own with a client of its own, MongoBulkWriter) when the collection changes and when it holds
+ *     max_bulk_operations operations: the writer executes the bulks one at a time in the order they were handed
+ *     over (acknowledged, with the URI's write concern) while the sink builds the next ones, so that the server
+ *     applies one bulk while the sidecar encodes the next. A group of source transactions (up to
+ *     group_max_transactions, or Flush) is committed by handing over its last bulk, waiting until the writer has
+ *     had every bulk acknowledged, and only then writing the checkpoint document
  *       _mosta_checkpoints: {_id: slot, lsn: "X/Y", end_lsn: int64, updated_at: date}
- *     and DurableLsn() moves only once that write is acknowledged. MongoDB has no transaction here, so a crash or a
+ *     and DurableLsn() moves only once that write is acknowledged: the checkpoint is never sent before the data it
+ *     covers is acknowledged. A failed bulk stops the writer (the bulks queued after it are dropped) and its error
+ *     is thrown by the sink's next call. MongoDB has no transaction here, so a crash or a
  *     failure leaves in the target what the executed bulks wrote past the checkpoint: the daemon replays from the
  *     checkpoint, which re-applies those changes idempotently (the target holds a later state of some documents
  *     until then; it never misses one). Rollback() drops the operations not yet sent.
@@ -29,11 +34,16 @@
  */
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <mongoc/mongoc.h>
@@ -122,6 +132,46 @@ class PooledClient {
 	mongoc_client_t *client_;
 };
 
+// MongoBulkWriter executes bulk writes on a thread of its own, with a client of its own popped from the pool, one
+// at a time in the order they were submitted, while the thread that submits them builds the next ones. After a
+// failure it executes nothing more until Discard(), and Submit() and Drain() throw that failure.
+class MongoBulkWriter {
+  public:
+	// A Job runs on the writer's thread with the writer's client; it throws on failure.
+	using Job = std::function<void(mongoc_client_t *client)>;
+
+	// MongoBulkWriter pops its client from pool and starts its thread; at most max_queued jobs wait at a time.
+	MongoBulkWriter(mongoc_client_pool_t *pool, std::size_t max_queued);
+	// ~MongoBulkWriter drops the waiting jobs, waits for the running one and stops the thread.
+	~MongoBulkWriter();
+	MongoBulkWriter(const MongoBulkWriter &) = delete;
+	MongoBulkWriter &operator=(const MongoBulkWriter &) = delete;
+
+	// Submit queues job, first waiting while max_queued jobs wait; throws the failure of an earlier job instead.
+	void Submit(Job job);
+
+	// Drain waits until every submitted job has run; throws the failure of one of them.
+	void Drain();
+
+	// Discard drops the waiting jobs, waits for the running one and forgets a failure.
+	void Discard() noexcept;
+
+  private:
+	void Run();
+	void ThrowFailure(std::unique_lock<std::mutex> &lock);
+
+	mongoc_client_pool_t *pool_;
+	mongoc_client_t *client_;
+	std::size_t max_queued_;
+	std::mutex mutex_;
+	std::condition_variable changed_;
+	std::deque<Job> jobs_;
+	bool running_ = false; // a job taken from jobs_ is running
+	bool stop_ = false;
+	std::exception_ptr failure_;
+	std::thread thread_; // started last, joined first
+};
+
 // Settings of a MongoSink.
 struct MongoSinkOptions {
 	std::string uri;							   // mongodb://host:port/dbname?options
@@ -166,8 +216,13 @@ class MongoSink final : public Sink {
 	// Bulk returns the open bulk write of collection, executing the open one first if it is another's.
 	mongoc_bulk_operation_t *Bulk(const std::string &collection);
 
-	// ExecuteBulk executes the open bulk write, if any; throws with the server's error.
+	// ExecuteBulk executes the open bulk write, if any, and waits until every bulk handed to the writer is
+	// acknowledged; throws with the server's error.
 	void ExecuteBulk();
+
+	// SubmitBulk hands the open bulk write, if any, to the writer without waiting for it; throws the error of an
+	// earlier bulk.
+	void SubmitBulk();
 
 	// Counted executes the bulk once it holds max_bulk_operations operations.
 	void Counted(std::size_t operations);
@@ -203,9 +258,10 @@ class MongoSink final : public Sink {
 	std::string database_;
 	MongoUriHandle uri_;
 	MongoPoolHandle pool_;
-	std::unique_ptr<PooledClient> client_;	// destroyed before pool_ (declared after it)
-	MongoCollectionHandle bulk_collection_; // the collection of bulk_ (declared first: destroyed after it)
-	MongoBulkHandle bulk_;					// the open bulk write
+	std::unique_ptr<PooledClient> client_;	  // destroyed before pool_ (declared after it)
+	std::unique_ptr<MongoBulkWriter> writer_; // executes the bulks (declared after client_: stopped first)
+	MongoCollectionHandle bulk_collection_;	  // the collection of bulk_ (declared first: destroyed after it)
+	MongoBulkHandle bulk_;					  // the open bulk write
 	std::string bulk_collection_name_;
 	std::size_t bulk_operations_ = 0;
 	MappingNotes notes_;
