@@ -67,8 +67,8 @@ SplitQualifiedName(std::string_view name) {
 }
 
 // FillValue reads a column's "fill" through the change reader, so it becomes the Value a change document's value
-// would (integers exact, json as sent).
-Value
+// would (integers exact, json as sent): the value of the decoded message's one column.
+std::shared_ptr<const DecodedMessage>
 FillValue(const cJSON *fill, const JsonSourceMap &source, const std::string &text) {
 	std::string json;
 	if (cJSON_IsNumber(fill) || cJSON_IsObject(fill) || cJSON_IsArray(fill)) {
@@ -80,8 +80,7 @@ FillValue(const cJSON *fill, const JsonSourceMap &source, const std::string &tex
 		json = printed;
 		cJSON_free(printed);
 	}
-	Change row = ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + json + "}}");
-	return row.new_row.at(0).value;
+	return ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + json + "}}").Message();
 }
 
 // ReadPartitionRoot reads "partition_root" ({"schema","table"}) when present.
@@ -106,9 +105,12 @@ std::optional<DdlMessage>
 ParseDdlMessage(const Change &change) {
 	if (change.op != Op::Message || change.prefix != kDdlPrefix)
 		return std::nullopt;
-	const RawJson *raw = std::get_if<RawJson>(&change.content);
-	if (raw == nullptr)
-		Fail("the content is not a JSON object", change.raw);
+	const RawJson *json = std::get_if<RawJson>(&change.content);
+	if (json == nullptr)
+		Fail("the content is not a JSON object", std::string(change.raw));
+	const struct {
+		std::string text;
+	} copy{std::string(json->text)}, *raw = &copy; // the cJSON helpers below take a std::string
 	CJsonHandle root = ParseJsonDocument(raw->text);
 	if (!root || !cJSON_IsObject(root.get()))
 		Fail("the content is not a JSON object", raw->text);
@@ -145,8 +147,10 @@ ParseDdlMessage(const Change &change) {
 		if (const cJSON *def = cJSON_GetObjectItemCaseSensitive(column, "default"); cJSON_IsString(def))
 			parsed.default_expr = def->valuestring;
 		if (const cJSON *fill = cJSON_GetObjectItemCaseSensitive(column, "fill");
-			fill != nullptr && !cJSON_IsNull(fill))
-			parsed.fill = FillValue(fill, source, raw->text);
+			fill != nullptr && !cJSON_IsNull(fill)) {
+			parsed.fill_storage = FillValue(fill, source, raw->text);
+			parsed.fill = parsed.fill_storage->changes.at(0).new_row.at(0).value;
+		}
 		message.columns.push_back(std::move(parsed));
 	}
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(object, "key");
@@ -223,16 +227,16 @@ NeedsRecopy(const DdlMessage &message, const std::vector<std::string> &added) {
 
 Change
 ShapeAsChange(const DdlMessage &message) {
+	std::vector<RelationColumn> columns;
+	for (const DdlColumn &column : message.columns)
+		columns.push_back(RelationColumn{column.name, column.type});
 	Change change;
 	change.op = Op::Insert;
-	change.schema = message.schema;
-	change.table = message.table;
-	change.key = message.key;
+	change.relation = std::make_shared<const RelationSchema>(0, message.schema, message.table, message.key,
+															 ReplicaIdentity::Unknown, std::move(columns));
 	change.has_new = true;
-	for (const DdlColumn &column : message.columns) {
+	for (const RelationColumn &column : change.relation->columns)
 		change.new_row.push_back(Column{column.name, Value{}});
-		change.types[column.name] = column.type;
-	}
 	return change;
 }
 
