@@ -713,36 +713,44 @@ class DocumentReader {
 		const RelationSchema &relation = *found->second;
 		change.relation = found->second;
 		std::size_t count = relation.columns.size();
-		std::vector<bool> unchanged(count, false);
 		for (std::uint64_t position : unchanged_positions_) {
 			if (position >= count)
 				Fail("\"unchanged\" position " + std::to_string(position) + " is out of range");
-			unchanged[position] = true;
 			change.unchanged.push_back(relation.columns[position].name);
 		}
-		auto name_row = [&](std::vector<Column> &row, std::string_view field,
-							bool keep(const RelationSchema &, std::size_t)) {
-			if (row.size() != count)
-				Fail(Quoted(field) + " has " + std::to_string(row.size()) + " values for " + std::to_string(count) +
-					 " columns");
-			std::size_t kept = 0;
-			for (std::size_t i = 0; i < count; ++i) {
-				if (!keep(relation, i) || (field == "new" && unchanged[i]))
-					continue;
-				row[kept] = Column{relation.columns[i].name, std::move(row[i].value)};
-				++kept;
+		if (change.has_new) {
+			NameRow(relation, change.new_row, "new");
+			if (!unchanged_positions_.empty()) {
+				// unchanged TOAST: the place holds null, the column is left out of "new" (as in version 2)
+				std::vector<Column> &row = change.new_row;
+				row.erase(std::remove_if(row.begin(), row.end(),
+										 [&](const Column &column) {
+											 return std::find(change.unchanged.begin(), change.unchanged.end(),
+															  column.name) != change.unchanged.end();
+										 }),
+						  row.end());
 			}
-			row.resize(kept);
-		};
-		if (change.has_new)
-			name_row(change.new_row, "new", [](const RelationSchema &, std::size_t) { return true; });
-		if (!change.has_old)
-			return;
-		if (relation.identity == ReplicaIdentity::Full)
-			name_row(change.old_row, "old", [](const RelationSchema &, std::size_t) { return true; });
-		else
-			name_row(change.old_row, "old",
-					 [](const RelationSchema &r, std::size_t i) { return r.IsKey(r.columns[i].name); });
+		}
+		if (change.has_old) {
+			NameRow(relation, change.old_row, "old");
+			if (relation.identity != ReplicaIdentity::Full) {
+				// only the identity columns are logged: the other places hold null and are left out
+				std::vector<Column> &row = change.old_row;
+				row.erase(std::remove_if(row.begin(), row.end(),
+										 [&](const Column &column) { return !relation.IsKey(column.name); }),
+						  row.end());
+			}
+		}
+	}
+
+	// NameRow gives the positional values of row the names of relation's columns (one value per column).
+	void
+	NameRow(const RelationSchema &relation, std::vector<Column> &row, std::string_view field) {
+		if (row.size() != relation.columns.size())
+			Fail(Quoted(field) + " has " + std::to_string(row.size()) + " values for " +
+				 std::to_string(relation.columns.size()) + " columns");
+		for (std::size_t i = 0; i < row.size(); ++i)
+			row[i].name = relation.columns[i].name;
 	}
 
 	// ReadRelation reads a version-3 relation document into the decoder's relation map.
