@@ -220,7 +220,7 @@ class DocumentReader {
 	}
 
   private:
-	// Padded returns the bytes available after text in the buffer (the message and its padding).
+	// Capacity returns the bytes available from text in the buffer (the message and its padding).
 	std::size_t
 	Capacity(std::string_view text) const {
 		return static_cast<std::size_t>(buffer_end_ - text.data());
@@ -274,10 +274,13 @@ class DocumentReader {
 	// Key returns a field's name: a view of the buffer, or of the arena when it had escapes.
 	std::string_view
 	Key(od::field &field) {
-		const char *raw = field.key().raw();
+		const char *raw = field.key().raw(); // after the opening quote; stage 1 found the closing one
+		const char *end = raw;
+		while (*end != '"' && *end != '\\')
+			++end;
+		if (*end == '"')
+			return std::string_view(raw, static_cast<std::size_t>(end - raw));
 		std::string_view key = field.unescaped_key();
-		if (raw[key.size()] == '"' && std::memchr(raw, '\\', key.size()) == nullptr)
-			return std::string_view(raw, key.size());
 		return out_.Store(key);
 	}
 
@@ -294,10 +297,12 @@ class DocumentReader {
 	std::string_view
 	StringOf(od::value &value) {
 		std::string_view token = TrimEnd(value.raw_json_token());
-		std::string_view inner = token.substr(1, token.size() - 2);
-		if (token.size() >= 2 && token.back() == '"' && inner.find('\\') == std::string_view::npos &&
-			std::none_of(inner.begin(), inner.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
-			return inner;
+		if (token.size() >= 2 && token.back() == '"') {
+			std::string_view inner = token.substr(1, token.size() - 2);
+			if (inner.find('\\') == std::string_view::npos &&
+				std::none_of(inner.begin(), inner.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+				return inner; // no escape: the text itself
+		}
 		std::string_view text = value.get_string();
 		return out_.Store(text);
 	}

@@ -1,6 +1,7 @@
 /*
  * change_test.cpp
- *     Unit tests for ParseChange and ParseChangeLines, on the documents printed in docs/protocol.md.
+ *     Unit tests for ParseChange and ChangeDecoder, on the documents printed in docs/protocol.md (format version 2)
+ *     and written from the format-version-3 specification (relation documents, rows by position).
  */
 #include "decode/change.hpp"
 
