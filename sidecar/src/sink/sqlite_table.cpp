@@ -12,6 +12,7 @@
 
 #include "mosta/common/hex.hpp"
 #include "mosta/common/identifiers.hpp"
+#include "mosta/common/pg_types.hpp"
 #include "sink/sqlite_db.hpp"
 
 namespace mosta::sidecar {
@@ -20,21 +21,6 @@ namespace {
 
 // Names under which SQLite exposes the rowid, in the order the sink tries them.
 constexpr std::array<std::string_view, 3> kRowidNames = {"rowid", "_rowid_", "oid"};
-
-// PostgreSQL type names (format_type's spelling, modifiers stripped) and their SQLite declared types.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kTypeMap = {{
-	{"smallint", "INTEGER"},
-	{"integer", "INTEGER"},
-	{"bigint", "INTEGER"},
-	{"oid", "INTEGER"},
-	{"boolean", "INTEGER"},
-	{"real", "REAL"},
-	{"double precision", "REAL"},
-	{"numeric", "TEXT"},
-	{"bytea", "BLOB"},
-	{"json", "TEXT"},
-	{"jsonb", "TEXT"},
-}};
 
 // EqualsIgnoringAsciiCase compares two names as SQLite compares column names.
 bool
@@ -159,18 +145,13 @@ SqliteTableName(std::string_view schema, std::string_view table) {
 	return name;
 }
 
-// SqliteDeclaredType strips modifiers and looks the base name up; arrays and user types are handled first.
+// SqliteDeclaredType reads the type table (mosta/common/pg_types.hpp); arrays are TEXT whatever their elements.
 std::string
 SqliteDeclaredType(std::string_view pg_type) {
-	if (pg_type.size() >= 2 && pg_type.substr(pg_type.size() - 2) == "[]")
+	PgColumnType type = ClassifyPgType(pg_type);
+	if (type.dims > 0)
 		return "TEXT";
-	std::string_view base = pg_type.substr(0, pg_type.find('('));
-	for (const auto &[name, declared] : kTypeMap)
-		if (base == name)
-			return std::string(declared);
-	if (pg_type.find_first_of(".\"") != std::string_view::npos)
-		return {};
-	return "TEXT";
+	return std::string(SqliteDeclaredTypeName(type.info->sqlite));
 }
 
 // KindOfDeclaredType recognizes the four declared types the sink writes.

@@ -12,7 +12,8 @@
  *     schema "a.b" + table "c" is "a\.b.c", schema "a" + table "b.c" is "a.b.c". Every name is quoted with
  *     mosta::QuoteIdentifier in SQL.
  *
- *     Column types, from the document's "types" (the daemon reads with include-types):
+ *     Column types, from the document's "types" (the daemon reads with include-types), by the one type table
+ *     (mosta/common/pg_types.hpp, its SqliteAffinity):
  *       smallint, integer, bigint, oid              INTEGER
  *       real, double precision                      REAL (NaN and +-Infinity arrive as strings, stored as TEXT)
  *       numeric[(p,s)]                              TEXT: exact. A REAL is a binary double (about 15 digits, no
@@ -68,7 +69,7 @@ struct SqliteTable {
 std::string SqliteTableName(std::string_view schema, std::string_view table);
 
 // SqliteDeclaredType maps a PostgreSQL type name (as format_type prints it) to the declared SQLite type ("" for
-// none), per the table above.
+// none), per the table above (the type table's SqliteAffinity; any array: TEXT).
 std::string SqliteDeclaredType(std::string_view pg_type);
 
 // KindOfDeclaredType returns how values of a column with that declared type are bound.
