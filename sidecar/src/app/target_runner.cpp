@@ -39,14 +39,14 @@ constexpr std::size_t kSqliteGroupTransactions = 100;
 // kMongoGroupTransactions: the MongoDB checkpoint is written after this many source transactions (and when idle).
 constexpr std::size_t kMongoGroupTransactions = 100;
 
-// ParseLsnField reads an LSN field of a document; throws naming the field when it is missing or bad.
+// RequiredLsn returns an LSN field of a document (validated by the decoder); throws naming the field when it is
+// missing.
 Lsn
-ParseLsnField(const Change &change, const std::string &text, const char *field) {
-	std::optional<Lsn> lsn = ParseLsn(text);
-	if (!lsn)
+RequiredLsn(const Change &change, Lsn lsn, const char *field) {
+	if (lsn == kInvalidLsn)
 		throw std::runtime_error(std::string("change document without a valid \"") + field + "\" (op " +
 								 std::string(OpName(change.op)) + "): is include-lsn on?");
-	return *lsn;
+	return lsn;
 }
 
 // OpenFileSink opens the sqlite, sqldump or jsonl sink at path (resolved by ResolveTargetPath).
@@ -459,14 +459,15 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 			" JOIN pg_namespace n ON n.oid = c.relnamespace";
 		PgResultHandle truncate = co_await sql_.Exec("emptying the target before the new copy", truncate_sql);
 		if (!PQgetisnull(truncate.get(), 0, 0))
-			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0))); });
+			co_await OnWorker([&] { sink_->Apply(ParseChange(PQgetvalue(truncate.get(), 0, 0), decoder_options_)); });
 	}
 	status_.snapshot_rows = 0;
+	ChangeDecoder copy_decoder(decoder_options_); // used on the worker only
 	for (const std::string &table : tables) {
 		const std::string context = "copying " + table;
 		// the table's shape first: every target then holds the table, rows or none
 		std::string shape = co_await ShapeDocument(sql_, table);
-		co_await OnWorker([&] { sink_->Apply(ParseChange(shape)); });
+		co_await OnWorker([&] { sink_->Apply(ParseChange(shape, decoder_options_)); });
 		const std::string declare_sql = CopyCursorSql(sql_, table);
 		co_await sql_.Exec(context, declare_sql);
 		const std::string fetch_sql = "FETCH " + std::to_string(kCopyFetchRows) + " FROM mosta_copy";
@@ -475,9 +476,16 @@ TargetRunner::Copy(const std::string &snapshot_name, Lsn consistent_point, bool 
 			PgResultHandle batch = co_await sql_.Exec(context, fetch_sql);
 			int count = PQntuples(batch.get());
 			co_await OnWorker([&] {
-				for (int row = 0; row < count; ++row)
-					sink_->Apply(ParseChange(std::string_view(
-						PQgetvalue(batch.get(), row, 0), static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)))));
+				// the rows as one message of count documents: one decoding, one schema per table
+				std::string documents;
+				for (int row = 0; row < count; ++row) {
+					documents.append(PQgetvalue(batch.get(), row, 0),
+									 static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)));
+					documents.push_back('\n');
+				}
+				std::shared_ptr<const DecodedMessage> decoded = copy_decoder.Decode(documents);
+				for (const Change &change : decoded->changes)
+					sink_->Apply(change);
 			});
 			rows += count;
 			if (count < kCopyFetchRows)
@@ -501,7 +509,7 @@ void
 TargetRunner::Dispatch(const Change &change) {
 	switch (change.op) {
 	case Op::Begin: {
-		Lsn commit_lsn = ParseLsnField(change, change.commit_lsn, "commit_lsn");
+		Lsn commit_lsn = RequiredLsn(change, change.commit_lsn, "commit_lsn");
 		skipping_ = commit_lsn < sink_->DurableLsn();
 		if (!skipping_) {
 			sink_->BeginTransaction(commit_lsn);
@@ -512,8 +520,8 @@ TargetRunner::Dispatch(const Change &change) {
 		return;
 	}
 	case Op::Commit: {
-		Lsn lsn = ParseLsnField(change, change.lsn, "lsn");
-		Lsn end_lsn = ParseLsnField(change, change.end_lsn, "end_lsn");
+		Lsn lsn = RequiredLsn(change, change.lsn, "lsn");
+		Lsn end_lsn = RequiredLsn(change, change.end_lsn, "end_lsn");
 		if (!skipping_) {
 			sink_->CommitTransaction(lsn, end_lsn);
 			++applied_.transactions;
@@ -525,7 +533,7 @@ TargetRunner::Dispatch(const Change &change) {
 	}
 	case Op::Message:
 		if (!change.transactional) {
-			Lsn lsn = ParseLsnField(change, change.lsn, "lsn");
+			Lsn lsn = RequiredLsn(change, change.lsn, "lsn");
 			if (lsn > sink_->DurableLsn()) {
 				sink_->BeginTransaction(lsn);
 				sink_->Apply(change);
@@ -558,15 +566,15 @@ TargetRunner::Dispatch(const Change &change) {
 }
 
 void
-TargetRunner::StartApply(std::vector<Change> changes) {
+TargetRunner::StartApply(std::shared_ptr<const DecodedMessage> message) {
 	applying_ = true;
 	// the io thread allocated the batch and frees it (in DrainApply): the worker only reads it, so no memory
 	// moves between the threads' malloc arenas
-	batch_ = std::move(changes);
+	batch_ = std::move(message);
 	boost::asio::co_spawn(
 		worker_,
 		[this]() -> boost::asio::awaitable<void> {
-			for (const Change &change : batch_)
+			for (const Change &change : batch_->changes)
 				Dispatch(change);
 			co_return;
 		},
@@ -583,7 +591,7 @@ TargetRunner::DrainApply() {
 		boost::system::error_code cancelled;
 		co_await applied_signal_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
 	}
-	batch_.clear();
+	batch_.reset();
 	MergeApplied();
 }
 
@@ -656,6 +664,7 @@ TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string
 	if (!include_tables.empty())
 		plugin_options.emplace_back("include-tables", include_tables);
 	co_await stream.Start(slot_, start, plugin_options);
+	decoder_.StartSession(); // a new decoding session: no relation known
 	if (status_.status == "error")
 		LogLine(Label() + ": streaming again from " + FormatLsn(start) + " (in error until the target applies)");
 	else
@@ -673,20 +682,19 @@ TargetRunner::StreamLoop(ReplicationStream &stream, Lsn start, const std::string
 		if (message) {
 			idle_ = false;
 			// a two-stage pipeline: this thread parses the next message while the worker applies the last one
-			std::vector<Change> changes = ParseChangeLines(message->data);
-			for (const Change &change : changes) {
+			std::shared_ptr<const DecodedMessage> decoded = decoder_.Decode(message->data);
+			for (const Change &change : decoded->changes) {
 				if (change.op == Op::Begin)
 					reading_transaction = true;
 				else if (change.op == Op::Commit)
 					reading_transaction = false;
 				if (marker_ != kInvalidLsn &&
-					((change.op == Op::Commit && ParseLsn(change.end_lsn).value_or(kInvalidLsn) >= marker_) ||
-					 (change.op == Op::Message && !change.transactional &&
-					  ParseLsn(change.lsn).value_or(kInvalidLsn) >= marker_)))
+					((change.op == Op::Commit && change.end_lsn >= marker_) ||
+					 (change.op == Op::Message && !change.transactional && change.lsn >= marker_)))
 					marker_read = true;
 			}
 			co_await FinishApply();
-			StartApply(std::move(changes));
+			StartApply(std::move(decoded));
 		} else {
 			if (stream.Ended())
 				throw PgError("streaming from slot " + slot_, "", "the server ended the replication stream");

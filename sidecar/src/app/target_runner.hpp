@@ -129,8 +129,8 @@ class TargetRunner {
 	// StreamLoop is Stream's work: read and parse a message on the io thread while the worker applies the last.
 	boost::asio::awaitable<void> StreamLoop(ReplicationStream &stream, Lsn start, const std::string &include_tables);
 
-	// StartApply hands a parsed message to the worker (none may be in flight).
-	void StartApply(std::vector<Change> changes);
+	// StartApply hands a decoded message to the worker (none may be in flight).
+	void StartApply(std::shared_ptr<const DecodedMessage> message);
 
 	// FinishApply waits for the batch in flight, merges its counters and rethrows its error.
 	boost::asio::awaitable<void> FinishApply();
@@ -171,6 +171,9 @@ class TargetRunner {
 	const Config &config_;
 	RulePlan plan_;
 	ReplicaInfo target_;
+	// What the decoder keeps: the document texts for a JSON archive only (it writes them verbatim).
+	DecoderOptions decoder_options_{target_.dialect == "jsonl"};
+	ChangeDecoder decoder_{decoder_options_}; // the stream's relations (io thread only)
 	const bool *stop_;
 	RuleProgress &progress_;
 	TargetStatus &status_;
@@ -186,9 +189,9 @@ class TargetRunner {
 		long long changes = 0;
 		long long transactions = 0;
 	} applied_;
-	std::vector<Change> batch_;		 // the batch on the worker (owned by the io thread)
-	bool applying_ = false;			 // a batch is on the worker (set and cleared on the io thread)
-	std::exception_ptr apply_error_; // how the last batch failed
+	std::shared_ptr<const DecodedMessage> batch_; // the batch on the worker (released by the io thread)
+	bool applying_ = false;						  // a batch is on the worker (set and cleared on the io thread)
+	std::exception_ptr apply_error_;			  // how the last batch failed
 	boost::asio::steady_timer applied_signal_{
 		executor_, boost::asio::steady_timer::time_point::max()}; // cancelled when a batch ends
 	bool skipping_ = false; // the open source transaction is already held by the sink

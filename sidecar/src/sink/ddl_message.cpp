@@ -91,11 +91,11 @@ SplitQualifiedName(std::string_view name) {
 }
 
 // FillValue reads a column's "fill" (its JSON text, exact) through the change reader, so it becomes the Value a
-// change document's value would (integers exact, json as sent).
-Value
+// change document's value would (integers exact, json as sent): the value of the decoded message's one column.
+std::shared_ptr<const DecodedMessage>
 FillValue(std::string_view fill) {
-	Change row = ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + std::string(fill) + "}}");
-	return row.new_row.at(0).value;
+	return ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + std::string(fill) + "}}")
+		.Message();
 }
 
 // ReadColumn reads one element of "columns".
@@ -130,8 +130,10 @@ ReadColumn(ondemand::value column, std::string_view text) {
 		StringField(std::nullopt, "type", text, true);
 	if (parsed.name.empty() || parsed.type.empty())
 		Fail("a column has an empty \"name\" or \"type\"", text);
-	if (!IsNullText(fill))
-		parsed.fill = FillValue(*fill);
+	if (!IsNullText(fill)) {
+		parsed.fill_storage = FillValue(*fill);
+		parsed.fill = parsed.fill_storage->changes.at(0).new_row.at(0).value;
+	}
 	return parsed;
 }
 
@@ -303,16 +305,16 @@ NeedsRecopy(const DdlMessage &message, const std::vector<std::string> &added) {
 
 Change
 ShapeAsChange(const DdlMessage &message) {
+	std::vector<RelationColumn> columns;
+	for (const DdlColumn &column : message.columns)
+		columns.push_back(RelationColumn{column.name, column.type});
 	Change change;
 	change.op = Op::Insert;
-	change.schema = message.schema;
-	change.table = message.table;
-	change.key = message.key;
+	change.relation = std::make_shared<const RelationSchema>(0, message.schema, message.table, message.key,
+															 ReplicaIdentity::Unknown, std::move(columns));
 	change.has_new = true;
-	for (const DdlColumn &column : message.columns) {
+	for (const RelationColumn &column : change.relation->columns)
 		change.new_row.push_back(Column{column.name, Value{}});
-		change.types[column.name] = column.type;
-	}
 	return change;
 }
 

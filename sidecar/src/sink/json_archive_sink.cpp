@@ -121,8 +121,8 @@ JsonArchiveSink::Recover() {
 		auto file = std::make_unique<DurableFile>(files.back().string());
 		std::optional<FoundLine> commit = FindLastLine(*file, kCommitPrefix, [](std::string_view) { return true; });
 		if (commit) {
-			std::optional<Lsn> lsn = ParseLsn(ParseChange(commit->text).end_lsn);
-			if (!lsn)
+			std::optional<Lsn> lsn = ParseChange(commit->text)->end_lsn;
+			if (*lsn == kInvalidLsn)
 				throw std::runtime_error("JSON archive sink: commit line without end_lsn in " + file->Path());
 			durable_lsn_ = *lsn;
 			if (file->Size() != commit->end_offset)

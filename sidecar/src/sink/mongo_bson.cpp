@@ -498,13 +498,13 @@ AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind,
 		JsonToBson(json->text, kind == Kind::Other ? Kind::Json : kind, column, notes).AppendAll(doc, field);
 		return;
 	}
-	const std::string &text = std::get<std::string>(value);
+	std::string_view text = std::get<std::string_view>(value);
 	switch (kind) {
 	case Kind::JsonText: // a json value's text (format version 2), in a column or an array element
 		JsonToBson(text, Kind::Json, column, notes).AppendAll(doc, field);
 		return;
 	case Kind::Numeric:
-		AppendNumeric(doc, field, text, column, notes);
+		AppendNumeric(doc, field, std::string(text), column, notes);
 		return;
 	case Kind::Float: {
 		double special = std::numeric_limits<double>::quiet_NaN();
@@ -519,7 +519,7 @@ AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind,
 	}
 	case Kind::Timestamp:
 	case Kind::Date:
-		AppendDateText(doc, field, text, column, notes);
+		AppendDateText(doc, field, std::string(text), column, notes);
 		return;
 	case Kind::Uuid:
 		if (std::optional<std::string> bytes = ParseUuid(text)) {
@@ -548,9 +548,8 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 
 // TypeOf returns change's type name of column (empty when unknown).
 std::string_view
-TypeOf(const Change &change, const std::string &column) {
-	auto found = change.types.find(column);
-	return found == change.types.end() ? std::string_view() : std::string_view(found->second);
+TypeOf(const Change &change, std::string_view column) {
+	return change.TypeOf(column);
 }
 
 } // namespace
@@ -592,7 +591,7 @@ AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::s
 				 std::string_view column, MappingNotes &notes) {
 	PgType pg_type = ReadPgType(type);
 	// a json column's own value (not an array of them): a version-1 object, array or scalar is natural JSON
-	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string>(value))
+	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string_view>(value))
 		pg_type.kind = Kind::Json;
 	AppendScalar(doc, field, value, pg_type.kind, column, notes);
 }
@@ -614,24 +613,25 @@ AppendJsonAsBson(bson_t *doc, std::string_view field, std::string_view json) {
 void
 AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes,
 			  const LegacyObjectId &legacy) {
-	if (change.key.empty())
-		throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
+	if (change.Key().empty())
+		throw std::runtime_error("cannot replicate " + change.Schema() + "." + change.Table() +
 								 " into MongoDB: the table has no key (primary key or replica identity index) to "
 								 "make the documents' _id from; give it a primary key or exclude it from the rule");
 	auto value_of = [&](const std::string &name) -> const Column & {
 		const Column *column = FindColumn(row, name);
 		if (column == nullptr)
-			throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.schema + "." +
-									 change.table + ": key column \"" + name + "\" is missing from the row image");
+			throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.Schema() + "." +
+									 change.Table() + ": key column \"" + name + "\" is missing from the row image");
 		return *column;
 	};
-	if (change.key.size() == 1) {
-		const Column &column = value_of(change.key[0]);
-		const std::string *uuid = std::get_if<std::string>(&column.value);
+	if (change.Key().size() == 1) {
+		const Column &column = value_of(change.Key()[0]);
+		const std::string_view *uuid = std::get_if<std::string_view>(&column.value);
 		if (PgType type = ReadPgType(TypeOf(change, column.name));
 			legacy && uuid != nullptr && type.kind == Kind::Uuid && type.dims == 0) {
 			// a uuid id_map allocated for a legacy ObjectId: the document keeps its original _id
-			if (std::optional<std::string> hex = legacy(change, *uuid); hex && bson_oid_is_valid(hex->c_str(), 24)) {
+			if (std::optional<std::string> hex = legacy(change, std::string(*uuid));
+				hex && bson_oid_is_valid(hex->c_str(), 24)) {
 				bson_oid_t oid;
 				bson_oid_init_from_string(&oid, hex->c_str());
 				Check(bson_append_oid(doc, "_id", 3, &oid), "_id");
@@ -643,7 +643,7 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 	}
 	bson_t id;
 	Check(bson_append_document_begin(doc, "_id", 3, &id), "_id");
-	for (const std::string &name : change.key) {
+	for (const std::string &name : change.Key()) {
 		const Column &column = value_of(name);
 		AppendMongoValue(&id, MongoFieldName(name), column.value, TypeOf(change, name), name, notes);
 	}
@@ -664,9 +664,9 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 	AppendMongoId(doc.get(), change, row, notes, legacy);
 	for (const Column &column : row) {
 		if (column.name == "_id") {
-			if (change.key.size() == 1 && change.key[0] == "_id")
+			if (change.Key().size() == 1 && change.Key()[0] == "_id")
 				continue; // already the document's _id
-			throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
+			throw std::runtime_error("cannot replicate " + change.Schema() + "." + change.Table() +
 									 " into MongoDB: its column \"_id\" is not its one-column key, and _id is the "
 									 "document's key; rename the column or make it the primary key");
 		}

@@ -350,11 +350,11 @@ MongoSink::Counted(std::size_t operations) {
 
 void
 MongoSink::ApplyRow(const Change &change) {
-	std::string collection = MongoCollectionName(change.schema, change.table);
+	std::string collection = MongoCollectionName(change.Schema(), change.Table());
 	// the key may have moved: find it in "old" (identity columns) when there, else in "new"
 	bool moved = false;
 	if (change.op == Op::Update && change.has_old) {
-		for (const std::string &name : change.key) {
+		for (const std::string &name : change.Key()) {
 			const Column *old_column = FindColumn(change.old_row, name);
 			const Column *new_column = FindColumn(change.new_row, name);
 			if (old_column != nullptr && new_column != nullptr && old_column->value != new_column->value)
@@ -365,7 +365,7 @@ MongoSink::ApplyRow(const Change &change) {
 	// stored value with $set
 	std::vector<Column> row = change.new_row;
 	bool partial = false;
-	for (const std::string &name : change.unchanged) {
+	for (std::string_view name : change.unchanged) {
 		if (FindColumn(row, name) != nullptr)
 			continue;
 		if (const Column *old_column = change.has_old ? FindColumn(change.old_row, name) : nullptr)
@@ -416,9 +416,9 @@ MongoSink::ApplyRow(const Change &change) {
 
 void
 MongoSink::ApplyDelete(const Change &change) {
-	std::string collection = MongoCollectionName(change.schema, change.table);
+	std::string collection = MongoCollectionName(change.Schema(), change.Table());
 	if (!change.has_old)
-		throw std::runtime_error("cannot apply delete to " + change.schema + "." + change.table +
+		throw std::runtime_error("cannot apply delete to " + change.Schema() + "." + change.Table() +
 								 ": the document has no \"old\" to find the row by; give the table a primary key");
 	BsonHandle filter = MongoIdFilter(change, change.old_row, notes_, options_.legacy_object_id);
 	ReportNotes(collection);

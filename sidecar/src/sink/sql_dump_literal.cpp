@@ -182,8 +182,8 @@ SqlLiteral(const Value &value, std::string_view type, std::string_view base_type
 		text = std::to_string(*integer);
 	else if (const double *number = std::get_if<double>(&value))
 		text = FloatText(*number);
-	else if (const std::string *string = std::get_if<std::string>(&value))
-		text = IsDateOrTimestamp(form) ? AstronomicalToBc(*string) : *string;
+	else if (const std::string_view *string = std::get_if<std::string_view>(&value))
+		text = IsDateOrTimestamp(form) ? AstronomicalToBc(*string) : std::string(*string);
 	else {
 		std::string_view json = std::get<RawJson>(value).text;
 		bool array = !form.empty() && form.back() == ']' && !json.empty() && json[0] == '[';

@@ -50,11 +50,12 @@ namespace mosta::sidecar {
 
 // What the dump has declared of one table in this process.
 struct SqlDumpTable {
-	std::string quoted;						  // "schema"."table"
-	std::vector<std::string> key;			  // primary key columns, empty for a keyless table
-	std::map<std::string, std::string> types; // column -> declared type, for every declared column
-	std::vector<std::string> order;			  // the declared columns in declaration order
-	std::map<std::string, std::string> bases; // column -> the base type of its domain type (values take its form)
+	std::string quoted;									   // "schema"."table"
+	std::vector<std::string> key;						   // primary key columns, empty for a keyless table
+	std::map<std::string, std::string, std::less<>> types; // column -> declared type, for every declared column
+	std::vector<std::string> order;						   // the declared columns in declaration order
+	std::map<std::string, std::string, std::less<>>
+		bases; // column -> the base type of its domain type (values take its form)
 };
 
 // SqlDumpSink writes one replayable SQL file.

@@ -212,9 +212,9 @@ SqliteSink::CommitGroup() {
 // missing columns.
 SqliteTable &
 SqliteSink::Table(const Change &change) {
-	if (last_table_ == nullptr || last_schema_ != change.schema || last_table_name_ != change.table) {
+	if (last_table_ == nullptr || last_schema_ != change.Schema() || last_table_name_ != change.Table()) {
 		last_table_ = nullptr;
-		std::string name = SqliteTableName(change.schema, change.table);
+		std::string name = SqliteTableName(change.Schema(), change.Table());
 		auto found = tables_.find(name);
 		if (found == tables_.end()) {
 			std::optional<SqliteTable> loaded = LoadSqliteTable(db_.get(), name);
@@ -222,8 +222,8 @@ SqliteSink::Table(const Change &change) {
 			found = tables_.emplace(name, std::move(table)).first;
 		}
 		last_table_ = &found->second;
-		last_schema_ = change.schema;
-		last_table_name_ = change.table;
+		last_schema_ = change.Schema();
+		last_table_name_ = change.Table();
 	}
 	AddMissingColumns(db_.get(), *last_table_, change);
 	return *last_table_;

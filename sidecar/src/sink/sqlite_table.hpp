@@ -54,11 +54,11 @@ enum class ColumnKind {
 
 // One SQLite table of the sink.
 struct SqliteTable {
-	std::string name;						 // SQLite name, unquoted ("public.orders")
-	std::string quoted;						 // the same, quoted for SQL
-	std::vector<std::string> primary_key;	 // in key order; empty for a keyless table
-	std::map<std::string, ColumnKind> kinds; // every column
-	std::string rowid;						 // a name of the rowid not shadowed by a column ("" if none is free)
+	std::string name;									  // SQLite name, unquoted ("public.orders")
+	std::string quoted;									  // the same, quoted for SQL
+	std::vector<std::string> primary_key;				  // in key order; empty for a keyless table
+	std::map<std::string, ColumnKind, std::less<>> kinds; // every column
+	std::string rowid; // a name of the rowid not shadowed by a column ("" if none is free)
 
 	// The column names (of "new", "old", "unchanged", then "types") of the last change in which AddMissingColumns
 	// found every column present: the next change of the same shape, the usual case, skips the lookups.

@@ -23,6 +23,9 @@ namespace {
 using mosta::sidecar::JsonArchiveSink;
 using mosta::sidecar::Lsn;
 using mosta::sidecar::ParseChange;
+
+// kKeepRaw asks the decoder for the document texts the archive writes.
+const mosta::sidecar::DecoderOptions kKeepRaw{true};
 using mosta::sidecar::SpooledTransaction;
 
 // TempDir is a fresh temporary directory, removed afterwards.
@@ -68,7 +71,7 @@ void
 Transaction(JsonArchiveSink &sink, Lsn end_lsn, const std::vector<std::string> &documents) {
 	sink.BeginTransaction(end_lsn - 8);
 	for (const std::string &document : documents)
-		sink.Apply(ParseChange(document));
+		sink.Apply(ParseChange(document, kKeepRaw));
 	sink.CommitTransaction(end_lsn - 8, end_lsn);
 }
 
@@ -90,7 +93,7 @@ ApplyUntilSpilled(JsonArchiveSink &sink, const std::string &file, int spills) {
 			ADD_FAILURE() << "the file does not grow while the transaction is open";
 			break;
 		}
-		sink.Apply(ParseChange(Row(++rows)));
+		sink.Apply(ParseChange(Row(++rows), kKeepRaw));
 		std::uintmax_t now = std::filesystem::file_size(file);
 		if (now != size) {
 			EXPECT_GE(now - size, SpooledTransaction::kSpillBytes);
@@ -190,7 +193,7 @@ TEST(JsonArchiveSink, RollbackCutsAndDurableLsnNeverMovesBack) {
 	Transaction(sink, 0x200, {kInsert});
 	std::string durable = ReadAll(dir.Path() + "/archive-00000000000001F8.jsonl");
 	sink.BeginTransaction(0x2f8);
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	sink.Rollback();
 	EXPECT_EQ(ReadAll(dir.Path() + "/archive-00000000000001F8.jsonl"), durable);
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
@@ -206,7 +209,7 @@ TEST(JsonArchiveSink, BeginAndCommitLinesCarryTheCommitTime) {
 	JsonArchiveSink sink(dir.Path(), 1 << 20);
 	sink.BeginTransaction(0xf8);
 	sink.NoteCommitTime("2026-11-22T17:50:00.335859+00:00");
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	sink.CommitTransaction(0xf8, 0x100);
 	sink.BeginTransaction(0x1f8); // the commit time is escaped, and noted even when no change follows
 	sink.NoteCommitTime("a\"b\\c\nd\x01");
@@ -220,21 +223,22 @@ TEST(JsonArchiveSink, BeginAndCommitLinesCarryTheCommitTime) {
 			"\"end_lsn\":\"0/100\"}\n"
 			"{\"op\":\"begin\",\"format_version\":2,\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"commit_lsn\":\"0/1F8\"}\n"
 			"{\"op\":\"commit\",\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"lsn\":\"0/1F8\",\"end_lsn\":\"0/200\"}\n");
-	mosta::sidecar::Change commit =
+	mosta::sidecar::ParsedChange commit =
 		ParseChange(Lines(ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl")).back()); // still a protocol document
-	EXPECT_EQ(commit.end_lsn, "0/200");
+	EXPECT_EQ(commit->end_lsn, 0x200u);
 	// The commit time comes right after BeginTransaction: after a change its begin line is written already.
 	sink.BeginTransaction(0x2f8);
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	EXPECT_THROW(sink.NoteCommitTime("2026-11-22T17:50:00+00:00"), std::logic_error);
 	sink.Rollback();
 	sink.BeginTransaction(0x2f8);
 	EXPECT_THROW(sink.NoteCommitTime(std::string(1000, '1')), std::invalid_argument);
 	sink.Rollback();
 	EXPECT_THROW(sink.NoteCommitTime("2026-11-22T17:50:00+00:00"), std::logic_error);
-	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})")), std::logic_error);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})", kKeepRaw)),
+				 std::logic_error);
 	sink.BeginTransaction(0x2f8);
-	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})")),
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})", kKeepRaw)),
 				 std::invalid_argument); // would forge a commit line
 	sink.Rollback();
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
@@ -291,7 +295,7 @@ TEST(JsonArchiveSink, AFileLeftEmptyByARollbackIsNamedAfterTheNextTransaction) {
 	JsonArchiveSink sink(dir.Path(), 100);
 	Transaction(sink, 0x100, {kInsert});
 	sink.BeginTransaction(0x1f8); // rotates into archive-...1F8
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	sink.Rollback();
 	EXPECT_EQ(Files(dir.Path()),
 			  (std::vector<std::string>{"archive-00000000000000F8.jsonl", "archive-00000000000001F8.jsonl"}));
