@@ -802,9 +802,11 @@ class DocumentReader {
 			identity ? ParseIdentity(*identity) : std::optional<ReplicaIdentity>(ReplicaIdentity::Unknown);
 		if (!replica_identity)
 			Fail("unknown \"identity\" " + Quoted(*identity));
-		decoder_.relations[static_cast<std::uint32_t>(*relid)] = std::make_shared<const RelationSchema>(
-			static_cast<std::uint32_t>(*relid), std::string(*schema), std::string(*table), std::move(key),
-			*replica_identity, std::move(columns));
+		auto relation = std::make_shared<RelationSchema>(static_cast<std::uint32_t>(*relid), std::string(*schema),
+														 std::string(*table), std::move(key), *replica_identity,
+														 std::move(columns));
+		relation->document = document_;
+		decoder_.relations[relation->relid] = std::move(relation);
 	}
 
 	// ReadRelationColumns reads a relation document's "columns".

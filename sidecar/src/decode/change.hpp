@@ -41,11 +41,17 @@
 
 namespace mosta::sidecar {
 
-// kFormatVersion is the format version of docs/protocol.md the sidecar asks for, streaming and in the initial copy:
-// version 2, where a json or jsonb value is a JSON string holding its text (so a JSON null is the string "null",
-// apart from SQL NULL, which is null). Every sink reads column values in this version's form. The decoder reads
-// versions 2 and 3 alike.
-inline constexpr int kFormatVersion = 2;
+// kFormatVersion is the format version of docs/protocol.md the sidecar streams in: version 3, where each
+// relation's columns, types and key come once per session in a relation document and row changes carry their
+// values by position; values are encoded as in version 2 (a json or jsonb value is a JSON string holding its text,
+// so a JSON null is the string "null", apart from SQL NULL, which is null). Every sink reads column values in that
+// form.
+inline constexpr int kFormatVersion = 3;
+
+// kCopyFormatVersion is the version the initial copy asks mosta.snapshot_documents for: 2, the newest whose
+// documents describe themselves (the copy has no session to send relation documents in); its values read as
+// version 3's. The decoder reads both.
+inline constexpr int kCopyFormatVersion = 2;
 
 // What a document reports.
 enum class Op {
@@ -145,6 +151,7 @@ class RelationSchema {
 	std::vector<std::string> key; // replica identity index columns, else the primary key, in index order
 	ReplicaIdentity identity = ReplicaIdentity::Unknown;
 	std::vector<RelationColumn> columns; // table order (version 2: the order of "types")
+	std::string document;				 // version 3: the relation document's text (the JSON archive writes it)
 
 	// FindColumn returns the column called name, or null.
 	const RelationColumn *FindColumn(std::string_view name) const noexcept;

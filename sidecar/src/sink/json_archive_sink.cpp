@@ -176,6 +176,7 @@ JsonArchiveSink::Rotate(Lsn commit_lsn) {
 	if (next->Size() != 0)
 		next->Truncate(0); // left by a crash before its first commit was synced
 	spool_.Attach(std::move(next));
+	written_relations_.clear(); // each file describes its own relations
 	if (!stale.empty())
 		std::filesystem::remove(stale);
 	SyncDirectory(directory_);
@@ -195,13 +196,15 @@ JsonArchiveSink::NoteCommitTime(std::string_view commit_time) {
 }
 
 // WriteBeginLine writes {"op":"begin","format_version":N,"ts":...,"commit_lsn":...} once per transaction:
-// format_version is the protocol version of the transaction's documents (kFormatVersion), so an archive that spans
-// an upgrade of the sidecar says which lines read json values as version 1 (embedded) or 2 (strings).
+// format_version is the protocol version of the transaction's documents, so an archive that spans an upgrade of the
+// sidecar says how to read each transaction: kFormatVersion for a streamed transaction (NoteCommitTime was called),
+// kCopyFormatVersion for the initial copy and non-transactional messages (whose documents are the same in both).
 void
 JsonArchiveSink::WriteBeginLine() {
 	if (begin_written_)
 		return;
-	std::string line = R"({"op":"begin","format_version":)" + std::to_string(kFormatVersion) + ",";
+	int version = commit_time_.empty() ? kCopyFormatVersion : kFormatVersion;
+	std::string line = R"({"op":"begin","format_version":)" + std::to_string(version) + ",";
 	if (!commit_time_.empty()) {
 		line += R"("ts":)";
 		AppendJsonString(line, commit_time_);
@@ -224,7 +227,26 @@ JsonArchiveSink::Apply(const Change &change) {
 		throw std::invalid_argument("JSON archive sink: a " + std::string(OpName(change.op)) +
 									" change without its one-line document text (Change::raw)");
 	WriteBeginLine();
+	if (change.relation && !change.relation->document.empty())
+		WriteRelationLine(change.relation);
 	spool_.Append(change.raw);
+	spool_.Append("\n");
+}
+
+// WriteRelationLine writes a version-3 row change's relation document before it, unless this file already has the
+// same description of the relation: every archive file is a protocol stream of its own.
+void
+JsonArchiveSink::WriteRelationLine(const std::shared_ptr<const RelationSchema> &relation) {
+	auto [written, added] = written_relations_.try_emplace(relation->relid, relation);
+	if (!added) {
+		if (written->second == relation)
+			return;
+		bool same = written->second->document == relation->document; // a new session describes it again
+		written->second = relation;
+		if (same)
+			return;
+	}
+	spool_.Append(relation->document);
 	spool_.Append("\n");
 }
 
@@ -268,6 +290,7 @@ JsonArchiveSink::Flush() {
 void
 JsonArchiveSink::Rollback() noexcept {
 	spool_.Rollback();
+	written_relations_.clear(); // the cut may have taken relation lines with it
 	source_open_ = false;
 }
 

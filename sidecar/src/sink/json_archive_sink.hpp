@@ -3,11 +3,13 @@
  *     JsonArchiveSink: an append-only archive of the change stream as newline-delimited JSON, in files
  *       <directory>/archive-<commit LSN of the file's first transaction, 16 hex digits>.jsonl
  *     (fixed width, so names sort in stream order). Each source transaction is written as
- *       {"op":"begin","format_version":2,"ts":"<commit time>","commit_lsn":"X/Y"}
- *       <each change document verbatim, as received (Change::raw)>
+ *       {"op":"begin","format_version":3,"ts":"<commit time>","commit_lsn":"X/Y"}
+ *       <each change document verbatim, as received (Change::raw), a row change preceded by its relation document
+ *        (format version 3) the first time the file holds it and again when the relation's description changed>
  *       {"op":"commit","ts":"<commit time>","lsn":"X/Y","end_lsn":"X/Y"}
  *     so an archive file is itself a protocol stream (docs/protocol.md) read with include-lsn, in the format version
- *     its begin lines name (kFormatVersion; a begin line without format_version, written by 0.1.0, is version 1).
+ *     its begin lines name (kFormatVersion, or kCopyFormatVersion for the initial copy's
+ *     transaction; a begin line without format_version, written by 0.1.0, is version 1).
  * "ts" is the commit timestamp text the daemon passes to NoteCommitTime (the begin document's "ts",
  * include-timestamp=on), JSON-escaped; it is left out when NoteCommitTime was not called (a non-transactional message).
  * "xid" is not archived; the changes are kept exactly as the plugin wrote them (with "lsn", and "types" when read with
@@ -27,7 +29,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "sink/sink.hpp"
 #include "sink/spooled_transaction.hpp"
@@ -71,6 +75,9 @@ class JsonArchiveSink final : public Sink {
 	// WriteBeginLine writes the open transaction's begin line, once, before its first change or its commit line.
 	void WriteBeginLine();
 
+	// WriteRelationLine writes relation's document unless the file already holds that description of it.
+	void WriteRelationLine(const std::shared_ptr<const RelationSchema> &relation);
+
 	std::string directory_;
 	std::uint64_t max_file_bytes_;
 	std::string name_;
@@ -80,6 +87,8 @@ class JsonArchiveSink final : public Sink {
 	bool begin_written_ = false; // the open transaction's begin line is written (NoteCommitTime is too late)
 	Lsn source_commit_lsn_ = kInvalidLsn;
 	std::string commit_time_; // the open transaction's "ts", empty when not noted
+	// The relation documents the current file holds, by relid (kept alive, so a pointer is never reused).
+	std::unordered_map<std::uint32_t, std::shared_ptr<const RelationSchema>> written_relations_;
 };
 
 } // namespace mosta::sidecar
