@@ -39,20 +39,25 @@ SinkCore::RefuseIfPoisoned(const char *method) const {
 		throw std::logic_error(label_ + ": " + method + " after a failed Apply, call Rollback()");
 }
 
-// BeginTransaction opens a group unless one is open, then the source transaction.
+// BeginTransaction opens a group unless one is open, then the source transaction; on failure rolls back.
 void
 SinkCore::BeginTransaction(Lsn commit_lsn) {
 	RefuseIfPoisoned("BeginTransaction");
 	if (source_open_)
 		throw std::logic_error(label_ + ": BeginTransaction while a source transaction is open");
-	if (!group_open_) {
-		OpenGroup();
-		group_open_ = true;
-		group_transactions_ = 0;
-		group_changes_ = 0;
-		group_started_ = clock_();
+	try {
+		if (!group_open_) {
+			OpenGroup();
+			group_open_ = true;
+			group_transactions_ = 0;
+			group_changes_ = 0;
+			group_started_ = clock_();
+		}
+		OpenSource(commit_lsn);
+	} catch (...) {
+		Rollback(); // nothing half-open is left behind
+		throw;
 	}
-	OpenSource(commit_lsn);
 	source_open_ = true;
 	source_commit_lsn_ = commit_lsn;
 }

@@ -18,7 +18,8 @@
  *
  *     Poisoning: after an Apply that throws, BeginTransaction, Apply, CommitTransaction and Flush throw
  *     std::logic_error ("<label>: Apply after a failed Apply, call Rollback()") until Rollback(), so a
- *     half-applied transaction can never be committed. A RecordCheckpoint or MakeGroupDurable that throws rolls
+ *     half-applied transaction can never be committed. An OpenGroup, OpenSource, RecordCheckpoint or MakeGroupDurable
+ *     that throws rolls
  *     the group back (DiscardGroup) before the exception leaves the sink: DurableLsn() stays where it was. Misuse
  *     (Begin inside a transaction, Commit without Begin or with another commit LSN, Flush inside a transaction)
  *     throws std::logic_error; an end LSN 0/0 throws std::invalid_argument. Every message starts with the label

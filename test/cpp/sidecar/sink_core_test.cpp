@@ -37,6 +37,7 @@ class FakeSink final : public SinkCore {
 	std::vector<std::string> log;
 	bool fail_apply = false;
 	bool fail_durable = false;
+	bool fail_open = false;
 
   protected:
 	void
@@ -45,6 +46,8 @@ class FakeSink final : public SinkCore {
 	}
 	void
 	OpenSource(Lsn commit_lsn) override {
+		if (fail_open)
+			throw std::runtime_error("cannot open");
 		log.push_back("open-source " + std::to_string(commit_lsn));
 	}
 	void
@@ -262,6 +265,19 @@ TEST(SinkCore, AFailedDurableCommitLeavesDurableLsnAndRollsBack) {
 	sink.fail_durable = false;
 	sink.Flush(); // nothing left to commit
 	EXPECT_EQ(sink.DurableLsn(), 12u);
+}
+
+TEST(SinkCore, AFailedBeginLeavesNothingOpen) {
+	FakeSink sink(GroupPolicy{});
+	sink.fail_open = true;
+	EXPECT_THROW(sink.BeginTransaction(10), std::runtime_error);
+	EXPECT_EQ(sink.log, (std::vector<std::string>{"open-group", "discard"}));
+	EXPECT_THROW(sink.Apply(Of(Op::Insert)), std::logic_error); // no source transaction open
+	sink.fail_open = false;
+	sink.BeginTransaction(10); // a new group
+	sink.CommitTransaction(10, 12);
+	EXPECT_EQ(sink.log, (std::vector<std::string>{"open-group", "discard", "open-group", "open-source 10",
+												  "checkpoint 12", "durable 12 (durable was 0)"}));
 }
 
 } // namespace
