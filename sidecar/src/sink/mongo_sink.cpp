@@ -140,11 +140,12 @@ MongoBulkWriter::Run() {
 	}
 }
 
-MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
+MongoSink::MongoSink(MongoSinkOptions options)
+	: SinkCore("MongoDB sink", GroupPolicy{options.group_max_transactions}), options_(std::move(options)) {
 	if (options_.slot.empty())
 		throw std::invalid_argument("MongoDB sink: the slot name (checkpoint key) is empty");
-	if (options_.group_max_transactions == 0 || options_.max_bulk_operations == 0)
-		throw std::invalid_argument("MongoDB sink: group_max_transactions and max_bulk_operations must be at least 1");
+	if (options_.max_bulk_operations == 0)
+		throw std::invalid_argument("MongoDB sink: max_bulk_operations must be at least 1");
 	name_ = "mongodb:" + MaskedUri(options_.uri);
 	bson_error_t error;
 	uri_.reset(mongoc_uri_new_with_error(options_.uri.c_str(), &error));
@@ -175,14 +176,13 @@ MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
 	if (mongoc_cursor_next(cursor.get(), &found)) {
 		bson_iter_t iter;
 		if (bson_iter_init_find(&iter, found, "end_lsn") && BSON_ITER_HOLDS_NUMBER(&iter))
-			durable_lsn_ = static_cast<Lsn>(bson_iter_as_int64(&iter));
+			RestoreDurableLsn(static_cast<Lsn>(bson_iter_as_int64(&iter)));
 		else
 			throw std::runtime_error("MongoDB sink: the checkpoint of " + options_.slot + " in " + database_ + "." +
 									 kMongoCheckpointCollection + " has no numeric end_lsn");
 	}
 	if (mongoc_cursor_error(cursor.get(), &error))
 		throw MongoFailure("reading the checkpoint from " + database_ + "." + kMongoCheckpointCollection, error);
-	pending_lsn_ = durable_lsn_;
 	writer_ = std::make_unique<MongoBulkWriter>(pool_.get(), kMaxQueuedBulks);
 }
 
@@ -195,77 +195,56 @@ MongoSink::Name() const noexcept {
 	return name_;
 }
 
-Lsn
-MongoSink::DurableLsn() const noexcept {
-	return durable_lsn_;
-}
-
 void
-MongoSink::BeginTransaction(Lsn commit_lsn) {
-	if (poisoned_ || source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: BeginTransaction after a failed Apply, call Rollback()"
-										 : "MongoDB sink: BeginTransaction while a source transaction is open");
-	source_open_ = true;
-	source_commit_lsn_ = commit_lsn;
-}
-
-void
-MongoSink::Apply(const Change &change) {
-	if (poisoned_ || !source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: Apply after a failed Apply, call Rollback()"
-										 : "MongoDB sink: Apply outside BeginTransaction/CommitTransaction");
+MongoSink::ApplyChange(const Change &change) {
 	try {
-		switch (change.op) {
-		case Op::Insert:
-		case Op::Update:
-			ApplyRow(change);
-			break;
-		case Op::Delete:
-			ApplyDelete(change);
-			break;
-		case Op::Truncate:
-			ApplyTruncate(change);
-			break;
-		case Op::Message:
-			ApplyDdl(change); // documents have no schema: only fills and rewrites need something
-			break;
-		default:
-			throw std::invalid_argument("MongoDB sink: Apply takes row changes, truncates and messages, not " +
-										std::string(OpName(change.op)));
-		}
+		SinkCore::ApplyChange(change);
 	} catch (...) {
 		notes_.clear();
-		poisoned_ = true;
 		throw;
 	}
 }
 
 void
-MongoSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
-	if (poisoned_ || !source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: CommitTransaction after a failed Apply, call Rollback()"
-										 : "MongoDB sink: CommitTransaction without BeginTransaction");
-	if (commit_lsn != source_commit_lsn_)
-		throw std::logic_error("MongoDB sink: CommitTransaction(" + FormatLsn(commit_lsn) +
-							   ") does not match BeginTransaction(" + FormatLsn(source_commit_lsn_) + ")");
-	if (end_lsn == kInvalidLsn)
-		throw std::invalid_argument("MongoDB sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
-	pending_lsn_ = std::max(pending_lsn_, end_lsn);
-	source_open_ = false;
-	if (++group_transactions_ >= options_.group_max_transactions)
-		CommitGroup();
+MongoSink::InsertRow(const Change &change) {
+	ApplyRow(change);
 }
 
 void
-MongoSink::Flush() {
-	if (poisoned_ || source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: Flush after a failed Apply, call Rollback()"
-										 : "MongoDB sink: Flush inside a source transaction");
-	CommitGroup();
+MongoSink::UpdateRow(const Change &change) {
+	ApplyRow(change);
 }
 
 void
-MongoSink::Rollback() noexcept {
+MongoSink::DeleteRow(const Change &change) {
+	ApplyDelete(change);
+}
+
+void
+MongoSink::TruncateTables(const Change &change) {
+	ApplyTruncate(change);
+}
+
+void
+MongoSink::ApplyMessage(const Change &change) {
+	ApplyDdl(change); // documents have no schema: only fills and rewrites need something
+}
+
+void
+MongoSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
+	static_cast<void>(commit_lsn);
+	static_cast<void>(end_lsn); // written by MakeGroupDurable, once the group's bulks are acknowledged
+}
+
+void
+MongoSink::MakeGroupDurable(Lsn pending_lsn) {
+	ExecuteBulk();
+	if (pending_lsn > DurableLsn())
+		WriteCheckpoint(pending_lsn);
+}
+
+void
+MongoSink::DiscardGroup() noexcept {
 	if (writer_)
 		writer_->Discard(); // what it already executed stays: replayed idempotently from the checkpoint
 	bulk_.reset();
@@ -273,24 +252,6 @@ MongoSink::Rollback() noexcept {
 	bulk_collection_name_.clear();
 	bulk_operations_ = 0;
 	notes_.clear();
-	source_open_ = false;
-	poisoned_ = false;
-	group_transactions_ = 0;
-	pending_lsn_ = durable_lsn_;
-}
-
-void
-MongoSink::CommitGroup() {
-	try {
-		ExecuteBulk();
-		if (pending_lsn_ > durable_lsn_)
-			WriteCheckpoint(pending_lsn_);
-	} catch (...) {
-		Rollback();
-		throw;
-	}
-	durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
-	group_transactions_ = 0;
 }
 
 mongoc_bulk_operation_t *
@@ -452,11 +413,11 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 	// dropped, or a server back without its data, while the pool reconnected silently would otherwise get the new
 	// changes on top of nothing. Then the write fails; reopened, the sink holds no checkpoint and the runner takes
 	// a new initial copy (docs/mongodb.md).
-	bool first = durable_lsn_ == kInvalidLsn;
+	bool first = DurableLsn() == kInvalidLsn;
 	BsonHandle filter = NewBson();
 	BSON_APPEND_UTF8(filter.get(), "_id", options_.slot.c_str());
 	if (!first)
-		BSON_APPEND_INT64(filter.get(), "end_lsn", static_cast<std::int64_t>(durable_lsn_));
+		BSON_APPEND_INT64(filter.get(), "end_lsn", static_cast<std::int64_t>(DurableLsn()));
 	BsonHandle doc = NewBson();
 	BSON_APPEND_UTF8(doc.get(), "_id", options_.slot.c_str());
 	std::string lsn = FormatLsn(end_lsn);
@@ -478,7 +439,7 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 						   error);
 	if (!found)
 		throw std::runtime_error("MongoDB: the checkpoint of " + options_.slot + " in " + database_ + "." +
-								 kMongoCheckpointCollection + " is no longer at " + FormatLsn(durable_lsn_) +
+								 kMongoCheckpointCollection + " is no longer at " + FormatLsn(DurableLsn()) +
 								 " (the database was dropped, or the server restarted without its data): the "
 								 "target no longer holds what was written; reopening it");
 }

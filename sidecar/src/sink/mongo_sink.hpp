@@ -30,7 +30,9 @@
  *     checkpoint, which re-applies those changes idempotently (the target holds a later state of some documents
  *     until then; it never misses one). Rollback() drops the operations not yet sent.
  *
- *     After an Apply that throws, the sink is poisoned until Rollback(), as SqliteSink.
+ *     The transaction state machine (grouping, poisoning after an Apply that throws, Rollback) is SinkCore's
+ *     (sink_core.hpp); a group's durable commit (MakeGroupDurable) is the bulks' acknowledgement, then the
+ *     checkpoint document.
  */
 #pragma once
 
@@ -50,7 +52,7 @@
 
 #include "sink/ddl_message.hpp"
 #include "sink/mongo_bson.hpp"
-#include "sink/sink.hpp"
+#include "sink/sink_core.hpp"
 
 namespace mosta::sidecar {
 
@@ -188,7 +190,7 @@ struct MongoSinkOptions {
 inline constexpr const char *kMongoCheckpointCollection = "_mosta_checkpoints";
 
 // MongoSink replicates into one MongoDB database.
-class MongoSink final : public Sink {
+class MongoSink final : public SinkCore {
   public:
 	// MongoSink parses the uri, creates the pool and reads the checkpoint (which needs the server: throws
 	// std::runtime_error when it cannot be reached within the server selection timeout).
@@ -199,12 +201,6 @@ class MongoSink final : public Sink {
 	MongoSink &operator=(const MongoSink &) = delete;
 
 	std::string_view Name() const noexcept override;
-	Lsn DurableLsn() const noexcept override;
-	void BeginTransaction(Lsn commit_lsn) override;
-	void Apply(const Change &change) override;
-	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
-	void Flush() override;
-	void Rollback() noexcept override;
 
 	// Database returns the target database's name.
 	const std::string &
@@ -213,6 +209,19 @@ class MongoSink final : public Sink {
 	}
 
   private:
+	// The SinkCore hooks: the operations go into the bulks; RecordCheckpoint has nothing to write in the group (the
+	// checkpoint follows the data's acknowledgement); MakeGroupDurable executes the bulk, waits for every bulk to be
+	// acknowledged, then writes the checkpoint; DiscardGroup drops the operations not yet sent.
+	void ApplyChange(const Change &change) override;
+	void InsertRow(const Change &change) override;
+	void UpdateRow(const Change &change) override;
+	void DeleteRow(const Change &change) override;
+	void TruncateTables(const Change &change) override;
+	void ApplyMessage(const Change &change) override;
+	void RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) override;
+	void MakeGroupDurable(Lsn pending_lsn) override;
+	void DiscardGroup() noexcept override;
+
 	// Bulk returns the open bulk write of collection, executing the open one first if it is another's.
 	mongoc_bulk_operation_t *Bulk(const std::string &collection);
 
@@ -247,9 +256,6 @@ class MongoSink final : public Sink {
 	// WriteCheckpoint upserts the checkpoint document at end_lsn.
 	void WriteCheckpoint(Lsn end_lsn);
 
-	// CommitGroup executes the bulk, writes the checkpoint and advances DurableLsn().
-	void CommitGroup();
-
 	// ReportNotes warns once per (collection, column, kind) of what notes_ holds, then clears it.
 	void ReportNotes(const std::string &collection);
 
@@ -266,13 +272,6 @@ class MongoSink final : public Sink {
 	std::size_t bulk_operations_ = 0;
 	MappingNotes notes_;
 	std::set<std::string> warned_;
-
-	Lsn durable_lsn_ = kInvalidLsn;
-	Lsn pending_lsn_ = kInvalidLsn;
-	bool source_open_ = false;
-	bool poisoned_ = false;
-	Lsn source_commit_lsn_ = kInvalidLsn;
-	std::size_t group_transactions_ = 0;
 };
 
 } // namespace mosta::sidecar
