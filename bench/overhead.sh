@@ -5,6 +5,10 @@
 #   (ii)    a mostajs slot consumed by pg_recvlogical (batch-bytes=65536)
 #   (ii-w)  a wal2json slot consumed by pg_recvlogical (format-version=2)
 #   (ii-w1) the same with wal2json's default format-version=1 (a message per transaction)
+#   (ii-p)  a pgoutput slot (native logical replication's own plugin, binary
+#           protocol) consumed by pg_recvlogical with its protocol options
+#           (proto_version=1, publication_names=bench_pub: a publication of
+#           the four pgbench tables): the floor of what a consuming slot costs
 #   (iii)   mostajs trigger capture: mosta_capture_table() on the four tables
 #   (iv)    a naive PL/pgSQL trigger inserting to_jsonb(NEW) into a log table
 # Prints the median TPS of each and its overhead, 1 - TPS / TPS(i), the CPU
@@ -23,6 +27,12 @@
 # With fsync on, TPS on a small VM swings with the disk from run to run; the
 # CPU time per transaction is the steadier measure and its ratios are printed
 # too.
+#
+# The mostajs slot's overhead is printed against wal2json's (the target: at
+# most half of it) and against pgoutput's: pgoutput sends binary tuples and no
+# text, so (ii-p) is what any consuming slot costs (the walsender waking,
+# decoding and sending per commit); (ii)/(ii-p) near 1 says the mostajs plugin
+# adds little on top of that floor.
 #
 # Settings: BENCH_SECONDS (per run, default 6), BENCH_ROUNDS (default 5),
 # BENCH_CLIENTS (default 2), BENCH_PGBENCH_SCALE (pgbench -i -s, default 10).
@@ -62,6 +72,7 @@ pgbench -i -q -s "$pgbench_scale" >"$work/init.log" 2>&1 || { cat "$work/init.lo
 q <<'SQL'
 ALTER TABLE pgbench_history ADD COLUMN hid bigserial PRIMARY KEY;
 CREATE EXTENSION mostajs;
+CREATE PUBLICATION bench_pub FOR TABLE pgbench_accounts, pgbench_tellers, pgbench_branches, pgbench_history;
 CREATE TABLE naive_log (id bigserial PRIMARY KEY, table_name text, op text, row_data jsonb,
                         logged_at timestamptz DEFAULT now());
 CREATE FUNCTION naive_capture() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -90,6 +101,7 @@ if [ "$has_wal2json" = 1 ]; then
 	variant "(ii-w)" "wal2json v2 slot, pg_recvlogical" wal2json2
 	variant "(ii-w1)" "wal2json v1 slot, pg_recvlogical" wal2json1
 fi
+variant "(ii-p)" "pgoutput slot, pg_recvlogical" pgoutput
 [ "$has_trigger_capture" = 1 ] && variant "(iii)" "mostajs trigger capture" trigger
 variant "(iv)" "naive PL/pgSQL to_jsonb trigger" naive
 count=${#keys[@]}
@@ -134,7 +146,12 @@ wait_caught_up() {
 
 # stop_consumer: stops the consumer and drops its slot.
 stop_consumer() {
-	kill "$consumer"
+	if ! kill "$consumer" 2>/dev/null; then
+		wait "$consumer" 2>/dev/null || true
+		consumer=""
+		echo "overhead.sh: pg_recvlogical stopped during the run (its error is above)" >&2
+		exit 1
+	fi
 	wait "$consumer" 2>/dev/null || true
 	consumer=""
 	q -c "SELECT pg_drop_replication_slot('bench_consumer')" >/dev/null
@@ -145,6 +162,7 @@ setup() {
 	mostajs) start_consumer mostajs batch-bytes=65536 ;;
 	wal2json2) start_consumer wal2json format-version=2 ;;
 	wal2json1) start_consumer wal2json format-version=1 ;;
+	pgoutput) start_consumer pgoutput proto_version=1 publication_names=bench_pub ;;
 	trigger) q -c "$(each_table "SELECT mosta_capture_table('%s');")" >/dev/null ;;
 	naive) q -c "$(each_table 'CREATE TRIGGER naive_capture AFTER INSERT OR UPDATE OR DELETE ON %s
 	                 FOR EACH ROW EXECUTE FUNCTION naive_capture();')" ;;
@@ -169,7 +187,7 @@ cpu_ticks() {
 # teardown kind: undoes setup.
 teardown() {
 	case $1 in
-	mostajs | wal2json2 | wal2json1) stop_consumer ;;
+	mostajs | wal2json2 | wal2json1 | pgoutput) stop_consumer ;;
 	trigger)
 		q -c "$(each_table "SELECT mosta_uncapture_table('%s');")" >/dev/null
 		q -c "DO \$\$ BEGIN IF to_regclass('mosta.change_log') IS NOT NULL THEN TRUNCATE mosta.change_log; END IF; END \$\$" \
@@ -233,5 +251,8 @@ ratio() {
 }
 [ "$has_wal2json" = 1 ] &&
 	echo "overhead (ii)/(ii-w) = $(ratio "(ii)" "(ii-w)"), (ii)/(ii-w1) = $(ratio "(ii)" "(ii-w1)"); target <= 0.5 vs (ii-w)"
+echo "overhead (ii)/(ii-p) = $(ratio "(ii)" "(ii-p)") (mostajs against pgoutput, the floor of a consuming slot)"
+[ "$has_wal2json" = 1 ] &&
+	echo "floor: overhead (ii-p)/(ii-w) = $(ratio "(ii-p)" "(ii-w)") (pgoutput against wal2json v2: the least a slot can cost, relative to wal2json's)"
 [ "$has_trigger_capture" = 1 ] && echo "overhead (iii)/(iv) = $(ratio "(iii)" "(iv)"); target <= 0.5"
 exit 0

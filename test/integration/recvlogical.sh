@@ -191,8 +191,8 @@ check "a bad boolean fails with the plugin's message" \
 	expect_error include-xids=maybe 'could not parse value "maybe" for parameter "include-xids"'
 check "an out-of-range batch-bytes fails with the plugin's message" \
 	expect_error batch-bytes=-1 'could not parse value "-1" for parameter "batch-bytes"'
-check "format-version 3 fails with the plugin's message" \
-	expect_error format-version=3 'could not parse value "3" for parameter "format-version"'
+check "format-version 4 fails with the plugin's message" \
+	expect_error format-version=4 'could not parse value "4" for parameter "format-version"'
 
 for slot in "$SLOT_BATCHED" "$SLOT_PLAIN" "$SLOT_ERRORS"; do
 	check "pg_recvlogical --drop-slot drops $slot" "$RECVLOGICAL" -d "$DATABASE" --slot="$slot" --drop-slot

@@ -100,12 +100,20 @@ import collections, glob, json, os, subprocess, sys
 directory, db = sys.argv[1], sys.argv[2]
 seen = collections.Counter()
 for name in sorted(glob.glob(os.path.join(directory, "archive-*.jsonl"))):
+    relations = {}  # format version 3: each file describes its own relations, rows are values by position
     for line in open(name, encoding="utf-8"):
         doc = json.loads(line)
-        if doc.get("op") == "insert" and doc.get("table") == "log":
-            new = doc.get("new")
-            row = new if isinstance(new, dict) else {c["name"]: c["value"] for c in new}
-            seen[row["seq"]] += 1
+        if doc.get("op") == "relation":
+            relations[doc["relid"]] = doc
+            continue
+        table, new = doc.get("table"), doc.get("new")
+        if "relid" in doc:
+            relation = relations[doc["relid"]]
+            table = relation["table"]
+            if isinstance(new, list):
+                new = dict(zip([c["name"] for c in relation["columns"]], new))
+        if doc.get("op") == "insert" and table == "log":
+            seen[new["seq"]] += 1
 out = subprocess.run(["psql", "-X", "-At", "-d", db, "-c", "SELECT seq FROM log"], check=True, capture_output=True,
                      text=True).stdout
 source = collections.Counter(int(line) for line in out.splitlines())

@@ -77,22 +77,40 @@ def timestamp(text):
 files = sorted(glob.glob(os.path.join(directory, "archive-*.jsonl")))
 check(files and all(re.fullmatch(r"archive-[0-9A-F]{16}\.jsonl", os.path.basename(f)) for f in files),
       f"archive files named archive-<16 hex>.jsonl: {[os.path.basename(f) for f in files]}")
-text = "".join(open(f, encoding="utf-8").read() for f in files)
+texts = [open(f, encoding="utf-8").read() for f in files]
+text = "".join(texts)
 if previous_file is not None:
     previous = open(previous_file, encoding="utf-8").read()
     check(len(previous) > 0 and text.startswith(previous) and len(text) > len(previous),
           f"the previous archive ({len(previous)} bytes) is a prefix of this one ({len(text)} bytes): appended only")
 
-# one JSON document per line
-documents, bad = [], []
-for number, line in enumerate(text.split("\n")[:-1], 1):
-    try:
-        document = json.loads(line)
-        if not isinstance(document, dict) or not isinstance(document.get("op"), str):
-            raise ValueError("not an object with a string op")
-        documents.append(document)
-    except ValueError as e:
-        bad.append(f"line {number}: {e}: {line[:120]}")
+# one JSON document per line; streamed transactions are in format version 3: a row change names its relation
+# document (relid), which the same file holds before it, and carries its values by position: read back as
+# version 2's self-describing documents
+def named(relation, values, key_only):
+    names = [c["name"] for c in relation["columns"]]
+    return {n: v for n, v in zip(names, values) if not key_only or n in relation.get("key", [])}
+documents, bad, relations = [], [], {}
+for file_text in texts:
+    relations = {}  # each file describes its own relations
+    for number, line in enumerate(file_text.split("\n")[:-1], 1):
+        try:
+            document = json.loads(line)
+            if not isinstance(document, dict) or not isinstance(document.get("op"), str):
+                raise ValueError("not an object with a string op")
+            if document["op"] == "relation":
+                relations[document["relid"]] = document
+                continue
+            if "relid" in document:
+                relation = relations[document["relid"]]
+                document.update(schema=relation["schema"], table=relation["table"])
+                if "new" in document:
+                    document["new"] = named(relation, document["new"], False)
+                if "old" in document:
+                    document["old"] = named(relation, document["old"], relation["identity"] != "full")
+            documents.append(document)
+        except (ValueError, KeyError) as e:
+            bad.append(f"line {number}: {e!r}: {line[:120]}")
 check(text.endswith("\n") and not bad and documents,
       f"{len(documents)} lines, each one JSON document with an op" + (f"; {len(bad)} bad, first {bad[0]}" if bad else ""))
 

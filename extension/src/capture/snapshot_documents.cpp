@@ -107,11 +107,20 @@ mostajs_snapshot_documents(PG_FUNCTION_ARGS) {
 	bool include_types = PG_ARGISNULL(1) ? true : PG_GETARG_BOOL(1);
 	bool partition_root = PG_NARGS() > 2 && !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	int format_version = PG_NARGS() < 4 || PG_ARGISNULL(3) ? mostajs::kMinFormatVersion : PG_GETARG_INT32(3);
-	if (format_version < mostajs::kMinFormatVersion || format_version > mostajs::kMaxFormatVersion)
+	/* version 3 moves the table's description into relation documents; a copy's documents describe themselves */
+	constexpr int kMaxCopyFormatVersion = mostajs::kRelationDocumentVersion - 1;
+	if (format_version == mostajs::kRelationDocumentVersion)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("format version %d is not supported", format_version),
+				 errdetail("A snapshot copy writes self-describing insert documents, one per row, with no relation "
+						   "documents."),
+				 errhint("Pass format_version => %d: its values are encoded as in version %d.", kMaxCopyFormatVersion,
+						 format_version)));
+	if (format_version < mostajs::kMinFormatVersion || format_version > kMaxCopyFormatVersion)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("format version %d is not supported", format_version),
 				 errhint("Use a format version from %d to %d (docs/protocol.md, \"Versioning\").",
-						 mostajs::kMinFormatVersion, mostajs::kMaxFormatVersion)));
+						 mostajs::kMinFormatVersion, kMaxCopyFormatVersion)));
 	char relkind = get_rel_relkind(relid);
 	if (relkind == '\0')
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid),

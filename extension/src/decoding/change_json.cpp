@@ -77,6 +77,38 @@ AppendRow(StringInfo out, const RelationInfo *info, const RowValues &row, bool i
 	appendStringInfoChar(out, '}');
 }
 
+/*
+ * AppendRowValues writes [value,...] with one value per column of info;
+ * identity_only writes null for the columns outside the replica identity.
+ * Unchanged TOAST values are written null and, when unchanged is given,
+ * their positions listed there.
+ */
+void
+AppendRowValues(StringInfo out, const RelationInfo *info, const RowValues &row, bool identity_only,
+				StringInfo unchanged, int format_version) {
+	appendStringInfoChar(out, '[');
+	for (int i = 0; i < info->column_count; i++) {
+		const ColumnInfo *column = &info->columns[i];
+		if (i > 0)
+			appendStringInfoChar(out, ',');
+		int index = column->attnum - 1;
+		if (row.nulls[index] || (identity_only && !column->in_identity)) {
+			appendStringInfoString(out, "null");
+		} else if (IsUnchangedToast(column, row)) {
+			appendStringInfoString(out, "null");
+			if (unchanged != nullptr) {
+				/* allocated on first use: most changes carry no unchanged TOAST value */
+				if (unchanged->data == nullptr)
+					initStringInfo(unchanged);
+				appendStringInfo(unchanged, "%c%d", unchanged->len == 0 ? '[' : ',', i);
+			}
+		} else {
+			AppendValueJson(out, row.values[index], column->encoding, format_version);
+		}
+	}
+	appendStringInfoChar(out, ']');
+}
+
 } // namespace
 
 const char *
@@ -117,6 +149,27 @@ AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, He
 	if (include_types) {
 		appendStringInfoString(out, ",\"types\":");
 		appendStringInfoString(out, info->types_json);
+	}
+	appendStringInfoChar(out, '}');
+}
+
+void
+AppendRowChangeValues(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple,
+					  HeapTuple old_tuple, int format_version) {
+	appendStringInfo(out, "\"relid\":%u", info->reported_relid);
+	StringInfoData unchanged = {nullptr, 0, 0, 0};
+	if (new_tuple != nullptr) {
+		appendStringInfoString(out, ",\"new\":");
+		AppendRowValues(out, info, Deform(desc, new_tuple), false, &unchanged, format_version);
+	}
+	if (old_tuple != nullptr) {
+		appendStringInfoString(out, ",\"old\":");
+		AppendRowValues(out, info, Deform(desc, old_tuple), !info->identity_full, nullptr, format_version);
+	}
+	if (unchanged.data != nullptr) {
+		appendStringInfoString(out, ",\"unchanged\":");
+		appendBinaryStringInfo(out, unchanged.data, unchanged.len);
+		appendStringInfoChar(out, ']');
 	}
 	appendStringInfoChar(out, '}');
 }

@@ -1,7 +1,10 @@
 /*-------------------------------------------------------------------------
  * output_plugin.cpp
  *	  The "mostajs" logical decoding output plugin: one JSON document per
- *	  change, framed by begin and commit documents (docs/protocol.md).
+ *	  change, framed by begin and commit documents (docs/protocol.md). In
+ *	  format version 3, a relation document describes a table before its
+ *	  first change of the session (and after its description changed), and
+ *	  row changes carry values only.
  *
  * Regime: PG. The callbacks only call PostgreSQL and our PG-regime writers;
  * no C++ object with a destructor lives in them and nothing throws.
@@ -28,6 +31,7 @@ extern "C" {
 #include "replication/logical.h" /* LogicalDecodingContext */
 #include "replication/origin.h"	 /* replorigin_by_oid */
 #include "replication/output_plugin.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"		 /* escape_json */
 #include "utils/lsyscache.h" /* get_namespace_name */
 #include "utils/memutils.h"
@@ -55,6 +59,22 @@ struct PluginState {
 	bool document_open;		   /* a document is being written: StartDocument without EndDocument yet */
 	int document_start;		   /* where it started in ctx->out, separator included */
 	StringInfoData batch_copy; /* FlushBatch's scratch buffer */
+	HTAB *sent_relations;	   /* format version 3: reported relid -> SentRelation; else nullptr */
+};
+
+/*
+ * SentRelation is the relation document this session last sent for one
+ * reported relid, so a table's description goes out once per session and
+ * again only when it differs. Several entries of the relation cache can
+ * describe one reported relid (the partitions of a root, under
+ * partition-root, or one table rebuilt after an invalidation that changed
+ * nothing), so the document text decides, and build_id, the entry build
+ * that last matched it, spares comparing it on every change.
+ */
+struct SentRelation {
+	Oid relid; /* hash key */
+	uint64 build_id;
+	char *document; /* in the decoding context */
 };
 
 PluginState *
@@ -191,6 +211,33 @@ IncludedRelation(PluginState *state, Relation rel) {
 	return info->filter == FilterResult::Included ? info : nullptr;
 }
 
+/*
+ * EnsureRelationSent writes the relation document of info before a row change
+ * of format version 3, unless this session's last relation document for its
+ * reported relid is the same.
+ */
+void
+EnsureRelationSent(LogicalDecodingContext *ctx, PluginState *state, const RelationInfo *info) {
+	bool found;
+	SentRelation *sent =
+		static_cast<SentRelation *>(hash_search(state->sent_relations, &info->reported_relid, HASH_ENTER, &found));
+	if (!found) {
+		sent->build_id = 0;
+		sent->document = nullptr;
+	}
+	if (sent->build_id == info->build_id)
+		return;
+	if (sent->document == nullptr || strcmp(sent->document, info->relation_json) != 0) {
+		StartDocument(ctx, state);
+		appendStringInfoString(ctx->out, info->relation_json);
+		EndDocument(ctx, state, true);
+		if (sent->document != nullptr)
+			pfree(sent->document);
+		sent->document = MemoryContextStrdup(ctx->context, info->relation_json);
+	}
+	sent->build_id = info->build_id;
+}
+
 /* TupleOf returns the heap tuple of a change's tuple buffer, or nullptr. */
 HeapTuple
 TupleOf(ReorderBufferTupleBuf *buffer) {
@@ -207,6 +254,14 @@ OnStartup(LogicalDecodingContext *ctx, OutputPluginOptions *output, bool) {
 	MemoryContext old_context = MemoryContextSwitchTo(ctx->context);
 	initStringInfo(&state->batch_copy);
 	MemoryContextSwitchTo(old_context);
+	if (state->options.format_version >= kRelationDocumentVersion) {
+		HASHCTL hash_control;
+		hash_control.keysize = sizeof(Oid);
+		hash_control.entrysize = sizeof(SentRelation);
+		hash_control.hcxt = ctx->context;
+		state->sent_relations =
+			hash_create("mostajs sent relations", 64, &hash_control, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 	ctx->output_plugin_private = state;
 	output->output_type = OUTPUT_PLUGIN_TEXTUAL_OUTPUT;
 	output->receive_rewrites = false;
@@ -233,12 +288,20 @@ OnChange(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation rel, Reord
 		info = nullptr; /* not a row change we know: nothing to write */
 	if (info != nullptr) {
 		EnsureBegin(ctx, state, txn);
-		StartChangeDocument(ctx, state, txn, RowOpName(op), change->lsn);
-		appendStringInfoChar(ctx->out, ',');
-		AppendRowChangeBody(ctx->out, info, RelationGetDescr(rel),
-							op == RowOp::Delete ? nullptr : TupleOf(change->data.tp.newtuple),
-							op == RowOp::Insert ? nullptr : TupleOf(change->data.tp.oldtuple),
-							state->options.include_types, state->options.format_version);
+		HeapTuple new_tuple = op == RowOp::Delete ? nullptr : TupleOf(change->data.tp.newtuple);
+		HeapTuple old_tuple = op == RowOp::Insert ? nullptr : TupleOf(change->data.tp.oldtuple);
+		if (state->sent_relations != nullptr) {
+			EnsureRelationSent(ctx, state, info);
+			StartChangeDocument(ctx, state, txn, RowOpName(op), change->lsn);
+			appendStringInfoChar(ctx->out, ',');
+			AppendRowChangeValues(ctx->out, info, RelationGetDescr(rel), new_tuple, old_tuple,
+								  state->options.format_version);
+		} else {
+			StartChangeDocument(ctx, state, txn, RowOpName(op), change->lsn);
+			appendStringInfoChar(ctx->out, ',');
+			AppendRowChangeBody(ctx->out, info, RelationGetDescr(rel), new_tuple, old_tuple,
+								state->options.include_types, state->options.format_version);
+		}
 		EndDocument(ctx, state, true);
 	}
 	MemoryContextSwitchTo(old_context);

@@ -44,6 +44,8 @@ namespace {
 /* Every cache alive in this backend; the relcache callback marks their entries stale. */
 RelationInfoCache *live_caches = nullptr;
 bool callback_registered = false;
+/* Counts entry builds, so a consumer of descriptions can tell a rebuilt entry from the one it has seen. */
+uint64 build_count = 0;
 /* Counts relcache invalidations, so a rebuild can tell whether one arrived while it read the catalogs. */
 uint64 invalidation_count = 0;
 
@@ -167,11 +169,62 @@ InBitmap(AttrNumber attnum, const Bitmapset *columns) {
 }
 
 /*
- * SetColumns fills the column descriptions, the key list and the type map of
- * info. Columns come in the reported relation's order with its names and
- * types; values are read from rel's tuples, so attnum is rel's. The key is
- * the reported relation's, or rel's when it has none; which columns the old
- * row carries is rel's replica identity, as rel wrote the WAL.
+ * AppendColumnDocument writes one column of the relation document:
+ * {"name":"tags","type":"text[]","oid":1009,"typmod":-1,"dims":1}. dims is
+ * the array depth, the declared one (attndims) when there is one, else 1 for
+ * an array and 0 for anything else.
+ */
+void
+AppendColumnDocument(StringInfo out, const ColumnInfo *column, Form_pg_attribute attribute, const char *type_name) {
+	int dims = 0;
+	if (column->encoding->kind == ValueKind::Array)
+		dims = attribute->attndims > 0 ? attribute->attndims : 1;
+	appendStringInfo(out, "%s{\"name\":%s,\"type\":", out->len > 1 ? "," : "", column->json_name);
+	escape_json(out, type_name);
+	appendStringInfo(out, ",\"oid\":%u,\"typmod\":%d,\"dims\":%d}", attribute->atttypid, attribute->atttypmod, dims);
+}
+
+/* IdentityName returns the name of a replica identity (pg_class.relreplident) in the relation document. */
+const char *
+IdentityName(char identity) {
+	switch (identity) {
+	case REPLICA_IDENTITY_DEFAULT:
+		return "default";
+	case REPLICA_IDENTITY_INDEX:
+		return "index";
+	case REPLICA_IDENTITY_FULL:
+		return "full";
+	case REPLICA_IDENTITY_NOTHING:
+		return "nothing";
+	}
+	elog(ERROR, "unknown replica identity \"%c\"", identity);
+	pg_unreachable();
+}
+
+/*
+ * SetRelationDocument fills the relation document of format version 3 from
+ * what SetNames and SetColumns computed; columns_json holds the column
+ * objects as "[{...},{...}]". The identity is rel's, as rel wrote the WAL.
+ */
+void
+SetRelationDocument(RelationInfo *info, Relation rel, const char *columns_json) {
+	StringInfoData json;
+	initStringInfo(&json);
+	appendStringInfo(&json, "{\"op\":\"relation\",\"relid\":%u,%s,\"identity\":\"%s\"", info->reported_relid,
+					 info->names_json, IdentityName(rel->rd_rel->relreplident));
+	if (info->key_json != nullptr)
+		appendStringInfo(&json, ",\"key\":%s", info->key_json);
+	appendStringInfo(&json, ",\"columns\":%s}", columns_json);
+	info->relation_json = json.data;
+}
+
+/*
+ * SetColumns fills the column descriptions, the key list, the type map and
+ * the relation document of info. Columns come in the reported relation's
+ * order with its names and types; values are read from rel's tuples, so
+ * attnum is rel's. The key is the reported relation's, or rel's when it has
+ * none; which columns the old row carries is rel's replica identity, as rel
+ * wrote the WAL.
  */
 void
 SetColumns(RelationInfo *info, Relation rel, Relation reported) {
@@ -185,6 +238,9 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 	StringInfoData types_json;
 	initStringInfo(&types_json);
 	appendStringInfoChar(&types_json, '{');
+	StringInfoData columns_json;
+	initStringInfo(&columns_json);
+	appendStringInfoChar(&columns_json, '[');
 	for (int i = 0; i < desc->natts; i++) {
 		Form_pg_attribute attribute = TupleDescAttr(desc, i);
 		if (attribute->attisdropped || attribute->attgenerated)
@@ -198,12 +254,16 @@ SetColumns(RelationInfo *info, Relation rel, Relation reported) {
 		column->json_name = JsonString(name);
 		column->json_key = psprintf("%s:", column->json_name);
 		column->encoding = BuildTypeEncoding(attribute->atttypid, CurrentMemoryContext);
+		const char *type_name = TypeName(attribute->atttypid, attribute->atttypmod);
 		appendStringInfo(&types_json, "%s%s", types_json.len > 1 ? "," : "", column->json_key);
-		escape_json(&types_json, TypeName(attribute->atttypid, attribute->atttypmod));
+		escape_json(&types_json, type_name);
+		AppendColumnDocument(&columns_json, column, attribute, type_name);
 	}
 	appendStringInfoChar(&types_json, '}');
+	appendStringInfoChar(&columns_json, ']');
 	info->key_json = KeyJson(key_owner);
 	info->types_json = types_json.data;
+	SetRelationDocument(info, rel, columns_json.data);
 }
 
 /* Rebuild describes rel afresh in info, in a new memory context. */
@@ -214,6 +274,7 @@ Rebuild(RelationInfoCache *cache, RelationInfo *info, Relation rel, MemoryContex
 	info->context = AllocSetContextCreate(parent, "mostajs relation info", ALLOCSET_SMALL_SIZES);
 	info->valid = false;
 	info->filter = FilterResult::Unknown;
+	info->build_id = ++build_count;
 	uint64 invalidations_before = invalidation_count;
 	MemoryContext old_context = MemoryContextSwitchTo(info->context);
 	info->reported_relid = ReportedRelid(cache, rel);

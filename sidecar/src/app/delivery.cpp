@@ -12,14 +12,13 @@ namespace mosta::sidecar {
 
 namespace {
 
-// LsnField reads one LSN field of change; throws naming the field when it is missing or bad.
+// LsnField returns one LSN field of change (validated by the decoder); throws naming the field when it is missing.
 Lsn
-LsnField(const Change &change, const std::string &text, const char *field) {
-	std::optional<Lsn> lsn = ParseLsn(text);
-	if (!lsn)
+LsnField(const Change &change, Lsn lsn, const char *field) {
+	if (lsn == kInvalidLsn)
 		throw std::runtime_error(std::string("change document without a valid \"") + field + "\" (op " +
 								 std::string(OpName(change.op)) + "): is include-lsn on?");
-	return *lsn;
+	return lsn;
 }
 
 } // namespace

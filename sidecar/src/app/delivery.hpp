@@ -31,8 +31,8 @@
 
 namespace mosta::sidecar {
 
-// SharedBatch is one parsed output message of the stream, read once and shared by every target of the rule.
-using SharedBatch = std::shared_ptr<const std::vector<Change>>;
+// SharedBatch is one decoded output message of the stream, read once and shared by every target of the rule.
+using SharedBatch = std::shared_ptr<const DecodedMessage>;
 
 // The positions delivery reads from a document; only the fields of its op are set.
 struct DocumentPositions {
@@ -42,7 +42,7 @@ struct DocumentPositions {
 };
 
 // ReadPositions returns the positions of a begin, a commit or a non-transactional message (the one place that
-// reads Change's LSN fields); throws naming the field when one it needs is missing or bad.
+// reads Change's LSN fields); throws naming the field when one it needs is missing.
 DocumentPositions ReadPositions(const Change &change);
 
 // ClosedPosition returns the position a document closes, the one a target holds once it is durable (a commit's

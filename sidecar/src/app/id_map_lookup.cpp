@@ -30,12 +30,12 @@ IdMapLookup::Query(const char *context, const std::string &sql, int count, const
 
 std::optional<std::string>
 IdMapLookup::operator()(const Change &change, const std::string &uuid) {
-	const std::string &collection = change.table;
+	const std::string &collection = change.Table();
 	auto mapped = collection_mapped_.find(collection);
 	if (mapped == collection_mapped_.end()) {
 		const char *params[] = {collection.c_str()};
-		PgResultHandle any = Query("looking up id_map", "SELECT EXISTS (SELECT 1 FROM mosta.id_map WHERE collection = $1)",
-								   1, params);
+		PgResultHandle any =
+			Query("looking up id_map", "SELECT EXISTS (SELECT 1 FROM mosta.id_map WHERE collection = $1)", 1, params);
 		mapped = collection_mapped_.emplace(collection, PQgetvalue(any.get(), 0, 0)[0] == 't').first;
 	}
 	if (!mapped->second)

@@ -47,7 +47,7 @@ std::string
 CopyCursorSql(PgConnection &sql, const std::string &table) {
 	return "DECLARE mosta_copy NO SCROLL CURSOR FOR SELECT mosta.snapshot_documents(" + SqlLiteral(sql, table) +
 		   "::regclass, include_types => true, partition_root => true, format_version => " +
-		   std::to_string(kFormatVersion) + ")";
+		   std::to_string(kCopyFormatVersion) + ")";
 }
 
 } // namespace mosta::sidecar

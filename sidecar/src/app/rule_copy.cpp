@@ -49,11 +49,13 @@ TruncateDocument(PgConnection &sql, const std::vector<std::string> &tables) {
 
 // CopyTable copies one table's shape and rows to the targets; returns the row count.
 boost::asio::awaitable<long long>
-CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTarget> &targets) {
+CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTarget> &targets, DecoderOptions options) {
 	const std::string context = "copying " + table;
 	// the table's shape first: every target then holds the table, rows or none
-	Change shape = ParseChange(co_await ShapeDocument(sql, table));
-	co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) { sink.Apply(shape); });
+	std::string shape_document = co_await ShapeDocument(sql, table);
+	ParsedChange shape = ParseChange(shape_document, options);
+	co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) { sink.Apply(*shape); });
+	ChangeDecoder decoder(options);
 	const std::string declare_sql = CopyCursorSql(sql, table);
 	co_await sql.Exec(context, declare_sql);
 	const std::string fetch_sql = "FETCH " + std::to_string(kCopyFetchRows) + " FROM mosta_copy";
@@ -61,14 +63,16 @@ CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTar
 	for (;;) {
 		PgResultHandle batch = co_await sql.Exec(context, fetch_sql);
 		int count = PQntuples(batch.get());
-		// parsed once, applied to every target
-		std::vector<Change> changes;
-		changes.reserve(static_cast<std::size_t>(count));
-		for (int row = 0; row < count; ++row)
-			changes.push_back(ParseChange(std::string_view(
-				PQgetvalue(batch.get(), row, 0), static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)))));
+		// the rows as one message of count documents, decoded once, applied to every target
+		std::string documents;
+		for (int row = 0; row < count; ++row) {
+			documents.append(PQgetvalue(batch.get(), row, 0),
+							 static_cast<std::size_t>(PQgetlength(batch.get(), row, 0)));
+			documents.push_back('\n');
+		}
+		std::shared_ptr<const DecodedMessage> decoded = decoder.Decode(documents);
 		co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) {
-			for (const Change &change : changes)
+			for (const Change &change : decoded->changes)
 				sink.Apply(change);
 		});
 		rows += count;
@@ -84,7 +88,7 @@ CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTar
 
 boost::asio::awaitable<void>
 CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snapshot_name, Lsn consistent_point,
-			   const std::vector<CopyTarget> &targets) {
+			   const std::vector<CopyTarget> &targets, DecoderOptions options) {
 	const std::string begin_sql =
 		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql, snapshot_name);
 	co_await sql.Exec("starting the initial copy", begin_sql);
@@ -94,15 +98,15 @@ CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snaps
 	if (!tables.empty())
 		truncate = co_await TruncateDocument(sql, tables);
 	if (!truncate.empty()) {
-		Change document = ParseChange(truncate);
+		ParsedChange document = ParseChange(truncate, options);
 		co_await ApplyToAll(targets, [&](const CopyTarget &target, Sink &sink) {
 			if (target.truncate)
-				sink.Apply(document);
+				sink.Apply(*document);
 		});
 	}
 	long long rows = 0;
 	for (const std::string &table : tables)
-		rows += co_await CopyTable(sql, table, targets);
+		rows += co_await CopyTable(sql, table, targets, options);
 	co_await ApplyToAll(
 		targets, [&](const CopyTarget &, Sink &sink) { sink.CommitTransaction(consistent_point, consistent_point); });
 	for (const CopyTarget &target : targets) {

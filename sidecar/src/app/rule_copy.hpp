@@ -17,6 +17,7 @@
 
 #include "app/catalog.hpp"
 #include "app/target_channel.hpp"
+#include "decode/change.hpp"
 #include "pg/connection.hpp"
 
 namespace mosta::sidecar {
@@ -29,9 +30,11 @@ struct CopyTarget {
 };
 
 // CopyInSnapshot copies plan's tables, read in snapshot_name on sql (which it leaves outside a transaction), to
-// every target, committed at consistent_point and flushed. A target whose sink fails is left failed
-// (TargetChannel::Failed) while the others go on; a failure to read throws (sql may then be in a transaction).
+// every target, committed at consistent_point and flushed; the documents are decoded once, with options. A target whose
+// sink fails is left failed (TargetChannel::Failed) while the others go on; a failure to read throws (sql may then be
+// in a transaction).
 boost::asio::awaitable<void> CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snapshot_name,
-											Lsn consistent_point, const std::vector<CopyTarget> &targets);
+											Lsn consistent_point, const std::vector<CopyTarget> &targets,
+											DecoderOptions options);
 
 } // namespace mosta::sidecar

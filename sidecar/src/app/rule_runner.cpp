@@ -18,7 +18,11 @@ namespace mosta::sidecar {
 RuleRunner::RuleRunner(boost::asio::any_io_executor executor, const Config &config, RulePlan plan, const bool *stop,
 					   RuleProgress &progress, std::set<std::string> recopy)
 	: executor_(executor), config_(config), plan_(std::move(plan)), stop_(stop), progress_(progress),
-	  recopy_(std::move(recopy)), slot_(RuleSlotName(plan_.name)), sql_(executor) {
+	  recopy_(std::move(recopy)), slot_(RuleSlotName(plan_.name)),
+	  sql_(executor), decoder_options_{std::any_of(
+						  plan_.targets.begin(), plan_.targets.end(),
+						  [](const ReplicaInfo &target) { return target.dialect == "jsonl"; })},
+	  decoder_(decoder_options_) {
 	for (const ReplicaInfo &target : plan_.targets)
 		channels_.push_back(std::make_unique<TargetChannel>(executor_, config_, plan_, target,
 															ProgressEntry(progress_, plan_, target)));
@@ -171,8 +175,8 @@ RuleRunner::StreamLoop(Lsn start) {
 		std::optional<XLogMessage> message = co_await stream_->Next(Clock::now() + config_.poll_interval);
 		if (message) {
 			// parsed once, on the io thread, for every target
-			auto batch = std::make_shared<const std::vector<Change>>(ParseChangeLines(message->data));
-			for (const Change &change : *batch) {
+			SharedBatch batch = decoder_.Decode(message->data);
+			for (const Change &change : batch->changes) {
 				if (change.op == Op::Begin)
 					reading_transaction = true;
 				else if (change.op == Op::Commit)
@@ -221,6 +225,7 @@ RuleRunner::StartStream(Lsn start) {
 	if (!include_tables_.empty())
 		plugin_options.emplace_back("include-tables", include_tables_);
 	co_await stream_->Start(slot_, start, plugin_options);
+	decoder_.StartSession(); // a new decoding session: no relation known
 	for (auto &channel : channels_) {
 		if (!positions_.Attached(channel->Name()))
 			continue;

@@ -157,6 +157,10 @@ class RuleRunner {
 	std::set<std::string> recopy_;
 	std::string slot_;
 	PgConnection sql_;
+	// The documents' raw text is kept only when a target archives it (jsonl); one decoder for the rule's stream,
+	// on the io thread: the relations of the current decoding session.
+	DecoderOptions decoder_options_;
+	ChangeDecoder decoder_;
 	std::vector<std::unique_ptr<TargetChannel>> channels_;
 	RulePositions positions_;
 	std::unique_ptr<ReplicationStream> stream_;

@@ -91,7 +91,7 @@ RuleRunner::CreateAndCopy() {
 			std::to_string(targets.size()) + " target(s) from one read");
 	slot_confirmed_ = created.consistent_point;
 	// a failure to read throws: the slot stays, and the next run copies alone each target without a checkpoint
-	co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets);
+	co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets, decoder_options_);
 	for (auto &channel : channels_) {
 		if (channel->IsOpen() && !channel->Failed()) {
 			positions_.Set(channel->Name(), channel->Durable());
@@ -127,7 +127,8 @@ RuleRunner::CopyAlone(TargetChannel &channel) {
 	bool truncate = channel.Durable() != kInvalidLsn || channel.Dialect() == "mongodb";
 	std::vector<CopyTarget> targets{CopyTarget{&channel, truncate}};
 	try {
-		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets);
+		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets,
+								decoder_options_);
 	} catch (...) {
 		copy_connection.Close();
 		throw;

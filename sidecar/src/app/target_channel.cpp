@@ -98,7 +98,7 @@ TargetChannel::StartNext() {
 		worker_,
 		[this]() -> boost::asio::awaitable<void> {
 			try {
-				delivery_->Deliver(*in_flight_);
+				delivery_->Deliver(in_flight_->changes);
 			} catch (...) {
 				counts_ = delivery_->TakeCounts();
 				throw;

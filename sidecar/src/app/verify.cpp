@@ -28,6 +28,7 @@
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
+#include "mosta/common/pg_types.hpp"
 #include "pg/connection.hpp"
 #include "sink/sqlite_db.hpp"
 #include "sink/sqlite_table.hpp"
@@ -38,8 +39,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-// How a source column's values are spelled canonically, from its (base) type.
-enum class TypeClass { Boolean, Float4, Float8, Bytea, Json, Other };
+// How a source column's values are spelled canonically: the type table's CanonicalForm of its (base) type.
+using TypeClass = CanonicalForm;
 
 // One source column: its name and type class.
 struct SourceColumn {
@@ -64,22 +65,12 @@ struct SourceTable {
 // What verify computed for one collection on a target.
 using TargetTable = VerifyTargetRows;
 
-// ClassOf maps format_type's spelling of a base type to its TypeClass.
+// ClassOf reads the canonical form of format_type's spelling of a base type from the type table; an array is
+// compared as its JSON text.
 TypeClass
 ClassOf(const std::string &type) {
-	if (type.size() >= 2 && type.compare(type.size() - 2, 2, "[]") == 0)
-		return TypeClass::Json;
-	if (type == "boolean")
-		return TypeClass::Boolean;
-	if (type == "real")
-		return TypeClass::Float4;
-	if (type == "double precision")
-		return TypeClass::Float8;
-	if (type == "bytea")
-		return TypeClass::Bytea;
-	if (type == "json" || type == "jsonb")
-		return TypeClass::Json;
-	return TypeClass::Other;
+	PgColumnType column = ClassifyPgType(type);
+	return column.dims > 0 ? CanonicalForm::JsonText : column.info->canonical;
 }
 
 // HexBlob returns bytes as PostgreSQL's hex bytea text.
@@ -102,23 +93,23 @@ TargetCanonicalText(sqlite3_stmt *stmt, int index, TypeClass type) {
 		return std::nullopt;
 	if (storage == SQLITE_INTEGER) {
 		long long value = sqlite3_column_int64(stmt, index);
-		if (type == TypeClass::Boolean)
+		if (type == CanonicalForm::Boolean)
 			return value != 0 ? "true" : "false";
-		if (type == TypeClass::Float4)
+		if (type == CanonicalForm::Float4)
 			return FormatPgFloat4(static_cast<float>(value));
-		if (type == TypeClass::Float8)
+		if (type == CanonicalForm::Float8)
 			return FormatPgFloat8(static_cast<double>(value));
 		return std::to_string(value);
 	}
 	if (storage == SQLITE_FLOAT) {
 		double value = sqlite3_column_double(stmt, index);
-		return type == TypeClass::Float4 ? FormatPgFloat4(static_cast<float>(value)) : FormatPgFloat8(value);
+		return type == CanonicalForm::Float4 ? FormatPgFloat4(static_cast<float>(value)) : FormatPgFloat8(value);
 	}
 	const unsigned char *bytes = static_cast<const unsigned char *>(
 		storage == SQLITE_BLOB ? sqlite3_column_blob(stmt, index) : sqlite3_column_text(stmt, index));
 	int size = sqlite3_column_bytes(stmt, index);
 	std::string text(reinterpret_cast<const char *>(bytes), static_cast<std::size_t>(size));
-	if (storage == SQLITE_BLOB && type == TypeClass::Bytea)
+	if (storage == SQLITE_BLOB && type == CanonicalForm::ByteaHex)
 		return HexBlob(bytes, size);
 	// json and jsonb values are stored as their JSON text (format version 2 sends that text), arrays as the
 	// plugin's JSON array: both are the canonical text as stored

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <utility>
 
-#include "decode/type_name.hpp"
+#include "mosta/common/pg_types.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "sink/mongo_bson.hpp"
 
@@ -32,35 +32,55 @@ struct ColumnType {
 	int dims = 0;
 };
 
-// ReadColumnType strips "[]" suffixes and typmods and classifies the base type.
+// ReadColumnType classifies a type by the type table (mosta/common/pg_types.hpp).
 ColumnType
 ReadColumnType(std::string_view type) {
+	PgColumnType column = ClassifyPgType(type);
 	ColumnType result;
-	TypeName name = SplitTypeName(type);
-	result.dims = name.dims;
-	const std::string &base = name.base;
-	if (base == "smallint" || base == "integer" || base == "bigint" || base == "oid")
+	result.dims = column.dims;
+	switch (column.info->kind) {
+	case PgTypeKind::Int2:
+	case PgTypeKind::Int4:
+	case PgTypeKind::Int8:
+	case PgTypeKind::Oid:
 		result.kind = Kind::Integer;
-	else if (base == "numeric")
+		break;
+	case PgTypeKind::Numeric:
 		result.kind = Kind::Numeric;
-	else if (base == "real")
+		break;
+	case PgTypeKind::Float4:
 		result.kind = Kind::Float4;
-	else if (base == "double precision")
+		break;
+	case PgTypeKind::Float8:
 		result.kind = Kind::Float8;
-	else if (base == "boolean")
+		break;
+	case PgTypeKind::Bool:
 		result.kind = Kind::Bool;
-	else if (base == "timestamp with time zone")
+		break;
+	case PgTypeKind::Timestamptz:
 		result.kind = Kind::Timestamptz;
-	else if (base == "timestamp without time zone")
+		break;
+	case PgTypeKind::Timestamp:
 		result.kind = Kind::Timestamp;
-	else if (base == "date")
+		break;
+	case PgTypeKind::Date:
 		result.kind = Kind::Date;
-	else if (base == "uuid")
+		break;
+	case PgTypeKind::Uuid:
 		result.kind = Kind::Uuid;
-	else if (base == "bytea")
+		break;
+	case PgTypeKind::Bytea:
 		result.kind = Kind::Bytea;
-	else if (base == "json" || base == "jsonb")
+		break;
+	case PgTypeKind::Json:
+	case PgTypeKind::Jsonb:
 		result.kind = Kind::Json;
+		break;
+	case PgTypeKind::Text:
+	case PgTypeKind::User:
+		result.kind = Kind::Text;
+		break;
+	}
 	return result;
 }
 
@@ -406,7 +426,7 @@ TypeOf(const std::vector<VerifyColumn> &columns, const std::string &name) {
 
 bool
 MongoVerifyExcluded(std::string_view type) {
-	return type == "json" || type.substr(0, 6) == "json[]";
+	return ClassifyPgType(type).info->kind == PgTypeKind::Json;
 }
 
 std::optional<std::string>

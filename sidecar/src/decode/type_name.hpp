@@ -1,22 +1,22 @@
 /*
  * type_name.hpp
- *     The PostgreSQL type names of the change documents' "types" (include-types: "numeric(10,2)",
- *     "timestamp(3) with time zone", "text[]", "public.mood"), split into what the sinks and verify classify.
+ *     Forwarding header: the parser of declared type names moved to the type table, mosta/common/pg_types.hpp
+ *     (SplitPgTypeName), shared by the sidecar and the extension.
  */
 #pragma once
 
-#include <string>
 #include <string_view>
+
+#include "mosta/common/pg_types.hpp"
 
 namespace mosta::sidecar {
 
-// A type name without its typmods and array suffixes, and how many "[]" it had.
-struct TypeName {
-	std::string base; // "numeric", "timestamp with time zone", "text", "public.mood"
-	int dims = 0;	  // "int[]" and "int[][]" print alike in PostgreSQL, so this is what the name says
-};
+using TypeName = mosta::PgTypeName;
 
-// SplitTypeName strips typmods ("(10,2)", wherever they stand) and "[]" suffixes.
-TypeName SplitTypeName(std::string_view type);
+// SplitTypeName strips typmods and "[]" suffixes (mosta::SplitPgTypeName).
+inline TypeName
+SplitTypeName(std::string_view type) {
+	return mosta::SplitPgTypeName(type);
+}
 
 } // namespace mosta::sidecar

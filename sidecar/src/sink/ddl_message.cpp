@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "decode/json_source.hpp"
+#include "util/json_text.hpp"
 
 namespace mosta::sidecar {
 
@@ -15,22 +15,46 @@ namespace {
 
 // Fail throws the error of a malformed DDL message.
 [[noreturn]] void
-Fail(const std::string &problem, const std::string &text) {
-	throw std::runtime_error("invalid mostajs.ddl message: " + problem + ": " + text.substr(0, kDocumentExcerptBytes));
+Fail(const std::string &problem, std::string_view text) {
+	throw std::runtime_error("invalid mostajs.ddl message: " + problem + ": " +
+							 std::string(text.substr(0, kDocumentExcerptBytes)));
 }
 
-// StringField returns the string member name of object ("" when absent); throws when it is not a string.
+// StringField returns a string member's value ("" when null or absent: field is nullopt); throws when it is not a
+// string, or when it is required and absent.
 std::string
-StringField(const cJSON *object, const char *name, const std::string &text, bool required) {
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-	if (item == nullptr || cJSON_IsNull(item)) {
+StringField(std::optional<ondemand::value> field, const char *name, std::string_view text, bool required) {
+	ondemand::json_type type = field ? field->type().value() : ondemand::json_type::null;
+	if (type == ondemand::json_type::null) {
 		if (required)
 			Fail(std::string("no \"") + name + "\"", text);
 		return {};
 	}
-	if (!cJSON_IsString(item))
+	if (type != ondemand::json_type::string)
 		Fail(std::string("\"") + name + "\" is not a string", text);
-	return item->valuestring;
+	return std::string(field->get_string().value());
+}
+
+// IsTrue tells whether a member is the JSON true.
+bool
+IsTrue(ondemand::value value) {
+	return value.type().value() == ondemand::json_type::boolean && value.get_bool().value();
+}
+
+// IsNullText tells whether a member's text is absent or the JSON null.
+bool
+IsNullText(const std::optional<std::string_view> &text) {
+	return !text || *text == "null";
+}
+
+// ForEachElement calls each(element) for the elements of the array text array.
+template <typename Each>
+void
+ForEachElement(std::string_view array, Each each) {
+	JsonParse parse(array);
+	for (auto element : parse.Document().get_array().value())
+		each(element.value());
+	parse.ExpectEnd();
 }
 
 // SplitQualifiedName splits a canonical name (quote_ident parts joined by '.') into its unquoted parts.
@@ -66,33 +90,138 @@ SplitQualifiedName(std::string_view name) {
 	return parts;
 }
 
-// FillValue reads a column's "fill" through the change reader, so it becomes the Value a change document's value
-// would (integers exact, json as sent).
-Value
-FillValue(const cJSON *fill, const JsonSourceMap &source, const std::string &text) {
-	std::string json;
-	if (cJSON_IsNumber(fill) || cJSON_IsObject(fill) || cJSON_IsArray(fill)) {
-		json = source.TextOf(fill);
-	} else {
-		char *printed = cJSON_PrintUnformatted(fill);
-		if (printed == nullptr)
-			Fail("a \"fill\" cannot be read", text);
-		json = printed;
-		cJSON_free(printed);
-	}
-	Change row = ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + json + "}}");
-	return row.new_row.at(0).value;
+// FillValue reads a column's "fill" (its JSON text, exact) through the change reader, so it becomes the Value a
+// change document's value would (integers exact, json as sent): the value of the decoded message's one column.
+std::shared_ptr<const DecodedMessage>
+FillValue(std::string_view fill) {
+	return ParseChange(R"({"op":"insert","schema":"s","table":"t","new":{"fill":)" + std::string(fill) + "}}")
+		.Message();
 }
 
-// ReadPartitionRoot reads "partition_root" ({"schema","table"}) when present.
-std::optional<TableName>
-ReadPartitionRoot(const cJSON *object, const std::string &text) {
-	const cJSON *root = cJSON_GetObjectItemCaseSensitive(object, "partition_root");
-	if (root == nullptr || cJSON_IsNull(root))
-		return std::nullopt;
-	if (!cJSON_IsObject(root))
-		Fail("\"partition_root\" is not an object", text);
-	return TableName{StringField(root, "schema", text, true), StringField(root, "table", text, true)};
+// ReadColumn reads one element of "columns".
+DdlColumn
+ReadColumn(ondemand::value column, std::string_view text) {
+	if (column.type().value() != ondemand::json_type::object)
+		Fail("a column is not an object", text);
+	DdlColumn parsed;
+	bool have_name = false, have_type = false;
+	std::optional<std::string_view> fill;
+	for (auto field : column.get_object().value()) {
+		std::string_view key = field.unescaped_key().value();
+		ondemand::value value = field.value().value();
+		if (key == "name") {
+			parsed.name = StringField(value, "name", text, true);
+			have_name = true;
+		} else if (key == "type") {
+			parsed.type = StringField(value, "type", text, true);
+			have_type = true;
+		} else if (key == "nullable") {
+			parsed.nullable = !(value.type().value() == ondemand::json_type::boolean && !value.get_bool().value());
+		} else if (key == "default") {
+			if (value.type().value() == ondemand::json_type::string)
+				parsed.default_expr = std::string(value.get_string().value());
+		} else if (key == "fill") {
+			fill = RawJsonText(value);
+		}
+	}
+	if (!have_name)
+		StringField(std::nullopt, "name", text, true);
+	if (!have_type)
+		StringField(std::nullopt, "type", text, true);
+	if (parsed.name.empty() || parsed.type.empty())
+		Fail("a column has an empty \"name\" or \"type\"", text);
+	if (!IsNullText(fill)) {
+		parsed.fill_storage = FillValue(*fill);
+		parsed.fill = parsed.fill_storage->changes.at(0).new_row.at(0).value;
+	}
+	return parsed;
+}
+
+// ReadDdlContent reads the content object; text: the content's JSON text.
+DdlMessage
+ReadDdlContent(std::string_view text) {
+	JsonParse parse(text);
+	if (parse.Document().type().value() != ondemand::json_type::object)
+		Fail("the content is not a JSON object", text);
+	DdlMessage message;
+	bool have_schema = false, have_table = false;
+	std::optional<std::string_view> columns, key, types, partition_root;
+	for (auto field : parse.Document().get_object().value()) {
+		std::string_view name = field.unescaped_key().value();
+		ondemand::value value = field.value().value();
+		if (name == "command") {
+			message.command = StringField(value, "command", text, false);
+		} else if (name == "schema") {
+			message.schema = StringField(value, "schema", text, true);
+			have_schema = true;
+		} else if (name == "table") {
+			message.table = StringField(value, "table", text, true);
+			have_table = true;
+		} else if (name == "object_identity") {
+			message.object_identity = StringField(value, "object_identity", text, false);
+		} else if (name == "replica_identity") {
+			message.replica_identity = StringField(value, "replica_identity", text, false);
+		} else if (name == "dropped") {
+			message.dropped = IsTrue(value);
+		} else if (name == "rewritten") {
+			message.rewritten = IsTrue(value);
+		} else if (name == "columns") {
+			columns = RawJsonText(value);
+		} else if (name == "key") {
+			key = RawJsonText(value);
+		} else if (name == "types") {
+			types = RawJsonText(value);
+		} else if (name == "partition_root") {
+			partition_root = RawJsonText(value);
+		}
+	}
+	parse.ExpectEnd();
+	if (!have_schema)
+		StringField(std::nullopt, "schema", text, true);
+	if (!have_table)
+		StringField(std::nullopt, "table", text, true);
+	if (message.schema.empty() || message.table.empty())
+		Fail("empty \"schema\" or \"table\"", text);
+	if (message.dropped) {
+		message.rewritten = false;
+		return message;
+	}
+	if (!IsNullText(partition_root)) {
+		if (partition_root->front() != '{')
+			Fail("\"partition_root\" is not an object", text);
+		JsonParse root(*partition_root);
+		TableName name;
+		bool got_schema = false, got_table = false;
+		for (auto field : root.Document().get_object().value()) {
+			std::string_view member = field.unescaped_key().value();
+			if (member == "schema") {
+				name.schema = StringField(field.value().value(), "schema", text, true);
+				got_schema = true;
+			} else if (member == "table") {
+				name.table = StringField(field.value().value(), "table", text, true);
+				got_table = true;
+			}
+		}
+		if (!got_schema)
+			StringField(std::nullopt, "schema", text, true);
+		if (!got_table)
+			StringField(std::nullopt, "table", text, true);
+		message.partition_root = std::move(name);
+	}
+	if (!columns || columns->front() != '[')
+		Fail("no \"columns\" array", text);
+	ForEachElement(*columns, [&](ondemand::value column) { message.columns.push_back(ReadColumn(column, text)); });
+	if (!IsNullText(key)) {
+		if (key->front() != '[')
+			Fail("\"key\" is not an array", text);
+		ForEachElement(*key, [&](ondemand::value name) {
+			if (name.type().value() != ondemand::json_type::string)
+				Fail("a \"key\" entry is not a string", text);
+			message.key.emplace_back(name.get_string().value());
+		});
+	}
+	message.types = ParseTypeDefinitions(types.value_or(std::string_view()), text);
+	return message;
 }
 
 } // namespace
@@ -109,59 +238,12 @@ ParseDdlMessage(const Change &change) {
 	const RawJson *raw = std::get_if<RawJson>(&change.content);
 	if (raw == nullptr)
 		Fail("the content is not a JSON object", change.raw);
-	CJsonHandle root = ParseJsonDocument(raw->text);
-	if (!root || !cJSON_IsObject(root.get()))
-		Fail("the content is not a JSON object", raw->text);
-	const cJSON *object = root.get();
-	DdlMessage message;
-	message.command = StringField(object, "command", raw->text, false);
-	message.schema = StringField(object, "schema", raw->text, true);
-	message.table = StringField(object, "table", raw->text, true);
-	message.object_identity = StringField(object, "object_identity", raw->text, false);
-	message.replica_identity = StringField(object, "replica_identity", raw->text, false);
-	if (message.schema.empty() || message.table.empty())
-		Fail("empty \"schema\" or \"table\"", raw->text);
-	const cJSON *dropped = cJSON_GetObjectItemCaseSensitive(object, "dropped");
-	message.dropped = dropped != nullptr && cJSON_IsTrue(dropped);
-	if (message.dropped)
-		return message;
-	message.rewritten = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(object, "rewritten"));
-	message.partition_root = ReadPartitionRoot(object, raw->text);
-	JsonSourceMap source(root.get(), raw->text);
-	const cJSON *columns = cJSON_GetObjectItemCaseSensitive(object, "columns");
-	if (!cJSON_IsArray(columns))
-		Fail("no \"columns\" array", raw->text);
-	const cJSON *column = nullptr;
-	cJSON_ArrayForEach(column, columns) {
-		if (!cJSON_IsObject(column))
-			Fail("a column is not an object", raw->text);
-		DdlColumn parsed;
-		parsed.name = StringField(column, "name", raw->text, true);
-		parsed.type = StringField(column, "type", raw->text, true);
-		if (parsed.name.empty() || parsed.type.empty())
-			Fail("a column has an empty \"name\" or \"type\"", raw->text);
-		const cJSON *nullable = cJSON_GetObjectItemCaseSensitive(column, "nullable");
-		parsed.nullable = nullable == nullptr || !cJSON_IsFalse(nullable);
-		if (const cJSON *def = cJSON_GetObjectItemCaseSensitive(column, "default"); cJSON_IsString(def))
-			parsed.default_expr = def->valuestring;
-		if (const cJSON *fill = cJSON_GetObjectItemCaseSensitive(column, "fill");
-			fill != nullptr && !cJSON_IsNull(fill))
-			parsed.fill = FillValue(fill, source, raw->text);
-		message.columns.push_back(std::move(parsed));
+	std::string_view text = raw->text;
+	try {
+		return ReadDdlContent(text);
+	} catch (const simdjson::simdjson_error &error) {
+		Fail("the content is not valid JSON (" + JsonErrorText(error) + ")", text);
 	}
-	const cJSON *key = cJSON_GetObjectItemCaseSensitive(object, "key");
-	if (key != nullptr && !cJSON_IsNull(key)) {
-		if (!cJSON_IsArray(key))
-			Fail("\"key\" is not an array", raw->text);
-		const cJSON *name = nullptr;
-		cJSON_ArrayForEach(name, key) {
-			if (!cJSON_IsString(name))
-				Fail("a \"key\" entry is not a string", raw->text);
-			message.key.emplace_back(name->valuestring);
-		}
-	}
-	message.types = ParseTypeDefinitions(cJSON_GetObjectItemCaseSensitive(object, "types"), raw->text);
-	return message;
 }
 
 bool
@@ -223,16 +305,16 @@ NeedsRecopy(const DdlMessage &message, const std::vector<std::string> &added) {
 
 Change
 ShapeAsChange(const DdlMessage &message) {
+	std::vector<RelationColumn> columns;
+	for (const DdlColumn &column : message.columns)
+		columns.push_back(RelationColumn{column.name, column.type});
 	Change change;
 	change.op = Op::Insert;
-	change.schema = message.schema;
-	change.table = message.table;
-	change.key = message.key;
+	change.relation = std::make_shared<const RelationSchema>(0, message.schema, message.table, message.key,
+															 ReplicaIdentity::Unknown, std::move(columns));
 	change.has_new = true;
-	for (const DdlColumn &column : message.columns) {
+	for (const RelationColumn &column : change.relation->columns)
 		change.new_row.push_back(Column{column.name, Value{}});
-		change.types[column.name] = column.type;
-	}
 	return change;
 }
 

@@ -20,6 +20,7 @@
  */
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@ struct DdlColumn {
 	// documents type values; a sink that adds the column sets it in the rows it holds. Unset: NULL, unless the
 	// message says "rewritten".
 	std::optional<Value> fill;
+	std::shared_ptr<const DecodedMessage> fill_storage; // what fill's views point into
 };
 
 // One mostajs.ddl message's content.

@@ -1,7 +1,7 @@
 /*
  * json_archive_sink.cpp
- *     JsonArchiveSink: recovery from the newest file, rotation, begin and commit lines, and the transactions
- *     through SpooledTransaction (see json_archive_sink.hpp).
+ *     JsonArchiveSink: recovery from the newest file, rotation, begin and commit lines, and the SinkCore hooks that
+ *     write the transactions through SpooledTransaction (see json_archive_sink.hpp).
  */
 #include "sink/json_archive_sink.hpp"
 
@@ -81,7 +81,8 @@ AppendJsonString(std::string &out, std::string_view text) {
 
 // JsonArchiveSink creates the directory and recovers.
 JsonArchiveSink::JsonArchiveSink(std::string directory, std::uint64_t max_file_bytes)
-	: directory_(std::move(directory)), max_file_bytes_(max_file_bytes), name_("json-archive:" + directory_) {
+	: SinkCore("JSON archive sink", GroupPolicy{}), directory_(std::move(directory)), max_file_bytes_(max_file_bytes),
+	  name_("json-archive:" + directory_) {
 	if (directory_.empty())
 		throw std::invalid_argument("JSON archive sink: the directory is empty");
 	if (max_file_bytes_ == 0)
@@ -121,10 +122,10 @@ JsonArchiveSink::Recover() {
 		auto file = std::make_unique<DurableFile>(files.back().string());
 		std::optional<FoundLine> commit = FindLastLine(*file, kCommitPrefix, [](std::string_view) { return true; });
 		if (commit) {
-			std::optional<Lsn> lsn = ParseLsn(ParseChange(commit->text).end_lsn);
-			if (!lsn)
+			std::optional<Lsn> lsn = ParseChange(commit->text)->end_lsn;
+			if (*lsn == kInvalidLsn)
 				throw std::runtime_error("JSON archive sink: commit line without end_lsn in " + file->Path());
-			durable_lsn_ = *lsn;
+			RestoreDurableLsn(*lsn);
 			if (file->Size() != commit->end_offset)
 				file->Truncate(commit->end_offset);
 			spool_.Attach(std::move(file));
@@ -143,22 +144,12 @@ JsonArchiveSink::Name() const noexcept {
 	return name_;
 }
 
-// DurableLsn returns the end LSN of the last synced commit line.
-Lsn
-JsonArchiveSink::DurableLsn() const noexcept {
-	return durable_lsn_;
-}
-
-// BeginTransaction settles the file (a pending cut, rotation); the begin line waits for NoteCommitTime.
+// OpenSource settles the file (a pending cut, rotation); the begin line waits for NoteCommitTime.
 void
-JsonArchiveSink::BeginTransaction(Lsn commit_lsn) {
-	if (source_open_)
-		throw std::logic_error("JSON archive sink: BeginTransaction while a source transaction is open");
+JsonArchiveSink::OpenSource(Lsn commit_lsn) {
 	spool_.Begin();
 	Rotate(commit_lsn);
-	source_open_ = true;
 	begin_written_ = false;
-	source_commit_lsn_ = commit_lsn;
 	commit_time_.clear();
 }
 
@@ -176,6 +167,7 @@ JsonArchiveSink::Rotate(Lsn commit_lsn) {
 	if (next->Size() != 0)
 		next->Truncate(0); // left by a crash before its first commit was synced
 	spool_.Attach(std::move(next));
+	written_relations_.clear(); // each file describes its own relations
 	if (!stale.empty())
 		std::filesystem::remove(stale);
 	SyncDirectory(directory_);
@@ -184,8 +176,8 @@ JsonArchiveSink::Rotate(Lsn commit_lsn) {
 // NoteCommitTime keeps commit_time for the begin and commit lines, refusing an overlong one.
 void
 JsonArchiveSink::NoteCommitTime(std::string_view commit_time) {
-	if (!source_open_ || begin_written_)
-		throw std::logic_error(source_open_
+	if (!SourceOpen() || begin_written_)
+		throw std::logic_error(SourceOpen()
 								   ? "JSON archive sink: NoteCommitTime after Apply"
 								   : "JSON archive sink: NoteCommitTime outside BeginTransaction/CommitTransaction");
 	if (commit_time.size() > kMaxCommitTimeBytes)
@@ -195,28 +187,28 @@ JsonArchiveSink::NoteCommitTime(std::string_view commit_time) {
 }
 
 // WriteBeginLine writes {"op":"begin","format_version":N,"ts":...,"commit_lsn":...} once per transaction:
-// format_version is the protocol version of the transaction's documents (kFormatVersion), so an archive that spans
-// an upgrade of the sidecar says which lines read json values as version 1 (embedded) or 2 (strings).
+// format_version is the protocol version of the transaction's documents, so an archive that spans an upgrade of the
+// sidecar says how to read each transaction: kFormatVersion for a streamed transaction (NoteCommitTime was called),
+// kCopyFormatVersion for the initial copy and non-transactional messages (whose documents are the same in both).
 void
 JsonArchiveSink::WriteBeginLine() {
 	if (begin_written_)
 		return;
-	std::string line = R"({"op":"begin","format_version":)" + std::to_string(kFormatVersion) + ",";
+	int version = commit_time_.empty() ? kCopyFormatVersion : kFormatVersion;
+	std::string line = R"({"op":"begin","format_version":)" + std::to_string(version) + ",";
 	if (!commit_time_.empty()) {
 		line += R"("ts":)";
 		AppendJsonString(line, commit_time_);
 		line += ',';
 	}
-	line += R"("commit_lsn":")" + FormatLsn(source_commit_lsn_) + "\"}\n";
+	line += R"("commit_lsn":")" + FormatLsn(SourceCommitLsn()) + "\"}\n";
 	spool_.Append(line);
 	begin_written_ = true;
 }
 
-// Apply writes the change's document verbatim, after the begin line.
+// ApplyChange writes the change's document verbatim, after the begin line.
 void
-JsonArchiveSink::Apply(const Change &change) {
-	if (!source_open_)
-		throw std::logic_error("JSON archive sink: Apply outside BeginTransaction/CommitTransaction");
+JsonArchiveSink::ApplyChange(const Change &change) {
 	if (change.op == Op::Begin || change.op == Op::Commit)
 		throw std::invalid_argument("JSON archive sink: Apply does not take " + std::string(OpName(change.op)) +
 									" documents; the sink writes its own begin and commit lines");
@@ -224,20 +216,32 @@ JsonArchiveSink::Apply(const Change &change) {
 		throw std::invalid_argument("JSON archive sink: a " + std::string(OpName(change.op)) +
 									" change without its one-line document text (Change::raw)");
 	WriteBeginLine();
+	if (change.relation && !change.relation->document.empty())
+		WriteRelationLine(change.relation);
 	spool_.Append(change.raw);
 	spool_.Append("\n");
 }
 
-// CommitTransaction writes the rest of the transaction and a commit line, then fdatasyncs.
+// WriteRelationLine writes a version-3 row change's relation document before it, unless this file already has the
+// same description of the relation: every archive file is a protocol stream of its own.
 void
-JsonArchiveSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
-	if (!source_open_)
-		throw std::logic_error("JSON archive sink: CommitTransaction without BeginTransaction");
-	if (commit_lsn != source_commit_lsn_)
-		throw std::logic_error("JSON archive sink: CommitTransaction(" + FormatLsn(commit_lsn) +
-							   ") does not match BeginTransaction(" + FormatLsn(source_commit_lsn_) + ")");
-	if (end_lsn == kInvalidLsn)
-		throw std::invalid_argument("JSON archive sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
+JsonArchiveSink::WriteRelationLine(const std::shared_ptr<const RelationSchema> &relation) {
+	auto [written, added] = written_relations_.try_emplace(relation->relid, relation);
+	if (!added) {
+		if (written->second == relation)
+			return;
+		bool same = written->second->document == relation->document; // a new session describes it again
+		written->second = relation;
+		if (same)
+			return;
+	}
+	spool_.Append(relation->document);
+	spool_.Append("\n");
+}
+
+// RecordCheckpoint writes the begin line if not yet written, then the commit line.
+void
+JsonArchiveSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
 	std::string line = R"({"op":"commit",)";
 	if (!commit_time_.empty()) {
 		line += R"("ts":)";
@@ -245,30 +249,23 @@ JsonArchiveSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
 		line += ',';
 	}
 	line += R"("lsn":")" + FormatLsn(commit_lsn) + R"(","end_lsn":")" + FormatLsn(end_lsn) + "\"}\n";
-	try {
-		WriteBeginLine();
-		spool_.Commit(line);
-	} catch (...) {
-		Rollback();
-		throw;
-	}
-	source_open_ = false;
-	durable_lsn_ = std::max(durable_lsn_, end_lsn);
+	WriteBeginLine();
+	spool_.Append(line);
 }
 
-// Flush has nothing to do: every CommitTransaction is synced.
+// MakeGroupDurable writes the rest of the transaction and fdatasyncs.
 void
-JsonArchiveSink::Flush() {
-	if (source_open_)
-		throw std::logic_error("JSON archive sink: Flush inside a source transaction");
+JsonArchiveSink::MakeGroupDurable(Lsn pending_lsn) {
+	static_cast<void>(pending_lsn);
+	spool_.Commit({});
 }
 
-// Rollback cuts anything written past the last commit line (when that fails, the next BeginTransaction retries
+// DiscardGroup cuts anything written past the last commit line (when that fails, the next BeginTransaction retries
 // it and throws if it fails again).
 void
-JsonArchiveSink::Rollback() noexcept {
+JsonArchiveSink::DiscardGroup() noexcept {
 	spool_.Rollback();
-	source_open_ = false;
+	written_relations_.clear(); // the cut may have taken relation lines with it
 }
 
 } // namespace mosta::sidecar

@@ -1,7 +1,8 @@
 /*
  * mongo_bson.cpp
  *     Change → BSON (see mongo_bson.hpp and docs/mongodb.md): the type mapping, ISO 8601 dates, Decimal128, and a
- *     small JSON reader that writes json/jsonb values and arrays straight into BSON, keeping 64-bit integers exact.
+ *     walker over simdjson's values that writes json/jsonb values and arrays straight into BSON, keeping 64-bit
+ *     integers exact.
  */
 #include "sink/mongo_bson.hpp"
 
@@ -15,8 +16,9 @@
 #include <optional>
 #include <stdexcept>
 
-#include "decode/type_name.hpp"
 #include "mosta/common/hex.hpp"
+#include "mosta/common/pg_types.hpp"
+#include "util/json_text.hpp"
 
 namespace mosta::sidecar {
 
@@ -44,33 +46,44 @@ struct PgType {
 	int dims = 0;
 };
 
-// ReadPgType strips typmods ("(10,2)") and "[]" suffixes and classifies the base name.
+// ReadPgType classifies a type name by the type table's BSON form.
 PgType
 ReadPgType(std::string_view type) {
+	PgColumnType column = ClassifyPgType(type);
 	PgType result;
-	TypeName name = SplitTypeName(type);
-	result.dims = name.dims;
-	const std::string &base = name.base;
-	if (base == "smallint" || base == "integer")
+	result.dims = column.dims;
+	switch (column.info->bson) {
+	case BsonForm::Int32:
 		result.kind = Kind::Int32;
-	else if (base == "bigint" || base == "oid")
+		break;
+	case BsonForm::Int64:
 		result.kind = Kind::Int64;
-	else if (base == "numeric")
+		break;
+	case BsonForm::Decimal128:
 		result.kind = Kind::Numeric;
-	else if (base == "real" || base == "double precision")
+		break;
+	case BsonForm::Double:
 		result.kind = Kind::Float;
-	else if (base == "boolean")
+		break;
+	case BsonForm::Bool:
 		result.kind = Kind::Bool;
-	else if (base == "timestamp with time zone" || base == "timestamp without time zone")
-		result.kind = Kind::Timestamp;
-	else if (base == "date")
-		result.kind = Kind::Date;
-	else if (base == "uuid")
+		break;
+	case BsonForm::DateTime:
+		result.kind = column.info->kind == PgTypeKind::Date ? Kind::Date : Kind::Timestamp;
+		break;
+	case BsonForm::UuidBinary:
 		result.kind = Kind::Uuid;
-	else if (base == "bytea")
+		break;
+	case BsonForm::Binary:
 		result.kind = Kind::Bytea;
-	else if (base == "json" || base == "jsonb")
+		break;
+	case BsonForm::Embedded:
 		result.kind = Kind::JsonText;
+		break;
+	case BsonForm::String:
+		result.kind = Kind::Other;
+		break;
+	}
 	return result;
 }
 
@@ -322,8 +335,9 @@ ParseByteaHex(std::string_view text) {
 void AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind, std::string_view column,
 				  MappingNotes &notes);
 
-// JsonToBson reads one JSON value (json/jsonb, or an array's text) and appends it; leaves (scalars) are mapped by
-// leaf_kind (Kind::Json: natural JSON, Kind::Other included).
+// JsonToBson walks one JSON value (json/jsonb, or an array's text) with simdjson and appends it; leaves (scalars)
+// are mapped by leaf_kind (Kind::Json: natural JSON, Kind::Other included). Keys are escaped by MongoFieldName, so
+// "$"-keys stay data (libbson's own JSON reader would take them for Extended JSON).
 class JsonToBson {
   public:
 	JsonToBson(std::string_view text, Kind leaf_kind, std::string_view column, MappingNotes &notes)
@@ -332,140 +346,51 @@ class JsonToBson {
 	// AppendAll appends the whole text as one value under field; throws when it is not one JSON value.
 	void
 	AppendAll(bson_t *doc, std::string_view field) {
-		AppendValue(doc, field, 0);
-		SkipSpace();
-		if (pos_ != text_.size())
-			Fail("trailing characters");
+		try {
+			JsonParse parse(text_);
+			ondemand::document &document = parse.Document();
+			ondemand::json_type type = document.type().value();
+			if (type == ondemand::json_type::object || type == ondemand::json_type::array) {
+				AppendValue(doc, field, document.get_value().value(), 0);
+				parse.ExpectEnd();
+				return;
+			}
+			std::string_view token = document.raw_json_token().value();
+			parse.ExpectScalarEnd(token);
+			switch (type) {
+			case ondemand::json_type::string:
+				AppendScalar(doc, field, std::string(document.get_string().value()), leaf_kind_, column_, notes_);
+				return;
+			case ondemand::json_type::boolean:
+				AppendScalar(doc, field, document.get_bool().value(), leaf_kind_, column_, notes_);
+				return;
+			case ondemand::json_type::null:
+				if (!document.is_null().value())
+					Fail("unexpected character");
+				AppendScalar(doc, field, std::monostate{}, leaf_kind_, column_, notes_);
+				return;
+			default:
+				AppendScalar(doc, field, Number(TrimJsonSpace(token)), leaf_kind_, column_, notes_);
+				return;
+			}
+		} catch (const simdjson::simdjson_error &error) {
+			Fail(JsonErrorText(error));
+		}
 	}
 
   private:
 	static constexpr int kMaxDepth = 100; // BSON nests at most 100 levels in MongoDB
 
 	[[noreturn]] void
-	Fail(const char *what) const {
-		throw std::runtime_error("column \"" + std::string(column_) + "\": invalid JSON (" + what + " at byte " +
-								 std::to_string(pos_) + ")");
+	Fail(std::string_view what) const {
+		throw std::runtime_error("column \"" + std::string(column_) + "\": invalid JSON (" + std::string(what) + ")");
 	}
 
-	void
-	SkipSpace() {
-		while (pos_ < text_.size() &&
-			   (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
-			++pos_;
-	}
-
-	bool
-	Consume(std::string_view word) {
-		if (text_.substr(pos_, word.size()) != word)
-			return false;
-		pos_ += word.size();
-		return true;
-	}
-
-	void
-	AppendValue(bson_t *doc, std::string_view field, int depth) {
-		if (depth > kMaxDepth)
-			Fail("nested too deep");
-		SkipSpace();
-		if (pos_ >= text_.size())
-			Fail("unexpected end");
-		char c = text_[pos_];
-		if (c == '{') {
-			bson_t child;
-			Check(bson_append_document_begin(doc, field.data(), KeyLength(field), &child), field);
-			++pos_;
-			SkipSpace();
-			if (pos_ < text_.size() && text_[pos_] == '}') {
-				++pos_;
-			} else {
-				for (;;) {
-					SkipSpace();
-					if (pos_ >= text_.size() || text_[pos_] != '"')
-						Fail("expected a key");
-					std::string key = MongoFieldName(ReadString());
-					SkipSpace();
-					if (pos_ >= text_.size() || text_[pos_++] != ':')
-						Fail("expected ':'");
-					// objects are json content: their members map naturally whatever the leaf kind
-					Kind saved = leaf_kind_;
-					leaf_kind_ = Kind::Json;
-					AppendValue(&child, key, depth + 1);
-					leaf_kind_ = saved;
-					SkipSpace();
-					if (pos_ < text_.size() && text_[pos_] == ',') {
-						++pos_;
-						continue;
-					}
-					if (pos_ < text_.size() && text_[pos_] == '}') {
-						++pos_;
-						break;
-					}
-					Fail("expected ',' or '}'");
-				}
-			}
-			Check(bson_append_document_end(doc, &child), field);
-			return;
-		}
-		if (c == '[') {
-			bson_t child;
-			Check(bson_append_array_begin(doc, field.data(), KeyLength(field), &child), field);
-			++pos_;
-			SkipSpace();
-			if (pos_ < text_.size() && text_[pos_] == ']') {
-				++pos_;
-			} else {
-				for (std::uint32_t index = 0;; ++index) {
-					char buffer[16];
-					const char *key = nullptr;
-					std::size_t length = bson_uint32_to_string(index, &key, buffer, sizeof buffer);
-					AppendValue(&child, std::string_view(key, length), depth + 1);
-					SkipSpace();
-					if (pos_ < text_.size() && text_[pos_] == ',') {
-						++pos_;
-						continue;
-					}
-					if (pos_ < text_.size() && text_[pos_] == ']') {
-						++pos_;
-						break;
-					}
-					Fail("expected ',' or ']'");
-				}
-			}
-			Check(bson_append_array_end(doc, &child), field);
-			return;
-		}
-		AppendScalar(doc, field, ReadScalar(), leaf_kind_, column_, notes_);
-	}
-
+	// Number reads a number's text as the old reader did: an int64 when integral and in range, else a double.
 	Value
-	ReadScalar() {
-		char c = text_[pos_];
-		if (c == '"')
-			return ReadString();
-		if (Consume("true"))
-			return true;
-		if (Consume("false"))
-			return false;
-		if (Consume("null"))
-			return std::monostate{};
-		std::size_t start = pos_;
-		if (pos_ < text_.size() && text_[pos_] == '-')
-			++pos_;
-		bool integral = true;
-		while (pos_ < text_.size()) {
-			char d = text_[pos_];
-			if (d >= '0' && d <= '9') {
-				++pos_;
-			} else if (d == '.' || d == 'e' || d == 'E' || d == '+' || d == '-') {
-				integral = false;
-				++pos_;
-			} else {
-				break;
-			}
-		}
-		std::string_view number = text_.substr(start, pos_ - start);
-		if (number.empty() || number == "-")
-			Fail("unexpected character");
+	Number(std::string_view number) const {
+		bool integral =
+			number.find_first_of(".eE+") == std::string_view::npos && number.find('-', 1) == std::string_view::npos;
 		if (integral) {
 			std::int64_t integer = 0;
 			auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), integer);
@@ -476,103 +401,61 @@ class JsonToBson {
 		char *end = nullptr;
 		errno = 0;
 		double real = std::strtod(copy.c_str(), &end);
-		if (end != copy.c_str() + copy.size())
+		if (copy.empty() || end != copy.c_str() + copy.size())
 			Fail("bad number");
 		return real;
 	}
 
 	void
-	AppendCodePoint(std::string &out, std::uint32_t cp) {
-		if (cp < 0x80) {
-			out += static_cast<char>(cp);
-		} else if (cp < 0x800) {
-			out += static_cast<char>(0xC0 | (cp >> 6));
-			out += static_cast<char>(0x80 | (cp & 0x3F));
-		} else if (cp < 0x10000) {
-			out += static_cast<char>(0xE0 | (cp >> 12));
-			out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-			out += static_cast<char>(0x80 | (cp & 0x3F));
-		} else {
-			out += static_cast<char>(0xF0 | (cp >> 18));
-			out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-			out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-			out += static_cast<char>(0x80 | (cp & 0x3F));
+	AppendValue(bson_t *doc, std::string_view field, ondemand::value value, int depth) {
+		if (depth > kMaxDepth)
+			Fail("nested too deep");
+		switch (value.type().value()) {
+		case ondemand::json_type::object: {
+			bson_t child;
+			Check(bson_append_document_begin(doc, field.data(), KeyLength(field), &child), field);
+			// objects are json content: their members map naturally whatever the leaf kind
+			Kind saved = leaf_kind_;
+			leaf_kind_ = Kind::Json;
+			for (auto member : value.get_object().value()) {
+				std::string key = MongoFieldName(member.unescaped_key().value());
+				AppendValue(&child, key, member.value().value(), depth + 1);
+			}
+			leaf_kind_ = saved;
+			Check(bson_append_document_end(doc, &child), field);
+			return;
 		}
-	}
-
-	std::uint32_t
-	ReadHex4() {
-		if (pos_ + 4 > text_.size())
-			Fail("bad \\u escape");
-		std::uint32_t value = 0;
-		for (int i = 0; i < 4; ++i) {
-			int digit = HexDigitValue(text_[pos_++]);
-			if (digit < 0)
-				Fail("bad \\u escape");
-			value = value * 16 + static_cast<std::uint32_t>(digit);
+		case ondemand::json_type::array: {
+			bson_t child;
+			Check(bson_append_array_begin(doc, field.data(), KeyLength(field), &child), field);
+			std::uint32_t index = 0;
+			for (auto element : value.get_array().value()) {
+				char buffer[16];
+				const char *key = nullptr;
+				std::size_t length = bson_uint32_to_string(index++, &key, buffer, sizeof buffer);
+				AppendValue(&child, std::string_view(key, length), element.value(), depth + 1);
+			}
+			Check(bson_append_array_end(doc, &child), field);
+			return;
 		}
-		return value;
-	}
-
-	std::string
-	ReadString() {
-		++pos_; // the opening quote
-		std::string out;
-		for (;;) {
-			if (pos_ >= text_.size())
-				Fail("unterminated string");
-			char c = text_[pos_++];
-			if (c == '"')
-				return out;
-			if (c != '\\') {
-				out += c;
-				continue;
-			}
-			if (pos_ >= text_.size())
-				Fail("unterminated string");
-			char e = text_[pos_++];
-			switch (e) {
-			case '"':
-			case '\\':
-			case '/':
-				out += e;
-				break;
-			case 'b':
-				out += '\b';
-				break;
-			case 'f':
-				out += '\f';
-				break;
-			case 'n':
-				out += '\n';
-				break;
-			case 'r':
-				out += '\r';
-				break;
-			case 't':
-				out += '\t';
-				break;
-			case 'u': {
-				std::uint32_t cp = ReadHex4();
-				if (cp >= 0xD800 && cp <= 0xDBFF && text_.substr(pos_, 2) == "\\u") {
-					pos_ += 2;
-					std::uint32_t low = ReadHex4();
-					if (low >= 0xDC00 && low <= 0xDFFF)
-						cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-					else
-						Fail("bad surrogate pair");
-				}
-				AppendCodePoint(out, cp);
-				break;
-			}
-			default:
-				Fail("bad escape");
-			}
+		case ondemand::json_type::string:
+			AppendScalar(doc, field, std::string(value.get_string().value()), leaf_kind_, column_, notes_);
+			return;
+		case ondemand::json_type::boolean:
+			AppendScalar(doc, field, value.get_bool().value(), leaf_kind_, column_, notes_);
+			return;
+		case ondemand::json_type::null:
+			if (!value.is_null())
+				Fail("unexpected character");
+			AppendScalar(doc, field, std::monostate{}, leaf_kind_, column_, notes_);
+			return;
+		case ondemand::json_type::number:
+			AppendScalar(doc, field, Number(TrimJsonSpace(value.raw_json_token())), leaf_kind_, column_, notes_);
+			return;
 		}
 	}
 
 	std::string_view text_;
-	std::size_t pos_ = 0;
 	Kind leaf_kind_;
 	std::string_view column_;
 	MappingNotes &notes_;
@@ -615,13 +498,13 @@ AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind,
 		JsonToBson(json->text, kind == Kind::Other ? Kind::Json : kind, column, notes).AppendAll(doc, field);
 		return;
 	}
-	const std::string &text = std::get<std::string>(value);
+	std::string_view text = std::get<std::string_view>(value);
 	switch (kind) {
 	case Kind::JsonText: // a json value's text (format version 2), in a column or an array element
 		JsonToBson(text, Kind::Json, column, notes).AppendAll(doc, field);
 		return;
 	case Kind::Numeric:
-		AppendNumeric(doc, field, text, column, notes);
+		AppendNumeric(doc, field, std::string(text), column, notes);
 		return;
 	case Kind::Float: {
 		double special = std::numeric_limits<double>::quiet_NaN();
@@ -636,7 +519,7 @@ AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind,
 	}
 	case Kind::Timestamp:
 	case Kind::Date:
-		AppendDateText(doc, field, text, column, notes);
+		AppendDateText(doc, field, std::string(text), column, notes);
 		return;
 	case Kind::Uuid:
 		if (std::optional<std::string> bytes = ParseUuid(text)) {
@@ -665,9 +548,8 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 
 // TypeOf returns change's type name of column (empty when unknown).
 std::string_view
-TypeOf(const Change &change, const std::string &column) {
-	auto found = change.types.find(column);
-	return found == change.types.end() ? std::string_view() : std::string_view(found->second);
+TypeOf(const Change &change, std::string_view column) {
+	return change.TypeOf(column);
 }
 
 } // namespace
@@ -709,7 +591,7 @@ AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::s
 				 std::string_view column, MappingNotes &notes) {
 	PgType pg_type = ReadPgType(type);
 	// a json column's own value (not an array of them): a version-1 object, array or scalar is natural JSON
-	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string>(value))
+	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string_view>(value))
 		pg_type.kind = Kind::Json;
 	AppendScalar(doc, field, value, pg_type.kind, column, notes);
 }
@@ -731,23 +613,25 @@ AppendJsonAsBson(bson_t *doc, std::string_view field, std::string_view json) {
 void
 AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes,
 			  const LegacyObjectId &legacy) {
-	if (change.key.empty())
-		throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
+	if (change.Key().empty())
+		throw std::runtime_error("cannot replicate " + change.Schema() + "." + change.Table() +
 								 " into MongoDB: the table has no key (primary key or replica identity index) to "
 								 "make the documents' _id from; give it a primary key or exclude it from the rule");
 	auto value_of = [&](const std::string &name) -> const Column & {
 		const Column *column = FindColumn(row, name);
 		if (column == nullptr)
-			throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.schema + "." +
-									 change.table + ": key column \"" + name + "\" is missing from the row image");
+			throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.Schema() + "." +
+									 change.Table() + ": key column \"" + name + "\" is missing from the row image");
 		return *column;
 	};
-	if (change.key.size() == 1) {
-		const Column &column = value_of(change.key[0]);
-		const std::string *uuid = std::get_if<std::string>(&column.value);
-		if (legacy && uuid != nullptr && TypeOf(change, column.name) == "uuid") {
+	if (change.Key().size() == 1) {
+		const Column &column = value_of(change.Key()[0]);
+		const std::string_view *uuid = std::get_if<std::string_view>(&column.value);
+		if (PgType type = ReadPgType(TypeOf(change, column.name));
+			legacy && uuid != nullptr && type.kind == Kind::Uuid && type.dims == 0) {
 			// a uuid id_map allocated for a legacy ObjectId: the document keeps its original _id
-			if (std::optional<std::string> hex = legacy(change, *uuid); hex && bson_oid_is_valid(hex->c_str(), 24)) {
+			if (std::optional<std::string> hex = legacy(change, std::string(*uuid));
+				hex && bson_oid_is_valid(hex->c_str(), 24)) {
 				bson_oid_t oid;
 				bson_oid_init_from_string(&oid, hex->c_str());
 				Check(bson_append_oid(doc, "_id", 3, &oid), "_id");
@@ -759,7 +643,7 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 	}
 	bson_t id;
 	Check(bson_append_document_begin(doc, "_id", 3, &id), "_id");
-	for (const std::string &name : change.key) {
+	for (const std::string &name : change.Key()) {
 		const Column &column = value_of(name);
 		AppendMongoValue(&id, MongoFieldName(name), column.value, TypeOf(change, name), name, notes);
 	}
@@ -780,9 +664,9 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 	AppendMongoId(doc.get(), change, row, notes, legacy);
 	for (const Column &column : row) {
 		if (column.name == "_id") {
-			if (change.key.size() == 1 && change.key[0] == "_id")
+			if (change.Key().size() == 1 && change.Key()[0] == "_id")
 				continue; // already the document's _id
-			throw std::runtime_error("cannot replicate " + change.schema + "." + change.table +
+			throw std::runtime_error("cannot replicate " + change.Schema() + "." + change.Table() +
 									 " into MongoDB: its column \"_id\" is not its one-column key, and _id is the "
 									 "document's key; rename the column or make it the primary key");
 		}

@@ -1,7 +1,7 @@
 /*
  * mongo_bson.hpp
  *     Change → BSON for the MongoDB sink, as pure functions (libbson only, no server): collection names, field
- *     names, the _id of a row, and each column value by its PostgreSQL type (Change::types, include-types). The
+ *     names, the _id of a row, and each column value by its PostgreSQL type (the change's RelationSchema). The
  *     mapping is documented in docs/mongodb.md; in short:
  *
  *       smallint, integer → int32; bigint, oid → int64; numeric → Decimal128 when it fits (at most 34 significant

@@ -13,6 +13,10 @@ namespace mosta::sidecar {
 
 namespace {
 
+// kMaxQueuedBulks bulks may wait for the writer while it executes another: the sink runs ahead of the server by
+// at most this many bulks (each up to max_bulk_operations documents, held in memory until executed).
+constexpr std::size_t kMaxQueuedBulks = 2;
+
 // When the URI sets no serverSelectionTimeoutMS, give up on an unreachable server after this long (the driver's
 // default, 30 s, would keep a failing target silent for that long at each retry).
 constexpr std::int32_t kServerSelectionTimeoutMs = 5000;
@@ -53,11 +57,95 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 
 } // namespace
 
-MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
+MongoBulkWriter::MongoBulkWriter(mongoc_client_pool_t *pool, std::size_t max_queued)
+	: pool_(pool), client_(mongoc_client_pool_pop(pool)), max_queued_(max_queued) {
+	if (client_ == nullptr)
+		throw std::runtime_error("MongoDB sink: no client from the pool for the bulk writer");
+	thread_ = std::thread([this] { Run(); });
+}
+
+MongoBulkWriter::~MongoBulkWriter() {
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		jobs_.clear();
+		stop_ = true;
+	}
+	changed_.notify_all();
+	thread_.join();
+	mongoc_client_pool_push(pool_, client_);
+}
+
+void
+MongoBulkWriter::ThrowFailure(std::unique_lock<std::mutex> &lock) {
+	if (!failure_)
+		return;
+	std::exception_ptr failure = failure_;
+	lock.unlock();
+	std::rethrow_exception(failure);
+}
+
+void
+MongoBulkWriter::Submit(Job job) {
+	std::unique_lock<std::mutex> lock(mutex_);
+	changed_.wait(lock, [this] { return failure_ || jobs_.size() < max_queued_; });
+	ThrowFailure(lock);
+	jobs_.push_back(std::move(job));
+	lock.unlock();
+	changed_.notify_all();
+}
+
+void
+MongoBulkWriter::Drain() {
+	std::unique_lock<std::mutex> lock(mutex_);
+	changed_.wait(lock, [this] { return failure_ || (jobs_.empty() && !running_); });
+	ThrowFailure(lock);
+}
+
+void
+MongoBulkWriter::Discard() noexcept {
+	std::unique_lock<std::mutex> lock(mutex_);
+	jobs_.clear();
+	changed_.wait(lock, [this] { return !running_; });
+	failure_ = nullptr;
+	lock.unlock();
+	changed_.notify_all();
+}
+
+void
+MongoBulkWriter::Run() {
+	std::unique_lock<std::mutex> lock(mutex_);
+	for (;;) {
+		changed_.wait(lock, [this] { return stop_ || (!jobs_.empty() && !failure_); });
+		if (stop_)
+			return;
+		Job job = std::move(jobs_.front());
+		jobs_.pop_front();
+		running_ = true;
+		lock.unlock();
+		changed_.notify_all(); // a place in the queue is free
+		std::exception_ptr failure;
+		try {
+			job(client_);
+		} catch (...) {
+			failure = std::current_exception();
+		}
+		job = nullptr; // the bulk's memory goes before the next one is taken
+		lock.lock();
+		running_ = false;
+		if (failure) {
+			failure_ = failure;
+			jobs_.clear(); // what follows a failed bulk must not be written
+		}
+		changed_.notify_all();
+	}
+}
+
+MongoSink::MongoSink(MongoSinkOptions options)
+	: SinkCore("MongoDB sink", GroupPolicy{options.group_max_transactions}), options_(std::move(options)) {
 	if (options_.slot.empty())
 		throw std::invalid_argument("MongoDB sink: the slot name (checkpoint key) is empty");
-	if (options_.group_max_transactions == 0 || options_.max_bulk_operations == 0)
-		throw std::invalid_argument("MongoDB sink: group_max_transactions and max_bulk_operations must be at least 1");
+	if (options_.max_bulk_operations == 0)
+		throw std::invalid_argument("MongoDB sink: max_bulk_operations must be at least 1");
 	name_ = "mongodb:" + MaskedUri(options_.uri);
 	bson_error_t error;
 	uri_.reset(mongoc_uri_new_with_error(options_.uri.c_str(), &error));
@@ -88,14 +176,14 @@ MongoSink::MongoSink(MongoSinkOptions options) : options_(std::move(options)) {
 	if (mongoc_cursor_next(cursor.get(), &found)) {
 		bson_iter_t iter;
 		if (bson_iter_init_find(&iter, found, "end_lsn") && BSON_ITER_HOLDS_NUMBER(&iter))
-			durable_lsn_ = static_cast<Lsn>(bson_iter_as_int64(&iter));
+			RestoreDurableLsn(static_cast<Lsn>(bson_iter_as_int64(&iter)));
 		else
 			throw std::runtime_error("MongoDB sink: the checkpoint of " + options_.slot + " in " + database_ + "." +
 									 kMongoCheckpointCollection + " has no numeric end_lsn");
 	}
 	if (mongoc_cursor_error(cursor.get(), &error))
 		throw MongoFailure("reading the checkpoint from " + database_ + "." + kMongoCheckpointCollection, error);
-	pending_lsn_ = durable_lsn_;
+	writer_ = std::make_unique<MongoBulkWriter>(pool_.get(), kMaxQueuedBulks);
 }
 
 MongoSink::~MongoSink() {
@@ -107,106 +195,69 @@ MongoSink::Name() const noexcept {
 	return name_;
 }
 
-Lsn
-MongoSink::DurableLsn() const noexcept {
-	return durable_lsn_;
-}
-
 void
-MongoSink::BeginTransaction(Lsn commit_lsn) {
-	if (poisoned_ || source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: BeginTransaction after a failed Apply, call Rollback()"
-										 : "MongoDB sink: BeginTransaction while a source transaction is open");
-	source_open_ = true;
-	source_commit_lsn_ = commit_lsn;
-}
-
-void
-MongoSink::Apply(const Change &change) {
-	if (poisoned_ || !source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: Apply after a failed Apply, call Rollback()"
-										 : "MongoDB sink: Apply outside BeginTransaction/CommitTransaction");
+MongoSink::ApplyChange(const Change &change) {
 	try {
-		switch (change.op) {
-		case Op::Insert:
-		case Op::Update:
-			ApplyRow(change);
-			break;
-		case Op::Delete:
-			ApplyDelete(change);
-			break;
-		case Op::Truncate:
-			ApplyTruncate(change);
-			break;
-		case Op::Message:
-			ApplyDdl(change); // documents have no schema: only fills and rewrites need something
-			break;
-		default:
-			throw std::invalid_argument("MongoDB sink: Apply takes row changes, truncates and messages, not " +
-										std::string(OpName(change.op)));
-		}
+		SinkCore::ApplyChange(change);
 	} catch (...) {
 		notes_.clear();
-		poisoned_ = true;
 		throw;
 	}
 }
 
 void
-MongoSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
-	if (poisoned_ || !source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: CommitTransaction after a failed Apply, call Rollback()"
-										 : "MongoDB sink: CommitTransaction without BeginTransaction");
-	if (commit_lsn != source_commit_lsn_)
-		throw std::logic_error("MongoDB sink: CommitTransaction(" + FormatLsn(commit_lsn) +
-							   ") does not match BeginTransaction(" + FormatLsn(source_commit_lsn_) + ")");
-	if (end_lsn == kInvalidLsn)
-		throw std::invalid_argument("MongoDB sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
-	pending_lsn_ = std::max(pending_lsn_, end_lsn);
-	source_open_ = false;
-	if (++group_transactions_ >= options_.group_max_transactions)
-		CommitGroup();
+MongoSink::InsertRow(const Change &change) {
+	ApplyRow(change);
 }
 
 void
-MongoSink::Flush() {
-	if (poisoned_ || source_open_)
-		throw std::logic_error(poisoned_ ? "MongoDB sink: Flush after a failed Apply, call Rollback()"
-										 : "MongoDB sink: Flush inside a source transaction");
-	CommitGroup();
+MongoSink::UpdateRow(const Change &change) {
+	ApplyRow(change);
 }
 
 void
-MongoSink::Rollback() noexcept {
+MongoSink::DeleteRow(const Change &change) {
+	ApplyDelete(change);
+}
+
+void
+MongoSink::TruncateTables(const Change &change) {
+	ApplyTruncate(change);
+}
+
+void
+MongoSink::ApplyMessage(const Change &change) {
+	ApplyDdl(change); // documents have no schema: only fills and rewrites need something
+}
+
+void
+MongoSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
+	static_cast<void>(commit_lsn);
+	static_cast<void>(end_lsn); // written by MakeGroupDurable, once the group's bulks are acknowledged
+}
+
+void
+MongoSink::MakeGroupDurable(Lsn pending_lsn) {
+	ExecuteBulk();
+	if (pending_lsn > DurableLsn())
+		WriteCheckpoint(pending_lsn);
+}
+
+void
+MongoSink::DiscardGroup() noexcept {
+	if (writer_)
+		writer_->Discard(); // what it already executed stays: replayed idempotently from the checkpoint
 	bulk_.reset();
 	bulk_collection_.reset();
 	bulk_collection_name_.clear();
 	bulk_operations_ = 0;
 	notes_.clear();
-	source_open_ = false;
-	poisoned_ = false;
-	group_transactions_ = 0;
-	pending_lsn_ = durable_lsn_;
-}
-
-void
-MongoSink::CommitGroup() {
-	try {
-		ExecuteBulk();
-		if (pending_lsn_ > durable_lsn_)
-			WriteCheckpoint(pending_lsn_);
-	} catch (...) {
-		Rollback();
-		throw;
-	}
-	durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
-	group_transactions_ = 0;
 }
 
 mongoc_bulk_operation_t *
 MongoSink::Bulk(const std::string &collection) {
 	if (bulk_ && bulk_collection_name_ != collection)
-		ExecuteBulk();
+		SubmitBulk();
 	if (!bulk_) {
 		bulk_collection_.reset(mongoc_client_get_collection(client_->get(), database_.c_str(), collection.c_str()));
 		BsonHandle options = NewBson();
@@ -220,43 +271,51 @@ MongoSink::Bulk(const std::string &collection) {
 
 void
 MongoSink::ExecuteBulk() {
+	SubmitBulk();
+	writer_->Drain();
+}
+
+void
+MongoSink::SubmitBulk() {
 	if (!bulk_)
 		return;
-	MongoBulkHandle bulk = std::move(bulk_);
+	// the job owns the bulk and its collection handle (std::function needs a copyable callable: shared_ptr)
+	std::shared_ptr<mongoc_bulk_operation_t> bulk(bulk_.release(), MongoBulkDeleter());
+	std::shared_ptr<mongoc_collection_t> handle(bulk_collection_.release(), MongoCollectionDeleter());
 	std::string collection = std::move(bulk_collection_name_);
 	bulk_collection_name_.clear();
 	std::size_t operations = std::exchange(bulk_operations_, 0);
-	if (operations == 0) {
-		bulk_collection_.reset();
+	if (operations == 0)
 		return;
-	}
-	bson_t reply;
-	bson_error_t error;
-	std::uint32_t server = mongoc_bulk_operation_execute(bulk.get(), &reply, &error);
-	std::string reply_text = server == 0 ? BsonToRelaxedJson(&reply) : std::string();
-	bson_destroy(&reply);
-	bulk.reset();
-	bulk_collection_.reset();
-	if (server == 0)
-		throw std::runtime_error("MongoDB: bulk write of " + std::to_string(operations) + " operation(s) into " +
-								 database_ + "." + collection + " failed: " + error.message +
-								 (reply_text.size() > 2 ? " (reply " + reply_text.substr(0, 500) + ")" : ""));
+	std::string where = database_ + "." + collection;
+	writer_->Submit([bulk, handle, operations, where](mongoc_client_t *client) {
+		mongoc_bulk_operation_set_client(bulk.get(), client);
+		bson_t reply;
+		bson_error_t error;
+		std::uint32_t server = mongoc_bulk_operation_execute(bulk.get(), &reply, &error);
+		std::string reply_text = server == 0 ? BsonToRelaxedJson(&reply) : std::string();
+		bson_destroy(&reply);
+		if (server == 0)
+			throw std::runtime_error("MongoDB: bulk write of " + std::to_string(operations) + " operation(s) into " +
+									 where + " failed: " + error.message +
+									 (reply_text.size() > 2 ? " (reply " + reply_text.substr(0, 500) + ")" : ""));
+	});
 }
 
 void
 MongoSink::Counted(std::size_t operations) {
 	bulk_operations_ += operations;
 	if (bulk_operations_ >= options_.max_bulk_operations)
-		ExecuteBulk();
+		SubmitBulk();
 }
 
 void
 MongoSink::ApplyRow(const Change &change) {
-	std::string collection = MongoCollectionName(change.schema, change.table);
+	std::string collection = MongoCollectionName(change.Schema(), change.Table());
 	// the key may have moved: find it in "old" (identity columns) when there, else in "new"
 	bool moved = false;
 	if (change.op == Op::Update && change.has_old) {
-		for (const std::string &name : change.key) {
+		for (const std::string &name : change.Key()) {
 			const Column *old_column = FindColumn(change.old_row, name);
 			const Column *new_column = FindColumn(change.new_row, name);
 			if (old_column != nullptr && new_column != nullptr && old_column->value != new_column->value)
@@ -267,7 +326,7 @@ MongoSink::ApplyRow(const Change &change) {
 	// stored value with $set
 	std::vector<Column> row = change.new_row;
 	bool partial = false;
-	for (const std::string &name : change.unchanged) {
+	for (std::string_view name : change.unchanged) {
 		if (FindColumn(row, name) != nullptr)
 			continue;
 		if (const Column *old_column = change.has_old ? FindColumn(change.old_row, name) : nullptr)
@@ -318,9 +377,9 @@ MongoSink::ApplyRow(const Change &change) {
 
 void
 MongoSink::ApplyDelete(const Change &change) {
-	std::string collection = MongoCollectionName(change.schema, change.table);
+	std::string collection = MongoCollectionName(change.Schema(), change.Table());
 	if (!change.has_old)
-		throw std::runtime_error("cannot apply delete to " + change.schema + "." + change.table +
+		throw std::runtime_error("cannot apply delete to " + change.Schema() + "." + change.Table() +
 								 ": the document has no \"old\" to find the row by; give the table a primary key");
 	BsonHandle filter = MongoIdFilter(change, change.old_row, notes_, options_.legacy_object_id);
 	ReportNotes(collection);
@@ -354,11 +413,11 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 	// dropped, or a server back without its data, while the pool reconnected silently would otherwise get the new
 	// changes on top of nothing. Then the write fails; reopened, the sink holds no checkpoint and the runner takes
 	// a new initial copy (docs/mongodb.md).
-	bool first = durable_lsn_ == kInvalidLsn;
+	bool first = DurableLsn() == kInvalidLsn;
 	BsonHandle filter = NewBson();
 	BSON_APPEND_UTF8(filter.get(), "_id", options_.slot.c_str());
 	if (!first)
-		BSON_APPEND_INT64(filter.get(), "end_lsn", static_cast<std::int64_t>(durable_lsn_));
+		BSON_APPEND_INT64(filter.get(), "end_lsn", static_cast<std::int64_t>(DurableLsn()));
 	BsonHandle doc = NewBson();
 	BSON_APPEND_UTF8(doc.get(), "_id", options_.slot.c_str());
 	std::string lsn = FormatLsn(end_lsn);
@@ -380,7 +439,7 @@ MongoSink::WriteCheckpoint(Lsn end_lsn) {
 						   error);
 	if (!found)
 		throw std::runtime_error("MongoDB: the checkpoint of " + options_.slot + " in " + database_ + "." +
-								 kMongoCheckpointCollection + " is no longer at " + FormatLsn(durable_lsn_) +
+								 kMongoCheckpointCollection + " is no longer at " + FormatLsn(DurableLsn()) +
 								 " (the database was dropped, or the server restarted without its data): the "
 								 "target no longer holds what was written; reopening it");
 }

@@ -15,32 +15,44 @@
  *     documents that lack it (updateMany $set, mongo_ddl.cpp); other messages are ignored. Every one of these is
  *     idempotent, so replaying a change any number of times leaves the same documents.
  *
- *     Durability: operations go into an ordered bulk write per collection, executed (acknowledged, with the URI's
- *     write concern) when the collection changes, when it holds max_bulk_operations operations, and at each group
- *     commit. A group of source transactions (up to group_max_transactions, or Flush) is committed by executing
- *     its last bulk and then writing the checkpoint document
+ *     Durability: operations go into an ordered bulk write per collection, handed to the sink's bulk writer (a
+ *     thread of its own with a client of its own, MongoBulkWriter) when the collection changes and when it holds
+ *     max_bulk_operations operations: the writer executes the bulks one at a time in the order they were handed
+ *     over (acknowledged, with the URI's write concern) while the sink builds the next ones, so that the server
+ *     applies one bulk while the sidecar encodes the next. A group of source transactions (up to
+ *     group_max_transactions, or Flush) is committed by handing over its last bulk, waiting until the writer has
+ *     had every bulk acknowledged, and only then writing the checkpoint document
  *       _mosta_checkpoints: {_id: slot, lsn: "X/Y", end_lsn: int64, updated_at: date}
- *     and DurableLsn() moves only once that write is acknowledged. MongoDB has no transaction here, so a crash or a
+ *     and DurableLsn() moves only once that write is acknowledged: the checkpoint is never sent before the data it
+ *     covers is acknowledged. A failed bulk stops the writer (the bulks queued after it are dropped) and its error
+ *     is thrown by the sink's next call. MongoDB has no transaction here, so a crash or a
  *     failure leaves in the target what the executed bulks wrote past the checkpoint: the daemon replays from the
  *     checkpoint, which re-applies those changes idempotently (the target holds a later state of some documents
  *     until then; it never misses one). Rollback() drops the operations not yet sent.
  *
- *     After an Apply that throws, the sink is poisoned until Rollback(), as SqliteSink.
+ *     The transaction state machine (grouping, poisoning after an Apply that throws, Rollback) is SinkCore's
+ *     (sink_core.hpp); a group's durable commit (MakeGroupDurable) is the bulks' acknowledgement, then the
+ *     checkpoint document.
  */
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include <mongoc/mongoc.h>
 
 #include "sink/ddl_message.hpp"
 #include "sink/mongo_bson.hpp"
-#include "sink/sink.hpp"
+#include "sink/sink_core.hpp"
 
 namespace mosta::sidecar {
 
@@ -122,6 +134,46 @@ class PooledClient {
 	mongoc_client_t *client_;
 };
 
+// MongoBulkWriter executes bulk writes on a thread of its own, with a client of its own popped from the pool, one
+// at a time in the order they were submitted, while the thread that submits them builds the next ones. After a
+// failure it executes nothing more until Discard(), and Submit() and Drain() throw that failure.
+class MongoBulkWriter {
+  public:
+	// A Job runs on the writer's thread with the writer's client; it throws on failure.
+	using Job = std::function<void(mongoc_client_t *client)>;
+
+	// MongoBulkWriter pops its client from pool and starts its thread; at most max_queued jobs wait at a time.
+	MongoBulkWriter(mongoc_client_pool_t *pool, std::size_t max_queued);
+	// ~MongoBulkWriter drops the waiting jobs, waits for the running one and stops the thread.
+	~MongoBulkWriter();
+	MongoBulkWriter(const MongoBulkWriter &) = delete;
+	MongoBulkWriter &operator=(const MongoBulkWriter &) = delete;
+
+	// Submit queues job, first waiting while max_queued jobs wait; throws the failure of an earlier job instead.
+	void Submit(Job job);
+
+	// Drain waits until every submitted job has run; throws the failure of one of them.
+	void Drain();
+
+	// Discard drops the waiting jobs, waits for the running one and forgets a failure.
+	void Discard() noexcept;
+
+  private:
+	void Run();
+	void ThrowFailure(std::unique_lock<std::mutex> &lock);
+
+	mongoc_client_pool_t *pool_;
+	mongoc_client_t *client_;
+	std::size_t max_queued_;
+	std::mutex mutex_;
+	std::condition_variable changed_;
+	std::deque<Job> jobs_;
+	bool running_ = false; // a job taken from jobs_ is running
+	bool stop_ = false;
+	std::exception_ptr failure_;
+	std::thread thread_; // started last, joined first
+};
+
 // Settings of a MongoSink.
 struct MongoSinkOptions {
 	std::string uri;							   // mongodb://host:port/dbname?options
@@ -138,7 +190,7 @@ struct MongoSinkOptions {
 inline constexpr const char *kMongoCheckpointCollection = "_mosta_checkpoints";
 
 // MongoSink replicates into one MongoDB database.
-class MongoSink final : public Sink {
+class MongoSink final : public SinkCore {
   public:
 	// MongoSink parses the uri, creates the pool and reads the checkpoint (which needs the server: throws
 	// std::runtime_error when it cannot be reached within the server selection timeout).
@@ -149,12 +201,6 @@ class MongoSink final : public Sink {
 	MongoSink &operator=(const MongoSink &) = delete;
 
 	std::string_view Name() const noexcept override;
-	Lsn DurableLsn() const noexcept override;
-	void BeginTransaction(Lsn commit_lsn) override;
-	void Apply(const Change &change) override;
-	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
-	void Flush() override;
-	void Rollback() noexcept override;
 
 	// Database returns the target database's name.
 	const std::string &
@@ -163,11 +209,29 @@ class MongoSink final : public Sink {
 	}
 
   private:
+	// The SinkCore hooks: the operations go into the bulks; RecordCheckpoint has nothing to write in the group (the
+	// checkpoint follows the data's acknowledgement); MakeGroupDurable executes the bulk, waits for every bulk to be
+	// acknowledged, then writes the checkpoint; DiscardGroup drops the operations not yet sent.
+	void ApplyChange(const Change &change) override;
+	void InsertRow(const Change &change) override;
+	void UpdateRow(const Change &change) override;
+	void DeleteRow(const Change &change) override;
+	void TruncateTables(const Change &change) override;
+	void ApplyMessage(const Change &change) override;
+	void RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) override;
+	void MakeGroupDurable(Lsn pending_lsn) override;
+	void DiscardGroup() noexcept override;
+
 	// Bulk returns the open bulk write of collection, executing the open one first if it is another's.
 	mongoc_bulk_operation_t *Bulk(const std::string &collection);
 
-	// ExecuteBulk executes the open bulk write, if any; throws with the server's error.
+	// ExecuteBulk executes the open bulk write, if any, and waits until every bulk handed to the writer is
+	// acknowledged; throws with the server's error.
 	void ExecuteBulk();
+
+	// SubmitBulk hands the open bulk write, if any, to the writer without waiting for it; throws the error of an
+	// earlier bulk.
+	void SubmitBulk();
 
 	// Counted executes the bulk once it holds max_bulk_operations operations.
 	void Counted(std::size_t operations);
@@ -192,9 +256,6 @@ class MongoSink final : public Sink {
 	// WriteCheckpoint upserts the checkpoint document at end_lsn.
 	void WriteCheckpoint(Lsn end_lsn);
 
-	// CommitGroup executes the bulk, writes the checkpoint and advances DurableLsn().
-	void CommitGroup();
-
 	// ReportNotes warns once per (collection, column, kind) of what notes_ holds, then clears it.
 	void ReportNotes(const std::string &collection);
 
@@ -203,20 +264,14 @@ class MongoSink final : public Sink {
 	std::string database_;
 	MongoUriHandle uri_;
 	MongoPoolHandle pool_;
-	std::unique_ptr<PooledClient> client_;	// destroyed before pool_ (declared after it)
-	MongoCollectionHandle bulk_collection_; // the collection of bulk_ (declared first: destroyed after it)
-	MongoBulkHandle bulk_;					// the open bulk write
+	std::unique_ptr<PooledClient> client_;	  // destroyed before pool_ (declared after it)
+	std::unique_ptr<MongoBulkWriter> writer_; // executes the bulks (declared after client_: stopped first)
+	MongoCollectionHandle bulk_collection_;	  // the collection of bulk_ (declared first: destroyed after it)
+	MongoBulkHandle bulk_;					  // the open bulk write
 	std::string bulk_collection_name_;
 	std::size_t bulk_operations_ = 0;
 	MappingNotes notes_;
 	std::set<std::string> warned_;
-
-	Lsn durable_lsn_ = kInvalidLsn;
-	Lsn pending_lsn_ = kInvalidLsn;
-	bool source_open_ = false;
-	bool poisoned_ = false;
-	Lsn source_commit_lsn_ = kInvalidLsn;
-	std::size_t group_transactions_ = 0;
 };
 
 } // namespace mosta::sidecar

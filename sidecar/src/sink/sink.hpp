@@ -23,6 +23,8 @@
  *     discards everything not yet durable, and resumes the stream from DurableLsn(). A crash has the same effect:
  *     the target holds every transaction up to DurableLsn() and nothing after it. Re-applying a change is
  *     idempotent anyway on keyed tables (upserts and deletes by key), as CDC is at-least-once.
+ *
+ *     SinkCore (sink_core.hpp) enforces this contract once; every sink derives from it and provides its hooks.
  */
 #pragma once
 

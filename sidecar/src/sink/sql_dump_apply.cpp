@@ -26,8 +26,8 @@ OneLine(const std::string &text, std::string_view what) {
 
 // Ident quotes a column name (one line).
 std::string
-Ident(const std::string &name) {
-	return QuoteIdentifier(OneLine(name, "column name"));
+Ident(std::string_view name) {
+	return QuoteIdentifier(OneLine(std::string(name), "column name"));
 }
 
 // FindColumn returns the column called name in row, or null.
@@ -39,7 +39,7 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 
 // IsKey tells whether name is one of table's key columns.
 bool
-IsKey(const SqlDumpTable &table, const std::string &name) {
+IsKey(const SqlDumpTable &table, std::string_view name) {
 	return std::find(table.key.begin(), table.key.end(), name) != table.key.end();
 }
 
@@ -98,13 +98,14 @@ ThrowMissingOld(const SqlDumpTable &table, const Change &change) {
 // Table declares change's table (and schema) on first sight and any column not declared yet.
 SqlDumpTable &
 SqlDumpSink::Table(const Change &change) {
-	std::string quoted = QuoteQualifiedName(OneLine(change.schema, "schema name"), OneLine(change.table, "table name"));
+	std::string quoted =
+		QuoteQualifiedName(OneLine(change.Schema(), "schema name"), OneLine(change.Table(), "table name"));
 	auto found = tables_.find(quoted);
 	bool created = false;
 	if (found == tables_.end()) {
-		if (schemas_.insert(change.schema).second)
-			spool_.Append("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(change.schema) + ";\n");
-		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.key, {}, {}, {}}).first;
+		if (schemas_.insert(change.Schema()).second)
+			spool_.Append("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(change.Schema()) + ";\n");
+		found = tables_.emplace(quoted, SqlDumpTable{quoted, change.Key(), {}, {}, {}}).first;
 		created = true;
 	}
 	SqlDumpTable &table = found->second;
@@ -114,11 +115,11 @@ SqlDumpSink::Table(const Change &change) {
 			if (table.types.count(column.name) != 0 ||
 				std::any_of(added.begin(), added.end(), [&](const auto &a) { return a.first == column.name; }))
 				continue;
-			auto type = change.types.find(column.name);
-			if (type == change.types.end())
+			std::string_view type = change.TypeOf(column.name);
+			if (type.empty())
 				throw std::runtime_error("SQL dump sink: column " + QuoteIdentifier(column.name) + " of " + quoted +
 										 " has no type: read the slot with include-types=on");
-			added.emplace_back(column.name, OneLine(type->second, "type name"));
+			added.emplace_back(column.name, OneLine(std::string(type), "type name"));
 		}
 	if (created) {
 		std::string columns;

@@ -1,6 +1,6 @@
 /*
  * sql_dump_literal.cpp
- *     SqlLiteral and its conversions (see sql_dump_literal.hpp): a small JSON scanner for arrays, the BC year
+ *     SqlLiteral and its conversions (see sql_dump_literal.hpp): JSON arrays walked with simdjson, the BC year
  *     rewrite and the float text.
  */
 #include "sink/sql_dump_literal.hpp"
@@ -10,6 +10,8 @@
 #include <stdexcept>
 
 #include "mosta/common/identifiers.hpp"
+#include "mosta/common/pg_types.hpp"
+#include "util/json_text.hpp"
 
 namespace mosta::sidecar {
 
@@ -18,230 +20,70 @@ namespace {
 // kMaxArrayDepth bounds the nesting of JSON arrays (PostgreSQL's MAXDIM is 6; objects nest inside elements).
 constexpr int kMaxArrayDepth = 64;
 
-// JsonArrayScanner walks JSON text once, writing PostgreSQL array input.
-class JsonArrayScanner {
-  public:
-	// JsonArrayScanner keeps the text to scan.
-	explicit JsonArrayScanner(std::string_view text) : text_(text) {}
-
-	// Convert scans the whole text as one array.
-	std::string
-	Convert() {
-		SkipBlanks();
-		Array(0);
-		SkipBlanks();
-		if (pos_ != text_.size())
-			Fail("trailing text");
-		return out_;
-	}
-
-  private:
-	// Fail throws, naming the problem and the position.
-	[[noreturn]] void
-	Fail(std::string_view problem) const {
-		throw std::invalid_argument("not a JSON array (" + std::string(problem) + " at byte " + std::to_string(pos_) +
-									"): " + std::string(text_.substr(0, 200)));
-	}
-
-	// SkipBlanks skips JSON whitespace.
-	void
-	SkipBlanks() {
-		while (pos_ < text_.size() &&
-			   (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
-			++pos_;
-	}
-
-	// Array converts "[...]" at pos_ to "{...}".
-	void
-	Array(int depth) {
-		if (depth > kMaxArrayDepth || pos_ >= text_.size() || text_[pos_] != '[')
-			Fail("expected [");
-		++pos_;
-		out_ += '{';
-		SkipBlanks();
-		if (pos_ < text_.size() && text_[pos_] == ']') {
-			++pos_;
-			out_ += '}';
-			return;
-		}
-		for (bool first = true;; first = false) {
-			if (!first)
-				out_ += ',';
-			SkipBlanks();
-			Element(depth);
-			SkipBlanks();
-			if (pos_ >= text_.size())
-				Fail("unterminated array");
-			if (text_[pos_] == ']') {
-				++pos_;
-				out_ += '}';
-				return;
-			}
-			if (text_[pos_] != ',')
-				Fail("expected , or ]");
-			++pos_;
-		}
-	}
-
-	// Element converts one array element.
-	void
-	Element(int depth) {
-		if (pos_ >= text_.size())
-			Fail("missing element");
-		char c = text_[pos_];
-		if (c == '[') {
-			Array(depth + 1);
-		} else if (c == '"') {
-			Quote(String());
-		} else if (c == '{') {
-			std::size_t start = pos_;
-			SkipObject();
-			Quote(text_.substr(start, pos_ - start));
-		} else {
-			std::size_t start = pos_;
-			while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != ']' && text_[pos_] != ' ' &&
-				   text_[pos_] != '\t' && text_[pos_] != '\n' && text_[pos_] != '\r')
-				++pos_;
-			std::string_view word = text_.substr(start, pos_ - start);
-			if (word.empty())
-				Fail("missing element");
-			out_ += word == "null" ? std::string_view("NULL") : word;
-		}
-	}
-
-	// Quote writes value double-quoted, escaping \ and ".
-	void
-	Quote(std::string_view value) {
-		out_ += '"';
-		for (char c : value) {
-			if (c == '"' || c == '\\')
-				out_ += '\\';
-			out_ += c;
-		}
-		out_ += '"';
-	}
-
-	// Hex4 reads four hex digits at pos_.
-	std::uint32_t
-	Hex4() {
-		if (pos_ + 4 > text_.size())
-			Fail("short \\u escape");
-		std::uint32_t code = 0;
-		auto [end, ec] = std::from_chars(text_.data() + pos_, text_.data() + pos_ + 4, code, 16);
-		if (ec != std::errc() || end != text_.data() + pos_ + 4)
-			Fail("bad \\u escape");
-		pos_ += 4;
-		return code;
-	}
-
-	// String reads a JSON string at pos_ and returns its UTF-8 value.
-	std::string
-	String() {
-		std::string value;
-		++pos_;
-		while (true) {
-			if (pos_ >= text_.size())
-				Fail("unterminated string");
-			char c = text_[pos_++];
-			if (c == '"')
-				return value;
-			if (c != '\\') {
-				value += c;
-				continue;
-			}
-			if (pos_ >= text_.size())
-				Fail("unterminated escape");
-			char e = text_[pos_++];
-			switch (e) {
-			case 'b':
-				value += '\b';
-				break;
-			case 'f':
-				value += '\f';
-				break;
-			case 'n':
-				value += '\n';
-				break;
-			case 'r':
-				value += '\r';
-				break;
-			case 't':
-				value += '\t';
-				break;
-			case 'u':
-				AppendUtf8(value, CodePoint());
-				break;
-			default:
-				value += e;
-				break; // \" \\ \/
-			}
-		}
-	}
-
-	// CodePoint reads the rest of a \u escape (and a low surrogate after a high one).
-	std::uint32_t
-	CodePoint() {
-		std::uint32_t code = Hex4();
-		if (code >= 0xD800 && code < 0xDC00 && text_.substr(pos_, 2) == "\\u") {
-			pos_ += 2;
-			std::uint32_t low = Hex4();
-			if (low < 0xDC00 || low >= 0xE000)
-				Fail("bad surrogate pair");
-			code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-		}
-		if (code == 0)
-			Fail("\\u0000 cannot be stored in text");
-		return code;
-	}
-
-	// AppendUtf8 appends code as UTF-8.
-	static void
-	AppendUtf8(std::string &out, std::uint32_t code) {
-		if (code < 0x80) {
-			out += static_cast<char>(code);
-		} else if (code < 0x800) {
-			out += static_cast<char>(0xC0 | (code >> 6));
-			out += static_cast<char>(0x80 | (code & 0x3F));
-		} else if (code < 0x10000) {
-			out += static_cast<char>(0xE0 | (code >> 12));
-			out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-			out += static_cast<char>(0x80 | (code & 0x3F));
-		} else {
-			out += static_cast<char>(0xF0 | (code >> 18));
-			out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-			out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-			out += static_cast<char>(0x80 | (code & 0x3F));
-		}
-	}
-
-	// SkipObject moves pos_ past a balanced {...}, skipping strings.
-	void
-	SkipObject() {
-		int depth = 0;
-		while (pos_ < text_.size()) {
-			char c = text_[pos_];
-			if (c == '"') {
-				String();
-				continue;
-			}
-			++pos_;
-			if (c == '{' || c == '[')
-				++depth;
-			else if ((c == '}' || c == ']') && --depth == 0)
-				return;
-		}
-		Fail("unterminated object");
-	}
-
-	std::string_view text_;
-	std::size_t pos_ = 0;
-	std::string out_;
+// ArrayProblem is a JSON text that is not an array we can convert (the message names why).
+struct ArrayProblem {
+	std::string what;
 };
 
-// IsDateOrTimestamp tells whether type is date or a timestamp type, as format_type prints them.
+// QuoteElement writes value double-quoted, escaping \ and ".
+void
+QuoteElement(std::string_view value, std::string &out) {
+	out += '"';
+	for (char c : value) {
+		if (c == '"' || c == '\\')
+			out += '\\';
+		out += c;
+	}
+	out += '"';
+}
+
+// AppendArray converts one JSON array (walked with simdjson) to "{...}".
+void
+AppendArray(ondemand::array array, int depth, std::string &out) {
+	if (depth > kMaxArrayDepth)
+		throw ArrayProblem{"nested too deep"};
+	out += '{';
+	bool first = true;
+	for (auto element_result : array) {
+		ondemand::value element = element_result.value();
+		if (!first)
+			out += ',';
+		first = false;
+		switch (element.type().value()) {
+		case ondemand::json_type::array:
+			AppendArray(element.get_array().value(), depth + 1, out);
+			break;
+		case ondemand::json_type::object:
+			QuoteElement(TrimJsonSpace(element.get_object().value().raw_json().value()), out);
+			break;
+		case ondemand::json_type::string: {
+			std::string_view text = element.get_string().value();
+			if (text.find('\0') != std::string_view::npos)
+				throw ArrayProblem{"\\u0000 cannot be stored in text"};
+			QuoteElement(text, out);
+			break;
+		}
+		case ondemand::json_type::null:
+			if (!element.is_null())
+				throw ArrayProblem{"bad literal"};
+			out += "NULL";
+			break;
+		case ondemand::json_type::boolean:
+			out += element.get_bool().value() ? "true" : "false";
+			break;
+		case ondemand::json_type::number:
+			out += TrimJsonSpace(element.raw_json_token()); // as written: numeric's digits are kept exactly
+			break;
+		}
+	}
+	out += '}';
+}
+
+// IsDateOrTimestamp tells whether type is date or a timestamp type (the type table's BcYears form).
 bool
 IsDateOrTimestamp(std::string_view type) {
-	return type == "date" || type.substr(0, 9) == "timestamp";
+	PgColumnType column = ClassifyPgType(type);
+	return column.dims == 0 && column.info->sql == SqlLiteralForm::BcYears;
 }
 
 // FloatText returns the shortest text that reads back to number.
@@ -287,10 +129,26 @@ DollarQuote(std::string_view body) {
 	return tag + " " + std::string(body) + " " + tag;
 }
 
-// JsonArrayToPgArray runs the scanner.
+// JsonArrayToPgArray walks the array with simdjson.
 std::string
 JsonArrayToPgArray(std::string_view json) {
-	return JsonArrayScanner(json).Convert();
+	auto fail = [&](std::string_view problem) {
+		return std::invalid_argument("not a JSON array (" + std::string(problem) +
+									 "): " + std::string(json.substr(0, 200)));
+	};
+	try {
+		JsonParse parse(json);
+		if (parse.Document().type().value() != ondemand::json_type::array)
+			throw fail("expected [");
+		std::string out;
+		AppendArray(parse.Document().get_array().value(), 0, out);
+		parse.ExpectEnd();
+		return out;
+	} catch (const ArrayProblem &problem) {
+		throw fail(problem.what);
+	} catch (const simdjson::simdjson_error &error) {
+		throw fail(JsonErrorText(error));
+	}
 }
 
 // AstronomicalToBc turns year Y <= 0 into year 1 - Y with " BC" appended.
@@ -324,12 +182,12 @@ SqlLiteral(const Value &value, std::string_view type, std::string_view base_type
 		text = std::to_string(*integer);
 	else if (const double *number = std::get_if<double>(&value))
 		text = FloatText(*number);
-	else if (const std::string *string = std::get_if<std::string>(&value))
-		text = IsDateOrTimestamp(form) ? AstronomicalToBc(*string) : *string;
+	else if (const std::string_view *string = std::get_if<std::string_view>(&value))
+		text = IsDateOrTimestamp(form) ? AstronomicalToBc(*string) : std::string(*string);
 	else {
-		const std::string &json = std::get<RawJson>(value).text;
+		std::string_view json = std::get<RawJson>(value).text;
 		bool array = !form.empty() && form.back() == ']' && !json.empty() && json[0] == '[';
-		text = array ? JsonArrayToPgArray(json) : json;
+		text = array ? JsonArrayToPgArray(json) : std::string(json);
 	}
 	std::string literal = QuoteDumpLiteral(text);
 	if (!type.empty())

@@ -42,7 +42,7 @@
 #include <string>
 #include <vector>
 
-#include "sink/sink.hpp"
+#include "sink/sink_core.hpp"
 #include "sink/spooled_transaction.hpp"
 #include "sink/type_definition.hpp"
 
@@ -50,15 +50,16 @@ namespace mosta::sidecar {
 
 // What the dump has declared of one table in this process.
 struct SqlDumpTable {
-	std::string quoted;						  // "schema"."table"
-	std::vector<std::string> key;			  // primary key columns, empty for a keyless table
-	std::map<std::string, std::string> types; // column -> declared type, for every declared column
-	std::vector<std::string> order;			  // the declared columns in declaration order
-	std::map<std::string, std::string> bases; // column -> the base type of its domain type (values take its form)
+	std::string quoted;									   // "schema"."table"
+	std::vector<std::string> key;						   // primary key columns, empty for a keyless table
+	std::map<std::string, std::string, std::less<>> types; // column -> declared type, for every declared column
+	std::vector<std::string> order;						   // the declared columns in declaration order
+	std::map<std::string, std::string, std::less<>>
+		bases; // column -> the base type of its domain type (values take its form)
 };
 
 // SqlDumpSink writes one replayable SQL file.
-class SqlDumpSink final : public Sink {
+class SqlDumpSink final : public SinkCore {
   public:
 	// SqlDumpSink opens or creates path, recovers its last checkpoint and cuts a partial tail; throws
 	// std::system_error or std::runtime_error.
@@ -73,17 +74,23 @@ class SqlDumpSink final : public Sink {
 	SqlDumpSink &operator=(const SqlDumpSink &) = delete;
 
 	std::string_view Name() const noexcept override;
-	Lsn DurableLsn() const noexcept override;
-	void BeginTransaction(Lsn commit_lsn) override;
-	void Apply(const Change &change) override;
-	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
-	void Flush() override;
-	void Rollback() noexcept override;
 
 	// kCheckpointPrefix starts each checkpoint line.
 	static constexpr std::string_view kCheckpointPrefix = "-- mosta-checkpoint ";
 
   private:
+	// The SinkCore hooks (one source transaction per group): BEGIN, the statements, COMMIT and the checkpoint line,
+	// fdatasync; DiscardGroup cuts the file back to the last checkpoint and forgets the declared tables.
+	void OpenSource(Lsn commit_lsn) override;
+	void InsertRow(const Change &change) override;
+	void UpdateRow(const Change &change) override;
+	void DeleteRow(const Change &change) override;
+	void TruncateTables(const Change &change) override;
+	void ApplyMessage(const Change &change) override;
+	void RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) override;
+	void MakeGroupDurable(Lsn pending_lsn) override;
+	void DiscardGroup() noexcept override;
+
 	// Recover finds the last checkpoint, cuts the file after it and writes the header into an empty file.
 	void Recover();
 
@@ -129,11 +136,7 @@ class SqlDumpSink final : public Sink {
 	std::map<std::uint32_t, TypeDefinition> committed_types_; // the same, up to the durable checkpoint
 	bool types_changed_ = false;							  // the open transaction wrote types
 	bool types_stale_ = false; // a Rollback could not restore types_; BeginTransaction does
-	Lsn durable_lsn_ = kInvalidLsn;
-	bool redeclare_ = false; // tables may exist already: declare every column with IF NOT EXISTS
-	bool source_open_ = false;
-	bool poisoned_ = false;
-	Lsn source_commit_lsn_ = kInvalidLsn;
+	bool redeclare_ = false;   // tables may exist already: declare every column with IF NOT EXISTS
 };
 
 } // namespace mosta::sidecar

@@ -29,14 +29,14 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 
 // KindOf returns how column name of table is bound.
 ColumnKind
-KindOf(const SqliteTable &table, const std::string &name) {
+KindOf(const SqliteTable &table, std::string_view name) {
 	auto found = table.kinds.find(name);
 	return found == table.kinds.end() ? ColumnKind::Untyped : found->second;
 }
 
 // BindValue binds value at index by its type; a bytea column's "\x..." text is bound as a blob.
 void
-BindValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, ColumnKind kind, const std::string &column) {
+BindValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, ColumnKind kind, std::string_view column) {
 	int rc = SQLITE_OK;
 	if (IsNull(value)) {
 		rc = sqlite3_bind_null(stmt, index);
@@ -46,7 +46,7 @@ BindValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, Column
 		rc = sqlite3_bind_int64(stmt, index, *integer);
 	} else if (const double *number = std::get_if<double>(&value)) {
 		rc = sqlite3_bind_double(stmt, index, *number);
-	} else if (const std::string *text = std::get_if<std::string>(&value);
+	} else if (const std::string_view *text = std::get_if<std::string_view>(&value);
 			   text != nullptr && kind == ColumnKind::Blob) {
 		std::optional<std::string> bytes = DecodeByteaHex(*text);
 		if (!bytes)
@@ -122,8 +122,8 @@ Refs(const std::vector<Column> &row) {
 // ThrowMissingOld reports a change that needs "old" but has none.
 [[noreturn]] void
 ThrowMissingOld(const Change &change) {
-	throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.schema + "." +
-							 change.table +
+	throw std::runtime_error("cannot apply " + std::string(OpName(change.op)) + " to " + change.Schema() + "." +
+							 change.Table() +
 							 ": the document has no \"old\" to find the row by (REPLICA IDENTITY "
 							 "NOTHING, or DEFAULT without a primary key); give the table a primary key or REPLICA "
 							 "IDENTITY FULL, or exclude it from replication");
@@ -133,7 +133,7 @@ ThrowMissingOld(const Change &change) {
 std::vector<Column>
 WithUnchangedFromOld(const Change &change) {
 	std::vector<Column> row = change.new_row;
-	for (const std::string &name : change.unchanged)
+	for (std::string_view name : change.unchanged)
 		if (const Column *old_column = FindColumn(change.old_row, name); old_column && !FindColumn(row, name))
 			row.push_back(*old_column);
 	return row;

@@ -1,11 +1,10 @@
 /*
  * sqlite_sink.cpp
- *     SqliteSink: opening and checkpoint handling, transaction grouping, and the SQL of each row operation (see
- *     sqlite_sink.hpp for the semantics and sqlite_table.hpp for names and types).
+ *     SqliteSink: opening and checkpoint handling, and the SinkCore hooks (BEGIN, the row operations, the checkpoint
+ *     row, COMMIT, ROLLBACK); see sqlite_sink.hpp for the semantics and sqlite_table.hpp for names and types.
  */
 #include "sink/sqlite_sink.hpp"
 
-#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -27,13 +26,14 @@ constexpr const char *kWriteCheckpointSql =
 } // namespace
 
 // SqliteSink opens the database and reads the checkpoint.
-SqliteSink::SqliteSink(SqliteSinkOptions options) : options_(std::move(options)), name_("sqlite:" + options_.path) {
+SqliteSink::SqliteSink(SqliteSinkOptions options)
+	: SinkCore("SQLite sink",
+			   GroupPolicy{options.group_max_transactions, options.group_max_changes, options.group_max_delay}),
+	  options_(std::move(options)), name_("sqlite:" + options_.path) {
 	if (options_.path.empty())
 		throw std::invalid_argument("SQLite sink: the database path is empty");
 	if (options_.slot.empty())
 		throw std::invalid_argument("SQLite sink: the slot name (checkpoint key) is empty");
-	if (options_.group_max_transactions == 0)
-		throw std::invalid_argument("SQLite sink: group_max_transactions must be at least 1");
 	db_ = OpenSqlite(options_.path);
 	sqlite3_busy_timeout(db_.get(), static_cast<int>(options_.busy_timeout.count()));
 	RefuseForeignDatabase();
@@ -51,8 +51,7 @@ SqliteSink::SqliteSink(SqliteSinkOptions options) : options_(std::move(options))
 	SqliteStmtHandle load = PrepareSql(db_.get(), "SELECT end_lsn FROM _mosta_checkpoint WHERE slot = ?1");
 	BindText(db_.get(), load.get(), 1, options_.slot);
 	if (StepSql(db_.get(), load.get()))
-		durable_lsn_ = static_cast<Lsn>(sqlite3_column_int64(load.get(), 0));
-	pending_lsn_ = durable_lsn_;
+		RestoreDurableLsn(static_cast<Lsn>(sqlite3_column_int64(load.get(), 0)));
 	checkpoint_stmt_ = PrepareSql(db_.get(), kWriteCheckpointSql);
 }
 
@@ -89,132 +88,77 @@ SqliteSink::Name() const noexcept {
 	return name_;
 }
 
-// DurableLsn returns the checkpoint as of the last COMMIT that returned.
-Lsn
-SqliteSink::DurableLsn() const noexcept {
-	return durable_lsn_;
+// OpenGroup starts the SQLite transaction of a group.
+void
+SqliteSink::OpenGroup() {
+	ExecSql(db_.get(), "BEGIN IMMEDIATE");
 }
 
-// BeginTransaction opens a SQLite transaction unless a group is already open.
+// InsertRow upserts the new row.
 void
-SqliteSink::BeginTransaction(Lsn commit_lsn) {
-	if (poisoned_ || source_open_)
-		throw std::logic_error(poisoned_ ? "SQLite sink: BeginTransaction after a failed Apply, call Rollback()"
-										 : "SQLite sink: BeginTransaction while a source transaction is open");
-	if (!group_open_) {
-		ExecSql(db_.get(), "BEGIN IMMEDIATE");
-		group_open_ = true;
-		group_transactions_ = 0;
-		group_changes_ = 0;
-		group_started_ = std::chrono::steady_clock::now();
-	}
-	source_open_ = true;
-	source_commit_lsn_ = commit_lsn;
+SqliteSink::InsertRow(const Change &change) {
+	ApplyUpsert(Table(change), change.new_row);
 }
 
-// Apply dispatches on op; a failure poisons the group.
+// UpdateRow applies an update.
 void
-SqliteSink::Apply(const Change &change) {
-	if (poisoned_ || !source_open_)
-		throw std::logic_error(poisoned_ ? "SQLite sink: Apply after a failed Apply, call Rollback()"
-										 : "SQLite sink: Apply outside BeginTransaction/CommitTransaction");
-	try {
-		switch (change.op) {
-		case Op::Insert:
-			ApplyUpsert(Table(change), change.new_row);
-			break;
-		case Op::Update:
-			ApplyUpdate(Table(change), change);
-			break;
-		case Op::Delete:
-			ApplyDelete(Table(change), change);
-			break;
-		case Op::Truncate:
-			ApplyTruncate(change);
-			break;
-		case Op::Message:
-			ApplyDdl(change);
-			break;
-		default:
-			throw std::invalid_argument("SQLite sink: Apply takes row changes, truncates and messages, not " +
-										std::string(OpName(change.op)));
-		}
-	} catch (...) {
-		poisoned_ = true;
-		throw;
-	}
-	++group_changes_;
+SqliteSink::UpdateRow(const Change &change) {
+	ApplyUpdate(Table(change), change);
 }
 
-// CommitTransaction writes the checkpoint in the open SQLite transaction, then commits if the budget is spent.
+// DeleteRow deletes the row "old" identifies.
 void
-SqliteSink::CommitTransaction(Lsn commit_lsn, Lsn end_lsn) {
-	if (poisoned_ || !source_open_)
-		throw std::logic_error(poisoned_ ? "SQLite sink: CommitTransaction after a failed Apply, call Rollback()"
-										 : "SQLite sink: CommitTransaction without BeginTransaction");
-	if (commit_lsn != source_commit_lsn_)
-		throw std::logic_error("SQLite sink: CommitTransaction(" + FormatLsn(commit_lsn) +
-							   ") does not match BeginTransaction(" + FormatLsn(source_commit_lsn_) + ")");
-	if (end_lsn == kInvalidLsn)
-		throw std::invalid_argument("SQLite sink: end LSN 0/0 (the slot must be read with include-lsn=on)");
+SqliteSink::DeleteRow(const Change &change) {
+	ApplyDelete(Table(change), change);
+}
+
+// TruncateTables empties the listed tables.
+void
+SqliteSink::TruncateTables(const Change &change) {
+	ApplyTruncate(change);
+}
+
+// ApplyMessage follows a mostajs.ddl message.
+void
+SqliteSink::ApplyMessage(const Change &change) {
+	ApplyDdl(change);
+}
+
+// RecordCheckpoint writes the checkpoint row in the open SQLite transaction.
+void
+SqliteSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
+	static_cast<void>(commit_lsn);
 	std::string end_text = FormatLsn(end_lsn);
 	BindText(db_.get(), checkpoint_stmt_.get(), 1, options_.slot);
 	BindText(db_.get(), checkpoint_stmt_.get(), 2, end_text);
 	BindInt64(db_.get(), checkpoint_stmt_.get(), 3, static_cast<std::int64_t>(end_lsn));
 	RunSql(db_.get(), checkpoint_stmt_.get());
-	pending_lsn_ = std::max(pending_lsn_, end_lsn);
-	source_open_ = false;
-	++group_transactions_;
-	if (group_transactions_ >= options_.group_max_transactions || group_changes_ >= options_.group_max_changes ||
-		std::chrono::steady_clock::now() - group_started_ >= options_.group_max_delay)
-		CommitGroup();
 }
 
-// Flush commits the open group, if any.
+// MakeGroupDurable runs COMMIT (on failure SinkCore rolls back, leaving DurableLsn() as it was).
 void
-SqliteSink::Flush() {
-	if (poisoned_ || source_open_)
-		throw std::logic_error(poisoned_ ? "SQLite sink: Flush after a failed Apply, call Rollback()"
-										 : "SQLite sink: Flush inside a source transaction");
-	CommitGroup();
+SqliteSink::MakeGroupDurable(Lsn pending_lsn) {
+	static_cast<void>(pending_lsn);
+	ExecSql(db_.get(), "COMMIT");
 }
 
-// Rollback rolls the SQLite transaction back and forgets cached tables and statements (DDL may be undone).
+// DiscardGroup rolls the SQLite transaction back and forgets cached tables and statements (DDL may be undone).
 void
-SqliteSink::Rollback() noexcept {
+SqliteSink::DiscardGroup() noexcept {
 	if (db_ && !sqlite3_get_autocommit(db_.get()))
 		sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
 	statements_.clear();
 	tables_.clear();
 	last_table_ = nullptr;
-	group_open_ = false;
-	source_open_ = false;
-	poisoned_ = false;
-	pending_lsn_ = durable_lsn_;
-}
-
-// CommitGroup runs COMMIT; on failure rolls back and rethrows, leaving DurableLsn() as it was.
-void
-SqliteSink::CommitGroup() {
-	if (!group_open_)
-		return;
-	try {
-		ExecSql(db_.get(), "COMMIT");
-	} catch (...) {
-		Rollback();
-		throw;
-	}
-	group_open_ = false;
-	durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
 }
 
 // Table finds the table (the last one used, else in the cache or the database), else creates it; then adds
 // missing columns.
 SqliteTable &
 SqliteSink::Table(const Change &change) {
-	if (last_table_ == nullptr || last_schema_ != change.schema || last_table_name_ != change.table) {
+	if (last_table_ == nullptr || last_schema_ != change.Schema() || last_table_name_ != change.Table()) {
 		last_table_ = nullptr;
-		std::string name = SqliteTableName(change.schema, change.table);
+		std::string name = SqliteTableName(change.Schema(), change.Table());
 		auto found = tables_.find(name);
 		if (found == tables_.end()) {
 			std::optional<SqliteTable> loaded = LoadSqliteTable(db_.get(), name);
@@ -222,8 +166,8 @@ SqliteSink::Table(const Change &change) {
 			found = tables_.emplace(name, std::move(table)).first;
 		}
 		last_table_ = &found->second;
-		last_schema_ = change.schema;
-		last_table_name_ = change.table;
+		last_schema_ = change.Schema();
+		last_table_name_ = change.Table();
 	}
 	AddMissingColumns(db_.get(), *last_table_, change);
 	return *last_table_;

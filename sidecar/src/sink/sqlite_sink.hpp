@@ -22,8 +22,9 @@
  *     a table that needs it throws, naming the table and the fix. Messages are accepted and not stored, except
  *     mostajs.ddl messages, which alter the tables (sqlite_ddl.cpp).
  *
- *     After an Apply that throws, the open group is poisoned: BeginTransaction, Apply, CommitTransaction and Flush
- *     throw std::logic_error until Rollback(), so a half-applied transaction can never be committed.
+ *     The transaction state machine (grouping, poisoning after an Apply that throws, Rollback) is SinkCore's
+ *     (sink_core.hpp); the sink provides its hooks: BEGIN IMMEDIATE, the row operations, the checkpoint row, COMMIT
+ *     and ROLLBACK.
  *
  *     Statements are prepared once per (table, operation, columns) and finalized when the sink closes.
  */
@@ -35,7 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sink/sink.hpp"
+#include "sink/sink_core.hpp"
 #include "sink/sqlite_db.hpp"
 #include "sink/sqlite_table.hpp"
 
@@ -53,7 +54,7 @@ struct SqliteSinkOptions {
 };
 
 // SqliteSink replicates into one SQLite database.
-class SqliteSink final : public Sink {
+class SqliteSink final : public SinkCore {
   public:
 	// SqliteSink opens or creates the database, sets WAL and synchronous=FULL, creates the checkpoint table and
 	// loads DurableLsn(); throws SqliteError or std::invalid_argument.
@@ -66,12 +67,6 @@ class SqliteSink final : public Sink {
 	SqliteSink &operator=(const SqliteSink &) = delete;
 
 	std::string_view Name() const noexcept override;
-	Lsn DurableLsn() const noexcept override;
-	void BeginTransaction(Lsn commit_lsn) override;
-	void Apply(const Change &change) override;
-	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) override;
-	void Flush() override;
-	void Rollback() noexcept override;
 
 	// Handle returns the connection, for tests and read-only status queries.
 	sqlite3 *
@@ -80,6 +75,18 @@ class SqliteSink final : public Sink {
 	}
 
   private:
+	// The SinkCore hooks: a group is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT) holding the data and the
+	// checkpoint row; DiscardGroup rolls it back and forgets cached tables and statements (DDL may be undone).
+	void OpenGroup() override;
+	void InsertRow(const Change &change) override;
+	void UpdateRow(const Change &change) override;
+	void DeleteRow(const Change &change) override;
+	void TruncateTables(const Change &change) override;
+	void ApplyMessage(const Change &change) override;
+	void RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) override;
+	void MakeGroupDurable(Lsn pending_lsn) override;
+	void DiscardGroup() noexcept override;
+
 	// RefuseForeignDatabase throws unless the database is new, empty or holds _mosta_checkpoint.
 	void RefuseForeignDatabase();
 
@@ -119,9 +126,6 @@ class SqliteSink final : public Sink {
 	// FillColumn sets column to value in every row of table (a column just added with a "fill").
 	void FillColumn(const SqliteTable &table, const std::string &column, const Value &value);
 
-	// CommitGroup commits the open SQLite transaction and advances DurableLsn().
-	void CommitGroup();
-
 	SqliteSinkOptions options_;
 	std::string name_;
 	SqliteHandle db_; // declared before the statements: destroyed after them
@@ -135,16 +139,6 @@ class SqliteSink final : public Sink {
 	SqliteTable *last_table_ = nullptr;
 	std::string last_schema_;
 	std::string last_table_name_;
-
-	Lsn durable_lsn_ = kInvalidLsn;
-	Lsn pending_lsn_ = kInvalidLsn; // end LSN of the last closed source transaction of the open group
-	bool group_open_ = false;		// a SQLite transaction is open
-	bool source_open_ = false;		// between BeginTransaction and CommitTransaction
-	bool poisoned_ = false;			// an Apply failed: only Rollback() is allowed until it runs
-	Lsn source_commit_lsn_ = kInvalidLsn;
-	std::size_t group_transactions_ = 0;
-	std::size_t group_changes_ = 0;
-	std::chrono::steady_clock::time_point group_started_;
 };
 
 } // namespace mosta::sidecar

@@ -12,6 +12,7 @@
 
 #include "mosta/common/hex.hpp"
 #include "mosta/common/identifiers.hpp"
+#include "mosta/common/pg_types.hpp"
 #include "sink/sqlite_db.hpp"
 
 namespace mosta::sidecar {
@@ -20,21 +21,6 @@ namespace {
 
 // Names under which SQLite exposes the rowid, in the order the sink tries them.
 constexpr std::array<std::string_view, 3> kRowidNames = {"rowid", "_rowid_", "oid"};
-
-// PostgreSQL type names (format_type's spelling, modifiers stripped) and their SQLite declared types.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kTypeMap = {{
-	{"smallint", "INTEGER"},
-	{"integer", "INTEGER"},
-	{"bigint", "INTEGER"},
-	{"oid", "INTEGER"},
-	{"boolean", "INTEGER"},
-	{"real", "REAL"},
-	{"double precision", "REAL"},
-	{"numeric", "TEXT"},
-	{"bytea", "BLOB"},
-	{"json", "TEXT"},
-	{"jsonb", "TEXT"},
-}};
 
 // EqualsIgnoringAsciiCase compares two names as SQLite compares column names.
 bool
@@ -47,7 +33,7 @@ EqualsIgnoringAsciiCase(std::string_view a, std::string_view b) {
 
 // FreeRowidName returns the first rowid alias that no column shadows, or "".
 std::string
-FreeRowidName(const std::map<std::string, ColumnKind> &kinds) {
+FreeRowidName(const std::map<std::string, ColumnKind, std::less<>> &kinds) {
 	for (std::string_view candidate : kRowidNames) {
 		bool shadowed = std::any_of(kinds.begin(), kinds.end(), [&](const auto &column) {
 			return EqualsIgnoringAsciiCase(column.first, candidate);
@@ -58,39 +44,46 @@ FreeRowidName(const std::map<std::string, ColumnKind> &kinds) {
 	return {};
 }
 
+// TypedColumns returns the columns of change's relation (with their types; none without a relation).
+const std::vector<RelationColumn> &
+TypedColumns(const Change &change) {
+	static const std::vector<RelationColumn> none;
+	return change.relation ? change.relation->columns : none;
+}
+
 // ColumnNames lists the columns change carries, in document order: new, old, key, unchanged, then types.
 std::vector<std::string>
 ColumnNames(const Change &change) {
 	std::vector<std::string> names;
 	std::set<std::string_view> seen;
-	auto add = [&](const std::string &name) {
+	auto add = [&](std::string_view name) {
 		if (seen.insert(name).second)
-			names.push_back(name);
+			names.emplace_back(name);
 	};
 	for (const Column &column : change.new_row)
 		add(column.name);
 	for (const Column &column : change.old_row)
 		add(column.name);
-	for (const std::string &name : change.key)
+	for (const std::string &name : change.Key())
 		add(name);
-	for (const std::string &name : change.unchanged)
+	for (std::string_view name : change.unchanged)
 		add(name);
-	for (const auto &[name, type] : change.types)
-		add(name);
+	for (const RelationColumn &column : TypedColumns(change))
+		add(column.name);
 	return names;
 }
 
 // DeclaredTypeOf returns the SQLite declared type of column name in change ("" without a type).
 std::string
 DeclaredTypeOf(const Change &change, const std::string &name) {
-	auto found = change.types.find(name);
-	return found == change.types.end() ? std::string() : SqliteDeclaredType(found->second);
+	std::string_view type = change.TypeOf(name);
+	return type.empty() ? std::string() : SqliteDeclaredType(std::string(type));
 }
 
 // ShapeCount returns how many names a change's shape lists (see SqliteTable::checked_shape).
 std::size_t
 ShapeCount(const Change &change) {
-	return change.new_row.size() + change.old_row.size() + change.unchanged.size() + change.types.size();
+	return change.new_row.size() + change.old_row.size() + change.unchanged.size() + TypedColumns(change).size();
 }
 
 // HasShape tells whether shape lists exactly the column names of change, in the order of SqliteTable::checked_shape.
@@ -105,11 +98,11 @@ HasShape(const std::vector<std::string> &shape, const Change &change) {
 	for (const Column &column : change.old_row)
 		if (*name++ != column.name)
 			return false;
-	for (const std::string &unchanged : change.unchanged)
+	for (std::string_view unchanged : change.unchanged)
 		if (*name++ != unchanged)
 			return false;
-	for (const auto &entry : change.types)
-		if (*name++ != entry.first)
+	for (const RelationColumn &column : TypedColumns(change))
+		if (*name++ != column.name)
 			return false;
 	return true;
 }
@@ -120,13 +113,13 @@ RememberShape(std::vector<std::string> &shape, const Change &change) {
 	shape.clear();
 	shape.reserve(ShapeCount(change));
 	for (const Column &column : change.new_row)
-		shape.push_back(column.name);
+		shape.emplace_back(column.name);
 	for (const Column &column : change.old_row)
+		shape.emplace_back(column.name);
+	for (std::string_view unchanged : change.unchanged)
+		shape.emplace_back(unchanged);
+	for (const RelationColumn &column : TypedColumns(change))
 		shape.push_back(column.name);
-	for (const std::string &unchanged : change.unchanged)
-		shape.push_back(unchanged);
-	for (const auto &entry : change.types)
-		shape.push_back(entry.first);
 }
 
 // ColumnDefinition returns "quoted-name [TYPE]".
@@ -152,18 +145,13 @@ SqliteTableName(std::string_view schema, std::string_view table) {
 	return name;
 }
 
-// SqliteDeclaredType strips modifiers and looks the base name up; arrays and user types are handled first.
+// SqliteDeclaredType reads the type table (mosta/common/pg_types.hpp); arrays are TEXT whatever their elements.
 std::string
 SqliteDeclaredType(std::string_view pg_type) {
-	if (pg_type.size() >= 2 && pg_type.substr(pg_type.size() - 2) == "[]")
+	PgColumnType type = ClassifyPgType(pg_type);
+	if (type.dims > 0)
 		return "TEXT";
-	std::string_view base = pg_type.substr(0, pg_type.find('('));
-	for (const auto &[name, declared] : kTypeMap)
-		if (base == name)
-			return std::string(declared);
-	if (pg_type.find_first_of(".\"") != std::string_view::npos)
-		return {};
-	return "TEXT";
+	return std::string(SqliteDeclaredTypeName(type.info->sqlite));
 }
 
 // KindOfDeclaredType recognizes the four declared types the sink writes.
@@ -226,7 +214,7 @@ CreateSqliteTable(sqlite3 *db, const std::string &name, const Change &change) {
 	if (columns.empty())
 		throw std::runtime_error("cannot create SQLite table " + QuoteIdentifier(name) +
 								 ": the document names no column");
-	SqliteTable table{name, QuoteIdentifier(name), change.key, {}, {}, {}};
+	SqliteTable table{name, QuoteIdentifier(name), change.Key(), {}, {}, {}};
 	std::string sql = "CREATE TABLE " + table.quoted + " (";
 	for (const std::string &column : columns) {
 		std::string declared = DeclaredTypeOf(change, column);
@@ -235,10 +223,10 @@ CreateSqliteTable(sqlite3 *db, const std::string &name, const Change &change) {
 		sql += ColumnDefinition(column, declared);
 		table.kinds[column] = KindOfDeclaredType(declared);
 	}
-	if (!change.key.empty()) {
+	if (!change.Key().empty()) {
 		sql += ", PRIMARY KEY (";
-		for (std::size_t i = 0; i < change.key.size(); ++i)
-			sql += (i == 0 ? "" : ", ") + QuoteIdentifier(change.key[i]);
+		for (std::size_t i = 0; i < change.Key().size(); ++i)
+			sql += (i == 0 ? "" : ", ") + QuoteIdentifier(change.Key()[i]);
 		sql += ")";
 	}
 	sql += ")";
@@ -253,14 +241,14 @@ void
 AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change) {
 	if (HasShape(table.checked_shape, change))
 		return;
-	auto missing = [&](const std::string &column) { return table.kinds.find(column) == table.kinds.end(); };
-	bool any_missing =
-		std::any_of(change.new_row.begin(), change.new_row.end(),
-					[&](const Column &column) { return missing(column.name); }) ||
-		std::any_of(change.old_row.begin(), change.old_row.end(),
-					[&](const Column &column) { return missing(column.name); }) ||
-		std::any_of(change.unchanged.begin(), change.unchanged.end(), missing) ||
-		std::any_of(change.types.begin(), change.types.end(), [&](const auto &entry) { return missing(entry.first); });
+	auto missing = [&](std::string_view column) { return table.kinds.find(column) == table.kinds.end(); };
+	bool any_missing = std::any_of(change.new_row.begin(), change.new_row.end(),
+								   [&](const Column &column) { return missing(column.name); }) ||
+					   std::any_of(change.old_row.begin(), change.old_row.end(),
+								   [&](const Column &column) { return missing(column.name); }) ||
+					   std::any_of(change.unchanged.begin(), change.unchanged.end(), missing) ||
+					   std::any_of(TypedColumns(change).begin(), TypedColumns(change).end(),
+								   [&](const RelationColumn &column) { return missing(column.name); });
 	if (!any_missing) {
 		RememberShape(table.checked_shape, change);
 		return;

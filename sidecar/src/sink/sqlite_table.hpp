@@ -12,7 +12,8 @@
  *     schema "a.b" + table "c" is "a\.b.c", schema "a" + table "b.c" is "a.b.c". Every name is quoted with
  *     mosta::QuoteIdentifier in SQL.
  *
- *     Column types, from the document's "types" (the daemon reads with include-types):
+ *     Column types, from the document's "types" (the daemon reads with include-types), by the one type table
+ *     (mosta/common/pg_types.hpp, its SqliteAffinity):
  *       smallint, integer, bigint, oid              INTEGER
  *       real, double precision                      REAL (NaN and +-Infinity arrive as strings, stored as TEXT)
  *       numeric[(p,s)]                              TEXT: exact. A REAL is a binary double (about 15 digits, no
@@ -53,11 +54,11 @@ enum class ColumnKind {
 
 // One SQLite table of the sink.
 struct SqliteTable {
-	std::string name;						 // SQLite name, unquoted ("public.orders")
-	std::string quoted;						 // the same, quoted for SQL
-	std::vector<std::string> primary_key;	 // in key order; empty for a keyless table
-	std::map<std::string, ColumnKind> kinds; // every column
-	std::string rowid;						 // a name of the rowid not shadowed by a column ("" if none is free)
+	std::string name;									  // SQLite name, unquoted ("public.orders")
+	std::string quoted;									  // the same, quoted for SQL
+	std::vector<std::string> primary_key;				  // in key order; empty for a keyless table
+	std::map<std::string, ColumnKind, std::less<>> kinds; // every column
+	std::string rowid; // a name of the rowid not shadowed by a column ("" if none is free)
 
 	// The column names (of "new", "old", "unchanged", then "types") of the last change in which AddMissingColumns
 	// found every column present: the next change of the same shape, the usual case, skips the lookups.
@@ -68,7 +69,7 @@ struct SqliteTable {
 std::string SqliteTableName(std::string_view schema, std::string_view table);
 
 // SqliteDeclaredType maps a PostgreSQL type name (as format_type prints it) to the declared SQLite type ("" for
-// none), per the table above.
+// none), per the table above (the type table's SqliteAffinity; any array: TEXT).
 std::string SqliteDeclaredType(std::string_view pg_type);
 
 // KindOfDeclaredType returns how values of a column with that declared type are bound.

@@ -16,8 +16,6 @@
 
 #include "decode/change.hpp"
 
-struct cJSON;
-
 namespace mosta::sidecar {
 
 // kTypePrefix is the prefix of the extension's type messages.
@@ -71,9 +69,10 @@ struct TypeMessage {
 // ParseTypeDefinition reads one definition from its JSON text; throws std::runtime_error naming the problem.
 TypeDefinition ParseTypeDefinition(std::string_view json);
 
-// ParseTypeDefinitions reads a "types" array (source: the document, for errors); [] when types is null or absent;
-// throws std::runtime_error on a malformed one. ParseDdlMessage reads a table document's "types" with it.
-std::vector<TypeDefinition> ParseTypeDefinitions(const cJSON *types, std::string_view source);
+// ParseTypeDefinitions reads a "types" array from its JSON text (source: the document, for errors); [] when types
+// is "null" or empty (absent); throws std::runtime_error on a malformed one. ParseDdlMessage reads a table
+// document's "types" with it.
+std::vector<TypeDefinition> ParseTypeDefinitions(std::string_view types, std::string_view source);
 
 // ParseTypeMessage returns the content of a mostajs.type message, nullopt for anything else; throws
 // std::runtime_error on a malformed one.

@@ -129,7 +129,7 @@ TEST(ConfigTest, Version) {
 	EXPECT_THROW(sc::ParseConfig({"--version=1"}, nullptr), sc::ConfigError);
 	std::string text = sc::VersionText();
 	EXPECT_EQ(text.rfind(std::string("mosta-sidecar ") + MOSTA_VERSION + "\n", 0), 0U) << text;
-	EXPECT_NE(text.find("format-version 1, 2"), std::string::npos) << text;
+	EXPECT_NE(text.find("format-version 1, 2, 3"), std::string::npos) << text;
 	EXPECT_NE(text.find(std::string("catalog mostajs ") + MOSTA_VERSION), std::string::npos) << text;
 }
 

@@ -88,7 +88,7 @@ TEST(DdlMessage, RenameOnlyWhenUnambiguous) {
 	auto shape = [](std::vector<std::string> names) {
 		std::vector<DdlColumn> columns;
 		for (auto &name : names)
-			columns.push_back({name, "text", true, std::nullopt, std::nullopt});
+			columns.push_back({name, "text", true, std::nullopt, std::nullopt, nullptr});
 		return columns;
 	};
 	ColumnDiff rename = DiffColumns({"id", "a", "b"}, shape({"id", "x", "b"}));

@@ -42,11 +42,11 @@ Doc(sc::Op op, Lsn lsn = 0, Lsn commit_lsn = 0, Lsn end_lsn = 0) {
 	sc::Change change;
 	change.op = op;
 	if (lsn != 0)
-		change.lsn = sc::FormatLsn(lsn);
+		change.lsn = lsn;
 	if (commit_lsn != 0)
-		change.commit_lsn = sc::FormatLsn(commit_lsn);
+		change.commit_lsn = commit_lsn;
 	if (end_lsn != 0)
-		change.end_lsn = sc::FormatLsn(end_lsn);
+		change.end_lsn = end_lsn;
 	return change;
 }
 
@@ -54,11 +54,17 @@ Doc(sc::Op op, Lsn lsn = 0, Lsn commit_lsn = 0, Lsn end_lsn = 0) {
 sc::Change
 Insert(int id) {
 	sc::Change change = Doc(sc::Op::Insert, CommitLsn(id) - 0x10);
-	change.schema = "public";
-	change.table = "t";
 	change.new_row.push_back({"id", std::int64_t{id}});
 	change.has_new = true;
 	return change;
+}
+
+// Single returns a batch of one document (a Change is move-only).
+std::vector<sc::Change>
+Single(sc::Change change) {
+	std::vector<sc::Change> batch;
+	batch.push_back(std::move(change));
+	return batch;
 }
 
 // The scripted source and its slot: transactions 1..count, each one message [begin, insert, commit].
@@ -75,12 +81,12 @@ class ScriptedSlot {
 		for (int id = 1; id <= count_; ++id) {
 			if (CommitLsn(id) < from)
 				continue;
-			auto batch = std::make_shared<std::vector<sc::Change>>();
+			auto batch = std::make_shared<sc::DecodedMessage>();
 			sc::Change begin = Doc(sc::Op::Begin, 0, CommitLsn(id));
 			begin.ts = "2026-12-07T04:00:00+00:00";
-			batch->push_back(begin);
-			batch->push_back(Insert(id));
-			batch->push_back(Doc(sc::Op::Commit, CommitLsn(id), 0, EndLsn(id)));
+			batch->changes.push_back(std::move(begin));
+			batch->changes.push_back(Insert(id));
+			batch->changes.push_back(Doc(sc::Op::Commit, CommitLsn(id), 0, EndLsn(id)));
 			batches.push_back(batch);
 		}
 		return batches;
@@ -241,7 +247,7 @@ class Rule {
 		for (std::size_t i = 0; i < count && next_ < pending_.size(); ++i, ++next_) {
 			for (const std::string &name : positions_.AttachedTargets()) {
 				try {
-					deliveries_[name]->Deliver(*pending_[next_]);
+					deliveries_[name]->Deliver(pending_[next_]->changes);
 				} catch (const std::runtime_error &) {
 					Fail(name);
 				}
@@ -347,7 +353,7 @@ BringTo(FakeSink &sink, int id) {
 	sc::TargetDelivery delivery(sink);
 	ScriptedSlot slot(id);
 	for (const sc::SharedBatch &batch : slot.From(0))
-		delivery.Deliver(*batch);
+		delivery.Deliver(batch->changes);
 	delivery.Flush();
 }
 
@@ -378,7 +384,7 @@ TEST(ReadPositions, NamesAMissingField) {
 TEST(TargetDelivery, AppliesATransactionInTheContractOrder) {
 	FakeSink sink;
 	sc::TargetDelivery delivery(sink);
-	delivery.Deliver(*ScriptedSlot(1).From(0).at(0));
+	delivery.Deliver(ScriptedSlot(1).From(0).at(0)->changes);
 	EXPECT_EQ(sink.Calls(), (std::vector<std::string>{"begin 0/100", "apply insert", "commit 0/100 0/108"}));
 	EXPECT_EQ(sink.CommitTimes(), (std::vector<std::string>{"2026-12-07T04:00:00+00:00"}));
 	EXPECT_FALSE(delivery.InTransaction());
@@ -393,8 +399,9 @@ TEST(TargetDelivery, AppliesATransactionInTheContractOrder) {
 TEST(TargetDelivery, FlushWaitsForTheOpenTransaction) {
 	FakeSink sink;
 	sc::TargetDelivery delivery(sink);
-	std::vector<sc::Change> batch = *ScriptedSlot(1).From(0).at(0);
-	batch.pop_back(); // the commit comes in the next message
+	std::vector<sc::Change> batch; // the commit comes in the next message
+	batch.push_back(Doc(sc::Op::Begin, 0, CommitLsn(1)));
+	batch.push_back(Insert(1));
 	delivery.Deliver(batch);
 	EXPECT_TRUE(delivery.InTransaction());
 	EXPECT_EQ(delivery.Flush(), 0u);
@@ -406,7 +413,7 @@ TEST(TargetDelivery, SkipsWhatTheSinkHolds) {
 	BringTo(sink, 2);
 	sc::TargetDelivery delivery(sink);
 	for (const sc::SharedBatch &batch : ScriptedSlot(3).From(0))
-		delivery.Deliver(*batch);
+		delivery.Deliver(batch->changes);
 	delivery.Flush();
 	EXPECT_EQ(sink.Rows(), (std::vector<int>{1, 2, 3}));
 	sc::DeliveryCounts counts = delivery.TakeCounts();
@@ -418,13 +425,12 @@ TEST(TargetDelivery, SkipsWhatTheSinkHolds) {
 TEST(TargetDelivery, DeliversANonTransactionalMessageAsItsOwnTransaction) {
 	FakeSink sink;
 	sc::TargetDelivery delivery(sink);
-	sc::Change message = Doc(sc::Op::Message, 0x500);
-	delivery.Deliver({message});
+	delivery.Deliver(Single(Doc(sc::Op::Message, 0x500)));
 	EXPECT_EQ(sink.Calls(), (std::vector<std::string>{"begin 0/500", "apply message", "commit 0/500 0/500"}));
 	delivery.Flush();
 	EXPECT_EQ(sink.DurableLsn(), 0x500u);
 	// held: lsn <= DurableLsn() is skipped
-	delivery.Deliver({message});
+	delivery.Deliver(Single(Doc(sc::Op::Message, 0x500)));
 	EXPECT_EQ(std::count(sink.Calls().begin(), sink.Calls().end(), "apply message"), 1);
 	EXPECT_EQ(delivery.LastClosed(), 0x500u);
 }
@@ -432,9 +438,9 @@ TEST(TargetDelivery, DeliversANonTransactionalMessageAsItsOwnTransaction) {
 TEST(TargetDelivery, RefusesChangesOutsideATransactionAndTwoPhaseDocuments) {
 	FakeSink sink;
 	sc::TargetDelivery delivery(sink);
-	EXPECT_THROW(delivery.Deliver({Insert(1)}), std::runtime_error);
-	EXPECT_THROW(delivery.Deliver({Doc(sc::Op::Commit, 0x100, 0, 0x108)}), std::runtime_error);
-	EXPECT_THROW(delivery.Deliver({Doc(sc::Op::Prepare, 0x100, 0, 0x108)}), std::runtime_error);
+	EXPECT_THROW(delivery.Deliver(Single(Insert(1))), std::runtime_error);
+	EXPECT_THROW(delivery.Deliver(Single(Doc(sc::Op::Commit, 0x100, 0, 0x108))), std::runtime_error);
+	EXPECT_THROW(delivery.Deliver(Single(Doc(sc::Op::Prepare, 0x100, 0, 0x108))), std::runtime_error);
 	EXPECT_TRUE(sink.Calls().empty());
 }
 
@@ -442,12 +448,12 @@ TEST(TargetDelivery, RollbackForgetsTheOpenTransaction) {
 	FakeSink sink;
 	sink.fail = [](const std::string &call) { return call == "apply insert"; };
 	sc::TargetDelivery delivery(sink);
-	EXPECT_THROW(delivery.Deliver(*ScriptedSlot(1).From(0).at(0)), std::runtime_error);
+	EXPECT_THROW(delivery.Deliver(ScriptedSlot(1).From(0).at(0)->changes), std::runtime_error);
 	EXPECT_TRUE(delivery.InTransaction());
 	delivery.Rollback();
 	EXPECT_FALSE(delivery.InTransaction());
 	sink.fail = nullptr;
-	delivery.Deliver(*ScriptedSlot(1).From(0).at(0));
+	delivery.Deliver(ScriptedSlot(1).From(0).at(0)->changes);
 	delivery.Flush();
 	EXPECT_EQ(sink.Rows(), (std::vector<int>{1}));
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ namespace {
 using mosta::sidecar::JsonArchiveSink;
 using mosta::sidecar::Lsn;
 using mosta::sidecar::ParseChange;
+
+// kKeepRaw asks the decoder for the document texts the archive writes.
+const mosta::sidecar::DecoderOptions kKeepRaw{true};
 using mosta::sidecar::SpooledTransaction;
 
 // TempDir is a fresh temporary directory, removed afterwards.
@@ -68,7 +72,7 @@ void
 Transaction(JsonArchiveSink &sink, Lsn end_lsn, const std::vector<std::string> &documents) {
 	sink.BeginTransaction(end_lsn - 8);
 	for (const std::string &document : documents)
-		sink.Apply(ParseChange(document));
+		sink.Apply(ParseChange(document, kKeepRaw));
 	sink.CommitTransaction(end_lsn - 8, end_lsn);
 }
 
@@ -90,7 +94,7 @@ ApplyUntilSpilled(JsonArchiveSink &sink, const std::string &file, int spills) {
 			ADD_FAILURE() << "the file does not grow while the transaction is open";
 			break;
 		}
-		sink.Apply(ParseChange(Row(++rows)));
+		sink.Apply(ParseChange(Row(++rows), kKeepRaw));
 		std::uintmax_t now = std::filesystem::file_size(file);
 		if (now != size) {
 			EXPECT_GE(now - size, SpooledTransaction::kSpillBytes);
@@ -190,7 +194,7 @@ TEST(JsonArchiveSink, RollbackCutsAndDurableLsnNeverMovesBack) {
 	Transaction(sink, 0x200, {kInsert});
 	std::string durable = ReadAll(dir.Path() + "/archive-00000000000001F8.jsonl");
 	sink.BeginTransaction(0x2f8);
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	sink.Rollback();
 	EXPECT_EQ(ReadAll(dir.Path() + "/archive-00000000000001F8.jsonl"), durable);
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
@@ -206,35 +210,36 @@ TEST(JsonArchiveSink, BeginAndCommitLinesCarryTheCommitTime) {
 	JsonArchiveSink sink(dir.Path(), 1 << 20);
 	sink.BeginTransaction(0xf8);
 	sink.NoteCommitTime("2026-11-22T17:50:00.335859+00:00");
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	sink.CommitTransaction(0xf8, 0x100);
 	sink.BeginTransaction(0x1f8); // the commit time is escaped, and noted even when no change follows
 	sink.NoteCommitTime("a\"b\\c\nd\x01");
 	sink.CommitTransaction(0x1f8, 0x200);
 	EXPECT_EQ(
 		ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl"),
-		"{\"op\":\"begin\",\"format_version\":2,\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"commit_lsn\":\"0/"
+		"{\"op\":\"begin\",\"format_version\":3,\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"commit_lsn\":\"0/"
 		"F8\"}\n" +
 			kInsert +
 			"\n{\"op\":\"commit\",\"ts\":\"2026-11-22T17:50:00.335859+00:00\",\"lsn\":\"0/F8\","
 			"\"end_lsn\":\"0/100\"}\n"
-			"{\"op\":\"begin\",\"format_version\":2,\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"commit_lsn\":\"0/1F8\"}\n"
+			"{\"op\":\"begin\",\"format_version\":3,\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"commit_lsn\":\"0/1F8\"}\n"
 			"{\"op\":\"commit\",\"ts\":\"a\\\"b\\\\c\\u000ad\\u0001\",\"lsn\":\"0/1F8\",\"end_lsn\":\"0/200\"}\n");
-	mosta::sidecar::Change commit =
+	mosta::sidecar::ParsedChange commit =
 		ParseChange(Lines(ReadAll(dir.Path() + "/archive-00000000000000F8.jsonl")).back()); // still a protocol document
-	EXPECT_EQ(commit.end_lsn, "0/200");
+	EXPECT_EQ(commit->end_lsn, 0x200u);
 	// The commit time comes right after BeginTransaction: after a change its begin line is written already.
 	sink.BeginTransaction(0x2f8);
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	EXPECT_THROW(sink.NoteCommitTime("2026-11-22T17:50:00+00:00"), std::logic_error);
 	sink.Rollback();
 	sink.BeginTransaction(0x2f8);
 	EXPECT_THROW(sink.NoteCommitTime(std::string(1000, '1')), std::invalid_argument);
 	sink.Rollback();
 	EXPECT_THROW(sink.NoteCommitTime("2026-11-22T17:50:00+00:00"), std::logic_error);
-	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})")), std::logic_error);
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})", kKeepRaw)),
+				 std::logic_error);
 	sink.BeginTransaction(0x2f8);
-	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})")),
+	EXPECT_THROW(sink.Apply(ParseChange(R"({"op":"commit","lsn":"0/F8","end_lsn":"0/999"})", kKeepRaw)),
 				 std::invalid_argument); // would forge a commit line
 	sink.Rollback();
 	EXPECT_EQ(sink.DurableLsn(), 0x200u);
@@ -261,7 +266,7 @@ TEST(JsonArchiveSink, StreamsATransactionLargerThanTheSpillBoundIntoOneFile) {
 	std::vector<std::string> lines = Lines(ReadAll(big));
 	ASSERT_EQ(lines.size(), static_cast<std::size_t>(rows) + 2);
 	EXPECT_EQ(lines.front(),
-			  R"({"op":"begin","format_version":2,"ts":"2026-11-22T17:50:00.335859+00:00","commit_lsn":"0/1F8"})");
+			  R"({"op":"begin","format_version":3,"ts":"2026-11-22T17:50:00.335859+00:00","commit_lsn":"0/1F8"})");
 	EXPECT_EQ(lines[1], Row(1));
 	EXPECT_EQ(lines[rows], Row(rows));
 	EXPECT_EQ(lines.back(),
@@ -291,7 +296,7 @@ TEST(JsonArchiveSink, AFileLeftEmptyByARollbackIsNamedAfterTheNextTransaction) {
 	JsonArchiveSink sink(dir.Path(), 100);
 	Transaction(sink, 0x100, {kInsert});
 	sink.BeginTransaction(0x1f8); // rotates into archive-...1F8
-	sink.Apply(ParseChange(kInsert));
+	sink.Apply(ParseChange(kInsert, kKeepRaw));
 	sink.Rollback();
 	EXPECT_EQ(Files(dir.Path()),
 			  (std::vector<std::string>{"archive-00000000000000F8.jsonl", "archive-00000000000001F8.jsonl"}));
@@ -343,3 +348,61 @@ TEST(JsonArchiveSink, RecoversFromACrashInTheMiddleOfSpills) {
 }
 
 } // namespace
+
+namespace {
+
+// kRelation and kRelationAltered describe one table before and after ADD COLUMN (format version 3).
+const std::string kRelation =
+	R"({"op":"relation","relid":16385,"schema":"public","table":"t","identity":"default",)"
+	R"("key":["id"],"columns":[{"name":"id","type":"integer","oid":23,"typmod":-1,"dims":0}]})";
+const std::string kRelationAltered =
+	R"({"op":"relation","relid":16385,"schema":"public","table":"t","identity":"default","key":["id"],"columns":[)"
+	R"({"name":"id","type":"integer","oid":23,"typmod":-1,"dims":0},{"name":"v","type":"text","oid":25,"typmod":-1,)"
+	R"("dims":0}]})";
+
+// StreamedTransaction applies the version-3 changes of message (decoded by decoder) as one streamed transaction.
+void
+StreamedTransaction(JsonArchiveSink &sink, mosta::sidecar::ChangeDecoder &decoder, Lsn commit_lsn,
+					const std::string &message) {
+	auto decoded = decoder.Decode(message);
+	sink.BeginTransaction(commit_lsn);
+	sink.NoteCommitTime("2026-12-07T05:00:00+00:00");
+	for (const mosta::sidecar::Change &change : decoded->changes)
+		sink.Apply(change);
+	sink.CommitTransaction(commit_lsn, commit_lsn + 8);
+}
+
+} // namespace
+
+TEST(JsonArchiveSink, EachFileHoldsTheRelationDocumentsOfItsVersion3Rows) {
+	TempDir dir;
+	std::optional<JsonArchiveSink> sink(std::in_place, dir.Path(), 1 << 20);
+	mosta::sidecar::ChangeDecoder decoder(kKeepRaw);
+	const std::string insert1 = R"({"op":"insert","lsn":"0/100","relid":16385,"new":[1]})";
+	const std::string insert2 = R"({"op":"insert","lsn":"0/200","relid":16385,"new":[2]})";
+	StreamedTransaction(*sink, decoder, 0x100, kRelation + "\n" + insert1);
+	StreamedTransaction(*sink, decoder, 0x200, insert2); // the file describes the relation already
+	decoder.StartSession(); // a new stream sends the same description again: not written twice
+	StreamedTransaction(*sink, decoder, 0x300,
+						kRelation + "\n" + R"({"op":"delete","lsn":"0/300","relid":16385,"old":[1]})");
+	std::vector<std::string> first = Lines(ReadAll(dir.Path() + "/archive-0000000000000100.jsonl"));
+	EXPECT_EQ(std::count(first.begin(), first.end(), kRelation), 1);
+	EXPECT_EQ(first[1], kRelation);
+	EXPECT_EQ(first[2], insert1);
+	// Reopened with tiny files, every transaction starts a file: an altered relation is described before its row,
+	// and again in the next file.
+	sink.emplace(dir.Path(), 100);
+	const std::string insert3 = R"({"op":"insert","lsn":"0/400","relid":16385,"new":[3,"x"]})";
+	StreamedTransaction(*sink, decoder, 0x400, kRelationAltered + "\n" + insert3);
+	StreamedTransaction(*sink, decoder, 0x500, insert3);
+	std::vector<std::string> files = Files(dir.Path());
+	ASSERT_EQ(files.size(), 3u);
+	for (const std::string &file : {files[1], files[2]})
+		EXPECT_EQ(Lines(ReadAll(dir.Path() + "/" + file))[1], kRelationAltered) << file;
+	// Each file reads back as a protocol stream of its own.
+	for (const std::string &file : files) {
+		mosta::sidecar::ChangeDecoder reader;
+		std::string text = ReadAll(dir.Path() + "/" + file);
+		EXPECT_NO_THROW(reader.Decode(text)) << file;
+	}
+}

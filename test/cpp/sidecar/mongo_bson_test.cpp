@@ -243,13 +243,13 @@ TEST(MongoBson, JsonTextOfFormatVersion2) {
 	EXPECT_EQ(Json(RawJson{R"(["null",null,"{\"a\": [null]}","\"s\""])"}, "jsonb[]"),
 			  R"({ "v" : [ null, null, { "a" : [ null ] }, "s" ] })");
 	Change change;
-	change.schema = "public";
-	change.table = "t";
-	change.key = {"id"};
-	change.types = {{"id", "integer"}, {"j", "jsonb"}, {"k", "json"}, {"t", "text"}, {"a", "jsonb[]"}};
+	change.relation = std::make_shared<const mosta::sidecar::RelationSchema>(
+		0, "public", "t", std::vector<std::string>{"id"}, mosta::sidecar::ReplicaIdentity::Unknown,
+		std::vector<mosta::sidecar::RelationColumn>{
+			{"id", "integer"}, {"j", "jsonb"}, {"k", "json"}, {"t", "text"}, {"a", "jsonb[]"}});
 	std::vector<Column> row{{"id", std::int64_t{1}},
 							{"j", std::monostate()},
-							{"k", std::string("null")},
+							{"k", std::string_view("null")},
 							{"t", std::monostate()},
 							{"a", std::monostate()}};
 	MappingNotes notes;
@@ -313,38 +313,39 @@ TEST(MongoBson, CollectionNames) {
 	EXPECT_EQ(MongoCollectionName("public", "Order Lines"), "Order Lines");
 }
 
-Change
+mosta::sidecar::ParsedChange
 RowChange(const char *document) {
 	return ParseChange(document);
 }
 
 TEST(MongoBson, RowDocumentWithSingleKey) {
-	Change change =
+	mosta::sidecar::ParsedChange change =
 		RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":5,"a.b":"x","n":"1.5"},)"
 				  R"("types":{"id":"integer","a.b":"text","n":"numeric"}})");
 	MappingNotes notes;
-	BsonHandle doc = MongoRowDocument(change, change.new_row, notes);
+	BsonHandle doc = MongoRowDocument(change, change->new_row, notes);
 	EXPECT_EQ(BsonToRelaxedJson(doc.get()), "{ \"_id\" : 5, \"id\" : 5, \"a\xEF\xBC\x8E"
 											"b\" : \"x\", \"n\" : { \"$numberDecimal\" : \"1.5\" } }");
-	BsonHandle filter = MongoIdFilter(change, change.new_row, notes);
+	BsonHandle filter = MongoIdFilter(change, change->new_row, notes);
 	EXPECT_EQ(BsonToRelaxedJson(filter.get()), R"({ "_id" : 5 })");
 }
 
 TEST(MongoBson, CompositeKeyIsAnEmbeddedDocument) {
-	Change change =
+	mosta::sidecar::ParsedChange change =
 		RowChange(R"({"op":"insert","schema":"public","table":"Order Lines","key":["order_id","line"],)"
 				  R"("new":{"line":2,"order_id":7,"note":"n"},"types":{"order_id":"integer","line":"integer"}})");
 	MappingNotes notes;
-	BsonHandle doc = MongoRowDocument(change, change.new_row, notes);
+	BsonHandle doc = MongoRowDocument(change, change->new_row, notes);
 	EXPECT_EQ(BsonToRelaxedJson(doc.get()),
 			  R"({ "_id" : { "order_id" : 7, "line" : 2 }, "line" : 2, "order_id" : 7, "note" : "n" })");
 }
 
 TEST(MongoBson, UuidKeyIsBinaryId) {
-	Change change = RowChange(R"({"op":"delete","schema":"public","table":"u","key":["id"],)"
-							  R"("old":{"id":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},"types":{"id":"uuid"}})");
+	mosta::sidecar::ParsedChange change =
+		RowChange(R"({"op":"delete","schema":"public","table":"u","key":["id"],)"
+				  R"("old":{"id":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},"types":{"id":"uuid"}})");
 	MappingNotes notes;
-	BsonHandle filter = MongoIdFilter(change, change.old_row, notes);
+	BsonHandle filter = MongoIdFilter(change, change->old_row, notes);
 	bson_iter_t iter = Field(filter.get(), "_id");
 	ASSERT_EQ(bson_iter_type(&iter), BSON_TYPE_BINARY);
 	bson_subtype_t subtype;
@@ -355,15 +356,16 @@ TEST(MongoBson, UuidKeyIsBinaryId) {
 }
 
 TEST(MongoBson, UuidKeyMappedFromAnObjectIdKeepsTheObjectId) {
-	Change change = RowChange(R"({"op":"insert","schema":"public","table":"users","key":["id"],)"
-							  R"("new":{"id":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","n":1},"types":{"id":"uuid"}})");
+	mosta::sidecar::ParsedChange change =
+		RowChange(R"({"op":"insert","schema":"public","table":"users","key":["id"],)"
+				  R"("new":{"id":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","n":1},"types":{"id":"uuid"}})");
 	MappingNotes notes;
 	std::string asked;
 	LegacyObjectId legacy = [&asked](const Change &of, const std::string &uuid) -> std::optional<std::string> {
-		asked = of.table + " " + uuid;
+		asked = of.Table() + " " + uuid;
 		return "507f1f77bcf86cd799439011";
 	};
-	BsonHandle doc = MongoRowDocument(change, change.new_row, notes, legacy);
+	BsonHandle doc = MongoRowDocument(change, change->new_row, notes, legacy);
 	EXPECT_EQ(asked, "users a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
 	bson_iter_t iter = Field(doc.get(), "_id");
 	ASSERT_EQ(bson_iter_type(&iter), BSON_TYPE_OID);
@@ -372,24 +374,27 @@ TEST(MongoBson, UuidKeyMappedFromAnObjectIdKeepsTheObjectId) {
 	EXPECT_STREQ(hex, "507f1f77bcf86cd799439011");
 	// not mapped: the uuid itself
 	LegacyObjectId none = [](const Change &, const std::string &) -> std::optional<std::string> { return {}; };
-	BsonHandle filter = MongoIdFilter(change, change.new_row, notes, none);
+	BsonHandle filter = MongoIdFilter(change, change->new_row, notes, none);
 	bson_iter_t plain = Field(filter.get(), "_id");
 	EXPECT_EQ(bson_iter_type(&plain), BSON_TYPE_BINARY);
 }
 
 TEST(MongoBson, IdColumnIsTheKey) {
-	Change keyed = RowChange(R"({"op":"insert","schema":"public","table":"t","key":["_id"],"new":{"_id":"k","v":1}})");
+	mosta::sidecar::ParsedChange keyed =
+		RowChange(R"({"op":"insert","schema":"public","table":"t","key":["_id"],"new":{"_id":"k","v":1}})");
 	MappingNotes notes;
-	EXPECT_EQ(BsonToRelaxedJson(MongoRowDocument(keyed, keyed.new_row, notes).get()), R"({ "_id" : "k", "v" : 1 })");
-	Change other = RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"_id":"k"}})");
-	EXPECT_THROW(MongoRowDocument(other, other.new_row, notes), std::runtime_error);
+	EXPECT_EQ(BsonToRelaxedJson(MongoRowDocument(keyed, keyed->new_row, notes).get()), R"({ "_id" : "k", "v" : 1 })");
+	mosta::sidecar::ParsedChange other =
+		RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":1,"_id":"k"}})");
+	EXPECT_THROW(MongoRowDocument(other, other->new_row, notes), std::runtime_error);
 }
 
 TEST(MongoBson, KeylessTableIsRefused) {
-	Change change = RowChange(R"({"op":"insert","schema":"public","table":"logs","new":{"a":1}})");
+	mosta::sidecar::ParsedChange change =
+		RowChange(R"({"op":"insert","schema":"public","table":"logs","new":{"a":1}})");
 	MappingNotes notes;
 	try {
-		MongoRowDocument(change, change.new_row, notes);
+		MongoRowDocument(change, change->new_row, notes);
 		FAIL() << "a keyless table must be refused";
 	} catch (const std::runtime_error &e) {
 		EXPECT_NE(std::string(e.what()).find("public.logs"), std::string::npos) << e.what();
@@ -398,9 +403,10 @@ TEST(MongoBson, KeylessTableIsRefused) {
 }
 
 TEST(MongoBson, MissingKeyColumnThrows) {
-	Change change = RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"a":1}})");
+	mosta::sidecar::ParsedChange change =
+		RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"a":1}})");
 	MappingNotes notes;
-	EXPECT_THROW(MongoIdFilter(change, change.new_row, notes), std::runtime_error);
+	EXPECT_THROW(MongoIdFilter(change, change->new_row, notes), std::runtime_error);
 }
 
 } // namespace

@@ -82,10 +82,10 @@ class Sql {
 
 // Ops returns the op names of changes, for one readable comparison.
 std::vector<std::string>
-Ops(const std::vector<sc::Change> &changes) {
+Ops(const std::vector<const sc::Change *> &changes) {
 	std::vector<std::string> ops;
-	for (const sc::Change &change : changes)
-		ops.emplace_back(sc::OpName(change.op));
+	for (const sc::Change *change : changes)
+		ops.emplace_back(sc::OpName(change->op));
 	return ops;
 }
 
@@ -172,7 +172,8 @@ TEST_F(ReplicationStreamIT, StreamsTransactionsInOrderAndConfirmsTheFlushLsn) {
 	sql().Query("DROP TABLE IF EXISTS it_stream; CREATE TABLE it_stream (id int PRIMARY KEY, note text)");
 	sql().Query("INSERT INTO it_stream VALUES (0, 'before the slot')");
 	sc::Lsn durable = sc::kInvalidLsn;
-	std::vector<sc::Change> changes;
+	sc::ChangeDecoder decoder;
+	std::vector<std::shared_ptr<const sc::DecodedMessage>> messages;
 	std::string confirmed;
 	RunCoroutine([&]() -> asio::awaitable<void> {
 		asio::any_io_executor executor = co_await asio::this_coro::executor;
@@ -211,12 +212,12 @@ TEST_F(ReplicationStreamIT, StreamsTransactionsInOrderAndConfirmsTheFlushLsn) {
 				throw std::runtime_error("the third commit did not arrive within 30 s");
 			EXPECT_GE(message->data_start, previous_start);
 			previous_start = message->data_start;
-			for (sc::Change &change : sc::ParseChangeLines(message->data)) {
+			std::shared_ptr<const sc::DecodedMessage> decoded = decoder.Decode(message->data);
+			for (const sc::Change &change : decoded->changes)
 				commits += change.op == sc::Op::Commit;
-				changes.push_back(std::move(change));
-			}
+			messages.push_back(decoded);
 		}
-		durable = sc::ParseLsn(changes.back().end_lsn).value_or(sc::kInvalidLsn);
+		durable = messages.back()->changes.back().end_lsn;
 		co_await stream.SendStatus();
 		// Poll the slot, keeping the stream serviced meanwhile, until it reports the flush LSN or 10 s pass.
 		deadline = Clock::now() + 10s;
@@ -231,13 +232,18 @@ TEST_F(ReplicationStreamIT, StreamsTransactionsInOrderAndConfirmsTheFlushLsn) {
 		EXPECT_FALSE(stream.Streaming());
 		co_await stream.DropSlot(kStreamSlot); // the connection is usable again after Stop
 	});
+	std::vector<const sc::Change *> changes;
+	for (const auto &decoded : messages)
+		for (const sc::Change &change : decoded->changes)
+			changes.push_back(&change);
 	EXPECT_EQ(Ops(changes), (std::vector<std::string>{"begin", "insert", "commit", "begin", "insert", "insert",
 													  "commit", "begin", "insert", "commit"}));
 	std::vector<std::int64_t> ids;
-	std::vector<std::string> commit_lsns;
-	for (const sc::Change &change : changes) {
+	std::vector<sc::Lsn> commit_lsns;
+	for (const sc::Change *each : changes) {
+		const sc::Change &change = *each;
 		if (change.op == sc::Op::Insert) {
-			EXPECT_EQ(change.table, "it_stream");
+			EXPECT_EQ(change.Table(), "it_stream");
 			ids.push_back(std::get<std::int64_t>(change.new_row.at(0).value));
 		}
 		if (change.op == sc::Op::Begin)
@@ -245,8 +251,8 @@ TEST_F(ReplicationStreamIT, StreamsTransactionsInOrderAndConfirmsTheFlushLsn) {
 	}
 	EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2, 3, 4}));
 	ASSERT_EQ(commit_lsns.size(), 3U);
-	EXPECT_LT(sc::ParseLsn(commit_lsns[0]), sc::ParseLsn(commit_lsns[1]));
-	EXPECT_LT(sc::ParseLsn(commit_lsns[1]), sc::ParseLsn(commit_lsns[2]));
+	EXPECT_LT(commit_lsns[0], commit_lsns[1]);
+	EXPECT_LT(commit_lsns[1], commit_lsns[2]);
 	EXPECT_NE(durable, sc::kInvalidLsn);
 	EXPECT_EQ(confirmed, sc::FormatLsn(durable));
 	sql().Query("DROP TABLE it_stream");

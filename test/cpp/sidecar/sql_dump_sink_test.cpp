@@ -601,11 +601,11 @@ TEST(SqlDumpReplay, FromDocuments) {
 	while (std::getline(in, line)) {
 		if (line.empty())
 			continue;
-		Change change = ParseChange(line);
-		if (change.op == mosta::sidecar::Op::Begin)
-			sink.BeginTransaction(ParseLsn(change.commit_lsn).value());
-		else if (change.op == mosta::sidecar::Op::Commit)
-			sink.CommitTransaction(ParseLsn(change.lsn).value(), ParseLsn(change.end_lsn).value());
+		mosta::sidecar::ParsedChange change = ParseChange(line);
+		if (change->op == mosta::sidecar::Op::Begin)
+			sink.BeginTransaction(change->commit_lsn);
+		else if (change->op == mosta::sidecar::Op::Commit)
+			sink.CommitTransaction(change->lsn, change->end_lsn);
 		else
 			sink.Apply(change);
 	}

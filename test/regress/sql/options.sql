@@ -172,7 +172,7 @@ SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'ba
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'batch-bytes', '-1');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'batch-bytes', '268435457');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'batch-bytes', '99999999999999999999');
-SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'format-version', '3');
+SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'format-version', '4');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL, 'format-version', '0');
 SELECT data FROM pg_logical_slot_peek_changes('regress_options', NULL, NULL,
 	'include-xids', '1', 'include-lsn', '1', 'include-xids', '0');

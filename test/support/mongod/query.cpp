@@ -96,7 +96,7 @@ MatchOperator(const std::vector<bson_value_t> &values, const std::string &op, co
 				continue;
 			int c = CompareValues(value, target);
 			if ((op == "$gt" && c > 0) || (op == "$gte" && c >= 0) || (op == "$lt" && c < 0) ||
-			    (op == "$lte" && c <= 0))
+				(op == "$lte" && c <= 0))
 				return true;
 		}
 		return false;
@@ -211,8 +211,8 @@ SetParts(const bson_t *doc, const std::vector<std::string> &parts, size_t i, con
 			bson_append_iter(out.get(), key, -1, &it);
 		} else {
 			throw CommandError(28, "PathNotViable",
-			                   "Cannot create field '" + parts[i + 1] + "' in element {" + key + ": " +
-			                       ValueToJson(*bson_iter_value(&it)) + "}");
+							   "Cannot create field '" + parts[i + 1] + "' in element {" + key + ": " +
+								   ValueToJson(*bson_iter_value(&it)) + "}");
 		}
 	}
 	if (!found && value) {
@@ -294,12 +294,11 @@ CheckIdUnchanged(const bson_t *old, const bson_t *updated) {
 	if (old_id.value_type == BSON_TYPE_EOD)
 		return;
 	bson_value_t new_id = ValueAt(updated, "_id");
-	if (new_id.value_type == BSON_TYPE_EOD || !ValuesEqual(old_id, new_id) ||
-	    old_id.value_type != new_id.value_type)
+	if (new_id.value_type == BSON_TYPE_EOD || !ValuesEqual(old_id, new_id) || old_id.value_type != new_id.value_type)
 		throw CommandError(66, "ImmutableField",
-		                   "After applying the update, the (immutable) field '_id' was found to have been altered "
-		                   "to _id: " +
-		                       (new_id.value_type == BSON_TYPE_EOD ? std::string("missing") : ValueToJson(new_id)));
+						   "After applying the update, the (immutable) field '_id' was found to have been altered "
+						   "to _id: " +
+							   (new_id.value_type == BSON_TYPE_EOD ? std::string("missing") : ValueToJson(new_id)));
 }
 
 void
@@ -420,7 +419,7 @@ ParseSort(const bson_t *sort) {
 		int64_t direction = IsNumber(value->value_type) ? NumberAsInt64(*value) : 0;
 		if (direction != 1 && direction != -1)
 			throw CommandError(15974, "Location15974",
-			                   "Illegal key in $sort specification: " + std::string(bson_iter_key(&it)));
+							   "Illegal key in $sort specification: " + std::string(bson_iter_key(&it)));
 		spec.emplace_back(bson_iter_key(&it), static_cast<int>(direction));
 	}
 	return spec;
@@ -468,16 +467,17 @@ ApplyUpdate(const bson_t *old, const bson_t *update, bool inserting) {
 			bson_append_iter(out.get(), "_id", 3, &it);
 		bson_iter_init(&it, update);
 		while (bson_iter_next(&it)) {
-			std::string key = bson_iter_key(&it);
+			const char *key = bson_iter_key(&it);
 			if (key[0] == '$')
 				throw CommandError(52, "DollarPrefixedFieldName",
-				                   "The dollar ($) prefixed field '" + key + "' is not valid in a replacement");
-			if (key == "_id") {
+								   "The dollar ($) prefixed field '" + std::string(key) +
+									   "' is not valid in a replacement");
+			if (std::strcmp(key, "_id") == 0) {
 				if (old_id.value_type != BSON_TYPE_EOD && !ValuesEqual(old_id, *bson_iter_value(&it)))
 					CheckIdUnchanged(old, update);
 				continue;
 			}
-			bson_append_iter(out.get(), key.c_str(), -1, &it);
+			bson_append_iter(out.get(), key, static_cast<int>(bson_iter_key_len(&it)), &it);
 		}
 		return out;
 	}
@@ -506,9 +506,9 @@ ApplyUpdate(const bson_t *old, const bson_t *update, bool inserting) {
 					throw CommandError(14, "TypeMismatch", "Cannot increment with non-numeric argument");
 				if (value.value_type != BSON_TYPE_EOD && !IsNumber(value.value_type))
 					throw CommandError(14, "TypeMismatch",
-					                   "Cannot apply $inc to a value of non-numeric type. {_id: " +
-					                       ValueToJson(ValueAt(current.get(), "_id")) + "} has the field '" + path +
-					                       "' of non-numeric type");
+									   "Cannot apply $inc to a value of non-numeric type. {_id: " +
+										   ValueToJson(ValueAt(current.get(), "_id")) + "} has the field '" + path +
+										   "' of non-numeric type");
 				bson_value_t sum = value.value_type == BSON_TYPE_EOD ? *arg : Add(value, *arg);
 				current = SetPath(current.get(), path, &sum);
 			} else if (op == "$min" || op == "$max") {
@@ -533,9 +533,9 @@ ApplyUpdate(const bson_t *old, const bson_t *update, bool inserting) {
 				current = SetPath(current.get(), path, &now);
 			} else {
 				throw CommandError(9, "FailedToParse",
-				                   "Unknown modifier: " + op +
-				                       ". Expected a valid update modifier or pipeline-style update specified as an "
-				                       "array");
+								   "Unknown modifier: " + op +
+									   ". Expected a valid update modifier or pipeline-style update specified as an "
+									   "array");
 			}
 		}
 	}
@@ -553,7 +553,11 @@ UpsertDocument(const bson_t *filter, const bson_t *update) {
 		bson_iter_t it;
 		if (bson_iter_init_find(&it, seed.get(), "_id"))
 			bson_append_iter(id_only.get(), "_id", 3, &it);
-		return WithIdFirst(ApplyUpdate(id_only.get(), update, true).get());
+		BsonPtr replaced = ApplyUpdate(id_only.get(), update, true);
+		// a replacement built on an _id already starts with it: no second copy to put it first
+		if (bson_iter_init(&it, replaced.get()) && bson_iter_next(&it) && std::strcmp(bson_iter_key(&it), "_id") == 0)
+			return replaced;
+		return WithIdFirst(replaced.get());
 	}
 	return WithIdFirst(ApplyUpdate(seed.get(), update, true).get());
 }

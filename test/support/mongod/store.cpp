@@ -51,6 +51,18 @@ DocArg(const bson_t *body, const char *key) {
 	return CopyBson(doc.get());
 }
 
+// The document under key as a view into body (no copy), in view; false when it is missing or null.
+bool
+DocArgView(const bson_t *body, const char *key, std::optional<StaticBson> &view) {
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, body, key) || BSON_ITER_HOLDS_NULL(&it))
+		return false;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it) && !BSON_ITER_HOLDS_ARRAY(&it))
+		throw CommandError(14, "TypeMismatch", std::string("BSON field '") + key + "' is the wrong type");
+	view.emplace(&it);
+	return true;
+}
+
 int64_t
 IntArg(const bson_t *body, const char *key, int64_t fallback) {
 	bson_iter_t it;
@@ -118,8 +130,8 @@ Evaluate(const bson_t *doc, const bson_value_t &expression) {
 		bson_iter_t it;
 		if (bson_iter_init(&it, spec.get()) && bson_iter_next(&it) && bson_iter_key(&it)[0] == '$')
 			throw CommandError(168, "InvalidPipelineOperator",
-			                   std::string("Unrecognized expression '") + bson_iter_key(&it) +
-			                       "' (mosta-test-mongod knows only \"$field\" paths and constants)");
+							   std::string("Unrecognized expression '") + bson_iter_key(&it) +
+								   "' (mosta-test-mongod knows only \"$field\" paths and constants)");
 	}
 	return expression;
 }
@@ -140,7 +152,7 @@ struct Store::Request {
 		bson_iter_init(&it, body);
 		if (!bson_iter_next(&it) || !BSON_ITER_HOLDS_UTF8(&it))
 			throw CommandError(73, "InvalidNamespace",
-			                   "collection name has invalid type " + std::to_string(bson_iter_type(&it)));
+							   "collection name has invalid type " + std::to_string(bson_iter_type(&it)));
 		return bson_iter_utf8(&it, nullptr);
 	}
 	std::string
@@ -161,11 +173,34 @@ struct Store::Request {
 				}
 		return docs;
 	}
+	// The same as views (data, length) into the body and the document sequences, which outlive the
+	// request: the write commands read each statement once, so they need no copy of it.
+	std::vector<std::pair<const uint8_t *, uint32_t>>
+	DocViews(const char *key) const {
+		std::vector<std::pair<const uint8_t *, uint32_t>> docs;
+		std::optional<StaticBson> array;
+		if (DocArgView(body, key, array)) {
+			bson_iter_t it;
+			bson_iter_init(&it, array->get());
+			while (bson_iter_next(&it)) {
+				if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+					throw CommandError(14, "TypeMismatch", "expected an array of documents");
+				uint32_t length = 0;
+				const uint8_t *data = nullptr;
+				bson_iter_document(&it, &length, &data);
+				docs.emplace_back(data, length);
+			}
+		}
+		for (const auto &sequence : *sequences)
+			if (sequence.identifier == key)
+				docs.insert(docs.end(), sequence.documents.begin(), sequence.documents.end());
+		return docs;
+	}
 };
 
 BsonPtr
 Store::RunCommand(const std::string &db, const bson_t *body, const std::vector<DocumentSequence> &sequences,
-                  int64_t connection_id) {
+				  int64_t connection_id) {
 	try {
 		Request request{db, "", body, &sequences, connection_id};
 		bson_iter_t it;
@@ -188,27 +223,27 @@ Store::RunCommand(const std::string &db, const bson_t *body, const std::vector<D
 BsonPtr
 Store::Dispatch(const Request &r) {
 	static const std::map<std::string, std::function<BsonPtr(Store &, const Request &)>> commands = {
-	    {"hello", [](Store &s, const Request &q) { return s.Hello(q, false); }},
-	    {"isMaster", [](Store &s, const Request &q) { return s.Hello(q, true); }},
-	    {"ismaster", [](Store &s, const Request &q) { return s.Hello(q, true); }},
-	    {"insert", &Store::Insert},
-	    {"update", &Store::Update},
-	    {"delete", &Store::Delete},
-	    {"find", &Store::Find},
-	    {"getMore", &Store::GetMore},
-	    {"killCursors", &Store::KillCursors},
-	    {"count", &Store::Count},
-	    {"aggregate", &Store::Aggregate},
-	    {"distinct", &Store::Distinct},
-	    {"createIndexes", &Store::CreateIndexes},
-	    {"listIndexes", &Store::ListIndexes},
-	    {"dropIndexes", &Store::DropIndexes},
-	    {"deleteIndexes", &Store::DropIndexes},
-	    {"listCollections", &Store::ListCollections},
-	    {"listDatabases", &Store::ListDatabases},
-	    {"create", &Store::Create},
-	    {"drop", &Store::Drop},
-	    {"dropDatabase", &Store::DropDatabase},
+		{"hello", [](Store &s, const Request &q) { return s.Hello(q, false); }},
+		{"isMaster", [](Store &s, const Request &q) { return s.Hello(q, true); }},
+		{"ismaster", [](Store &s, const Request &q) { return s.Hello(q, true); }},
+		{"insert", &Store::Insert},
+		{"update", &Store::Update},
+		{"delete", &Store::Delete},
+		{"find", &Store::Find},
+		{"getMore", &Store::GetMore},
+		{"killCursors", &Store::KillCursors},
+		{"count", &Store::Count},
+		{"aggregate", &Store::Aggregate},
+		{"distinct", &Store::Distinct},
+		{"createIndexes", &Store::CreateIndexes},
+		{"listIndexes", &Store::ListIndexes},
+		{"dropIndexes", &Store::DropIndexes},
+		{"deleteIndexes", &Store::DropIndexes},
+		{"listCollections", &Store::ListCollections},
+		{"listDatabases", &Store::ListDatabases},
+		{"create", &Store::Create},
+		{"drop", &Store::Drop},
+		{"dropDatabase", &Store::DropDatabase},
 	};
 	if (r.name == "ping" || r.name == "endSessions" || r.name == "killSessions" || r.name == "refreshSessions") {
 		BsonPtr reply = NewBson();
@@ -244,7 +279,8 @@ Store::Hello(const Request &r, bool legacy) {
 	BSON_APPEND_INT32(reply.get(), "maxBsonObjectSize", kMaxBsonObjectSize);
 	BSON_APPEND_INT32(reply.get(), "maxMessageSizeBytes", kMaxMessageSizeBytes);
 	BSON_APPEND_INT32(reply.get(), "maxWriteBatchSize", kMaxWriteBatchSize);
-	auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+	auto now =
+		std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
 	BSON_APPEND_DATE_TIME(reply.get(), "localTime", now.count());
 	BSON_APPEND_INT32(reply.get(), "logicalSessionTimeoutMinutes", kLogicalSessionTimeoutMinutes);
 	BSON_APPEND_INT32(reply.get(), "connectionId", static_cast<int32_t>(r.connection_id));
@@ -277,7 +313,7 @@ Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
 	// {_id: value} (the common case of every sink write) is a hash lookup.
 	bson_iter_t it;
 	if (filter && bson_count_keys(filter) == 1 && bson_iter_init_find(&it, filter, "_id") &&
-	    !BSON_ITER_HOLDS_ARRAY(&it) && !BSON_ITER_HOLDS_REGEX(&it)) {
+		!BSON_ITER_HOLDS_ARRAY(&it) && !BSON_ITER_HOLDS_REGEX(&it)) {
 		bool operators = false;
 		if (BSON_ITER_HOLDS_DOCUMENT(&it)) {
 			StaticBson doc(&it);
@@ -321,11 +357,11 @@ Store::CheckUnique(const std::string &ns, const Collection &collection, const bs
 				for (size_t i = 0; i < index.fields.size(); i++) {
 					std::vector<bson_value_t> values = ValuesAtPath(doc, index.fields[i]);
 					dup += (i ? ", " : "") + index.fields[i] + ": " +
-					       ValueToJson(values.empty() ? NullValue() : values[0]);
+						   ValueToJson(values.empty() ? NullValue() : values[0]);
 				}
 				throw CommandError(11000, "DuplicateKey",
-				                   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
-				                       " dup key: " + dup + " }");
+								   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
+									   " dup key: " + dup + " }");
 			}
 	}
 }
@@ -336,13 +372,20 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 	if (id.value_type == BSON_TYPE_ARRAY || id.value_type == BSON_TYPE_REGEX)
 		throw CommandError(2, "BadValue", "can't use an array or a regex for _id");
 	std::string key = CanonicalKey(id);
-	if (collection.by_id.count(key))
+	// one hash lookup finds a duplicate and makes the new entry (pointed at the document once it is stored)
+	auto [slot, inserted] = collection.by_id.try_emplace(key, collection.docs.end());
+	if (!inserted)
 		throw CommandError(11000, "DuplicateKey",
-		                   "E11000 duplicate key error collection: " + ns + " index: _id_ dup key: { _id: " +
-		                       ValueToJson(id) + " }");
-	CheckUnique(ns, collection, doc.get(), nullptr);
-	collection.docs.push_back(Stored{std::move(doc), key});
-	collection.by_id.emplace(key, std::prev(collection.docs.end()));
+						   "E11000 duplicate key error collection: " + ns +
+							   " index: _id_ dup key: { _id: " + ValueToJson(id) + " }");
+	try {
+		CheckUnique(ns, collection, doc.get(), nullptr);
+	} catch (...) {
+		collection.by_id.erase(slot);
+		throw;
+	}
+	collection.docs.push_back(Stored{std::move(doc), std::move(key)});
+	slot->second = std::prev(collection.docs.end());
 }
 
 namespace {
@@ -379,14 +422,15 @@ struct WriteErrors {
 BsonPtr
 Store::Insert(const Request &r) {
 	std::string ns = r.Namespace();
-	std::vector<BsonPtr> docs = r.Docs("documents");
+	auto docs = r.DocViews("documents");
 	bool ordered = BoolArg(r.body, "ordered", true);
 	Collection &collection = GetOrCreateCollection(r.db, r.Collection());
 	WriteErrors errors;
 	int32_t n = 0;
 	for (size_t i = 0; i < docs.size(); i++) {
 		try {
-			InsertOne(ns, collection, WithIdFirst(docs[i].get()));
+			StaticBson doc(docs[i].first, docs[i].second);
+			InsertOne(ns, collection, WithIdFirst(doc.get()));
 			n++;
 		} catch (const CommandError &error) {
 			errors.Add(i, error);
@@ -404,7 +448,7 @@ Store::Insert(const Request &r) {
 BsonPtr
 Store::Update(const Request &r) {
 	std::string ns = r.Namespace();
-	std::vector<BsonPtr> statements = r.Docs("updates");
+	auto statements = r.DocViews("updates");
 	bool ordered = BoolArg(r.body, "ordered", true);
 	Collection &collection = GetOrCreateCollection(r.db, r.Collection());
 	WriteErrors errors;
@@ -413,20 +457,22 @@ Store::Update(const Request &r) {
 	uint32_t upserted_count = 0;
 	for (size_t i = 0; i < statements.size(); i++) {
 		try {
-			const bson_t *statement = statements[i].get();
-			BsonPtr filter = DocArg(statement, "q");
+			StaticBson statement_view(statements[i].first, statements[i].second);
+			const bson_t *statement = statement_view.get();
+			std::optional<StaticBson> filter_view;
+			const bson_t *filter = DocArgView(statement, "q", filter_view) ? filter_view->get() : nullptr;
 			bson_iter_t it;
 			if (!bson_iter_init_find(&it, statement, "u") || !BSON_ITER_HOLDS_DOCUMENT(&it))
 				throw CommandError(9, "FailedToParse",
-				                   "the update 'u' must be a document (pipeline updates are not implemented)");
+								   "the update 'u' must be a document (pipeline updates are not implemented)");
 			StaticBson update(&it);
 			bool multi = BoolArg(statement, "multi", false);
 			bool upsert = BoolArg(statement, "upsert", false);
 			if (multi && !IsOperatorUpdate(update.get()) && !bson_empty(update.get()))
 				throw CommandError(9, "FailedToParse", "multi update is not supported for replacement-style update");
-			auto matched = Matching(collection, filter.get(), !multi);
+			auto matched = Matching(collection, filter, !multi);
 			if (matched.empty() && upsert) {
-				BsonPtr doc = UpsertDocument(filter.get(), update.get());
+				BsonPtr doc = UpsertDocument(filter, update.get());
 				bson_value_t id = IdOf(doc.get());
 				bson_t entry;
 				std::string key = std::to_string(upserted_count++);
@@ -465,16 +511,18 @@ Store::Update(const Request &r) {
 
 BsonPtr
 Store::Delete(const Request &r) {
-	std::vector<BsonPtr> statements = r.Docs("deletes");
+	auto statements = r.DocViews("deletes");
 	bool ordered = BoolArg(r.body, "ordered", true);
 	Collection *collection = FindCollection(r.db, r.Collection());
 	WriteErrors errors;
 	int32_t n = 0;
 	for (size_t i = 0; collection && i < statements.size(); i++) {
 		try {
-			BsonPtr filter = DocArg(statements[i].get(), "q");
-			int64_t limit = IntArg(statements[i].get(), "limit", 0);
-			for (auto stored : Matching(*collection, filter.get(), limit == 1)) {
+			StaticBson statement(statements[i].first, statements[i].second);
+			std::optional<StaticBson> filter_view;
+			const bson_t *filter = DocArgView(statement.get(), "q", filter_view) ? filter_view->get() : nullptr;
+			int64_t limit = IntArg(statement.get(), "limit", 0);
+			for (auto stored : Matching(*collection, filter, limit == 1)) {
 				collection->by_id.erase(stored->id_key);
 				collection->docs.erase(stored);
 				n++;
@@ -550,7 +598,7 @@ Store::Find(const Request &r) {
 			matched.push_back(stored->doc.get());
 	if (!spec.empty())
 		std::stable_sort(matched.begin(), matched.end(),
-		                 [&spec](const bson_t *a, const bson_t *b) { return CompareForSort(a, b, spec) < 0; });
+						 [&spec](const bson_t *a, const bson_t *b) { return CompareForSort(a, b, spec) < 0; });
 	Cursor cursor{r.Namespace(), {}, 0};
 	for (size_t i = static_cast<size_t>(skip); i < matched.size(); i++) {
 		if (limit > 0 && static_cast<int64_t>(cursor.docs.size()) >= limit)
@@ -643,7 +691,7 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			throw CommandError(40238, "Location40238", "The field '" + field + "' must specify one accumulator");
 		std::string name = bson_iter_key(&op);
 		if (name != "$sum" && name != "$count" && name != "$min" && name != "$max" && name != "$first" &&
-		    name != "$last" && name != "$avg")
+			name != "$last" && name != "$avg")
 			throw CommandError(15952, "Location15952", "unknown group operator '" + name + "'");
 		accumulators.push_back({field, name, *bson_iter_value(&op)});
 	}
@@ -661,7 +709,7 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			bson_value_t none{};
 			none.value_type = BSON_TYPE_EOD;
 			groups.push_back({id, std::vector<bson_value_t>(accumulators.size(), none),
-			                  std::vector<int64_t>(accumulators.size(), 0)});
+							  std::vector<int64_t>(accumulators.size(), 0)});
 		}
 		State &state = groups[slot->second];
 		for (size_t i = 0; i < accumulators.size(); i++) {
@@ -679,9 +727,9 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 				else {
 					int64_t sum = NumberAsInt64(acc) + NumberAsInt64(value);
 					acc = (sum >= INT32_MIN && sum <= INT32_MAX && acc.value_type == BSON_TYPE_INT32 &&
-					       value.value_type == BSON_TYPE_INT32)
-					          ? Int32Value(static_cast<int32_t>(sum))
-					          : Int64Value(sum);
+						   value.value_type == BSON_TYPE_INT32)
+							  ? Int32Value(static_cast<int32_t>(sum))
+							  : Int64Value(sum);
 				}
 			} else if (a.op == "$first") {
 				if (acc.value_type == BSON_TYPE_EOD)
@@ -689,8 +737,8 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			} else if (a.op == "$last") {
 				acc = value;
 			} else if (value.value_type != BSON_TYPE_NULL) {
-				if (acc.value_type == BSON_TYPE_EOD || (a.op == "$min" ? CompareValues(value, acc) < 0
-				                                                        : CompareValues(value, acc) > 0))
+				if (acc.value_type == BSON_TYPE_EOD ||
+					(a.op == "$min" ? CompareValues(value, acc) < 0 : CompareValues(value, acc) > 0))
 					acc = value;
 			}
 		}
@@ -703,7 +751,7 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			bson_value_t value = state.values[i];
 			if (accumulators[i].op == "$avg")
 				value = state.counts[i] ? DoubleValue(NumberAsDouble(value) / static_cast<double>(state.counts[i]))
-				                        : NullValue();
+										: NullValue();
 			else if (value.value_type == BSON_TYPE_EOD)
 				value = (accumulators[i].op == "$sum" || accumulators[i].op == "$count") ? Int32Value(0) : NullValue();
 			bson_append_value(doc.get(), accumulators[i].field.c_str(), -1, &value);
@@ -720,15 +768,15 @@ Store::Aggregate(const Request &r) {
 	bson_iter_t it;
 	if (!bson_iter_init_find(&it, r.body, "aggregate") || !BSON_ITER_HOLDS_UTF8(&it))
 		throw CommandError(73, "InvalidNamespace",
-		                   "mosta-test-mongod implements collection aggregations only ({aggregate: \"name\"})");
+						   "mosta-test-mongod implements collection aggregations only ({aggregate: \"name\"})");
 	if (BoolArg(r.body, "explain", false))
 		throw CommandError(59, "CommandNotFound", "explain is not implemented by mosta-test-mongod");
 	BsonPtr pipeline = DocArg(r.body, "pipeline");
 	if (!pipeline)
 		throw CommandError(9, "FailedToParse", "aggregate needs a pipeline array");
 	BsonPtr cursor_options = DocArg(r.body, "cursor");
-	int64_t batch_size = cursor_options ? IntArg(cursor_options.get(), "batchSize", kDefaultFirstBatch)
-	                                    : kDefaultFirstBatch;
+	int64_t batch_size =
+		cursor_options ? IntArg(cursor_options.get(), "batchSize", kDefaultFirstBatch) : kDefaultFirstBatch;
 	std::vector<BsonPtr> stages = ArrayOfDocs(pipeline.get());
 	std::vector<BsonPtr> docs;
 	size_t first_stage = 0;
@@ -746,7 +794,8 @@ Store::Aggregate(const Request &r) {
 	for (size_t s = first_stage; s < stages.size(); s++) {
 		bson_iter_t stage;
 		if (!bson_iter_init(&stage, stages[s].get()) || !bson_iter_next(&stage))
-			throw CommandError(40323, "Location40323", "A pipeline stage specification object must contain exactly one field.");
+			throw CommandError(40323, "Location40323",
+							   "A pipeline stage specification object must contain exactly one field.");
 		std::string name = bson_iter_key(&stage);
 		const bson_value_t *argument = bson_iter_value(&stage);
 		if (name == "$match" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
@@ -785,7 +834,8 @@ Store::Aggregate(const Request &r) {
 				doc = Project(doc.get(), projection.get());
 		} else {
 			throw CommandError(40324, "Location40324",
-			                   "Unrecognized pipeline stage name: '" + name + "' (or an argument mosta-test-mongod does not implement)");
+							   "Unrecognized pipeline stage name: '" + name +
+								   "' (or an argument mosta-test-mongod does not implement)");
 		}
 	}
 	return CursorReply(0, Cursor{r.Namespace(), std::move(docs), 0}, batch_size, false, "firstBatch");
@@ -840,11 +890,11 @@ Store::CreateIndexes(const Request &r) {
 		if (index.name == "_id_")
 			continue;
 		auto same = std::find_if(collection.indexes.begin(), collection.indexes.end(),
-		                         [&index](const Index &i) { return i.name == index.name; });
+								 [&index](const Index &i) { return i.name == index.name; });
 		if (same != collection.indexes.end()) {
 			if (same->fields != index.fields || same->unique != index.unique)
 				throw CommandError(86, "IndexKeySpecsConflict",
-				                   "An existing index has the same name as the requested index: " + index.name);
+								   "An existing index has the same name as the requested index: " + index.name);
 			continue;
 		}
 		BsonPtr full = NewBson();
@@ -904,7 +954,7 @@ Store::DropIndexes(const Request &r) {
 	} else {
 		std::string name = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
 		auto found = std::find_if(collection->indexes.begin(), collection->indexes.end(),
-		                          [&name](const Index &i) { return i.name == name; });
+								  [&name](const Index &i) { return i.name == name; });
 		if (found == collection->indexes.end())
 			throw CommandError(27, "IndexNotFound", "index not found with name [" + name + "]");
 		collection->indexes.erase(found);

@@ -21,7 +21,7 @@ inline constexpr const char *kMostaVersion = MOSTA_VERSION;
 // kProtocolFormatVersions lists the format-version values of the mostajs output plugin this build speaks
 // (docs/protocol.md section 4), comma separated: the sidecar asks for 2 (json values as strings, so the JSON null
 // and SQL NULL differ); the plugin of this release writes 1 and 2.
-inline constexpr const char *kProtocolFormatVersions = "1, 2";
+inline constexpr const char *kProtocolFormatVersions = "1, 2, 3";
 
 // kCatalogVersion is the version of the mosta catalog (CREATE EXTENSION mostajs) this build reads and writes.
 inline constexpr const char *kCatalogVersion = MOSTA_VERSION;

@@ -37,4 +37,15 @@ const char *RowOpName(RowOp op);
 void AppendRowChangeBody(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple,
 						 HeapTuple old_tuple, bool include_types, int format_version);
 
+/*
+ * AppendRowChangeValues writes the rest of a format-version-3 row change
+ * after the caller's `{"op":"...",` and its own fields: "relid", "new" and
+ * "old" as arrays of one value per column of info's relation document, in
+ * its order, "unchanged" as the 0-based positions of unchanged TOAST values
+ * (null in "new"), then the closing brace. Under a replica identity other
+ * than FULL, "old" holds null at every position outside the identity.
+ */
+void AppendRowChangeValues(StringInfo out, const RelationInfo *info, TupleDesc desc, HeapTuple new_tuple,
+						   HeapTuple old_tuple, int format_version);
+
 } // namespace mostajs

@@ -47,7 +47,10 @@ struct RelationInfo {
 	const char *names_json; /* "\"schema\":\"s\",\"table\":\"t\"" */
 	const char *key_json;	/* "[\"id\"]" in the key index's order, or nullptr when the table has no key */
 	const char *types_json; /* "{\"id\":\"integer\",...}" */
-	bool identity_full;		/* REPLICA IDENTITY FULL: the old row has every column */
+	/* the relation document of format version 3: {"op":"relation","relid":...,"columns":[...]} */
+	const char *relation_json;
+	uint64 build_id;	/* unique in the backend for each build of an entry: a new one means a new description */
+	bool identity_full; /* REPLICA IDENTITY FULL: the old row has every column */
 	int column_count;
 	ColumnInfo *columns;
 	FilterResult filter;

@@ -60,10 +60,14 @@ void AppendTimestamptzJson(StringInfo out, TimestampTz value);
  * The change stream's format versions (docs/protocol.md, "Versioning"). From
  * version 2 on, json and jsonb values are JSON strings holding their text
  * (in arrays too), so a JSON null differs from SQL NULL; version 1 embeds them.
+ * From version 3 on, a relation document describes a table once per decoding
+ * session (and again after it changes), and row changes carry values only,
+ * by column position.
  */
 constexpr int kMinFormatVersion = 1;
-constexpr int kMaxFormatVersion = 2;
+constexpr int kMaxFormatVersion = 3;
 constexpr int kJsonAsTextVersion = 2;
+constexpr int kRelationDocumentVersion = 3;
 
 /* AppendValueJson writes value (not NULL, already detoasted or not) as JSON, in format_version's form. */
 void AppendValueJson(StringInfo out, Datum value, const TypeEncoding *encoding, int format_version);
