@@ -1,8 +1,8 @@
 /*
  * initial_copy.hpp
- *     What the initial copy (CopyInSnapshot, app/rule_copy.hpp) reads, apart from the loop itself: which tables it
- * copies, each table's shape announcement and its rows, all in the slot's exported snapshot (docs/sidecar.md, "The
- * initial copy").
+ *     What the initial copy (CopyInSnapshot, app/rule_copy.hpp) reads, apart from the loop itself: which tables
+ *     it copies, each table's shape announcement and its rows, all in the slot's exported snapshot
+ *     (docs/sidecar.md, "The initial copy").
  *
  *     Shapes. Before a table's rows, the copy applies the mostajs.ddl message document announcing the table as its
  *     CREATE TABLE did (mosta.snapshot_ddl_document: the same document the event trigger writes), so every target
