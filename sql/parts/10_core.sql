@@ -132,8 +132,9 @@ CREATE TABLE mosta.rule_stats (
 );
 COMMENT ON TABLE mosta.rule_stats IS 'Per-rule counters, reported by mosta-sidecar';
 
--- Written by the sidecar; one row per (rule, target replica). Each target has its own replication slot, so a
--- failing target holds back only its own slot: retained_bytes is the WAL that slot makes PostgreSQL keep.
+-- Written by the sidecar; one row per (rule, target replica). A rule's targets share the rule's replication slot,
+-- which confirms the position of the target furthest behind: retained_bytes is the WAL that slot makes PostgreSQL
+-- keep (the same for every target of the rule).
 CREATE TABLE mosta.target_status (
 	rule              mosta.object_name NOT NULL REFERENCES mosta.rules (name) ON DELETE CASCADE,
 	project           mosta.object_name NOT NULL,

@@ -217,7 +217,6 @@ boost::asio::awaitable<void>
 RuleRunner::StartStream(Lsn start) {
 	std::vector<PluginOption> plugin_options{{"format-version", std::to_string(kFormatVersion)},
 											 {"include-lsn", "on"},
-											 {"include-types", "on"},
 											 {"batch-bytes", "65536"},
 											 {"include-xids", "on"},
 											 {"include-timestamp", "on"},
