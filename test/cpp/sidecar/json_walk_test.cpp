@@ -161,7 +161,8 @@ TEST(DdlMessageJson, FillKeepsItsExactText) {
 		R"({"name":"f","type":"boolean","fill":false},{"name":"z","type":"text","fill":null}]})"));
 	ASSERT_TRUE(message);
 	ASSERT_EQ(message->columns.size(), 5u);
-	EXPECT_EQ(message->columns[0].fill, std::optional<Value>(Value(std::string_view("123456789012345678901234567890.5"))));
+	EXPECT_EQ(message->columns[0].fill,
+			  std::optional<Value>(Value(std::string_view("123456789012345678901234567890.5"))));
 	EXPECT_EQ(message->columns[1].fill, std::optional<Value>(Value(std::int64_t{9223372036854775807})));
 	ASSERT_TRUE(message->columns[2].fill);
 	ASSERT_TRUE(std::holds_alternative<RawJson>(*message->columns[2].fill));
