@@ -326,7 +326,8 @@ decode_only() {
 	pub -c "SELECT pg_copy_logical_replication_slot('$sidecar_slot', 'bench_decode_only')" >/dev/null
 	began=$(date +%s%N)
 	PGPORT=$pub_port pg_recvlogical -d bench_e2e --start -S bench_decode_only -f /dev/null --endpos="$1" --no-loop \
-		-o include-lsn=on -o include-types=on -o include-xids=on -o include-timestamp=on -o batch-bytes=65536 -o include-tables=public.bench_rows
+		-o format-version=3 -o include-lsn=on -o include-xids=on -o include-timestamp=on -o batch-bytes=65536 \
+		-o partition-root=on -o include-tables=public.bench_rows
 	elapsed=$(($(date +%s%N) - began))
 	pub -c "SELECT pg_drop_replication_slot('bench_decode_only')" >/dev/null
 	echo "$elapsed"

@@ -47,16 +47,6 @@ IsNullText(const std::optional<std::string_view> &text) {
 	return !text || *text == "null";
 }
 
-// ForEachElement calls each(element) for the elements of the array text array.
-template <typename Each>
-void
-ForEachElement(std::string_view array, Each each) {
-	JsonParse parse(array);
-	for (auto element : parse.Document().get_array().value())
-		each(element.value());
-	parse.ExpectEnd();
-}
-
 // SplitQualifiedName splits a canonical name (quote_ident parts joined by '.') into its unquoted parts.
 std::vector<std::string>
 SplitQualifiedName(std::string_view name) {

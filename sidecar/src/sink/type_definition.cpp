@@ -57,16 +57,6 @@ Required(const std::optional<std::string> &text, std::string_view name, std::str
 	return *text;
 }
 
-// ForEachElement calls each(element) for the elements of the array text array.
-template <typename Each>
-void
-ForEachElement(std::string_view array, Each each) {
-	JsonParse parse(array);
-	for (auto element : parse.Document().get_array().value())
-		each(element.value());
-	parse.ExpectEnd();
-}
-
 // An attribute's or a constraint's members, read in one pass.
 struct Members {
 	std::optional<std::string> name, type, collation, definition;

@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "mosta/common/canonical_row.hpp" // JsonQuote: the escapes PostgreSQL and cJSON write
+
 namespace mosta::sidecar {
 
 namespace {
@@ -38,46 +40,6 @@ Pool() {
 constexpr bool
 IsJsonSpace(char c) noexcept {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-// AppendEscaped writes text as a JSON string as the dumps' type records hold it.
-void
-AppendEscaped(std::string_view text, std::string &out) {
-	out += '"';
-	for (char c : text) {
-		switch (c) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\b':
-			out += "\\b";
-			break;
-		case '\f':
-			out += "\\f";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\r':
-			out += "\\r";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		default:
-			if (static_cast<unsigned char>(c) < 0x20) {
-				char escape[8];
-				std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-				out += escape;
-			} else {
-				out += c;
-			}
-		}
-	}
-	out += '"';
 }
 
 } // namespace
@@ -155,7 +117,7 @@ AppendCompactJson(ondemand::value value, std::string &out) {
 			if (!first)
 				out += ',';
 			first = false;
-			AppendEscaped(field.unescaped_key().value(), out);
+			out += JsonQuote(field.unescaped_key().value());
 			out += ':';
 			AppendCompactJson(field.value().value(), out);
 		}
@@ -175,7 +137,7 @@ AppendCompactJson(ondemand::value value, std::string &out) {
 		return;
 	}
 	case ondemand::json_type::string:
-		AppendEscaped(value.get_string().value(), out);
+		out += JsonQuote(value.get_string().value());
 		return;
 	case ondemand::json_type::number: {
 		std::string_view token = TrimJsonSpace(value.raw_json_token());

@@ -53,6 +53,17 @@ class JsonParse {
 	ondemand::document document_;
 };
 
+// ForEachElement calls each(element) for the elements of the JSON array text array; throws
+// simdjson::simdjson_error when array is not one.
+template <typename Each>
+void
+ForEachElement(std::string_view array, Each each) {
+	JsonParse parse(array);
+	for (auto element : parse.Document().get_array().value())
+		each(element.value());
+	parse.ExpectEnd();
+}
+
 // TrimJsonSpace returns token without the JSON whitespace raw_json_token leaves after it.
 std::string_view TrimJsonSpace(std::string_view token) noexcept;
 
