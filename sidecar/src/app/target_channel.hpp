@@ -35,8 +35,10 @@
 
 namespace mosta::sidecar {
 
-// kMaxQueuedBatches bounds a target's queue (each batch is at most one 64 kB output message, parsed).
-inline constexpr std::size_t kMaxQueuedBatches = 64;
+// kMaxQueuedBatches bounds a target's queue (each batch is at most one 64 kB output message, parsed: a few hundred
+// kB with its changes). 16 keeps a 1 MB stream ahead of each worker, enough to smooth a sink's commits, and the
+// sidecar's peak RSS under 50 MB (at 64 it reached 52 MB in bench/e2e.sh's catch-up).
+inline constexpr std::size_t kMaxQueuedBatches = 16;
 
 // kSlowTargetTimeout is how long a target's queue may stay full, while another target of the rule waits for input,
 // before it is detached to catch up on its own.
