@@ -703,6 +703,12 @@ class DocumentReader {
 		}
 		decoder_.last_table = entry;
 		change.relation = entry->schema;
+		if (!entry->schema->columns.empty()) {
+			for (Column &column : change.new_row)
+				column.declared = entry->schema->FindColumn(column.name);
+			for (Column &column : change.old_row)
+				column.declared = entry->schema->FindColumn(column.name);
+		}
 	}
 
 	// ResolveVersion3Row names the positional values of a row change after its relation.
@@ -754,8 +760,10 @@ class DocumentReader {
 		if (row.size() != relation.columns.size())
 			Fail(Quoted(field) + " has " + std::to_string(row.size()) + " values for " +
 				 std::to_string(relation.columns.size()) + " columns");
-		for (std::size_t i = 0; i < row.size(); ++i)
+		for (std::size_t i = 0; i < row.size(); ++i) {
 			row[i].name = relation.columns[i].name;
+			row[i].declared = &relation.columns[i];
+		}
 	}
 
 	// ReadRelation reads a version-3 relation document into the decoder's relation map.
@@ -894,8 +902,10 @@ RelationSchema::RelationSchema(std::uint32_t relid_in, std::string schema_in, st
 	: relid(relid_in), schema(std::move(schema_in)), table(std::move(table_in)), key(std::move(key_in)),
 	  identity(identity_in), columns(std::move(columns_in)) {
 	by_name_.reserve(columns.size());
-	for (std::size_t i = 0; i < columns.size(); ++i)
+	for (std::size_t i = 0; i < columns.size(); ++i) {
 		by_name_.emplace_back(columns[i].name, i);
+		columns[i].classified = ClassifyPgType(columns[i].type);
+	}
 	std::stable_sort(by_name_.begin(), by_name_.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
 }
 

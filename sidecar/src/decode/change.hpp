@@ -37,6 +37,7 @@
 #include <variant>
 #include <vector>
 
+#include "mosta/common/pg_types.hpp"
 #include "pg/lsn.hpp"
 
 namespace mosta::sidecar {
@@ -94,10 +95,15 @@ IsNull(const Value &value) noexcept {
 	return std::holds_alternative<std::monostate>(value);
 }
 
+struct RelationColumn;
+
 // One column of a row image, in the order of the document (version 3: of the relation).
 struct Column {
 	std::string_view name; // a view into the relation's schema or the message
 	Value value;
+	// The relation's column of that name when the documents carry types (versions 2 with types, and 3), else null:
+	// its type classified once per relation, so that sinks do not look names up and split type names per value.
+	const RelationColumn *declared = nullptr;
 
 	// operator== compares names and values.
 	friend bool
@@ -132,7 +138,8 @@ struct RelationColumn {
 	std::string type;
 	std::uint32_t type_oid = 0; // 0: unknown (version 2)
 	std::int32_t typmod = -1;
-	int dims = 0; // array depth, 0 for a non-array (version 3)
+	int dims = 0;					  // array depth, 0 for a non-array (version 3)
+	PgColumnType classified{nullptr}; // type, classified by RelationSchema's constructor (Text when unknown)
 };
 
 // What a row change's table looks like: built once per relation by the decoder and shared (read-only) by every

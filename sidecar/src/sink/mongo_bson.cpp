@@ -46,10 +46,9 @@ struct PgType {
 	int dims = 0;
 };
 
-// ReadPgType classifies a type name by the type table's BSON form.
+// ReadPgType maps a classified type by the type table's BSON form.
 PgType
-ReadPgType(std::string_view type) {
-	PgColumnType column = ClassifyPgType(type);
+ReadPgType(PgColumnType column) {
 	PgType result;
 	result.dims = column.dims;
 	switch (column.info->bson) {
@@ -331,6 +330,13 @@ ParseByteaHex(std::string_view text) {
 	return bytes;
 }
 
+// NeedsEscape tells whether MongoFieldName would change name (or refuse it).
+bool
+NeedsEscape(std::string_view name) noexcept {
+	return (!name.empty() && name[0] == '$') || name.find('.') != std::string_view::npos ||
+		   name.find('\0') != std::string_view::npos;
+}
+
 // AppendScalar appends a non-JSON-structured value by kind.
 void AppendScalar(bson_t *doc, std::string_view field, const Value &value, Kind kind, std::string_view column,
 				  MappingNotes &notes);
@@ -359,7 +365,7 @@ class JsonToBson {
 			parse.ExpectScalarEnd(token);
 			switch (type) {
 			case ondemand::json_type::string:
-				AppendScalar(doc, field, std::string(document.get_string().value()), leaf_kind_, column_, notes_);
+				AppendScalar(doc, field, document.get_string().value(), leaf_kind_, column_, notes_);
 				return;
 			case ondemand::json_type::boolean:
 				AppendScalar(doc, field, document.get_bool().value(), leaf_kind_, column_, notes_);
@@ -418,7 +424,12 @@ class JsonToBson {
 			Kind saved = leaf_kind_;
 			leaf_kind_ = Kind::Json;
 			for (auto member : value.get_object().value()) {
-				std::string key = MongoFieldName(member.unescaped_key().value());
+				std::string_view raw_key = member.unescaped_key().value();
+				std::string escaped = NeedsEscape(raw_key) ? MongoFieldName(raw_key) : std::string();
+				std::string_view key = escaped.empty() ? raw_key : std::string_view(escaped);
+				if (key.empty()) // the driver's validation is off (mongo_sink.cpp): refuse here what it refused
+					throw std::runtime_error("column \"" + std::string(column_) +
+											 "\": a JSON object has an empty key, which MongoDB does not store");
 				AppendValue(&child, key, member.value().value(), depth + 1);
 			}
 			leaf_kind_ = saved;
@@ -439,7 +450,7 @@ class JsonToBson {
 			return;
 		}
 		case ondemand::json_type::string:
-			AppendScalar(doc, field, std::string(value.get_string().value()), leaf_kind_, column_, notes_);
+			AppendScalar(doc, field, value.get_string().value(), leaf_kind_, column_, notes_);
 			return;
 		case ondemand::json_type::boolean:
 			AppendScalar(doc, field, value.get_bool().value(), leaf_kind_, column_, notes_);
@@ -546,10 +557,32 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 	return found == row.end() ? nullptr : &*found;
 }
 
-// TypeOf returns change's type name of column (empty when unknown).
-std::string_view
-TypeOf(const Change &change, std::string_view column) {
-	return change.TypeOf(column);
+// TypeOfColumn returns how column maps: from its relation column when the decoder resolved it (classified once per
+// relation), else by looking its name up in change's types.
+PgType
+TypeOfColumn(const Change &change, const Column &column) {
+	if (column.declared != nullptr)
+		return ReadPgType(column.declared->classified);
+	return ReadPgType(ClassifyPgType(change.TypeOf(column.name)));
+}
+
+// AppendMapped appends value as AppendMongoValue does, for a type already mapped.
+void
+AppendMapped(bson_t *doc, std::string_view field, const Value &value, PgType pg_type, std::string_view column,
+			 MappingNotes &notes) {
+	// a json column's own value (not an array of them): a version-1 object, array or scalar is natural JSON
+	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string_view>(value))
+		pg_type.kind = Kind::Json;
+	AppendScalar(doc, field, value, pg_type.kind, column, notes);
+}
+
+// AppendColumn appends column under its escaped name (no copy of the name when it needs no escape).
+void
+AppendColumn(bson_t *doc, const Column &column, PgType pg_type, MappingNotes &notes) {
+	if (NeedsEscape(column.name))
+		AppendMapped(doc, MongoFieldName(column.name), column.value, pg_type, column.name, notes);
+	else
+		AppendMapped(doc, column.name, column.value, pg_type, column.name, notes);
 }
 
 } // namespace
@@ -589,18 +622,14 @@ MongoFieldName(std::string_view name) {
 void
 AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::string_view type,
 				 std::string_view column, MappingNotes &notes) {
-	PgType pg_type = ReadPgType(type);
-	// a json column's own value (not an array of them): a version-1 object, array or scalar is natural JSON
-	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string_view>(value))
-		pg_type.kind = Kind::Json;
-	AppendScalar(doc, field, value, pg_type.kind, column, notes);
+	AppendMapped(doc, field, value, ReadPgType(ClassifyPgType(type)), column, notes);
 }
 
 bool
 MongoOmitsColumn(const Change &change, const Column &column) {
 	if (!IsNull(column.value))
 		return false;
-	PgType pg_type = ReadPgType(TypeOf(change, column.name));
+	PgType pg_type = TypeOfColumn(change, column);
 	return pg_type.kind == Kind::JsonText && pg_type.dims == 0;
 }
 
@@ -627,8 +656,8 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 	if (change.Key().size() == 1) {
 		const Column &column = value_of(change.Key()[0]);
 		const std::string_view *uuid = std::get_if<std::string_view>(&column.value);
-		if (PgType type = ReadPgType(TypeOf(change, column.name));
-			legacy && uuid != nullptr && type.kind == Kind::Uuid && type.dims == 0) {
+		PgType type = TypeOfColumn(change, column);
+		if (legacy && uuid != nullptr && type.kind == Kind::Uuid && type.dims == 0) {
 			// a uuid id_map allocated for a legacy ObjectId: the document keeps its original _id
 			if (std::optional<std::string> hex = legacy(change, std::string(*uuid));
 				hex && bson_oid_is_valid(hex->c_str(), 24)) {
@@ -638,14 +667,14 @@ AppendMongoId(bson_t *doc, const Change &change, const std::vector<Column> &row,
 				return;
 			}
 		}
-		AppendMongoValue(doc, "_id", column.value, TypeOf(change, column.name), column.name, notes);
+		AppendMapped(doc, "_id", column.value, type, column.name, notes);
 		return;
 	}
 	bson_t id;
 	Check(bson_append_document_begin(doc, "_id", 3, &id), "_id");
 	for (const std::string &name : change.Key()) {
 		const Column &column = value_of(name);
-		AppendMongoValue(&id, MongoFieldName(name), column.value, TypeOf(change, name), name, notes);
+		AppendColumn(&id, column, TypeOfColumn(change, column), notes);
 	}
 	Check(bson_append_document_end(doc, &id), "_id");
 }
@@ -670,10 +699,10 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 									 " into MongoDB: its column \"_id\" is not its one-column key, and _id is the "
 									 "document's key; rename the column or make it the primary key");
 		}
-		if (MongoOmitsColumn(change, column))
-			continue; // SQL NULL of a json column: no field, apart from a JSON null (BSON null)
-		AppendMongoValue(doc.get(), MongoFieldName(column.name), column.value, TypeOf(change, column.name), column.name,
-						 notes);
+		PgType type = TypeOfColumn(change, column);
+		if (IsNull(column.value) && type.kind == Kind::JsonText && type.dims == 0)
+			continue; // SQL NULL of a json column (MongoOmitsColumn): no field, apart from a JSON null (BSON null)
+		AppendColumn(doc.get(), column, type, notes);
 	}
 	return doc;
 }

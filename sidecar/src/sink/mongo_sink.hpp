@@ -271,6 +271,7 @@ class MongoSink final : public SinkCore {
 	std::string bulk_collection_name_;
 	std::size_t bulk_operations_ = 0;
 	MappingNotes notes_;
+	BsonHandle row_upsert_options_; // RowUpsertOptions, built once
 	std::set<std::string> warned_;
 };
 

@@ -650,7 +650,13 @@ TEST(ChangeDecoder, ReadsVersion3RelationsAndRowsByPosition) {
 	EXPECT_EQ(insert.new_row,
 			  (std::vector<Column>{
 				  {"id", std::int64_t{1}}, {"price", std::string_view("9.90")}, {"tags", RawJson{R"(["a","b"])"}}}));
+	// each value points at its relation column, whose type is classified once for every change of the relation
+	EXPECT_EQ(insert.new_row[1].declared, &relation.columns[1]);
+	EXPECT_EQ(relation.columns[1].classified.info->kind, mosta::PgTypeKind::Numeric);
+	EXPECT_EQ(relation.columns[2].classified.info->kind, mosta::PgTypeKind::Text);
+	EXPECT_EQ(relation.columns[2].classified.dims, 1);
 	const Change &toast = changes[2];
+	EXPECT_EQ(toast.new_row[1].declared, &relation.columns[2]); // the unchanged "price" is left out
 	EXPECT_EQ(toast.unchanged, std::vector<std::string_view>{"price"});
 	EXPECT_EQ(toast.new_row, (std::vector<Column>{{"id", std::int64_t{1}}, {"tags", RawJson{R"(["a"])"}}}));
 	EXPECT_FALSE(toast.has_old);

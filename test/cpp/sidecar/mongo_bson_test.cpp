@@ -267,6 +267,19 @@ TEST(MongoBson, JsonKeysWithDotsAndDollars) {
 			  "b\" : 1, \"\xEF\xBC\x84set\" : 2, \"x$\" : 3 } }");
 }
 
+TEST(MongoBson, JsonEmptyKeyIsRefused) {
+	// the sink turns the driver's client-side validation off, so the mapping itself refuses what it refused
+	BsonHandle doc = NewBson();
+	MappingNotes notes;
+	try {
+		AppendMongoValue(doc.get(), "v", RawJson{R"({"a": {"": 1}})"}, "jsonb", "payload", notes);
+		FAIL() << "an empty JSON key was mapped";
+	} catch (const std::runtime_error &error) {
+		EXPECT_NE(std::string(error.what()).find("\"payload\": a JSON object has an empty key"), std::string::npos)
+			<< error.what();
+	}
+}
+
 TEST(MongoBson, InvalidJsonThrows) {
 	BsonHandle doc = NewBson();
 	MappingNotes notes;
@@ -328,6 +341,31 @@ TEST(MongoBson, RowDocumentWithSingleKey) {
 											"b\" : \"x\", \"n\" : { \"$numberDecimal\" : \"1.5\" } }");
 	BsonHandle filter = MongoIdFilter(change, change->new_row, notes);
 	EXPECT_EQ(BsonToRelaxedJson(filter.get()), R"({ "_id" : 5 })");
+}
+
+TEST(MongoBson, DeclaredColumnsMapAsTheirTypeNames) {
+	// the decoder points each column at its relation column (type classified once); a row without those pointers
+	// is mapped by looking the names up, and both give the same document
+	mosta::sidecar::ParsedChange change =
+		RowChange(R"({"op":"insert","schema":"public","table":"t","key":["id"],)"
+				  R"("new":{"id":5,"n":"1.5","j":null,"at":"2024-05-01T10:30:00+00:00"},)"
+				  R"js("types":{"id":"integer","n":"numeric(5,2)","j":"jsonb","at":"timestamp with time zone"}})js");
+	for (const Column &column : change->new_row) {
+		ASSERT_NE(column.declared, nullptr) << column.name;
+		EXPECT_EQ(column.declared->name, column.name);
+	}
+	EXPECT_EQ(change->new_row[1].declared->classified.info->kind, PgTypeKind::Numeric);
+	std::vector<Column> undeclared = change->new_row;
+	for (Column &column : undeclared)
+		column.declared = nullptr;
+	MappingNotes notes;
+	std::string declared_json = BsonToRelaxedJson(MongoRowDocument(change, change->new_row, notes).get());
+	EXPECT_EQ(declared_json, BsonToRelaxedJson(MongoRowDocument(change, undeclared, notes).get()));
+	EXPECT_EQ(
+		declared_json,
+		R"({ "_id" : 5, "id" : 5, "n" : { "$numberDecimal" : "1.5" }, "at" : { "$date" : "2024-05-01T10:30:00Z" } })");
+	EXPECT_TRUE(MongoOmitsColumn(change, change->new_row[2]));
+	EXPECT_TRUE(MongoOmitsColumn(change, undeclared[2]));
 }
 
 TEST(MongoBson, CompositeKeyIsAnEmbeddedDocument) {
