@@ -817,16 +817,58 @@ $$;
 COMMENT ON FUNCTION mosta_rule_targets(text) IS
 	'Returns each target of each rule the sidecar runs: its slot, progress, retained WAL and errors';
 
+-- _mask_json returns the jsonb document doc with every string in it masked by
+-- mosta.mask_text, object keys included, at any depth; the value of a member
+-- whose key names a secret (password, token, ... : the keys mask_text masks
+-- in key=value) becomes "***" whatever its type, unless it is null or "".
+-- mosta.activity.detail goes through it on its way to PUBLIC in
+-- mosta_topology(): the API masks the URIs it logs, but the sidecar writes
+-- its events' texts (a target's error, which may quote a connection string)
+-- as they are.
+CREATE FUNCTION mosta._mask_json(doc jsonb) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT CASE jsonb_typeof(doc)
+		WHEN 'string' THEN to_jsonb(mosta.mask_text(doc #>> '{}'))
+		WHEN 'array' THEN coalesce((
+			SELECT jsonb_agg(mosta._mask_json(e.element) ORDER BY e.position)
+			  FROM jsonb_array_elements(doc) WITH ORDINALITY e(element, position)), '[]')
+		WHEN 'object' THEN coalesce((
+			SELECT jsonb_object_agg(mosta.mask_text(m.key),
+			                        CASE WHEN mosta.mask_text(m.key || '=x') <> mosta.mask_text(m.key) || '=x'
+			                                  AND m.value NOT IN ('null', '""') THEN '"***"'
+			                             ELSE mosta._mask_json(m.value) END)
+			  FROM jsonb_each(doc) m), '{}')
+		ELSE doc
+	END
+$$;
+COMMENT ON FUNCTION mosta._mask_json(jsonb) IS
+	'Returns a jsonb value with every string masked by mosta.mask_text and the values of secret keys as ***';
+
+-- mosta_topology is the topology file (mosta-sidecar --tree) in one jsonb
+-- value: docs/sql-api.md, "Topology JSON". Version 2 adds to version 1's
+-- fields statusMaxAgeMs, each project's readsGoTo and eligible (what
+-- mosta_read_replica decides, from the same _eligible_slaves, without
+-- advancing the session's round-robin position) and the recent activity,
+-- its detail masked by _mask_json.
 CREATE FUNCTION mosta_topology() RETURNS jsonb
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT jsonb_build_object(
-		'version', 1,
+		'version', 2,
 		'generatedAt', now(),
+		'statusMaxAgeMs', mosta.status_max_age_ms(),
 		'projects', coalesce((
 			SELECT jsonb_object_agg(p.name, jsonb_build_object(
-				'readRouting', coalesce((SELECT g.strategy FROM mosta.routing g WHERE g.project = p.name), 'least-lag'),
+				'readRouting', g.strategy,
+				-- as mosta_read_replica(): the least lagging eligible slave, or the master when none is
+				-- eligible; round-robin and random choose per call, so only eligible tells
+				'readsGoTo', CASE WHEN e.by_lag IS NULL
+				                  THEN (SELECT m.name FROM mosta.replicas m WHERE m.project = p.name AND m.role = 'master')
+				                  WHEN g.strategy = 'least-lag' THEN e.by_lag[1] END,
+				'eligible', to_jsonb(coalesce(e.by_lag, '{}')),
 				'replicas', coalesce((
 					SELECT jsonb_agg(jsonb_build_object(
 						'name', r.name, 'role', r.role, 'dialect', r.dialect, 'uri', r.uri,
@@ -845,7 +887,11 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 					  FROM mosta.replicas_masked r
 					  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
 					 WHERE r.project = p.name), '[]')))
-			  FROM mosta.projects p), '{}'),
+			  FROM mosta.projects p
+			 CROSS JOIN LATERAL (SELECT coalesce((SELECT o.strategy FROM mosta.routing o WHERE o.project = p.name),
+			                                     'least-lag') AS strategy) g
+			 CROSS JOIN LATERAL (SELECT array_agg(l.replica ORDER BY l.lag_ms, l.replica) AS by_lag
+			                       FROM mosta._eligible_slaves(p.name) l) e), '{}'),
 		'rules', coalesce((
 			SELECT jsonb_agg(jsonb_build_object(
 				'name', u.name, 'source', u.source, 'target', u.target, 'mode', u.mode,
@@ -864,10 +910,18 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 					) ORDER BY g.project, g.replica)
 					  FROM @extschema@.mosta_rule_targets(u.name) g), '[]')
 			) ORDER BY u.name)
-			  FROM @extschema@.mosta_rules() u), '[]'))
+			  FROM @extschema@.mosta_rules() u), '[]'),
+		-- the 30 most recent changes, newest first; mosta.activity itself is not readable by PUBLIC
+		'activity', coalesce((
+			SELECT jsonb_agg(jsonb_build_object(
+				'id', a.id, 'at', a.at, 'actor', a.actor, 'action', a.action, 'project', a.project,
+				'object', mosta.mask_text(a.object), 'detail', mosta._mask_json(a.detail)
+			) ORDER BY a.at DESC, a.id DESC)
+			  FROM (SELECT * FROM mosta.activity x ORDER BY x.at DESC, x.id DESC LIMIT 30) a), '[]'))
 $$;
 COMMENT ON FUNCTION mosta_topology() IS
-	'Returns the whole topology (projects, replicas, routing, rules, status) as jsonb, passwords masked';
+	'Returns the whole topology (projects, replicas, routing, rules, status, recent activity) as jsonb, '
+	'passwords masked';
 
 ------------------------------------------------------------------------------
 -- Privileges

@@ -8,8 +8,10 @@ SELECT plan(46);
 \ir support/helpers.psql
 
 -- an empty catalog
-SELECT is(mosta_topology() - 'generatedAt', '{"version": 1, "projects": {}, "rules": []}'::jsonb,
-          'the topology of an empty catalog has version 1, no projects and no rules');
+SELECT is(mosta_topology() - 'generatedAt',
+          jsonb_build_object('version', 2, 'statusMaxAgeMs', mosta.status_max_age_ms(), 'projects', '{}'::jsonb,
+                             'rules', '[]'::jsonb, 'activity', '[]'::jsonb),
+          'the topology of an empty catalog has version 2, no projects, no rules and no activity');
 SELECT is_empty('SELECT * FROM mosta_replica_status()', 'mosta_replica_status() of an empty catalog is empty');
 
 -- every password below contains "S3cret", so that one search finds any leak
@@ -157,11 +159,11 @@ SELECT is(pg_temp.error_of($$SELECT * FROM mosta_rule_targets('nope')$$),
 SELECT mosta_set_read_routing('shop', 'round-robin');
 CREATE TEMP TABLE topo AS SELECT mosta_topology() AS t;
 
-SELECT is((SELECT t->'version' FROM topo), '1'::jsonb, 'version is 1');
+SELECT is((SELECT t->'version' FROM topo), '2'::jsonb, 'version is 2');
 SELECT ok((SELECT (t->>'generatedAt')::timestamptz = now() FROM topo), 'generatedAt is the current time');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM topo, jsonb_object_keys(t) k),
-          ARRAY['generatedAt', 'projects', 'rules', 'version'],
-          'the topology has exactly version, generatedAt, projects and rules');
+          ARRAY['activity', 'generatedAt', 'projects', 'rules', 'statusMaxAgeMs', 'version'],
+          'the topology has exactly version, generatedAt, statusMaxAgeMs, projects, rules and activity');
 SELECT is((SELECT array_agg(k ORDER BY k) FROM topo, jsonb_object_keys(t->'projects') k), ARRAY['blog', 'shop'],
           'projects is an object keyed by project name');
 SELECT is((SELECT t #>> '{projects,blog,readRouting}' FROM topo), 'least-lag', 'readRouting defaults to least-lag');
