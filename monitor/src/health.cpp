@@ -79,8 +79,8 @@ ReplicaHealth(const MonitorState &state, const std::string &project, const std::
 	if (r == nullptr)
 		return Answer(404, project, "no replica \"" + replica + "\" in project \"" + project + "\"");
 	std::string extra = ",\"replica\":" + JsonString(replica) + ",\"role\":" + JsonString(r->role) +
-						",\"status\":" + JsonString(r->status.status) + ",\"lagMs\":" +
-						(r->status.lag_ms ? std::to_string(*r->status.lag_ms) : "null");
+						",\"status\":" + JsonString(r->status.status) +
+						",\"lagMs\":" + (r->status.lag_ms ? std::to_string(*r->status.lag_ms) : "null");
 	if (r->role != "slave")
 		return Answer(503, project, "the replica is a " + r->role + ", not a slave", extra);
 	if (r->status.status != "up")
@@ -106,8 +106,7 @@ ReplicaHealth(const MonitorState &state, const std::string &project, const std::
 }
 
 HealthAnswer
-RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t &counter,
-			std::mt19937_64 &random) {
+RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t &counter, std::mt19937_64 &random) {
 	HealthAnswer answer;
 	const Project *found = Lookup(state, project, answer);
 	if (found == nullptr)

@@ -24,11 +24,11 @@ namespace mosta::monitor {
 
 class HttpServer {
   public:
-	static constexpr std::size_t kMaxQueued = 8;					 // events queued per stream before it is dropped
-	static constexpr std::chrono::seconds kKeepalive{15};			 // ": keepalive" this often on an idle stream
-	static constexpr std::chrono::seconds kIoTimeout{30};			 // a read or write that takes longer closes
-	static constexpr std::size_t kMaxConnections = 1024;			 // more are closed at once
-	static constexpr std::size_t kMaxRequestBytes = 16 * 1024;		 // headers, and the body of POST /login
+	static constexpr std::size_t kMaxQueued = 8;			   // events queued per stream before it is dropped
+	static constexpr std::chrono::seconds kKeepalive{15};	   // ": keepalive" this often on an idle stream
+	static constexpr std::chrono::seconds kIoTimeout{30};	   // a read or write that takes longer closes
+	static constexpr std::size_t kMaxConnections = 1024;	   // more are closed at once
+	static constexpr std::size_t kMaxRequestBytes = 16 * 1024; // headers, and the body of POST /login
 
 	HttpServer(boost::asio::io_context &context, const Options &options, MonitorState &state);
 	~HttpServer();

@@ -49,7 +49,7 @@ main(int argc, char **argv) {
 		std::optional<std::string> last_reason;
 		mm::ReadCallback deliver = [&](const mm::SourceRead &read) {
 			double now = mm::NowUnix();
-			bool changed = read.kind == mm::SourceRead::Kind::Text	  ? state.OnText(read.text, now)
+			bool changed = read.kind == mm::SourceRead::Kind::Text		? state.OnText(read.text, now)
 						   : read.kind == mm::SourceRead::Kind::Missing ? state.OnMissing(now)
 																		: state.OnError(read.text, now);
 			if (!changed)
@@ -74,10 +74,10 @@ main(int argc, char **argv) {
 		else
 			asio::co_spawn(context, mm::PollCatalog(options.source, options.poll_interval, deliver), report);
 		server.Start();
-		mm::MonitorLog("listening on http://" +
-					   (endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]"
-												   : endpoint.address().to_string()) +
-					   ":" + std::to_string(endpoint.port()) + (options.token.empty() ? " (no token: loopback only)" : ""));
+		mm::MonitorLog(
+			"listening on http://" +
+			(endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string()) +
+			":" + std::to_string(endpoint.port()) + (options.token.empty() ? " (no token: loopback only)" : ""));
 		asio::signal_set signals(context, SIGINT, SIGTERM);
 		signals.async_wait([&](const boost::system::error_code &error, int signal) {
 			if (error)

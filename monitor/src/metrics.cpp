@@ -98,7 +98,8 @@ ReplicaMetrics(std::string &out, const Topology &topology) {
 		for (const Replica &r : p.replicas)
 			if (r.status.lag_ms)
 				lag.Sample({{"project", p.name}, {"replica", r.name}}, static_cast<double>(*r.status.lag_ms) / 1000);
-	Family bytes(out, "mosta_replica_lag_bytes", "gauge", "The replica's reported lag behind its source, in WAL bytes.");
+	Family bytes(out, "mosta_replica_lag_bytes", "gauge",
+				 "The replica's reported lag behind its source, in WAL bytes.");
 	for (const Project &p : topology.projects)
 		for (const Replica &r : p.replicas)
 			if (r.status.lag_bytes)

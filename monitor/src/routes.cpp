@@ -130,8 +130,7 @@ Health(RouteContext &context, const Request &request, std::string_view path, std
 
 // Authorized answers the authenticated paths.
 RouteResult
-Authorized(RouteContext &context, const Request &request, std::string_view path, std::string_view query,
-		   double now) {
+Authorized(RouteContext &context, const Request &request, std::string_view path, std::string_view query, double now) {
 	if (path == "/") {
 		const WebAsset *page = FindWebAsset("/dashboard.html");
 		return {Page(request, http::status::ok, page ? std::string(page->body) : "dashboard missing"), false};
@@ -145,7 +144,8 @@ Authorized(RouteContext &context, const Request &request, std::string_view path,
 	if (path == "/master" || path == "/replica" || path == "/route")
 		return {Health(context, request, path, query, now), false};
 	if (const WebAsset *asset = FindWebAsset(path)) {
-		Response response = Answer(request, http::status::ok, std::string(asset->content_type), std::string(asset->body));
+		Response response =
+			Answer(request, http::status::ok, std::string(asset->content_type), std::string(asset->body));
 		response.set("Content-Security-Policy", kContentSecurityPolicy);
 		return {std::move(response), false};
 	}
@@ -180,8 +180,9 @@ RouteImpl(RouteContext &context, const Request &request, const std::string &addr
 	if (!Authenticated(context, request, steady_now)) {
 		if (path == "/")
 			return {Redirect(request, "/login"), false};
-		Response response = Json(request, 401, "{\"error\":\"authentication required: Authorization: Bearer TOKEN, "
-											   "or log in at /login\"}");
+		Response response = Json(request, 401,
+								 "{\"error\":\"authentication required: Authorization: Bearer TOKEN, "
+								 "or log in at /login\"}");
 		response.set(http::field::www_authenticate, "Bearer realm=\"mosta-monitor\"");
 		return {std::move(response), false};
 	}

@@ -111,11 +111,11 @@ class MonitorState {
 
 	StateSettings settings_;
 	std::optional<Topology> topology_;
-	std::string text_;						// the last good text, to skip unchanged reads
-	std::optional<std::string> condition_;	// why the last read failed, nullopt when it did not
-	std::optional<double> read_at_;			// the last successful read
-	std::optional<std::string> published_;	// the stale reason last published ("" when not stale)
-	std::optional<double> last_generated_;	// the generatedAt the history and rates last took
+	std::string text_;					   // the last good text, to skip unchanged reads
+	std::optional<std::string> condition_; // why the last read failed, nullopt when it did not
+	std::optional<double> read_at_;		   // the last successful read
+	std::optional<std::string> published_; // the stale reason last published ("" when not stale)
+	std::optional<double> last_generated_; // the generatedAt the history and rates last took
 	std::map<std::string, std::deque<LagPoint>> history_;
 	std::map<std::string, CounterSample> samples_;
 	std::map<std::string, RuleRate> rates_;

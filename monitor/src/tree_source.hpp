@@ -33,8 +33,7 @@ SourceRead ReadTreeFile(const std::string &path);
 // WatchTree reads path at once, then on every inotify event of its directory and every poll_interval, calling
 // deliver with each read; runs until cancelled (the io_context stops). Never throws out of the loop: a failed
 // inotify setup is logged and polling carries on alone.
-boost::asio::awaitable<void> WatchTree(std::string path, std::chrono::milliseconds poll_interval,
-									   ReadCallback deliver);
+boost::asio::awaitable<void> WatchTree(std::string path, std::chrono::milliseconds poll_interval, ReadCallback deliver);
 
 // PollCatalog reads mosta_topology() from the database dsn at once and every poll_interval, reconnecting after a
 // failure (delivered as an Error with the masked message).
