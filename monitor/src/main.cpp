@@ -47,18 +47,23 @@ main(int argc, char **argv) {
 		mm::HttpServer server(context, options, state);
 		asio::ip::tcp::endpoint endpoint = server.Listen();
 		std::optional<std::string> last_reason;
+		// deliver takes each read of the source; nothing may escape it, or the source's loop would end
 		mm::ReadCallback deliver = [&](const mm::SourceRead &read) {
-			double now = mm::NowUnix();
-			bool changed = read.kind == mm::SourceRead::Kind::Text		? state.OnText(read.text, now)
-						   : read.kind == mm::SourceRead::Kind::Missing ? state.OnMissing(now)
-																		: state.OnError(read.text, now);
-			if (!changed)
-				return;
-			std::optional<std::string> reason = state.StaleReason(now);
-			if (reason != last_reason)
-				mm::MonitorLog(reason ? "stale: " + *reason : std::string("the topology is current"));
-			last_reason = reason;
-			server.PublishState();
+			try {
+				double now = mm::NowUnix();
+				bool changed = read.kind == mm::SourceRead::Kind::Text		? state.OnText(read.text, now)
+							   : read.kind == mm::SourceRead::Kind::Missing ? state.OnMissing(now)
+																			: state.OnError(read.text, now);
+				if (!changed)
+					return;
+				std::optional<std::string> reason = state.StaleReason(now);
+				if (reason != last_reason)
+					mm::MonitorLog(reason ? "stale: " + *reason : std::string("the topology is current"));
+				last_reason = reason;
+				server.PublishState();
+			} catch (const std::exception &e) {
+				mm::MonitorLog(std::string("could not take a read of the topology: ") + e.what());
+			}
 		};
 		auto report = [](std::exception_ptr error) {
 			if (!error)

@@ -189,6 +189,17 @@ RouteImpl(RouteContext &context, const Request &request, const std::string &addr
 	return Authorized(context, request, path, query, now);
 }
 
+// LogInternalError logs that answering target failed; the path only: no header, query string or body reaches
+// the log.
+void
+LogInternalError(std::string_view target, const char *what) noexcept {
+	try {
+		MonitorLog("internal error answering " + std::string(target.substr(0, target.find('?'))) + ": " + what);
+	} catch (...) {
+		MonitorLog("internal error (and no memory to say more)");
+	}
+}
+
 } // namespace
 
 std::string
@@ -220,14 +231,12 @@ LoginPage(const std::string &message) {
 RouteResult
 Route(RouteContext &context, const Request &request, const std::string &remote_address, SteadyTime steady_now,
 	  double now) noexcept {
-	std::string_view target = request.target();
 	try {
 		return RouteImpl(context, request, remote_address, steady_now, now);
 	} catch (const std::exception &e) {
-		// the path only: no header, no query string, no body reaches the log
-		MonitorLog("internal error answering " + std::string(target.substr(0, target.find('?'))) + ": " + e.what());
+		LogInternalError(request.target(), e.what());
 	} catch (...) {
-		MonitorLog("internal error answering " + std::string(target.substr(0, target.find('?'))));
+		LogInternalError(request.target(), "an exception of unknown type");
 	}
 	try {
 		return {Json(request, 500, "{\"error\":\"internal error (see the monitor's log)\"}"), false};

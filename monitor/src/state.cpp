@@ -56,17 +56,11 @@ MonitorState::OnError(const std::string &message, double now) {
 
 bool
 MonitorState::OnTick(double now) {
-	std::optional<std::string> current = Published(now);
-	std::string reason = current.value_or("");
+	std::string reason = StaleReason(now).value_or("");
 	if (published_ && *published_ == reason)
 		return false;
 	published_ = reason;
 	return true;
-}
-
-std::optional<std::string>
-MonitorState::Published(double now) const {
-	return StaleReason(now);
 }
 
 std::optional<std::string>
@@ -145,18 +139,17 @@ AppendRounded(std::string &out, double value) {
 
 } // namespace
 
-std::string
-MonitorState::StateJson(double now) const {
+void
+MonitorState::AppendMonitor(std::string &out, double now) const {
 	std::optional<std::string> stale = StaleReason(now);
-	std::string out = "{\"monitor\":{\"version\":";
+	out += "{\"version\":";
 	AppendJsonString(out, MOSTA_VERSION);
 	out += ",\"source\":";
 	AppendJsonString(out, settings_.source_kind);
 	out += ",\"readAt\":";
 	out += read_at_ ? JsonString(FormatIsoTime(*read_at_)) : "null";
 	out += ",\"generatedAt\":";
-	const std::optional<std::string> &generated = topology_ ? topology_->generated_at : std::nullopt;
-	out += generated ? JsonString(*generated) : "null";
+	out += topology_ && topology_->generated_at ? JsonString(*topology_->generated_at) : "null";
 	out += ",\"ageSeconds\":";
 	if (topology_ && topology_->generated_at_unix)
 		AppendRounded(out, now - *topology_->generated_at_unix);
@@ -167,10 +160,12 @@ MonitorState::StateJson(double now) const {
 	out += ",\"staleReason\":";
 	out += stale ? JsonString(*stale) : "null";
 	out += ",\"pollIntervalMs\":" + std::to_string(settings_.poll_interval.count());
-	out += ",\"staleAfterMs\":" + std::to_string(settings_.stale_after.count());
-	out += "},\"topology\":";
-	out += topology_ ? topology_->json : "null";
-	out += ",\"routing\":{";
+	out += ",\"staleAfterMs\":" + std::to_string(settings_.stale_after.count()) + "}";
+}
+
+void
+MonitorState::AppendRouting(std::string &out) const {
+	out += "{";
 	bool first = true;
 	if (topology_)
 		for (const Project &project : topology_->projects) {
@@ -189,8 +184,13 @@ MonitorState::StateJson(double now) const {
 			}
 			out += "]}";
 		}
-	out += "},\"history\":{";
-	first = true;
+	out += "}";
+}
+
+void
+MonitorState::AppendHistory(std::string &out) const {
+	out += "{";
+	bool first = true;
 	for (const auto &[key, points] : history_) {
 		out += first ? "" : ",";
 		first = false;
@@ -207,8 +207,13 @@ MonitorState::StateJson(double now) const {
 		}
 		out += "]";
 	}
-	out += "},\"rates\":{";
-	first = true;
+	out += "}";
+}
+
+void
+MonitorState::AppendRates(std::string &out) const {
+	out += "{";
+	bool first = true;
 	for (const auto &[rule, rate] : rates_) {
 		out += first ? "" : ",";
 		first = false;
@@ -219,7 +224,22 @@ MonitorState::StateJson(double now) const {
 		AppendRounded(out, rate.transactions_per_second);
 		out += "}";
 	}
-	out += "}}";
+	out += "}";
+}
+
+std::string
+MonitorState::StateJson(double now) const {
+	std::string out = "{\"monitor\":";
+	AppendMonitor(out, now);
+	out += ",\"topology\":";
+	out += topology_ ? topology_->json : "null";
+	out += ",\"routing\":";
+	AppendRouting(out);
+	out += ",\"history\":";
+	AppendHistory(out);
+	out += ",\"rates\":";
+	AppendRates(out);
+	out += "}";
 	return out;
 }
 

@@ -106,8 +106,11 @@ class MonitorState {
 	// Remember records the new topology's lag points and counters (once per distinct generatedAt).
 	void Remember(const Topology &topology);
 
-	// Published returns (stale, reason) at now, to detect a change.
-	std::optional<std::string> Published(double now) const;
+	// The parts of StateJson: "monitor", "routing", "history" and "rates".
+	void AppendMonitor(std::string &out, double now) const;
+	void AppendRouting(std::string &out) const;
+	void AppendHistory(std::string &out) const;
+	void AppendRates(std::string &out) const;
 
 	StateSettings settings_;
 	std::optional<Topology> topology_;

@@ -29,9 +29,10 @@ use_database mosta_monitor_http_$$
 monitor=
 plain=
 events=
+catalog=
 cleanup_extra() {
 	local pid
-	for pid in $events $plain $monitor; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for pid in $events $plain $monitor $catalog; do kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 }
 token="tok-$$-Zq8sEcReT"
 
@@ -222,6 +223,18 @@ events=
 rm "$work/crafted.json"
 missing() { curl -s "$url/api/state" | grep -q '"staleReason":"no topology file at '; }
 if poll_until 20 missing; then ok "the file removed: stale, \"no topology file at ...\""; else not_ok "the file removed: stale ($(curl -s "$url/api/state" | head -c 300))"; fi
+
+# --source: the same topology read from the catalog (no file)
+start_monitor "$work/log.catalog" --source "dbname=$db" --poll-interval 200ms --token "$token"
+catalog=$started
+from_catalog() {
+	curl -s -H "Authorization: Bearer $token" "$url/api/state" >"$work/catalog.json" &&
+		[ "$(json_field "$work/catalog.json" '(d["monitor"]["source"], d["monitor"]["stale"], [r["name"] for r in d["topology"]["rules"]])')" = "('catalog', False, ['r1'])" ]
+}
+if poll_until 20 from_catalog; then ok "--source DSN: the topology read from the catalog"; else not_ok "--source DSN: the topology read from the catalog ($(head -c 300 "$work/catalog.json"))"; fi
+kill -TERM "$catalog"
+wait "$catalog"
+catalog=
 
 # 3. refusals and logs
 "$MONITOR" --tree "$work/tree.json" --bind 0.0.0.0 --port 0 2>"$work/log.refused" &
