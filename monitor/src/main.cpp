@@ -75,7 +75,8 @@ main(int argc, char **argv) {
 			}
 		};
 		if (tree)
-			asio::co_spawn(context, mm::WatchTree(options.tree_path, options.poll_interval, deliver), report);
+			asio::co_spawn(context, mm::WatchTree(options.tree_path, options.poll_interval, options.inotify, deliver),
+						   report);
 		else
 			asio::co_spawn(context, mm::PollCatalog(options.source, options.poll_interval, deliver), report);
 		server.Start();

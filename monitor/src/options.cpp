@@ -86,6 +86,7 @@ constexpr Flag kFlags[] = {
 	{"--help", false, [](Options &o, const std::string &) { o.help = true; }},
 	{"-h", false, [](Options &o, const std::string &) { o.help = true; }},
 	{"--version", false, [](Options &o, const std::string &) { o.version = true; }},
+	{"--no-inotify", false, [](Options &o, const std::string &) { o.inotify = false; }},
 	{"--tree", true,
 	 [](Options &o, const std::string &v) {
 		 if (v.empty() || v.back() == '/')
@@ -188,6 +189,7 @@ Options:
   --token-file FILE      the token is the first line of FILE (keeps it out of the process list)
   --poll-interval DUR    re-read the file or the catalog this often (default 1s)
   --stale-after DUR      a topology generated longer ago than this is stale (default 30s)
+  --no-inotify           watch the --tree file by polling only (file systems whose changes inotify misses)
   --version              print the version and exit
   -h, --help             print this help and exit
 

@@ -26,6 +26,7 @@ struct Options {
 	std::string token;								// --token, --token-file or MOSTA_MONITOR_TOKEN; "" for none
 	std::chrono::milliseconds poll_interval{1'000}; // re-read the file or catalog this often
 	std::chrono::milliseconds stale_after{30'000};	// a topology older than this is stale
+	bool inotify = true;							// --no-inotify: poll only
 	bool help = false;
 	bool version = false;
 };

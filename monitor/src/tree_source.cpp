@@ -97,21 +97,22 @@ WatchDirectory(std::string path, ReadCallback deliver) {
 } // namespace
 
 asio::awaitable<void>
-WatchTree(std::string path, std::chrono::milliseconds poll_interval, ReadCallback deliver) {
+WatchTree(std::string path, std::chrono::milliseconds poll_interval, bool inotify, ReadCallback deliver) {
 	auto executor = co_await asio::this_coro::executor;
 	deliver(ReadTreeFile(path));
-	asio::co_spawn(executor, WatchDirectory(path, deliver), [](std::exception_ptr error) {
-		if (!error)
-			return;
-		try {
-			std::rethrow_exception(error);
-		} catch (const boost::system::system_error &e) {
-			if (e.code() != asio::error::operation_aborted)
+	if (inotify)
+		asio::co_spawn(executor, WatchDirectory(path, deliver), [](std::exception_ptr error) {
+			if (!error)
+				return;
+			try {
+				std::rethrow_exception(error);
+			} catch (const boost::system::system_error &e) {
+				if (e.code() != asio::error::operation_aborted)
+					MonitorLog(std::string("file watch stopped: ") + e.what() + "; polling only");
+			} catch (const std::exception &e) {
 				MonitorLog(std::string("file watch stopped: ") + e.what() + "; polling only");
-		} catch (const std::exception &e) {
-			MonitorLog(std::string("file watch stopped: ") + e.what() + "; polling only");
-		}
-	});
+			}
+		});
 	asio::steady_timer timer(executor);
 	for (;;) {
 		timer.expires_after(poll_interval);

@@ -30,10 +30,11 @@ inline constexpr std::size_t kMaxTreeBytes = 64u << 20;
 // ReadTreeFile reads the file at path once.
 SourceRead ReadTreeFile(const std::string &path);
 
-// WatchTree reads path at once, then on every inotify event of its directory and every poll_interval, calling
-// deliver with each read; runs until cancelled (the io_context stops). Never throws out of the loop: a failed
-// inotify setup is logged and polling carries on alone.
-boost::asio::awaitable<void> WatchTree(std::string path, std::chrono::milliseconds poll_interval, ReadCallback deliver);
+// WatchTree reads path at once, then on every inotify event of its directory (unless inotify is false) and every
+// poll_interval, calling deliver with each read; runs until cancelled (the io_context stops). Never throws out of
+// the loop: a failed inotify setup is logged and polling carries on alone.
+boost::asio::awaitable<void> WatchTree(std::string path, std::chrono::milliseconds poll_interval, bool inotify,
+									   ReadCallback deliver);
 
 // PollCatalog reads mosta_topology() from the database dsn at once and every poll_interval, reconnecting after a
 // failure (delivered as an Error with the masked message).

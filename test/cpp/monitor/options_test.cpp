@@ -17,6 +17,8 @@ TEST(MonitorOptions, Defaults) {
 	EXPECT_EQ(options.poll_interval.count(), 1000);
 	EXPECT_EQ(options.stale_after.count(), 30000);
 	EXPECT_TRUE(options.token.empty());
+	EXPECT_TRUE(options.inotify);
+	EXPECT_FALSE(ParseOptions({"--tree", "t", "--no-inotify"}, nullptr).inotify);
 }
 
 TEST(MonitorOptions, Durations) {
