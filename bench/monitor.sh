@@ -108,7 +108,7 @@ run() {
 	"$MONITOR" --tree "$work/tree.json" --port 0 --poll-interval 1s "$@" 2>"$work/log" &
 	monitor=$!
 	local deadline=$((SECONDS + 20))
-	until grep -q 'listening on' "$work/log"; do
+	until grep -qs 'listening on' "$work/log"; do
 		[ $SECONDS -lt $deadline ] || { echo "monitor did not start: $(cat "$work/log")" >&2; exit 1; }
 		sleep 0.1 # --allow-sleep: poll interval of a loop bounded by the deadline
 	done

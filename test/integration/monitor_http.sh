@@ -43,7 +43,7 @@ start_monitor() {
 	shift
 	"$MONITOR" --port 0 "$@" 2>"$log" &
 	started=$!
-	listening() { grep -q 'listening on http://' "$log"; }
+	listening() { grep -qs 'listening on http://' "$log"; }
 	poll_until 20 listening || fail_setup "mosta-monitor did not start: $(cat "$log")"
 	url=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$log" | head -1)
 }
