@@ -1,12 +1,14 @@
 /*
  * main.cpp
  *     mosta-monitor: parses the options, sets up the io_context, the signal_set, the topology source and the HTTP
- *     server, and runs until SIGINT or SIGTERM. Exit status: 0 clean stop, 1 runtime failure, 2 bad options.
+ *     server, and runs until SIGINT or SIGTERM (SIGHUP re-reads the topology file).
+ *     Exit status: 0 clean stop, 1 runtime failure, 2 bad options.
  */
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,10 +82,6 @@ main(int argc, char **argv) {
 		else
 			asio::co_spawn(context, mm::PollCatalog(options.source, options.poll_interval, deliver), report);
 		server.Start();
-		mm::MonitorLog(
-			"listening on http://" +
-			(endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string()) +
-			":" + std::to_string(endpoint.port()) + (options.token.empty() ? " (no token: loopback only)" : ""));
 		asio::signal_set signals(context, SIGINT, SIGTERM);
 		signals.async_wait([&](const boost::system::error_code &error, int signal) {
 			if (error)
@@ -92,6 +90,24 @@ main(int argc, char **argv) {
 			server.Stop();
 			context.stop();
 		});
+		// SIGHUP re-reads the file at once (the catalog is read at the next poll); it never stops the monitor
+		asio::signal_set hangups(context, SIGHUP);
+		std::function<void(const boost::system::error_code &, int)> on_hangup =
+			[&](const boost::system::error_code &error, int) {
+				if (error)
+					return;
+				mm::MonitorLog("SIGHUP: reading the topology again");
+				if (tree)
+					deliver(mm::ReadTreeFile(options.tree_path));
+				hangups.async_wait(on_hangup);
+			};
+		hangups.async_wait(on_hangup);
+		// logged once the signals are handled: a script that waits for this line may signal at once
+		mm::MonitorLog(
+			"listening on http://" +
+			(endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string()) +
+			":" + std::to_string(endpoint.port()) +
+			(options.token.empty() ? " (no token required: loopback clients only)" : ""));
 		context.run();
 		return 0;
 	} catch (const std::exception &e) {
