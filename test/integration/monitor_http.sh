@@ -4,7 +4,7 @@
 #   1. over a real mosta-sidecar --tree (project app: master + SQLite slave "local", rule r1): the token is required
 #      (401 without or with a wrong one, / redirects to /login), login (wrong 401, right 303 + an HttpOnly session
 #      cookie that is not the token), the cookie opens / and /api/state, which shows the sidecar's topology;
-#      /metrics passes promtool check metrics; /master and /route; failed logins are limited (429); once the
+#      /metrics passes promtool check metrics; /master and /route; failed logins are limited per address (429); once the
 #      sidecar stops, the state turns stale after --stale-after and /master says 503;
 #   2. over a tree file this script writes itself (atomically, with mv), on a second monitor without a token
 #      (loopback): /replica?lag= goes 200 -> 503 -> 200 as the reported lag passes the threshold and comes back,
@@ -134,10 +134,14 @@ case $route in
 *) not_ok "/route?project=app: the SQLite slave ($route)" ;;
 esac
 
-# four more wrong logins make five within the minute: the sixth try is refused, even with the right token
-for _ in 1 2 3 4; do status "$base/login" --data-urlencode "token=wrong" >/dev/null; done
+# failed logins from one address (127.0.0.2, a fresh one): five are answered 401, then even the right token gets
+# 429 from there, while another address (127.0.0.1) still logs in
+codes=
+for _ in 1 2 3 4 5; do codes="$codes$(status "$base/login" --interface 127.0.0.2 --data-urlencode "token=wrong") "; done
+code=$(status "$base/login" --interface 127.0.0.2 --data-urlencode "token=$token")
+if [ "$codes" = "401 401 401 401 401 " ] && [ "$code" = 429 ]; then ok "more than 5 failed logins in a minute: 429"; else not_ok "more than 5 failed logins in a minute: 429 ($codes-> $code)"; fi
 code=$(status "$base/login" --data-urlencode "token=$token")
-if [ "$code" = 429 ]; then ok "more than 5 failed logins in a minute: 429"; else not_ok "more than 5 failed logins in a minute: 429 ($code)"; fi
+if [ "$code" = 303 ]; then ok "the limit is per address: another one logs in"; else not_ok "the limit is per address: another one logs in ($code)"; fi
 code=$(status "$base/api/state" -H "Cookie: $cookie")
 if [ "$code" = 200 ]; then ok "the session still works meanwhile"; else not_ok "the session still works meanwhile ($code)"; fi
 curl -s -o /dev/null -X POST -H "Cookie: $cookie" "$base/logout"
