@@ -79,22 +79,22 @@ async def writer(deadline):
     while time.time() < deadline:
         seq += 1
         write_tree(seq)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # --allow-sleep: the load's pace (one write every 0.5 s), not a synchronisation
 
 async def main():
-    write_tree(0)
-    await asyncio.sleep(0.5)
     deadline = time.time() + seconds
     tasks = [asyncio.create_task(client(deadline)) for _ in range(clients)]
-    await asyncio.sleep(2)  # the clients connect first
+    # the clients connect first (each has had its first event), for at most 20 s
+    connect_deadline = time.time() + 20
+    while connected < clients and time.time() < connect_deadline:
+        await asyncio.sleep(0.05)  # --allow-sleep: poll interval of a loop bounded by the deadline
     await writer(deadline)
     await asyncio.gather(*tasks)
     delays.sort()
     q = lambda p: delays[min(len(delays) - 1, int(p * len(delays)))] if delays else float("nan")
     print(len(delays), connected, "%.4f %.4f %.4f" % (q(0.5), q(0.99), delays[-1] if delays else float("nan")))
 
-python_write = sys.argv[5] == "init"
-if python_write:
+if sys.argv[5] == "init":
     write_tree(0)
 else:
     asyncio.run(main())
