@@ -118,8 +118,13 @@ return {
     rules: all(document, 'rule-row').map((row) => ({
         rule: row.getAttribute('data-rule'), mode: text(one(row, 'rule-mode')), status: text(one(row, 'rule-status')),
         changes: value(one(row, 'rule-changes')), transactions: value(one(row, 'rule-transactions')),
-        changes_text: text(one(row, 'rule-changes')), rate_text: text(one(row, 'rule-changes-rate')),
-        error: text(one(row, 'rule-error')) })),
+        rows_copied: value(one(row, 'rule-rows-copied')), changes_text: text(one(row, 'rule-changes')),
+        rate_text: text(one(row, 'rule-changes-rate')), error: text(one(row, 'rule-error')) })),
+    targets: all(document, 'target-row').map((row) => ({
+        rule: row.getAttribute('data-rule'), replica: row.getAttribute('data-replica'),
+        slot: text(one(row, 'target-slot')), status: text(one(row, 'target-status')) })),
+    reads: Object.fromEntries(all(document, 'project').map((card) =>
+        [card.getAttribute('data-project'), text(one(card, 'reads-go-to'))])),
     activity: all(document, 'activity-item').map((item) => text(one(item, 'activity-action'))),
     stale: all(document, 'stale-banner').filter(shown).map(text)[0] || null,
 };
@@ -147,6 +152,12 @@ class Page:
     def activity(self):
         return self.snapshot()["activity"]
 
+    def targets(self):
+        return sorted((t["rule"], t["replica"], t["slot"]) for t in self.snapshot()["targets"])
+
+    def reads(self):
+        return self.snapshot()["reads"]
+
     def stale_banner(self):
         return self.snapshot()["stale"]
 
@@ -158,10 +169,16 @@ def catalog_replicas(db):
             for p, r, role, dialect, status, lag in rows}
 
 
+RULE_FIELDS = ("mode", "status", "rows_copied", "changes", "transactions")
+
+
 def catalog_rules(db):
-    rows = psql_rows(db, "SELECT name, mode, status, changes_applied, transactions FROM mosta_rules()")
-    return {name: {"mode": mode, "status": status, "changes": changes, "transactions": transactions}
-            for name, mode, status, changes, transactions in rows}
+    rows = psql_rows(db, "SELECT name, mode, status, snapshot_rows, changes_applied, transactions FROM mosta_rules()")
+    return {row[0]: dict(zip(RULE_FIELDS, row[1:])) for row in rows}
+
+
+def catalog_targets(db):
+    return sorted(tuple(row) for row in psql_rows(db, "SELECT rule, replica, slot FROM mosta_rule_targets()"))
 
 
 def screenshot(driver, out, name):
@@ -239,22 +256,30 @@ def run(args, driver, token):
 
     def rules_match():
         shown, wanted = page.rules(), catalog_rules(db)
-        return {k: {f: v[f] for f in ("mode", "status", "changes", "transactions")} for k, v in shown.items()} == \
-            wanted and shown
+        return {k: {f: v[f] for f in RULE_FIELDS} for k, v in shown.items()} == wanted and shown
 
-    check(poll(30, rules_match), "the rules shown (name, mode, status, changes, transactions) are the catalog's",
+    check(poll(30, rules_match),
+          "the rules shown (name, mode, status, rows copied, changes, transactions) are the catalog's",
           f"page {page.rules()}\ncatalog {catalog_rules(db)}")
+    targets = poll(30, lambda: page.targets() == catalog_targets(db) and page.targets())
+    check(targets, f"the targets shown (rule, replica, slot) are the catalog's: {targets}",
+          f"page {page.targets()}\ncatalog {catalog_targets(db)}")
+    reads = poll(30, lambda: page.reads().get(args.project) == psql_rows(
+        db, f"SELECT mosta_read_replica('{args.project}')")[0][0] and page.reads()[args.project])
+    check(reads, f"project {args.project}: reads go to {reads!r}, as mosta_read_replica says", page.reads())
 
     # 4. The activity feed (topology version 2) is the catalog's 30 most recent entries, newest first.
     with open(args.tree, encoding="utf-8") as f:
         version = json.load(f).get("version")
     if version and version >= 2:
-        wanted = [row[0] for row in psql_rows(db, "SELECT action FROM mosta.activity ORDER BY id DESC LIMIT 30")]
-        shown = poll(30, lambda: page.activity() == wanted and page.activity())
-        check(shown, f"the activity feed shows the catalog's {len(wanted)} latest entries",
-              f"page {page.activity()}\ncatalog {wanted}")
+        def latest():
+            return [row[0] for row in psql_rows(db, "SELECT action FROM mosta.activity ORDER BY id DESC LIMIT 30")]
+
+        shown = poll(30, lambda: page.activity() == latest() and page.activity())
+        check(shown, f"the activity feed shows the catalog's latest entries: {shown}",
+              f"page {page.activity()}\ncatalog {latest()}")
     else:
-        ok(f"# SKIP activity feed: the topology file is version {version}, which carries no activity")
+        ok(f"the activity feed # SKIP the topology file is version {version}, which carries no activity")
 
     # 5. A string of the topology holding markup shows as text; nothing of it runs.
     def xss_shown():
@@ -326,6 +351,7 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--tree", required=True)
     parser.add_argument("--sidecar-pid", type=int, required=True)
+    parser.add_argument("--project", default="app")
     parser.add_argument("--rule", default="r1")
     parser.add_argument("--table", default="t")
     parser.add_argument("--lag-replica", default="lite")

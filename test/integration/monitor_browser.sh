@@ -8,9 +8,11 @@
 # chromedriver by monitor_browser.py (python3-selenium):
 #   1. GET / without a session lands on /login; a wrong token is refused with a message and no cookie; the right
 #      one, typed into the form, opens the dashboard with an HttpOnly session cookie that is not the token;
-#   2. the replicas (project, name, role, dialect, status) and rules (name, mode, status, changes, transactions)
-#      shown are those of mosta_replica_status() and mosta_rules(); the lag of each replica up is shown, and its
-#      sparkline drawn; with a version 2 topology, the activity feed is mosta.activity's 30 latest entries;
+#   2. the replicas (project, name, role, dialect, status), rules (name, mode, status, rows copied, changes,
+#      transactions) and targets (rule, replica, slot) shown are those of mosta_replica_status(), mosta_rules()
+#      and mosta_rule_targets(), reads go where mosta_read_replica('app') says; the lag of each replica up is
+#      shown, and its sparkline drawn; with a version 2 topology, the activity feed is mosta.activity's 30
+#      latest entries;
 #   3. the <script> error texts show as text and nothing of them runs;
 #   4. 25 rows inserted on the source: the rule's changes counter on the page reaches the catalog's, no reload;
 #   5. screenshots at 1366 px and 375 px (no horizontal scrolling on the phone);
@@ -105,7 +107,7 @@ fi
 
 # the browser steps: one TAP line each, counted here
 "$python" test/integration/monitor_browser.py --url "http://127.0.0.1:$port" --db "$db" --out "$out" \
-	--tree "$tree" --sidecar-pid "$daemon" --rule r1 --table t --lag-replica lite \
+	--tree "$tree" --sidecar-pid "$daemon" --project app --rule r1 --table t --lag-replica lite \
 	--xss-replica ghost --xss-rule r2 >"$work/browser.tap" 2>"$work/browser.err"
 status=$?
 cat "$work/browser.tap"
