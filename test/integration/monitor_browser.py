@@ -241,12 +241,13 @@ def run(args, driver, token):
     def lag_shown():
         shown, wanted = page.replicas(), catalog_replicas(db)
         up = [k for k, v in wanted.items() if v["status"] == "up" and v["lag_ms"] != ""]
-        return up and all(shown.get(k) and re.fullmatch(r"\d+", shown[k]["lag_value"] or "")
+        return up and all(shown.get(k) and shown[k]["lag_value"] == wanted[k]["lag_ms"]
                           and re.search(r"\d", shown[k]["lag_text"]) for k in up) and \
             [(k, shown[k]["lag_text"]) for k in up]
 
     lags = poll(30, lag_shown)
-    check(lags, f"the lag of every replica up is shown: {lags}", page.replicas())
+    check(lags, f"the lag of every replica up is shown, as the catalog has it: {lags}",
+          f"page {page.replicas()}\ncatalog {catalog_replicas(db)}")
 
     def sparkline_drawn():
         rows = [v for (_, replica), v in page.replicas().items() if replica == args.lag_replica]

@@ -11,8 +11,8 @@
 #   2. the replicas (project, name, role, dialect, status), rules (name, mode, status, rows copied, changes,
 #      transactions) and targets (rule, replica, slot) shown are those of mosta_replica_status(), mosta_rules()
 #      and mosta_rule_targets(), reads go where mosta_read_replica('app') says; the lag of each replica up is
-#      shown, and its sparkline drawn; with a version 2 topology, the activity feed is mosta.activity's 30
-#      latest entries;
+#      shown (the catalog's lag_ms), its sparkline drawn; with a version 2 topology, the activity feed is the
+#      30 latest entries of mosta.activity;
 #   3. the <script> error texts show as text and nothing of them runs;
 #   4. 25 rows inserted on the source: the rule's changes counter on the page reaches the catalog's, no reload;
 #   5. screenshots at 1366 px and 375 px (no horizontal scrolling on the phone);
