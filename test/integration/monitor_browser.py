@@ -207,9 +207,10 @@ def run(args, driver, token):
     check(poll(10, lambda: driver.current_url.endswith("/login")), "an unauthenticated GET / lands on /login",
           driver.current_url)
     login(driver, args.url, "not-the-token")
-    message = poll(10, lambda: next((e.text for e in page.by_testid("login-error") if e.is_displayed()), None))
-    check(message and "wrong token" in message.lower() and driver.current_url.endswith("/login"),
-          "a wrong token: the login page again, saying so", f"message {message!r}, at {driver.current_url}")
+    messages = poll(10, lambda: [e.text for e in page.by_testid("login-error") if e.is_displayed()])
+    check(messages and len(messages) == 1 and "wrong token" in messages[0].lower()
+          and driver.current_url.endswith("/login"),
+          "a wrong token: the login page again, saying so once", f"messages {messages!r}, at {driver.current_url}")
     check(not driver.get_cookies(), "a wrong token sets no cookie", driver.get_cookies())
 
     # 2. The right token: the dashboard, with an HttpOnly session cookie that is not the token.

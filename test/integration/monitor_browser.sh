@@ -6,7 +6,7 @@
 # --tree FILE --status-interval 1s, mosta-monitor --tree FILE --stale-after 5s with a random token (given in
 # MOSTA_MONITOR_TOKEN: in no argument list, file or URL). Then Debian's headless chromium, driven through
 # chromedriver by monitor_browser.py (python3-selenium):
-#   1. GET / without a session lands on /login; a wrong token is refused with a message and no cookie; the right
+#   1. GET / without a session lands on /login; a wrong token is refused with one message and no cookie; the right
 #      one, typed into the form, opens the dashboard with an HttpOnly session cookie that is not the token;
 #   2. the replicas (project, name, role, dialect, status), rules (name, mode, status, rows copied, changes,
 #      transactions) and targets (rule, replica, slot) shown are those of mosta_replica_status(), mosta_rules()
