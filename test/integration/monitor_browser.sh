@@ -48,7 +48,8 @@ else
 	monitor=("$MONITOR_BINARY")
 fi
 for tool in chromium chromedriver; do
-	command -v "$tool" >/dev/null || fail_setup "$tool is not installed (scripts/install-deps: chromium chromium-driver)"
+	command -v "$tool" >/dev/null ||
+		fail_setup "$tool is not installed (scripts/install-deps: chromium chromium-driver)"
 done
 "$python" -c 'import selenium' 2>/dev/null || fail_setup "python3-selenium is not installed (scripts/install-deps)"
 require_cluster
@@ -79,14 +80,17 @@ SELECT mosta_add_replica('edge', 'ghost', 'slave', 'sqlite', 'ghost.db');
 SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['t']);
 SELECT mosta_add_rule('r2', 'app', 'edge', 'cdc', ARRAY['t'], enabled => false);
 -- no rule the sidecar runs feeds ghost or r2: these rows stay as written
-INSERT INTO mosta.replica_status (project, replica, status, last_error) VALUES ('edge', 'ghost', 'error', 'ghost: ' || :'xss');
+INSERT INTO mosta.replica_status (project, replica, status, last_error)
+	VALUES ('edge', 'ghost', 'error', 'ghost: ' || :'xss');
 INSERT INTO mosta.rule_stats (rule, status, last_error) VALUES ('r2', 'error', 'r2: ' || :'xss');
 SQL
 
 tree=$work/tree.json
 PGDATABASE=$db "$BINARY" --status-interval 1s --poll-interval 200ms --tree "$tree" 2>>"$work/log.daemon" &
 daemon=$!
-lite_up() { [ "$(scalar "SELECT status FROM mosta_replica_status('app') WHERE replica = 'lite'")" = up ] && [ -s "$tree" ]; }
+lite_up() {
+	[ "$(scalar "SELECT status FROM mosta_replica_status('app') WHERE replica = 'lite'")" = up ] && [ -s "$tree" ]
+}
 if poll_until 60 lite_up; then ok "the sidecar runs r1: lite up, the tree file written"; else
 	not_ok "the sidecar runs r1: lite up, the tree file written"
 	tail -20 "$work/log.daemon" >&2
@@ -122,13 +126,17 @@ fi
 if ! grep -q '^# sidecar: SIGTERM sent' "$work/browser.tap"; then
 	stop_daemon "the sidecar exits 0 on SIGTERM"
 elif poll_until 30 daemon_gone; then
-	if wait "$daemon"; then ok "the sidecar exited 0 after SIGTERM"; else not_ok "the sidecar exited 0 after SIGTERM"; fi
+	if wait "$daemon"; then ok "the sidecar exited 0 after SIGTERM"; else
+		not_ok "the sidecar exited 0 after SIGTERM"
+		tail -20 "$work/log.daemon" >&2
+	fi
 	daemon=
 else
 	not_ok "the sidecar exited after SIGTERM (still running after 30 s)"
 fi
 if kill -0 "$server" 2>/dev/null; then ok "the monitor is still running"; else not_ok "the monitor is still running"; fi
-if grep -qF "$MOSTA_MONITOR_TOKEN" "$work/log.monitor" "$work/log.daemon" "$work/browser.tap" "$work/browser.err" "$tree"; then
+if grep -qF "$MOSTA_MONITOR_TOKEN" "$work/log.monitor" "$work/log.daemon" "$work/browser.tap" "$work/browser.err" \
+	"$tree"; then
 	not_ok "the token is in no log"
 else
 	ok "the token is in no log"
