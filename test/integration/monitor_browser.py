@@ -297,6 +297,16 @@ def run(args, driver, token):
     check(ran == [None, 0], "no script of the topology ran, no element was made from it", ran)
 
     # 6. Rows inserted on the source: the rule's changes counter moves on the page, without a reload.
+    # every rate the page shows from now on, caught at each render (a rate may be shown for a second only)
+    driver.execute_script("""
+        const rule = arguments[0];
+        window.__mostaRates = [];
+        new MutationObserver(() => {
+            const cell = document.querySelector(
+                '[data-testid="rule-row"][data-rule="' + CSS.escape(rule) + '"] [data-testid="rule-changes-rate"]');
+            if (cell) window.__mostaRates.push(cell.getAttribute('data-value'));
+        }).observe(document.getElementById('main'), { childList: true, subtree: true });
+    """, args.rule)
     before = int(catalog_rules(db)[args.rule]["changes"])
     psql(db, f"INSERT INTO {args.table} (id, v) SELECT 100000 + i, 'browser ' || i FROM generate_series(1, 25) i")
     counted = poll(60, lambda: int(catalog_rules(db)[args.rule]["changes"]) >= before + 25)
@@ -309,6 +319,9 @@ def run(args, driver, token):
     if moved:
         text = page.rules()[args.rule]["changes_text"]
         check(re.sub(r"\D", "", text) == after, f"the counter reads {text!r}", text)
+    rates = poll(10, lambda: [float(v) for v in driver.execute_script("return window.__mostaRates") or [] if v])
+    check(any(rate > 0 for rate in rates or []), f"changes/s went above 0 meanwhile (at most {max(rates or [0])})",
+          rates)
     check(driver.execute_script("return window.__mostaNoReload") == "still here", "the page was not reloaded")
 
     # 7. Laptop and phone widths: screenshots, and nothing wider than a 375 px screen.

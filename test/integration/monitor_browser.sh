@@ -14,7 +14,8 @@
 #      shown (the catalog's lag_ms), its sparkline drawn; with a version 2 topology, the activity feed is the
 #      30 latest entries of mosta.activity;
 #   3. the <script> error texts show as text and nothing of them runs;
-#   4. 25 rows inserted on the source: the rule's changes counter on the page reaches the catalog's, no reload;
+#   4. 25 rows inserted on the source: the rule's changes counter on the page reaches the catalog's, no reload,
+#      and its changes/s went above 0 meanwhile;
 #   5. screenshots at 1366 px and 375 px (no horizontal scrolling on the phone);
 #   6. SIGTERM to the sidecar: the stale banner appears ("sidecar not reporting since ...");
 #   7. the browser log holds no SEVERE JavaScript error; the token is in no log.
