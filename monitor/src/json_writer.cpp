@@ -78,7 +78,10 @@ AppendJsonElement(std::string &out, simdjson::dom::element element) {
 	case element_type::OBJECT: {
 		out.push_back('{');
 		bool first = true;
-		for (auto field : element.get_object().value_unsafe()) {
+		// a named copy: value_unsafe() of the temporary simdjson_result returns a reference into it, which a
+		// range-for over it would use after the temporary is gone (a crash in Release builds)
+		simdjson::dom::object object = element.get_object().value_unsafe();
+		for (auto field : object) {
 			if (!first)
 				out.push_back(',');
 			first = false;
@@ -92,7 +95,8 @@ AppendJsonElement(std::string &out, simdjson::dom::element element) {
 	case element_type::ARRAY: {
 		out.push_back('[');
 		bool first = true;
-		for (auto item : element.get_array().value_unsafe()) {
+		simdjson::dom::array array = element.get_array().value_unsafe();
+		for (auto item : array) {
 			if (!first)
 				out.push_back(',');
 			first = false;
