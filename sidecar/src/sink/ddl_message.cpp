@@ -96,7 +96,9 @@ ReadColumn(ondemand::value column, std::string_view text) {
 	DdlColumn parsed;
 	bool have_name = false, have_type = false;
 	std::optional<std::string_view> fill;
-	for (auto field : column.get_object().value()) {
+	// named: a range over value()'s result would refer into a destroyed temporary
+	ondemand::object object_of_field = column.get_object().value();
+	for (auto field : object_of_field) {
 		std::string_view key = field.unescaped_key().value();
 		ondemand::value value = field.value().value();
 		if (key == "name") {
@@ -136,7 +138,9 @@ ReadDdlContent(std::string_view text) {
 	DdlMessage message;
 	bool have_schema = false, have_table = false;
 	std::optional<std::string_view> columns, key, types, partition_root;
-	for (auto field : parse.Document().get_object().value()) {
+	// named: a range over value()'s result would refer into a destroyed temporary
+	ondemand::object object_of_field = parse.Document().get_object().value();
+	for (auto field : object_of_field) {
 		std::string_view name = field.unescaped_key().value();
 		ondemand::value value = field.value().value();
 		if (name == "command") {
@@ -182,7 +186,9 @@ ReadDdlContent(std::string_view text) {
 		JsonParse root(*partition_root);
 		TableName name;
 		bool got_schema = false, got_table = false;
-		for (auto field : root.Document().get_object().value()) {
+		// named: a range over value()'s result would refer into a destroyed temporary
+		ondemand::object root_object = root.Document().get_object().value();
+		for (auto field : root_object) {
 			std::string_view member = field.unescaped_key().value();
 			if (member == "schema") {
 				name.schema = StringField(field.value().value(), "schema", text, true);

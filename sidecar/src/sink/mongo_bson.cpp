@@ -423,7 +423,9 @@ class JsonToBson {
 			// objects are json content: their members map naturally whatever the leaf kind
 			Kind saved = leaf_kind_;
 			leaf_kind_ = Kind::Json;
-			for (auto member : value.get_object().value()) {
+			// named: a range over value()'s result would refer into a destroyed temporary
+			ondemand::object object_of_member = value.get_object().value();
+			for (auto member : object_of_member) {
 				std::string_view raw_key = member.unescaped_key().value();
 				std::string escaped = NeedsEscape(raw_key) ? MongoFieldName(raw_key) : std::string();
 				std::string_view key = escaped.empty() ? raw_key : std::string_view(escaped);
@@ -440,7 +442,9 @@ class JsonToBson {
 			bson_t child;
 			Check(bson_append_array_begin(doc, field.data(), KeyLength(field), &child), field);
 			std::uint32_t index = 0;
-			for (auto element : value.get_array().value()) {
+			// named: a range over value()'s result would refer into a destroyed temporary
+			ondemand::array array_of_element = value.get_array().value();
+			for (auto element : array_of_element) {
 				char buffer[16];
 				const char *key = nullptr;
 				std::size_t length = bson_uint32_to_string(index++, &key, buffer, sizeof buffer);

@@ -69,7 +69,9 @@ ReadMembers(ondemand::value item, const char *what, std::string_view source) {
 	if (item.type().value() != ondemand::json_type::object)
 		Fail(std::string("a") + what + " is not an object", source);
 	Members members;
-	for (auto field : item.get_object().value()) {
+	// named: a range over value()'s result would refer into a destroyed temporary
+	ondemand::object object_of_field = item.get_object().value();
+	for (auto field : object_of_field) {
 		std::string_view key = field.unescaped_key().value();
 		ondemand::value value = field.value().value();
 		if (key == "name")
@@ -102,7 +104,9 @@ FromText(std::string_view text, std::string_view source) {
 	std::optional<double> oid;
 	std::optional<std::string> type_name, schema, name, kind, base, subtype, multirange, extension, reason;
 	std::optional<std::string_view> labels, attributes, constraints;
-	for (auto field : document.get_object().value()) {
+	// named: a range over value()'s result would refer into a destroyed temporary
+	ondemand::object object_of_field = document.get_object().value();
+	for (auto field : object_of_field) {
 		std::string_view key = field.unescaped_key().value();
 		ondemand::value value = field.value().value();
 		if (key == "oid") {
@@ -227,7 +231,9 @@ ParseTypeMessage(const Change &change) {
 			Fail("the content is not a JSON object", text);
 		TypeMessage message;
 		std::optional<std::string_view> types;
-		for (auto field : parse.Document().get_object().value()) {
+		// named: a range over value()'s result would refer into a destroyed temporary
+		ondemand::object object_of_field = parse.Document().get_object().value();
+		for (auto field : object_of_field) {
 			std::string_view key = field.unescaped_key().value();
 			ondemand::value value = field.value().value();
 			if (key == "command")

@@ -113,7 +113,9 @@ AppendCompactJson(ondemand::value value, std::string &out) {
 	case ondemand::json_type::object: {
 		out += '{';
 		bool first = true;
-		for (auto field : value.get_object().value()) {
+		// named: a range over value()'s result would refer into a destroyed temporary
+		ondemand::object object_of_field = value.get_object().value();
+		for (auto field : object_of_field) {
 			if (!first)
 				out += ',';
 			first = false;
@@ -127,7 +129,9 @@ AppendCompactJson(ondemand::value value, std::string &out) {
 	case ondemand::json_type::array: {
 		out += '[';
 		bool first = true;
-		for (auto element : value.get_array().value()) {
+		// named: a range over value()'s result would refer into a destroyed temporary
+		ondemand::array array_of_element = value.get_array().value();
+		for (auto element : array_of_element) {
 			if (!first)
 				out += ',';
 			first = false;

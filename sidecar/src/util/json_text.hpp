@@ -59,7 +59,9 @@ template <typename Each>
 void
 ForEachElement(std::string_view array, Each each) {
 	JsonParse parse(array);
-	for (auto element : parse.Document().get_array().value())
+	// named: a range over value()'s result would refer into a destroyed temporary
+	ondemand::array elements = parse.Document().get_array().value();
+	for (auto element : elements)
 		each(element.value());
 	parse.ExpectEnd();
 }
