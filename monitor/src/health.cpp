@@ -5,6 +5,7 @@
 #include "health.hpp"
 
 #include "json_writer.hpp"
+#include "mosta/common/hex.hpp"
 #include "routing.hpp"
 
 namespace mosta::monitor {
@@ -125,15 +126,7 @@ RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t
 
 std::string
 PercentDecode(std::string_view text) {
-	auto hex = [](char c) -> int {
-		if (c >= '0' && c <= '9')
-			return c - '0';
-		if (c >= 'a' && c <= 'f')
-			return c - 'a' + 10;
-		if (c >= 'A' && c <= 'F')
-			return c - 'A' + 10;
-		return -1;
-	};
+	auto hex = [](char c) { return HexDigitValue(c); };
 	std::string out;
 	out.reserve(text.size());
 	for (std::size_t i = 0; i < text.size(); ++i) {
