@@ -148,7 +148,7 @@ class Monitor:
 
     def run(self):
         while True:
-            time.sleep(self.poll)
+            time.sleep(self.poll)  # the stand-in's file polling, as the monitor's --poll-interval (--allow-sleep)
             if self.read():
                 self.rebuild()
 
