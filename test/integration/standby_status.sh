@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# standby_status.sh: mosta-sidecar reports PostgreSQL physical standbys in mosta.replica_status (issue 13, item 1)
+# and mosta_read_replica() routes over them. On the cluster of PGHOST/PGPORT/PGUSER and MOSTA_CLUSTER_DIR (as
+# scripts/pg-cluster run provides), the primary, it starts a streaming standby (scripts/pg-cluster standby) and an
+# independent cluster (scripts/pg-cluster start), declares both as postgres slaves of a project whose master is the
+# primary, runs the daemon, and checks, polling with deadlines: the standby up with lag_bytes and lag_ms 0 on an
+# idle primary and chosen by mosta_read_replica; with its WAL replay paused and writes on the primary, lag_bytes > 0
+# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; the independent cluster in
+# error ("not in recovery"); the standby stopped, down. Every cluster it starts is stopped on exit (trap).
+# The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
+# Prints "standby_status: N passed, N failed"; exits non-zero on failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+# shellcheck source=lib/tap.sh
+source test/integration/lib/tap.sh
+tap_init standby_status
+require_cluster MOSTA_CLUSTER_DIR
+require_sidecar
+
+standby_dir=
+other_dir=
+cleanup_extra() {
+	[ -n "$standby_dir" ] && scripts/pg-cluster stop "$standby_dir" >/dev/null 2>&1
+	[ -n "$other_dir" ] && scripts/pg-cluster stop "$other_dir" >/dev/null 2>&1
+	return 0
+}
+
+# lib/tap.sh: $db (created), $work, $daemon, psql_db, scalar, stop_daemon and the exit trap, which kills the
+# daemon, calls cleanup_extra and drops $db and $work
+use_database mosta_standby_status_$$
+psql_db -c "CREATE EXTENSION mostajs" || { not_ok "CREATE EXTENSION mostajs"; finish; }
+
+# env_value OUTPUT NAME: the value of "export NAME=..." in pg-cluster's output
+env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
+
+out=$(scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") || fail_setup "scripts/pg-cluster standby failed"
+standby_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
+standby_port=$(env_value "$out" PGPORT)
+out=$(scripts/pg-cluster start) || fail_setup "scripts/pg-cluster start failed"
+other_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
+other_port=$(env_value "$out" PGPORT)
+on_standby() { psql -X -At -h 127.0.0.1 -p "$standby_port" -d "$db" -c "$1"; }
+
+[ "$(on_standby "SELECT pg_is_in_recovery()")" = t ] && ok "the standby is in recovery" ||
+	not_ok "the standby is in recovery"
+
+psql_db -o /dev/null -v uri="host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER" \
+	-v standby="host=127.0.0.1 port=$standby_port dbname=$db user=postgres" \
+	-v other="host=127.0.0.1 port=$other_port dbname=postgres user=postgres" <<'SQL' || { not_ok "catalog"; finish; }
+SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
+SELECT mosta_add_replica('app', 'standby', 'slave', 'postgres', :'standby', lag_tolerance_ms => 2000);
+SELECT mosta_add_replica('app', 'other', 'slave', 'postgres', :'other', lag_tolerance_ms => 2000);
+SQL
+
+PGDATABASE=$db "$BINARY" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
+daemon=$!
+
+row() { scalar "SELECT concat_ws('|', status, lag_bytes, lag_ms) FROM mosta.replica_status WHERE replica = '$1'"; }
+is_row() { [ "$(row "$1")" = "$2" ]; }
+chosen() { [ "$(scalar "SELECT mosta_read_replica('app')")" = "$1" ]; }
+has_sync_state=$(scalar "SELECT count(*) FROM pg_attribute WHERE attrelid = 'mosta.replica_status'::regclass
+                          AND attname = 'sync_state' AND NOT attisdropped")
+
+# idle primary: the daemon's own status writes are the only WAL, and the standby has replayed them
+if poll_until 30 is_row standby "up|0|0"; then ok "idle primary: the standby is up, lag_bytes 0, lag_ms 0"
+else not_ok "idle primary: the standby is up, lag_bytes 0, lag_ms 0 (last: $(row standby))"; fi
+if [ "$has_sync_state" = 1 ]; then
+	[ "$(scalar "SELECT sync_state FROM mosta.replica_status WHERE replica = 'standby'")" = async ] &&
+		ok "sync_state async" || not_ok "sync_state async"
+fi
+[ "$(scalar "SELECT applied_lsn IS NOT NULL FROM mosta.replica_status WHERE replica = 'standby'")" = t ] &&
+	ok "applied_lsn reported" || not_ok "applied_lsn reported"
+if poll_until 30 chosen standby; then ok "mosta_read_replica chooses the standby"
+else not_ok "mosta_read_replica chooses the standby"; fi
+
+# the independent cluster is not a standby of the master
+other_error() {
+	[ "$(scalar "SELECT status || ': ' || last_error FROM mosta.replica_status WHERE replica = 'other'")" = \
+		"error: not in recovery: a primary, not a standby of the master" ]
+}
+if poll_until 30 other_error; then ok "an independent cluster is in error: not in recovery"
+else not_ok "an independent cluster is in error: not in recovery ($(row other))"; fi
+
+# replay paused, writes on the primary: behind in bytes, then in time past the tolerance
+on_standby "SELECT pg_wal_replay_pause()" >/dev/null || not_ok "pg_wal_replay_pause()"
+psql_db -c "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 1000)" >/dev/null ||
+	not_ok "writes on the primary"
+behind() {
+	[ "$(scalar "SELECT lag_bytes > 0 AND lag_ms > 2000 AND status = 'catching-up'
+	               FROM mosta.replica_status WHERE replica = 'standby'")" = t ]
+}
+if poll_until 30 behind; then ok "replay paused: lag_bytes > 0, lag_ms past the tolerance, catching-up"
+else not_ok "replay paused: lag_bytes > 0, lag_ms past the tolerance, catching-up ($(row standby))"; fi
+chosen master && ok "a standby beyond its tolerance is not chosen: the master is" ||
+	not_ok "a standby beyond its tolerance is not chosen: the master is"
+
+on_standby "SELECT pg_wal_replay_resume()" >/dev/null || not_ok "pg_wal_replay_resume()"
+if poll_until 30 is_row standby "up|0|0"; then ok "replay resumed: up again, lag 0"
+else not_ok "replay resumed: up again, lag 0 (last: $(row standby))"; fi
+poll_until 30 chosen standby && ok "the standby is chosen again" || not_ok "the standby is chosen again"
+[ "$(on_standby "SELECT count(*) FROM t")" = 1000 ] && ok "the standby holds the writes" ||
+	not_ok "the standby holds the writes"
+
+# stopped: down, and reads go to the master
+scripts/pg-cluster stop "$standby_dir" && standby_dir=
+down() { [ "$(scalar "SELECT status FROM mosta.replica_status WHERE replica = 'standby'")" = down ]; }
+if poll_until 30 down; then ok "a stopped standby is down"; else not_ok "a stopped standby is down ($(row standby))"; fi
+chosen master && ok "reads go to the master when the standby is down" ||
+	not_ok "reads go to the master when the standby is down"
+
+stop_daemon "SIGTERM: the daemon exits 0"
+grep -q "standby app.standby: down" "$work/log.daemon" && ok "the daemon logs the standby going down" ||
+	not_ok "the daemon logs the standby going down"
+finish
