@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # standby_status.sh: mosta-sidecar reports PostgreSQL physical standbys in mosta.replica_status (issue 13, item 1)
 # and mosta_read_replica() routes over them. On the cluster of PGHOST/PGPORT/PGUSER and MOSTA_CLUSTER_DIR (as
-# scripts/pg-cluster run provides), the primary, it starts a streaming standby (scripts/pg-cluster standby) and an
-# independent cluster (scripts/pg-cluster start), declares both as postgres slaves of a project whose master is the
-# primary, runs the daemon, and checks, polling with deadlines: the standby up with lag_bytes and lag_ms 0 on an
-# idle primary and chosen by mosta_read_replica; with its WAL replay paused and writes on the primary, lag_bytes > 0
-# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; the independent cluster in
-# error ("not in recovery"); the standby stopped, down. Every cluster it starts is stopped on exit (trap).
+# scripts/pg-cluster run provides), the primary, it starts a streaming standby (scripts/pg-cluster standby), an
+# independent cluster (scripts/pg-cluster start) and a standby of that one, declares the three as postgres slaves
+# of a project whose master is the primary, runs the daemon, and checks, polling with deadlines: the standby up
+# with lag_bytes and lag_ms 0 on an idle primary, sync_state async (sync once synchronous_standby_names names it),
+# chosen by mosta_read_replica; the independent cluster in error ("not in recovery"), the other cluster's standby
+# in error ("different system identifier"); with its WAL replay paused and writes on the primary, lag_bytes > 0
+# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; stopped, down. Every
+# cluster it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "standby_status: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
@@ -20,8 +22,12 @@ require_sidecar
 
 standby_dir=
 other_dir=
+foreign_dir=
 cleanup_extra() {
+	psql -X -q -d postgres -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" \
+		>/dev/null 2>&1
 	[ -n "$standby_dir" ] && scripts/pg-cluster stop "$standby_dir" >/dev/null 2>&1
+	[ -n "$foreign_dir" ] && scripts/pg-cluster stop "$foreign_dir" >/dev/null 2>&1
 	[ -n "$other_dir" ] && scripts/pg-cluster stop "$other_dir" >/dev/null 2>&1
 	return 0
 }
@@ -40,6 +46,9 @@ standby_port=$(env_value "$out" PGPORT)
 out=$(scripts/pg-cluster start) || fail_setup "scripts/pg-cluster start failed"
 other_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
 other_port=$(env_value "$out" PGPORT)
+out=$(scripts/pg-cluster standby "$other_dir") || fail_setup "scripts/pg-cluster standby of the other cluster failed"
+foreign_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
+foreign_port=$(env_value "$out" PGPORT)
 on_standby() { psql -X -At -h 127.0.0.1 -p "$standby_port" -d "$db" -c "$1"; }
 
 [ "$(on_standby "SELECT pg_is_in_recovery()")" = t ] && ok "the standby is in recovery" ||
@@ -47,10 +56,12 @@ on_standby() { psql -X -At -h 127.0.0.1 -p "$standby_port" -d "$db" -c "$1"; }
 
 psql_db -o /dev/null -v uri="host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER" \
 	-v standby="host=127.0.0.1 port=$standby_port dbname=$db user=postgres" \
-	-v other="host=127.0.0.1 port=$other_port dbname=postgres user=postgres" <<'SQL' || { not_ok "catalog"; finish; }
+	-v other="host=127.0.0.1 port=$other_port dbname=postgres user=postgres" \
+	-v foreign="host=127.0.0.1 port=$foreign_port dbname=postgres user=postgres" <<'SQL' || { not_ok "catalog"; finish; }
 SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'standby', 'slave', 'postgres', :'standby', lag_tolerance_ms => 2000);
 SELECT mosta_add_replica('app', 'other', 'slave', 'postgres', :'other', lag_tolerance_ms => 2000);
+SELECT mosta_add_replica('app', 'foreign', 'slave', 'postgres', :'foreign', lag_tolerance_ms => 2000);
 SQL
 
 PGDATABASE=$db "$BINARY" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
@@ -59,16 +70,22 @@ daemon=$!
 row() { scalar "SELECT concat_ws('|', status, lag_bytes, lag_ms) FROM mosta.replica_status WHERE replica = '$1'"; }
 is_row() { [ "$(row "$1")" = "$2" ]; }
 chosen() { [ "$(scalar "SELECT mosta_read_replica('app')")" = "$1" ]; }
-has_sync_state=$(scalar "SELECT count(*) FROM pg_attribute WHERE attrelid = 'mosta.replica_status'::regclass
-                          AND attname = 'sync_state' AND NOT attisdropped")
 
 # idle primary: the daemon's own status writes are the only WAL, and the standby has replayed them
 if poll_until 30 is_row standby "up|0|0"; then ok "idle primary: the standby is up, lag_bytes 0, lag_ms 0"
 else not_ok "idle primary: the standby is up, lag_bytes 0, lag_ms 0 (last: $(row standby))"; fi
-if [ "$has_sync_state" = 1 ]; then
-	[ "$(scalar "SELECT sync_state FROM mosta.replica_status WHERE replica = 'standby'")" = async ] &&
-		ok "sync_state async" || not_ok "sync_state async"
-fi
+got=$(scalar "SELECT concat_ws('|', status, sync_state, within_tolerance) FROM mosta_replica_status('app')
+               WHERE replica = 'standby'")
+[ "$got" = "up|async|t" ] && ok "mosta_replica_status(): up, sync_state async, within tolerance" ||
+	not_ok "mosta_replica_status(): up, sync_state async, within tolerance (got '$got')"
+# named in synchronous_standby_names (by the application_name its WAL receiver connects with): sync
+sync_state() { [ "$(scalar "SELECT sync_state FROM mosta.replica_status WHERE replica = 'standby'")" = "$1" ]; }
+psql_db -c "ALTER SYSTEM SET synchronous_standby_names = 'walreceiver'" -c "SELECT pg_reload_conf()" >/dev/null
+poll_until 30 sync_state sync && ok "sync_state sync when synchronous_standby_names names it" ||
+	not_ok "sync_state sync when synchronous_standby_names names it"
+psql_db -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" >/dev/null
+poll_until 30 sync_state async && ok "sync_state async again" || not_ok "sync_state async again"
+
 [ "$(scalar "SELECT applied_lsn IS NOT NULL FROM mosta.replica_status WHERE replica = 'standby'")" = t ] &&
 	ok "applied_lsn reported" || not_ok "applied_lsn reported"
 if poll_until 30 chosen standby; then ok "mosta_read_replica chooses the standby"
@@ -81,6 +98,15 @@ other_error() {
 }
 if poll_until 30 other_error; then ok "an independent cluster is in error: not in recovery"
 else not_ok "an independent cluster is in error: not in recovery ($(row other))"; fi
+
+# a standby of another cluster: in recovery, but not of this master
+foreign_error() {
+	[ "$(scalar "SELECT status || ': ' || last_error FROM mosta.replica_status WHERE replica = 'foreign'")" = \
+		"error: different system identifier $(foreign_sysid), the master's is $(scalar "SELECT system_identifier FROM pg_control_system()"): not a physical standby of this master" ]
+}
+foreign_sysid() { psql -X -At -h 127.0.0.1 -p "$foreign_port" -d postgres -c "SELECT system_identifier FROM pg_control_system()"; }
+if poll_until 30 foreign_error; then ok "a standby of another cluster is in error: different system identifier"
+else not_ok "a standby of another cluster is in error: different system identifier ($(row foreign))"; fi
 
 # replay paused, writes on the primary: behind in bytes, then in time past the tolerance
 on_standby "SELECT pg_wal_replay_pause()" >/dev/null || not_ok "pg_wal_replay_pause()"
