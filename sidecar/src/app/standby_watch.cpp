@@ -50,13 +50,6 @@ MasterHistory::CurrentAsOf(Lsn replay_lsn) const {
 	return std::nullopt;
 }
 
-std::optional<double>
-MasterHistory::Oldest() const {
-	if (entries_.empty())
-		return std::nullopt;
-	return entries_.front().first;
-}
-
 std::optional<std::int64_t>
 StandbyLagMs(const MasterHistory &history, Lsn master_lsn, Lsn replay_lsn, double now_ms,
 			 std::optional<double> replay_ts_ms) {

@@ -35,9 +35,6 @@ class MasterHistory {
 	// held everything the master had then. Unset when no remembered observation qualifies.
 	std::optional<double> CurrentAsOf(Lsn replay_lsn) const;
 
-	// Oldest returns the time of the oldest remembered observation (unset when empty).
-	std::optional<double> Oldest() const;
-
   private:
 	static constexpr std::size_t kMaxEntries = 4096;
 	std::deque<std::pair<double, Lsn>> entries_;
