@@ -7,8 +7,8 @@
 # with lag_bytes and lag_ms 0 on an idle primary, sync_state async (sync once synchronous_standby_names names it),
 # chosen by mosta_read_replica; the independent cluster in error ("not in recovery"), the other cluster's standby
 # in error ("different system identifier"); with its WAL replay paused and writes on the primary, lag_bytes > 0
-# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; stopped, down. Every
-# cluster it starts is stopped on exit (trap).
+# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; stopped, down; the daemon
+# stopped, its standbys unknown. Every cluster it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "standby_status: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
@@ -136,6 +136,9 @@ chosen master && ok "reads go to the master when the standby is down" ||
 	not_ok "reads go to the master when the standby is down"
 
 stop_daemon "SIGTERM: the daemon exits 0"
+got=$(scalar "SELECT concat_ws('|', status, last_error) FROM mosta.replica_status WHERE replica = 'foreign'")
+[ "$got" = "unknown|not watched: mosta-sidecar stopped" ] && ok "stopped, the daemon leaves its standbys unknown" ||
+	not_ok "stopped, the daemon leaves its standbys unknown (got '$got')"
 grep -q "standby app.standby: down" "$work/log.daemon" && ok "the daemon logs the standby going down" ||
 	not_ok "the daemon logs the standby going down"
 finish

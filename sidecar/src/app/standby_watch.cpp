@@ -284,6 +284,7 @@ struct Watch {
 	std::map<std::string, MasterState> masters;					   // by master URI
 	std::map<std::string, std::unique_ptr<PgConnection>> standbys; // by standby URI
 	std::map<std::string, std::string> logged;					   // "project.replica" -> last state logged
+	std::vector<StandbyEntry> reported;							   // the standbys the last round wrote
 	explicit Watch(const asio::any_io_executor &executor) : catalog(executor) {}
 };
 
@@ -366,6 +367,22 @@ Round(Watch &watch, const Config &config) {
 		it = observed.count(it->first) != 0 ? std::next(it) : watch.masters.erase(it);
 	if (!sql.empty())
 		co_await watch.catalog.Exec("writing the standbys' status", sql);
+	watch.reported = std::move(entries);
+}
+
+// SayUnwatched marks the standbys reported as unknown when the daemon stops: nobody measures their lag any more,
+// so reads must not rely on the last report until it goes stale.
+asio::awaitable<void>
+SayUnwatched(Watch &watch) {
+	if (!watch.catalog.IsOpen() || watch.reported.empty())
+		co_return;
+	std::string sql;
+	for (const StandbyEntry &entry : watch.reported)
+		sql += "UPDATE mosta.replica_status SET status = 'unknown', lag_ms = NULL, lag_bytes = NULL, last_error = "
+			   "'not watched: mosta-sidecar stopped', last_seen = now() WHERE project = " +
+			   SqlLiteral(watch.catalog, entry.project) + " AND replica = " + SqlLiteral(watch.catalog, entry.name) +
+			   ";";
+	co_await watch.catalog.Exec("writing the standbys' status at stop", sql);
 }
 
 } // namespace
@@ -399,6 +416,11 @@ WatchStandbys(const Config &config, const bool *stop) {
 			boost::system::error_code ignored;
 			co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 		}
+	}
+	try {
+		co_await SayUnwatched(watch);
+	} catch (const std::exception &e) {
+		LogLine("standbys: " + std::string(e.what()));
 	}
 }
 

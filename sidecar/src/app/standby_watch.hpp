@@ -52,7 +52,8 @@ std::optional<std::int64_t> StandbyLagMs(const MasterHistory &history, Lsn maste
 
 // WatchStandbys runs until *stop is set: each status interval it reads the catalog's postgres slaves (through a
 // connection of its own to config.source), checks each against its project's master, and writes its row of
-// mosta.replica_status. Errors are logged and retried at the next interval; it never throws.
+// mosta.replica_status. Errors are logged and retried at the next interval; it never throws. At the end it marks
+// the standbys it reported `unknown` ("not watched: mosta-sidecar stopped"): their lag is no longer measured.
 boost::asio::awaitable<void> WatchStandbys(const Config &config, const bool *stop);
 
 } // namespace mosta::sidecar
