@@ -885,7 +885,8 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 							'lagBytes', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_bytes END,
 							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
 							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-							'lastError', mosta.mask_text(s.last_error))
+							'lastError', mosta.mask_text(s.last_error),
+							'syncState', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.sync_state END)
 					) ORDER BY r.role, r.name)
 					  FROM mosta.replicas_masked r
 					  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name

@@ -85,6 +85,9 @@ poll_until 30 sync_state sync && ok "sync_state sync when synchronous_standby_na
 	not_ok "sync_state sync when synchronous_standby_names names it"
 psql_db -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" >/dev/null
 poll_until 30 sync_state async && ok "sync_state async again" || not_ok "sync_state async again"
+got=$(scalar "SELECT r #>> '{status,syncState}' FROM jsonb_array_elements(mosta_topology() #> '{projects,app,replicas}') r
+               WHERE r->>'name' = 'standby'")
+[ "$got" = async ] && ok "mosta_topology(): syncState async" || not_ok "mosta_topology(): syncState async (got '$got')"
 
 [ "$(scalar "SELECT applied_lsn IS NOT NULL FROM mosta.replica_status WHERE replica = 'standby'")" = t ] &&
 	ok "applied_lsn reported" || not_ok "applied_lsn reported"
