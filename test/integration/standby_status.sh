@@ -7,7 +7,8 @@
 # with lag_bytes and lag_ms 0 on an idle primary, sync_state async (sync once synchronous_standby_names names it),
 # chosen by mosta_read_replica; the independent cluster in error ("not in recovery"), the other cluster's standby
 # in error ("different system identifier"); with its WAL replay paused and writes on the primary, lag_bytes > 0
-# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; stopped, down; the daemon
+# and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; frozen (SIGSTOP), down
+# after the 5 s check timeout, then up again; stopped, down; the daemon
 # stopped, its standbys unknown. Every cluster it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "standby_status: N passed, N failed"; exits non-zero on failure.
@@ -23,7 +24,9 @@ require_sidecar
 standby_dir=
 other_dir=
 foreign_dir=
+frozen=
 cleanup_extra() {
+	[ -n "$frozen" ] && kill -CONT $frozen 2>/dev/null
 	psql -X -q -d postgres -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" \
 		>/dev/null 2>&1
 	[ -n "$standby_dir" ] && scripts/pg-cluster stop "$standby_dir" >/dev/null 2>&1
@@ -130,6 +133,23 @@ else not_ok "replay resumed: up again, lag 0 (last: $(row standby))"; fi
 poll_until 30 chosen standby && ok "the standby is chosen again" || not_ok "the standby is chosen again"
 [ "$(on_standby "SELECT count(*) FROM t")" = 1000 ] && ok "the standby holds the writes" ||
 	not_ok "the standby holds the writes"
+
+# frozen (SIGSTOP to its postmaster and backends): no answer, down after the check's timeout, reads to the master
+postmaster=$(head -1 "$standby_dir/data/postmaster.pid")
+frozen="$postmaster $(ps -o pid= --ppid "$postmaster" | tr '\n' ' ')"
+kill -STOP $frozen
+frozen_down() {
+	[ "$(scalar "SELECT status || ': ' || last_error FROM mosta.replica_status WHERE replica = 'standby'")" = \
+		"down: no answer within 5 s" ]
+}
+if poll_until 30 frozen_down; then ok "a standby that does not answer is down after 5 s"
+else not_ok "a standby that does not answer is down after 5 s ($(row standby))"; fi
+chosen master && ok "reads go to the master when the standby does not answer" ||
+	not_ok "reads go to the master when the standby does not answer"
+kill -CONT $frozen
+frozen=
+if poll_until 30 is_row standby "up|0|0"; then ok "answering again: up"
+else not_ok "answering again: up (last: $(row standby))"; fi
 
 # stopped: down, and reads go to the master
 scripts/pg-cluster stop "$standby_dir" && standby_dir=
