@@ -8,8 +8,8 @@
 # chosen by mosta_read_replica; the independent cluster in error ("not in recovery"), the other cluster's standby
 # in error ("different system identifier"); with its WAL replay paused and writes on the primary, lag_bytes > 0
 # and lag_ms past its tolerance, so the master is chosen; resumed, up and chosen again; frozen (SIGSTOP), down
-# after the 5 s check timeout, then up again; stopped, down; the daemon
-# stopped, its standbys unknown. Every cluster it starts is stopped on exit (trap).
+# after the 5 s check timeout, then up again; stopped, down; the daemon stopped, its standbys unknown. Every
+# cluster it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "standby_status: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail

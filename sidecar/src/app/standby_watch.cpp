@@ -344,7 +344,7 @@ Round(Watch &watch, const Config &config) {
 			const MasterObservation &master = observed[entry.master_uri];
 			if (!master.ok) {
 				report.status = "unknown";
-				report.last_error = "the master is unreachable: " + master.error;
+				report.last_error = "cannot read the master: " + master.error;
 			} else {
 				std::unique_ptr<PgConnection> &conn = watch.standbys[entry.uri];
 				if (!conn)
