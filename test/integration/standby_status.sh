@@ -65,6 +65,9 @@ SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'standby', 'slave', 'postgres', :'standby', lag_tolerance_ms => 2000);
 SELECT mosta_add_replica('app', 'other', 'slave', 'postgres', :'other', lag_tolerance_ms => 2000);
 SELECT mosta_add_replica('app', 'foreign', 'slave', 'postgres', :'foreign', lag_tolerance_ms => 2000);
+SELECT mosta_add_replica('gone', 'master', 'master', 'postgres', 'host=127.0.0.1 port=1 dbname=x user=postgres');
+SELECT mosta_add_replica('gone', 'gone_standby', 'slave', 'postgres', :'standby');
+SELECT mosta_add_replica('orphan', 'orphan_standby', 'slave', 'postgres', :'standby');
 SQL
 
 PGDATABASE=$db "$BINARY" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
@@ -113,6 +116,15 @@ foreign_error() {
 foreign_sysid() { psql -X -At -h 127.0.0.1 -p "$foreign_port" -d postgres -c "SELECT system_identifier FROM pg_control_system()"; }
 if poll_until 30 foreign_error; then ok "a standby of another cluster is in error: different system identifier"
 else not_ok "a standby of another cluster is in error: different system identifier ($(row foreign))"; fi
+
+# a project whose master cannot be read, a project without a master
+status_of() { scalar "SELECT status || ': ' || last_error FROM mosta.replica_status WHERE project = '$1'"; }
+gone_unknown() { [[ "$(status_of gone)" == "unknown: cannot read the master: "* ]]; }
+if poll_until 30 gone_unknown; then ok "the master cannot be read: unknown"
+else not_ok "the master cannot be read: unknown ($(status_of gone))"; fi
+orphan_error() { [ "$(status_of orphan)" = 'error: project "orphan" has no master' ]; }
+if poll_until 30 orphan_error; then ok "a project without a master: error"
+else not_ok "a project without a master: error ($(status_of orphan))"; fi
 
 # replay paused, writes on the primary: behind in bytes, then in time past the tolerance
 on_standby "SELECT pg_wal_replay_pause()" >/dev/null || not_ok "pg_wal_replay_pause()"

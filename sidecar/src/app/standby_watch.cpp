@@ -224,24 +224,31 @@ CheckStandby(PgConnection &conn, const StandbyEntry &entry, const MasterObservat
 	co_return report;
 }
 
-// WithTimeout runs check, giving up after kCheckTimeout (the connection is then closed: its state is unknown).
+// WithTimeout awaits work, throwing "no answer within 5 s" when it takes longer than kCheckTimeout (work is then
+// cancelled: the caller closes its connection, whose state is unknown).
+template <typename T>
+asio::awaitable<T>
+WithTimeout(asio::awaitable<T> work) {
+	using namespace asio::experimental::awaitable_operators;
+	asio::steady_timer timer(co_await asio::this_coro::executor, kCheckTimeout);
+	auto outcome = co_await (std::move(work) || timer.async_wait(asio::use_awaitable));
+	if (outcome.index() != 0)
+		throw std::runtime_error("no answer within " + std::to_string(kCheckTimeout.count()) + " s");
+	co_return std::get<0>(std::move(outcome));
+}
+
+// CheckWithTimeout runs CheckStandby under WithTimeout; a standby that cannot be reached or does not answer is down.
 asio::awaitable<StandbyReport>
 CheckWithTimeout(PgConnection &conn, const StandbyEntry &entry, const MasterObservation &master,
 				 const MasterHistory &history) {
-	using namespace asio::experimental::awaitable_operators;
-	asio::steady_timer timer(co_await asio::this_coro::executor, kCheckTimeout);
-	StandbyReport report;
 	std::exception_ptr error;
 	try {
-		auto outcome = co_await (CheckStandby(conn, entry, master, history) || timer.async_wait(asio::use_awaitable));
-		if (outcome.index() == 0)
-			co_return std::get<0>(std::move(outcome));
-		error = std::make_exception_ptr(
-			std::runtime_error("no answer within " + std::to_string(kCheckTimeout.count()) + " s"));
+		co_return co_await WithTimeout(CheckStandby(conn, entry, master, history));
 	} catch (...) {
 		error = std::current_exception();
 	}
 	conn.Close();
+	StandbyReport report;
 	report.status = "down";
 	report.last_error = Describe(error);
 	co_return report;
@@ -333,7 +340,7 @@ Round(Watch &watch, const Config &config) {
 					master_state.conn = std::make_unique<PgConnection>(executor);
 				MasterObservation master;
 				try {
-					master = co_await ObserveMaster(*master_state.conn, entry.master_uri);
+					master = co_await WithTimeout(ObserveMaster(*master_state.conn, entry.master_uri));
 					master_state.history.Add(master.now_ms, master.lsn);
 				} catch (...) {
 					master.error = Describe(std::current_exception());
