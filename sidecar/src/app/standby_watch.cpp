@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <variant>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -316,7 +318,32 @@ ReadEntries(PgConnection &catalog, bool &has_sync_state) {
 	co_return entries;
 }
 
-// Round checks every standby once and writes their rows in one statement.
+// InParallel runs every task at once on this executor and returns when all have finished. Each task catches its
+// own errors and is bounded by WithTimeout, so a node that does not answer costs one timeout, not one per node.
+asio::awaitable<void>
+InParallel(std::vector<std::function<asio::awaitable<void>()>> tasks) {
+	auto executor = co_await asio::this_coro::executor;
+	asio::steady_timer all_done(executor, asio::steady_timer::time_point::max());
+	std::size_t left = tasks.size();
+	for (auto &task : tasks)
+		asio::co_spawn(executor, task(), [&left, &all_done](std::exception_ptr) {
+			if (--left == 0)
+				all_done.cancel();
+		});
+	while (left > 0) {
+		boost::system::error_code ignored;
+		co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+	}
+}
+
+// StandbyKey names a standby's connection: a changed URI gets a new one.
+std::string
+StandbyKey(const StandbyEntry &entry) {
+	return entry.project + '\n' + entry.name + '\n' + entry.uri;
+}
+
+// Round reads every master, then checks every standby, each phase in parallel, and writes all their rows in one
+// statement.
 asio::awaitable<void>
 Round(Watch &watch, const Config &config) {
 	if (!watch.catalog.IsOpen())
@@ -324,42 +351,64 @@ Round(Watch &watch, const Config &config) {
 	bool has_sync_state = false;
 	std::vector<StandbyEntry> entries = co_await ReadEntries(watch.catalog, has_sync_state);
 	auto executor = co_await asio::this_coro::executor;
+
 	std::map<std::string, MasterObservation> observed; // by master URI, this round
-	std::set<std::string> live_standbys;
-	std::string sql;
+	std::vector<std::function<asio::awaitable<void>()>> tasks;
 	for (const StandbyEntry &entry : entries) {
-		StandbyReport report;
+		if (entry.master_uri.empty() || entry.master_dialect != "postgres" || observed.count(entry.master_uri) != 0)
+			continue;
+		MasterState &state = watch.masters[entry.master_uri];
+		if (!state.conn)
+			state.conn = std::make_unique<PgConnection>(executor);
+		MasterObservation &master = observed[entry.master_uri];
+		const std::string &uri = entry.master_uri;
+		tasks.push_back([&state, &master, &uri]() -> asio::awaitable<void> {
+			try {
+				master = co_await WithTimeout(ObserveMaster(*state.conn, uri));
+				state.history.Add(master.now_ms, master.lsn);
+			} catch (...) {
+				master.ok = false;
+				master.error = Describe(std::current_exception());
+				state.conn->Close();
+			}
+		});
+	}
+	co_await InParallel(std::move(tasks));
+
+	std::vector<StandbyReport> reports(entries.size());
+	std::set<std::string> live_standbys;
+	tasks.clear();
+	for (std::size_t i = 0; i < entries.size(); ++i) {
+		const StandbyEntry &entry = entries[i];
+		StandbyReport &report = reports[i];
 		if (entry.master_uri.empty() || entry.master_dialect != "postgres") {
 			report.status = "error";
 			report.last_error = entry.master_uri.empty() ? "project \"" + entry.project + "\" has no master"
 														 : "the project's master is not a postgres replica";
-		} else {
-			MasterState &master_state = watch.masters[entry.master_uri];
-			if (observed.count(entry.master_uri) == 0) {
-				if (!master_state.conn)
-					master_state.conn = std::make_unique<PgConnection>(executor);
-				MasterObservation master;
-				try {
-					master = co_await WithTimeout(ObserveMaster(*master_state.conn, entry.master_uri));
-					master_state.history.Add(master.now_ms, master.lsn);
-				} catch (...) {
-					master.error = Describe(std::current_exception());
-					master_state.conn->Close();
-				}
-				observed[entry.master_uri] = master;
-			}
-			const MasterObservation &master = observed[entry.master_uri];
-			if (!master.ok) {
-				report.status = "unknown";
-				report.last_error = "cannot read the master: " + master.error;
-			} else {
-				std::unique_ptr<PgConnection> &conn = watch.standbys[entry.uri];
-				if (!conn)
-					conn = std::make_unique<PgConnection>(executor);
-				live_standbys.insert(entry.uri);
-				report = co_await CheckWithTimeout(*conn, entry, master, master_state.history);
-			}
+			continue;
 		}
+		const MasterObservation &master = observed[entry.master_uri];
+		if (!master.ok) {
+			report.status = "unknown";
+			report.last_error = "cannot read the master: " + master.error;
+			continue;
+		}
+		std::unique_ptr<PgConnection> &conn = watch.standbys[StandbyKey(entry)];
+		if (!conn)
+			conn = std::make_unique<PgConnection>(executor);
+		live_standbys.insert(StandbyKey(entry));
+		const MasterHistory &history = watch.masters[entry.master_uri].history;
+		PgConnection &standby = *conn;
+		tasks.push_back([&standby, &entry, &master, &history, &report]() -> asio::awaitable<void> {
+			report = co_await CheckWithTimeout(standby, entry, master, history);
+		});
+	}
+	co_await InParallel(std::move(tasks));
+
+	std::string sql;
+	for (std::size_t i = 0; i < entries.size(); ++i) {
+		const StandbyEntry &entry = entries[i];
+		const StandbyReport &report = reports[i];
 		std::string state = report.status + ": " + report.last_error;
 		std::string &logged = watch.logged[entry.project + "." + entry.name];
 		if (logged != state)

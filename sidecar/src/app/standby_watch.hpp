@@ -4,7 +4,8 @@
  *     checked, each status interval, to be a physical streaming standby of its project's master, and its state,
  *     lag and sync_state go to mosta.replica_status (docs/sidecar.md, "PostgreSQL standbys"). C++ regime; one
  *     non-blocking PgConnection per standby and per master, on the daemon's io_context, in a coroutine of its own,
- *     so that a failing standby never holds up the rules.
+ *     so that a failing standby never holds up the rules. The nodes are read in parallel, each within 5 s; a node
+ *     that does not answer still delays the round (and so every standby's report) by up to that.
  */
 #pragma once
 
