@@ -149,6 +149,10 @@ CREATE OR REPLACE FUNCTION mosta._within_tolerance(status text, lag_ms bigint, l
 	SELECT coalesce($1 = 'up' AND $2 <= $4 AND $3 IS NOT NULL AND NOT mosta._status_is_stale($3), false)
 $$;
 
+-- the sync_state of a PostgreSQL standby in its master's pg_stat_replication, as the sidecar observes it
+ALTER TABLE mosta.replica_status ADD COLUMN sync_state text CHECK (sync_state IN ('async', 'potential', 'sync', 'quorum'));
+ALTER TYPE mosta.replica_status_row ADD ATTRIBUTE sync_state text;
+
 CREATE OR REPLACE FUNCTION mosta_replica_status(project text DEFAULT NULL)
 	RETURNS SETOF mosta.replica_status_row
 	LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -165,7 +169,8 @@ BEGIN
 	       CASE WHEN f.stale THEN NULL ELSE s.lag_ms END, CASE WHEN f.stale THEN NULL ELSE s.lag_bytes END,
 	       r.lag_tolerance_ms,
 	       mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_text(s.last_error)
+	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_text(s.last_error),
+	       CASE WHEN f.stale THEN NULL ELSE s.sync_state END
 	  FROM mosta.replicas_masked r
 	  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
 	 CROSS JOIN LATERAL (SELECT mosta._status_is_stale(s.last_seen) AS stale) f
@@ -239,7 +244,8 @@ CREATE OR REPLACE FUNCTION mosta_topology() RETURNS jsonb
 							'lagBytes', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_bytes END,
 							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
 							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-							'lastError', mosta.mask_text(s.last_error))
+							'lastError', mosta.mask_text(s.last_error),
+							'syncState', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.sync_state END)
 					) ORDER BY r.role, r.name)
 					  FROM mosta.replicas_masked r
 					  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name

@@ -111,6 +111,8 @@ CREATE TABLE mosta.replica_status (
 	tables       integer CHECK (tables >= 0),
 	last_error   text,
 	last_seen    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- a PostgreSQL standby: its state in the master's pg_stat_replication (NULL when not found there)
+	sync_state   text CHECK (sync_state IN ('async', 'potential', 'sync', 'quorum')),
 	PRIMARY KEY (project, replica),
 	FOREIGN KEY (project, replica) REFERENCES mosta.replicas (project, name) ON DELETE CASCADE
 );
@@ -738,7 +740,7 @@ COMMENT ON VIEW mosta.replicas_masked IS 'mosta.replicas with every password mas
 CREATE TYPE mosta.replica_status_row AS (
 	project text, replica text, role text, dialect text, uri text,
 	status text, lag_ms bigint, lag_bytes bigint, lag_tolerance_ms bigint, within_tolerance boolean,
-	applied_lsn pg_lsn, tables integer, last_seen timestamptz, last_error text
+	applied_lsn pg_lsn, tables integer, last_seen timestamptz, last_error text, sync_state text
 );
 
 CREATE FUNCTION mosta_replica_status(project text DEFAULT NULL)
@@ -757,7 +759,8 @@ BEGIN
 	       CASE WHEN f.stale THEN NULL ELSE s.lag_ms END, CASE WHEN f.stale THEN NULL ELSE s.lag_bytes END,
 	       r.lag_tolerance_ms,
 	       mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_text(s.last_error)
+	       s.applied_lsn, s.tables, s.last_seen, mosta.mask_text(s.last_error),
+	       CASE WHEN f.stale THEN NULL ELSE s.sync_state END
 	  FROM mosta.replicas_masked r
 	  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name
 	 CROSS JOIN LATERAL (SELECT mosta._status_is_stale(s.last_seen) AS stale) f
@@ -882,7 +885,8 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 							'lagBytes', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.lag_bytes END,
 							'appliedLsn', s.applied_lsn, 'tables', s.tables, 'lastSeen', s.last_seen,
 							'withinTolerance', mosta._within_tolerance(s.status, s.lag_ms, s.last_seen, r.lag_tolerance_ms),
-							'lastError', mosta.mask_text(s.last_error))
+							'lastError', mosta.mask_text(s.last_error),
+							'syncState', CASE WHEN mosta._status_is_stale(s.last_seen) THEN NULL ELSE s.sync_state END)
 					) ORDER BY r.role, r.name)
 					  FROM mosta.replicas_masked r
 					  LEFT JOIN mosta.replica_status s ON s.project = r.project AND s.replica = r.name

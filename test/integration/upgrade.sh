@@ -96,17 +96,28 @@ else
 	not_ok "before the update, the current library serves mosta.snapshot_documents(regclass, boolean) of 0.1.0"
 fi
 
-# catalog_rows: every row of every table of schema mosta, as text, table by table, sorted
+# catalog_columns DB: every "table.column" of the tables of schema mosta, sorted
+catalog_columns() {
+	psql -X -At -d "$1" -c "SELECT c.relname || '.' || a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+		WHERE c.relnamespace = 'mosta'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+		ORDER BY 1" | LC_ALL=C sort
+}
+# catalog_rows DB [TABLE.COLUMN...]: every row of every table of schema mosta, as jsonb text, table by table,
+# sorted, without the columns named (those the update adds: the rows kept must be the same apart from them)
 catalog_rows() {
-	local table
-	for table in $(psql -X -At -d "$1" -c "SELECT relname FROM pg_class
+	local table db_=$1 skip column
+	shift
+	for table in $(psql -X -At -d "$db_" -c "SELECT relname FROM pg_class
 		WHERE relnamespace = 'mosta'::regnamespace AND relkind = 'r' ORDER BY relname"); do
 		echo "== mosta.$table"
-		psql -X -At -d "$1" -c "SELECT t::text FROM mosta.\"$table\" t ORDER BY 1"
+		skip=
+		for column in "$@"; do [ "${column%%.*}" = "$table" ] && skip+="'${column#*.}',"; done
+		psql -X -At -d "$db_" -c "SELECT (to_jsonb(t) - ARRAY[${skip%,}]::text[])::text FROM mosta.\"$table\" t ORDER BY 1"
 	done
 }
 uuid_a1=$(scalar "SELECT mosta_lookup_id('orders', 'a1')")
 catalog_rows "$db" >"$work/rows.before"
+catalog_columns "$db" >"$work/columns.before"
 
 # the update
 if psql_db -c "ALTER EXTENSION mostajs UPDATE TO '$new_version'" 2>"$work/update.err" &&
@@ -118,7 +129,10 @@ else
 	finish
 fi
 
-catalog_rows "$db" >"$work/rows.after"
+catalog_columns "$db" >"$work/columns.after"
+mapfile -t added_columns < <(LC_ALL=C comm -13 "$work/columns.before" "$work/columns.after")
+echo "# columns the update adds: ${added_columns[*]:-none}"
+catalog_rows "$db" "${added_columns[@]}" >"$work/rows.after"
 if [ "$(grep -c . "$work/rows.before")" -gt 20 ] && diff -u "$work/rows.before" "$work/rows.after" >"$work/rows.diff"; then
 	ok "every row of every mosta.* table is kept ($(grep -vc '^==' "$work/rows.after") rows)"
 else

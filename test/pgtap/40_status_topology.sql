@@ -175,7 +175,7 @@ SELECT is((SELECT t #> '{projects,blog,replicas,0}' FROM topo),
           '{"name": "primary", "role": "master", "dialect": "postgres", "uri": "postgresql://blog@db4/blog",
             "lagTolerance": 5000, "pool": {"min": 1, "max": 10},
             "status": {"status": "unknown", "lagMs": null, "lagBytes": null, "appliedLsn": null, "tables": null,
-                       "lastSeen": null, "withinTolerance": false, "lastError": null}}'::jsonb,
+                       "lastSeen": null, "withinTolerance": false, "lastError": null, "syncState": null}}'::jsonb,
           'a replica without status has name, role, dialect, uri, lagTolerance, pool and status unknown');
 SELECT is((SELECT t #> '{projects,shop,replicas,1}' FROM topo),
           jsonb_build_object('name', 'kv', 'role', 'slave', 'dialect', 'postgres',
@@ -184,7 +184,7 @@ SELECT is((SELECT t #> '{projects,shop,replicas,1}' FROM topo),
                              'status', jsonb_build_object('status', 'up', 'lagMs', 101, 'lagBytes', 2048,
                                                           'appliedLsn', '0/3000060', 'tables', 12,
                                                           'lastSeen', now(), 'withinTolerance', false,
-                                                          'lastError', NULL)),
+                                                          'lastError', NULL, 'syncState', NULL)),
           'a reported replica carries its settings and the sidecar''s status');
 SELECT is((SELECT t #>> '{projects,shop,replicas,4,status,lastError}' FROM topo),
           'could not connect to postgresql://reader:***@m1/shop', 'a replica''s lastError is masked');

@@ -21,6 +21,7 @@
 #include "app/catalog.hpp"
 #include "app/log.hpp"
 #include "app/rule_runner.hpp"
+#include "app/standby_watch.hpp"
 #include "app/topology_tree.hpp"
 #include "app/ttl.hpp"
 #include "pg/errors.hpp"
@@ -54,6 +55,7 @@ struct State {
 	std::map<std::string, RuleProgress> progress;			// by rule
 	std::map<std::string, std::shared_ptr<RuleTask>> tasks; // by rule
 	std::set<std::string> reported;							// "rule\nerror" already written for rules that cannot run
+	bool supervised = false;								// the supervisor returned: the standby watch ends too
 };
 
 // Fingerprint spells what a running rule's slot depends on: a change means a new slot and a new copy.
@@ -442,8 +444,15 @@ Run(asio::io_context &context, asio::signal_set &signals, const Config &config) 
 			LogLine("stopping: " + Describe(error));
 			state.failed = true;
 		}
+		state.supervised = true;
 		state.signals.cancel();
 	});
+	// the PostgreSQL standbys are watched by the daemon only (app/standby_watch.hpp); it never throws
+	if (!config.once)
+		asio::co_spawn(context, WatchStandbys(config, &state.supervised), [](std::exception_ptr error) {
+			if (error)
+				LogLine("standbys: " + Describe(error));
+		});
 	context.run();
 	LogLine(state.failed ? "exiting after a failure" : "exiting");
 	return state.failed ? 1 : 0;
