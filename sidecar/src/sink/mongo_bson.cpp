@@ -570,12 +570,24 @@ TypeOfColumn(const Change &change, const Column &column) {
 	return ReadPgType(ClassifyPgType(change.TypeOf(column.name)));
 }
 
+// IsJsonColumn tells whether pg_type is a json or jsonb column's own type (not an array of them).
+bool
+IsJsonColumn(PgType pg_type) noexcept {
+	return pg_type.kind == Kind::JsonText && pg_type.dims == 0;
+}
+
+// OmitsValue is MongoOmitsColumn for a type already mapped: SQL NULL of a json column is no field.
+bool
+OmitsValue(const Value &value, PgType pg_type) noexcept {
+	return IsNull(value) && IsJsonColumn(pg_type);
+}
+
 // AppendMapped appends value as AppendMongoValue does, for a type already mapped.
 void
 AppendMapped(bson_t *doc, std::string_view field, const Value &value, PgType pg_type, std::string_view column,
 			 MappingNotes &notes) {
 	// a json column's own value (not an array of them): a version-1 object, array or scalar is natural JSON
-	if (pg_type.kind == Kind::JsonText && pg_type.dims == 0 && !std::holds_alternative<std::string_view>(value))
+	if (IsJsonColumn(pg_type) && !std::holds_alternative<std::string_view>(value))
 		pg_type.kind = Kind::Json;
 	AppendScalar(doc, field, value, pg_type.kind, column, notes);
 }
@@ -631,10 +643,7 @@ AppendMongoValue(bson_t *doc, std::string_view field, const Value &value, std::s
 
 bool
 MongoOmitsColumn(const Change &change, const Column &column) {
-	if (!IsNull(column.value))
-		return false;
-	PgType pg_type = TypeOfColumn(change, column);
-	return pg_type.kind == Kind::JsonText && pg_type.dims == 0;
+	return IsNull(column.value) && OmitsValue(column.value, TypeOfColumn(change, column));
 }
 
 void
@@ -704,8 +713,8 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 									 "document's key; rename the column or make it the primary key");
 		}
 		PgType type = TypeOfColumn(change, column);
-		if (IsNull(column.value) && type.kind == Kind::JsonText && type.dims == 0)
-			continue; // SQL NULL of a json column (MongoOmitsColumn): no field, apart from a JSON null (BSON null)
+		if (OmitsValue(column.value, type))
+			continue; // SQL NULL of a json column: no field, apart from a JSON null (BSON null)
 		AppendColumn(doc.get(), column, type, notes);
 	}
 	return doc;
