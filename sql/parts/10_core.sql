@@ -970,6 +970,123 @@ GRANT EXECUTE ON FUNCTION
 	TO mosta_admin;
 
 ------------------------------------------------------------------------------
+-- Switchover requests (docs/failover.md, "Switchover")
+------------------------------------------------------------------------------
+
+-- A planned change of master, asked for with mosta_switchover() on the master and carried out by the master's
+-- node agent (mosta-sidecar agent), which restarts its own server: no SQL function can do it. The row is
+-- replicated to the standbys with the rest of the catalog, and the agent finishes it on the new primary.
+CREATE TABLE mosta.ha_requests (
+	id            bigserial PRIMARY KEY,
+	project       mosta.object_name NOT NULL REFERENCES mosta.projects (name) ON DELETE CASCADE,
+	kind          text NOT NULL DEFAULT 'switchover' CHECK (kind IN ('switchover')),
+	target        mosta.object_name NOT NULL,
+	state         text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'done', 'failed')),
+	requested_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	requested_by  name NOT NULL DEFAULT session_user,
+	finished_at   timestamptz,
+	detail        jsonb NOT NULL DEFAULT '{}'
+);
+-- one request in flight per project
+CREATE UNIQUE INDEX ha_requests_one_open ON mosta.ha_requests (project) WHERE state IN ('pending', 'running');
+COMMENT ON TABLE mosta.ha_requests IS
+	'Switchover requests: written by mosta_switchover(), carried out and finished by the master''s node agent';
+
+-- mosta_switchover checks that replica is a healthy PostgreSQL standby of project (a postgres slave whose last
+-- status report is up, fresh and within its lag tolerance), then records a pending request, logs it and
+-- notifies channel mosta_ha with the request id. Nothing else changes here: the master's node agent stops new
+-- writes by stopping its server, waits until the standby has replayed everything, promotes it, swaps the roles
+-- in the catalog and restarts the old master as a standby of the new one.
+CREATE FUNCTION mosta_switchover(project text, replica text) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	target mosta.replicas%ROWTYPE;
+	master_name text;
+	observed mosta.replica_status%ROWTYPE;
+	open_request mosta.ha_requests%ROWTYPE;
+	request_id bigint;
+BEGIN
+	PERFORM mosta._require_project(project, 'project');
+	PERFORM mosta._require(replica, 'replica');
+	IF pg_is_in_recovery() THEN
+		RAISE EXCEPTION 'mosta_switchover() runs on the master, and this server is a standby'
+			USING ERRCODE = 'read_only_sql_transaction',
+			      HINT = 'Connect to the current master of the project (target_session_attrs=read-write).';
+	END IF;
+	SELECT r.* INTO target FROM mosta.replicas r
+	 WHERE r.project = mosta_switchover.project AND r.name = mosta_switchover.replica;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'replica "%" does not exist in project "%"', replica, project
+			USING ERRCODE = 'undefined_object',
+			      HINT = 'See SELECT * FROM mosta_replica_status(' || quote_literal(project) || ').';
+	END IF;
+	SELECT r.name INTO master_name FROM mosta.replicas r
+	 WHERE r.project = mosta_switchover.project AND r.role = 'master';
+	IF target.role <> 'slave' OR target.dialect <> 'postgres' THEN
+		RAISE EXCEPTION 'replica "%" is not a PostgreSQL standby of project "%"', replica, project
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = format('It is a %s %s; only a postgres slave (a physical standby of the master) can become the master.',
+			                      target.dialect, target.role),
+			      HINT = 'Name one of the project''s postgres slaves.';
+	END IF;
+	IF master_name IS NULL OR NOT EXISTS (SELECT 1 FROM mosta.replicas r WHERE r.project = mosta_switchover.project
+	                                          AND r.role = 'master' AND r.dialect = 'postgres') THEN
+		RAISE EXCEPTION 'project "%" has no PostgreSQL master to switch over from', project
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      HINT = 'A switchover hands a postgres master''s role to one of its standbys.';
+	END IF;
+	SELECT s.* INTO observed FROM mosta.replica_status s
+	 WHERE s.project = mosta_switchover.project AND s.replica = mosta_switchover.replica;
+	IF NOT mosta._within_tolerance(observed.status, observed.lag_ms, observed.last_seen, target.lag_tolerance_ms) THEN
+		RAISE EXCEPTION 'replica "%" is not a healthy standby: %', replica,
+			CASE WHEN observed.status IS NULL THEN 'never reported'
+			     WHEN mosta._status_is_stale(observed.last_seen)
+			          THEN format('its last report (%s) is older than mostajs.status_max_age', observed.last_seen)
+			     WHEN observed.status <> 'up' THEN format('status %s', observed.status)
+			          || coalesce(': ' || mosta.mask_text(observed.last_error), '')
+			     ELSE format('lag %s ms beyond its tolerance of %s ms', observed.lag_ms, target.lag_tolerance_ms) END
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			      DETAIL = 'A switchover needs a standby the sidecar reports up, fresh and within its lag tolerance.',
+			      HINT = 'Check SELECT * FROM mosta_replica_status(' || quote_literal(project)
+			             || ') and that mosta-sidecar runs; retry when the standby has caught up.';
+	END IF;
+	SELECT q.* INTO open_request FROM mosta.ha_requests q
+	 WHERE q.project = mosta_switchover.project AND q.state IN ('pending', 'running');
+	IF FOUND THEN
+		RAISE EXCEPTION 'project "%" already has a % switchover request (id %, to "%")', project,
+			open_request.state, open_request.id, open_request.target
+			USING ERRCODE = 'object_in_use',
+			      HINT = 'Wait until it is done or failed: SELECT * FROM mosta.ha_requests ORDER BY id DESC.';
+	END IF;
+
+	INSERT INTO mosta.ha_requests (project, kind, target, detail)
+	VALUES (project, 'switchover', replica,
+	        jsonb_build_object('from', master_name, 'to', replica,
+	                           'observed', jsonb_build_object('status', observed.status, 'lag_ms', observed.lag_ms,
+	                                                          'lag_bytes', observed.lag_bytes,
+	                                                          'sync_state', observed.sync_state,
+	                                                          'last_seen', observed.last_seen)))
+	RETURNING id INTO request_id;
+	PERFORM mosta._log('switchover_requested', project, replica,
+		jsonb_build_object('request', request_id, 'from', master_name, 'to', replica));
+	PERFORM pg_notify('mosta_ha', request_id::text);
+	RETURN request_id;
+END
+$$;
+COMMENT ON FUNCTION mosta_switchover(text, text) IS
+	'Requests a planned switchover of project to the standby replica and returns the request id; the master''s '
+	'node agent (mosta-sidecar agent) carries it out, since it restarts this server: follow it in mosta.ha_requests';
+
+REVOKE ALL ON mosta.ha_requests FROM PUBLIC;
+REVOKE ALL ON FUNCTION mosta_switchover(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta_switchover(text, text) TO mosta_admin;
+GRANT SELECT ON mosta.ha_requests TO mosta_admin;
+-- the node agents move requests on (running, done, failed)
+GRANT SELECT, UPDATE ON mosta.ha_requests TO mosta_sidecar;
+
+------------------------------------------------------------------------------
 -- DDL messages and heartbeats in the change stream (docs/capture.md)
 ------------------------------------------------------------------------------
 

@@ -103,12 +103,15 @@ catalog_columns() {
 		ORDER BY 1" | LC_ALL=C sort
 }
 # catalog_rows DB [TABLE.COLUMN...]: every row of every table of schema mosta, as jsonb text, table by table,
-# sorted, without the columns named (those the update adds: the rows kept must be the same apart from them)
+# sorted, without the columns named (those the update adds: the rows kept must be the same apart from them); once
+# known_tables is set, only those tables (the ones the update adds hold no kept rows)
+known_tables=
 catalog_rows() {
 	local table db_=$1 skip column
 	shift
 	for table in $(psql -X -At -d "$db_" -c "SELECT relname FROM pg_class
 		WHERE relnamespace = 'mosta'::regnamespace AND relkind = 'r' ORDER BY relname"); do
+		[ -n "$known_tables" ] && ! grep -qx "$table" <<<"$known_tables" && continue
 		echo "== mosta.$table"
 		skip=
 		for column in "$@"; do [ "${column%%.*}" = "$table" ] && skip+="'${column#*.}',"; done
@@ -117,6 +120,7 @@ catalog_rows() {
 }
 uuid_a1=$(scalar "SELECT mosta_lookup_id('orders', 'a1')")
 catalog_rows "$db" >"$work/rows.before"
+known_tables=$(sed -n 's/^== mosta\.//p' "$work/rows.before")
 catalog_columns "$db" >"$work/columns.before"
 
 # the update

@@ -8,7 +8,7 @@
 -- returning; every assertion runs as the session user.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(72);
+SELECT plan(73);
 
 \ir support/helpers.psql
 
@@ -49,6 +49,7 @@ SELECT is(pg_temp.sqlstate_as('mosta_test_user', sql), '42501', format('a plain 
 	('mosta_enable_rule', $$SELECT mosta_enable_rule('keep')$$),
 	('mosta_disable_rule', $$SELECT mosta_disable_rule('keep')$$),
 	('mosta_set_read_routing', $$SELECT mosta_set_read_routing('shop', 'random')$$),
+	('mosta_switchover', $$SELECT mosta_switchover('shop', 'kv')$$),
 	('mosta._add_rule', $$SELECT mosta._add_rule('x', 'shop', 'shop', 'cdc', ARRAY['public.items'],
 	                                             'source-wins', true)$$),
 	('mosta._set_rule_enabled', $$SELECT mosta._set_rule_enabled('keep', false)$$),
@@ -135,7 +136,7 @@ CREATE TEMP VIEW definers AS
 	  FROM pg_proc p
 	 WHERE p.prosecdef
 	   AND p.pronamespace IN ('mosta'::regnamespace, (SELECT extnamespace FROM pg_extension WHERE extname = 'mostajs'));
-SELECT is((SELECT count(*) FROM definers), 32::bigint, 'the extension has 32 SECURITY DEFINER functions');
+SELECT is((SELECT count(*) FROM definers), 33::bigint, 'the extension has 33 SECURITY DEFINER functions');
 SELECT is_empty($$SELECT fn FROM definers
                    WHERE NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)$$,
                 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');

@@ -9,7 +9,7 @@
 -- is called with valid arguments: each must succeed and the count stay 0.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(4 + 54);
+SELECT plan(4 + 55);
 
 \ir support/helpers.psql
 
@@ -19,6 +19,8 @@ SELECT plan(4 + 54);
 SELECT mosta_add_replica('src', 'primary', 'master', 'postgres', 'postgresql://u:pw@db1/src');
 SELECT mosta_add_replica('dst', 'pg', 'master', 'postgres', 'postgresql://db2/dst');
 SELECT mosta_add_replica('dst', 'lite', 'slave', 'sqlite', 'dst.db');
+SELECT mosta_add_replica('src', 'stby', 'slave', 'postgres', 'postgresql://db3/src');
+INSERT INTO mosta.replica_status (project, replica, status, lag_ms) VALUES ('src', 'stby', 'up', 0);
 CREATE TABLE public.users (id int PRIMARY KEY, name text, amount numeric, at timestamptz DEFAULT now());
 INSERT INTO public.users (id, name, amount) VALUES (1, 'a', 10), (2, 'b', 5);
 CREATE TABLE public.items (id int PRIMARY KEY, owner int, is_primary boolean, email text);
@@ -165,6 +167,7 @@ INSERT INTO calls (fn, sql) VALUES
 	('mosta_enable_rule(text)', $$SELECT mosta_enable_rule('r')$$),
 	('mosta_set_read_routing(text,text)', $$SELECT mosta_set_read_routing('dst', 'round-robin')$$),
 	('mosta_read_replica(text)', $$SELECT mosta_read_replica('dst')$$),
+	('mosta_switchover(text,text)', $$SELECT mosta_switchover('src', 'stby')$$),
 	('mosta_replica_status(text)', $$SELECT * FROM mosta_replica_status()$$),
 	('mosta_rules()', $$SELECT * FROM mosta_rules()$$),
 	('mosta_rule_targets(text)', $$SELECT * FROM mosta_rule_targets('r')$$),
