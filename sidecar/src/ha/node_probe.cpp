@@ -7,6 +7,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <memory>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
 
 #include "app/catalog.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -229,6 +234,29 @@ ProbeNode(const std::string &uri, std::chrono::milliseconds timeout) {
 	}
 	conn.Close();
 	co_return probe;
+}
+
+asio::awaitable<std::vector<NodeProbe>>
+ProbeNodes(const std::vector<std::string> &uris, std::chrono::milliseconds timeout) {
+	auto executor = co_await asio::this_coro::executor;
+	// shared with the probes: each one outlives nothing, but holds its slot alive whatever happens here
+	auto results = std::make_shared<std::vector<NodeProbe>>(uris.size());
+	auto left = std::make_shared<std::size_t>(uris.size());
+	auto all_done = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+	for (std::size_t i = 0; i < uris.size(); ++i)
+		asio::co_spawn(
+			executor,
+			[uri = uris[i], i, timeout, results, left, all_done]() -> asio::awaitable<void> {
+				(*results)[i] = co_await ProbeNode(uri, timeout);
+				if (--*left == 0)
+					all_done->cancel();
+			},
+			asio::detached);
+	while (*left > 0) {
+		boost::system::error_code ignored;
+		co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+	}
+	co_return *results;
 }
 
 } // namespace mosta::sidecar::ha

@@ -133,6 +133,11 @@ struct NodeProbe {
 // failing node (reachable false, error set, masked).
 boost::asio::awaitable<NodeProbe> ProbeNode(const std::string &uri, std::chrono::milliseconds timeout = kProbeTimeout);
 
+// ProbeNodes probes every uri at once (each as ProbeNode, within timeout): a set of dead nodes costs one timeout,
+// not one per node. The result is in the order of uris.
+boost::asio::awaitable<std::vector<NodeProbe>> ProbeNodes(const std::vector<std::string> &uris,
+														  std::chrono::milliseconds timeout = kProbeTimeout);
+
 // ProbeNodeOn reads the state of the node conn is connected to (no timeout of its own); throws PgError.
 boost::asio::awaitable<NodeProbe> ProbeNodeOn(PgConnection &conn);
 
