@@ -2,7 +2,8 @@
  * main.cpp
  *     mosta-sidecar: parses the configuration, sets up the io_context, the signal_set and the runtime guards, and
  *     calls Run (app/run.hpp), RunVerify (app/verify.hpp) for "verify RULE", or RunFailover (ha/failover.hpp) for
- *     "failover PROJECT". Exit status: 0 clean stop, 1 runtime failure, 2 bad configuration.
+ *     "failover PROJECT", RunAgent (ha/node_agent.hpp) for "agent", RunSwitchover (ha/switchover.hpp) for
+ *     "switchover PROJECT REPLICA". Exit status: 0 clean stop, 1 runtime failure, 2 bad configuration.
  */
 #include <csignal>
 #include <cstdio>
@@ -18,6 +19,8 @@
 #include "app/run.hpp"
 #include "app/verify.hpp"
 #include "ha/failover.hpp"
+#include "ha/node_agent.hpp"
+#include "ha/switchover.hpp"
 #include "sink/mongo_sink.hpp"
 
 int
@@ -48,8 +51,17 @@ main(int argc, char **argv) {
 			boost::asio::io_context context(1);
 			return sc::ha::RunFailover(context, config);
 		}
+		if (config.switchover) {
+			boost::asio::io_context context(1);
+			return sc::ha::RunSwitchover(
+				context, {config.source, config.ha_project, config.switchover_replica, config.switchover_timeout});
+		}
 		boost::asio::io_context context(1);
 		boost::asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);
+		if (config.agent)
+			return sc::ha::RunAgent(context, signals,
+									{config.node, config.ha_project, config.pgdata, config.pg_log, config.state_dir,
+									 config.source, config.pg_bindir, config.poll_interval, config.catchup_timeout});
 		return sc::Run(context, signals, config);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "mosta-sidecar: %s\n", e.what());

@@ -124,11 +124,21 @@ TtlBatch(const std::string &text) {
 	return std::stoi(text);
 }
 
+// NonEmpty returns value, or throws ConfigError naming flag and what it expects when value is empty.
+std::string
+NonEmpty(const char *flag, const std::string &value, const char *expected) {
+	if (value.empty())
+		throw ConfigError(std::string("invalid value \"\" for ") + flag + ": expected " + expected);
+	return value;
+}
+
 // The commands a flag applies to (a bit set): the daemon itself and each subcommand.
 enum Command : unsigned {
 	kDaemon = 1U << 0,
 	kVerify = 1U << 1,
 	kFailover = 1U << 2,
+	kAgent = 1U << 3,
+	kSwitchover = 1U << 4,
 };
 
 // One flag: whether it takes a value, which commands take it, and what it sets.
@@ -140,7 +150,7 @@ struct Flag {
 };
 
 // kAll is every command: --help.
-constexpr unsigned kAll = kDaemon | kVerify | kFailover;
+constexpr unsigned kAll = kDaemon | kVerify | kFailover | kAgent | kSwitchover;
 
 // kFlags is every flag of the command line (HelpText documents them).
 constexpr Flag kFlags[] = {
@@ -148,7 +158,7 @@ constexpr Flag kFlags[] = {
 	{"-h", false, kAll, [](Config &c, const std::string &) { c.help = true; }},
 	{"--version", false, kDaemon, [](Config &c, const std::string &) { c.version = true; }},
 	{"--once", false, kDaemon, [](Config &c, const std::string &) { c.once = true; }},
-	{"--source", true, kDaemon | kVerify | kFailover,
+	{"--source", true, kDaemon | kVerify | kFailover | kAgent | kSwitchover,
 	 [](Config &c, const std::string &v) {
 		 CheckSource("--source", v);
 		 c.source = v;
@@ -157,7 +167,7 @@ constexpr Flag kFlags[] = {
 	 [](Config &c, const std::string &v) { c.data_dir = DataDirectory("--data-dir", v); }},
 	{"--status-interval", true, kDaemon,
 	 [](Config &c, const std::string &v) { c.status_interval = ParseDuration("--status-interval", v); }},
-	{"--poll-interval", true, kDaemon,
+	{"--poll-interval", true, kDaemon | kAgent,
 	 [](Config &c, const std::string &v) { c.poll_interval = ParseDuration("--poll-interval", v); }},
 	// 0 means off, as the help says
 	{"--heartbeat-interval", true, kDaemon,
@@ -178,6 +188,19 @@ constexpr Flag kFlags[] = {
 		 c.failover_to = v;
 	 }},
 	{"--allow-data-loss", false, kFailover, [](Config &c, const std::string &) { c.allow_data_loss = true; }},
+	{"--node", true, kAgent, [](Config &c, const std::string &v) { c.node = NonEmpty("--node", v, "a replica name"); }},
+	{"--project", true, kAgent,
+	 [](Config &c, const std::string &v) { c.ha_project = NonEmpty("--project", v, "a project name"); }},
+	{"--pgdata", true, kAgent, [](Config &c, const std::string &v) { c.pgdata = DataDirectory("--pgdata", v); }},
+	{"--pg-log", true, kAgent, [](Config &c, const std::string &v) { c.pg_log = NonEmpty("--pg-log", v, "a file"); }},
+	{"--state-dir", true, kAgent,
+	 [](Config &c, const std::string &v) { c.state_dir = DataDirectory("--state-dir", v); }},
+	{"--pg-bindir", true, kAgent,
+	 [](Config &c, const std::string &v) { c.pg_bindir = DataDirectory("--pg-bindir", v); }},
+	{"--catchup-timeout", true, kAgent,
+	 [](Config &c, const std::string &v) { c.catchup_timeout = ParseDuration("--catchup-timeout", v); }},
+	{"--timeout", true, kSwitchover,
+	 [](Config &c, const std::string &v) { c.switchover_timeout = ParseDuration("--timeout", v); }},
 };
 
 // FindFlag returns the flag named name, or null.
@@ -198,20 +221,37 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	std::size_t first = 0;
 	unsigned command = kDaemon;
 	const char *command_name = "";
-	std::string *positional = nullptr; // the subcommand's one argument (RULE, PROJECT)
+	std::vector<std::string *> positionals; // the subcommand's arguments (RULE; PROJECT; PROJECT REPLICA)
+	const char *positional_names = "";
 	if (!args.empty() && args[0] == "verify") {
 		config.verify = true;
 		command = kVerify;
 		command_name = "verify";
-		positional = &config.verify_rule;
+		positionals = {&config.verify_rule};
+		positional_names = "one rule";
 		first = 1;
 	} else if (!args.empty() && args[0] == "failover") {
 		config.failover = true;
 		command = kFailover;
 		command_name = "failover";
-		positional = &config.failover_project;
+		positionals = {&config.failover_project};
+		positional_names = "one project";
+		first = 1;
+	} else if (!args.empty() && args[0] == "agent") {
+		config.agent = true;
+		command = kAgent;
+		command_name = "agent";
+		positional_names = "no argument";
+		first = 1;
+	} else if (!args.empty() && args[0] == "switchover") {
+		config.switchover = true;
+		command = kSwitchover;
+		command_name = "switchover";
+		positionals = {&config.ha_project, &config.switchover_replica};
+		positional_names = "a project and a replica";
 		first = 1;
 	}
+	std::size_t positional_count = 0;
 	for (std::size_t i = first; i < args.size(); ++i) {
 		std::string arg = args[i];
 		std::optional<std::string> inline_value;
@@ -219,11 +259,11 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 			inline_value = arg.substr(eq + 1);
 			arg = arg.substr(0, eq);
 		}
-		if (positional != nullptr && !arg.empty() && arg[0] != '-') {
-			if (!positional->empty())
-				throw ConfigError(std::string(command_name) + " takes one " + (config.verify ? "rule" : "project") +
-								  " (got \"" + *positional + "\" and \"" + arg + "\")");
-			*positional = arg;
+		if (command != kDaemon && !arg.empty() && arg[0] != '-') {
+			if (positional_count >= positionals.size())
+				throw ConfigError(std::string(command_name) + " takes " + positional_names + " (got \"" + arg +
+								  "\" too)");
+			*positionals[positional_count++] = arg;
 			continue;
 		}
 		const Flag *flag = FindFlag(arg);
@@ -247,6 +287,15 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	if (config.failover && config.failover_project.empty() && !config.help)
 		throw ConfigError("failover needs a project: mosta-sidecar failover PROJECT [--to REPLICA] "
 						  "[--allow-data-loss] [--source DSN]");
+	if (config.agent && !config.help)
+		for (const char *required : {"--node", "--project", "--pgdata", "--state-dir"})
+			if (given.count(required) == 0)
+				throw ConfigError(
+					std::string("agent needs ") + required +
+					": mosta-sidecar agent --node REPLICA --project PROJECT --pgdata DIR --state-dir DIR");
+	if (config.switchover && config.switchover_replica.empty() && !config.help)
+		throw ConfigError("switchover needs a project and a replica: mosta-sidecar switchover PROJECT REPLICA "
+						  "[--source DSN] [--timeout DUR]");
 	if (given.count("--source") == 0 && source_env != nullptr && *source_env != '\0') {
 		CheckSource("MOSTA_SOURCE_URI", source_env);
 		config.source = source_env;
@@ -261,6 +310,9 @@ HelpText() {
 	return R"(Usage: mosta-sidecar [OPTION]...
        mosta-sidecar verify RULE [--source DSN] [--data-dir DIR]
        mosta-sidecar failover PROJECT [--to REPLICA] [--allow-data-loss] [--source DSN]
+       mosta-sidecar agent --node REPLICA --project PROJECT --pgdata DIR --state-dir DIR [--pg-log FILE]
+                     [--pg-bindir DIR] [--source DSN] [--poll-interval DUR] [--catchup-timeout DUR]
+       mosta-sidecar switchover PROJECT REPLICA [--source DSN] [--timeout DUR]
 Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
 exported snapshot, then change streaming into the rules' SQLite, SQL dump, JSON archive and MongoDB targets.
 
@@ -304,6 +356,28 @@ and within its tolerance.
   --allow-data-loss        promote even when the lag gate refuses: acknowledged commits may be lost
 It promotes the standby, makes it the master in the catalog, points the other standbys at it and writes one
 failover row in mosta.activity. Exit status 0 when done, 1 when refused or failed, 2 on bad usage.
+
+agent: run next to one PostgreSQL node of a project, as the server's OS user, and own the server's
+lifecycle (docs/failover.md, "Fencing" and "Rejoin"): start it only as a standby while another node is
+the primary the catalog names master (pg_rewind first), hold it read-only when no other node can tell,
+demote it when a newer primary appears, repoint a standby that follows the wrong node, and carry out
+the switchover requests of mosta_switchover() on the master.
+  --node REPLICA           this node's replica name in the catalog (the standby's application_name)
+  --project PROJECT        the project
+  --pgdata DIR             the server's data directory (pg_ctl -D)
+  --state-dir DIR          where the agent caches the other nodes' names and URIs (no passwords), to decide
+                           before its server runs; outside DIR of --pgdata (pg_rewind would remove it)
+  --pg-log FILE            the server's log file for pg_ctl start (default: postgres.log in --state-dir)
+  --pg-bindir DIR          pg_ctl, pg_controldata and pg_rewind (default: pg_config --bindir; PG_CONFIG)
+  --source DSN             the local server (default: MOSTA_SOURCE_URI, else PG*)
+  --poll-interval DUR      how often it looks at its server and the other nodes (default 1s)
+  --catchup-timeout DUR    a switchover's wait for the standby to replay the master's shutdown checkpoint
+                           before it gives up and starts the master again (default 30s)
+
+switchover PROJECT REPLICA: SELECT mosta_switchover(PROJECT, REPLICA) on the master (--source), then follow
+the request until the master's agent has done it, printing each step; exit status 0 when done, 1 when
+refused, failed, or not done within --timeout (default 2m; "no agent ... performed it" when it stayed
+pending).
 
 Environment:
   MOSTA_SOURCE_URI         the source, when --source is not given

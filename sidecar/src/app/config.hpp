@@ -17,20 +17,31 @@ inline constexpr const char *kDefaultDataDir = "/var/lib/mosta";
 
 // Everything mosta-sidecar takes from its command line and environment.
 struct Config {
-	std::string source;									  // libpq conninfo or URI; "" takes the PG* variables
-	bool once = false;									  // process what is there, then exit
-	bool help = false;									  // print HelpText() and exit 0
-	std::chrono::milliseconds status_interval{5'000};	  // how often status goes to the catalog
-	std::chrono::milliseconds poll_interval{1'000};		  // no XLogData for this long: the stream is idle, flush
-	std::chrono::milliseconds heartbeat_interval{60'000}; // mosta_heartbeat() this often; 0: never
-	long long retained_wal_warning = 1LL << 30;			  // warn when a slot retains more WAL (bytes); 0: never
-	std::string tree_path;								  // --tree: the topology JSON file; "" for none
-	bool verify = false;								  // the verify subcommand: compare, print, exit
-	std::string verify_rule;							  // verify's RULE
-	bool failover = false;								  // the failover subcommand (ha/failover.hpp)
-	std::string failover_project;						  // failover's PROJECT
-	std::string failover_to;							  // --to REPLICA; "" chooses the best eligible standby
-	bool allow_data_loss = false;						  // --allow-data-loss: promote past the lag gate
+	std::string source;									   // libpq conninfo or URI; "" takes the PG* variables
+	bool once = false;									   // process what is there, then exit
+	bool help = false;									   // print HelpText() and exit 0
+	std::chrono::milliseconds status_interval{5'000};	   // how often status goes to the catalog
+	std::chrono::milliseconds poll_interval{1'000};		   // no XLogData for this long: the stream is idle, flush
+	std::chrono::milliseconds heartbeat_interval{60'000};  // mosta_heartbeat() this often; 0: never
+	long long retained_wal_warning = 1LL << 30;			   // warn when a slot retains more WAL (bytes); 0: never
+	std::string tree_path;								   // --tree: the topology JSON file; "" for none
+	bool verify = false;								   // the verify subcommand: compare, print, exit
+	std::string verify_rule;							   // verify's RULE
+	bool failover = false;								   // the failover subcommand (ha/failover.hpp)
+	std::string failover_project;						   // failover's PROJECT
+	std::string failover_to;							   // --to REPLICA; "" chooses the best eligible standby
+	bool allow_data_loss = false;						   // --allow-data-loss: promote past the lag gate
+	bool agent = false;									   // the agent subcommand (ha/node_agent.hpp)
+	bool switchover = false;							   // the switchover subcommand (ha/switchover.hpp)
+	std::string ha_project;								   // agent --project, switchover's PROJECT
+	std::string switchover_replica;						   // switchover's REPLICA
+	std::string node;									   // agent --node: this node's replica name
+	std::string pgdata;									   // agent --pgdata
+	std::string pg_log;									   // agent --pg-log ("" : under --state-dir)
+	std::string state_dir;								   // agent --state-dir (the peer cache)
+	std::string pg_bindir;								   // agent --pg-bindir ("" : pg_config --bindir)
+	std::chrono::milliseconds catchup_timeout{30'000};	   // agent: a switchover's wait for the standby
+	std::chrono::milliseconds switchover_timeout{120'000}; // switchover --timeout: how long to follow it
 	int ttl_batch = 1000; // --ttl-batch: rows per TTL delete (app/ttl.hpp); 0: no TTL pass
 	bool version = false; // --version: print VersionText() and exit 0
 	// --data-dir (MOSTA_DATA_DIR): file targets live under it (app/target_path.hpp); absolute, lexically normal

@@ -200,8 +200,8 @@ LocalServer::IsRunning() const {
 void
 LocalServer::Start(std::chrono::seconds timeout) const {
 	std::string output;
-	if (Run("pg_ctl", {"start", "-w", "-t", std::to_string(timeout.count()), "-D", pgdata_, "-l", log_file_},
-			output) != 0)
+	if (Run("pg_ctl", {"start", "-w", "-t", std::to_string(timeout.count()), "-D", pgdata_, "-l", log_file_}, output) !=
+		0)
 		throw ServerError("pg_ctl start failed: " + Tail(output) + " (see " + log_file_ + ")");
 }
 
@@ -228,8 +228,7 @@ LocalServer::Rewind(const std::string &source_conninfo) const {
 		if (fs::exists(data / name))
 			saved[name] = ReadFile(data / name);
 	std::string output;
-	const int status =
-		Run("pg_rewind", {"--target-pgdata=" + pgdata_, "--source-server=" + source_conninfo}, output);
+	const int status = Run("pg_rewind", {"--target-pgdata=" + pgdata_, "--source-server=" + source_conninfo}, output);
 	// the node's own configuration, whatever pg_rewind did
 	for (const auto &[name, content] : saved)
 		WriteFile(data / name, content);

@@ -28,10 +28,10 @@ class ServerError : public std::runtime_error {
 
 // What pg_controldata says about a data directory (the fields the agent reads).
 struct ControlData {
-	std::string state;			   // "Database cluster state": "shut down", "in production", ...
-	std::optional<Lsn> checkpoint; // "Latest checkpoint location"
+	std::string state;				  // "Database cluster state": "shut down", "in production", ...
+	std::optional<Lsn> checkpoint;	  // "Latest checkpoint location"
 	std::optional<unsigned> timeline; // "Latest checkpoint's TimeLineID"
-	std::string system_identifier; // "Database system identifier"
+	std::string system_identifier;	  // "Database system identifier"
 };
 
 // ParseControlData reads pg_controldata's output (the English labels: the agent runs it with LC_ALL=C).

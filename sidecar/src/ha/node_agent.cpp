@@ -138,18 +138,20 @@ Action
 Decide(const AgentView &view) {
 	const PeerView *primary = NewPrimary(view);
 	// a peer on a later timeline than ours holds history we do not have: it is the newer primary
-	const bool primary_is_newer = primary != nullptr && (!view.timeline || !primary->timeline ||
-														 *primary->timeline > *view.timeline);
+	const bool primary_is_newer =
+		primary != nullptr && (!view.timeline || !primary->timeline || *primary->timeline > *view.timeline);
 	switch (view.local) {
 	case LocalState::Stopped:
 		if (primary != nullptr && (primary_is_newer || view.standby_signal))
 			return Make(ActionKind::Rewind, primary->name,
-						"node " + primary->name + " is the primary and its catalog names it master: rejoin it as a "
-												  "standby before opening");
+						"node " + primary->name +
+							" is the primary and its catalog names it master: rejoin it as a "
+							"standby before opening");
 		if (primary != nullptr)
 			return Make(ActionKind::StartFenced, "",
-						"node " + primary->name + " claims the master role on a timeline not later than ours: "
-												  "starting read-only until this is resolved");
+						"node " + primary->name +
+							" claims the master role on a timeline not later than ours: "
+							"starting read-only until this is resolved");
 		if (view.standby_signal)
 			return Make(ActionKind::Start, "", "a standby (standby.signal): started as it is");
 		if (view.peers.empty())
@@ -163,12 +165,14 @@ Decide(const AgentView &view) {
 	case LocalState::Primary:
 		if (primary != nullptr && primary_is_newer)
 			return Make(ActionKind::Demote, primary->name,
-						"node " + primary->name + " is the primary on a later timeline and its catalog names it "
-												  "master: this node must not take writes");
+						"node " + primary->name +
+							" is the primary on a later timeline and its catalog names it "
+							"master: this node must not take writes");
 		if (primary != nullptr)
 			return Make(ActionKind::None, "",
-						"warning: node " + primary->name + " also claims the master role, on a timeline not later "
-														   "than ours; not acting");
+						"warning: node " + primary->name +
+							" also claims the master role, on a timeline not later "
+							"than ours; not acting");
 		return Make(ActionKind::None, "", "");
 	case LocalState::Standby:
 		if (view.local_catalog_master == view.self) {
@@ -318,7 +322,8 @@ class Agent {
 		std::optional<Topology> topology;
 		if (server_.IsRunning()) {
 			try {
-				co_await WithTimeout(ReadLocal(local, view, peers, topology), kProbeTimeout, "reading the local server");
+				co_await WithTimeout(ReadLocal(local, view, peers, topology), kProbeTimeout,
+									 "reading the local server");
 			} catch (...) {
 				// starting up, shutting down, or no catalog yet: look again at the next poll
 				Note("the local server runs but cannot be read: " + CurrentErrorText());
@@ -484,10 +489,10 @@ class Agent {
 			PgConnection conn(co_await asio::this_coro::executor);
 			co_await WithTimeout(conn.Connect(primary_conninfo, ConnectionKind::Sql), kPeerTimeout,
 								 "connecting to " + primary);
-			std::string tail = output.size() > 200 ? output.substr(output.size() - 200) : output;
-			co_await LogActivity(conn, "rejoin", options_.project, options_.node,
-								 "{\"primary\": " + JsonQuote(primary) + ", \"rewind\": " + JsonQuote(tail) +
-									 ", \"ms\": " + std::to_string(ms) + "}");
+			const std::string tail = output.size() > 200 ? output.substr(output.size() - 200) : output;
+			const std::string detail = "{\"primary\": " + JsonQuote(primary) + ", \"rewind\": " + JsonQuote(tail) +
+									   ", \"ms\": " + std::to_string(ms) + "}";
+			co_await LogActivity(conn, "rejoin", options_.project, options_.node, detail);
 		} catch (...) {
 			LogLine("agent " + options_.node + ": cannot log the rejoin on " + primary + ": " + CurrentErrorText());
 		}

@@ -55,22 +55,22 @@ struct PeerView {
 struct AgentView {
 	std::string self;
 	LocalState local = LocalState::Stopped;
-	bool standby_signal = false;			// Stopped: the data directory holds standby.signal
-	std::optional<std::uint32_t> timeline;	// the local timeline (the server's, or pg_controldata's when stopped)
-	std::string local_catalog_master;		// the master the local catalog names ("" : not read)
-	std::string following;					// Standby: the peer its primary_conninfo points at ("" : none of them)
-	std::vector<PeerView> peers;			// the other postgres nodes of the project
+	bool standby_signal = false;		   // Stopped: the data directory holds standby.signal
+	std::optional<std::uint32_t> timeline; // the local timeline (the server's, or pg_controldata's when stopped)
+	std::string local_catalog_master;	   // the master the local catalog names ("" : not read)
+	std::string following;				   // Standby: the peer its primary_conninfo points at ("" : none of them)
+	std::vector<PeerView> peers;		   // the other postgres nodes of the project
 };
 
 // What the agent does next.
 enum class ActionKind {
-	None,		   // all is as it should be
-	Start,		   // start the server as it is (a standby stays one)
-	StartPrimary,  // the master, confirmed by the peers: start it (Stopped) or restart it as a primary (fenced)
-	StartFenced,   // cannot tell: start as a standby (read-only), log loudly, decide again at the next poll
-	Rewind,		   // stopped, and another node is the primary: pg_rewind from it, then start as its standby
-	Demote,		   // running as a primary (or a fenced former master) while another node is the primary: stop, rewind
-	Repoint,	   // a standby following the wrong node: point primary_conninfo at the primary
+	None,		  // all is as it should be
+	Start,		  // start the server as it is (a standby stays one)
+	StartPrimary, // the master, confirmed by the peers: start it (Stopped) or restart it as a primary (fenced)
+	StartFenced,  // cannot tell: start as a standby (read-only), log loudly, decide again at the next poll
+	Rewind,		  // stopped, and another node is the primary: pg_rewind from it, then start as its standby
+	Demote,		  // running as a primary (or a fenced former master) while another node is the primary: stop, rewind
+	Repoint,	  // a standby following the wrong node: point primary_conninfo at the primary
 };
 
 struct Action {

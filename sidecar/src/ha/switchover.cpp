@@ -80,8 +80,10 @@ class Executor {
 				throw std::runtime_error("the target " + request_.target + " has system identifier " +
 										 probe.system_identifier + ", the master " + self.system_identifier);
 			co_await local.Exec("checkpointing before the switchover", "CHECKPOINT");
-			co_await Step(local, "stopping the master",
-						  ", \"lsn\": " + JsonQuote(self.current_lsn ? FormatLsn(*self.current_lsn) : ""));
+			// named locals, never temporaries of a conditional, as co_await arguments: GCC 12 destroys those twice
+			const std::string lsn = self.current_lsn ? FormatLsn(*self.current_lsn) : std::string();
+			const std::string more = ", \"lsn\": " + JsonQuote(lsn);
+			co_await Step(local, "stopping the master", more);
 		} catch (...) {
 			error_ = CurrentErrorText();
 		}
@@ -107,29 +109,28 @@ class Executor {
 										 "\", not a clean shutdown");
 			checkpoint_ = *control.checkpoint;
 			LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) +
-					": stopped; shutdown checkpoint at " + FormatLsn(checkpoint_) + "; waiting for " +
-					request_.target);
+					": stopped; shutdown checkpoint at " + FormatLsn(checkpoint_) + "; waiting for " + request_.target);
 			std::optional<Lsn> replayed = co_await WaitForReplay();
 			if (!replayed || *replayed <= checkpoint_)
-				throw std::runtime_error(
-					"the target " + request_.target + " did not replay the shutdown checkpoint " +
-					FormatLsn(checkpoint_) + " within " + std::to_string(options_.catchup_timeout.count()) +
-					" ms (replayed up to " + (replayed ? FormatLsn(*replayed) : std::string("unknown")) + ")");
+				throw std::runtime_error("the target " + request_.target + " did not replay the shutdown checkpoint " +
+										 FormatLsn(checkpoint_) + " within " +
+										 std::to_string(options_.catchup_timeout.count()) + " ms (replayed up to " +
+										 (replayed ? FormatLsn(*replayed) : std::string("unknown")) + ")");
 			replay_lsn_ = *replayed;
 			PromotionResult promotion = co_await PromoteStandby(target_uri_);
 			promoted = true;
 			downtime_ms_ = MsSince(stopped_at_);
 			timeline_ = promotion.timeline;
-			LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) + ": " +
-					request_.target + " promoted (writes stopped for " + std::to_string(downtime_ms_) + " ms)");
+			LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) + ": " + request_.target +
+					" promoted (writes stopped for " + std::to_string(downtime_ms_) + " ms)");
 			PgConnection primary(co_await asio::this_coro::executor);
 			co_await WithTimeout(primary.Connect(target_uri_, ConnectionKind::Sql), kProbeTimeout,
 								 "connecting to the new primary " + request_.target);
 			co_await SwapMaster(primary, request_.project, request_.target);
-			co_await Step(primary, "promoted",
-						  ", \"shutdown_checkpoint_lsn\": " + JsonQuote(FormatLsn(checkpoint_)) +
-							  ", \"replay_lsn\": " + JsonQuote(FormatLsn(replay_lsn_)) +
-							  ", \"downtime_ms\": " + std::to_string(downtime_ms_));
+			const std::string more = ", \"shutdown_checkpoint_lsn\": " + JsonQuote(FormatLsn(checkpoint_)) +
+									 ", \"replay_lsn\": " + JsonQuote(FormatLsn(replay_lsn_)) +
+									 ", \"downtime_ms\": " + std::to_string(downtime_ms_);
+			co_await Step(primary, "promoted", more);
 			co_await RepointOthers(primary);
 			co_await RestartAsStandby(primary);
 			co_await Finish(primary, "done");
@@ -187,14 +188,17 @@ class Executor {
 		for (const TopologyReplica &replica : topology_.replicas) {
 			if (replica.dialect != "postgres" || replica.name == options_.node || replica.name == request_.target)
 				continue;
+			std::string error;
 			try {
 				co_await RepointStandby(replica.uri, target_uri_, replica.name);
-				co_await Step(primary, "repointed " + replica.name, "");
 			} catch (...) {
-				// its own agent repoints it when it comes back
-				co_await Step(primary, "could not repoint " + replica.name,
-							  ", \"error\": " + JsonQuote(CurrentErrorText()));
+				error = CurrentErrorText();
 			}
+			// when it cannot be reached now, its own agent repoints it when it comes back
+			if (error.empty())
+				co_await Step(primary, "repointed " + replica.name, "");
+			else
+				co_await Step(primary, "could not repoint " + replica.name, ", \"error\": " + JsonQuote(error));
 		}
 	}
 
@@ -216,9 +220,9 @@ class Executor {
 			if (!following)
 				co_await Pause(kPollStep);
 		}
-		co_await Step(primary, following ? "old master follows the new primary"
-										 : "old master restarted as a standby, not yet following",
-					  "");
+		const std::string step =
+			following ? "old master follows the new primary" : "old master restarted as a standby, not yet following";
+		co_await Step(primary, step, "");
 	}
 
 	// StartAgain starts the stopped master again, as the master, and marks the request failed there.
@@ -232,8 +236,8 @@ class Executor {
 								 "connecting to the local server");
 			co_await Finish(local, "failed");
 		} catch (...) {
-			LogLine("agent " + options_.node + ": after the failed switchover " + std::to_string(request_.id) +
-					": " + CurrentErrorText());
+			LogLine("agent " + options_.node + ": after the failed switchover " + std::to_string(request_.id) + ": " +
+					CurrentErrorText());
 		}
 	}
 
@@ -253,8 +257,8 @@ class Executor {
 	// Finish marks the request done or failed on conn (a primary) and writes the switchover activity row.
 	asio::awaitable<void>
 	Finish(PgConnection &conn, const std::string &state) {
-		std::string detail = "{\"request\": " + std::to_string(request_.id) + ", \"from\": " +
-							 JsonQuote(options_.node) + ", \"to\": " + JsonQuote(request_.target) +
+		std::string detail = "{\"request\": " + std::to_string(request_.id) +
+							 ", \"from\": " + JsonQuote(options_.node) + ", \"to\": " + JsonQuote(request_.target) +
 							 ", \"state\": " + JsonQuote(state) + ", \"ms\": " + std::to_string(MsSince(start_));
 		if (checkpoint_ != kInvalidLsn)
 			detail += ", \"shutdown_checkpoint_lsn\": " + JsonQuote(FormatLsn(checkpoint_));
@@ -337,19 +341,19 @@ ReadRequest(const std::string &conninfo, long long id, long long &last_activity,
 	std::string state;
 	auto work = [&]() -> asio::awaitable<void> {
 		co_await conn.Connect(conninfo, ConnectionKind::Sql);
-		PgResultHandle rows = co_await conn.Exec(
-			"reading the switchover's activity",
-			"SELECT id, action, detail->>'step', detail->>'ms' FROM mosta.activity WHERE action IN "
-			"('switchover_step', 'switchover') AND detail->>'request' = '" +
-				std::to_string(id) + "' AND id > " + std::to_string(last_activity) + " ORDER BY id");
+		PgResultHandle rows =
+			co_await conn.Exec("reading the switchover's activity",
+							   "SELECT id, action, detail->>'step', detail->>'ms' FROM mosta.activity WHERE action IN "
+							   "('switchover_step', 'switchover') AND detail->>'request' = '" +
+								   std::to_string(id) + "' AND id > " + std::to_string(last_activity) + " ORDER BY id");
 		for (int row = 0; row < PQntuples(rows.get()); ++row) {
 			last_activity = std::stoll(Value(rows.get(), row, 0));
 			if (Value(rows.get(), row, 1) == "switchover_step")
 				Print("  " + Value(rows.get(), row, 2) + " (" + Value(rows.get(), row, 3) + " ms)");
 		}
-		PgResultHandle request = co_await conn.Exec(
-			"reading the switchover request",
-			"SELECT state, detail::text FROM mosta.ha_requests WHERE id = " + std::to_string(id));
+		PgResultHandle request =
+			co_await conn.Exec("reading the switchover request",
+							   "SELECT state, detail::text FROM mosta.ha_requests WHERE id = " + std::to_string(id));
 		if (PQntuples(request.get()) == 1) {
 			state = Value(request.get(), 0, 0);
 			detail = Value(request.get(), 0, 1);
@@ -375,14 +379,13 @@ Switchover(const SwitchoverCommand &command) {
 	const std::string from = current != nullptr ? current->name : std::string("?");
 	long long id = 0;
 	try {
-		PgResultHandle result =
-			co_await master.Exec("requesting the switchover", "SELECT mosta_switchover(" +
-																  SqlLiteral(master, command.project) + ", " +
-																  SqlLiteral(master, command.replica) + ")");
+		PgResultHandle result = co_await master.Exec("requesting the switchover",
+													 "SELECT mosta_switchover(" + SqlLiteral(master, command.project) +
+														 ", " + SqlLiteral(master, command.replica) + ")");
 		id = std::stoll(Value(result.get(), 0, 0));
 	} catch (const PgError &e) {
-		Print("switchover of project " + command.project + " to " + command.replica + " refused: " +
-			  MaskCredentialsInText(e.Message()));
+		Print("switchover of project " + command.project + " to " + command.replica +
+			  " refused: " + MaskCredentialsInText(e.Message()));
 		co_return 1;
 	}
 	master.Close();
@@ -418,14 +421,16 @@ Switchover(const SwitchoverCommand &command) {
 		co_return 0;
 	}
 	if (state == "failed") {
-		Print("switchover " + std::to_string(id) + " failed after " + std::to_string(ms) +
-			  " ms: detail " + MaskCredentialsInText(detail));
+		Print("switchover " + std::to_string(id) + " failed after " + std::to_string(ms) + " ms: detail " +
+			  MaskCredentialsInText(detail));
 		co_return 1;
 	}
 	if (state == "pending")
-		Print("switchover " + std::to_string(id) + " timed out after " + std::to_string(ms) +
-			  " ms: no agent of node " + from + " performed it (the request is still pending: start mosta-sidecar "
-			  "agent --node " + from + " next to it)");
+		Print("switchover " + std::to_string(id) + " timed out after " + std::to_string(ms) + " ms: no agent of node " +
+			  from +
+			  " performed it (the request is still pending: start mosta-sidecar "
+			  "agent --node " +
+			  from + " next to it)");
 	else
 		Print("switchover " + std::to_string(id) + " timed out after " + std::to_string(ms) + " ms in state " + state);
 	co_return 1;

@@ -44,7 +44,7 @@ boost::asio::awaitable<bool> ExecuteSwitchover(PgConnection &local, const LocalS
 
 // What the switchover command is told.
 struct SwitchoverCommand {
-	std::string source;	 // the master (a multi-host DSN with target_session_attrs=read-write finds it)
+	std::string source; // the master (a multi-host DSN with target_session_attrs=read-write finds it)
 	std::string project;
 	std::string replica;
 	std::chrono::milliseconds timeout{120'000}; // how long to follow the request
