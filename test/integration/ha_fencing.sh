@@ -128,6 +128,7 @@ poll_until 60 is_status "$n1_port" standby1 up || not_ok "standby1 reported up a
 
 # 2. failover while node1 is down, then node1 comes back
 acked="$work/acked"
+: >"$acked"
 start_load "$acked"
 acked_some() { [ "$(grep -c . "$acked")" -ge 20 ]; }
 poll_until 60 acked_some || not_ok "the write load commits on node1"

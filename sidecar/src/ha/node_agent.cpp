@@ -477,6 +477,20 @@ class Agent {
 	asio::awaitable<void>
 	Rejoin(const std::string &primary, const std::string &primary_conninfo) {
 		const auto start = std::chrono::steady_clock::now();
+		// pg_rewind reads the source's timeline from its control file, which a promotion updates only at its first
+		// checkpoint: without one it finds "the same timeline" and rewinds nothing
+		std::string checkpoint_error;
+		try {
+			PgConnection conn(co_await asio::this_coro::executor);
+			co_await WithTimeout(conn.Connect(primary_conninfo, ConnectionKind::Sql), kPeerTimeout,
+								 "connecting to " + primary);
+			co_await conn.Exec("checkpointing the primary before pg_rewind", "CHECKPOINT");
+		} catch (...) {
+			checkpoint_error = CurrentErrorText();
+		}
+		if (!checkpoint_error.empty())
+			LogLine("agent " + options_.node + ": CHECKPOINT on " + primary + " failed (" + checkpoint_error +
+					"); pg_rewind may find nothing to do if its control file still shows the old timeline");
 		std::string output = server_.Rewind(ConninfoWithoutPassword(primary_conninfo));
 		LogLine("agent " + options_.node + ": pg_rewind from " + primary + ": " + output);
 		server_.MakeStandby(PrimaryConninfo(primary_conninfo, options_.node));
