@@ -185,7 +185,7 @@ CandidateJson(const Candidate &c) {
 		   ",\"timeline\":" + (c.probe.timeline ? std::to_string(*c.probe.timeline) : std::string("null")) +
 		   ",\"lag_tolerance_ms\":" + std::to_string(c.replica->lag_tolerance_ms) +
 		   ",\"last_observation\":" + ObservationJson(c.last) +
-		   ",\"gate\":{\"passes\":" + (c.gate.passes ? "true" : "false") + ",\"reason\":" + JsonQuote(c.gate.reason) +
+		   ",\"gate\":{\"allows\":" + (c.gate.allows ? "true" : "false") + ",\"reason\":" + JsonQuote(c.gate.reason) +
 		   "},\"problem\":" + TextJson(c.problem) + "}";
 }
 
@@ -321,8 +321,8 @@ Run::Execute() {
 						(p.replay_paused ? " (replay paused)" : std::string()) + ", timeline " +
 						(p.timeline ? std::to_string(*p.timeline) : std::string("?"))
 				  : candidate.problem) +
-			 "; gate (tolerance " + std::to_string(candidate.replica->lag_tolerance_ms) +
-			 " ms): " + (candidate.gate.passes ? "passes: " : "fails: ") + candidate.gate.reason);
+			 "; gate (tolerance " + std::to_string(candidate.replica->lag_tolerance_ms) + " ms) " +
+			 (candidate.gate.allows ? "allows it: " : "refuses it: ") + candidate.gate.reason);
 	}
 
 	// the choice
@@ -338,7 +338,7 @@ Run::Execute() {
 	} else {
 		std::vector<RankedCandidate> ranked;
 		for (const Candidate &candidate : candidates)
-			if (candidate.problem.empty() && (candidate.gate.passes || config_.allow_data_loss))
+			if (candidate.problem.empty() && (candidate.gate.allows || config_.allow_data_loss))
 				ranked.push_back(
 					{candidate.replica->name, candidate.probe.MostAdvancedLsn(), candidate.last.sync_state});
 		if (ranked.empty()) {
@@ -360,11 +360,11 @@ Run::Execute() {
 			 " (the most advanced WAL, then synchronous first, "
 			 "then by name)");
 	}
-	if (!chosen->gate.passes) {
+	if (!chosen->gate.allows) {
 		if (!config_.allow_data_loss)
 			throw Refused("refusing to promote " + chosen->replica->name + ": " + chosen->gate.reason,
 						  "Acknowledged commits may be missing on " + chosen->replica->name +
-							  ". Promote a standby that passes the gate, or run again with --allow-data-loss to "
+							  ". Promote a standby that the gate allows, or run again with --allow-data-loss to "
 							  "accept the loss.");
 		Step("WARNING: promoting " + chosen->replica->name +
 			 " past the lag gate (--allow-data-loss): " + chosen->gate.reason);
@@ -438,7 +438,7 @@ Run::Execute() {
 		"{\"from\":" + TextJson(swap.old_master.empty() ? master->name : swap.old_master) +
 		",\"to\":" + JsonQuote(target) + ",\"chosen_by\":" + JsonQuote(chosen_by) +
 		",\"allow_data_loss\":" + (config_.allow_data_loss ? "true" : "false") +
-		",\"gate\":{\"passes\":" + (chosen->gate.passes ? "true" : "false") +
+		",\"gate\":{\"allows\":" + (chosen->gate.allows ? "true" : "false") +
 		",\"lag_tolerance_ms\":" + std::to_string(chosen->replica->lag_tolerance_ms) +
 		",\"reason\":" + JsonQuote(chosen->gate.reason) + ",\"last_observation\":" + ObservationJson(chosen->last) +
 		"},\"topology_from\":" + JsonQuote(topology.node) + ",\"observations_from\":" + JsonQuote(observations.node) +

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,18 +41,50 @@ class TimeoutError : public std::runtime_error {
 	using std::runtime_error::runtime_error;
 };
 
-// WithTimeout awaits work, throwing TimeoutError("<what>: no answer within N ms") when it takes longer than
-// timeout; work is then cancelled, and the connection it used is in an unknown state: close it.
+namespace detail {
+
+// Outcome holds what a coroutine returned or threw.
+template <typename T> struct Outcome {
+	std::exception_ptr error;
+	std::optional<T> value;
+};
+template <> struct Outcome<void> { std::exception_ptr error; };
+
+// Capture awaits work and returns its outcome instead of throwing: awaitable_operators' || waits for the first
+// operation to SUCCEED, so a failure (a refused connection) must not look like one, or it would wait for the timer.
+template <typename T>
+boost::asio::awaitable<Outcome<T>>
+Capture(boost::asio::awaitable<T> work) {
+	Outcome<T> outcome;
+	try {
+		if constexpr (std::is_void_v<T>)
+			co_await std::move(work);
+		else
+			outcome.value.emplace(co_await std::move(work));
+	} catch (...) {
+		outcome.error = std::current_exception();
+	}
+	co_return outcome;
+}
+
+} // namespace detail
+
+// WithTimeout awaits work and returns its result or rethrows its error as soon as it has one, or throws
+// TimeoutError("<what>: no answer within N ms") when it takes longer than timeout; work is then cancelled, and the
+// connection it used is in an unknown state: close it.
 template <typename T>
 boost::asio::awaitable<T>
 WithTimeout(boost::asio::awaitable<T> work, std::chrono::milliseconds timeout, const std::string &what) {
 	using namespace boost::asio::experimental::awaitable_operators;
 	boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, timeout);
-	auto outcome = co_await (std::move(work) || timer.async_wait(boost::asio::use_awaitable));
+	auto outcome = co_await (detail::Capture(std::move(work)) || timer.async_wait(boost::asio::use_awaitable));
 	if (outcome.index() != 0)
 		throw TimeoutError(what + ": no answer within " + std::to_string(timeout.count()) + " ms");
+	detail::Outcome<T> done = std::get<0>(std::move(outcome));
+	if (done.error)
+		std::rethrow_exception(done.error);
 	if constexpr (!std::is_void_v<T>)
-		co_return std::get<0>(std::move(outcome));
+		co_return std::move(*done.value);
 }
 
 // The last mosta.replica_status row of a replica, as the node it was read from holds it.
