@@ -16,7 +16,8 @@
 #     candidates' LSNs, the gate's last observation and the possible loss;
 # and a second scenario on the new topology: while standby1 is up a failover is refused ("the master is up");
 # then standby1 is killed (kill -9) and failover of standby2 (async, tolerance 0) is refused without
-# --allow-data-loss and done with it, the activity row saying so. Every server and process it starts is stopped on
+# --allow-data-loss (the topology read past a silent first host of --source) and done with it, the activity row
+# saying so. Every server and process it starts is stopped on
 # exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "ha_failover: N passed, N failed"; exits non-zero on failure.
@@ -32,8 +33,10 @@ require_sidecar
 s1_dir=
 s2_dir=
 load=
+silent=
 cleanup_extra() {
 	[ -n "$load" ] && kill "$load" 2>/dev/null && wait "$load" 2>/dev/null
+	[ -n "$silent" ] && kill "$silent" 2>/dev/null
 	[ -n "$s1_dir" ] && scripts/pg-cluster stop "$s1_dir" >/dev/null 2>&1
 	[ -n "$s2_dir" ] && scripts/pg-cluster stop "$s2_dir" >/dev/null 2>&1
 	return 0
@@ -207,11 +210,27 @@ postmaster=$(head -1 "$s1_dir/data/postmaster.pid")
 kill -9 "$postmaster"
 s1_dead() { ! on "$s1_port" "SELECT 1" >/dev/null 2>&1; }
 poll_until 30 s1_dead || not_ok "standby1 killed"
-failover --to standby2 >"$work/out.async" 2>&1
+# a silent first host (accepts TCP connections, never answers): the next hosts of --source still serve
+python3 -c 'import signal, socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+signal.pause()' >"$work/silent.port" &
+silent=$!
+silent_listening() { [ -s "$work/silent.port" ]; }
+poll_until 10 silent_listening || not_ok "a silent listener"
+silent_port=$(cat "$work/silent.port")
+"$BINARY" failover app --to standby2 --source "host=127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1 \
+port=$silent_port,$p_port,$s1_port,$s2_port dbname=$db user=postgres" >"$work/out.async" 2>&1
 [ $? -eq 1 ] && grep -q "refusing to promote standby2" "$work/out.async" &&
+	grep -q "topology read from 127.0.0.1:$s2_port" "$work/out.async" &&
 	[ "$(on "$s2_port" "SELECT pg_is_in_recovery()")" = t ] &&
-	ok "standby1 dead: failover --to standby2 (async) refused without --allow-data-loss" ||
+	ok "standby1 dead: failover --to standby2 (async) refused without --allow-data-loss (topology read past a silent host and two dead ones)" ||
 	{ not_ok "standby1 dead: failover --to standby2 refused"; cat "$work/out.async" >&2; }
+kill "$silent" 2>/dev/null
+wait "$silent" 2>/dev/null
+silent=
 failover --to standby2 --allow-data-loss >"$work/out.lossy" 2>&1
 status=$?
 sed 's/^/    /' "$work/out.lossy"

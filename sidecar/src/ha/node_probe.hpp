@@ -138,10 +138,21 @@ struct Topology {
 // hint that a standby's copy may be behind), PgError on a failed query.
 boost::asio::awaitable<Topology> ReadTopology(PgConnection &conn, const std::string &project);
 
-// ReadTopologyFrom connects to conninfo (a multi-host DSN such as "host=a,b port=1,2" tries each host in turn:
-// any live node serves) and reads project's topology, all within timeout.
+// ReadTopologyFrom reads project's topology from the first node of conninfo that answers: a multi-host DSN
+// ("host=a,b port=1,2", "postgresql://a:1,b:2/db") is tried host by host (SplitHosts), each within timeout, so
+// that a silent host (no RST) costs one timeout and the next one is still tried. Throws the last error (all
+// errors named) when none answers.
 boost::asio::awaitable<Topology> ReadTopologyFrom(const std::string &conninfo, const std::string &project,
 												  std::chrono::milliseconds timeout = kProbeTimeout);
+
+// SplitHosts turns a multi-host conninfo (keyword/value or URI) into one keyword/value conninfo per host, in
+// order (host, hostaddr and port lists split as libpq pairs them: one port for all, or one per host), without
+// target_session_attrs (any node serves). A conninfo naming at most one host is returned as it is. Throws
+// std::runtime_error (masked) when libpq cannot parse it or the lists do not pair up.
+std::vector<std::string> SplitHosts(const std::string &conninfo);
+
+// QuoteConninfoValue quotes a keyword/value conninfo value: in single quotes, with \ and ' escaped.
+std::string QuoteConninfoValue(const std::string &value);
 
 // What a probe saw of one PostgreSQL node.
 struct NodeProbe {

@@ -40,18 +40,6 @@ Pause(std::chrono::milliseconds step) {
 	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-// QuoteConninfoValue quotes a keyword/value conninfo value: in single quotes, with \ and ' escaped.
-std::string
-QuoteConninfoValue(const std::string &value) {
-	std::string quoted = "'";
-	for (char c : value) {
-		if (c == '\\' || c == '\'')
-			quoted += '\\';
-		quoted += c;
-	}
-	return quoted + "'";
-}
-
 // ConninfoOptionsDeleter frees a PQconninfoParse result.
 struct ConninfoOptionsDeleter {
 	void
