@@ -15,10 +15,10 @@
 #     row written on standby1 after the failover; one failover activity row with from/to/chosen_by, the
 #     candidates' LSNs, the gate's last observation and the possible loss;
 # and a second scenario on the new topology: while standby1 is up a failover is refused ("the master is up");
-# then standby1 is killed (kill -9) and failover of standby2 (async, tolerance 0) is refused without
-# --allow-data-loss (the topology read past a silent first host of --source) and done with it, the activity row
-# saying so. Every server and process it starts is stopped on
-# exit (trap).
+# then standby1 is killed (kill -9) and failover --to standby2 (async, tolerance 0) is refused without
+# --allow-data-loss (the topology read past a silent first host of --source), as is a failover without --to (no
+# eligible standby, each one's reason listed); failover --allow-data-loss promotes the best reachable standby,
+# standby2, the activity row saying so. Every server and process it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "ha_failover: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
@@ -231,17 +231,25 @@ port=$silent_port,$p_port,$s1_port,$s2_port dbname=$db user=postgres" >"$work/ou
 kill "$silent" 2>/dev/null
 wait "$silent" 2>/dev/null
 silent=
-failover --to standby2 --allow-data-loss >"$work/out.lossy" 2>&1
+# without --to: the best eligible standby; standby2 is the only one reachable and the gate refuses it
+failover >"$work/out.best" 2>&1
+[ $? -eq 1 ] && grep -q 'no standby of project "app" can be promoted without losing data; primary: unreachable' \
+	"$work/out.best" && grep -q "standby2: lag_tolerance_ms is 0" "$work/out.best" &&
+	ok "failover without --to: refused, every standby's reason listed" ||
+	{ not_ok "failover without --to: refused"; cat "$work/out.best" >&2; }
+failover --allow-data-loss >"$work/out.lossy" 2>&1
 status=$?
 sed 's/^/    /' "$work/out.lossy"
-[ $status -eq 0 ] && grep -q "WARNING: promoting standby2 past the lag gate (--allow-data-loss)" "$work/out.lossy" &&
-	ok "failover --to standby2 --allow-data-loss: done, with the warning" ||
-	not_ok "failover --to standby2 --allow-data-loss: done (exit $status)"
+[ $status -eq 0 ] && grep -q "best eligible standby: standby2" "$work/out.lossy" &&
+	grep -q "WARNING: promoting standby2 past the lag gate (--allow-data-loss)" "$work/out.lossy" &&
+	ok "failover --allow-data-loss: the best reachable standby (standby2) promoted, with the warning" ||
+	not_ok "failover --allow-data-loss: standby2 promoted (exit $status)"
 [ "$(on "$s2_port" "SELECT pg_is_in_recovery()")" = f ] && on "$s2_port" "INSERT INTO acked VALUES (-2)" >/dev/null &&
 	ok "standby2 is a writable primary" || not_ok "standby2 is a writable primary"
-got=$(on "$s2_port" "SELECT concat_ws('|', detail->>'from', detail->>'to', detail->>'allow_data_loss', detail #>> '{gate,allows}')
+got=$(on "$s2_port" "SELECT concat_ws('|', detail->>'from', detail->>'to', detail->>'chosen_by', detail->>'allow_data_loss',
+                            detail #>> '{gate,allows}')
                      FROM mosta.activity WHERE action = 'failover' ORDER BY id DESC LIMIT 1")
-[ "$got" = "standby1|standby2|true|false" ] && ok "its activity row: allow_data_loss true, the gate failed" ||
+[ "$got" = "standby1|standby2|best|true|false" ] && ok "its activity row: allow_data_loss true, the gate failed" ||
 	not_ok "its activity row: allow_data_loss true, the gate failed (got '$got')"
 [ "$(catalog_on "$s2_port")" = "primary=slave,standby1=slave,standby2=master" ] &&
 	ok "catalog on standby2: standby2 master" || not_ok "catalog on standby2: standby2 master (got $(catalog_on "$s2_port"))"

@@ -542,14 +542,15 @@ Run::Execute() {
 
 	// the new primary's catalog is the one that counts now
 	PgConnection primary(co_await asio::this_coro::executor);
+	const std::string connecting = "connecting to the new primary " + target.name;
 	co_await WithTimeout(primary.Connect(target.uri, ConnectionKind::Sql), std::chrono::milliseconds(10'000),
-						 "connecting to the new primary " + target.name);
+						 connecting);
 	changes.swap = co_await SwapMaster(primary, project, target.name);
 	Step("catalog on " + target.name + ": " + target.name + " is the master of \"" + project + "\"" +
 		 (changes.swap.old_master.empty() ? std::string()
 										  : ", " + changes.swap.old_master + " a slave (down until it rejoins)"));
-	PgResultHandle names = co_await primary.Exec("reading synchronous_standby_names",
-												 "SELECT current_setting('synchronous_standby_names')");
+	const std::string names_sql = "SELECT current_setting('synchronous_standby_names')";
+	PgResultHandle names = co_await primary.Exec("reading synchronous_standby_names", names_sql);
 	changes.synchronous_names = PQgetisnull(names.get(), 0, 0) ? "" : PQgetvalue(names.get(), 0, 0);
 	if (!changes.synchronous_names.empty())
 		Step("NOTE: synchronous_standby_names on " + target.name + " is '" + changes.synchronous_names +
@@ -557,8 +558,9 @@ Run::Execute() {
 
 	co_await RepointStep(plan, changes);
 
-	long long id =
-		co_await LogActivity(primary, "failover", project, target.name, DetailJson(config_, plan, changes, Ms()));
+	const std::string action = "failover";
+	const std::string detail = DetailJson(config_, plan, changes, Ms());
+	long long id = co_await LogActivity(primary, action, project, target.name, detail);
 	Step("activity row " + std::to_string(id) + " (failover) written on " + target.name);
 	std::printf("failover: done in %lld ms: %s is the master of \"%s\" (writable after %lld ms; promotion %lld ms)\n",
 				Ms(), target.name.c_str(), project.c_str(), changes.writable_ms,

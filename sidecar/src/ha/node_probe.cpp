@@ -130,8 +130,8 @@ ReadTopology(PgConnection &conn, const std::string &project) {
 	topology.node_replay_lsn = node.replay_lsn;
 
 	const std::string literal = SqlLiteral(conn, project);
-	PgResultHandle exists =
-		co_await conn.Exec("reading the project", "SELECT 1 FROM mosta.projects WHERE name = " + literal);
+	const std::string exists_sql = "SELECT 1 FROM mosta.projects WHERE name = " + literal;
+	PgResultHandle exists = co_await conn.Exec("reading the project", exists_sql);
 	if (PQntuples(exists.get()) == 0)
 		throw std::runtime_error(
 			"project \"" + project + "\" does not exist in the catalog of " + topology.node +
@@ -267,7 +267,8 @@ ReadTopologyFrom(const std::string &conninfo, const std::string &project, std::c
 			co_return co_await ReadTopology(conn, project);
 		};
 		try {
-			co_return co_await WithTimeout(work(), timeout, "reading the topology from " + MaskCredentials(node));
+			const std::string what = "reading the topology from " + MaskCredentials(node);
+			co_return co_await WithTimeout(work(), timeout, what);
 		} catch (const PgError &) {
 			last = std::current_exception(); // this node cannot serve: the next one may
 		} catch (const TimeoutError &) {
@@ -329,7 +330,8 @@ ProbeNode(const std::string &uri, std::chrono::milliseconds timeout) {
 	};
 	NodeProbe probe;
 	try {
-		probe = co_await WithTimeout(work(), timeout, "probing " + MaskCredentials(uri));
+		const std::string what = "probing " + MaskCredentials(uri);
+		probe = co_await WithTimeout(work(), timeout, what);
 	} catch (...) {
 		probe = NodeProbe();
 		probe.error = CurrentErrorText();
