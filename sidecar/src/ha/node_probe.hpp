@@ -51,7 +51,8 @@ template <typename T> struct Outcome {
 template <> struct Outcome<void> { std::exception_ptr error; };
 
 // Capture awaits work and returns its outcome instead of throwing: awaitable_operators' || waits for the first
-// operation to SUCCEED, so a failure (a refused connection) must not look like one, or it would wait for the timer.
+// operation to SUCCEED, so a failure (a refused connection) would otherwise wait for the timer and be reported as
+// a timeout.
 template <typename T>
 boost::asio::awaitable<Outcome<T>>
 Capture(boost::asio::awaitable<T> work) {
