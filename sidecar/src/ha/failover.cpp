@@ -185,11 +185,98 @@ CandidateJson(const Candidate &c) {
 		   ",\"timeline\":" + (c.probe.timeline ? std::to_string(*c.probe.timeline) : std::string("null")) +
 		   ",\"lag_tolerance_ms\":" + std::to_string(c.replica->lag_tolerance_ms) +
 		   ",\"last_observation\":" + ObservationJson(c.last) +
-		   ",\"gate\":{\"passes\":" + (c.gate.passes ? "true" : "false") + ",\"reason\":" + JsonQuote(c.gate.reason) +
+		   ",\"gate\":{\"allows\":" + (c.gate.allows ? "true" : "false") + ",\"reason\":" + JsonQuote(c.gate.reason) +
 		   "},\"problem\":" + TextJson(c.problem) + "}";
 }
 
-// The run: its start, and the step lines it prints.
+// What the run decided before changing anything.
+struct Plan {
+	Topology topology;	   // read from --source
+	Topology observations; // the last observations: from the freshest standby's copy
+	const TopologyReplica *master = nullptr;
+	NodeProbe master_probe;
+	std::vector<Candidate> candidates; // every postgres slave
+	std::size_t chosen = 0;			   // index into candidates
+	std::string chosen_by;			   // named, best
+	Lsn promoted_from = kInvalidLsn;   // the WAL the chosen standby holds
+	PossibleLoss loss;
+
+	const Candidate &
+	Chosen() const {
+		return candidates[chosen];
+	}
+};
+
+// What the run changed.
+struct Changes {
+	PromotionResult promotion;
+	long long writable_ms = 0; // from the start of the run to the end of the promotion
+	SwapResult swap;
+	std::string synchronous_names; // the new primary's synchronous_standby_names
+	std::vector<std::string> repointed;
+	std::vector<std::pair<std::string, std::string>> not_repointed; // name, why
+};
+
+std::string
+DetailJson(const Config &config, const Plan &plan, const Changes &changes, long long took_ms) {
+	const Candidate &chosen = plan.Chosen();
+	const std::optional<Lsn> master_lsn = plan.observations.MasterLsnAtLastObservation();
+	std::string json =
+		"{\"from\":" + JsonQuote(changes.swap.old_master.empty() ? plan.master->name : changes.swap.old_master) +
+		",\"to\":" + JsonQuote(chosen.replica->name) + ",\"chosen_by\":" + JsonQuote(plan.chosen_by) +
+		",\"allow_data_loss\":" + (config.allow_data_loss ? "true" : "false") +
+		",\"gate\":{\"allows\":" + (chosen.gate.allows ? "true" : "false") +
+		",\"lag_tolerance_ms\":" + std::to_string(chosen.replica->lag_tolerance_ms) +
+		",\"reason\":" + JsonQuote(chosen.gate.reason) + ",\"last_observation\":" + ObservationJson(chosen.last) +
+		"},\"topology_from\":" + JsonQuote(plan.topology.node) +
+		",\"observations_from\":" + JsonQuote(plan.observations.node) +
+		",\"master\":{\"name\":" + JsonQuote(plan.master->name) +
+		",\"reachable\":" + (plan.master_probe.reachable ? "true" : "false") +
+		",\"error\":" + TextJson(plan.master_probe.error) + ",\"lsn_at_last_observation\":" + LsnJson(master_lsn) +
+		"},\"candidates\":[";
+	for (std::size_t i = 0; i < plan.candidates.size(); ++i)
+		json += (i == 0 ? "" : ",") + CandidateJson(plan.candidates[i]);
+	const PromotionResult &promotion = changes.promotion;
+	json += "],\"promoted_lsn\":" + LsnJson(plan.promoted_from) +
+			",\"new_timeline\":" + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
+			",\"new_primary_lsn\":" + LsnJson(promotion.lsn) +
+			",\"possible_loss\":{\"known_bytes\":" + std::to_string(plan.loss.known_bytes) +
+			",\"most_advanced_lsn\":" + LsnJson(plan.loss.most_advanced_lsn) + ",\"beyond\":" +
+			JsonQuote(plan.loss.beyond_unknown ? "unknown: the master could not be read; WAL it wrote after the last "
+												 "observation and that no reachable standby received is not counted"
+											   : "none: the master was read") +
+			",\"text\":" + JsonQuote(plan.loss.text) + "},\"repointed\":[";
+	for (std::size_t i = 0; i < changes.repointed.size(); ++i)
+		json += (i == 0 ? "" : ",") + JsonQuote(changes.repointed[i]);
+	json += "],\"not_repointed\":[";
+	for (std::size_t i = 0; i < changes.not_repointed.size(); ++i)
+		json += std::string(i == 0 ? "" : ",") + "{\"name\":" + JsonQuote(changes.not_repointed[i].first) +
+				",\"reason\":" + JsonQuote(changes.not_repointed[i].second) + "}";
+	json += "],\"synchronous_standby_names\":" + TextJson(changes.synchronous_names) +
+			",\"promotion_ms\":" + std::to_string(promotion.took.count()) +
+			",\"writable_after_ms\":" + std::to_string(changes.writable_ms) +
+			",\"took_ms\":" + std::to_string(took_ms) + "}";
+	return json;
+}
+
+// DescribeCandidate is a candidate's line: its WAL positions (or why it cannot be promoted) and the gate's verdict.
+std::string
+DescribeCandidate(const Candidate &candidate) {
+	const NodeProbe &p = candidate.probe;
+	std::string text = "  " + candidate.replica->name + ": ";
+	if (candidate.problem.empty())
+		text += "standby, received " + (p.receive_lsn ? FormatLsn(*p.receive_lsn) : std::string("-")) + ", replayed " +
+				(p.replay_lsn ? FormatLsn(*p.replay_lsn) : std::string("-")) +
+				(p.replay_paused ? " (replay paused)" : std::string()) + ", timeline " +
+				(p.timeline ? std::to_string(*p.timeline) : std::string("?"));
+	else
+		text += candidate.problem;
+	return text + "; gate (tolerance " + std::to_string(candidate.replica->lag_tolerance_ms) + " ms) " +
+		   (candidate.gate.allows ? "allows it: " : "refuses it: ") + candidate.gate.reason;
+}
+
+// The run: its start, the step lines it prints, and its steps in order. Every step before Promote only reads
+// and may refuse (Refused); from Promote on, the steps change the topology.
 class Run {
   public:
 	explicit Run(const Config &config) : config_(config), start_(Clock::now()) {}
@@ -211,38 +298,46 @@ class Run {
 		return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
 	}
 
+	// Execute runs every step; returns the exit status, throws Refused or the failure of a step.
 	asio::awaitable<int> Execute();
 
   private:
+	asio::awaitable<void> ReadTopologyStep(Plan &plan);
+	asio::awaitable<void> ProbeStep(Plan &plan);
+	asio::awaitable<void> ObservationsStep(Plan &plan);
+	void ChooseStep(Plan &plan);
+	void LossStep(Plan &plan);
+	asio::awaitable<void> RepointStep(const Plan &plan, Changes &changes);
+
 	const Config &config_;
 	Clock::time_point start_;
 };
 
-asio::awaitable<int>
-Run::Execute() {
+// ReadTopologyStep reads the topology from --source and refuses what cannot be failed over.
+asio::awaitable<void>
+Run::ReadTopologyStep(Plan &plan) {
 	const std::string &project = config_.failover_project;
 	const std::string source = config_.source.empty() ? std::string("the PG* environment") : config_.source;
 	Step("reading the topology of project \"" + project + "\" from " + MaskCredentials(source));
-	Topology topology;
 	try {
-		topology = co_await ReadTopologyFrom(config_.source, project, std::chrono::milliseconds(5'000));
+		plan.topology = co_await ReadTopologyFrom(config_.source, project, std::chrono::milliseconds(5'000));
 	} catch (...) {
 		throw Refused("cannot read the topology of project \"" + project + "\": " + CurrentErrorText(),
 					  "--source (or MOSTA_SOURCE_URI) must reach a live node of the project; it may name several "
 					  "hosts (host=a,b port=5432,5433): any node's copy of the catalog serves.");
 	}
+	const Topology &topology = plan.topology;
 	Step("topology read from " + topology.node +
 		 (topology.node_in_recovery
 			  ? " (a standby: its catalog as of its replay point " +
 					(topology.node_replay_lsn ? FormatLsn(*topology.node_replay_lsn) : std::string("unknown")) + ")"
 			  : std::string(" (a primary)")));
-
-	const TopologyReplica *master = topology.Master();
-	if (master == nullptr)
+	plan.master = topology.Master();
+	if (plan.master == nullptr)
 		throw Refused("project \"" + project + "\" has no master in the catalog of " + topology.node,
 					  "A failover replaces a dead master; declare one with mosta_add_replica.");
-	if (master->dialect != "postgres")
-		throw Refused("the master of project \"" + project + "\" is a " + master->dialect +
+	if (plan.master->dialect != "postgres")
+		throw Refused("the master of project \"" + project + "\" is a " + plan.master->dialect +
 						  " replica: a failover promotes PostgreSQL standbys only",
 					  "");
 	if (!config_.failover_to.empty()) {
@@ -255,52 +350,58 @@ Run::Execute() {
 						  "Name a postgres standby of the project (mosta_replica_status('" + project +
 							  "') lists them), or leave --to out to choose the best one.");
 	}
+}
 
-	// probe the master and every postgres slave at once
-	std::vector<const TopologyReplica *> standbys;
-	std::vector<std::string> uris{master->uri};
-	for (const TopologyReplica &replica : topology.replicas)
+// ProbeStep probes the master and every postgres slave at once; refuses when the master is up.
+asio::awaitable<void>
+Run::ProbeStep(Plan &plan) {
+	const std::string &project = config_.failover_project;
+	std::vector<std::string> uris{plan.master->uri};
+	for (const TopologyReplica &replica : plan.topology.replicas)
 		if (replica.role == "slave" && replica.dialect == "postgres") {
-			standbys.push_back(&replica);
+			Candidate candidate;
+			candidate.replica = &replica;
+			plan.candidates.push_back(std::move(candidate));
 			uris.push_back(replica.uri);
 		}
-	if (standbys.empty())
+	if (plan.candidates.empty())
 		throw Refused("project \"" + project + "\" has no postgres slave to promote",
 					  "Add a physical standby with mosta_add_replica(project, name, 'slave', 'postgres', uri).");
-	Step("probing the master " + master->name + " and " + std::to_string(standbys.size()) + " standby(s)");
+	Step("probing the master " + plan.master->name + " and " + std::to_string(plan.candidates.size()) + " standby(s)");
 	std::vector<NodeProbe> probes = co_await ProbeNodes(uris);
-	const NodeProbe &master_probe = probes[0];
-	if (master_probe.reachable && !master_probe.in_recovery)
-		throw Refused("the master " + master->name +
-						  " is up: it accepts connections and is not in recovery, so a "
-						  "failover would make two primaries",
+	plan.master_probe = probes[0];
+	if (plan.master_probe.reachable && !plan.master_probe.in_recovery)
+		throw Refused("the master " + plan.master->name +
+						  " is up: it accepts connections and is not in recovery, so a failover would make two "
+						  "primaries",
 					  "Use a switchover (mosta_switchover('" + project +
-						  "', replica)) to move the master without "
-						  "losing writes; stop the master first if it must be replaced by force.");
-	Step(master_probe.reachable ? "master " + master->name + " is reachable but in recovery: not a primary any more"
-								: "master " + master->name + " is down (" + master_probe.error + ")");
-
-	std::vector<Candidate> candidates;
-	for (std::size_t i = 0; i < standbys.size(); ++i) {
-		Candidate candidate;
-		candidate.replica = standbys[i];
-		candidate.probe = probes[i + 1];
-		candidate.problem = CandidateProblem(candidate.probe, topology.node_system_identifier);
-		candidates.push_back(std::move(candidate));
+						  "', replica)) to move the master without losing writes; stop the master first if it must "
+						  "be replaced by force.");
+	Step(plan.master_probe.reachable
+			 ? "master " + plan.master->name + " is reachable but in recovery: not a primary any more"
+			 : "master " + plan.master->name + " is down (" + plan.master_probe.error + ")");
+	for (std::size_t i = 0; i < plan.candidates.size(); ++i) {
+		plan.candidates[i].probe = probes[i + 1];
+		plan.candidates[i].problem = CandidateProblem(probes[i + 1], plan.topology.node_system_identifier);
 	}
+}
 
-	// the last observations: from the most advanced reachable standby's copy of the catalog (the freshest)
-	Topology observations = topology;
+// ObservationsStep reads the last observations from the reachable standby that replayed the most (its copy of
+// the catalog is the freshest), and runs the gate on each candidate.
+asio::awaitable<void>
+Run::ObservationsStep(Plan &plan) {
+	plan.observations = plan.topology;
 	const Candidate *freshest = nullptr;
-	for (const Candidate &candidate : candidates)
+	for (const Candidate &candidate : plan.candidates)
 		if (candidate.problem.empty() && candidate.probe.replay_lsn &&
 			(freshest == nullptr || *candidate.probe.replay_lsn > *freshest->probe.replay_lsn))
 			freshest = &candidate;
+	const Topology &topology = plan.topology;
 	if (freshest != nullptr && topology.node_in_recovery &&
 		(!topology.node_replay_lsn || *freshest->probe.replay_lsn > *topology.node_replay_lsn)) {
 		try {
-			observations = co_await ReadTopologyFrom(freshest->replica->uri, project);
-			Step("last observations read from " + freshest->replica->name + " (" + observations.node +
+			plan.observations = co_await ReadTopologyFrom(freshest->replica->uri, config_.failover_project);
+			Step("last observations read from " + freshest->replica->name + " (" + plan.observations.node +
 				 "), the standby that replayed the most (" + FormatLsn(*freshest->probe.replay_lsn) + ")");
 		} catch (...) {
 			Step("cannot read the catalog of " + freshest->replica->name + " (" + CurrentErrorText() +
@@ -309,169 +410,164 @@ Run::Execute() {
 	} else {
 		Step("last observations read from " + topology.node);
 	}
-	for (Candidate &candidate : candidates) {
-		const TopologyReplica *seen = observations.Find(candidate.replica->name);
+	for (Candidate &candidate : plan.candidates) {
+		const TopologyReplica *seen = plan.observations.Find(candidate.replica->name);
 		candidate.last = seen != nullptr ? seen->last : candidate.replica->last;
 		candidate.gate = LagGate(candidate.replica->lag_tolerance_ms, candidate.last);
-		const NodeProbe &p = candidate.probe;
-		Step("  " + candidate.replica->name + ": " +
-			 (candidate.problem.empty()
-				  ? "standby, received " + (p.receive_lsn ? FormatLsn(*p.receive_lsn) : std::string("-")) +
-						", replayed " + (p.replay_lsn ? FormatLsn(*p.replay_lsn) : std::string("-")) +
-						(p.replay_paused ? " (replay paused)" : std::string()) + ", timeline " +
-						(p.timeline ? std::to_string(*p.timeline) : std::string("?"))
-				  : candidate.problem) +
-			 "; gate (tolerance " + std::to_string(candidate.replica->lag_tolerance_ms) +
-			 " ms): " + (candidate.gate.passes ? "passes: " : "fails: ") + candidate.gate.reason);
+		Step(DescribeCandidate(candidate));
 	}
+}
 
-	// the choice
-	Candidate *chosen = nullptr;
-	const char *chosen_by = config_.failover_to.empty() ? "best" : "named";
+// ChooseStep picks the named standby or the best eligible one, and applies the gate (or --allow-data-loss).
+void
+Run::ChooseStep(Plan &plan) {
+	plan.chosen_by = config_.failover_to.empty() ? "best" : "named";
 	if (!config_.failover_to.empty()) {
-		for (Candidate &candidate : candidates)
-			if (candidate.replica->name == config_.failover_to)
-				chosen = &candidate;
-		if (!chosen->problem.empty())
-			throw Refused("cannot promote " + config_.failover_to + ": " + chosen->problem,
+		for (std::size_t i = 0; i < plan.candidates.size(); ++i)
+			if (plan.candidates[i].replica->name == config_.failover_to)
+				plan.chosen = i;
+		if (!plan.Chosen().problem.empty())
+			throw Refused("cannot promote " + config_.failover_to + ": " + plan.Chosen().problem,
 						  "A failover promotes a reachable physical standby of the project's cluster.");
 	} else {
 		std::vector<RankedCandidate> ranked;
-		for (const Candidate &candidate : candidates)
-			if (candidate.problem.empty() && (candidate.gate.passes || config_.allow_data_loss))
+		for (const Candidate &candidate : plan.candidates)
+			if (candidate.problem.empty() && (candidate.gate.allows || config_.allow_data_loss))
 				ranked.push_back(
 					{candidate.replica->name, candidate.probe.MostAdvancedLsn(), candidate.last.sync_state});
 		if (ranked.empty()) {
 			std::string why;
-			for (const Candidate &candidate : candidates)
+			for (const Candidate &candidate : plan.candidates)
 				why += "; " + candidate.replica->name + ": " +
 					   (candidate.problem.empty() ? candidate.gate.reason : candidate.problem);
-			throw Refused("no standby of project \"" + project + "\" can be promoted without losing data" + why,
+			throw Refused("no standby of project \"" + config_.failover_project +
+							  "\" can be promoted without losing data" + why,
 						  config_.allow_data_loss
 							  ? "No standby is reachable: start one, then run the failover again."
 							  : "--allow-data-loss promotes the most advanced reachable standby anyway: acknowledged "
 								"commits may be lost.");
 		}
 		std::sort(ranked.begin(), ranked.end(), BetterCandidate);
-		for (Candidate &candidate : candidates)
-			if (candidate.replica->name == ranked.front().name)
-				chosen = &candidate;
-		Step("best eligible standby: " + chosen->replica->name +
-			 " (the most advanced WAL, then synchronous first, "
-			 "then by name)");
+		for (std::size_t i = 0; i < plan.candidates.size(); ++i)
+			if (plan.candidates[i].replica->name == ranked.front().name)
+				plan.chosen = i;
+		Step("best eligible standby: " + ranked.front().name +
+			 " (the most advanced WAL, then synchronous first, then by name)");
 	}
-	if (!chosen->gate.passes) {
+	const Candidate &chosen = plan.Chosen();
+	if (!chosen.gate.allows) {
 		if (!config_.allow_data_loss)
-			throw Refused("refusing to promote " + chosen->replica->name + ": " + chosen->gate.reason,
-						  "Acknowledged commits may be missing on " + chosen->replica->name +
-							  ". Promote a standby that passes the gate, or run again with --allow-data-loss to "
+			throw Refused("refusing to promote " + chosen.replica->name + ": " + chosen.gate.reason,
+						  "Acknowledged commits may be missing on " + chosen.replica->name +
+							  ". Promote a standby that the gate allows, or run again with --allow-data-loss to "
 							  "accept the loss.");
-		Step("WARNING: promoting " + chosen->replica->name +
-			 " past the lag gate (--allow-data-loss): " + chosen->gate.reason);
+		Step("WARNING: promoting " + chosen.replica->name +
+			 " past the lag gate (--allow-data-loss): " + chosen.gate.reason);
 	}
-	const Lsn promoted_from = chosen->probe.MostAdvancedLsn();
+}
+
+// LossStep estimates the possible loss and names the standbys that hold more WAL than the chosen one.
+void
+Run::LossStep(Plan &plan) {
+	const Candidate &chosen = plan.Chosen();
+	plan.promoted_from = chosen.probe.MostAdvancedLsn();
 	std::vector<Lsn> seen;
-	for (const Candidate &candidate : candidates) {
+	for (const Candidate &candidate : plan.candidates) {
 		if (!candidate.probe.reachable)
 			continue;
-		seen.push_back(candidate.probe.MostAdvancedLsn());
-		if (&candidate != chosen && candidate.probe.in_recovery && candidate.probe.MostAdvancedLsn() > promoted_from)
-			Step("WARNING: " + candidate.replica->name + " holds " +
-				 std::to_string(candidate.probe.MostAdvancedLsn() - promoted_from) + " bytes of WAL more than " +
-				 chosen->replica->name + ": it cannot follow the new primary without pg_rewind or a new base backup");
+		const Lsn lsn = candidate.probe.MostAdvancedLsn();
+		seen.push_back(lsn);
+		if (&candidate != &chosen && candidate.probe.in_recovery && lsn > plan.promoted_from)
+			Step("WARNING: " + candidate.replica->name + " holds " + std::to_string(lsn - plan.promoted_from) +
+				 " bytes of WAL more than " + chosen.replica->name +
+				 ": it cannot follow the new primary without pg_rewind or a new base backup");
 	}
-	if (master_probe.reachable)
-		seen.push_back(master_probe.MostAdvancedLsn());
-	PossibleLoss loss =
-		EstimateLoss(promoted_from, seen, observations.MasterLsnAtLastObservation(), master_probe.reachable);
-	Step("possible loss: " + loss.text);
+	if (plan.master_probe.reachable)
+		seen.push_back(plan.master_probe.MostAdvancedLsn());
+	plan.loss = EstimateLoss(plan.promoted_from, seen, plan.observations.MasterLsnAtLastObservation(),
+							 plan.master_probe.reachable);
+	Step("possible loss: " + plan.loss.text);
+}
 
-	// promote
-	const std::string &target = chosen->replica->name;
-	Step("promoting " + target + " (pg_promote)");
-	PromotionResult promotion = co_await PromoteStandby(chosen->replica->uri);
-	const long long writable_ms = Ms();
-	Step(target + " is a primary (timeline " +
+// RepointStep points every other reachable standby at the new primary; one that cannot be is listed, not fatal.
+asio::awaitable<void>
+Run::RepointStep(const Plan &plan, Changes &changes) {
+	const Candidate &chosen = plan.Chosen();
+	for (const Candidate &candidate : plan.candidates) {
+		if (&candidate == &chosen)
+			continue;
+		const std::string &name = candidate.replica->name;
+		if (!candidate.problem.empty()) {
+			changes.not_repointed.emplace_back(name, candidate.problem);
+			Step("not repointing " + name + ": " + candidate.problem);
+			continue;
+		}
+		std::string error;
+		try {
+			co_await RepointStandby(candidate.replica->uri, chosen.replica->uri, name);
+		} catch (...) {
+			error = CurrentErrorText();
+		}
+		if (error.empty()) {
+			changes.repointed.push_back(name);
+			Step("repointed " + name + " at " + chosen.replica->name + " (primary_conninfo, reload)");
+		} else {
+			changes.not_repointed.emplace_back(name, error);
+			Step("could not repoint " + name + ": " + error);
+		}
+	}
+}
+
+asio::awaitable<int>
+Run::Execute() {
+	const std::string &project = config_.failover_project;
+	Plan plan;
+	co_await ReadTopologyStep(plan);
+	co_await ProbeStep(plan);
+	co_await ObservationsStep(plan);
+	ChooseStep(plan);
+	LossStep(plan);
+
+	// from here on the topology changes
+	const TopologyReplica &target = *plan.Chosen().replica;
+	Changes changes;
+	Step("promoting " + target.name + " (pg_promote)");
+	changes.promotion = co_await PromoteStandby(target.uri);
+	changes.writable_ms = Ms();
+	const PromotionResult &promotion = changes.promotion;
+	Step(target.name + " is a primary (timeline " +
 		 (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("?")) + ", WAL at " +
 		 (promotion.lsn ? FormatLsn(*promotion.lsn) : std::string("?")) + "): promotion took " +
 		 std::to_string(promotion.took.count()) + " ms");
 
-	// from here on the new primary holds the truth: its catalog first
+	// the new primary's catalog is the one that counts now
 	PgConnection primary(co_await asio::this_coro::executor);
-	co_await WithTimeout(primary.Connect(chosen->replica->uri, ConnectionKind::Sql), std::chrono::milliseconds(10'000),
-						 "connecting to the new primary " + target);
-	SwapResult swap = co_await SwapMaster(primary, project, target);
-	Step("catalog on " + target + ": " + target + " is the master of \"" + project + "\"" +
-		 (swap.old_master.empty() ? std::string() : ", " + swap.old_master + " a slave (down until it rejoins)"));
-	PgResultHandle sync_names = co_await primary.Exec("reading synchronous_standby_names",
-													  "SELECT current_setting('synchronous_standby_names')");
-	std::string synchronous_names = PQgetisnull(sync_names.get(), 0, 0) ? "" : PQgetvalue(sync_names.get(), 0, 0);
-	if (!synchronous_names.empty())
-		Step("NOTE: synchronous_standby_names on " + target + " is '" + synchronous_names +
+	const std::string connecting = "connecting to the new primary " + target.name;
+	co_await WithTimeout(primary.Connect(target.uri, ConnectionKind::Sql), std::chrono::milliseconds(10'000),
+						 connecting);
+	changes.swap = co_await SwapMaster(primary, project, target.name);
+	Step("catalog on " + target.name + ": " + target.name + " is the master of \"" + project + "\"" +
+		 (changes.swap.old_master.empty() ? std::string()
+										  : ", " + changes.swap.old_master + " a slave (down until it rejoins)"));
+	const std::string names_sql = "SELECT current_setting('synchronous_standby_names')";
+	PgResultHandle names = co_await primary.Exec("reading synchronous_standby_names", names_sql);
+	changes.synchronous_names = PQgetisnull(names.get(), 0, 0) ? "" : PQgetvalue(names.get(), 0, 0);
+	if (!changes.synchronous_names.empty())
+		Step("NOTE: synchronous_standby_names on " + target.name + " is '" + changes.synchronous_names +
 			 "': its commits wait until such a standby streams from it");
 
-	// repoint the other standbys
-	std::vector<std::string> repointed;
-	std::vector<std::pair<std::string, std::string>> not_repointed;
-	for (const Candidate &candidate : candidates) {
-		if (&candidate == chosen)
-			continue;
-		const std::string &name = candidate.replica->name;
-		if (!candidate.problem.empty()) {
-			not_repointed.emplace_back(name, candidate.problem);
-			Step("not repointing " + name + ": " + candidate.problem);
-			continue;
-		}
-		try {
-			co_await RepointStandby(candidate.replica->uri, chosen->replica->uri, name);
-			repointed.push_back(name);
-			Step("repointed " + name + " at " + target + " (primary_conninfo, reload)");
-		} catch (...) {
-			std::string error = CurrentErrorText();
-			not_repointed.emplace_back(name, error);
-			Step("could not repoint " + name + ": " + error);
-		}
-	}
+	co_await RepointStep(plan, changes);
 
-	// one activity row on the new primary
-	std::string detail =
-		"{\"from\":" + TextJson(swap.old_master.empty() ? master->name : swap.old_master) +
-		",\"to\":" + JsonQuote(target) + ",\"chosen_by\":" + JsonQuote(chosen_by) +
-		",\"allow_data_loss\":" + (config_.allow_data_loss ? "true" : "false") +
-		",\"gate\":{\"passes\":" + (chosen->gate.passes ? "true" : "false") +
-		",\"lag_tolerance_ms\":" + std::to_string(chosen->replica->lag_tolerance_ms) +
-		",\"reason\":" + JsonQuote(chosen->gate.reason) + ",\"last_observation\":" + ObservationJson(chosen->last) +
-		"},\"topology_from\":" + JsonQuote(topology.node) + ",\"observations_from\":" + JsonQuote(observations.node) +
-		",\"master\":{\"name\":" + JsonQuote(master->name) +
-		",\"reachable\":" + (master_probe.reachable ? "true" : "false") + ",\"error\":" + TextJson(master_probe.error) +
-		",\"lsn_at_last_observation\":" + LsnJson(observations.MasterLsnAtLastObservation()) + "},\"candidates\":[";
-	for (std::size_t i = 0; i < candidates.size(); ++i)
-		detail += (i == 0 ? "" : ",") + CandidateJson(candidates[i]);
-	detail += "],\"promoted_lsn\":" + LsnJson(promoted_from) +
-			  ",\"new_timeline\":" + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
-			  ",\"new_primary_lsn\":" + LsnJson(promotion.lsn) +
-			  ",\"possible_loss\":{\"known_bytes\":" + std::to_string(loss.known_bytes) +
-			  ",\"most_advanced_lsn\":" + LsnJson(loss.most_advanced_lsn) + ",\"beyond\":" +
-			  JsonQuote(loss.beyond_unknown ? "unknown: the master could not be read; WAL it wrote after the last "
-											  "observation and that no reachable standby received is not counted"
-											: "none: the master was read") +
-			  ",\"text\":" + JsonQuote(loss.text) + "},\"repointed\":[";
-	for (std::size_t i = 0; i < repointed.size(); ++i)
-		detail += (i == 0 ? "" : ",") + JsonQuote(repointed[i]);
-	detail += "],\"not_repointed\":[";
-	for (std::size_t i = 0; i < not_repointed.size(); ++i)
-		detail += std::string(i == 0 ? "" : ",") + "{\"name\":" + JsonQuote(not_repointed[i].first) +
-				  ",\"reason\":" + JsonQuote(not_repointed[i].second) + "}";
-	detail += "],\"synchronous_standby_names\":" + TextJson(synchronous_names) +
-			  ",\"promotion_ms\":" + std::to_string(promotion.took.count()) +
-			  ",\"writable_after_ms\":" + std::to_string(writable_ms) + ",\"took_ms\":" + std::to_string(Ms()) + "}";
-	long long id = co_await LogActivity(primary, "failover", project, target, detail);
-	Step("activity row " + std::to_string(id) + " (failover) written on " + target);
+	const std::string action = "failover";
+	const std::string detail = DetailJson(config_, plan, changes, Ms());
+	long long id = co_await LogActivity(primary, action, project, target.name, detail);
+	Step("activity row " + std::to_string(id) + " (failover) written on " + target.name);
 	std::printf("failover: done in %lld ms: %s is the master of \"%s\" (writable after %lld ms; promotion %lld ms)\n",
-				static_cast<long long>(Ms()), target.c_str(), project.c_str(), writable_ms,
+				Ms(), target.name.c_str(), project.c_str(), changes.writable_ms,
 				static_cast<long long>(promotion.took.count()));
 	std::fflush(stdout);
-	co_return 0; // a standby left unrepointed is printed and in the activity row: the failover itself is done
+	// a standby left unrepointed is printed and in the activity row: the failover itself is done
+	co_return 0;
 }
 
 // Failover runs Run::Execute and turns a refusal or a failure into an exit status and a message on stderr.

@@ -27,7 +27,7 @@ namespace mosta::sidecar::ha {
 
 // What the lag gate says of a standby's last observation.
 struct GateVerdict {
-	bool passes = false;
+	bool allows = false;
 	std::string reason; // why it passes or not, for the operator ("was sync at the last observation", ...)
 };
 

@@ -130,8 +130,8 @@ ReadTopology(PgConnection &conn, const std::string &project) {
 	topology.node_replay_lsn = node.replay_lsn;
 
 	const std::string literal = SqlLiteral(conn, project);
-	PgResultHandle exists =
-		co_await conn.Exec("reading the project", "SELECT 1 FROM mosta.projects WHERE name = " + literal);
+	const std::string exists_sql = "SELECT 1 FROM mosta.projects WHERE name = " + literal;
+	PgResultHandle exists = co_await conn.Exec("reading the project", exists_sql);
 	if (PQntuples(exists.get()) == 0)
 		throw std::runtime_error(
 			"project \"" + project + "\" does not exist in the catalog of " + topology.node +
@@ -170,14 +170,117 @@ ReadTopology(PgConnection &conn, const std::string &project) {
 	co_return topology;
 }
 
+std::string
+QuoteConninfoValue(const std::string &value) {
+	std::string quoted = "'";
+	for (char c : value) {
+		if (c == '\\' || c == '\'')
+			quoted += '\\';
+		quoted += c;
+	}
+	return quoted + "'";
+}
+
+namespace {
+
+// ConninfoOptionsDeleter frees a PQconninfoParse result.
+struct ConninfoOptionsDeleter {
+	void
+	operator()(PQconninfoOption *options) const noexcept {
+		PQconninfoFree(options);
+	}
+};
+
+// SplitList splits a libpq comma-separated list ("a,b,,c": empty items kept, as libpq keeps them).
+std::vector<std::string>
+SplitList(const std::string &list) {
+	std::vector<std::string> items;
+	std::size_t start = 0;
+	for (;;) {
+		std::size_t comma = list.find(',', start);
+		items.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+		if (comma == std::string::npos)
+			return items;
+		start = comma + 1;
+	}
+}
+
+} // namespace
+
+std::vector<std::string>
+SplitHosts(const std::string &conninfo) {
+	char *error = nullptr;
+	std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> options(PQconninfoParse(conninfo.c_str(), &error));
+	if (!options) {
+		std::string message = error != nullptr ? error : "out of memory";
+		PQfreemem(error);
+		while (!message.empty() && message.back() == '\n')
+			message.pop_back();
+		throw std::runtime_error("invalid connection string " + MaskCredentials(conninfo) + ": " +
+								 MaskCredentialsInText(message));
+	}
+	std::vector<std::string> hosts, addresses, ports;
+	std::string rest;
+	for (const PQconninfoOption *option = options.get(); option->keyword != nullptr; ++option) {
+		if (option->val == nullptr)
+			continue;
+		const std::string keyword = option->keyword;
+		if (keyword == "host")
+			hosts = SplitList(option->val);
+		else if (keyword == "hostaddr")
+			addresses = SplitList(option->val);
+		else if (keyword == "port")
+			ports = SplitList(option->val);
+		else if (keyword != "target_session_attrs")
+			rest += " " + keyword + "=" + QuoteConninfoValue(option->val);
+	}
+	const std::size_t count = std::max(hosts.size(), addresses.size());
+	if (count <= 1)
+		return {conninfo};
+	if ((!hosts.empty() && hosts.size() != count) || (!addresses.empty() && addresses.size() != count) ||
+		(ports.size() > 1 && ports.size() != count))
+		throw std::runtime_error("invalid connection string " + MaskCredentials(conninfo) +
+								 ": the host, hostaddr and port lists do not pair up");
+	std::vector<std::string> split;
+	for (std::size_t i = 0; i < count; ++i) {
+		std::string one;
+		if (!hosts.empty() && !hosts[i].empty())
+			one += "host=" + QuoteConninfoValue(hosts[i]);
+		if (!addresses.empty() && !addresses[i].empty())
+			one += std::string(one.empty() ? "" : " ") + "hostaddr=" + QuoteConninfoValue(addresses[i]);
+		const std::string &port = ports.empty() ? std::string() : ports.size() == 1 ? ports[0] : ports[i];
+		if (!port.empty())
+			one += std::string(one.empty() ? "" : " ") + "port=" + QuoteConninfoValue(port);
+		split.push_back(one + rest);
+	}
+	return split;
+}
+
 asio::awaitable<Topology>
 ReadTopologyFrom(const std::string &conninfo, const std::string &project, std::chrono::milliseconds timeout) {
-	PgConnection conn(co_await asio::this_coro::executor);
-	auto work = [&]() -> asio::awaitable<Topology> {
-		co_await conn.Connect(conninfo, ConnectionKind::Sql);
-		co_return co_await ReadTopology(conn, project);
-	};
-	co_return co_await WithTimeout(work(), timeout, "reading the topology from " + MaskCredentials(conninfo));
+	std::string errors;
+	std::exception_ptr last;
+	for (const std::string &node : SplitHosts(conninfo)) {
+		PgConnection conn(co_await asio::this_coro::executor);
+		auto work = [&]() -> asio::awaitable<Topology> {
+			co_await conn.Connect(node, ConnectionKind::Sql);
+			co_return co_await ReadTopology(conn, project);
+		};
+		try {
+			const std::string what = "reading the topology from " + MaskCredentials(node);
+			co_return co_await WithTimeout(work(), timeout, what);
+		} catch (const PgError &) {
+			last = std::current_exception(); // this node cannot serve: the next one may
+		} catch (const TimeoutError &) {
+			last = std::current_exception();
+		}
+		try {
+			std::rethrow_exception(last);
+		} catch (...) {
+			errors += (errors.empty() ? "" : "; ") + CurrentErrorText();
+		}
+	}
+	throw std::runtime_error(errors.empty() ? std::string("no host to read the topology from") : errors);
 }
 
 Lsn
@@ -227,7 +330,8 @@ ProbeNode(const std::string &uri, std::chrono::milliseconds timeout) {
 	};
 	NodeProbe probe;
 	try {
-		probe = co_await WithTimeout(work(), timeout, "probing " + MaskCredentials(uri));
+		const std::string what = "probing " + MaskCredentials(uri);
+		probe = co_await WithTimeout(work(), timeout, what);
 	} catch (...) {
 		probe = NodeProbe();
 		probe.error = CurrentErrorText();

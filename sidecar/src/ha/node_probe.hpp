@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,18 +41,51 @@ class TimeoutError : public std::runtime_error {
 	using std::runtime_error::runtime_error;
 };
 
-// WithTimeout awaits work, throwing TimeoutError("<what>: no answer within N ms") when it takes longer than
-// timeout; work is then cancelled, and the connection it used is in an unknown state: close it.
+namespace detail {
+
+// Outcome holds what a coroutine returned or threw.
+template <typename T> struct Outcome {
+	std::exception_ptr error;
+	std::optional<T> value;
+};
+template <> struct Outcome<void> { std::exception_ptr error; };
+
+// Capture awaits work and returns its outcome instead of throwing: awaitable_operators' || waits for the first
+// operation to SUCCEED, so a failure (a refused connection) would otherwise wait for the timer and be reported as
+// a timeout.
+template <typename T>
+boost::asio::awaitable<Outcome<T>>
+Capture(boost::asio::awaitable<T> work) {
+	Outcome<T> outcome;
+	try {
+		if constexpr (std::is_void_v<T>)
+			co_await std::move(work);
+		else
+			outcome.value.emplace(co_await std::move(work));
+	} catch (...) {
+		outcome.error = std::current_exception();
+	}
+	co_return outcome;
+}
+
+} // namespace detail
+
+// WithTimeout awaits work and returns its result or rethrows its error as soon as it has one, or throws
+// TimeoutError("<what>: no answer within N ms") when it takes longer than timeout; work is then cancelled, and the
+// connection it used is in an unknown state: close it.
 template <typename T>
 boost::asio::awaitable<T>
 WithTimeout(boost::asio::awaitable<T> work, std::chrono::milliseconds timeout, const std::string &what) {
 	using namespace boost::asio::experimental::awaitable_operators;
 	boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, timeout);
-	auto outcome = co_await (std::move(work) || timer.async_wait(boost::asio::use_awaitable));
+	auto outcome = co_await (detail::Capture(std::move(work)) || timer.async_wait(boost::asio::use_awaitable));
 	if (outcome.index() != 0)
 		throw TimeoutError(what + ": no answer within " + std::to_string(timeout.count()) + " ms");
+	detail::Outcome<T> done = std::get<0>(std::move(outcome));
+	if (done.error)
+		std::rethrow_exception(done.error);
 	if constexpr (!std::is_void_v<T>)
-		co_return std::get<0>(std::move(outcome));
+		co_return std::move(*done.value);
 }
 
 // The last mosta.replica_status row of a replica, as the node it was read from holds it.
@@ -105,10 +139,21 @@ struct Topology {
 // hint that a standby's copy may be behind), PgError on a failed query.
 boost::asio::awaitable<Topology> ReadTopology(PgConnection &conn, const std::string &project);
 
-// ReadTopologyFrom connects to conninfo (a multi-host DSN such as "host=a,b port=1,2" tries each host in turn:
-// any live node serves) and reads project's topology, all within timeout.
+// ReadTopologyFrom reads project's topology from the first node of conninfo that answers: a multi-host DSN
+// ("host=a,b port=1,2", "postgresql://a:1,b:2/db") is tried host by host (SplitHosts), each within timeout, so
+// that a silent host (no RST) costs one timeout and the next one is still tried. Throws the last error (all
+// errors named) when none answers.
 boost::asio::awaitable<Topology> ReadTopologyFrom(const std::string &conninfo, const std::string &project,
 												  std::chrono::milliseconds timeout = kProbeTimeout);
+
+// SplitHosts turns a multi-host conninfo (keyword/value or URI) into one keyword/value conninfo per host, in
+// order (host, hostaddr and port lists split as libpq pairs them: one port for all, or one per host), without
+// target_session_attrs (any node serves). A conninfo naming at most one host is returned as it is. Throws
+// std::runtime_error (masked) when libpq cannot parse it or the lists do not pair up.
+std::vector<std::string> SplitHosts(const std::string &conninfo);
+
+// QuoteConninfoValue quotes a keyword/value conninfo value: in single quotes, with \ and ' escaped.
+std::string QuoteConninfoValue(const std::string &value);
 
 // What a probe saw of one PostgreSQL node.
 struct NodeProbe {

@@ -40,18 +40,6 @@ Pause(std::chrono::milliseconds step) {
 	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-// QuoteConninfoValue quotes a keyword/value conninfo value: in single quotes, with \ and ' escaped.
-std::string
-QuoteConninfoValue(const std::string &value) {
-	std::string quoted = "'";
-	for (char c : value) {
-		if (c == '\\' || c == '\'')
-			quoted += '\\';
-		quoted += c;
-	}
-	return quoted + "'";
-}
-
 // ConninfoOptionsDeleter frees a PQconninfoParse result.
 struct ConninfoOptionsDeleter {
 	void
@@ -68,13 +56,14 @@ Promote(PgConnection &conn, const std::string &uri, std::chrono::seconds wait) {
 	if (!before.in_recovery)
 		throw std::runtime_error("cannot promote " + NodeName(conn) + ": it is not in recovery (already a primary)");
 	const auto start = std::chrono::steady_clock::now();
-	PgResultHandle promoted =
-		co_await conn.Exec("promoting the standby", "SELECT pg_promote(true, " + std::to_string(wait.count()) + ")");
+	const std::string promote_sql = "SELECT pg_promote(true, " + std::to_string(wait.count()) + ")";
+	PgResultHandle promoted = co_await conn.Exec("promoting the standby", promote_sql);
 	if (Value(promoted.get(), 0, 0) != "t")
 		throw std::runtime_error("pg_promote() on " + NodeName(conn) + " did not finish within " +
 								 std::to_string(wait.count()) + " s (see its server log)");
+	const std::string recovery_sql = "SELECT pg_is_in_recovery()";
 	for (;;) {
-		PgResultHandle recovery = co_await conn.Exec("waiting for the end of recovery", "SELECT pg_is_in_recovery()");
+		PgResultHandle recovery = co_await conn.Exec("waiting for the end of recovery", recovery_sql);
 		if (Value(recovery.get(), 0, 0) == "f")
 			break;
 		co_await Pause(kPollStep);
@@ -95,9 +84,10 @@ Repoint(PgConnection &conn, const std::string &standby_uri, const std::string &p
 	if (!node.in_recovery)
 		throw std::runtime_error("cannot repoint " + NodeName(conn) + ": it is not in recovery (a primary)");
 	// ALTER SYSTEM cannot run in a transaction block: one statement per Exec
-	co_await conn.Exec("setting primary_conninfo",
-					   "ALTER SYSTEM SET primary_conninfo = " + SqlLiteral(conn, primary_conninfo));
-	co_await conn.Exec("reloading the configuration", "SELECT pg_reload_conf()");
+	const std::string alter_sql = "ALTER SYSTEM SET primary_conninfo = " + SqlLiteral(conn, primary_conninfo);
+	co_await conn.Exec("setting primary_conninfo", alter_sql);
+	const std::string reload_sql = "SELECT pg_reload_conf()";
+	co_await conn.Exec("reloading the configuration", reload_sql);
 }
 
 } // namespace
@@ -106,8 +96,8 @@ asio::awaitable<PromotionResult>
 PromoteStandby(const std::string &uri, std::chrono::seconds wait) {
 	PgConnection conn(co_await asio::this_coro::executor);
 	const std::chrono::milliseconds deadline = wait + std::chrono::seconds(10);
-	PromotionResult result =
-		co_await WithTimeout(Promote(conn, uri, wait), deadline, "promoting " + MaskCredentials(uri));
+	const std::string what = "promoting " + MaskCredentials(uri);
+	PromotionResult result = co_await WithTimeout(Promote(conn, uri, wait), deadline, what);
 	co_return result;
 }
 
@@ -115,13 +105,15 @@ asio::awaitable<SwapResult>
 SwapMaster(PgConnection &conn, const std::string &project, const std::string &new_master) {
 	const std::string p = SqlLiteral(conn, project);
 	const std::string n = SqlLiteral(conn, new_master);
-	co_await conn.Exec("starting the role swap", "BEGIN");
+	// named statements: no class-type temporary in a co_await expression (GCC 12 may destroy it twice)
+	const std::string begin = "BEGIN", commit = "COMMIT", rollback = "ROLLBACK";
+	const std::string lock_sql =
+		"SELECT name, role, dialect FROM mosta.replicas WHERE project = " + p + " ORDER BY name FOR UPDATE";
+	co_await conn.Exec("starting the role swap", begin);
 	std::exception_ptr failure;
 	SwapResult swap;
 	try {
-		PgResultHandle rows = co_await conn.Exec("locking the project's replicas",
-												 "SELECT name, role, dialect FROM mosta.replicas WHERE project = " + p +
-													 " ORDER BY name FOR UPDATE");
+		PgResultHandle rows = co_await conn.Exec("locking the project's replicas", lock_sql);
 		bool found = false;
 		for (int row = 0; row < PQntuples(rows.get()); ++row) {
 			std::string name = Value(rows.get(), row, 0);
@@ -153,13 +145,13 @@ SwapMaster(PgConnection &conn, const std::string &project, const std::string &ne
 		sql += "UPDATE mosta.replicas SET role = 'master' WHERE project = " + p + " AND name = " + n + ";";
 		sql += "DELETE FROM mosta.replica_status WHERE project = " + p + " AND replica = " + n + ";";
 		co_await conn.Exec("swapping the master and slave roles", sql);
-		co_await conn.Exec("committing the role swap", "COMMIT");
+		co_await conn.Exec("committing the role swap", commit);
 	} catch (...) {
 		failure = std::current_exception();
 	}
 	if (failure) {
 		try {
-			co_await conn.Exec("rolling back the role swap", "ROLLBACK");
+			co_await conn.Exec("rolling back the role swap", rollback);
 		} catch (...) {
 			conn.Close(); // its state is unknown; the transaction dies with it
 		}
@@ -196,18 +188,31 @@ RepointStandby(const std::string &standby_uri, const std::string &new_primary_co
 			   const std::string &application_name, std::chrono::milliseconds timeout) {
 	const std::string primary_conninfo = PrimaryConninfo(new_primary_conninfo, application_name);
 	PgConnection conn(co_await asio::this_coro::executor);
-	co_await WithTimeout(Repoint(conn, standby_uri, primary_conninfo), timeout,
-						 "repointing " + MaskCredentials(standby_uri));
+	const std::string what = "repointing " + MaskCredentials(standby_uri);
+	co_await WithTimeout(Repoint(conn, standby_uri, primary_conninfo), timeout, what);
 }
 
 asio::awaitable<long long>
 LogActivity(PgConnection &conn, const std::string &action, const std::string &project, const std::string &object,
 			const std::string &detail_json) {
-	const std::string sql = "INSERT INTO mosta.activity (action, project, object, detail) VALUES (" +
-							SqlLiteral(conn, action) + ", " + SqlLiteral(conn, project) + ", " +
-							SqlLiteral(conn, object) + ", " + SqlLiteral(conn, MaskCredentialsInText(detail_json)) +
-							"::jsonb) RETURNING id";
-	PgResultHandle result = co_await conn.Exec("logging " + action + " of project " + project, sql);
+	const std::string masked = MaskCredentialsInText(detail_json);
+	const std::string head = "INSERT INTO mosta.activity (action, project, object, detail) VALUES (" +
+							 SqlLiteral(conn, action) + ", " + SqlLiteral(conn, project) + ", " +
+							 SqlLiteral(conn, object) + ", ";
+	const std::string context = "logging " + action + " of project " + project;
+	const std::string insert_sql = head + SqlLiteral(conn, masked) + "::jsonb) RETURNING id";
+	try {
+		PgResultHandle result = co_await conn.Exec(context, insert_sql);
+		co_return std::stoll(Value(result.get(), 0, 0));
+	} catch (const PgError &e) {
+		// masking can break the JSON it masks (a secret's value running past its closing quote): keep the row,
+		// with the masked text as one string, rather than lose the record of what was done
+		if (e.SqlState() != "22P02")
+			throw;
+	}
+	const std::string unparsed_sql =
+		head + "jsonb_build_object('unparsed', " + SqlLiteral(conn, masked) + "::text)) RETURNING id";
+	PgResultHandle result = co_await conn.Exec(context, unparsed_sql);
 	co_return std::stoll(Value(result.get(), 0, 0));
 }
 

@@ -62,7 +62,8 @@ boost::asio::awaitable<void> RepointStandby(const std::string &standby_uri, cons
 											std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000));
 
 // LogActivity inserts one row into mosta.activity on conn (a primary): action, project, object and detail (JSON
-// text, masked with MaskCredentialsInText before it is sent). Returns the row's id.
+// text, masked with MaskCredentialsInText before it is sent; should masking break the JSON, the row keeps the
+// masked text as {"unparsed": "..."}). Returns the row's id.
 boost::asio::awaitable<long long> LogActivity(PgConnection &conn, const std::string &action, const std::string &project,
 											  const std::string &object, const std::string &detail_json);
 

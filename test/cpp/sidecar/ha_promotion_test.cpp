@@ -5,6 +5,8 @@
 #include "ha/promotion.hpp"
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -38,6 +40,46 @@ TEST(PrimaryConninfo, RefusesWhatLibpqCannotParseWithoutShowingThePassword) {
 	} catch (const std::runtime_error &e) {
 		EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
 		EXPECT_NE(std::string(e.what()).find("invalid connection string"), std::string::npos) << e.what();
+	}
+}
+
+TEST(SplitHosts, OneConninfoPerHostInOrder) {
+	std::vector<std::string> split =
+		SplitHosts("host=a,b,/tmp/s port=1,2,3 dbname=d user=u password=p target_session_attrs=read-write");
+	ASSERT_EQ(split.size(), 3u);
+	EXPECT_EQ(split[0], "host='a' port='1' user='u' password='p' dbname='d'");
+	EXPECT_EQ(split[1], "host='b' port='2' user='u' password='p' dbname='d'");
+	EXPECT_EQ(split[2], "host='/tmp/s' port='3' user='u' password='p' dbname='d'");
+	// one port for all hosts
+	split = SplitHosts("host=a,b port=5433");
+	ASSERT_EQ(split.size(), 2u);
+	EXPECT_EQ(split[0], "host='a' port='5433'");
+	EXPECT_EQ(split[1], "host='b' port='5433'");
+	// a URI: each host with its own port, or libpq's default when it has none
+	split = SplitHosts("postgresql://u@a,b:5433/d");
+	ASSERT_EQ(split.size(), 2u);
+	EXPECT_EQ(split[0], "host='a' user='u' dbname='d'");
+	EXPECT_EQ(split[1], "host='b' port='5433' user='u' dbname='d'");
+	split = SplitHosts("host=a,b hostaddr=127.0.0.1,127.0.0.2 port=7");
+	ASSERT_EQ(split.size(), 2u);
+	EXPECT_EQ(split[1], "host='b' hostaddr='127.0.0.2' port='7'");
+}
+
+TEST(SplitHosts, OneHostIsReturnedAsItIs) {
+	EXPECT_EQ(SplitHosts("host=a port=1 target_session_attrs=any"),
+			  std::vector<std::string>{"host=a port=1 target_session_attrs=any"});
+	EXPECT_EQ(SplitHosts(""), std::vector<std::string>{""});
+	EXPECT_EQ(SplitHosts("postgresql://x@h/d"), std::vector<std::string>{"postgresql://x@h/d"});
+}
+
+TEST(SplitHosts, RefusesListsThatDoNotPairUp) {
+	EXPECT_THROW(SplitHosts("host=a,b port=1,2,3"), std::runtime_error);
+	EXPECT_THROW(SplitHosts("host=a,b hostaddr=1.2.3.4"), std::runtime_error);
+	try {
+		SplitHosts("host=a password=hunter2 junk");
+		FAIL() << "no error";
+	} catch (const std::runtime_error &e) {
+		EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
 	}
 }
 
