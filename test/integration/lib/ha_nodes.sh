@@ -31,14 +31,15 @@ as_server_user() {
 }
 
 node_uri() { echo "host=127.0.0.1 port=$1 dbname=$db user=postgres"; }
-on() { psql -X -At -h 127.0.0.1 -p "$1" -d "$db" -c "$2"; }
+on() { psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d "$db" -c "$2"; }
 
 start_agent() {
 	local name=$1 data=$2 port=$3
 	as_server_user mkdir -p "$agent_root/$name"
 	local user=()
-	[ "$(id -u)" -eq 0 ] && user=(runuser -u postgres --)
-	# exec: $! is the agent (or runuser, which passes SIGTERM on to it), not a subshell around it
+	# setpriv execs the agent (runuser would stay its parent, and on SIGTERM kill its whole process group: ours)
+	[ "$(id -u)" -eq 0 ] && user=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env)
+	# exec: $! is the agent itself, not a subshell around it
 	(cd / && exec "${user[@]}" "$BINARY" agent --node "$name" --project app --pgdata "$data" \
 		--state-dir "$agent_root/$name" --pg-bindir "$("${PG_CONFIG:-pg_config}" --bindir)" \
 		--source "$(node_uri "$port")" --poll-interval 200ms --catchup-timeout 20s 2>>"$work/log.agent-$name") &
@@ -53,7 +54,6 @@ stop_agents() {
 	local name pid
 	for name in "${!agent_pid[@]}"; do
 		pid=${agent_pid[$name]}
-		# runuser passes SIGTERM on to the agent
 		kill -TERM "$pid" 2>/dev/null
 		poll_until 30 agent_gone "$pid" || kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
