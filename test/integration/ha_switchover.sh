@@ -4,6 +4,8 @@
 # scripts/pg-cluster run provides), node1, it starts two streaming standbys named after their catalog replicas
 # (standby1, standby2), declares them in project app with node1 the master, runs the daemon (standby status) and one
 # `mosta-sidecar agent` next to each node (as the servers' user), and checks:
+#   - before the agents start: the command times out saying that no agent of node1 performed it, and cancels the
+#     request (node1 still the master);
 #   - refused, nothing changed (no request, node1 still the writable master): the master itself, an SQLite slave,
 #     a postgres slave reported down, a standby whose replay is paused beyond its tolerance;
 #   - under a bounded write load (single-row INSERT commits through a multi-host read-write DSN, each id logged only
@@ -75,6 +77,19 @@ poll_until 60 is_status "$n1_port" standby1 up && poll_until 60 is_status "$n1_p
 	poll_until 60 is_status "$n1_port" ghost down ||
 	fail_setup "the daemon did not report standby1, standby2 up and ghost down"
 
+# switchover CMD...: mosta-sidecar switchover with the read-write DSN, its output in $work/switchover.out
+switchover() { "$BINARY" switchover app "$1" --source "$rw_dsn" --timeout "${2:-90s}" >"$work/switchover.out" 2>&1; }
+open_requests() { on "$n1_port" "SELECT count(*) FROM mosta.ha_requests WHERE state IN ('pending', 'running')"; }
+# no agent yet: the request stays pending, the command times out and cancels it
+if ! switchover standby1 2s && grep -q 'no agent of node node1 performed it' "$work/switchover.out" &&
+	grep -q 'the request is cancelled' "$work/switchover.out" && [ "$(open_requests)" = 0 ] &&
+	[ "$(on "$n1_port" "SELECT pg_is_in_recovery()")" = f ]; then
+	ok "without an agent: the command says no agent of node1 performed it and cancels the request"
+else
+	not_ok "without an agent: the command says no agent of node1 performed it and cancels the request"
+	cat "$work/switchover.out" >&2
+fi
+
 start_agent node1 "$MOSTA_CLUSTER_DIR/data" "$n1_port"
 start_agent standby1 "$s1_dir/data" "$s1_port"
 start_agent standby2 "$s2_dir/data" "$s2_port"
@@ -87,10 +102,8 @@ fi
 grep -q S3cretAgent "$agent_root"/*/*.peers && not_ok "the peer caches hold no password" ||
 	ok "the peer caches hold no password"
 
-# switchover CMD...: mosta-sidecar switchover with the read-write DSN, its output in $work/switchover.out
-switchover() { "$BINARY" switchover app "$1" --source "$rw_dsn" --timeout 90s >"$work/switchover.out" 2>&1; }
 nothing_changed() {
-	[ "$(on "$n1_port" "SELECT count(*) FROM mosta.ha_requests")" = 0 ] &&
+	[ "$(open_requests)" = 0 ] &&
 		[ "$(on "$n1_port" "SELECT pg_is_in_recovery()")" = f ] &&
 		[ "$(on "$n1_port" "SELECT name FROM mosta.replicas WHERE role = 'master'")" = node1 ]
 }

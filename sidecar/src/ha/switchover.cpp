@@ -368,6 +368,29 @@ ReadRequest(const std::string &conninfo, long long id, long long &last_activity,
 	co_return state;
 }
 
+// CancelPending marks request id failed on the master at conninfo when it is still pending; true when it did.
+asio::awaitable<bool>
+CancelPending(const std::string &conninfo, long long id) {
+	PgConnection conn(co_await asio::this_coro::executor);
+	bool cancelled = false;
+	auto work = [&]() -> asio::awaitable<void> {
+		co_await conn.Connect(conninfo, ConnectionKind::Sql);
+		const std::string sql = "UPDATE mosta.ha_requests SET state = 'failed', finished_at = clock_timestamp(), "
+								"detail = detail || '{\"error\": \"no agent performed it in time: cancelled by the "
+								"switchover command\"}' WHERE id = " +
+								std::to_string(id) + " AND state = 'pending' RETURNING id";
+		PgResultHandle result = co_await conn.Exec("cancelling the switchover request", sql);
+		cancelled = PQntuples(result.get()) == 1;
+	};
+	try {
+		co_await WithTimeout(work(), kProbeTimeout, "cancelling the request");
+	} catch (...) {
+		Print("cannot cancel switchover request " + std::to_string(id) + ": " + CurrentErrorText());
+	}
+	conn.Close();
+	co_return cancelled;
+}
+
 asio::awaitable<int>
 Switchover(const SwitchoverCommand &command) {
 	PgConnection master(co_await asio::this_coro::executor);
@@ -425,14 +448,16 @@ Switchover(const SwitchoverCommand &command) {
 			  MaskCredentialsInText(detail));
 		co_return 1;
 	}
-	if (state == "pending")
-		Print("switchover " + std::to_string(id) + " timed out after " + std::to_string(ms) + " ms: no agent of node " +
-			  from +
-			  " performed it (the request is still pending: start mosta-sidecar "
-			  "agent --node " +
-			  from + " next to it)");
-	else
+	if (state != "pending") {
 		Print("switchover " + std::to_string(id) + " timed out after " + std::to_string(ms) + " ms in state " + state);
+		co_return 1;
+	}
+	// nobody took it: cancel it, or an agent started later would carry it out by surprise
+	const bool cancelled = co_await CancelPending(command.source, id);
+	Print("switchover " + std::to_string(id) + " timed out after " + std::to_string(ms) + " ms: no agent of node " +
+		  from + " performed it (start mosta-sidecar agent --node " + from + " next to it); " +
+		  (cancelled ? std::string("the request is cancelled (failed)")
+					 : std::string("the request could not be cancelled: see mosta.ha_requests")));
 	co_return 1;
 }
 
