@@ -12,7 +12,12 @@
 #      and over, until the end; node1's agent is started: pg_rewind from standby1 (keeping node1's own
 #      configuration: it comes back on its own port), standby.signal, primary_conninfo; every write attempted on
 #      node1 failed (and some reached it: read-only), node1 is in recovery, streaming from standby1, reported up,
-#      holds a row written on standby1 after the failover, and a rejoin row is in standby1's mosta.activity.
+#      holds a row written on standby1 after the failover, and a rejoin row is in standby1's mosta.activity;
+#   3. a split brain made by hand while standby1 runs as the primary with its agent: standby2 promoted
+#      (pg_promote(), a later timeline) and named master in its own catalog (the failover command refuses while the
+#      master is up); standby1's agent demotes it (stop, rewind from standby2, standby), and node1's agent repoints
+#      node1 at standby2 (and rewinds it when it cannot stream: it replayed standby1's WAL past standby2's fork):
+#      both stream from standby2 and hold a row written there.
 # Every server and process it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "ha_fencing: N passed, N failed"; exits non-zero on failure.
@@ -194,6 +199,27 @@ else not_ok "node1 is reported up (a healthy standby) (status: $(status_of "$s1_
 	ok "standby1's mosta.activity has node1's rejoin" || not_ok "standby1's mosta.activity has node1's rejoin"
 # informational: with asynchronous standbys a failover may lose the last commits (ha_failover.sh tests the gate)
 echo "# commits acknowledged by node1 before the kill missing on standby1: $(acked_missing "$s1_port" "$acked")"
+
+# 3. standby1, the running primary, meets a primary on a later timeline that its catalog names master
+stop_load
+on "$s2_port" "SELECT pg_promote(true, 60)" >/dev/null || not_ok "pg_promote() on standby2"
+on "$s2_port" "UPDATE mosta.replicas SET role = 'slave' WHERE project = 'app' AND name = 'standby1';
+               UPDATE mosta.replicas SET role = 'master' WHERE project = 'app' AND name = 'standby2';
+               INSERT INTO ha_load VALUES (-200)" >/dev/null || not_ok "standby2 named master in its catalog"
+if poll_until 120 streams "$s2_port" standby1; then
+	ok "standby1's agent demoted it: rewound, streaming from standby2"
+else
+	not_ok "standby1's agent demoted it: rewound, streaming from standby2"
+	tail -10 "$work/log.agent-standby1" >&2
+fi
+grep -q "demote (standby2)" "$work/log.agent-standby1" && ok "standby1's agent logged the demotion" ||
+	not_ok "standby1's agent logged the demotion"
+poll_until 120 streams "$s2_port" node1 &&
+	ok "node1's agent made it follow standby2 (repointed; rewound if it had gone past standby2's fork)" ||
+	not_ok "node1's agent made it follow standby2 (repointed; rewound if it had gone past standby2's fork)"
+has_row_on() { [ "$(on "$1" "SELECT count(*) FROM ha_load WHERE id = -200")" = 1 ]; }
+poll_until 30 has_row_on "$s1_port" && poll_until 30 has_row_on "$n1_port" &&
+	ok "standby1 and node1 hold the row written on standby2" || not_ok "standby1 and node1 hold the row written on standby2"
 
 stop_agents
 stop_daemon "the daemon stops cleanly"

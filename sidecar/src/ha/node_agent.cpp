@@ -193,6 +193,11 @@ Decide(const AgentView &view) {
 		if (primary != nullptr && view.following != primary->name)
 			return Make(ActionKind::Repoint, primary->name,
 						"this standby does not follow node " + primary->name + ", the primary");
+		if (primary != nullptr && view.stalled)
+			return Make(ActionKind::Demote, primary->name,
+						"this standby follows node " + primary->name + " but has not streamed from it for " +
+							std::to_string(kStallLimit.count()) +
+							" s (its history went past the primary's fork): rewind it");
 		return Make(ActionKind::None, "", "");
 	}
 	return Make(ActionKind::None, "", "");
@@ -349,6 +354,15 @@ class Agent {
 				view.following = peer.name;
 			view.peers.push_back(std::move(seen));
 		}
+		// a standby that follows the primary without streaming, for too long
+		const PeerView *primary = NewPrimary(view);
+		if (view.local == LocalState::Standby && primary != nullptr && view.following == primary->name && !streaming_) {
+			if (!stalled_since_)
+				stalled_since_ = std::chrono::steady_clock::now();
+			view.stalled = std::chrono::steady_clock::now() - *stalled_since_ >= kStallLimit;
+		} else {
+			stalled_since_.reset();
+		}
 
 		Action action = Decide(view);
 		// the master in place takes the switchover requests
@@ -375,6 +389,7 @@ class Agent {
 		NodeProbe probe = co_await ProbeNodeOn(local);
 		view.local = probe.in_recovery ? LocalState::Standby : LocalState::Primary;
 		view.timeline = probe.timeline;
+		streaming_ = probe.wal_receiver == "streaming";
 		topology = co_await ReadTopology(local, options_.project);
 		if (const TopologyReplica *master = topology->Master())
 			view.local_catalog_master = master->name;
@@ -434,6 +449,7 @@ class Agent {
 			co_return;
 		}
 		last_note_.clear();
+		stalled_since_.reset();
 		LogLine("agent " + options_.node + ": " + ActionName(action.kind) +
 				(action.peer.empty() ? "" : " (" + action.peer + ")") + ": " + action.reason);
 		std::string peer_conninfo;
@@ -547,6 +563,8 @@ class Agent {
 	const std::atomic<bool> &stopping_;
 	std::string cache_path_;
 	std::string saved_cache_;
+	bool streaming_ = false;											 // the local standby's WAL receiver streams
+	std::optional<std::chrono::steady_clock::time_point> stalled_since_; // following the primary, not streaming
 	std::string last_note_;
 };
 

@@ -59,8 +59,14 @@ struct AgentView {
 	std::optional<std::uint32_t> timeline; // the local timeline (the server's, or pg_controldata's when stopped)
 	std::string local_catalog_master;	   // the master the local catalog names ("" : not read)
 	std::string following;				   // Standby: the peer its primary_conninfo points at ("" : none of them)
-	std::vector<PeerView> peers;		   // the other postgres nodes of the project
+	bool stalled = false;		 // Standby: following that peer but not streaming for kStallLimit (a diverged history?)
+	std::vector<PeerView> peers; // the other postgres nodes of the project
 };
+
+// kStallLimit is how long a standby may follow the primary without streaming before the agent rewinds it: a standby
+// that replayed past the point where the primary's timeline forked (it was ahead of the promoted standby) can
+// never stream from it.
+inline constexpr std::chrono::seconds kStallLimit{10};
 
 // What the agent does next.
 enum class ActionKind {

@@ -107,6 +107,8 @@ TEST(Decide, StandbyFollowingTheWrongNodeIsRepointed) {
 	EXPECT_EQ(action.peer, "node3");
 	view.following = "node3";
 	EXPECT_EQ(Decide(view).kind, ActionKind::None);
+	view.stalled = true; // it follows node3 but cannot stream: its history went past node3's fork
+	EXPECT_EQ(Decide(view).kind, ActionKind::Demote);
 }
 
 TEST(Decide, FencedFormerMaster) {
