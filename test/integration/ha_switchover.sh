@@ -13,6 +13,8 @@
 #     standby1, which is writable and the catalog's master; node1 is in recovery, streaming from standby1 and
 #     reported up; standby2 streams from standby1; node1 refuses a write; the request is done on standby1 with its
 #     steps and the downtime in mosta.activity;
+#   - a target that does not catch up (replay paused, request written directly): after the agent's catch-up timeout
+#     node1 starts again as the master, the request is failed with the reason, every acknowledged commit on node1;
 #   - the switch back to node1 the same way: nothing lost, standby1 an up standby of node1.
 # Every server and process it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
@@ -193,6 +195,43 @@ switchover_under_load() {
 		ok "mosta.activity has every step: $steps" || not_ok "mosta.activity has every step (got: $steps)"
 	echo "# downtime: $(on "$to_port" "SELECT detail->>'downtime_ms' FROM mosta.ha_requests ORDER BY id DESC LIMIT 1") ms"
 }
+
+# the target does not catch up (its replay paused; the request written directly, since mosta_switchover refuses a
+# standby reported catching-up): after --catchup-timeout (20 s here) node1 starts again as the master, the request
+# is failed, nothing lost
+acked="$work/acked.failed"
+: >"$acked"
+start_load "$acked"
+acked_some() { [ "$(grep -c . "$acked")" -ge 20 ]; }
+poll_until 60 acked_some || not_ok "the write load commits on node1"
+on "$s2_port" "SELECT pg_wal_replay_pause()" >/dev/null
+request=$(on "$n1_port" "INSERT INTO mosta.ha_requests (project, target) VALUES ('app', 'standby2') RETURNING id")
+request_failed() { [ "$(on "$n1_port" "SELECT state FROM mosta.ha_requests WHERE id = $request" 2>/dev/null)" = failed ]; }
+if poll_until 120 request_failed; then
+	ok "a target that does not replay the shutdown checkpoint in time: the request fails"
+else
+	not_ok "a target that does not replay the shutdown checkpoint in time: the request fails"
+	tail -10 "$work/log.agent-node1" >&2
+fi
+error=$(on "$n1_port" "SELECT detail->>'error' FROM mosta.ha_requests WHERE id = $request")
+[[ "$error" == *"did not replay the shutdown checkpoint"* ]] && ok "the request says why: $error" ||
+	not_ok "the request says why (got: $error)"
+on "$s2_port" "SELECT pg_wal_replay_resume()" >/dev/null
+before=$(grep -c . "$acked")
+acked_again() { [ "$(grep -c . "$acked")" -ge $((before + 20)) ]; }
+poll_until 60 acked_again || not_ok "the write load commits on node1 again"
+stop_load
+[ "$(on "$n1_port" "SELECT pg_is_in_recovery()")" = f ] && [ "$(on "$s2_port" "SELECT pg_is_in_recovery()")" = t ] &&
+	[ "$(on "$n1_port" "SELECT name FROM mosta.replicas WHERE role = 'master'")" = node1 ] &&
+	ok "node1 is the writable master again, standby2 still a standby" ||
+	not_ok "node1 is the writable master again, standby2 still a standby"
+missing=$(acked_missing "$n1_port" "$acked")
+[ "$missing" = 0 ] && ok "every acknowledged commit ($(grep -c . "$acked")) is on node1" ||
+	not_ok "every acknowledged commit is on node1 ($missing missing)"
+poll_until 60 is_status "$n1_port" standby2 up || not_ok "standby2 up again"
+# standby1 reconnects to node1 on its own (wal_retrieve_retry_interval)
+streaming_from() { [ "$(on "$1" "SELECT count(*) FROM pg_stat_replication WHERE application_name = '$2' AND state = 'streaming'")" = 1 ]; }
+poll_until 60 streaming_from "$n1_port" standby1 || not_ok "standby1 streams from node1 again"
 
 switchover_under_load node1 "$n1_port" standby1 "$s1_port"
 switchover_under_load standby1 "$s1_port" node1 "$n1_port"

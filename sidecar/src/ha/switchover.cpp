@@ -76,6 +76,11 @@ class Executor {
 				throw std::runtime_error("the target " + request_.target + " is unreachable: " + probe.error);
 			if (!probe.in_recovery)
 				throw std::runtime_error("the target " + request_.target + " is not in recovery");
+			// a standby that does not stream now cannot catch up once the master stops: refuse before stopping
+			if (probe.wal_receiver != "streaming")
+				throw std::runtime_error("the target " + request_.target + " is not streaming (WAL receiver: " +
+										 (probe.wal_receiver.empty() ? std::string("none") : probe.wal_receiver) +
+										 "); the master was not stopped");
 			if (probe.system_identifier != self.system_identifier)
 				throw std::runtime_error("the target " + request_.target + " has system identifier " +
 										 probe.system_identifier + ", the master " + self.system_identifier);

@@ -31,7 +31,7 @@ as_server_user() {
 }
 
 node_uri() { echo "host=127.0.0.1 port=$1 dbname=$db user=postgres"; }
-on() { psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d "$db" -c "$2"; }
+on() { psql -X -q -At -h 127.0.0.1 -p "$1" -U postgres -d "$db" -c "$2"; }
 
 start_agent() {
 	local name=$1 data=$2 port=$3
@@ -65,7 +65,8 @@ start_load() {
 	local file=$1
 	rm -f "$work/stop-load"
 	(
-		i=$(($(sort -n "$file" 2>/dev/null | tail -1) + 0))
+		# after the ids already in the table (an earlier load's), so that every attempt can commit
+		i=$(($(psql -X -At -d "$rw_dsn connect_timeout=5" -c "SELECT coalesce(max(id), 0) FROM ha_load" 2>/dev/null) + 0))
 		end=$((i + 20000))
 		while [ ! -e "$work/stop-load" ] && [ "$i" -lt "$end" ]; do
 			i=$((i + 1))
