@@ -30,8 +30,8 @@ ApplyToAll(const std::vector<CopyTarget> &targets, const std::function<void(cons
 	}
 }
 
-// TruncateDocument returns the truncate document of tables, as the plugin would write it (protocol section 11), or
-// "" when none of them exists.
+} // namespace
+
 boost::asio::awaitable<std::string>
 TruncateDocument(PgConnection &sql, const std::vector<std::string> &tables) {
 	std::string names;
@@ -47,7 +47,6 @@ TruncateDocument(PgConnection &sql, const std::vector<std::string> &tables) {
 	co_return PQgetisnull(truncate.get(), 0, 0) ? std::string() : std::string(PQgetvalue(truncate.get(), 0, 0));
 }
 
-// CopyTable copies one table's shape and rows to the targets; returns the row count.
 boost::asio::awaitable<long long>
 CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTarget> &targets, DecoderOptions options) {
 	const std::string context = "copying " + table;
@@ -83,8 +82,6 @@ CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTar
 	co_await sql.Exec(context, close_sql);
 	co_return rows;
 }
-
-} // namespace
 
 boost::asio::awaitable<void>
 CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snapshot_name, Lsn consistent_point,

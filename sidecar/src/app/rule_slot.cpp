@@ -1,8 +1,8 @@
 /*
  * rule_slot.cpp
  *     RuleRunner: the rule's slot and the copies (see rule_runner.hpp): create or reuse the slot, migrate 0.2.0's
- *     per-target slots, re-copy loudly when the slot was lost, and copy a target alone in a temporary slot's
- *     snapshot.
+ *     per-target slots, re-sync by key-range checksums (app/resync.hpp) or re-copy loudly when the slot was lost,
+ *     and copy a target alone in a temporary slot's snapshot.
  */
 #include "app/rule_runner.hpp"
 
@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "app/log.hpp"
+#include "app/resync.hpp"
 #include "app/rule_copy.hpp"
 #include "pg/errors.hpp"
 
@@ -25,7 +26,8 @@ RuleRunner::PrepareSlot() {
 			co_await Warn(sql_, plan_.name, *channel, "slot_invalidated",
 						  "PostgreSQL invalidated slot " + slot_ +
 							  " (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so "
-							  "changes were lost for this target: taking a new initial copy");
+							  "changes were lost for this target: re-syncing it in a new slot's snapshot (by "
+							  "key-range checksums for SQLite and MongoDB, a new initial copy otherwise)");
 		co_await stream_->DropSlot(slot_, false);
 		slot.exists = false;
 	}
@@ -68,32 +70,48 @@ RuleRunner::PrepareSlot() {
 boost::asio::awaitable<void>
 RuleRunner::CreateAndCopy() {
 	std::vector<CopyTarget> targets;
+	std::vector<TargetChannel *> resync; // hold data and can be compared: re-synced by range checksums
 	for (auto &channel : channels_) {
 		if (!channel->IsOpen())
 			continue;
-		bool resnapshot = channel->Durable() != kInvalidLsn;
-		if (resnapshot) {
+		bool holds_data = channel->Durable() != kInvalidLsn;
+		channel->needs_copy = false;
+		if (holds_data && ResyncComparable(channel->Dialect())) {
+			channel->SetState("snapshot", "creating slot " + slot_ + ", then re-syncing by key-range checksums");
+			resync.push_back(channel.get());
+			continue;
+		}
+		if (holds_data) {
 			++channel->Status().resnapshots;
 			if (plan_.mode == "cdc" && channel->Status().event.empty())
 				co_await Warn(sql_, plan_.name, *channel, "resnapshot",
 							  "slot " + slot_ + " is gone while the target holds data up to " +
-								  FormatLsn(channel->Durable()) +
-								  ": taking a new initial copy that replaces the target's tables");
+								  FormatLsn(channel->Durable()) + ": taking a new initial copy that replaces the " +
+								  "target's tables (a " + channel->Dialect() +
+								  " target cannot be compared by checksums)");
 		}
 		channel->SetState("snapshot", "creating slot " + slot_);
-		channel->needs_copy = false;
 		// a target at 0/0 may hold rows of an interrupted copy (MongoDB): emptied first, as a re-snapshot
-		targets.push_back({channel.get(), resnapshot || channel->Dialect() == "mongodb"});
+		targets.push_back({channel.get(), holds_data || channel->Dialect() == "mongodb"});
 	}
 	co_await PublishAll();
 	CreatedSlot created = co_await stream_->CreateSlot(slot_, "mostajs", SlotSnapshot::Export);
 	LogLine(Label() + ": slot " + slot_ + " created at " + FormatLsn(created.consistent_point) + ", copying " +
-			std::to_string(targets.size()) + " target(s) from one read");
+			std::to_string(targets.size()) + " target(s) from one read, re-syncing " + std::to_string(resync.size()));
 	slot_confirmed_ = created.consistent_point;
 	// a failure to read throws: the slot stays, and the next run copies alone each target without a checkpoint
-	co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets, decoder_options_);
+	if (!targets.empty())
+		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets,
+								decoder_options_);
+	for (TargetChannel *channel : resync)
+		co_await Resync(*channel, created);
 	for (auto &channel : channels_) {
-		if (channel->IsOpen() && !channel->Failed()) {
+		// a target that held data past the new slot's start (the old primary's WAL, beyond the promoted standby's)
+		// keeps that position in memory: reopened, it reads the checkpoint just written, so nothing is skipped
+		if (channel->IsOpen() && !channel->Failed() && !channel->needs_copy &&
+			channel->Durable() > created.consistent_point)
+			co_await channel->Open();
+		if (channel->IsOpen() && !channel->Failed() && !channel->needs_copy) {
 			positions_.Set(channel->Name(), channel->Durable());
 		} else {
 			positions_.Pin(channel->Name(), slot_confirmed_);
@@ -101,6 +119,43 @@ RuleRunner::CreateAndCopy() {
 		}
 	}
 	co_await PublishAll();
+}
+
+boost::asio::awaitable<void>
+RuleRunner::Resync(TargetChannel &channel, const CreatedSlot &created) {
+	const ReplicaInfo *replica = nullptr;
+	for (const ReplicaInfo &candidate : plan_.targets)
+		if (candidate.project + "." + candidate.name == channel.Name())
+			replica = &candidate;
+	ResyncReport report;
+	if (replica != nullptr)
+		report = co_await ResyncInSnapshot(sql_, config_, plan_, created.snapshot_name, created.consistent_point,
+										   channel, *replica, decoder_options_);
+	else
+		report.unavailable = "the target is not in the rule's catalog any more";
+	if (!report.done) {
+		if (channel.Failed())
+			co_return; // HandleFailures reports it; the caller pins it for a copy alone
+		++channel.Status().resnapshots;
+		co_await Warn(sql_, plan_.name, channel, "resnapshot",
+					  "slot " + slot_ + " is gone while the target holds data up to " + FormatLsn(channel.Durable()) +
+						  ", and the target cannot be read to compare it (" + report.unavailable +
+						  "): taking a new initial copy that replaces the target's tables");
+		channel.needs_copy = true;
+		co_return;
+	}
+	std::string detail = ResyncDetailJson(channel.Name(), channel.Dialect(), slot_, created.consistent_point, report);
+	LogLine(channel.Label() + ": slot " + slot_ + " was missing: re-synced by key-range checksums in " +
+			std::to_string(report.milliseconds) + " ms: " + std::to_string(report.ranges_differing) + " of " +
+			std::to_string(report.ranges_compared) + " range(s) differed; " + std::to_string(report.rows_deleted) +
+			" row(s) deleted, " + std::to_string(report.rows_recopied) + " re-copied (the source holds " +
+			std::to_string(report.source_rows) + ")");
+	channel.Status().snapshot_rows = report.rows_recopied;
+	try {
+		co_await LogActivity(sql_, "resync", plan_.name, detail);
+	} catch (const std::exception &e) {
+		LogLine(channel.Label() + ": could not log resync in mosta.activity: " + e.what());
+	}
 }
 
 boost::asio::awaitable<void>
