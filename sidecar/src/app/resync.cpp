@@ -333,7 +333,11 @@ ResyncInSnapshot(PgConnection &sql, const Config &config, const RulePlan &plan, 
 		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql, snapshot_name);
 	co_await sql.Exec("starting the re-sync", begin_sql);
 	const std::string rollback_sql = "ROLLBACK";
-	if (!co_await OnSink(channel, [&](Sink &sink) { sink.BeginTransaction(consistent_point); })) {
+	// the consistent point becomes the target's checkpoint even when it held a later position (Sink::Rewind)
+	if (!co_await OnSink(channel, [&](Sink &sink) {
+			sink.Rewind();
+			sink.BeginTransaction(consistent_point);
+		})) {
 		co_await sql.Exec("ending the re-sync", rollback_sql);
 		co_return report;
 	}
@@ -362,8 +366,8 @@ ResyncInSnapshot(PgConnection &sql, const Config &config, const RulePlan &plan, 
 }
 
 std::string
-ResyncDetailJson(const std::string &target, const std::string &dialect, const std::string &slot, Lsn consistent_point,
-				 const ResyncReport &report) {
+ResyncDetailJson(const std::string &project, const std::string &replica, const std::string &dialect,
+				 const std::string &slot, Lsn consistent_point, const ResyncReport &report) {
 	auto field = [](const char *name, long long value) {
 		return ",\"" + std::string(name) + "\":" + std::to_string(value);
 	};
@@ -372,7 +376,8 @@ ResyncDetailJson(const std::string &target, const std::string &dialect, const st
 						  std::to_string(report.rows_deleted) + " row(s) deleted and " +
 						  std::to_string(report.rows_recopied) + " re-copied of " + std::to_string(report.source_rows) +
 						  " on the source";
-	return "{\"target\":" + JsonQuote(target) + ",\"dialect\":" + JsonQuote(dialect) + ",\"slot\":" + JsonQuote(slot) +
+	return "{\"project\":" + JsonQuote(project) + ",\"replica\":" + JsonQuote(replica) +
+		   ",\"dialect\":" + JsonQuote(dialect) + ",\"slot\":" + JsonQuote(slot) +
 		   ",\"consistent_point\":" + JsonQuote(FormatLsn(consistent_point)) + field("tables", report.tables) +
 		   field("tables_copied_whole", report.tables_copied_whole) + field("source_rows", report.source_rows) +
 		   field("ranges_compared", report.ranges_compared) + field("ranges_differing", report.ranges_differing) +

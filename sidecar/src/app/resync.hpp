@@ -60,8 +60,9 @@ boost::asio::awaitable<ResyncReport> ResyncInSnapshot(PgConnection &sql, const C
 													  TargetChannel &channel, const ReplicaInfo &replica,
 													  DecoderOptions options);
 
-// ResyncDetailJson returns the mosta.activity detail of a re-sync (counts, the slot and its consistent point).
-std::string ResyncDetailJson(const std::string &target, const std::string &dialect, const std::string &slot,
-							 Lsn consistent_point, const ResyncReport &report);
+// ResyncDetailJson returns the mosta.activity detail of a re-sync: the target (project, replica, dialect), the slot
+// and its consistent point, the counts of ResyncReport and a message.
+std::string ResyncDetailJson(const std::string &project, const std::string &replica, const std::string &dialect,
+							 const std::string &slot, Lsn consistent_point, const ResyncReport &report);
 
 } // namespace mosta::sidecar

@@ -90,7 +90,12 @@ CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snaps
 		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql, snapshot_name);
 	co_await sql.Exec("starting the initial copy", begin_sql);
 	std::vector<std::string> tables = co_await CopiedTables(sql, plan);
-	co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) { sink.BeginTransaction(consistent_point); });
+	// the copy is the target's new checkpoint even when the target held a later position (a failover: the new
+	// primary's WAL starts behind the old one's)
+	co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) {
+		sink.Rewind();
+		sink.BeginTransaction(consistent_point);
+	});
 	std::string truncate; // (no co_await inside ?: : GCC 12 destroys its temporary twice)
 	if (!tables.empty())
 		truncate = co_await TruncateDocument(sql, tables);

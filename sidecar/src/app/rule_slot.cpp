@@ -106,11 +106,6 @@ RuleRunner::CreateAndCopy() {
 	for (TargetChannel *channel : resync)
 		co_await Resync(*channel, created);
 	for (auto &channel : channels_) {
-		// a target that held data past the new slot's start (the old primary's WAL, beyond the promoted standby's)
-		// keeps that position in memory: reopened, it reads the checkpoint just written, so nothing is skipped
-		if (channel->IsOpen() && !channel->Failed() && !channel->needs_copy &&
-			channel->Durable() > created.consistent_point)
-			co_await channel->Open();
 		if (channel->IsOpen() && !channel->Failed() && !channel->needs_copy) {
 			positions_.Set(channel->Name(), channel->Durable());
 		} else {
@@ -144,7 +139,8 @@ RuleRunner::Resync(TargetChannel &channel, const CreatedSlot &created) {
 		channel.needs_copy = true;
 		co_return;
 	}
-	std::string detail = ResyncDetailJson(channel.Name(), channel.Dialect(), slot_, created.consistent_point, report);
+	std::string detail = ResyncDetailJson(channel.Status().project, channel.Status().replica, channel.Dialect(), slot_,
+										  created.consistent_point, report);
 	LogLine(channel.Label() + ": slot " + slot_ + " was missing: re-synced by key-range checksums in " +
 			std::to_string(report.milliseconds) + " ms: " + std::to_string(report.ranges_differing) + " of " +
 			std::to_string(report.ranges_compared) + " range(s) differed; " + std::to_string(report.rows_deleted) +
