@@ -135,26 +135,30 @@ ReadSqliteTarget(sqlite3 *db, const SourceTable &source, const std::set<std::str
 				  (table->kinds.count(column.name) ? QuoteIdentifier(column.name) : std::string("NULL"));
 	SqliteStmtHandle stmt =
 		PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " + table->quoted);
+	// the key columns' positions among the compared columns (a key column is never left out)
+	std::vector<std::size_t> key_at;
+	for (const std::string &name : source.key)
+		for (std::size_t i = 0; i < source.columns.size(); ++i)
+			if (source.columns[i].name == name)
+				key_at.push_back(i);
 	ChecksumState state;
+	std::vector<std::optional<std::string>> key(key_at.size());
 	while (StepSql(db, stmt.get())) {
 		std::vector<CanonicalColumn> row;
-		std::map<std::string, std::optional<std::string>> by_name;
+		row.reserve(source.columns.size());
+		for (std::size_t i = 0; i < source.columns.size(); ++i)
+			row.push_back(
+				{source.columns[i].name, TargetCanonicalText(stmt.get(), static_cast<int>(i), source.columns[i].type)});
+		for (std::size_t k = 0; k < key_at.size(); ++k)
+			key[k] = row[key_at[k]].value;
 		std::vector<std::optional<std::string>> values;
-		for (std::size_t i = 0; i < source.columns.size(); ++i) {
-			std::optional<std::string> text =
-				TargetCanonicalText(stmt.get(), static_cast<int>(i), source.columns[i].type);
-			by_name[source.columns[i].name] = text;
-			if (!wanted.empty())
-				values.push_back(text);
-			row.push_back({source.columns[i].name, std::move(text)});
-		}
+		if (!wanted.empty())
+			for (const CanonicalColumn &column : row)
+				values.push_back(column.value);
 		std::string encoded = EncodeCanonicalRow(std::move(row));
 		Hash128 hash = CanonicalRowHash(encoded.data(), encoded.size());
 		state.Add(hash);
 		if (!source.key.empty()) {
-			std::vector<std::optional<std::string>> key;
-			for (const std::string &name : source.key)
-				key.push_back(by_name[name]);
 			char hex[kHash128HexSize + 1];
 			FormatHash128(hash, hex);
 			std::string key_text = CanonicalKeyText(key);
@@ -167,6 +171,7 @@ ReadSqliteTarget(sqlite3 *db, const SourceTable &source, const std::set<std::str
 	target.checksum = state.Text();
 	return target;
 }
+
 std::string
 SourceKeyExpression(const SourceTable &source, const std::string &alias) {
 	std::string key_expr;
