@@ -19,7 +19,9 @@
 #      compared, is copied whole with a loud activity row (resnapshot);
 #   5. more writes on the new primary stream to every target;
 #   6. "mosta-sidecar verify r1" on the new primary: every collection of SQLite and MongoDB matches; pymongo counts
-#      the documents; the SQL dump replayed into a fresh database equals the new primary (EXCEPT ALL both ways).
+#      the documents; the SQL dump replayed into a fresh database equals the new primary (EXCEPT ALL both ways);
+#   7. a re-sync that did not finish (the SQLite target's status left at snapshot): the next run copies the target
+#      whole, loudly, and verify matches again.
 # Every server and daemon it starts is stopped on exit (trap). Every wait polls with a deadline.
 # The binaries: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar; MOSTA_TEST_MONGOD_BIN,
 # default build/test/support/mosta-test-mongod. pymongo is Debian's python3-pymongo (/usr/bin/python3).
@@ -256,4 +258,25 @@ done
 dropdb -h 127.0.0.1 -p "$standby_port" "$replay" >/dev/null 2>&1
 
 stop_daemon "the daemon stops on SIGTERM (exit 0)"
+
+# 7. a re-sync that did not finish (the daemon killed during it leaves the target's status at snapshot, and its
+# checkpoint may be of the old primary's WAL): the next run copies that target whole, loudly
+on_new "UPDATE mosta.target_status SET status = 'snapshot' WHERE rule = 'r1' AND replica = 'lite'" >/dev/null
+psql -X -q -h 127.0.0.1 -p "$standby_port" -d "$db" -c "CALL churn(401, 20)" >/dev/null 2>&1
+"$BINARY" --source "$source_dsn" --status-interval 200ms --poll-interval 100ms 2>>"$work/log.daemon" &
+daemon=$!
+unfinished() {
+	[ "$(on_new "SELECT count(*) FROM mosta.activity WHERE action = 'resnapshot' AND detail->>'replica' = 'lite'
+	               AND detail->>'message' LIKE '%did not finish%'")" = 1 ]
+}
+poll_until 60 unfinished && ok "an unfinished re-sync is followed by a whole copy, loudly (activity resnapshot)" ||
+	not_ok "an unfinished re-sync is followed by a whole copy, loudly (activity resnapshot)"
+wait_caught_up "$standby_port" "the copied target caught up"
+if "$BINARY" verify r1 --source "host=127.0.0.1 port=$standby_port dbname=$db user=$PGUSER" >"$work/verify2.out" 2>&1; then
+	ok "mosta-sidecar verify r1 after the copy: every collection matches"
+else
+	not_ok "mosta-sidecar verify r1 after the copy: every collection matches"
+	cat "$work/verify2.out" >&2
+fi
+stop_daemon "the daemon stops on SIGTERM again (exit 0)"
 finish

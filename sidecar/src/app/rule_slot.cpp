@@ -43,6 +43,16 @@ RuleRunner::PrepareSlot() {
 			continue;
 		}
 		Lsn durable = channel->Durable();
+		// a copy or re-sync that did not finish may have been taken after a failover: the checkpoint the target
+		// still holds is then of the old primary's WAL, and may even be ahead of the new slot; only a new copy is
+		// sure to bring it back
+		if (durable != kInvalidLsn && channel->Status().copy_unfinished && !channel->needs_copy) {
+			++channel->Status().resnapshots;
+			co_await Warn(sql_, plan_.name, *channel, "resnapshot",
+						  "the target's last copy or re-sync did not finish (its checkpoint may be of the WAL "
+						  "before a failover): taking a new initial copy that replaces the target's tables");
+			channel->needs_copy = true;
+		}
 		// the target was rolled back under the slot (restored from an older copy, a dump cut back): PostgreSQL
 		// resumes at confirmed_flush_lsn, so what the target lost between its checkpoint and there cannot come again
 		if (durable != kInvalidLsn && durable < slot_confirmed_ && !channel->needs_copy) {
@@ -76,6 +86,7 @@ RuleRunner::CreateAndCopy() {
 			continue;
 		bool holds_data = channel->Durable() != kInvalidLsn;
 		channel->needs_copy = false;
+		channel->Status().copy_unfinished = holds_data; // until the copy or re-sync commits
 		if (holds_data && ResyncComparable(channel->Dialect())) {
 			channel->SetState("snapshot", "creating slot " + slot_ + ", then re-syncing by key-range checksums");
 			resync.push_back(channel.get());
@@ -107,6 +118,7 @@ RuleRunner::CreateAndCopy() {
 		co_await Resync(*channel, created);
 	for (auto &channel : channels_) {
 		if (channel->IsOpen() && !channel->Failed() && !channel->needs_copy) {
+			channel->Status().copy_unfinished = false;
 			positions_.Set(channel->Name(), channel->Durable());
 		} else {
 			positions_.Pin(channel->Name(), slot_confirmed_);
@@ -147,6 +159,7 @@ RuleRunner::Resync(TargetChannel &channel, const CreatedSlot &created) {
 			" row(s) deleted, " + std::to_string(report.rows_recopied) + " re-copied (the source holds " +
 			std::to_string(report.source_rows) + ")");
 	channel.Status().snapshot_rows = report.rows_recopied;
+	++channel.Status().resnapshots; // the target was brought back without its slot's stream, as by a copy
 	try {
 		co_await LogActivity(sql_, "resync", plan_.name, detail);
 	} catch (const std::exception &e) {
@@ -176,6 +189,7 @@ RuleRunner::CopyAlone(TargetChannel &channel) {
 	CreatedSlot created = co_await copy_connection.CreateSlot(temporary, "mostajs", SlotSnapshot::ExportTemporary);
 	// a target that holds data is replaced; MongoDB keeps the partial writes of an interrupted copy
 	bool truncate = channel.Durable() != kInvalidLsn || channel.Dialect() == "mongodb";
+	channel.Status().copy_unfinished = channel.Durable() != kInvalidLsn;
 	std::vector<CopyTarget> targets{CopyTarget{&channel, truncate}};
 	try {
 		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets,
@@ -188,6 +202,7 @@ RuleRunner::CopyAlone(TargetChannel &channel) {
 	if (channel.Failed())
 		co_return; // HandleFailures reports it; its pin stays
 	channel.needs_copy = false;
+	channel.Status().copy_unfinished = false;
 	channel.attach = true;
 	positions_.Set(channel.Name(), channel.Durable());
 	co_await PublishAll();
