@@ -5,8 +5,10 @@
 # and a cdc rule on three tables (acct and doc with a primary key, ledger with a replica
 # identity index only) into a SQLite file, a SQL dump and MongoDB; the
 # daemon runs with a multi-host source (host=127.0.0.1,127.0.0.1 port=PRIMARY,STANDBY
-# target_session_attrs=read-write). Then:
-#   1. a write load (small transactions in the background) streams to every target;
+# target_session_attrs=read-write connect_timeout=5). Then:
+#   1. the initial copy; "mosta-sidecar verify" through a source whose first host accepts connections and never
+#      answers gets through to the next host (connect_timeout=2, applied host by host); a write load (small
+#      transactions in the background) streams to every target;
 #   2. the standby is cut off (primary_conninfo pointed nowhere), and changes W2 are made on the primary, which the
 #      daemon applies but the standby never gets (with 100,000 rows into a table outside the rule, so that the
 #      targets hold a position past where the promoted standby's timeline will start);
@@ -41,7 +43,9 @@ standby_dir=
 server=
 workload=
 frozen=
+silent=
 cleanup_extra() {
+	[ -n "$silent" ] && kill "$silent" 2>/dev/null && wait "$silent" 2>/dev/null
 	[ -n "$frozen" ] && kill -CONT "$frozen" 2>/dev/null
 	[ -n "$workload" ] && kill "$workload" 2>/dev/null && wait "$workload" 2>/dev/null
 	[ -n "$server" ] && kill -9 "$server" 2>/dev/null && wait "$server" 2>/dev/null
@@ -107,7 +111,7 @@ SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['public.acct', 'public.do
 SQL
 
 # the daemon follows whichever node accepts writes
-source_dsn="host=127.0.0.1,127.0.0.1 port=$primary_port,$standby_port dbname=$db user=$PGUSER target_session_attrs=read-write"
+source_dsn="host=127.0.0.1,127.0.0.1 port=$primary_port,$standby_port dbname=$db user=$PGUSER target_session_attrs=read-write connect_timeout=5"
 "$BINARY" --source "$source_dsn" --status-interval 200ms --poll-interval 100ms 2>"$work/log.daemon" &
 daemon=$!
 
@@ -128,6 +132,27 @@ wait_caught_up() {
 
 # 1. the initial copy and a write load
 wait_caught_up "$primary_port" "the initial copy reached every target"
+
+# a host that accepts connections and never answers (a hung server) first in the list: libpq ignores
+# connect_timeout in non-blocking mode, the sidecar applies it host by host and goes on to the next
+"$python" -c 'import signal, socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+signal.pause()' >"$work/silent.port" &
+silent=$!
+poll_until 10 test -s "$work/silent.port" || fail_setup "the silent listener did not start"
+silent_port=$(cat "$work/silent.port")
+# (timeout: only a guard against a hang, which is the failure this checks)
+if timeout 120 "$BINARY" verify r1 --source "host=127.0.0.1,127.0.0.1 port=$silent_port,$primary_port dbname=$db user=$PGUSER connect_timeout=2" >"$work/verify0.out" 2>&1; then
+	ok "a silent first host is passed over after connect_timeout (verify r1 through the next host)"
+else
+	not_ok "a silent first host is passed over after connect_timeout (verify r1 through the next host)"
+	cat "$work/verify0.out" >&2
+fi
+kill "$silent" 2>/dev/null && wait "$silent" 2>/dev/null
+silent=
 psql_db -c "CALL churn(1, 300)" >"$work/log.workload" 2>&1 &
 workload=$!
 if wait "$workload"; then ok "write load ran (300 transactions)"; else not_ok "write load ran"; cat "$work/log.workload" >&2; fi
