@@ -14,7 +14,8 @@
 # Prints, per target: rows a full copy moves, rows the re-sync moved (deleted + re-copied), the ratio (goal >= 10x),
 # and the times of both runs; then checks with "mosta-sidecar verify" that the targets equal the source.
 #
-# Settings: BENCH_ROWS (default 200000), BENCH_CHANGED_PERMILLE (default 5, i.e. 0.5%).
+# Settings: BENCH_ROWS (default 200000), BENCH_CHANGED_PERMILLE (default 5, i.e. 0.5%); MOSTA_SIDECAR and
+# MOSTA_TEST_MONGOD (default: the Release builds of bench/run-all, else build/'s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +25,11 @@ fi
 
 rows=${BENCH_ROWS:-200000}
 permille=${BENCH_CHANGED_PERMILLE:-5}
-binary=${MOSTA_SIDECAR_BIN:-build/sidecar/mosta-sidecar}
-mongod=${MOSTA_TEST_MONGOD_BIN:-build/test/support/mosta-test-mongod}
+# the Release build bench/run-all makes when there is one (build/ is built without optimization)
+binary=${MOSTA_SIDECAR:-build/release/sidecar/mosta-sidecar}
+[ -x "$binary" ] || binary=build/sidecar/mosta-sidecar
+mongod=${MOSTA_TEST_MONGOD:-build/release/test/support/mosta-test-mongod}
+[ -x "$mongod" ] || mongod=build/test/support/mosta-test-mongod
 [ -x "$binary" ] || { echo "resync.sh: $binary not found: build mosta-sidecar first" >&2; exit 1; }
 db=mosta_bench_resync
 work=$(mktemp -d)
@@ -102,7 +106,7 @@ for target in $targets; do
 	ratio=$(awk -v a="$source_rows" -v b="$moved" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }')
 	printf '%-8s %12s %12s %10s %9s %14s %12s\n' "$target" "$source_rows" "$moved" "$ratio" "$compared" "$differing" "$ms"
 done
-echo "wall time: initial copy run ${copy_ms} ms, re-sync run ${resync_ms} ms ($changed of $rows item rows changed)"
+echo "wall time: initial copy run ${copy_ms} ms, re-sync run ${resync_ms} ms ($changed of $rows item rows changed; $binary)"
 if PGDATABASE=$db "$binary" verify r1 >"$work/verify.out" 2>&1; then
 	echo "verify: every target equals the source"
 else
