@@ -213,6 +213,11 @@ status_row() { scalar "SELECT concat_ws('|', replica, status, lag_ms) FROM mosta
 if poll_until 60 eligible_is "local,standby1,standby2"; then ok "1: local, standby1 and standby2 up and eligible"
 else not_ok "1: local, standby1 and standby2 up and eligible ($(status_row))"; fi
 check_all "local,standby1,standby2" "1 (idle)"
+# the catalog is physically replicated: an application connected to a standby asks it there
+got=$(on_port "$standby1_port" "SELECT mosta_read_replica('app') FROM generate_series(1, 6)" 2>&1 | sort -u | paste -sd,)
+[[ "$got" =~ ^(local|standby1|standby2)(,(local|standby1|standby2))*$ ]] &&
+	ok "1: mosta_read_replica() on a standby answers from its copy of the catalog ($got)" ||
+	not_ok "1: mosta_read_replica() on a standby answers from its copy of the catalog ($got)"
 
 # 2. standby2's replay paused first, standby1's later, writes after each: standby2 lags more than standby1; the rule
 # disabled: local down
