@@ -11,6 +11,7 @@
 #     answers 503 with the reason, haproxy marks it DOWN, and every read goes to standby1;
 #   - resumed: haproxy takes it back and reads spread over both again, which hold every write;
 #   - both paused: reads go to the master (the backup server); resumed: to the standbys again;
+#   - standby2 stopped: every read still succeeds, on standby1 (retries + redispatch), and it is marked DOWN;
 #   - the token is in no log line of haproxy or the monitor.
 # Every wait polls with a deadline; haproxy, the monitor, the daemon and the standbys are stopped on exit (trap).
 # Prints "haproxy_reads: N passed, N failed"; exits non-zero on failure.
@@ -175,6 +176,15 @@ for port in "$standby1_port" "$standby2_port"; do on_port "$port" "SELECT pg_wal
 poll_until 60 both_up && ok "resumed: both UP again" || not_ok "resumed: both UP again"
 reads_are 10 "standby1,standby2" && ok "reads spread over the standbys again ($(summary))" ||
 	not_ok "reads spread over the standbys again ($(summary))"
+
+# 5. standby2 stopped: connections refused there are redispatched to standby1 before its check fails, then DOWN
+scripts/pg-cluster stop "$standby2_dir" >/dev/null 2>&1 && standby2_dir=
+reads_are 10 standby1 && ok "standby2 stopped: every read reaches standby1, none fails ($(summary))" ||
+	not_ok "standby2 stopped: every read reaches standby1, none fails ($(summary))"
+if poll_until 60 is_state pg_read standby2 DOWN; then ok "standby2 stopped: haproxy marks it DOWN ($(server_state pg_read standby2))"
+else not_ok "standby2 stopped: haproxy marks it DOWN ($(server_state pg_read standby2))"; fi
+status2=$(scalar "SELECT status FROM mosta.replica_status WHERE replica = 'standby2'")
+[ "$status2" = down ] && ok "the sidecar reports standby2 down" || not_ok "the sidecar reports standby2 down ($status2)"
 
 # the token in no log
 grep -qs "$token" "$work/log.haproxy" "$work/log.monitor" "$work/log.daemon" &&
