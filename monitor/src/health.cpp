@@ -120,11 +120,9 @@ RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t
 	const Project *found = Lookup(state, project, answer);
 	if (found == nullptr)
 		return answer;
-	Routing routing = ComputeRouting(*found);
 	// a stale state's lags are the last ones known, not the current ones: fail closed, to the master
 	std::optional<std::string> stale = state.StaleReason(now);
-	if (stale)
-		routing.eligible.clear();
+	Routing routing = ComputeRouting(*found, stale.has_value());
 	std::optional<RouteChoice> choice = ChooseRoute(*found, routing, counter, random);
 	std::string body = "{\"project\":" + JsonString(project) + ",\"strategy\":" + JsonString(routing.strategy);
 	body += ",\"replica\":" + (choice ? JsonString(choice->replica) : std::string("null"));
