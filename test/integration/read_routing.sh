@@ -14,7 +14,8 @@
 # writes, the rule disabled (local down): standby1 and standby2, standby1 the less lagging; 3. standby1 resumed, the
 # rule enabled, standby2 re-added with a 1 s tolerance (its lag past it): local and standby1; 4. the daemon frozen
 # (SIGSTOP): standby1's report deleted (unreported) -> local only; every report older than mostajs.status_max_age
-# (set to 1s in the session) -> the master; the monitor stale -> /route the master; 5. resumed: all three again.
+# (set to 1s in the session) -> the master; the monitor stale -> /route and its state's routing the master;
+# 5. resumed: all three again.
 # Every wait polls with a deadline; every server and process it starts is stopped on exit (trap).
 # Prints "read_routing: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
@@ -279,6 +280,11 @@ route_master() {
 }
 poll_until 30 route_master && ok "4: the monitor stale: /route answers the master" ||
 	not_ok "4: the monitor stale: /route answers the master ($(cat "$work/route.json"))"
+curl -s "$base/api/state" >"$work/state.json"
+got=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["monitor"]["stale"], d["routing"]["app"]["readsGoTo"], d["routing"]["app"]["eligible"])' "$work/state.json" 2>&1)
+[ "$got" = "True master []" ] &&
+	ok "4: the monitor stale: its state's routing says the master, no slave eligible" ||
+	not_ok "4: the monitor stale: its state's routing says the master, no slave eligible ($got)"
 
 # 5. the daemon resumed, standby2's replay resumed: all three eligible again
 kill -CONT "$daemon" && frozen=
