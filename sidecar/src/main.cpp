@@ -1,8 +1,8 @@
 /*
  * main.cpp
  *     mosta-sidecar: parses the configuration, sets up the io_context, the signal_set and the runtime guards, and
- *     calls Run (app/run.hpp), or RunVerify (app/verify.hpp) for "verify RULE". Exit status: 0 clean stop, 1 runtime
- *     failure, 2 bad configuration.
+ *     calls Run (app/run.hpp), RunVerify (app/verify.hpp) for "verify RULE", or RunFailover (ha/failover.hpp) for
+ *     "failover PROJECT". Exit status: 0 clean stop, 1 runtime failure, 2 bad configuration.
  */
 #include <csignal>
 #include <cstdio>
@@ -17,6 +17,7 @@
 #include "app/config.hpp"
 #include "app/run.hpp"
 #include "app/verify.hpp"
+#include "ha/failover.hpp"
 #include "sink/mongo_sink.hpp"
 
 int
@@ -42,6 +43,10 @@ main(int argc, char **argv) {
 		if (config.verify) {
 			boost::asio::io_context context(1);
 			return sc::RunVerify(context, config);
+		}
+		if (config.failover) {
+			boost::asio::io_context context(1);
+			return sc::ha::RunFailover(context, config);
 		}
 		boost::asio::io_context context(1);
 		boost::asio::signal_set signals(context, SIGINT, SIGTERM, SIGHUP);

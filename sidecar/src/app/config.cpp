@@ -124,42 +124,60 @@ TtlBatch(const std::string &text) {
 	return std::stoi(text);
 }
 
-// One flag: whether it takes a value, whether the verify subcommand takes it, and what it sets.
+// The commands a flag applies to (a bit set): the daemon itself and each subcommand.
+enum Command : unsigned {
+	kDaemon = 1U << 0,
+	kVerify = 1U << 1,
+	kFailover = 1U << 2,
+};
+
+// One flag: whether it takes a value, which commands take it, and what it sets.
 struct Flag {
 	const char *name;
 	bool takes_value;
-	bool for_verify;
+	unsigned commands; // Command bits
 	void (*apply)(Config &config, const std::string &value);
 };
 
+// kAll is every command: --help.
+constexpr unsigned kAll = kDaemon | kVerify | kFailover;
+
 // kFlags is every flag of the command line (HelpText documents them).
 constexpr Flag kFlags[] = {
-	{"--help", false, true, [](Config &c, const std::string &) { c.help = true; }},
-	{"-h", false, true, [](Config &c, const std::string &) { c.help = true; }},
-	{"--version", false, false, [](Config &c, const std::string &) { c.version = true; }},
-	{"--once", false, false, [](Config &c, const std::string &) { c.once = true; }},
-	{"--source", true, true,
+	{"--help", false, kAll, [](Config &c, const std::string &) { c.help = true; }},
+	{"-h", false, kAll, [](Config &c, const std::string &) { c.help = true; }},
+	{"--version", false, kDaemon, [](Config &c, const std::string &) { c.version = true; }},
+	{"--once", false, kDaemon, [](Config &c, const std::string &) { c.once = true; }},
+	{"--source", true, kDaemon | kVerify | kFailover,
 	 [](Config &c, const std::string &v) {
 		 CheckSource("--source", v);
 		 c.source = v;
 	 }},
-	{"--data-dir", true, true, [](Config &c, const std::string &v) { c.data_dir = DataDirectory("--data-dir", v); }},
-	{"--status-interval", true, false,
+	{"--data-dir", true, kDaemon | kVerify,
+	 [](Config &c, const std::string &v) { c.data_dir = DataDirectory("--data-dir", v); }},
+	{"--status-interval", true, kDaemon,
 	 [](Config &c, const std::string &v) { c.status_interval = ParseDuration("--status-interval", v); }},
-	{"--poll-interval", true, false,
+	{"--poll-interval", true, kDaemon,
 	 [](Config &c, const std::string &v) { c.poll_interval = ParseDuration("--poll-interval", v); }},
 	// 0 means off, as the help says
-	{"--heartbeat-interval", true, false,
+	{"--heartbeat-interval", true, kDaemon,
 	 [](Config &c, const std::string &v) {
 		 c.heartbeat_interval =
 			 v == "off" || v == "0" ? std::chrono::milliseconds(0) : ParseDuration("--heartbeat-interval", v);
 	 }},
-	{"--retained-wal-warning", true, false,
+	{"--retained-wal-warning", true, kDaemon,
 	 [](Config &c, const std::string &v) {
 		 c.retained_wal_warning = v == "off" ? 0 : ParseSize("--retained-wal-warning", v);
 	 }},
-	{"--tree", true, false, [](Config &c, const std::string &v) { c.tree_path = TreePath(v); }},
-	{"--ttl-batch", true, false, [](Config &c, const std::string &v) { c.ttl_batch = TtlBatch(v); }},
+	{"--tree", true, kDaemon, [](Config &c, const std::string &v) { c.tree_path = TreePath(v); }},
+	{"--ttl-batch", true, kDaemon, [](Config &c, const std::string &v) { c.ttl_batch = TtlBatch(v); }},
+	{"--to", true, kFailover,
+	 [](Config &c, const std::string &v) {
+		 if (v.empty())
+			 throw ConfigError("invalid value \"\" for --to: expected a replica name");
+		 c.failover_to = v;
+	 }},
+	{"--allow-data-loss", false, kFailover, [](Config &c, const std::string &) { c.allow_data_loss = true; }},
 };
 
 // FindFlag returns the flag named name, or null.
@@ -178,8 +196,20 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	Config config;
 	std::set<std::string> given;
 	std::size_t first = 0;
+	unsigned command = kDaemon;
+	const char *command_name = "";
+	std::string *positional = nullptr; // the subcommand's one argument (RULE, PROJECT)
 	if (!args.empty() && args[0] == "verify") {
 		config.verify = true;
+		command = kVerify;
+		command_name = "verify";
+		positional = &config.verify_rule;
+		first = 1;
+	} else if (!args.empty() && args[0] == "failover") {
+		config.failover = true;
+		command = kFailover;
+		command_name = "failover";
+		positional = &config.failover_project;
 		first = 1;
 	}
 	for (std::size_t i = first; i < args.size(); ++i) {
@@ -189,17 +219,21 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 			inline_value = arg.substr(eq + 1);
 			arg = arg.substr(0, eq);
 		}
-		if (config.verify && !arg.empty() && arg[0] != '-') {
-			if (!config.verify_rule.empty())
-				throw ConfigError("verify takes one rule (got \"" + config.verify_rule + "\" and \"" + arg + "\")");
-			config.verify_rule = arg;
+		if (positional != nullptr && !arg.empty() && arg[0] != '-') {
+			if (!positional->empty())
+				throw ConfigError(std::string(command_name) + " takes one " + (config.verify ? "rule" : "project") +
+								  " (got \"" + *positional + "\" and \"" + arg + "\")");
+			*positional = arg;
 			continue;
 		}
 		const Flag *flag = FindFlag(arg);
 		if (flag == nullptr)
 			throw ConfigError("unknown flag \"" + MaskCredentialsInText(args[i]) + "\" (see --help)");
-		if (config.verify && !flag->for_verify)
-			throw ConfigError("flag " + arg + " does not apply to verify (see --help)");
+		if ((flag->commands & command) == 0)
+			throw ConfigError("flag " + arg +
+							  (command == kDaemon ? std::string(" applies to a subcommand only")
+												  : " does not apply to " + std::string(command_name)) +
+							  " (see --help)");
 		if (!flag->takes_value && inline_value)
 			throw ConfigError("flag " + arg + " takes no value (got \"" + *inline_value + "\")");
 		if (flag->takes_value && !inline_value && i + 1 >= args.size())
@@ -210,6 +244,9 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	}
 	if (config.verify && config.verify_rule.empty() && !config.help)
 		throw ConfigError("verify needs a rule: mosta-sidecar verify RULE [--source DSN] [--data-dir DIR]");
+	if (config.failover && config.failover_project.empty() && !config.help)
+		throw ConfigError("failover needs a project: mosta-sidecar failover PROJECT [--to REPLICA] "
+						  "[--allow-data-loss] [--source DSN]");
 	if (given.count("--source") == 0 && source_env != nullptr && *source_env != '\0') {
 		CheckSource("MOSTA_SOURCE_URI", source_env);
 		config.source = source_env;
@@ -223,6 +260,7 @@ std::string
 HelpText() {
 	return R"(Usage: mosta-sidecar [OPTION]...
        mosta-sidecar verify RULE [--source DSN] [--data-dir DIR]
+       mosta-sidecar failover PROJECT [--to REPLICA] [--allow-data-loss] [--source DSN]
 Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
 exported snapshot, then change streaming into the rules' SQLite, SQL dump, JSON archive and MongoDB targets.
 
@@ -254,6 +292,18 @@ Options:
 verify RULE: compare each collection of RULE with its SQLite targets by the canonical checksum of
 docs/verification.md (source rows, target rows, checksums; for a mismatch the first 10 differing keys).
 Exit status 0 when all match, 1 on a mismatch, 2 for an unknown rule or bad usage.
+
+failover PROJECT: promote a standby of PROJECT while its master is down (docs/failover.md). The topology is
+read from --source, which may name several hosts (host=a,b,c port=1,2,3): any live node's copy of the
+catalog serves; the master is never needed. Refused, nothing changed, when the master is up (use a
+switchover), when the standby is not a reachable postgres standby of the project, or when it fails the lag
+gate: with lag_tolerance_ms 0 it must have been a synchronous standby at the last observation, otherwise up
+and within its tolerance.
+  --to REPLICA             the standby to promote (default: the best eligible one: the most advanced WAL,
+                           then synchronous before asynchronous, then by name)
+  --allow-data-loss        promote even when the lag gate refuses: acknowledged commits may be lost
+It promotes the standby, makes it the master in the catalog, points the other standbys at it and writes one
+failover row in mosta.activity. Exit status 0 when done, 1 when refused or failed, 2 on bad usage.
 
 Environment:
   MOSTA_SOURCE_URI         the source, when --source is not given

@@ -27,6 +27,10 @@ struct Config {
 	std::string tree_path;								  // --tree: the topology JSON file; "" for none
 	bool verify = false;								  // the verify subcommand: compare, print, exit
 	std::string verify_rule;							  // verify's RULE
+	bool failover = false;								  // the failover subcommand (ha/failover.hpp)
+	std::string failover_project;						  // failover's PROJECT
+	std::string failover_to;							  // --to REPLICA; "" chooses the best eligible standby
+	bool allow_data_loss = false;						  // --allow-data-loss: promote past the lag gate
 	int ttl_batch = 1000; // --ttl-batch: rows per TTL delete (app/ttl.hpp); 0: no TTL pass
 	bool version = false; // --version: print VersionText() and exit 0
 	// --data-dir (MOSTA_DATA_DIR): file targets live under it (app/target_path.hpp); absolute, lexically normal
@@ -47,8 +51,8 @@ std::chrono::milliseconds ParseDuration(const std::string &flag, const std::stri
 long long ParseSize(const std::string &flag, const std::string &text);
 
 // ParseConfig reads args (without argv[0]; "verify RULE [--source DSN] [--data-dir DIR]" selects the verify
-// subcommand), source_env (MOSTA_SOURCE_URI) and data_dir_env (MOSTA_DATA_DIR), each null when unset; throws
-// ConfigError.
+// subcommand, "failover PROJECT [--to REPLICA] [--allow-data-loss] [--source DSN]" the failover one), source_env
+// (MOSTA_SOURCE_URI) and data_dir_env (MOSTA_DATA_DIR), each null when unset; throws ConfigError.
 Config ParseConfig(const std::vector<std::string> &args, const char *source_env, const char *data_dir_env = nullptr);
 
 // VersionText is what --version prints: the version, and the protocol and catalog versions spoken.
