@@ -148,10 +148,11 @@ SourceRowHashes(PgConnection &sql, const SourceTable &source, int buckets, const
 }
 
 // DocumentsSql returns the SELECT of table's insert documents (as the copy reads them), with filter (SQL over the
-// document's "new" object n) when not empty.
+// document's "new" object n) when not empty, and with_types each document's "types" object's text second.
 std::string
-DocumentsSql(PgConnection &sql, const std::string &table, const std::string &filter) {
-	std::string documents = "SELECT s.d FROM (SELECT d, d::json -> 'new' AS n FROM mosta.snapshot_documents(" +
+DocumentsSql(PgConnection &sql, const std::string &table, const std::string &filter, bool with_types = false) {
+	std::string documents = std::string(with_types ? "SELECT s.d, (s.d::json -> 'types')::text" : "SELECT s.d") +
+							" FROM (SELECT d, d::json -> 'new' AS n FROM mosta.snapshot_documents(" +
 							SqlLiteral(sql, table) +
 							"::regclass, include_types => true, partition_root => true, format_version => " +
 							std::to_string(kCopyFormatVersion) + ") d) s";
@@ -204,8 +205,30 @@ ResyncTable(PgConnection &sql, const std::string &table, const SourceTable &sour
 	report.rows_missing += diff.missing;
 	report.rows_extra += diff.extra;
 	report.rows_different += diff.different;
+	// the source's rows to write are fetched before the deletes go out: the first batch gives the documents' "types"
+	// that the delete documents carry (no pass of the table for them)
+	const std::string context = "reading the differing rows of " + table;
+	const std::string fetch_sql = "FETCH " + std::to_string(kResyncApplyRows) + " FROM mosta_resync";
+	PgResultHandle batch;
+	int count = 0;
+	if (!diff.write.empty()) {
+		std::string keys;
+		for (const std::string &key : diff.write)
+			keys += (keys.empty() ? "" : ", ") + SqlLiteral(sql, key);
+		co_await sql.Exec(context,
+						  "DECLARE mosta_resync NO SCROLL CURSOR FOR " +
+							  DocumentsSql(sql, table,
+										   DocumentKeyExpression(sql, source) + " = ANY (ARRAY[" + keys + "]::text[])",
+										   true));
+		batch = co_await sql.Exec(context, fetch_sql);
+		count = PQntuples(batch.get());
+	}
 	if (!diff.remove.empty()) {
-		std::string types = co_await TypesOf(sql, table);
+		std::string types;
+		if (count > 0 && !PQgetisnull(batch.get(), 0, 1))
+			types = PQgetvalue(batch.get(), 0, 1);
+		else
+			types = co_await TypesOf(sql, table);
 		if (types.empty()) {
 			// the source's table is empty: every row the target holds is extra
 			const std::vector<std::string> just_table{table};
@@ -219,10 +242,10 @@ ResyncTable(PgConnection &sql, const std::string &table, const SourceTable &sour
 					if (column.name == name)
 						key_types.push_back(column.type_name);
 			std::string documents;
-			std::size_t count = 0;
+			std::size_t deleted = 0;
 			for (const std::string &key : diff.remove) {
 				documents += DeleteDocument(source.schema, source.table, source.key, key_types, key, types) + "\n";
-				if (++count % kResyncApplyRows == 0) {
+				if (++deleted % kResyncApplyRows == 0) {
 					if (!co_await ApplyDocuments(channel, documents, options))
 						co_return false;
 					documents.clear();
@@ -235,18 +258,7 @@ ResyncTable(PgConnection &sql, const std::string &table, const SourceTable &sour
 	}
 	if (diff.write.empty())
 		co_return true;
-	std::string keys;
-	for (const std::string &key : diff.write)
-		keys += (keys.empty() ? "" : ", ") + SqlLiteral(sql, key);
-	const std::string context = "reading the differing rows of " + table;
-	co_await sql.Exec(
-		context,
-		"DECLARE mosta_resync NO SCROLL CURSOR FOR " +
-			DocumentsSql(sql, table, DocumentKeyExpression(sql, source) + " = ANY (ARRAY[" + keys + "]::text[])"));
-	const std::string fetch_sql = "FETCH " + std::to_string(kResyncApplyRows) + " FROM mosta_resync";
 	for (;;) {
-		PgResultHandle batch = co_await sql.Exec(context, fetch_sql);
-		int count = PQntuples(batch.get());
 		std::string documents;
 		for (int row = 0; row < count; ++row) {
 			documents.append(PQgetvalue(batch.get(), row, 0),
@@ -258,6 +270,8 @@ ResyncTable(PgConnection &sql, const std::string &table, const SourceTable &sour
 		report.rows_recopied += count;
 		if (count < kResyncApplyRows)
 			break;
+		batch = co_await sql.Exec(context, fetch_sql);
+		count = PQntuples(batch.get());
 	}
 	const std::string close_sql = "CLOSE mosta_resync";
 	co_await sql.Exec(context, close_sql);
