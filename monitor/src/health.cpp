@@ -53,18 +53,25 @@ Lookup(const MonitorState &state, const std::string &project, HealthAnswer &answ
 } // namespace
 
 HealthAnswer
-MasterHealth(const MonitorState &state, const std::string &project, double now) {
+MasterHealth(const MonitorState &state, const std::string &project, const std::string &replica, double now) {
 	HealthAnswer answer;
 	const Project *found = Lookup(state, project, answer);
 	if (found == nullptr)
 		return answer;
+	if (!replica.empty() && FindReplica(*found, replica) == nullptr)
+		return Answer(404, project, "no replica \"" + replica + "\" in project \"" + project + "\"");
 	const Replica *master = FindMaster(*found);
 	if (master == nullptr)
 		return Answer(503, project, "the project has no master");
 	std::string extra = ",\"master\":" + JsonString(master->name);
+	if (!replica.empty()) {
+		extra += ",\"replica\":" + JsonString(replica);
+		if (replica != master->name)
+			return Answer(503, project, "the master is " + master->name + ", not " + replica, extra);
+	}
 	if (std::optional<std::string> stale = state.StaleReason(now))
 		return Answer(503, project, "stale: " + *stale, extra);
-	return Answer(200, project, "the project has a master", extra);
+	return Answer(200, project, replica.empty() ? "the project has a master" : replica + " is the master", extra);
 }
 
 HealthAnswer
@@ -107,12 +114,15 @@ ReplicaHealth(const MonitorState &state, const std::string &project, const std::
 }
 
 HealthAnswer
-RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t &counter, std::mt19937_64 &random) {
+RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t &counter, std::mt19937_64 &random,
+			double now) {
 	HealthAnswer answer;
 	const Project *found = Lookup(state, project, answer);
 	if (found == nullptr)
 		return answer;
-	Routing routing = ComputeRouting(*found);
+	// a stale state's lags are the last ones known, not the current ones: fail closed, to the master
+	std::optional<std::string> stale = state.StaleReason(now);
+	Routing routing = ComputeRouting(*found, stale.has_value());
 	std::optional<RouteChoice> choice = ChooseRoute(*found, routing, counter, random);
 	std::string body = "{\"project\":" + JsonString(project) + ",\"strategy\":" + JsonString(routing.strategy);
 	body += ",\"replica\":" + (choice ? JsonString(choice->replica) : std::string("null"));
@@ -120,7 +130,10 @@ RouteHealth(const MonitorState &state, const std::string &project, std::uint64_t
 	body += ",\"eligible\":[";
 	for (std::size_t i = 0; i < routing.eligible.size(); ++i)
 		body += (i ? "," : "") + JsonString(routing.eligible[i]);
-	body += "]}";
+	body += "]";
+	if (stale)
+		body += ",\"stale\":" + JsonString(*stale);
+	body += "}";
 	return {choice ? 200u : 503u, body};
 }
 

@@ -111,7 +111,7 @@ Health(RouteContext &context, const Request &request, std::string_view path, std
 	std::string project = QueryParameter(query, "project").value_or("");
 	HealthAnswer answer;
 	if (path == "/master") {
-		answer = MasterHealth(context.state, project, now);
+		answer = MasterHealth(context.state, project, QueryParameter(query, "replica").value_or(""), now);
 	} else if (path == "/replica") {
 		std::optional<std::chrono::milliseconds> max_lag;
 		if (std::optional<std::string> lag = QueryParameter(query, "lag")) {
@@ -123,7 +123,7 @@ Health(RouteContext &context, const Request &request, std::string_view path, std
 		}
 		answer = ReplicaHealth(context.state, project, QueryParameter(query, "replica").value_or(""), max_lag, now);
 	} else {
-		answer = RouteHealth(context.state, project, context.round_robin, context.random);
+		answer = RouteHealth(context.state, project, context.round_robin, context.random, now);
 	}
 	return Json(request, answer.status, answer.body);
 }

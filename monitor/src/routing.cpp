@@ -24,9 +24,14 @@ FindMaster(const Project &project) {
 }
 
 Routing
-ComputeRouting(const Project &project) {
+ComputeRouting(const Project &project, bool stale) {
 	Routing routing;
 	routing.strategy = project.read_routing;
+	if (stale) {
+		if (const Replica *master = FindMaster(project))
+			routing.reads_go_to = master->name;
+		return routing;
+	}
 	if (project.has_routing_fields) {
 		routing.eligible = project.eligible;
 		routing.reads_go_to = project.reads_go_to;

@@ -24,8 +24,10 @@ struct Routing {
 	std::vector<std::string> eligible;		// by lag, then name
 };
 
-// ComputeRouting returns project's routing: version 2's fields when given, else computed.
-Routing ComputeRouting(const Project &project);
+// ComputeRouting returns project's routing: version 2's fields when given, else computed. When stale (the state
+// is stale: nobody measures the slaves' lags any more), no slave is eligible and reads go to the master, as
+// mosta_read_replica decides once the reports are older than mostajs.status_max_age.
+Routing ComputeRouting(const Project &project, bool stale = false);
 
 // IsEligible tells whether replica may serve reads (role slave, a queryable dialect, within tolerance).
 bool IsEligible(const Replica &replica);

@@ -164,12 +164,12 @@ MonitorState::AppendMonitor(std::string &out, double now) const {
 }
 
 void
-MonitorState::AppendRouting(std::string &out) const {
+MonitorState::AppendRouting(std::string &out, bool stale) const {
 	out += "{";
 	bool first = true;
 	if (topology_)
 		for (const Project &project : topology_->projects) {
-			Routing routing = ComputeRouting(project);
+			Routing routing = ComputeRouting(project, stale);
 			out += first ? "" : ",";
 			first = false;
 			AppendJsonString(out, project.name);
@@ -234,7 +234,7 @@ MonitorState::StateJson(double now) const {
 	out += ",\"topology\":";
 	out += topology_ ? topology_->json : "null";
 	out += ",\"routing\":";
-	AppendRouting(out);
+	AppendRouting(out, StaleReason(now).has_value());
 	out += ",\"history\":";
 	AppendHistory(out);
 	out += ",\"rates\":";

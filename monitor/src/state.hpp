@@ -108,7 +108,7 @@ class MonitorState {
 
 	// The parts of StateJson: "monitor", "routing", "history" and "rates".
 	void AppendMonitor(std::string &out, double now) const;
-	void AppendRouting(std::string &out) const;
+	void AppendRouting(std::string &out, bool stale) const;
 	void AppendHistory(std::string &out) const;
 	void AppendRates(std::string &out) const;
 

@@ -43,7 +43,7 @@ psql_db -c "CREATE EXTENSION mostajs" || { not_ok "CREATE EXTENSION mostajs"; fi
 # env_value OUTPUT NAME: the value of "export NAME=..." in pg-cluster's output
 env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
 
-out=$(scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") || fail_setup "scripts/pg-cluster standby failed"
+out=$(MOSTA_CLUSTER_NAME=standby scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") || fail_setup "scripts/pg-cluster standby failed"
 standby_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
 standby_port=$(env_value "$out" PGPORT)
 out=$(scripts/pg-cluster start) || fail_setup "scripts/pg-cluster start failed"
@@ -84,9 +84,9 @@ got=$(scalar "SELECT concat_ws('|', status, sync_state, within_tolerance) FROM m
                WHERE replica = 'standby'")
 [ "$got" = "up|async|t" ] && ok "mosta_replica_status(): up, sync_state async, within tolerance" ||
 	not_ok "mosta_replica_status(): up, sync_state async, within tolerance (got '$got')"
-# named in synchronous_standby_names (by the application_name its WAL receiver connects with): sync
+# named in synchronous_standby_names (by the application_name its WAL receiver connects with, its cluster_name): sync
 sync_state() { [ "$(scalar "SELECT sync_state FROM mosta.replica_status WHERE replica = 'standby'")" = "$1" ]; }
-psql_db -c "ALTER SYSTEM SET synchronous_standby_names = 'walreceiver'" -c "SELECT pg_reload_conf()" >/dev/null
+psql_db -c "ALTER SYSTEM SET synchronous_standby_names = 'standby'" -c "SELECT pg_reload_conf()" >/dev/null
 poll_until 30 sync_state sync && ok "sync_state sync when synchronous_standby_names names it" ||
 	not_ok "sync_state sync when synchronous_standby_names names it"
 psql_db -c "ALTER SYSTEM RESET synchronous_standby_names" -c "SELECT pg_reload_conf()" >/dev/null

@@ -99,7 +99,10 @@ struct TargetStatus {
 
 	// Kept by the daemon, not written.
 	bool counters_loaded = false; // the counters were started from the catalog's row
-	std::string event;			  // the last loud event (re-snapshot), repeated in warning until the daemon restarts
+	// A copy or re-sync of the target, holding data, started and did not finish (in this process, or status
+	// snapshot in the catalog's row): its checkpoint may be of the WAL before a failover (rule_slot.cpp).
+	bool copy_unfinished = false;
+	std::string event; // the last loud event (re-snapshot), repeated in warning until the daemon restarts
 	bool over_retained_limit = false;	// the retained WAL warning was logged and not yet cleared
 	long long skipped_transactions = 0; // held transactions skipped since the last flush (a stream restart)
 };

@@ -30,8 +30,8 @@ ApplyToAll(const std::vector<CopyTarget> &targets, const std::function<void(cons
 	}
 }
 
-// TruncateDocument returns the truncate document of tables, as the plugin would write it (protocol section 11), or
-// "" when none of them exists.
+} // namespace
+
 boost::asio::awaitable<std::string>
 TruncateDocument(PgConnection &sql, const std::vector<std::string> &tables) {
 	std::string names;
@@ -47,7 +47,6 @@ TruncateDocument(PgConnection &sql, const std::vector<std::string> &tables) {
 	co_return PQgetisnull(truncate.get(), 0, 0) ? std::string() : std::string(PQgetvalue(truncate.get(), 0, 0));
 }
 
-// CopyTable copies one table's shape and rows to the targets; returns the row count.
 boost::asio::awaitable<long long>
 CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTarget> &targets, DecoderOptions options) {
 	const std::string context = "copying " + table;
@@ -84,8 +83,6 @@ CopyTable(PgConnection &sql, const std::string &table, const std::vector<CopyTar
 	co_return rows;
 }
 
-} // namespace
-
 boost::asio::awaitable<void>
 CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snapshot_name, Lsn consistent_point,
 			   const std::vector<CopyTarget> &targets, DecoderOptions options) {
@@ -93,7 +90,12 @@ CopyInSnapshot(PgConnection &sql, const RulePlan &plan, const std::string &snaps
 		"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT " + SqlLiteral(sql, snapshot_name);
 	co_await sql.Exec("starting the initial copy", begin_sql);
 	std::vector<std::string> tables = co_await CopiedTables(sql, plan);
-	co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) { sink.BeginTransaction(consistent_point); });
+	// the copy is the target's new checkpoint even when the target held a later position (a failover: the new
+	// primary's WAL starts behind the old one's)
+	co_await ApplyToAll(targets, [&](const CopyTarget &, Sink &sink) {
+		sink.Rewind();
+		sink.BeginTransaction(consistent_point);
+	});
 	std::string truncate; // (no co_await inside ?: : GCC 12 destroys its temporary twice)
 	if (!tables.empty())
 		truncate = co_await TruncateDocument(sql, tables);

@@ -29,6 +29,15 @@ struct CopyTarget {
 	bool truncate = false;
 };
 
+// TruncateDocument returns the truncate document of tables, as the plugin would write it (protocol section 11), or
+// "" when none of them exists.
+boost::asio::awaitable<std::string> TruncateDocument(PgConnection &sql, const std::vector<std::string> &tables);
+
+// CopyTable copies one table's shape and rows (cursor mosta_copy, in the open snapshot) to the targets still
+// working (a failing one is left failed); returns the row count.
+boost::asio::awaitable<long long> CopyTable(PgConnection &sql, const std::string &table,
+											const std::vector<CopyTarget> &targets, DecoderOptions options);
+
 // CopyInSnapshot copies plan's tables, read in snapshot_name on sql (which it leaves outside a transaction), to
 // every target, committed at consistent_point and flushed; the documents are decoded once, with options. A target whose
 // sink fails is left failed (TargetChannel::Failed) while the others go on; a failure to read throws (sql may then be

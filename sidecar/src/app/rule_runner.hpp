@@ -12,8 +12,10 @@
  *     from the minimum at a transaction boundary and the targets ahead skip what they hold.
  *
  *     The slot (rule_slot.cpp). When the rule's slot does not exist it is created with an exported snapshot and
- *     the one copy read is applied to every target (app/rule_copy.hpp); per-target slots left by 0.2.0 are
- *     migrated instead (pg_copy_logical_replication_slot of the one furthest behind), without a new copy. A
+ *     the one copy read is applied to every target (app/rule_copy.hpp), except the SQLite and MongoDB targets that
+ *     hold data (after a failover to a standby, which has no logical slot): those are re-synced in the same
+ *     snapshot by key-range checksums, re-copying only the rows that differ (app/resync.hpp); per-target slots left by
+ * 0.2.0 are migrated instead (pg_copy_logical_replication_slot of the one furthest behind), without a new copy. A
  *     target that needs a copy while the slot stays (added later, its sink's RecopyNeeded, rolled back under the
  *     slot, no checkpoint) is copied alone: pinned at the slot's confirmed position, copied in the snapshot of a
  *     TEMPORARY slot made on a second replication connection, committed at that slot's consistent point, then
@@ -84,6 +86,10 @@ class RuleRunner {
 
 	// CreateAndCopy creates the rule's slot with an exported snapshot and copies every open target in it.
 	boost::asio::awaitable<void> CreateAndCopy();
+
+	// Resync re-syncs one target that holds data by key-range checksums in created's snapshot (app/resync.hpp),
+	// with an activity row; a target that cannot be read is marked for a copy alone, loudly.
+	boost::asio::awaitable<void> Resync(TargetChannel &channel, const CreatedSlot &created);
 
 	// CopyAlone copies one target in the snapshot of a temporary slot (see the file comment).
 	boost::asio::awaitable<void> CopyAlone(TargetChannel &channel);

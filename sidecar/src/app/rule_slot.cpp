@@ -1,8 +1,8 @@
 /*
  * rule_slot.cpp
  *     RuleRunner: the rule's slot and the copies (see rule_runner.hpp): create or reuse the slot, migrate 0.2.0's
- *     per-target slots, re-copy loudly when the slot was lost, and copy a target alone in a temporary slot's
- *     snapshot.
+ *     per-target slots, re-sync by key-range checksums (app/resync.hpp) or re-copy loudly when the slot was lost,
+ *     and copy a target alone in a temporary slot's snapshot.
  */
 #include "app/rule_runner.hpp"
 
@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "app/log.hpp"
+#include "app/resync.hpp"
 #include "app/rule_copy.hpp"
 #include "pg/errors.hpp"
 
@@ -25,7 +26,8 @@ RuleRunner::PrepareSlot() {
 			co_await Warn(sql_, plan_.name, *channel, "slot_invalidated",
 						  "PostgreSQL invalidated slot " + slot_ +
 							  " (wal_status lost: it retained more WAL than max_slot_wal_keep_size allows), so "
-							  "changes were lost for this target: taking a new initial copy");
+							  "changes were lost for this target: re-syncing it in a new slot's snapshot (by "
+							  "key-range checksums for SQLite and MongoDB, a new initial copy otherwise)");
 		co_await stream_->DropSlot(slot_, false);
 		slot.exists = false;
 	}
@@ -41,6 +43,16 @@ RuleRunner::PrepareSlot() {
 			continue;
 		}
 		Lsn durable = channel->Durable();
+		// a copy or re-sync that did not finish may have been taken after a failover: the checkpoint the target
+		// still holds is then of the old primary's WAL, and may even be ahead of the new slot; only a new copy is
+		// sure to bring it back
+		if (durable != kInvalidLsn && channel->Status().copy_unfinished && !channel->needs_copy) {
+			++channel->Status().resnapshots;
+			co_await Warn(sql_, plan_.name, *channel, "resnapshot",
+						  "the target's last copy or re-sync did not finish (its checkpoint may be of the WAL "
+						  "before a failover): taking a new initial copy that replaces the target's tables");
+			channel->needs_copy = true;
+		}
 		// the target was rolled back under the slot (restored from an older copy, a dump cut back): PostgreSQL
 		// resumes at confirmed_flush_lsn, so what the target lost between its checkpoint and there cannot come again
 		if (durable != kInvalidLsn && durable < slot_confirmed_ && !channel->needs_copy) {
@@ -68,32 +80,45 @@ RuleRunner::PrepareSlot() {
 boost::asio::awaitable<void>
 RuleRunner::CreateAndCopy() {
 	std::vector<CopyTarget> targets;
+	std::vector<TargetChannel *> resync; // hold data and can be compared: re-synced by range checksums
 	for (auto &channel : channels_) {
 		if (!channel->IsOpen())
 			continue;
-		bool resnapshot = channel->Durable() != kInvalidLsn;
-		if (resnapshot) {
+		bool holds_data = channel->Durable() != kInvalidLsn;
+		channel->needs_copy = false;
+		channel->Status().copy_unfinished = holds_data; // until the copy or re-sync commits
+		if (holds_data && ResyncComparable(channel->Dialect())) {
+			channel->SetState("snapshot", "creating slot " + slot_ + ", then re-syncing by key-range checksums");
+			resync.push_back(channel.get());
+			continue;
+		}
+		if (holds_data) {
 			++channel->Status().resnapshots;
 			if (plan_.mode == "cdc" && channel->Status().event.empty())
 				co_await Warn(sql_, plan_.name, *channel, "resnapshot",
 							  "slot " + slot_ + " is gone while the target holds data up to " +
-								  FormatLsn(channel->Durable()) +
-								  ": taking a new initial copy that replaces the target's tables");
+								  FormatLsn(channel->Durable()) + ": taking a new initial copy that replaces the " +
+								  "target's tables (a " + channel->Dialect() +
+								  " target cannot be compared by checksums)");
 		}
 		channel->SetState("snapshot", "creating slot " + slot_);
-		channel->needs_copy = false;
 		// a target at 0/0 may hold rows of an interrupted copy (MongoDB): emptied first, as a re-snapshot
-		targets.push_back({channel.get(), resnapshot || channel->Dialect() == "mongodb"});
+		targets.push_back({channel.get(), holds_data || channel->Dialect() == "mongodb"});
 	}
 	co_await PublishAll();
 	CreatedSlot created = co_await stream_->CreateSlot(slot_, "mostajs", SlotSnapshot::Export);
 	LogLine(Label() + ": slot " + slot_ + " created at " + FormatLsn(created.consistent_point) + ", copying " +
-			std::to_string(targets.size()) + " target(s) from one read");
+			std::to_string(targets.size()) + " target(s) from one read, re-syncing " + std::to_string(resync.size()));
 	slot_confirmed_ = created.consistent_point;
 	// a failure to read throws: the slot stays, and the next run copies alone each target without a checkpoint
-	co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets, decoder_options_);
+	if (!targets.empty())
+		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets,
+								decoder_options_);
+	for (TargetChannel *channel : resync)
+		co_await Resync(*channel, created);
 	for (auto &channel : channels_) {
-		if (channel->IsOpen() && !channel->Failed()) {
+		if (channel->IsOpen() && !channel->Failed() && !channel->needs_copy) {
+			channel->Status().copy_unfinished = false;
 			positions_.Set(channel->Name(), channel->Durable());
 		} else {
 			positions_.Pin(channel->Name(), slot_confirmed_);
@@ -101,6 +126,45 @@ RuleRunner::CreateAndCopy() {
 		}
 	}
 	co_await PublishAll();
+}
+
+boost::asio::awaitable<void>
+RuleRunner::Resync(TargetChannel &channel, const CreatedSlot &created) {
+	const ReplicaInfo *replica = nullptr;
+	for (const ReplicaInfo &candidate : plan_.targets)
+		if (candidate.project + "." + candidate.name == channel.Name())
+			replica = &candidate;
+	ResyncReport report;
+	if (replica != nullptr)
+		report = co_await ResyncInSnapshot(sql_, config_, plan_, created.snapshot_name, created.consistent_point,
+										   channel, *replica, decoder_options_);
+	else
+		report.unavailable = "the target is not in the rule's catalog any more";
+	if (!report.done) {
+		if (channel.Failed())
+			co_return; // HandleFailures reports it; the caller pins it for a copy alone
+		++channel.Status().resnapshots;
+		co_await Warn(sql_, plan_.name, channel, "resnapshot",
+					  "slot " + slot_ + " is gone while the target holds data up to " + FormatLsn(channel.Durable()) +
+						  ", and the target cannot be read to compare it (" + report.unavailable +
+						  "): taking a new initial copy that replaces the target's tables");
+		channel.needs_copy = true;
+		co_return;
+	}
+	std::string detail = ResyncDetailJson(channel.Status().project, channel.Status().replica, channel.Dialect(), slot_,
+										  created.consistent_point, report);
+	LogLine(channel.Label() + ": slot " + slot_ + " was missing: re-synced by key-range checksums in " +
+			std::to_string(report.milliseconds) + " ms: " + std::to_string(report.ranges_differing) + " of " +
+			std::to_string(report.ranges_compared) + " range(s) differed; " + std::to_string(report.rows_deleted) +
+			" row(s) deleted, " + std::to_string(report.rows_recopied) + " re-copied (the source holds " +
+			std::to_string(report.source_rows) + ")");
+	channel.Status().snapshot_rows = report.rows_recopied;
+	++channel.Status().resnapshots; // the target was brought back without its slot's stream, as by a copy
+	try {
+		co_await LogActivity(sql_, "resync", plan_.name, detail);
+	} catch (const std::exception &e) {
+		LogLine(channel.Label() + ": could not log resync in mosta.activity: " + e.what());
+	}
 }
 
 boost::asio::awaitable<void>
@@ -125,6 +189,7 @@ RuleRunner::CopyAlone(TargetChannel &channel) {
 	CreatedSlot created = co_await copy_connection.CreateSlot(temporary, "mostajs", SlotSnapshot::ExportTemporary);
 	// a target that holds data is replaced; MongoDB keeps the partial writes of an interrupted copy
 	bool truncate = channel.Durable() != kInvalidLsn || channel.Dialect() == "mongodb";
+	channel.Status().copy_unfinished = channel.Durable() != kInvalidLsn;
 	std::vector<CopyTarget> targets{CopyTarget{&channel, truncate}};
 	try {
 		co_await CopyInSnapshot(sql_, plan_, created.snapshot_name, created.consistent_point, targets,
@@ -137,6 +202,7 @@ RuleRunner::CopyAlone(TargetChannel &channel) {
 	if (channel.Failed())
 		co_return; // HandleFailures reports it; its pin stays
 	channel.needs_copy = false;
+	channel.Status().copy_unfinished = false;
 	channel.attach = true;
 	positions_.Set(channel.Name(), channel.Durable());
 	co_await PublishAll();

@@ -68,6 +68,8 @@ LoadCounters(PgConnection &sql, const std::string &rule, TargetStatus &status) {
 		status.resnapshots = std::stoi(PQgetvalue(stats.get(), 0, 3));
 		if (std::string(PQgetvalue(stats.get(), 0, 4)) == "done")
 			status.status = "done";
+		// the last run published a copy or re-sync in progress and never its end
+		status.copy_unfinished = std::string(PQgetvalue(stats.get(), 0, 4)) == "snapshot";
 	}
 	status.counters_loaded = true;
 }

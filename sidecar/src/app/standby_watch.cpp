@@ -11,11 +11,9 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <variant>
 #include <vector>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -25,6 +23,7 @@
 #include "app/log.hpp"
 #include "pg/connection.hpp"
 #include "pg/errors.hpp"
+#include "util/with_timeout.hpp"
 
 namespace mosta::sidecar {
 
@@ -226,26 +225,13 @@ CheckStandby(PgConnection &conn, const StandbyEntry &entry, const MasterObservat
 	co_return report;
 }
 
-// WithTimeout awaits work, throwing "no answer within 5 s" when it takes longer than kCheckTimeout (work is then
-// cancelled: the caller closes its connection, whose state is unknown).
-template <typename T>
-asio::awaitable<T>
-WithTimeout(asio::awaitable<T> work) {
-	using namespace asio::experimental::awaitable_operators;
-	asio::steady_timer timer(co_await asio::this_coro::executor, kCheckTimeout);
-	auto outcome = co_await (std::move(work) || timer.async_wait(asio::use_awaitable));
-	if (outcome.index() != 0)
-		throw std::runtime_error("no answer within " + std::to_string(kCheckTimeout.count()) + " s");
-	co_return std::get<0>(std::move(outcome));
-}
-
 // CheckWithTimeout runs CheckStandby under WithTimeout; a standby that cannot be reached or does not answer is down.
 asio::awaitable<StandbyReport>
 CheckWithTimeout(PgConnection &conn, const StandbyEntry &entry, const MasterObservation &master,
 				 const MasterHistory &history) {
 	std::exception_ptr error;
 	try {
-		co_return co_await WithTimeout(CheckStandby(conn, entry, master, history));
+		co_return co_await WithTimeout(CheckStandby(conn, entry, master, history), kCheckTimeout, "");
 	} catch (...) {
 		error = std::current_exception();
 	}
@@ -364,7 +350,7 @@ Round(Watch &watch, const Config &config) {
 		const std::string &uri = entry.master_uri;
 		tasks.push_back([&state, &master, &uri]() -> asio::awaitable<void> {
 			try {
-				master = co_await WithTimeout(ObserveMaster(*state.conn, uri));
+				master = co_await WithTimeout(ObserveMaster(*state.conn, uri), kCheckTimeout, "");
 				state.history.Add(master.now_ms, master.lsn);
 			} catch (...) {
 				master.ok = false;

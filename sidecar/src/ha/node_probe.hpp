@@ -12,81 +12,26 @@
 
 #include <chrono>
 #include <cstdint>
-#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
+#include "util/with_timeout.hpp"
 
 namespace mosta::sidecar::ha {
 
 // kProbeTimeout bounds connecting to a node and reading it: a node that does not answer in this long is down.
 inline constexpr std::chrono::milliseconds kProbeTimeout{3'000};
 
-// TimeoutError is a step that did not finish before its deadline.
-class TimeoutError : public std::runtime_error {
-  public:
-	using std::runtime_error::runtime_error;
-};
-
-namespace detail {
-
-// Outcome holds what a coroutine returned or threw.
-template <typename T> struct Outcome {
-	std::exception_ptr error;
-	std::optional<T> value;
-};
-template <> struct Outcome<void> { std::exception_ptr error; };
-
-// Capture awaits work and returns its outcome instead of throwing: awaitable_operators' || waits for the first
-// operation to SUCCEED, so a failure (a refused connection) would otherwise wait for the timer and be reported as
-// a timeout.
-template <typename T>
-boost::asio::awaitable<Outcome<T>>
-Capture(boost::asio::awaitable<T> work) {
-	Outcome<T> outcome;
-	try {
-		if constexpr (std::is_void_v<T>)
-			co_await std::move(work);
-		else
-			outcome.value.emplace(co_await std::move(work));
-	} catch (...) {
-		outcome.error = std::current_exception();
-	}
-	co_return outcome;
-}
-
-} // namespace detail
-
-// WithTimeout awaits work and returns its result or rethrows its error as soon as it has one, or throws
-// TimeoutError("<what>: no answer within N ms") when it takes longer than timeout; work is then cancelled, and the
-// connection it used is in an unknown state: close it.
-template <typename T>
-boost::asio::awaitable<T>
-WithTimeout(boost::asio::awaitable<T> work, std::chrono::milliseconds timeout, const std::string &what) {
-	using namespace boost::asio::experimental::awaitable_operators;
-	boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, timeout);
-	auto outcome = co_await (detail::Capture(std::move(work)) || timer.async_wait(boost::asio::use_awaitable));
-	if (outcome.index() != 0)
-		throw TimeoutError(what + ": no answer within " + std::to_string(timeout.count()) + " ms");
-	detail::Outcome<T> done = std::get<0>(std::move(outcome));
-	if (done.error)
-		std::rethrow_exception(done.error);
-	if constexpr (!std::is_void_v<T>)
-		co_return std::move(*done.value);
-}
+// WithTimeout and TimeoutError (util/with_timeout.hpp), as the HA code has always named them
+using mosta::sidecar::TimeoutError;
+using mosta::sidecar::WithTimeout;
 
 // The last mosta.replica_status row of a replica, as the node it was read from holds it.
 struct LastObservation {

@@ -2,12 +2,20 @@
  * connection.cpp
  *     PgConnection: libpq's asynchronous API (PQconnectStartParams/PQconnectPoll, PQsendQuery/PQgetResult,
  *     PQflush) on an Asio stream_descriptor that only waits for readiness. Waiting for "readable or writable" or
- *     "readable or a deadline" uses Asio's awaitable || operator, which cancels the loser.
+ *     "readable or a deadline" uses Asio's awaitable || operator, which cancels the loser. libpq ignores
+ *     connect_timeout in non-blocking mode: Connect applies it itself, host by host (connection.hpp).
  */
 #include "pg/connection.hpp"
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -47,6 +55,43 @@ Quote(std::string_view text, char quote) {
 	}
 	quoted += quote;
 	return quoted;
+}
+
+// ConninfoOptionsHandle frees PQconninfo's array.
+struct ConninfoOptionsFree {
+	void
+	operator()(PQconninfoOption *options) const noexcept {
+		PQconninfoFree(options);
+	}
+};
+using ConninfoOptionsHandle = std::unique_ptr<PQconninfoOption, ConninfoOptionsFree>;
+
+// SplitList splits a libpq host, hostaddr or port list at its commas ("" gives no element).
+std::vector<std::string>
+SplitList(const char *list) {
+	std::vector<std::string> items;
+	if (list == nullptr || *list == '\0')
+		return items;
+	std::string current;
+	for (const char *p = list; *p != '\0'; ++p) {
+		if (*p == ',') {
+			items.push_back(current);
+			current.clear();
+		} else {
+			current += *p;
+		}
+	}
+	items.push_back(current);
+	return items;
+}
+
+// OptionValue returns the value of keyword in options ("" when unset).
+std::string
+OptionValue(const PQconninfoOption *options, std::string_view keyword) {
+	for (const PQconninfoOption *option = options; option->keyword != nullptr; ++option)
+		if (keyword == option->keyword && option->val != nullptr)
+			return option->val;
+	return {};
 }
 
 } // namespace
@@ -95,23 +140,117 @@ PgConnection::Connect(std::string_view conninfo, ConnectionKind kind) {
 		Close();
 		throw error;
 	}
+	// the options as libpq resolved them (conninfo, PG* variables, defaults): connect_timeout and the host list
+	ConninfoOptionsHandle options(PQconninfo(conn_.get()));
+	int timeout = 0;
+	std::vector<std::string> hosts, addresses, ports;
+	if (options != nullptr) {
+		std::string text = OptionValue(options.get(), "connect_timeout");
+		timeout = text.empty() ? 0 : std::atoi(text.c_str());
+		hosts = SplitList(OptionValue(options.get(), "host").c_str());
+		addresses = SplitList(OptionValue(options.get(), "hostaddr").c_str());
+		ports = SplitList(OptionValue(options.get(), "port").c_str());
+	}
+	const std::size_t count = std::max(hosts.size(), addresses.size());
+	const bool one_by_one = timeout > 0 && count > 1 &&
+							OptionValue(options.get(), "target_session_attrs") != "prefer-standby" &&
+							(ports.size() <= 1 || ports.size() == count);
+	try {
+		if (!one_by_one) {
+			// libpq's own way through its hosts; connect_timeout (libpq ignores it here) bounds the whole attempt
+			// (per host at least 2 s, libpq's rule)
+			Clock::time_point deadline = Clock::time_point::max();
+			if (timeout > 0)
+				deadline = Clock::now() + std::chrono::seconds(std::max(timeout, 2) *
+															   static_cast<int>(std::max<std::size_t>(count, 1)));
+			if (!co_await PollConnect(deadline))
+				throw PgError("connecting", "", "timeout expired after " + std::to_string(timeout) + " s");
+		} else {
+			// each host alone, with its own deadline: the next is tried when one fails or stays silent
+			std::string failures;
+			bool connected = false;
+			for (std::size_t i = 0; i < count && !connected; ++i) {
+				std::vector<std::string> names, texts;
+				for (const PQconninfoOption *option = options.get(); option->keyword != nullptr; ++option) {
+					std::string_view keyword = option->keyword;
+					if (option->val == nullptr)
+						continue;
+					std::string value = option->val;
+					if (keyword == "host")
+						value = i < hosts.size() ? hosts[i] : std::string();
+					else if (keyword == "hostaddr")
+						value = i < addresses.size() ? addresses[i] : std::string();
+					else if (keyword == "port" && !ports.empty())
+						value = ports.size() == 1 ? ports[0] : ports[i];
+					if (value.empty())
+						continue;
+					names.emplace_back(keyword);
+					texts.push_back(std::move(value));
+				}
+				std::vector<const char *> keys, vals;
+				for (std::size_t k = 0; k < names.size(); ++k) {
+					keys.push_back(names[k].c_str());
+					vals.push_back(texts[k].c_str());
+				}
+				keys.push_back(nullptr);
+				vals.push_back(nullptr);
+				Close();
+				conn_.reset(PQconnectStartParams(keys.data(), vals.data(), 0));
+				std::string host = i < hosts.size() && !hosts[i].empty() ? hosts[i]
+								   : i < addresses.size()				 ? addresses[i]
+																		 : "host " + std::to_string(i + 1);
+				try {
+					if (conn_ == nullptr || PQstatus(conn_.get()) == CONNECTION_BAD)
+						throw PgError::FromConn("connecting", conn_.get());
+					connected = co_await PollConnect(Clock::now() + std::chrono::seconds(std::max(timeout, 2)));
+					if (!connected)
+						failures += (failures.empty() ? "" : "; ") + host + ": timeout expired after " +
+									std::to_string(std::max(timeout, 2)) + " s";
+				} catch (const PgError &error) {
+					failures += (failures.empty() ? "" : "; ") + host + ": " + error.what();
+				}
+			}
+			if (!connected)
+				throw PgError("connecting", "", "no host accepted the connection (" + failures + ")");
+		}
+	} catch (...) {
+		Close();
+		throw;
+	}
+	if (PQsetnonblocking(conn_.get(), 1) != 0)
+		throw PgError::FromConn("connecting", conn_.get());
+}
+
+// PollConnect waits on the socket as PQconnectPoll asks, until the connection is made or deadline passes.
+asio::awaitable<bool>
+PgConnection::PollConnect(Clock::time_point deadline) {
+	using namespace asio::experimental::awaitable_operators;
 	PostgresPollingStatusType poll = PGRES_POLLING_WRITING;
 	while (poll != PGRES_POLLING_OK) {
-		if (poll == PGRES_POLLING_FAILED) {
-			PgError error = PgError::FromConn("connecting", conn_.get());
-			Close();
-			throw error;
-		}
+		if (poll == PGRES_POLLING_FAILED)
+			throw PgError::FromConn("connecting", conn_.get());
 		AttachSocket();
-		if (poll == PGRES_POLLING_READING)
-			co_await WaitReadable();
-		else
-			co_await WaitWritable();
+		if (deadline == Clock::time_point::max()) {
+			if (poll == PGRES_POLLING_READING)
+				co_await WaitReadable();
+			else
+				co_await WaitWritable();
+		} else {
+			if (Clock::now() >= deadline)
+				co_return false;
+			asio::steady_timer timer(executor_, deadline);
+			std::variant<std::monostate, std::monostate> ready;
+			if (poll == PGRES_POLLING_READING)
+				ready = co_await (WaitReadable() || timer.async_wait(asio::use_awaitable));
+			else
+				ready = co_await (WaitWritable() || timer.async_wait(asio::use_awaitable));
+			if (ready.index() == 1)
+				co_return false;
+		}
 		poll = PQconnectPoll(conn_.get());
 	}
 	AttachSocket();
-	if (PQsetnonblocking(conn_.get(), 1) != 0)
-		throw PgError::FromConn("connecting", conn_.get());
+	co_return true;
 }
 
 // Exec collects the results of one query without blocking; the first error result wins.

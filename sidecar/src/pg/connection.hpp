@@ -43,6 +43,10 @@ class PgConnection {
 
 	// Connect opens a connection from conninfo (a keyword/value string or URI; "" takes everything from the PG*
 	// environment), non-blocking; kind Replication adds replication=database. Closes any previous connection.
+	// connect_timeout (which libpq ignores in non-blocking mode) bounds each host's attempt: with several hosts
+	// they are then tried one by one, each with that deadline (a silent host costs connect_timeout, not the
+	// operating system's TCP timeout, before the next is tried; target_session_attrs holds per host, apart from
+	// prefer-standby, left to libpq).
 	boost::asio::awaitable<void> Connect(std::string_view conninfo, ConnectionKind kind);
 
 	// Close releases the descriptor and finishes the connection (a no-op when closed).
@@ -88,6 +92,10 @@ class PgConnection {
 
 	// WaitReadable waits until the socket is readable.
 	boost::asio::awaitable<void> WaitReadable();
+
+	// PollConnect runs the PQconnectPoll state machine of the started connection until it is made (true) or
+	// deadline passes (false); throws PgError when it fails.
+	boost::asio::awaitable<bool> PollConnect(Clock::time_point deadline);
 
 	boost::asio::any_io_executor executor_;
 	boost::asio::posix::stream_descriptor socket_;

@@ -250,7 +250,7 @@ MongoSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
 void
 MongoSink::MakeGroupDurable(Lsn pending_lsn) {
 	ExecuteBulk();
-	if (pending_lsn > DurableLsn())
+	if (pending_lsn > DurableLsn() || (Rewinding() && pending_lsn != kInvalidLsn))
 		WriteCheckpoint(pending_lsn);
 }
 

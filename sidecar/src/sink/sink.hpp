@@ -82,6 +82,12 @@ class Sink {
 	// Rollback discards everything not yet durable (the open source transaction and any unflushed group); the
 	// daemon then resumes from DurableLsn(). It never throws.
 	virtual void Rollback() noexcept = 0;
+
+	// Rewind, outside a source transaction, makes the next group's end LSN the target's checkpoint even when it
+	// is behind DurableLsn() (what is open is made durable first). The daemon calls it before a copy or re-sync
+	// committed at a new slot's consistent point: after a failover the new primary's WAL positions start behind
+	// what the target held from the old primary (docs/guarantees.md). Rollback cancels it.
+	virtual void Rewind() = 0;
 };
 
 } // namespace mosta::sidecar

@@ -142,10 +142,22 @@ SinkCore::Flush() {
 	CommitGroup();
 }
 
-// Rollback discards the group and forgets the open transaction and the poisoning.
+// Rewind makes what is open durable, then lets the next group's checkpoint go behind DurableLsn().
+void
+SinkCore::Rewind() {
+	RefuseIfPoisoned("Rewind");
+	if (source_open_)
+		throw std::logic_error(label_ + ": Rewind inside a source transaction");
+	CommitGroup();
+	rewinding_ = true;
+	pending_lsn_ = kInvalidLsn;
+}
+
+// Rollback discards the group and forgets the open transaction, the poisoning and a rewind.
 void
 SinkCore::Rollback() noexcept {
 	DiscardGroup();
+	rewinding_ = false;
 	group_open_ = false;
 	source_open_ = false;
 	poisoned_ = false;
@@ -168,7 +180,12 @@ SinkCore::CommitGroup() {
 	group_open_ = false;
 	group_transactions_ = 0;
 	group_changes_ = 0;
-	durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
+	if (rewinding_ && pending_lsn_ != kInvalidLsn) {
+		durable_lsn_ = pending_lsn_;
+		rewinding_ = false;
+	} else {
+		durable_lsn_ = std::max(durable_lsn_, pending_lsn_);
+	}
 }
 
 } // namespace mosta::sidecar

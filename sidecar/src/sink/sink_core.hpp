@@ -56,6 +56,7 @@ class SinkCore : public Sink {
 	void CommitTransaction(Lsn commit_lsn, Lsn end_lsn) final;
 	void Flush() final;
 	void Rollback() noexcept final;
+	void Rewind() final;
 
   protected:
 	// SinkCore takes the label that starts error messages ("SQLite sink") and the grouping policy; throws
@@ -64,6 +65,12 @@ class SinkCore : public Sink {
 
 	// RestoreDurableLsn sets DurableLsn() to what the sink found in its target when opening it.
 	void RestoreDurableLsn(Lsn lsn) noexcept;
+
+	// Rewinding says whether the open group's checkpoint may go behind DurableLsn() (Rewind).
+	bool
+	Rewinding() const noexcept {
+		return rewinding_;
+	}
 
 	// SourceOpen says whether a source transaction is open (between BeginTransaction and CommitTransaction).
 	bool
@@ -148,6 +155,7 @@ class SinkCore : public Sink {
 	bool group_open_ = false;		// a target transaction is open
 	bool source_open_ = false;		// between BeginTransaction and CommitTransaction
 	bool poisoned_ = false;			// an Apply failed: only Rollback() is allowed until it runs
+	bool rewinding_ = false;		// Rewind: the next group's end LSN becomes DurableLsn(), behind or not
 	Lsn source_commit_lsn_ = kInvalidLsn;
 	std::size_t group_transactions_ = 0;
 	std::size_t group_changes_ = 0;

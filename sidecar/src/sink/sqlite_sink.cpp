@@ -21,7 +21,7 @@ constexpr const char *kWriteCheckpointSql =
 	"INSERT INTO _mosta_checkpoint (slot, lsn, end_lsn, updated_at) "
 	"VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) "
 	"ON CONFLICT (slot) DO UPDATE SET lsn = excluded.lsn, end_lsn = excluded.end_lsn, updated_at = excluded.updated_at "
-	"WHERE excluded.end_lsn > _mosta_checkpoint.end_lsn";
+	"WHERE excluded.end_lsn > _mosta_checkpoint.end_lsn OR ?4 = 1"; // ?4: rewinding (Sink::Rewind)
 
 } // namespace
 
@@ -132,6 +132,7 @@ SqliteSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
 	BindText(db_.get(), checkpoint_stmt_.get(), 1, options_.slot);
 	BindText(db_.get(), checkpoint_stmt_.get(), 2, end_text);
 	BindInt64(db_.get(), checkpoint_stmt_.get(), 3, static_cast<std::int64_t>(end_lsn));
+	BindInt64(db_.get(), checkpoint_stmt_.get(), 4, Rewinding() ? 1 : 0);
 	RunSql(db_.get(), checkpoint_stmt_.get());
 }
 

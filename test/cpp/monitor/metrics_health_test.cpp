@@ -58,12 +58,19 @@ TEST(MonitorMetrics, NoTopology) {
 
 TEST(MonitorHealth, Master) {
 	MonitorState state = StateWith(TreeV1(0, 100, true), kT0);
-	EXPECT_EQ(MasterHealth(state, "app", kT0 + 1).status, 200u);
-	EXPECT_EQ(MasterHealth(state, "app", kT0 + 6).status, 503u);
-	EXPECT_EQ(MasterHealth(state, "nope", kT0 + 1).status, 404u);
-	EXPECT_EQ(MasterHealth(state, "", kT0 + 1).status, 400u);
+	EXPECT_EQ(MasterHealth(state, "app", "", kT0 + 1).status, 200u);
+	EXPECT_EQ(MasterHealth(state, "app", "", kT0 + 6).status, 503u);
+	EXPECT_EQ(MasterHealth(state, "nope", "", kT0 + 1).status, 404u);
+	EXPECT_EQ(MasterHealth(state, "", "", kT0 + 1).status, 400u);
 	MonitorState none(StateSettings{});
-	EXPECT_EQ(MasterHealth(none, "app", kT0).status, 503u);
+	EXPECT_EQ(MasterHealth(none, "app", "", kT0).status, 503u);
+	// by name: only the master's own check passes (a load balancer listing every node)
+	EXPECT_EQ(MasterHealth(state, "app", "primary", kT0 + 1).status, 200u);
+	EXPECT_EQ(MasterHealth(state, "app", "primary", kT0 + 6).status, 503u);
+	HealthAnswer other = MasterHealth(state, "app", "local", kT0 + 1);
+	EXPECT_EQ(other.status, 503u);
+	EXPECT_NE(other.body.find("the master is primary, not local"), std::string::npos) << other.body;
+	EXPECT_EQ(MasterHealth(state, "app", "ghost", kT0 + 1).status, 404u);
 }
 
 TEST(MonitorHealth, Replica) {
@@ -93,18 +100,25 @@ TEST(MonitorHealth, Route) {
 	std::uint64_t counter = 0;
 	std::mt19937_64 random(7);
 	MonitorState state = StateWith(TreeV1(0, 100, true), kT0);
-	HealthAnswer answer = RouteHealth(state, "app", counter, random);
+	HealthAnswer answer = RouteHealth(state, "app", counter, random, kT0 + 1);
 	EXPECT_EQ(answer.status, 200u);
 	EXPECT_EQ(answer.body, "{\"project\":\"app\",\"strategy\":\"least-lag\",\"replica\":\"remote\",\"role\":\"slave\","
 						   "\"eligible\":[\"remote\",\"local\"]}");
 	MonitorState fallback = StateWith(TreeV1(0, 9000, false), kT0);
-	answer = RouteHealth(fallback, "app", counter, random);
+	answer = RouteHealth(fallback, "app", counter, random, kT0 + 1);
 	EXPECT_NE(answer.body.find("\"replica\":\"primary\",\"role\":\"master\""), std::string::npos) << answer.body;
-	EXPECT_EQ(RouteHealth(fallback, "ghost", counter, random).status, 404u);
+	EXPECT_EQ(RouteHealth(fallback, "ghost", counter, random, kT0 + 1).status, 404u);
 	MonitorState masterless = StateWith("{\"version\":1,\"generatedAt\":\"2026-12-07T07:00:00Z\",\"projects\":{\"p\":"
 										"{\"replicas\":[]}},\"rules\":[]}",
 										kT0);
-	EXPECT_EQ(RouteHealth(masterless, "p", counter, random).status, 503u);
+	EXPECT_EQ(RouteHealth(masterless, "p", counter, random, kT0 + 1).status, 503u);
+	// stale (after 5 s): the slaves' lags are not known any more, reads go to the master, as mosta_read_replica
+	// decides once the reports are older than mostajs.status_max_age
+	answer = RouteHealth(state, "app", counter, random, kT0 + 6);
+	EXPECT_EQ(answer.status, 200u);
+	EXPECT_NE(answer.body.find("\"replica\":\"primary\",\"role\":\"master\",\"eligible\":[],\"stale\":"),
+			  std::string::npos)
+		<< answer.body;
 }
 
 TEST(MonitorHealth, QueryParameters) {

@@ -124,6 +124,21 @@ TEST(MonitorRouting, Version1IsComputedAsMostaReadReplica) {
 	routing = ComputeRouting(topology.projects[0]);
 	EXPECT_TRUE(routing.eligible.empty());
 	EXPECT_EQ(routing.reads_go_to, "primary");
+	// stale: no slave eligible, reads to the master (version 1 and 2 alike); the state JSON says the same
+	topology = ParseTopology(TreeV1(0, 100, true));
+	routing = ComputeRouting(topology.projects[0], true);
+	EXPECT_TRUE(routing.eligible.empty());
+	EXPECT_EQ(routing.reads_go_to, "primary");
+	MonitorState stale_state(
+		StateSettings{"tree", "t", std::chrono::milliseconds(1000), std::chrono::milliseconds(5000)});
+	stale_state.OnText(TreeV1(0, 100, true), kT0);
+	EXPECT_NE(stale_state.StateJson(kT0 + 1).find(
+				  "\"routing\":{\"app\":{\"strategy\":\"least-lag\",\"readsGoTo\":\"remote\""),
+			  std::string::npos);
+	EXPECT_NE(stale_state.StateJson(kT0 + 6).find(
+				  "\"routing\":{\"app\":{\"strategy\":\"least-lag\",\"readsGoTo\":\"primary\",\"eligible\":[]}"),
+			  std::string::npos)
+		<< stale_state.StateJson(kT0 + 6);
 	// round-robin: no single answer while slaves are eligible
 	topology = ParseTopology(TreeV1(0, 100, true, 1, 1, "round-robin"));
 	routing = ComputeRouting(topology.projects[0]);

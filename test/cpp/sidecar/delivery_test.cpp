@@ -170,6 +170,10 @@ class FakeSink : public sc::Sink {
 		pending_lsn_ = durable_lsn_;
 		open_ = false;
 	}
+	void
+	Rewind() override {
+		calls_.push_back("rewind"); // TargetDelivery never rewinds: the rule runner does, before a copy
+	}
 
 	// Crash loses everything not flushed, as a kill -9 of the sidecar would.
 	void

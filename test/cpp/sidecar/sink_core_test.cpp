@@ -281,3 +281,65 @@ TEST(SinkCore, AFailedBeginLeavesNothingOpen) {
 }
 
 } // namespace
+
+namespace {
+
+// FakeSink's DurableLsn starts where a target left it: one committed transaction.
+void
+HoldUpTo(FakeSink &sink, Lsn end_lsn) {
+	sink.BeginTransaction(end_lsn - 1);
+	sink.CommitTransaction(end_lsn - 1, end_lsn);
+	sink.Flush();
+}
+
+TEST(SinkCore, WithoutRewindAnEarlierCommitLeavesDurableLsnAhead) {
+	FakeSink sink(GroupPolicy{});
+	HoldUpTo(sink, 500);
+	sink.BeginTransaction(100);
+	sink.CommitTransaction(100, 100);
+	sink.Flush();
+	EXPECT_EQ(sink.DurableLsn(), 500u);
+}
+
+TEST(SinkCore, RewindMakesTheNextGroupsEndTheDurableLsnEvenBehind) {
+	FakeSink sink(GroupPolicy{});
+	HoldUpTo(sink, 500);
+	sink.Rewind();
+	sink.BeginTransaction(100);
+	sink.Apply(Of(Op::Insert));
+	sink.CommitTransaction(100, 100);
+	sink.Flush();
+	EXPECT_EQ(sink.DurableLsn(), 100u);
+	EXPECT_EQ(sink.log.back(), "durable 100 (durable was 500)");
+	// once durable, positions move forward only again
+	sink.BeginTransaction(90);
+	sink.CommitTransaction(90, 90);
+	sink.Flush();
+	EXPECT_EQ(sink.DurableLsn(), 100u);
+}
+
+TEST(SinkCore, RewindCommitsWhatIsOpenFirstAndIsRefusedInsideATransaction) {
+	FakeSink sink(GroupPolicy{.max_transactions = 100});
+	sink.BeginTransaction(10);
+	sink.CommitTransaction(10, 20);
+	EXPECT_EQ(sink.DurableLsn(), 0u); // grouped, not yet durable
+	sink.Rewind();
+	EXPECT_EQ(sink.DurableLsn(), 20u);
+	sink.BeginTransaction(30);
+	EXPECT_THROW(sink.Rewind(), std::logic_error);
+}
+
+TEST(SinkCore, RollbackCancelsARewind) {
+	FakeSink sink(GroupPolicy{});
+	HoldUpTo(sink, 500);
+	sink.Rewind();
+	sink.BeginTransaction(100);
+	sink.Rollback();
+	EXPECT_EQ(sink.DurableLsn(), 500u);
+	sink.BeginTransaction(100);
+	sink.CommitTransaction(100, 100);
+	sink.Flush();
+	EXPECT_EQ(sink.DurableLsn(), 500u);
+}
+
+} // namespace

@@ -156,8 +156,7 @@ TEST(SqliteSink, SwitchesTablesAndColumnShapesChangeByChange) {
 	SqliteSink sink(MemoryOptions());
 	Transaction(
 		sink, 0x100,
-		{kInsert1,
-		 R"js({"op":"insert","schema":"other","table":"orders","key":["id"],"new":{"id":7,"item":"fig"}})js",
+		{kInsert1, R"js({"op":"insert","schema":"other","table":"orders","key":["id"],"new":{"id":7,"item":"fig"}})js",
 		 R"js({"op":"insert","schema":"public","table":"orders","key":["id"],"new":{"id":2,"item":"kiwi","qty":5},)js"
 		 R"js("types":{"id":"integer","item":"text","qty":"integer"}})js",
 		 R"js({"op":"insert","schema":"public","table":"orders","key":["id"],"new":{"id":3,"item":"lime","qty":6,"note":"n"},)js"
@@ -414,6 +413,23 @@ TEST(SqliteSink, ReplaysIdempotentlyAndNeverMovesTheCheckpointBack) {
 	EXPECT_EQ(Query(sink.Handle(), state), expected);
 	EXPECT_EQ(sink.DurableLsn(), 0x300u);
 	EXPECT_EQ(Query(sink.Handle(), "SELECT lsn, end_lsn FROM _mosta_checkpoint"), (Rows{{"0/300", "768"}}));
+}
+
+TEST(SqliteSink, RewindMovesTheCheckpointBackOnce) {
+	TempFile file;
+	{
+		SqliteSink sink(SqliteSinkOptions{file.Path(), "sidecar"});
+		Transaction(sink, 0x300, {kInsert1});
+		// a copy at a new slot's consistent point, behind what the target held (a failover)
+		sink.Rewind();
+		Transaction(sink, 0x100, {kInsert1});
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+		Transaction(sink, 0x80, {kInsert1}); // a replay behind it: the checkpoint does not move back again
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+	}
+	SqliteSink reopened(SqliteSinkOptions{file.Path(), "sidecar"});
+	EXPECT_EQ(reopened.DurableLsn(), 0x100u);
+	EXPECT_EQ(Query(reopened.Handle(), "SELECT lsn, end_lsn FROM _mosta_checkpoint"), (Rows{{"0/100", "256"}}));
 }
 
 TEST(SqliteSink, DeliversMessagesAsCheckpointsOnly) {
