@@ -28,6 +28,7 @@
 # The binaries: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar; MOSTA_TEST_MONGOD_BIN,
 # default build/test/support/mosta-test-mongod. pymongo is Debian's python3-pymongo (/usr/bin/python3).
 # Prints "cdc_failover: N passed, N failed"; exits non-zero on failure.
+# mosta-test: own cluster (it kills or demotes its primary: scripts/run-decoding-tests gives it one)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -90,12 +91,7 @@ CREATE EXTENSION mostajs;
 SQL
 primary_port=$PGPORT
 
-# env_value OUTPUT NAME: the value of "export NAME=..." in pg-cluster's output
-env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
-out=$(MOSTA_CLUSTER_NAME=standby1 scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") ||
-	fail_setup "scripts/pg-cluster standby failed"
-standby_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
-standby_port=$(env_value "$out" PGPORT)
+start_standby standby1 standby_dir standby_port
 on_primary() { psql -X -At -h 127.0.0.1 -p "$primary_port" -d "$db" -c "$1" 2>/dev/null; }
 on_standby() { psql -X -At -h 127.0.0.1 -p "$standby_port" -d "$db" -c "$1" 2>/dev/null; }
 [ "$(on_standby "SELECT pg_is_in_recovery()")" = t ] && ok "standby1 is in recovery" ||

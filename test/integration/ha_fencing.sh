@@ -21,6 +21,7 @@
 # Every server and process it starts is stopped on exit (trap).
 # The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default build/sidecar/mosta-sidecar.
 # Prints "ha_fencing: N passed, N failed"; exits non-zero on failure.
+# mosta-test: own cluster (it kills or demotes its primary: scripts/run-decoding-tests gives it one)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -52,15 +53,8 @@ source test/integration/lib/ha_nodes.sh
 psql_db -c "CREATE EXTENSION mostajs" -c "CREATE TABLE ha_load (id int PRIMARY KEY)" ||
 	{ not_ok "CREATE EXTENSION mostajs"; finish; }
 
-env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
-out=$(MOSTA_CLUSTER_NAME=standby1 scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") ||
-	fail_setup "scripts/pg-cluster standby (standby1) failed"
-s1_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
-s1_port=$(env_value "$out" PGPORT)
-out=$(MOSTA_CLUSTER_NAME=standby2 scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") ||
-	fail_setup "scripts/pg-cluster standby (standby2) failed"
-s2_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
-s2_port=$(env_value "$out" PGPORT)
+start_standby standby1 s1_dir s1_port
+start_standby standby2 s2_dir s2_port
 n1_port=$PGPORT
 n1_data=$MOSTA_CLUSTER_DIR/data
 all="host=127.0.0.1,127.0.0.1,127.0.0.1 port=$n1_port,$s1_port,$s2_port dbname=$db user=postgres"

@@ -49,16 +49,8 @@ INSERT INTO t SELECT i, 'seed ' || i FROM generate_series(1, 100) i;
 CREATE EXTENSION mostajs;
 SQL
 
-# env_value OUTPUT NAME: the value of "export NAME=..." in pg-cluster's output
-env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
-out=$(MOSTA_CLUSTER_NAME=standby1 scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") ||
-	fail_setup "scripts/pg-cluster standby failed (standby1)"
-standby1_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
-standby1_port=$(env_value "$out" PGPORT)
-out=$(MOSTA_CLUSTER_NAME=standby2 scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") ||
-	fail_setup "scripts/pg-cluster standby failed (standby2)"
-standby2_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
-standby2_port=$(env_value "$out" PGPORT)
+start_standby standby1 standby1_dir standby1_port
+start_standby standby2 standby2_dir standby2_port
 on_port() { psql -X -At -h 127.0.0.1 -p "$1" -d "$db" -c "$2"; }
 standby_uri() { echo "host=127.0.0.1 port=$1 dbname=$db user=postgres"; }
 

@@ -40,12 +40,7 @@ cleanup_extra() {
 use_database mosta_standby_status_$$
 psql_db -c "CREATE EXTENSION mostajs" || { not_ok "CREATE EXTENSION mostajs"; finish; }
 
-# env_value OUTPUT NAME: the value of "export NAME=..." in pg-cluster's output
-env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
-
-out=$(MOSTA_CLUSTER_NAME=standby scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") || fail_setup "scripts/pg-cluster standby failed"
-standby_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
-standby_port=$(env_value "$out" PGPORT)
+start_standby standby standby_dir standby_port
 out=$(scripts/pg-cluster start) || fail_setup "scripts/pg-cluster start failed"
 other_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
 other_port=$(env_value "$out" PGPORT)

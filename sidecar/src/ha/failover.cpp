@@ -93,39 +93,6 @@ EstimateLoss(Lsn promoted_lsn, const std::vector<Lsn> &seen_lsns, std::optional<
 	return loss;
 }
 
-std::string
-JsonQuote(const std::string &text) {
-	std::string out = "\"";
-	for (unsigned char c : text) {
-		switch (c) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\r':
-			out += "\\r";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		default:
-			if (c < 0x20) {
-				char escaped[8];
-				std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-				out += escaped;
-			} else {
-				out += static_cast<char>(c);
-			}
-		}
-	}
-	return out + "\"";
-}
-
 namespace {
 
 using Clock = std::chrono::steady_clock;

@@ -21,6 +21,7 @@
 
 #include "app/config.hpp"
 #include "ha/node_probe.hpp"
+#include "mosta/common/canonical_row.hpp"
 #include "pg/lsn.hpp"
 
 namespace mosta::sidecar::ha {
@@ -69,8 +70,8 @@ struct PossibleLoss {
 PossibleLoss EstimateLoss(Lsn promoted_lsn, const std::vector<Lsn> &seen_lsns,
 						  std::optional<Lsn> master_at_last_observation, bool master_read);
 
-// JsonQuote returns text as a JSON string literal (quotes, backslash and control characters escaped).
-std::string JsonQuote(const std::string &text);
+// JSON strings in activity details: JsonQuote of mosta/common/canonical_row.hpp (PostgreSQL's escape_json)
+using mosta::JsonQuote;
 
 // RunFailover runs the failover subcommand on context and returns the exit status: 0 when a standby was promoted
 // and the catalog says so, 1 when refused (nothing changed) or failed (what was done is printed).

@@ -62,6 +62,21 @@ require_cluster() {
 	done
 }
 
+# env_value OUTPUT NAME: the value of "export NAME=..." in scripts/pg-cluster's output.
+env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
+
+# start_standby NAME DIR_VAR PORT_VAR: starts a streaming standby of $MOSTA_CLUSTER_DIR (scripts/pg-cluster standby)
+# whose cluster_name, the application_name the primary's synchronous_standby_names names, is NAME, and sets the
+# variables named DIR_VAR and PORT_VAR to its directory and port; the test stops it (scripts/pg-cluster stop DIR in
+# its cleanup_extra). A standby that cannot start fails the setup.
+start_standby() {
+	local out
+	out=$(MOSTA_CLUSTER_NAME=$1 scripts/pg-cluster standby "$MOSTA_CLUSTER_DIR") ||
+		fail_setup "scripts/pg-cluster standby ($1) failed"
+	printf -v "$2" '%s' "$(env_value "$out" MOSTA_CLUSTER_DIR)"
+	printf -v "$3" '%s' "$(env_value "$out" PGPORT)"
+}
+
 require_sidecar() {
 	BINARY=${MOSTA_SIDECAR_BIN:-${MOSTA_SIDECAR:-build/sidecar/mosta-sidecar}}
 	[ -x "$BINARY" ] || fail_setup "$BINARY not found: build it with cmake -S . -B build && cmake --build build -j2"
