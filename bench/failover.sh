@@ -15,8 +15,11 @@
 # from its start to the end of the promotion). The variants take turns; the median of BENCH_RUNS runs of each is
 # printed. Goal (issue 13): a writable new primary < 5 s after the command.
 #
-# Settings: BENCH_RUNS (default 3), MOSTA_SIDECAR (default build/release/sidecar/mosta-sidecar, else
-# build/sidecar/mosta-sidecar). Needs the mostajs extension installed (make install; bench/run-all does it).
+# It then runs bench/switchover.sh (a switchover's write downtime) and bench/resync.sh (the re-sync after a
+# failover against a full copy), so that one command prints the three figures of the issue.
+#
+# Settings: BENCH_FAILOVER_ONLY=1 (this figure alone), BENCH_RUNS (default 3), MOSTA_SIDECAR (default
+# build/release/sidecar/mosta-sidecar, else build/sidecar/mosta-sidecar). Needs the mostajs extension installed (make install; bench/run-all does it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -147,3 +150,12 @@ printf '  %-62s %8s ms\n' "  the command's total (checks, promote, catalog, repo
 printf '  %-62s %8s ms\n' "  the command's start to the end of the promotion" "$writable"
 awk -v o="$ours" -v a="$anchor" 'BEGIN { printf "  ratio ours/anchor %53.2f\n", o / a }'
 awk -v o="$ours" 'BEGIN { printf "  goal: writable < 5000 ms after the command: %s\n", (o < 5000 ? "met" : "NOT met") }'
+
+# the other two figures of issue 13 (item 8) in the same command: switchover write downtime and the re-sync after
+# a failover against a full copy (BENCH_FAILOVER_ONLY=1 leaves them out)
+if [ "${BENCH_FAILOVER_ONLY:-0}" != 1 ]; then
+	echo
+	bash bench/switchover.sh
+	echo
+	bash bench/resync.sh
+fi
