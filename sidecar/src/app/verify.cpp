@@ -28,6 +28,7 @@
 #include "pg/connection.hpp"
 #include "sink/sqlite_db.hpp"
 #include "sink/sqlite_table.hpp"
+#include "util/run_to_exit.hpp"
 
 namespace mosta::sidecar {
 
@@ -257,16 +258,7 @@ VerifyRule(const Config &config) {
 
 int
 RunVerify(asio::io_context &context, const Config &config) {
-	int status = 1;
-	std::exception_ptr failure;
-	asio::co_spawn(context, VerifyRule(config), [&](std::exception_ptr error, int result) {
-		failure = error;
-		status = result;
-	});
-	context.run();
-	if (failure)
-		std::rethrow_exception(failure);
-	return status;
+	return RunToExit(context, VerifyRule(config));
 }
 
 } // namespace mosta::sidecar

@@ -17,6 +17,7 @@
 #include "ha/promotion.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
+#include "util/run_to_exit.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -561,16 +562,7 @@ Failover(const Config &config) {
 
 int
 RunFailover(asio::io_context &context, const Config &config) {
-	int status = 1;
-	std::exception_ptr failure;
-	asio::co_spawn(context, Failover(config), [&](std::exception_ptr error, int result) {
-		failure = error;
-		status = result;
-	});
-	context.run();
-	if (failure)
-		std::rethrow_exception(failure);
-	return status;
+	return RunToExit(context, Failover(config));
 }
 
 } // namespace mosta::sidecar::ha

@@ -27,6 +27,7 @@
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/connection.hpp"
+#include "pg/conninfo_options.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -39,40 +40,6 @@ namespace {
 constexpr std::chrono::milliseconds kPeerTimeout{2'000};
 // kServerTimeout bounds pg_ctl start and stop.
 constexpr std::chrono::seconds kServerTimeout{60};
-
-// ConninfoOptionsDeleter frees a PQconninfoParse result.
-struct ConninfoOptionsDeleter {
-	void
-	operator()(PQconninfoOption *options) const noexcept {
-		PQconninfoFree(options);
-	}
-};
-using ConninfoOptions = std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter>;
-
-// ParseConninfo parses conninfo with libpq; throws std::runtime_error (masked) when it cannot.
-ConninfoOptions
-ParseConninfo(const std::string &conninfo) {
-	char *error = nullptr;
-	ConninfoOptions options(PQconninfoParse(conninfo.c_str(), &error));
-	if (!options) {
-		std::string message = error != nullptr ? error : "out of memory";
-		PQfreemem(error);
-		while (!message.empty() && message.back() == '\n')
-			message.pop_back();
-		throw std::runtime_error("invalid connection string " + MaskCredentials(conninfo) + ": " +
-								 MaskCredentialsInText(message));
-	}
-	return options;
-}
-
-// Option returns the value of keyword in options ("" when unset).
-std::string
-Option(const ConninfoOptions &options, const std::string &keyword) {
-	for (const PQconninfoOption *option = options.get(); option->keyword != nullptr; ++option)
-		if (keyword == option->keyword && option->val != nullptr)
-			return option->val;
-	return {};
-}
 
 // AllNameSelf tells whether at least one peer answered, none of those is a primary, and every one of them names
 // self master.
@@ -227,13 +194,13 @@ SameServer(const std::string &a, const std::string &b) {
 		ConninfoOptions left = ParseConninfo(a);
 		ConninfoOptions right = ParseConninfo(b);
 		auto port = [](const ConninfoOptions &options) {
-			std::string value = Option(options, "port");
+			std::string value = ConninfoValue(options.get(), "port");
 			return value.empty() ? std::string("5432") : value;
 		};
 		auto host = [](const ConninfoOptions &options) {
-			std::string value = Option(options, "host");
+			std::string value = ConninfoValue(options.get(), "host");
 			if (value.empty())
-				value = Option(options, "hostaddr");
+				value = ConninfoValue(options.get(), "hostaddr");
 			return value == "localhost" ? std::string("127.0.0.1") : value;
 		};
 		return host(left) == host(right) && port(left) == port(right);

@@ -15,6 +15,7 @@
 
 #include "app/catalog.hpp"
 #include "mosta/common/conninfo.hpp"
+#include "pg/conninfo_options.hpp"
 #include "pg/errors.hpp"
 
 namespace mosta::sidecar::ha {
@@ -181,44 +182,9 @@ QuoteConninfoValue(const std::string &value) {
 	return quoted + "'";
 }
 
-namespace {
-
-// ConninfoOptionsDeleter frees a PQconninfoParse result.
-struct ConninfoOptionsDeleter {
-	void
-	operator()(PQconninfoOption *options) const noexcept {
-		PQconninfoFree(options);
-	}
-};
-
-// SplitList splits a libpq comma-separated list ("a,b,,c": empty items kept, as libpq keeps them).
-std::vector<std::string>
-SplitList(const std::string &list) {
-	std::vector<std::string> items;
-	std::size_t start = 0;
-	for (;;) {
-		std::size_t comma = list.find(',', start);
-		items.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-		if (comma == std::string::npos)
-			return items;
-		start = comma + 1;
-	}
-}
-
-} // namespace
-
 std::vector<std::string>
 SplitHosts(const std::string &conninfo) {
-	char *error = nullptr;
-	std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> options(PQconninfoParse(conninfo.c_str(), &error));
-	if (!options) {
-		std::string message = error != nullptr ? error : "out of memory";
-		PQfreemem(error);
-		while (!message.empty() && message.back() == '\n')
-			message.pop_back();
-		throw std::runtime_error("invalid connection string " + MaskCredentials(conninfo) + ": " +
-								 MaskCredentialsInText(message));
-	}
+	ConninfoOptions options = ParseConninfo(conninfo);
 	std::vector<std::string> hosts, addresses, ports;
 	std::string rest;
 	for (const PQconninfoOption *option = options.get(); option->keyword != nullptr; ++option) {
@@ -226,11 +192,11 @@ SplitHosts(const std::string &conninfo) {
 			continue;
 		const std::string keyword = option->keyword;
 		if (keyword == "host")
-			hosts = SplitList(option->val);
+			hosts = SplitConninfoList(option->val);
 		else if (keyword == "hostaddr")
-			addresses = SplitList(option->val);
+			addresses = SplitConninfoList(option->val);
 		else if (keyword == "port")
-			ports = SplitList(option->val);
+			ports = SplitConninfoList(option->val);
 		else if (keyword != "target_session_attrs")
 			rest += " " + keyword + "=" + QuoteConninfoValue(option->val);
 	}

@@ -16,6 +16,7 @@
 
 #include "app/catalog.hpp"
 #include "mosta/common/conninfo.hpp"
+#include "pg/conninfo_options.hpp"
 #include "pg/errors.hpp"
 
 namespace mosta::sidecar::ha {
@@ -39,14 +40,6 @@ Pause(std::chrono::milliseconds step) {
 	boost::system::error_code ignored;
 	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
-
-// ConninfoOptionsDeleter frees a PQconninfoParse result.
-struct ConninfoOptionsDeleter {
-	void
-	operator()(PQconninfoOption *options) const noexcept {
-		PQconninfoFree(options);
-	}
-};
 
 // Promote is PromoteStandby's work, without its deadline.
 asio::awaitable<PromotionResult>
@@ -162,16 +155,7 @@ SwapMaster(PgConnection &conn, const std::string &project, const std::string &ne
 
 std::string
 PrimaryConninfo(const std::string &conninfo, const std::string &application_name) {
-	char *error = nullptr;
-	std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> options(PQconninfoParse(conninfo.c_str(), &error));
-	if (!options) {
-		std::string message = error != nullptr ? error : "out of memory";
-		PQfreemem(error);
-		while (!message.empty() && message.back() == '\n')
-			message.pop_back();
-		throw std::runtime_error("invalid connection string " + MaskCredentials(conninfo) + ": " +
-								 MaskCredentialsInText(message));
-	}
+	ConninfoOptions options = ParseConninfo(conninfo);
 	static const std::set<std::string> kDropped = {
 		"password", "dbname", "replication", "target_session_attrs", "application_name", "fallback_application_name"};
 	std::string result;

@@ -21,6 +21,7 @@
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
 #include "pg/lsn.hpp"
+#include "util/run_to_exit.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -470,21 +471,12 @@ Switchover(const SwitchoverCommand &command) {
 
 int
 RunSwitchover(asio::io_context &context, const SwitchoverCommand &command) {
-	int status = 1;
-	asio::co_spawn(context, Switchover(command), [&](std::exception_ptr failure, int result) {
-		if (failure) {
-			try {
-				std::rethrow_exception(failure);
-			} catch (...) {
-				Print("switchover of project " + command.project + ": " + CurrentErrorText());
-			}
-			status = 1;
-			return;
-		}
-		status = result;
-	});
-	context.run();
-	return status;
+	try {
+		return RunToExit(context, Switchover(command));
+	} catch (...) {
+		Print("switchover of project " + command.project + ": " + CurrentErrorText());
+		return 1;
+	}
 }
 
 } // namespace mosta::sidecar::ha

@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "pg/conninfo_options.hpp"
 #include "pg/errors.hpp"
 
 namespace mosta::sidecar {
@@ -55,43 +56,6 @@ Quote(std::string_view text, char quote) {
 	}
 	quoted += quote;
 	return quoted;
-}
-
-// ConninfoOptionsHandle frees PQconninfo's array.
-struct ConninfoOptionsFree {
-	void
-	operator()(PQconninfoOption *options) const noexcept {
-		PQconninfoFree(options);
-	}
-};
-using ConninfoOptionsHandle = std::unique_ptr<PQconninfoOption, ConninfoOptionsFree>;
-
-// SplitList splits a libpq host, hostaddr or port list at its commas ("" gives no element).
-std::vector<std::string>
-SplitList(const char *list) {
-	std::vector<std::string> items;
-	if (list == nullptr || *list == '\0')
-		return items;
-	std::string current;
-	for (const char *p = list; *p != '\0'; ++p) {
-		if (*p == ',') {
-			items.push_back(current);
-			current.clear();
-		} else {
-			current += *p;
-		}
-	}
-	items.push_back(current);
-	return items;
-}
-
-// OptionValue returns the value of keyword in options ("" when unset).
-std::string
-OptionValue(const PQconninfoOption *options, std::string_view keyword) {
-	for (const PQconninfoOption *option = options; option->keyword != nullptr; ++option)
-		if (keyword == option->keyword && option->val != nullptr)
-			return option->val;
-	return {};
 }
 
 } // namespace
@@ -141,19 +105,19 @@ PgConnection::Connect(std::string_view conninfo, ConnectionKind kind) {
 		throw error;
 	}
 	// the options as libpq resolved them (conninfo, PG* variables, defaults): connect_timeout and the host list
-	ConninfoOptionsHandle options(PQconninfo(conn_.get()));
+	ConninfoOptions options(PQconninfo(conn_.get()));
 	int timeout = 0;
 	std::vector<std::string> hosts, addresses, ports;
 	if (options != nullptr) {
-		std::string text = OptionValue(options.get(), "connect_timeout");
+		std::string text = ConninfoValue(options.get(), "connect_timeout");
 		timeout = text.empty() ? 0 : std::atoi(text.c_str());
-		hosts = SplitList(OptionValue(options.get(), "host").c_str());
-		addresses = SplitList(OptionValue(options.get(), "hostaddr").c_str());
-		ports = SplitList(OptionValue(options.get(), "port").c_str());
+		hosts = SplitConninfoList(ConninfoValue(options.get(), "host"));
+		addresses = SplitConninfoList(ConninfoValue(options.get(), "hostaddr"));
+		ports = SplitConninfoList(ConninfoValue(options.get(), "port"));
 	}
 	const std::size_t count = std::max(hosts.size(), addresses.size());
 	const bool one_by_one = timeout > 0 && count > 1 &&
-							OptionValue(options.get(), "target_session_attrs") != "prefer-standby" &&
+							ConninfoValue(options.get(), "target_session_attrs") != "prefer-standby" &&
 							(ports.size() <= 1 || ports.size() == count);
 	try {
 		if (!one_by_one) {
