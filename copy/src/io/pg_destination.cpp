@@ -2,8 +2,9 @@
  * pg_destination.cpp
  *     The PostgreSQL destination (restore): a backup's tables loaded into a database, as pg_restore does it:
  *     pre-data (model/ddl.hpp: schemas, types, sequences, tables) before the rows, the rows with COPY ... FROM
- *     STDIN in text format (io/pg_destination_copy.hpp), post-data (sequence values, primary keys, unique
- *     constraints, indexes, then foreign keys) after them, so that each index is built once over all the rows.
+ *     STDIN in text format (io/sql_dump_copy_text.hpp, shared with the SQL dump), post-data (sequence values,
+ *     primary keys, unique constraints, indexes, then foreign keys) after them, so that each index is built once
+ *     over all the rows.
  *
  *     The target must be empty where the backup goes: with --create-tables every table is created (one that
  *     already exists is refused); without it every table must exist with the backup's copied columns, and only the
@@ -26,7 +27,7 @@
 #include <set>
 
 #include "io/open.hpp"
-#include "io/pg_destination_copy.hpp"
+#include "io/sql_dump_copy_text.hpp"
 #include "io/pg_destination_session.hpp"
 #include "model/ddl.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -184,7 +185,7 @@ PgTableWriter::Write(const RowBatch &batch) {
 						" copied columns");
 	const std::size_t rows = batch.Rows();
 	for (std::size_t row = 0; row < rows; ++row) {
-		AppendCopyRows(batch, row, row + 1, buffer_);
+		AppendCopyRow(batch, row, buffer_);
 		if (buffer_.size() >= kChunkBytes)
 			Send();
 	}
