@@ -40,7 +40,15 @@ namespace {
 // kChunkBytes is how many bytes of COPY text are handed to libpq at once.
 constexpr std::size_t kChunkBytes = 64 * 1024;
 
-// kMaintenanceWorkMem is the session's maintenance_work_mem for the post-data index builds (64MB by default).
+// kRestoreSettingsSql is what every connection of a restore sets besides kSessionSettingsSql, as pg_restore does:
+// no statement, lock or idle timeout of the server's defaults cuts a long load short, and no NOTICE ("schema ...
+// already exists, skipping") reaches stderr.
+constexpr const char *kRestoreSettingsSql =
+	"SET statement_timeout = 0; SET lock_timeout = 0; "
+	"SET idle_in_transaction_session_timeout = 0; SET client_min_messages = warning";
+
+// kMaintenanceWorkMemSql is the main connection's maintenance_work_mem, for the post-data index builds (64MB by
+// default: a big table's index sorts in fewer passes).
 constexpr const char *kMaintenanceWorkMemSql = "SET maintenance_work_mem = '256MB'";
 
 // Excerpt returns a statement's start for a message.
@@ -219,6 +227,7 @@ void
 PgDestination::Begin(const DatabaseSchema &schema, const SnapshotInfo &) {
 	schema_ = schema;
 	main_ = std::make_unique<PgSession>(uri_, described_);
+	main_->Exec(kRestoreSettingsSql, "setting the session up");
 	main_->Exec(kMaintenanceWorkMemSql, "setting the session up");
 	main_->Exec("BEGIN", "starting the restore");
 	in_transaction_ = true;
@@ -340,6 +349,7 @@ PgDestination::OpenTable(const TableDef &table) {
 		}
 	}
 	auto own = std::make_unique<PgSession>(uri_, described_);
+	own->Exec(kRestoreSettingsSql, "setting the session up");
 	own->Exec("SET synchronous_commit = off", "setting the session up");
 	PgSession &session = *own;
 	return std::make_unique<PgTableWriter>(*this, *ours, session, std::move(own));
@@ -432,6 +442,7 @@ PgDestination::Abort() noexcept {
 		if (!created && loaded.empty())
 			return;
 		PgSession session(uri_, described_);
+		session.TryExec("SET client_min_messages = warning");
 		if (created) {
 			DropCreated(session);
 		} else {
