@@ -13,7 +13,7 @@
 # after the CMake build (MOSTA_COPY_BIN and MOSTA_COPY_TESTS override the binaries' paths). Prints "ok"/"not ok"
 # per check, then "N passed, N failed"; exits non-zero when a check failed.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=lib/tap.sh
 source test/integration/lib/tap.sh
 tap_init copy_restore
