@@ -9,8 +9,8 @@
  *                                                mosta_checksum encoding); SQL, when given, runs on a connection of
  *                                                its own right after the snapshot is taken (it must not be seen)
  *       copy_pg_probe schema URI                 print the schema document
- *       copy_pg_probe bench URI TABLE BATCH      read TABLE (PgText), then convert every batch to Canonical; print
- *                                                rows, bytes and the seconds of each
+ *       copy_pg_probe bench URI TABLE BATCH      read TABLE (PgText), convert every batch to Canonical and back;
+ *                                                print rows, bytes and the seconds of each step
  */
 #include <algorithm>
 #include <atomic>
@@ -131,7 +131,7 @@ Bench(const std::string &uri, const std::string &table_name, std::size_t batch_r
 	auto reader = source->OpenTable(*table);
 	RowBatch batch(table->CopiedColumns().size(), ValueForm::PgText);
 	std::size_t rows = 0, bytes = 0;
-	double read_seconds = 0, convert_seconds = 0;
+	double read_seconds = 0, convert_seconds = 0, back_seconds = 0;
 	auto start = Clock::now();
 	while (reader->Next(batch, batch_rows)) {
 		auto read_end = Clock::now();
@@ -139,13 +139,16 @@ Bench(const std::string &uri, const std::string &table_name, std::size_t batch_r
 		rows += batch.Rows();
 		bytes += batch.Bytes();
 		RowBatch canonical = mosta::copy::ConvertBatch(batch, *table, ValueForm::Canonical);
+		auto convert_end = Clock::now();
+		convert_seconds += std::chrono::duration<double>(convert_end - read_end).count();
+		RowBatch back = mosta::copy::ConvertBatch(canonical, *table, ValueForm::PgText);
 		start = Clock::now();
-		convert_seconds += std::chrono::duration<double>(start - read_end).count();
+		back_seconds += std::chrono::duration<double>(start - convert_end).count();
 	}
 	reader.reset();
 	source->Close();
-	std::printf("rows %zu bytes %zu read_seconds %.3f convert_seconds %.3f\n", rows, bytes, read_seconds,
-				convert_seconds);
+	std::printf("rows %zu bytes %zu read_seconds %.3f convert_seconds %.3f back_seconds %.3f\n", rows, bytes,
+				read_seconds, convert_seconds, back_seconds);
 	return 0;
 }
 
