@@ -4,7 +4,7 @@
 # driver, test/cpp/copy/support): for every table and every copied column, the checksum of the canonical batches
 # (PgText converted by ConvertBatch) must equal the extension's mosta_checksum of the same columns, i.e. each
 # value's converted text equals mosta.canonical_text. Then: --jobs 3 (exported snapshot) reads the same; rows
-# committed after the snapshot was taken are not seen (jobs 1 and 3); the schema model (types in dependency
+# committed after the snapshot was taken are not seen (jobs 1 and 3); a read abandoned half way; the schema model (types in dependency
 # order, partitions under their root, sequences and their owners, post-data, references, the mostajs catalog left
 # out, credentials masked); a composite column is refused naming it; a database without the extension reads the
 # same; a hot standby reads the same. Prints "copy_pg_source: N passed, N failed".
@@ -113,6 +113,24 @@ if "$PROBE" checksums "$uri" 1 >"$work/after" 2>"$work/err" &&
 	ok "a second read matches mosta_checksum again"
 else
 	not_ok "a second read matches mosta_checksum again"
+fi
+
+# 3b. a read stopped half way (the runner aborting): cancelled at once; with --jobs 1 a cancelled COPY fails the
+# snapshot's transaction and later reads say so (unless the cancel came after the COPY had ended: then they read
+# every row), with workers the others read on
+rows_of() { grep $'\t\\*\t' "$work/jobs1" | cut -f1,3 | tr '\t' ' '; }
+if timeout 60 "$PROBE" abandon "$uri" 1 zoo.measures >"$work/abandon1" 2>"$work/err" &&
+	{ [ "$(grep -c 'error: .*a table read was abandoned, the snapshot is lost$' "$work/abandon1")" -eq 7 ] ||
+		diff <(sed 1d "$work/abandon1" | sort) <(rows_of | sort) >/dev/null; }; then
+	ok "jobs 1: after a read abandoned half way, later reads fail saying the snapshot is lost (or read every row)"
+else
+	not_ok "jobs 1: a read abandoned half way: $(cat "$work/abandon1" "$work/err")"
+fi
+if timeout 60 "$PROBE" abandon "$uri" 2 zoo.measures >"$work/abandon2" 2>"$work/err" &&
+	grep -qx 'zoo.values 4' "$work/abandon2" && grep -qx 'zoo.measures 300' "$work/abandon2"; then
+	ok "jobs 2: a read abandoned half way, the next readers read every table"
+else
+	not_ok "jobs 2: a read abandoned half way: $(cat "$work/abandon2" "$work/err")"
 fi
 
 # 4. the schema model

@@ -82,7 +82,8 @@ class PgTableReader final : public TableReader {
   private:
 	// Finish reads COPY's end: its command result, then nothing.
 	void Finish();
-	// Abandon stops a COPY not read to its end (a cancel, then what is left is read and dropped).
+	// Abandon stops a COPY not read to its end (a cancel, then what is left is read and dropped); clean_ tells
+	// whether the transaction survived.
 	void Abandon() noexcept;
 
 	PgSource &source_;
@@ -301,6 +302,9 @@ PgTableReader::Abandon() noexcept {
 		PQfreemem(buffer);
 	while (PGresult *result = PQgetResult(lease_.conn))
 		PQclear(result);
+	// a cancel that came after the COPY had ended is ignored by the server: the transaction, and the snapshot,
+	// are then intact; a cancelled COPY leaves the transaction failed
+	clean_ = PQtransactionStatus(lease_.conn) == PQTRANS_INTRANS;
 }
 
 } // namespace

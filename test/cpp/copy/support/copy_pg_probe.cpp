@@ -9,6 +9,8 @@
  *                                                mosta_checksum encoding); SQL, when given, runs on a connection of
  *                                                its own right after the snapshot is taken (it must not be seen)
  *       copy_pg_probe schema URI                 print the schema document
+ *       copy_pg_probe abandon URI JOBS TABLE     stop reading TABLE after 10 rows, then read every table: print each
+ *                                                one's row count or error
  *       copy_pg_probe bench URI TABLE BATCH      read TABLE (PgText), convert every batch to Canonical and back;
  *                                                print rows, bytes and the seconds of each step
  */
@@ -152,6 +154,35 @@ Bench(const std::string &uri, const std::string &table_name, std::size_t batch_r
 	return 0;
 }
 
+// Abandon stops reading table after one batch of 10 rows, then reads every table again: prints what each read
+// gave ("schema.table rows", or "schema.table error: ...").
+int
+Abandon(const std::string &uri, int jobs, const std::string &table_name) {
+	auto source = mosta::copy::MakePgSource(uri, jobs);
+	source->Open();
+	for (const auto &table : source->Schema().tables)
+		if (table.QualifiedName() == table_name) {
+			auto reader = source->OpenTable(table);
+			RowBatch batch(table.CopiedColumns().size(), reader->Form());
+			reader->Next(batch, 10);
+			std::cout << "abandoned " << table_name << " after " << batch.Rows() << " rows\n";
+		}
+	for (const auto &table : source->Schema().tables) {
+		try {
+			auto reader = source->OpenTable(table);
+			RowBatch batch(table.CopiedColumns().size(), reader->Form());
+			std::size_t rows = 0;
+			while (reader->Next(batch, kBatchRows))
+				rows += batch.Rows();
+			std::cout << table.QualifiedName() << " " << rows << "\n";
+		} catch (const std::exception &error) {
+			std::cout << table.QualifiedName() << " error: " << error.what() << "\n";
+		}
+	}
+	source->Close();
+	return 0;
+}
+
 } // namespace
 
 int
@@ -167,9 +198,12 @@ main(int argc, char **argv) {
 			source->Close();
 			return 0;
 		}
+		if (mode == "abandon" && argc == 5)
+			return Abandon(argv[2], std::atoi(argv[3]), argv[4]);
 		if (mode == "bench" && argc == 5)
 			return Bench(argv[2], argv[3], static_cast<std::size_t>(std::atol(argv[4])));
-		std::cerr << "usage: copy_pg_probe checksums URI JOBS [SQL] | schema URI | bench URI TABLE BATCH\n";
+		std::cerr << "usage: copy_pg_probe checksums URI JOBS [SQL] | schema URI | abandon URI JOBS TABLE | bench URI "
+					 "TABLE BATCH\n";
 		return 2;
 	} catch (const std::exception &error) {
 		std::cerr << "copy_pg_probe: " << error.what() << "\n";
