@@ -4,7 +4,9 @@
  *     build/test/cpp/copy/copy_pg_probe, used by test/integration/copy_pg_source.sh and for measurements):
  *
  *       copy_pg_probe checksums URI JOBS [SQL]   read every table (JOBS threads, one snapshot), convert each batch
- *                                                to Canonical and print, sorted, one line per table and per copied
+ *                                                to Canonical (and back: it must give PostgreSQL's text again, or
+ *                                                the probe fails naming the value) and print, sorted, one line per
+ *                                                table and per copied
  *                                                column: "schema.table<TAB>column|*<TAB>rows<TAB>checksum" (the
  *                                                mosta_checksum encoding); SQL, when given, runs on a connection of
  *                                                its own right after the snapshot is taken (it must not be seen)
@@ -52,6 +54,14 @@ TableChecksums(mosta::copy::Source &source, const TableDef &table) {
 	RowBatch batch(copied.size(), reader->Form());
 	while (reader->Next(batch, kBatchRows)) {
 		RowBatch canonical = mosta::copy::ConvertBatch(batch, table, ValueForm::Canonical);
+		RowBatch back = mosta::copy::ConvertBatch(canonical, table, ValueForm::PgText);
+		for (std::size_t r = 0; r < batch.Rows(); ++r)
+			for (std::size_t c = 0; c < copied.size(); ++c)
+				if (back.Field(r, c) != batch.Field(r, c))
+					throw std::runtime_error(table.QualifiedName() + "." + table.columns[copied[c]].name + ": \"" +
+											 std::string(batch.Field(r, c).value_or("NULL")) + "\" came back as \"" +
+											 std::string(back.Field(r, c).value_or("NULL")) + "\" from \"" +
+											 std::string(canonical.Field(r, c).value_or("NULL")) + "\"");
 		for (std::size_t r = 0; r < canonical.Rows(); ++r) {
 			std::vector<mosta::CanonicalColumn> row;
 			for (std::size_t c = 0; c < copied.size(); ++c) {
