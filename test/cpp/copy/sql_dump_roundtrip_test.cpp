@@ -203,7 +203,7 @@ TEST(SqlDump, TruncatedDumpIsRefused) {
 	// cut inside the rows of zoo.values, after a few lines of them
 	std::size_t inside = text.find("\n", text.find("COPY \"zoo\".\"values\"")) + 40;
 	WriteFile(path, text.substr(0, inside));
-	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "line ", "zoo.values", "cut short"});
+	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "ends after line ", "zoo.values", "cut short"});
 	// cut before the post-data
 	WriteFile(path, text.substr(0, text.find("SELECT pg_catalog.setval(")));
 	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "-- mosta-copy dump complete", "cut short"});
