@@ -98,6 +98,8 @@ RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *
 		SourceGuard guard{nullptr};
 		source->Open();
 		guard.source = source.get();
+		if (stop != nullptr && stop->load())
+			throw Stopped("stopped by a signal"); // while the source waited for its locks: nothing begun yet
 		DatabaseSchema schema = SelectTables(source->Schema(), selection);
 
 		std::vector<std::unique_ptr<Destination>> destinations;
