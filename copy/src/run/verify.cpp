@@ -104,6 +104,54 @@ VerifyOne(std::unique_ptr<Source> source, const Manifest &manifest, const std::s
 	source->Close();
 }
 
+// CheckCrc reports file's size and CRC-32C against the manifest's; false when they differ or it cannot be read.
+bool
+CheckCrc(const WrittenFile &file, Report &report) {
+	std::uint64_t bytes = 0;
+	std::string crc;
+	try {
+		crc = FileCrc32c(file.path, &bytes);
+	} catch (const std::exception &e) {
+		report.Failure(file.path + ": " + e.what());
+		return false;
+	}
+	bool ok = bytes == file.bytes && crc == file.crc32c;
+	std::string text = file.path + ": " + std::to_string(bytes) + " bytes, CRC-32C " + crc;
+	if (!ok)
+		text += ", the manifest has " + std::to_string(file.bytes) + " bytes, CRC-32C " + file.crc32c;
+	report.Line(ok, text);
+	return ok;
+}
+
+using SourceMaker = std::function<std::unique_ptr<Source>(const Endpoint &)>;
+
+// VerifyFile checks one file of the manifest: size and CRC-32C, then its tables read back.
+void
+VerifyFile(const WrittenFile &file, const Manifest &manifest, const SourceMaker &make, int jobs,
+		   const std::atomic<bool> *stop, std::FILE *out, Report &report) {
+	std::optional<EndpointKind> kind = KindOf(file.kind);
+	if (!kind) {
+		report.Failure(file.path + ": unknown kind \"" + file.kind + "\"");
+		return;
+	}
+	if (*kind == EndpointKind::Postgres) {
+		std::fprintf(out, "skipped %s: a database (verify it with --against URI)\n",
+					 MaskCredentials(file.path).c_str());
+		return;
+	}
+	// a damaged file is not read further: its tables would only repeat the news
+	if (!file.crc32c.empty() && !CheckCrc(file, report))
+		return;
+	std::unique_ptr<Source> source;
+	try {
+		source = make(Endpoint{*kind, file.path});
+	} catch (const std::exception &e) {
+		report.Failure(file.path + ": " + e.what());
+		return;
+	}
+	VerifyOne(std::move(source), manifest, file.path, false, jobs, stop, report);
+}
+
 } // namespace
 
 int
@@ -117,49 +165,13 @@ RunVerifyCommand(const Options &options, std::FILE *out, std::FILE *err, const s
 		return 2;
 	}
 	const int jobs = options.destination_options.jobs;
-	auto make = [&](const Endpoint &endpoint) {
+	SourceMaker make = [&](const Endpoint &endpoint) {
 		return open ? open(endpoint, manifest.schema) : OpenSource(endpoint, jobs, &manifest.schema);
 	};
 	Report report(out);
 	try {
-		for (const WrittenFile &file : manifest.files) {
-			std::optional<EndpointKind> kind = KindOf(file.kind);
-			if (!kind) {
-				report.Failure(file.path + ": unknown kind \"" + file.kind + "\"");
-				continue;
-			}
-			if (*kind == EndpointKind::Postgres) {
-				std::fprintf(out, "skipped %s: a database (verify it with --against URI)\n",
-							 MaskCredentials(file.path).c_str());
-				continue;
-			}
-			if (!file.crc32c.empty()) {
-				std::uint64_t bytes = 0;
-				std::string crc;
-				try {
-					crc = FileCrc32c(file.path, &bytes);
-				} catch (const std::exception &e) {
-					report.Failure(file.path + ": " + e.what());
-					continue;
-				}
-				if (bytes != file.bytes || crc != file.crc32c) {
-					report.Line(false, file.path + ": " + std::to_string(bytes) + " bytes, CRC-32C " + crc +
-										   ", the manifest has " + std::to_string(file.bytes) + " bytes, CRC-32C " +
-										   file.crc32c);
-					continue; // a damaged file is not read further: its tables would only repeat the news
-				}
-				report.Line(true, file.path + ": " + std::to_string(bytes) + " bytes, CRC-32C " + crc);
-			}
-			Endpoint endpoint{*kind, file.path};
-			std::unique_ptr<Source> source;
-			try {
-				source = make(endpoint);
-			} catch (const std::exception &e) {
-				report.Failure(file.path + ": " + e.what());
-				continue;
-			}
-			VerifyOne(std::move(source), manifest, file.path, false, jobs, stop, report);
-		}
+		for (const WrittenFile &file : manifest.files)
+			VerifyFile(file, manifest, make, jobs, stop, out, report);
 		if (!options.against.empty()) {
 			Endpoint endpoint{EndpointKind::Postgres, options.against};
 			std::unique_ptr<Source> source;
