@@ -152,6 +152,15 @@ check "verify checks each file's CRC-32C and each table of each file" \
 check "verify --against the live database exits 0" [ $? -eq 0 ]
 check "verify --against masks the password" eval '! grep -qF s3cr3t-pw "$work/out.against" "$work/log.against"'
 
+# A JSON directory (one file per table): each file in it is listed with its CRC-32C; a damaged one is named.
+"$COPY" verify "$work/j2/daily.manifest.json" >"$work/out.j2verify" 2>&1
+check "verify of the --jobs 2 backup (SQLite + a JSON directory) exits 0" [ $? -eq 0 ]
+check "verify checks each file of the JSON directory" contains "$work/out.j2verify" "ok $work/j2/json/zoo.values.json: "
+printf 'x' >>"$work/j2/json/zoo.values.json"
+"$COPY" verify "$work/j2/daily.manifest.json" >"$work/out.j2bad" 2>&1
+check "a damaged file in a JSON directory: exit 1" [ $? -eq 1 ]
+check "a damaged file in a JSON directory is named" contains "$work/out.j2bad" "MISMATCH $work/j2/json/zoo.values.json: "
+
 # 3. Restore each file into an empty database: the same checksums.
 for kind in sqlite sql-dump json; do
 	case $kind in sqlite) file=$b/daily.sqlite ;; sql-dump) file=$b/daily.sql ;; json) file=$b/daily.json ;; esac

@@ -177,7 +177,8 @@ RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *
 			manifest.snapshot = source->Snapshot();
 			manifest.schema = schema;
 			manifest.tables = result.tables;
-			manifest.files = result.files;
+			for (const WrittenFile &file : result.files)
+				manifest.files.push_back(ManifestFile{file, {}});
 			manifest.elapsed_ms = result.elapsed.count();
 			WriteManifest(names.manifest, manifest);
 		}

@@ -127,7 +127,7 @@ using SourceMaker = std::function<std::unique_ptr<Source>(const Endpoint &)>;
 
 // VerifyFile checks one file of the manifest: size and CRC-32C, then its tables read back.
 void
-VerifyFile(const WrittenFile &file, const Manifest &manifest, const SourceMaker &make, int jobs,
+VerifyFile(const ManifestFile &file, const Manifest &manifest, const SourceMaker &make, int jobs,
 		   const std::atomic<bool> *stop, std::FILE *out, Report &report) {
 	std::optional<EndpointKind> kind = KindOf(file.kind);
 	if (!kind) {
@@ -141,6 +141,11 @@ VerifyFile(const WrittenFile &file, const Manifest &manifest, const SourceMaker 
 	}
 	// a damaged file is not read further: its tables would only repeat the news
 	if (!file.crc32c.empty() && !CheckCrc(file, report))
+		return;
+	bool parts_ok = true;
+	for (const WrittenFile &part : file.parts)
+		parts_ok = CheckCrc(part, report) && parts_ok;
+	if (!parts_ok)
 		return;
 	std::unique_ptr<Source> source;
 	try {
@@ -170,7 +175,7 @@ RunVerifyCommand(const Options &options, std::FILE *out, std::FILE *err, const s
 	};
 	Report report(out);
 	try {
-		for (const WrittenFile &file : manifest.files)
+		for (const ManifestFile &file : manifest.files)
 			VerifyFile(file, manifest, make, jobs, stop, out, report);
 		if (!options.against.empty()) {
 			Endpoint endpoint{EndpointKind::Postgres, options.against};

@@ -331,7 +331,11 @@ TEST(RunManifest, RoundTripAndRefusals) {
 	manifest.snapshot.source = "postgresql://u:secret@h/db";
 	manifest.schema.tables = {MakeTable("a", "b\"q", {"x"})};
 	manifest.tables = {{"a", "b\"q", 5, 0, std::string(64, 'f')}};
-	manifest.files = {{"json", "/abs/x.json", 12, "0badf00d"}, {"mongodb", "mongodb://u:secret@h/b", 0, ""}};
+	manifest.files = {
+		ManifestFile{{"json", "/abs/x.json", 12, "0badf00d"}, {}},
+		ManifestFile{{"mongodb", "mongodb://u:secret@h/b", 0, ""}, {}},
+		ManifestFile{{"json", "/abs/dir/", 30, ""},
+					 {{"json", "/abs/dir/a.json", 10, "00000001"}, {"json", "/abs/dir/b.json", 20, "00000002"}}}};
 	manifest.elapsed_ms = 42;
 	std::string text = ManifestToJson(manifest);
 	EXPECT_EQ(text.find("secret"), std::string::npos) << text;
@@ -341,7 +345,11 @@ TEST(RunManifest, RoundTripAndRefusals) {
 	EXPECT_EQ(back.tables.size(), 1U);
 	EXPECT_EQ(back.tables[0].name, "b\"q");
 	EXPECT_EQ(back.tables[0].rows, 5U);
-	EXPECT_EQ(back.files.size(), 2U);
+	ASSERT_EQ(back.files.size(), 3U);
+	ASSERT_EQ(back.files[2].parts.size(), 2U);
+	EXPECT_EQ(back.files[2].parts[1].path, "/abs/dir/b.json");
+	EXPECT_EQ(back.files[2].parts[1].bytes, 20U);
+	EXPECT_EQ(back.files[2].parts[1].crc32c, "00000002");
 	EXPECT_EQ(back.files[0].crc32c, "0badf00d");
 	EXPECT_EQ(back.files[1].path, "mongodb://u:***@h/b");
 	EXPECT_EQ(back.elapsed_ms, 42);
