@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "io/open.hpp"
 #include "io/staged_path.hpp"
@@ -81,6 +82,22 @@ PlanNames(const Options &options, std::chrono::system_clock::time_point now) {
 	names.manifest = names.undated_manifest;
 	if (options.keep > 0 && !names.manifest.empty())
 		names.manifest = DatedPath(names.manifest, stamp);
+	// two files under one name would share their temporary and overwrite each other
+	std::map<std::string, std::string> seen; // normal absolute path -> what writes it
+	auto claim = [&](const std::string &path, const std::string &what) {
+		std::error_code error;
+		std::string normal = std::filesystem::absolute(path, error).lexically_normal().string();
+		while (normal.size() > 1 && normal.back() == '/')
+			normal.pop_back();
+		auto [it, fresh] = seen.emplace(normal, what);
+		if (!fresh)
+			throw UsageError(what + " and " + it->second + " are the same file (" + path + "): give each its own name");
+	};
+	for (const Endpoint &endpoint : names.destinations)
+		if (IsFileKind(endpoint.kind))
+			claim(endpoint.target, std::string("--dest ") + EndpointKindName(endpoint.kind));
+	if (!names.manifest.empty())
+		claim(names.manifest, "the manifest");
 	return names;
 }
 

@@ -185,6 +185,23 @@ TEST(RunCommand, SelectionErrorsAreUsageErrors) {
 	EXPECT_EQ(ReadManifest(dir / "daily.manifest.json").tables.size(), 1U);
 }
 
+TEST(RunCommand, RefusesTwoFilesUnderOneName) {
+	TempDir dir;
+	CopyRunner run;
+	Options options = ParseOptions({"--source", "postgresql://u@h/db", "--dest", "sqlite", "--dest-file", dir / "daily",
+									"--dest", "json", "--dest-file", dir / "./daily", "--quiet"});
+	EXPECT_EQ(run(options), 2);
+	EXPECT_NE(run.err.Text().find("--dest json and --dest sqlite are the same file"), std::string::npos)
+		<< run.err.Text();
+	CopyRunner manifest;
+	options = Backup(dir);
+	options.manifest = dir / "daily.json";
+	EXPECT_EQ(manifest(options), 2);
+	EXPECT_NE(manifest.err.Text().find("the manifest and --dest json are the same file"), std::string::npos)
+		<< manifest.err.Text();
+	EXPECT_TRUE(run.destinations.empty() && manifest.destinations.empty()) << "refused before anything opened";
+}
+
 TEST(RunCommand, PlainProgressLines) {
 	TempDir dir;
 	CopyRunner run;
