@@ -141,6 +141,13 @@ PY
 else
 	not_ok "the JSON export: $(cat "$work/json.out")"
 fi
+# the line-by-line reader of docs/copy-formats.md ("Reading it line by line") reads every row
+sed -n '/^```python$/,/^```$/p' docs/copy-formats.md | sed '1d;$d' | sed "s|daily.json|$work/zoo.json|" |
+	sed 's/^\( *\)row = \(.*\)$/\1row = \2; print(len(row))/' >"$work/reader.py"
+rows=$(python3 "$work/reader.py" 2>&1 | wc -l)
+expected_rows=$(awk -F'|' '{ n += $2 } END { print n }' "$work/source.sums")
+[ "$rows" = "$expected_rows" ] && ok "the docs' line-by-line reader reads every row of the export ($rows)" ||
+	not_ok "the docs' line-by-line reader reads every row of the export: $rows, expected $expected_rows"
 names=$(cd "$work/tables" && ls | tr '\n' ' ')
 for f in "$work"/tables/*.json; do python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$f" || not_ok "$f is JSON"; done
 [ "$(ls "$work/tables" | wc -l)" -eq "$(wc -l <"$work/source.sums")" ] &&

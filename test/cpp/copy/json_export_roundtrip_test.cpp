@@ -10,6 +10,7 @@
 #include "io/json_export_format.hpp"
 #include "io/open.hpp"
 #include "io/staged_path.hpp"
+#include "mosta/common/canonical_row.hpp"
 #include "sql_dump_fixtures.hpp"
 #include "util/json_text.hpp"
 
@@ -127,6 +128,17 @@ TEST(JsonExport, TextsThatCannotStandBareAreStrings) {
 	EXPECT_NE(ParseJsonRow("[1]", count).find("1 value(s)"), std::string::npos);
 	RowBatch broken(1, ValueForm::Canonical);
 	EXPECT_NE(ParseJsonRow("[\"a]", broken), "");
+}
+
+TEST(JsonExport, StringsAreEscapedAsJsonQuoteEscapes) {
+	std::string every;
+	for (int c = 1; c < 256; ++c)
+		every += static_cast<char>(c);
+	for (std::string text : {every, std::string("plain"), std::string(""), std::string("a\"b\\c\n\x01\x7f\xC3\xA9")}) {
+		std::string out;
+		AppendJsonString(text, out);
+		EXPECT_EQ(out, JsonQuote(text));
+	}
 }
 
 TEST(JsonExport, JobsWriteTablesInSchemaOrder) {
