@@ -203,6 +203,19 @@ TEST(JsonExport, OneFilePerTableInADirectory) {
 	refused->Abort();
 }
 
+TEST(JsonExport, DirectoryFinishRefusesATableNeverClosed) {
+	ScratchDir dir;
+	std::unique_ptr<Destination> destination = Export(dir / "tables/");
+	DatabaseSchema schema = ZooSchema();
+	destination->Begin(schema, ZooSnapshot());
+	std::unique_ptr<TableWriter> writer = destination->OpenTable(schema.tables[3]);
+	writer->Write(MakeBatch(MixedRows(), 3, ValueForm::Canonical));
+	writer.reset();
+	ExpectThrowsWith([&] { destination->Finish(); }, {"tables", "1 table(s) opened but never closed"});
+	destination->Abort();
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
 TEST(JsonExport, FileNamesEscapeWhatAFileNameCannotHold) {
 	TableDef table;
 	table.schema = "a.b";
