@@ -158,6 +158,31 @@ TEST(SqlDump, AbortLeavesNothing) {
 	}
 }
 
+TEST(SqlDump, DestroyedUncommittedLeavesNothing) {
+	ScratchDir dir;
+	{
+		std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true, 3);
+		DatabaseSchema schema = ZooSchema();
+		dump->Begin(schema, ZooSnapshot());
+		WriteTable(*dump, schema.tables[3], MixedRows());
+		EXPECT_EQ(dir.Names().size(), 2u);
+	}
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
+TEST(SqlDump, FinishRefusesATableNeverClosed) {
+	ScratchDir dir;
+	std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true);
+	DatabaseSchema schema = ZooSchema();
+	dump->Begin(schema, ZooSnapshot());
+	std::unique_ptr<TableWriter> writer = dump->OpenTable(schema.tables[3]);
+	ExpectThrowsWith([&] { dump->Finish(); }, {"zoo.sql", "still being written"});
+	writer.reset();
+	ExpectThrowsWith([&] { dump->Finish(); }, {"zoo.sql", "never closed"});
+	dump->Abort();
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
 TEST(SqlDump, AbortAfterFinishLeavesNothingAndKeepsTheOldFile) {
 	ScratchDir dir;
 	WriteFile(dir / "zoo.sql", "yesterday's dump\n");
@@ -236,8 +261,7 @@ TEST(SqlDump, AlteredDumpIsRefusedNamingTheLine) {
 	// a pg_dump file
 	WriteFile(path, "--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\n\nCREATE TABLE public.t (id "
 					"integer);\n");
-	ExpectThrowsWith([&] { ReadAllTables(path); },
-					 {path, "not a mosta-copy dump", "restore a pg_dump file with psql"});
+	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "not a mosta-copy dump", "restore a pg_dump file with psql"});
 	ExpectThrowsWith([&] { ReadAllTables(dir / "missing.sql"); }, {"missing.sql"});
 }
 
