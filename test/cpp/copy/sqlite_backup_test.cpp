@@ -166,7 +166,7 @@ TEST_F(SqliteBackupTest, LayoutIsTheSinks) {
 	EXPECT_EQ(scalar("SELECT group_concat(name || ':' || type || ':' || pk, ',') FROM pragma_table_info('zoo.values')"),
 			  "id:INTEGER:1,n:TEXT:0,n2:TEXT:0,f4:REAL:0,f8:REAL:0,i2:INTEGER:0,i8:INTEGER:0,b:INTEGER:0,t:TEXT:0,"
 			  "c:TEXT:0,ts:TEXT:0,tstz:TEXT:0,d:TEXT:0,iv:TEXT:0,by:BLOB:0,u:TEXT:0,j:TEXT:0,jb:TEXT:0,ia:TEXT:0,"
-			  "ta:TEXT:0,ma:TEXT:0,moods:TEXT:0,mood::0,q::0,code::0,ip:TEXT:0");
+			  "ta:TEXT:0,ma:TEXT:0,jba:TEXT:0,moods:TEXT:0,mood::0,q::0,code::0,ip:TEXT:0");
 	EXPECT_EQ(scalar("SELECT typeof(b) || b || typeof(by) || hex(by) || typeof(q) || typeof(f8) || typeof(mood) "
 					 "FROM \"zoo.values\" WHERE id = 1"),
 			  "integer1blob00FF10integerrealtext");
