@@ -104,7 +104,7 @@ RemoveStaleTemporaries(const std::string &final_path) {
 			rest = rest.substr(4);
 		char *end = nullptr;
 		long pid = std::strtol(rest.c_str(), &end, 10);
-		if (end == rest.c_str() || *end != '\0' || pid <= 0)
+		if (end == rest.c_str() || (*end != '\0' && *end != '.') || pid <= 0) // ".part3": a part file
 			continue;
 		if (pid != ::getpid() && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
 			std::error_code remove_ec;
