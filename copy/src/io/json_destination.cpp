@@ -94,8 +94,7 @@ class JsonBlockWriter : public TableWriter {
 // A table in a directory export: its own document.
 class JsonDocumentWriter : public TableWriter {
   public:
-	JsonDocumentWriter(const TableDef &table, const std::string &path, const std::string &header)
-		: rows_(table, path) {
+	JsonDocumentWriter(const TableDef &table, const std::string &path, const std::string &header) : rows_(table, path) {
 		out_.Open(path);
 		out_.Buffer() += header;
 		out_.Buffer() += TableHeaderLine(table);
@@ -242,8 +241,9 @@ class JsonDirectoryDestination : public Destination {
 		for (const fs::directory_entry &entry : fs::directory_iterator(path_, ec)) {
 			std::string name = entry.path().filename().string();
 			if (!entry.is_regular_file(ec) || name.size() < 5 || name.substr(name.size() - 5) != ".json")
-				throw CopyError(path_ + " holds " + name + ", which is not part of a JSON export: a JSON export to a "
-										"directory replaces the whole directory; name an empty or new one");
+				throw CopyError(path_ + " holds " + name +
+								", which is not part of a JSON export: a JSON export to a "
+								"directory replaces the whole directory; name an empty or new one");
 		}
 	}
 

@@ -245,8 +245,9 @@ TableEndLine(std::uint64_t rows) {
 
 DatabaseSchema
 ParseDocumentHeader(std::string_view line, SnapshotInfo *snapshot) {
-	const std::string expected = "expected the header line {\"format\":\"mostajs.export\",\"version\":1,\"schema\":{...},"
-								 "\"tables\":[ on one line (docs/copy-formats.md)";
+	const std::string expected =
+		"expected the header line {\"format\":\"mostajs.export\",\"version\":1,\"schema\":{...},"
+		"\"tables\":[ on one line (docs/copy-formats.md)";
 	if (line.substr(0, kHeaderPrefix.size()) != kHeaderPrefix) {
 		if (!line.empty() && line.front() == '{' && line.size() < kHeaderPrefix.size())
 			throw CopyError(expected +
@@ -261,10 +262,12 @@ ParseDocumentHeader(std::string_view line, SnapshotInfo *snapshot) {
 	Require(digits > i && digits - i < 9, expected + ": the version is not a number");
 	int version = std::stoi(std::string(line.substr(i, digits - i)));
 	if (version != kExportVersion)
-		throw CopyError("JSON export format version " + std::to_string(version) + " is not one this mosta-copy reads (" +
-						std::to_string(kExportVersion) + "): read it with the mosta-copy release that wrote it");
+		throw CopyError("JSON export format version " + std::to_string(version) +
+						" is not one this mosta-copy reads (" + std::to_string(kExportVersion) +
+						"): read it with the mosta-copy release that wrote it");
 	line.remove_prefix(digits);
-	Require(line.substr(0, kHeaderSchemaKey.size()) == kHeaderSchemaKey, expected + ": \"schema\" must follow \"version\"");
+	Require(line.substr(0, kHeaderSchemaKey.size()) == kHeaderSchemaKey,
+			expected + ": \"schema\" must follow \"version\"");
 	line.remove_prefix(kHeaderSchemaKey.size());
 	Require(line.size() >= kHeaderSuffix.size() && line.substr(line.size() - kHeaderSuffix.size()) == kHeaderSuffix,
 			expected + ": the line must end with ,\"tables\":[");

@@ -227,9 +227,8 @@ class JsonSource : public Source {
 	void
 	Merge(DatabaseSchema part) {
 		for (TypeDef &type : part.types) {
-			bool seen = std::any_of(schema_.types.begin(), schema_.types.end(), [&](const TypeDef &t) {
-				return t.schema == type.schema && t.name == type.name;
-			});
+			bool seen = std::any_of(schema_.types.begin(), schema_.types.end(),
+									[&](const TypeDef &t) { return t.schema == type.schema && t.name == type.name; });
 			if (!seen)
 				schema_.types.push_back(std::move(type));
 		}

@@ -44,8 +44,10 @@ class SqlDumpTableReader : public TableReader {
 		if (done_)
 			return false;
 		if (batch.Columns() != columns_ || batch.Form() != ValueForm::PgText)
-			throw CopyError(Where() + ": a batch of " + std::to_string(batch.Columns()) + " column(s) was passed, the "
-									  "table has " + std::to_string(columns_) + " copied column(s)");
+			throw CopyError(Where() + ": a batch of " + std::to_string(batch.Columns()) +
+							" column(s) was passed, the "
+							"table has " +
+							std::to_string(columns_) + " copied column(s)");
 		std::string_view line;
 		while (batch.Rows() < max_rows) {
 			if (!reader_.Next(&line) || !reader_.Terminated())
@@ -55,8 +57,9 @@ class SqlDumpTableReader : public TableReader {
 				done_ = true;
 				if (expected_rows_ && *expected_rows_ != rows_ + batch.Rows())
 					throw CopyError(reader_.Path() + ": line " + std::to_string(reader_.LineNumber()) + ": table " +
-									table_ + ": " + std::to_string(rows_ + batch.Rows()) + " rows read, the dump says " +
-									std::to_string(*expected_rows_) + " (lines removed or added?)");
+									table_ + ": " + std::to_string(rows_ + batch.Rows()) +
+									" rows read, the dump says " + std::to_string(*expected_rows_) +
+									" (lines removed or added?)");
 				break;
 			}
 			std::string problem = ParseCopyLine(line, batch);
@@ -189,7 +192,8 @@ class SqlDumpSource : public Source {
 			if (!reader.Next(&line) || !reader.Terminated())
 				throw CopyError(path_ + ": the file ends after line " + std::to_string(reader.LineNumber()) +
 								", inside the rows of table " + table.QualifiedName() + " (from line " +
-								std::to_string(start_line) + "), before their end \"\\.\": it was cut short (truncated file)");
+								std::to_string(start_line) +
+								"), before their end \"\\.\": it was cut short (truncated file)");
 			if (line == kDumpCopyEnd)
 				break;
 		}

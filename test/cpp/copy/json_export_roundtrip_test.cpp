@@ -186,7 +186,8 @@ TEST(JsonExport, OneFilePerTableInADirectory) {
 	EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "zoo"), {}), 4);
 	WriteFile(dir / "zoo/daily.sqlite", "x");
 	std::unique_ptr<Destination> refused = Export(dir / "zoo");
-	ExpectThrowsWith([&] { refused->Begin(ZooSchema(), ZooSnapshot()); }, {"daily.sqlite", "not part of a JSON export"});
+	ExpectThrowsWith([&] { refused->Begin(ZooSchema(), ZooSnapshot()); },
+					 {"daily.sqlite", "not part of a JSON export"});
 	refused->Abort();
 }
 
@@ -274,7 +275,8 @@ TEST(JsonExport, TruncatedOrAlteredDocumentIsRefusedNamingTheLine) {
 	ExpectThrowsWith([&] { ReadAll(path); }, {path, "line 1:", "not a mosta-copy JSON export"});
 	// a row after the last one (a missing comma: the document would not be JSON)
 	std::string comma = text;
-	comma.replace(comma.find("\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"],"), 40, "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"]");
+	comma.replace(comma.find("\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"],"), 40,
+				  "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"]");
 	WriteFile(path, comma);
 	ExpectThrowsWith([&] { ReadAll(path); }, {path, "line 4:", "\",\" missing"});
 }

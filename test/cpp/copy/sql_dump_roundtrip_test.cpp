@@ -236,8 +236,7 @@ TEST(SqlDump, AlteredDumpIsRefusedNamingTheLine) {
 	// a pg_dump file
 	WriteFile(path, "--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\n\nCREATE TABLE public.t (id "
 					"integer);\n");
-	ExpectThrowsWith([&] { ReadAllTables(path); },
-					 {path, "not a mosta-copy dump", "restore a pg_dump file with psql"});
+	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "not a mosta-copy dump", "restore a pg_dump file with psql"});
 	ExpectThrowsWith([&] { ReadAllTables(dir / "missing.sql"); }, {"missing.sql"});
 }
 
