@@ -2,7 +2,7 @@
  * mongo_backup_destination.hpp
  *     What a MongoDB destination (io/mongo_destination.cpp) tells besides Destination's interface: per table, the
  *     canonical checksum of the documents it wrote as the MongoDB source (io/mongo_source.cpp) reads them back, and
- *     how many rows the mapping did not keep exactly (docs/copy.md, "MongoDB").
+ *     how many rows the mapping did not keep exactly (docs/copy-stores.md, "MongoDB").
  *
  *     What the checksum of a MongoDB copy covers: every copied column of every row, as the MongoDB source reads the
  *     collection back (the canonical text of verify_mongo). Where the sink's mapping keeps the value (every type

@@ -10,7 +10,7 @@
  *     find the document by), then AppendMongoColumns.
  *
  *     Reading back: MongoDocumentRow with each copied column's base type, so values come back as verify reads them.
- *     What a MongoDB copy cannot give back exactly (docs/copy.md, "MongoDB"): json columns (the text as typed:
+ *     What a MongoDB copy cannot give back exactly (docs/copy-stores.md, "MongoDB"): json columns (the text as typed:
  *     spacing, key order, duplicate keys; read back as jsonb's text of what the document holds), timestamps with
  *     sub-millisecond digits, jsonb numbers whose text is not the double's (1.50), JSON-null elements of a
  *     jsonb[], numbers beyond a double in jsonb. MongoReadBack turns a document back into canonical values, so that

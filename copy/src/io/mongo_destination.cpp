@@ -288,7 +288,7 @@ MongoTableWriter::Close(std::uint64_t rows_written) {
 			columns += (columns.empty() ? "" : ", ") + name;
 		std::fprintf(stderr,
 					 "mosta-copy: MongoDB copy of %s: %llu of %llu rows are not held exactly (columns %s): the "
-					 "MongoDB mapping does not keep those values (docs/copy.md, \"MongoDB\"); verify checks the "
+					 "MongoDB mapping does not keep those values (docs/copy-stores.md, \"MongoDB\"); verify checks the "
 					 "collection against what was written\n",
 					 table_.QualifiedName().c_str(), static_cast<unsigned long long>(stored_.inexact_rows),
 					 static_cast<unsigned long long>(stored_.rows), columns.c_str());
