@@ -1,6 +1,6 @@
 /*
  * sqlite_backup_layout.hpp
- *     What a mosta-copy SQLite backup holds (docs/copy.md, "SQLite"): one SQLite table per PostgreSQL table,
+ *     What a mosta-copy SQLite backup holds (docs/copy-stores.md, "SQLite"): one SQLite table per PostgreSQL table,
  *     exactly as the sidecar's SQLite sink makes it (sink/sqlite_table.hpp: named SqliteTableName(schema, table),
  *     "zoo.values"; the copied columns in table order, each declared SqliteDeclaredType of its declared type, so
  *     that a domain or an enum has no declared type, as in the sink; PRIMARY KEY (...) when the table has one; values

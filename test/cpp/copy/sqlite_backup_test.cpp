@@ -7,6 +7,8 @@
  */
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 #include <unistd.h>
@@ -166,7 +168,7 @@ TEST_F(SqliteBackupTest, LayoutIsTheSinks) {
 	EXPECT_EQ(scalar("SELECT group_concat(name || ':' || type || ':' || pk, ',') FROM pragma_table_info('zoo.values')"),
 			  "id:INTEGER:1,n:TEXT:0,n2:TEXT:0,f4:REAL:0,f8:REAL:0,i2:INTEGER:0,i8:INTEGER:0,b:INTEGER:0,t:TEXT:0,"
 			  "c:TEXT:0,ts:TEXT:0,tstz:TEXT:0,d:TEXT:0,iv:TEXT:0,by:BLOB:0,u:TEXT:0,j:TEXT:0,jb:TEXT:0,ia:TEXT:0,"
-			  "ta:TEXT:0,ma:TEXT:0,moods:TEXT:0,mood::0,q::0,code::0,ip:TEXT:0");
+			  "ta:TEXT:0,ma:TEXT:0,jba:TEXT:0,moods:TEXT:0,mood::0,q::0,code::0,ip:TEXT:0");
 	EXPECT_EQ(scalar("SELECT typeof(b) || b || typeof(by) || hex(by) || typeof(q) || typeof(f8) || typeof(mood) "
 					 "FROM \"zoo.values\" WHERE id = 1"),
 			  "integer1blob00FF10integerrealtext");
@@ -300,6 +302,69 @@ TEST_F(SqliteBackupTest, BadValueNamesTheColumn) {
 	writer.reset();
 	destination->Abort();
 	EXPECT_FALSE(fs::exists(path_));
+}
+
+// WriteRate writes MOSTA_COPY_BENCH_ROWS rows shaped as bench/e2e.sh's bench_rows (skipped without it) and prints
+// the rate: the SQLite destination's own cost, without a source (docs: the figures in the lead's report).
+TEST_F(SqliteBackupTest, WriteRate) {
+	const char *wanted = std::getenv("MOSTA_COPY_BENCH_ROWS");
+	if (wanted == nullptr)
+		GTEST_SKIP() << "set MOSTA_COPY_BENCH_ROWS to measure";
+	const long rows = std::atol(wanted);
+	constexpr long kBatch = 1000;
+	TableDef table;
+	table.schema = "public";
+	table.name = "bench_rows";
+	table.columns = {test::ZooColumn("id", "bigint"),
+					 test::ZooColumn("n", "integer"),
+					 test::ZooColumn("label", "text"),
+					 test::ZooColumn("amount", "numeric(14,2)"),
+					 test::ZooColumn("at", "timestamp with time zone"),
+					 test::ZooColumn("doc", "jsonb"),
+					 test::ZooColumn("flag", "boolean")};
+	table.primary_key = {"id"};
+	DatabaseSchema schema;
+	schema.tables = {table};
+	std::vector<RowBatch> batches;
+	auto start = std::chrono::steady_clock::now();
+	std::unique_ptr<Destination> destination = MakeSqliteDestination(path_, DestinationOptions{});
+	destination->Begin(schema, SnapshotInfo{});
+	std::unique_ptr<TableWriter> writer = destination->OpenTable(table);
+	RowBatch batch(7, ValueForm::Canonical);
+	double building = 0;
+	for (long first = 1; first <= rows; first += kBatch) {
+		auto built = std::chrono::steady_clock::now();
+		batch.Clear();
+		for (long g = first; g < first + kBatch && g <= rows; ++g) {
+			batch.AddField(std::to_string(g));
+			batch.AddField(std::to_string(g % 1000));
+			batch.AddField("row " + std::to_string(g) + " of the decoding benchmark");
+			char amount[32];
+			std::snprintf(amount, sizeof amount, "%.2f", static_cast<double>(g) * 1.37);
+			batch.AddField(amount);
+			batch.AddField("2024-01-12T13:46:40+00:00");
+			batch.AddField("{\"k\": " + std::to_string(g) +
+						   ", \"tag\": \"bench\", \"even\": " + (g % 2 == 0 ? "true" : "false") + "}");
+			batch.AddField(g % 3 == 0 ? "true" : "false");
+		}
+		building += std::chrono::duration<double>(std::chrono::steady_clock::now() - built).count();
+		writer->Write(batch);
+	}
+	writer->Close(static_cast<std::uint64_t>(rows));
+	writer.reset();
+	destination->Finish();
+	destination->Commit();
+	double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() - building;
+	std::printf("SQLite destination: %ld rows in %.2f s (%.0f rows/s; batches built apart: %.2f s), %llu bytes\n", rows,
+				seconds, static_cast<double>(rows) / seconds, building,
+				static_cast<unsigned long long>(std::filesystem::file_size(path_)));
+	std::unique_ptr<Source> source = MakeSqliteSource(path_);
+	source->Open();
+	std::unique_ptr<TableReader> reader = source->OpenTable(source->Schema().tables[0]);
+	long read = 0;
+	while (reader->Next(batch, 10000))
+		read += static_cast<long>(batch.Rows());
+	EXPECT_EQ(read, rows);
 }
 
 } // namespace
