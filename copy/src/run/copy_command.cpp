@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "io/mongo_backup_destination.hpp"
 #include "io/open.hpp"
 #include "io/staged_path.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -147,6 +148,24 @@ Rotate(const Options &options, const RunNames &names, std::FILE *err) {
 		std::fprintf(err, "mosta-copy: warning: --keep: %s\n", MaskCredentialsInText(error).c_str());
 }
 
+// ManifestFiles returns what every destination wrote (after Commit), a MongoDB copy with its own checksums.
+std::vector<ManifestFile>
+ManifestFiles(const std::vector<Destination *> &destinations, const DatabaseSchema &schema) {
+	std::vector<ManifestFile> files;
+	for (const Destination *destination : destinations) {
+		std::vector<FileTable> tables;
+		if (const std::vector<MongoStoredTable> *stored = MongoStoredTables(*destination))
+			for (const MongoStoredTable &table : *stored)
+				for (const TableDef &def : schema.tables)
+					if (def.QualifiedName() == table.table)
+						tables.push_back({def.schema, def.name, table.rows, table.checksum, table.inexact_rows,
+										  table.inexact_columns});
+		for (const WrittenFile &file : destination->Files())
+			files.push_back(ManifestFile{file, {}, tables});
+	}
+	return files;
+}
+
 } // namespace
 
 int
@@ -194,8 +213,7 @@ RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *
 			manifest.snapshot = source->Snapshot();
 			manifest.schema = schema;
 			manifest.tables = result.tables;
-			for (const WrittenFile &file : result.files)
-				manifest.files.push_back(ManifestFile{file, {}});
+			manifest.files = ManifestFiles(pointers, schema);
 			manifest.elapsed_ms = result.elapsed.count();
 			WriteManifest(names.manifest, manifest);
 		}

@@ -71,6 +71,20 @@ ManifestToJson(const Manifest &manifest) {
 					   ", \"crc32c\": " + JsonQuote(file.parts[j].crc32c) + "}";
 			out += "\n    ]";
 		}
+		if (!file.tables.empty()) {
+			out += ", \"tables\": [";
+			for (std::size_t j = 0; j < file.tables.size(); ++j) {
+				const FileTable &table = file.tables[j];
+				out += std::string(j == 0 ? "\n      " : ",\n      ") + "{\"schema\": " + JsonQuote(table.schema) +
+					   ", \"name\": " + JsonQuote(table.name) + ", \"rows\": " + std::to_string(table.rows) +
+					   ", \"checksum\": " + JsonQuote(table.checksum) +
+					   ", \"inexact_rows\": " + std::to_string(table.inexact_rows) + ", \"inexact_columns\": [";
+				for (std::size_t c = 0; c < table.inexact_columns.size(); ++c)
+					out += (c == 0 ? "" : ", ") + JsonQuote(table.inexact_columns[c]);
+				out += "]}";
+			}
+			out += "\n    ]";
+		}
 		out += "}";
 	}
 	out += manifest.files.empty() ? "],\n" : "\n  ],\n";
@@ -99,6 +113,17 @@ Unsigned(ondemand::value value, const std::string &origin, const std::string &wh
 	if (value.get_uint64().get(number) != simdjson::SUCCESS)
 		Bad(origin, where, "expected a number");
 	return number;
+}
+
+std::vector<std::string>
+Strings(ondemand::value value, const std::string &origin, const std::string &where) {
+	ondemand::array array;
+	if (value.get_array().get(array) != simdjson::SUCCESS)
+		Bad(origin, where, "expected an array of strings");
+	std::vector<std::string> out;
+	for (auto element : array)
+		out.push_back(String(element.value(), origin, where));
+	return out;
 }
 
 template <typename Each>
@@ -186,6 +211,26 @@ ManifestFromJson(std::string_view json, const std::string &origin) {
 												part.bytes = Unsigned(pv, origin, pat + ".bytes");
 											else if (pk == "crc32c")
 												part.crc32c = String(pv, origin, pat + ".crc32c");
+										});
+							else if (k == "tables")
+								Objects(v, origin, at + ".tables",
+										[&](const std::string &tk, ondemand::value tv, const std::string &tat,
+											std::size_t j) {
+											if (file.tables.size() <= j)
+												file.tables.emplace_back();
+											FileTable &table = file.tables[j];
+											if (tk == "schema")
+												table.schema = String(tv, origin, tat + ".schema");
+											else if (tk == "name")
+												table.name = String(tv, origin, tat + ".name");
+											else if (tk == "rows")
+												table.rows = Unsigned(tv, origin, tat + ".rows");
+											else if (tk == "checksum")
+												table.checksum = String(tv, origin, tat + ".checksum");
+											else if (tk == "inexact_rows")
+												table.inexact_rows = Unsigned(tv, origin, tat + ".inexact_rows");
+											else if (tk == "inexact_columns")
+												table.inexact_columns = Strings(tv, origin, tat + ".inexact_columns");
 										});
 							else if (k == "kind")
 								file.kind = String(v, origin, at + ".kind");

@@ -15,7 +15,9 @@
  *     A file's path is relative to the manifest's directory when it lies inside it (a backup directory can be
  *     moved as a whole), else absolute; a database's path is its URI, credentials masked. A destination that wrote
  *     a directory (a JSON export with one file per table) gets "parts": each regular file in it with its size and
- *     CRC-32C, so that verify names a damaged file there too.
+ *     CRC-32C, so that verify names a damaged file there too. A MongoDB copy gets "tables": each table's checksum
+ *     as the collection holds it (the MongoDB mapping does not keep every value exactly: json columns,
+ *     sub-millisecond times), with the rows and columns that differ from the source's.
  */
 #pragma once
 
@@ -34,9 +36,22 @@ namespace mosta::copy {
 inline constexpr const char *kManifestFormat = "mostajs.copy.manifest";
 inline constexpr int kManifestVersion = 1;
 
-// One file (or directory, or database) of the manifest; parts: a directory's files.
+// A table as one destination holds it, when that differs from the source's rows: a MongoDB copy, whose mapping
+// does not keep every value exactly (io/mongo_backup_destination.hpp); verify checks that file against these.
+struct FileTable {
+	std::string schema;
+	std::string name;
+	std::uint64_t rows = 0;
+	std::string checksum;
+	std::uint64_t inexact_rows = 0;			  // rows held differently from the source's
+	std::vector<std::string> inexact_columns; // the columns that differed
+};
+
+// One file (or directory, or database) of the manifest; parts: a directory's files; tables: the file's own
+// checksums (empty: the manifest's "tables").
 struct ManifestFile : WrittenFile {
 	std::vector<WrittenFile> parts;
+	std::vector<FileTable> tables;
 };
 
 struct Manifest {

@@ -51,13 +51,25 @@ struct Report {
 	}
 };
 
-// CompareTables reads every table of the manifest from source and reports each against the manifest; label
-// names the source in the lines; live: a database that may have changed since the backup.
+// Expected returns what a file (or the live database: file null) must hold: the file's own checksums when the
+// manifest has them (a MongoDB copy), else the source's.
+std::vector<FileTable>
+Expected(const Manifest &manifest, const ManifestFile *file) {
+	if (file != nullptr && !file->tables.empty())
+		return file->tables;
+	std::vector<FileTable> expected;
+	for (const TableResult &table : manifest.tables)
+		expected.push_back({table.schema, table.name, table.rows, table.checksum, 0, {}});
+	return expected;
+}
+
+// CompareTables reads every table expected from source and reports each; label names the source in the lines;
+// live: a database that may have changed since the backup.
 void
-CompareTables(Source &source, const Manifest &manifest, const std::string &label, bool live, int jobs,
+CompareTables(Source &source, const std::vector<FileTable> &tables, const std::string &label, bool live, int jobs,
 			  const std::atomic<bool> *stop, Report &report) {
-	RunParallel(manifest.tables.size(), jobs, [&](std::size_t i) {
-		const TableResult &expected = manifest.tables[i];
+	RunParallel(tables.size(), jobs, [&](std::size_t i) {
+		const FileTable &expected = tables[i];
 		const std::string name = label + " " + expected.schema + "." + expected.name;
 		const TableDef *table = source.Schema().FindTable(expected.schema, expected.name);
 		if (table == nullptr) {
@@ -74,7 +86,14 @@ CompareTables(Source &source, const Manifest &manifest, const std::string &label
 			return;
 		}
 		if (actual.rows == expected.rows && actual.checksum == expected.checksum) {
-			report.Line(true, name + ": " + std::to_string(actual.rows) + " rows, checksum " + actual.checksum);
+			std::string text = name + ": " + std::to_string(actual.rows) + " rows, checksum " + actual.checksum;
+			if (expected.inexact_rows > 0) {
+				text += " (as written: " + std::to_string(expected.inexact_rows) + " rows differ from the source in";
+				for (const std::string &column : expected.inexact_columns)
+					text += " " + column;
+				text += ", which the MongoDB mapping does not keep exactly)";
+			}
+			report.Line(true, text);
 			return;
 		}
 		std::string text = name + (live ? ": differs since the backup: " : ": ");
@@ -87,8 +106,8 @@ CompareTables(Source &source, const Manifest &manifest, const std::string &label
 
 // VerifyOne opens source (a file of the manifest, or the live database) and compares its tables.
 void
-VerifyOne(std::unique_ptr<Source> source, const Manifest &manifest, const std::string &label, bool live, int jobs,
-		  const std::atomic<bool> *stop, Report &report) {
+VerifyOne(std::unique_ptr<Source> source, const std::vector<FileTable> &tables, const std::string &label, bool live,
+		  int jobs, const std::atomic<bool> *stop, Report &report) {
 	try {
 		source->Open();
 	} catch (const std::exception &e) {
@@ -96,7 +115,7 @@ VerifyOne(std::unique_ptr<Source> source, const Manifest &manifest, const std::s
 		return;
 	}
 	try {
-		CompareTables(*source, manifest, label, live, jobs, stop, report);
+		CompareTables(*source, tables, label, live, jobs, stop, report);
 	} catch (...) {
 		source->Close();
 		throw;
@@ -154,7 +173,7 @@ VerifyFile(const ManifestFile &file, const Manifest &manifest, const SourceMaker
 		report.Failure(file.path + ": " + e.what());
 		return;
 	}
-	VerifyOne(std::move(source), manifest, file.path, false, jobs, stop, report);
+	VerifyOne(std::move(source), Expected(manifest, &file), file.path, false, jobs, stop, report);
 }
 
 } // namespace
@@ -186,7 +205,8 @@ RunVerifyCommand(const Options &options, std::FILE *out, std::FILE *err, const s
 				report.Failure(MaskCredentials(options.against) + ": " + e.what());
 			}
 			if (source)
-				VerifyOne(std::move(source), manifest, MaskCredentials(options.against), true, jobs, stop, report);
+				VerifyOne(std::move(source), Expected(manifest, nullptr), MaskCredentials(options.against), true, jobs,
+						  stop, report);
 		}
 	} catch (const std::exception &e) {
 		std::fprintf(err, "mosta-copy: FAILED: %s\n", MaskCredentialsInText(e.what()).c_str());

@@ -265,6 +265,7 @@ TEST(RunRotation, KeepsTheNewestDatedBackupsOnly) {
 // Verifier opens the files of a manifest as fake sources holding rows (changed ones for the database).
 struct Verifier {
 	bool change_database = false;
+	bool change_mongo = false;
 	Captured out;
 	Captured err;
 
@@ -279,6 +280,8 @@ struct Verifier {
 			Fill(*source);
 			if (endpoint.kind == EndpointKind::Postgres && change_database)
 				source->rows["app.users"][1][1] = "bea";
+			if (endpoint.kind == EndpointKind::Mongodb && change_mongo)
+				source->rows["app.users"][1][1] = "as stored";
 			return source;
 		};
 		return RunVerifyCommand(options, out.File(), err.File(), nullptr, open);
@@ -339,6 +342,43 @@ TEST(RunVerify, AgreesThenCatchesCorruptionAndChanges) {
 	EXPECT_EQ(absent(dir / "absent.json"), 2);
 }
 
+TEST(RunVerify, AMongoDbCopyIsCheckedAgainstItsOwnChecksums) {
+	TempDir dir;
+	FakeSource source;
+	Fill(source);
+	FakeSource stored; // what the MongoDB mapping kept: one value differs
+	Fill(stored);
+	stored.rows["app.users"][1][1] = "as stored";
+	Manifest manifest;
+	manifest.schema = source.schema;
+	ManifestFile mongo{{"mongodb", "mongodb://h/b", 0, ""}, {}, {}};
+	for (const TableDef &table : source.schema.tables) {
+		manifest.tables.push_back(ReadTable(source, table, 10));
+		TableResult as_stored = ReadTable(stored, table, 10);
+		std::uint64_t inexact = table.name == "users" ? 1 : 0;
+		mongo.tables.push_back({table.schema, table.name, as_stored.rows, as_stored.checksum, inexact,
+								inexact ? std::vector<std::string>{"name"} : std::vector<std::string>{}});
+	}
+	ASSERT_NE(manifest.tables[0].checksum, mongo.tables[0].checksum);
+	manifest.files = {mongo};
+	WriteManifest(dir / "m.manifest.json", manifest);
+
+	Verifier as_written;
+	as_written.change_mongo = true;
+	EXPECT_EQ(as_written(dir / "m.manifest.json", "postgresql://h/db"), 0) << as_written.out.Text();
+	EXPECT_NE(as_written.out.Text().find("ok mongodb://h/b app.users: 3 rows, checksum " + mongo.tables[0].checksum +
+										 " (as written: 1 rows differ from the source in name"),
+			  std::string::npos)
+		<< as_written.out.Text();
+	EXPECT_NE(
+		as_written.out.Text().find("ok postgresql://h/db app.users: 3 rows, checksum " + manifest.tables[0].checksum),
+		std::string::npos)
+		<< as_written.out.Text();
+	Verifier changed; // the collection holds the source's value, not what was written: a change
+	EXPECT_EQ(changed(dir / "m.manifest.json"), 1);
+	EXPECT_NE(changed.out.Text().find("MISMATCH mongodb://h/b app.users: "), std::string::npos) << changed.out.Text();
+}
+
 TEST(RunManifest, RoundTripAndRefusals) {
 	Manifest manifest;
 	manifest.tool = "mosta-copy 9.9";
@@ -349,10 +389,12 @@ TEST(RunManifest, RoundTripAndRefusals) {
 	manifest.schema.tables = {MakeTable("a", "b\"q", {"x"})};
 	manifest.tables = {{"a", "b\"q", 5, 0, std::string(64, 'f')}};
 	manifest.files = {
-		ManifestFile{{"json", "/abs/x.json", 12, "0badf00d"}, {}},
-		ManifestFile{{"mongodb", "mongodb://u:secret@h/b", 0, ""}, {}},
+		ManifestFile{{"json", "/abs/x.json", 12, "0badf00d"}, {}, {}},
+		ManifestFile{
+			{"mongodb", "mongodb://u:secret@h/b", 0, ""}, {}, {{"a", "b\"q", 5, std::string(64, 'e'), 2, {"j", "jb"}}}},
 		ManifestFile{{"json", "/abs/dir/", 30, ""},
-					 {{"json", "/abs/dir/a.json", 10, "00000001"}, {"json", "/abs/dir/b.json", 20, "00000002"}}}};
+					 {{"json", "/abs/dir/a.json", 10, "00000001"}, {"json", "/abs/dir/b.json", 20, "00000002"}},
+					 {}}};
 	manifest.elapsed_ms = 42;
 	std::string text = ManifestToJson(manifest);
 	EXPECT_EQ(text.find("secret"), std::string::npos) << text;
@@ -369,6 +411,12 @@ TEST(RunManifest, RoundTripAndRefusals) {
 	EXPECT_EQ(back.files[2].parts[1].crc32c, "00000002");
 	EXPECT_EQ(back.files[0].crc32c, "0badf00d");
 	EXPECT_EQ(back.files[1].path, "mongodb://u:***@h/b");
+	ASSERT_EQ(back.files[1].tables.size(), 1U);
+	EXPECT_EQ(back.files[1].tables[0].name, "b\"q");
+	EXPECT_EQ(back.files[1].tables[0].checksum, std::string(64, 'e'));
+	EXPECT_EQ(back.files[1].tables[0].inexact_rows, 2U);
+	EXPECT_EQ(back.files[1].tables[0].inexact_columns, (std::vector<std::string>{"j", "jb"}));
+	EXPECT_TRUE(back.files[0].tables.empty());
 	EXPECT_EQ(back.elapsed_ms, 42);
 	EXPECT_EQ(back.schema.tables.at(0).name, "b\"q");
 	EXPECT_THROW(ManifestFromJson("{\"format\": \"mostajs.copy.manifest\", \"version\": 2}", "m"), CopyError);
