@@ -27,8 +27,9 @@ KindOf(const std::string &kind) {
 
 // Report collects the lines and whether everything agreed.
 struct Report {
-	explicit Report(std::FILE *to) : out(to) {}
+	Report(std::FILE *to, bool quiet_) : out(to), quiet(quiet_) {}
 	std::FILE *out;
+	bool quiet; // only the mismatches and failures
 	std::mutex mutex;
 	bool all_ok = true;
 	int checked = 0;
@@ -39,6 +40,8 @@ struct Report {
 		if (!ok)
 			all_ok = false;
 		++checked;
+		if (ok && quiet)
+			return;
 		std::fprintf(out, "%s %s\n", ok ? "ok" : "MISMATCH", MaskCredentialsInText(text).c_str());
 		std::fflush(out);
 	}
@@ -192,7 +195,7 @@ RunVerifyCommand(const Options &options, std::FILE *out, std::FILE *err, const s
 	SourceMaker make = [&](const Endpoint &endpoint) {
 		return open ? open(endpoint, manifest.schema) : OpenSource(endpoint, jobs, &manifest.schema);
 	};
-	Report report(out);
+	Report report(out, options.quiet);
 	try {
 		for (const ManifestFile &file : manifest.files)
 			VerifyFile(file, manifest, make, jobs, stop, out, report);

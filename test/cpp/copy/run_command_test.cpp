@@ -266,6 +266,7 @@ TEST(RunRotation, KeepsTheNewestDatedBackupsOnly) {
 struct Verifier {
 	bool change_database = false;
 	bool change_mongo = false;
+	bool quiet = false;
 	Captured out;
 	Captured err;
 
@@ -275,6 +276,7 @@ struct Verifier {
 		options.verify = true;
 		options.verify_manifest = manifest;
 		options.against = against;
+		options.quiet = quiet;
 		auto open = [this](const Endpoint &endpoint, const DatabaseSchema &) -> std::unique_ptr<Source> {
 			auto source = std::make_unique<FakeSource>();
 			Fill(*source);
@@ -311,6 +313,13 @@ TEST(RunVerify, AgreesThenCatchesCorruptionAndChanges) {
 			  std::string::npos)
 		<< lines;
 	EXPECT_NE(changed.err.Text().find("verify FAILED"), std::string::npos);
+
+	Verifier quiet;
+	quiet.quiet = true;
+	quiet.change_database = true;
+	EXPECT_EQ(quiet(manifest, "postgresql://u@h/db"), 1);
+	EXPECT_EQ(quiet.out.Text().find("ok "), std::string::npos) << "--quiet: only the differences";
+	EXPECT_NE(quiet.out.Text().find("MISMATCH postgresql://u@h/db app.users"), std::string::npos) << quiet.out.Text();
 
 	// one byte changed in the SQLite file
 	{
