@@ -547,7 +547,8 @@ What and how:
 
 verify MANIFEST: check each file the manifest lists (size and CRC-32C, then each table read back: row count
 and canonical checksum), and with --against URI a live PostgreSQL database (a table changed since the backup
-differs). One line per file and table; exit status 0 when everything agrees, 1 otherwise.
+differs). One line per file and table (--quiet: only the differences); exit status 0 when everything agrees,
+1 otherwise.
 
 Running from cron: nothing is written under a final name before every destination succeeded (temporary
 names, then renames; the manifest last); temporaries left by a killed run are removed by the next run. One
