@@ -5,8 +5,9 @@
 # source's, and the same schema (pg_dump --schema-only of both equal); the data-only dump restores into tables
 # made beforehand, sequences set; the JSON export is one valid JSON document (python3 json.load) whose values are
 # the output plugin's encoding; reading each back (--source sql-dump:FILE, --source json:FILE and a directory of
-# one file per table) gives the manifest's checksums; --jobs 3 writes the same dump; the password never reaches a
-# file. Prints "copy_sql_dump: N passed, N failed".
+# one file per table) gives the manifest's checksums, and restores into an empty database (--dest postgres) with
+# the source's; --jobs 3 writes the same dump; the password never reaches a file.
+# Prints "copy_sql_dump: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -169,7 +170,20 @@ for source in "sql-dump:$work/zoo.sql" "json:$work/zoo.json" "json:$work/tables"
 	fi
 done
 
-# 6. --jobs 3 writes the same dump (tables in schema order), apart from the snapshot
+# 6. mosta-copy restores each file into an empty database (tables created), checksums equal to the source's
+for source in "sql-dump:$work/zoo.sql" "json:$work/zoo.json" "json:$work/tables"; do
+	dropdb --if-exists "$restored" && createdb "$restored" && psql -X -q -d "$restored" -c "CREATE EXTENSION mostajs" ||
+		fail_setup "recreate $restored"
+	if "$COPY" --source "$source" --dest postgres --dest-uri "postgresql://$PGUSER@$PGHOST:$PGPORT/$restored" \
+		--create-tables --jobs 2 --no-progress 2>"$work/err" && checksums "$restored" | diff "$work/source.sums" - >"$work/diff"; then
+		ok "--source ${source%%:*} (${source##*/}) restores into an empty database with the source's checksums"
+	else
+		not_ok "--source ${source%%:*} (${source##*/}) restores with the source's checksums: $(tail -3 "$work/err")"
+		sed 's/^/#   /' "$work/diff"
+	fi
+done
+
+# 7. --jobs 3 writes the same dump (tables in schema order), apart from the snapshot
 if "$COPY" --source "$uri" --dest sql-dump --dest-file "$work/jobs.sql" --create-tables --jobs 3 --no-progress \
 	2>"$work/err" && diff <(grep -v '^-- ' "$work/zoo.sql") <(grep -v '^-- ' "$work/jobs.sql") >"$work/diff"; then
 	ok "--jobs 3 writes the same dump"

@@ -170,6 +170,16 @@ TEST(SqlDump, DestroyedUncommittedLeavesNothing) {
 	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
 }
 
+TEST(SqlDump, BeginRemovesWhatAKilledRunLeft) {
+	ScratchDir dir;
+	// a temporary and a part file of a process that no longer runs (pids never reach 999999999)
+	WriteFile(dir / "zoo.sql.mosta-tmp.999999999", "half");
+	WriteFile(dir / "zoo.sql.mosta-tmp.999999999.part2", "part");
+	WriteFile(dir / "zoo.sql.other", "not ours");
+	WriteDump(dir / "zoo.sql");
+	EXPECT_EQ(dir.Names(), (std::vector<std::string>{"zoo.sql", "zoo.sql.other"}));
+}
+
 TEST(SqlDump, FinishRefusesATableNeverClosed) {
 	ScratchDir dir;
 	std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true);
