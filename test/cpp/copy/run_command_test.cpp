@@ -64,6 +64,7 @@ class Captured {
 struct CopyRunner {
 	std::vector<FakeDestination *> destinations;
 	std::string fail_table;
+	const std::atomic<bool> *stop = nullptr;
 	Captured err;
 
 	int
@@ -82,7 +83,7 @@ struct CopyRunner {
 			destinations.push_back(destination.get());
 			return destination;
 		};
-		return RunCopyCommand(options, err.File(), nullptr, factory, now);
+		return RunCopyCommand(options, err.File(), stop, factory, now);
 	}
 };
 
@@ -163,6 +164,17 @@ TEST(RunCommand, FailureWritesNothingAndSaysWhy) {
 	EXPECT_FALSE(fs::exists(dir / "daily.sqlite"));
 	for (FakeDestination *d : run.destinations)
 		EXPECT_TRUE(d->Called("abort")) << d->kind;
+}
+
+TEST(RunCommand, AStopAbortsAndExits1) {
+	TempDir dir;
+	std::atomic<bool> stop{true};
+	CopyRunner run;
+	run.stop = &stop;
+	EXPECT_EQ(run(Backup(dir)), 1);
+	EXPECT_NE(run.err.Text().find("mosta-copy: FAILED: stopped by a signal"), std::string::npos) << run.err.Text();
+	EXPECT_FALSE(std::filesystem::exists(dir / "daily.manifest.json"));
+	EXPECT_FALSE(std::filesystem::exists(dir / "daily.sqlite"));
 }
 
 TEST(RunCommand, SelectionErrorsAreUsageErrors) {
