@@ -130,6 +130,24 @@ def run(client, db):
     db.drop_collection("rows")
     check("drop_collection", "rows" not in db.list_collection_names())
     check("a dropped collection is empty", db.rows.count_documents({}) == 0)
+    # renameCollection (mosta-copy publishes a MongoDB copy by renaming its temporary collections)
+    db["t.mosta-tmp.1"].insert_many([{"_id": 1, "v": "new"}, {"_id": 2, "v": "new"}])
+    db.target.insert_one({"_id": 1, "v": "old"})
+    try:
+        db["t.mosta-tmp.1"].rename("target")
+        check("rename_collection onto an existing collection is refused with 48", False, "no error")
+    except OperationFailure as error:
+        check("rename_collection onto an existing collection is refused with 48", error.code == 48, error.details)
+    db["t.mosta-tmp.1"].rename("target", dropTarget=True)
+    check("rename_collection with dropTarget replaces the target",
+          sorted(d["v"] for d in db.target.find()) == ["new", "new"]
+          and "t.mosta-tmp.1" not in db.list_collection_names(), list(db.target.find()))
+    try:
+        db.no_such_collection.rename("other")
+        check("rename_collection of a missing collection is refused with 26", False, "no error")
+    except OperationFailure as error:
+        check("rename_collection of a missing collection is refused with 26", error.code == 26, error.details)
+    db.drop_collection("target")
     try:
         db.command("noSuchCommandForMosta")
         check("an unknown command gets an error document", False, "no error")

@@ -61,7 +61,8 @@ class JsonTableReader : public TableReader {
 		std::string_view line;
 		while (batch.Rows() < max_rows) {
 			if (!reader_.Next(&line))
-				throw CopyError(Where() + ": the file ends inside the table's rows (truncated?)");
+				throw CopyError(reader_.Path() + ": the file ends after line " + std::to_string(reader_.LineNumber()) +
+								", inside the rows of table " + table_ + ": it was cut short (truncated file)");
 			if (!IsRowLine(line)) {
 				done_ = true;
 				break;
@@ -154,6 +155,10 @@ class JsonSource : public Source {
 		auto fail = [&](const std::string &what) {
 			return CopyError(path + ": line " + std::to_string(reader.LineNumber()) + ": " + what);
 		};
+		auto ended = [&](const std::string &where) {
+			return CopyError(path + ": the file ends after line " + std::to_string(reader.LineNumber()) + ", " + where +
+							 ": it was cut short (truncated file)");
+		};
 		if (!reader.Next(&line))
 			throw CopyError(path + ": empty file: not a mosta-copy JSON export");
 		DatabaseSchema schema;
@@ -165,7 +170,7 @@ class JsonSource : public Source {
 		bool more_tables = true, first = true;
 		for (;;) {
 			if (!reader.Next(&line))
-				throw fail("the file ends before the export's last line ]}: it was cut short (truncated file)");
+				throw ended("before the export's last line ]}");
 			if (line == kExportEnd) {
 				if (more_tables && !first)
 					throw fail("expected another table after \"},\"");
@@ -190,8 +195,7 @@ class JsonSource : public Source {
 			bool more_rows = true;
 			for (;;) {
 				if (!reader.Next(&line))
-					throw fail("the file ends inside the rows of table " + table->QualifiedName() +
-							   ": it was cut short (truncated file)");
+					throw ended("inside the rows of table " + table->QualifiedName());
 				if (!IsRowLine(line))
 					break;
 				if (!more_rows)
@@ -223,9 +227,8 @@ class JsonSource : public Source {
 	void
 	Merge(DatabaseSchema part) {
 		for (TypeDef &type : part.types) {
-			bool seen = std::any_of(schema_.types.begin(), schema_.types.end(), [&](const TypeDef &t) {
-				return t.schema == type.schema && t.name == type.name;
-			});
+			bool seen = std::any_of(schema_.types.begin(), schema_.types.end(),
+									[&](const TypeDef &t) { return t.schema == type.schema && t.name == type.name; });
 			if (!seen)
 				schema_.types.push_back(std::move(type));
 		}

@@ -45,9 +45,9 @@ UnescapeField(std::string_view field, std::string &out) {
 	std::size_t i = 0;
 	while (i < field.size()) {
 		const void *backslash = std::memchr(field.data() + i, '\\', field.size() - i);
-		std::size_t run_end =
-			backslash == nullptr ? field.size() : static_cast<std::size_t>(static_cast<const char *>(backslash) -
-																		   field.data());
+		std::size_t run_end = backslash == nullptr
+								  ? field.size()
+								  : static_cast<std::size_t>(static_cast<const char *>(backslash) - field.data());
 		out.append(field.data() + i, run_end - i);
 		i = run_end;
 		if (i >= field.size())
@@ -148,8 +148,8 @@ ParseCopyLine(std::string_view line, RowBatch &batch) {
 	std::size_t start = 0;
 	for (std::size_t column = 0; column < columns; ++column) {
 		if (start > line.size())
-			return "the line has " + std::to_string(column) + " field(s), the table has " +
-				   std::to_string(columns) + " column(s)";
+			return "the line has " + std::to_string(column) + " field(s), the table has " + std::to_string(columns) +
+				   " column(s)";
 		const void *tab = std::memchr(line.data() + start, '\t', line.size() - start);
 		std::size_t end =
 			tab == nullptr ? line.size() : static_cast<std::size_t>(static_cast<const char *>(tab) - line.data());
@@ -169,8 +169,8 @@ ParseCopyLine(std::string_view line, RowBatch &batch) {
 		std::size_t extra = 1;
 		for (std::size_t i = start; i < line.size(); ++i)
 			extra += line[i] == '\t' ? 1 : 0;
-		return "the line has " + std::to_string(columns + extra) + " fields, the table has " +
-			   std::to_string(columns) + " column(s)";
+		return "the line has " + std::to_string(columns + extra) + " fields, the table has " + std::to_string(columns) +
+			   " column(s)";
 	}
 	return "";
 }

@@ -44,19 +44,22 @@ class SqlDumpTableReader : public TableReader {
 		if (done_)
 			return false;
 		if (batch.Columns() != columns_ || batch.Form() != ValueForm::PgText)
-			throw CopyError(Where() + ": a batch of " + std::to_string(batch.Columns()) + " column(s) was passed, the "
-									  "table has " + std::to_string(columns_) + " copied column(s)");
+			throw CopyError(Where() + ": a batch of " + std::to_string(batch.Columns()) +
+							" column(s) was passed, the "
+							"table has " +
+							std::to_string(columns_) + " copied column(s)");
 		std::string_view line;
 		while (batch.Rows() < max_rows) {
 			if (!reader_.Next(&line) || !reader_.Terminated())
-				throw CopyError(reader_.Path() + ": line " + std::to_string(reader_.LineNumber()) + ": table " +
-								table_ + ": the file ends inside the table's rows (truncated?)");
+				throw CopyError(reader_.Path() + ": the file ends after line " + std::to_string(reader_.LineNumber()) +
+								", inside the rows of table " + table_ + ": it was cut short (truncated file)");
 			if (line == kDumpCopyEnd) {
 				done_ = true;
 				if (expected_rows_ && *expected_rows_ != rows_ + batch.Rows())
 					throw CopyError(reader_.Path() + ": line " + std::to_string(reader_.LineNumber()) + ": table " +
-									table_ + ": " + std::to_string(rows_ + batch.Rows()) + " rows read, the dump says " +
-									std::to_string(*expected_rows_) + " (lines removed or added?)");
+									table_ + ": " + std::to_string(rows_ + batch.Rows()) +
+									" rows read, the dump says " + std::to_string(*expected_rows_) +
+									" (lines removed or added?)");
 				break;
 			}
 			std::string problem = ParseCopyLine(line, batch);
@@ -132,7 +135,7 @@ class SqlDumpSource : public Source {
 								std::string(line.substr(0, 200)));
 		}
 		if (!complete)
-			throw CopyError(path_ + ": the dump ends at line " + std::to_string(reader.LineNumber()) +
+			throw CopyError(path_ + ": the dump ends after line " + std::to_string(reader.LineNumber()) +
 							" without its last line \"" + std::string(kDumpEndLine) +
 							"\": it was cut short (an interrupted copy or a truncated file)");
 		for (const TableDef &table : schema_.tables)
@@ -187,9 +190,10 @@ class SqlDumpSource : public Source {
 		std::string_view line;
 		for (;;) {
 			if (!reader.Next(&line) || !reader.Terminated())
-				throw CopyError(path_ + ": line " + std::to_string(reader.LineNumber()) + ": the rows of table " +
-								table.QualifiedName() + " (from line " + std::to_string(start_line) +
-								") have no end \"\\.\": the dump was cut short (truncated file)");
+				throw CopyError(path_ + ": the file ends after line " + std::to_string(reader.LineNumber()) +
+								", inside the rows of table " + table.QualifiedName() + " (from line " +
+								std::to_string(start_line) +
+								"), before their end \"\\.\": it was cut short (truncated file)");
 			if (line == kDumpCopyEnd)
 				break;
 		}

@@ -16,14 +16,6 @@ namespace mosta::sidecar {
 
 namespace {
 
-// ClassOf reads the canonical form of format_type's spelling of a base type from the type table; an array is
-// compared as its JSON text.
-CanonicalForm
-ClassOf(const std::string &type) {
-	PgColumnType column = ClassifyPgType(type);
-	return column.dims > 0 ? CanonicalForm::JsonText : column.info->canonical;
-}
-
 // HexBlob returns bytes as PostgreSQL's hex bytea text.
 std::string
 HexBlob(const unsigned char *bytes, int size) {
@@ -36,7 +28,14 @@ HexBlob(const unsigned char *bytes, int size) {
 	return out;
 }
 
-// TargetCanonicalText returns the canonical text of column index of the current SQLite row (nullopt for NULL).
+} // namespace
+
+CanonicalForm
+CanonicalFormOfType(const std::string &type) {
+	PgColumnType column = ClassifyPgType(type);
+	return column.dims > 0 ? CanonicalForm::JsonText : column.info->canonical;
+}
+
 std::optional<std::string>
 TargetCanonicalText(sqlite3_stmt *stmt, int index, CanonicalForm type) {
 	int storage = sqlite3_column_type(stmt, index);
@@ -66,8 +65,6 @@ TargetCanonicalText(sqlite3_stmt *stmt, int index, CanonicalForm type) {
 	// plugin's JSON array: both are the canonical text as stored
 	return text;
 }
-
-} // namespace
 
 boost::asio::awaitable<std::optional<SourceTable>>
 ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo, bool with_checksum) {
@@ -99,7 +96,7 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo, bo
 			continue;
 		}
 		kept += (kept.empty() ? "" : ", ") + SqlLiteral(conn, name);
-		source.columns.push_back({name, ClassOf(type), type});
+		source.columns.push_back({name, CanonicalFormOfType(type), type});
 	}
 	if (!source.excluded.empty() || !source.generated.empty())
 		source.cols_sql = ", ARRAY[" + kept + "]::text[]";

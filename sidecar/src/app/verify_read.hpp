@@ -47,6 +47,14 @@ struct SourceTable {
 	std::vector<std::string> generated; // generated columns: never replicated, left out of both sides
 };
 
+// CanonicalFormOfType returns how values of a base type (format_type's spelling) are spelled canonically: the
+// type table's CanonicalForm; an array is its JSON text.
+CanonicalForm CanonicalFormOfType(const std::string &type);
+
+// TargetCanonicalText returns the canonical text of column index of stmt's current row, a value stored by the
+// SQLite sink's mapping, for a source column of canonical form type (nullopt for NULL).
+std::optional<std::string> TargetCanonicalText(sqlite3_stmt *stmt, int index, CanonicalForm type);
+
 // ReadSource resolves collection on the source: its name parts, columns, key and, with with_checksum, its row count
 // and mosta_checksum (without json columns when for_mongo: see verify_mongo.hpp); nullopt when it does not exist.
 boost::asio::awaitable<std::optional<SourceTable>> ReadSource(PgConnection &conn, const std::string &collection,

@@ -704,6 +704,12 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 				 const LegacyObjectId &legacy) {
 	BsonHandle doc = NewBson();
 	AppendMongoId(doc.get(), change, row, notes, legacy);
+	AppendMongoColumns(doc.get(), change, row, notes);
+	return doc;
+}
+
+void
+AppendMongoColumns(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes) {
 	for (const Column &column : row) {
 		if (column.name == "_id") {
 			if (change.Key().size() == 1 && change.Key()[0] == "_id")
@@ -715,9 +721,8 @@ MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNo
 		PgType type = TypeOfColumn(change, column);
 		if (OmitsValue(column.value, type))
 			continue; // SQL NULL of a json column: no field, apart from a JSON null (BSON null)
-		AppendColumn(doc.get(), column, type, notes);
+		AppendColumn(doc, column, type, notes);
 	}
-	return doc;
 }
 
 std::string

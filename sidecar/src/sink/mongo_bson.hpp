@@ -121,6 +121,11 @@ BsonHandle MongoIdFilter(const Change &change, const std::vector<Column> &row, M
 BsonHandle MongoRowDocument(const Change &change, const std::vector<Column> &row, MappingNotes &notes,
 							const LegacyObjectId &legacy = {});
 
+// AppendMongoColumns appends the fields MongoRowDocument writes after _id: every column of row but those
+// MongoOmitsColumn leaves out and the one-column key "_id" (already the _id); throws std::runtime_error for another
+// column named "_id".
+void AppendMongoColumns(bson_t *doc, const Change &change, const std::vector<Column> &row, MappingNotes &notes);
+
 // AppendJsonAsBson parses json (an object or array text, as the plugin writes json and jsonb) and appends it under
 // field as an embedded document or array (json keys escaped as field names); throws std::runtime_error when it is
 // not valid JSON.

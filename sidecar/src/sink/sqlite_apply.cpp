@@ -34,33 +34,6 @@ KindOf(const SqliteTable &table, std::string_view name) {
 	return found == table.kinds.end() ? ColumnKind::Untyped : found->second;
 }
 
-// BindValue binds value at index by its type; a bytea column's "\x..." text is bound as a blob.
-void
-BindValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, ColumnKind kind, std::string_view column) {
-	int rc = SQLITE_OK;
-	if (IsNull(value)) {
-		rc = sqlite3_bind_null(stmt, index);
-	} else if (const bool *flag = std::get_if<bool>(&value)) {
-		rc = sqlite3_bind_int(stmt, index, *flag ? 1 : 0);
-	} else if (const std::int64_t *integer = std::get_if<std::int64_t>(&value)) {
-		rc = sqlite3_bind_int64(stmt, index, *integer);
-	} else if (const double *number = std::get_if<double>(&value)) {
-		rc = sqlite3_bind_double(stmt, index, *number);
-	} else if (const std::string_view *text = std::get_if<std::string_view>(&value);
-			   text != nullptr && kind == ColumnKind::Blob) {
-		std::optional<std::string> bytes = DecodeByteaHex(*text);
-		if (!bytes)
-			throw std::runtime_error("column " + QuoteIdentifier(column) + " is bytea but its value is not \\x hex");
-		rc = sqlite3_bind_blob64(stmt, index, bytes->data(), bytes->size(), SQLITE_TRANSIENT);
-	} else if (text != nullptr) {
-		BindText(db, stmt, index, *text);
-	} else {
-		BindText(db, stmt, index, std::get<RawJson>(value).text);
-	}
-	if (rc != SQLITE_OK)
-		throw SqliteError("SQLite failed to bind column " + QuoteIdentifier(column), db, rc);
-}
-
 // ColumnList returns "a", "b", ... for the columns of row.
 std::string
 ColumnList(const std::vector<Column> &row) {
@@ -170,6 +143,33 @@ OneRowMatching(const SqliteTable &table, const ColumnRefs &columns, int first_in
 
 } // namespace
 
+void
+BindSqliteValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, ColumnKind kind,
+				std::string_view column) {
+	int rc = SQLITE_OK;
+	if (IsNull(value)) {
+		rc = sqlite3_bind_null(stmt, index);
+	} else if (const bool *flag = std::get_if<bool>(&value)) {
+		rc = sqlite3_bind_int(stmt, index, *flag ? 1 : 0);
+	} else if (const std::int64_t *integer = std::get_if<std::int64_t>(&value)) {
+		rc = sqlite3_bind_int64(stmt, index, *integer);
+	} else if (const double *number = std::get_if<double>(&value)) {
+		rc = sqlite3_bind_double(stmt, index, *number);
+	} else if (const std::string_view *text = std::get_if<std::string_view>(&value);
+			   text != nullptr && kind == ColumnKind::Blob) {
+		std::optional<std::string> bytes = DecodeByteaHex(*text);
+		if (!bytes)
+			throw std::runtime_error("column " + QuoteIdentifier(column) + " is bytea but its value is not \\x hex");
+		rc = sqlite3_bind_blob64(stmt, index, bytes->data(), bytes->size(), SQLITE_TRANSIENT);
+	} else if (text != nullptr) {
+		BindText(db, stmt, index, *text);
+	} else {
+		BindText(db, stmt, index, std::get<RawJson>(value).text);
+	}
+	if (rc != SQLITE_OK)
+		throw SqliteError("SQLite failed to bind column " + QuoteIdentifier(column), db, rc);
+}
+
 // ApplyUpsert builds INSERT ... ON CONFLICT (key) DO UPDATE SET <non-key columns present> (plain on keyless).
 void
 SqliteSink::ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row) {
@@ -195,7 +195,8 @@ SqliteSink::ApplyUpsert(const SqliteTable &table, const std::vector<Column> &row
 		return sql + ") DO " + (set.empty() ? "NOTHING" : "UPDATE SET " + set);
 	});
 	for (std::size_t i = 0; i < row.size(); ++i)
-		BindValue(db_.get(), stmt, static_cast<int>(i + 1), row[i].value, KindOf(table, row[i].name), row[i].name);
+		BindSqliteValue(db_.get(), stmt, static_cast<int>(i + 1), row[i].value, KindOf(table, row[i].name),
+						row[i].name);
 	RunSql(db_.get(), stmt);
 }
 
@@ -229,10 +230,11 @@ SqliteSink::ApplyUpdate(const SqliteTable &table, const Change &change) {
 			   Conditions(where, first_where, "=");
 	});
 	for (std::size_t i = 0; i < row.size(); ++i)
-		BindValue(db_.get(), stmt, static_cast<int>(i + 1), row[i].value, KindOf(table, row[i].name), row[i].name);
+		BindSqliteValue(db_.get(), stmt, static_cast<int>(i + 1), row[i].value, KindOf(table, row[i].name),
+						row[i].name);
 	for (std::size_t i = 0; i < where.size(); ++i)
-		BindValue(db_.get(), stmt, first_where + static_cast<int>(i), where[i]->value, KindOf(table, where[i]->name),
-				  where[i]->name);
+		BindSqliteValue(db_.get(), stmt, first_where + static_cast<int>(i), where[i]->value,
+						KindOf(table, where[i]->name), where[i]->name);
 	RunSql(db_.get(), stmt);
 	if (sqlite3_changes(db_.get()) == 0)
 		ApplyUpsert(table, WithUnchangedFromOld(change));
@@ -262,8 +264,8 @@ SqliteSink::ApplyDelete(const SqliteTable &table, const Change &change) {
 		return "DELETE FROM " + table.quoted + " WHERE " + Conditions(where, 1, "=");
 	});
 	for (std::size_t i = 0; i < where.size(); ++i)
-		BindValue(db_.get(), stmt, static_cast<int>(i + 1), where[i]->value, KindOf(table, where[i]->name),
-				  where[i]->name);
+		BindSqliteValue(db_.get(), stmt, static_cast<int>(i + 1), where[i]->value, KindOf(table, where[i]->name),
+						where[i]->name);
 	RunSql(db_.get(), stmt);
 }
 
@@ -272,7 +274,7 @@ void
 SqliteSink::FillColumn(const SqliteTable &table, const std::string &column, const Value &value) {
 	SqliteStmtHandle stmt =
 		PrepareSql(db_.get(), "UPDATE " + table.quoted + " SET " + QuoteIdentifier(column) + " = ?1");
-	BindValue(db_.get(), stmt.get(), 1, value, KindOf(table, column), column);
+	BindSqliteValue(db_.get(), stmt.get(), 1, value, KindOf(table, column), column);
 	RunSql(db_.get(), stmt.get());
 }
 

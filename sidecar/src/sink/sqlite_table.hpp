@@ -78,6 +78,12 @@ ColumnKind KindOfDeclaredType(std::string_view declared);
 // DecodeByteaHex decodes PostgreSQL's hex bytea text "\x0aff" into bytes; nullopt when malformed.
 std::optional<std::string> DecodeByteaHex(std::string_view text);
 
+// BindSqliteValue binds value at index as the sink stores it: NULL, a boolean as 0/1, an integer, a float, a
+// string as TEXT (as a BLOB, hex-decoded, when kind is Blob: a bytea column's "\x..." text), raw JSON as its TEXT;
+// column names the column in errors. Text is bound without a copy: it must outlive the statement's next reset.
+void BindSqliteValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, ColumnKind kind,
+					 std::string_view column);
+
 // LoadSqliteTable reads an existing table's columns and primary key; nullopt when there is no such table.
 std::optional<SqliteTable> LoadSqliteTable(sqlite3 *db, const std::string &name);
 

@@ -186,8 +186,8 @@ ZooValuesCanonical() {
 					"-0001-03-15T00:00:00+00:00", "P-1DT-2H", "null", "null", "[]", "[]", "[]", "[]", "sad", "0",
 					"00000000-0000-0000-0000-000000000000"});
 	rows.push_back({"3", "0", "-0", "1e+300", "Infinity", std::nullopt, "", "\\x0a0d5c09", "infinity", "PT0S",
-					"\"a string\"", "\"a string\"", "[[1,2],[3,4]]", "[\"\"]", "[\"[1, 2]\"]", std::nullopt, "ok",
-					"7", std::nullopt});
+					"\"a string\"", "\"a string\"", "[[1,2],[3,4]]", "[\"\"]", "[\"[1, 2]\"]", std::nullopt, "ok", "7",
+					std::nullopt});
 	Row nulls(19, std::nullopt);
 	nulls[0] = "4";
 	nulls[2] = "1e-07";
@@ -200,19 +200,18 @@ ZooValuesCanonical() {
 inline Rows
 ZooValuesPgText() {
 	Rows rows;
-	rows.push_back({"1", "9223372036854775807", "3.14", "0.1", "12.5000", "t", "plain", "\\x00ff10",
-					"2024-05-01 08:30:00.5+00", "P1Y2M3DT4H5M6.5S", "{\"a\":\n 1,  \"a\": 2}",
-					"{\"a\": null, \"b\": [1, \"x\"]}", "{1,NULL,3}",
-					"{\"a,b\",\"q\\\"uote\",\"back\\\\slash\",\"{brace}\",NULL,\"NULL\",\"\"}",
-					"{NULL,\"null\",\"{\\\"k\\\": 1}\"}", "{happy,sad}", "happy", "5",
-					"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"});
+	rows.push_back(
+		{"1", "9223372036854775807", "3.14", "0.1", "12.5000", "t", "plain", "\\x00ff10", "2024-05-01 08:30:00.5+00",
+		 "P1Y2M3DT4H5M6.5S", "{\"a\":\n 1,  \"a\": 2}", "{\"a\": null, \"b\": [1, \"x\"]}", "{1,NULL,3}",
+		 "{\"a,b\",\"q\\\"uote\",\"back\\\\slash\",\"{brace}\",NULL,\"NULL\",\"\"}",
+		 "{NULL,\"null\",\"{\\\"k\\\": 1}\"}", "{happy,sad}", "happy", "5", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"});
 	rows.push_back({"2", "-9223372036854775808", "NaN", "-Infinity", "NaN", "f",
 					"tab\there\nnewline\r\\back \\N \xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \x01\x1f \"q\" \\.", "\\x",
 					"0002-03-15 00:00:00+00 BC", "P-1DT-2H", "null", "null", "{}", "{}", "{}", "{}", "sad", "0",
 					"00000000-0000-0000-0000-000000000000"});
 	rows.push_back({"3", "0", "-0", "1e+300", "Infinity", std::nullopt, "", "\\x0a0d5c09", "infinity", "PT0S",
-					"\"a string\"", "\"a string\"", "{{1,2},{3,4}}", "{\"\"}", "{\"[1, 2]\"}", std::nullopt, "ok",
-					"7", std::nullopt});
+					"\"a string\"", "\"a string\"", "{{1,2},{3,4}}", "{\"\"}", "{\"[1, 2]\"}", std::nullopt, "ok", "7",
+					std::nullopt});
 	Row nulls(19, std::nullopt);
 	nulls[0] = "4";
 	nulls[2] = "1e-07";
@@ -227,8 +226,7 @@ MixedRows() {
 }
 
 inline RowBatch
-MakeBatch(const Rows &rows, std::size_t columns, ValueForm form, std::size_t from = 0,
-		  std::size_t count = SIZE_MAX) {
+MakeBatch(const Rows &rows, std::size_t columns, ValueForm form, std::size_t from = 0, std::size_t count = SIZE_MAX) {
 	RowBatch batch(columns, form);
 	for (std::size_t i = from; i < rows.size() && i - from < count; ++i) {
 		if (columns == 0) {

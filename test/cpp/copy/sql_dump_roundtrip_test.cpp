@@ -158,6 +158,41 @@ TEST(SqlDump, AbortLeavesNothing) {
 	}
 }
 
+TEST(SqlDump, DestroyedUncommittedLeavesNothing) {
+	ScratchDir dir;
+	{
+		std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true, 3);
+		DatabaseSchema schema = ZooSchema();
+		dump->Begin(schema, ZooSnapshot());
+		WriteTable(*dump, schema.tables[3], MixedRows());
+		EXPECT_EQ(dir.Names().size(), 2u);
+	}
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
+TEST(SqlDump, BeginRemovesWhatAKilledRunLeft) {
+	ScratchDir dir;
+	// a temporary and a part file of a process that no longer runs (pids never reach 999999999)
+	WriteFile(dir / "zoo.sql.mosta-tmp.999999999", "half");
+	WriteFile(dir / "zoo.sql.mosta-tmp.999999999.part2", "part");
+	WriteFile(dir / "zoo.sql.other", "not ours");
+	WriteDump(dir / "zoo.sql");
+	EXPECT_EQ(dir.Names(), (std::vector<std::string>{"zoo.sql", "zoo.sql.other"}));
+}
+
+TEST(SqlDump, FinishRefusesATableNeverClosed) {
+	ScratchDir dir;
+	std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true);
+	DatabaseSchema schema = ZooSchema();
+	dump->Begin(schema, ZooSnapshot());
+	std::unique_ptr<TableWriter> writer = dump->OpenTable(schema.tables[3]);
+	ExpectThrowsWith([&] { dump->Finish(); }, {"zoo.sql", "still being written"});
+	writer.reset();
+	ExpectThrowsWith([&] { dump->Finish(); }, {"zoo.sql", "never closed"});
+	dump->Abort();
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
 TEST(SqlDump, AbortAfterFinishLeavesNothingAndKeepsTheOldFile) {
 	ScratchDir dir;
 	WriteFile(dir / "zoo.sql", "yesterday's dump\n");
@@ -203,7 +238,7 @@ TEST(SqlDump, TruncatedDumpIsRefused) {
 	// cut inside the rows of zoo.values, after a few lines of them
 	std::size_t inside = text.find("\n", text.find("COPY \"zoo\".\"values\"")) + 40;
 	WriteFile(path, text.substr(0, inside));
-	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "line ", "zoo.values", "cut short"});
+	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "ends after line ", "zoo.values", "cut short"});
 	// cut before the post-data
 	WriteFile(path, text.substr(0, text.find("SELECT pg_catalog.setval(")));
 	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "-- mosta-copy dump complete", "cut short"});
@@ -236,8 +271,7 @@ TEST(SqlDump, AlteredDumpIsRefusedNamingTheLine) {
 	// a pg_dump file
 	WriteFile(path, "--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\n\nCREATE TABLE public.t (id "
 					"integer);\n");
-	ExpectThrowsWith([&] { ReadAllTables(path); },
-					 {path, "not a mosta-copy dump", "restore a pg_dump file with psql"});
+	ExpectThrowsWith([&] { ReadAllTables(path); }, {path, "not a mosta-copy dump", "restore a pg_dump file with psql"});
 	ExpectThrowsWith([&] { ReadAllTables(dir / "missing.sql"); }, {"missing.sql"});
 }
 

@@ -243,6 +243,7 @@ Store::Dispatch(const Request &r) {
 		{"listDatabases", &Store::ListDatabases},
 		{"create", &Store::Create},
 		{"drop", &Store::Drop},
+		{"renameCollection", &Store::RenameCollection},
 		{"dropDatabase", &Store::DropDatabase},
 	};
 	if (r.name == "ping" || r.name == "endSessions" || r.name == "killSessions" || r.name == "refreshSessions") {
@@ -1050,6 +1051,44 @@ Store::Drop(const Request &r) {
 	BsonPtr reply = NewBson();
 	BSON_APPEND_INT32(reply.get(), "nIndexesWas", indexes);
 	BSON_APPEND_UTF8(reply.get(), "ns", ns.c_str());
+	AppendOk(reply.get());
+	return reply;
+}
+
+// RenameCollection runs {renameCollection: "db.from", to: "db.to", dropTarget: bool} (an admin command): the
+// collection, its documents and indexes move under the new name in one step; an existing target is refused with
+// 48 NamespaceExists unless dropTarget, which replaces it.
+BsonPtr
+Store::RenameCollection(const Request &r) {
+	auto split = [](const std::string &ns) -> std::pair<std::string, std::string> {
+		std::size_t dot = ns.find('.');
+		if (dot == std::string::npos || dot == 0 || dot + 1 == ns.size())
+			throw CommandError(73, "InvalidNamespace", "Invalid namespace specified '" + ns + "'");
+		return {ns.substr(0, dot), ns.substr(dot + 1)};
+	};
+	if (r.db != "admin")
+		throw CommandError(13, "Unauthorized", "renameCollection may only be run against the admin database.");
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, r.body, "to") || !BSON_ITER_HOLDS_UTF8(&it))
+		throw CommandError(14, "TypeMismatch", "'to' must be of type string");
+	auto [to_db, to_name] = split(bson_iter_utf8(&it, nullptr));
+	auto [from_db, from_name] = split(r.Collection());
+	Collection *source = FindCollection(from_db, from_name);
+	if (!source)
+		throw CommandError(26, "NamespaceNotFound", "Source collection " + r.Collection() + " does not exist");
+	if (from_db == to_db && from_name == to_name)
+		throw CommandError(20, "IllegalOperation", "Can't rename a collection to itself");
+	if (FindCollection(to_db, to_name)) {
+		if (!BoolArg(r.body, "dropTarget", false))
+			throw CommandError(48, "NamespaceExists", "target namespace exists");
+		databases_[to_db].erase(to_name);
+	}
+	Collection moved = std::move(*source);
+	databases_[from_db].erase(from_name);
+	if (databases_[from_db].empty())
+		databases_.erase(from_db);
+	GetOrCreateCollection(to_db, to_name) = std::move(moved);
+	BsonPtr reply = NewBson();
 	AppendOk(reply.get());
 	return reply;
 }

@@ -23,13 +23,13 @@ struct DocumentSequence {
 };
 
 class Store {
-public:
+  public:
 	// db is the database of a legacy OP_QUERY ("admin" in "admin.$cmd"); empty for OP_MSG, whose
 	// body carries $db. Never throws: failures become {ok: 0, errmsg, code, codeName}.
 	BsonPtr RunCommand(const std::string &db, const bson_t *body, const std::vector<DocumentSequence> &sequences,
-	                   int64_t connection_id);
+					   int64_t connection_id);
 
-private:
+  private:
 	struct Stored {
 		BsonPtr doc;
 		std::string id_key;
@@ -71,6 +71,7 @@ private:
 	BsonPtr ListDatabases(const Request &request);
 	BsonPtr Create(const Request &request);
 	BsonPtr Drop(const Request &request);
+	BsonPtr RenameCollection(const Request &request);
 	BsonPtr DropDatabase(const Request &request);
 
 	Collection *FindCollection(const std::string &db, const std::string &name);
@@ -81,7 +82,7 @@ private:
 	// {cursor: {firstBatch|nextBatch, id, ns}, ok: 1}: up to batch_size documents (all when negative) from
 	// cursor.position on; the rest stays open under cursor_id (a new id when 0).
 	BsonPtr CursorReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, bool single_batch,
-	                    const char *batch_name);
+						const char *batch_name);
 
 	std::map<std::string, Database> databases_;
 	std::map<int64_t, Cursor> cursors_;
