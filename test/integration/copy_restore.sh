@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # copy_restore.sh: mosta-copy's PostgreSQL destination (restore) end to end, on the type zoo
 # (test/integration/lib/copy_zoo.sql): the zoo is copied from one database into empty ones, with --jobs 1 (one
-# transaction) and --jobs 2 (a connection per table), and each restored database must have
+# transaction) and --jobs 2 (a connection per table), and restored from its SQL dump, SQLite and JSON backups; each
+# restored database must have
 #   - every table's mosta_checksum (the extension, in both databases) and row count equal to the source's;
 #   - the same schema: pg_dump --schema-only of zoo and app, normalised, equal to the source's (types, sequences
 #     and their values, identity and generated columns, defaults, checks, partitions, constraints, indexes, FKs);
@@ -26,7 +27,7 @@ COPY_TESTS=${MOSTA_COPY_TESTS:-build/test/cpp/copy/copy_tests}
 
 SOURCE=copy_restore_src
 TARGETS=(copy_restore_j1 copy_restore_j2 copy_restore_rows copy_restore_bad_value copy_restore_bad_index1
-	copy_restore_bad_index2 copy_restore_dump)
+	copy_restore_bad_index2 copy_restore_from_sql_dump copy_restore_from_sqlite copy_restore_from_json)
 drop_databases() {
 	local db
 	for db in "$SOURCE" "${TARGETS[@]}"; do dropdb --if-exists --force "$db" >/dev/null 2>&1; done
@@ -195,23 +196,33 @@ for jobs in 1 2; do
 	fi
 done
 
-# The restore of the issue: the source to an SQL dump, the dump restored by mosta-copy into an empty database.
-db=copy_restore_dump
-"$COPY" --source db --source-dialect postgres --source-uri "dbname=$SOURCE" --dest sql-dump --dest-file "$work/zoo.sql" \
-	--create-tables --no-progress 2>"$work/log.dump" || { not_ok "the SQL dump is written"; cat "$work/log.dump" >&2; }
-if restore "$db" --source "sql-dump:$work/zoo.sql" --create-tables; then
-	ok "restore from the SQL dump exits 0"
-else
-	not_ok "restore from the SQL dump exits 0"
-	cat "$work/log.$db" >&2
-fi
-sql -d "$db" -c "CREATE EXTENSION mostajs" >/dev/null
-checksums "$db" >"$work/checksums.$db"; schema "$db" >"$work/schema.$db"; sequences "$db" >"$work/sequences.$db"
-if diff -u "$work/checksums.src" "$work/checksums.$db" >&2 && diff -u "$work/schema.src" "$work/schema.$db" >&2 &&
-	diff -u "$work/sequences.src" "$work/sequences.$db" >&2; then
-	ok "restored from the SQL dump: checksums, schema and sequences equal the source's"
-else
-	not_ok "restored from the SQL dump: checksums, schema and sequences equal the source's"
-fi
+# The restore of the issue: the source backed up to an SQL dump (and to SQLite and JSON), each file restored by
+# mosta-copy into an empty database.
+for kind in sql-dump sqlite json; do
+	db=copy_restore_from_${kind/-/_}
+	file=$work/zoo.$kind
+	if ! "$COPY" "${FROM_SOURCE[@]}" --dest "$kind" --dest-file "$file" --create-tables --no-progress \
+		2>"$work/log.backup.$kind"; then
+		not_ok "the $kind backup is written"
+		cat "$work/log.backup.$kind" >&2
+		continue
+	fi
+	if restore "$db" --source "$kind:$file" --create-tables; then
+		ok "restore from the $kind backup exits 0"
+	else
+		not_ok "restore from the $kind backup exits 0"
+		cat "$work/log.$db" >&2
+	fi
+	sql -d "$db" -c "CREATE EXTENSION mostajs" >/dev/null
+	checksums "$db" >"$work/checksums.$db"
+	schema "$db" >"$work/schema.$db"
+	sequences "$db" >"$work/sequences.$db"
+	if diff -u "$work/checksums.src" "$work/checksums.$db" >&2 && diff -u "$work/schema.src" "$work/schema.$db" >&2 &&
+		diff -u "$work/sequences.src" "$work/sequences.$db" >&2; then
+		ok "restored from the $kind backup: checksums, schema and sequences equal the source's"
+	else
+		not_ok "restored from the $kind backup: checksums, schema and sequences equal the source's"
+	fi
+done
 
 finish
