@@ -234,6 +234,13 @@ void
 PgDestination::Begin(const DatabaseSchema &schema, const SnapshotInfo &) {
 	schema_ = schema;
 	main_ = std::make_unique<PgSession>(uri_, described_);
+	if (uri_.empty()) {
+		// the PG* variables chose the database: name it as libpq resolved it (no password), for messages and the
+		// manifest; no writer exists yet to read described_
+		PGconn *conn = main_->Get();
+		described_ = std::string("host=") + PQhost(conn) + " port=" + PQport(conn) + " dbname=" + PQdb(conn) +
+					 " user=" + PQuser(conn);
+	}
 	main_->Exec(kRestoreSettingsSql, "setting the session up");
 	main_->Exec(kMaintenanceWorkMemSql, "setting the session up");
 	main_->Exec("BEGIN", "starting the restore");
