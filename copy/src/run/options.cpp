@@ -233,8 +233,15 @@ constexpr Flag kFlags[] = {
 		 StartEndpoint(s.source, o, v);
 		 s.source_given = true;
 	 }},
+	// There is one source: "--source db" may be left out before --source-dialect (the shorter form users write).
 	{"--source-dialect", true, kCopy,
-	 [](ParseState &s, const std::string &, const std::string &v) { SetDialect(s.source, "--source", v); }},
+	 [](ParseState &s, const std::string &o, const std::string &v) {
+		 if (!s.source.open && !s.source_given) {
+			 StartEndpoint(s.source, o, "db");
+			 s.source_given = true;
+		 }
+		 SetDialect(s.source, "--source", v);
+	 }},
 	{"--source-uri", true, kCopy,
 	 [](ParseState &s, const std::string &o, const std::string &v) { SetTarget(s.source, "--source", o, v); }},
 	{"--source-file", true, kCopy,

@@ -34,6 +34,16 @@ ExpectUsageError(std::vector<std::string> args, std::vector<std::string> parts) 
 	}
 }
 
+TEST(RunOptions, SourceDialectWithoutSourceDb) {
+	Options o = Parse({"--source-dialect", "postgres", "--source-uri", "dbname=shop", "--dest", "sqlite:./x.sqlite"});
+	ASSERT_TRUE(o.source);
+	EXPECT_EQ(o.source->kind, EndpointKind::Postgres);
+	EXPECT_EQ(o.source->target, "dbname=shop");
+	// one source only: a second --source-dialect does not open another
+	ExpectUsageError({"--source", "json:a.json", "--source-dialect", "postgres", "--dest", "sqlite:x.sqlite"},
+					 {"--source-dialect"});
+}
+
 TEST(RunOptions, SeedFormOfSourceAndDestinations) {
 	Options o = Parse({"--source",
 					   "db",
