@@ -58,7 +58,7 @@ INSERT INTO bench_items SELECT g, g % 1000, 'item number ' || g, g * 1.25,
 CREATE TABLE bench_wide_a (id int PRIMARY KEY, i2 smallint, i4 int, i8 bigint, f4 real, f8 double precision,
                            n numeric(12,2), t1 text, t2 text, v varchar(40), ts timestamp, tz timestamptz, d date,
                            u uuid, by bytea, b boolean, j jsonb, ia int[], t3 text, n2 numeric);
-INSERT INTO bench_wide_a SELECT g, g % 30000, g, g * 1000003, g / 3.0, g / 7.0, g / 100.0, md5(g::text),
+INSERT INTO bench_wide_a SELECT g, g % 30000, g, g::bigint * 1000003, g / 3.0, g / 7.0, g / 100.0, md5(g::text),
        'row ' || g, 'v' || g, timestamp '2020-01-01' + g * interval '1 min', timestamptz '2020-01-01 00:00+00' + g * interval '1 s',
        date '2000-01-01' + g % 9000, md5(g::text)::uuid, decode(md5(g::text), 'hex'), g % 3 = 0,
        jsonb_build_object('n', g), ARRAY[g, g + 1, g + 2], CASE WHEN g % 5 = 0 THEN NULL ELSE 'x' || g END, g

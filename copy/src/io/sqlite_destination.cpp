@@ -29,7 +29,7 @@ namespace mosta::copy {
 namespace {
 
 // kCacheKibibytes bounds SQLite's page cache while writing (PRAGMA cache_size takes -KiB).
-constexpr int kCacheKibibytes = 64 * 1024;
+constexpr int kCacheKibibytes = 16 * 1024;
 
 // The text a REAL column gets for -0, as a BLOB (see sqlite_backup_layout.hpp).
 constexpr std::string_view kNegativeZero = "-0";

@@ -200,6 +200,7 @@ RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *
 		settings.batch_size = destination_options.batch_size;
 		settings.jobs = jobs;
 		settings.writer_threads = options.writer_threads;
+		settings.checksums = !names.manifest.empty(); // only a manifest shows them
 		settings.stop = stop;
 		settings.progress = progress.get();
 		CopyResult result = CopyDatabase(*source, schema, pointers, settings);

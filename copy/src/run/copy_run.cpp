@@ -135,8 +135,11 @@ CopyTable(Source &source, const TableDef &table, const std::vector<Destination *
 	for (Destination *destination : destinations)
 		writers.push_back(destination->OpenTable(table));
 	bool need_pg_text = false;
-	for (Destination *destination : destinations)
+	bool need_canonical = settings.checksums;
+	for (Destination *destination : destinations) {
 		need_pg_text = need_pg_text || destination->Form() == ValueForm::PgText;
+		need_canonical = need_canonical || destination->Form() == ValueForm::Canonical;
+	}
 	// with writer threads, reading, converting and hashing the next batch overlap the writes of this one
 	std::vector<std::unique_ptr<Lane>> lanes;
 	if (settings.writer_threads)
@@ -160,9 +163,10 @@ CopyTable(Source &source, const TableDef &table, const std::vector<Destination *
 		result.rows += batch->Rows();
 		result.bytes += batch->Bytes();
 		BatchPtr source_batch = std::move(batch);
-		BatchPtr canonical = Converted(source_batch, table, ValueForm::Canonical);
+		BatchPtr canonical = need_canonical ? Converted(source_batch, table, ValueForm::Canonical) : nullptr;
 		BatchPtr pg_text = need_pg_text ? Converted(source_batch, table, ValueForm::PgText) : nullptr;
-		checksum.Add(*canonical);
+		if (settings.checksums)
+			checksum.Add(*canonical);
 		for (std::size_t d = 0; d < destinations.size(); ++d) {
 			const BatchPtr &form = destinations[d]->Form() == ValueForm::Canonical ? canonical : pg_text;
 			if (lanes.empty()) {
@@ -183,7 +187,8 @@ CopyTable(Source &source, const TableDef &table, const std::vector<Destination *
 	else
 		for (auto &lane : lanes)
 			lane->Finish(result.rows);
-	result.checksum = checksum.Text();
+	if (settings.checksums)
+		result.checksum = checksum.Text();
 	if (settings.progress)
 		settings.progress->TableFinished(table, result.rows, result.bytes);
 	return result;

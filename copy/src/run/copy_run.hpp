@@ -5,13 +5,12 @@
  *       Begin on every destination (the selected schema, the snapshot)
  *       --jobs threads take the tables, largest first; for each table: the source's TableReader gives batches of
  *         --batch-size rows; each batch is converted once per value form a destination needs (ConvertBatch) and
- *         once to Canonical for the checksum (TableChecksum); the same const batch goes to every destination of
- *         that form: to its TableWriter through a writer thread and a queue of 2 batches (the destinations write
- *         while the next batch is read), or directly (writer_threads off); then every writer is closed
- *       Finish on every destination, then Commit on every destination
- *     Any failure, or *stop becoming true (SIGINT, SIGTERM), cancels every thread and Aborts every destination,
- *     then the error is rethrown (Stopped for a stop): nothing is committed unless everything succeeded. The
- *     manifest (run/manifest) is written by the caller after Commit.
+ *         once to Canonical for the checksum (TableChecksum, when a manifest is written); the same const batch goes to
+ * every destination of that form: to its TableWriter through a writer thread and a queue of 2 batches (the destinations
+ * write while the next batch is read), or directly (writer_threads off); then every writer is closed Finish on every
+ * destination, then Commit on every destination Any failure, or *stop becoming true (SIGINT, SIGTERM), cancels every
+ * thread and Aborts every destination, then the error is rethrown (Stopped for a stop): nothing is committed unless
+ * everything succeeded. The manifest (run/manifest) is written by the caller after Commit.
  */
 #pragma once
 
@@ -39,6 +38,9 @@ struct CopySettings {
 	std::size_t batch_size = 1000;
 	int jobs = 1;
 	bool writer_threads = true;
+	// checksums: compute each table's canonical checksum (the manifest needs it); off, a batch is converted only
+	// to the forms the destinations take (a restore without --manifest: PgText straight through)
+	bool checksums = true;
 	const std::atomic<bool> *stop = nullptr; // checked between batches
 	ProgressListener *progress = nullptr;	 // may be null
 };
@@ -49,7 +51,7 @@ struct TableResult {
 	std::string name;
 	std::uint64_t rows = 0;
 	std::uint64_t bytes = 0; // of the source's batches
-	std::string checksum;	 // the canonical checksum (64 hex digits)
+	std::string checksum;	 // the canonical checksum (64 hex digits); "" when CopySettings::checksums is off
 };
 
 struct CopyResult {
