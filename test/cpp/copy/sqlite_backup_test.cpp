@@ -178,6 +178,8 @@ TEST_F(SqliteBackupTest, LayoutIsTheSinks) {
 	EXPECT_EQ(scalar("SELECT typeof(f4) FROM \"zoo.values\" WHERE id = 3"), "blob");
 	EXPECT_EQ(scalar("SELECT count(*) FROM \"zoo.empty\""), "0");
 	EXPECT_EQ(scalar("SELECT version FROM mosta_copy_schema"), "1");
+	EXPECT_EQ(scalar("PRAGMA page_size"), "16384");
+	EXPECT_EQ(scalar("PRAGMA journal_mode"), "delete") << "the published file is an ordinary SQLite database";
 	EXPECT_EQ(SchemaFromJson(scalar("SELECT document FROM mosta_copy_schema")).tables.size(), 2u);
 }
 
