@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -64,7 +65,9 @@ main(int argc, char **argv) {
 		return 0;
 	}
 	try {
-		// mongoc_init() once for the process, mongoc_cleanup() after every destination is gone
+		// mongoc_init() once for the process, mongoc_cleanup() after every destination is gone; without shared
+		// memory counters, which mosta-copy never reads (their absence is a warning on every run otherwise)
+		::setenv("MONGOC_DISABLE_SHM", "1", 0);
 		mosta::sidecar::MongoDriver mongo_driver;
 		InstallSignals();
 		if (options.verify)

@@ -4,10 +4,12 @@
 # driver, test/cpp/copy/support): for every table and every copied column, the checksum of the canonical batches
 # (PgText converted by ConvertBatch) must equal the extension's mosta_checksum of the same columns, i.e. each
 # value's converted text equals mosta.canonical_text. Then: --jobs 3 (exported snapshot) reads the same; rows
-# committed after the snapshot was taken are not seen (jobs 1 and 3); the schema model (types in dependency
+# committed after the snapshot was taken are not seen (jobs 1 and 3); a read abandoned half way; the schema model (types in dependency
 # order, partitions under their root, sequences and their owners, post-data, references, the mostajs catalog left
 # out, credentials masked); a composite column is refused naming it; a database without the extension reads the
-# same; a hot standby reads the same. Prints "copy_pg_source: N passed, N failed".
+# same; more types than the zoo's (arrays of every element kind, int2vector, box[], ranges, ...) convert as the
+# extension encodes them; a hot standby reads the same. Every read also converts each canonical value back and
+# checks it is PostgreSQL's own text again (the probe fails otherwise). Prints "copy_pg_source: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,9 +23,11 @@ PROBE=${MOSTA_COPY_PG_PROBE:-build/test/cpp/copy/copy_pg_probe}
 
 use_database mosta_copy_pg_$$
 plain=${db}_plain
+more=${db}_more
 standby_dir=
 cleanup_extra() {
 	dropdb --if-exists "$plain" >/dev/null 2>&1
+	dropdb --if-exists "$more" >/dev/null 2>&1
 	[ -n "$standby_dir" ] && scripts/pg-cluster stop "$standby_dir" >/dev/null 2>&1
 }
 uri="postgresql://$PGUSER:s3cret@$PGHOST:$PGPORT/$db"
@@ -115,6 +119,24 @@ else
 	not_ok "a second read matches mosta_checksum again"
 fi
 
+# 3b. a read stopped half way (the runner aborting): cancelled at once; with --jobs 1 a cancelled COPY fails the
+# snapshot's transaction and later reads say so (unless the cancel came after the COPY had ended: then they read
+# every row), with workers the others read on
+rows_of() { grep $'\t\\*\t' "$work/jobs1" | cut -f1,3 | tr '\t' ' '; }
+if timeout 60 "$PROBE" abandon "$uri" 1 zoo.measures >"$work/abandon1" 2>"$work/err" &&
+	{ [ "$(grep -c 'error: .*a table read was abandoned, the snapshot is lost$' "$work/abandon1")" -eq 7 ] ||
+		diff <(sed 1d "$work/abandon1" | sort) <(rows_of | sort) >/dev/null; }; then
+	ok "jobs 1: after a read abandoned half way, later reads fail saying the snapshot is lost (or read every row)"
+else
+	not_ok "jobs 1: a read abandoned half way: $(cat "$work/abandon1" "$work/err")"
+fi
+if timeout 60 "$PROBE" abandon "$uri" 2 zoo.measures >"$work/abandon2" 2>"$work/err" &&
+	grep -qx 'zoo.values 4' "$work/abandon2" && grep -qx 'zoo.measures 300' "$work/abandon2"; then
+	ok "jobs 2: a read abandoned half way, the next readers read every table"
+else
+	not_ok "jobs 2: a read abandoned half way: $(cat "$work/abandon2" "$work/err")"
+fi
+
 # 4. the schema model
 if "$PROBE" schema "$uri" >"$work/schema.json" 2>"$work/err"; then
 	ok "the schema document is written"
@@ -197,6 +219,51 @@ if "$PROBE" checksums "$plain_uri" 2 >"$work/plain" 2>"$work/err" && diff -q "$w
 	ok "a database without mostajs reads the same (extension: false)"
 else
 	not_ok "a database without mostajs reads the same: $(cat "$work/err")"
+fi
+
+# 6b. more types than the zoo's: arrays of every kind the conversions treat apart, domains over arrays and arrays
+# of domains, BC and infinite values in arrays, box[] (';' between elements), ranges, int2vector, money, xml, ...
+if ! createdb "$more" || ! psql -X -q -v ON_ERROR_STOP=1 -d "$more" -o /dev/null <<'SQL'; then
+CREATE EXTENSION mostajs;
+CREATE SCHEMA x;
+CREATE TYPE x.color AS ENUM ('red', 'with space', 'q"uote');
+CREATE DOMAIN x.day AS date CHECK (VALUE > '4000-01-01 BC');
+CREATE DOMAIN x.days AS x.day[];
+CREATE DOMAIN x.flags AS boolean[];
+CREATE DOMAIN x.stamp AS timestamptz(3);
+CREATE TABLE x.more (
+	id int PRIMARY KEY,
+	f4a real[], f8a float8[], na numeric(6,2)[], ba boolean[], bya bytea[], ua uuid[], ja json[], tsa timestamp[],
+	tza timestamptz[], da date[], iva interval[], boxa box[], ca char(3)[], cola x.color[], dd x.days, df x.flags,
+	dayarr x.day[], st x.stamp, tz timetz, r tstzrange, ir int4range[], mo money, bits bit varying(8), x xml,
+	o oid, nm name, pt point, ih int2vector, cidr_ cidr, mac macaddr, tsv tsvector, i8a bigint[][]
+);
+INSERT INTO x.more VALUES
+ (1, '{1.5,NaN,-Infinity,1e-10,3.4e38}', '{0.1,-0,1e300,Infinity}', '{1.50,-0.01,NaN}', '{t,f,NULL}',
+  '{"\\x00ff",NULL,"\\x"}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', ARRAY['{"a":  1}', 'null', '"s"']::json[],
+  '{"2024-05-01 12:30:00.123456","0010-01-01 00:00 BC",infinity}',
+  '{"2024-05-01 10:30:00.5+02","0044-03-15 12:00+00 BC",-infinity}', '{2024-05-01,"0001-01-01 BC",infinity}',
+  '{"1 year 2 mons","-1 days -02:00:00",0}', '{(1,2),(0,0);(3,3),(1,1)}', '{"a","ab ",""}',
+  '{red,"with space","q\"uote"}', '{2024-05-01,"0044-03-15 BC"}', '{t,NULL}', '{"0001-01-01 BC"}',
+  '2024-05-01 10:30:00.123+02', '12:00+05:30', '[2024-05-01 00:00+00,)', '{"[1,5)",empty}', 12.34, B'101',
+  '<a>x</a>', 4294967295, 'nm', '(1.5,2)', '1 2', '10.0.0.0/8', '08:00:2b:01:02:03', 'a fat cat', '{{1,2},{3,NULL}}'),
+ (2, '{}', NULL, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}',
+  '-infinity', '00:00+00', 'empty', '{}', -1, B'', '', 0, '', '(0,0)', '', '::/0', '00:00:00:00:00:00', '', '{}');
+SQL
+	fail_setup "cannot create the table of more types"
+fi
+more_uri="postgresql://$PGUSER@$PGHOST:$PGPORT/$more"
+if "$PROBE" checksums "$more_uri" 1 >"$work/more" 2>"$work/err"; then
+	ok "x.more reads, and every value converted to canonical text and back is PostgreSQL's text again"
+else
+	not_ok "x.more reads and converts back: $(cat "$work/err")"
+fi
+expected_checksums "$work/more" "$more" >"$work/more_expected"
+if [ -s "$work/more" ] && diff "$work/more" "$work/more_expected" >"$work/diff"; then
+	ok "x.more: every copied column's checksum equals mosta_checksum ($(wc -l <"$work/more") lines)"
+else
+	not_ok "x.more: checksums differ from mosta_checksum"
+	sed 's/^/#   /' "$work/diff"
 fi
 
 # 7. a hot standby: REPEATABLE READ and the exported snapshot work there too

@@ -7,6 +7,7 @@
  *     each table to a part file appended in schema order by Finish: io/sql_dump_text_file.hpp); a directory is
  *     written as a temporary directory renamed by Commit.
  */
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -94,7 +95,10 @@ class JsonBlockWriter : public TableWriter {
 // A table in a directory export: its own document.
 class JsonDocumentWriter : public TableWriter {
   public:
-	JsonDocumentWriter(const TableDef &table, const std::string &path, const std::string &header) : rows_(table, path) {
+	JsonDocumentWriter(const TableDef &table, const std::string &path, const std::string &header,
+					   std::atomic<int> &open_documents)
+		: rows_(table, path), open_documents_(open_documents) {
+		++open_documents_;
 		out_.Open(path);
 		out_.Buffer() += header;
 		out_.Buffer() += TableHeaderLine(table);
@@ -110,10 +114,12 @@ class JsonDocumentWriter : public TableWriter {
 		out_.Buffer().append(kExportEnd);
 		out_.Buffer() += "\n";
 		out_.Close();
+		--open_documents_;
 	}
 
   private:
 	JsonRowsWriter rows_;
+	std::atomic<int> &open_documents_;
 	OutputFile out_;
 };
 
@@ -206,10 +212,13 @@ class JsonDirectoryDestination : public Destination {
 		one.sequences = schema_.sequences;
 		one.tables.push_back(schema_.tables[FindOrder(schema_, table, path_)]);
 		std::string file = staged_.Temporary() + "/" + ExportFileName(table);
-		return std::make_unique<JsonDocumentWriter>(table, file, DocumentHeaderLine(one, snapshot_));
+		return std::make_unique<JsonDocumentWriter>(table, file, DocumentHeaderLine(one, snapshot_), open_documents_);
 	}
 	void
 	Finish() override {
+		if (open_documents_ != 0)
+			throw CopyError(path_ + ": " + std::to_string(open_documents_.load()) +
+							" table(s) opened but never closed");
 		bytes_ = 0;
 		std::error_code ec;
 		for (const fs::directory_entry &entry : fs::directory_iterator(staged_.Temporary(), ec))
@@ -252,6 +261,7 @@ class JsonDirectoryDestination : public Destination {
 	DatabaseSchema schema_;
 	SnapshotInfo snapshot_;
 	std::uint64_t bytes_ = 0;
+	std::atomic<int> open_documents_{0};
 	bool committed_ = false;
 };
 

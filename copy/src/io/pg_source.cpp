@@ -26,14 +26,19 @@ namespace mosta::copy {
 
 namespace {
 
-// kSearchPathSql makes every name the server prints schema-qualified (pg_dump's setting).
-constexpr const char *kSearchPathSql = "SET search_path = ''";
+// kSourceSessionSql completes kSessionSettingsSql for reading, as pg_dump sets its sessions: every name the server
+// prints schema-qualified (search_path ''); an error rather than rows silently left out by a row-level security
+// policy; no timeout cutting a long COPY, nor the main connection idle in its transaction while workers read in
+// its exported snapshot.
+constexpr const char *kSourceSessionSql =
+	"SET search_path = ''; SET row_security = off; SET statement_timeout = 0; SET lock_timeout = 0; "
+	"SET idle_in_transaction_session_timeout = 0";
 constexpr const char *kBeginSql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
-// PrepareSession fixes the settings values and names are printed with.
+// PrepareSession fixes the settings values and names are printed with, and those of a long read.
 void
 PrepareSession(PGconn *conn) {
-	PgExec(conn, std::string(kSessionSettingsSql) + "; " + kSearchPathSql, "setting the session");
+	PgExec(conn, std::string(kSessionSettingsSql) + "; " + kSourceSessionSql, "setting the session");
 }
 
 // CopyStatement returns the COPY that reads table's copied columns.
@@ -77,7 +82,8 @@ class PgTableReader final : public TableReader {
   private:
 	// Finish reads COPY's end: its command result, then nothing.
 	void Finish();
-	// Abandon stops a COPY not read to its end (a cancel, then what is left is read and dropped).
+	// Abandon stops a COPY not read to its end (a cancel, then what is left is read and dropped); clean_ tells
+	// whether the transaction survived.
 	void Abandon() noexcept;
 
 	PgSource &source_;
@@ -296,6 +302,9 @@ PgTableReader::Abandon() noexcept {
 		PQfreemem(buffer);
 	while (PGresult *result = PQgetResult(lease_.conn))
 		PQclear(result);
+	// a cancel that came after the COPY had ended is ignored by the server: the transaction, and the snapshot,
+	// are then intact; a cancelled COPY leaves the transaction failed
+	clean_ = PQtransactionStatus(lease_.conn) == PQTRANS_INTRANS;
 }
 
 } // namespace

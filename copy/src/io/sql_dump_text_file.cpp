@@ -172,7 +172,10 @@ class StagedTextFile::PartBlock : public StagedTextFile::Block {
 StagedTextFile::StagedTextFile(std::string final_path, bool parts, std::string separator)
 	: staged_(std::move(final_path)), parts_(parts), separator_(std::move(separator)) {}
 
-StagedTextFile::~StagedTextFile() = default;
+StagedTextFile::~StagedTextFile() {
+	if (!committed_)
+		Abort();
+}
 
 std::string
 StagedTextFile::PartPath(std::size_t order) const {
@@ -232,6 +235,7 @@ StagedTextFile::Finish(std::string_view footer) {
 void
 StagedTextFile::Commit() {
 	staged_.Publish();
+	committed_ = true;
 }
 
 void

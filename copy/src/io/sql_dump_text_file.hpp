@@ -72,6 +72,7 @@ class StagedTextFile {
 	// final_path is the file's final name; parts: blocks go to part files (OpenBlock from several threads);
 	// separator is written between two blocks.
 	StagedTextFile(std::string final_path, bool parts, std::string separator);
+	// ~StagedTextFile removes what Commit did not publish (the temporary and the part files).
 	~StagedTextFile();
 
 	// Block writes one table's block: append to Buffer(), MaybeFlush(), then End().
@@ -120,6 +121,7 @@ class StagedTextFile {
 	std::vector<std::string> part_paths_;		 // every part file created (Abort removes them)
 	std::uint64_t bytes_ = 0;
 	std::string crc32c_;
+	bool committed_ = false;
 };
 
 // LineReader reads a file line by line.

@@ -12,7 +12,7 @@
  *       - arrays: PostgreSQL's array literal ("{1,NULL,3}", "[0:2]={...}", quoted elements) against the plugin's
  *         JSON array, nested per dimension, lower bounds dropped, each element by its own type (numbers and
  *         booleans bare, NaN and infinities of floats as strings, everything else a JSON string of its
- *         canonical text, NULL as null).
+ *         canonical text, NULL as null); int2vector and oidvector ("1 2") are arrays for the plugin too ([1,2]).
  *
  *     ConvertBatch classifies each column once and writes straight into the new batch's buffer: a value that
  *     needs no rewrite is one append.
@@ -32,7 +32,7 @@ namespace mosta::copy {
 namespace {
 
 // How a column's values are rewritten.
-enum class Conversion { AsIs, Bool, Timestamptz, Timestamp, Date, Array };
+enum class Conversion { AsIs, Bool, Timestamptz, Timestamp, Date, Array, IntVector };
 
 // A column's conversion, classified once.
 struct ColumnPlan {
@@ -70,6 +70,12 @@ PlanOf(const ColumnDef &column) {
 	ColumnPlan plan;
 	if (type.dims == 0) {
 		plan.conversion = ScalarConversion(type.info->kind);
+		// int2vector and oidvector are arrays for the plugin (varlena with an array subscript handler): "1 2" is [1,2]
+		if (type.info->kind == PgTypeKind::Text) {
+			std::string base = SplitPgTypeName(column.base_type.empty() ? column.type : column.base_type).base;
+			if (base == "int2vector" || base == "oidvector")
+				plan.conversion = Conversion::IntVector;
+		}
 		return plan;
 	}
 	plan.conversion = Conversion::Array;
@@ -518,6 +524,56 @@ class JsonArrayReader {
 	std::size_t pos_ = 0;
 };
 
+// AppendIntVectorCanonical writes int2vector's or oidvector's text ("1 2") as the plugin's JSON array ("[1,2]").
+void
+AppendIntVectorCanonical(std::string &out, std::string_view text) {
+	out += '[';
+	bool first = true;
+	for (std::size_t pos = 0; pos < text.size();) {
+		std::size_t end = text.find(' ', pos);
+		if (end == std::string_view::npos)
+			end = text.size();
+		if (end > pos) {
+			for (std::size_t i = pos; i < end; ++i)
+				if (!IsDigit(text[i]) && !(i == pos && text[i] == '-'))
+					throw ValueError{"not a list of integers"};
+			if (!first)
+				out += ',';
+			first = false;
+			out.append(text.substr(pos, end - pos));
+		}
+		pos = end + 1;
+	}
+	out += ']';
+}
+
+// AppendIntVectorPg writes the plugin's JSON array of integers as int2vector's or oidvector's text.
+void
+AppendIntVectorPg(std::string &out, std::string_view json) {
+	std::size_t open = json.find_first_not_of(" \t\r\n");
+	std::size_t close = json.find_last_not_of(" \t\r\n");
+	if (open == std::string_view::npos || json[open] != '[' || json[close] != ']')
+		throw ValueError{"not a JSON array"};
+	bool first = true;
+	for (std::size_t pos = open + 1; pos < close;) {
+		std::size_t end = json.find(',', pos);
+		if (end == std::string_view::npos || end > close)
+			end = close;
+		std::string_view element = json.substr(pos, end - pos);
+		while (!element.empty() && (element.front() == ' ' || element.front() == '\n'))
+			element.remove_prefix(1);
+		while (!element.empty() && (element.back() == ' ' || element.back() == '\n'))
+			element.remove_suffix(1);
+		if (element.empty() || element.find_first_not_of("-0123456789") != std::string_view::npos)
+			throw ValueError{"not a JSON array of integers"};
+		if (!first)
+			out += ' ';
+		first = false;
+		out.append(element);
+		pos = end + 1;
+	}
+}
+
 // Scratch buffers reused across the values of one conversion.
 struct Scratch {
 	std::string element;
@@ -561,6 +617,12 @@ AppendConverted(std::string &out, std::string_view value, const ColumnPlan &plan
 			PgArrayReader(value, plan, scratch.element, scratch.other).Write(out);
 		else
 			JsonArrayReader(value, plan, scratch.element, scratch.other).Write(out);
+		return;
+	case Conversion::IntVector:
+		if (to == ValueForm::Canonical)
+			AppendIntVectorCanonical(out, value);
+		else
+			AppendIntVectorPg(out, value);
 		return;
 	}
 }

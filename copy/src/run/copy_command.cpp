@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
+#include "io/mongo_backup_destination.hpp"
 #include "io/open.hpp"
 #include "io/staged_path.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -54,66 +56,146 @@ Summary(const CopyResult &result, std::size_t destinations, const SnapshotInfo &
 	return line;
 }
 
+// Fail prints the failure line and returns status.
+int
+Fail(std::FILE *err, const std::string &reason, int status) {
+	std::fprintf(err, "mosta-copy: FAILED: %s\n", MaskCredentialsInText(reason).c_str());
+	std::fflush(err);
+	return status;
+}
+
+// The names a run writes: each file destination's final path (dated with --keep) and the manifest's.
+struct RunNames {
+	std::vector<Endpoint> destinations;
+	std::string manifest;		  // "" for none
+	std::string undated_manifest; // the pattern --keep rotates
+};
+
+RunNames
+PlanNames(const Options &options, std::chrono::system_clock::time_point now) {
+	RunNames names;
+	const std::string stamp = RunStamp(now);
+	names.destinations = options.destinations;
+	for (Endpoint &endpoint : names.destinations)
+		if (options.keep > 0 && IsFileKind(endpoint.kind))
+			endpoint.target = DatedPath(endpoint.target, stamp);
+	names.undated_manifest = !options.manifest.empty() ? options.manifest : DefaultManifestPath(options.destinations);
+	names.manifest = names.undated_manifest;
+	if (options.keep > 0 && !names.manifest.empty())
+		names.manifest = DatedPath(names.manifest, stamp);
+	// two files under one name would share their temporary and overwrite each other
+	std::map<std::string, std::string> seen; // normal absolute path -> what writes it
+	auto claim = [&](const std::string &path, const std::string &what) {
+		std::error_code error;
+		std::string normal = std::filesystem::absolute(path, error).lexically_normal().string();
+		while (normal.size() > 1 && normal.back() == '/')
+			normal.pop_back();
+		auto [it, fresh] = seen.emplace(normal, what);
+		if (!fresh)
+			throw UsageError(what + " and " + it->second + " are the same file (" + path + "): give each its own name");
+	};
+	for (const Endpoint &endpoint : names.destinations)
+		if (IsFileKind(endpoint.kind))
+			claim(endpoint.target, std::string("--dest ") + EndpointKindName(endpoint.kind));
+	if (!names.manifest.empty())
+		claim(names.manifest, "the manifest");
+	return names;
+}
+
+// RemoveStale removes the temporaries killed runs left of this run's final names.
+void
+RemoveStale(const RunNames &names) {
+	for (const Endpoint &endpoint : names.destinations)
+		if (IsFileKind(endpoint.kind))
+			RemoveStaleTemporaries(FileTarget(endpoint));
+	if (!names.manifest.empty())
+		RemoveStaleTemporaries(names.manifest);
+}
+
+TableSelection
+Selection(const Options &options) {
+	TableSelection selection;
+	selection.tables = options.tables;
+	selection.exclude = options.exclude;
+	if (!options.schemas_file.empty()) {
+		selection.use_entities = true;
+		selection.entities = ReadEntitiesFile(options.schemas_file);
+		selection.entities_origin = "--schemas " + options.schemas_file;
+	}
+	return selection;
+}
+
+std::unique_ptr<ProgressListener>
+Progress(const Options &options, std::FILE *err) {
+	if (options.quiet)
+		return nullptr;
+	bool live = options.progress == ProgressMode::On ||
+				(options.progress == ProgressMode::Auto && ::isatty(::fileno(err)) == 1);
+	return MakeProgressDisplay(err, live);
+}
+
+// Rotate keeps the --keep newest dated names of each file destination and of the manifest; failures to remove
+// one are warnings (the backup itself succeeded).
+void
+Rotate(const Options &options, const RunNames &names, std::FILE *err) {
+	std::vector<std::string> errors;
+	for (const Endpoint &endpoint : options.destinations)
+		if (IsFileKind(endpoint.kind))
+			RotateDated(endpoint.target, options.keep, &errors);
+	if (!names.undated_manifest.empty())
+		RotateDated(names.undated_manifest, options.keep, &errors);
+	for (const std::string &error : errors)
+		std::fprintf(err, "mosta-copy: warning: --keep: %s\n", MaskCredentialsInText(error).c_str());
+}
+
+// ManifestFiles returns what every destination wrote (after Commit), a MongoDB copy with its own checksums.
+std::vector<ManifestFile>
+ManifestFiles(const std::vector<Destination *> &destinations, const DatabaseSchema &schema) {
+	std::vector<ManifestFile> files;
+	for (const Destination *destination : destinations) {
+		std::vector<FileTable> tables;
+		if (const std::vector<MongoStoredTable> *stored = MongoStoredTables(*destination))
+			for (const MongoStoredTable &table : *stored)
+				for (const TableDef &def : schema.tables)
+					if (def.QualifiedName() == table.table)
+						tables.push_back({def.schema, def.name, table.rows, table.checksum, table.inexact_rows,
+										  table.inexact_columns});
+		for (const WrittenFile &file : destination->Files())
+			files.push_back(ManifestFile{file, {}, tables});
+	}
+	return files;
+}
+
 } // namespace
 
 int
 RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *stop, const EndpointFactory &factory,
 			   std::chrono::system_clock::time_point now) {
-	auto fail = [&](const std::string &reason, int status) {
-		std::fprintf(err, "mosta-copy: FAILED: %s\n", MaskCredentialsInText(reason).c_str());
-		std::fflush(err);
-		return status;
-	};
 	try {
-		const std::string stamp = RunStamp(now);
-		std::vector<Endpoint> finals = options.destinations; // the names written this run
-		for (Endpoint &endpoint : finals)
-			if (options.keep > 0 && IsFileKind(endpoint.kind))
-				endpoint.target = DatedPath(endpoint.target, stamp);
-		std::string undated_manifest =
-			!options.manifest.empty() ? options.manifest : DefaultManifestPath(options.destinations);
-		std::string manifest_path = undated_manifest;
-		if (options.keep > 0 && !manifest_path.empty())
-			manifest_path = DatedPath(manifest_path, stamp);
+		const RunNames names = PlanNames(options, now);
+		RemoveStale(names);
+		const TableSelection selection = Selection(options);
 
-		for (const Endpoint &endpoint : finals)
-			if (IsFileKind(endpoint.kind))
-				RemoveStaleTemporaries(FileTarget(endpoint));
-		if (!manifest_path.empty())
-			RemoveStaleTemporaries(manifest_path);
-
-		TableSelection selection;
-		selection.tables = options.tables;
-		selection.exclude = options.exclude;
-		if (!options.schemas_file.empty()) {
-			selection.use_entities = true;
-			selection.entities = ReadEntitiesFile(options.schemas_file);
-			selection.entities_origin = "--schemas " + options.schemas_file;
-		}
-
-		DestinationOptions destination_options = options.destination_options;
+		const DestinationOptions &destination_options = options.destination_options;
 		const int jobs = destination_options.jobs;
 		std::unique_ptr<Source> source =
 			factory.source ? factory.source(*options.source, jobs) : OpenSource(*options.source, jobs);
 		SourceGuard guard{nullptr};
 		source->Open();
 		guard.source = source.get();
-		DatabaseSchema schema = SelectTables(source->Schema(), selection);
+		if (stop != nullptr && stop->load())
+			throw Stopped("stopped by a signal"); // while the source waited for its locks: nothing begun yet
+		const DatabaseSchema schema = SelectTables(source->Schema(), selection);
 
 		std::vector<std::unique_ptr<Destination>> destinations;
 		std::vector<Destination *> pointers;
-		for (const Endpoint &endpoint : finals) {
+		for (const Endpoint &endpoint : names.destinations) {
 			destinations.push_back(factory.destination ? factory.destination(endpoint, destination_options)
 													   : OpenDestination(endpoint, destination_options));
 			pointers.push_back(destinations.back().get());
 		}
 
-		std::unique_ptr<ProgressListener> progress;
-		if (!options.quiet) {
-			bool live = options.progress == ProgressMode::On ||
-						(options.progress == ProgressMode::Auto && ::isatty(::fileno(err)) == 1);
-			progress = MakeProgressDisplay(err, live);
-		}
+		std::unique_ptr<ProgressListener> progress = Progress(options, err);
 		CopySettings settings;
 		settings.batch_size = destination_options.batch_size;
 		settings.jobs = jobs;
@@ -123,7 +205,7 @@ RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *
 		CopyResult result = CopyDatabase(*source, schema, pointers, settings);
 		progress.reset();
 
-		if (!manifest_path.empty()) {
+		if (!names.manifest.empty()) {
 			Manifest manifest;
 			manifest.tool = std::string("mosta-copy ") + kMostaVersion;
 			manifest.created =
@@ -131,29 +213,20 @@ RunCopyCommand(const Options &options, std::FILE *err, const std::atomic<bool> *
 			manifest.snapshot = source->Snapshot();
 			manifest.schema = schema;
 			manifest.tables = result.tables;
-			manifest.files = result.files;
+			manifest.files = ManifestFiles(pointers, schema);
 			manifest.elapsed_ms = result.elapsed.count();
-			WriteManifest(manifest_path, manifest);
+			WriteManifest(names.manifest, manifest);
 		}
-		if (options.keep > 0) {
-			std::vector<std::string> errors;
-			for (const Endpoint &endpoint : options.destinations)
-				if (IsFileKind(endpoint.kind))
-					RotateDated(endpoint.target, options.keep, &errors);
-			if (!undated_manifest.empty())
-				RotateDated(undated_manifest, options.keep, &errors);
-			for (const std::string &error : errors)
-				std::fprintf(err, "mosta-copy: warning: --keep: %s\n", error.c_str());
-		}
-		std::fprintf(
-			err, "%s\n",
-			MaskCredentialsInText(Summary(result, pointers.size(), source->Snapshot(), manifest_path)).c_str());
+		if (options.keep > 0)
+			Rotate(options, names, err);
+		std::string summary = Summary(result, pointers.size(), source->Snapshot(), names.manifest);
+		std::fprintf(err, "%s\n", MaskCredentialsInText(summary).c_str());
 		std::fflush(err);
 		return 0;
 	} catch (const UsageError &e) {
-		return fail(e.what(), 2);
+		return Fail(err, e.what(), 2);
 	} catch (const std::exception &e) {
-		return fail(e.what(), 1);
+		return Fail(err, e.what(), 1);
 	}
 }
 

@@ -80,6 +80,40 @@ class Lane {
 	std::thread thread_; // last: starts once every member above exists
 };
 
+// BatchPool recycles the source's batches of one table: a batch comes back when the last destination is done
+// with it (its shared_ptr's deleter), so a table's copy allocates a few batches, not one per --batch-size rows.
+// The pool outlives every batch it gave (it is declared before the lanes that hold them).
+class BatchPool {
+  public:
+	BatchPool(std::size_t columns, ValueForm form) : columns_(columns), form_(form) {}
+
+	std::shared_ptr<RowBatch>
+	Get() {
+		std::unique_ptr<RowBatch> batch;
+		{
+			std::lock_guard lock(mutex_);
+			if (!free_.empty()) {
+				batch = std::move(free_.back());
+				free_.pop_back();
+			}
+		}
+		if (!batch)
+			batch = std::make_unique<RowBatch>(columns_, form_);
+		batch->Clear();
+		return std::shared_ptr<RowBatch>(batch.release(), [this](RowBatch *done) {
+			std::unique_ptr<RowBatch> owned(done);
+			std::lock_guard lock(mutex_);
+			free_.push_back(std::move(owned));
+		});
+	}
+
+  private:
+	std::size_t columns_;
+	ValueForm form_;
+	std::mutex mutex_;
+	std::vector<std::unique_ptr<RowBatch>> free_;
+};
+
 // Converted returns batch in form, converting it once (the caller keeps the result for every destination).
 BatchPtr
 Converted(const BatchPtr &batch, const TableDef &table, ValueForm form) {
@@ -96,6 +130,7 @@ CopyTable(Source &source, const TableDef &table, const std::vector<Destination *
 	TableResult result{table.schema, table.name, 0, 0, ""};
 	const std::size_t columns = table.CopiedColumns().size();
 	std::unique_ptr<TableReader> reader = source.OpenTable(table);
+	BatchPool pool(columns, reader->Form());
 	std::vector<std::unique_ptr<TableWriter>> writers;
 	for (Destination *destination : destinations)
 		writers.push_back(destination->OpenTable(table));
@@ -115,7 +150,7 @@ CopyTable(Source &source, const TableDef &table, const std::vector<Destination *
 			throw Stopped("stopped by a signal");
 		if (abort.load(std::memory_order_relaxed))
 			return result;
-		auto batch = std::make_shared<RowBatch>(columns, reader->Form());
+		std::shared_ptr<RowBatch> batch = pool.Get();
 		bool more = reader->Next(*batch, settings.batch_size);
 		if (batch->Rows() == 0) {
 			if (!more)

@@ -4,6 +4,7 @@
  */
 #include "run/manifest.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -58,10 +59,33 @@ ManifestToJson(const Manifest &manifest) {
 	out += manifest.tables.empty() ? "],\n" : "\n  ],\n";
 	out += "  \"files\": [";
 	for (std::size_t i = 0; i < manifest.files.size(); ++i) {
-		const WrittenFile &file = manifest.files[i];
+		const ManifestFile &file = manifest.files[i];
 		out += i == 0 ? "\n    " : ",\n    ";
 		out += "{\"kind\": " + JsonQuote(file.kind) + ", \"path\": " + JsonQuote(MaskCredentials(file.path)) +
-			   ", \"bytes\": " + std::to_string(file.bytes) + ", \"crc32c\": " + JsonQuote(file.crc32c) + "}";
+			   ", \"bytes\": " + std::to_string(file.bytes) + ", \"crc32c\": " + JsonQuote(file.crc32c);
+		if (!file.parts.empty()) {
+			out += ", \"parts\": [";
+			for (std::size_t j = 0; j < file.parts.size(); ++j)
+				out += std::string(j == 0 ? "\n      " : ",\n      ") + "{\"path\": " + JsonQuote(file.parts[j].path) +
+					   ", \"bytes\": " + std::to_string(file.parts[j].bytes) +
+					   ", \"crc32c\": " + JsonQuote(file.parts[j].crc32c) + "}";
+			out += "\n    ]";
+		}
+		if (!file.tables.empty()) {
+			out += ", \"tables\": [";
+			for (std::size_t j = 0; j < file.tables.size(); ++j) {
+				const FileTable &table = file.tables[j];
+				out += std::string(j == 0 ? "\n      " : ",\n      ") + "{\"schema\": " + JsonQuote(table.schema) +
+					   ", \"name\": " + JsonQuote(table.name) + ", \"rows\": " + std::to_string(table.rows) +
+					   ", \"checksum\": " + JsonQuote(table.checksum) +
+					   ", \"inexact_rows\": " + std::to_string(table.inexact_rows) + ", \"inexact_columns\": [";
+				for (std::size_t c = 0; c < table.inexact_columns.size(); ++c)
+					out += (c == 0 ? "" : ", ") + JsonQuote(table.inexact_columns[c]);
+				out += "]}";
+			}
+			out += "\n    ]";
+		}
+		out += "}";
 	}
 	out += manifest.files.empty() ? "],\n" : "\n  ],\n";
 	out += "  \"elapsed_ms\": " + std::to_string(manifest.elapsed_ms) + "\n}\n";
@@ -89,6 +113,17 @@ Unsigned(ondemand::value value, const std::string &origin, const std::string &wh
 	if (value.get_uint64().get(number) != simdjson::SUCCESS)
 		Bad(origin, where, "expected a number");
 	return number;
+}
+
+std::vector<std::string>
+Strings(ondemand::value value, const std::string &origin, const std::string &where) {
+	ondemand::array array;
+	if (value.get_array().get(array) != simdjson::SUCCESS)
+		Bad(origin, where, "expected an array of strings");
+	std::vector<std::string> out;
+	for (auto element : array)
+		out.push_back(String(element.value(), origin, where));
+	return out;
 }
 
 template <typename Each>
@@ -161,8 +196,43 @@ ManifestFromJson(std::string_view json, const std::string &origin) {
 						[&](const std::string &k, ondemand::value v, const std::string &at, std::size_t i) {
 							if (manifest.files.size() <= i)
 								manifest.files.emplace_back();
-							WrittenFile &file = manifest.files[i];
-							if (k == "kind")
+							ManifestFile &file = manifest.files[i];
+							if (k == "parts")
+								Objects(v, origin, at + ".parts",
+										[&](const std::string &pk, ondemand::value pv, const std::string &pat,
+											std::size_t j) {
+											if (file.parts.size() <= j)
+												file.parts.emplace_back();
+											WrittenFile &part = file.parts[j];
+											part.kind = file.kind;
+											if (pk == "path")
+												part.path = String(pv, origin, pat + ".path");
+											else if (pk == "bytes")
+												part.bytes = Unsigned(pv, origin, pat + ".bytes");
+											else if (pk == "crc32c")
+												part.crc32c = String(pv, origin, pat + ".crc32c");
+										});
+							else if (k == "tables")
+								Objects(v, origin, at + ".tables",
+										[&](const std::string &tk, ondemand::value tv, const std::string &tat,
+											std::size_t j) {
+											if (file.tables.size() <= j)
+												file.tables.emplace_back();
+											FileTable &table = file.tables[j];
+											if (tk == "schema")
+												table.schema = String(tv, origin, tat + ".schema");
+											else if (tk == "name")
+												table.name = String(tv, origin, tat + ".name");
+											else if (tk == "rows")
+												table.rows = Unsigned(tv, origin, tat + ".rows");
+											else if (tk == "checksum")
+												table.checksum = String(tv, origin, tat + ".checksum");
+											else if (tk == "inexact_rows")
+												table.inexact_rows = Unsigned(tv, origin, tat + ".inexact_rows");
+											else if (tk == "inexact_columns")
+												table.inexact_columns = Strings(tv, origin, tat + ".inexact_columns");
+										});
+							else if (k == "kind")
 								file.kind = String(v, origin, at + ".kind");
 							else if (k == "path")
 								file.path = String(v, origin, at + ".path");
@@ -187,17 +257,68 @@ ManifestFromJson(std::string_view json, const std::string &origin) {
 	return manifest;
 }
 
+namespace {
+
+bool
+IsDatabaseKind(const std::string &kind) {
+	return kind == "postgres" || kind == "mongodb";
+}
+
+// ListParts fills a directory's parts: each regular file in it, by name, with its size and CRC-32C.
+void
+ListParts(ManifestFile &file) {
+	std::error_code error;
+	if (IsDatabaseKind(file.kind) || !fs::is_directory(file.path, error))
+		return;
+	std::vector<std::string> names;
+	for (const fs::directory_entry &entry : fs::directory_iterator(file.path, error))
+		if (entry.is_regular_file())
+			names.push_back(entry.path().filename().string());
+	if (error)
+		throw CopyError("cannot list " + file.path + " for the manifest: " + error.message());
+	std::sort(names.begin(), names.end());
+	for (const std::string &name : names) {
+		WrittenFile part{file.kind, (fs::path(file.path) / name).string(), 0, ""};
+		part.crc32c = FileCrc32c(part.path, &part.bytes);
+		file.parts.push_back(part);
+	}
+}
+
+// Relative returns path relative to directory when inside it, else absolute.
+std::string
+Relative(const std::string &path, const fs::path &directory) {
+	std::error_code error;
+	fs::path absolute = fs::absolute(fs::path(path), error).lexically_normal();
+	fs::path relative = absolute.lexically_relative(directory);
+	bool inside = !relative.empty() && relative.begin()->string() != "..";
+	return inside ? relative.string() : absolute.string();
+}
+
+// Resolved returns a manifest's relative path resolved against its directory (a trailing '/' kept).
+std::string
+Resolved(const std::string &path, const fs::path &directory) {
+	if (path.empty() || path[0] == '/')
+		return path;
+	std::string resolved = (directory / path).lexically_normal().string();
+	if (path.back() == '/' && resolved.back() != '/')
+		resolved += '/';
+	return resolved;
+}
+
+} // namespace
+
 void
 WriteManifest(const std::string &path, Manifest manifest) {
 	std::error_code error;
 	fs::path directory = fs::absolute(fs::path(path), error).parent_path().lexically_normal();
-	for (WrittenFile &file : manifest.files) {
-		if (file.kind == "postgres" || file.kind == "mongodb")
+	for (ManifestFile &file : manifest.files) {
+		if (IsDatabaseKind(file.kind))
 			continue;
-		fs::path absolute = fs::absolute(fs::path(file.path), error).lexically_normal();
-		fs::path relative = absolute.lexically_relative(directory);
-		bool inside = !relative.empty() && relative.begin()->string() != "..";
-		file.path = inside ? relative.string() : absolute.string();
+		if (file.parts.empty())
+			ListParts(file);
+		file.path = Relative(file.path, directory);
+		for (WrittenFile &part : file.parts)
+			part.path = Relative(part.path, directory);
 	}
 	std::string text = ManifestToJson(manifest);
 	StagedPath staged(path);
@@ -220,13 +341,12 @@ ReadManifest(const std::string &path) {
 	text << in.rdbuf();
 	Manifest manifest = ManifestFromJson(text.str(), path);
 	fs::path directory = fs::path(path).parent_path();
-	for (WrittenFile &file : manifest.files) {
-		if (file.kind == "postgres" || file.kind == "mongodb" || file.path.empty() || file.path[0] == '/')
+	for (ManifestFile &file : manifest.files) {
+		if (IsDatabaseKind(file.kind))
 			continue;
-		bool trailing = file.path.back() == '/';
-		file.path = (directory / file.path).lexically_normal().string();
-		if (trailing && file.path.back() != '/')
-			file.path += '/';
+		file.path = Resolved(file.path, directory);
+		for (WrittenFile &part : file.parts)
+			part.path = Resolved(part.path, directory);
 	}
 	return manifest;
 }

@@ -428,16 +428,21 @@ SplitCommandText(const std::string &text, const std::string &origin) {
 Endpoint
 ParseEndpointShort(const std::string &option, const std::string &text) {
 	Endpoint endpoint;
-	if (text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0 ||
-		(text.find('=') != std::string::npos && text.find("://") == std::string::npos)) {
+	std::size_t colon = text.find(':');
+	std::optional<EndpointKind> prefix =
+		colon == std::string::npos ? std::nullopt : ParseKindWord(text.substr(0, colon));
+	if (text.rfind("postgresql://", 0) == 0 || text.rfind("postgres://", 0) == 0) {
 		endpoint.kind = EndpointKind::Postgres;
 		endpoint.target = text;
 	} else if (text.rfind("mongodb://", 0) == 0 || text.rfind("mongodb+srv://", 0) == 0) {
 		endpoint.kind = EndpointKind::Mongodb;
 		endpoint.target = text;
-	} else if (std::size_t colon = text.find(':'); colon != std::string::npos && ParseKindWord(text.substr(0, colon))) {
-		endpoint.kind = *ParseKindWord(text.substr(0, colon));
+	} else if (prefix) { // KIND:TARGET (a file path may hold '=' or ':')
+		endpoint.kind = *prefix;
 		endpoint.target = text.substr(colon + 1);
+	} else if (text.find('=') != std::string::npos && text.find("://") == std::string::npos) {
+		endpoint.kind = EndpointKind::Postgres; // a conninfo: "host=... dbname=..."
+		endpoint.target = text;
 	} else {
 		throw UsageError("invalid value \"" + MaskCredentialsInText(text) + "\" for " + option + ": expected KIND (" +
 						 kKindWords +
@@ -547,7 +552,8 @@ What and how:
 
 verify MANIFEST: check each file the manifest lists (size and CRC-32C, then each table read back: row count
 and canonical checksum), and with --against URI a live PostgreSQL database (a table changed since the backup
-differs). One line per file and table; exit status 0 when everything agrees, 1 otherwise.
+differs). One line per file and table (--quiet: only the differences); exit status 0 when everything agrees,
+1 otherwise.
 
 Running from cron: nothing is written under a final name before every destination succeeded (temporary
 names, then renames; the manifest last); temporaries left by a killed run are removed by the next run. One

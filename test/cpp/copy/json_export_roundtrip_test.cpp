@@ -10,6 +10,7 @@
 #include "io/json_export_format.hpp"
 #include "io/open.hpp"
 #include "io/staged_path.hpp"
+#include "mosta/common/canonical_row.hpp"
 #include "sql_dump_fixtures.hpp"
 #include "util/json_text.hpp"
 
@@ -129,6 +130,17 @@ TEST(JsonExport, TextsThatCannotStandBareAreStrings) {
 	EXPECT_NE(ParseJsonRow("[\"a]", broken), "");
 }
 
+TEST(JsonExport, StringsAreEscapedAsJsonQuoteEscapes) {
+	std::string every;
+	for (int c = 1; c < 256; ++c)
+		every += static_cast<char>(c);
+	for (std::string text : {every, std::string("plain"), std::string(""), std::string("a\"b\\c\n\x01\x7f\xC3\xA9")}) {
+		std::string out;
+		AppendJsonString(text, out);
+		EXPECT_EQ(out, JsonQuote(text));
+	}
+}
+
 TEST(JsonExport, JobsWriteTablesInSchemaOrder) {
 	ScratchDir sequential, parallel;
 	WriteExport(sequential / "zoo.json", 1);
@@ -189,6 +201,19 @@ TEST(JsonExport, OneFilePerTableInADirectory) {
 	ExpectThrowsWith([&] { refused->Begin(ZooSchema(), ZooSnapshot()); },
 					 {"daily.sqlite", "not part of a JSON export"});
 	refused->Abort();
+}
+
+TEST(JsonExport, DirectoryFinishRefusesATableNeverClosed) {
+	ScratchDir dir;
+	std::unique_ptr<Destination> destination = Export(dir / "tables/");
+	DatabaseSchema schema = ZooSchema();
+	destination->Begin(schema, ZooSnapshot());
+	std::unique_ptr<TableWriter> writer = destination->OpenTable(schema.tables[3]);
+	writer->Write(MakeBatch(MixedRows(), 3, ValueForm::Canonical));
+	writer.reset();
+	ExpectThrowsWith([&] { destination->Finish(); }, {"tables", "1 table(s) opened but never closed"});
+	destination->Abort();
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
 }
 
 TEST(JsonExport, FileNamesEscapeWhatAFileNameCannotHold) {

@@ -64,6 +64,7 @@ class Captured {
 struct CopyRunner {
 	std::vector<FakeDestination *> destinations;
 	std::string fail_table;
+	const std::atomic<bool> *stop = nullptr;
 	Captured err;
 
 	int
@@ -82,7 +83,7 @@ struct CopyRunner {
 			destinations.push_back(destination.get());
 			return destination;
 		};
-		return RunCopyCommand(options, err.File(), nullptr, factory, now);
+		return RunCopyCommand(options, err.File(), stop, factory, now);
 	}
 };
 
@@ -165,6 +166,17 @@ TEST(RunCommand, FailureWritesNothingAndSaysWhy) {
 		EXPECT_TRUE(d->Called("abort")) << d->kind;
 }
 
+TEST(RunCommand, AStopAbortsAndExits1) {
+	TempDir dir;
+	std::atomic<bool> stop{true};
+	CopyRunner run;
+	run.stop = &stop;
+	EXPECT_EQ(run(Backup(dir)), 1);
+	EXPECT_NE(run.err.Text().find("mosta-copy: FAILED: stopped by a signal"), std::string::npos) << run.err.Text();
+	EXPECT_FALSE(std::filesystem::exists(dir / "daily.manifest.json"));
+	EXPECT_FALSE(std::filesystem::exists(dir / "daily.sqlite"));
+}
+
 TEST(RunCommand, SelectionErrorsAreUsageErrors) {
 	TempDir dir;
 	CopyRunner run;
@@ -183,6 +195,23 @@ TEST(RunCommand, SelectionErrorsAreUsageErrors) {
 	std::ofstream(dir / "entities.json") << R"({"entities": [{"collection": "users", "schema": "app"}]})";
 	ASSERT_EQ(ok(options), 0) << ok.err.Text();
 	EXPECT_EQ(ReadManifest(dir / "daily.manifest.json").tables.size(), 1U);
+}
+
+TEST(RunCommand, RefusesTwoFilesUnderOneName) {
+	TempDir dir;
+	CopyRunner run;
+	Options options = ParseOptions({"--source", "postgresql://u@h/db", "--dest", "sqlite", "--dest-file", dir / "daily",
+									"--dest", "json", "--dest-file", dir / "./daily", "--quiet"});
+	EXPECT_EQ(run(options), 2);
+	EXPECT_NE(run.err.Text().find("--dest json and --dest sqlite are the same file"), std::string::npos)
+		<< run.err.Text();
+	CopyRunner manifest;
+	options = Backup(dir);
+	options.manifest = dir / "daily.json";
+	EXPECT_EQ(manifest(options), 2);
+	EXPECT_NE(manifest.err.Text().find("the manifest and --dest json are the same file"), std::string::npos)
+		<< manifest.err.Text();
+	EXPECT_TRUE(run.destinations.empty() && manifest.destinations.empty()) << "refused before anything opened";
 }
 
 TEST(RunCommand, PlainProgressLines) {
@@ -248,6 +277,8 @@ TEST(RunRotation, KeepsTheNewestDatedBackupsOnly) {
 // Verifier opens the files of a manifest as fake sources holding rows (changed ones for the database).
 struct Verifier {
 	bool change_database = false;
+	bool change_mongo = false;
+	bool quiet = false;
 	Captured out;
 	Captured err;
 
@@ -257,11 +288,14 @@ struct Verifier {
 		options.verify = true;
 		options.verify_manifest = manifest;
 		options.against = against;
+		options.quiet = quiet;
 		auto open = [this](const Endpoint &endpoint, const DatabaseSchema &) -> std::unique_ptr<Source> {
 			auto source = std::make_unique<FakeSource>();
 			Fill(*source);
 			if (endpoint.kind == EndpointKind::Postgres && change_database)
 				source->rows["app.users"][1][1] = "bea";
+			if (endpoint.kind == EndpointKind::Mongodb && change_mongo)
+				source->rows["app.users"][1][1] = "as stored";
 			return source;
 		};
 		return RunVerifyCommand(options, out.File(), err.File(), nullptr, open);
@@ -291,6 +325,13 @@ TEST(RunVerify, AgreesThenCatchesCorruptionAndChanges) {
 			  std::string::npos)
 		<< lines;
 	EXPECT_NE(changed.err.Text().find("verify FAILED"), std::string::npos);
+
+	Verifier quiet;
+	quiet.quiet = true;
+	quiet.change_database = true;
+	EXPECT_EQ(quiet(manifest, "postgresql://u@h/db"), 1);
+	EXPECT_EQ(quiet.out.Text().find("ok "), std::string::npos) << "--quiet: only the differences";
+	EXPECT_NE(quiet.out.Text().find("MISMATCH postgresql://u@h/db app.users"), std::string::npos) << quiet.out.Text();
 
 	// one byte changed in the SQLite file
 	{
@@ -322,6 +363,43 @@ TEST(RunVerify, AgreesThenCatchesCorruptionAndChanges) {
 	EXPECT_EQ(absent(dir / "absent.json"), 2);
 }
 
+TEST(RunVerify, AMongoDbCopyIsCheckedAgainstItsOwnChecksums) {
+	TempDir dir;
+	FakeSource source;
+	Fill(source);
+	FakeSource stored; // what the MongoDB mapping kept: one value differs
+	Fill(stored);
+	stored.rows["app.users"][1][1] = "as stored";
+	Manifest manifest;
+	manifest.schema = source.schema;
+	ManifestFile mongo{{"mongodb", "mongodb://h/b", 0, ""}, {}, {}};
+	for (const TableDef &table : source.schema.tables) {
+		manifest.tables.push_back(ReadTable(source, table, 10));
+		TableResult as_stored = ReadTable(stored, table, 10);
+		std::uint64_t inexact = table.name == "users" ? 1 : 0;
+		mongo.tables.push_back({table.schema, table.name, as_stored.rows, as_stored.checksum, inexact,
+								inexact ? std::vector<std::string>{"name"} : std::vector<std::string>{}});
+	}
+	ASSERT_NE(manifest.tables[0].checksum, mongo.tables[0].checksum);
+	manifest.files = {mongo};
+	WriteManifest(dir / "m.manifest.json", manifest);
+
+	Verifier as_written;
+	as_written.change_mongo = true;
+	EXPECT_EQ(as_written(dir / "m.manifest.json", "postgresql://h/db"), 0) << as_written.out.Text();
+	EXPECT_NE(as_written.out.Text().find("ok mongodb://h/b app.users: 3 rows, checksum " + mongo.tables[0].checksum +
+										 " (as written: 1 rows differ from the source in name"),
+			  std::string::npos)
+		<< as_written.out.Text();
+	EXPECT_NE(
+		as_written.out.Text().find("ok postgresql://h/db app.users: 3 rows, checksum " + manifest.tables[0].checksum),
+		std::string::npos)
+		<< as_written.out.Text();
+	Verifier changed; // the collection holds the source's value, not what was written: a change
+	EXPECT_EQ(changed(dir / "m.manifest.json"), 1);
+	EXPECT_NE(changed.out.Text().find("MISMATCH mongodb://h/b app.users: "), std::string::npos) << changed.out.Text();
+}
+
 TEST(RunManifest, RoundTripAndRefusals) {
 	Manifest manifest;
 	manifest.tool = "mosta-copy 9.9";
@@ -331,7 +409,13 @@ TEST(RunManifest, RoundTripAndRefusals) {
 	manifest.snapshot.source = "postgresql://u:secret@h/db";
 	manifest.schema.tables = {MakeTable("a", "b\"q", {"x"})};
 	manifest.tables = {{"a", "b\"q", 5, 0, std::string(64, 'f')}};
-	manifest.files = {{"json", "/abs/x.json", 12, "0badf00d"}, {"mongodb", "mongodb://u:secret@h/b", 0, ""}};
+	manifest.files = {
+		ManifestFile{{"json", "/abs/x.json", 12, "0badf00d"}, {}, {}},
+		ManifestFile{
+			{"mongodb", "mongodb://u:secret@h/b", 0, ""}, {}, {{"a", "b\"q", 5, std::string(64, 'e'), 2, {"j", "jb"}}}},
+		ManifestFile{{"json", "/abs/dir/", 30, ""},
+					 {{"json", "/abs/dir/a.json", 10, "00000001"}, {"json", "/abs/dir/b.json", 20, "00000002"}},
+					 {}}};
 	manifest.elapsed_ms = 42;
 	std::string text = ManifestToJson(manifest);
 	EXPECT_EQ(text.find("secret"), std::string::npos) << text;
@@ -341,9 +425,19 @@ TEST(RunManifest, RoundTripAndRefusals) {
 	EXPECT_EQ(back.tables.size(), 1U);
 	EXPECT_EQ(back.tables[0].name, "b\"q");
 	EXPECT_EQ(back.tables[0].rows, 5U);
-	EXPECT_EQ(back.files.size(), 2U);
+	ASSERT_EQ(back.files.size(), 3U);
+	ASSERT_EQ(back.files[2].parts.size(), 2U);
+	EXPECT_EQ(back.files[2].parts[1].path, "/abs/dir/b.json");
+	EXPECT_EQ(back.files[2].parts[1].bytes, 20U);
+	EXPECT_EQ(back.files[2].parts[1].crc32c, "00000002");
 	EXPECT_EQ(back.files[0].crc32c, "0badf00d");
 	EXPECT_EQ(back.files[1].path, "mongodb://u:***@h/b");
+	ASSERT_EQ(back.files[1].tables.size(), 1U);
+	EXPECT_EQ(back.files[1].tables[0].name, "b\"q");
+	EXPECT_EQ(back.files[1].tables[0].checksum, std::string(64, 'e'));
+	EXPECT_EQ(back.files[1].tables[0].inexact_rows, 2U);
+	EXPECT_EQ(back.files[1].tables[0].inexact_columns, (std::vector<std::string>{"j", "jb"}));
+	EXPECT_TRUE(back.files[0].tables.empty());
 	EXPECT_EQ(back.elapsed_ms, 42);
 	EXPECT_EQ(back.schema.tables.at(0).name, "b\"q");
 	EXPECT_THROW(ManifestFromJson("{\"format\": \"mostajs.copy.manifest\", \"version\": 2}", "m"), CopyError);

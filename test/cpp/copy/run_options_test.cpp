@@ -89,6 +89,8 @@ TEST(RunOptions, ShortSourceForms) {
 		{"postgresql://u@h:5432/db", EndpointKind::Postgres, "postgresql://u@h:5432/db"},
 		{"postgres://u@h/db", EndpointKind::Postgres, "postgres://u@h/db"},
 		{"host=/tmp dbname=x", EndpointKind::Postgres, "host=/tmp dbname=x"},
+		{"sqlite:/b/x=1:2.sqlite", EndpointKind::Sqlite, "/b/x=1:2.sqlite"},
+		{"postgres:host=/tmp dbname=x", EndpointKind::Postgres, "host=/tmp dbname=x"},
 	};
 	for (const Case &c : cases) {
 		Options o = Parse({"--source", c.text, "--dest", "json", "--dest-file", "/tmp/o.json"});

@@ -158,6 +158,41 @@ TEST(SqlDump, AbortLeavesNothing) {
 	}
 }
 
+TEST(SqlDump, DestroyedUncommittedLeavesNothing) {
+	ScratchDir dir;
+	{
+		std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true, 3);
+		DatabaseSchema schema = ZooSchema();
+		dump->Begin(schema, ZooSnapshot());
+		WriteTable(*dump, schema.tables[3], MixedRows());
+		EXPECT_EQ(dir.Names().size(), 2u);
+	}
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
+TEST(SqlDump, BeginRemovesWhatAKilledRunLeft) {
+	ScratchDir dir;
+	// a temporary and a part file of a process that no longer runs (pids never reach 999999999)
+	WriteFile(dir / "zoo.sql.mosta-tmp.999999999", "half");
+	WriteFile(dir / "zoo.sql.mosta-tmp.999999999.part2", "part");
+	WriteFile(dir / "zoo.sql.other", "not ours");
+	WriteDump(dir / "zoo.sql");
+	EXPECT_EQ(dir.Names(), (std::vector<std::string>{"zoo.sql", "zoo.sql.other"}));
+}
+
+TEST(SqlDump, FinishRefusesATableNeverClosed) {
+	ScratchDir dir;
+	std::unique_ptr<Destination> dump = Dump(dir / "zoo.sql", true);
+	DatabaseSchema schema = ZooSchema();
+	dump->Begin(schema, ZooSnapshot());
+	std::unique_ptr<TableWriter> writer = dump->OpenTable(schema.tables[3]);
+	ExpectThrowsWith([&] { dump->Finish(); }, {"zoo.sql", "still being written"});
+	writer.reset();
+	ExpectThrowsWith([&] { dump->Finish(); }, {"zoo.sql", "never closed"});
+	dump->Abort();
+	EXPECT_EQ(dir.Names(), std::vector<std::string>{});
+}
+
 TEST(SqlDump, AbortAfterFinishLeavesNothingAndKeepsTheOldFile) {
 	ScratchDir dir;
 	WriteFile(dir / "zoo.sql", "yesterday's dump\n");

@@ -4,13 +4,17 @@
  *     build/test/cpp/copy/copy_pg_probe, used by test/integration/copy_pg_source.sh and for measurements):
  *
  *       copy_pg_probe checksums URI JOBS [SQL]   read every table (JOBS threads, one snapshot), convert each batch
- *                                                to Canonical and print, sorted, one line per table and per copied
+ *                                                to Canonical (and back: it must give PostgreSQL's text again, or
+ *                                                the probe fails naming the value) and print, sorted, one line per
+ *                                                table and per copied
  *                                                column: "schema.table<TAB>column|*<TAB>rows<TAB>checksum" (the
  *                                                mosta_checksum encoding); SQL, when given, runs on a connection of
  *                                                its own right after the snapshot is taken (it must not be seen)
  *       copy_pg_probe schema URI                 print the schema document
- *       copy_pg_probe bench URI TABLE BATCH      read TABLE (PgText), then convert every batch to Canonical; print
- *                                                rows, bytes and the seconds of each
+ *       copy_pg_probe abandon URI JOBS TABLE     stop reading TABLE after 10 rows, then read every table: print each
+ *                                                one's row count or error
+ *       copy_pg_probe bench URI TABLE BATCH      read TABLE (PgText), convert every batch to Canonical and back;
+ *                                                print rows, bytes and the seconds of each step
  */
 #include <algorithm>
 #include <atomic>
@@ -50,6 +54,14 @@ TableChecksums(mosta::copy::Source &source, const TableDef &table) {
 	RowBatch batch(copied.size(), reader->Form());
 	while (reader->Next(batch, kBatchRows)) {
 		RowBatch canonical = mosta::copy::ConvertBatch(batch, table, ValueForm::Canonical);
+		RowBatch back = mosta::copy::ConvertBatch(canonical, table, ValueForm::PgText);
+		for (std::size_t r = 0; r < batch.Rows(); ++r)
+			for (std::size_t c = 0; c < copied.size(); ++c)
+				if (back.Field(r, c) != batch.Field(r, c))
+					throw std::runtime_error(table.QualifiedName() + "." + table.columns[copied[c]].name + ": \"" +
+											 std::string(batch.Field(r, c).value_or("NULL")) + "\" came back as \"" +
+											 std::string(back.Field(r, c).value_or("NULL")) + "\" from \"" +
+											 std::string(canonical.Field(r, c).value_or("NULL")) + "\"");
 		for (std::size_t r = 0; r < canonical.Rows(); ++r) {
 			std::vector<mosta::CanonicalColumn> row;
 			for (std::size_t c = 0; c < copied.size(); ++c) {
@@ -131,7 +143,7 @@ Bench(const std::string &uri, const std::string &table_name, std::size_t batch_r
 	auto reader = source->OpenTable(*table);
 	RowBatch batch(table->CopiedColumns().size(), ValueForm::PgText);
 	std::size_t rows = 0, bytes = 0;
-	double read_seconds = 0, convert_seconds = 0;
+	double read_seconds = 0, convert_seconds = 0, back_seconds = 0;
 	auto start = Clock::now();
 	while (reader->Next(batch, batch_rows)) {
 		auto read_end = Clock::now();
@@ -139,13 +151,45 @@ Bench(const std::string &uri, const std::string &table_name, std::size_t batch_r
 		rows += batch.Rows();
 		bytes += batch.Bytes();
 		RowBatch canonical = mosta::copy::ConvertBatch(batch, *table, ValueForm::Canonical);
+		auto convert_end = Clock::now();
+		convert_seconds += std::chrono::duration<double>(convert_end - read_end).count();
+		RowBatch back = mosta::copy::ConvertBatch(canonical, *table, ValueForm::PgText);
 		start = Clock::now();
-		convert_seconds += std::chrono::duration<double>(start - read_end).count();
+		back_seconds += std::chrono::duration<double>(start - convert_end).count();
 	}
 	reader.reset();
 	source->Close();
-	std::printf("rows %zu bytes %zu read_seconds %.3f convert_seconds %.3f\n", rows, bytes, read_seconds,
-				convert_seconds);
+	std::printf("rows %zu bytes %zu read_seconds %.3f convert_seconds %.3f back_seconds %.3f\n", rows, bytes,
+				read_seconds, convert_seconds, back_seconds);
+	return 0;
+}
+
+// Abandon stops reading table after one batch of 10 rows, then reads every table again: prints what each read
+// gave ("schema.table rows", or "schema.table error: ...").
+int
+Abandon(const std::string &uri, int jobs, const std::string &table_name) {
+	auto source = mosta::copy::MakePgSource(uri, jobs);
+	source->Open();
+	for (const auto &table : source->Schema().tables)
+		if (table.QualifiedName() == table_name) {
+			auto reader = source->OpenTable(table);
+			RowBatch batch(table.CopiedColumns().size(), reader->Form());
+			reader->Next(batch, 10);
+			std::cout << "abandoned " << table_name << " after " << batch.Rows() << " rows\n";
+		}
+	for (const auto &table : source->Schema().tables) {
+		try {
+			auto reader = source->OpenTable(table);
+			RowBatch batch(table.CopiedColumns().size(), reader->Form());
+			std::size_t rows = 0;
+			while (reader->Next(batch, kBatchRows))
+				rows += batch.Rows();
+			std::cout << table.QualifiedName() << " " << rows << "\n";
+		} catch (const std::exception &error) {
+			std::cout << table.QualifiedName() << " error: " << error.what() << "\n";
+		}
+	}
+	source->Close();
 	return 0;
 }
 
@@ -164,9 +208,12 @@ main(int argc, char **argv) {
 			source->Close();
 			return 0;
 		}
+		if (mode == "abandon" && argc == 5)
+			return Abandon(argv[2], std::atoi(argv[3]), argv[4]);
 		if (mode == "bench" && argc == 5)
 			return Bench(argv[2], argv[3], static_cast<std::size_t>(std::atol(argv[4])));
-		std::cerr << "usage: copy_pg_probe checksums URI JOBS [SQL] | schema URI | bench URI TABLE BATCH\n";
+		std::cerr << "usage: copy_pg_probe checksums URI JOBS [SQL] | schema URI | abandon URI JOBS TABLE | bench URI "
+					 "TABLE BATCH\n";
 		return 2;
 	} catch (const std::exception &error) {
 		std::cerr << "copy_pg_probe: " << error.what() << "\n";
