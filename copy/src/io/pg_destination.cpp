@@ -16,15 +16,21 @@
  *         committed by Commit(): a restore that fails at any point leaves nothing behind.
  *       --jobs N > 1: tables are written at once, each on its own connection (OpenTable is called from several
  *         threads), so there is no single transaction: pre-data is committed by Begin, each table's COPY commits
- *         on its own, post-data runs in a transaction that Commit() commits. Abort then undoes what was committed:
- *         it drops what Begin created (tables, sequences, types, and the schemas that did not exist before), or,
- *         without --create-tables, truncates the tables that were loaded. That clean-up is best effort (a lost
- *         connection leaves what it could not drop); use --jobs 1 where all or nothing matters more than speed.
+ *         on its own; Finish builds the tables' keys and indexes at once on up to N connections (as pg_restore -j),
+ *         each committed when built, then sets the sequences and adds the foreign keys in a transaction that
+ *         Commit() commits. Abort then undoes what was committed: it drops what Begin created (tables, sequences,
+ *         types, and the schemas that did not exist before), or, without --create-tables, truncates the tables
+ *         that were loaded. That clean-up is best effort (a lost connection leaves what it could not drop); use
+ *         --jobs 1 where all or nothing matters more than speed.
  *     Writer connections commit with synchronous_commit off: the final commit (synchronous) flushes the WAL of
  *     every earlier one, so nothing reported as restored can be lost.
  */
+#include <algorithm>
+#include <atomic>
+#include <exception>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "io/open.hpp"
 #include "io/sql_dump_copy_text.hpp"
@@ -40,7 +46,15 @@ namespace {
 // kChunkBytes is how many bytes of COPY text are handed to libpq at once.
 constexpr std::size_t kChunkBytes = 64 * 1024;
 
-// kMaintenanceWorkMem is the session's maintenance_work_mem for the post-data index builds (64MB by default).
+// kRestoreSettingsSql is what every connection of a restore sets besides kSessionSettingsSql, as pg_restore does:
+// no statement, lock or idle timeout of the server's defaults cuts a long load short, and no NOTICE ("schema ...
+// already exists, skipping") reaches stderr.
+constexpr const char *kRestoreSettingsSql =
+	"SET statement_timeout = 0; SET lock_timeout = 0; "
+	"SET idle_in_transaction_session_timeout = 0; SET client_min_messages = warning";
+
+// kMaintenanceWorkMemSql is the main connection's maintenance_work_mem, for the post-data index builds (64MB by
+// default: a big table's index sorts in fewer passes).
 constexpr const char *kMaintenanceWorkMemSql = "SET maintenance_work_mem = '256MB'";
 
 // Excerpt returns a statement's start for a message.
@@ -125,6 +139,7 @@ class PgDestination : public Destination {
 	bool HasRows(const TableDef &table);
 	std::vector<std::string> MissingSchemas();
 	void DropCreated(PgSession &session) noexcept;
+	void BuildTablesPostData();
 
 	std::string uri_;
 	DestinationOptions options_;
@@ -219,6 +234,14 @@ void
 PgDestination::Begin(const DatabaseSchema &schema, const SnapshotInfo &) {
 	schema_ = schema;
 	main_ = std::make_unique<PgSession>(uri_, described_);
+	if (uri_.empty()) {
+		// the PG* variables chose the database: name it as libpq resolved it (no password), for messages and the
+		// manifest; no writer exists yet to read described_
+		PGconn *conn = main_->Get();
+		described_ = std::string("host=") + PQhost(conn) + " port=" + PQport(conn) + " dbname=" + PQdb(conn) +
+					 " user=" + PQuser(conn);
+	}
+	main_->Exec(kRestoreSettingsSql, "setting the session up");
 	main_->Exec(kMaintenanceWorkMemSql, "setting the session up");
 	main_->Exec("BEGIN", "starting the restore");
 	in_transaction_ = true;
@@ -340,6 +363,7 @@ PgDestination::OpenTable(const TableDef &table) {
 		}
 	}
 	auto own = std::make_unique<PgSession>(uri_, described_);
+	own->Exec(kRestoreSettingsSql, "setting the session up");
 	own->Exec("SET synchronous_commit = off", "setting the session up");
 	PgSession &session = *own;
 	return std::make_unique<PgTableWriter>(*this, *ours, session, std::move(own));
@@ -354,13 +378,56 @@ PgDestination::WriterClosed(const TableDef &table, bool loaded) {
 }
 
 void
+PgDestination::BuildTablesPostData() {
+	// Each table's primary key, unique constraints and indexes, tables taken largest first by up to --jobs
+	// connections, each statement committed on its own (a foreign key needs its referenced key committed).
+	std::vector<const TableDef *> tables;
+	for (const TableDef &table : schema_.tables)
+		if (!table.post_data.empty())
+			tables.push_back(&table);
+	std::stable_sort(tables.begin(), tables.end(),
+					 [](const TableDef *a, const TableDef *b) { return a->estimated_rows > b->estimated_rows; });
+	std::atomic<std::size_t> next{0};
+	std::atomic<bool> failed{false};
+	std::exception_ptr error;
+	std::mutex error_mutex;
+	auto work = [&] {
+		try {
+			PgSession session(uri_, described_);
+			session.Exec(kRestoreSettingsSql, "setting the session up");
+			session.Exec(kMaintenanceWorkMemSql, "setting the session up");
+			for (std::size_t i = next++; i < tables.size() && !failed; i = next++)
+				for (const std::string &statement : tables[i]->post_data)
+					session.Exec(statement, "creating constraints and indexes (" + Excerpt(statement) + ")");
+		} catch (...) {
+			std::lock_guard lock(error_mutex);
+			if (!error)
+				error = std::current_exception();
+			failed = true;
+		}
+	};
+	const std::size_t count = std::min(tables.size(), static_cast<std::size_t>(options_.jobs));
+	std::vector<std::thread> threads;
+	for (std::size_t t = 0; t + 1 < count; ++t)
+		threads.emplace_back(work);
+	if (count > 0)
+		work();
+	for (std::thread &thread : threads)
+		thread.join();
+	if (error)
+		std::rethrow_exception(error);
+}
+
+void
 PgDestination::Finish() {
-	if (!SingleTransaction()) {
-		main_->Exec("BEGIN", "starting the post-data");
-		in_transaction_ = true;
-	}
 	std::vector<std::string> statements;
-	if (options_.create_tables) {
+	if (options_.create_tables && !SingleTransaction()) {
+		// as pg_restore -j: the tables' indexes at once, then the sequences and foreign keys in one transaction
+		BuildTablesPostData();
+		statements = SequenceValueStatements(schema_);
+		for (const TableDef &table : schema_.tables)
+			statements.insert(statements.end(), table.foreign_keys.begin(), table.foreign_keys.end());
+	} else if (options_.create_tables) {
 		statements = PostDataStatements(schema_);
 	} else {
 		// The tables were there: they keep their own constraints and indexes; set the sequences that exist.
@@ -378,6 +445,10 @@ PgDestination::Finish() {
 			present.sequences.push_back(sequence);
 		}
 		statements = SequenceValueStatements(present);
+	}
+	if (!SingleTransaction()) {
+		main_->Exec("BEGIN", "starting the post-data");
+		in_transaction_ = true;
 	}
 	for (const std::string &statement : statements)
 		main_->Exec(statement, "creating constraints and indexes (" + Excerpt(statement) + ")");
@@ -432,6 +503,7 @@ PgDestination::Abort() noexcept {
 		if (!created && loaded.empty())
 			return;
 		PgSession session(uri_, described_);
+		session.TryExec("SET client_min_messages = warning");
 		if (created) {
 			DropCreated(session);
 		} else {
