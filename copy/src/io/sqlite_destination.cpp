@@ -28,8 +28,11 @@ namespace mosta::copy {
 
 namespace {
 
-// kCacheKibibytes bounds SQLite's page cache while writing (PRAGMA cache_size takes -KiB).
-constexpr int kCacheKibibytes = 16 * 1024;
+// kCacheKibibytes bounds SQLite's page cache while writing (PRAGMA cache_size takes -KiB); kPageSize is the
+// file's page size. Measured on 1,000,000 rows of bench/e2e.sh's table: 16 KiB pages write about 15 % faster than
+// the default 4 KiB, and a cache above 32 MiB gains nothing.
+constexpr int kCacheKibibytes = 32 * 1024;
+constexpr int kPageSize = 16 * 1024;
 
 // The text a REAL column gets for -0, as a BLOB (see sqlite_backup_layout.hpp).
 constexpr std::string_view kNegativeZero = "-0";
@@ -90,7 +93,10 @@ class SqliteDestination : public Destination {
 			db_ = sidecar::OpenSqlite(staged_->Temporary());
 			sidecar::ExecSql(db_.get(), "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
 										"PRAGMA locking_mode = EXCLUSIVE; PRAGMA temp_store = MEMORY; "
-										"PRAGMA cache_size = -" +
+										"PRAGMA page_size = " +
+											std::to_string(kPageSize) +
+											"; "
+											"PRAGMA cache_size = -" +
 											std::to_string(kCacheKibibytes));
 			sidecar::ExecSql(db_.get(), "BEGIN");
 			sidecar::ExecSql(db_.get(), std::string("CREATE TABLE ") + kSqliteSchemaTable +
