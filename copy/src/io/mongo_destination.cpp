@@ -14,6 +14,7 @@
  *     mapping does not keep exactly are counted and reported on stderr once per table at Close.
  */
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <map>
@@ -144,6 +145,7 @@ class MongoDestination : public Destination {
 
 	void
 	Abort() noexcept override {
+		aborted_ = true;
 		std::lock_guard<std::mutex> lock(mutex_);
 		if (temporaries_.empty())
 			return;
@@ -160,6 +162,13 @@ class MongoDestination : public Destination {
 	std::vector<WrittenFile>
 	Files() const override {
 		return files_;
+	}
+
+	// Aborted tells whether Abort ran: a writer still running then stops (its inserts would create the temporary
+	// collection again).
+	bool
+	Aborted() const noexcept {
+		return aborted_;
 	}
 
 	const MongoConnection &
@@ -211,6 +220,7 @@ class MongoDestination : public Destination {
 	std::map<std::string, std::pair<std::string, std::string>> temporaries_; // table → (collection, temporary)
 	std::vector<MongoStoredTable> stored_;
 	std::vector<WrittenFile> files_;
+	std::atomic<bool> aborted_ = false;
 };
 
 MongoTableWriter::MongoTableWriter(MongoDestination &destination, const TableDef &table, const std::string &temporary)
@@ -229,6 +239,8 @@ MongoTableWriter::Write(const RowBatch &batch) {
 	if (batch.Form() != ValueForm::Canonical || batch.Columns() != read_columns_.size())
 		throw CopyError("MongoDB destination: a batch of " + table_.QualifiedName() +
 						" is not in canonical form with one field per copied column");
+	if (destination_.Aborted())
+		throw CopyError("MongoDB destination " + destination_.Connection().Masked() + ": aborted");
 	if (batch.Rows() == 0)
 		return;
 	sidecar::BsonHandle options = sidecar::NewBson();

@@ -124,6 +124,8 @@ class SqliteDestination : public Destination {
 	void
 	Finish() override {
 		std::lock_guard<std::mutex> lock(mutex_);
+		if (!db_)
+			throw CopyError("SQLite destination " + path_ + ": Finish without Begin, or after Abort");
 		try {
 			sidecar::ExecSql(db_.get(), "COMMIT");
 		} catch (const sidecar::SqliteError &error) {
@@ -219,6 +221,8 @@ SqliteTableWriter::Write(const RowBatch &batch) {
 		}
 	std::lock_guard<std::mutex> lock(destination_.Mutex());
 	sqlite3 *db = destination_.Db();
+	if (db == nullptr) // another table failed and the copy aborted: the file is gone
+		throw CopyError("SQLite destination " + destination_.Path() + ": aborted");
 	sqlite3_stmt *stmt = insert_.get();
 	try {
 		const sidecar::Value *value = values_.data();

@@ -256,9 +256,12 @@ TEST_F(MongoBackupTest, AbortLeavesNothing) {
 	std::unique_ptr<TableWriter> writer = destination->OpenTable(schema.tables[0]);
 	writer->Write(test::ZooBatch(test::ZooValuesRows(), schema.tables[0].CopiedColumns().size()));
 	EXPECT_EQ(Collections().size(), 1u);
-	writer.reset();
 	destination->Abort();
 	EXPECT_TRUE(Collections().empty());
+	EXPECT_THROW(writer->Write(test::ZooBatch(test::ZooValuesRows(), schema.tables[0].CopiedColumns().size())),
+				 CopyError)
+		<< "a writer still running after Abort stops";
+	EXPECT_TRUE(Collections().empty()) << "and does not create the temporary again";
 }
 
 TEST_F(MongoBackupTest, CommitReplacesTheOlderCopyOnlyThen) {

@@ -192,7 +192,13 @@ TEST_F(SqliteBackupTest, AbortLeavesNothing) {
 	EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1) << "the temporary";
 	EXPECT_FALSE(fs::exists(path_));
 	writer.reset();
+	std::unique_ptr<TableWriter> other = destination->OpenTable(schema.tables[1]); // another job's table
 	destination->Abort();
+	EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 0);
+	RowBatch batch(2, ValueForm::Canonical);
+	batch.AddField("1");
+	batch.AddNull();
+	EXPECT_THROW(other->Write(batch), CopyError) << "a writer still running after Abort stops";
 	EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 0);
 }
 
