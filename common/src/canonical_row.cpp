@@ -5,6 +5,7 @@
 #include "mosta/common/canonical_row.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -90,7 +91,10 @@ ReadHex4(const char *p, std::uint32_t *value) noexcept {
 	std::uint32_t result = 0;
 	for (int i = 0; i < 4; ++i) {
 		char c = p[i];
-		int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int digit = c >= '0' && c <= '9'   ? c - '0'
+					: c >= 'a' && c <= 'f' ? c - 'a' + 10
+					: c >= 'A' && c <= 'F' ? c - 'A' + 10
+										   : -1;
 		if (digit < 0)
 			return false;
 		result = (result << 4) | static_cast<std::uint32_t>(digit);
@@ -282,7 +286,7 @@ JsonUnquoteInPlace(char *text, std::size_t *size) noexcept {
 			if (cp >= 0xd800 && cp < 0xdc00) {
 				std::uint32_t low;
 				if (i + 6 > n - 1 || text[i] != '\\' || text[i + 1] != 'u' || !ReadHex4(text + i + 2, &low) ||
-				    low < 0xdc00 || low >= 0xe000)
+					low < 0xdc00 || low >= 0xe000)
 					return false;
 				i += 6;
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
@@ -300,43 +304,58 @@ JsonUnquoteInPlace(char *text, std::size_t *size) noexcept {
 	return true;
 }
 
-std::string
-JsonQuote(std::string_view text) {
-	std::string out = "\"";
-	for (char c : text) {
-		switch (c) {
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		case '\b':
-			out += "\\b";
-			break;
-		case '\f':
-			out += "\\f";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\r':
-			out += "\\r";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		default:
-			if (static_cast<unsigned char>(c) < 0x20) {
-				out += "\\u00";
-				out += kHexDigits[(c >> 4) & 0xf];
-				out += kHexDigits[c & 0xf];
-			} else {
-				out += c;
-			}
+namespace {
+
+// kJsonEscapes maps each byte to how a JSON string holds it (escape_json's escapes): 0 as it is, a letter for
+// \" \\ \b \f \n \r \t, 'u' for \u00XX.
+constexpr std::array<char, 256>
+MakeJsonEscapes() {
+	std::array<char, 256> table{};
+	for (int c = 0; c < 0x20; ++c)
+		table[c] = 'u';
+	table['"'] = '"';
+	table['\\'] = '\\';
+	table['\b'] = 'b';
+	table['\f'] = 'f';
+	table['\n'] = 'n';
+	table['\r'] = 'r';
+	table['\t'] = 't';
+	return table;
+}
+constexpr std::array<char, 256> kJsonEscapes = MakeJsonEscapes();
+
+} // namespace
+
+void
+AppendJsonQuoted(std::string &out, std::string_view text) {
+	out += '"';
+	const char *data = text.data();
+	std::size_t run = 0;
+	for (std::size_t i = 0; i < text.size(); ++i) {
+		unsigned char c = static_cast<unsigned char>(data[i]);
+		char escape = kJsonEscapes[c];
+		if (escape == 0)
+			continue;
+		out.append(data + run, i - run);
+		run = i + 1;
+		if (escape == 'u') {
+			char hex[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0xf]};
+			out.append(hex, 6);
+		} else {
+			char pair[2] = {'\\', escape};
+			out.append(pair, 2);
 		}
 	}
-	return out += '"';
+	out.append(data + run, text.size() - run);
+	out += '"';
+}
+
+std::string
+JsonQuote(std::string_view text) {
+	std::string out;
+	out.reserve(text.size() + 2);
+	AppendJsonQuoted(out, text);
+	return out;
 }
 
 std::string
@@ -360,7 +379,7 @@ FormatPgFloat4(float value) {
 std::string
 EncodeCanonicalRow(std::vector<CanonicalColumn> columns) {
 	std::sort(columns.begin(), columns.end(),
-	          [](const CanonicalColumn &a, const CanonicalColumn &b) { return a.name < b.name; });
+			  [](const CanonicalColumn &a, const CanonicalColumn &b) { return a.name < b.name; });
 	std::string out;
 	auto append_length = [&out](std::size_t length) {
 		unsigned char bytes[4];

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -46,7 +48,11 @@ TEST(SipHash24, ReferenceVectors) {
 
 TEST(CanonicalRow, EncodingLayout) {
 	std::string encoded = mosta::EncodeCanonicalRow({{"b", std::nullopt}, {"a", std::string("xy")}});
-	const std::string expected("\0\0\0\1a" "V\0\0\0\2xy" "\0\0\0\1b" "N", 1 + 4 + 1 + 4 + 2 + 4 + 1 + 1);
+	const std::string expected("\0\0\0\1a"
+							   "V\0\0\0\2xy"
+							   "\0\0\0\1b"
+							   "N",
+							   1 + 4 + 1 + 4 + 2 + 4 + 1 + 1);
 	EXPECT_EQ(encoded, expected);
 }
 
@@ -72,10 +78,10 @@ TEST(CanonicalRow, NumericScaleCounts) {
 
 TEST(CanonicalRow, ColumnOrderDoesNotMatter) {
 	EXPECT_EQ(HashOf({{"a", std::string("1")}, {"b", std::string("2")}}),
-	          HashOf({{"b", std::string("2")}, {"a", std::string("1")}}));
+			  HashOf({{"b", std::string("2")}, {"a", std::string("1")}}));
 	// but names are part of the row: values do not slide between columns
 	EXPECT_NE(HashOf({{"a", std::string("1")}, {"b", std::string("2")}}),
-	          HashOf({{"a", std::string("2")}, {"b", std::string("1")}}));
+			  HashOf({{"a", std::string("2")}, {"b", std::string("1")}}));
 	EXPECT_NE(HashOf({{"a", std::string("bc")}}), HashOf({{"ab", std::string("c")}}));
 }
 
@@ -124,6 +130,49 @@ TEST(Json, QuoteLikeEscapeJson) {
 	std::size_t size = quoted.size();
 	ASSERT_TRUE(mosta::JsonUnquoteInPlace(quoted.data(), &size));
 	EXPECT_EQ(quoted.substr(0, size), "x\ty");
+}
+
+TEST(Json, EveryByteEscapedAsEscapeJson) {
+	// escape_json: \" \\ \b \f \n \r \t by name, other bytes below 0x20 as \u00XX, everything else as is
+	for (int c = 1; c < 256; ++c) {
+		std::string byte(1, static_cast<char>(c));
+		std::string expected;
+		switch (c) {
+		case '"':
+			expected = "\\\"";
+			break;
+		case '\\':
+			expected = "\\\\";
+			break;
+		case '\b':
+			expected = "\\b";
+			break;
+		case '\f':
+			expected = "\\f";
+			break;
+		case '\n':
+			expected = "\\n";
+			break;
+		case '\r':
+			expected = "\\r";
+			break;
+		case '\t':
+			expected = "\\t";
+			break;
+		default:
+			if (c < 0x20) {
+				char hex[7];
+				std::snprintf(hex, sizeof hex, "\\u%04x", c);
+				expected = hex;
+			} else {
+				expected = byte;
+			}
+		}
+		std::string appended = "x";
+		mosta::AppendJsonQuoted(appended, "a" + byte);
+		EXPECT_EQ(appended, "x\"a" + expected + "\"") << "byte " << c;
+		EXPECT_EQ(mosta::JsonQuote(byte), "\"" + expected + "\"") << "byte " << c;
+	}
 }
 
 TEST(PgFloat, Float8LikePostgres) {

@@ -25,24 +25,6 @@ constexpr std::string_view kTablePrefix = "{\"schema\":";
 constexpr std::string_view kTableSuffix = ",\"rows\":[";
 constexpr std::string_view kTableEndPrefix = "],\"row_count\":";
 
-// kJsonEscapes maps each byte to how a JSON string holds it: 0 as it is, a letter for \" \\ \b \f \n \r \t, 'u'
-// for \u00XX: the escapes of JsonQuote (PostgreSQL's escape_json), which this appends without a copy per value.
-constexpr std::array<char, 256>
-MakeJsonEscapes() {
-	std::array<char, 256> table{};
-	for (int c = 0; c < 0x20; ++c)
-		table[c] = 'u';
-	table['"'] = '"';
-	table['\\'] = '\\';
-	table['\b'] = 'b';
-	table['\f'] = 'f';
-	table['\n'] = 'n';
-	table['\r'] = 'r';
-	table['\t'] = 't';
-	return table;
-}
-constexpr std::array<char, 256> kJsonEscapes = MakeJsonEscapes();
-
 bool
 IsDigit(char c) noexcept {
 	return c >= '0' && c <= '9';
@@ -57,7 +39,7 @@ AppendArrayOrString(std::string_view text, std::string &out) {
 	if (bare)
 		out.append(text);
 	else
-		AppendJsonString(text, out);
+		AppendJsonQuoted(out, text);
 }
 
 void
@@ -69,19 +51,19 @@ AppendValue(JsonValueKind kind, std::string_view text, std::string &out) {
 		if (IsJsonNumber(text))
 			out.append(text);
 		else
-			AppendJsonString(text, out);
+			AppendJsonQuoted(out, text);
 		return;
 	case JsonValueKind::Boolean:
 		if (text == "true" || text == "false")
 			out.append(text);
 		else
-			AppendJsonString(text, out);
+			AppendJsonQuoted(out, text);
 		return;
 	case JsonValueKind::Array:
 		AppendArrayOrString(text, out);
 		return;
 	case JsonValueKind::String:
-		AppendJsonString(text, out);
+		AppendJsonQuoted(out, text);
 		return;
 	}
 }
@@ -94,31 +76,6 @@ Require(bool ok, const std::string &what) {
 }
 
 } // namespace
-
-void
-AppendJsonString(std::string_view text, std::string &out) {
-	static constexpr char kHex[] = "0123456789abcdef";
-	out += '"';
-	const char *data = text.data();
-	std::size_t run = 0;
-	for (std::size_t i = 0; i < text.size(); ++i) {
-		unsigned char c = static_cast<unsigned char>(data[i]);
-		char escape = kJsonEscapes[c];
-		if (escape == 0)
-			continue;
-		out.append(data + run, i - run);
-		run = i + 1;
-		if (escape == 'u') {
-			char hex[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-			out.append(hex, 6);
-		} else {
-			char pair[2] = {'\\', escape};
-			out.append(pair, 2);
-		}
-	}
-	out.append(data + run, text.size() - run);
-	out += '"';
-}
 
 bool
 IsJsonNumber(std::string_view text) noexcept {

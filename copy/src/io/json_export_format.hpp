@@ -48,9 +48,6 @@ void AppendJsonRow(const RowBatch &batch, std::size_t row, const std::vector<Jso
 // ParseJsonRow appends the values of the row text (one JSON array) to batch; returns "" or what is wrong.
 std::string ParseJsonRow(std::string_view text, RowBatch &batch);
 
-// AppendJsonString appends text as a JSON string token, escaped as JsonQuote (canonical_row.hpp) escapes it.
-void AppendJsonString(std::string_view text, std::string &out);
-
 // IsJsonNumber tells whether text is a JSON number token.
 bool IsJsonNumber(std::string_view text) noexcept;
 

@@ -2,7 +2,7 @@
  * pg_destination.cpp
  *     The PostgreSQL destination (restore): a backup's tables loaded into a database, as pg_restore does it:
  *     pre-data (model/ddl.hpp: schemas, types, sequences, tables) before the rows, the rows with COPY ... FROM
- *     STDIN in text format (io/sql_dump_copy_text.hpp, shared with the SQL dump), post-data (sequence values,
+ *     STDIN in text format (io/copy_text.hpp, shared with the SQL dump), post-data (sequence values,
  *     primary keys, unique constraints, indexes, then foreign keys) after them, so that each index is built once
  *     over all the rows.
  *
@@ -33,7 +33,7 @@
 #include <thread>
 
 #include "io/open.hpp"
-#include "io/sql_dump_copy_text.hpp"
+#include "io/copy_text.hpp"
 #include "io/pg_destination_session.hpp"
 #include "model/ddl.hpp"
 #include "mosta/common/conninfo.hpp"

@@ -10,14 +10,14 @@
  *
  *     A reader streams `COPY schema.table (cols) TO STDOUT` (a partitioned table: `COPY (SELECT cols FROM root)
  *     TO STDOUT`, which reads every partition) one row per PQgetCopyData, parsed straight into the batch
- *     (io/pg_source_copy_text): memory stays flat in the table's size. The mostajs extension is not needed.
+ *     (io/copy_text): memory stays flat in the table's size. The mostajs extension is not needed.
  */
 #include <mutex>
 
 #include "io/open.hpp"
 #include "io/pg_source_catalog.hpp"
 #include "io/pg_source_conn.hpp"
-#include "io/pg_source_copy_text.hpp"
+#include "io/copy_text.hpp"
 #include "model/value_text.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -260,11 +260,12 @@ PgTableReader::Next(RowBatch &batch, std::size_t max_rows) {
 		int length = PQgetCopyData(lease_.conn, &buffer, 0);
 		if (length > 0) {
 			sidecar::PgBufferHandle row(buffer);
-			try {
-				AppendCopyTextRow(std::string_view(buffer, static_cast<std::size_t>(length)), batch);
-			} catch (const CopyError &error) {
-				throw CopyError("table " + table_name_ + ": " + error.what());
-			}
+			std::string_view line(buffer, static_cast<std::size_t>(length));
+			if (!line.empty() && line.back() == '\n')
+				line.remove_suffix(1);
+			if (std::string problem = ParseCopyLine(line, batch); !problem.empty())
+				throw CopyError("table " + table_name_ + ": COPY sent a row mosta-copy cannot read (" + problem +
+								"): \"" + std::string(line.substr(0, 200)) + (line.size() > 200 ? "...\"" : "\""));
 			++rows;
 			continue;
 		}

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "io/open.hpp"
-#include "io/sql_dump_copy_text.hpp"
+#include "io/copy_text.hpp"
 #include "io/sql_dump_layout.hpp"
 #include "io/sql_dump_text_file.hpp"
 

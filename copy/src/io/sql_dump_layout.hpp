@@ -6,7 +6,7 @@
  *       SET lines (pg_dump's, then mosta-copy's value settings: the COPY texts read back exactly),
  *       "-- mosta-copy:schema {...}" (the schema document on one line: mosta-copy reads and verifies the dump alone),
  *       pre-data statements (with --create-tables; model/ddl.hpp),
- *       per table: a comment, "COPY s.t (cols) FROM STDIN;", the rows (sql_dump_copy_text.hpp), "\.",
+ *       per table: a comment, "COPY s.t (cols) FROM STDIN;", the rows (copy_text.hpp), "\.",
  *         "-- mosta-copy:rows N",
  *       post-data statements (with --create-tables; else only the sequence values, as pg_dump --data-only),
  *       "-- mosta-copy dump complete" (a dump without it was cut short).

@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "io/open.hpp"
-#include "io/sql_dump_copy_text.hpp"
+#include "io/copy_text.hpp"
 #include "io/sql_dump_layout.hpp"
 #include "io/sql_dump_text_file.hpp"
 #include "model/ddl.hpp"

@@ -189,51 +189,6 @@ AppendDateTimePg(std::string &out, std::string_view text, Conversion conversion)
 	}
 }
 
-// AppendJsonQuoted writes text as a JSON string escaped as escape_json does (the plugin's AppendJsonString).
-void
-AppendJsonQuoted(std::string &out, std::string_view text) {
-	static constexpr char kHex[] = "0123456789abcdef";
-	out += '"';
-	std::size_t run = 0;
-	for (std::size_t i = 0; i < text.size(); ++i) {
-		unsigned char c = static_cast<unsigned char>(text[i]);
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		out.append(text.substr(run, i - run));
-		run = i + 1;
-		switch (c) {
-		case '\b':
-			out += "\\b";
-			break;
-		case '\f':
-			out += "\\f";
-			break;
-		case '\n':
-			out += "\\n";
-			break;
-		case '\r':
-			out += "\\r";
-			break;
-		case '\t':
-			out += "\\t";
-			break;
-		case '"':
-			out += "\\\"";
-			break;
-		case '\\':
-			out += "\\\\";
-			break;
-		default:
-			out += "\\u00";
-			out += kHex[c >> 4];
-			out += kHex[c & 0xf];
-			break;
-		}
-	}
-	out.append(text.substr(run));
-	out += '"';
-}
-
 // AppendElementCanonical writes one non-NULL array element (its PostgreSQL text) as the plugin's JSON.
 void
 AppendElementCanonical(std::string &out, std::string_view text, PgTypeKind kind, std::string &scratch) {

@@ -130,17 +130,6 @@ TEST(JsonExport, TextsThatCannotStandBareAreStrings) {
 	EXPECT_NE(ParseJsonRow("[\"a]", broken), "");
 }
 
-TEST(JsonExport, StringsAreEscapedAsJsonQuoteEscapes) {
-	std::string every;
-	for (int c = 1; c < 256; ++c)
-		every += static_cast<char>(c);
-	for (std::string text : {every, std::string("plain"), std::string(""), std::string("a\"b\\c\n\x01\x7f\xC3\xA9")}) {
-		std::string out;
-		AppendJsonString(text, out);
-		EXPECT_EQ(out, JsonQuote(text));
-	}
-}
-
 TEST(JsonExport, JobsWriteTablesInSchemaOrder) {
 	ScratchDir sequential, parallel;
 	WriteExport(sequential / "zoo.json", 1);

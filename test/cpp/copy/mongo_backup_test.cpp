@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <thread>
@@ -22,6 +21,7 @@
 #include "mosta/common/canonical_row.hpp"
 #include "sink/mongo_sink.hpp"
 #include "store_zoo.hpp"
+#include "../support/test_mongod.hpp"
 
 namespace mosta::copy {
 namespace {
@@ -37,41 +37,14 @@ class MongoBackupTest : public ::testing::Test {
 			server_ = uri;
 			return;
 		}
-		int out[2];
-		ASSERT_EQ(pipe(out), 0);
-		pid_ = fork();
-		ASSERT_GE(pid_, 0);
-		if (pid_ == 0) {
-			dup2(out[1], STDOUT_FILENO);
-			close(out[0]);
-			close(out[1]);
-			execl(MOSTA_TEST_MONGOD_BIN, MOSTA_TEST_MONGOD_BIN, "--port", "0", static_cast<char *>(nullptr));
-			_exit(127);
-		}
-		close(out[1]);
-		std::string line;
-		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-		while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-			pollfd fd{out[0], POLLIN, 0};
-			if (poll(&fd, 1, 200) <= 0)
-				continue;
-			char buffer[256];
-			ssize_t n = read(out[0], buffer, sizeof buffer);
-			if (n <= 0)
-				break;
-			line.append(buffer, static_cast<size_t>(n));
-		}
-		close(out[0]);
-		ASSERT_NE(line.find("listening on"), std::string::npos) << "mosta-test-mongod did not start: " << line;
-		std::size_t colon = line.rfind(':');
-		server_ = "mongodb://127.0.0.1:" + line.substr(colon + 1, line.find('\n') - colon - 1);
+		std::string error;
+		server_ = mosta::test::StartTestMongod(MOSTA_TEST_MONGOD_BIN, &pid_, &error);
+		ASSERT_FALSE(server_.empty()) << error;
 	}
 	static void
 	TearDownTestSuite() {
 		if (pid_ > 0) {
-			kill(pid_, SIGTERM);
-			int status = 0;
-			waitpid(pid_, &status, 0);
+			mosta::test::StopTestMongod(pid_);
 			pid_ = -1;
 		}
 	}

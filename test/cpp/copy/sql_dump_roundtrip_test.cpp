@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "io/open.hpp"
-#include "io/sql_dump_copy_text.hpp"
+#include "io/copy_text.hpp"
 #include "io/staged_path.hpp"
 #include "sql_dump_fixtures.hpp"
 

@@ -9,7 +9,6 @@
 
 #include <mongoc/mongoc.h>
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "test_mongod.hpp"
 
 namespace {
 
@@ -88,44 +89,16 @@ class MongoEnvironment : public ::testing::Environment {
 			uri_ = uri;
 			return;
 		}
-		int out[2];
-		ASSERT_EQ(pipe(out), 0);
-		pid_ = fork();
-		ASSERT_GE(pid_, 0);
-		if (pid_ == 0) {
-			dup2(out[1], STDOUT_FILENO);
-			close(out[0]);
-			close(out[1]);
-			execl(MOSTA_TEST_MONGOD_BIN, MOSTA_TEST_MONGOD_BIN, "--port", "0", static_cast<char *>(nullptr));
-			_exit(127);
-		}
-		close(out[1]);
-		// Read "mosta-test-mongod listening on 127.0.0.1:PORT\n", with a deadline.
-		std::string line;
-		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-		while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-			pollfd fd{out[0], POLLIN, 0};
-			if (poll(&fd, 1, 200) <= 0)
-				continue;
-			char buffer[256];
-			ssize_t n = read(out[0], buffer, sizeof buffer);
-			if (n <= 0)
-				break;
-			line.append(buffer, static_cast<size_t>(n));
-		}
-		close(out[0]);
-		auto colon = line.rfind(':');
-		ASSERT_NE(line.find("listening on"), std::string::npos) << "mosta-test-mongod did not start: " << line;
-		uri_ = "mongodb://127.0.0.1:" + line.substr(colon + 1, line.find('\n') - colon - 1) +
-			   "/?serverSelectionTimeoutMS=5000";
+		std::string error;
+		std::string server = mosta::test::StartTestMongod(MOSTA_TEST_MONGOD_BIN, &pid_, &error);
+		ASSERT_FALSE(server.empty()) << error;
+		uri_ = server + "/?serverSelectionTimeoutMS=5000";
 	}
 
 	void
 	TearDown() override {
 		if (pid_ > 0) {
-			kill(pid_, SIGTERM);
-			int status = 0;
-			waitpid(pid_, &status, 0);
+			int status = mosta::test::StopTestMongod(pid_);
 			EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "mosta-test-mongod exit status " << status;
 		}
 		mongoc_cleanup();

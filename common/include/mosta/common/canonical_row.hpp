@@ -86,6 +86,9 @@ bool JsonUnquoteInPlace(char *text, std::size_t *size) noexcept;
 // \r, \t escaped by name, other bytes below 0x20 as \u00XX, everything else as is.
 std::string JsonQuote(std::string_view text);
 
+// AppendJsonQuoted appends JsonQuote(text) to out without a string per value (writers of many values).
+void AppendJsonQuoted(std::string &out, std::string_view text);
+
 // FormatPgFloat8 and FormatPgFloat4 return a finite float's text as PostgreSQL writes it with
 // extra_float_digits >= 1 (the output plugin's form): the shortest round-trip digits, fixed notation for
 // decimal exponents in [-4, 15) (float4: [-4, 6)), else d.ddde+XX with a sign and at least two exponent digits.

@@ -1,9 +1,11 @@
 /*
- * sql_dump_copy_text.hpp
- *     COPY's text format, as the SQL dump's data lines hold it (docs/copy-formats.md, "The SQL dump"): one row per
- *     line, fields separated by a tab, NULL as \N, and in a value backslash, newline, carriage return and tab
- *     written \\, \n, \r and \t. The reader also takes every other escape COPY FROM reads (\b \f \v, octal \ooo,
- *     hex \xhh, a backslash before any other character), so a data line edited by hand reads as psql would read it.
+ * copy_text.hpp
+ *     COPY's text format, the one codec of mosta-copy: what COPY ... TO STDOUT sends the PostgreSQL source, what
+ *     the SQL dump's data lines hold (docs/copy-formats.md, "The SQL dump") and what the PostgreSQL destination
+ *     sends to COPY ... FROM STDIN: one row per line, fields separated by a tab, NULL as \N, and in a value
+ *     backslash, newline, carriage return and tab written \\, \n, \r and \t. The reader also takes every other
+ *     escape COPY FROM reads (\b \f \v, octal \ooo, hex \xhh, a backslash before any other character), so a data
+ *     line edited by hand reads as psql would read it.
  */
 #pragma once
 

@@ -1,11 +1,14 @@
 /*
- * sql_dump_copy_text.cpp
- *     COPY text escaping and unescaping (sql_dump_copy_text.hpp).
+ * copy_text.cpp
+ *     COPY text escaping and unescaping (copy_text.hpp): plain runs are copied at once (memchr), only escapes are
+ *     handled byte by byte.
  */
-#include "io/sql_dump_copy_text.hpp"
+#include "io/copy_text.hpp"
 
 #include <array>
 #include <cstring>
+
+#include "mosta/common/hex.hpp"
 
 namespace mosta::copy {
 
@@ -22,17 +25,6 @@ MakeEscapes() {
 	return table;
 }
 constexpr std::array<char, 256> kEscapes = MakeEscapes();
-
-int
-HexDigit(char c) noexcept {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 bool
 IsOctal(char c) noexcept {
@@ -79,10 +71,10 @@ UnescapeField(std::string_view field, std::string &out) {
 			break;
 		case 'x': {
 			int value = -1;
-			if (i < field.size() && HexDigit(field[i]) >= 0) {
-				value = HexDigit(field[i++]);
-				if (i < field.size() && HexDigit(field[i]) >= 0)
-					value = value * 16 + HexDigit(field[i++]);
+			if (i < field.size() && HexDigitValue(field[i]) >= 0) {
+				value = HexDigitValue(field[i++]);
+				if (i < field.size() && HexDigitValue(field[i]) >= 0)
+					value = value * 16 + HexDigitValue(field[i++]);
 				out.push_back(static_cast<char>(value));
 			} else {
 				out.push_back('x');
