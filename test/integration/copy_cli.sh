@@ -23,6 +23,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=lib/tap.sh
 source test/integration/lib/tap.sh
+# shellcheck source=lib/copy.sh
+source test/integration/lib/copy.sh
 tap_init copy_cli
 require_cluster
 
@@ -61,23 +63,7 @@ TABLES=$(sql -d "$SOURCE" -c "SELECT format('%s.%s', n.nspname, c.relname) FROM 
 	ON n.oid = c.relnamespace WHERE n.nspname IN ('zoo', 'app') AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 	ORDER BY 1")
 
-# checksums DB: "schema.table rows checksum" per zoo table, sorted: mosta_checksum over the copied columns (every
-# column but the generated ones), what the manifest holds.
-checksums() {
-	sql -d "$1" -c "SELECT format('%s.%s', n.nspname, c.relname), s.row_count, s.checksum
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-		LATERAL mosta_checksum(c.oid, (SELECT array_agg(attname::text) FROM pg_attribute
-			WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped AND attgenerated = '')) s
-		WHERE n.nspname IN ('zoo', 'app') AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1" |
-		tr '|' ' '
-}
 
-# manifest_checksums FILE: the same lines from a manifest.
-manifest_checksums() {
-	python3 -c 'import json, sys
-for t in json.load(open(sys.argv[1]))["tables"]:
-    print("%s.%s %d %s" % (t["schema"], t["name"], t["rows"], t["checksum"]))' "$1" | sort
-}
 
 # check DESCRIPTION COMMAND...: one result, ok when COMMAND succeeds.
 check() {
@@ -99,7 +85,7 @@ lacks() {
 	return 1
 }
 
-checksums "$SOURCE" >"$work/checksums.src"
+zoo_checksums "$SOURCE" >"$work/checksums.src"
 [ "$(wc -l <"$work/checksums.src")" -ge 7 ] || fail_setup "the zoo's checksums: $(cat "$work/checksums.src")"
 
 # 1. The backup: three destinations in one run.
@@ -176,7 +162,7 @@ for kind in sqlite sql-dump json; do
 		cat "$work/log.r_$kind" >&2
 	fi
 	check "restore from $kind writes no manifest" eval '! grep -q manifest "$work/log.r_$kind"'
-	checksums "$db" >"$work/checksums.r_$kind"
+	zoo_checksums "$db" >"$work/checksums.r_$kind"
 	check "restore from $kind: every table's checksum equals the source's" \
 		diff -u "$work/checksums.src" "$work/checksums.r_$kind"
 done
@@ -197,7 +183,7 @@ check "verify --against a changed database exits 1" [ $? -eq 1 ]
 check "the changed table differs since the backup" \
 	contains "$work/out.changed" "zoo.customers: differs since the backup: checksum "
 check "the other tables still agree" contains "$work/out.changed" "zoo.values: 4 rows"
-checksums "$SOURCE" >"$work/checksums.src" # the source as it is now
+zoo_checksums "$SOURCE" >"$work/checksums.src" # the source as it is now
 
 # 5. The seed's --commandFile, paths adapted, with the ORM's entities.json.
 mkdir -p "$work/app/.mostajs/generated" "$work/app/backups"

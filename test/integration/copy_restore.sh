@@ -17,6 +17,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=lib/tap.sh
 source test/integration/lib/tap.sh
+# shellcheck source=lib/copy.sh
+source test/integration/lib/copy.sh
 tap_init copy_restore
 require_cluster
 
@@ -53,24 +55,8 @@ createdb "$SOURCE" || fail_setup "createdb $SOURCE"
 sql -d "$SOURCE" -c "CREATE EXTENSION mostajs" -f test/integration/lib/copy_zoo.sql >/dev/null ||
 	fail_setup "loading the zoo"
 
-# The zoo's tables: plain and partitioned tables of zoo and app, not the partitions.
-TABLES=$(sql -d "$SOURCE" -c "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n
-	ON n.oid = c.relnamespace WHERE n.nspname IN ('zoo', 'app') AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-	ORDER BY 1")
 
-# checksums DB: "table rows checksum" per zoo table.
-checksums() {
-	local table
-	for table in $TABLES; do
-		sql -d "$1" -v t="$table" -c "SELECT :'t', row_count, checksum FROM mosta_checksum(:'t')" 2>&1
-	done
-}
 
-# schema DB: the zoo's schema as pg_dump prints it, without comments, settings and blank lines.
-schema() {
-	pg_dump --schema-only -n zoo -n app "$1" | grep -v -e '^--' -e '^$' -e '^SET ' -e '^SELECT pg_catalog.set_config' \
-		-e '^\\restrict' -e '^\\unrestrict'
-}
 
 # sequences DB: each zoo sequence's last_value and is_called.
 sequences() {
@@ -81,8 +67,8 @@ sequences() {
 	done
 }
 
-checksums "$SOURCE" >"$work/checksums.src"
-schema "$SOURCE" >"$work/schema.src"
+zoo_checksums "$SOURCE" >"$work/checksums.src"
+zoo_schema "$SOURCE" >"$work/schema.src"
 sequences "$SOURCE" >"$work/sequences.src"
 [ "$(wc -l <"$work/checksums.src")" -ge 7 ] || fail_setup "the zoo's checksums: $(cat "$work/checksums.src")"
 
@@ -106,13 +92,13 @@ for jobs in 1 2; do
 		cat "$work/log.$db" >&2
 	fi
 	sql -d "$db" -c "CREATE EXTENSION mostajs" >/dev/null
-	checksums "$db" >"$work/checksums.$db"
+	zoo_checksums "$db" >"$work/checksums.$db"
 	if diff -u "$work/checksums.src" "$work/checksums.$db" >&2; then
 		ok "--jobs $jobs: every table's row count and mosta_checksum equal the source's"
 	else
 		not_ok "--jobs $jobs: every table's row count and mosta_checksum equal the source's"
 	fi
-	schema "$db" >"$work/schema.$db"
+	zoo_schema "$db" >"$work/schema.$db"
 	if diff -u "$work/schema.src" "$work/schema.$db" >&2; then
 		ok "--jobs $jobs: the schema (pg_dump --schema-only) equals the source's"
 	else
@@ -214,8 +200,8 @@ for kind in sql-dump sqlite json; do
 		cat "$work/log.$db" >&2
 	fi
 	sql -d "$db" -c "CREATE EXTENSION mostajs" >/dev/null
-	checksums "$db" >"$work/checksums.$db"
-	schema "$db" >"$work/schema.$db"
+	zoo_checksums "$db" >"$work/checksums.$db"
+	zoo_schema "$db" >"$work/schema.$db"
 	sequences "$db" >"$work/sequences.$db"
 	if diff -u "$work/checksums.src" "$work/checksums.$db" >&2 && diff -u "$work/schema.src" "$work/schema.$db" >&2 &&
 		diff -u "$work/sequences.src" "$work/sequences.$db" >&2; then

@@ -21,6 +21,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=lib/tap.sh
 source test/integration/lib/tap.sh
+# shellcheck source=lib/copy.sh
+source test/integration/lib/copy.sh
 tap_init copy_stores
 require_cluster
 require_pymongo
@@ -65,17 +67,7 @@ start_mongo_target copy_stores
 createdb "$SOURCE" || fail_setup "createdb $SOURCE"
 sql -d "$SOURCE" -c "CREATE EXTENSION mostajs" -f test/integration/lib/copy_zoo.sql >/dev/null ||
 	fail_setup "loading the zoo"
-TABLES=$(sql -d "$SOURCE" -c "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n
-	ON n.oid = c.relnamespace WHERE n.nspname IN ('zoo', 'app') AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-	ORDER BY 1")
-# checksums DB [COLS_SQL]: "table rows checksum" per zoo table.
-checksums() {
-	local table
-	for table in $TABLES; do
-		sql -d "$1" -v t="$table" -c "SELECT :'t', row_count, checksum FROM mosta_checksum(:'t')" 2>&1
-	done
-}
-checksums "$SOURCE" >"$work/checksums.src"
+zoo_checksums "$SOURCE" >"$work/checksums.src"
 
 backup=$work/backups/daily.sqlite
 mkdir -p "$work/backups"
@@ -148,7 +140,7 @@ else
 	cat "$work/log.restore" >&2
 fi
 sql -d "$RESTORED" -c "CREATE EXTENSION mostajs" >/dev/null
-checksums "$RESTORED" >"$work/checksums.restored"
+zoo_checksums "$RESTORED" >"$work/checksums.restored"
 if diff -u "$work/checksums.src" "$work/checksums.restored" >&2; then
 	ok "restored from SQLite: every table's row count and mosta_checksum equal the source's"
 else
