@@ -14,8 +14,9 @@
 #   json         COPY (SELECT row_to_json(t) FROM t) TO STDOUT per table, into one file
 # The ratio is mosta-copy / (pg_dump + sqlite + json) (goal: at most 0.8).
 #
-# Restore into an empty database: mosta-copy --source sql-dump:FILE --dest postgres --create-tables against
-# psql -f of the pg_dump file (goal: at most 1.0); both end with the same row counts (checked).
+# Restore into an empty database: mosta-copy --source sql-dump:FILE --dest postgres --create-tables (the default,
+# one transaction) against psql -f of the pg_dump file (goal: at most 1.0); then the same with --jobs 2 (tables and
+# index builds in parallel, as pg_restore -j); all end with the same row counts (checked).
 #
 # Peak RSS (max resident set of the mosta-copy process, /usr/bin/time) for the full database and for one with a
 # quarter of the rows: flat in table size means the two are close.
@@ -38,7 +39,7 @@ db=mosta_bench_copy
 work=$(mktemp -d)
 chmod 755 "$work"
 cleanup() {
-	for d in "$db" "${db}_small" "${db}_r1" "${db}_r2"; do dropdb --if-exists "$d" >/dev/null 2>&1 || true; done
+	for d in "$db" "${db}_small" "${db}_r1" "${db}_r2" "${db}_r3"; do dropdb --if-exists "$d" >/dev/null 2>&1 || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -117,7 +118,7 @@ echo "copy.sh: building the database ($rows rows)"
 make_database "$db" "$rows"
 make_database "${db}_small" $((rows / 4))
 
-declare -a t_dump t_sqlite t_json t_mosta t_restore_mosta t_restore_psql
+declare -a t_dump t_sqlite t_json t_mosta t_restore_mosta t_restore_jobs t_restore_psql
 for run in $(seq "$runs"); do
 	t_dump+=("$(seconds anchor_pg_dump)")
 	t_sqlite+=("$(seconds anchor_sqlite)")
@@ -126,6 +127,10 @@ for run in $(seq "$runs"); do
 	dropdb --if-exists "${db}_r1"; createdb "${db}_r1"
 	t_restore_mosta+=("$(seconds "$binary" --quiet --source "sql-dump:$work/m/daily.sql" --dest postgres \
 		--dest-uri "dbname=${db}_r1" --create-tables)")
+	dropdb --if-exists "${db}_r3"; createdb "${db}_r3"
+	t_restore_jobs+=("$(seconds "$binary" --quiet --jobs 2 --source "sql-dump:$work/m/daily.sql" --dest postgres \
+		--dest-uri "dbname=${db}_r3" --create-tables)")
+	dropdb "${db}_r3"
 	dropdb --if-exists "${db}_r2"; createdb "${db}_r2"
 	t_restore_psql+=("$(seconds psql -X -q -v ON_ERROR_STOP=1 -o /dev/null -d "${db}_r2" -f "$work/anchor.sql")")
 	for t in $tables; do
@@ -133,16 +138,17 @@ for run in $(seq "$runs"); do
 		b=$(psql -X -At -d "${db}_r2" -c "SELECT count(*) FROM $t")
 		[ "$a" = "$b" ] || { echo "copy.sh: restored $t has $a rows, psql's $b" >&2; exit 1; }
 	done
-	echo "copy.sh: run $run: mosta-copy ${t_mosta[-1]} s, pg_dump ${t_dump[-1]} s, csv+sqlite3 ${t_sqlite[-1]} s, json ${t_json[-1]} s; restore ${t_restore_mosta[-1]} s vs psql -f ${t_restore_psql[-1]} s"
+	echo "copy.sh: run $run: mosta-copy ${t_mosta[-1]} s, pg_dump ${t_dump[-1]} s, csv+sqlite3 ${t_sqlite[-1]} s, json ${t_json[-1]} s; restore ${t_restore_mosta[-1]} s (--jobs 2: ${t_restore_jobs[-1]} s) vs psql -f ${t_restore_psql[-1]} s"
 done
 m() { printf '%s\n' "$@" | median; }
 dump=$(m "${t_dump[@]}"); lite=$(m "${t_sqlite[@]}"); json=$(m "${t_json[@]}"); mosta=$(m "${t_mosta[@]}")
-rm_=$(m "${t_restore_mosta[@]}"); rp=$(m "${t_restore_psql[@]}")
+rm_=$(m "${t_restore_mosta[@]}"); rj=$(m "${t_restore_jobs[@]}"); rp=$(m "${t_restore_psql[@]}")
 anchors=$(echo "$dump + $lite + $json" | bc)
 printf 'backup  : mosta-copy (sqlite + sql-dump + json, one read) %.2f s; pg_dump %.2f + csv->sqlite3 %.2f + json %.2f = %.2f s; ratio %.2fx (goal <= 0.8)\n' \
 	"$mosta" "$dump" "$lite" "$json" "$anchors" "$(echo "$mosta / $anchors" | bc -l)"
 printf 'restore : mosta-copy from its SQL dump %.2f s; psql -f of pg_dump %.2f s; ratio %.2fx (goal <= 1.0)\n' \
 	"$rm_" "$rp" "$(echo "$rm_ / $rp" | bc -l)"
+printf 'restore : mosta-copy --jobs 2 %.2f s; ratio %.2fx\n' "$rj" "$(echo "$rj / $rp" | bc -l)"
 ls -l "$work/m" "$work/anchor.sql" "$work/anchor.sqlite" "$work/anchor.json" | awk 'NF > 5 {print "  " $5, $NF}'
 
 # peak RSS for a quarter of the rows and for all of them
