@@ -244,7 +244,7 @@ gate_held() {
 }
 hold_gate() {
 	PGAPPNAME=copy_cli_gate psql -X -q -d copy_cli_gate -c "SELECT pg_advisory_lock(4242)" \
-		-c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+		-c "SELECT pg_sleep(600)" >/dev/null 2>&1 & # holds the lock until release_gate ends it (--allow-sleep)
 	gate_pid=$!
 	poll_until 30 gate_held || fail_setup "could not take the advisory lock"
 }

@@ -92,7 +92,7 @@ class FakeReader final : public TableReader {
 		if (next_ == 0 && source_.rendezvous > 0) {
 			auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
 			while (source_.max_readers_open.load() < source_.rendezvous && std::chrono::steady_clock::now() < deadline)
-				std::this_thread::sleep_for(std::chrono::milliseconds(1));
+				std::this_thread::sleep_for(std::chrono::milliseconds(1)); // --allow-sleep: between polls
 		}
 		if (fail_ && next_ > 0)
 			throw CopyError("fake read failure");
