@@ -65,9 +65,7 @@ main(int argc, char **argv) {
 		return 0;
 	}
 	try {
-		// mongoc_init() once for the process, mongoc_cleanup() after every destination is gone; without shared
-		// memory counters, which mosta-copy never reads (their absence is a warning on every run otherwise)
-		::setenv("MONGOC_DISABLE_SHM", "1", 0);
+		// mongoc_init() once for the process, mongoc_cleanup() after every destination is gone
 		mosta::sidecar::MongoDriver mongo_driver;
 		InstallSignals();
 		if (options.verify)

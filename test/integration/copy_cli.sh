@@ -126,8 +126,11 @@ mkdir -p "$work/j2"
 "$COPY" --source "$SRC" --dest sqlite --dest-file "$work/j2/daily.sqlite" --dest json --dest-file "$work/j2/json/" \
 	--jobs 2 --quiet 2>"$work/log.j2"
 st=$?
+# libmongoc's load-time init warns "Falling back to malloc for counters." when a killed process of the same pid
+# left /dev/shm/mongoc-PID (the tests kill -9 many): the driver's line, before main, not mosta-copy's output.
 check "--jobs 2 exits 0, --quiet prints the summary line only" \
-	eval '[ $st -eq 0 ] && [ "$(wc -l <"$work/log.j2")" -eq 1 ] && grep -q "^mosta-copy: ok: " "$work/log.j2"'
+	eval '[ $st -eq 0 ] && [ "$(grep -vc "mongoc: Falling back to malloc for counters" "$work/log.j2")" -eq 1 ] &&
+		grep -q "^mosta-copy: ok: " "$work/log.j2"'
 manifest_checksums "$work/j2/daily.manifest.json" >"$work/checksums.j2"
 check "--jobs 2: the manifest's checksums equal the source's" diff -u "$work/checksums.src" "$work/checksums.j2"
 
