@@ -64,6 +64,10 @@ bool CaptureInstalled(sqlite3 *db);
 // ReadCaptured returns up to limit changes with seq > after, in seq order.
 std::vector<CapturedChange> ReadCaptured(sqlite3 *db, std::int64_t after, std::size_t limit);
 
+// SqliteTargetIsPromoted tells whether db holds a row in _mosta_promotion (a SQLite replica promoted to write
+// target while its PostgreSQL master is away: docs/failover.md); false when the table does not exist.
+bool SqliteTargetIsPromoted(sqlite3 *db);
+
 // PurgeCaptured deletes the changes with seq <= upto; returns how many.
 std::int64_t PurgeCaptured(sqlite3 *db, std::int64_t upto);
 
