@@ -6,8 +6,9 @@
  *
  *     Targets of a rule: when its target project is its source project, that project's slaves that are not
  *     postgres; otherwise every replica of the target project. This version applies to sqlite, sqldump, jsonl and
- *     mongodb targets; a postgres target, mode bidirectional, or a rule without targets makes the whole rule an
- *     error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
+ *     mongodb targets; a postgres target, or a rule without targets makes the whole rule an error
+ *     (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs. A bidirectional rule's
+ *     targets must all be sqlite or postgres (docs/bidirectional.md, "What is not supported").
  *
  *     Each rule has one replication slot (RuleSlotName), read once and fanned out to its targets; each target keeps
  *     its own checkpoint, keyed by SlotName(rule, project, replica) (docs/guarantees.md, "One slot per rule").
@@ -21,6 +22,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "bidir/conflict.hpp"
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
 
@@ -41,11 +43,20 @@ struct RulePlan {
 	bool enabled = true;
 	std::string source_project;
 	std::string target_project;
-	std::string mode;					  // snapshot, cdc (bidirectional is an error)
+	std::string mode;					  // snapshot, cdc, bidirectional
 	std::vector<std::string> collections; // canonical names, or the single "*"
 	std::vector<ReplicaInfo> targets;
 	std::string stats_status; // mosta.rule_stats.status when a row exists, else ""
 	std::string error;		  // non-empty: the rule cannot run, for this reason
+	// mosta.rules.conflict_resolution: what a bidirectional rule (or a promoted SQLite replica of a cdc rule)
+	// decides on a conflict (bidir/conflict.hpp).
+	ConflictPolicy conflict_resolution = ConflictPolicy::SourceWins;
+
+	// Bidirectional tells whether the rule replicates both ways (every target is a side: docs/bidirectional.md).
+	bool
+	Bidirectional() const noexcept {
+		return mode == "bidirectional";
+	}
 };
 
 // SlotName returns the slot of one target of a rule: "mosta_<rule>_<replica>_<hash>", where every character of

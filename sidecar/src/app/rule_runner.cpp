@@ -223,6 +223,12 @@ RuleRunner::StartStream(Lsn start) {
 											 {"partition-root", "on"}};
 	if (!include_tables_.empty())
 		plugin_options.emplace_back("include-tables", include_tables_);
+	// the origin of each transaction: a target drops what came from itself (TargetDelivery). A bidirectional rule
+	// needs it; a cdc rule with a SQLite target too (the replica may be promoted, its writes drained back here)
+	bool sqlite_target = std::any_of(plan_.targets.begin(), plan_.targets.end(),
+									 [](const ReplicaInfo &target) { return target.dialect == "sqlite"; });
+	if (plan_.Bidirectional() || sqlite_target)
+		plugin_options.emplace_back("include-origin", "on");
 	co_await stream_->Start(slot_, start, plugin_options);
 	decoder_.StartSession(); // a new decoding session: no relation known
 	for (auto &channel : channels_) {
