@@ -61,13 +61,14 @@ Resolve(RulePlan &plan, const std::vector<ReplicaInfo> &replicas) {
 			plan.targets.clear();
 			return;
 		}
-		bool applied = replica.dialect == "sqlite" || replica.dialect == "sqldump" || replica.dialect == "jsonl" ||
-					   replica.dialect == "mongodb" || (replica.dialect == "postgres" && plan.Bidirectional());
-		if (!applied) {
+		// a postgres replica of ANOTHER project is a target database (a postgres slave of the same project is a
+		// physical standby, skipped above)
+		if (replica.dialect != "sqlite" && replica.dialect != "sqldump" && replica.dialect != "jsonl" &&
+			replica.dialect != "mongodb" && replica.dialect != "postgres") {
 			plan.error = "target replica \"" + replica.project + "." + replica.name + "\" has dialect " +
 						 replica.dialect +
 						 ", which this version of mosta-sidecar does not apply to (only sqlite, "
-						 "sqldump, jsonl and mongodb)";
+						 "sqldump, jsonl, mongodb and postgres)";
 			plan.targets.clear();
 			return;
 		}

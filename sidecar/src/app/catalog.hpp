@@ -5,10 +5,12 @@
  *     mosta.replica_status).
  *
  *     Targets of a rule: when its target project is its source project, that project's slaves that are not
- *     postgres; otherwise every replica of the target project. This version applies to sqlite, sqldump, jsonl and
- *     mongodb targets; a postgres target, or a rule without targets makes the whole rule an error
- *     (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs. A bidirectional rule's
- *     targets must all be sqlite or postgres (docs/bidirectional.md, "What is not supported").
+ *     postgres (those are physical standbys); otherwise every replica of the target project. This version applies to
+ *     sqlite, sqldump, jsonl, mongodb and postgres targets (a postgres replica of another project is a separate
+ *     database the PostgreSQL sink writes into, sink/pg_sink.hpp); any other dialect, or a rule without targets
+ *     makes the whole rule an error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
+ *     A bidirectional rule's sides must be sqlite replicas or the target project's postgres master
+ *     (docs/bidirectional.md, "What is not supported").
  *
  *     Each rule has one replication slot (RuleSlotName), read once and fanned out to its targets; each target keeps
  *     its own checkpoint, keyed by SlotName(rule, project, replica) (docs/guarantees.md, "One slot per rule").

@@ -10,8 +10,10 @@
 #include "app/id_map_lookup.hpp"
 #include "app/log.hpp"
 #include "app/target_path.hpp"
+#include "mosta/common/conninfo.hpp"
 #include "sink/json_archive_sink.hpp"
 #include "sink/mongo_sink.hpp"
+#include "sink/pg_sink.hpp"
 #include "sink/sql_dump_sink.hpp"
 #include "sink/sqlite_sink.hpp"
 
@@ -25,6 +27,8 @@ constexpr std::uint64_t kJsonArchiveFileBytes = 64ULL << 20;
 constexpr std::size_t kSqliteGroupTransactions = 100;
 // kMongoGroupTransactions: the MongoDB checkpoint is written after this many source transactions (and when idle).
 constexpr std::size_t kMongoGroupTransactions = 100;
+// kPgGroupTransactions: a PostgreSQL target's WAL is flushed after this many source transactions (and when idle).
+constexpr std::size_t kPgGroupTransactions = 100;
 
 // OpenFileSink opens the sqlite, sqldump or jsonl sink at path (resolved by ResolveTargetPath).
 std::unique_ptr<Sink>
@@ -72,6 +76,20 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string 
 			return (*lookup)(change, uuid);
 		};
 		return std::make_unique<MongoSink>(options);
+	}
+	if (replica.dialect == "postgres") {
+		PgSinkOptions options;
+		options.conninfo = replica.uri;
+		// the origin is ForwardOriginName(rule, project, replica) (bidir/names.hpp), which is the slot key
+		options.origin = slot;
+		options.group_max_transactions = kPgGroupTransactions;
+		options.ddl_collections = collections;
+		try {
+			return std::make_unique<PgSink>(options);
+		} catch (const std::exception &e) {
+			throw std::runtime_error("replica " + replica.project + "." + replica.name +
+									 " (postgres): " + MaskCredentialsInText(e.what()));
+		}
 	}
 	throw std::invalid_argument("replica " + replica.project + "." + replica.name + ": dialect " + replica.dialect +
 								" has no sink");

@@ -13,7 +13,8 @@
 
 namespace mosta::sidecar {
 
-// OpenSink opens the sink of one sqlite, sqldump, jsonl or mongodb replica (slot: the checkpoint key, SlotName;
+// OpenSink opens the sink of one sqlite, sqldump, jsonl, mongodb or postgres replica (slot: the checkpoint key,
+// SlotName, which is also a postgres target's replication origin, ForwardOriginName;
 // data_dir: where file targets live, app/target_path.hpp; collections: the rule's, which tables a mostajs.ddl CREATE
 // TABLE is applied to; source: the source's conninfo, which a mongodb sink reads mosta.id_map through); throws on
 // failure.
