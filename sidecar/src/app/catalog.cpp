@@ -130,6 +130,17 @@ IsMostaSlot(const std::string &slot) {
 	return suffix[0] == '_' && suffix.find_first_not_of("0123456789abcdef", 1) == std::string::npos;
 }
 
+TargetStatus
+PublishedTarget(const TargetStatus &target) {
+	TargetStatus published = target;
+	if (!target.reverse_error.empty()) {
+		published.status = "error";
+		published.last_error = "reverse direction: " + target.reverse_error +
+							   (target.last_error.empty() ? "" : "; forward: " + target.last_error);
+	}
+	return published;
+}
+
 RuleStatus
 AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
 	static const std::vector<std::string> kOrder = {"error",	"paused",	 "stopped", "pending",
@@ -140,7 +151,9 @@ AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
 	};
 	RuleStatus rule;
 	bool first = true;
-	for (const TargetStatus *target : targets) {
+	for (const TargetStatus *unpublished : targets) {
+		TargetStatus published = PublishedTarget(*unpublished);
+		const TargetStatus *target = &published;
 		if (first || rank(target->status) < rank(rule.status))
 			rule.status = target->status;
 		rule.snapshot_rows = std::max(rule.snapshot_rows, target->snapshot_rows);
@@ -280,7 +293,9 @@ WriteRuleStatus(PgConnection &conn, const std::string &rule, const RuleStatus &s
 }
 
 boost::asio::awaitable<void>
-WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status, const TargetStatus &target) {
+WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status,
+			const TargetStatus &unpublished) {
+	TargetStatus target = PublishedTarget(unpublished);
 	std::string sql = RuleStatsSql(conn, rule, rule_status);
 	std::string lsn = LsnLiteral(target.applied_lsn);
 	std::string project = SqlLiteral(conn, target.project);

@@ -118,7 +118,13 @@ struct TargetStatus {
 	std::string event; // the last loud event (re-snapshot), repeated in warning until the daemon restarts
 	bool over_retained_limit = false;	// the retained WAL warning was logged and not yet cleared
 	long long skipped_transactions = 0; // held transactions skipped since the last flush (a stream restart)
+	// The reverse direction's failure (a side of a bidirectional rule, app/bidir_reverse.hpp), "" when it works:
+	// the target is written with status error and this text, prefixed "reverse direction: ", as its last_error.
+	std::string reverse_error;
 };
+
+// PublishedTarget returns target as written to the catalog: with its reverse direction's failure folded in.
+TargetStatus PublishedTarget(const TargetStatus &target);
 
 // The counters and state of one rule, as written to mosta.rule_stats: an aggregate of its targets.
 struct RuleStatus {

@@ -10,6 +10,7 @@
 #include <exception>
 #include <utility>
 
+#include "app/bidir_checks.hpp"
 #include "app/log.hpp"
 #include "pg/errors.hpp"
 
@@ -58,6 +59,10 @@ RuleRunner::Run() {
 	std::exception_ptr error;
 	try {
 		co_await sql_.Connect(config_.source, ConnectionKind::Sql);
+		// full old images and, for last-write-wins, commit times on the source (a PostgreSQL target is checked
+		// by its reverse direction)
+		if (plan_.Bidirectional())
+			co_await CheckBidirectionalSide(sql_, plan_, "the source");
 		bool all_done = true;
 		for (auto &channel : channels_) {
 			co_await LoadCounters(sql_, plan_.name, channel->Status());

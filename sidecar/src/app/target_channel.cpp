@@ -63,7 +63,7 @@ TargetChannel::Open() {
 		[this]() -> boost::asio::awaitable<void> {
 			delivery_.reset();
 			sink_.reset(); // the failed sink closes before its file or connection is opened again
-			sink_ = OpenSink(target_, checkpoint_key_, config_.data_dir, plan_.collections, config_.source);
+			sink_ = OpenSink(target_, checkpoint_key_, config_.data_dir, plan_.collections, config_.source, &plan_);
 			// what the reverse direction (a bidirectional rule, a promoted SQLite replica) applied into the source
 			// from this target carries this origin: never sent back there
 			delivery_ =
