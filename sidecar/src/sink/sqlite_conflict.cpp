@@ -4,7 +4,9 @@
  *     the row operations checked for conflicts (see sqlite_sink.hpp for the semantics, bidir/conflict.hpp for the
  *     kinds and the decision).
  */
-#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/identifiers.hpp"

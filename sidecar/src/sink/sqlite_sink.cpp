@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "sink/sqlite_apply_sql.hpp"
+
 namespace mosta::sidecar {
 
 namespace {
@@ -139,11 +141,17 @@ SqliteSink::UpdateRow(const Change &change) {
 		UpdateChecked(table, change);
 		return;
 	}
-	if (row_times_ && change.has_old)
-		ForgetRowTime(table, change.old_row); // the key may move
+	if (!row_times_) {
+		ApplyUpdate(table, change);
+		return;
+	}
+	bool moved = false;
+	if (change.has_old && !table.primary_key.empty())
+		sqlite_sql::KeyValues(table, change, moved);
+	if (moved)
+		ForgetRowTime(table, change.old_row);
 	ApplyUpdate(table, change);
-	if (row_times_)
-		NoteRowTime(table, change.new_row);
+	NoteRowTime(table, change.new_row);
 }
 
 // DeleteRow deletes the row "old" identifies.

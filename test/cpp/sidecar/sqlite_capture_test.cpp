@@ -170,6 +170,17 @@ TEST(SqliteCapture, TheSinksOwnWritesAreNotCapturedAndTheGuardIsZeroOutsideThem)
 	Transaction(sink, 0x400, {kInsertT}, "2026-12-07T09:00:00.25+00:00");
 	EXPECT_EQ(Query(sink.Handle(), "SELECT at FROM _mosta_row_times WHERE key = '[1]'"),
 			  (Rows{{"2026-12-07T09:00:00.25+00:00"}}));
+	// A key move re-keys the row time; a delete forgets it.
+	Transaction(
+		sink, 0x500,
+		{R"({"op":"update","schema":"public","table":"t","key":["id"],"new":{"id":7,"a":"x","flag":true},"old":{"id":1,"a":"x","flag":true}})"},
+		"2026-12-07T09:30:00+00:00");
+	EXPECT_EQ(Query(sink.Handle(), "SELECT key, at FROM _mosta_row_times WHERE tbl = 'public.t' ORDER BY key"),
+			  (Rows{{"[5]", Query(sink.Handle(), "SELECT at FROM _mosta_row_times WHERE key = '[5]'")[0][0]},
+					{"[7]", "2026-12-07T09:30:00+00:00"}}));
+	Transaction(sink, 0x600,
+				{R"({"op":"delete","schema":"public","table":"t","key":["id"],"old":{"id":7,"a":"x","flag":true}})"});
+	EXPECT_EQ(Query(sink.Handle(), "SELECT key FROM _mosta_row_times WHERE tbl = 'public.t'"), (Rows{{"[5]"}}));
 }
 
 // The type zoo (test/integration/lib/copy_zoo.sql's zoo.values, as the plugin encodes it in version 2).
