@@ -308,6 +308,9 @@ TEST(SqliteCapture, TriggersFollowTheTablesShape) {
 		static_cast<void>(reopened);
 	}
 	EXPECT_EQ(Query(app.get(), "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY name"), triggers);
+	Rows version = Query(app.get(), "PRAGMA schema_version");
+	InstallCapture(app.get(), {"public.t"});
+	EXPECT_EQ(Query(app.get(), "PRAGMA schema_version"), version) << "triggers already in shape are left alone";
 
 	// RemoveCapture drops the triggers and keeps what was captured.
 	RemoveCapture(app.get());
