@@ -111,6 +111,7 @@ SqliteSink::ShapeChanged(const std::string &name, const Change &change, bool cre
 void
 SqliteSink::Recapture(const std::string &name) {
 	shapes_.erase(name);
+	statements_.clear(); // probes and row times read the table's columns and types (a rare event: shape changes)
 	if (capture_)
 		InstallCapture(db_.get(), {name});
 }
