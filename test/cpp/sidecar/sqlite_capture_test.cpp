@@ -234,6 +234,26 @@ TEST(SqliteCapture, EveryMappedTypeRoundTripsFromTheSinksStorageToTheDocuments) 
 	}
 }
 
+TEST(SqliteCapture, HostileNamesAreQuotedInTheTriggersAndEscapedInTheDocuments) {
+	TempDb file;
+	SqliteSink sink(CaptureOptions(file.Path()));
+	Transaction(
+		sink, 0x100,
+		{R"js({"op":"insert","schema":"we\"ird.s","table":"x'y; --","key":["@X\"'"],"new":{"@X\"'":1,"a\\b\n":"v"},"types":{"@X\"'":"integer","a\\b\n":"text"}})js"});
+	SqliteHandle app = Writer(file.Path());
+	ExecSql(app.get(), R"(UPDATE "we""ird\.s.x'y; --" SET "a\b
+" = 'w')");
+	std::vector<CapturedChange> changes = ReadCaptured(app.get(), 0, 10);
+	ASSERT_EQ(changes.size(), 1U);
+	ParsedChange update = ParseChange(changes[0].document);
+	EXPECT_EQ(update->Schema(), "we\"ird.s");
+	EXPECT_EQ(update->Table(), "x'y; --");
+	EXPECT_EQ(update->Key(), std::vector<std::string>{"@X\"'"});
+	EXPECT_EQ(FindValue(update->new_row, "@X\"'"), Value{std::int64_t{1}});
+	EXPECT_EQ(FindValue(update->new_row, "a\\b\n"), Value{std::string_view("w")});
+	EXPECT_EQ(FindValue(update->old_row, "a\\b\n"), Value{std::string_view("v")});
+}
+
 TEST(SqliteCapture, PurgeDeletesUpToAPositionAndSequenceNumbersAreNeverReused) {
 	TempDb file;
 	SqliteSink sink(CaptureOptions(file.Path()));
