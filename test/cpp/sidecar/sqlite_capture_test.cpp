@@ -339,11 +339,23 @@ TEST(SqliteCapture, TriggersFollowTheTablesShape) {
 	InstallCapture(app.get(), {"public.t"});
 	EXPECT_EQ(Query(app.get(), "PRAGMA schema_version"), version) << "triggers already in shape are left alone";
 
+	// A dropped table takes its triggers, recorded types and row times along.
+	Transaction(sink, 0x400, {kInsertT});
+	Transaction(
+		sink, 0x500,
+		{R"({"op":"message","xid":1,"lsn":"0/10","transactional":true,"prefix":"mostajs.ddl","content":{"command":"DROP TABLE","schema":"public","table":"t","object_identity":"public.t","dropped":true}})"});
+	EXPECT_EQ(Query(app.get(), "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'), (SELECT count(*) "
+							   "FROM _mosta_columns), (SELECT count(*) FROM _mosta_row_times)"),
+			  (Rows{{"0", "0", "0"}}));
+	Transaction(sink, 0x600, {kInsertT});
+	EXPECT_EQ(Query(app.get(), "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), (Rows{{"3"}}));
+
 	// RemoveCapture drops the triggers and keeps what was captured.
 	RemoveCapture(app.get());
 	EXPECT_FALSE(CaptureInstalled(app.get()));
 	ExecSql(app.get(), R"(DELETE FROM "public.t")");
 	EXPECT_EQ(ReadCaptured(app.get(), 0, 100).size(), 2U);
+	EXPECT_EQ(Query(app.get(), "SELECT count(*) FROM \"public.t\""), (Rows{{"0"}}));
 }
 
 TEST(SqliteCapture, InstallCaptureOnAFileWithoutRecordedTypesReadsDeclaredTypes) {
