@@ -55,31 +55,41 @@ constexpr std::string_view kFloatJson =
 	"WHEN CAST(printf('%.15g', @X) AS REAL) = @X THEN printf('%.15g', @X) "
 	"WHEN CAST(printf('%.16g', @X) AS REAL) = @X THEN printf('%.16g', @X) ELSE printf('%!.17g', @X) END";
 
-// GenericJson reads a value by its storage class.
+// GenericJson reads a value by its storage class (each piece replaced on its own: a name may contain "@X").
 std::string
 GenericJson(std::string_view expr) {
-	return Replace("CASE typeof(@X) WHEN 'null' THEN 'null' WHEN 'integer' THEN CAST(@X AS TEXT) WHEN 'real' THEN (" +
-					   Replace(kFloatJson, expr) +
-					   ") WHEN 'blob' THEN json_quote('\\x' || lower(hex(@X))) ELSE json_quote(@X) END",
-				   expr);
+	return Replace("CASE typeof(@X) WHEN 'null' THEN 'null' WHEN 'integer' THEN CAST(@X AS TEXT) WHEN 'real' THEN (",
+				   expr) +
+		   Replace(kFloatJson, expr) +
+		   Replace(") WHEN 'blob' THEN json_quote('\\x' || lower(hex(@X))) ELSE json_quote(@X) END", expr);
 }
 
 } // namespace
 
 void
 ConcatSql::Expr(const std::string &sql) {
-	if (!sql_.empty() || !pending_.empty())
-		sql_ += (sql_.empty() ? "" : " || ") + QuoteLiteral(pending_) + " || ";
+	if (!pending_.empty())
+		parts_.push_back(QuoteLiteral(pending_));
 	pending_.clear();
-	sql_ += "(" + sql + ")";
+	parts_.push_back("(" + sql + ")");
+}
+
+std::string
+ConcatSql::Join(std::size_t first, std::size_t last) const {
+	if (last - first == 1)
+		return parts_[first];
+	std::size_t middle = first + (last - first) / 2;
+	return "(" + Join(first, middle) + " || " + Join(middle, last) + ")";
 }
 
 std::string
 ConcatSql::Sql() {
-	if (!pending_.empty() || sql_.empty())
-		sql_ += (sql_.empty() ? "" : " || ") + QuoteLiteral(pending_);
+	if (!pending_.empty() || parts_.empty())
+		parts_.push_back(QuoteLiteral(pending_));
 	pending_.clear();
-	return std::move(sql_);
+	std::string sql = Join(0, parts_.size());
+	parts_.clear();
+	return sql;
 }
 
 std::optional<CaptureShape>

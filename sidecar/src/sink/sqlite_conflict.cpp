@@ -4,7 +4,9 @@
  *     the row operations checked for conflicts (see sqlite_sink.hpp for the semantics, bidir/conflict.hpp for the
  *     kinds and the decision).
  */
-#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -85,7 +87,7 @@ ParameterList(int first, std::size_t count) {
 
 void
 SqliteSink::SetUpCapture() {
-	capture_ = options_.capture_guard;
+	capture_ = options_.capture_guard || CaptureInstalled(db_.get()); // never capture its own writes
 	row_times_ = capture_ || static_cast<bool>(options_.on_conflict);
 	record_types_ = row_times_ || options_.record_types || TableExists(db_.get(), kColumnTypesTable);
 	if (row_times_)
@@ -109,6 +111,7 @@ SqliteSink::ShapeChanged(const std::string &name, const Change &change, bool cre
 void
 SqliteSink::Recapture(const std::string &name) {
 	shapes_.erase(name);
+	statements_.clear(); // probes and row times read the table's columns and types (a rare event: shape changes)
 	if (capture_)
 		InstallCapture(db_.get(), {name});
 }
