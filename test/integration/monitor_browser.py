@@ -263,7 +263,7 @@ def run(args, driver, token):
         return {k: {f: v[f] for f in RULE_FIELDS} for k, v in shown.items()} == wanted and shown
 
     check(poll(30, rules_match),
-          "the rules shown (name, mode, status, rows copied, changes, transactions) are the catalog's",
+          "the rules shown (name, mode, status, rows copied, changes, transactions, conflicts) are the catalog's",
           f"page {page.rules()}\ncatalog {catalog_rules(db)}")
     targets = poll(30, lambda: page.targets() == catalog_targets(db) and page.targets())
     check(targets, f"the targets shown (rule, replica, slot) are the catalog's: {targets}",
