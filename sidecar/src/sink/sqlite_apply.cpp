@@ -8,17 +8,12 @@
 #include <string>
 
 #include "mosta/common/identifiers.hpp"
+#include "sink/sqlite_apply_sql.hpp"
 #include "sink/sqlite_sink.hpp"
 
 namespace mosta::sidecar {
 
-namespace {
-
-// A separator that no identifier contains (QuoteIdentifier rejects NUL), for statement cache keys.
-constexpr char kKeySeparator = '\0';
-
-// Columns of a change's row images, by address (a where clause binds them without copying their values).
-using ColumnRefs = std::vector<const Column *>;
+namespace sqlite_sql {
 
 // FindColumn returns the column called name in row, or null.
 const Column *
@@ -66,7 +61,7 @@ Assignments(const std::vector<Column> &row) {
 // column names of row and extra: the statement cache key.
 const std::string &
 CacheKey(std::string &key, std::string_view tag, const SqliteTable &table, const std::vector<Column> &row,
-		 const ColumnRefs &extra = {}) {
+		 const ColumnRefs &extra) {
 	key.assign(tag);
 	key += kKeySeparator;
 	key += table.name;
@@ -141,7 +136,20 @@ OneRowMatching(const SqliteTable &table, const ColumnRefs &columns, int first_in
 		   Conditions(columns, first_index, "IS") + " LIMIT 1)";
 }
 
-} // namespace
+} // namespace sqlite_sql
+
+using sqlite_sql::Assignments;
+using sqlite_sql::CacheKey;
+using sqlite_sql::ColumnList;
+using sqlite_sql::ColumnRefs;
+using sqlite_sql::Conditions;
+using sqlite_sql::FindColumn;
+using sqlite_sql::KeyValues;
+using sqlite_sql::KindOf;
+using sqlite_sql::OneRowMatching;
+using sqlite_sql::Refs;
+using sqlite_sql::ThrowMissingOld;
+using sqlite_sql::WithUnchangedFromOld;
 
 void
 BindSqliteValue(sqlite3 *db, sqlite3_stmt *stmt, int index, const Value &value, ColumnKind kind,
@@ -297,6 +305,12 @@ SqliteSink::ApplyTruncate(const Change &change) {
 		const SqliteTable &table = found->second;
 		RunSql(db_.get(),
 			   Statement(CacheKey(key_buffer_, "truncate", table, {}), [&] { return "DELETE FROM " + table.quoted; }));
+		if (row_times_) {
+			sqlite3_stmt *forget = Statement(CacheKey(key_buffer_, "truncate-times", table, {}), [&] {
+				return "DELETE FROM _mosta_row_times WHERE tbl = " + QuoteLiteral(table.name);
+			});
+			RunSql(db_.get(), forget);
+		}
 	}
 }
 

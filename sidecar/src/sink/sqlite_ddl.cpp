@@ -54,24 +54,37 @@ SqliteSink::ApplyDdl(const Change &change) {
 		if (held) {
 			statements_.clear();
 			tables_.erase(name);
-			ExecSql(db_.get(), "DROP TABLE IF EXISTS " + quoted);
+			shapes_.erase(name);
+			ExecSql(db_.get(), "DROP TABLE IF EXISTS " + quoted); // its triggers go with it
+			if (record_types_)
+				ForgetTable(db_.get(), name);
 		}
 		return;
 	}
 	if (!held) {
 		if (message->IsCreate() && RuleCoversTable(options_.ddl_collections, message->schema, message->table) &&
-			!message->columns.empty())
-			tables_.insert_or_assign(name, CreateSqliteTable(db_.get(), name, ShapeAsChange(*message)));
+			!message->columns.empty()) {
+			Change shape = ShapeAsChange(*message);
+			tables_.insert_or_assign(name, CreateSqliteTable(db_.get(), name, shape));
+			if (record_types_)
+				ShapeChanged(name, shape, true, false);
+		}
 		return;
 	}
 	std::optional<SqliteTable> table = LoadSqliteTable(db_.get(), name);
 	ColumnDiff diff = DiffColumns(HeldColumns(db_.get(), name), message->columns);
-	if (diff.renamed.empty() && diff.dropped.empty() && diff.added.empty())
-		return; // a type, key, default or replica identity change: nothing to do in SQLite
+	if (diff.renamed.empty() && diff.dropped.empty() && diff.added.empty()) {
+		// a type, key, default or replica identity change: nothing to do in SQLite but record the new types
+		if (record_types_)
+			ShapeChanged(name, ShapeAsChange(*message), false, false);
+		return;
+	}
 	if (NeedsRecopy(*message, diff.added))
 		throw RecopyNeeded("SQLite table " + quoted + ": " + message->schema + "." + message->table +
 						   " was rewritten with new column values only the source holds (a volatile default)");
 	statements_.clear(); // cached statements may name a renamed or dropped column
+	if (capture_)
+		DropCaptureTriggers(db_.get(), name); // SQLite refuses to drop a column a trigger reads
 	for (const auto &[from, to] : diff.renamed)
 		ExecSql(db_.get(),
 				"ALTER TABLE " + quoted + " RENAME COLUMN " + QuoteIdentifier(from) + " TO " + QuoteIdentifier(to));
@@ -89,6 +102,10 @@ SqliteSink::ApplyDdl(const Change &change) {
 		if (const DdlColumn *added = FindDdlColumn(*message, column); added != nullptr && added->fill)
 			FillColumn(*reloaded, column, *added->fill);
 	tables_.insert_or_assign(name, std::move(*reloaded));
+	if (record_types_) {
+		RecordColumnTypes(db_.get(), name, ShapeAsChange(*message), true);
+		Recapture(name);
+	}
 }
 
 } // namespace mosta::sidecar

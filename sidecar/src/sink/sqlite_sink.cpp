@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "sink/sqlite_apply_sql.hpp"
+
 namespace mosta::sidecar {
 
 namespace {
@@ -53,6 +55,7 @@ SqliteSink::SqliteSink(SqliteSinkOptions options)
 	if (StepSql(db_.get(), load.get()))
 		RestoreDurableLsn(static_cast<Lsn>(sqlite3_column_int64(load.get(), 0)));
 	checkpoint_stmt_ = PrepareSql(db_.get(), kWriteCheckpointSql);
+	SetUpCapture();
 }
 
 // RefuseForeignDatabase throws unless the database is empty or holds _mosta_checkpoint: a file the sidecar did
@@ -88,28 +91,80 @@ SqliteSink::Name() const noexcept {
 	return name_;
 }
 
-// OpenGroup starts the SQLite transaction of a group.
+// OpenGroup starts the SQLite transaction of a group; a capturing sink raises the guard first thing in it.
 void
 SqliteSink::OpenGroup() {
 	ExecSql(db_.get(), "BEGIN IMMEDIATE");
+	if (capture_)
+		RunSql(db_.get(), guard_on_.get());
 }
 
-// InsertRow upserts the new row.
+// OpenSource starts counting the source transaction's changes; its commit time is noted next, if known.
+void
+SqliteSink::OpenSource(Lsn commit_lsn) {
+	static_cast<void>(commit_lsn);
+	commit_time_.clear();
+	next_change_index_ = 0;
+}
+
+// NoteCommitTime keeps the commit time of the open source transaction.
+void
+SqliteSink::NoteCommitTime(std::string_view commit_time) {
+	commit_time_.assign(commit_time);
+}
+
+// ApplyChange numbers the change in its source transaction, then dispatches it.
+void
+SqliteSink::ApplyChange(const Change &change) {
+	change_index_ = next_change_index_++;
+	SinkCore::ApplyChange(change);
+}
+
+// InsertRow upserts the new row (checked for conflicts on a bidirectional side); notes its row time.
 void
 SqliteSink::InsertRow(const Change &change) {
-	ApplyUpsert(Table(change), change.new_row);
+	SqliteTable &table = Table(change);
+	if (options_.on_conflict && !table.primary_key.empty()) {
+		InsertChecked(table, change);
+		return;
+	}
+	ApplyUpsert(table, change.new_row);
+	if (row_times_)
+		NoteRowTime(table, change.new_row);
 }
 
-// UpdateRow applies an update.
+// UpdateRow applies an update (checked on a bidirectional side); moves and notes the row time.
 void
 SqliteSink::UpdateRow(const Change &change) {
-	ApplyUpdate(Table(change), change);
+	SqliteTable &table = Table(change);
+	if (options_.on_conflict && !table.primary_key.empty()) {
+		UpdateChecked(table, change);
+		return;
+	}
+	if (!row_times_) {
+		ApplyUpdate(table, change);
+		return;
+	}
+	bool moved = false;
+	if (change.has_old && !table.primary_key.empty())
+		sqlite_sql::KeyValues(table, change, moved);
+	if (moved)
+		ForgetRowTime(table, change.old_row);
+	ApplyUpdate(table, change);
+	NoteRowTime(table, change.new_row);
 }
 
-// DeleteRow deletes the row "old" identifies.
+// DeleteRow deletes the row "old" identifies (checked on a bidirectional side) and its row time.
 void
 SqliteSink::DeleteRow(const Change &change) {
-	ApplyDelete(Table(change), change);
+	SqliteTable &table = Table(change);
+	if (options_.on_conflict && !table.primary_key.empty()) {
+		DeleteChecked(table, change);
+		return;
+	}
+	if (row_times_ && change.has_old)
+		ForgetRowTime(table, change.old_row);
+	ApplyDelete(table, change);
 }
 
 // TruncateTables empties the listed tables.
@@ -136,10 +191,12 @@ SqliteSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
 	RunSql(db_.get(), checkpoint_stmt_.get());
 }
 
-// MakeGroupDurable runs COMMIT (on failure SinkCore rolls back, leaving DurableLsn() as it was).
+// MakeGroupDurable lowers the guard and runs COMMIT (on failure SinkCore rolls back, leaving DurableLsn() as it was).
 void
 SqliteSink::MakeGroupDurable(Lsn pending_lsn) {
 	static_cast<void>(pending_lsn);
+	if (capture_)
+		RunSql(db_.get(), guard_off_.get());
 	ExecSql(db_.get(), "COMMIT");
 }
 
@@ -150,6 +207,7 @@ SqliteSink::DiscardGroup() noexcept {
 		sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
 	statements_.clear();
 	tables_.clear();
+	shapes_.clear();
 	last_table_ = nullptr;
 }
 
@@ -161,16 +219,22 @@ SqliteSink::Table(const Change &change) {
 		last_table_ = nullptr;
 		std::string name = SqliteTableName(change.Schema(), change.Table());
 		auto found = tables_.find(name);
+		bool created = false;
 		if (found == tables_.end()) {
 			std::optional<SqliteTable> loaded = LoadSqliteTable(db_.get(), name);
+			created = !loaded;
 			SqliteTable table = loaded ? std::move(*loaded) : CreateSqliteTable(db_.get(), name, change);
 			found = tables_.emplace(name, std::move(table)).first;
 		}
 		last_table_ = &found->second;
 		last_schema_ = change.Schema();
 		last_table_name_ = change.Table();
+		if (created && record_types_)
+			ShapeChanged(last_table_->name, change, true, false);
 	}
-	AddMissingColumns(db_.get(), *last_table_, change);
+	ShapeCheck check = AddMissingColumns(db_.get(), *last_table_, change);
+	if (check.checked && record_types_)
+		ShapeChanged(last_table_->name, change, false, check.added);
 	return *last_table_;
 }
 

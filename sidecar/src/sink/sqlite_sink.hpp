@@ -27,6 +27,30 @@
  *     and ROLLBACK.
  *
  *     Statements are prepared once per (table, operation, columns) and finalized when the sink closes.
+ *
+ *     Bidirectional sides (docs/bidirectional.md, sqlite_capture.hpp). With capture_guard (or on a file that already
+ *     holds capture triggers, e.g. a promoted replica: its own writes must never be captured) the sink installs the
+ *     capture triggers on its tables (again when it creates a table, adds columns, follows a DDL message or learns
+ *     a column's type), sets _mosta_apply_guard.active = 1 at the start of each group and back to 0 before its
+ *     COMMIT, so its own writes are never captured, and keeps _mosta_row_times: each row it writes gets the
+ *     source transaction's commit time (NoteCommitTime), each row it deletes loses its entry. With on_conflict each
+ *     row change of a keyed table is checked against the row the file holds, by value (bidir/conflict.hpp):
+ *       insert  the key's row exists and differs from "new"                      insert_exists
+ *       update  UPDATE ... WHERE every column of "old" IS its stored value: no row, then
+ *               the old key's row is missing (and the new key's row is not "new") update_missing
+ *               the old key's row differs from "new"                               update_differs
+ *       delete  DELETE ... WHERE every column of "old" IS its stored value: no row, then
+ *               the key's row exists                                               delete_differs
+ *     A row already equal to the change's result, and a delete of a missing row, are not conflicts. The handler
+ *     gets a ConflictRecord (row images in the documents' encoding, local_time from _mosta_row_times, the source
+ *     commit time, the source transaction's commit LSN and the change's index in it) and decides: the incoming
+ *     change is applied as an upsert (or delete by key), or the local row is kept, or the sink throws
+ *     ConflictError. Keyless tables are applied as without on_conflict. Without these options the sink does no
+ *     per-row work beyond what is described above.
+ *
+ *     Column types. With record_types (implied by capture_guard and on_conflict, and by a file that already holds
+ *     _mosta_columns) the sink records each column's PostgreSQL type in _mosta_columns (sqlite_capture_sql.hpp),
+ *     once per table and shape per session: what capture reads a row back with.
  */
 #pragma once
 
@@ -36,7 +60,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bidir/conflict.hpp"
 #include "sink/sink_core.hpp"
+#include "sink/sqlite_capture_sql.hpp"
 #include "sink/sqlite_db.hpp"
 #include "sink/sqlite_table.hpp"
 
@@ -51,6 +77,10 @@ struct SqliteSinkOptions {
 	std::chrono::milliseconds group_max_delay{200}; // ... or is this old at a CommitTransaction
 	std::chrono::milliseconds busy_timeout{5000};	// wait this long for readers' locks
 	std::vector<std::string> ddl_collections{};		// a mostajs.ddl CREATE TABLE is applied to tables these cover
+	bool capture_guard = false;		   // a bidirectional side: capture triggers, guard, row times (see above)
+	ConflictHandler on_conflict{};	   // set: each row change of a keyed table is checked for conflicts
+	Side incoming_side = Side::Source; // the side the changes this sink applies were written on
+	bool record_types = false;		   // record column types in _mosta_columns (for a later capture)
 };
 
 // SqliteSink replicates into one SQLite database.
@@ -68,6 +98,9 @@ class SqliteSink final : public SinkCore {
 
 	std::string_view Name() const noexcept override;
 
+	// NoteCommitTime keeps the source transaction's commit time (row times, conflicts' incoming_time).
+	void NoteCommitTime(std::string_view commit_time) override;
+
 	// Handle returns the connection, for tests and read-only status queries.
 	sqlite3 *
 	Handle() const noexcept {
@@ -78,6 +111,8 @@ class SqliteSink final : public SinkCore {
 	// The SinkCore hooks: a group is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT) holding the data and the
 	// checkpoint row; DiscardGroup rolls it back and forgets cached tables and statements (DDL may be undone).
 	void OpenGroup() override;
+	void OpenSource(Lsn commit_lsn) override;
+	void ApplyChange(const Change &change) override;
 	void InsertRow(const Change &change) override;
 	void UpdateRow(const Change &change) override;
 	void DeleteRow(const Change &change) override;
@@ -126,6 +161,52 @@ class SqliteSink final : public SinkCore {
 	// FillColumn sets column to value in every row of table (a column just added with a "fill").
 	void FillColumn(const SqliteTable &table, const std::string &column, const Value &value);
 
+	// Bidirectional sides (sqlite_conflict.cpp).
+
+	// What a probe found at a key.
+	struct Probe {
+		bool exists = false;
+		bool equal = false;		// the row equals the compared image
+		std::string local_json; // the row, in the documents' encoding
+		std::string local_time; // its row time ("" when none)
+	};
+
+	// SetUpCapture creates the capture tables, installs the triggers on every replicated table and prepares the
+	// guard's statements (capture_guard), or creates _mosta_columns (record_types).
+	void SetUpCapture();
+
+	// ShapeChanged records change's column types for table name (created: the table is new) and reinstalls its
+	// triggers when capture is on and something changed.
+	void ShapeChanged(const std::string &name, const Change &change, bool created, bool added);
+
+	// Recapture installs the triggers of table name again (capture_guard) and forgets its cached shape and the
+	// cached statements (called from Table before any statement is fetched).
+	void Recapture(const std::string &name);
+
+	// Shape returns table's capture shape (columns and recorded types), cached until it changes.
+	const CaptureShape &Shape(const SqliteTable &table);
+
+	// NoteRowTime sets the row time of the row whose key row carries to the source commit time (nothing when the
+	// time is unknown or a key column is missing); ForgetRowTime deletes it.
+	void NoteRowTime(const SqliteTable &table, const std::vector<Column> &row);
+	void ForgetRowTime(const SqliteTable &table, const std::vector<Column> &row);
+
+	// ProbeRow reads the row at the key key_row carries (whether it exists, equals compare, its JSON and time).
+	Probe ProbeRow(const SqliteTable &table, const std::vector<Column> &key_row, const std::vector<Column> *compare);
+
+	// Resolve asks the handler about a conflict: true to apply the incoming change, false to keep the local row;
+	// throws ConflictError for Resolution::Fail.
+	bool Resolve(ConflictKind kind, const SqliteTable &table, const Change &change, const Probe &probe,
+				 const std::vector<Column> &key_row, const std::vector<Column> &incoming);
+
+	// The checked row operations (on_conflict, keyed tables).
+	void InsertChecked(const SqliteTable &table, const Change &change);
+	void UpdateChecked(const SqliteTable &table, const Change &change);
+	void DeleteChecked(const SqliteTable &table, const Change &change);
+
+	// DeleteByKey deletes the row at the key key_row carries.
+	void DeleteByKey(const SqliteTable &table, const std::vector<Column> &key_row);
+
 	SqliteSinkOptions options_;
 	std::string name_;
 	SqliteHandle db_; // declared before the statements: destroyed after them
@@ -139,6 +220,17 @@ class SqliteSink final : public SinkCore {
 	SqliteTable *last_table_ = nullptr;
 	std::string last_schema_;
 	std::string last_table_name_;
+
+	// Bidirectional state.
+	bool capture_ = false;		// options_.capture_guard, or the file holds capture triggers
+	bool record_types_ = false; // keep _mosta_columns
+	bool row_times_ = false;	// keep _mosta_row_times (capture_guard or on_conflict)
+	std::string commit_time_;	// of the open source transaction ("" when not noted)
+	int change_index_ = 0;		// of the change being applied, in its source transaction
+	int next_change_index_ = 0;
+	std::unordered_map<std::string, CaptureShape> shapes_;
+	SqliteStmtHandle guard_on_;
+	SqliteStmtHandle guard_off_;
 };
 
 } // namespace mosta::sidecar

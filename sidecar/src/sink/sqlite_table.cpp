@@ -145,6 +145,22 @@ SqliteTableName(std::string_view schema, std::string_view table) {
 	return name;
 }
 
+// SplitSqliteTableName reads the schema part up to the first unescaped dot, dropping the escapes.
+std::optional<TableName>
+SplitSqliteTableName(std::string_view name) {
+	std::string schema;
+	for (std::size_t i = 0; i < name.size(); ++i) {
+		if (name[i] == '\\' && i + 1 < name.size()) {
+			schema += name[++i];
+		} else if (name[i] == '.') {
+			return TableName{std::move(schema), std::string(name.substr(i + 1))};
+		} else {
+			schema += name[i];
+		}
+	}
+	return std::nullopt;
+}
+
 // SqliteDeclaredType reads the type table (mosta/common/pg_types.hpp); arrays are TEXT whatever their elements.
 std::string
 SqliteDeclaredType(std::string_view pg_type) {
@@ -237,10 +253,10 @@ CreateSqliteTable(sqlite3 *db, const std::string &name, const Change &change) {
 
 // AddMissingColumns adds, in document order, each column the table does not have yet; a change shaped like the
 // last one checked has none missing (columns are only ever added to a SqliteTable).
-void
+ShapeCheck
 AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change) {
 	if (HasShape(table.checked_shape, change))
-		return;
+		return {};
 	auto missing = [&](std::string_view column) { return table.kinds.find(column) == table.kinds.end(); };
 	bool any_missing = std::any_of(change.new_row.begin(), change.new_row.end(),
 								   [&](const Column &column) { return missing(column.name); }) ||
@@ -251,7 +267,7 @@ AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change) {
 								   [&](const RelationColumn &column) { return missing(column.name); });
 	if (!any_missing) {
 		RememberShape(table.checked_shape, change);
-		return;
+		return {true, false};
 	}
 	for (const std::string &column : ColumnNames(change)) {
 		if (!missing(column))
@@ -261,6 +277,7 @@ AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change) {
 		table.kinds[column] = KindOfDeclaredType(declared);
 	}
 	table.rowid = FreeRowidName(table.kinds);
+	return {true, true};
 }
 
 } // namespace mosta::sidecar

@@ -68,6 +68,10 @@ struct SqliteTable {
 // SqliteTableName returns the SQLite name of schema.table: the schema with '\' and '.' escaped, a dot, the table.
 std::string SqliteTableName(std::string_view schema, std::string_view table);
 
+// SplitSqliteTableName splits a SQLite name at its first unescaped dot and unescapes the schema part (the inverse of
+// SqliteTableName); nullopt when the name has no unescaped dot (the sink's own tables, "_mosta_checkpoint").
+std::optional<TableName> SplitSqliteTableName(std::string_view name);
+
 // SqliteDeclaredType maps a PostgreSQL type name (as format_type prints it) to the declared SQLite type ("" for
 // none), per the table above (the type table's SqliteAffinity; any array: TEXT).
 std::string SqliteDeclaredType(std::string_view pg_type);
@@ -91,7 +95,13 @@ std::optional<SqliteTable> LoadSqliteTable(sqlite3 *db, const std::string &name)
 // PRIMARY KEY from "key") and returns its metadata.
 SqliteTable CreateSqliteTable(sqlite3 *db, const std::string &name, const Change &change);
 
+// What AddMissingColumns did.
+struct ShapeCheck {
+	bool checked = false; // change's shape was new to table (not the last one checked): its columns were looked up
+	bool added = false;	  // columns were added
+};
+
 // AddMissingColumns runs ALTER TABLE ADD COLUMN for each column change carries that table lacks.
-void AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change);
+ShapeCheck AddMissingColumns(sqlite3 *db, SqliteTable &table, const Change &change);
 
 } // namespace mosta::sidecar
