@@ -214,6 +214,9 @@ ReverseRunner::StreamPostgres(PgSink &sink, const std::atomic<bool> &stop) {
 											 {"include-xids", "on"},
 											 {"include-timestamp", "on"},
 											 {"include-origin", "on"},
+											 // a side's schema changes are not replicated (docs/bidirectional.md), nor
+											 // its applications' logical messages
+											 {"include-messages", "off"},
 											 {"batch-bytes", "65536"},
 											 {"partition-root", "on"}};
 	// only the rule's tables: other rules' reverse directions read the same database
