@@ -11,7 +11,9 @@
 #   3. concurrent writers on both sides on the same keys: both sides equal once the traffic stops, also by
 #      mosta-sidecar verify (every policy);
 #   4. --once applies what each side holds in both directions, and returns;
-#   5. a side's table without REPLICA IDENTITY FULL stops that side's reverse direction, its status naming the fix.
+#   5. a side's table without REPLICA IDENTITY FULL stops that side's reverse direction, its status naming the fix;
+#   6. a rule with two sides (the target project's PostgreSQL master and a SQLite replica): what one side writes
+#      reaches the source and the other side, without conflict or echo.
 # Prints "bidir_pg_pg: N passed, N failed"; exits non-zero on failure.
 # mosta-test: own cluster (it restarts its server with track_commit_timestamp = on: scripts/run-decoding-tests gives it one)
 set -uo pipefail
@@ -49,10 +51,46 @@ before_once() {
 	psql_db -o /dev/null -c "SELECT mosta_disable_rule('bpp_nri')"
 }
 
+# a rule with two sides, the target project's PostgreSQL master and a SQLite replica: what one side writes reaches the
+# other through the source (the echo is dropped only for the side it came from)
+psql_db -o /dev/null -v file="$work/two.db" <<'SQL' || fail_setup "rule bpp_two"
+CREATE TABLE t_two (id int PRIMARY KEY, v text);
+ALTER TABLE t_two REPLICA IDENTITY FULL;
+SELECT mosta_add_replica('e_two', 'main', 'master', 'postgres', (SELECT uri FROM mosta.replicas WHERE project = 'e_sw'));
+SELECT mosta_add_replica('e_two', 'lite', 'slave', 'sqlite', :'file');
+SELECT mosta_add_rule('bpp_two', 'app', 'e_two', 'bidirectional', ARRAY['public.t_two']);
+SQL
+psql -X -q -v ON_ERROR_STOP=1 -d "$tdb" -c "CREATE TABLE t_two (id int PRIMARY KEY, v text); ALTER TABLE t_two REPLICA IDENTITY FULL" ||
+	fail_setup "t_two"
+three_ways() {
+	local s p l
+	s=$(scalar "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM t_two")
+	p=$(psql -X -At -d "$tdb" -c "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM t_two")
+	l=$(python3 -c 'import sqlite3, sys
+print(",".join("%s:%s" % r for r in sqlite3.connect(sys.argv[1], timeout=30).execute("SELECT id, v FROM \"public.t_two\" ORDER BY id")))' "$work/two.db" 2>/dev/null)
+	[ "$s" = "$1" ] && [ "$p" = "$1" ] && [ "$l" = "$1" ]
+}
+
 run_bidir_suite
+
+start_bidir_daemon
+lite_ready() { [ "$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM sqlite_master WHERE name = ?", ("_mosta_changes",)).fetchone()[0])' "$work/two.db" 2>/dev/null)" = 1 ]; }
+two_streaming() { [ "$(scalar "SELECT count(*) FROM mosta_rule_targets('bpp_two') WHERE status = 'streaming'")" = 2 ]; }
+poll_until 60 lite_ready && poll_until 60 two_streaming || not_ok "rule bpp_two: both sides streaming"
+psql -X -q -d "$tdb" -c "INSERT INTO t_two VALUES (1, 'from pg side')"
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=30); db.execute("INSERT INTO \"public.t_two\" VALUES (2, ?)", ("from sqlite side",)); db.commit()' "$work/two.db"
+if poll_until 60 three_ways "1:from pg side,2:from sqlite side"; then
+	ok "two sides: each side's write reaches the source and the other side"
+else
+	not_ok "two sides: each side's write reaches the source and the other side"
+fi
+[ "$(scalar "SELECT count(*) FROM mosta_conflicts('bpp_two')")" = 0 ] && ok "two sides: no conflict, no echo" ||
+	not_ok "two sides: no conflict ($(scalar "SELECT count(*) FROM mosta_conflicts('bpp_two')"))"
+stop_daemon "the daemon stops on SIGTERM (two sides)"
 
 # the reverse slots live on the target, one per running rule, named by the rule (none for the refused side: a slot
 # would keep updates with key-only old images that no policy could apply)
 slots=$(psql -X -At -d "$tdb" -c "SELECT count(*) FROM pg_replication_slots WHERE database = '$tdb' AND plugin = 'mostajs'")
-[ "$slots" = 4 ] && ok "one reverse slot per rule on the target" || not_ok "one reverse slot per rule on the target ($slots)"
+[ "$slots" = 5 ] && ok "one reverse slot per rule on the target" || not_ok "one reverse slot per rule on the target ($slots)"
 finish
