@@ -350,7 +350,7 @@ PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 			co_await conn.Exec("writing a heartbeat", heartbeat_sql);
 		}
 		if (!state.config.tree_path.empty())
-			co_await WriteTopologyTree(conn, state.config.tree_path);
+			co_await WriteTopologyTree(conn, state.config.tree_path, state.config.data_dir);
 		if (state.config.ttl_batch > 0)
 			co_await RunTtlPass(conn, state.config.ttl_batch);
 	} catch (...) {
@@ -400,7 +400,7 @@ Supervise(State &state) {
 	}
 	if (!state.config.tree_path.empty() && conn.IsOpen()) {
 		try {
-			co_await WriteTopologyTree(conn, state.config.tree_path);
+			co_await WriteTopologyTree(conn, state.config.tree_path, state.config.data_dir);
 		} catch (const std::exception &e) {
 			LogLine("could not write the topology tree: " + std::string(e.what()));
 		}
