@@ -330,8 +330,10 @@ Promote::ReadTreeStep(PromotePlan &plan) {
 			"writes already; a snapshot one has no stream to carry them back).");
 	}
 	plan.feed = *cdc.front();
+	// the topology shows the rule's slot; the file keys its checkpoint by the target's (app/catalog.hpp)
+	plan.feed.slot = SlotName(plan.feed.rule, project, name);
 	step_("replica " + name + ": sqlite slave fed by rule " + plan.feed.rule + " (conflict_resolution " +
-		  plan.feed.conflict_resolution + ", slot " + plan.feed.slot + "); master " + plan.master->name);
+		  plan.feed.conflict_resolution + ", checkpoint key " + plan.feed.slot + "); master " + plan.master->name);
 }
 
 void
@@ -400,7 +402,7 @@ Promote::GateStep(PromotePlan &plan, sqlite3 *db) {
 	plan.gate = SqliteLagGate(tolerance, last, plan.checkpoint);
 	if (!plan.tree.generated_at.empty())
 		plan.tree_age_ms = AgeMs(db, plan.tree.generated_at);
-	step_("checkpoint of slot " + (plan.feed.slot.empty() ? std::string("?") : plan.feed.slot) + " in the file: " +
+	step_("checkpoint " + (plan.feed.slot.empty() ? std::string("?") : plan.feed.slot) + " in the file: " +
 		  (plan.checkpoint ? FormatLsn(*plan.checkpoint) : std::string("none")) + "; topology file written " +
 		  (plan.tree_age_ms ? std::to_string(*plan.tree_age_ms / 1000) + " s ago" : std::string("at an unknown time")));
 	step_("gate (tolerance " + std::to_string(tolerance) + " ms) " + (plan.gate.allows ? "allows" : "refuses") +
@@ -672,7 +674,7 @@ asio::awaitable<void>
 SwitchBack::RuleStep(PgConnection &conn, Episode &episode) {
 	const std::string &project = config_.ha_project;
 	const std::string sql =
-		"SELECT name, mode, conflict_resolution FROM mosta.rules WHERE target = " + SqlLiteral(conn, project) +
+		"SELECT name, mode, conflict_resolution FROM mosta.rules WHERE target_project = " + SqlLiteral(conn, project) +
 		" AND enabled ORDER BY name";
 	PgResultHandle rules = co_await conn.Exec("reading the rules into project " + project, sql);
 	std::vector<std::string> slots = CheckpointSlots(episode.db.get());

@@ -81,7 +81,7 @@ struct TreeFeed {
 	std::string mode; // snapshot, cdc, bidirectional
 	std::string conflict_resolution;
 	bool enabled = true;
-	std::string slot; // the target's checkpoint key in the file (SlotName)
+	std::string slot; // the rule's slot as the topology shows it (promote keys the checkpoint by SlotName)
 	std::string status;
 	std::optional<Lsn> applied_lsn;
 };
