@@ -85,7 +85,7 @@ CREATE TABLE mosta.rules (
 	mode                 text NOT NULL CHECK (mode IN ('snapshot', 'cdc', 'bidirectional')),
 	collections          text[] NOT NULL CHECK (pg_catalog.cardinality(collections) > 0),
 	conflict_resolution  text NOT NULL DEFAULT 'source-wins'
-		CHECK (conflict_resolution IN ('source-wins', 'target-wins', 'last-write-wins')),
+		CHECK (conflict_resolution IN ('source-wins', 'target-wins', 'last-write-wins', 'error')),
 	enabled              boolean NOT NULL DEFAULT true,
 	created_at           timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at           timestamptz NOT NULL DEFAULT pg_catalog.now()
@@ -130,7 +130,10 @@ CREATE TABLE mosta.rule_stats (
 	retained_bytes    bigint,
 	last_applied_at   timestamptz,
 	last_error        text,
-	updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- conflicts of a bidirectional rule ever recorded in mosta.conflicts (mosta._record_conflict counts each once;
+	-- a purge or the per-rule bound of mosta.conflicts does not lower it); the sidecar's status upserts leave it
+	conflicts         bigint NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE mosta.rule_stats IS 'Per-rule counters, reported by mosta-sidecar';
 
@@ -505,7 +508,7 @@ BEGIN
 	PERFORM mosta._require_project(target, 'target');
 	PERFORM mosta._check_choice(mode, 'mode', ARRAY['snapshot', 'cdc', 'bidirectional']);
 	PERFORM mosta._check_choice(conflict_resolution, 'conflict_resolution',
-	                            ARRAY['source-wins', 'target-wins', 'last-write-wins']);
+	                            ARRAY['source-wins', 'target-wins', 'last-write-wins', 'error']);
 	PERFORM mosta._require(enabled, 'enabled');
 	IF mode = 'bidirectional' AND source = target THEN
 		RAISE EXCEPTION 'a bidirectional rule needs two different projects'
@@ -775,7 +778,8 @@ CREATE FUNCTION mosta_rules()
 	RETURNS TABLE (
 		name text, source text, target text, mode text, collections text[], conflict_resolution text,
 		enabled boolean, status text, snapshot_rows bigint, changes_applied bigint, transactions bigint,
-		confirmed_lsn pg_lsn, retained_bytes bigint, last_applied_at timestamptz, last_error text
+		confirmed_lsn pg_lsn, retained_bytes bigint, last_applied_at timestamptz, last_error text,
+		conflicts bigint
 	)
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -784,12 +788,14 @@ CREATE FUNCTION mosta_rules()
 	       r.enabled,
 	       CASE WHEN NOT r.enabled THEN 'disabled' ELSE coalesce(s.status, 'pending') END,
 	       coalesce(s.snapshot_rows, 0), coalesce(s.changes_applied, 0), coalesce(s.transactions, 0),
-	       s.confirmed_lsn, s.retained_bytes, s.last_applied_at, mosta.mask_text(s.last_error)
+	       s.confirmed_lsn, s.retained_bytes, s.last_applied_at, mosta.mask_text(s.last_error),
+	       coalesce(s.conflicts, 0)
 	  FROM mosta.rules r
 	  LEFT JOIN mosta.rule_stats s ON s.rule = r.name
 	 ORDER BY r.name
 $$;
-COMMENT ON FUNCTION mosta_rules() IS 'Returns each rule with the counters the sidecar reports';
+COMMENT ON FUNCTION mosta_rules() IS
+	'Returns each rule with the counters the sidecar reports and the number of conflicts recorded';
 
 CREATE FUNCTION mosta_rule_targets(rule_name text DEFAULT NULL)
 	RETURNS TABLE (
@@ -854,7 +860,8 @@ COMMENT ON FUNCTION mosta._mask_json(jsonb) IS
 -- fields statusMaxAgeMs, each project's readsGoTo and eligible (what
 -- mosta_read_replica decides, from the same _eligible_slaves, without
 -- advancing the session's round-robin position) and the recent activity,
--- its detail masked by _mask_json.
+-- its detail masked by _mask_json; each rule's stats carry conflicts (the
+-- count of mosta_rules(), recorded in mosta.conflicts).
 CREATE FUNCTION mosta_topology() RETURNS jsonb
 	LANGUAGE sql STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
@@ -904,7 +911,8 @@ CREATE FUNCTION mosta_topology() RETURNS jsonb
 				'stats', jsonb_build_object('status', u.status, 'snapshotRows', u.snapshot_rows,
 				                            'changesApplied', u.changes_applied, 'transactions', u.transactions,
 				                            'confirmedLsn', u.confirmed_lsn, 'retainedBytes', u.retained_bytes,
-				                            'lastAppliedAt', u.last_applied_at, 'lastError', u.last_error),
+				                            'lastAppliedAt', u.last_applied_at, 'lastError', u.last_error,
+				                            'conflicts', u.conflicts),
 				'targets', coalesce((
 					SELECT jsonb_agg(jsonb_build_object(
 						'project', g.project, 'replica', g.replica, 'slot', g.slot, 'status', g.status,

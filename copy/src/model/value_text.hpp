@@ -17,13 +17,13 @@
 
 #include "model/row_batch.hpp"
 #include "model/schema.hpp"
+#include "sink/pg_value_text.hpp"
 
 namespace mosta::copy {
 
 // kSessionSettingsSql fixes the output of every value mosta-copy reads from PostgreSQL or writes to it.
-inline constexpr const char *kSessionSettingsSql =
-	"SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'iso_8601'; "
-	"SET extra_float_digits = 1; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'";
+// (sidecar/src/sink/pg_value_text.hpp owns them: the PostgreSQL sink writes under the same settings).
+inline constexpr const char *kSessionSettingsSql = sidecar::kPgSessionSettingsSql;
 
 // PgTextToCanonical returns the canonical text of column's value text (PostgreSQL's output under
 // kSessionSettingsSql); throws CopyError.

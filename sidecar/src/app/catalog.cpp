@@ -26,14 +26,24 @@ LsnLiteral(Lsn lsn) {
 	return lsn == kInvalidLsn ? std::string("NULL::pg_lsn") : "'" + FormatLsn(lsn) + "'::pg_lsn";
 }
 
+// BidirectionalRefusal returns why replica cannot be a side of a bidirectional rule ("" when it can).
+std::string
+BidirectionalRefusal(const ReplicaInfo &replica) {
+	if (replica.dialect == "sqlite" || replica.dialect == "postgres")
+		return {};
+	std::string why = replica.dialect == "mongodb"
+						  ? "MongoDB has no old row images to detect conflicts by value and no way to tell the "
+							"sidecar's own writes from others' in its change streams"
+						  : "a " + replica.dialect + " replica is an append-only file that nothing writes back into";
+	return "target replica \"" + replica.project + "." + replica.name + "\" has dialect " + replica.dialect +
+		   ", which cannot be a side of a bidirectional rule (" + why +
+		   "; only sqlite and postgres replicas can): use a cdc rule for it";
+}
+
 // Resolve fills plan.targets and plan.error from the replicas of the catalog.
 void
 Resolve(RulePlan &plan, const std::vector<ReplicaInfo> &replicas) {
-	if (plan.mode == "bidirectional") {
-		plan.error = "mode bidirectional is not implemented by this version of mosta-sidecar";
-		return;
-	}
-	if (plan.mode != "snapshot" && plan.mode != "cdc") {
+	if (plan.mode != "snapshot" && plan.mode != "cdc" && plan.mode != "bidirectional") {
 		plan.error = "unknown mode \"" + plan.mode + "\"";
 		return;
 	}
@@ -43,12 +53,22 @@ Resolve(RulePlan &plan, const std::vector<ReplicaInfo> &replicas) {
 			continue;
 		if (same && (replica.role != "slave" || replica.dialect == "postgres"))
 			continue;
+		// a postgres slave of the target project is a physical standby of its master: read-only, not a side
+		if (plan.Bidirectional() && replica.dialect == "postgres" && replica.role != "master")
+			continue;
+		if (plan.Bidirectional() && !BidirectionalRefusal(replica).empty()) {
+			plan.error = BidirectionalRefusal(replica);
+			plan.targets.clear();
+			return;
+		}
+		// a postgres replica of ANOTHER project is a target database (a postgres slave of the same project is a
+		// physical standby, skipped above)
 		if (replica.dialect != "sqlite" && replica.dialect != "sqldump" && replica.dialect != "jsonl" &&
-			replica.dialect != "mongodb") {
+			replica.dialect != "mongodb" && replica.dialect != "postgres") {
 			plan.error = "target replica \"" + replica.project + "." + replica.name + "\" has dialect " +
 						 replica.dialect +
 						 ", which this version of mosta-sidecar does not apply to (only sqlite, "
-						 "sqldump, jsonl and mongodb)";
+						 "sqldump, jsonl, mongodb and postgres)";
 			plan.targets.clear();
 			return;
 		}
@@ -110,6 +130,17 @@ IsMostaSlot(const std::string &slot) {
 	return suffix[0] == '_' && suffix.find_first_not_of("0123456789abcdef", 1) == std::string::npos;
 }
 
+TargetStatus
+PublishedTarget(const TargetStatus &target) {
+	TargetStatus published = target;
+	if (!target.reverse_error.empty()) {
+		published.status = "error";
+		published.last_error = "reverse direction: " + target.reverse_error +
+							   (target.last_error.empty() ? "" : "; forward: " + target.last_error);
+	}
+	return published;
+}
+
 RuleStatus
 AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
 	static const std::vector<std::string> kOrder = {"error",	"paused",	 "stopped", "pending",
@@ -120,7 +151,9 @@ AggregateRuleStatus(const std::vector<const TargetStatus *> &targets) {
 	};
 	RuleStatus rule;
 	bool first = true;
-	for (const TargetStatus *target : targets) {
+	for (const TargetStatus *unpublished : targets) {
+		TargetStatus published = PublishedTarget(*unpublished);
+		const TargetStatus *target = &published;
 		if (first || rank(target->status) < rank(rule.status))
 			rule.status = target->status;
 		rule.snapshot_rows = std::max(rule.snapshot_rows, target->snapshot_rows);
@@ -167,7 +200,8 @@ LoadRulePlans(PgConnection &conn) {
 							Value(replicas_result.get(), row, 4)});
 
 	const std::string rules_sql =
-		"SELECT r.name, r.source_project, r.target_project, r.mode, c.name, s.status, r.enabled"
+		"SELECT r.name, r.source_project, r.target_project, r.mode, c.name, s.status, r.enabled, "
+		"r.conflict_resolution"
 		"  FROM mosta.rules r CROSS JOIN LATERAL unnest(r.collections) WITH ORDINALITY AS c(name, n)"
 		"  LEFT JOIN mosta.rule_stats s ON s.rule = r.name"
 		" ORDER BY r.name, c.n";
@@ -183,12 +217,18 @@ LoadRulePlans(PgConnection &conn) {
 			plan.mode = Value(rules_result.get(), row, 3);
 			plan.stats_status = Value(rules_result.get(), row, 5);
 			plan.enabled = Value(rules_result.get(), row, 6) == "t";
+			std::string policy = Value(rules_result.get(), row, 7);
+			if (std::optional<ConflictPolicy> parsed = ParseConflictPolicy(policy))
+				plan.conflict_resolution = *parsed;
+			else
+				plan.error = "unknown conflict_resolution \"" + policy + "\"";
 			plans.push_back(std::move(plan));
 		}
 		plans.back().collections.push_back(Value(rules_result.get(), row, 4));
 	}
 	for (RulePlan &plan : plans)
-		Resolve(plan, replicas);
+		if (plan.error.empty())
+			Resolve(plan, replicas);
 	co_return plans;
 }
 
@@ -253,7 +293,9 @@ WriteRuleStatus(PgConnection &conn, const std::string &rule, const RuleStatus &s
 }
 
 boost::asio::awaitable<void>
-WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status, const TargetStatus &target) {
+WriteStatus(PgConnection &conn, const std::string &rule, const RuleStatus &rule_status,
+			const TargetStatus &unpublished) {
+	TargetStatus target = PublishedTarget(unpublished);
 	std::string sql = RuleStatsSql(conn, rule, rule_status);
 	std::string lsn = LsnLiteral(target.applied_lsn);
 	std::string project = SqlLiteral(conn, target.project);

@@ -5,9 +5,12 @@
  *     mosta.replica_status).
  *
  *     Targets of a rule: when its target project is its source project, that project's slaves that are not
- *     postgres; otherwise every replica of the target project. This version applies to sqlite, sqldump, jsonl and
- *     mongodb targets; a postgres target, mode bidirectional, or a rule without targets makes the whole rule an
- *     error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
+ *     postgres (those are physical standbys); otherwise every replica of the target project. This version applies to
+ *     sqlite, sqldump, jsonl, mongodb and postgres targets (a postgres replica of another project is a separate
+ *     database the PostgreSQL sink writes into, sink/pg_sink.hpp); any other dialect, or a rule without targets
+ *     makes the whole rule an error (RulePlan::error), which the daemon reports in mosta.rule_stats and never runs.
+ *     A bidirectional rule's sides must be sqlite replicas or the target project's postgres master
+ *     (docs/bidirectional.md, "What is not supported").
  *
  *     Each rule has one replication slot (RuleSlotName), read once and fanned out to its targets; each target keeps
  *     its own checkpoint, keyed by SlotName(rule, project, replica) (docs/guarantees.md, "One slot per rule").
@@ -21,6 +24,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "bidir/conflict.hpp"
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
 
@@ -41,11 +45,20 @@ struct RulePlan {
 	bool enabled = true;
 	std::string source_project;
 	std::string target_project;
-	std::string mode;					  // snapshot, cdc (bidirectional is an error)
+	std::string mode;					  // snapshot, cdc, bidirectional
 	std::vector<std::string> collections; // canonical names, or the single "*"
 	std::vector<ReplicaInfo> targets;
 	std::string stats_status; // mosta.rule_stats.status when a row exists, else ""
 	std::string error;		  // non-empty: the rule cannot run, for this reason
+	// mosta.rules.conflict_resolution: what a bidirectional rule (or a promoted SQLite replica of a cdc rule)
+	// decides on a conflict (bidir/conflict.hpp).
+	ConflictPolicy conflict_resolution = ConflictPolicy::SourceWins;
+
+	// Bidirectional tells whether the rule replicates both ways (every target is a side: docs/bidirectional.md).
+	bool
+	Bidirectional() const noexcept {
+		return mode == "bidirectional";
+	}
 };
 
 // SlotName returns the slot of one target of a rule: "mosta_<rule>_<replica>_<hash>", where every character of
@@ -105,7 +118,13 @@ struct TargetStatus {
 	std::string event; // the last loud event (re-snapshot), repeated in warning until the daemon restarts
 	bool over_retained_limit = false;	// the retained WAL warning was logged and not yet cleared
 	long long skipped_transactions = 0; // held transactions skipped since the last flush (a stream restart)
+	// The reverse direction's failure (a side of a bidirectional rule, app/bidir_reverse.hpp), "" when it works:
+	// the target is written with status error and this text, prefixed "reverse direction: ", as its last_error.
+	std::string reverse_error;
 };
+
+// PublishedTarget returns target as written to the catalog: with its reverse direction's failure folded in.
+TargetStatus PublishedTarget(const TargetStatus &target);
 
 // The counters and state of one rule, as written to mosta.rule_stats: an aggregate of its targets.
 struct RuleStatus {

@@ -67,6 +67,7 @@ TargetDelivery::Dispatch(const Change &change) {
 		if (in_transaction_)
 			throw std::runtime_error("begin of a transaction at " + FormatLsn(commit_lsn) + " while another is open");
 		skipping_ = commit_lsn < sink_.DurableLsn();
+		dropping_ = !dropped_origin_.empty() && change.origin == dropped_origin_;
 		if (skipping_) {
 			++counts_.skipped_transactions;
 		} else {
@@ -85,7 +86,7 @@ TargetDelivery::Dispatch(const Change &change) {
 			sink_.CommitTransaction(positions.lsn, positions.end_lsn);
 			++counts_.transactions;
 		}
-		in_transaction_ = skipping_ = false;
+		in_transaction_ = skipping_ = dropping_ = false;
 		last_closed_ = positions.end_lsn;
 		return;
 	}
@@ -109,10 +110,14 @@ TargetDelivery::Dispatch(const Change &change) {
 		if (!in_transaction_)
 			throw std::runtime_error("change document outside a transaction (op " + std::string(OpName(change.op)) +
 									 ")");
-		if (!skipping_) {
-			sink_.Apply(change);
-			++counts_.changes;
+		if (skipping_)
+			return;
+		if (dropping_) {
+			++counts_.echoes_dropped; // it came from this target: applying it there again would be an echo
+			return;
 		}
+		sink_.Apply(change);
+		++counts_.changes;
 		return;
 	case Op::Prepare:
 	case Op::CommitPrepared:
@@ -132,7 +137,7 @@ TargetDelivery::Flush() {
 void
 TargetDelivery::Rollback() noexcept {
 	sink_.Rollback();
-	in_transaction_ = skipping_ = false;
+	in_transaction_ = skipping_ = dropping_ = false;
 }
 
 DeliveryCounts

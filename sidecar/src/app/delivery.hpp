@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "decode/change.hpp"
@@ -54,13 +55,19 @@ struct DeliveryCounts {
 	long long changes = 0;				// row changes, truncates and messages applied
 	long long transactions = 0;			// source transactions committed to the sink
 	long long skipped_transactions = 0; // source transactions the sink already held
+	long long echoes_dropped = 0;		// row changes, truncates and messages dropped by origin (they came from there)
 };
 
 // TargetDelivery applies the stream's documents to one target's sink in order; use it from one thread.
 class TargetDelivery {
   public:
-	// TargetDelivery keeps sink, which must outlive it.
-	explicit TargetDelivery(Sink &sink) : sink_(sink) {}
+	// TargetDelivery keeps sink, which must outlive it. dropped_origin, when not empty, is the replication origin
+	// of the transactions that came from this target (one side of a bidirectional rule, docs/bidirectional.md,
+	// "Loop prevention"): their row changes, truncates and transactional messages are dropped, their begin and
+	// commit still delivered, so that the sink's checkpoint moves past them. The stream must carry the origin
+	// (plugin option include-origin).
+	explicit TargetDelivery(Sink &sink, std::string dropped_origin = {})
+		: sink_(sink), dropped_origin_(std::move(dropped_origin)) {}
 
 	// Deliver applies batch's documents in order (see the file comment); throws what the sink throws, after which
 	// the caller calls Rollback.
@@ -94,8 +101,10 @@ class TargetDelivery {
 	void Dispatch(const Change &change);
 
 	Sink &sink_;
+	std::string dropped_origin_;
 	bool in_transaction_ = false;
 	bool skipping_ = false; // the open transaction is held by the sink already
+	bool dropping_ = false; // the open transaction carries dropped_origin_: only its begin and commit are delivered
 	Lsn last_closed_ = kInvalidLsn;
 	DeliveryCounts counts_;
 };

@@ -10,6 +10,7 @@
 #include <exception>
 #include <utility>
 
+#include "app/bidir_checks.hpp"
 #include "app/log.hpp"
 #include "pg/errors.hpp"
 
@@ -58,6 +59,10 @@ RuleRunner::Run() {
 	std::exception_ptr error;
 	try {
 		co_await sql_.Connect(config_.source, ConnectionKind::Sql);
+		// full old images and, for last-write-wins, commit times on the source (a PostgreSQL target is checked
+		// by its reverse direction)
+		if (plan_.Bidirectional())
+			co_await CheckBidirectionalSide(sql_, plan_, "the source");
 		bool all_done = true;
 		for (auto &channel : channels_) {
 			co_await LoadCounters(sql_, plan_.name, channel->Status());
@@ -223,6 +228,12 @@ RuleRunner::StartStream(Lsn start) {
 											 {"partition-root", "on"}};
 	if (!include_tables_.empty())
 		plugin_options.emplace_back("include-tables", include_tables_);
+	// the origin of each transaction: a target drops what came from itself (TargetDelivery). A bidirectional rule
+	// needs it; a cdc rule with a SQLite target too (the replica may be promoted, its writes drained back here)
+	bool sqlite_target = std::any_of(plan_.targets.begin(), plan_.targets.end(),
+									 [](const ReplicaInfo &target) { return target.dialect == "sqlite"; });
+	if (plan_.Bidirectional() || sqlite_target)
+		plugin_options.emplace_back("include-origin", "on");
 	co_await stream_->Start(slot_, start, plugin_options);
 	decoder_.StartSession(); // a new decoding session: no relation known
 	for (auto &channel : channels_) {

@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "app/bidir_reverse.hpp"
 #include "app/catalog.hpp"
 #include "app/log.hpp"
 #include "app/rule_runner.hpp"
@@ -41,6 +42,7 @@ struct RuleTask {
 	std::set<std::string> recopy;				// targets whose replica changed: copied again
 	bool stop = false;							// asks the runner to finish the transaction in flight and return
 	bool running = true;
+	int coroutines = 0;	 // the rule's and its reverse directions' coroutines still running (running while > 0)
 	bool failed = false; // ended on an error it will not retry (fatal, or --once)
 };
 
@@ -80,6 +82,13 @@ TargetFingerprints(const RulePlan &plan) {
 	for (const ReplicaInfo &target : plan.targets)
 		targets[target.project + "." + target.name] = TargetFingerprint(target);
 	return targets;
+}
+
+// PolicyChanged tells whether the catalog's rule resolves conflicts otherwise than the running task: the rule is
+// restarted (stopped and started again, slot and targets kept) to take it.
+bool
+PolicyChanged(const RulePlan &plan, const RuleTask &task) {
+	return plan.conflict_resolution != task.plan.conflict_resolution;
 }
 
 // Running counts the tasks whose coroutine has not returned.
@@ -186,14 +195,17 @@ SuperviseRule(State &state, std::shared_ptr<RuleTask> task) {
 	}
 }
 
-// Spawn starts the coroutine of task.
+// Spawn starts the coroutine of task, and those of its reverse directions (app/bidir_reverse.hpp): one per side
+// of a bidirectional rule, and one per SQLite target of a cdc rule that is promoted (docs/failover.md). The task
+// is running until all of them returned.
 void
 Spawn(State &state, const asio::any_io_executor &executor, std::shared_ptr<RuleTask> task) {
 	LogLine("rule " + task->plan.name + ": starting (" + task->plan.mode + ", " +
 			std::to_string(task->plan.targets.size()) + " target(s), slot " + RuleSlotName(task->plan.name) + ")");
 	state.tasks[task->plan.name] = task;
-	asio::co_spawn(executor, SuperviseRule(state, task), [&state, task](std::exception_ptr error) {
-		task->running = false;
+	auto ended = [&state, task](std::exception_ptr error) {
+		if (--task->coroutines == 0)
+			task->running = false;
 		if (state.wake != nullptr)
 			state.wake->cancel();
 		if (error) {
@@ -201,7 +213,24 @@ Spawn(State &state, const asio::any_io_executor &executor, std::shared_ptr<RuleT
 			task->failed = true;
 			state.failed = true;
 		}
-	});
+	};
+	++task->coroutines;
+	asio::co_spawn(executor, SuperviseRule(state, task), ended);
+	if (task->plan.mode == "snapshot")
+		return;
+	for (const ReplicaInfo &target : task->plan.targets) {
+		bool promoted = target.dialect == "sqlite" && SqliteFilePromoted(state.config.data_dir, target);
+		if (!task->plan.Bidirectional() && !promoted)
+			continue;
+		++task->coroutines;
+		asio::co_spawn(executor,
+					   SuperviseReverse(state.config, task->plan, target, &task->stop, state.progress[task->plan.name],
+										&task->failed),
+					   [&state, task, ended](std::exception_ptr error) {
+						   state.failed = state.failed || task->failed;
+						   ended(error);
+					   });
+	}
 }
 
 // DropSlotIfIdle drops slot unless a walsender still holds it (then the next poll tries again); true when gone.
@@ -267,8 +296,9 @@ Reconcile(State &state, PgConnection &conn) {
 	// stop what is no longer wanted, as it is
 	for (auto &[rule, task] : state.tasks) {
 		auto wanted = desired.find(rule);
-		bool changed = wanted != desired.end() && (Fingerprint(*wanted->second) != task->fingerprint ||
-												   TargetFingerprints(*wanted->second) != task->targets);
+		bool changed = wanted != desired.end() &&
+					   (Fingerprint(*wanted->second) != task->fingerprint ||
+						TargetFingerprints(*wanted->second) != task->targets || PolicyChanged(*wanted->second, *task));
 		if ((wanted == desired.end() || changed) && task->running && !task->stop) {
 			LogLine("rule " + rule +
 					(changed ? ": rule or its replicas changed, restarting" : ": rule disabled or removed, stopping"));
@@ -283,7 +313,10 @@ Reconcile(State &state, PgConnection &conn) {
 		bool rule_changed = wanted != desired.end() && Fingerprint(*wanted->second) != task->fingerprint;
 		bool targets_changed = wanted != desired.end() && TargetFingerprints(*wanted->second) != task->targets;
 		bool retry = state.reload && task->failed;
-		if (task->running || (wanted != desired.end() && !rule_changed && !targets_changed && !retry)) {
+		// a new conflict_resolution restarts the rule with its slot and its targets as they are
+		bool policy_changed = wanted != desired.end() && PolicyChanged(*wanted->second, *task);
+		if (task->running ||
+			(wanted != desired.end() && !rule_changed && !targets_changed && !retry && !policy_changed)) {
 			++it;
 			continue;
 		}

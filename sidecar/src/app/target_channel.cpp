@@ -13,6 +13,7 @@
 
 #include "app/log.hpp"
 #include "app/open_sink.hpp"
+#include "bidir/names.hpp"
 #include "mosta/common/conninfo.hpp"
 
 namespace mosta::sidecar {
@@ -62,8 +63,11 @@ TargetChannel::Open() {
 		[this]() -> boost::asio::awaitable<void> {
 			delivery_.reset();
 			sink_.reset(); // the failed sink closes before its file or connection is opened again
-			sink_ = OpenSink(target_, checkpoint_key_, config_.data_dir, plan_.collections, config_.source);
-			delivery_ = std::make_unique<TargetDelivery>(*sink_);
+			sink_ = OpenSink(target_, checkpoint_key_, config_.data_dir, plan_.collections, config_.source, &plan_);
+			// what the reverse direction (a bidirectional rule, a promoted SQLite replica) applied into the source
+			// from this target carries this origin: never sent back there
+			delivery_ =
+				std::make_unique<TargetDelivery>(*sink_, ReverseOriginName(plan_.name, target_.project, target_.name));
 			co_return;
 		},
 		boost::asio::use_awaitable);

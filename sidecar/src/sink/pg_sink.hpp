@@ -9,8 +9,9 @@
  *     pg_replication_origin_xact_setup(end LSN, source commit time) before COMMIT, so the target itself holds the
  *     position, advanced atomically with the data. DurableLsn() at open is pg_replication_origin_progress(origin,
  *     true). Each source transaction is one target transaction (its commit time becomes the target row's commit
- *     timestamp); transactions are committed with synchronous_commit = off and a group's last one with on, so a
- *     group is durable when its last COMMIT returns (a synchronous commit flushes the WAL before it).
+ *     timestamp); transactions are committed with synchronous_commit = off, and a group is made durable by
+ *     pg_replication_origin_progress(origin, true), which flushes the WAL up to the origin's last commit (one WAL
+ *     flush per group, as a synchronous last commit would do).
  *
  *     Apply. Without a conflict handler (a cdc rule) changes are applied in bulk: runs of inserts into one table
  *     through COPY FROM STDIN, runs of updates and deletes through a staging table, statements pipelined
@@ -59,6 +60,10 @@ class PgSink final : public SinkCore {
 
 	std::string_view Name() const noexcept override;
 
+	// NoteCommitTime keeps the source commit time: the origin timestamp of the target transaction (hence its
+	// commit timestamp) and a conflict's incoming time.
+	void NoteCommitTime(std::string_view commit_time) override;
+
 	struct Impl; // pg_sink.cpp and its helpers
 
   private:
@@ -68,6 +73,10 @@ class PgSink final : public SinkCore {
 	void RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) override;
 	void MakeGroupDurable(Lsn pending_lsn) override;
 	void DiscardGroup() noexcept override;
+
+	// ApplyTruncate empties the target's tables a truncate names; ApplyDdl follows a mostajs.ddl message.
+	void ApplyTruncate(const Change &change);
+	void ApplyDdl(const Change &change);
 
 	std::unique_ptr<Impl> impl_;
 };

@@ -400,6 +400,72 @@ TEST(TargetDelivery, AppliesATransactionInTheContractOrder) {
 	EXPECT_EQ(delivery.TakeCounts().transactions, 0);
 }
 
+// OriginTransaction returns transaction id as one message whose begin carries origin ("" for none), with a
+// transactional message after its insert.
+sc::SharedBatch
+OriginTransaction(int id, std::string_view origin) {
+	auto batch = std::make_shared<sc::DecodedMessage>();
+	sc::Change begin = Doc(sc::Op::Begin, 0, CommitLsn(id));
+	begin.origin = origin;
+	batch->changes.push_back(std::move(begin));
+	batch->changes.push_back(Insert(id));
+	sc::Change message = Doc(sc::Op::Message, CommitLsn(id) - 0x8);
+	message.transactional = true;
+	batch->changes.push_back(std::move(message));
+	batch->changes.push_back(Doc(sc::Op::Commit, CommitLsn(id), 0, EndLsn(id)));
+	return batch;
+}
+
+TEST(TargetDelivery, DropsTheChangesOfItsOwnOriginOnly) {
+	// two sides of a bidirectional rule fed by one stream: transaction 2 came from side a, 3 from side b
+	FakeSink a_sink;
+	FakeSink b_sink;
+	sc::TargetDelivery a(a_sink, "mosta_r_reverse_a");
+	sc::TargetDelivery b(b_sink, "mosta_r_reverse_b");
+	std::vector<sc::SharedBatch> stream = {OriginTransaction(1, ""), OriginTransaction(2, "mosta_r_reverse_a"),
+										   OriginTransaction(3, "mosta_r_reverse_b"), OriginTransaction(4, "other")};
+	for (const sc::SharedBatch &batch : stream) {
+		a.Deliver(batch->changes);
+		b.Deliver(batch->changes);
+	}
+	EXPECT_EQ(a.Flush(), EndLsn(4));
+	EXPECT_EQ(b.Flush(), EndLsn(4));
+	// each side gets every transaction but its own, whose begin and commit still move its checkpoint
+	EXPECT_EQ(a_sink.Rows(), (std::vector<int>{1, -1, 3, -1, 4, -1}));
+	EXPECT_EQ(b_sink.Rows(), (std::vector<int>{1, -1, 2, -1, 4, -1}));
+	const std::vector<std::string> &calls = a_sink.Calls();
+	auto own = std::find(calls.begin(), calls.end(), "begin 0/200");
+	ASSERT_NE(own, calls.end());
+	EXPECT_EQ(*std::next(own), "commit 0/200 0/208");
+	sc::DeliveryCounts counts = a.TakeCounts();
+	EXPECT_EQ(counts.transactions, 4);
+	EXPECT_EQ(counts.changes, 6);
+	EXPECT_EQ(counts.echoes_dropped, 2);
+	// without a dropped origin nothing is dropped
+	FakeSink plain_sink;
+	sc::TargetDelivery plain(plain_sink);
+	for (const sc::SharedBatch &batch : stream)
+		plain.Deliver(batch->changes);
+	plain.Flush();
+	EXPECT_EQ(plain_sink.Rows().size(), 8u);
+}
+
+TEST(TargetDelivery, ADroppedTransactionDoesNotLeakIntoTheNext) {
+	// the origin's transaction is split over messages, and a rollback forgets it
+	FakeSink sink;
+	sc::TargetDelivery delivery(sink, "mine");
+	sc::SharedBatch own = OriginTransaction(1, "mine");
+	std::vector<sc::Change> head;
+	head.push_back(Doc(sc::Op::Begin, 0, CommitLsn(1)));
+	head.back().origin = "mine";
+	head.push_back(Insert(1));
+	delivery.Deliver(head);
+	delivery.Rollback();
+	delivery.Deliver(OriginTransaction(2, "")->changes);
+	delivery.Flush();
+	EXPECT_EQ(sink.Rows(), (std::vector<int>{2, -1}));
+}
+
 TEST(TargetDelivery, FlushWaitsForTheOpenTransaction) {
 	FakeSink sink;
 	sc::TargetDelivery delivery(sink);

@@ -2,12 +2,14 @@
  * sqlite_sink_test.cpp
  *     Tests of the SQLite sink against the real SQLite library, in ":memory:" and in temporary files read back
  *     through a second connection: row operations, type mapping, table naming and quoting, checkpoints, grouping,
- *     crash atomicity (a killed child process) and idempotent replay.
+ *     crash atomicity (a killed child process) and idempotent replay; on a bidirectional side, conflicts detected by
+ *     value, recorded and resolved.
  */
 #include "sink/sqlite_sink.hpp"
 
 #include <csignal>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,8 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include "sink/sqlite_capture.hpp"
 
 namespace {
 
@@ -458,6 +462,212 @@ TEST(SqliteSink, EnforcesTheCallingSequence) {
 	EXPECT_EQ(sink.DurableLsn(), 0x20u);
 	EXPECT_THROW(SqliteSink(SqliteSinkOptions{":memory:", ""}), std::invalid_argument);
 	EXPECT_THROW(SqliteSink(SqliteSinkOptions{"/nonexistent-dir/x.db", "s"}), mosta::sidecar::SqliteError);
+}
+
+// Conflicts (on_conflict): a bidirectional side's checks by value, the handler's records and each resolution.
+
+using mosta::sidecar::ConflictError;
+using mosta::sidecar::ConflictKind;
+using mosta::sidecar::ConflictRecord;
+using mosta::sidecar::Resolution;
+using mosta::sidecar::Side;
+
+// The commit time the conflict tests' source transactions carry.
+constexpr const char *kSourceTime = "2026-12-07T10:00:00.5+00:00";
+
+// Row returns the JSON object of a row of public.c.
+std::string
+CRow(int id, const std::string &a) {
+	return R"js({"id":)js" + std::to_string(id) + R"js(,"a":")js" + a + R"js(","n":7})js";
+}
+
+// CChange returns a change document of public.c (new and old rows as CRow gives, "" for none).
+std::string
+CChange(const std::string &op, const std::string &new_row, const std::string &old_row) {
+	std::string document = R"js({"op":")js" + op + R"js(","schema":"public","table":"c","key":["id"])js";
+	if (!new_row.empty())
+		document += R"js(,"new":)js" + new_row;
+	if (!old_row.empty())
+		document += R"js(,"old":)js" + old_row;
+	return document + R"js(,"types":{"id":"integer","a":"text","n":"integer"}})js";
+}
+
+// ConflictSide is a file sink on a bidirectional side (capture and conflict checks) whose handler records each
+// conflict and answers `answer`, and an application connection to the same file.
+class ConflictSide {
+  public:
+	ConflictSide() {
+		SqliteSinkOptions options{file_.Path(), "sidecar"};
+		options.capture_guard = true;
+		options.incoming_side = Side::Target;
+		options.on_conflict = [this](const ConflictRecord &record) {
+			records.push_back(record);
+			return answer;
+		};
+		sink = std::make_unique<SqliteSink>(options);
+		app = mosta::sidecar::OpenSqlite(file_.Path());
+		sqlite3_busy_timeout(app.get(), 5000);
+	}
+
+	// Apply applies documents as one source transaction ending at end_lsn, committed at kSourceTime.
+	void
+	Apply(Lsn end_lsn, const std::vector<std::string> &documents) {
+		sink->BeginTransaction(end_lsn - 8);
+		sink->NoteCommitTime(kSourceTime);
+		for (const std::string &document : documents)
+			sink->Apply(ParseChange(document));
+		sink->CommitTransaction(end_lsn - 8, end_lsn);
+	}
+
+	// Rows returns public.c's rows (id, a) in id order.
+	Rows
+	Stored() {
+		return Query(app.get(), R"js(SELECT id, a FROM "public.c" ORDER BY id)js");
+	}
+
+	// Local runs sql as the application.
+	void
+	Local(const std::string &sql) {
+		mosta::sidecar::ExecSql(app.get(), sql);
+	}
+
+	Resolution answer = Resolution::ApplyIncoming;
+	std::vector<ConflictRecord> records;
+	std::unique_ptr<SqliteSink> sink;
+	mosta::sidecar::SqliteHandle app;
+
+  private:
+	TempFile file_;
+};
+
+TEST(SqliteSinkConflicts, InsertExistsIsRecordedWithBothImagesAndResolved) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), "")});
+	side.Local(R"js(UPDATE "public.c" SET a = 'local' WHERE id = 1)js");
+	side.answer = Resolution::KeepLocal;
+	side.Apply(0x200, {CChange("insert", CRow(2, "other"), ""), CChange("insert", CRow(1, "y"), "")});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}, {"2", "other"}}));
+	ASSERT_EQ(side.records.size(), 1U);
+	const ConflictRecord &record = side.records[0];
+	EXPECT_EQ(record.kind, ConflictKind::InsertExists);
+	EXPECT_EQ(record.incoming_side, Side::Target);
+	EXPECT_EQ(record.schema, "public");
+	EXPECT_EQ(record.table, "c");
+	EXPECT_EQ(record.key_json, R"js({"id":1})js");
+	EXPECT_EQ(record.local_json, CRow(1, "local"));
+	EXPECT_EQ(record.incoming_json, CRow(1, "y"));
+	EXPECT_EQ(record.local_time.size(), 24U) << "the application's write time: " << record.local_time;
+	EXPECT_EQ(record.local_time.back(), 'Z');
+	EXPECT_EQ(record.incoming_time, kSourceTime);
+	EXPECT_EQ(record.incoming_commit_lsn, 0x200u - 8);
+	EXPECT_EQ(record.change_index, 1);
+
+	side.answer = Resolution::ApplyIncoming;
+	side.Apply(0x300, {CChange("insert", CRow(1, "z"), "")});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "z"}, {"2", "other"}}));
+	ASSERT_EQ(side.records.size(), 2U);
+	EXPECT_EQ(side.records[1].change_index, 0);
+	EXPECT_EQ(Query(side.app.get(), "SELECT at FROM _mosta_row_times WHERE tbl = 'public.c' AND key = '[1]'"),
+			  (Rows{{kSourceTime}}))
+		<< "an applied change takes the source's commit time";
+	// Only the application's write was captured, not the sink's.
+	EXPECT_EQ(mosta::sidecar::ReadCaptured(side.app.get(), 0, 100).size(), 1U);
+}
+
+TEST(SqliteSinkConflicts, UpdateDiffersWhenTheRowIsNotTheOldImage) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), ""), CChange("insert", CRow(2, "x"), "")});
+	side.Local(R"js(UPDATE "public.c" SET a = 'local')js");
+	side.answer = Resolution::KeepLocal;
+	side.Apply(0x200, {CChange("update", CRow(1, "y"), CRow(1, "x"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}, {"2", "local"}}));
+	side.answer = Resolution::ApplyIncoming;
+	side.Apply(0x300, {CChange("update", CRow(2, "y"), CRow(2, "x"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}, {"2", "y"}}));
+	ASSERT_EQ(side.records.size(), 2U);
+	for (const ConflictRecord &record : side.records) {
+		EXPECT_EQ(record.kind, ConflictKind::UpdateDiffers);
+		EXPECT_EQ(record.local_json.find(R"js("a":"local")js") != std::string::npos, true) << record.local_json;
+	}
+	EXPECT_EQ(side.records[1].incoming_json, CRow(2, "y"));
+	// An update whose old image matches is no conflict; nor one whose result the row already holds.
+	side.Apply(0x400, {CChange("update", CRow(2, "w"), CRow(2, "y")), CChange("update", CRow(2, "w"), CRow(2, "v"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}, {"2", "w"}}));
+	EXPECT_EQ(side.records.size(), 2U);
+}
+
+TEST(SqliteSinkConflicts, UpdateMissingAndKeyMoves) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), ""), CChange("insert", CRow(2, "x"), "")});
+	side.Local(R"js(DELETE FROM "public.c")js");
+	side.answer = Resolution::KeepLocal;
+	side.Apply(0x200, {CChange("update", CRow(1, "y"), CRow(1, "x"))});
+	EXPECT_TRUE(side.Stored().empty());
+	side.answer = Resolution::ApplyIncoming;
+	side.Apply(0x300, {CChange("update", CRow(2, "y"), CRow(2, "x"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"2", "y"}}));
+	ASSERT_EQ(side.records.size(), 2U);
+	EXPECT_EQ(side.records[0].kind, ConflictKind::UpdateMissing);
+	EXPECT_EQ(side.records[0].local_json, "") << "no local row";
+	EXPECT_EQ(side.records[0].local_time, "") << "a deleted row keeps no time";
+	EXPECT_EQ(side.records[1].kind, ConflictKind::UpdateMissing);
+
+	// A key move of a row equal to the old image is no conflict, nor is its replay.
+	side.Apply(0x400, {CChange("update", CRow(3, "y"), CRow(2, "y"))});
+	side.Apply(0x500, {CChange("update", CRow(3, "y"), CRow(2, "y"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"3", "y"}}));
+	EXPECT_EQ(side.records.size(), 2U);
+	EXPECT_EQ(Query(side.app.get(), "SELECT key FROM _mosta_row_times WHERE tbl = 'public.c'"), (Rows{{"[3]"}}));
+}
+
+TEST(SqliteSinkConflicts, DeleteDiffersAndDeletesOfMissingRows) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), ""), CChange("insert", CRow(2, "x"), ""),
+					   CChange("insert", CRow(3, "x"), "")});
+	side.Local(R"js(UPDATE "public.c" SET a = 'local' WHERE id IN (1, 2))js");
+	side.answer = Resolution::KeepLocal;
+	side.Apply(0x200, {CChange("delete", "", CRow(1, "x"))});
+	side.answer = Resolution::ApplyIncoming;
+	side.Apply(0x300, {CChange("delete", "", CRow(2, "x")), CChange("delete", "", CRow(3, "x")),
+					   CChange("delete", "", CRow(4, "x"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}}));
+	ASSERT_EQ(side.records.size(), 2U) << "the matching delete and the missing row are no conflicts";
+	EXPECT_EQ(side.records[0].kind, ConflictKind::DeleteDiffers);
+	EXPECT_EQ(side.records[0].incoming_json, CRow(1, "x")) << "a delete's incoming image is its old row";
+	EXPECT_EQ(side.records[1].key_json, R"js({"id":2})js");
+	EXPECT_EQ(Query(side.app.get(), "SELECT key FROM _mosta_row_times WHERE tbl = 'public.c' ORDER BY key"),
+			  (Rows{{"[1]"}}));
+}
+
+TEST(SqliteSinkConflicts, NoConflictWhenTheRowAlreadyHoldsTheResult) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), "")});
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), "")}); // a replay
+	side.Local(R"js(UPDATE "public.c" SET a = 'y' WHERE id = 1)js");
+	side.Apply(0x200, {CChange("update", CRow(1, "y"), CRow(1, "x"))}); // the same change made on both sides
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "y"}}));
+	EXPECT_TRUE(side.records.empty());
+}
+
+TEST(SqliteSinkConflicts, PolicyErrorThrowsConflictErrorAndLeavesTheRow) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), "")});
+	side.Local(R"js(UPDATE "public.c" SET a = 'local' WHERE id = 1)js");
+	side.answer = Resolution::Fail;
+	side.sink->BeginTransaction(0x1F8);
+	side.sink->NoteCommitTime(kSourceTime);
+	try {
+		side.sink->Apply(ParseChange(CChange("update", CRow(1, "y"), CRow(1, "x"))));
+		ADD_FAILURE() << "no ConflictError";
+	} catch (const ConflictError &e) {
+		EXPECT_NE(std::string(e.what()).find("update_differs on public.c key {\"id\":1}"), std::string::npos)
+			<< e.what();
+	}
+	EXPECT_THROW(side.sink->CommitTransaction(0x1F8, 0x200), std::logic_error);
+	side.sink->Rollback();
+	EXPECT_EQ(side.sink->DurableLsn(), 0x100u);
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}}));
+	ASSERT_EQ(side.records.size(), 1U);
 }
 
 } // namespace
