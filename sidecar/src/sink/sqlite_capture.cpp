@@ -94,11 +94,19 @@ TriggerSql(const CaptureShape &shape, std::string_view op) {
 	sql += "INSERT INTO _mosta_changes (document, at) VALUES (" + ChangeDocument(shape, op) + ", " + std::string(kNow) +
 		   ");\n";
 	if (!shape.primary_key.empty()) {
-		if (op != "insert")
-			sql += "DELETE FROM _mosta_row_times WHERE tbl = " + table + " AND key = " + KeyText(shape, "OLD.") + ";\n";
 		if (op != "delete")
 			sql += "INSERT INTO _mosta_row_times (tbl, key, at) VALUES (" + table + ", " + KeyText(shape, "NEW.") +
 				   ", " + std::string(kNow) + ") ON CONFLICT (tbl, key) DO UPDATE SET at = excluded.at;\n";
+		if (op != "insert") {
+			// An update forgets the old key only when the key moved (a condition SQLite tests once, before the
+			// lookup).
+			std::string moved;
+			for (const std::string &column : shape.primary_key)
+				moved += (moved.empty() ? "" : " OR ") + std::string("OLD.") + QuoteIdentifier(column) +
+						 " IS NOT NEW." + QuoteIdentifier(column);
+			sql += "DELETE FROM _mosta_row_times WHERE " + (op == "update" ? "(" + moved + ") AND " : std::string()) +
+				   "tbl = " + table + " AND key = " + KeyText(shape, "OLD.") + ";\n";
+		}
 	}
 	return sql + "END";
 }

@@ -11,7 +11,11 @@
  *     "types":{..},"key":[..],"new":{..},"old":{..}} with full old images, values mapped back from the sink's
  *     storage (sink/sqlite_table.hpp) to the documents' encoding, so the reverse direction reads it with the
  *     sidecar's own decoder and applies it with the same sinks. at is the write's time (UTC, ms), the commit time
- *     last-write-wins compares.
+ *     last-write-wins compares. The triggers are SQL generated per table from its shape: its columns and key
+ *     (pragma_table_info) and the PostgreSQL type of each column, which SQLite's affinities cannot tell (a boolean
+ *     from an integer, an array or a json value from a text), so the sink records them in _mosta_columns
+ *     (sink/sqlite_capture_sql.hpp says how each stored value is read back). Triggers are named
+ *     "_mosta_capture_<op>:<table>"; InstallCapture replaces them only when the SQL it would create differs.
  *
  *     Loop prevention. The sidecar's own writes are not captured: its SqliteSink sets _mosta_apply_guard.active = 1
  *     at the start of each of its transactions and back to 0 before COMMIT, and the triggers skip while it is 1.
@@ -51,8 +55,8 @@ SeqLsn(std::int64_t seq) noexcept {
 }
 
 // InstallCapture creates (or replaces, when a table's shape changed) the capture triggers, _mosta_changes,
-// _mosta_apply_guard and _mosta_row_times for tables ("schema.table" as the SQLite sink names them) in db; one
-// transaction; throws SqliteError naming the table.
+// _mosta_apply_guard, _mosta_row_times and _mosta_columns for tables ("schema.table" as the SQLite sink names them)
+// in db; one transaction (a savepoint: it may run inside the caller's); throws SqliteError naming the table.
 void InstallCapture(sqlite3 *db, const std::vector<std::string> &tables);
 
 // RemoveCapture drops the triggers (the tables stay, with what they hold).
@@ -61,14 +65,14 @@ void RemoveCapture(sqlite3 *db);
 // CaptureInstalled tells whether db has capture triggers.
 bool CaptureInstalled(sqlite3 *db);
 
-// ReadCaptured returns up to limit changes with seq > after, in seq order.
+// ReadCaptured returns up to limit changes with seq > after, in seq order (none when db has no _mosta_changes).
 std::vector<CapturedChange> ReadCaptured(sqlite3 *db, std::int64_t after, std::size_t limit);
 
 // SqliteTargetIsPromoted tells whether db holds a row in _mosta_promotion (a SQLite replica promoted to write
 // target while its PostgreSQL master is away: docs/failover.md); false when the table does not exist.
 bool SqliteTargetIsPromoted(sqlite3 *db);
 
-// PurgeCaptured deletes the changes with seq <= upto; returns how many.
+// PurgeCaptured deletes the changes with seq <= upto; returns how many (0 when db has no _mosta_changes).
 std::int64_t PurgeCaptured(sqlite3 *db, std::int64_t upto);
 
 } // namespace mosta::sidecar

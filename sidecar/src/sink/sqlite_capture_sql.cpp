@@ -68,18 +68,28 @@ GenericJson(std::string_view expr) {
 
 void
 ConcatSql::Expr(const std::string &sql) {
-	if (!sql_.empty() || !pending_.empty())
-		sql_ += (sql_.empty() ? "" : " || ") + QuoteLiteral(pending_) + " || ";
+	if (!pending_.empty())
+		parts_.push_back(QuoteLiteral(pending_));
 	pending_.clear();
-	sql_ += "(" + sql + ")";
+	parts_.push_back("(" + sql + ")");
+}
+
+std::string
+ConcatSql::Join(std::size_t first, std::size_t last) const {
+	if (last - first == 1)
+		return parts_[first];
+	std::size_t middle = first + (last - first) / 2;
+	return "(" + Join(first, middle) + " || " + Join(middle, last) + ")";
 }
 
 std::string
 ConcatSql::Sql() {
-	if (!pending_.empty() || sql_.empty())
-		sql_ += (sql_.empty() ? "" : " || ") + QuoteLiteral(pending_);
+	if (!pending_.empty() || parts_.empty())
+		parts_.push_back(QuoteLiteral(pending_));
 	pending_.clear();
-	return std::move(sql_);
+	std::string sql = Join(0, parts_.size());
+	parts_.clear();
+	return sql;
 }
 
 std::optional<CaptureShape>

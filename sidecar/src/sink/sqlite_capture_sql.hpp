@@ -65,7 +65,8 @@ struct CaptureShape {
 // no such table; throws std::runtime_error when the name is not one of a replicated table ("schema.table").
 std::optional<CaptureShape> LoadCaptureShape(sqlite3 *db, const std::string &name);
 
-// ConcatSql builds a SQL text expression as literal pieces and expressions joined by ||.
+// ConcatSql builds a SQL text expression as literal pieces and expressions joined by ||, as a balanced tree: a
+// left-deep chain of a wide table's columns would pass SQLite's expression depth limit (1000).
 class ConcatSql {
   public:
 	// Text appends literal text.
@@ -79,7 +80,10 @@ class ConcatSql {
 	std::string Sql();
 
   private:
-	std::string sql_;
+	// Join returns parts_[first, last) joined, as a balanced tree of ||.
+	std::string Join(std::size_t first, std::size_t last) const;
+
+	std::vector<std::string> parts_; // SQL of literals and parenthesized expressions
 	std::string pending_;
 };
 

@@ -85,7 +85,7 @@ ParameterList(int first, std::size_t count) {
 
 void
 SqliteSink::SetUpCapture() {
-	capture_ = options_.capture_guard;
+	capture_ = options_.capture_guard || CaptureInstalled(db_.get()); // never capture its own writes
 	row_times_ = capture_ || static_cast<bool>(options_.on_conflict);
 	record_types_ = row_times_ || options_.record_types || TableExists(db_.get(), kColumnTypesTable);
 	if (row_times_)

@@ -28,7 +28,8 @@
  *
  *     Statements are prepared once per (table, operation, columns) and finalized when the sink closes.
  *
- *     Bidirectional sides (docs/bidirectional.md, sqlite_capture.hpp). With capture_guard the sink installs the
+ *     Bidirectional sides (docs/bidirectional.md, sqlite_capture.hpp). With capture_guard (or on a file that already
+ *     holds capture triggers, e.g. a promoted replica: its own writes must never be captured) the sink installs the
  *     capture triggers on its tables (again when it creates a table, adds columns, follows a DDL message or learns
  *     a column's type), sets _mosta_apply_guard.active = 1 at the start of each group and back to 0 before its
  *     COMMIT, so its own writes are never captured, and keeps _mosta_row_times: each row it writes gets the
@@ -220,7 +221,7 @@ class SqliteSink final : public SinkCore {
 	std::string last_table_name_;
 
 	// Bidirectional state.
-	bool capture_ = false;		// options_.capture_guard
+	bool capture_ = false;		// options_.capture_guard, or the file holds capture triggers
 	bool record_types_ = false; // keep _mosta_columns
 	bool row_times_ = false;	// keep _mosta_row_times (capture_guard or on_conflict)
 	std::string commit_time_;	// of the open source transaction ("" when not noted)

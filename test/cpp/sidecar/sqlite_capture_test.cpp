@@ -322,4 +322,44 @@ TEST(SqliteCapture, InstallCaptureOnAFileWithoutRecordedTypesReadsDeclaredTypes)
 	EXPECT_THROW(InstallCapture(db.get(), {"_mosta_changes"}), std::runtime_error);
 }
 
+TEST(SqliteCapture, APlainSinkOnACapturingFileKeepsItsWritesOutOfTheCapture) {
+	TempDb file;
+	{
+		SqliteSink capturing(CaptureOptions(file.Path()));
+		Transaction(capturing, 0x100, {kInsertT});
+	}
+	SqliteSink plain(SqliteSinkOptions{file.Path(), "sidecar"});
+	Transaction(
+		plain, 0x200,
+		{R"({"op":"insert","schema":"public","table":"t","key":["id"],"new":{"id":2,"a":"p","flag":true,"more":1},"types":{"id":"integer","a":"text","flag":"boolean","more":"integer"}})"});
+	EXPECT_TRUE(ReadCaptured(plain.Handle(), 0, 10).empty());
+	SqliteHandle app = Writer(file.Path());
+	ExecSql(app.get(), R"(DELETE FROM "public.t" WHERE id = 2)");
+	std::vector<CapturedChange> changes = ReadCaptured(app.get(), 0, 10);
+	ASSERT_EQ(changes.size(), 1U);
+	EXPECT_EQ(FindValue(ParseChange(changes[0].document)->old_row, "more"), Value{std::int64_t{1}})
+		<< "the plain sink reinstalled the triggers for the column it added";
+}
+
+TEST(SqliteCapture, WideTablesStayWithinSqlitesExpressionDepth) {
+	std::string columns = R"("id":1)";
+	std::string types = R"("id":"integer")";
+	for (int i = 0; i < 600; ++i) {
+		columns += ",\"c" + std::to_string(i) + "\":" + std::to_string(i);
+		types += ",\"c" + std::to_string(i) + "\":\"integer\"";
+	}
+	TempDb file;
+	SqliteSink sink(CaptureOptions(file.Path()));
+	Transaction(sink, 0x100,
+				{R"({"op":"insert","schema":"public","table":"wide","key":["id"],"new":{)" + columns +
+				 R"(},"types":{)" + types + "}}"});
+	SqliteHandle app = Writer(file.Path());
+	ExecSql(app.get(), R"(UPDATE "public.wide" SET c599 = 0)");
+	std::vector<CapturedChange> changes = ReadCaptured(app.get(), 0, 10);
+	ASSERT_EQ(changes.size(), 1U);
+	ParsedChange update = ParseChange(changes[0].document);
+	EXPECT_EQ(update->new_row.size(), 601U);
+	EXPECT_EQ(FindValue(update->old_row, "c599"), Value{std::int64_t{599}});
+}
+
 } // namespace
