@@ -13,6 +13,7 @@
 #   - writes into the file by another connection (python3's sqlite3): an insert, an update and a delete of rows
 #     PostgreSQL has, and an update of a row that PostgreSQL also updates once it is back (split brain), with a
 #     PostgreSQL-only insert; the daemon started again: its topology file still names lite the write target;
+#   - switch-back before the daemon runs times out (exit 1), removing nothing;
 #   - switch-back exits 0: every episode write is in PostgreSQL, the conflicting row has lite's value (target-wins)
 #     and mosta_conflicts('r1') records it, the activity rows (sqlite_promotion, switch_back with 4 captured
 #     changes) exist, the topology names the PostgreSQL master again, the file has no promotion and no trigger,
@@ -196,6 +197,16 @@ fi
 start_server || fail_setup "pg_ctl start"
 psql_db -c "UPDATE items SET qty = 333 WHERE id = 3" -c "INSERT INTO items VALUES (200, 'from postgres', 200)" ||
 	not_ok "writes on PostgreSQL during the episode"
+# no daemon yet: nothing drains the captured writes, so switch-back waits, times out and removes nothing
+"$BINARY" switch-back app --source "$uri" --timeout 2s >"$work/back.out" 2>"$work/back.err"
+status=$?
+sed 's/^/    /' "$work/back.out" "$work/back.err"
+if [ "$status" -eq 1 ] && grep -q "not drained within 2 s: captured up to seq 4, PostgreSQL holds nothing" "$work/back.err" &&
+	[ "$(promotion_rows)" = "app|lite|switching-back" ] && [ "$(trigger_count)" -ge 3 ]; then
+	ok "switch-back without a daemon times out, the promotion and its triggers kept (state switching-back)"
+else
+	not_ok "switch-back without a daemon times out (status $status, '$(promotion_rows)', $(trigger_count) triggers)"
+fi
 start_daemon
 tree_names_lite() { [ "$(tree_value projects.app.writeTarget generatedBy | paste -sd ' ')" = "lite null" ]; }
 if poll_until 30 tree_names_lite; then
