@@ -506,15 +506,17 @@ Promote::Execute() {
 	}
 	std::printf("promote: done in %lld ms: %s (%s) takes the writes of \"%s\"\n", step_.Ms(), name.c_str(),
 				plan.file.c_str(), project.c_str());
-	std::printf("next:\n"
-				"  1. point the application's writes at %s (every connection's writes there are captured)\n"
-				"  2. when PostgreSQL is back, run the daemon (mosta-sidecar --source DSN%s): it applies the captured "
-				"writes with the policy of rule %s (%s) and PostgreSQL's own to the file\n"
-				"  3. stop the writes to the file, then: mosta-sidecar switch-back %s --source DSN%s\n",
-				plan.file.c_str(), config_.tree_path.empty() ? "" : (" --tree " + config_.tree_path).c_str(),
-				plan.feed.rule.empty() ? "?" : plan.feed.rule.c_str(),
-				plan.feed.conflict_resolution.empty() ? "?" : plan.feed.conflict_resolution.c_str(), project.c_str(),
-				config_.tree_path.empty() ? "" : (" --tree " + config_.tree_path).c_str());
+	std::printf(
+		"next:\n"
+		"  1. point the application's writes at %s (every connection's writes there are captured)\n"
+		"  2. when PostgreSQL is back, start the daemon (restart it if it ran through the promotion: mosta-sidecar "
+		"--source DSN%s): it applies the captured writes with the policy of rule %s (%s) and PostgreSQL's own to "
+		"the file\n"
+		"  3. stop the writes to the file, then: mosta-sidecar switch-back %s --source DSN%s\n",
+		plan.file.c_str(), config_.tree_path.empty() ? "" : (" --tree " + config_.tree_path).c_str(),
+		plan.feed.rule.empty() ? "?" : plan.feed.rule.c_str(),
+		plan.feed.conflict_resolution.empty() ? "?" : plan.feed.conflict_resolution.c_str(), project.c_str(),
+		config_.tree_path.empty() ? "" : (" --tree " + config_.tree_path).c_str());
 	std::fflush(stdout);
 	co_return 0;
 }
@@ -799,13 +801,15 @@ SwitchBack::Execute() {
 	}
 	DrainState drain;
 	if (!co_await WaitDrained(conn, episode, drain)) {
-		std::fprintf(stderr,
-					 "mosta-sidecar: switch-back not done: not drained within %lld s: %s\n"
-					 "HINT: the daemon applies the captured writes (mosta-sidecar --source DSN, with the data "
-					 "directory of the file); is it running, and is rule %s's target in error (mosta_rule_targets)? "
-					 "Nothing was removed: %s stays the write target (state switching-back); run switch-back again.\n",
-					 static_cast<long long>(config_.switchover_timeout.count() / 1000), drain.Describe().c_str(),
-					 episode.rule.c_str(), episode.row.replica.c_str());
+		std::fprintf(
+			stderr,
+			"mosta-sidecar: switch-back not done: not drained within %lld s: %s\n"
+			"HINT: the daemon applies the captured writes (mosta-sidecar --source DSN, with the data "
+			"directory of the file), started after the promotion (a daemon that ran through it must be restarted); is "
+			"rule %s's target in error (mosta_rule_targets)? "
+			"Nothing was removed: %s stays the write target (state switching-back); run switch-back again.\n",
+			static_cast<long long>(config_.switchover_timeout.count() / 1000), drain.Describe().c_str(),
+			episode.rule.c_str(), episode.row.replica.c_str());
 		co_return 1;
 	}
 	const std::int64_t captured = drain.last_seq - episode.first_seq;
