@@ -6,6 +6,7 @@
 #   - refused, nothing changed: promote while the master is up (exit 1, "is up", no promotion row, no trigger); an
 #     unknown replica, the postgres master named as the replica, an unknown project (exit 1, each named); promote
 #     without --tree or --file (exit 2);
+#   - with the master down, promote --file without --tree is refused by the lag gate (no observation);
 #   - once the tree shows lite caught up (status up, lag 0, the file's checkpoint), the daemon is killed and
 #     PostgreSQL stopped (pg_ctl stop: pg-cluster stop would remove the cluster): promote exits 0, its gate allows
 #     it, the file holds the promotion row and capture triggers, the topology file says lite is the master and
@@ -164,6 +165,13 @@ fi
 kill -9 "$daemon" && wait "$daemon" 2>/dev/null
 daemon=
 stop_server || fail_setup "pg_ctl stop"
+promote app lite --file "$lite" --source "$uri"
+if [ "$status" -eq 1 ] && grep -q "refusing to promote lite: never reported by mosta-sidecar in the topology file" "$work/promote.err" &&
+	[ -z "$(promotion_rows)" ] && [ "$(trigger_count)" = 0 ]; then
+	ok "promote --file without the topology file is refused by the lag gate (nothing tells what the file holds)"
+else
+	not_ok "promote --file without the topology file is refused by the lag gate (status $status)"
+fi
 promote app lite --tree "$tree" --source "$uri"
 if [ "$status" -eq 0 ] && grep -q "gate (tolerance 0 ms) allows it: caught up at the last observation" "$work/promote.out" &&
 	grep -q "is down" "$work/promote.out"; then
