@@ -123,6 +123,8 @@ RuleMetrics(std::string &out, const Topology &topology) {
 		{"mosta_rule_changes_applied_total", "Changes the rule applied to its targets.", &Rule::changes_applied},
 		{"mosta_rule_transactions_total", "Transactions the rule applied to its targets.", &Rule::transactions},
 		{"mosta_rule_snapshot_rows_total", "Rows the rule's initial copies wrote.", &Rule::snapshot_rows},
+		{"mosta_rule_conflicts_total", "Conflicts of the bidirectional rule recorded in mosta.conflicts.",
+		 &Rule::conflicts},
 	};
 	for (const Counter &counter : kCounters) {
 		Family family(out, counter.name, "counter", counter.help);

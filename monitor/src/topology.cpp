@@ -122,6 +122,7 @@ ReadRule(dom::element item) {
 		rule.snapshot_rows = Integer(*stats, "snapshotRows");
 		rule.changes_applied = Integer(*stats, "changesApplied");
 		rule.transactions = Integer(*stats, "transactions");
+		rule.conflicts = Integer(*stats, "conflicts");
 		if (std::optional<std::string> at = String(*stats, "lastAppliedAt"))
 			rule.last_applied_at = ParseIsoTime(*at);
 	}

@@ -59,6 +59,7 @@ struct Rule {
 	std::optional<std::int64_t> snapshot_rows;
 	std::optional<std::int64_t> changes_applied;
 	std::optional<std::int64_t> transactions;
+	std::optional<std::int64_t> conflicts; // of a bidirectional rule, recorded in mosta.conflicts (absent before it)
 	std::optional<double> last_applied_at; // Unix seconds
 	std::vector<Target> targets;
 };

@@ -158,6 +158,8 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION mosta._conflict_problem(jsonb) IS
+	'Returns {message, detail} saying what is wrong with a conflict document, or NULL when it is well formed';
 
 -- _trim_conflicts deletes the rule's oldest conflicts beyond the newest keep and returns how many it deleted.
 CREATE FUNCTION mosta._trim_conflicts(rule text, keep integer) RETURNS bigint
@@ -171,6 +173,8 @@ CREATE FUNCTION mosta._trim_conflicts(rule text, keep integer) RETURNS bigint
 		RETURNING 1)
 	SELECT count(*) FROM gone
 $$;
+COMMENT ON FUNCTION mosta._trim_conflicts(text, integer) IS
+	'Deletes the oldest conflicts of a rule beyond the newest keep and returns how many';
 
 -- _record_conflict records one conflict of rule with its target replica, as
 -- the sidecar's conflict handler describes it (docs/sql-api.md, "Conflicts"),

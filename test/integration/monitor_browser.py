@@ -118,6 +118,7 @@ return {
     rules: all(document, 'rule-row').map((row) => ({
         rule: row.getAttribute('data-rule'), mode: text(one(row, 'rule-mode')), status: text(one(row, 'rule-status')),
         changes: value(one(row, 'rule-changes')), transactions: value(one(row, 'rule-transactions')),
+        conflicts: value(one(row, 'rule-conflicts')),
         rows_copied: value(one(row, 'rule-rows-copied')), changes_text: text(one(row, 'rule-changes')),
         rate_text: text(one(row, 'rule-changes-rate')), error: text(one(row, 'rule-error')) })),
     targets: all(document, 'target-row').map((row) => ({
@@ -169,11 +170,12 @@ def catalog_replicas(db):
             for p, r, role, dialect, status, lag in rows}
 
 
-RULE_FIELDS = ("mode", "status", "rows_copied", "changes", "transactions")
+RULE_FIELDS = ("mode", "status", "rows_copied", "changes", "transactions", "conflicts")
 
 
 def catalog_rules(db):
-    rows = psql_rows(db, "SELECT name, mode, status, snapshot_rows, changes_applied, transactions FROM mosta_rules()")
+    rows = psql_rows(db, "SELECT name, mode, status, snapshot_rows, changes_applied, transactions, conflicts "
+                         "FROM mosta_rules()")
     return {row[0]: dict(zip(RULE_FIELDS, row[1:])) for row in rows}
 
 
@@ -261,7 +263,7 @@ def run(args, driver, token):
         return {k: {f: v[f] for f in RULE_FIELDS} for k, v in shown.items()} == wanted and shown
 
     check(poll(30, rules_match),
-          "the rules shown (name, mode, status, rows copied, changes, transactions) are the catalog's",
+          "the rules shown (name, mode, status, rows copied, changes, transactions, conflicts) are the catalog's",
           f"page {page.rules()}\ncatalog {catalog_rules(db)}")
     targets = poll(30, lambda: page.targets() == catalog_targets(db) and page.targets())
     check(targets, f"the targets shown (rule, replica, slot) are the catalog's: {targets}",

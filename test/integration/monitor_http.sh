@@ -86,7 +86,7 @@ code=$(status "$base/metrics" -H "Authorization: Bearer ${token%?}")
 if [ "$code" = 401 ]; then ok "a prefix of the token: 401"; else not_ok "a prefix of the token: 401 ($code)"; fi
 location=$(curl -s -D - -o /dev/null "$base/" | tr -d '\r' | sed -n 's/^Location: //ip')
 if [ "$location" = /login ]; then ok "GET / without a session: 303 to /login"; else not_ok "GET / without a session: 303 to /login ('$location')"; fi
-if curl -s "$base/login" | grep -q 'name="token"'; then ok "GET /login: the login form"; else not_ok "GET /login: the login form"; fi
+if grep -q 'name="token"' <<<"$(curl -s "$base/login")"; then ok "GET /login: the login form"; else not_ok "GET /login: the login form"; fi
 
 code=$(status "$base/login" --data-urlencode "token=wrong")
 if [ "$code" = 401 ]; then ok "login with a wrong token: 401"; else not_ok "login with a wrong token: 401 ($code)"; fi

@@ -12,8 +12,9 @@
 #      grants, comments and ALTER EXTENSION ... ADD lines) is identical once normalized, and so are the member
 #      lists and the configuration tables pg_dump keeps the rows of;
 #   4. what 0.2.0 adds works on the updated database: status 'stopped', snapshot_documents with partition_root and
-#      format_version, snapshot_ddl_document, the new event triggers; the kept data keeps its meaning (an id maps to
-#      the uuid it had, a counter goes on from where it was).
+#      format_version, snapshot_ddl_document, the new event triggers, conflicts (policy error, mosta._record_conflict
+#      counting in a kept mosta.rule_stats row); the kept data keeps its meaning (an id maps to the uuid it had, a
+#      counter goes on from where it was).
 # What the normalization removes, and why it may differ between two databases holding the same schema:
 #   - "SELECT pg_catalog.binary_upgrade_set_next_..." lines: OIDs, relfilenodes and attribute versions that
 #     pg_upgrade would preserve; they depend on creation order, not on the schema;
@@ -222,6 +223,22 @@ SQL
 	ok "DDL on a captured table under the $new_version event triggers (ALTER DOMAIN, a rewrite)"
 else
 	not_ok "DDL on a captured table under the $new_version event triggers (ALTER DOMAIN, a rewrite)"
+fi
+# conflicts: policy error, a recorded conflict counted in the kept rule_stats row of r1, listed and purged
+conflict='{"kind": "update_differs", "incoming_side": "target", "schema": "public", "table": "items", "key": {"id": 1},
+	"local": {"id": 1}, "incoming": {"id": 1}, "local_time": null, "incoming_time": null, "incoming_lsn": "0/1",
+	"change_index": 0, "decision": "applied"}'
+if psql_db -c "UPDATE mosta.rules SET conflict_resolution = 'error' WHERE name = 'r1'" >/dev/null 2>&1 &&
+	[ "$(scalar "SELECT mosta._record_conflict('r1', 'lite', '$conflict')")" = t ] &&
+	[ "$(scalar "SELECT mosta._record_conflict('r1', 'lite', '$conflict')")" = f ] &&
+	[ "$(scalar "SELECT status || ' ' || snapshot_rows || ' ' || conflicts FROM mosta.rule_stats WHERE rule = 'r1'")" = "stopped 5 1" ] &&
+	[ "$(scalar "SELECT conflicts FROM mosta_rules() WHERE name = 'r1'")" = 1 ] &&
+	[ "$(scalar "SELECT mosta_topology() #>> '{rules,0,stats,conflicts}'")" = 1 ] &&
+	[ "$(scalar "SELECT count(*) FROM mosta_conflicts('r1')")" = 1 ] &&
+	[ "$(scalar "SELECT mosta_purge_conflicts('r1')")" = 1 ]; then
+	ok "conflicts on the updated catalog: policy error, recorded once, counted in the kept rule_stats row, listed, purged"
+else
+	not_ok "conflicts on the updated catalog: policy error, recorded once, counted in the kept rule_stats row, listed, purged"
 fi
 if [ "$(scalar "SELECT count(*) FROM mosta_replica_status('app')")" = 2 ] &&
 	[ "$(scalar "SELECT mosta_topology() IS NOT NULL")" = t ] &&

@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(189);
+SELECT plan(197);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -22,10 +22,10 @@ SELECT has_domain('mosta', 'object_name', 'domain mosta.object_name exists');
 -- tables and their keys
 SELECT has_table('mosta', t, format('table mosta.%s exists', t))
   FROM unnest(ARRAY['projects', 'replicas', 'rules', 'routing', 'replica_status', 'rule_stats', 'target_status',
-                     'activity', 'ha_requests']) t;
+                     'activity', 'ha_requests', 'conflicts']) t;
 SELECT has_pk('mosta', t, format('table mosta.%s has a primary key', t))
   FROM unnest(ARRAY['projects', 'replicas', 'rules', 'routing', 'replica_status', 'rule_stats', 'target_status',
-                     'activity', 'ha_requests']) t;
+                     'activity', 'ha_requests', 'conflicts']) t;
 SELECT col_is_pk('mosta', 'projects', 'name', 'mosta.projects is keyed by name');
 SELECT col_is_pk('mosta', 'replicas', ARRAY['project', 'name'], 'mosta.replicas is keyed by (project, name)');
 SELECT col_is_pk('mosta', 'rules', 'name', 'mosta.rules is keyed by name');
@@ -73,7 +73,7 @@ SELECT set_eq(
 	      'mosta_checksum', 'mosta_sum_by',
 	      'mosta_add_sparse_unique', 'mosta_add_one_per', 'mosta_add_polymorphic_ref', 'mosta_invariants',
 	      'mosta_check_invariants', 'mosta_next_value', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire',
-	      'mosta_validate_rule', 'mosta_switchover'],
+	      'mosta_validate_rule', 'mosta_switchover', 'mosta_conflicts', 'mosta_purge_conflicts'],
 	'the extension has exactly the documented mosta_* functions');
 
 CREATE TEMP TABLE api (fn name, args name[], returns text, definer boolean);
@@ -113,6 +113,9 @@ INSERT INTO api VALUES
 	('mosta_validate_rule', '{text}', 'setof record', true);
 INSERT INTO api VALUES
 	('mosta_switchover', '{text,text}', 'bigint', true);
+INSERT INTO api VALUES
+	('mosta_conflicts', '{text}', 'setof record', true),
+	('mosta_purge_conflicts', '{text,interval}', 'bigint', true);
 INSERT INTO api VALUES
 	('mosta_set_id_policy', '{text,text,boolean}', 'void', true),
 	('mosta_map_id', '{text,text}', 'uuid', true),

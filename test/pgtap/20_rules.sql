@@ -2,7 +2,7 @@
 -- mosta_enable_rule / mosta_disable_rule, mosta_remove_rule and mosta_rules().
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(86);
+SELECT plan(90);
 
 \ir support/helpers.psql
 
@@ -72,8 +72,10 @@ SELECT lives_ok($$SELECT mosta_add_rule('r4', 'src', 'dst', 'cdc', ARRAY['full_i
                 'REPLICA IDENTITY FULL, REPLICA IDENTITY USING INDEX and a partitioned table with a key are accepted');
 SELECT is(pg_temp.collections_of('r4'), ARRAY['public.full_ident', 'public.by_index', 'public.parted'],
           'those tables are stored qualified');
-SELECT lives_ok($$SELECT mosta_add_rule('bi', 'src', 'dst', 'bidirectional', ARRAY['users'])$$,
-                'a bidirectional rule between two projects is added');
+SELECT lives_ok($$SELECT mosta_add_rule('bi', 'src', 'dst', 'bidirectional', ARRAY['users'], 'error')$$,
+                'a bidirectional rule between two projects is added, with conflict_resolution error');
+SELECT is((SELECT conflict_resolution FROM mosta.rules WHERE name = 'bi'), 'error',
+          'conflict_resolution error is stored (a conflict stops the target: docs/sql-api.md, "Conflicts")');
 SELECT lives_ok($$SELECT mosta_add_rule('self', 'dst', 'dst', 'cdc', ARRAY['users'])$$,
                 'a cdc rule from a project into itself is accepted');
 SELECT is((SELECT count(*) FROM mosta.activity WHERE action = 'add_rule'), 7::bigint, 'seven rules, seven log rows');
@@ -87,6 +89,14 @@ SELECT is((pg_temp.error_of($$SELECT mosta_add_rule('x', 'src', 'dst', 'sync', A
           'Valid values for mode are: snapshot, cdc, bidirectional.', 'the mode error lists the modes');
 SELECT throws_ok($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['users'], 'newest-wins')$$,
                  '22023', 'invalid conflict_resolution "newest-wins"', 'an unknown conflict_resolution is refused');
+SELECT is((pg_temp.error_of($$SELECT mosta_add_rule('x', 'src', 'dst', 'cdc', ARRAY['users'], 'newest-wins')$$))[4],
+          'Valid values for conflict_resolution are: source-wins, target-wins, last-write-wins, error.',
+          'the conflict_resolution error lists the policies, error included');
+SELECT throws_ok($$UPDATE mosta.rules SET conflict_resolution = 'newest-wins' WHERE name = 'bi'$$, '23514', NULL,
+                 'the table''s CHECK refuses an unknown conflict_resolution too');
+SELECT lives_ok($$UPDATE mosta.rules SET conflict_resolution = 'error' WHERE name = 'r1'$$,
+                'and accepts error');
+UPDATE mosta.rules SET conflict_resolution = 'source-wins' WHERE name = 'r1';
 SELECT throws_ok($$SELECT mosta_add_rule('x', 'nope', 'dst', 'cdc', ARRAY['users'])$$,
                  '42704', 'project "nope" does not exist', 'an unknown source project raises 42704');
 SELECT is((pg_temp.error_of($$SELECT mosta_add_rule('x', 'nope', 'dst', 'cdc', ARRAY['users'])$$))[4],
@@ -197,12 +207,14 @@ SELECT results_eq($$SELECT name, status FROM mosta_rules()$$,
                            ('r3', 'pending'), ('r4', 'pending'), ('self', 'pending')$$,
                   'mosta_rules() lists every rule by name: pending without stats, disabled when disabled');
 SELECT row_eq($$SELECT source, target, mode, collections, conflict_resolution, enabled, snapshot_rows,
-                       changes_applied, transactions, confirmed_lsn, retained_bytes, last_applied_at, last_error
+                       changes_applied, transactions, confirmed_lsn, retained_bytes, last_applied_at, last_error,
+                       conflicts
                   FROM mosta_rules() WHERE name = 'r2'$$,
               ROW('src'::text, 'dst'::text, 'snapshot'::text,
                   ARRAY['public.users', 'other.t', 'public."Mixed Case"'], 'last-write-wins'::text, false,
-                  0::bigint, 0::bigint, 0::bigint, NULL::pg_lsn, NULL::bigint, NULL::timestamptz, NULL::text),
-              'a rule without stats shows its settings and zero counters');
+                  0::bigint, 0::bigint, 0::bigint, NULL::pg_lsn, NULL::bigint, NULL::timestamptz, NULL::text,
+                  0::bigint),
+              'a rule without stats shows its settings and zero counters, conflicts 0 included');
 INSERT INTO mosta.rule_stats (rule, status, snapshot_rows, changes_applied, transactions, confirmed_lsn,
                               retained_bytes, last_applied_at, last_error)
 VALUES ('r1', 'streaming', 1200, 340, 17, '0/16B3748', 4096, '2024-05-01 12:00:00+00', 'transient: retried'),

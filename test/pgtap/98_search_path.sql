@@ -9,7 +9,7 @@
 -- is called with valid arguments: each must succeed and the count stay 0.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(4 + 55);
+SELECT plan(4 + 58);
 
 \ir support/helpers.psql
 
@@ -196,6 +196,13 @@ INSERT INTO calls (fn, sql) VALUES
 	('mosta_remove_ttl(regclass,boolean)', $$SELECT mosta_remove_ttl('events')$$),
 	('mosta_checksum(regclass,text[])', $$SELECT * FROM mosta_checksum('users', ARRAY['id', 'name'])$$),
 	('mosta_sum_by(regclass,text,text[])', $$SELECT * FROM mosta_sum_by('users', 'amount', ARRAY['name'])$$),
+	('mosta._record_conflict(text,text,jsonb)',
+	 $$SELECT mosta._record_conflict('r', 'lite', '{"kind": "update_differs", "incoming_side": "target",
+	   "schema": "public", "table": "users", "key": {"id": 1}, "local": {"id": 1, "name": "a"},
+	   "incoming": {"id": 1, "name": "b"}, "local_time": "2026-12-07T15:00:00Z", "incoming_time": null,
+	   "incoming_lsn": "0/16B3748", "change_index": 0, "decision": "applied"}')$$),
+	('mosta_conflicts(text)', $$SELECT * FROM mosta_conflicts('r')$$),
+	('mosta_purge_conflicts(text,interval)', $$SELECT mosta_purge_conflicts('r')$$),
 	('mosta_remove_rule(text,boolean)', $$SELECT mosta_remove_rule('r')$$),
 	('mosta_remove_replica(text,text,boolean)', $$SELECT mosta_remove_replica('dst', 'mongo')$$);
 

@@ -48,6 +48,19 @@ TEST(MonitorMetrics, Text) {
 	EXPECT_NE(RenderMetrics(state, kT0 + 6).find("mosta_topology_stale 1\n"), std::string::npos);
 }
 
+TEST(MonitorMetrics, RuleConflicts) {
+	// a topology written before conflicts were counted has none: the series is absent, not 0
+	std::string text = RenderMetrics(StateWith(TreeV1(0, 1500, true), kT0), kT0 + 1);
+	EXPECT_EQ(text.find("mosta_rule_conflicts_total{"), std::string::npos) << text;
+	std::string tree = TreeV1(0, 1500, true);
+	const std::string rows = "\"snapshotRows\":100";
+	ASSERT_NE(tree.find(rows), std::string::npos);
+	tree.replace(tree.find(rows), rows.size(), rows + ",\"conflicts\":3");
+	text = RenderMetrics(StateWith(tree, kT0), kT0 + 1);
+	EXPECT_NE(text.find("# TYPE mosta_rule_conflicts_total counter\n"), std::string::npos) << text;
+	EXPECT_NE(text.find("mosta_rule_conflicts_total{rule=\"r1\"} 3\n"), std::string::npos) << text;
+}
+
 TEST(MonitorMetrics, NoTopology) {
 	MonitorState state(StateSettings{});
 	std::string text = RenderMetrics(state, kT0);
