@@ -9,6 +9,7 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@
 #include "app/target_path.hpp"
 #include "app/verify_diff.hpp"
 #include "app/verify_mongo.hpp"
+#include "app/verify_pg.hpp"
 #include "app/verify_read.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -215,8 +217,27 @@ VerifyRule(const Config &config) {
 			}
 			continue;
 		}
+		if (replica.dialect == "postgres") {
+			++verified_targets;
+			std::printf("target %s/%s (postgres %s)\n", replica.project.c_str(), replica.name.c_str(),
+						MaskCredentials(replica.uri).c_str());
+			std::unique_ptr<PgSession> target;
+			try {
+				target = std::make_unique<PgSession>(replica.uri);
+			} catch (const std::exception &error) {
+				std::printf("  cannot read the PostgreSQL target: %s\n", MaskCredentialsInText(error.what()).c_str());
+				mismatch = true;
+				continue;
+			}
+			auto read = [&](const SourceTable &source, const std::set<std::string> &wanted) {
+				return ReadPgTarget(*target, source, wanted);
+			};
+			if (co_await CompareCollections(conn, collections, false, read))
+				mismatch = true;
+			continue;
+		}
 		if (replica.dialect != "sqlite") {
-			std::printf("target %s/%s (%s): not verified (only SQLite and MongoDB targets are)\n",
+			std::printf("target %s/%s (%s): not verified (only SQLite, PostgreSQL and MongoDB targets are)\n",
 						replica.project.c_str(), replica.name.c_str(), replica.dialect.c_str());
 			continue;
 		}
@@ -248,7 +269,7 @@ VerifyRule(const Config &config) {
 	}
 	co_await conn.Exec("ending the comparison", "COMMIT");
 	if (verified_targets == 0)
-		std::printf("rule %s has no SQLite or MongoDB target to verify\n", plan->name.c_str());
+		std::printf("rule %s has no SQLite, PostgreSQL or MongoDB target to verify\n", plan->name.c_str());
 	std::printf("%s\n", mismatch ? "verify: MISMATCH" : "verify: all collections match");
 	std::fflush(stdout);
 	co_return mismatch ? 1 : 0;

@@ -1,8 +1,9 @@
 /*
  * verify.hpp
- *     mosta-sidecar verify RULE: compares each collection of a rule with its SQLite and MongoDB targets by the
- *     canonical checksum of docs/verification.md (mosta_checksum on the source, the same encoding computed here from
- *     the SQLite tables, or from the documents by app/verify_mongo.hpp), prints one line per collection and, for a
+ *     mosta-sidecar verify RULE: compares each collection of a rule with its SQLite, PostgreSQL and MongoDB targets
+ *     by the canonical checksum of docs/verification.md (mosta_checksum on the source, the same encoding computed
+ *     here from the SQLite tables, from a PostgreSQL target's rows by app/verify_pg.hpp, or from the documents by
+ *     app/verify_mongo.hpp), prints one line per collection and, for a
  *     mismatch, the first differing keys.
  */
 #pragma once

@@ -85,7 +85,7 @@ class ConflictTarget {
 		Params params;
 		std::string select;
 		for (const std::string &column : table_.columns)
-			select += QuoteIdentifier(column) + "::text, ";
+			select += QuoteIdentifier(column) + ", "; // the output function's text
 		select += impl_.commit_timestamps ? "pg_xact_commit_timestamp(xmin)::text, " : "NULL::text, ";
 		std::string where = KeyMatch(key, params);
 		select += "(" + Equality(image, params) + ")";

@@ -40,14 +40,10 @@ ValueMessage(const Column &column, std::string_view text, const char *problem) {
 		   shown + "\" to PostgreSQL text: " + problem;
 }
 
-// AppendDouble appends number's shortest round-trip text.
+// AppendDouble appends number as PostgreSQL writes a float8 (shortest round-trip digits).
 void
 AppendDouble(std::string &out, double number) {
-	char buffer[32];
-	auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, number);
-	if (error != std::errc())
-		throw std::runtime_error("cannot format a float");
-	out.append(buffer, end);
+	out += FormatPgFloat8(number);
 }
 
 } // namespace

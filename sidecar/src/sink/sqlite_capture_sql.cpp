@@ -55,13 +55,13 @@ constexpr std::string_view kFloatJson =
 	"WHEN CAST(printf('%.15g', @X) AS REAL) = @X THEN printf('%.15g', @X) "
 	"WHEN CAST(printf('%.16g', @X) AS REAL) = @X THEN printf('%.16g', @X) ELSE printf('%!.17g', @X) END";
 
-// GenericJson reads a value by its storage class.
+// GenericJson reads a value by its storage class (each piece replaced on its own: a name may contain "@X").
 std::string
 GenericJson(std::string_view expr) {
-	return Replace("CASE typeof(@X) WHEN 'null' THEN 'null' WHEN 'integer' THEN CAST(@X AS TEXT) WHEN 'real' THEN (" +
-					   Replace(kFloatJson, expr) +
-					   ") WHEN 'blob' THEN json_quote('\\x' || lower(hex(@X))) ELSE json_quote(@X) END",
-				   expr);
+	return Replace("CASE typeof(@X) WHEN 'null' THEN 'null' WHEN 'integer' THEN CAST(@X AS TEXT) WHEN 'real' THEN (",
+				   expr) +
+		   Replace(kFloatJson, expr) +
+		   Replace(") WHEN 'blob' THEN json_quote('\\x' || lower(hex(@X))) ELSE json_quote(@X) END", expr);
 }
 
 } // namespace

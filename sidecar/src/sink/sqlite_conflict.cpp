@@ -4,7 +4,9 @@
  *     the row operations checked for conflicts (see sqlite_sink.hpp for the semantics, bidir/conflict.hpp for the
  *     kinds and the decision).
  */
-#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "mosta/common/canonical_row.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -109,6 +111,7 @@ SqliteSink::ShapeChanged(const std::string &name, const Change &change, bool cre
 void
 SqliteSink::Recapture(const std::string &name) {
 	shapes_.erase(name);
+	statements_.clear(); // probes and row times read the table's columns and types (a rare event: shape changes)
 	if (capture_)
 		InstallCapture(db_.get(), {name});
 }

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "sink/sqlite_apply_sql.hpp"
+
 namespace mosta::sidecar {
 
 namespace {
@@ -89,7 +91,7 @@ SqliteSink::Name() const noexcept {
 	return name_;
 }
 
-// OpenGroup starts the SQLite transaction of a group.
+// OpenGroup starts the SQLite transaction of a group; a capturing sink raises the guard first thing in it.
 void
 SqliteSink::OpenGroup() {
 	ExecSql(db_.get(), "BEGIN IMMEDIATE");
@@ -118,7 +120,7 @@ SqliteSink::ApplyChange(const Change &change) {
 	SinkCore::ApplyChange(change);
 }
 
-// InsertRow upserts the new row.
+// InsertRow upserts the new row (checked for conflicts on a bidirectional side); notes its row time.
 void
 SqliteSink::InsertRow(const Change &change) {
 	SqliteTable &table = Table(change);
@@ -131,7 +133,7 @@ SqliteSink::InsertRow(const Change &change) {
 		NoteRowTime(table, change.new_row);
 }
 
-// UpdateRow applies an update.
+// UpdateRow applies an update (checked on a bidirectional side); moves and notes the row time.
 void
 SqliteSink::UpdateRow(const Change &change) {
 	SqliteTable &table = Table(change);
@@ -139,14 +141,20 @@ SqliteSink::UpdateRow(const Change &change) {
 		UpdateChecked(table, change);
 		return;
 	}
-	if (row_times_ && change.has_old)
-		ForgetRowTime(table, change.old_row); // the key may move
+	if (!row_times_) {
+		ApplyUpdate(table, change);
+		return;
+	}
+	bool moved = false;
+	if (change.has_old && !table.primary_key.empty())
+		sqlite_sql::KeyValues(table, change, moved);
+	if (moved)
+		ForgetRowTime(table, change.old_row);
 	ApplyUpdate(table, change);
-	if (row_times_)
-		NoteRowTime(table, change.new_row);
+	NoteRowTime(table, change.new_row);
 }
 
-// DeleteRow deletes the row "old" identifies.
+// DeleteRow deletes the row "old" identifies (checked on a bidirectional side) and its row time.
 void
 SqliteSink::DeleteRow(const Change &change) {
 	SqliteTable &table = Table(change);
@@ -183,7 +191,7 @@ SqliteSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
 	RunSql(db_.get(), checkpoint_stmt_.get());
 }
 
-// MakeGroupDurable runs COMMIT (on failure SinkCore rolls back, leaving DurableLsn() as it was).
+// MakeGroupDurable lowers the guard and runs COMMIT (on failure SinkCore rolls back, leaving DurableLsn() as it was).
 void
 SqliteSink::MakeGroupDurable(Lsn pending_lsn) {
 	static_cast<void>(pending_lsn);

@@ -179,7 +179,8 @@ class SqliteSink final : public SinkCore {
 	// triggers when capture is on and something changed.
 	void ShapeChanged(const std::string &name, const Change &change, bool created, bool added);
 
-	// Recapture installs the triggers of table name again (capture_guard) and forgets its cached shape.
+	// Recapture installs the triggers of table name again (capture_guard) and forgets its cached shape and the
+	// cached statements (called from Table before any statement is fetched).
 	void Recapture(const std::string &name);
 
 	// Shape returns table's capture shape (columns and recorded types), cached until it changes.

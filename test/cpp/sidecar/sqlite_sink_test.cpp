@@ -620,6 +620,22 @@ TEST(SqliteSinkConflicts, UpdateMissingAndKeyMoves) {
 	EXPECT_EQ(Query(side.app.get(), "SELECT key FROM _mosta_row_times WHERE tbl = 'public.c'"), (Rows{{"[3]"}}));
 }
 
+TEST(SqliteSinkConflicts, AKeyMoveOverAChangedRowMovesItWhenApplied) {
+	ConflictSide side;
+	side.Apply(0x100, {CChange("insert", CRow(1, "x"), ""), CChange("insert", CRow(2, "x"), "")});
+	side.Local(R"js(UPDATE "public.c" SET a = 'local')js");
+	side.answer = Resolution::KeepLocal;
+	side.Apply(0x200, {CChange("update", CRow(10, "x"), CRow(1, "x"))});
+	side.answer = Resolution::ApplyIncoming;
+	side.Apply(0x300, {CChange("update", CRow(20, "x"), CRow(2, "x"))});
+	EXPECT_EQ(side.Stored(), (Rows{{"1", "local"}, {"20", "x"}}));
+	ASSERT_EQ(side.records.size(), 2U);
+	EXPECT_EQ(side.records[1].kind, ConflictKind::UpdateDiffers);
+	EXPECT_EQ(side.records[1].key_json, R"js({"id":2})js") << "the key the row was found by: the old one";
+	EXPECT_EQ(Query(side.app.get(), "SELECT key FROM _mosta_row_times WHERE tbl = 'public.c' ORDER BY key"),
+			  (Rows{{"[1]"}, {"[20]"}}));
+}
+
 TEST(SqliteSinkConflicts, DeleteDiffersAndDeletesOfMissingRows) {
 	ConflictSide side;
 	side.Apply(0x100, {CChange("insert", CRow(1, "x"), ""), CChange("insert", CRow(2, "x"), ""),
