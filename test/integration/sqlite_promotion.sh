@@ -19,7 +19,10 @@
 #     and mosta_conflicts('r1') records it, the activity rows (sqlite_promotion, switch_back with 4 captured
 #     changes) exist, the topology names the PostgreSQL master again, the file has no promotion and no trigger,
 #     verify r1 exits 0 (the file equal to PostgreSQL), and cdc goes on: a new PostgreSQL row reaches the file and
-#     is not captured back.
+#     is not captured back;
+#   - a second episode with the daemon running through it (PostgreSQL stopped under it): it restarts the rule for
+#     the promotion once PostgreSQL is back and drains the file, switch-back counts the episode's one change, and
+#     the daemon restarts the rule as plain cdc after the switch-back.
 # Every server and process it starts is stopped on exit (trap). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR),
 # default build/sidecar/mosta-sidecar. Prints "sqlite_promotion: N passed, N failed"; exits non-zero on failure.
 # mosta-test: own cluster (it stops and starts its server)
@@ -273,6 +276,37 @@ if poll_until 60 lite_has 300 && [ "$(lite_sql "SELECT count(*) FROM _mosta_chan
 	ok "cdc goes on: a new PostgreSQL row reaches the file and is not captured back"
 else
 	not_ok "cdc after the switch-back"
+fi
+
+# --- a second episode, the daemon running through it: it takes the promotion and the switch-back by itself
+if poll_until 60 lite_caught_up; then ok "lite caught up again"; else not_ok "lite caught up again"; fi
+stop_server || fail_setup "pg_ctl stop (second episode)"
+promote app lite --tree "$tree" --source "$uri"
+[ "$status" -eq 0 ] || not_ok "the second promote exits 0 (status $status)"
+lite_sql "INSERT INTO \"public.items\" (id, name, qty) VALUES (400, 'second episode', 400)" >/dev/null ||
+	not_ok "a write on lite in the second episode"
+start_server || fail_setup "pg_ctl start (second episode)"
+pg_has_400() { [ "$(scalar "SELECT count(*) FROM items WHERE id = 400")" = 1 ]; }
+if poll_until 60 pg_has_400 && grep -q "rule r1: a SQLite target was promoted or switched back, restarting" "$work/log.daemon"; then
+	ok "the daemon that ran through the outage restarts the rule for the promotion and drains the file"
+else
+	not_ok "the daemon that ran through the outage drains the file ($(tail -3 "$work/log.daemon"))"
+fi
+"$BINARY" switch-back app --source "$uri" --tree "$tree" --timeout 60s >"$work/back.out" 2>"$work/back.err"
+status=$?
+sed 's/^/    /' "$work/back.out" "$work/back.err"
+captured=$(scalar "SELECT detail->>'captured_changes' FROM mosta.activity WHERE action = 'switch_back' ORDER BY id DESC LIMIT 1")
+if [ "$status" -eq 0 ] && [ "$captured" = 1 ]; then
+	ok "the second switch-back exits 0, its episode counting its one captured change"
+else
+	not_ok "the second switch-back (status $status, captured $captured)"
+fi
+restarts() { [ "$(grep -c "rule r1: a SQLite target was promoted or switched back, restarting" "$work/log.daemon")" -ge 2 ]; }
+psql_db -c "INSERT INTO items VALUES (500, 'after the second', 500)" || not_ok "a write after the second switch-back"
+if poll_until 60 restarts && poll_until 60 lite_has 500 && poll_until 60 verified; then
+	ok "the daemon restarts the rule as plain cdc after the switch-back; the file equals PostgreSQL"
+else
+	not_ok "the daemon after the second switch-back"
 fi
 stop_daemon "the daemon stops cleanly"
 

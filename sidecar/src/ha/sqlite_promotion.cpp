@@ -509,9 +509,9 @@ Promote::Execute() {
 	std::printf(
 		"next:\n"
 		"  1. point the application's writes at %s (every connection's writes there are captured)\n"
-		"  2. when PostgreSQL is back, start the daemon (restart it if it ran through the promotion: mosta-sidecar "
-		"--source DSN%s): it applies the captured writes with the policy of rule %s (%s) and PostgreSQL's own to "
-		"the file\n"
+		"  2. when PostgreSQL is back, run the daemon (mosta-sidecar --source DSN%s; a running one takes the "
+		"promotion at its next catalog poll): it applies the captured writes with the policy of rule %s (%s) and "
+		"PostgreSQL's own to the file\n"
 		"  3. stop the writes to the file, then: mosta-sidecar switch-back %s --source DSN%s\n",
 		plan.file.c_str(), config_.tree_path.empty() ? "" : (" --tree " + config_.tree_path).c_str(),
 		plan.feed.rule.empty() ? "?" : plan.feed.rule.c_str(),
@@ -805,8 +805,8 @@ SwitchBack::Execute() {
 			stderr,
 			"mosta-sidecar: switch-back not done: not drained within %lld s: %s\n"
 			"HINT: the daemon applies the captured writes (mosta-sidecar --source DSN, with the data "
-			"directory of the file), started after the promotion (a daemon that ran through it must be restarted); is "
-			"rule %s's target in error (mosta_rule_targets)? "
+			"directory of the file; it takes a promotion at its next catalog poll); is rule %s's target in error "
+			"(mosta_rule_targets)? "
 			"Nothing was removed: %s stays the write target (state switching-back); run switch-back again.\n",
 			static_cast<long long>(config_.switchover_timeout.count() / 1000), drain.Describe().c_str(),
 			episode.rule.c_str(), episode.row.replica.c_str());

@@ -15,8 +15,9 @@
  *     file so that the replica is the project's master and write target (OverlayPromotion).
  *
  *     While the row exists the daemon treats the (cdc rule, replica) pair as bidirectional with the rule's
- *     conflict_resolution (SqliteTargetIsPromoted, app/bidir_*): the captured writes go to PostgreSQL under the
- *     reverse replication origin, PostgreSQL's own changes come to the file in conflict mode. Its topology file
+ *     conflict_resolution (SqliteTargetIsPromoted, app/bidir_*; a promotion or a switch-back made while the rule
+ *     runs restarts it at the next catalog poll: PromotedTargets in app/run.cpp): the captured writes go to PostgreSQL
+ * under the reverse replication origin, PostgreSQL's own changes come to the file in conflict mode. Its topology file
  *     keeps saying who the write target is: WriteTopologyTree passes mosta_topology() through OverlayPromotions.
  *
  *     switch-back does not apply anything itself: the daemon is the one writer of the reverse origin, and two
