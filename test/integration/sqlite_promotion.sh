@@ -10,7 +10,8 @@
 #   - once the tree shows lite caught up (status up, lag 0, the file's checkpoint), the daemon is killed and
 #     PostgreSQL stopped (pg_ctl stop: pg-cluster stop would remove the cluster): promote exits 0, its gate allows
 #     it, the file holds the promotion row and capture triggers, the topology file says lite is the master and
-#     write target and the former master a down slave;
+#     write target and the former master a down slave, and mosta-monitor (on that file alone) answers /master for
+#     lite, not the former master, and routes to lite;
 #   - writes into the file by another connection (python3's sqlite3): an insert, an update and a delete of rows
 #     PostgreSQL has, and an update of a row that PostgreSQL also updates once it is back (split brain), with a
 #     PostgreSQL-only insert; the daemon started again: its topology file still names lite the write target;
@@ -36,6 +37,10 @@ require_cluster MOSTA_CLUSTER_DIR
 require_sidecar
 BINARY=$(realpath "$BINARY")
 python3 -c 'import sqlite3, json' 2>/dev/null || fail_setup "python3 with sqlite3 and json is needed"
+MONITOR=${MOSTA_MONITOR_BIN:-build/monitor/mosta-monitor}
+[ -x "$MONITOR" ] || fail_setup "$MONITOR not found: build it with cmake -S . -B build && cmake --build build -j2"
+command -v curl >/dev/null || fail_setup "curl is not installed (scripts/install-deps)"
+monitor=
 
 as_server_user() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -51,6 +56,7 @@ stop_server() { as_server_user "$bindir/pg_ctl" stop -D "$pg_data" -m fast -w -t
 start_server() { as_server_user "$bindir/pg_ctl" start -D "$pg_data" -l "$MOSTA_CLUSTER_DIR/postgres.log" -w -t 60 >/dev/null; }
 # the cluster must run again for tap_cleanup's dropdb and for scripts/pg-cluster's own stop
 cleanup_extra() {
+	[ -n "$monitor" ] && kill "$monitor" 2>/dev/null && wait "$monitor" 2>/dev/null
 	server_up || start_server
 	return 0
 }
@@ -192,6 +198,22 @@ if [ "$(role_of lite) $(role_of master) $(tree_value projects.app.writeTarget pr
 else
 	not_ok "the topology file after promote ($(role_of lite) $(role_of master) $(tree_value projects.app.writeTarget))"
 fi
+
+# the monitor, on the topology file alone: lite is the project's master
+"$MONITOR" --port 0 --tree "$tree" --poll-interval 200ms --stale-after 60s 2>"$work/log.monitor" &
+monitor=$!
+listening() { grep -qs 'listening on http://' "$work/log.monitor"; }
+poll_until 20 listening || fail_setup "mosta-monitor did not start: $(cat "$work/log.monitor")"
+base=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$work/log.monitor" | head -1)
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$base$1"; }
+if [ "$(http_code '/master?project=app&replica=lite') $(http_code '/master?project=app&replica=master')" = "200 503" ] &&
+	curl -s "$base/route?project=app" | grep -q '"replica":"lite"'; then
+	ok "mosta-monitor on the topology file: /master names lite, not the former master; /route sends to lite"
+else
+	not_ok "mosta-monitor during the episode ($(http_code '/master?project=app&replica=lite') $(http_code '/master?project=app&replica=master'))"
+fi
+kill "$monitor" && wait "$monitor" 2>/dev/null
+monitor=
 
 # --- writes on the promoted replica, by another connection
 lite_sql "INSERT INTO \"public.items\" (id, name, qty) VALUES (100, 'from lite', 100)" >/dev/null &&
