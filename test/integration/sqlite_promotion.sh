@@ -23,7 +23,8 @@
 #     is not captured back;
 #   - a second episode with the daemon running through it (PostgreSQL stopped under it): it restarts the rule for
 #     the promotion once PostgreSQL is back and drains the file, switch-back counts the episode's one change, and
-#     the daemon restarts the rule as plain cdc after the switch-back.
+#     the daemon restarts the rule as plain cdc after the switch-back; a switch-back interrupted before its
+#     activity rows (its record left in the file) is finished by running it again.
 # Every server and process it starts is stopped on exit (trap). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR),
 # default build/sidecar/mosta-sidecar. Prints "sqlite_promotion: N passed, N failed"; exits non-zero on failure.
 # mosta-test: own cluster (it stops and starts its server)
@@ -329,6 +330,21 @@ if poll_until 60 restarts && poll_until 60 lite_has 500 && poll_until 60 verifie
 	ok "the daemon restarts the rule as plain cdc after the switch-back; the file equals PostgreSQL"
 else
 	not_ok "the daemon after the second switch-back"
+fi
+# a switch-back that removed the promotion but stopped before its activity rows (the episode's record left in
+# the file): run again, it writes them
+seq=$(lite_sql "SELECT seq FROM sqlite_sequence WHERE name = '_mosta_changes'")
+lite_sql "INSERT INTO _mosta_promotion_episode VALUES ('app', 'lite', '2026-12-07T00:00:00.000Z', $seq, 'master', '{}')" >/dev/null ||
+	not_ok "the record of an unfinished switch-back"
+"$BINARY" switch-back app --source "$uri" --timeout 10s >"$work/back.out" 2>"$work/back.err"
+status=$?
+sed 's/^/    /' "$work/back.out" "$work/back.err"
+backs=$(scalar "SELECT count(*) FROM mosta.activity WHERE action = 'switch_back'")
+if [ "$status" -eq 0 ] && grep -q "an earlier switch-back removed the promotion" "$work/back.out" && [ "$backs" = 3 ] &&
+	[ "$(lite_sql "SELECT count(*) FROM _mosta_promotion_episode")" = 0 ]; then
+	ok "switch-back finishes an earlier one that stopped before its activity rows"
+else
+	not_ok "switch-back finishes an earlier one (status $status, $backs switch_back rows)"
 fi
 stop_daemon "the daemon stops cleanly"
 

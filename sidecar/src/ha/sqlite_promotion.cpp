@@ -48,8 +48,8 @@ constexpr std::chrono::milliseconds kPollInterval{200};
 constexpr const char *kPromotionDdl =
 	"CREATE TABLE IF NOT EXISTS _mosta_promotion (project TEXT PRIMARY KEY, replica TEXT NOT NULL, "
 	"state TEXT NOT NULL CHECK (state IN ('master', 'switching-back')), promoted_at TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS _mosta_promotion_episode (project TEXT PRIMARY KEY, first_seq INTEGER NOT NULL, "
-	"former_master TEXT, detail TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS _mosta_promotion_episode (project TEXT PRIMARY KEY, replica TEXT NOT NULL, "
+	"promoted_at TEXT NOT NULL, first_seq INTEGER NOT NULL, former_master TEXT, detail TEXT NOT NULL);";
 
 // Refused is a refusal before anything changed: exit 1 with its message (and hint).
 class Refused : public std::runtime_error {
@@ -478,8 +478,9 @@ Promote::Execute() {
 		RunSql(file, row.get());
 		const std::int64_t first_seq = LastCapturedSeq(file);
 		SqliteStmtHandle episode =
-			PrepareSql(file, "INSERT INTO _mosta_promotion_episode (project, first_seq, former_master, detail) "
-							 "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (project) DO NOTHING");
+			PrepareSql(file, "INSERT INTO _mosta_promotion_episode (project, replica, promoted_at, first_seq, "
+							 "former_master, detail) SELECT project, replica, promoted_at, ?2, ?3, ?4 FROM "
+							 "_mosta_promotion WHERE project = ?1 ON CONFLICT (project) DO NOTHING");
 		BindText(file, episode.get(), 1, project);
 		BindInt64(file, episode.get(), 2, first_seq);
 		BindText(file, episode.get(), 3, plan.master != nullptr ? plan.master->name : std::string());
@@ -523,6 +524,27 @@ Promote::Execute() {
 
 // ------------------------------------------------------------------------------------------------------------
 // switch-back
+
+// kRemoved is the state of an episode whose promotion row a switch-back removed before it could write the
+// activity rows (the episode's record is still in the file).
+constexpr const char *kRemoved = "removed";
+
+// EpisodeRow returns project's promotion in db: its _mosta_promotion row, else (state kRemoved) the episode's
+// record left by a switch-back that did not finish.
+std::optional<PromotionRow>
+EpisodeRow(sqlite3 *db, const std::string &project) {
+	for (const PromotionRow &row : ReadPromotions(db))
+		if (row.project == project)
+			return row;
+	if (!TableExists(db, "_mosta_promotion_episode"))
+		return std::nullopt;
+	SqliteStmtHandle stmt =
+		PrepareSql(db, "SELECT replica, promoted_at FROM _mosta_promotion_episode WHERE project = ?1");
+	BindText(db, stmt.get(), 1, project);
+	if (!StepSql(db, stmt.get()))
+		return std::nullopt;
+	return PromotionRow{project, ColumnText(stmt.get(), 0), kRemoved, ColumnText(stmt.get(), 1)};
+}
 
 // The promotion switch-back ends, as found.
 struct Episode {
@@ -614,9 +636,8 @@ SwitchBack::FindStep(PgConnection &conn, Episode &episode) {
 		std::error_code error;
 		episode.file = std::filesystem::absolute(config_.sqlite_file, error).lexically_normal().string();
 		episode.db = OpenExisting(episode.file);
-		for (const PromotionRow &row : ReadPromotions(episode.db.get()))
-			if (row.project == project)
-				episode.row = row;
+		if (std::optional<PromotionRow> row = EpisodeRow(episode.db.get(), project))
+			episode.row = *row;
 		looked.push_back(episode.file);
 	} else {
 		const std::string sql =
@@ -638,13 +659,11 @@ SwitchBack::FindStep(PgConnection &conn, Episode &episode) {
 			if (!std::filesystem::is_regular_file(path, error))
 				continue;
 			SqliteHandle db = OpenExisting(path);
-			for (const PromotionRow &row : ReadPromotions(db.get()))
-				if (row.project == project && row.replica == info.name) {
-					episode.row = row;
-					episode.file = path;
-					episode.db = std::move(db);
-					break;
-				}
+			if (std::optional<PromotionRow> row = EpisodeRow(db.get(), project); row && row->replica == info.name) {
+				episode.row = *row;
+				episode.file = path;
+				episode.db = std::move(db);
+			}
 		}
 	}
 	if (episode.row.project.empty()) {
@@ -792,7 +811,10 @@ SwitchBack::Execute() {
 	Episode episode;
 	co_await FindStep(conn, episode);
 	co_await RuleStep(conn, episode);
-	if (episode.row.state != "switching-back") {
+	const bool removed = episode.row.state == kRemoved;
+	if (removed)
+		step_("an earlier switch-back removed the promotion and stopped before its activity rows: writing them");
+	else if (episode.row.state != "switching-back") {
 		SqliteStmtHandle state = PrepareSql(episode.db.get(), "UPDATE _mosta_promotion SET state = 'switching-back' "
 															  "WHERE project = ?1");
 		BindText(episode.db.get(), state.get(), 1, project);
@@ -800,7 +822,9 @@ SwitchBack::Execute() {
 		step_("state switching-back: the file must take no more writes; the daemon keeps draining");
 	}
 	DrainState drain;
-	if (!co_await WaitDrained(conn, episode, drain)) {
+	if (removed) {
+		drain = co_await ReadDrain(conn, episode);
+	} else if (!co_await WaitDrained(conn, episode, drain)) {
 		std::fprintf(
 			stderr,
 			"mosta-sidecar: switch-back not done: not drained within %lld s: %s\n"
@@ -813,7 +837,8 @@ SwitchBack::Execute() {
 		co_return 1;
 	}
 	const std::int64_t captured = drain.last_seq - episode.first_seq;
-	step_("drained: " + drain.Describe() + "; triggers and promotion removed from the file");
+	if (!removed)
+		step_("drained: " + drain.Describe() + "; triggers and promotion removed from the file");
 	const std::int64_t purged = PurgeCaptured(episode.db.get(), drain.last_seq);
 	const std::string conflicts = co_await ConflictsJson(conn, episode);
 	const std::string promote_detail = episode.promote_detail.empty() ? std::string("{}") : episode.promote_detail;

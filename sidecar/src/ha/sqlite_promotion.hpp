@@ -29,11 +29,12 @@
  *     episode's counts and conflicts) and the topology file. Timing out changes nothing but the row's state.
  *
  *     The episode's record, beside the contract's _mosta_promotion:
- *       _mosta_promotion_episode(project TEXT PRIMARY KEY, first_seq INTEGER NOT NULL, former_master TEXT,
- *                                detail TEXT NOT NULL)
+ *       _mosta_promotion_episode(project TEXT PRIMARY KEY, replica TEXT NOT NULL, promoted_at TEXT NOT NULL,
+ *                                first_seq INTEGER NOT NULL, former_master TEXT, detail TEXT NOT NULL)
  *     first_seq is the capture sequence when the promotion began (the episode's changes are those after it),
- *     detail the JSON promote prints (gate, observation, checkpoint, probe), which switch-back logs in PostgreSQL
- *     since promote could not.
+ *     detail the JSON of what promote decided (gate, observation, checkpoint, probe), which switch-back logs in
+ *     PostgreSQL since promote could not. switch-back deletes it last: a record without a promotion row is a
+ *     switch-back that stopped before its activity rows, which the next switch-back writes.
  *
  *     The topology file is read and edited with SQLite's JSON functions (an in-memory database): simdjson, the
  *     sidecar's reader, cannot edit a document, and SQLite is linked anyway. A rewritten file is compact JSON.
