@@ -24,7 +24,9 @@
 #   - a second episode with the daemon running through it (PostgreSQL stopped under it): it restarts the rule for
 #     the promotion once PostgreSQL is back and drains the file, switch-back counts the episode's one change, and
 #     the daemon restarts the rule as plain cdc after the switch-back; a switch-back interrupted before its
-#     activity rows (its record left in the file) is finished by running it again.
+#     activity rows (its record left in the file) is finished by running it again;
+#   - a third episode forced with PostgreSQL up (promote --force warns; the running daemon drains the file; the
+#     activity row says force).
 # Every server and process it starts is stopped on exit (trap). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR),
 # default build/sidecar/mosta-sidecar. Prints "sqlite_promotion: N passed, N failed"; exits non-zero on failure.
 # mosta-test: own cluster (it stops and starts its server)
@@ -194,7 +196,7 @@ if [ "$(promotion_rows)" = "app|lite|master" ] && [ "$(trigger_count)" -ge 3 ]; 
 else
 	not_ok "the file holds the promotion row and the capture triggers ('$(promotion_rows)', $(trigger_count) triggers)"
 fi
-if [ "$(role_of lite) $(role_of master) $(tree_value projects.app.writeTarget projects.app.replicas.master.status.status | paste -sd ' ')" = "master slave lite down" ]; then
+if [ "$(role_of lite) $(role_of master) $(tree_value projects.app.writeTarget projects.app.replicas.master.status.status generatedBy | paste -sd ' ')" = "master slave lite down mosta-sidecar promote" ]; then
 	ok "the topology file names lite the master and write target, the former master a down slave"
 else
 	not_ok "the topology file after promote ($(role_of lite) $(role_of master) $(tree_value projects.app.writeTarget))"
@@ -331,6 +333,27 @@ if poll_until 60 restarts && poll_until 60 lite_has 500 && poll_until 60 verifie
 else
 	not_ok "the daemon after the second switch-back"
 fi
+# --- a third episode forced while PostgreSQL runs (split brain by choice): promote --force, the daemon drains
+promote app lite --tree "$tree" --source "$uri" --force
+lite_sql "INSERT INTO \"public.items\" (id, name, qty) VALUES (600, 'forced episode', 600)" >/dev/null ||
+	not_ok "a write on lite in the forced episode"
+pg_has_600() { [ "$(scalar "SELECT count(*) FROM items WHERE id = 600")" = 1 ]; }
+if [ "$status" -eq 0 ] && grep -q "WARNING: the master master is up: it accepts connections and is not in recovery; promoting anyway (--force)" "$work/promote.out" &&
+	poll_until 60 pg_has_600; then
+	ok "promote --force with the master up warns, and the running daemon drains the file"
+else
+	not_ok "promote --force with the master up (status $status)"
+fi
+"$BINARY" switch-back app --source "$uri" --timeout 60s >"$work/back.out" 2>"$work/back.err"
+status=$?
+sed 's/^/    /' "$work/back.out" "$work/back.err"
+forced=$(scalar "SELECT detail->'promote'->>'force' FROM mosta.activity WHERE action = 'sqlite_promotion' ORDER BY id DESC LIMIT 1")
+if [ "$status" -eq 0 ] && [ "$forced" = true ]; then
+	ok "the forced episode's switch-back exits 0, its activity row saying force"
+else
+	not_ok "the forced episode's switch-back (status $status, force $forced)"
+fi
+
 # a switch-back that removed the promotion but stopped before its activity rows (the episode's record left in
 # the file): run again, it writes them
 seq=$(lite_sql "SELECT seq FROM sqlite_sequence WHERE name = '_mosta_changes'")
@@ -340,7 +363,7 @@ lite_sql "INSERT INTO _mosta_promotion_episode VALUES ('app', 'lite', '2026-12-0
 status=$?
 sed 's/^/    /' "$work/back.out" "$work/back.err"
 backs=$(scalar "SELECT count(*) FROM mosta.activity WHERE action = 'switch_back'")
-if [ "$status" -eq 0 ] && grep -q "an earlier switch-back removed the promotion" "$work/back.out" && [ "$backs" = 3 ] &&
+if [ "$status" -eq 0 ] && grep -q "an earlier switch-back removed the promotion" "$work/back.out" && [ "$backs" = 4 ] &&
 	[ "$(lite_sql "SELECT count(*) FROM _mosta_promotion_episode")" = 0 ]; then
 	ok "switch-back finishes an earlier one that stopped before its activity rows"
 else

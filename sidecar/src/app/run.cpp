@@ -337,8 +337,11 @@ Reconcile(State &state, PgConnection &conn) {
 		// a promotion or a switch-back of a SQLite target too (PromotedTargets)
 		bool promotion_changed =
 			wanted != desired.end() && PromotedTargets(*wanted->second, state.config.data_dir) != task->promoted;
+		// a task stopped for a change is started again even when the change was undone meanwhile (a switch-back
+		// then a new promotion before it ended)
+		bool stopped = task->stop;
 		if (task->running || (wanted != desired.end() && !rule_changed && !targets_changed && !retry &&
-							  !policy_changed && !promotion_changed)) {
+							  !policy_changed && !promotion_changed && !stopped)) {
 			++it;
 			continue;
 		}
