@@ -334,6 +334,7 @@ else
 	not_ok "the daemon after the second switch-back"
 fi
 # --- a third episode forced while PostgreSQL runs (split brain by choice): promote --force, the daemon drains
+poll_until 60 lite_caught_up || not_ok "lite caught up before the forced episode"
 promote app lite --tree "$tree" --source "$uri" --force
 lite_sql "INSERT INTO \"public.items\" (id, name, qty) VALUES (600, 'forced episode', 600)" >/dev/null ||
 	not_ok "a write on lite in the forced episode"
