@@ -358,6 +358,24 @@ TEST(SqliteCapture, TriggersFollowTheTablesShape) {
 	EXPECT_EQ(Query(app.get(), "SELECT count(*) FROM \"public.t\""), (Rows{{"0"}}));
 }
 
+TEST(SqliteCapture, ARetypedColumnIsReadByItsNewType) {
+	TempDb file;
+	SqliteSink sink(CaptureOptions(file.Path()));
+	Transaction(sink, 0x100, {kInsertT});
+	Transaction(
+		sink, 0x200,
+		{DdlAlter(R"([{"name":"id","type":"integer","nullable":false},{"name":"a","type":"text","nullable":true},)"
+				  R"({"name":"flag","type":"integer","nullable":true}])")});
+	SqliteHandle app = Writer(file.Path());
+	ExecSql(app.get(), R"(UPDATE "public.t" SET flag = 5 WHERE id = 1)");
+	std::vector<CapturedChange> changes = ReadCaptured(app.get(), 0, 10);
+	ASSERT_EQ(changes.size(), 1U);
+	ParsedChange update = ParseChange(changes[0].document);
+	EXPECT_EQ(update->TypeOf("flag"), "integer");
+	EXPECT_EQ(FindValue(update->old_row, "flag"), Value{std::int64_t{1}}) << "no longer read as a boolean";
+	EXPECT_EQ(FindValue(update->new_row, "flag"), Value{std::int64_t{5}});
+}
+
 TEST(SqliteCapture, InstallCaptureOnAFileWithoutRecordedTypesReadsDeclaredTypes) {
 	SqliteHandle db = OpenSqlite(":memory:");
 	ExecSql(db.get(), R"(CREATE TABLE "s.t" (id INTEGER PRIMARY KEY, r REAL, b BLOB, x TEXT, u))");
