@@ -77,6 +77,16 @@
 # is assumed, so it measures one slot per target and one slot per rule alike.
 # The SQLite file of e2e_three is checked against the source too.
 #
+# PostgreSQL target (the issue-15 goal: PG -> PG through the sidecar at least
+# as fast as native logical replication on the same WAL): a rule e2e_pg from
+# the same table into a postgres replica (project bench_pg), the database
+# bench_pg on the SUBSCRIBER cluster (fsync = on, the same durability as the
+# subscription), where the sink creates the table from the initial copy's
+# shape. Its own slot and initial copy; in each round, after the native and
+# SQLite consumers, timed like them ("mosta-sidecar --once", the other rules
+# disabled) and checked (count, sum(n)) against the source. Printed with its
+# ratio native / it (target: at least 1).
+#
 # Peak RSS: for each size of BENCH_RSS_ROWS (default 250,000 and 1,000,000),
 # one transaction inserting that many rows, then "mosta-sidecar --once" under
 # /usr/bin/time -v ("Maximum resident set size"); also its peak during the
@@ -84,13 +94,15 @@
 # independent of the transaction's size.
 #
 # Targets printed with each figure (issue 11): catch-up into SQLite at least
-# 2.5x native, the Mongo target at least 1.5x native, walsender CPU of three
+# 2.5x native, the PostgreSQL target at least 1x native (issue 15), the Mongo
+# target at least 1.5x native, walsender CPU of three
 # targets at most 1.2x that of one, peak RSS under 50 MB.
 #
 # Settings: BENCH_SCALE (default 1), BENCH_RUNS (default 3), BENCH_RSS_ROWS
 # (default "250000 1000000"), MOSTA_SIDECAR (default the Release build
 # build/release/sidecar/mosta-sidecar, which bench/run-all builds),
-# BENCH_MONGO (default 1; 0 leaves the Mongo target out), BENCH_THREE
+# BENCH_MONGO (default 1; 0 leaves the Mongo target out), BENCH_PG (default
+# 1; 0 leaves the PostgreSQL target out), BENCH_THREE
 # (default 1; 0 leaves the three-target rule out), MOSTA_TEST_MONGOD
 # (default build/release/test/support/mosta-test-mongod, which bench/run-all
 # builds too). The default run takes about 4 minutes on 2 cores.
@@ -103,6 +115,7 @@ rss_sizes=${BENCH_RSS_ROWS:-250000 1000000}
 sidecar=${MOSTA_SIDECAR:-build/release/sidecar/mosta-sidecar}
 mongo=${BENCH_MONGO:-1}
 three=${BENCH_THREE:-1}
+pg_target=${BENCH_PG:-1}
 test_mongod=${MOSTA_TEST_MONGOD:-build/release/test/support/mosta-test-mongod}
 per_txn=$(awk -v s="$scale" 'BEGIN { n = int(10000 * s + 0.5); print (n < 1 ? 1 : n) }')
 inserts=$((100 * per_txn))
@@ -189,6 +202,15 @@ SQL
 fi
 rules="e2e"
 [ "$mongo" = 1 ] && rules="$rules e2e_mongo"
+if [ "$pg_target" = 1 ]; then
+	sub -d postgres -c "CREATE DATABASE bench_pg"
+	pub -v uri="host=127.0.0.1 port=$sub_port user=postgres dbname=bench_pg" >/dev/null <<SQL
+SELECT mosta_add_replica('bench_pg', 'pg', 'master', 'postgres', :'uri');
+SET client_min_messages = warning;
+SELECT mosta_add_rule('e2e_pg', 'bench', 'bench_pg', 'cdc', ARRAY['bench_rows'], enabled => false);
+SQL
+	rules="$rules e2e_pg"
+fi
 if [ "$three" = 1 ]; then
 	mkdir "$work/archive3"
 	pub -v lite="$lite3" -v dump="$work/three.sql" -v archive="$work/archive3" >/dev/null <<SQL
@@ -297,6 +319,14 @@ if [ "$mongo" = 1 ]; then
 	[ -n "$(pub -At -c "SELECT slot FROM mosta_rule_targets('e2e_mongo')")" ] ||
 		die "the Mongo target's slot is not in mosta_rule_targets('e2e_mongo')"
 fi
+if [ "$pg_target" = 1 ]; then
+	# the PostgreSQL target's own slot and initial copy (of the empty table: the sink creates it)
+	only_rule e2e_pg
+	run_sidecar pg_copy >/dev/null
+	only_rule e2e
+	[ -n "$(pub -At -c "SELECT slot FROM mosta_rule_targets('e2e_pg')")" ] ||
+		die "the PostgreSQL target's slot is not in mosta_rule_targets('e2e_pg')"
+fi
 if [ "$three" = 1 ]; then
 	# the three targets' own slot(s) and initial copies (of the empty table)
 	only_rule e2e_three
@@ -391,6 +421,14 @@ print("%d %d" % db.execute("SELECT count(*), coalesce(sum(n), 0) FROM \"public.b
 	[ "$rows" = "$source" ] || die "$1: the SQLite target of e2e_three holds '$rows' (rows, sum(n)), the source '$source'"
 }
 
+# check_pg LABEL: the PostgreSQL target (database bench_pg on the subscriber) holds the publisher's rows.
+check_pg() {
+	local source rows
+	source=$(pub -c "SELECT count(*) || ' ' || coalesce(sum(n), 0) FROM bench_rows")
+	rows=$(sub -d bench_pg -c "SELECT count(*) || ' ' || coalesce(sum(n), 0) FROM bench_rows")
+	[ "$rows" = "$source" ] || die "$1: the PostgreSQL target holds '$rows' (rows, sum(n)), the source '$source'"
+}
+
 # check_mongo LABEL: the Mongo target holds the publisher's rows (document count, sum(n)), read with pymongo.
 check_mongo() {
 	local source mongo_rows
@@ -438,6 +476,18 @@ for ((run = 0; run < runs; run++)); do
 		three_note=$(printf ', 3 targets %.2f s (walsender CPU %s s, 1 target %s s)' \
 			"$(awk -v n="$ns" 'BEGIN { print n / 1e9 }')" "$ws_cpu" "$(tail -1 "$work/ws_one" | cut -d' ' -f1)")
 	fi
+	pg_note=""
+	if [ "$pg_target" = 1 ]; then
+		only_rule e2e_pg
+		out=$(run_sidecar "pg$run")
+		only_rule e2e
+		read -r ns rss cpu _ <<<"$out"
+		echo "$ns" >>"$work/pg"
+		echo "$cpu" >>"$work/pg_cpu"
+		echo "$rss" >>"$work/pg_rss"
+		check_pg "round $((run + 1))"
+		pg_note=$(printf ', PostgreSQL target %.2f s' "$(awk -v n="$ns" 'BEGIN { print n / 1e9 }')")
+	fi
 	mongo_note=""
 	if [ "$mongo" = 1 ]; then
 		only_rule e2e_mongo
@@ -454,9 +504,9 @@ for ((run = 0; run < runs; run++)); do
 		check_mongo "round $((run + 1))"
 		mongo_note=$(printf ', Mongo (test server) %.2f s' "$(awk -v n="$ns" 'BEGIN { print n / 1e9 }')")
 	fi
-	printf 'round %d: native %.2f s, sidecar %.2f s (%s first)%s%s\n' $((run + 1)) \
+	printf 'round %d: native %.2f s, sidecar %.2f s (%s first)%s%s%s\n' $((run + 1)) \
 		"$(tail -1 "$work/native" | awk '{ print $1 / 1e9 }')" "$(tail -1 "$work/sidecar" | awk '{ print $1 / 1e9 }')" \
-		"${order%% *}" "$three_note" "$mongo_note" >&2
+		"${order%% *}" "$three_note" "$pg_note" "$mongo_note" >&2
 done
 mongod_hwm="" mongod_docs=""
 if [ "$mongo" = 1 ]; then
@@ -516,6 +566,15 @@ if [ "$three" = 1 ]; then
 		"$ws_three" "$(median_col "$work/ws_three" 2)" "$(median "$work/three")"
 	printf 'walsender CPU, 3 targets / 1 target: %sx (target <= 1.2)\n' \
 		"$(awk -v a="$ws_three" -v b="$ws_one" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }')"
+fi
+if [ "$pg_target" = 1 ]; then
+	pg_s=$(median "$work/pg")
+	echo "PostgreSQL target (database bench_pg on the subscriber cluster, fsync = on); checked equal to the source:"
+	printf '%-52s %8.2f %10.0f\n' "mosta-sidecar --once (mostajs) -> PostgreSQL" "$pg_s" \
+		"$(awk -v c="$changes" -v s="$pg_s" 'BEGIN { print c / s }')"
+	printf '%-52s %8.2f\n' "  (CPU time of mosta-sidecar, user + system)" "$(median_plain "$work/pg_cpu")"
+	printf 'ratio PostgreSQL target / native: %s (target: at least 1); mosta-sidecar peak RSS %s MB\n' \
+		"$(awk -v n="$native_s" -v s="$pg_s" 'BEGIN { printf "%.2f", n / s }')" "$(mb "$(sort -n "$work/pg_rss" | tail -1)")"
 fi
 if [ "$mongo" = 1 ]; then
 	mongo_s=$(median "$work/mongo")

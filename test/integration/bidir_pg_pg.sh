@@ -10,6 +10,7 @@
 #      counts them; error stops the target with the conflict in its status, and converges once the policy changes;
 #   3. concurrent writers on both sides on the same keys: both sides equal once the traffic stops.
 # Prints "bidir_pg_pg: N passed, N failed"; exits non-zero on failure.
+# mosta-test: own cluster (it restarts its server with track_commit_timestamp = on: scripts/run-decoding-tests gives it one)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 

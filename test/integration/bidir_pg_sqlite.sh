@@ -12,6 +12,7 @@
 #   4. refusals: a bidirectional rule into a jsonl replica, and one on a table without REPLICA IDENTITY FULL, are
 #      rule errors naming the replica or the table and the fix.
 # Prints "bidir_pg_sqlite: N passed, N failed"; exits non-zero on failure.
+# mosta-test: own cluster (it restarts its server with track_commit_timestamp = on: scripts/run-decoding-tests gives it one)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 

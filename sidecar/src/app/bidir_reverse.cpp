@@ -200,7 +200,14 @@ ReverseRunner::StreamPostgres(PgSink &sink, const std::atomic<bool> &stop) {
 	co_await stream.Connect();
 	if (!state.exists) {
 		co_await stream.CreateSlot(slot, "mostajs", SlotSnapshot::Nothing);
-		LogLine(Label() + ": created slot " + slot + " on " + side);
+		if (sink.DurableLsn() == kInvalidLsn)
+			LogLine(Label() + ": created slot " + slot + " on " + side);
+		else // the source applied from it before: the slot was dropped, what the side wrote meanwhile is not read
+			LogLine(Label() + ": WARNING: slot " + slot + " was missing on " + side +
+					" (dropped?) although the source "
+					"holds its changes up to " +
+					FormatLsn(sink.DurableLsn()) + ": created again; what was written on " + side +
+					" since the old slot's last confirmed position is not replicated to the source");
 	}
 	std::vector<PluginOption> plugin_options{{"format-version", std::to_string(kFormatVersion)},
 											 {"include-lsn", "on"},

@@ -24,6 +24,10 @@ namespace mosta::sidecar {
 
 namespace {
 
+// kRunBytes is the size at which a run is applied before its end, so that a long run (the initial copy's rows
+// of a big table) is streamed with bounded memory; the rest continues as a new run of the same shape.
+constexpr std::size_t kRunBytes = 8U << 20;
+
 // SameNames tells whether names are the names of row, in order.
 bool
 SameNames(const std::vector<std::string> &names, const std::vector<Column> &row) noexcept {
@@ -114,6 +118,8 @@ PgSink::Impl::ApplyBulk(const Change &change) {
 		}
 		run.data += '\n';
 		++run.rows;
+		if (run.data.size() >= kRunBytes)
+			FlushRunKeepingShape();
 		return;
 	}
 	if (key.empty()) { // a keyless table: each change alone, by its whole old image
@@ -188,12 +194,27 @@ PgSink::Impl::ApplyBulk(const Change &change) {
 		}
 	run.data += '\n';
 	++run.rows;
+	if (run.data.size() >= kRunBytes)
+		FlushRunKeepingShape();
+}
+
+void
+PgSink::Impl::FlushRunKeepingShape() {
+	PgRun shape;
+	shape.op = run.op;
+	shape.table = run.table;
+	shape.key = run.key;
+	shape.columns = run.columns;
+	FlushRun();
+	run = std::move(shape);
 }
 
 void
 PgSink::Impl::FlushRun() {
-	if (run.op == PgRunOp::None)
+	if (run.op == PgRunOp::None || run.rows == 0) {
+		run = PgRun{};
 		return;
+	}
 	PgRun current = std::move(run);
 	run = PgRun{};
 	const PgTargetTable &table = *current.table;

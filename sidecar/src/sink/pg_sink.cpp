@@ -12,8 +12,9 @@
  *     transactions are also remembered (applied_end): a source transaction whose commit LSN is behind the last
  *     one committed here is ignored, so a transaction the daemon delivers again (after a rollback that found its
  *     group committed but not yet reported durable) is never applied twice. A source transaction that brings no
- *     change opens no target transaction (the origin then lags behind DurableLsn() by empty transactions only,
- *     which a restart delivers again, harmlessly).
+ *     change opens no target transaction; when a group ends with such transactions, MakeGroupDurable commits one
+ *     transaction that only moves the origin to the group's end, so that the origin never lags behind what the
+ *     sink reports durable (the rule confirms its slot up to DurableLsn()).
  */
 #include "sink/pg_sink.hpp"
 
@@ -291,8 +292,20 @@ PgSink::RecordCheckpoint(Lsn commit_lsn, Lsn end_lsn) {
 
 void
 PgSink::MakeGroupDurable(Lsn pending_lsn) {
-	static_cast<void>(pending_lsn);
 	Impl &impl = *impl_;
+	if (pending_lsn != kInvalidLsn && (impl.applied_end == kInvalidLsn || pending_lsn > impl.applied_end)) {
+		// the group ends with source transactions that changed nothing here (a bidirectional side drops its own
+		// echoes): the origin must hold their position too, or the rule confirms its slot past what the target
+		// holds after a restart. A transaction with an xid (and nothing else) moves the origin, once per group.
+		std::string lsn = FormatLsn(pending_lsn);
+		impl.Begin();
+		impl.session->Exec("SELECT txid_current(); SELECT pg_replication_origin_xact_setup(" + QuoteLiteral(lsn) +
+							   "::pg_lsn, now()); COMMIT",
+						   "recording the position " + lsn + " after transactions that changed nothing");
+		impl.in_transaction = false;
+		impl.committed_in_group = true;
+		impl.applied_end = pending_lsn;
+	}
 	if (!impl.committed_in_group)
 		return;
 	// flushes the WAL up to the origin's last commit: every asynchronous commit of the group is then on disk

@@ -74,6 +74,8 @@ struct PgSink::Impl {
 	// Bulk apply (pg_apply.cpp).
 	void ApplyBulk(const Change &change);
 	void FlushRun();
+	// FlushRunKeepingShape applies the run so far and starts an empty one of the same shape (a run grown large).
+	void FlushRunKeepingShape();
 
 	// Conflict mode (pg_conflict.cpp).
 	void ApplyChecked(const Change &change, int index);

@@ -78,6 +78,8 @@ bidir_setup() {
 }
 
 bidir_cleanup() {
+	# MOSTA_TEST_KEEP_LOG=FILE keeps the daemon's log for a look after the run
+	[ -n "${MOSTA_TEST_KEEP_LOG:-}" ] && cp "$work/log.daemon" "$MOSTA_TEST_KEEP_LOG" 2>/dev/null
 	[ -n "${writers:-}" ] && kill $writers 2>/dev/null
 	if [ "${SIDE:-}" = postgres ]; then
 		psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$tdb' AND pid <> pg_backend_pid()" >/dev/null 2>&1
