@@ -64,6 +64,7 @@ class Refused : public std::runtime_error {
 	std::string hint_;
 };
 
+// TextJson, LsnJson, NumberJson, ObservationJson write JSON values of the activity details (null when unset).
 std::string
 TextJson(const std::string &text) {
 	return text.empty() ? std::string("null") : JsonQuote(text);
@@ -258,7 +259,7 @@ class Promote {
 
   private:
 	void ReadTreeStep(PromotePlan &plan);
-	void FileStep(PromotePlan &plan, sqlite3 *&db_out, SqliteHandle &db);
+	SqliteHandle FileStep(PromotePlan &plan);
 	asio::awaitable<void> ProbeStep(PromotePlan &plan);
 	void GateStep(PromotePlan &plan, sqlite3 *db);
 	std::string DetailJson(const PromotePlan &plan) const;
@@ -267,6 +268,7 @@ class Promote {
 	Steps step_;
 };
 
+// ReadTreeStep reads the project from the topology file and refuses what cannot be promoted.
 void
 Promote::ReadTreeStep(PromotePlan &plan) {
 	const std::string &project = config_.ha_project;
@@ -336,8 +338,9 @@ Promote::ReadTreeStep(PromotePlan &plan) {
 		  plan.feed.conflict_resolution + ", checkpoint key " + plan.feed.slot + "); master " + plan.master->name);
 }
 
-void
-Promote::FileStep(PromotePlan &plan, sqlite3 *&db_out, SqliteHandle &db) {
+// FileStep finds and opens the SQLite file, and refuses a switch-back in progress or a file without tables.
+SqliteHandle
+Promote::FileStep(PromotePlan &plan) {
 	if (!config_.sqlite_file.empty()) {
 		std::error_code error;
 		plan.file = std::filesystem::absolute(config_.sqlite_file, error).lexically_normal().string();
@@ -349,8 +352,7 @@ Promote::FileStep(PromotePlan &plan, sqlite3 *&db_out, SqliteHandle &db) {
 			throw Refused(e.what(), "Give the daemon's --data-dir (or MOSTA_DATA_DIR), or the file with --file.");
 		}
 	}
-	db = OpenExisting(plan.file);
-	db_out = db.get();
+	SqliteHandle db = OpenExisting(plan.file);
 	if (plan.feed.slot.empty()) {
 		std::vector<std::string> slots = CheckpointSlots(db.get());
 		if (slots.size() == 1)
@@ -365,8 +367,10 @@ Promote::FileStep(PromotePlan &plan, sqlite3 *&db_out, SqliteHandle &db) {
 	plan.tables = ReplicaTables(db.get());
 	if (plan.tables.empty())
 		throw Refused("the SQLite file " + plan.file + " holds no replicated table", "Nothing could be captured.");
+	return db;
 }
 
+// ProbeStep probes the master; refuses (unless --force) when it is up or answers at all.
 asio::awaitable<void>
 Promote::ProbeStep(PromotePlan &plan) {
 	plan.master_uri = !config_.source.empty() ? config_.source : plan.master != nullptr ? plan.master->uri : "";
@@ -393,6 +397,7 @@ Promote::ProbeStep(PromotePlan &plan) {
 	}
 }
 
+// GateStep reads the file's checkpoint and applies the lag gate (or --allow-data-loss).
 void
 Promote::GateStep(PromotePlan &plan, sqlite3 *db) {
 	plan.checkpoint = plan.feed.slot.empty() ? std::nullopt : Checkpoint(db, plan.feed.slot);
@@ -426,6 +431,7 @@ Promote::GateStep(PromotePlan &plan, sqlite3 *db) {
 	}
 }
 
+// DetailJson is what promote decided, for the episode's record and then mosta.activity.
 std::string
 Promote::DetailJson(const PromotePlan &plan) const {
 	std::string tables;
@@ -451,15 +457,15 @@ Promote::DetailJson(const PromotePlan &plan) const {
 		   ",\"topology_generated_at\":" + TextJson(plan.tree.generated_at) + ",\"tables\":[" + tables + "]}";
 }
 
+// Execute runs every step; the steps before InstallCapture only read and may refuse.
 asio::awaitable<int>
 Promote::Execute() {
 	const std::string &project = config_.ha_project;
 	const std::string &name = config_.promote_replica;
 	PromotePlan plan;
 	ReadTreeStep(plan);
-	SqliteHandle db;
-	sqlite3 *file = nullptr;
-	FileStep(plan, file, db);
+	SqliteHandle db = FileStep(plan);
+	sqlite3 *file = db.get();
 	co_await ProbeStep(plan);
 	GateStep(plan, file);
 
@@ -609,6 +615,7 @@ class SwitchBack {
 	Steps step_;
 };
 
+// ConnectStep connects to PostgreSQL and refuses a node in recovery.
 asio::awaitable<void>
 SwitchBack::ConnectStep(PgConnection &conn) {
 	const std::string source = config_.source.empty() ? std::string("the PG* environment") : config_.source;
@@ -628,6 +635,7 @@ SwitchBack::ConnectStep(PgConnection &conn) {
 					  "Point --source at the project's primary.");
 }
 
+// FindStep finds the promoted file (--file, else the project's sqlite replicas under --data-dir) and its record.
 asio::awaitable<void>
 SwitchBack::FindStep(PgConnection &conn, Episode &episode) {
 	const std::string &project = config_.ha_project;
@@ -691,6 +699,7 @@ SwitchBack::FindStep(PgConnection &conn, Episode &episode) {
 		  std::to_string(episode.first_seq));
 }
 
+// RuleStep finds the enabled rule whose checkpoint the file holds, and its reverse origin.
 asio::awaitable<void>
 SwitchBack::RuleStep(PgConnection &conn, Episode &episode) {
 	const std::string &project = config_.ha_project;
@@ -723,6 +732,7 @@ SwitchBack::RuleStep(PgConnection &conn, Episode &episode) {
 		  "): the daemon applies the captured writes under the replication origin " + episode.origin);
 }
 
+// ReadDrain reads where the drain stands: the file's last seq and checkpoint, the reverse origin's progress.
 asio::awaitable<DrainState>
 SwitchBack::ReadDrain(PgConnection &conn, const Episode &episode) {
 	DrainState state;
@@ -740,6 +750,7 @@ SwitchBack::ReadDrain(PgConnection &conn, const Episode &episode) {
 	co_return state;
 }
 
+// WaitDrained polls until the episode is drained both ways and Finish succeeded (true), or the timeout (false).
 asio::awaitable<bool>
 SwitchBack::WaitDrained(PgConnection &conn, Episode &episode, DrainState &state) {
 	const auto deadline = Clock::now() + config_.switchover_timeout;
@@ -784,6 +795,7 @@ SwitchBack::Finish(Episode &episode, DrainState &state) {
 	return true;
 }
 
+// ConflictsJson counts the episode's conflicts in mosta.conflicts ("null" when the catalog has no such table).
 asio::awaitable<std::string>
 SwitchBack::ConflictsJson(PgConnection &conn, const Episode &episode) {
 	const std::string exists_sql = "SELECT to_regclass('mosta.conflicts') IS NOT NULL";
@@ -803,6 +815,7 @@ SwitchBack::ConflictsJson(PgConnection &conn, const Episode &episode) {
 	co_return std::string(PQgetvalue(conflicts.get(), 0, 0));
 }
 
+// Execute runs every step; nothing is removed from the file before the drain is complete.
 asio::awaitable<int>
 SwitchBack::Execute() {
 	const std::string &project = config_.ha_project;
@@ -873,7 +886,7 @@ SwitchBack::Execute() {
 	co_return 0;
 }
 
-// Finish turns a refusal or a failure of command into an exit status and a message on stderr.
+// Guarded runs a command and turns a refusal or a failure into an exit status and a message on stderr.
 template <typename Command>
 asio::awaitable<int>
 Guarded(const Config &config, const char *name) {
