@@ -304,7 +304,19 @@ else
 fi
 
 # --- a second episode, the daemon running through it: it takes the promotion and the switch-back by itself
-if poll_until 60 lite_caught_up; then ok "lite caught up again"; else not_ok "lite caught up again"; fi
+# the rule restarted for the switch-back (its last restart line is a start), then lite caught up in the tree
+restarted() {
+	[ "$(grep -E 'rule r1: (a SQLite target was promoted or switched back, restarting|starting \()' "$work/log.daemon" |
+		tail -1 | grep -c 'starting (')" = 1 ]
+}
+settled() { restarted && lite_caught_up; }
+restart_lines() { grep -c "rule r1: a SQLite target was promoted or switched back, restarting" "$work/log.daemon"; }
+restarted_for_switch_back() { [ "$(restart_lines)" -ge 1 ]; }
+if poll_until 60 restarted_for_switch_back && poll_until 60 settled; then
+	ok "the daemon restarts the rule after the switch-back, lite caught up again"
+else
+	not_ok "the daemon restarts the rule after the switch-back, lite caught up again"
+fi
 stop_server || fail_setup "pg_ctl stop (second episode)"
 promote app lite --tree "$tree" --source "$uri"
 [ "$status" -eq 0 ] || not_ok "the second promote exits 0 (status $status)"
@@ -326,7 +338,7 @@ if [ "$status" -eq 0 ] && [ "$captured" = 1 ]; then
 else
 	not_ok "the second switch-back (status $status, captured $captured)"
 fi
-restarts() { [ "$(grep -c "rule r1: a SQLite target was promoted or switched back, restarting" "$work/log.daemon")" -ge 2 ]; }
+restarts() { [ "$(restart_lines)" -ge 3 ]; }
 psql_db -c "INSERT INTO items VALUES (500, 'after the second', 500)" || not_ok "a write after the second switch-back"
 if poll_until 60 restarts && poll_until 60 lite_has 500 && poll_until 60 verified; then
 	ok "the daemon restarts the rule as plain cdc after the switch-back; the file equals PostgreSQL"
@@ -334,7 +346,7 @@ else
 	not_ok "the daemon after the second switch-back"
 fi
 # --- a third episode forced while PostgreSQL runs (split brain by choice): promote --force, the daemon drains
-poll_until 60 lite_caught_up || not_ok "lite caught up before the forced episode"
+poll_until 60 settled || not_ok "lite caught up before the forced episode"
 promote app lite --tree "$tree" --source "$uri" --force
 lite_sql "INSERT INTO \"public.items\" (id, name, qty) VALUES (600, 'forced episode', 600)" >/dev/null ||
 	not_ok "a write on lite in the forced episode"
