@@ -214,6 +214,9 @@ ReverseRunner::StreamPostgres(PgSink &sink, const std::atomic<bool> &stop) {
 											 {"include-xids", "on"},
 											 {"include-timestamp", "on"},
 											 {"include-origin", "on"},
+											 // a side's schema changes are not replicated (docs/bidirectional.md), nor
+											 // its applications' logical messages
+											 {"include-messages", "off"},
 											 {"batch-bytes", "65536"},
 											 {"partition-root", "on"}};
 	// only the rule's tables: other rules' reverse directions read the same database
@@ -308,6 +311,13 @@ SuperviseReverse(const Config &config, RulePlan plan, ReplicaInfo target, const 
 		co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 	};
 	for (;;) {
+		// a SQLite side's file is the forward sink's to create and set up (WAL, capture triggers): the reverse
+		// direction opens it once that sink has opened it (a PostgreSQL side's reverse slot is created at once, so
+		// that nothing written there after the initial copy is missed)
+		while (target.dialect == "sqlite" && !*stop && (status.status == "pending" || status.status == "snapshot"))
+			co_await sleep(std::min(config.poll_interval, std::chrono::milliseconds(200)));
+		if (*stop)
+			co_return;
 		auto runner = std::make_unique<ReverseRunner>(config, plan, target);
 		std::atomic<bool> stop_flag{false};
 		std::atomic<bool> done{false};

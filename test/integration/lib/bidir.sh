@@ -296,4 +296,18 @@ run_bidir_suite() {
 	[ "$bad" = 0 ] && ok "concurrent conflicts decided by the policy (source-wins, target-wins)" ||
 		not_ok "concurrent conflicts decided by the policy ($bad wrong)"
 	stop_daemon "the daemon stops on SIGTERM after the traffic"
+
+	# the calling script's checks of the running daemon's work, before --once (it may disable rules)
+	if declare -F before_once >/dev/null; then before_once; fi
+
+	# 4. --once runs the reverse directions too: a row written on each side while no daemon runs crosses over
+	on_source "INSERT INTO t_sw VALUES (500, 'once src', 0)"
+	on_target sw "INSERT INTO @T VALUES (501, 'once tgt', 0)"
+	run_once once
+	if sides_equal sw && [ "$(scalar "SELECT count(*) FROM t_sw WHERE id IN (500, 501)")" = 2 ]; then
+		ok "--once: the forward and the reverse direction both apply what is there, and return"
+	else
+		not_ok "--once: both directions apply what is there"
+		show_difference sw
+	fi
 }
