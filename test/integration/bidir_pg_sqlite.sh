@@ -8,7 +8,8 @@
 #      delete/update, insert/insert): source-wins, target-wins and last-write-wins converge to the policy's row on
 #      both sides, each conflict recorded once from each side with the policy's decision, mosta_rules().conflicts
 #      counts them; error stops the target with the conflict in its status, and converges once the policy changes;
-#   3. concurrent writers on both sides on the same keys: both sides equal once the traffic stops;
+#   3. concurrent writers on both sides on the same keys: both sides equal once the traffic stops, also by
+#      mosta-sidecar verify (every policy);
 #   4. --once applies what each side holds in both directions, and returns.
 #   5. refusals: a bidirectional rule into a jsonl replica, and one on a table without REPLICA IDENTITY FULL, are
 #      rule errors naming the replica or the table and the fix.

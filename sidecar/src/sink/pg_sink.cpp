@@ -12,13 +12,15 @@
  *     transactions are also remembered (applied_end): a source transaction whose commit LSN is behind the last
  *     one committed here is ignored, so a transaction the daemon delivers again (after a rollback that found its
  *     group committed but not yet reported durable) is never applied twice. A source transaction that brings no
- *     change opens no target transaction; when a group ends with such transactions, MakeGroupDurable commits one
- *     transaction that only moves the origin to the group's end, so that the origin never lags behind what the
- *     sink reports durable (the rule confirms its slot up to DurableLsn()).
+ *     change opens no target transaction; when a group ends with such transactions (or a heartbeat),
+ *     MakeGroupDurable commits one small transaction that only moves the origin to the group's end, so the
+ *     origin always holds what DurableLsn() reports (and the daemon confirms to the slot).
  */
 #include "sink/pg_sink.hpp"
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -30,8 +32,12 @@ namespace mosta::sidecar {
 
 namespace {
 
-// kInsufficientPrivilege is SQLSTATE 42501.
+// kInsufficientPrivilege is SQLSTATE 42501; kObjectInUse 55006 (an origin another session holds).
 constexpr std::string_view kInsufficientPrivilege = "42501";
+constexpr std::string_view kObjectInUse = "55006";
+
+// kOriginBusyWait bounds the wait for the backend of a previous connection to release the origin.
+constexpr std::chrono::seconds kOriginBusyWait{15};
 
 // kSinkSessionSql: commits are asynchronous (MakeGroupDurable flushes once per group); staged updates and deletes
 // join their staging table to the target by index (a hash join would scan the whole target table per run);
@@ -98,8 +104,7 @@ PgSink::Impl::Connect() {
 	try {
 		session->Query("SELECT pg_replication_origin_create($1) WHERE pg_replication_origin_oid($1) IS NULL", {origin},
 					   "creating the replication origin " + options.origin);
-		session->Query("SELECT pg_replication_origin_session_setup($1)", {origin},
-					   "setting up the replication origin " + options.origin);
+		SetUpOrigin();
 	} catch (const PgError &e) {
 		if (e.SqlState() != kInsufficientPrivilege)
 			throw;
@@ -113,6 +118,24 @@ PgSink::Impl::Connect() {
 	PgResultHandle progress = session->Query("SELECT pg_replication_origin_progress($1, true)", {origin},
 											 "reading the replication origin " + options.origin);
 	applied_end = LsnOf(progress.get(), 0, 0);
+}
+
+void
+PgSink::Impl::SetUpOrigin() {
+	// a sink closed or killed a moment ago leaves a backend that holds the origin until it notices its connection
+	// is gone: wait for it, boundedly (another live sidecar holding it is an error after the deadline)
+	auto deadline = std::chrono::steady_clock::now() + kOriginBusyWait;
+	for (;;) {
+		try {
+			session->Query("SELECT pg_replication_origin_session_setup($1)", {options.origin.c_str()},
+						   "setting up the replication origin " + options.origin);
+			return;
+		} catch (const PgError &e) {
+			if (e.SqlState() != kObjectInUse || std::chrono::steady_clock::now() > deadline)
+				throw;
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(20)); // --allow-sleep: poll interval, bounded
+	}
 }
 
 void
@@ -294,17 +317,15 @@ void
 PgSink::MakeGroupDurable(Lsn pending_lsn) {
 	Impl &impl = *impl_;
 	if (pending_lsn != kInvalidLsn && (impl.applied_end == kInvalidLsn || pending_lsn > impl.applied_end)) {
-		// the group ends with source transactions that changed nothing here (a bidirectional side drops its own
-		// echoes): the origin must hold their position too, or the rule confirms its slot past what the target
-		// holds after a restart. A transaction with an xid (and nothing else) moves the origin, once per group.
+		// the group ends with transactions that changed nothing here (or a heartbeat): the origin must still
+		// reach what DurableLsn() will report, which the daemon confirms to the slot, or a restart would find the
+		// target behind its slot; a transaction with an xid writes the commit record that moves the origin
 		std::string lsn = FormatLsn(pending_lsn);
-		impl.Begin();
-		impl.session->Exec("SELECT txid_current(); SELECT pg_replication_origin_xact_setup(" + QuoteLiteral(lsn) +
-							   "::pg_lsn, now()); COMMIT",
-						   "recording the position " + lsn + " after transactions that changed nothing");
-		impl.in_transaction = false;
-		impl.committed_in_group = true;
+		impl.session->Exec("BEGIN; SELECT txid_current(); SELECT pg_replication_origin_xact_setup(" +
+							   QuoteLiteral(lsn) + "::pg_lsn, now()); COMMIT",
+						   "moving the origin to " + lsn);
 		impl.applied_end = pending_lsn;
+		impl.committed_in_group = true;
 	}
 	if (!impl.committed_in_group)
 		return;

@@ -61,6 +61,10 @@ struct PgSink::Impl {
 	// origin's progress into applied_end.
 	void Connect();
 
+	// SetUpOrigin makes the session's origin options.origin, waiting (boundedly) for a previous session's backend
+	// to release it.
+	void SetUpOrigin();
+
 	// Begin opens the target transaction of the open source transaction when none is.
 	void Begin();
 

@@ -8,13 +8,16 @@
  */
 #include "sink/pg_sink.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "decode/change.hpp"
+#include "pg/errors.hpp"
 #include "sink/pg_row_text.hpp"
 #include "sink/pg_session.hpp"
 
@@ -125,18 +128,36 @@ class PgSinkOnPostgres : public ::testing::Test {
 			GTEST_SKIP() << "MOSTA_PG_SINK_TEST_CONNINFO is not set (test/integration/pg_target.sh sets it)";
 		conninfo_ = conninfo;
 		db_ = std::make_unique<PgSession>(conninfo_);
-		db_->Exec("DROP SCHEMA IF EXISTS sinktest CASCADE; CREATE SCHEMA sinktest; "
-				  "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname LIKE 'sinktest%'",
-				  "setting up");
+		db_->Exec("DROP SCHEMA IF EXISTS sinktest CASCADE; CREATE SCHEMA sinktest", "setting up");
+		DropOrigin();
+	}
+
+	// DropOrigin drops the test's origin, polling while the backend of a closed sink still holds it (it exits
+	// once it reads the end of its connection).
+	void
+	DropOrigin() {
+		auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+		for (;;) {
+			try {
+				db_->Exec("SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = "
+						  "'sinktest'",
+						  "dropping the origin");
+				return;
+			} catch (const mosta::sidecar::PgError &) {
+				if (std::chrono::steady_clock::now() > deadline)
+					throw;
+				std::this_thread::sleep_for(std::chrono::milliseconds(20)); // --allow-sleep: poll interval
+			}
+		}
 	}
 
 	void
 	TearDown() override {
-		sink_.reset(); // releases the origin
-		if (db_)
-			db_->Exec("DROP SCHEMA IF EXISTS sinktest CASCADE; SELECT pg_replication_origin_drop(roname) FROM "
-					  "pg_replication_origin WHERE roname LIKE 'sinktest%'",
-					  "cleaning up");
+		sink_.reset(); // closes the connection that holds the origin
+		if (db_) {
+			db_->Exec("DROP SCHEMA IF EXISTS sinktest CASCADE", "cleaning up");
+			DropOrigin();
+		}
 	}
 
 	// Open opens a sink with origin "sinktest" (conflict mode when handler is set).

@@ -292,6 +292,14 @@ run_bidir_suite() {
 			show_difference "$p"
 		fi
 	done
+	for p in sw tw lww err; do
+		if PGDATABASE=$db "$BINARY" verify "$(rule_of "$p")" >"$work/verify.$p" 2>&1; then
+			ok "$p: mosta-sidecar verify finds both sides equal"
+		else
+			not_ok "$p: mosta-sidecar verify finds both sides equal"
+			sed 's/^/    /' "$work/verify.$p" | head -10 >&2
+		fi
+	done
 	bad=$(( $(conflicts sw "(incoming_side = 'source') <> (decision = 'applied')") + $(conflicts tw "(incoming_side = 'target') <> (decision = 'applied')") ))
 	[ "$bad" = 0 ] && ok "concurrent conflicts decided by the policy (source-wins, target-wins)" ||
 		not_ok "concurrent conflicts decided by the policy ($bad wrong)"
