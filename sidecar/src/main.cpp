@@ -3,7 +3,9 @@
  *     mosta-sidecar: parses the configuration, sets up the io_context, the signal_set and the runtime guards, and
  *     calls Run (app/run.hpp), RunVerify (app/verify.hpp) for "verify RULE", or RunFailover (ha/failover.hpp) for
  *     "failover PROJECT", RunAgent (ha/node_agent.hpp) for "agent", RunSwitchover (ha/switchover.hpp) for
- *     "switchover PROJECT REPLICA". Exit status: 0 clean stop, 1 runtime failure, 2 bad configuration.
+ *     "switchover PROJECT REPLICA", RunPromote and RunSwitchBack (ha/sqlite_promotion.hpp) for "promote PROJECT
+ *     REPLICA" and "switch-back PROJECT" of a SQLite replica. Exit status: 0 clean stop, 1 runtime failure, 2 bad
+ * configuration.
  */
 #include <csignal>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include "app/verify.hpp"
 #include "ha/failover.hpp"
 #include "ha/node_agent.hpp"
+#include "ha/sqlite_promotion.hpp"
 #include "ha/switchover.hpp"
 #include "sink/mongo_sink.hpp"
 
@@ -50,6 +53,14 @@ main(int argc, char **argv) {
 		if (config.failover) {
 			boost::asio::io_context context(1);
 			return sc::ha::RunFailover(context, config);
+		}
+		if (config.promote) {
+			boost::asio::io_context context(1);
+			return sc::ha::RunPromote(context, config);
+		}
+		if (config.switch_back) {
+			boost::asio::io_context context(1);
+			return sc::ha::RunSwitchBack(context, config);
 		}
 		if (config.switchover) {
 			boost::asio::io_context context(1);

@@ -139,6 +139,8 @@ enum Command : unsigned {
 	kFailover = 1U << 2,
 	kAgent = 1U << 3,
 	kSwitchover = 1U << 4,
+	kPromote = 1U << 5,
+	kSwitchBack = 1U << 6,
 };
 
 // One flag: whether it takes a value, which commands take it, and what it sets.
@@ -150,7 +152,7 @@ struct Flag {
 };
 
 // kAll is every command: --help.
-constexpr unsigned kAll = kDaemon | kVerify | kFailover | kAgent | kSwitchover;
+constexpr unsigned kAll = kDaemon | kVerify | kFailover | kAgent | kSwitchover | kPromote | kSwitchBack;
 
 // kFlags is every flag of the command line (HelpText documents them).
 constexpr Flag kFlags[] = {
@@ -158,12 +160,12 @@ constexpr Flag kFlags[] = {
 	{"-h", false, kAll, [](Config &c, const std::string &) { c.help = true; }},
 	{"--version", false, kDaemon, [](Config &c, const std::string &) { c.version = true; }},
 	{"--once", false, kDaemon, [](Config &c, const std::string &) { c.once = true; }},
-	{"--source", true, kDaemon | kVerify | kFailover | kAgent | kSwitchover,
+	{"--source", true, kDaemon | kVerify | kFailover | kAgent | kSwitchover | kPromote | kSwitchBack,
 	 [](Config &c, const std::string &v) {
 		 CheckSource("--source", v);
 		 c.source = v;
 	 }},
-	{"--data-dir", true, kDaemon | kVerify,
+	{"--data-dir", true, kDaemon | kVerify | kPromote | kSwitchBack,
 	 [](Config &c, const std::string &v) { c.data_dir = DataDirectory("--data-dir", v); }},
 	{"--status-interval", true, kDaemon,
 	 [](Config &c, const std::string &v) { c.status_interval = ParseDuration("--status-interval", v); }},
@@ -179,7 +181,8 @@ constexpr Flag kFlags[] = {
 	 [](Config &c, const std::string &v) {
 		 c.retained_wal_warning = v == "off" ? 0 : ParseSize("--retained-wal-warning", v);
 	 }},
-	{"--tree", true, kDaemon, [](Config &c, const std::string &v) { c.tree_path = TreePath(v); }},
+	{"--tree", true, kDaemon | kPromote | kSwitchBack,
+	 [](Config &c, const std::string &v) { c.tree_path = TreePath(v); }},
 	{"--ttl-batch", true, kDaemon, [](Config &c, const std::string &v) { c.ttl_batch = TtlBatch(v); }},
 	{"--to", true, kFailover,
 	 [](Config &c, const std::string &v) {
@@ -187,7 +190,11 @@ constexpr Flag kFlags[] = {
 			 throw ConfigError("invalid value \"\" for --to: expected a replica name");
 		 c.failover_to = v;
 	 }},
-	{"--allow-data-loss", false, kFailover, [](Config &c, const std::string &) { c.allow_data_loss = true; }},
+	{"--allow-data-loss", false, kFailover | kPromote,
+	 [](Config &c, const std::string &) { c.allow_data_loss = true; }},
+	{"--force", false, kPromote, [](Config &c, const std::string &) { c.force = true; }},
+	{"--file", true, kPromote | kSwitchBack,
+	 [](Config &c, const std::string &v) { c.sqlite_file = NonEmpty("--file", v, "the SQLite file's path"); }},
 	{"--node", true, kAgent, [](Config &c, const std::string &v) { c.node = NonEmpty("--node", v, "a replica name"); }},
 	{"--project", true, kAgent,
 	 [](Config &c, const std::string &v) { c.ha_project = NonEmpty("--project", v, "a project name"); }},
@@ -199,7 +206,7 @@ constexpr Flag kFlags[] = {
 	 [](Config &c, const std::string &v) { c.pg_bindir = DataDirectory("--pg-bindir", v); }},
 	{"--catchup-timeout", true, kAgent,
 	 [](Config &c, const std::string &v) { c.catchup_timeout = ParseDuration("--catchup-timeout", v); }},
-	{"--timeout", true, kSwitchover,
+	{"--timeout", true, kSwitchover | kSwitchBack,
 	 [](Config &c, const std::string &v) { c.switchover_timeout = ParseDuration("--timeout", v); }},
 };
 
@@ -250,6 +257,20 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 		positionals = {&config.ha_project, &config.switchover_replica};
 		positional_names = "a project and a replica";
 		first = 1;
+	} else if (!args.empty() && args[0] == "promote") {
+		config.promote = true;
+		command = kPromote;
+		command_name = "promote";
+		positionals = {&config.ha_project, &config.promote_replica};
+		positional_names = "a project and a replica";
+		first = 1;
+	} else if (!args.empty() && args[0] == "switch-back") {
+		config.switch_back = true;
+		command = kSwitchBack;
+		command_name = "switch-back";
+		positionals = {&config.ha_project};
+		positional_names = "one project";
+		first = 1;
 	}
 	std::size_t positional_count = 0;
 	for (std::size_t i = first; i < args.size(); ++i) {
@@ -296,6 +317,15 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	if (config.switchover && config.switchover_replica.empty() && !config.help)
 		throw ConfigError("switchover needs a project and a replica: mosta-sidecar switchover PROJECT REPLICA "
 						  "[--source DSN] [--timeout DUR]");
+	if (config.promote && config.promote_replica.empty() && !config.help)
+		throw ConfigError("promote needs a project and a replica: mosta-sidecar promote PROJECT REPLICA [--tree FILE] "
+						  "[--file PATH] [--data-dir DIR] [--source DSN] [--force] [--allow-data-loss]");
+	if (config.promote && config.tree_path.empty() && config.sqlite_file.empty() && !config.help)
+		throw ConfigError("promote needs --tree FILE (the topology file the daemon writes: the replica's path, its "
+						  "rule and its last observation) or --file PATH (the SQLite file itself)");
+	if (config.switch_back && config.ha_project.empty() && !config.help)
+		throw ConfigError("switch-back needs a project: mosta-sidecar switch-back PROJECT [--source DSN] "
+						  "[--data-dir DIR] [--file PATH] [--tree FILE] [--timeout DUR]");
 	if (given.count("--source") == 0 && source_env != nullptr && *source_env != '\0') {
 		CheckSource("MOSTA_SOURCE_URI", source_env);
 		config.source = source_env;
@@ -313,6 +343,10 @@ HelpText() {
        mosta-sidecar agent --node REPLICA --project PROJECT --pgdata DIR --state-dir DIR [--pg-log FILE]
                      [--pg-bindir DIR] [--source DSN] [--poll-interval DUR] [--catchup-timeout DUR]
        mosta-sidecar switchover PROJECT REPLICA [--source DSN] [--timeout DUR]
+       mosta-sidecar promote PROJECT REPLICA [--tree FILE] [--file PATH] [--data-dir DIR] [--source DSN]
+                     [--force] [--allow-data-loss]
+       mosta-sidecar switch-back PROJECT [--source DSN] [--data-dir DIR] [--file PATH] [--tree FILE]
+                     [--timeout DUR]
 Runs the replication rules declared in the mosta catalog (mosta_add_rule): initial copy under the slot's
 exported snapshot, then change streaming into the rules' SQLite, SQL dump, JSON archive and MongoDB targets.
 
@@ -378,6 +412,26 @@ switchover PROJECT REPLICA: SELECT mosta_switchover(PROJECT, REPLICA) on the mas
 the request until the master's agent has done it, printing each step; exit status 0 when done, 1 when
 refused, failed, or not done within --timeout (default 2m; "no agent ... performed it" when it stayed
 pending).
+
+promote PROJECT REPLICA: make a SQLite replica of PROJECT its write target while the PostgreSQL master is
+unreachable (docs/failover.md, "Writes on a promoted SQLite replica"). Needs no database: the replica's file,
+its rule and its last observation come from the topology file (--tree, the file the daemon writes), the file
+from --file or the replica's path under --data-dir. Refused, nothing changed, when the master answers (unless
+--force: two write targets, resolved later by the rule's conflict policy), when REPLICA is not a sqlite slave
+fed by one cdc rule, or when it fails the lag gate: with lag_tolerance_ms 0 it must have been caught up (status
+up, lag 0) at the last observation, otherwise up within its tolerance, and the file must hold at least what was
+observed (--allow-data-loss: promote anyway). It installs the capture triggers, writes _mosta_promotion into the
+file and rewrites the --tree file with REPLICA as the project's master and write target.
+  --tree FILE              the topology file (read, then rewritten)
+  --file PATH              the SQLite file (default: the replica's path from the topology file, under --data-dir)
+  --force                  promote even when the master answers
+  --allow-data-loss        promote even when the lag gate refuses
+
+switch-back PROJECT: once PostgreSQL is back, wait (--timeout, default 2m) until the daemon has applied every
+change captured in the promoted SQLite file to PostgreSQL (with the rule's conflict policy) and PostgreSQL's
+own changes of the episode to the file, then remove the triggers and the promotion, write the episode's
+activity rows and the --tree file: PostgreSQL is the master again. Exit status 0 when done, 1 when refused or
+not drained in time (nothing removed), 2 on bad usage.
 
 Environment:
   MOSTA_SOURCE_URI         the source, when --source is not given

@@ -41,7 +41,12 @@ struct Config {
 	std::string state_dir;								   // agent --state-dir (the peer cache)
 	std::string pg_bindir;								   // agent --pg-bindir ("" : pg_config --bindir)
 	std::chrono::milliseconds catchup_timeout{30'000};	   // agent: a switchover's wait for the standby
-	std::chrono::milliseconds switchover_timeout{120'000}; // switchover --timeout: how long to follow it
+	std::chrono::milliseconds switchover_timeout{120'000}; // switchover, switch-back --timeout: how long to wait
+	bool promote = false;								   // promote PROJECT REPLICA (ha/sqlite_promotion.hpp)
+	std::string promote_replica;						   // promote's REPLICA (a sqlite slave)
+	bool switch_back = false;							   // switch-back PROJECT (ha/sqlite_promotion.hpp)
+	std::string sqlite_file;							   // promote, switch-back --file: the SQLite file itself
+	bool force = false;									   // promote --force: even when the master answers
 	int ttl_batch = 1000; // --ttl-batch: rows per TTL delete (app/ttl.hpp); 0: no TTL pass
 	bool version = false; // --version: print VersionText() and exit 0
 	// --data-dir (MOSTA_DATA_DIR): file targets live under it (app/target_path.hpp); absolute, lexically normal
@@ -62,7 +67,8 @@ std::chrono::milliseconds ParseDuration(const std::string &flag, const std::stri
 long long ParseSize(const std::string &flag, const std::string &text);
 
 // ParseConfig reads args (without argv[0]; "verify RULE [--source DSN] [--data-dir DIR]" selects the verify
-// subcommand, "failover PROJECT [--to REPLICA] [--allow-data-loss] [--source DSN]" the failover one), source_env
+// subcommand, "failover PROJECT [--to REPLICA] [--allow-data-loss] [--source DSN]" the failover one, "promote
+// PROJECT REPLICA" and "switch-back PROJECT" those of a SQLite replica's promotion), source_env
 // (MOSTA_SOURCE_URI) and data_dir_env (MOSTA_DATA_DIR), each null when unset; throws ConfigError.
 Config ParseConfig(const std::vector<std::string> &args, const char *source_env, const char *data_dir_env = nullptr);
 

@@ -40,6 +40,7 @@ struct RuleTask {
 	std::string fingerprint; // what, when it changes, needs a new slot and a new copy of every target
 	std::map<std::string, std::string> targets; // "project.replica" -> TargetFingerprint
 	std::set<std::string> recopy;				// targets whose replica changed: copied again
+	std::set<std::string> promoted;				// "project.replica" of its SQLite targets promoted at its start
 	bool stop = false;							// asks the runner to finish the transaction in flight and return
 	bool running = true;
 	int coroutines = 0;	 // the rule's and its reverse directions' coroutines still running (running while > 0)
@@ -89,6 +90,20 @@ TargetFingerprints(const RulePlan &plan) {
 bool
 PolicyChanged(const RulePlan &plan, const RuleTask &task) {
 	return plan.conflict_resolution != task.plan.conflict_resolution;
+}
+
+// PromotedTargets lists ("project.replica") the SQLite targets of a cdc rule whose file holds a promotion
+// (docs/failover.md, "Writes on a promoted SQLite replica"): Spawn runs those as bidirectional, so a promotion or a
+// switch-back made while the rule runs (a daemon that ran through the outage) restarts the rule to take it.
+std::set<std::string>
+PromotedTargets(const RulePlan &plan, const std::string &data_dir) {
+	std::set<std::string> promoted;
+	if (plan.mode != "cdc")
+		return promoted;
+	for (const ReplicaInfo &target : plan.targets)
+		if (target.dialect == "sqlite" && SqliteFilePromoted(data_dir, target))
+			promoted.insert(target.project + "." + target.name);
+	return promoted;
 }
 
 // Running counts the tasks whose coroutine has not returned.
@@ -296,12 +311,16 @@ Reconcile(State &state, PgConnection &conn) {
 	// stop what is no longer wanted, as it is
 	for (auto &[rule, task] : state.tasks) {
 		auto wanted = desired.find(rule);
+		bool promotion =
+			wanted != desired.end() && PromotedTargets(*wanted->second, state.config.data_dir) != task->promoted;
 		bool changed = wanted != desired.end() &&
 					   (Fingerprint(*wanted->second) != task->fingerprint ||
 						TargetFingerprints(*wanted->second) != task->targets || PolicyChanged(*wanted->second, *task));
-		if ((wanted == desired.end() || changed) && task->running && !task->stop) {
+		if ((wanted == desired.end() || changed || promotion) && task->running && !task->stop) {
 			LogLine("rule " + rule +
-					(changed ? ": rule or its replicas changed, restarting" : ": rule disabled or removed, stopping"));
+					(changed	 ? ": rule or its replicas changed, restarting"
+					 : promotion ? ": a SQLite target was promoted or switched back, restarting"
+								 : ": rule disabled or removed, stopping"));
 			task->stop = true;
 		}
 	}
@@ -315,8 +334,14 @@ Reconcile(State &state, PgConnection &conn) {
 		bool retry = state.reload && task->failed;
 		// a new conflict_resolution restarts the rule with its slot and its targets as they are
 		bool policy_changed = wanted != desired.end() && PolicyChanged(*wanted->second, *task);
-		if (task->running ||
-			(wanted != desired.end() && !rule_changed && !targets_changed && !retry && !policy_changed)) {
+		// a promotion or a switch-back of a SQLite target too (PromotedTargets)
+		bool promotion_changed =
+			wanted != desired.end() && PromotedTargets(*wanted->second, state.config.data_dir) != task->promoted;
+		// a task stopped for a change is started again even when the change was undone meanwhile (a switch-back
+		// then a new promotion before it ended)
+		bool stopped = task->stop;
+		if (task->running || (wanted != desired.end() && !rule_changed && !targets_changed && !retry &&
+							  !policy_changed && !promotion_changed && !stopped)) {
 			++it;
 			continue;
 		}
@@ -362,6 +387,7 @@ Reconcile(State &state, PgConnection &conn) {
 		task->fingerprint = Fingerprint(*plan);
 		task->targets = TargetFingerprints(*plan);
 		task->recopy = recopy[rule];
+		task->promoted = PromotedTargets(*plan, state.config.data_dir);
 		Spawn(state, executor, task);
 	}
 	if (!state.config.once)
@@ -383,7 +409,7 @@ PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 			co_await conn.Exec("writing a heartbeat", heartbeat_sql);
 		}
 		if (!state.config.tree_path.empty())
-			co_await WriteTopologyTree(conn, state.config.tree_path);
+			co_await WriteTopologyTree(conn, state.config.tree_path, state.config.data_dir);
 		if (state.config.ttl_batch > 0)
 			co_await RunTtlPass(conn, state.config.ttl_batch);
 	} catch (...) {
@@ -433,7 +459,7 @@ Supervise(State &state) {
 	}
 	if (!state.config.tree_path.empty() && conn.IsOpen()) {
 		try {
-			co_await WriteTopologyTree(conn, state.config.tree_path);
+			co_await WriteTopologyTree(conn, state.config.tree_path, state.config.data_dir);
 		} catch (const std::exception &e) {
 			LogLine("could not write the topology tree: " + std::string(e.what()));
 		}

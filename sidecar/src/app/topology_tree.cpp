@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "ha/sqlite_promotion.hpp"
 #include "pg/handles.hpp"
 #include "sink/durable_file.hpp"
 
@@ -63,13 +64,15 @@ ReplaceFileAtomically(const std::string &path, std::string_view content) {
 }
 
 boost::asio::awaitable<void>
-WriteTopologyTree(PgConnection &conn, const std::string &path) {
+WriteTopologyTree(PgConnection &conn, const std::string &path, const std::string &data_dir) {
 	const std::string sql = kTopologySql; // named: no temporary in a co_await expression (GCC 12)
 	PgResultHandle result = co_await conn.Exec("reading the topology (mosta_topology())", sql);
 	if (PQntuples(result.get()) != 1 || PQnfields(result.get()) != 1 || PQgetisnull(result.get(), 0, 0))
 		throw std::runtime_error("mosta_topology() returned no topology; " + path + " was not written");
 	std::string tree(PQgetvalue(result.get(), 0, 0), static_cast<std::size_t>(PQgetlength(result.get(), 0, 0)));
 	tree += '\n'; // jsonb_pretty ends without one; a text file ends with one
+	if (!data_dir.empty())
+		tree = ha::OverlayPromotions(tree, data_dir);
 	ReplaceFileAtomically(path, tree);
 }
 

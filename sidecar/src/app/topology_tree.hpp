@@ -18,10 +18,12 @@
 namespace mosta::sidecar {
 
 // WriteTopologyTree runs SELECT jsonb_pretty(mosta_topology()) on conn (an open SQL connection whose search_path
-// finds the extension's schema) and replaces the file at path with the result, atomically. Throws PgError when
-// the query fails (the file is then left as it was) and std::system_error naming the path when the file cannot
-// be written.
-boost::asio::awaitable<void> WriteTopologyTree(PgConnection &conn, const std::string &path);
+// finds the extension's schema) and replaces the file at path with the result, atomically. With a data_dir, a
+// SQLite replica promoted to write target (its file, resolved there, holds a _mosta_promotion row) is shown as
+// its project's master (ha/sqlite_promotion.hpp, OverlayPromotions). Throws PgError when the query fails (the
+// file is then left as it was) and std::system_error naming the path when the file cannot be written.
+boost::asio::awaitable<void> WriteTopologyTree(PgConnection &conn, const std::string &path,
+											   const std::string &data_dir = {});
 
 // ReplaceFileAtomically replaces the file at path with content: it writes path + ".tmp.<pid>" in the same
 // directory (mode 0644), fdatasyncs it, renames it over path and fsyncs the directory. On any failure it removes

@@ -311,12 +311,16 @@ Run::ReadTopologyStep(Plan &plan) {
 	if (!config_.failover_to.empty()) {
 		const TopologyReplica *named = topology.Find(config_.failover_to);
 		if (named == nullptr || named->role != "slave" || named->dialect != "postgres")
-			throw Refused("replica \"" + config_.failover_to + "\" is not a postgres slave of project \"" + project +
-							  "\"" +
-							  (named == nullptr ? std::string(" (no such replica)")
-												: " (it is a " + named->dialect + " " + named->role + ")"),
-						  "Name a postgres standby of the project (mosta_replica_status('" + project +
-							  "') lists them), or leave --to out to choose the best one.");
+			throw Refused(
+				"replica \"" + config_.failover_to + "\" is not a postgres slave of project \"" + project + "\"" +
+					(named == nullptr ? std::string(" (no such replica)")
+									  : " (it is a " + named->dialect + " " + named->role + ")"),
+				named != nullptr && named->dialect == "sqlite"
+					? "A SQLite replica takes the writes while the master is away with mosta-sidecar promote " +
+						  project + " " + config_.failover_to +
+						  " (docs/failover.md, \"Writes on a promoted SQLite replica\")."
+					: "Name a postgres standby of the project (mosta_replica_status('" + project +
+						  "') lists them), or leave --to out to choose the best one.");
 	}
 }
 
