@@ -73,8 +73,8 @@ replayed_scalar() { psql -X -At -d "$replayed" -c "$1" 2>&1; }
 # 1. The copy: every table, rows or none; partitions as their root.
 run_once copy
 for rule in named star; do
-	expected="_mosta_checkpoint public.empty_t public.full_t public.m"
-	[ $rule = star ] && expected="_mosta_checkpoint public.empty_t public.full_t public.m public.star_only"
+	expected="_mosta_checkpoint _mosta_columns public.empty_t public.full_t public.m"
+	[ $rule = star ] && expected="_mosta_checkpoint _mosta_columns public.empty_t public.full_t public.m public.star_only"
 	tables=$(lite_tables "$work/$rule.db")
 	if [ "$tables" = "$expected" ]; then ok "$rule: SQLite holds exactly $expected"; else not_ok "$rule: SQLite tables '$tables', expected '$expected'"; fi
 	columns=$(lite_query "$work/$rule.db" "SELECT group_concat(name || ' ' || type || ' ' || pk, ', ') FROM pragma_table_info('public.empty_t')")

@@ -103,7 +103,7 @@ wait_rows "partitioned table created later arrives as its root, the moved row in
 	'SELECT id, r, v FROM "public.m"'
 # Which tables SQLite holds: the roots, and no partition.
 tables=$(sqlite_tables)
-expected="_mosta_checkpoint public.later public.m public.p0 public.pre"
+expected="_mosta_checkpoint _mosta_columns public.later public.m public.p0 public.pre"
 if [ "$tables" = "$expected" ]; then ok "sqlite tables: $tables (no table per partition)"; else not_ok "sqlite tables: '$tables', expected '$expected'"; fi
 
 # 3. SIGTERM: exit 0, the rule never in error.

@@ -54,6 +54,8 @@ OpenFileSink(const ReplicaInfo &replica, const std::string &slot, const std::str
 		options.slot = slot;
 		options.group_max_transactions = kSqliteGroupTransactions;
 		options.ddl_collections = collections;
+		// every SQLite replica may be promoted (docs/failover.md): its column types must be known to capture it
+		options.record_types = true;
 		if (plan != nullptr && (plan->Bidirectional() || SqliteFilePromoted(path))) {
 			options.capture_guard = true;
 			options.on_conflict = MakeConflictHandler(source, plan->name, replica.name, plan->conflict_resolution);
