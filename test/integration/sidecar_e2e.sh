@@ -5,8 +5,8 @@
 # changes (inserts, updates incl. a key change and an unchanged TOAST column, deletes, a 10,000-row transaction,
 # a TRUNCATE), runs "--once" again, then checks: the SQLite file equals the source row by row (types as
 # sidecar/src/sink/sqlite_table.hpp maps them), the SQL dump replayed into a fresh database equals the source
-# (EXCEPT both ways) and the catalog status (MongoDB targets run: test/integration/sidecar_mongo.sh; PostgreSQL
-# targets: test/integration/pg_target.sh).
+# (EXCEPT both ways), the catalog status, and that a rule with a postgres target outside its source project is
+# reported as a rule error (MongoDB targets run: test/integration/sidecar_mongo.sh).
 # No sleeps: --once returns only when everything committed before it started is applied and confirmed.
 # Prints "sidecar_e2e: N passed, N failed".
 set -uo pipefail
@@ -51,6 +51,8 @@ SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
 SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite', lag_tolerance_ms => 600000);
 SELECT mosta_add_replica('app', 'dump', 'slave', 'sqldump', :'dump');
 SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['*']);
+SELECT mosta_add_replica('docs', 'pg', 'master', 'postgres', 'postgresql://127.0.0.1:1/docs');
+SELECT mosta_add_rule('r2', 'app', 'docs', 'cdc', ARRAY['items']);
 SELECT mosta_add_replica('sub', 'lines', 'slave', 'sqlite', :'lite' || '.lines');
 SELECT mosta_add_rule('r3', 'app', 'sub', 'cdc', ARRAY['"Order Lines"']);
 SQL
@@ -188,6 +190,11 @@ replicas=$(psql_db -At -c "SELECT string_agg(replica || ':' || status || ':' || 
 if [ "$replicas" = "dump:down:true:true lines:down:true:true lite:down:true:true" ]; then ok "replica_status: $replicas"; else not_ok "replica_status: '$replicas'"; fi
 reader=$(psql_db -At -c "SELECT mosta_read_replica('app')")
 if [ "$reader" = master ]; then ok "reads go to the master once the sidecar is stopped"; else not_ok "reads routed to '$reader' after the stop, expected master"; fi
+r2=$(psql_db -At -c "SELECT status || ': ' || last_error FROM mosta.rule_stats WHERE rule = 'r2'")
+case $r2 in
+error:*postgres*) ok "rule r2 (postgres target of another project) reported as a rule error" ;;
+*) not_ok "rule r2 (postgres target of another project) reported as a rule error: '$r2'" ;;
+esac
 flush=$(psql_db -At -c "SELECT count(*) || ' ' || bool_and(s.confirmed_flush_lsn >= t.applied_lsn) FROM mosta.target_status t JOIN pg_replication_slots s ON s.slot_name = t.slot WHERE t.rule = 'r1'")
 if [ "$flush" = "2 true" ]; then ok "each of rule r1's 2 slots confirmed up to its sink's checkpoint"; else not_ok "rule r1's slots confirmed up to their sinks' checkpoints ('$flush', expected '2 true')"; fi
 
