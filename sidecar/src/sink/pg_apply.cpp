@@ -15,6 +15,7 @@
  *     Staging tables are temporary, one per column count ("mosta_stage_N", text columns c1..cN), created in the
  *     open transaction when first needed and emptied (TRUNCATE) after each run.
  */
+#include <algorithm>
 #include <stdexcept>
 
 #include "mosta/common/identifiers.hpp"
@@ -241,10 +242,18 @@ PgSink::Impl::FlushRun() {
 				 std::to_string(i + 1) + "::" + TypeIn(table, current.key[i]);
 	std::string sql;
 	if (current.op == PgRunOp::Update) {
+		// the key columns keep their values (a run holds no update that moves the key): not set
 		std::string set;
-		for (std::size_t i = 0; i < current.columns.size(); ++i)
-			set += (i == 0 ? "" : ", ") + QuoteIdentifier(current.columns[i]) + " = s.c" +
+		for (std::size_t i = 0; i < current.columns.size(); ++i) {
+			if (std::find(current.key.begin(), current.key.end(), current.columns[i]) != current.key.end())
+				continue;
+			set += (set.empty() ? "" : ", ") + QuoteIdentifier(current.columns[i]) + " = s.c" +
 				   std::to_string(current.key.size() + i + 1) + "::" + TypeIn(table, current.columns[i]);
+		}
+		if (set.empty()) { // only key columns, unchanged: nothing to write
+			session->Exec("TRUNCATE " + stage, "emptying the staging table");
+			return;
+		}
 		sql = "UPDATE " + table.quoted + " t SET " + set + " FROM " + stage + " s WHERE " + where;
 	} else {
 		sql = "DELETE FROM " + table.quoted + " t USING " + stage + " s WHERE " + where;

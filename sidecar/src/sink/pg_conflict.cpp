@@ -88,7 +88,9 @@ class ConflictTarget {
 			select += QuoteIdentifier(column) + ", "; // the output function's text
 		select += impl_.commit_timestamps ? "pg_xact_commit_timestamp(xmin)::text, " : "NULL::text, ";
 		std::string where = KeyMatch(key, params);
-		select += "(" + Equality(image, params) + ")";
+		select += '('; // appended piecewise: "(" + std::string trips GCC 12's -Wrestrict
+		select += Equality(image, params);
+		select += ')';
 		PgResultHandle result =
 			impl_.session->Query("SELECT " + select + " FROM " + table_.quoted + " WHERE " + where + " LIMIT 1",
 								 params.Values(), "reading the local row of " + table_.quoted);

@@ -97,7 +97,11 @@ class Params {
 	Add(PgValueWriter &writer, const Column &column, const std::string &type) {
 		texts_.emplace_back();
 		nulls_.push_back(!writer.AppendText(texts_.back(), column));
-		return "$" + std::to_string(texts_.size()) + "::" + type;
+		std::string placeholder = "$"; // built by appends: "$" + std::to_string(...) trips GCC 12's -Wrestrict
+		placeholder += std::to_string(texts_.size());
+		placeholder += "::";
+		placeholder += type;
+		return placeholder;
 	}
 
 	// Values returns the parameters for PQexecParams.
