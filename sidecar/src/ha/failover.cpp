@@ -14,6 +14,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "ha/command_report.hpp"
 #include "ha/promotion.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/errors.hpp"
@@ -97,34 +98,6 @@ EstimateLoss(Lsn promoted_lsn, const std::vector<Lsn> &seen_lsns, std::optional<
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Refused is a refusal before anything changed: exit 1 with its message (and hint).
-class Refused : public std::runtime_error {
-  public:
-	Refused(const std::string &message, std::string hint) : std::runtime_error(message), hint_(std::move(hint)) {}
-	const std::string &
-	Hint() const noexcept {
-		return hint_;
-	}
-
-  private:
-	std::string hint_;
-};
-
-std::string
-LsnJson(std::optional<Lsn> lsn) {
-	return lsn ? JsonQuote(FormatLsn(*lsn)) : std::string("null");
-}
-
-std::string
-NumberJson(std::optional<long long> value) {
-	return value ? std::to_string(*value) : std::string("null");
-}
-
-std::string
-TextJson(const std::string &text) {
-	return text.empty() ? std::string("null") : JsonQuote(text);
-}
 
 std::string
 ObservationJson(const LastObservation &last) {

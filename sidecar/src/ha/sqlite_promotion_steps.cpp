@@ -16,21 +16,6 @@
 namespace mosta::sidecar::ha::sqlite_promotion {
 
 std::string
-TextJson(const std::string &text) {
-	return text.empty() ? std::string("null") : JsonQuote(text);
-}
-
-std::string
-LsnJson(std::optional<Lsn> lsn) {
-	return lsn ? JsonQuote(FormatLsn(*lsn)) : std::string("null");
-}
-
-std::string
-NumberJson(std::optional<long long> value) {
-	return value ? std::to_string(*value) : std::string("null");
-}
-
-std::string
 ReadWholeFile(const std::string &path) {
 	std::ifstream in(path, std::ios::binary);
 	if (!in)

@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "app/config.hpp"
+#include "ha/command_report.hpp"
 #include "ha/node_probe.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "pg/lsn.hpp"
@@ -26,19 +27,6 @@
 namespace mosta::sidecar::ha::sqlite_promotion {
 
 using Clock = std::chrono::steady_clock;
-
-// Refused is a refusal before anything changed: exit 1 with its message (and hint).
-class Refused : public std::runtime_error {
-  public:
-	Refused(const std::string &message, std::string hint) : std::runtime_error(message), hint_(std::move(hint)) {}
-	const std::string &
-	Hint() const noexcept {
-		return hint_;
-	}
-
-  private:
-	std::string hint_;
-};
 
 // Steps prints "<command>: [  0.123 s] text" lines on stdout, at once, masked.
 class Steps {
@@ -65,11 +53,6 @@ class Steps {
 	const char *command_;
 	Clock::time_point start_;
 };
-
-// TextJson, LsnJson, NumberJson write JSON values of the activity details (null when unset or empty).
-std::string TextJson(const std::string &text);
-std::string LsnJson(std::optional<Lsn> lsn);
-std::string NumberJson(std::optional<long long> value);
 
 // ReadWholeFile returns the content of path; throws std::runtime_error naming it.
 std::string ReadWholeFile(const std::string &path);
