@@ -47,18 +47,6 @@ constexpr int kBusyTimeoutMs = 5000;
 // A run that lasted this long was healthy: the next failure is a new outage (as the rule's supervisor counts).
 constexpr std::chrono::seconds kHealthyRun{30};
 
-// Describe returns what() of an exception.
-std::string
-Describe(const std::exception_ptr &error) {
-	try {
-		std::rethrow_exception(error);
-	} catch (const std::exception &e) {
-		return e.what();
-	} catch (...) {
-		return "unknown error";
-	}
-}
-
 // OpenExisting opens the SQLite file at path read-write without creating it; null when it does not exist yet.
 SqliteHandle
 OpenExisting(const std::string &path) {
@@ -346,7 +334,7 @@ SuperviseReverse(const Config &config, RulePlan plan, ReplicaInfo target, const 
 		if (!error) {
 			co_return;
 		}
-		std::string text = Describe(error);
+		std::string text = DescribeError(error);
 		LogLine(runner->Label() + ": error: " + text);
 		status.reverse_error = text;
 		co_await publish();

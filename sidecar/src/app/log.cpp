@@ -1,6 +1,6 @@
 /*
  * log.cpp
- *     LogLine (see log.hpp).
+ *     LogLine and DescribeError (see log.hpp).
  */
 #include "app/log.hpp"
 
@@ -18,6 +18,17 @@ LogLine(std::string_view text) noexcept {
 		std::fputs(line.c_str(), stderr);
 	} catch (...) {
 		std::fputs("mosta-sidecar: (out of memory while logging)\n", stderr);
+	}
+}
+
+std::string
+DescribeError(const std::exception_ptr &error) {
+	try {
+		std::rethrow_exception(error);
+	} catch (const std::exception &e) {
+		return e.what();
+	} catch (...) {
+		return "unknown error";
 	}
 }
 

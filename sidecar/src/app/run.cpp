@@ -144,18 +144,6 @@ IsFatal(const std::exception_ptr &error) {
 	}
 }
 
-// Describe returns what() of an exception.
-std::string
-Describe(const std::exception_ptr &error) {
-	try {
-		std::rethrow_exception(error);
-	} catch (const std::exception &e) {
-		return e.what();
-	} catch (...) {
-		return "unknown error";
-	}
-}
-
 // A run that lasted this long was healthy: the next failure is a new outage, not the same one retried.
 constexpr std::chrono::seconds kHealthyRun{30};
 
@@ -188,7 +176,7 @@ SuperviseRule(State &state, std::shared_ptr<RuleTask> task) {
 				co_await runner.MarkStopped();
 			co_return;
 		}
-		std::string text = Describe(error);
+		std::string text = DescribeError(error);
 		if (task->stop && !state.stop) {
 			// removed or changed under it: its rows may be gone with the rule, nothing to report
 			LogLine("rule " + task->plan.name + ": stopped on: " + text);
@@ -224,7 +212,7 @@ Spawn(State &state, const asio::any_io_executor &executor, std::shared_ptr<RuleT
 		if (state.wake != nullptr)
 			state.wake->cancel();
 		if (error) {
-			LogLine("supervisor: " + Describe(error));
+			LogLine("supervisor: " + DescribeError(error));
 			task->failed = true;
 			state.failed = true;
 		}
@@ -416,7 +404,7 @@ PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 		error = std::current_exception();
 	}
 	if (error) {
-		LogLine("catalog: " + Describe(error) + "; trying again at the next poll");
+		LogLine("catalog: " + DescribeError(error) + "; trying again at the next poll");
 		conn.Close();
 	}
 }
@@ -500,7 +488,7 @@ Run(asio::io_context &context, asio::signal_set &signals, const Config &config) 
 	WaitSignals(state);
 	asio::co_spawn(context, Supervise(state), [&state](std::exception_ptr error) {
 		if (error) {
-			LogLine("stopping: " + Describe(error));
+			LogLine("stopping: " + DescribeError(error));
 			state.failed = true;
 		}
 		state.supervised = true;
@@ -510,7 +498,7 @@ Run(asio::io_context &context, asio::signal_set &signals, const Config &config) 
 	if (!config.once)
 		asio::co_spawn(context, WatchStandbys(config, &state.supervised), [](std::exception_ptr error) {
 			if (error)
-				LogLine("standbys: " + Describe(error));
+				LogLine("standbys: " + DescribeError(error));
 		});
 	context.run();
 	LogLine(state.failed ? "exiting after a failure" : "exiting");
