@@ -37,17 +37,11 @@ ReadPgTarget(PgSession &session, const SourceTable &source, const std::set<std::
 		select += (select.empty() ? "" : ", ") + (held ? QuoteIdentifier(column.name) : std::string("NULL"));
 		plans.push_back(PlanPgValue(ClassifyPgType(column.type_name), SplitPgTypeName(column.type_name).base));
 	}
-	std::vector<std::size_t> key_at;
-	for (const std::string &name : source.key)
-		for (std::size_t i = 0; i < source.columns.size(); ++i)
-			if (source.columns[i].name == name)
-				key_at.push_back(i);
 	session.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; DECLARE mosta_verify NO SCROLL CURSOR FOR SELECT " +
 					 (select.empty() ? std::string("1") : select) + " FROM " + table->quoted,
 				 "reading " + table->quoted);
-	ChecksumState state;
+	TargetRowsBuilder builder(source, wanted, target);
 	PgValueScratch scratch;
-	std::vector<std::optional<std::string>> key(key_at.size());
 	for (;;) {
 		PgResultHandle rows =
 			session.Query("FETCH " + std::to_string(kFetchRows) + " FROM mosta_verify", {}, "reading " + table->quoted);
@@ -70,30 +64,13 @@ ReadPgTarget(PgSession &session, const SourceTable &source, const std::set<std::
 				}
 				row.push_back({source.columns[i].name, std::move(canonical)});
 			}
-			for (std::size_t k = 0; k < key_at.size(); ++k)
-				key[k] = row[key_at[k]].value;
-			std::vector<std::optional<std::string>> values;
-			if (!wanted.empty())
-				for (const CanonicalColumn &column : row)
-					values.push_back(column.value);
-			std::string encoded = EncodeCanonicalRow(std::move(row));
-			Hash128 hash = CanonicalRowHash(encoded.data(), encoded.size());
-			state.Add(hash);
-			if (!source.key.empty()) {
-				char hex[kHash128HexSize + 1];
-				FormatHash128(hash, hex);
-				std::string key_text = CanonicalKeyText(key);
-				if (wanted.count(key_text) != 0)
-					target.values[key_text] = std::move(values);
-				target.hashes[std::move(key_text)] = hex;
-			}
+			builder.Add(std::move(row));
 		}
 		if (count < kFetchRows)
 			break;
 	}
 	session.Exec("COMMIT", "reading " + table->quoted);
-	target.rows = static_cast<long long>(state.rows);
-	target.checksum = state.Text();
+	builder.Finish();
 	return target;
 }
 

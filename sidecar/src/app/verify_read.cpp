@@ -118,6 +118,44 @@ ReadSource(PgConnection &conn, const std::string &collection, bool for_mongo, bo
 	co_return source;
 }
 
+TargetRowsBuilder::TargetRowsBuilder(const SourceTable &source, const std::set<std::string> &wanted,
+									 VerifyTargetRows &target)
+	: wanted_(wanted), target_(target), keyed_(!source.key.empty()) {
+	// a key column is never left out of the compared columns
+	for (const std::string &name : source.key)
+		for (std::size_t i = 0; i < source.columns.size(); ++i)
+			if (source.columns[i].name == name)
+				key_at_.push_back(i);
+	key_.resize(key_at_.size());
+}
+
+void
+TargetRowsBuilder::Add(std::vector<CanonicalColumn> row) {
+	for (std::size_t k = 0; k < key_at_.size(); ++k)
+		key_[k] = row[key_at_[k]].value;
+	std::vector<std::optional<std::string>> values;
+	if (!wanted_.empty())
+		for (const CanonicalColumn &column : row)
+			values.push_back(column.value);
+	std::string encoded = EncodeCanonicalRow(std::move(row));
+	Hash128 hash = CanonicalRowHash(encoded.data(), encoded.size());
+	state_.Add(hash);
+	if (!keyed_)
+		return;
+	char hex[kHash128HexSize + 1];
+	FormatHash128(hash, hex);
+	std::string key_text = CanonicalKeyText(key_);
+	if (wanted_.count(key_text) != 0)
+		target_.values[key_text] = std::move(values);
+	target_.hashes[std::move(key_text)] = hex;
+}
+
+void
+TargetRowsBuilder::Finish() {
+	target_.rows = static_cast<long long>(state_.rows);
+	target_.checksum = state_.Text();
+}
+
 VerifyTargetRows
 ReadSqliteTarget(sqlite3 *db, const SourceTable &source, const std::set<std::string> &wanted) {
 	VerifyTargetRows target;
@@ -132,40 +170,16 @@ ReadSqliteTarget(sqlite3 *db, const SourceTable &source, const std::set<std::str
 				  (table->kinds.count(column.name) ? QuoteIdentifier(column.name) : std::string("NULL"));
 	SqliteStmtHandle stmt =
 		PrepareSql(db, "SELECT " + (select.empty() ? std::string("1") : select) + " FROM " + table->quoted);
-	// the key columns' positions among the compared columns (a key column is never left out)
-	std::vector<std::size_t> key_at;
-	for (const std::string &name : source.key)
-		for (std::size_t i = 0; i < source.columns.size(); ++i)
-			if (source.columns[i].name == name)
-				key_at.push_back(i);
-	ChecksumState state;
-	std::vector<std::optional<std::string>> key(key_at.size());
+	TargetRowsBuilder rows(source, wanted, target);
 	while (StepSql(db, stmt.get())) {
 		std::vector<CanonicalColumn> row;
 		row.reserve(source.columns.size());
 		for (std::size_t i = 0; i < source.columns.size(); ++i)
 			row.push_back(
 				{source.columns[i].name, TargetCanonicalText(stmt.get(), static_cast<int>(i), source.columns[i].type)});
-		for (std::size_t k = 0; k < key_at.size(); ++k)
-			key[k] = row[key_at[k]].value;
-		std::vector<std::optional<std::string>> values;
-		if (!wanted.empty())
-			for (const CanonicalColumn &column : row)
-				values.push_back(column.value);
-		std::string encoded = EncodeCanonicalRow(std::move(row));
-		Hash128 hash = CanonicalRowHash(encoded.data(), encoded.size());
-		state.Add(hash);
-		if (!source.key.empty()) {
-			char hex[kHash128HexSize + 1];
-			FormatHash128(hash, hex);
-			std::string key_text = CanonicalKeyText(key);
-			if (wanted.count(key_text) != 0)
-				target.values[key_text] = std::move(values);
-			target.hashes[std::move(key_text)] = hex;
-		}
+		rows.Add(std::move(row));
 	}
-	target.rows = static_cast<long long>(state.rows);
-	target.checksum = state.Text();
+	rows.Finish();
 	return target;
 }
 

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "app/verify_mongo.hpp"
+#include "mosta/common/canonical_row.hpp"
 #include "mosta/common/pg_types.hpp"
 #include "pg/connection.hpp"
 
@@ -66,6 +67,28 @@ std::string SourceKeyExpression(const SourceTable &source, const std::string &al
 
 // SourceColumnsList returns "alias.a, alias.b" for source's compared columns, quoted ("" when none).
 std::string SourceColumnsList(const SourceTable &source, const std::string &alias);
+
+// TargetRowsBuilder accumulates the rows a relational target reader (SQLite, PostgreSQL) reads, in canonical text
+// and in source's column order, into target: the checksum, the per-key row hashes (when source has a key) and the
+// values of the rows whose key is in wanted.
+class TargetRowsBuilder {
+  public:
+	TargetRowsBuilder(const SourceTable &source, const std::set<std::string> &wanted, VerifyTargetRows &target);
+
+	// Add takes one row.
+	void Add(std::vector<CanonicalColumn> row);
+
+	// Finish writes the row count and the checksum into the target.
+	void Finish();
+
+  private:
+	const std::set<std::string> &wanted_;
+	VerifyTargetRows &target_;
+	bool keyed_;
+	std::vector<std::size_t> key_at_; // the key columns' positions among the compared columns
+	std::vector<std::optional<std::string>> key_;
+	ChecksumState state_;
+};
 
 // ReadSqliteTarget computes the canonical checksum (and per-key row hashes) of source's table in the SQLite database
 // db, and keeps the canonical values of the rows whose key is in wanted; a missing table reads as not existing.
