@@ -21,6 +21,7 @@ using sqlite_sql::CacheKey;
 using sqlite_sql::ColumnRefs;
 using sqlite_sql::Conditions;
 using sqlite_sql::FindColumn;
+using sqlite_sql::KeyValues;
 using sqlite_sql::KindOf;
 using sqlite_sql::Refs;
 using sqlite_sql::ThrowMissingOld;
@@ -47,16 +48,8 @@ KeyRefs(const SqliteTable &table, const std::vector<Column> &row) {
 std::vector<Column>
 KeyRow(const SqliteTable &table, const Change &change, bool &moved) {
 	std::vector<Column> key;
-	moved = false;
-	for (const std::string &name : table.primary_key) {
-		const Column *new_column = FindColumn(change.new_row, name);
-		const Column *old_column = change.has_old ? FindColumn(change.old_row, name) : nullptr;
-		if (old_column == nullptr && new_column == nullptr)
-			throw std::runtime_error("cannot apply update to " + table.quoted + ": key column " +
-									 QuoteIdentifier(name) + " is in neither \"old\" nor \"new\"");
-		key.push_back(old_column != nullptr ? *old_column : *new_column);
-		moved = moved || (old_column != nullptr && new_column != nullptr && old_column->value != new_column->value);
-	}
+	for (const Column *column : KeyValues(table, change, moved))
+		key.push_back(*column);
 	return key;
 }
 
