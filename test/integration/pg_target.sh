@@ -203,6 +203,9 @@ else
 	not_ok "no re-snapshot: after every restart the target's origin held what the slot had confirmed ($resnapshots re-snapshots)"
 	grep -i "snapshot\|behind" "$work/log.daemon" | grep -v broken | tail -5 >&2
 fi
+identity=$(tscalar "SELECT relreplident FROM pg_class WHERE oid = 'crash.nk'::regclass")
+[ "$identity" = f ] && ok "the target's copy of a REPLICA IDENTITY FULL table has REPLICA IDENTITY FULL too" ||
+	not_ok "the target's crash.nk has replica identity '$identity', expected f (full, as on the source)"
 doubled="SELECT count(*) FROM (SELECT id FROM crash.nk GROUP BY id HAVING count(*) <> 2) d"
 if [ "$(tscalar "$doubled")" = 0 ] && [ "$(scalar "$doubled")" = 0 ]; then
 	ok "no row of the keyless table applied twice (every id twice, as on the source)"

@@ -29,10 +29,11 @@ ColumnDefinition(std::string_view name, std::string_view type, bool nullable) {
 	return QuoteIdentifier(name) + " " + std::string(type.empty() ? "text" : type) + (nullable ? "" : " NOT NULL");
 }
 
-// CreateSql returns the CREATE SCHEMA IF NOT EXISTS + CREATE TABLE of schema.table.
+// CreateSql returns the CREATE SCHEMA IF NOT EXISTS + CREATE TABLE of schema.table, with REPLICA IDENTITY FULL when
+// full_identity (the source table's: a bidirectional side then gives full old images as the source does).
 std::string
 CreateSql(const std::string &schema, const std::string &table, const std::vector<std::string> &definitions,
-		  const std::vector<std::string> &key) {
+		  const std::vector<std::string> &key, bool full_identity) {
 	std::string sql = "CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(schema) + "; CREATE TABLE " +
 					  QuoteQualifiedName(schema, table) + " (";
 	for (std::size_t i = 0; i < definitions.size(); ++i)
@@ -43,7 +44,10 @@ CreateSql(const std::string &schema, const std::string &table, const std::vector
 			sql += (i == 0 ? "" : ", ") + QuoteIdentifier(key[i]);
 		sql += ")";
 	}
-	return sql + ")";
+	sql += ")";
+	if (full_identity)
+		sql += "; ALTER TABLE " + QuoteQualifiedName(schema, table) + " REPLICA IDENTITY FULL";
+	return sql;
 }
 
 // Loaded returns the table just created or altered.
@@ -92,7 +96,8 @@ CreatePgTargetTable(PgSession &session, const DdlMessage &shape) {
 	for (const DdlColumn &column : shape.columns)
 		definitions.push_back(ColumnDefinition(column.name, column.type, column.nullable));
 	std::string quoted = QuoteQualifiedName(shape.schema, shape.table);
-	session.Exec(CreateSql(shape.schema, shape.table, definitions, shape.key), "creating " + quoted);
+	session.Exec(CreateSql(shape.schema, shape.table, definitions, shape.key, shape.replica_identity == "full"),
+				 "creating " + quoted);
 	return Loaded(session, shape.schema, shape.table);
 }
 
@@ -102,7 +107,9 @@ CreatePgTargetTableFromRelation(PgSession &session, const RelationSchema &relati
 	for (const RelationColumn &column : relation.columns)
 		definitions.push_back(ColumnDefinition(column.name, column.type, true));
 	std::string quoted = QuoteQualifiedName(relation.schema, relation.table);
-	session.Exec(CreateSql(relation.schema, relation.table, definitions, relation.key), "creating " + quoted);
+	session.Exec(CreateSql(relation.schema, relation.table, definitions, relation.key,
+						   relation.identity == ReplicaIdentity::Full),
+				 "creating " + quoted);
 	return Loaded(session, relation.schema, relation.table);
 }
 

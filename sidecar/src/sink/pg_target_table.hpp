@@ -34,11 +34,11 @@ struct PgTargetTable {
 std::optional<PgTargetTable> LoadPgTargetTable(PgSession &session, const std::string &schema, const std::string &table);
 
 // CreatePgTargetTable creates schema.table (and the schema when missing) with the shape's columns, types, NOT NULL
-// and primary key (the message's "key"), and returns it as loaded.
+// and primary key (the message's "key") and, when the source's is full, REPLICA IDENTITY FULL; returns it as loaded.
 PgTargetTable CreatePgTargetTable(PgSession &session, const DdlMessage &shape);
 
 // CreatePgTargetTableFromRelation creates the table of a row change whose table the target lacks (a relation of
-// the stream: columns, types and key, nullable), and returns it.
+// the stream: columns, types and key, nullable; its replica identity when full), and returns it.
 PgTargetTable CreatePgTargetTableFromRelation(PgSession &session, const RelationSchema &relation);
 
 // AlterPgTargetTable makes held follow message's new shape: columns renamed, dropped, added (set to the message's
