@@ -1,0 +1,14 @@
+/*
+ * cmd_check.cpp
+ *     Placeholder: the command is being built (issue 16).
+ */
+#include "commands.hpp"
+
+namespace mosta::migrate {
+
+int
+RunCheck(CommandLine &) {
+	throw UsageError("not built yet");
+}
+
+} // namespace mosta::migrate

@@ -1,0 +1,14 @@
+/*
+ * cmd_verify.cpp
+ *     Placeholder: the command is being built (issue 16).
+ */
+#include "commands.hpp"
+
+namespace mosta::migrate {
+
+int
+RunVerify(CommandLine &) {
+	throw UsageError("not built yet");
+}
+
+} // namespace mosta::migrate
