@@ -191,7 +191,8 @@ Follower::HistoryLost(const ChangeStreamHistoryLost &e) const {
 		std::string(e.what()) + ". The oplog no longer holds the position of mapping " + mapping_.name + " (" +
 		committed_ +
 		"): what changed since cannot be known, and nothing is applied from a guess. Re-run `mosta-migrate "
-		"backfill` with --again (it records a new start position before it reads), then follow; a larger oplog keeps "
+		"backfill` with --again over every collection (it records a new start position before it reads), then follow; "
+		"a larger oplog keeps "
 		"the position available for longer");
 }
 

@@ -86,6 +86,12 @@ TryFollowerLock(sidecar::PgSession &session, const std::string &mapping) {
 	return std::string(PQgetvalue(result.get(), 0, 0)) == "t";
 }
 
+void
+UnlockFollower(sidecar::PgSession &session, const std::string &mapping) {
+	session.Query("SELECT pg_advisory_unlock(hashtext('mosta-migrate follow'), hashtext($1))", {mapping.c_str()},
+				  "releasing the follower lock");
+}
+
 std::string
 NoStreamMessage(const std::string &mapping) {
 	return "mapping " + mapping +

@@ -42,6 +42,9 @@ void ResetCutover(sidecar::PgSession &session, const std::string &mapping);
 // when another session holds it.
 bool TryFollowerLock(sidecar::PgSession &session, const std::string &mapping);
 
+// UnlockFollower releases the lock TryFollowerLock took (once).
+void UnlockFollower(sidecar::PgSession &session, const std::string &mapping);
+
 // NoStreamMessage is the error of a mapping without a stream row: what to run first.
 std::string NoStreamMessage(const std::string &mapping);
 

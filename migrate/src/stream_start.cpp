@@ -6,10 +6,11 @@
  */
 #include "stream_start.hpp"
 
-#include <libpq-fe.h>
+#include <stdexcept>
 
 #include "change_stream.hpp"
 #include "follow_state.hpp"
+#include "mosta/common/identifiers.hpp"
 
 namespace mosta::migrate {
 
@@ -49,6 +50,27 @@ EnsureStreamStart(sidecar::PgSession &session, const mapping::Mapping &mapping, 
 	if (!row)
 		throw std::runtime_error(NoStreamMessage(mapping.name));
 	return row->start_token;
+}
+
+std::string
+RestartStreamStart(sidecar::PgSession &session, const mapping::Mapping &mapping, MongoSource &source) {
+	if (!TryFollowerLock(session, mapping.name))
+		throw std::runtime_error("a follower of mapping " + mapping.name +
+								 " is running: stop it before backfill records a new change-stream start");
+	std::string token;
+	try {
+		token = CurrentPosition(source);
+		session.Query("INSERT INTO mosta_migration.stream (mapping, resume_token, start_token) VALUES ($1, $2, $2) "
+					  "ON CONFLICT (mapping) DO UPDATE SET resume_token = $2, start_token = $2, updated_at = now()",
+					  {mapping.name.c_str(), token.c_str()}, "recording a new change-stream start");
+	} catch (...) {
+		session.TryExec(("SELECT pg_advisory_unlock(hashtext('mosta-migrate follow'), hashtext(" +
+						 QuoteLiteral(mapping.name) + "))")
+							.c_str());
+		throw;
+	}
+	UnlockFollower(session, mapping.name);
+	return token;
 }
 
 } // namespace mosta::migrate
