@@ -49,10 +49,10 @@ AddRelations(TableCheck &check) {
 			check.relations.push_back({layout.table + "." + column.name + " → " + column.references, at, "", 0, 0});
 		} else if (column.role == ColumnRole::PolyKind && column.field != nullptr) {
 			for (const char *kind : {"entity", "template"})
-				check.relations.push_back({layout.table + "." + column.field->column + " (" + kind + ") → " +
-											   (std::string(kind) == "entity" ? column.field->references
-																			  : std::string("external reference")),
-										   at, kind, 0, 0});
+				check.relations.push_back(
+					{layout.table + "." + column.field->column + " (" + kind + ") → " +
+						 (std::string(kind) == "entity" ? column.field->references : std::string("external reference")),
+					 at, kind, 0, 0});
 		}
 	}
 }
@@ -70,6 +70,16 @@ TableCheck::PgChecksum() const {
 bool
 RelationCountsEveryRow(const RelationCount &relation) {
 	return relation.column == kEveryRow;
+}
+
+// ComparedTables is declared in verify_table.hpp (defined here: it needs the transform's layouts).
+std::vector<ComparedTable>
+ComparedTables(const mapping::Mapping &mapping, const mapping::CollectionMap &collection) {
+	std::vector<ComparedTable> tables;
+	tables.emplace_back(mapping, mapping::CollectionLayout(mapping, collection));
+	for (std::size_t i = 0; i < collection.children.size(); ++i)
+		tables.emplace_back(mapping, mapping::ChildLayout(mapping, collection, i));
+	return tables;
 }
 
 CollectionCheck

@@ -78,8 +78,8 @@ struct SumGroup {
 };
 struct SumCheck {
 	const mapping::SumCheck *sum;
-	std::size_t amount;				  // index among the collection table's compared columns
-	std::vector<std::size_t> group;	  // likewise, per group_by column
+	std::size_t amount;				// index among the collection table's compared columns
+	std::vector<std::size_t> group; // likewise, per group_by column
 	std::map<std::string, SumGroup> groups;
 	long long not_numbers = 0; // MongoDB amounts that are no decimal text
 };

@@ -52,8 +52,8 @@ class TextTable {
   private:
 	static std::size_t
 	Characters(const std::string &text) {
-		return static_cast<std::size_t>(
-			std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+		return static_cast<std::size_t>(std::count_if(
+			text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 	}
 
 	std::vector<std::vector<std::string>> rows_;

@@ -6,7 +6,6 @@
  */
 #include "verify_checks.hpp"
 
-
 #include "verify_scan.hpp"
 
 namespace mosta::migrate {
@@ -61,28 +60,32 @@ void
 ReadSourceSide(MongoSource &source, const mapping::Mapping &mapping, CollectionCheck &check) {
 	for (TableCheck &table : check.tables)
 		table.mongo_buckets.assign(static_cast<std::size_t>(table.buckets), ChecksumState{});
-	ScanCollection(source, mapping, *check.collection, [&](const mapping::MappedDocument &document) {
-		for (TableCheck &table : check.tables) {
-			const std::vector<mapping::MappedRow> single{document.row};
-			const std::vector<mapping::MappedRow> &rows =
-				table.child_of == 0 ? single : document.children.at(table.child_of - 1);
-			for (const mapping::MappedRow &row : rows) {
-				std::vector<std::optional<std::string>> values = table.table.Values(row);
-				Hash128 hash = table.table.RowHash(values);
-				table.mongo_total.Add(hash);
-				table.mongo_buckets[static_cast<std::size_t>(
-										sidecar::KeyBucket(table.table.Key(row), table.buckets))]
-					.Add(hash);
-				AddRelationRow(table, values);
-				if (table.child_of == 0)
-					AddSumRow(check, values);
+	ScanCollection(
+		source, mapping, *check.collection,
+		[&](const mapping::MappedDocument &document) {
+			for (TableCheck &table : check.tables) {
+				const std::vector<mapping::MappedRow> single{document.row};
+				const std::vector<mapping::MappedRow> &rows =
+					table.child_of == 0 ? single : document.children.at(table.child_of - 1);
+				for (const mapping::MappedRow &row : rows) {
+					std::vector<std::optional<std::string>> values = table.table.Values(row);
+					Hash128 hash = table.table.RowHash(values);
+					table.mongo_total.Add(hash);
+					table
+						.mongo_buckets[static_cast<std::size_t>(
+							sidecar::KeyBucket(table.table.Key(row), table.buckets))]
+						.Add(hash);
+					AddRelationRow(table, values);
+					if (table.child_of == 0)
+						AddSumRow(check, values);
+				}
 			}
-		}
-	}, [&](const std::string &id) {
-		++check.untransformable;
-		if (check.untransformable_ids.size() < 10)
-			check.untransformable_ids.push_back(id);
-	});
+		},
+		[&](const std::string &id) {
+			++check.untransformable;
+			if (check.untransformable_ids.size() < 10)
+				check.untransformable_ids.push_back(id);
+		});
 	for (TableCheck &table : check.tables) {
 		sidecar::BucketSums mongo;
 		for (std::size_t b = 0; b < table.mongo_buckets.size(); ++b)

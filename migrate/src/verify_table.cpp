@@ -155,13 +155,4 @@ ComparedTable::DocumentWhere() const {
 	return document_where_;
 }
 
-std::vector<ComparedTable>
-ComparedTables(const mapping::Mapping &mapping, const mapping::CollectionMap &collection) {
-	std::vector<ComparedTable> tables;
-	tables.emplace_back(mapping, mapping::CollectionLayout(mapping, collection));
-	for (std::size_t i = 0; i < collection.children.size(); ++i)
-		tables.emplace_back(mapping, mapping::ChildLayout(mapping, collection, i));
-	return tables;
-}
-
 } // namespace mosta::migrate

@@ -57,7 +57,7 @@ ReadBuckets(sidecar::PgSession &session, TableCheck &table) {
 												   "computing the checksums of " + table.table.Quoted());
 	for (int r = 0; r < PQntuples(result.get()); ++r)
 		table.pg_buckets[std::atoi(PQgetvalue(result.get(), r, 0))] = {Number(result.get(), r, 1),
-																		 PQgetvalue(result.get(), r, 2)};
+																	   PQgetvalue(result.get(), r, 2)};
 }
 
 void
@@ -68,17 +68,17 @@ ReadSum(sidecar::PgSession &session, const ComparedTable &table, SumCheck &sum) 
 		groups += (groups.empty() ? "" : ", ") + QuoteLiteral(column);
 		columns += ", group_key ->> " + QuoteLiteral(column);
 	}
-	sidecar::PgResultHandle result = session.Query(
-		"SELECT row_count, total::text" + columns + " FROM mosta_sum_by(" + QuoteLiteral(table.Quoted()) +
-			"::regclass, " + QuoteLiteral(sum.sum->column) + ", ARRAY[" + groups + "]::text[])",
-		{}, "summing " + table.Quoted() + "." + sum.sum->column);
+	sidecar::PgResultHandle result =
+		session.Query("SELECT row_count, total::text" + columns + " FROM mosta_sum_by(" + QuoteLiteral(table.Quoted()) +
+						  "::regclass, " + QuoteLiteral(sum.sum->column) + ", ARRAY[" + groups + "]::text[])",
+					  {}, "summing " + table.Quoted() + "." + sum.sum->column);
 	for (int r = 0; r < PQntuples(result.get()); ++r) {
 		std::vector<std::optional<std::string>> values;
 		for (std::size_t g = 0; g < sum.group.size(); ++g) {
 			int field = static_cast<int>(g + 2);
-			values.push_back(PQgetisnull(result.get(), r, field) ? std::nullopt
-																	: std::optional<std::string>(
-																		  PQgetvalue(result.get(), r, field)));
+			values.push_back(PQgetisnull(result.get(), r, field)
+								 ? std::nullopt
+								 : std::optional<std::string>(PQgetvalue(result.get(), r, field)));
 		}
 		SumGroup &entry = sum.groups[CanonicalKeyText(values)];
 		entry.values = values;
