@@ -14,6 +14,7 @@
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
 #include "pg/errors.hpp"
+#include "verify_checks.hpp"
 
 namespace mosta::migrate {
 
@@ -225,15 +226,9 @@ ShadowSampler::ReadMongo(const Sampled &sampled, const std::string &legacy_id) {
 			continue;
 		mapping::MappedDocument document = mapping::TransformDocument(mapping_, *sampled.map, doc);
 		side.present = true;
-		for (std::size_t t = 0; t < sampled.tables.size(); ++t) {
-			const ComparedTable &table = sampled.tables[t];
-			if (t == 0) {
-				side.tables[0][table.Key(document.row)] = table.Values(document.row);
-				continue;
-			}
-			for (const mapping::MappedRow &row : document.children.at(t - 1))
-				side.tables[t][table.Key(row)] = table.Values(row);
-		}
+		for (std::size_t t = 0; t < sampled.tables.size(); ++t)
+			for (const mapping::MappedRow &row : RowsOf(document, t))
+				side.tables[t][sampled.tables[t].Key(row)] = sampled.tables[t].Values(row);
 		break;
 	}
 	bson_error_t error;

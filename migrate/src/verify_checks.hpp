@@ -17,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,14 @@ struct TableCheck {
 
 	std::string PgChecksum() const;
 };
+
+// RowsOf returns the rows document gives the table child_of names (0: its own row; i + 1: children[i]'s rows).
+inline std::span<const mapping::MappedRow>
+RowsOf(const mapping::MappedDocument &document, std::size_t child_of) {
+	if (child_of == 0)
+		return {&document.row, 1};
+	return document.children.at(child_of - 1);
+}
 
 // One sum of the mapping: per group (CanonicalKeyText of the group columns' texts), rows and total on each side.
 struct SumGroup {

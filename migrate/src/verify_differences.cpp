@@ -91,9 +91,7 @@ FindDifferences(MongoSource &source, sidecar::PgSession &session, const mapping:
 				TableCheck &table = check.tables[t];
 				if (table.differing.empty())
 					continue;
-				const std::vector<mapping::MappedRow> single{document.row};
-				const std::vector<mapping::MappedRow> &rows =
-					table.child_of == 0 ? single : document.children.at(table.child_of - 1);
+				std::span<const mapping::MappedRow> rows = RowsOf(document, table.child_of);
 				for (const mapping::MappedRow &row : rows) {
 					std::string key = table.table.Key(row);
 					if (table.differing.count(sidecar::KeyBucket(key, table.buckets)) != 0)

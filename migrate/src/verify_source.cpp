@@ -64,9 +64,7 @@ ReadSourceSide(MongoSource &source, const mapping::Mapping &mapping, CollectionC
 		source, mapping, *check.collection,
 		[&](const mapping::MappedDocument &document) {
 			for (TableCheck &table : check.tables) {
-				const std::vector<mapping::MappedRow> single{document.row};
-				const std::vector<mapping::MappedRow> &rows =
-					table.child_of == 0 ? single : document.children.at(table.child_of - 1);
+				std::span<const mapping::MappedRow> rows = RowsOf(document, table.child_of);
 				for (const mapping::MappedRow &row : rows) {
 					std::vector<std::optional<std::string>> values = table.table.Values(row);
 					Hash128 hash = table.table.RowHash(values);

@@ -21,6 +21,15 @@ command -v promtool >/dev/null || fail_setup "promtool not found (Debian package
 
 use_database mosta_migrate_verify_$$
 cleanup_extra() { migrate_cleanup; }
+# shop_py CODE [ARG...]: Python CODE with db (the shop database, pymongo), sys.argv[2:] = ARGs
+shop_py() {
+	local code=$1
+	shift
+	"$python" -c "import sys, pymongo
+from bson import ObjectId
+db = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)['shop']
+$code" "${mongo_uri%/shop}/" "$@"
+}
 
 start_shop_mongo
 load_shop --scale 0.5
@@ -94,7 +103,40 @@ status=$?
 [ "$status" -eq 0 ] && grep -Eq "shadow shop: 15 key\(s\) checked in 1 round\(s\): 0 mismatch" "$work/shadow2.out" &&
 	ok "a random round over users checks 15 keys and finds nothing" || not_ok "shadow users ($status): $(cat "$work/shadow2.out" "$work/migrate.shadow.err")"
 
-# 4. repaired: verify is green again
+# 4. a document deleted in MongoDB: a row PostgreSQL holds alone, for verify and for the sampler
+chat=$(shop_py 'import bson
+d = db.chats.find_one({"messages.0": {"$exists": True}}, sort=[("_id", 1)])
+open(sys.argv[2], "wb").write(bson.encode(d))
+db.chats.delete_one({"_id": d["_id"]})
+print(d["_id"])' "$work/chat.bson")
+[ -n "$chat" ] || fail_setup "deleting a chat in MongoDB"
+migrate verify --collections chats >"$work/verify4.out"
+status=$?
+[ "$status" -eq 1 ] && grep -Fq "key $chat: in PostgreSQL only (no such document in MongoDB)" "$work/verify4.out" &&
+	grep -Fq "key $chat,0: in PostgreSQL only" "$work/verify4.out" &&
+	ok "verify names a row (and its child rows) whose document is gone" || not_ok "deleted document ($status): $(cat "$work/verify4.out")"
+migrate shadow --keys "chats:$chat" --recheck-ms 0 >"$work/shadow3.out"
+[ $? -eq 1 ] && grep -Fq "mismatch chats:$chat: chats row $chat: missing in MongoDB" "$work/shadow3.out" &&
+	ok "shadow: a document missing in MongoDB is a mismatch" || not_ok "shadow deleted document: $(cat "$work/shadow3.out" "$work/migrate.shadow.err")"
+shop_py 'import bson
+db.chats.insert_one(bson.decode(open(sys.argv[2], "rb").read()))' "$work/chat.bson" || fail_setup "restoring the chat"
+
+# 5. a document backfill held back: the count differs, and the recorded problem is named next to it
+orphan=$(shop_py 'import datetime
+from bson import Decimal128
+u = db.users.find_one(sort=[("_id", 1)])
+r = db.funds_ledger.insert_one({"userId": u["_id"], "paymentId": ObjectId("0123456789abcdef01234567"), "kind": "credit",
+  "amount": Decimal128("1.5"), "currency": "EUR", "createdAt": datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)})
+print(r.inserted_id)')
+migrate backfill --again --collections funds_ledger >/dev/null || fail_setup "backfill of the orphan: $(cat "$work/migrate.backfill.err")"
+migrate verify --collections funds_ledger >"$work/verify5.out"
+status=$?
+[ "$status" -eq 1 ] && grep -Eq "^  +funds_ledger +funds_ledger_entries +([0-9]+) +[0-9]+ +1 +DIFFERS \(1 recorded problem" "$work/verify5.out" &&
+	grep -Fq "key $orphan: missing in PostgreSQL" "$work/verify5.out" &&
+	ok "a held-back document is still a difference, with its recorded problem beside it" || not_ok "held back ($status): $(cat "$work/verify5.out")"
+shop_py 'db.funds_ledger.delete_one({"_id": ObjectId(sys.argv[2])})' "$orphan" || fail_setup "deleting the orphan"
+
+# 6. repaired: verify is green again
 psql_db -o /dev/null -c "INSERT INTO payment_items SELECT * FROM saved_item; DROP TABLE saved_item;
   UPDATE payments SET amount = '$amount' WHERE legacy_object_id = '$paid'" || fail_setup "repairing"
 if migrate verify >"$work/verify3.out" && grep -q "^verify: everything matches" "$work/verify3.out"; then
