@@ -189,6 +189,9 @@ if [ "$(applied)" -ge "$before" ]; then ok "the applied count never goes back"; 
 if compare; then ok "after the catch-up every collection is equal (keys, values, child rows)"; else
 	not_ok "MongoDB and PostgreSQL differ after the catch-up"
 fi
+if migrate verify >"$work/verify.out"; then ok "mosta-migrate verify is green after the catch-up"; else
+	not_ok "verify after the catch-up: $(tail -15 "$work/verify.out" "$work/migrate.verify.err")"
+fi
 problems=$(scalar "SELECT count(*) FROM mosta_migration.problems WHERE mapping = 'shop'")
 if [ "$problems" = 0 ]; then ok "no problem left (missing parents were retried)"; else
 	not_ok "$problems problems left: $(scalar "SELECT string_agg(collection || ' ' || legacy_id || ' ' || message, '; ') FROM mosta_migration.problems")"
