@@ -101,6 +101,10 @@ RunCutover(CommandLine &line) {
 			break;
 		std::this_thread::sleep_for(kPollInterval);
 	}
+	if (StopRequested())
+		throw std::runtime_error("interrupted while the follower of mapping " + mapping.name +
+								 " drains: the cutover mark stays set (the follower still stops once drained); run "
+								 "cutover again to wait for it");
 	throw std::runtime_error("the follower of mapping " + mapping.name + " has not finished draining after " +
 							 std::to_string(timeout) + " s (position " + row->resume_token + ", " +
 							 std::to_string(row->applied) +
