@@ -7,7 +7,9 @@
 # array elements: nothing lost, nothing doubled). Then: a second follower refused while one runs, a cutover with a running follower (it drains, sets
 # stopped_at, both exit 0), follow refused after the cutover, --reset-cutover follows again, a cutover with no
 # follower (refused without --source, drains itself with it), a dropped collection stopping the catch-up, and a
-# position the oplog no longer holds (ChangeStreamHistoryLost) failing with the way out.
+# position the oplog no longer holds (ChangeStreamHistoryLost) failing with the way out. A position moved under a
+# running follower stops it; the cutover that follows replays every change from the start, and the stores are still
+# equal (replay is idempotent).
 # Prints "migrate_follow: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -246,6 +248,19 @@ else
 	not_ok "follow --reset-cutover: $(tail -5 "$work/migrate.follow.err")"
 fi
 
+# 4b. a position moved under a running follower (another process wrote it) stops it without applying; following
+# again from there (here: back to the start) replays every change idempotently
+start_follower 4
+follower_started() { grep -q "following database" "$work/follow.4.err"; }
+poll_until 30 follower_started || not_ok "the fourth follower did not start: $(cat "$work/follow.4.err")"
+psql_db -c "UPDATE mosta_migration.stream SET resume_token = start_token WHERE mapping = 'shop'" >/dev/null
+if poll_until 30 follower_gone && ! wait "$follower" && grep -q "moved under this follower" "$work/follow.4.err"; then
+	ok "a follower whose position another process moved stops with status 1, saying so"
+else
+	not_ok "a moved position: $(tail -3 "$work/follow.4.err")"
+fi
+follower=
+
 # 5. cutover with no follower running: it drains itself, given --source
 if migrate cutover --timeout 5 >/dev/null; then
 	not_ok "cutover without a follower nor --source is refused"
@@ -257,7 +272,7 @@ fi
 mongo_py 'db.offers.update_one({}, {"$set": {"title": "drained by cutover"}})' || not_ok "a write before the cutover"
 if migrate cutover --timeout 30 --source "$mongo_uri" >"$work/cutover2.out" && grep -q "done at" "$work/cutover2.out" &&
 	compare; then
-	ok "cutover without a follower drains itself: $(tail -1 "$work/cutover2.out")"
+	ok "cutover without a follower drains itself (replaying from the start): $(tail -1 "$work/cutover2.out")"
 else
 	not_ok "cutover draining itself: $(cat "$work/cutover2.out" "$work/migrate.cutover.err")"
 fi
