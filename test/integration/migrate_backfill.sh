@@ -118,7 +118,7 @@ json.dump({"late": str(late), "user42": str(oid(1, 42)), "payment77": str(oid(2,
            "orphans": sorted(str(oid(2, i)) for i in (5, 6, 7)),
            "items": sum(i % 4 for i in range(2000) if i not in (5, 6, 7, 77))}, open(sys.argv[2], "w"))
 ' "$work/late.json" 2>"$work/load.err" || fail_setup "loading the data set: $(cat "$work/load.err")"
-late() { "$python" -c 'import json, sys; print(eval(sys.argv[2], {}, json.load(open(sys.argv[1]))))' "$work/late.json" "$1"; }
+late() { "$python" -c 'import json, sys; print(eval(sys.argv[2], json.load(open(sys.argv[1]))))' "$work/late.json" "$1"; }
 
 # fingerprint DB: every row of the three tables (ids included: objectid-policy uuids are the same in any database)
 fingerprint() {
