@@ -210,6 +210,17 @@ if migrate backfill --again --collections users >"$work/out4"; then ok "backfill
 got=$(scalar "SELECT (SELECT count(*) FROM payments) || ' ' || (SELECT count(*) FROM mosta_migration.problems WHERE kind = 'missing_parent')")
 if [ "$got" = "1999 0" ]; then ok "the held-back payments are applied once their buyer exists, their problems cleared"; else not_ok "payments, missing parents: '$got' ($(cat "$work/out4"))"; fi
 
+# 5b. the Applier's unit tests against PostgreSQL (test/cpp/migrate/apply_pg_test.cpp; they skip without a server)
+tests_binary=${MOSTA_MIGRATE_TESTS_BIN:-build/test/cpp/migrate/migrate_tests}
+if [ ! -x "$tests_binary" ]; then
+	ok "# SKIP $tests_binary not built"
+elif MOSTA_MIGRATE_TEST_CONNINFO="dbname=$killed_db" "$tests_binary" --gtest_filter='ApplyPg.*' >"$work/apply_pg.out" 2>&1 &&
+	grep -q "PASSED.* 6 tests" "$work/apply_pg.out"; then
+	ok "the Applier's tests against PostgreSQL pass (6)"
+else
+	not_ok "apply_pg_test: $(tail -30 "$work/apply_pg.out")"
+fi
+
 # 6. the shop data set (test/integration/migrate) through its mapping and `schema --apply`: every document of every
 # collection and every element of every child table arrives, nothing held back or rejected
 mapping=test/integration/migrate/shop.mapping.json
