@@ -142,12 +142,20 @@ BackfillCollection(sidecar::PgSession &session, Applier &applier, MongoSource &s
 	MongoCursor cursor(mongoc_collection_find_with_opts(handle.get(), filter.get(), opts.get(), nullptr));
 	std::vector<mapping::MappedDocument> docs;
 	std::string last_json;
+	using Clock = std::chrono::steady_clock;
+	auto seconds = [](Clock::time_point from, Clock::time_point to) {
+		return std::chrono::duration<double>(to - from).count();
+	};
 	for (;;) {
 		const bson_t *doc = nullptr;
+		Clock::time_point start = Clock::now();
 		bool got = mongoc_cursor_next(cursor.get(), &doc);
+		Clock::time_point read = Clock::now();
+		run.read_seconds += seconds(start, read);
 		if (got) {
 			docs.push_back(TransformOrReject(mapping, collection, doc));
 			last_json = IdJson(doc);
+			run.map_seconds += seconds(read, Clock::now());
 			if (static_cast<std::int64_t>(docs.size()) < options.batch)
 				continue;
 		} else {
@@ -158,6 +166,7 @@ BackfillCollection(sidecar::PgSession &session, Applier &applier, MongoSource &s
 		if (!docs.empty()) {
 			ApplyCounts counts;
 			std::string count = std::to_string(docs.size());
+			Clock::time_point write = Clock::now();
 			Transaction(session, [&] {
 				counts = applier.Upsert(collection, docs);
 				session.Query("INSERT INTO mosta_migration.checkpoints AS c (mapping, collection, last_id, documents)"
@@ -166,6 +175,7 @@ BackfillCollection(sidecar::PgSession &session, Applier &applier, MongoSource &s
 							  {name, coll, last_json.c_str(), count.c_str()},
 							  "recording the checkpoint of " + collection.collection);
 			});
+			run.write_seconds += seconds(write, Clock::now());
 			run.read += static_cast<std::int64_t>(docs.size());
 			run.counts += counts;
 			progress.Add(static_cast<std::int64_t>(docs.size()), counts);

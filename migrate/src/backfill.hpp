@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,8 @@ struct CollectionRun {
 	bool finished = false;
 	std::int64_t read = 0;
 	ApplyCounts counts;
+	// where the time went: waiting for MongoDB, mapping documents, writing PostgreSQL (the bottleneck shows)
+	double read_seconds = 0, map_seconds = 0, write_seconds = 0;
 };
 
 // BackfillCollection backfills collection from its checkpoint; stops early (finished false) after the batch that
