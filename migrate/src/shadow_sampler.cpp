@@ -22,6 +22,8 @@ namespace {
 
 // kSleepStep is how often a wait looks at StopRequested.
 constexpr std::chrono::milliseconds kSleepStep{50};
+// kSampledPages is about how many pages of a table one PostgreSQL-side pick reads.
+constexpr int kSampledPages = 4;
 
 using Clock = std::chrono::steady_clock;
 
@@ -196,10 +198,18 @@ std::optional<std::string>
 ShadowSampler::PickPgKey(const Sampled &sampled) {
 	const std::string table = QuoteQualifiedName(mapping_.schema, sampled.map->table);
 	const std::string legacy = QuoteIdentifier(sampled.map->legacy_id_column);
-	sidecar::PgResultHandle result =
-		session_.Query("SELECT " + legacy + " FROM " + table + " OFFSET floor(random() * (SELECT count(*) FROM " +
-						   table + "))::bigint LIMIT 1",
-					   {}, "sampling " + table);
+	// a few pages at random (TABLESAMPLE SYSTEM: no scan of a big table), then a random row of them; the whole
+	// table when it is small; an OFFSET into the table when the sampled pages held no row (stale relpages)
+	const std::string sampled_sql =
+		"SELECT " + legacy + " FROM " + table + " TABLESAMPLE SYSTEM ((SELECT least(100, " +
+		std::to_string(kSampledPages) +
+		" * 100.0 / greatest(relpages, 1)) FROM pg_class WHERE oid = " + QuoteLiteral(table) +
+		"::regclass)) ORDER BY random() LIMIT 1";
+	sidecar::PgResultHandle result = session_.Query(sampled_sql, {}, "sampling " + table);
+	if (PQntuples(result.get()) == 0)
+		result = session_.Query("SELECT " + legacy + " FROM " + table +
+									" OFFSET floor(random() * (SELECT count(*) FROM " + table + "))::bigint LIMIT 1",
+								{}, "sampling " + table);
 	if (PQntuples(result.get()) == 0)
 		return std::nullopt;
 	return std::string(PQgetvalue(result.get(), 0, 0));
