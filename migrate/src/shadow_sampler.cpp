@@ -273,32 +273,26 @@ ShadowSampler::ReadPg(const Sampled &sampled, const std::string &legacy_id) {
 
 ShadowSampler::Outcome
 ShadowSampler::Check(const Sampled &sampled, const std::string &legacy_id, std::vector<ShadowDifference> &differences) {
-	for (int attempt = 0;; ++attempt) {
-		DocumentSide mongo;
-		DocumentSide pg;
-		try {
-			mongo = ReadMongo(sampled, legacy_id);
-			pg = ReadPg(sampled, legacy_id);
-		} catch (const sidecar::PgError &e) {
-			if (!session_.Healthy())
-				throw;
-			std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(),
-						 MaskCredentialsInText(e.what()).c_str());
-			return Outcome::Error;
-		} catch (const mapping::MappingError &e) {
-			std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(), e.what());
-			return Outcome::Error;
-		}
-		if (!mongo.present && !pg.present)
-			return Outcome::Gone; // deleted on both sides since it was picked
-		differences = CompareDocument(sampled.tables, mongo, pg);
-		if (differences.empty())
-			return Outcome::Clean;
-		if (attempt == 1 || options_.recheck.count() == 0)
-			return Outcome::Mismatch;
-		// a change may have been applied between the two reads: read both again once
-		SleepFor(options_.recheck);
+	try {
+		ShadowOutcome outcome = RecheckedOutcome(
+			sampled.tables,
+			[&] {
+				DocumentSide mongo = ReadMongo(sampled, legacy_id);
+				return std::make_pair(std::move(mongo), ReadPg(sampled, legacy_id));
+			},
+			[&] { SleepFor(options_.recheck); }, options_.recheck.count() > 0, differences);
+		return outcome == ShadowOutcome::Clean	? Outcome::Clean
+			   : outcome == ShadowOutcome::Gone ? Outcome::Gone
+												: Outcome::Mismatch;
+	} catch (const sidecar::PgError &e) {
+		if (!session_.Healthy())
+			throw;
+		std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(),
+					 MaskCredentialsInText(e.what()).c_str());
+	} catch (const mapping::MappingError &e) {
+		std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(), e.what());
 	}
+	return Outcome::Error;
 }
 
 ShadowCounters
