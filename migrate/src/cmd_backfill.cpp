@@ -104,6 +104,15 @@ RunBackfill(CommandLine &line) {
 	bool stopped = false;
 	for (const mapping::CollectionMap *collection : selected) {
 		CollectionRun run = BackfillCollection(session, applier, source, mapping, *collection, options, progress);
+		if (run.finished && !run.skipped) {
+			// documents held back for a later document of their own collection (a self-reference): now, before
+			// the child collections read them as missing parents
+			ApplyCounts own = RetryMissingParents(session, applier, source, mapping, {collection}, options.batch);
+			run.counts.applied += own.applied;
+			run.counts.unchanged += own.unchanged;
+			run.counts.missing_parent -= own.applied + own.unchanged + own.rejected;
+			run.counts.rejected += own.rejected;
+		}
 		PrintRun(run);
 		total += run.counts;
 		if (!run.finished) {

@@ -25,9 +25,10 @@ using mapping::CollectionMap;
 using mapping::FieldKind;
 using mapping::FieldMap;
 
-// Expected maps each table of the mapping to its columns and their types ("" when the helper chooses).
+// Expected maps each table of the mapping to its columns and their types; with_helpers: also the columns
+// mosta_add_polymorphic_ref adds (it adds them to an existing table too).
 std::map<std::string, std::map<std::string, std::string>>
-Expected(const mapping::Mapping &mapping) {
+Expected(const mapping::Mapping &mapping, bool with_helpers = true) {
 	std::map<std::string, std::map<std::string, std::string>> tables;
 	for (const CollectionMap &c : mapping.collections) {
 		auto &columns = tables[c.table];
@@ -37,7 +38,7 @@ Expected(const mapping::Mapping &mapping) {
 		for (const FieldMap &field : c.fields)
 			if (field.kind == FieldKind::Column || field.kind == FieldKind::Reference)
 				columns[field.column] = field.type;
-			else if (field.kind == FieldKind::Polymorphic) {
+			else if (field.kind == FieldKind::Polymorphic && with_helpers) {
 				columns[mapping::PolymorphicKindColumn(field.column)] = "text";
 				columns[mapping::PolymorphicIdColumn(field.column)] = "uuid";
 				columns[mapping::PolymorphicExternalColumn(field.column)] = "text";
@@ -55,11 +56,19 @@ Expected(const mapping::Mapping &mapping) {
 	return tables;
 }
 
-// CheckTables compares the tables in the target with the mapping (inside the transaction, after the DDL).
+// CheckTables compares the tables in the target with the mapping: before the DDL the tables that exist already
+// (without the helpers' columns), after it all of them, so that a stale table fails with a clear message, not with
+// the first helper that misses a column.
 void
-CheckTables(sidecar::PgSession &session, const mapping::Mapping &mapping) {
-	for (const auto &[table, columns] : Expected(mapping)) {
+CheckTables(sidecar::PgSession &session, const mapping::Mapping &mapping, bool after) {
+	for (const auto &[table, columns] : Expected(mapping, after)) {
 		std::string qualified = QuoteQualifiedName(mapping.schema, table);
+		if (!after) {
+			sidecar::PgResultHandle exists = session.Query("SELECT pg_catalog.to_regclass($1) IS NULL",
+														   {qualified.c_str()}, "looking for " + qualified);
+			if (std::string(PQgetvalue(exists.get(), 0, 0)) == "t")
+				continue;
+		}
 		sidecar::PgResultHandle result = session.Query(
 			"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
 			"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
@@ -72,7 +81,7 @@ CheckTables(sidecar::PgSession &session, const mapping::Mapping &mapping) {
 			auto found = present.find(column);
 			if (found == present.end())
 				missing += (missing.empty() ? "" : ", ") + column;
-			else if (!type.empty() && found->second != type)
+			else if (after && found->second != type)
 				std::fprintf(stderr,
 							 "mosta-migrate schema: warning: column %s of table %s is %s, the mapping says %s\n",
 							 column.c_str(), qualified.c_str(), found->second.c_str(), type.c_str());
@@ -109,12 +118,13 @@ Apply(const mapping::Mapping &mapping, const std::vector<std::string> &statement
 	// the helpers' NOTICEs ("already declared") say nothing a second run needs to hear
 	session.Exec("SET LOCAL client_min_messages = warning", "setting client_min_messages");
 	std::size_t existing = ExistingTables(session, mapping);
+	CheckTables(session, mapping, false);
 	for (std::size_t i = 0; i < statements.size(); ++i) {
 		const std::string &sql = statements[i];
 		std::string first_line = sql.substr(0, sql.find('\n'));
 		session.Exec(sql, "schema statement " + std::to_string(i + 1) + " (" + first_line + ")");
 	}
-	CheckTables(session, mapping);
+	CheckTables(session, mapping, true);
 	session.Exec("COMMIT", "committing the schema");
 	std::size_t tables = Expected(mapping).size();
 	std::printf("schema of mapping %s applied to %s: %zu statements, %zu tables (%zu created, %zu already there)\n",
