@@ -55,6 +55,23 @@ CompareDocument(const std::vector<ComparedTable> &tables, const DocumentSide &mo
 	return differences;
 }
 
+ShadowOutcome
+RecheckedOutcome(const std::vector<ComparedTable> &tables,
+				 const std::function<std::pair<DocumentSide, DocumentSide>()> &read, const std::function<void()> &wait,
+				 bool recheck, std::vector<ShadowDifference> &differences) {
+	for (int attempt = 0;; ++attempt) {
+		auto [mongo, pg] = read();
+		if (!mongo.present && !pg.present)
+			return ShadowOutcome::Gone;
+		differences = CompareDocument(tables, mongo, pg);
+		if (differences.empty())
+			return ShadowOutcome::Clean;
+		if (attempt == 1 || !recheck)
+			return ShadowOutcome::Mismatch;
+		wait();
+	}
+}
+
 std::string
 DifferencesJson(const std::string &mapping, const std::string &collection, const std::string &legacy_id,
 				const std::vector<ShadowDifference> &differences) {

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,6 +43,18 @@ struct ShadowDifference {
 // CompareDocument returns the differences between the two sides of one document (empty: they match).
 std::vector<ShadowDifference> CompareDocument(const std::vector<ComparedTable> &tables, const DocumentSide &mongo,
 											  const DocumentSide &pg);
+
+// What one sampled key came to.
+enum class ShadowOutcome { Clean, Mismatch, Gone };
+
+// RecheckedOutcome applies the sampler's rule for writes racing it: read() gives both sides of the key; when they
+// differ, wait() runs (the re-check delay) and both are read once more (when recheck is set): the key is a mismatch
+// only if they still differ (differences: the second read's), and Gone when neither side holds it (then or on the
+// re-read: deleted since it was picked). Exceptions of read and wait go through.
+ShadowOutcome RecheckedOutcome(const std::vector<ComparedTable> &tables,
+							   const std::function<std::pair<DocumentSide, DocumentSide>()> &read,
+							   const std::function<void()> &wait, bool recheck,
+							   std::vector<ShadowDifference> &differences);
 
 // DifferencesJson returns the activity row's detail: {"mapping", "collection", "legacy_id", "differences": [{table,
 // key, column, what, mongodb_length, postgresql_length}]} (lengths, never values).

@@ -22,6 +22,8 @@ namespace {
 
 // kSleepStep is how often a wait looks at StopRequested.
 constexpr std::chrono::milliseconds kSleepStep{50};
+// kSampledPages is about how many pages of a table one PostgreSQL-side pick reads.
+constexpr int kSampledPages = 4;
 
 using Clock = std::chrono::steady_clock;
 
@@ -196,10 +198,18 @@ std::optional<std::string>
 ShadowSampler::PickPgKey(const Sampled &sampled) {
 	const std::string table = QuoteQualifiedName(mapping_.schema, sampled.map->table);
 	const std::string legacy = QuoteIdentifier(sampled.map->legacy_id_column);
-	sidecar::PgResultHandle result =
-		session_.Query("SELECT " + legacy + " FROM " + table + " OFFSET floor(random() * (SELECT count(*) FROM " +
-						   table + "))::bigint LIMIT 1",
-					   {}, "sampling " + table);
+	// a few pages at random (TABLESAMPLE SYSTEM: no scan of a big table), then a random row of them; the whole
+	// table when it is small; an OFFSET into the table when the sampled pages held no row (stale relpages)
+	const std::string sampled_sql =
+		"SELECT " + legacy + " FROM " + table + " TABLESAMPLE SYSTEM ((SELECT least(100, " +
+		std::to_string(kSampledPages) +
+		" * 100.0 / greatest(relpages, 1)) FROM pg_class WHERE oid = " + QuoteLiteral(table) +
+		"::regclass)) ORDER BY random() LIMIT 1";
+	sidecar::PgResultHandle result = session_.Query(sampled_sql, {}, "sampling " + table);
+	if (PQntuples(result.get()) == 0)
+		result = session_.Query("SELECT " + legacy + " FROM " + table +
+									" OFFSET floor(random() * (SELECT count(*) FROM " + table + "))::bigint LIMIT 1",
+								{}, "sampling " + table);
 	if (PQntuples(result.get()) == 0)
 		return std::nullopt;
 	return std::string(PQgetvalue(result.get(), 0, 0));
@@ -263,32 +273,26 @@ ShadowSampler::ReadPg(const Sampled &sampled, const std::string &legacy_id) {
 
 ShadowSampler::Outcome
 ShadowSampler::Check(const Sampled &sampled, const std::string &legacy_id, std::vector<ShadowDifference> &differences) {
-	for (int attempt = 0;; ++attempt) {
-		DocumentSide mongo;
-		DocumentSide pg;
-		try {
-			mongo = ReadMongo(sampled, legacy_id);
-			pg = ReadPg(sampled, legacy_id);
-		} catch (const sidecar::PgError &e) {
-			if (!session_.Healthy())
-				throw;
-			std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(),
-						 MaskCredentialsInText(e.what()).c_str());
-			return Outcome::Error;
-		} catch (const mapping::MappingError &e) {
-			std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(), e.what());
-			return Outcome::Error;
-		}
-		if (!mongo.present && !pg.present)
-			return Outcome::Gone; // deleted on both sides since it was picked
-		differences = CompareDocument(sampled.tables, mongo, pg);
-		if (differences.empty())
-			return Outcome::Clean;
-		if (attempt == 1 || options_.recheck.count() == 0)
-			return Outcome::Mismatch;
-		// a change may have been applied between the two reads: read both again once
-		SleepFor(options_.recheck);
+	try {
+		ShadowOutcome outcome = RecheckedOutcome(
+			sampled.tables,
+			[&] {
+				DocumentSide mongo = ReadMongo(sampled, legacy_id);
+				return std::make_pair(std::move(mongo), ReadPg(sampled, legacy_id));
+			},
+			[&] { SleepFor(options_.recheck); }, options_.recheck.count() > 0, differences);
+		return outcome == ShadowOutcome::Clean	? Outcome::Clean
+			   : outcome == ShadowOutcome::Gone ? Outcome::Gone
+												: Outcome::Mismatch;
+	} catch (const sidecar::PgError &e) {
+		if (!session_.Healthy())
+			throw;
+		std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(),
+					 MaskCredentialsInText(e.what()).c_str());
+	} catch (const mapping::MappingError &e) {
+		std::fprintf(stderr, "shadow: %s:%s: %s\n", sampled.map->collection.c_str(), legacy_id.c_str(), e.what());
 	}
+	return Outcome::Error;
 }
 
 ShadowCounters

@@ -121,3 +121,49 @@ TEST(ShadowCompare, NamesColumnsAndLengthsNeverValues) {
 
 } // namespace
 } // namespace mosta::migrate
+
+namespace mosta::migrate {
+namespace {
+
+// The re-read rule: a difference the second read no longer shows was a write racing the sampler.
+TEST(ShadowCompare, ADifferenceGoneOnTheReReadIsNoMismatch) {
+	mapping::Mapping shop = ShopMapping();
+	std::vector<ComparedTable> tables{ComparedTable(shop, PaymentsLayout())};
+	DocumentSide before{true, {{{"k1", {"k1", "u1", "12.50", "{}"}}}}};
+	DocumentSide after{true, {{{"k1", {"k1", "u1", "13.00", "{}"}}}}};
+	DocumentSide absent{false, {{}}};
+	std::vector<ShadowDifference> differences;
+	int reads = 0;
+	int waits = 0;
+	auto wait = [&] { ++waits; };
+
+	// the catch-up applied the change between the two reads of the first attempt
+	auto racing = [&] { return ++reads == 1 ? std::make_pair(after, before) : std::make_pair(after, after); };
+	EXPECT_EQ(RecheckedOutcome(tables, racing, wait, true, differences), ShadowOutcome::Clean);
+	EXPECT_EQ(reads, 2);
+	EXPECT_EQ(waits, 1);
+
+	// still different after the re-read: a mismatch, with the second read's differences
+	reads = waits = 0;
+	auto stale = [&] { return ++reads, std::make_pair(after, before); };
+	EXPECT_EQ(RecheckedOutcome(tables, stale, wait, true, differences), ShadowOutcome::Mismatch);
+	EXPECT_EQ(reads, 2);
+	ASSERT_EQ(differences.size(), 1u);
+	EXPECT_EQ(differences[0].column, "amount");
+
+	// without a re-check the first difference counts
+	reads = waits = 0;
+	EXPECT_EQ(RecheckedOutcome(tables, racing, wait, false, differences), ShadowOutcome::Mismatch);
+	EXPECT_EQ(waits, 0);
+
+	// deleted on both sides since it was picked: not counted; a side missing it: a mismatch
+	reads = 0;
+	auto deleted = [&] { return ++reads == 1 ? std::make_pair(absent, before) : std::make_pair(absent, absent); };
+	EXPECT_EQ(RecheckedOutcome(tables, deleted, wait, true, differences), ShadowOutcome::Gone);
+	auto missing = [&] { return std::make_pair(absent, before); };
+	EXPECT_EQ(RecheckedOutcome(tables, missing, wait, true, differences), ShadowOutcome::Mismatch);
+	EXPECT_EQ(differences[0].what, "missing in MongoDB");
+}
+
+} // namespace
+} // namespace mosta::migrate
