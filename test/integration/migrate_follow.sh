@@ -4,7 +4,8 @@
 # inserts, updates, replaces and deletes; a follower started after it is killed with -9 mid-stream and restarted;
 # once the writer has stopped, `follow --until-caught-up` exits 0 and every collection is equal in both stores (the
 # same legacy ids, the mapped scalar values and references of every document, as many child rows per parent as
-# array elements: nothing lost, nothing doubled). Then: a second follower refused while one runs, a cutover with a running follower (it drains, sets
+# array elements: nothing lost, nothing doubled). A child that arrives before its parent is held back, then applied
+# when the parent arrives in a later batch. Then: a second follower refused while one runs, a cutover with a running follower (it drains, sets
 # stopped_at, both exit 0), follow refused after the cutover, --reset-cutover follows again, a cutover with no
 # follower (refused without --source, drains itself with it), a dropped collection stopping the catch-up, and a
 # position the oplog no longer holds (ChangeStreamHistoryLost) failing with the way out. A position moved under a
@@ -197,6 +198,33 @@ fi
 problems=$(scalar "SELECT count(*) FROM mosta_migration.problems WHERE mapping = 'shop'")
 if [ "$problems" = 0 ]; then ok "no problem left (missing parents were retried)"; else
 	not_ok "$problems problems left: $(scalar "SELECT string_agg(collection || ' ' || legacy_id || ' ' || message, '; ') FROM mosta_migration.problems")"
+fi
+
+# 2b. a child that arrives before its parent is held back, then applied once the parent arrives (in another batch)
+mongo_py '
+import datetime
+now = datetime.datetime.now(datetime.timezone.utc)
+db.funds_ledger.insert_one({"_id": ObjectId("65f000000000000000000001"), "userId": db.users.find_one()["_id"],
+    "paymentId": ObjectId("65f000000000000000000002"), "kind": "credit", "amount": Decimal128("1.5"),
+    "currency": "EUR", "createdAt": now})' || not_ok "inserting an orphan ledger entry"
+held() { scalar "SELECT count(*) FROM mosta_migration.problems WHERE kind = 'missing_parent' AND legacy_id = '65f000000000000000000001'"; }
+if migrate follow --until-caught-up >/dev/null && [ "$(held)" = 1 ]; then
+	ok "a ledger entry whose payment is not there yet is held back as a missing parent"
+else
+	not_ok "the orphan ledger entry: held $(held); $(tail -3 "$work/migrate.follow.err")"
+fi
+mongo_py '
+import datetime
+now = datetime.datetime.now(datetime.timezone.utc)
+db.payments.insert_one({"_id": ObjectId("65f000000000000000000002"), "buyerId": db.users.find_one()["_id"],
+    "amount": {"value": Decimal128("1.5"), "currency": "EUR"}, "provider": "other", "direction": "in",
+    "status": "completed", "items": [], "createdAt": now})' || not_ok "inserting the missing payment"
+ledger_payment() { scalar "SELECT mosta_legacy_id('payments', payment_id) FROM funds_ledger_entries WHERE legacy_object_id = '65f000000000000000000001'"; }
+if migrate follow --until-caught-up >/dev/null && [ "$(held)" = 0 ] &&
+	[ "$(ledger_payment)" = 65f000000000000000000002 ]; then
+	ok "once its payment arrives the held-back entry is read again and applied, referencing it"
+else
+	not_ok "the held-back entry after its parent: held $(held), payment '$(ledger_payment)'"
 fi
 
 # 3. cutover with a running follower
