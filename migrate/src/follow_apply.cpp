@@ -51,11 +51,18 @@ Upserts(sidecar::PgSession &session, Applier &applier, const mapping::Mapping &m
 }
 
 ApplyCounts
-Deletes(Applier &applier, const PlanStep &step) {
+Deletes(sidecar::PgSession &session, Applier &applier, const mapping::Mapping &mapping, const PlanStep &step) {
 	std::vector<std::string> ids;
-	for (const KeyChange &change : step.changes)
-		if (!change.bad_id) // a document without a legacy id form was never applied: nothing to delete
+	for (const KeyChange &change : step.changes) {
+		if (!change.bad_id) {
 			ids.push_back(change.legacy_id);
+			continue;
+		}
+		// a document without a legacy id form was never applied: only its 'rejected' problem goes
+		session.Query("DELETE FROM mosta_migration.problems WHERE mapping = $1 AND collection = $2 AND legacy_id = $3",
+					  {mapping.name.c_str(), step.collection->collection.c_str(), change.legacy_id.c_str()},
+					  "clearing the problem of a deleted document");
+	}
 	return ids.empty() ? ApplyCounts{} : applier.Delete(*step.collection, ids);
 }
 
@@ -130,7 +137,7 @@ ApplyCounts
 ApplyPlan(sidecar::PgSession &session, Applier &applier, const mapping::Mapping &mapping, const FollowPlan &plan) {
 	ApplyCounts counts;
 	for (const PlanStep &step : plan.steps)
-		counts += step.deletes ? Deletes(applier, step) : Upserts(session, applier, mapping, step);
+		counts += step.deletes ? Deletes(session, applier, mapping, step) : Upserts(session, applier, mapping, step);
 	return counts;
 }
 
