@@ -170,7 +170,7 @@ if poll_until 30 applied_above 0; then
 	kill -9 "$follower"
 	wait "$follower" 2>/dev/null
 	follower=
-	ok "follower killed with -9 mid-stream (after $(applied) events)"
+	ok "follower killed with -9 mid-stream (after $(applied) events$(kill -0 "$writer_pid" 2>/dev/null && echo ", the writer still writing"))"
 else
 	not_ok "the follower applied nothing within 30 s: $(tail -5 "$work/follow.1.err")"
 fi
