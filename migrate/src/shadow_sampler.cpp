@@ -5,6 +5,8 @@
  */
 #include "shadow_sampler.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
