@@ -5,10 +5,13 @@
  */
 #include "shadow_sampler.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "mapping/transform.hpp"
 #include "mosta/common/conninfo.hpp"
@@ -84,9 +87,15 @@ ShadowSampler::ShadowSampler(const mapping::Mapping &mapping, MongoSource &sourc
 		sampled_.push_back(std::move(sampled));
 		counters_.push_back({collection->collection, 0, 0, 0, 0});
 	}
-	for (const auto &[name, legacy_id] : options_.keys)
+	for (const auto &[name, legacy_id] : options_.keys) {
 		if (mapping.Find(name) == nullptr)
 			throw UsageError("--keys: the mapping has no collection \"" + name + "\"");
+		bool selected = false;
+		for (const Sampled &sampled : sampled_)
+			selected = selected || sampled.map->collection == name;
+		if (!selected)
+			throw UsageError("--keys: \"" + name + "\" is not among --collections");
+	}
 }
 
 ShadowTotals

@@ -5,6 +5,7 @@
  */
 #include "verify_table.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "app/resync_plan.hpp"
@@ -58,6 +59,10 @@ ComparedTable::ComparedTable(const mapping::Mapping &mapping, const mapping::Tab
 		names_.push_back(column.name);
 		selects_.push_back(sql + " AS " + QuoteIdentifier(column.name));
 	}
+	by_name_.resize(names_.size());
+	for (std::size_t i = 0; i < by_name_.size(); ++i)
+		by_name_[i] = i;
+	std::sort(by_name_.begin(), by_name_.end(), [this](std::size_t a, std::size_t b) { return names_[a] < names_[b]; });
 	if (!layout_.child) {
 		if (legacy_sql.empty())
 			throw std::logic_error("table " + layout_.table + " has no legacy id column");
@@ -113,11 +118,25 @@ ComparedTable::Key(const mapping::MappedRow &row) const {
 
 Hash128
 ComparedTable::RowHash(const std::vector<std::optional<std::string>> &values) const {
-	std::vector<CanonicalColumn> columns;
-	columns.reserve(values.size());
-	for (std::size_t i = 0; i < values.size(); ++i)
-		columns.push_back({names_[i], values[i]});
-	std::string encoded = EncodeCanonicalRow(std::move(columns));
+	// EncodeCanonicalRow's encoding, in the name order computed once (no copy of the values)
+	std::string encoded;
+	auto append_length = [&encoded](std::size_t length) {
+		unsigned char bytes[4];
+		EncodeLength(static_cast<std::uint32_t>(length), bytes);
+		encoded.append(reinterpret_cast<const char *>(bytes), 4);
+	};
+	for (std::size_t i : by_name_) {
+		append_length(names_[i].size());
+		encoded += names_[i];
+		const std::optional<std::string> &value = i < values.size() ? values[i] : std::nullopt;
+		if (!value) {
+			encoded += 'N';
+			continue;
+		}
+		encoded += 'V';
+		append_length(value->size());
+		encoded += *value;
+	}
 	return CanonicalRowHash(encoded.data(), encoded.size());
 }
 

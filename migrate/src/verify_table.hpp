@@ -69,6 +69,7 @@ class ComparedTable {
 	mapping::TableLayout layout_;
 	std::vector<std::size_t> compared_; // layout indexes of the compared columns
 	std::vector<std::string> names_;
+	std::vector<std::size_t> by_name_; // indexes of names_ in bytewise name order (the encoding's column order)
 	std::vector<std::string> selects_; // per compared column: its SQL over t and the id_map joins
 	std::string joins_;
 	std::string key_sql_;

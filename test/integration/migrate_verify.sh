@@ -149,4 +149,9 @@ if migrate verify --collections nosuch >/dev/null; then not_ok "an unknown colle
 		not_ok "unknown collection: $(cat "$work/migrate.verify.err")"
 fi
 
+migrate shadow --collections users --keys "payments:$paid" >/dev/null
+status=$?
+[ "$status" -eq 2 ] && grep -q -- '--keys: "payments" is not among --collections' "$work/migrate.shadow.err" &&
+	ok "shadow refuses --keys outside --collections" || not_ok "shadow --keys outside ($status): $(cat "$work/migrate.shadow.err")"
+
 finish

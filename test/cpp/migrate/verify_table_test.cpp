@@ -60,6 +60,15 @@ TEST(ComparedTable, LeavesTheIdOutAndStoresValuesAsPostgresqlDoes) {
 	EXPECT_EQ(values[3], R"({"a": 2, "z": 1})");
 	EXPECT_EQ(table.Key(row), "65a1f0c2e4b0a1b2c3d4e5f6");
 	EXPECT_NE(table.RowHash(values), table.RowHash({values[0], values[1], "12.5", values[3]}));
+	// the encoding of docs/verification.md: columns sorted by name
+	std::string encoded = EncodeCanonicalRow(
+		{{"legacy_object_id", values[0]}, {"buyer_id", values[1]}, {"amount", values[2]}, {"extra", values[3]}});
+	EXPECT_EQ(table.RowHash(values), CanonicalRowHash(encoded.data(), encoded.size()));
+	std::vector<std::optional<std::string>> nulls(4);
+	nulls[0] = "k";
+	encoded = EncodeCanonicalRow(
+		{{"legacy_object_id", "k"}, {"buyer_id", std::nullopt}, {"amount", std::nullopt}, {"extra", std::nullopt}});
+	EXPECT_EQ(table.RowHash(nulls), CanonicalRowHash(encoded.data(), encoded.size()));
 }
 
 TEST(ComparedTable, ReadsReferencesBackAsLegacyIds) {
