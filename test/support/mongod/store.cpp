@@ -337,34 +337,70 @@ Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
 	return found;
 }
 
+namespace {
+
+// The key a unique index keeps for doc, or nullopt when the index does not cover doc (sparse and none of the
+// fields present, or outside the partial filter).
+std::optional<std::string>
+UniqueKey(const std::vector<std::string> &fields, bool sparse, const bson_t *partial, const bson_t *doc) {
+	if (partial && !Matches(doc, partial))
+		return std::nullopt;
+	std::string key;
+	bool any = false;
+	for (const auto &field : fields) {
+		std::vector<bson_value_t> values = ValuesAtPath(doc, field);
+		any = any || !values.empty();
+		std::string part = CanonicalKey(values.empty() ? NullValue() : values[0]);
+		key += std::to_string(part.size()) + ":" + part;
+	}
+	if (sparse && !any)
+		return std::nullopt;
+	return key;
+}
+
+} // namespace
+
 void
 Store::CheckUnique(const std::string &ns, const Collection &collection, const bson_t *doc, const Stored *self) {
 	for (const auto &index : collection.indexes) {
 		if (!index.unique)
 			continue;
-		auto key_of = [&index](const bson_t *d) {
-			std::string key;
-			for (const auto &field : index.fields) {
-				std::vector<bson_value_t> values = ValuesAtPath(d, field);
-				std::string part = CanonicalKey(values.empty() ? NullValue() : values[0]);
-				key += std::to_string(part.size()) + ":" + part;
-			}
-			return key;
-		};
-		std::string key = key_of(doc);
-		for (const auto &other : collection.docs)
-			if (&other != self && key_of(other.doc.get()) == key) {
-				std::string dup = "{ ";
-				for (size_t i = 0; i < index.fields.size(); i++) {
-					std::vector<bson_value_t> values = ValuesAtPath(doc, index.fields[i]);
-					dup += (i ? ", " : "") + index.fields[i] + ": " +
-						   ValueToJson(values.empty() ? NullValue() : values[0]);
-				}
-				throw CommandError(11000, "DuplicateKey",
-								   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
-									   " dup key: " + dup + " }");
-			}
+		std::optional<std::string> key = UniqueKey(index.fields, index.sparse, index.partial.get(), doc);
+		if (!key)
+			continue;
+		auto other = index.keys.find(*key);
+		if (other == index.keys.end() || other->second == self)
+			continue;
+		std::string dup = "{ ";
+		for (size_t i = 0; i < index.fields.size(); i++) {
+			std::vector<bson_value_t> values = ValuesAtPath(doc, index.fields[i]);
+			dup += (i ? ", " : "") + index.fields[i] + ": " + ValueToJson(values.empty() ? NullValue() : values[0]);
+		}
+		throw CommandError(11000, "DuplicateKey",
+						   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
+							   " dup key: " + dup + " }");
 	}
+}
+
+void
+Store::IndexDocument(Collection &collection, const Stored &stored) {
+	for (auto &index : collection.indexes)
+		if (index.unique)
+			if (std::optional<std::string> key =
+					UniqueKey(index.fields, index.sparse, index.partial.get(), stored.doc.get()))
+				index.keys[*key] = &stored;
+}
+
+void
+Store::UnindexDocument(Collection &collection, const Stored &stored) {
+	for (auto &index : collection.indexes)
+		if (index.unique)
+			if (std::optional<std::string> key =
+					UniqueKey(index.fields, index.sparse, index.partial.get(), stored.doc.get())) {
+				auto entry = index.keys.find(*key);
+				if (entry != index.keys.end() && entry->second == &stored)
+					index.keys.erase(entry);
+			}
 }
 
 void
@@ -387,6 +423,7 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 	}
 	collection.docs.push_back(Stored{std::move(doc), std::move(key)});
 	slot->second = std::prev(collection.docs.end());
+	IndexDocument(collection, collection.docs.back());
 }
 
 namespace {
@@ -491,7 +528,9 @@ Store::Update(const Request &r) {
 				if (SameBytes(updated.get(), stored->doc.get()))
 					continue;
 				CheckUnique(ns, collection, updated.get(), &*stored);
+				UnindexDocument(collection, *stored);
 				stored->doc = std::move(updated);
+				IndexDocument(collection, *stored);
 				modified++;
 			}
 		} catch (const CommandError &error) {
@@ -524,6 +563,7 @@ Store::Delete(const Request &r) {
 			const bson_t *filter = DocArgView(statement.get(), "q", filter_view) ? filter_view->get() : nullptr;
 			int64_t limit = IntArg(statement.get(), "limit", 0);
 			for (auto stored : Matching(*collection, filter, limit == 1)) {
+				UnindexDocument(*collection, *stored);
 				collection->by_id.erase(stored->id_key);
 				collection->docs.erase(stored);
 				n++;
@@ -885,6 +925,8 @@ Store::CreateIndexes(const Request &r) {
 		Index index;
 		index.name = bson_iter_utf8(&it, nullptr);
 		index.unique = BoolArg(spec.get(), "unique", false);
+		index.sparse = BoolArg(spec.get(), "sparse", false);
+		index.partial = DocArg(spec.get(), "partialFilterExpression");
 		bson_iter_init(&it, key.get());
 		while (bson_iter_next(&it))
 			index.fields.emplace_back(bson_iter_key(&it));
@@ -908,8 +950,10 @@ Store::CreateIndexes(const Request &r) {
 		collection.indexes.push_back(std::move(index));
 		if (collection.indexes.back().unique) {
 			try {
-				for (const auto &stored : collection.docs)
+				for (const auto &stored : collection.docs) {
 					CheckUnique(ns, collection, stored.doc.get(), &stored);
+					IndexDocument(collection, stored);
+				}
 			} catch (const CommandError &) {
 				collection.indexes.pop_back();
 				throw;

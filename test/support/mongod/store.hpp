@@ -39,6 +39,10 @@ class Store {
 		BsonPtr spec;
 		std::vector<std::string> fields;
 		bool unique = false;
+		bool sparse = false; // documents without any of the fields are not indexed
+		BsonPtr partial;	 // partialFilterExpression: only matching documents are indexed
+		// unique: the key of every indexed document → its document (a hash lookup per write)
+		std::unordered_map<std::string, const Stored *> keys;
 	};
 	struct Collection {
 		std::list<Stored> docs;
@@ -77,7 +81,11 @@ class Store {
 	Collection *FindCollection(const std::string &db, const std::string &name);
 	Collection &GetOrCreateCollection(const std::string &db, const std::string &name);
 	std::vector<std::list<Stored>::iterator> Matching(Collection &collection, const bson_t *filter, bool just_one);
+	// CheckUnique throws 11000 DuplicateKey when doc (replacing self, or new when null) would break a unique index;
+	// IndexDocument/UnindexDocument keep the unique indexes' keys as documents come and go.
 	void CheckUnique(const std::string &ns, const Collection &collection, const bson_t *doc, const Stored *self);
+	static void IndexDocument(Collection &collection, const Stored &stored);
+	static void UnindexDocument(Collection &collection, const Stored &stored);
 	void InsertOne(const std::string &ns, Collection &collection, BsonPtr doc);
 	// {cursor: {firstBatch|nextBatch, id, ns}, ok: 1}: up to batch_size documents (all when negative) from
 	// cursor.position on; the rest stays open under cursor_id (a new id when 0).
