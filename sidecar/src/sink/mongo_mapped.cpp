@@ -56,9 +56,9 @@ RowText(const Row &row, const std::string &column) {
 }
 
 // CollectionColumns returns the columns of a collection table the reverse mapping reads.
-std::vector<SourceColumn>
+std::vector<MirrorColumn>
 CollectionColumns(const CollectionMap &collection) {
-	std::vector<SourceColumn> columns = {{collection.id_column, "uuid"}, {collection.legacy_id_column, "text"}};
+	std::vector<MirrorColumn> columns = {{collection.id_column, "uuid"}, {collection.legacy_id_column, "text"}};
 	for (const FieldMap &field : collection.fields) {
 		if (field.kind == FieldKind::Column)
 			columns.push_back({field.column, field.type});
@@ -76,9 +76,9 @@ CollectionColumns(const CollectionMap &collection) {
 }
 
 // ChildColumns returns the columns of a child table the reverse mapping reads.
-std::vector<SourceColumn>
+std::vector<MirrorColumn>
 ChildColumns(const ChildMap &child) {
-	std::vector<SourceColumn> columns = {{child.parent_column, "uuid"}, {child.position_column, "integer"}};
+	std::vector<MirrorColumn> columns = {{child.parent_column, "uuid"}, {child.position_column, "integer"}};
 	for (const FieldMap &field : child.fields)
 		columns.push_back({field.column, field.kind == FieldKind::Reference ? std::string("uuid") : field.type});
 	if (!child.extra_column.empty())
@@ -207,7 +207,7 @@ MongoMappedMirror::PlanCollectionRow(const Change &change, const CollectionMap &
 		return writes;
 	}
 	Row row = ChangeRow(change, change.new_row);
-	SourceRows reread; // holds the values of a row read again
+	MirrorRows reread; // holds the values of a row read again
 	bool complete = true;
 	for (std::string_view name : change.unchanged) {
 		if (mapping::FindRowColumn(row, name) != nullptr)
@@ -246,7 +246,7 @@ MongoMappedMirror::PlanCollectionRow(const Change &change, const CollectionMap &
 		if (old_legacy && *old_legacy != *legacy)
 			writes.push_back({MappedWrite::Kind::Delete, collection.collection, IdFilter(*old_legacy), {}});
 	}
-	std::vector<SourceRows> child_rows;
+	std::vector<MirrorRows> child_rows;
 	child_rows.reserve(collection.children.size());
 	std::vector<std::vector<Row>> children;
 	for (std::size_t i = 0; i < collection.children.size(); ++i) {
@@ -283,7 +283,7 @@ MongoMappedMirror::PlanChildRow(const Change &change, const mapping::ChildOf &ch
 			throw std::runtime_error("cannot mirror a change of " + child_map.table + ": its parent " + uuid + " in " +
 									 collection.table + " has no legacy id");
 		}
-		SourceRows rows = source_.child_rows(collection, child.index, uuid);
+		MirrorRows rows = source_.child_rows(collection, child.index, uuid);
 		BsonHandle set = NewBson();
 		mapping::AppendReverseArray(set.get(), path, child_map, rows.rows, source_.legacy_id_of, notes);
 		BsonHandle update = NewBson();

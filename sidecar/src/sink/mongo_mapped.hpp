@@ -66,11 +66,11 @@ struct MappedWrite {
 struct MirrorSource {
 	mapping::LegacyIdOf legacy_id_of; // id_map, else the collection table's legacy id column
 	// the current rows of collection.children[child] whose parent is parent_uuid, in position order
-	std::function<SourceRows(const mapping::CollectionMap &collection, std::size_t child,
+	std::function<MirrorRows(const mapping::CollectionMap &collection, std::size_t child,
 							 const std::string &parent_uuid)>
 		child_rows;
 	// a collection table's current row whose id is uuid (for an update that does not carry every column), or none
-	std::function<SourceRows(const mapping::CollectionMap &collection, const std::string &uuid)> collection_row;
+	std::function<MirrorRows(const mapping::CollectionMap &collection, const std::string &uuid)> collection_row;
 };
 
 // PostgresMirrorSource returns the MirrorSource reading through source (its schema: mapping.schema).

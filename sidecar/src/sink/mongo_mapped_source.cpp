@@ -46,7 +46,7 @@ FormOf(const std::string &type) {
 // SelectExpression returns the expression that reads column in the form the decoder gives it: timestamps and
 // dates as ISO 8601 (to_json's text, whatever the session's DateStyle), arrays as JSON, the rest as text.
 std::string
-SelectExpression(const SourceColumn &column) {
+SelectExpression(const MirrorColumn &column) {
 	std::string name = QuoteIdentifier(column.name);
 	PgColumnType classified = ClassifyPgType(column.type);
 	if (classified.dims > 0)
@@ -125,8 +125,8 @@ MappedSource::LegacyId(const std::string &collection, const std::string &uuid) {
 	return legacy;
 }
 
-SourceRows
-MappedSource::ReadRows(const std::string &schema, const std::string &table, const std::vector<SourceColumn> &columns,
+MirrorRows
+MappedSource::ReadRows(const std::string &schema, const std::string &table, const std::vector<MirrorColumn> &columns,
 					   const std::string &where_column, const std::string &value, const std::string &order_column) {
 	std::string sql = "SELECT ";
 	for (std::size_t i = 0; i < columns.size(); ++i)
@@ -137,9 +137,9 @@ MappedSource::ReadRows(const std::string &schema, const std::string &table, cons
 	const char *params[] = {value.c_str()};
 	PgResultHandle result = Query("reading rows for the mapped MongoDB mirror", sql, 1, params);
 	std::vector<ReadForm> forms;
-	for (const SourceColumn &column : columns)
+	for (const MirrorColumn &column : columns)
 		forms.push_back(FormOf(column.type));
-	SourceRows out;
+	MirrorRows out;
 	out.columns = columns;
 	for (int r = 0; r < PQntuples(result.get()); ++r) {
 		mapping::Row row;

@@ -25,14 +25,14 @@
 namespace mosta::sidecar {
 
 // A column to read: its name and PostgreSQL type.
-struct SourceColumn {
+struct MirrorColumn {
 	std::string name;
 	std::string type;
 };
 
 // Rows read from the source, with the storage their values point into.
-struct SourceRows {
-	std::vector<SourceColumn> columns; // the rows' names and types point here (a move keeps the elements)
+struct MirrorRows {
+	std::vector<MirrorColumn> columns; // the rows' names and types point here (a move keeps the elements)
 	std::deque<std::string> texts;	   // stable addresses: the rows' values point here
 	std::vector<mapping::Row> rows;
 };
@@ -47,7 +47,7 @@ class MappedSource {
 
 	// ReadRows returns the rows of schema.table whose where_column equals value (a uuid's text), ordered by
 	// order_column, with columns in order; throws PgError.
-	SourceRows ReadRows(const std::string &schema, const std::string &table, const std::vector<SourceColumn> &columns,
+	MirrorRows ReadRows(const std::string &schema, const std::string &table, const std::vector<MirrorColumn> &columns,
 						const std::string &where_column, const std::string &value, const std::string &order_column);
 
 	// ReadLegacyColumn returns column of the row of schema.table whose id_column is uuid (nullopt: no such row or

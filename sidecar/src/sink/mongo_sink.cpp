@@ -66,7 +66,8 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 	return found == row.end() ? nullptr : &*found;
 }
 
-// OpenMirror loads the mapping at path and makes the mapped mirror that reads the source (or options' lookups).
+// OpenMirror loads the mapping at path and makes the mapped mirror that reads the source (options.source; empty:
+// libpq's defaults, as the daemon's own connection) or options' lookups.
 std::unique_ptr<MongoMappedMirror>
 OpenMirror(const std::string &path, const MongoSinkOptions &options) {
 	mapping::Mapping loaded;
@@ -80,8 +81,6 @@ OpenMirror(const std::string &path, const MongoSinkOptions &options) {
 		MirrorSource source = options.mirror_source(loaded);
 		return std::make_unique<MongoMappedMirror>(std::move(loaded), std::move(source));
 	}
-	if (options.source.empty())
-		throw std::invalid_argument("MongoDB sink: a mapped mirror needs the source's conninfo");
 	MirrorSource source = PostgresMirrorSource(std::make_shared<MappedSource>(options.source), loaded);
 	return std::make_unique<MongoMappedMirror>(std::move(loaded), std::move(source));
 }

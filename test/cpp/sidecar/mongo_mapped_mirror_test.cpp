@@ -76,7 +76,7 @@ struct Fake {
 		};
 		source.child_rows = [this](const mapping::CollectionMap &, std::size_t, const std::string &uuid) {
 			++child_reads;
-			SourceRows rows;
+			MirrorRows rows;
 			rows.columns = {{"payment_id", "uuid"}, {"position", "integer"}, {"sku", "text"}, {"extra", "jsonb"}};
 			for (std::size_t i = 0; i < skus.size(); ++i) {
 				const std::string &sku = rows.texts.emplace_back(skus[i]);
@@ -88,7 +88,7 @@ struct Fake {
 			}
 			return rows;
 		};
-		source.collection_row = [](const mapping::CollectionMap &, const std::string &) { return SourceRows(); };
+		source.collection_row = [](const mapping::CollectionMap &, const std::string &) { return MirrorRows(); };
 		return source;
 	}
 };
