@@ -275,6 +275,10 @@ MongoMappedMirror::PlanChildRow(const Change &change, const mapping::ChildOf &ch
 		throw std::runtime_error("cannot mirror a change of " + child_map.table + ": the row carries no " +
 								 child_map.parent_column);
 	std::vector<MappedWrite> writes;
+	std::string key = child_map.table + '\0' + parents.front();
+	if (parents.size() == 1 && key == last_child_)
+		return writes; // the array written for the previous row of this parent already holds this one
+	last_child_ = parents.size() == 1 ? key : std::string();
 	for (const std::string &uuid : parents) {
 		std::optional<std::string> legacy = source_.legacy_id_of(collection.collection, uuid);
 		if (!legacy) {

@@ -86,6 +86,13 @@ class MongoMappedMirror {
 	// legacy id, and the source's errors.
 	std::vector<MappedWrite> Plan(const Change &change, MappingNotes &notes);
 
+	// StartTransaction is told at each transaction boundary (and when a group is discarded): the child arrays read
+	// for the transaction's earlier changes no longer stand for its next ones.
+	void
+	StartTransaction() noexcept {
+		last_child_.clear();
+	}
+
 	const mapping::Mapping &
 	Mapping() const noexcept {
 		return mapping_;
@@ -100,6 +107,10 @@ class MongoMappedMirror {
 
 	mapping::Mapping mapping_;
 	MirrorSource source_;
+	// child table '\0' parent uuid of the last array rewritten in this transaction: the transaction's next rows of
+	// the same parent (a copy, a backfill-like insert of many elements) are already in it, since it was read after
+	// the transaction committed
+	std::string last_child_;
 };
 
 // ChangeRow returns image (a change's new or old row) as a mapping::Row (types from the change's relation).

@@ -240,6 +240,13 @@ MongoSink::ApplyChange(const Change &change) {
 }
 
 void
+MongoSink::OpenSource(Lsn commit_lsn) {
+	static_cast<void>(commit_lsn);
+	if (mirror_)
+		mirror_->StartTransaction();
+}
+
+void
 MongoSink::InsertRow(const Change &change) {
 	if (mirror_)
 		ApplyMapped(change);
@@ -338,6 +345,8 @@ MongoSink::DiscardGroup() noexcept {
 	bulk_collection_name_.clear();
 	bulk_operations_ = 0;
 	notes_.clear();
+	if (mirror_)
+		mirror_->StartTransaction();
 }
 
 mongoc_bulk_operation_t *

@@ -219,6 +219,7 @@ class MongoSink final : public SinkCore {
 	// checkpoint follows the data's acknowledgement); MakeGroupDurable executes the bulk, waits for every bulk to be
 	// acknowledged, then writes the checkpoint; DiscardGroup drops the operations not yet sent.
 	void ApplyChange(const Change &change) override;
+	void OpenSource(Lsn commit_lsn) override; // a new source transaction: the mapped mirror's reads start over
 	void InsertRow(const Change &change) override;
 	void UpdateRow(const Change &change) override;
 	void DeleteRow(const Change &change) override;

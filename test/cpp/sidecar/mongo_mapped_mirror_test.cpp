@@ -141,6 +141,7 @@ TEST(MongoMappedMirror, ChildRowRewritesTheParentArray) {
 		ParseChange(R"({"op":"delete","schema":"public","table":"payment_items","key":["payment_id","position"],)"
 					R"("old":{"payment_id":"0190f1a2-b3c4-7d5e-8f70-8192a3b00009","position":1},)"
 					R"("types":{"payment_id":"uuid","position":"integer"}})");
+	mirror.StartTransaction(); // another transaction
 	writes = mirror.Plan(deleted, notes);
 	ASSERT_EQ(writes.size(), 1U);
 	EXPECT_EQ(Json(writes[0].document), R"({ "$set" : { "items" : [ { "sku" : "A-1" } ] } })");
@@ -151,6 +152,26 @@ TEST(MongoMappedMirror, ChildRowRewritesTheParentArray) {
 					R"("old":{"payment_id":"0190f1a2-b3c4-7d5e-8f70-00000000dead","position":0},)"
 					R"("types":{"payment_id":"uuid","position":"integer"}})");
 	EXPECT_TRUE(mirror.Plan(orphan, notes).empty());
+}
+
+TEST(MongoMappedMirror, RowsOfOneParentInOneTransactionReadTheArrayOnce) {
+	Fake fake;
+	MongoMappedMirror mirror(Shop(), fake.Source());
+	auto item = [](int position) {
+		return ParseChange(
+			R"({"op":"insert","schema":"public","table":"payment_items","key":["payment_id","position"],"new":{)"
+			R"("payment_id":"0190f1a2-b3c4-7d5e-8f70-8192a3b00009","position":)" +
+			std::to_string(position) +
+			R"(,"sku":"x","extra":"{}"},"types":{"payment_id":"uuid","position":"integer"}})");
+	};
+	MappingNotes notes;
+	mirror.StartTransaction();
+	EXPECT_EQ(mirror.Plan(item(0), notes).size(), 1U);
+	EXPECT_TRUE(mirror.Plan(item(1), notes).empty()); // the array just written holds it: read after the commit
+	EXPECT_EQ(fake.child_reads, 1);
+	mirror.StartTransaction(); // a later transaction may have changed the array since: read again
+	EXPECT_EQ(mirror.Plan(item(2), notes).size(), 1U);
+	EXPECT_EQ(fake.child_reads, 2);
 }
 
 TEST(MongoMappedMirror, DeleteWithTheKeyOnlyFindsTheLegacyIdInIdMap) {
