@@ -6,9 +6,10 @@
 # was (the round trip MongoDB → backfill → PostgreSQL → mirror → MongoDB: mapped fields with their BSON types,
 # nested paths, ObjectId ids and references, Mixed references, Decimal128, arrays, and the extra fields); writes made
 # in PostgreSQL after cutover (a user inserted with a new legacy ObjectId through mosta_map_id, a payment's amount
-# and status updated, a ledger entry referencing that payment, a chat deleted, an item added to a payment) reach
-# MongoDB in the legacy shape, read with pymongo as the application reads ("reads flipped back"), and every other
-# document is unchanged. Prints "migrate_rollback: N passed, N failed"; exits non-zero on failure.
+# and status updated, a ledger entry referencing that payment, a chat deleted, an item added to a payment, a passkey
+# removed from a user) reach MongoDB in the legacy shape, read with pymongo as the application reads ("reads
+# flipped back"), and every other document is unchanged; a table outside the mapping is refused by name. Prints
+# "migrate_rollback: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -198,6 +199,7 @@ items_payment=$(scalar "SELECT legacy_object_id FROM payments WHERE legacy_objec
 items_before=$(scalar "SELECT count(*) FROM payment_items i JOIN payments p ON p.id = i.payment_id WHERE p.legacy_object_id = '$items_payment'")
 chat=$(scalar "SELECT legacy_object_id FROM chats WHERE EXISTS (SELECT 1 FROM chat_messages m WHERE m.chat_id = chats.id) ORDER BY legacy_object_id LIMIT 1")
 buyer=$(scalar "SELECT u.legacy_object_id FROM payments p JOIN users u ON u.id = p.buyer_id WHERE p.legacy_object_id = '$payment'")
+passkey_user=$(scalar "SELECT u.legacy_object_id FROM users u WHERE (SELECT count(*) FROM user_passkeys k WHERE k.user_id = u.id) >= 2 AND u.legacy_object_id <> '$buyer' ORDER BY 1 LIMIT 1")
 psql_db -o /dev/null <<SQL || not_ok "the writes after cutover"
 INSERT INTO users (id, legacy_object_id, email, display_name, locale, points, created_at, extra)
 VALUES (mosta_map_id('users', '$new_user'), '$new_user', 'new@shop.test', 'New User', 'pt', 7,
@@ -207,10 +209,12 @@ INSERT INTO funds_ledger_entries (id, legacy_object_id, user_id, payment_id, kin
 VALUES (mosta_map_id('funds_ledger', '$new_entry'), '$new_entry', mosta_lookup_id('users', '$buyer'),
         mosta_lookup_id('payments', '$payment'), 'credit', 50.5, 'EUR', '2026-06-02 11:00:00+00');
 DELETE FROM chats WHERE legacy_object_id = '$chat';
+DELETE FROM user_passkeys WHERE user_id = mosta_lookup_id('users', '$passkey_user') AND position = 0;
 INSERT INTO payment_items (payment_id, position, sku, qty, price, extra)
 VALUES (mosta_lookup_id('payments', '$items_payment'), $items_before, 'SKU-NEW', 2, 9.99, '{"note": "added after cutover"}');
 SQL
 once writes
+touched="users:$new_user,users:$passkey_user,funds_ledger:$new_entry,payments:$payment,payments:$items_payment,chats:$chat"
 
 # 3. Reads flipped back: the application's queries find every write, in the legacy shape.
 check() { # check DESCRIPTION PYTHON: PYTHON (over db) prints "ok" or what differs
@@ -244,6 +248,12 @@ items = doc['items']
 last = items[-1] if items else None
 ok = len(items) == $items_before + 1 and last['sku'] == 'SKU-NEW' and last['qty'] == 2 and type(last['qty']) is int and isinstance(last['price'], Decimal128) and last['price'].to_decimal() == Decimal('9.99') and last['note'] == 'added after cutover'
 print('ok' if ok else items)"
+check "the passkey deleted in PostgreSQL is removed from the user's passkeys array, the others kept in order" "
+from bson import json_util
+before = json_util.loads(open('$work/mirrored.json').read(), json_options=json_util.JSONOptions(tz_aware=False))
+old = next(d for d in before['users'] if d['_id'] == ObjectId('$passkey_user'))
+doc = db.users.find_one({'_id': ObjectId('$passkey_user')})
+print('ok' if doc['passkeys'] == old['passkeys'][1:] and len(old['passkeys']) >= 2 else (old['passkeys'], doc['passkeys']))"
 counts_after=$(mongo_py "print(sorted((c, db[c].count_documents({})) for c in db.list_collection_names() if c != '_mosta_checkpoints'))")
 expected_counts=$("$python" -c "
 counts = dict($counts_before)
@@ -252,13 +262,13 @@ counts['funds_ledger'] += 1
 counts['chats'] -= 1
 print(sorted(counts.items()))")
 if [ "$counts_after" = "$expected_counts" ]; then ok "documents per collection: one user and one ledger entry more, one chat less"; else not_ok "counts $counts_after, expected $expected_counts"; fi
-if compare_with "$work/mirrored.json" "users:$new_user,funds_ledger:$new_entry,payments:$payment,payments:$items_payment,chats:$chat"; then
+if compare_with "$work/mirrored.json" "$touched"; then
 	ok "every other document is unchanged ($(tail -1 "$work/compare.out"))"
 else
 	not_ok "documents not written after cutover changed"
 	sed 's/^/    /' "$work/compare.out" >&2
 fi
-if compare_with "$work/before.json" "users:$new_user,funds_ledger:$new_entry,payments:$payment,payments:$items_payment,chats:$chat"; then
+if compare_with "$work/before.json" "$touched"; then
 	ok "and still equal to the legacy documents of before cutover"
 else
 	not_ok "untouched documents differ from the legacy ones"
