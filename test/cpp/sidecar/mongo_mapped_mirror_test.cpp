@@ -11,6 +11,7 @@
 
 #include "decode/change.hpp"
 #include "sink/mongo_mapped.hpp"
+#include "sink/mongo_sink.hpp"
 
 namespace mosta::sidecar {
 namespace {
@@ -239,6 +240,21 @@ TEST(MongoMappedMirror, MappingOptionOfTheUri) {
 	EXPECT_THROW(SplitMappingOption("mongodb://h/shop?mosta_mapping="), std::invalid_argument);
 	EXPECT_THROW(SplitMappingOption("mongodb://h/shop?mosta_mapping=a%2"), std::invalid_argument);
 	EXPECT_THROW(SplitMappingOption("mongodb://h/shop?mosta_mapping=a&mosta_mapping=b"), std::invalid_argument);
+}
+
+TEST(MongoMappedMirror, ABadMappingFailsTheTargetWithTheFileNamed) {
+	MongoDriver driver;
+	MongoSinkOptions options;
+	options.uri = "mongodb://127.0.0.1:1/shop?mosta_mapping=/nonexistent/shop.mapping.json";
+	options.slot = "slot";
+	try {
+		MongoSink sink(options); // the mapping is read before the server is asked anything
+		FAIL() << "no error";
+	} catch (const std::invalid_argument &e) {
+		std::string what = e.what();
+		EXPECT_NE(what.find("mosta_mapping"), std::string::npos) << what;
+		EXPECT_NE(what.find("/nonexistent/shop.mapping.json"), std::string::npos) << what;
+	}
 }
 
 } // namespace
