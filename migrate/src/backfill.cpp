@@ -7,6 +7,7 @@
 #include <set>
 
 #include "apply_problems.hpp"
+#include "backfill_reader.hpp"
 #include "commands.hpp"
 #include "mosta/common/identifiers.hpp"
 #include "pg/errors.hpp"
@@ -17,52 +18,6 @@ namespace mosta::migrate {
 namespace {
 
 using sidecar::BsonHandle;
-
-// JsonText takes a string bson_as_relaxed_extended_json made.
-std::string
-JsonText(char *json) {
-	std::string text = json != nullptr ? json : "";
-	bson_free(json);
-	return text;
-}
-
-// IdJson returns {"_id": <doc's _id>} as relaxed extended JSON (the checkpoint's form: the BSON type survives).
-std::string
-IdJson(const bson_t *doc) {
-	bson_iter_t id;
-	BsonHandle holder(bson_new());
-	if (bson_iter_init_find(&id, doc, "_id"))
-		BSON_APPEND_VALUE(holder.get(), "_id", bson_iter_value(&id));
-	return JsonText(bson_as_relaxed_extended_json(holder.get(), nullptr));
-}
-
-// FindOptions returns {sort: {_id: 1}, batchSize: batch}.
-BsonHandle
-FindOptions(std::int64_t batch) {
-	BsonHandle opts(BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "batchSize",
-							 BCON_INT32(static_cast<std::int32_t>(std::min<std::int64_t>(batch, 1 << 20)))));
-	return opts;
-}
-
-// AfterFilter returns {_id: {$gt: <the checkpoint's _id>}}, or {} without a checkpoint.
-BsonHandle
-AfterFilter(const std::optional<std::string> &last_id, const std::string &collection) {
-	BsonHandle filter(bson_new());
-	if (!last_id)
-		return filter;
-	bson_error_t error;
-	BsonHandle last(bson_new_from_json(reinterpret_cast<const std::uint8_t *>(last_id->data()),
-									   static_cast<ssize_t>(last_id->size()), &error));
-	bson_iter_t id;
-	if (!last || !bson_iter_init_find(&id, last.get(), "_id"))
-		throw std::runtime_error("the checkpoint of collection " + collection + " holds an unreadable last_id (" +
-								 *last_id + "); fix or delete its row in mosta_migration.checkpoints");
-	bson_t after;
-	BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &after);
-	BSON_APPEND_VALUE(&after, "$gt", bson_iter_value(&id));
-	bson_append_document_end(filter.get(), &after);
-	return filter;
-}
 
 struct Checkpoint {
 	std::optional<std::string> last_id;
@@ -102,21 +57,6 @@ Transaction(sidecar::PgSession &session, Work work) {
 
 } // namespace
 
-mapping::MappedDocument
-TransformOrReject(const mapping::Mapping &mapping, const mapping::CollectionMap &collection, const bson_t *doc) {
-	try {
-		return mapping::TransformDocument(mapping, collection, doc);
-	} catch (const mapping::MappingError &e) {
-		mapping::MappedDocument rejected;
-		std::string id = IdJson(doc);
-		// {"_id" : X} → X: the problem's key
-		std::size_t colon = id.find(':');
-		rejected.legacy_id = colon == std::string::npos ? id : id.substr(colon + 2, id.size() - colon - 4);
-		rejected.problems.push_back(mapping::TransformProblem{"_id", rejected.legacy_id, e.what()});
-		return rejected;
-	}
-}
-
 CollectionRun
 BackfillCollection(sidecar::PgSession &session, Applier &applier, MongoSource &source, const mapping::Mapping &mapping,
 				   const mapping::CollectionMap &collection, const BackfillOptions &options, Progress &progress) {
@@ -136,43 +76,35 @@ BackfillCollection(sidecar::PgSession &session, Applier &applier, MongoSource &s
 		checkpoint = Checkpoint{};
 	}
 	progress.Start(collection.collection, checkpoint.documents);
-	MongoCollection handle = source.Collection(collection.collection);
-	BsonHandle filter = AfterFilter(checkpoint.last_id, collection.collection);
-	BsonHandle opts = FindOptions(options.batch);
-	MongoCursor cursor(mongoc_collection_find_with_opts(handle.get(), filter.get(), opts.get(), nullptr));
-	std::vector<mapping::MappedDocument> docs;
-	std::string last_json;
+	BatchReader reader(source, mapping, collection, checkpoint.last_id, options.batch);
+	using Clock = std::chrono::steady_clock;
+	auto seconds = [](Clock::time_point from, Clock::time_point to) {
+		return std::chrono::duration<double>(to - from).count();
+	};
 	for (;;) {
-		const bson_t *doc = nullptr;
-		bool got = mongoc_cursor_next(cursor.get(), &doc);
-		if (got) {
-			docs.push_back(TransformOrReject(mapping, collection, doc));
-			last_json = IdJson(doc);
-			if (static_cast<std::int64_t>(docs.size()) < options.batch)
-				continue;
-		} else {
-			bson_error_t error;
-			if (mongoc_cursor_error(cursor.get(), &error))
-				source.Fail("reading collection " + collection.collection, error);
-		}
-		if (!docs.empty()) {
-			ApplyCounts counts;
-			std::string count = std::to_string(docs.size());
-			Transaction(session, [&] {
-				counts = applier.Upsert(collection, docs);
-				session.Query("INSERT INTO mosta_migration.checkpoints AS c (mapping, collection, last_id, documents)"
-							  " VALUES ($1, $2, $3, $4) ON CONFLICT (mapping, collection) DO UPDATE SET last_id ="
-							  " excluded.last_id, documents = c.documents + excluded.documents, updated_at = now()",
-							  {name, coll, last_json.c_str(), count.c_str()},
-							  "recording the checkpoint of " + collection.collection);
-			});
-			run.read += static_cast<std::int64_t>(docs.size());
-			run.counts += counts;
-			progress.Add(static_cast<std::int64_t>(docs.size()), counts);
-			docs.clear();
-		}
+		ReadBatch batch;
+		Clock::time_point wait = Clock::now();
+		bool got = reader.Next(batch);
+		Clock::time_point write = Clock::now();
+		run.wait_seconds += seconds(wait, write);
 		if (!got)
 			break;
+		run.read_seconds += batch.read_seconds;
+		run.map_seconds += batch.map_seconds;
+		ApplyCounts counts;
+		std::string count = std::to_string(batch.docs.size());
+		Transaction(session, [&] {
+			counts = applier.Upsert(collection, batch.docs);
+			session.Query("INSERT INTO mosta_migration.checkpoints AS c (mapping, collection, last_id, documents)"
+						  " VALUES ($1, $2, $3, $4) ON CONFLICT (mapping, collection) DO UPDATE SET last_id ="
+						  " excluded.last_id, documents = c.documents + excluded.documents, updated_at = now()",
+						  {name, coll, batch.last_id.c_str(), count.c_str()},
+						  "recording the checkpoint of " + collection.collection);
+		});
+		run.write_seconds += seconds(write, Clock::now());
+		run.read += static_cast<std::int64_t>(batch.docs.size());
+		run.counts += counts;
+		progress.Add(static_cast<std::int64_t>(batch.docs.size()), counts);
 		if (StopRequested()) {
 			progress.Finish();
 			return run;
@@ -243,7 +175,7 @@ ReadByIds(MongoSource &source, const mapping::Mapping &mapping, const mapping::C
 		AppendIdCandidates(&in, index, legacy);
 	bson_append_array_end(&id, &in);
 	bson_append_document_end(filter.get(), &id);
-	BsonHandle opts = FindOptions(static_cast<std::int64_t>(ids.size()));
+	BsonHandle opts(NewFindOptions(static_cast<std::int64_t>(ids.size())));
 	MongoCollection handle = source.Collection(collection.collection);
 	MongoCursor cursor(mongoc_collection_find_with_opts(handle.get(), filter.get(), opts.get(), nullptr));
 	std::set<std::string> wanted(ids.begin(), ids.end());

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct CollectionRun {
 	bool finished = false;
 	std::int64_t read = 0;
 	ApplyCounts counts;
+	// where the time went: waiting for MongoDB, mapping documents, writing PostgreSQL (the bottleneck shows)
+	// (reading and mapping run on the reader thread while PostgreSQL writes; waiting: the writer idle)
+	double read_seconds = 0, map_seconds = 0, write_seconds = 0, wait_seconds = 0;
 };
 
 // BackfillCollection backfills collection from its checkpoint; stops early (finished false) after the batch that
@@ -50,10 +54,5 @@ ApplyCounts RetryMissingParents(sidecar::PgSession &session, Applier &applier, M
 // SeedCounters raises each counter of the mapping to the highest value backfilled (mosta_seed_counter); returns
 // the number of keys seeded, or -1 when the database lacks mosta_seed_counter (an older extension).
 std::int64_t SeedCounters(sidecar::PgSession &session, const mapping::Mapping &mapping);
-
-// TransformOrReject maps doc, turning a document without a usable _id into a rejected one (its legacy id: the
-// _id as relaxed extended JSON) instead of an exception.
-mapping::MappedDocument TransformOrReject(const mapping::Mapping &mapping, const mapping::CollectionMap &collection,
-										  const bson_t *doc);
 
 } // namespace mosta::migrate

@@ -70,10 +70,13 @@ PrintRun(const CollectionRun &run) {
 		std::printf("%s: done before (--again reads it again)\n", run.collection.c_str());
 		return;
 	}
-	std::printf("%s: %s, read %lld, applied %lld, unchanged %lld, missing parent %lld, rejected %lld\n",
-				run.collection.c_str(), run.finished ? "done" : "stopped", static_cast<long long>(run.read),
-				static_cast<long long>(run.counts.applied), static_cast<long long>(run.counts.unchanged),
-				static_cast<long long>(run.counts.missing_parent), static_cast<long long>(run.counts.rejected));
+	std::printf(
+		"%s: %s, read %lld, applied %lld, unchanged %lld, missing parent %lld, rejected %lld (seconds: "
+		"reading MongoDB %.1f, mapping %.1f, writing PostgreSQL %.1f, waiting for MongoDB and the mapping %.1f)\n",
+		run.collection.c_str(), run.finished ? "done" : "stopped", static_cast<long long>(run.read),
+		static_cast<long long>(run.counts.applied), static_cast<long long>(run.counts.unchanged),
+		static_cast<long long>(run.counts.missing_parent), static_cast<long long>(run.counts.rejected),
+		run.read_seconds, run.map_seconds, run.write_seconds, run.wait_seconds);
 }
 
 } // namespace

@@ -21,14 +21,17 @@ require_migrate
 
 use_database mosta_migrate_backfill_$$
 killed_db=mosta_migrate_backfill_killed_$$
+shop_db=mosta_migrate_backfill_shop_$$
 backfill_pid=
 cleanup_extra() {
 	[ -n "$backfill_pid" ] && kill -9 "$backfill_pid" 2>/dev/null && wait "$backfill_pid" 2>/dev/null
 	migrate_cleanup
 	psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$killed_db'" >/dev/null 2>&1
 	dropdb --if-exists "$killed_db" >/dev/null 2>&1
+	dropdb --if-exists "$shop_db" >/dev/null 2>&1
 }
 createdb "$killed_db" || fail_setup "createdb $killed_db"
+createdb "$shop_db" || fail_setup "createdb $shop_db"
 
 start_mongo_target backfill # mosta-test-mongod (lib/tap.sh): mongo_uri, server
 
@@ -206,5 +209,38 @@ mongo_run 'db.users.insert_one({"_id": ObjectId(sys.argv[2]), "createdAt": datet
 if migrate backfill --again --collections users >"$work/out4"; then ok "backfill --again --collections users exits 0"; else not_ok "backfill users: $(cat "$work/migrate.backfill.err")"; fi
 got=$(scalar "SELECT (SELECT count(*) FROM payments) || ' ' || (SELECT count(*) FROM mosta_migration.problems WHERE kind = 'missing_parent')")
 if [ "$got" = "1999 0" ]; then ok "the held-back payments are applied once their buyer exists, their problems cleared"; else not_ok "payments, missing parents: '$got' ($(cat "$work/out4"))"; fi
+
+# 5b. the Applier's unit tests against PostgreSQL (test/cpp/migrate/apply_pg_test.cpp; they skip without a server)
+tests_binary=${MOSTA_MIGRATE_TESTS_BIN:-build/test/cpp/migrate/migrate_tests}
+if [ ! -x "$tests_binary" ]; then
+	ok "# SKIP $tests_binary not built"
+elif MOSTA_MIGRATE_TEST_CONNINFO="dbname=$killed_db" "$tests_binary" --gtest_filter='ApplyPg.*' >"$work/apply_pg.out" 2>&1 &&
+	grep -q "PASSED.* 6 tests" "$work/apply_pg.out"; then
+	ok "the Applier's tests against PostgreSQL pass (6)"
+else
+	not_ok "apply_pg_test: $(tail -30 "$work/apply_pg.out")"
+fi
+
+# 6. the shop data set (test/integration/migrate) through its mapping and `schema --apply`: every document of every
+# collection and every element of every child table arrives, nothing held back or rejected
+mapping=test/integration/migrate/shop.mapping.json
+mongo_uri=${mongo_uri%/backfill}/shop
+db=$shop_db
+load_shop --orphans 0
+if psql_db -o /dev/null -c "CREATE EXTENSION mostajs" && migrate schema --apply >/dev/null; then ok "shop: schema --apply"; else not_ok "shop: schema --apply: $(cat "$work/migrate.schema.err")"; fi
+if migrate backfill --batch 300 >"$work/shop.out"; then ok "shop: backfill exits 0"; else not_ok "shop: backfill: $(cat "$work/migrate.backfill.err")"; fi
+differences=
+while read -r collection table; do
+	[ "$(scalar "SELECT count(*) FROM $table")" = "$(shop_count "$collection")" ] || differences+=" $collection→$table:$(scalar "SELECT count(*) FROM $table")/$(shop_count "$collection")"
+done < <("$python" -c 'import json, sys
+for c in json.load(open(sys.argv[1]))["collections"]: print(c["collection"], c.get("table", c["collection"]))' "$mapping")
+while read -r table; do
+	[ "$(scalar "SELECT count(*) FROM $table")" = "$(shop_child_rows "$table")" ] || differences+=" $table:$(scalar "SELECT count(*) FROM $table")/$(shop_child_rows "$table")"
+done < <("$python" -c 'import json, sys
+for c in json.load(open(sys.argv[1]))["collections"]:
+    for f in c["fields"]:
+        if "child_table" in f: print(f["child_table"]["table"])' "$mapping")
+problems=$(scalar "SELECT count(*) FROM mosta_migration.problems")
+if [ -z "$differences" ] && [ "$problems" = 0 ]; then ok "shop: rows per table and child table equal MongoDB's documents and elements"; else not_ok "shop: differences:$differences; problems $problems: $(scalar "SELECT string_agg(collection || ' ' || legacy_id || ' ' || field || ' ' || message, E'\n') FROM (SELECT * FROM mosta_migration.problems LIMIT 5) p")"; fi
 
 finish
