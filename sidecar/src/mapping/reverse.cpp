@@ -461,9 +461,8 @@ ReverseLegacyId(const CollectionMap &collection, const Row &row, const LegacyIdO
 }
 
 BsonHandle
-ReverseDocument(const Mapping &mapping, const CollectionMap &collection, const Row &row,
-				const std::vector<std::vector<Row>> &children, const LegacyIdOf &legacy_id_of, MappingNotes &notes) {
-	static_cast<void>(mapping);
+ReverseDocument(const CollectionMap &collection, const Row &row, const std::vector<std::vector<Row>> &children,
+				const LegacyIdOf &legacy_id_of, MappingNotes &notes) {
 	std::optional<std::string> legacy = ReverseLegacyId(collection, row, legacy_id_of);
 	if (!legacy)
 		throw std::runtime_error("a row of " + collection.table + " has no legacy id: its column " +

@@ -60,9 +60,9 @@ std::optional<std::string> UuidText(const sidecar::Value &value);
 
 // ReverseDocument returns the legacy document of row (a row of collection's table): _id first, then the mapped
 // fields, the child arrays (children[i]: the rows of collection.children[i] in position order; fewer entries than
-// children: those arrays are left out) and the extra fields. Throws sidecar-style std::runtime_error when the row
-// has no legacy id.
-sidecar::BsonHandle ReverseDocument(const Mapping &mapping, const CollectionMap &collection, const Row &row,
+// children: those arrays are left out) and the extra fields. Throws std::runtime_error when the row has no legacy
+// id.
+sidecar::BsonHandle ReverseDocument(const CollectionMap &collection, const Row &row,
 									const std::vector<std::vector<Row>> &children, const LegacyIdOf &legacy_id_of,
 									sidecar::MappingNotes &notes);
 
@@ -75,14 +75,14 @@ void AppendReverseArray(bson_t *doc, std::string_view field, const ChildMap &chi
 std::optional<std::string> ReverseLegacyId(const CollectionMap &collection, const Row &row,
 										   const LegacyIdOf &legacy_id_of);
 
-// FindChild returns the collection and child index of a child table, or {nullptr, 0}.
+// FindChildTable returns the collection and child index of a child table, or {nullptr, 0}.
 struct ChildOf {
 	const CollectionMap *collection = nullptr;
 	std::size_t index = 0;
 };
 ChildOf FindChildTable(const Mapping &mapping, std::string_view table) noexcept;
 
-// FindTable returns the collection whose own table is table, or nullptr.
+// FindCollectionTable returns the collection whose own table is table, or nullptr.
 const CollectionMap *FindCollectionTable(const Mapping &mapping, std::string_view table) noexcept;
 
 // ChildPath returns the path of the field that holds collection.children[index] ("items").

@@ -253,7 +253,7 @@ MongoMappedMirror::PlanCollectionRow(const Change &change, const CollectionMap &
 		child_rows.push_back(source_.child_rows(collection, i, *uuid));
 		children.push_back(child_rows.back().rows);
 	}
-	BsonHandle doc = mapping::ReverseDocument(mapping_, collection, row, children, source_.legacy_id_of, notes);
+	BsonHandle doc = mapping::ReverseDocument(collection, row, children, source_.legacy_id_of, notes);
 	writes.push_back({MappedWrite::Kind::Replace, collection.collection, IdFilter(*legacy), std::move(doc)});
 	return writes;
 }

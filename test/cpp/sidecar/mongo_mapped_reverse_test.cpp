@@ -142,7 +142,7 @@ TEST(MongoMappedReverse, UserDocumentInLegacyShape) {
 		 "jsonb"},
 	};
 	MappingNotes notes;
-	sidecar::BsonHandle doc = ReverseDocument(mapping, mapping.collections[0], row, {}, IdMap(), notes);
+	sidecar::BsonHandle doc = ReverseDocument(mapping.collections[0], row, {}, IdMap(), notes);
 	EXPECT_TRUE(notes.empty()) << notes[0].what;
 	EXPECT_EQ(
 		Json(doc.get()),
@@ -169,7 +169,7 @@ TEST(MongoMappedReverse, NullColumnsWriteNoFieldAndLegacyColumnsAreNotFields) {
 		{"extra", Value(std::string_view("{}")), "jsonb"},
 	};
 	MappingNotes notes;
-	sidecar::BsonHandle doc = ReverseDocument(mapping, mapping.collections[0], row, {}, IdMap(), notes);
+	sidecar::BsonHandle doc = ReverseDocument(mapping.collections[0], row, {}, IdMap(), notes);
 	EXPECT_EQ(Json(doc.get()), "{ \"_id\" : { \"$oid\" : \"65f1a2b3c4d5e6f708192a3b\" }, \"createdAt\" : { \"$date\" "
 							   ": \"2024-03-01T10:00:00Z\" } }");
 }
@@ -179,7 +179,7 @@ TEST(MongoMappedReverse, StringLegacyIdsStayStrings) {
 	Row row = {{"id", Value(std::string_view(kUserUuid)), "uuid"},
 			   {"legacy_object_id", Value(std::string_view("user-42")), "text"}};
 	MappingNotes notes;
-	sidecar::BsonHandle doc = ReverseDocument(mapping, mapping.collections[0], row, {}, IdMap(), notes);
+	sidecar::BsonHandle doc = ReverseDocument(mapping.collections[0], row, {}, IdMap(), notes);
 	EXPECT_EQ(Json(doc.get()), "{ \"_id\" : \"user-42\" }");
 }
 
@@ -190,7 +190,7 @@ TEST(MongoMappedReverse, LegacyIdFromIdMapWhenTheRowHasOnlyItsKey) {
 	Row unknown = {{"id", Value(std::string_view("0190f1a2-b3c4-7d5e-8f70-000000000000")), "uuid"}};
 	EXPECT_EQ(ReverseLegacyId(mapping.collections[0], unknown, IdMap()), std::nullopt);
 	MappingNotes notes;
-	EXPECT_THROW(ReverseDocument(mapping, mapping.collections[0], unknown, {}, IdMap(), notes), std::runtime_error);
+	EXPECT_THROW(ReverseDocument(mapping.collections[0], unknown, {}, IdMap(), notes), std::runtime_error);
 }
 
 Row
@@ -229,7 +229,7 @@ TEST(MongoMappedReverse, PaymentWithPolymorphicEntityDecimalAndChildArrays) {
 					{"position", Value(std::int64_t{0}), "integer"},
 					{"offer_id", Value(std::string_view(kOfferUuid)), "uuid"}}};
 	MappingNotes notes;
-	sidecar::BsonHandle doc = ReverseDocument(mapping, mapping.collections[1], payment, children, IdMap(), notes);
+	sidecar::BsonHandle doc = ReverseDocument(mapping.collections[1], payment, children, IdMap(), notes);
 	EXPECT_TRUE(notes.empty()) << notes[0].what;
 	EXPECT_EQ(
 		Json(doc.get()),
@@ -247,13 +247,13 @@ TEST(MongoMappedReverse, PolymorphicTemplateAndNothing) {
 	Mapping mapping = ShopMapping();
 	MappingNotes notes;
 	sidecar::BsonHandle templated = ReverseDocument(
-		mapping, mapping.collections[1], PaymentRow("template", nullptr, "template:gold", "1"), {}, IdMap(), notes);
+		mapping.collections[1], PaymentRow("template", nullptr, "template:gold", "1"), {}, IdMap(), notes);
 	bson_iter_t iter;
 	ASSERT_TRUE(bson_iter_init_find(&iter, templated.get(), "purchaseRequestId"));
 	ASSERT_TRUE(BSON_ITER_HOLDS_UTF8(&iter));
 	EXPECT_STREQ(bson_iter_utf8(&iter, nullptr), "template:gold");
-	sidecar::BsonHandle none = ReverseDocument(mapping, mapping.collections[1],
-											   PaymentRow(nullptr, nullptr, nullptr, "1"), {}, IdMap(), notes);
+	sidecar::BsonHandle none =
+		ReverseDocument(mapping.collections[1], PaymentRow(nullptr, nullptr, nullptr, "1"), {}, IdMap(), notes);
 	EXPECT_FALSE(bson_iter_init_find(&iter, none.get(), "purchaseRequestId"));
 	// no child rows given: the arrays are left out (the sink gives them when it writes a whole document)
 	EXPECT_FALSE(bson_iter_init_find(&iter, none.get(), "items"));
@@ -265,8 +265,8 @@ TEST(MongoMappedReverse, BsonTypesOverrideThePostgresType) {
 	CollectionMap &payments = mapping.collections[1];
 	payments.fields[2].bson_type = "double";
 	MappingNotes notes;
-	sidecar::BsonHandle doc = ReverseDocument(
-		mapping, payments, PaymentRow(nullptr, nullptr, nullptr, "12.250000000000000000"), {}, IdMap(), notes);
+	sidecar::BsonHandle doc =
+		ReverseDocument(payments, PaymentRow(nullptr, nullptr, nullptr, "12.250000000000000000"), {}, IdMap(), notes);
 	EXPECT_EQ(TypeAt(doc.get(), "amount.value"), BSON_TYPE_DOUBLE);
 	bson_iter_t iter, found;
 	ASSERT_TRUE(bson_iter_init(&iter, doc.get()) && bson_iter_find_descendant(&iter, "amount.value", &found));
@@ -278,7 +278,7 @@ TEST(MongoMappedReverse, BsonTypesOverrideThePostgresType) {
 	Row row = {{"legacy_object_id", Value(std::string_view(kUser)), "text"},
 			   {"email", Value(std::string_view(kOffer)), "text"},
 			   {"points", Value(std::int64_t{5}), "bigint"}};
-	sidecar::BsonHandle user = ReverseDocument(mapping, users, row, {}, IdMap(), notes);
+	sidecar::BsonHandle user = ReverseDocument(users, row, {}, IdMap(), notes);
 	EXPECT_EQ(TypeAt(user.get(), "email"), BSON_TYPE_OID);
 	EXPECT_EQ(TypeAt(user.get(), "points"), BSON_TYPE_INT32);
 	EXPECT_TRUE(notes.empty());
@@ -286,7 +286,7 @@ TEST(MongoMappedReverse, BsonTypesOverrideThePostgresType) {
 	// a value the bson type cannot hold: written by its PostgreSQL type, and noted
 	Row bad = {{"legacy_object_id", Value(std::string_view(kUser)), "text"},
 			   {"email", Value(std::string_view("not-an-oid")), "text"}};
-	sidecar::BsonHandle fallback = ReverseDocument(mapping, users, bad, {}, IdMap(), notes);
+	sidecar::BsonHandle fallback = ReverseDocument(users, bad, {}, IdMap(), notes);
 	EXPECT_EQ(TypeAt(fallback.get(), "email"), BSON_TYPE_UTF8);
 	ASSERT_EQ(notes.size(), 1U);
 	EXPECT_EQ(notes[0].column, "email");
@@ -297,7 +297,7 @@ TEST(MongoMappedReverse, UnknownReferenceIsWrittenAsUuidAndNoted) {
 	Row row = {{"legacy_object_id", Value(std::string_view(kUser)), "text"},
 			   {"referred_by_id", Value(std::string_view("0190f1a2-b3c4-7d5e-8f70-00000000abcd")), "uuid"}};
 	MappingNotes notes;
-	sidecar::BsonHandle doc = ReverseDocument(mapping, mapping.collections[0], row, {}, IdMap(), notes);
+	sidecar::BsonHandle doc = ReverseDocument(mapping.collections[0], row, {}, IdMap(), notes);
 	EXPECT_EQ(TypeAt(doc.get(), "referredBy"), BSON_TYPE_BINARY);
 	ASSERT_EQ(notes.size(), 1U);
 	EXPECT_NE(notes[0].what.find("no legacy id"), std::string::npos);
