@@ -48,7 +48,7 @@ IdFilter(const std::string &legacy_id) {
 	return filter;
 }
 
-// ImageColumn returns the text of column in a row, or nullopt (NULL, missing, not text).
+// RowText returns the text of column in row, or nullopt (NULL, missing, not text).
 std::optional<std::string>
 RowText(const Row &row, const std::string &column) {
 	const mapping::RowColumn *found = mapping::FindRowColumn(row, column);

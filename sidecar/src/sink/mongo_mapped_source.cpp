@@ -19,6 +19,7 @@ namespace {
 // How a column is selected and its text turned back into a decoded value.
 enum class ReadForm { Text, Integer, Float, Bool, Json, Array };
 
+// FormOf returns how a column of type is read.
 ReadForm
 FormOf(const std::string &type) {
 	PgColumnType classified = ClassifyPgType(type);
