@@ -85,6 +85,24 @@ OpenMirror(const std::string &path, const MongoSinkOptions &options) {
 	return std::make_unique<MongoMappedMirror>(std::move(loaded), std::move(source));
 }
 
+// WarnUncoveredTables warns about each table of the mapping the rule does not cover: its own changes do not reach
+// MongoDB (a child table's rows are still read whenever their parent is written).
+void
+WarnUncoveredTables(const mapping::Mapping &mapping, const MongoSinkOptions &options) {
+	if (!options.warn || options.ddl_collections.empty())
+		return;
+	auto check = [&](const std::string &table) {
+		if (!RuleCoversTable(options.ddl_collections, mapping.schema, table))
+			options.warn("MongoDB mapped mirror: table " + mapping.schema + "." + table + " of the mapping " +
+						 mapping.name + " is not in the rule: its changes do not reach MongoDB; add it to the rule");
+	};
+	for (const mapping::CollectionMap &collection : mapping.collections) {
+		check(collection.table);
+		for (const mapping::ChildMap &child : collection.children)
+			check(child.table);
+	}
+}
+
 } // namespace
 
 MongoBulkWriter::MongoBulkWriter(mongoc_client_pool_t *pool, std::size_t max_queued)
@@ -179,8 +197,10 @@ MongoSink::MongoSink(MongoSinkOptions options)
 	name_ = "mongodb:" + MaskedUri(options_.uri);
 	// a mapped mirror's mapping file: an option of ours, taken out before the driver sees the URI
 	MappedUri mapped = SplitMappingOption(options_.uri);
-	if (!mapped.mapping_path.empty())
+	if (!mapped.mapping_path.empty()) {
 		mirror_ = OpenMirror(mapped.mapping_path, options_);
+		WarnUncoveredTables(mirror_->Mapping(), options_);
+	}
 	bson_error_t error;
 	uri_.reset(mongoc_uri_new_with_error(mapped.uri.c_str(), &error));
 	if (!uri_)
