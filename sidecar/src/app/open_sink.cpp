@@ -91,6 +91,7 @@ OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string 
 		options.group_max_transactions = kMongoGroupTransactions;
 		options.ddl_collections = collections;
 		options.warn = [](const std::string &text) { LogLine(text); };
+		options.source = source; // a mapped mirror (uri's mosta_mapping) reads id_map and child rows there
 		// uuid keys that id_map allocated for legacy ObjectIds keep their ObjectId as _id
 		auto lookup = std::make_shared<IdMapLookup>(source);
 		options.legacy_object_id = [lookup](const Change &change, const std::string &uuid) {

@@ -66,6 +66,43 @@ FindColumn(const std::vector<Column> &row, std::string_view name) {
 	return found == row.end() ? nullptr : &*found;
 }
 
+// OpenMirror loads the mapping at path and makes the mapped mirror that reads the source (options.source; empty:
+// libpq's defaults, as the daemon's own connection) or options' lookups.
+std::unique_ptr<MongoMappedMirror>
+OpenMirror(const std::string &path, const MongoSinkOptions &options) {
+	mapping::Mapping loaded;
+	try {
+		loaded = mapping::LoadMapping(path);
+	} catch (const std::exception &e) {
+		throw std::invalid_argument(std::string("MongoDB sink: the mapping of the mapped mirror (") +
+									kMappingUriOption + "): " + e.what());
+	}
+	if (options.mirror_source) {
+		MirrorSource source = options.mirror_source(loaded);
+		return std::make_unique<MongoMappedMirror>(std::move(loaded), std::move(source));
+	}
+	MirrorSource source = PostgresMirrorSource(std::make_shared<MappedSource>(options.source), loaded);
+	return std::make_unique<MongoMappedMirror>(std::move(loaded), std::move(source));
+}
+
+// WarnUncoveredTables warns about each table of the mapping the rule does not cover: its own changes do not reach
+// MongoDB (a child table's rows are still read whenever their parent is written).
+void
+WarnUncoveredTables(const mapping::Mapping &mapping, const MongoSinkOptions &options) {
+	if (!options.warn || options.ddl_collections.empty())
+		return;
+	auto check = [&](const std::string &table) {
+		if (!RuleCoversTable(options.ddl_collections, mapping.schema, table))
+			options.warn("MongoDB mapped mirror: table " + mapping.schema + "." + table + " of the mapping " +
+						 mapping.name + " is not in the rule: its changes do not reach MongoDB; add it to the rule");
+	};
+	for (const mapping::CollectionMap &collection : mapping.collections) {
+		check(collection.table);
+		for (const mapping::ChildMap &child : collection.children)
+			check(child.table);
+	}
+}
+
 } // namespace
 
 MongoBulkWriter::MongoBulkWriter(mongoc_client_pool_t *pool, std::size_t max_queued)
@@ -158,8 +195,14 @@ MongoSink::MongoSink(MongoSinkOptions options)
 	if (options_.max_bulk_operations == 0)
 		throw std::invalid_argument("MongoDB sink: max_bulk_operations must be at least 1");
 	name_ = "mongodb:" + MaskedUri(options_.uri);
+	// a mapped mirror's mapping file: an option of ours, taken out before the driver sees the URI
+	MappedUri mapped = SplitMappingOption(options_.uri);
+	if (!mapped.mapping_path.empty()) {
+		mirror_ = OpenMirror(mapped.mapping_path, options_);
+		WarnUncoveredTables(mirror_->Mapping(), options_);
+	}
 	bson_error_t error;
-	uri_.reset(mongoc_uri_new_with_error(options_.uri.c_str(), &error));
+	uri_.reset(mongoc_uri_new_with_error(mapped.uri.c_str(), &error));
 	if (!uri_)
 		throw std::invalid_argument("MongoDB sink: bad connection string " + MaskedUri(options_.uri) + ": " +
 									error.message);
@@ -217,28 +260,87 @@ MongoSink::ApplyChange(const Change &change) {
 }
 
 void
+MongoSink::OpenSource(Lsn commit_lsn) {
+	static_cast<void>(commit_lsn);
+	if (mirror_)
+		mirror_->StartTransaction();
+}
+
+void
 MongoSink::InsertRow(const Change &change) {
-	ApplyRow(change);
+	if (mirror_)
+		ApplyMapped(change);
+	else
+		ApplyRow(change);
 }
 
 void
 MongoSink::UpdateRow(const Change &change) {
-	ApplyRow(change);
+	if (mirror_)
+		ApplyMapped(change);
+	else
+		ApplyRow(change);
 }
 
 void
 MongoSink::DeleteRow(const Change &change) {
-	ApplyDelete(change);
+	if (mirror_)
+		ApplyMapped(change);
+	else
+		ApplyDelete(change);
 }
 
 void
 MongoSink::TruncateTables(const Change &change) {
-	ApplyTruncate(change);
+	if (mirror_)
+		ApplyMapped(change);
+	else
+		ApplyTruncate(change);
 }
 
 void
 MongoSink::ApplyMessage(const Change &change) {
+	if (mirror_)
+		return;		  // the legacy shape is the mapping's: a column added to a table is not a field of the documents
 	ApplyDdl(change); // documents have no schema: only fills and rewrites need something
+}
+
+void
+MongoSink::ApplyMapped(const Change &change) {
+	std::vector<MappedWrite> writes = mirror_->Plan(change, notes_);
+	ReportNotes(writes.empty() ? change.Table() : writes.front().collection);
+	if (!row_upsert_options_)
+		row_upsert_options_ = RowUpsertOptions();
+	for (const MappedWrite &write : writes) {
+		mongoc_bulk_operation_t *bulk = Bulk(write.collection);
+		bson_error_t error;
+		bool queued = false;
+		switch (write.kind) {
+		case MappedWrite::Kind::Replace:
+			// not validated by the driver: the legacy documents' own field names (from the extra column) go back
+			// as MongoDB held them, and the server is the judge of them
+			queued = mongoc_bulk_operation_replace_one_with_opts(bulk, write.filter.get(), write.document.get(),
+																 row_upsert_options_.get(), &error);
+			break;
+		case MappedWrite::Kind::Update:
+			queued = mongoc_bulk_operation_update_one_with_opts(bulk, write.filter.get(), write.document.get(), nullptr,
+																&error);
+			break;
+		case MappedWrite::Kind::Delete:
+			queued = mongoc_bulk_operation_remove_one_with_opts(bulk, write.filter.get(), nullptr, &error);
+			break;
+		case MappedWrite::Kind::DeleteMany:
+			queued = mongoc_bulk_operation_remove_many_with_opts(bulk, write.filter.get(), nullptr, &error);
+			break;
+		case MappedWrite::Kind::UpdateMany:
+			queued = mongoc_bulk_operation_update_many_with_opts(bulk, write.filter.get(), write.document.get(),
+																 nullptr, &error);
+			break;
+		}
+		if (!queued)
+			throw MongoFailure("queuing a write of the mapped mirror into " + write.collection, error);
+		Counted(1);
+	}
 }
 
 void
@@ -263,6 +365,8 @@ MongoSink::DiscardGroup() noexcept {
 	bulk_collection_name_.clear();
 	bulk_operations_ = 0;
 	notes_.clear();
+	if (mirror_)
+		mirror_->StartTransaction();
 }
 
 mongoc_bulk_operation_t *

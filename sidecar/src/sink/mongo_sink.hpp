@@ -52,6 +52,7 @@
 
 #include "sink/ddl_message.hpp"
 #include "sink/mongo_bson.hpp"
+#include "sink/mongo_mapped.hpp"
 #include "sink/sink_core.hpp"
 
 namespace mosta::sidecar {
@@ -184,6 +185,11 @@ struct MongoSinkOptions {
 	std::function<void(const std::string &)> warn; // told once per (collection, column, kind of loss); may be empty
 	LegacyObjectId legacy_object_id; // id_map lookup for one-column uuid keys (app/id_map_lookup.hpp); may be empty
 	std::vector<std::string> ddl_collections; // the rule's collections: mostajs.ddl messages about them are followed
+	// the source's conninfo: a mapped mirror (the uri's mosta_mapping, mongo_mapped.hpp) reads id_map and child rows
+	// there
+	std::string source;
+	// a mapped mirror's lookups instead of the source's (tests); empty: read the source
+	std::function<MirrorSource(const mapping::Mapping &)> mirror_source;
 };
 
 // kMongoCheckpointCollection is where the checkpoints live, in the target database.
@@ -213,6 +219,7 @@ class MongoSink final : public SinkCore {
 	// checkpoint follows the data's acknowledgement); MakeGroupDurable executes the bulk, waits for every bulk to be
 	// acknowledged, then writes the checkpoint; DiscardGroup drops the operations not yet sent.
 	void ApplyChange(const Change &change) override;
+	void OpenSource(Lsn commit_lsn) override; // a new source transaction: the mapped mirror's reads start over
 	void InsertRow(const Change &change) override;
 	void UpdateRow(const Change &change) override;
 	void DeleteRow(const Change &change) override;
@@ -259,6 +266,9 @@ class MongoSink final : public SinkCore {
 	// ReportNotes warns once per (collection, column, kind) of what notes_ holds, then clears it.
 	void ReportNotes(const std::string &collection);
 
+	// ApplyMapped queues the writes of the mapped mirror for change (mongo_mapped.hpp).
+	void ApplyMapped(const Change &change);
+
 	MongoSinkOptions options_;
 	std::string name_;
 	std::string database_;
@@ -273,6 +283,7 @@ class MongoSink final : public SinkCore {
 	MappingNotes notes_;
 	BsonHandle row_upsert_options_; // RowUpsertOptions, built once
 	std::set<std::string> warned_;
+	std::unique_ptr<MongoMappedMirror> mirror_; // the uri's mosta_mapping, or null
 };
 
 } // namespace mosta::sidecar
