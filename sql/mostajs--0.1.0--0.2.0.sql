@@ -16,7 +16,8 @@
  *    comment and grants. The C function reads PG_NARGS(), so the 0.1.0
  *    declaration keeps working with the new library until this runs;
  *  - new functions (id map locking, key length checks, the types and
- *    rewrites of DDL messages, SQL dump validation, ...) with their grants;
+ *    rewrites of DDL messages, SQL dump validation, mosta_seed_counter, ...)
+ *    with their grants;
  *  - new bodies of changed functions (CREATE OR REPLACE keeps their grants
  *    and comments; none changed its return type or argument names);
  *  - conflicts of bidirectional rules (sql/parts/70_conflicts.sql): the
@@ -1295,6 +1296,46 @@ BEGIN
 	RETURN given;
 END
 $$;
+
+-- mosta_seed_counter raises a counter to the highest value a legacy store handed
+-- out (mosta-migrate backfill calls it), so that mosta_next_value() goes on from
+-- there; it never lowers one: values handed out since stay handed out.
+CREATE FUNCTION mosta_seed_counter(scope text, key text, value bigint) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	now_value bigint;
+BEGIN
+	PERFORM mosta._check_key_length(mosta._require(scope, 'scope'), 'scope');
+	PERFORM mosta._check_key_length(mosta._require(key, 'key'), 'key');
+	PERFORM mosta._require(value, 'value');
+	IF value < 0 THEN
+		RAISE EXCEPTION 'value must not be negative, not %', value
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass the highest value the legacy store handed out for this key (0 when none).';
+	END IF;
+	IF value = 0 THEN
+		-- nothing handed out yet: the counter starts at 1 as a new one does
+		SELECT c.value INTO now_value FROM mosta.counters c WHERE c.scope = $1 AND c.key = $2;
+		RETURN coalesce(now_value, 0);
+	END IF;
+	-- the conflicting row is locked even when the WHERE leaves it as it is
+	INSERT INTO mosta.counters AS c (scope, key, value) VALUES ($1, $2, $3)
+	ON CONFLICT ON CONSTRAINT counters_pkey DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now()
+		WHERE c.value < excluded.value
+	RETURNING c.value INTO now_value;
+	IF now_value IS NULL THEN
+		SELECT c.value INTO now_value FROM mosta.counters c WHERE c.scope = $1 AND c.key = $2;
+	END IF;
+	RETURN now_value;
+END
+$$;
+COMMENT ON FUNCTION mosta_seed_counter(text, text, bigint) IS
+	'Raises counter (scope, key) to value (the highest a legacy store handed out) and returns the counter''s value; '
+	'never lowers it: mosta_next_value() then returns the next one';
+REVOKE ALL ON FUNCTION mosta_seed_counter(text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mosta_seed_counter(text, text, bigint) TO mosta_admin;
 
 -- mosta_ttl_expire waits at most lock_timeout for a row another transaction
 -- holds (SKIP LOCKED would need UPDATE on the table); on timeout the batch

@@ -7,6 +7,8 @@
  * The counter's row stays locked until the caller's transaction ends, so the
  * values of committed transactions have no gaps and no duplicates; a rolled
  * back caller's value is handed out again to the next one.
+ * mosta_seed_counter(scope, key, value) raises a counter to the highest value
+ * a legacy store handed out (mosta-migrate backfill), never lowering it.
  *
  * TTL: mosta_add_ttl(tbl, ts_col, ttl) declares that rows whose ts_col is
  * older than ttl expire. mosta-sidecar calls mosta_ttl_expire() at each
@@ -49,6 +51,44 @@ $$;
 COMMENT ON FUNCTION mosta_next_value(text, text) IS
 	'Returns the next value (1, 2, ...) of counter (scope, key): no gaps or duplicates among committed transactions; '
 	'the counter stays locked until the caller commits or rolls back';
+
+-- mosta_seed_counter raises a counter to the highest value a legacy store handed
+-- out (mosta-migrate backfill calls it), so that mosta_next_value() goes on from
+-- there; it never lowers one: values handed out since stay handed out.
+CREATE FUNCTION mosta_seed_counter(scope text, key text, value bigint) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	now_value bigint;
+BEGIN
+	PERFORM mosta._check_key_length(mosta._require(scope, 'scope'), 'scope');
+	PERFORM mosta._check_key_length(mosta._require(key, 'key'), 'key');
+	PERFORM mosta._require(value, 'value');
+	IF value < 0 THEN
+		RAISE EXCEPTION 'value must not be negative, not %', value
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Pass the highest value the legacy store handed out for this key (0 when none).';
+	END IF;
+	IF value = 0 THEN
+		-- nothing handed out yet: the counter starts at 1 as a new one does
+		SELECT c.value INTO now_value FROM mosta.counters c WHERE c.scope = $1 AND c.key = $2;
+		RETURN coalesce(now_value, 0);
+	END IF;
+	-- the conflicting row is locked even when the WHERE leaves it as it is
+	INSERT INTO mosta.counters AS c (scope, key, value) VALUES ($1, $2, $3)
+	ON CONFLICT ON CONSTRAINT counters_pkey DO UPDATE SET value = excluded.value, updated_at = pg_catalog.now()
+		WHERE c.value < excluded.value
+	RETURNING c.value INTO now_value;
+	IF now_value IS NULL THEN
+		SELECT c.value INTO now_value FROM mosta.counters c WHERE c.scope = $1 AND c.key = $2;
+	END IF;
+	RETURN now_value;
+END
+$$;
+COMMENT ON FUNCTION mosta_seed_counter(text, text, bigint) IS
+	'Raises counter (scope, key) to value (the highest a legacy store handed out) and returns the counter''s value; '
+	'never lowers it: mosta_next_value() then returns the next one';
 
 ------------------------------------------------------------------------------
 -- TTL
@@ -212,6 +252,7 @@ GRANT SELECT ON mosta.counters TO mosta_admin;
 
 REVOKE ALL ON FUNCTION
 	mosta_next_value(text, text),
+	mosta_seed_counter(text, text, bigint),
 	mosta._ttl_key(regclass),
 	mosta_add_ttl(regclass, text, interval),
 	mosta_remove_ttl(regclass, boolean),
@@ -220,6 +261,7 @@ REVOKE ALL ON FUNCTION
 -- applications get mosta_next_value() with GRANT EXECUTE (docs/sql-api.md 14.3)
 GRANT EXECUTE ON FUNCTION
 	mosta_next_value(text, text),
+	mosta_seed_counter(text, text, bigint),
 	mosta._ttl_key(regclass),
 	mosta_add_ttl(regclass, text, interval),
 	mosta_remove_ttl(regclass, boolean),

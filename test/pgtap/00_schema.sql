@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(197);
+SELECT plan(200);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -72,7 +72,7 @@ SELECT set_eq(
 	      'mosta_set_id_policy', 'mosta_map_id', 'mosta_map_ids', 'mosta_lookup_id', 'mosta_require_id', 'mosta_legacy_id',
 	      'mosta_checksum', 'mosta_sum_by',
 	      'mosta_add_sparse_unique', 'mosta_add_one_per', 'mosta_add_polymorphic_ref', 'mosta_invariants',
-	      'mosta_check_invariants', 'mosta_next_value', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire',
+	      'mosta_check_invariants', 'mosta_next_value', 'mosta_seed_counter', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire',
 	      'mosta_validate_rule', 'mosta_switchover', 'mosta_conflicts', 'mosta_purge_conflicts'],
 	'the extension has exactly the documented mosta_* functions');
 
@@ -103,6 +103,7 @@ INSERT INTO api VALUES
 	('mosta_invariants', '{regclass}', 'setof record', false),
 	('mosta_check_invariants', '{regclass}', 'setof record', false),
 	('mosta_next_value', '{text,text}', 'bigint', true),
+	('mosta_seed_counter', '{text,text,bigint}', 'bigint', true),
 	('mosta_add_ttl', '{regclass,text,interval}', 'void', false),
 	('mosta_remove_ttl', '{regclass,boolean}', 'boolean', false),
 	('mosta_ttl_expire', '{regclass,integer}', 'bigint', false);

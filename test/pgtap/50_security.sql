@@ -136,7 +136,7 @@ CREATE TEMP VIEW definers AS
 	  FROM pg_proc p
 	 WHERE p.prosecdef
 	   AND p.pronamespace IN ('mosta'::regnamespace, (SELECT extnamespace FROM pg_extension WHERE extname = 'mostajs'));
-SELECT is((SELECT count(*) FROM definers), 36::bigint, 'the extension has 36 SECURITY DEFINER functions');
+SELECT is((SELECT count(*) FROM definers), 37::bigint, 'the extension has 37 SECURITY DEFINER functions');
 SELECT is_empty($$SELECT fn FROM definers
                    WHERE NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)$$,
                 'every SECURITY DEFINER function pins search_path = pg_catalog, pg_temp');

@@ -1,10 +1,11 @@
 -- 93_counters_ttl.sql: mosta_next_value (sequence per (scope, key), a rolled-back value handed out again),
+-- mosta_seed_counter (raises a counter to a legacy store's highest value, never lowers it),
 -- mosta_add_ttl / mosta_remove_ttl (checks, idempotence, conflicts, notices), mosta_ttl_expire (bounded batches,
 -- only expired rows, as its caller), the catalog after DROP TABLE and DROP COLUMN, and privileges. Concurrency
 -- (parallel sessions, no gaps among committed values) is tested by test/integration/counters_ttl.sh.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(43);
+SELECT plan(55);
 
 \ir support/helpers.psql
 
@@ -25,6 +26,18 @@ SELECT is((pg_temp.error_of($$SELECT mosta_next_value(NULL, 'k')$$))[1:2],
           ARRAY['22004', 'argument "scope" must not be null'], 'a NULL scope: 22004');
 SELECT is((pg_temp.error_of($$SELECT mosta_next_value('s', NULL)$$))[1:2],
           ARRAY['22004', 'argument "key" must not be null'], 'a NULL key: 22004');
+SELECT is(mosta_seed_counter('legacy', 'wallet-9', 41), 41::bigint, 'seeding a new counter sets it to the legacy value');
+SELECT is(mosta_next_value('legacy', 'wallet-9'), 42::bigint, 'mosta_next_value goes on from there');
+SELECT is(mosta_seed_counter('legacy', 'wallet-9', 10), 42::bigint, 'seeding lower never lowers it: the value stays');
+SELECT is(mosta_seed_counter('legacy', 'wallet-9', 42), 42::bigint, 'seeding the same value changes nothing');
+SELECT is(mosta_seed_counter('legacy', 'wallet-9', 100), 100::bigint, 'seeding higher raises it');
+SELECT is(mosta_next_value('legacy', 'wallet-9'), 101::bigint, 'and the next value follows');
+SELECT is(mosta_seed_counter('legacy', 'empty', 0), 0::bigint, 'seeding 0 (nothing handed out) creates nothing ...');
+SELECT is(mosta_next_value('legacy', 'empty'), 1::bigint, '... so the counter starts at 1');
+SELECT is((pg_temp.error_of($$SELECT mosta_seed_counter('s', 'k', -1)$$))[1:2],
+          ARRAY['22023', 'value must not be negative, not -1'], 'a negative value: 22023');
+SELECT is((pg_temp.error_of($$SELECT mosta_seed_counter('s', 'k', NULL)$$))[1:2],
+          ARRAY['22004', 'argument "value" must not be null'], 'a NULL value: 22004');
 SELECT is((SELECT count(*) FROM mosta.activity WHERE action LIKE '%counter%'), 0::bigint,
           'counters are not logged (a hot path)');
 
@@ -107,6 +120,10 @@ INSERT INTO public.events VALUES (1, now() - interval '2 days'), (2, now());
 SELECT mosta_add_ttl('events', 'at', '1 day');
 SELECT is(pg_temp.sqlstate_as('mosta_test_plain', $$SELECT mosta_next_value('s', 'k')$$), '42501',
           'a plain role cannot call mosta_next_value (it is granted to applications explicitly)');
+SELECT is(pg_temp.sqlstate_as('mosta_test_plain', $$SELECT mosta_seed_counter('s', 'k', 5)$$), '42501',
+          'nor mosta_seed_counter');
+SELECT is(pg_temp.sqlstate_as('mosta_test_admin3', $$SELECT mosta_seed_counter('s', 'k', 5)$$), '00000',
+          'a member of mosta_admin seeds counters (mosta-migrate backfill)');
 SELECT is(pg_temp.sqlstate_as('mosta_test_plain', $$SELECT mosta_add_ttl('events', 'at', '1 day')$$), '42501',
           'nor mosta_add_ttl');
 SELECT is(pg_temp.sqlstate_as('mosta_test_admin3', $$SELECT mosta_remove_ttl('events')$$), '42501',

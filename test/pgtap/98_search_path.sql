@@ -9,7 +9,7 @@
 -- is called with valid arguments: each must succeed and the count stay 0.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(4 + 58);
+SELECT plan(4 + 59);
 
 \ir support/helpers.psql
 
@@ -191,6 +191,7 @@ INSERT INTO calls (fn, sql) VALUES
 	('mosta_invariants(regclass)', $$SELECT * FROM mosta_invariants()$$),
 	('mosta_check_invariants(regclass)', $$SELECT * FROM mosta_check_invariants('items')$$),
 	('mosta_next_value(text,text)', $$SELECT mosta_next_value('orders', 'eu')$$),
+	('mosta_seed_counter(text,text,bigint)', $$SELECT mosta_seed_counter('orders', 'eu', 7)$$),
 	('mosta_add_ttl(regclass,text,interval)', $$SELECT mosta_add_ttl('events', 'at', '1 day')$$),
 	('mosta_ttl_expire(regclass,integer)', $$SELECT mosta_ttl_expire('events')$$),
 	('mosta_remove_ttl(regclass,boolean)', $$SELECT mosta_remove_ttl('events')$$),

@@ -23,6 +23,7 @@ constexpr int32_t kLogicalSessionTimeoutMinutes = 30;
 constexpr int64_t kDefaultFirstBatch = 101;
 constexpr size_t kMaxBatchBytes = kMaxBsonObjectSize - 64 * 1024;
 constexpr const char *kVersion = "5.0.0-mosta-test";
+constexpr const char *kReplicaSetName = "rs0";
 
 BsonPtr
 ErrorReply(int code, const std::string &code_name, const std::string &message) {
@@ -143,7 +144,7 @@ struct Store::Request {
 	std::string name;
 	const bson_t *body;
 	const std::vector<DocumentSequence> *sequences;
-	int64_t connection_id;
+	CommandContext *context;
 
 	// The collection named by the command's first field.
 	std::string
@@ -198,11 +199,13 @@ struct Store::Request {
 	}
 };
 
+Store::Store(std::string address, size_t oplog_capacity) : address_(std::move(address)), oplog_(oplog_capacity) {}
+
 BsonPtr
 Store::RunCommand(const std::string &db, const bson_t *body, const std::vector<DocumentSequence> &sequences,
-				  int64_t connection_id) {
+				  CommandContext &context) {
 	try {
-		Request request{db, "", body, &sequences, connection_id};
+		Request request{db, "", body, &sequences, &context};
 		bson_iter_t it;
 		if (!bson_iter_init(&it, body) || !bson_iter_next(&it))
 			throw CommandError(59, "CommandNotFound", "no such command: ''");
@@ -272,11 +275,33 @@ Store::Dispatch(const Request &r) {
 	return command->second(*this, r);
 }
 
+// Hello answers as the primary of a one-member replica set, as a server must for drivers to open change streams;
+// a URI with one host and no replicaSet option still connects directly (both drivers' default), and one with
+// ?replicaSet=rs0 finds the member under the address the server was started with.
 BsonPtr
-Store::Hello(const Request &r, bool legacy) {
+Store::Hello(const Request &r, bool legacy) const {
 	BsonPtr reply = NewBson();
 	BSON_APPEND_BOOL(reply.get(), "helloOk", true);
 	BSON_APPEND_BOOL(reply.get(), legacy ? "ismaster" : "isWritablePrimary", true);
+	BSON_APPEND_BOOL(reply.get(), "secondary", false);
+	BSON_APPEND_UTF8(reply.get(), "setName", kReplicaSetName);
+	BSON_APPEND_INT32(reply.get(), "setVersion", 1);
+	bson_t hosts;
+	BSON_APPEND_ARRAY_BEGIN(reply.get(), "hosts", &hosts);
+	BSON_APPEND_UTF8(&hosts, "0", address_.c_str());
+	bson_append_array_end(reply.get(), &hosts);
+	BSON_APPEND_UTF8(reply.get(), "primary", address_.c_str());
+	BSON_APPEND_UTF8(reply.get(), "me", address_.c_str());
+	bson_t last_write;
+	ClusterTime time = oplog_.LastTime();
+	BSON_APPEND_DOCUMENT_BEGIN(reply.get(), "lastWrite", &last_write);
+	bson_t op_time;
+	BSON_APPEND_DOCUMENT_BEGIN(&last_write, "opTime", &op_time);
+	bson_append_timestamp(&op_time, "ts", -1, time.seconds, time.increment);
+	BSON_APPEND_INT64(&op_time, "t", 1);
+	bson_append_document_end(&last_write, &op_time);
+	BSON_APPEND_DATE_TIME(&last_write, "lastWriteDate", static_cast<int64_t>(time.seconds) * 1000);
+	bson_append_document_end(reply.get(), &last_write);
 	BSON_APPEND_INT32(reply.get(), "maxBsonObjectSize", kMaxBsonObjectSize);
 	BSON_APPEND_INT32(reply.get(), "maxMessageSizeBytes", kMaxMessageSizeBytes);
 	BSON_APPEND_INT32(reply.get(), "maxWriteBatchSize", kMaxWriteBatchSize);
@@ -284,7 +309,7 @@ Store::Hello(const Request &r, bool legacy) {
 		std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
 	BSON_APPEND_DATE_TIME(reply.get(), "localTime", now.count());
 	BSON_APPEND_INT32(reply.get(), "logicalSessionTimeoutMinutes", kLogicalSessionTimeoutMinutes);
-	BSON_APPEND_INT32(reply.get(), "connectionId", static_cast<int32_t>(r.connection_id));
+	BSON_APPEND_INT32(reply.get(), "connectionId", static_cast<int32_t>(r.context->connection_id));
 	BSON_APPEND_INT32(reply.get(), "minWireVersion", 0);
 	BSON_APPEND_INT32(reply.get(), "maxWireVersion", kMaxWireVersion);
 	BSON_APPEND_BOOL(reply.get(), "readOnly", false);
@@ -337,34 +362,70 @@ Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
 	return found;
 }
 
+namespace {
+
+// The key a unique index keeps for doc, or nullopt when the index does not cover doc (sparse and none of the
+// fields present, or outside the partial filter).
+std::optional<std::string>
+UniqueKey(const std::vector<std::string> &fields, bool sparse, const bson_t *partial, const bson_t *doc) {
+	if (partial && !Matches(doc, partial))
+		return std::nullopt;
+	std::string key;
+	bool any = false;
+	for (const auto &field : fields) {
+		std::vector<bson_value_t> values = ValuesAtPath(doc, field);
+		any = any || !values.empty();
+		std::string part = CanonicalKey(values.empty() ? NullValue() : values[0]);
+		key += std::to_string(part.size()) + ":" + part;
+	}
+	if (sparse && !any)
+		return std::nullopt;
+	return key;
+}
+
+} // namespace
+
 void
 Store::CheckUnique(const std::string &ns, const Collection &collection, const bson_t *doc, const Stored *self) {
 	for (const auto &index : collection.indexes) {
 		if (!index.unique)
 			continue;
-		auto key_of = [&index](const bson_t *d) {
-			std::string key;
-			for (const auto &field : index.fields) {
-				std::vector<bson_value_t> values = ValuesAtPath(d, field);
-				std::string part = CanonicalKey(values.empty() ? NullValue() : values[0]);
-				key += std::to_string(part.size()) + ":" + part;
-			}
-			return key;
-		};
-		std::string key = key_of(doc);
-		for (const auto &other : collection.docs)
-			if (&other != self && key_of(other.doc.get()) == key) {
-				std::string dup = "{ ";
-				for (size_t i = 0; i < index.fields.size(); i++) {
-					std::vector<bson_value_t> values = ValuesAtPath(doc, index.fields[i]);
-					dup += (i ? ", " : "") + index.fields[i] + ": " +
-						   ValueToJson(values.empty() ? NullValue() : values[0]);
-				}
-				throw CommandError(11000, "DuplicateKey",
-								   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
-									   " dup key: " + dup + " }");
-			}
+		std::optional<std::string> key = UniqueKey(index.fields, index.sparse, index.partial.get(), doc);
+		if (!key)
+			continue;
+		auto other = index.keys.find(*key);
+		if (other == index.keys.end() || other->second == self)
+			continue;
+		std::string dup = "{ ";
+		for (size_t i = 0; i < index.fields.size(); i++) {
+			std::vector<bson_value_t> values = ValuesAtPath(doc, index.fields[i]);
+			dup += (i ? ", " : "") + index.fields[i] + ": " + ValueToJson(values.empty() ? NullValue() : values[0]);
+		}
+		throw CommandError(11000, "DuplicateKey",
+						   "E11000 duplicate key error collection: " + ns + " index: " + index.name +
+							   " dup key: " + dup + " }");
 	}
+}
+
+void
+Store::IndexDocument(Collection &collection, const Stored &stored) {
+	for (auto &index : collection.indexes)
+		if (index.unique)
+			if (std::optional<std::string> key =
+					UniqueKey(index.fields, index.sparse, index.partial.get(), stored.doc.get()))
+				index.keys[*key] = &stored;
+}
+
+void
+Store::UnindexDocument(Collection &collection, const Stored &stored) {
+	for (auto &index : collection.indexes)
+		if (index.unique)
+			if (std::optional<std::string> key =
+					UniqueKey(index.fields, index.sparse, index.partial.get(), stored.doc.get())) {
+				auto entry = index.keys.find(*key);
+				if (entry != index.keys.end() && entry->second == &stored)
+					index.keys.erase(entry);
+			}
 }
 
 void
@@ -385,8 +446,20 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 		collection.by_id.erase(slot);
 		throw;
 	}
-	collection.docs.push_back(Stored{std::move(doc), std::move(key)});
+	collection.docs.push_back(Stored{std::move(doc), std::move(key), OwnedValue(id)});
 	slot->second = std::prev(collection.docs.end());
+	const Stored &stored = collection.docs.back();
+	collection.by_order.insert(&stored);
+	IndexDocument(collection, stored);
+	OplogEntry entry;
+	entry.op = OpType::Insert;
+	entry.document = stored.doc;
+	entry.key = NewBson();
+	BSON_APPEND_VALUE(entry.key.get(), "_id", &stored.id.get());
+	auto dot = ns.find('.');
+	entry.db = ns.substr(0, dot);
+	entry.coll = ns.substr(dot + 1);
+	Record(std::move(entry));
 }
 
 namespace {
@@ -491,7 +564,26 @@ Store::Update(const Request &r) {
 				if (SameBytes(updated.get(), stored->doc.get()))
 					continue;
 				CheckUnique(ns, collection, updated.get(), &*stored);
+				OplogEntry entry;
+				entry.db = r.db;
+				entry.coll = r.Collection();
+				entry.key = NewBson();
+				BSON_APPEND_VALUE(entry.key.get(), "_id", &stored->id.get());
+				if (IsOperatorUpdate(update.get())) {
+					entry.op = OpType::Update;
+					entry.updated_fields = NewBson();
+					entry.removed_fields = NewBson();
+					DiffDocuments(stored->doc.get(), updated.get(), entry.updated_fields.get(),
+								  entry.removed_fields.get());
+				} else {
+					entry.op = OpType::Replace;
+				}
+				UnindexDocument(collection, *stored);
 				stored->doc = std::move(updated);
+				IndexDocument(collection, *stored);
+				if (entry.op == OpType::Replace)
+					entry.document = stored->doc;
+				Record(std::move(entry));
 				modified++;
 			}
 		} catch (const CommandError &error) {
@@ -524,8 +616,17 @@ Store::Delete(const Request &r) {
 			const bson_t *filter = DocArgView(statement.get(), "q", filter_view) ? filter_view->get() : nullptr;
 			int64_t limit = IntArg(statement.get(), "limit", 0);
 			for (auto stored : Matching(*collection, filter, limit == 1)) {
+				OplogEntry entry;
+				entry.op = OpType::Delete;
+				entry.db = r.db;
+				entry.coll = r.Collection();
+				entry.key = NewBson();
+				BSON_APPEND_VALUE(entry.key.get(), "_id", &stored->id.get());
+				UnindexDocument(*collection, *stored);
+				collection->by_order.erase(&*stored);
 				collection->by_id.erase(stored->id_key);
 				collection->docs.erase(stored);
+				Record(std::move(entry));
 				n++;
 			}
 		} catch (const CommandError &error) {
@@ -547,20 +648,29 @@ Store::CursorReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, bool si
 	bson_t body, batch;
 	BSON_APPEND_DOCUMENT_BEGIN(reply.get(), "cursor", &body);
 	bson_append_array_begin(&body, batch_name, -1, &batch);
-	size_t bytes = 0;
+	bool more = false;
 	int64_t count = 0;
-	while (cursor.position < cursor.docs.size() && (batch_size < 0 || count < batch_size)) {
-		const bson_t *doc = cursor.docs[cursor.position].get();
-		if (count > 0 && bytes + doc->len > kMaxBatchBytes)
-			break;
-		std::string key = std::to_string(count++);
-		bson_append_document(&batch, key.c_str(), -1, doc);
-		bytes += doc->len;
-		cursor.position++;
+	if (cursor.scan) {
+		more = ScanBatch(*cursor.scan, cursor.projection.get(), batch_size, &batch, count);
+	} else {
+		size_t bytes = 0;
+		while (cursor.position < cursor.docs.size() && (batch_size < 0 || count < batch_size)) {
+			const bson_t *doc = cursor.docs[cursor.position].get();
+			BsonPtr projected = cursor.projection ? Project(doc, cursor.projection.get()) : nullptr;
+			if (projected)
+				doc = projected.get();
+			if (count > 0 && bytes + doc->len > kMaxBatchBytes)
+				break;
+			std::string key = std::to_string(count++);
+			bson_append_document(&batch, key.c_str(), -1, doc);
+			bytes += doc->len;
+			cursor.docs[cursor.position++].reset(); // sent: the cursor no longer holds it
+		}
+		more = cursor.position < cursor.docs.size();
 	}
 	bson_append_array_end(&body, &batch);
 	std::string ns = cursor.ns;
-	if (cursor.position < cursor.docs.size() && !single_batch) {
+	if (more && !single_batch) {
 		if (cursor_id == 0)
 			cursor_id = next_cursor_id_++;
 		cursors_[cursor_id] = std::move(cursor);
@@ -574,6 +684,64 @@ Store::CursorReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, bool si
 	AppendOk(reply.get());
 	return reply;
 }
+
+bool
+Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bson_t *batch, int64_t &count) {
+	Collection *collection = FindCollection(scan.db, scan.coll);
+	if (!collection)
+		return false;
+	auto &order = collection->by_order;
+	size_t bytes = 0;
+	auto emit = [&](const Stored *stored) {
+		// true: the batch is full (stored is not taken: the next batch starts with it)
+		if (!Matches(stored->doc.get(), scan.filter.get()))
+			return false;
+		BsonPtr projected = projection ? Project(stored->doc.get(), projection) : nullptr;
+		const bson_t *doc = projected ? projected.get() : stored->doc.get();
+		if ((batch_size >= 0 && count >= batch_size) || (count > 0 && bytes + doc->len > kMaxBatchBytes))
+			return true;
+		std::string key = std::to_string(count++);
+		bson_append_document(batch, key.c_str(), -1, doc);
+		bytes += doc->len;
+		if (scan.remaining > 0)
+			scan.remaining--;
+		return false;
+	};
+	if (scan.ascending) {
+		auto it = scan.last.empty() ? order.begin() : order.upper_bound(scan.last.get());
+		for (; it != order.end() && scan.remaining != 0; ++it) {
+			if (emit(*it))
+				return true;
+			scan.last = OwnedValue((*it)->id.get());
+		}
+	} else {
+		auto it = scan.last.empty() ? order.end() : order.lower_bound(scan.last.get());
+		while (it != order.begin() && scan.remaining != 0) {
+			--it;
+			if (emit(*it))
+				return true;
+			scan.last = OwnedValue((*it)->id.get());
+		}
+	}
+	return false;
+}
+
+namespace {
+
+// A filter the _id order answers: empty, or conditions on _id alone ({_id: {$gt: x, $lte: y}}, {_id: x}).
+bool
+OnlyIdConditions(const bson_t *filter) {
+	if (!filter)
+		return true;
+	bson_iter_t it;
+	bson_iter_init(&it, filter);
+	while (bson_iter_next(&it))
+		if (std::strcmp(bson_iter_key(&it), "_id") != 0)
+			return false;
+	return true;
+}
+
+} // namespace
 
 BsonPtr
 Store::Find(const Request &r) {
@@ -593,18 +761,31 @@ Store::Find(const Request &r) {
 	int64_t batch_size = IntArg(r.body, "batchSize", kDefaultFirstBatch);
 	if (batch_size < 0)
 		throw CommandError(51024, "Location51024", "BSON field 'batchSize' value must be >= 0");
-	std::vector<const bson_t *> matched;
-	if (Collection *collection = FindCollection(r.db, r.Collection()))
+	if (projection && bson_empty(projection.get()))
+		projection.reset();
+	Cursor cursor{r.Namespace(), {}, 0, std::move(projection), std::nullopt, std::nullopt};
+	Collection *collection = FindCollection(r.db, r.Collection());
+	// A range of _ids in _id order (what a batched copy asks): walked lazily, batch by batch.
+	bool by_id = spec.size() == 1 && spec[0].first == "_id";
+	bool id_filter = filter && !bson_empty(filter.get()) && OnlyIdConditions(filter.get());
+	if (collection && skip == 0 && (by_id ? OnlyIdConditions(filter.get()) : spec.empty() && id_filter)) {
+		IdScan scan{r.db,		  r.Collection(),		 std::move(filter), !by_id || spec[0].second > 0,
+					OwnedValue(), limit > 0 ? limit : -1};
+		cursor.scan = std::move(scan);
+		return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
+	}
+	std::vector<const Stored *> matched;
+	if (collection)
 		for (auto stored : Matching(*collection, filter.get(), false))
-			matched.push_back(stored->doc.get());
+			matched.push_back(&*stored);
 	if (!spec.empty())
-		std::stable_sort(matched.begin(), matched.end(),
-						 [&spec](const bson_t *a, const bson_t *b) { return CompareForSort(a, b, spec) < 0; });
-	Cursor cursor{r.Namespace(), {}, 0};
+		std::stable_sort(matched.begin(), matched.end(), [&spec](const Stored *a, const Stored *b) {
+			return CompareForSort(a->doc.get(), b->doc.get(), spec) < 0;
+		});
 	for (size_t i = static_cast<size_t>(skip); i < matched.size(); i++) {
 		if (limit > 0 && static_cast<int64_t>(cursor.docs.size()) >= limit)
 			break;
-		cursor.docs.push_back(Project(matched[i], projection.get()));
+		cursor.docs.push_back(matched[i]->doc);
 	}
 	return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
 }
@@ -620,6 +801,9 @@ Store::GetMore(const Request &r) {
 		throw CommandError(43, "CursorNotFound", "cursor id " + std::to_string(id) + " not found");
 	Cursor cursor = std::move(found->second);
 	int64_t batch_size = IntArg(r.body, "batchSize", 0);
+	if (cursor.stream)
+		return StreamReply(id, std::move(cursor), batch_size > 0 ? batch_size : -1, "nextBatch", r.context,
+						   IntArg(r.body, "maxTimeMS", -1));
 	return CursorReply(id, std::move(cursor), batch_size > 0 ? batch_size : -1, false, "nextBatch");
 }
 
@@ -767,6 +951,14 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 BsonPtr
 Store::Aggregate(const Request &r) {
 	bson_iter_t it;
+	if (BsonPtr pipeline = DocArg(r.body, "pipeline")) {
+		bson_iter_t first;
+		if (bson_iter_init(&first, pipeline.get()) && bson_iter_next(&first) && BSON_ITER_HOLDS_DOCUMENT(&first)) {
+			StaticBson stage(&first);
+			if (bson_iter_init_find(&it, stage.get(), "$changeStream"))
+				return OpenChangeStream(r.db, r.body, pipeline.get());
+		}
+	}
 	if (!bson_iter_init_find(&it, r.body, "aggregate") || !BSON_ITER_HOLDS_UTF8(&it))
 		throw CommandError(73, "InvalidNamespace",
 						   "mosta-test-mongod implements collection aggregations only ({aggregate: \"name\"})");
@@ -839,7 +1031,10 @@ Store::Aggregate(const Request &r) {
 								   "' (or an argument mosta-test-mongod does not implement)");
 		}
 	}
-	return CursorReply(0, Cursor{r.Namespace(), std::move(docs), 0}, batch_size, false, "firstBatch");
+	Cursor cursor{r.Namespace(), {}, 0, nullptr, std::nullopt, std::nullopt};
+	for (auto &doc : docs)
+		cursor.docs.emplace_back(std::move(doc));
+	return CursorReply(0, std::move(cursor), batch_size, false, "firstBatch");
 }
 
 BsonPtr
@@ -885,6 +1080,8 @@ Store::CreateIndexes(const Request &r) {
 		Index index;
 		index.name = bson_iter_utf8(&it, nullptr);
 		index.unique = BoolArg(spec.get(), "unique", false);
+		index.sparse = BoolArg(spec.get(), "sparse", false);
+		index.partial = DocArg(spec.get(), "partialFilterExpression");
 		bson_iter_init(&it, key.get());
 		while (bson_iter_next(&it))
 			index.fields.emplace_back(bson_iter_key(&it));
@@ -908,8 +1105,10 @@ Store::CreateIndexes(const Request &r) {
 		collection.indexes.push_back(std::move(index));
 		if (collection.indexes.back().unique) {
 			try {
-				for (const auto &stored : collection.docs)
+				for (const auto &stored : collection.docs) {
 					CheckUnique(ns, collection, stored.doc.get(), &stored);
+					IndexDocument(collection, stored);
+				}
 			} catch (const CommandError &) {
 				collection.indexes.pop_back();
 				throw;
@@ -932,7 +1131,7 @@ Store::ListIndexes(const Request &r) {
 	Collection *collection = FindCollection(r.db, r.Collection());
 	if (!collection)
 		throw CommandError(26, "NamespaceNotFound", "ns does not exist: " + r.Namespace());
-	Cursor cursor{r.Namespace(), {}, 0};
+	Cursor cursor{r.Namespace(), {}, 0, nullptr, std::nullopt, std::nullopt};
 	cursor.docs.push_back(DefaultIdIndexSpec());
 	for (const auto &index : collection->indexes)
 		cursor.docs.push_back(CopyBson(index.spec.get()));
@@ -970,7 +1169,7 @@ BsonPtr
 Store::ListCollections(const Request &r) {
 	BsonPtr filter = DocArg(r.body, "filter");
 	bool name_only = BoolArg(r.body, "nameOnly", false);
-	Cursor cursor{r.db + ".$cmd.listCollections", {}, 0};
+	Cursor cursor{r.db + ".$cmd.listCollections", {}, 0, nullptr, std::nullopt, std::nullopt};
 	auto database = databases_.find(r.db);
 	if (database != databases_.end())
 		for (const auto &[name, collection] : database->second) {
@@ -1048,6 +1247,11 @@ Store::Drop(const Request &r) {
 	databases_[r.db].erase(r.Collection());
 	if (databases_[r.db].empty())
 		databases_.erase(r.db);
+	OplogEntry entry;
+	entry.op = OpType::Drop;
+	entry.db = r.db;
+	entry.coll = r.Collection();
+	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	BSON_APPEND_INT32(reply.get(), "nIndexesWas", indexes);
 	BSON_APPEND_UTF8(reply.get(), "ns", ns.c_str());
@@ -1088,6 +1292,13 @@ Store::RenameCollection(const Request &r) {
 	if (databases_[from_db].empty())
 		databases_.erase(from_db);
 	GetOrCreateCollection(to_db, to_name) = std::move(moved);
+	OplogEntry entry;
+	entry.op = OpType::Rename;
+	entry.db = from_db;
+	entry.coll = from_name;
+	entry.to_db = to_db;
+	entry.to_coll = to_name;
+	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	AppendOk(reply.get());
 	return reply;
@@ -1095,7 +1306,24 @@ Store::RenameCollection(const Request &r) {
 
 BsonPtr
 Store::DropDatabase(const Request &r) {
-	databases_.erase(r.db);
+	auto database = databases_.find(r.db);
+	if (database != databases_.end()) {
+		std::vector<std::string> names;
+		for (const auto &[name, collection] : database->second)
+			names.push_back(name);
+		databases_.erase(database);
+		for (const auto &name : names) {
+			OplogEntry entry;
+			entry.op = OpType::Drop;
+			entry.db = r.db;
+			entry.coll = name;
+			Record(std::move(entry));
+		}
+		OplogEntry entry;
+		entry.op = OpType::DropDatabase;
+		entry.db = r.db;
+		Record(std::move(entry));
+	}
 	BsonPtr reply = NewBson();
 	BSON_APPEND_UTF8(reply.get(), "dropped", r.db.c_str());
 	AppendOk(reply.get());
