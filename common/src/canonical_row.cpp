@@ -8,6 +8,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <system_error>
 
@@ -134,6 +135,86 @@ FormatPgFloat(const char *scientific, std::size_t size, int fixed_limit) {
 		out += digits.substr(static_cast<std::size_t>(exponent + 1));
 	}
 	return out;
+}
+
+// OnIntervalBound tells whether the decimal digits × 10^exponent (the shortest scientific text to_chars gave for
+// value, "d.ddde+XX") is exactly a bound of value's rounding interval, value ± ulp/2. For an integral value beyond
+// the mantissa (|value| >= 2^mantissa_bits) that bound is an integer, and can be the shortest decimal that reads
+// back as value (ties to even). PostgreSQL's copy of Ryu (float8out, float4out with extra_float_digits > 0)
+// never takes a bound there and prints more digits (8.1319437e+08, not 8.131944e+08, for float4 813194368):
+// test/integration/migrate_transform_zoo.sh compares both on random values.
+template <typename Float>
+bool
+OnIntervalBound(Float value, const char *scientific, std::size_t size, int mantissa_bits) {
+	const Float magnitude = std::fabs(value);
+	if (magnitude < std::ldexp(Float(1), mantissa_bits))
+		return false;
+	// the digits and their power of ten
+	std::uint64_t digits = 0;
+	int count = 0;
+	std::size_t pos = 0;
+	for (; pos < size && scientific[pos] != 'e'; ++pos)
+		if (scientific[pos] >= '0' && scientific[pos] <= '9') {
+			digits = digits * 10 + static_cast<std::uint64_t>(scientific[pos] - '0');
+			++count;
+		}
+	int exponent = 0;
+	std::from_chars(scientific + pos + 1 + (scientific[pos + 1] == '+' ? 1 : 0), scientific + size, exponent);
+	int power = exponent - (count - 1);
+	while (digits != 0 && digits % 10 == 0) {
+		digits /= 10;
+		++power;
+	}
+	if (power < 0 || digits == 0)
+		return false;
+	// value = m × 2^e (m odd or even, mantissa_bits + 1 bits); its bounds: (2m ± 1) × 2^(e - 1)
+	int e = 0;
+	const Float fraction = std::frexp(magnitude, &e); // magnitude = fraction × 2^e, fraction in [0.5, 1)
+	const auto m = static_cast<std::uint64_t>(std::ldexp(fraction, mantissa_bits + 1));
+	e -= mantissa_bits + 1;
+	// digits × 10^power = (digits >> t) × 5^power × 2^(power + t), with digits >> t odd
+	int twos = power;
+	while ((digits & 1) == 0) {
+		digits >>= 1;
+		++twos;
+	}
+	if (twos != e - 1 || power > 27)
+		return false;
+	unsigned __int128 odd = digits;
+	for (int i = 0; i < power; ++i)
+		odd *= 5;
+	return odd == 2 * static_cast<unsigned __int128>(m) - 1 || odd == 2 * static_cast<unsigned __int128>(m) + 1;
+}
+
+// PgShortest writes value's digits as PostgreSQL prints them in scientific form: to_chars' shortest, or, when
+// that is a bound of the rounding interval (OnIntervalBound), the fewest correctly rounded digits that are not.
+template <typename Float>
+std::size_t
+PgShortest(Float value, char *buffer, std::size_t capacity, int mantissa_bits, int max_digits) {
+	auto result = std::to_chars(buffer, buffer + capacity, value, std::chars_format::scientific);
+	std::size_t size = static_cast<std::size_t>(result.ptr - buffer);
+	if (!OnIntervalBound(value, buffer, size, mantissa_bits))
+		return size;
+	const std::size_t shortest =
+		std::count_if(buffer, std::find(buffer, buffer + size, 'e'), [](char c) { return c >= '0' && c <= '9'; });
+	for (int precision = static_cast<int>(shortest); precision < max_digits; ++precision) {
+		result = std::to_chars(buffer, buffer + capacity, value, std::chars_format::scientific, precision);
+		size = static_cast<std::size_t>(result.ptr - buffer);
+		// drop the zeros the precision pads with ("3.0925352787701440e+18")
+		char *e = std::find(buffer, buffer + size, 'e');
+		char *end = e;
+		while (end > buffer && end[-1] == '0')
+			--end;
+		if (end > buffer && end[-1] == '.')
+			--end;
+		std::memmove(end, e, static_cast<std::size_t>(buffer + size - e));
+		size -= static_cast<std::size_t>(e - end);
+		Float read = 0;
+		std::from_chars(buffer, buffer + size, read);
+		if (read == value && !OnIntervalBound(value, buffer, size, mantissa_bits))
+			return size;
+	}
+	return size;
 }
 
 // NonFiniteText returns PostgreSQL's text of a NaN or infinite value, or "" for a finite one.
@@ -363,8 +444,7 @@ FormatPgFloat8(double value) {
 	if (std::string special = NonFiniteText(value); !special.empty())
 		return special;
 	char buffer[64];
-	auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
-	return FormatPgFloat(buffer, static_cast<std::size_t>(result.ptr - buffer), 15);
+	return FormatPgFloat(buffer, PgShortest(value, buffer, sizeof buffer, 52, 17), 15);
 }
 
 std::string
@@ -372,8 +452,7 @@ FormatPgFloat4(float value) {
 	if (std::string special = NonFiniteText(value); !special.empty())
 		return special;
 	char buffer[64];
-	auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
-	return FormatPgFloat(buffer, static_cast<std::size_t>(result.ptr - buffer), 6);
+	return FormatPgFloat(buffer, PgShortest(value, buffer, sizeof buffer, 23, 9), 6);
 }
 
 std::string

@@ -50,11 +50,12 @@ const char kUsage[] =
 	"  check    MAPPING\n"
 	"  schema   MAPPING [--apply --target CONNINFO]\n"
 	"  backfill MAPPING --source URI --target CONNINFO [--batch N] [--collections A,B]\n"
-	"  follow   MAPPING --source URI --target CONNINFO [--until-caught-up]\n"
-	"  cutover  MAPPING --target CONNINFO [--timeout SECONDS]\n"
+	"  follow   MAPPING --source URI --target CONNINFO [--until-caught-up] [--batch-ms N] [--reset-cutover]\n"
+	"  cutover  MAPPING --target CONNINFO [--timeout SECONDS] [--source URI] [--batch-ms N]\n"
 	"  status   MAPPING --target CONNINFO\n"
-	"  verify   MAPPING --source URI --target CONNINFO [--sample-keys N]\n"
-	"  shadow   MAPPING --source URI --target CONNINFO [--interval-ms N] [--duration S] [--metrics-file F]\n"
+	"  verify   MAPPING --source URI --target CONNINFO [--collections A,B] [--show N]\n"
+	"  shadow   MAPPING --source URI --target CONNINFO [--interval-ms N] [--samples-per-round N] [--duration S]\n"
+	"           [--recheck-ms N] [--metrics-file F] [--collections A,B] [--keys COLLECTION:ID,...]\n"
 	"docs/migration.md is the runbook.\n";
 
 } // namespace

@@ -19,4 +19,10 @@ namespace mosta::migrate {
 // position first when there is none (the state schema exists: EnsureState). Throws MongoSourceError, PgError.
 std::string EnsureStreamStart(sidecar::PgSession &session, const mapping::Mapping &mapping, MongoSource &source);
 
+// RestartStreamStart records the database's current position as the mapping's start and resume position, replacing
+// a stored one: for a backfill that reads EVERY collection again (--again without --collections), e.g. after
+// ChangeStreamHistoryLost, when the stored position is no longer in the oplog. Refused (std::runtime_error) while a
+// follower of the mapping runs. Returns the new token; throws MongoSourceError, PgError.
+std::string RestartStreamStart(sidecar::PgSession &session, const mapping::Mapping &mapping, MongoSource &source);
+
 } // namespace mosta::migrate

@@ -189,12 +189,16 @@ TEST(PgFloat, Float8LikePostgres) {
 	EXPECT_EQ(mosta::FormatPgFloat8(123.456), "123.456");
 	EXPECT_EQ(mosta::FormatPgFloat8(0.1 + 0.2), "0.30000000000000004");
 	EXPECT_EQ(mosta::FormatPgFloat8(-2.5e16), "-2.5e+16");
+	// shortest digits on a bound of the rounding interval: PostgreSQL's Ryu prints more (as PostgreSQL 15 does)
+	EXPECT_EQ(mosta::FormatPgFloat8(3092535278770144256.0), "3.0925352787701443e+18");
+	EXPECT_EQ(mosta::FormatPgFloat8(-28911310670221792.0), "-2.8911310670221792e+16");
 	EXPECT_EQ(mosta::FormatPgFloat8(std::nan("")), "NaN");
 	EXPECT_EQ(mosta::FormatPgFloat8(-HUGE_VAL), "-Infinity");
 }
 
 TEST(PgFloat, Float4LikePostgres) {
 	EXPECT_EQ(mosta::FormatPgFloat4(0.1f), "0.1");
+	EXPECT_EQ(mosta::FormatPgFloat4(813194368.0f), "8.1319437e+08");
 	EXPECT_EQ(mosta::FormatPgFloat4(100000.0f), "100000");
 	EXPECT_EQ(mosta::FormatPgFloat4(1000000.0f), "1e+06");
 	EXPECT_EQ(mosta::FormatPgFloat4(1.5e-5f), "1.5e-05");

@@ -160,6 +160,12 @@ TEST(TransformValue, Floats) {
 			 {R"({"$numberDouble": "NaN"})", "double precision", "NaN"},
 			 {R"({"$numberDouble": "-Infinity"})", "double precision", "-Infinity"},
 			 {R"(-0.0)", "double precision", "-0"},
+			 // integers beyond the mantissa whose shortest digits are a bound of the rounding interval: PostgreSQL
+			 // prints one digit more (FormatPgFloat8/4); the expected texts are what PostgreSQL 15 prints
+			 {R"({"$numberLong": "3092535278770144256"})", "double precision", "3.0925352787701443e+18"},
+			 {R"({"$numberLong": "3092535278770144768"})", "double precision", "3.092535278770145e+18"},
+			 {R"(813194368)", "real", "8.1319437e+08"},
+			 {R"(813194432)", "real", "8.1319443e+08"},
 			 {R"(0.1)", "real", "0.1"},
 			 {R"(1e300)", "real", std::nullopt, "out of range for real"},
 			 {R"("0.1")", "double precision", std::nullopt, "a string cannot be stored"},
