@@ -233,7 +233,7 @@ if [ "$line" = locked ] && poll_until 30 gated; then
 else
 	not_ok "SIGTERM: the run did not reach the gate ($line): $(cat "$work/term.err")"
 fi
-exec {GATE[1]}>&-
+eval "exec ${GATE[1]}>&-" # closing psql's input ends it
 wait "$GATE_PID" 2>/dev/null
 GATE_PID=
 if "$MIGRATE_BINARY" backfill "$mapping" --source "$mongo_uri" --target "dbname=$term_db" >/dev/null 2>"$work/term2.err" &&
