@@ -148,7 +148,10 @@ Applier::Impl::HoldBack(std::vector<Candidate> &candidates, const mapping::Colle
 		for (const NeededParent &parent : candidate.parents) {
 			if (existing[parent.collection].count(parent.key) != 0)
 				continue;
-			bool sibling = parent.collection == collection.collection && in_batch.count(parent.key) != 0;
+			auto found = parent.collection == collection.collection ? in_batch.find(parent.key) : in_batch.end();
+			bool sibling = found != in_batch.end();
+			if (sibling && !found->second->held)
+				continue; // that parent is written: not this document's problem
 			std::string message = "parent " + parent.collection + " " + parent.legacy_id +
 								  (sibling ? " is held back itself (a missing parent)" : " is not in PostgreSQL yet");
 			problems.push_back(Problem{candidate.doc->legacy_id, kMissingParent, parent.field, parent.collection,

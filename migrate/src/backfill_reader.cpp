@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "sink/mongo_bson.hpp"
 
@@ -21,12 +22,65 @@ Seconds(Clock::time_point from, Clock::time_point to) {
 	return std::chrono::duration<double>(to - from).count();
 }
 
-// AfterFilter returns {_id: {$gt: <the checkpoint's _id>}}, or {} without a checkpoint.
+// TypeClass returns the rank of a BSON type among MongoDB's comparison classes (numbers 3, strings 4, ObjectId 8,
+// ...), as both MongoDB and mosta-test-mongod sort them.
+int
+TypeClass(bson_type_t type) {
+	switch (type) {
+	case BSON_TYPE_MINKEY:
+		return 1;
+	case BSON_TYPE_NULL:
+	case BSON_TYPE_UNDEFINED:
+		return 2;
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DOUBLE:
+	case BSON_TYPE_DECIMAL128:
+		return 3;
+	case BSON_TYPE_UTF8:
+	case BSON_TYPE_SYMBOL:
+		return 4;
+	case BSON_TYPE_DOCUMENT:
+		return 5;
+	case BSON_TYPE_ARRAY:
+		return 6;
+	case BSON_TYPE_BINARY:
+		return 7;
+	case BSON_TYPE_OID:
+		return 8;
+	case BSON_TYPE_BOOL:
+		return 9;
+	case BSON_TYPE_DATE_TIME:
+		return 10;
+	case BSON_TYPE_TIMESTAMP:
+		return 11;
+	default:
+		return 12;
+	}
+}
+
+// IdFilter returns {_id: {op: value}}.
 BsonHandle
-AfterFilter(const std::optional<std::string> &last_id, const std::string &collection) {
+IdFilter(const char *op, const bson_value_t &value) {
 	BsonHandle filter(bson_new());
-	if (!last_id)
-		return filter;
+	bson_t condition;
+	BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &condition);
+	BSON_APPEND_VALUE(&condition, op, &value);
+	bson_append_document_end(filter.get(), &condition);
+	return filter;
+}
+
+// AfterFilters returns the finds that read, in _id order, every document after the checkpoint's _id: {} without
+// one. MongoDB compares values of one type class only ({_id: {$gt: 10}} never matches a string), so after
+// {_id: {$gt: last}} comes one find per later class that an _id can hold ({_id: {$gte: <its least value>}}); each
+// keeps to _id conditions, which the server answers from its _id index.
+std::vector<BsonHandle>
+AfterFilters(const std::optional<std::string> &last_id, const std::string &collection) {
+	std::vector<BsonHandle> filters;
+	if (!last_id) {
+		filters.emplace_back(bson_new());
+		return filters;
+	}
 	bson_error_t error;
 	BsonHandle last(bson_new_from_json(reinterpret_cast<const std::uint8_t *>(last_id->data()),
 									   static_cast<ssize_t>(last_id->size()), &error));
@@ -34,11 +88,36 @@ AfterFilter(const std::optional<std::string> &last_id, const std::string &collec
 	if (!last || !bson_iter_init_find(&id, last.get(), "_id"))
 		throw std::runtime_error("the checkpoint of collection " + collection + " holds an unreadable last_id (" +
 								 *last_id + "); fix or delete its row in mosta_migration.checkpoints");
-	bson_t after;
-	BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &after);
-	BSON_APPEND_VALUE(&after, "$gt", bson_iter_value(&id));
-	bson_append_document_end(filter.get(), &after);
-	return filter;
+	const bson_value_t &value = *bson_iter_value(&id);
+	filters.push_back(IdFilter("$gt", value));
+	// the least value of each class, in class order
+	bson_value_t least[8];
+	least[0].value_type = BSON_TYPE_DOUBLE;
+	least[0].value.v_double = -std::numeric_limits<double>::infinity();
+	least[1].value_type = BSON_TYPE_UTF8;
+	least[1].value.v_utf8.str = const_cast<char *>("");
+	least[1].value.v_utf8.len = 0;
+	BsonHandle empty(bson_new());
+	least[2].value_type = BSON_TYPE_DOCUMENT;
+	least[2].value.v_doc.data = const_cast<std::uint8_t *>(bson_get_data(empty.get()));
+	least[2].value.v_doc.data_len = empty.get()->len;
+	least[3].value_type = BSON_TYPE_BINARY;
+	least[3].value.v_binary.subtype = BSON_SUBTYPE_BINARY;
+	least[3].value.v_binary.data = nullptr;
+	least[3].value.v_binary.data_len = 0;
+	least[4].value_type = BSON_TYPE_OID;
+	bson_oid_init_from_string(&least[4].value.v_oid, "000000000000000000000000");
+	least[5].value_type = BSON_TYPE_BOOL;
+	least[5].value.v_bool = false;
+	least[6].value_type = BSON_TYPE_DATE_TIME;
+	least[6].value.v_datetime = std::numeric_limits<std::int64_t>::min();
+	least[7].value_type = BSON_TYPE_TIMESTAMP;
+	least[7].value.v_timestamp.timestamp = 0;
+	least[7].value.v_timestamp.increment = 0;
+	for (const bson_value_t &start : least)
+		if (TypeClass(start.value_type) > TypeClass(value.value_type))
+			filters.push_back(IdFilter("$gte", start));
+	return filters;
 }
 
 } // namespace
@@ -132,9 +211,11 @@ BatchReader::Run() noexcept {
 void
 BatchReader::Read() {
 	MongoCollection handle = source_.Collection(collection_.collection);
-	BsonHandle filter = AfterFilter(last_id_, collection_.collection);
+	std::vector<BsonHandle> filters = AfterFilters(last_id_, collection_.collection);
 	BsonHandle opts(NewFindOptions(batch_));
-	MongoCursor cursor(mongoc_collection_find_with_opts(handle.get(), filter.get(), opts.get(), nullptr));
+	std::size_t next_filter = 0;
+	MongoCursor cursor(
+		mongoc_collection_find_with_opts(handle.get(), filters[next_filter++].get(), opts.get(), nullptr));
 	ReadBatch batch;
 	// the last _id read (copied: a document lives until the cursor's next call), the batch's checkpoint
 	bson_value_t last{};
@@ -164,6 +245,11 @@ BatchReader::Read() {
 			bson_error_t error;
 			if (mongoc_cursor_error(cursor.get(), &error))
 				source_.Fail("reading collection " + collection_.collection, error);
+			if (next_filter < filters.size()) { // the next type class of _ids
+				cursor.reset(
+					mongoc_collection_find_with_opts(handle.get(), filters[next_filter++].get(), opts.get(), nullptr));
+				continue;
+			}
 		}
 		if (!batch.docs.empty()) {
 			BsonHandle holder(bson_new());

@@ -97,7 +97,16 @@ RunBackfill(CommandLine &line) {
 	mapping::Mapping mapping = mapping::LoadMapping(file);
 	std::vector<const mapping::CollectionMap *> selected = SelectedCollections(mapping, names);
 	sidecar::PgSession session(target);
+	session.Exec("SET application_name = 'mosta-migrate backfill'", "naming the session");
 	EnsureState(session);
+	// one backfill per mapping at a time (two would read and write the same batches and count them twice)
+	sidecar::PgResultHandle alone =
+		session.Query("SELECT pg_try_advisory_lock(hashtext('mosta-migrate backfill ' || $1))", {mapping.name.c_str()},
+					  "locking the mapping's backfill");
+	if (PQgetvalue(alone.get(), 0, 0)[0] != 't')
+		throw std::runtime_error("another backfill of mapping \"" + mapping.name + "\" is running on " +
+								 session.Described() +
+								 " (pg_stat_activity shows it: application_name 'mosta-migrate backfill')");
 	MongoSource source(source_uri, mapping.source_database);
 	EnsureStreamStart(session, mapping, source);
 

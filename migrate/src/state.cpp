@@ -46,7 +46,11 @@ CREATE TABLE IF NOT EXISTS mosta_migration.shadow (
 void
 EnsureState(sidecar::PgSession &session) {
 	// IF NOT EXISTS still notices "already exists, skipping" for every object: quiet for this transaction only
-	std::string sql = "BEGIN; SET LOCAL client_min_messages = warning;" + std::string(kStateDdl) + "COMMIT;";
+	// CREATE ... IF NOT EXISTS races with itself (two commands starting at once: a unique violation in the
+	// catalog): one at a time, under a transaction-level advisory lock
+	std::string sql = "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(hashtext("
+					  "'mosta_migration state'));" +
+					  std::string(kStateDdl) + "COMMIT;";
 	try {
 		session.Exec(sql, "creating the migration state (schema mosta_migration)");
 	} catch (const sidecar::PgError &e) {

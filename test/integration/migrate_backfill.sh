@@ -22,16 +22,22 @@ require_migrate
 use_database mosta_migrate_backfill_$$
 killed_db=mosta_migrate_backfill_killed_$$
 shop_db=mosta_migrate_backfill_shop_$$
+term_db=mosta_migrate_backfill_term_$$
+GATE_PID=
 backfill_pid=
 cleanup_extra() {
 	[ -n "$backfill_pid" ] && kill -9 "$backfill_pid" 2>/dev/null && wait "$backfill_pid" 2>/dev/null
 	migrate_cleanup
 	psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$killed_db'" >/dev/null 2>&1
 	dropdb --if-exists "$killed_db" >/dev/null 2>&1
+	[ -n "$GATE_PID" ] && kill -9 "$GATE_PID" 2>/dev/null
+	psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$term_db'" >/dev/null 2>&1
 	dropdb --if-exists "$shop_db" >/dev/null 2>&1
+	dropdb --if-exists "$term_db" >/dev/null 2>&1
 }
 createdb "$killed_db" || fail_setup "createdb $killed_db"
 createdb "$shop_db" || fail_setup "createdb $shop_db"
+createdb "$term_db" || fail_setup "createdb $term_db"
 
 start_mongo_target backfill # mosta-test-mongod (lib/tap.sh): mongo_uri, server
 
@@ -76,6 +82,7 @@ CREATE TABLE payment_items (payment_id uuid NOT NULL REFERENCES payments (id) ON
   position integer NOT NULL, sku text, qty integer, extra jsonb NOT NULL DEFAULT '{}', PRIMARY KEY (payment_id, position));"
 psql_db -o /dev/null -c "$schema_sql" || fail_setup "schema"
 psql -X -q -v ON_ERROR_STOP=1 -d "$killed_db" -o /dev/null -c "$schema_sql" || fail_setup "schema ($killed_db)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$term_db" -o /dev/null -c "$schema_sql" || fail_setup "schema ($term_db)"
 
 # The data set: 3000 users (every 10th refers to the one before, every 50th to one 700 later: another batch),
 # 2000 payments with 0-3 items; user 42's points are a string; payment 77's status is not allowed; payments 5, 6, 7
@@ -178,8 +185,10 @@ backfill_pid=$!
 checkpoint_moved() { [ "$(psql -X -At -d "$killed_db" -c "SELECT documents FROM mosta_migration.checkpoints WHERE collection = 'users' AND NOT done" 2>/dev/null)" = 1500 ]; }
 stalled() { [ "$(psql -X -At -d "$killed_db" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO \"public\".\"users\"%'" 2>/dev/null)" = 1 ]; }
 if poll_until 30 checkpoint_moved && poll_until 30 stalled; then ok "the killed run committed 3 batches, the 4th in flight"; else not_ok "checkpoint before the kill: $(cat "$work/killed.err")"; fi
-kill -9 "$backfill_pid"
-wait "$backfill_pid" 2>/dev/null
+{
+	kill -9 "$backfill_pid"
+	wait "$backfill_pid"
+} 2>/dev/null
 backfill_pid=
 psql -X -q -d postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$killed_db' AND pid <> pg_backend_pid()" >/dev/null
 psql -X -q -d "$killed_db" -c "DROP TRIGGER stall ON users" >/dev/null
@@ -190,6 +199,49 @@ if grep -q "users: done, read 1500" "$work/resumed"; then ok "the resumed run st
 a=$(fingerprint "$db")
 b=$(fingerprint "$killed_db")
 if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "killed and resumed: the same rows and problems as the uninterrupted run"; else not_ok "fingerprints differ: $a $b"; fi
+
+# 3b. SIGTERM stops the run after the batch being written commits. The gate: the insert of user 1500 waits for an
+# advisory lock the test holds (in a psql coprocess) until it has sent the signal.
+psql -X -q -d "$term_db" -o /dev/null -c "CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END \$\$;
+  CREATE TRIGGER gate BEFORE INSERT ON users FOR EACH ROW WHEN (NEW.legacy_object_id = '$(late user1500)') EXECUTE FUNCTION gate();"
+coproc GATE { psql -X -q -At -d "$term_db"; }
+echo "SELECT pg_advisory_lock(4242); SELECT 'locked';" >&"${GATE[1]}"
+line=
+while [ "$line" != locked ] && read -r -t 30 line <&"${GATE[0]}"; do :; done
+"$MIGRATE_BINARY" backfill "$mapping" --source "$mongo_uri" --target "dbname=$term_db" --batch 500 >"$work/term.out" 2>"$work/term.err" &
+backfill_pid=$!
+gated() { [ "$(psql -X -At -d "$term_db" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"public\".\"users\"%'" 2>/dev/null)" = 1 ]; }
+if [ "$line" = locked ] && poll_until 30 gated; then
+	if "$MIGRATE_BINARY" backfill "$mapping" --source "$mongo_uri" --target "dbname=$term_db" >/dev/null 2>"$work/second.err"; then
+		not_ok "a second backfill of the same mapping runs alongside the first"
+	elif grep -q 'another backfill of mapping "backfill_test" is running' "$work/second.err"; then
+		ok "a second backfill of the same mapping is refused while one runs"
+	else
+		not_ok "second backfill: $(cat "$work/second.err")"
+	fi
+	kill -TERM "$backfill_pid"
+	echo "SELECT pg_advisory_unlock(4242);" >&"${GATE[1]}"
+	status=0
+	wait "$backfill_pid" || status=$?
+	backfill_pid=
+	got=$(psql -X -At -d "$term_db" -c "SELECT documents || ' ' || done FROM mosta_migration.checkpoints WHERE collection = 'users'")
+	if [ "$status" = 1 ] && grep -q "stopped by a signal" "$work/term.out" && [ "$got" = "2000 false" ]; then
+		ok "SIGTERM: the batch in flight commits, then the run stops (exit 1, checkpoint 2000)"
+	else
+		not_ok "SIGTERM: status $status, checkpoint '$got': $(cat "$work/term.out" "$work/term.err")"
+	fi
+else
+	not_ok "SIGTERM: the run did not reach the gate ($line): $(cat "$work/term.err")"
+fi
+eval "exec ${GATE[1]}>&-" # closing psql's input ends it
+wait "$GATE_PID" 2>/dev/null
+GATE_PID=
+if "$MIGRATE_BINARY" backfill "$mapping" --source "$mongo_uri" --target "dbname=$term_db" >/dev/null 2>"$work/term2.err" &&
+	[ "$(fingerprint "$term_db")" = "$(fingerprint "$db")" ]; then
+	ok "after SIGTERM the next run completes, identical to the uninterrupted run"
+else
+	not_ok "after SIGTERM: $(cat "$work/term2.err")"
+fi
 
 # 4. a rerun changes nothing: done collections are skipped; --again reads everything and touches no tuple
 before=$(tuples)
@@ -215,8 +267,8 @@ tests_binary=${MOSTA_MIGRATE_TESTS_BIN:-build/test/cpp/migrate/migrate_tests}
 if [ ! -x "$tests_binary" ]; then
 	ok "# SKIP $tests_binary not built"
 elif MOSTA_MIGRATE_TEST_CONNINFO="dbname=$killed_db" "$tests_binary" --gtest_filter='ApplyPg.*' >"$work/apply_pg.out" 2>&1 &&
-	grep -q "PASSED.* 6 tests" "$work/apply_pg.out"; then
-	ok "the Applier's tests against PostgreSQL pass (6)"
+	grep -q "PASSED.* 7 tests" "$work/apply_pg.out"; then
+	ok "the Applier's tests against PostgreSQL pass (7)"
 else
 	not_ok "apply_pg_test: $(tail -30 "$work/apply_pg.out")"
 fi

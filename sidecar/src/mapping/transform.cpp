@@ -16,23 +16,82 @@ namespace mosta::mapping {
 
 namespace {
 
-// Plan returns the classified type of a field's column, kept per field (a document maps the same fields again).
-const ColumnPlan &
-Plan(const FieldMap &field) {
-	thread_local std::unordered_map<const FieldMap *, ColumnPlan> plans;
-	auto found = plans.find(&field);
-	if (found == plans.end() || found->second.type != field.type) {
-		if (plans.size() > 4096)
-			plans.clear(); // mappings come and go in tests; a run maps one
-		found = plans.insert_or_assign(&field, PlanColumn(field.type)).first;
-	}
-	return found->second;
-}
-
 // ScalarChild tells whether a child table maps an array of scalars (its one field has the path "").
 bool
 ScalarChild(const ChildMap &child) {
 	return child.fields.size() == 1 && child.fields[0].path.empty();
+}
+
+// The fields of a document or of an element, prepared once: each field's column plan and the paths extra leaves out.
+struct CompiledFields {
+	std::vector<ColumnPlan> plans; // by field index (used by Column fields)
+	PathTree removed;
+};
+
+// A collection's mapping prepared once per thread (a backfill maps millions of documents through it).
+struct Compiled {
+	// the paths and types it was prepared from: a CollectionMap freed and another allocated at the same address
+	// (tests build mappings by the dozen) is told apart
+	std::vector<std::vector<std::pair<std::string, std::string>>> signature;
+	CompiledFields fields;
+	std::vector<CompiledFields> children;
+};
+
+std::vector<std::pair<std::string, std::string>>
+FieldSignature(const std::vector<FieldMap> &fields) {
+	std::vector<std::pair<std::string, std::string>> out;
+	for (const FieldMap &field : fields)
+		out.emplace_back(field.path, field.type);
+	return out;
+}
+
+bool
+SameFields(const std::vector<std::pair<std::string, std::string>> &signature, const std::vector<FieldMap> &fields) {
+	if (signature.size() != fields.size())
+		return false;
+	for (std::size_t i = 0; i < fields.size(); ++i)
+		if (signature[i].first != fields[i].path || signature[i].second != fields[i].type)
+			return false;
+	return true;
+}
+
+bool
+SameMapping(const Compiled &compiled, const CollectionMap &collection) {
+	if (compiled.signature.size() != collection.children.size() + 1 ||
+		!SameFields(compiled.signature[0], collection.fields))
+		return false;
+	for (std::size_t i = 0; i < collection.children.size(); ++i)
+		if (!SameFields(compiled.signature[i + 1], collection.children[i].fields))
+			return false;
+	return true;
+}
+
+CompiledFields
+CompileFields(const std::vector<FieldMap> &fields) {
+	CompiledFields compiled;
+	for (const FieldMap &field : fields) {
+		compiled.plans.push_back(field.kind == FieldKind::Column ? PlanColumn(field.type) : ColumnPlan{});
+		compiled.removed.Add(field.path);
+	}
+	return compiled;
+}
+
+const Compiled &
+Compile(const CollectionMap &collection) {
+	thread_local std::unordered_map<const CollectionMap *, Compiled> cache;
+	auto found = cache.find(&collection);
+	if (found != cache.end() && SameMapping(found->second, collection))
+		return found->second;
+	if (cache.size() > 256)
+		cache.clear(); // mappings built and dropped by tests; a run maps through one
+	Compiled compiled;
+	compiled.signature.push_back(FieldSignature(collection.fields));
+	compiled.fields = CompileFields(collection.fields);
+	for (const ChildMap &child : collection.children) {
+		compiled.signature.push_back(FieldSignature(child.fields));
+		compiled.children.push_back(CompileFields(child.fields));
+	}
+	return cache.insert_or_assign(&collection, std::move(compiled)).first->second;
 }
 
 // Lookup finds a dotted path in the fields level iterates (from their start), descending through subdocuments
@@ -95,8 +154,9 @@ Present(const bson_iter_t *iter) {
 }
 
 void
-AppendColumn(const Context &context, const FieldMap &field, const bson_iter_t *value, MappedRow &row) {
-	ColumnValue converted = ConvertValue(Present(value), Plan(field));
+AppendColumn(const Context &context, const FieldMap &field, const ColumnPlan &plan, const bson_iter_t *value,
+			 MappedRow &row) {
+	ColumnValue converted = ConvertValue(Present(value), plan);
 	if (converted.refused) {
 		context.Problem(Join(field.path, converted.where), &converted.offending, converted.reason);
 		row.values.emplace_back();
@@ -157,9 +217,10 @@ AppendPolymorphic(const Context &context, const FieldMap &field, const bson_iter
 // AppendFields maps fields into row: paths are looked up in the fields inside iterates (nullptr: the value is not
 // a document), the path "" is the value self (an array element; child tables have rows of their own).
 void
-AppendFields(const Context &context, const std::vector<FieldMap> &fields, const bson_iter_t *self,
-			 const bson_iter_t *inside, MappedRow &row) {
-	for (const FieldMap &field : fields) {
+AppendFields(const Context &context, const std::vector<FieldMap> &fields, const CompiledFields &compiled,
+			 const bson_iter_t *self, const bson_iter_t *inside, MappedRow &row) {
+	for (std::size_t index = 0; index < fields.size(); ++index) {
+		const FieldMap &field = fields[index];
 		bson_iter_t found;
 		const bson_iter_t *value = nullptr;
 		if (field.path.empty())
@@ -168,7 +229,7 @@ AppendFields(const Context &context, const std::vector<FieldMap> &fields, const 
 			value = &found;
 		switch (field.kind) {
 		case FieldKind::Column:
-			AppendColumn(context, field, value, row);
+			AppendColumn(context, field, compiled.plans[index], value, row);
 			break;
 		case FieldKind::Reference:
 			AppendReference(context, field, value, row);
@@ -183,8 +244,8 @@ AppendFields(const Context &context, const std::vector<FieldMap> &fields, const 
 }
 
 void
-AppendChildRows(const Context &context, const ChildMap &child, const FieldMap &field, const bson_iter_t *value,
-				std::vector<MappedRow> &rows) {
+AppendChildRows(const Context &context, const ChildMap &child, const CompiledFields &compiled, const FieldMap &field,
+				const bson_iter_t *value, std::vector<MappedRow> &rows) {
 	value = Present(value);
 	if (!value)
 		return;
@@ -212,14 +273,11 @@ AppendChildRows(const Context &context, const ChildMap &child, const FieldMap &f
 		}
 		bson_iter_t inside;
 		const bool object = bson_iter_type(&elements) == BSON_TYPE_DOCUMENT && bson_iter_recurse(&elements, &inside);
-		AppendFields(element, child.fields, &elements, object ? &inside : nullptr, row);
+		AppendFields(element, child.fields, compiled, &elements, object ? &inside : nullptr, row);
 		if (!scalar) {
-			PathTree removed;
-			for (const FieldMap &element_field : child.fields)
-				removed.Add(element_field.path);
 			std::string extra;
 			JsonProblem problem;
-			if (!object || !AppendJsonbDocumentExcept(extra, &inside, removed, nullptr, &problem)) {
+			if (!object || !AppendJsonbDocumentExcept(extra, &inside, compiled.removed, nullptr, &problem)) {
 				element.Problem(problem.path, &problem.value, "the string " + problem.reason);
 				extra = "{}";
 			}
@@ -336,23 +394,23 @@ TransformDocument(const Mapping &, const CollectionMap &collection, const bson_t
 	row.values.reserve(collection.fields.size() + 4);
 	row.values.emplace_back();				// Id: from id_map
 	row.values.emplace_back(out.legacy_id); // LegacyId
-	AppendFields(context, collection.fields, nullptr, &inside, row);
+	const Compiled &compiled = Compile(collection);
+	AppendFields(context, collection.fields, compiled.fields, nullptr, &inside, row);
 
 	out.children.resize(collection.children.size());
-	PathTree removed;
 	for (const FieldMap &field : collection.fields) {
-		removed.Add(field.path);
 		if (field.kind != FieldKind::ChildTable || field.child >= collection.children.size())
 			continue;
 		bson_iter_t found;
 		const bson_iter_t *value = Lookup(inside, field.path, &found) ? &found : nullptr;
-		AppendChildRows(context, collection.children[field.child], field, value, out.children[field.child]);
+		AppendChildRows(context, collection.children[field.child], compiled.children[field.child], field, value,
+						out.children[field.child]);
 	}
 
 	std::string extra;
 	JsonProblem problem;
 	bson_iter_t fields = inside;
-	if (!AppendJsonbDocumentExcept(extra, &fields, removed, "_id", &problem)) {
+	if (!AppendJsonbDocumentExcept(extra, &fields, compiled.fields.removed, "_id", &problem)) {
 		context.Problem(problem.path, &problem.value, "the string " + problem.reason);
 		extra = "{}";
 	}

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "app/verify_mongo.hpp"
@@ -30,20 +31,53 @@ JsonbKeyLess(const Member &a, const Member &b) {
 	return std::memcmp(a.key.data(), b.key.data(), a.key.size()) < 0;
 }
 
-// SortedMembers returns the fields of an object in jsonb's order, the last of equal keys only (jsonb keeps it).
-std::vector<Member>
-SortedMembers(bson_iter_t *fields) {
-	std::vector<Member> members;
+// SortedMembers fills members with the fields of an object in jsonb's order, the last of equal keys only (jsonb
+// keeps it). Objects are small: an insertion sort (stable, no buffer) unless they are not.
+void
+SortedMembers(bson_iter_t *fields, std::vector<Member> &members) {
+	members.clear();
 	while (bson_iter_next(fields))
 		members.push_back(Member{std::string_view(bson_iter_key(fields), bson_iter_key_len(fields)), *fields});
-	std::stable_sort(members.begin(), members.end(), JsonbKeyLess);
-	std::vector<Member> unique;
-	unique.reserve(members.size());
+	if (members.size() > 32) {
+		std::stable_sort(members.begin(), members.end(), JsonbKeyLess);
+	} else {
+		for (std::size_t i = 1; i < members.size(); ++i)
+			for (std::size_t j = i; j > 0 && JsonbKeyLess(members[j], members[j - 1]); --j)
+				std::swap(members[j], members[j - 1]);
+	}
+	std::size_t kept = 0;
 	for (std::size_t i = 0; i < members.size(); ++i)
 		if (i + 1 == members.size() || members[i + 1].key != members[i].key)
-			unique.push_back(members[i]);
-	return unique;
+			members[kept++] = members[i];
+	members.resize(kept);
 }
+
+// MemberLists lends the member list of each nesting level, kept across documents (no allocation per object).
+class MemberLists {
+  public:
+	MemberLists() {
+		if (lists_.size() <= depth_)
+			lists_.emplace_back(); // a deque: the lists of outer levels stay where they are
+		list_ = &lists_[depth_++];
+	}
+	~MemberLists() {
+		--depth_;
+	}
+	MemberLists(const MemberLists &) = delete;
+	MemberLists &operator=(const MemberLists &) = delete;
+
+	std::vector<Member> &
+	List() noexcept {
+		return *list_;
+	}
+
+  private:
+	static thread_local std::deque<std::vector<Member>> lists_;
+	static thread_local std::size_t depth_;
+	std::vector<Member> *list_;
+};
+thread_local std::deque<std::vector<Member>> MemberLists::lists_;
+thread_local std::size_t MemberLists::depth_ = 0;
 
 void
 Fail(JsonProblem *problem, const bson_iter_t *iter, std::string path, const char *reason) {
@@ -126,7 +160,9 @@ AppendObject(std::string &out, bson_iter_t *fields, const PathTree *removed, con
 			 bool *wrote) {
 	out += '{';
 	bool first = true;
-	for (const Member &member : SortedMembers(fields)) {
+	MemberLists lease;
+	SortedMembers(fields, lease.List());
+	for (const Member &member : lease.List()) {
 		if (skip && member.key == skip)
 			continue;
 		if (const char *why = PgStringProblem(member.key.data(), static_cast<std::uint32_t>(member.key.size())); *why) {
@@ -190,6 +226,21 @@ PathTree::Add(const std::string &dotted_path) {
 
 const char *
 PgStringProblem(const char *text, std::uint32_t length) {
+	// most strings are ASCII without NUL: eight bytes at a time, libbson's validation for the others
+	constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+	constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+	std::uint32_t pos = 0;
+	for (; pos + 8 <= length; pos += 8) {
+		std::uint64_t word;
+		std::memcpy(&word, text + pos, 8);
+		if ((word & kHighs) != 0 || ((word - kOnes) & ~word & kHighs) != 0)
+			break;
+	}
+	for (; pos < length; ++pos)
+		if (text[pos] == '\0' || (static_cast<unsigned char>(text[pos]) & 0x80) != 0)
+			break;
+	if (pos == length)
+		return "";
 	if (std::memchr(text, '\0', length) != nullptr)
 		return "holds a NUL character, which PostgreSQL text cannot hold";
 	if (!bson_utf8_validate(text, length, false))

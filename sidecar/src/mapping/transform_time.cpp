@@ -4,8 +4,6 @@
  */
 #include "mapping/transform_time.hpp"
 
-#include <cstdio>
-
 namespace mosta::mapping {
 
 namespace {
@@ -54,6 +52,12 @@ DaysInMonth(std::int64_t year, int month) {
 	static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 	return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+void
+AppendTwoDigits(std::string &out, unsigned value) {
+	out += static_cast<char>('0' + value / 10);
+	out += static_cast<char>('0' + value % 10);
 }
 
 // The floor division of micros by a day.
@@ -155,22 +159,35 @@ CanonicalTimeText(std::int64_t micros, TimeKind kind, int precision, std::string
 	std::int64_t year = 0;
 	unsigned month = 0, day = 0;
 	CivilFromDays(days, year, month, day);
-	char buffer[64];
-	std::snprintf(buffer, sizeof buffer, "%s%04lld-%02u-%02u", year < 0 ? "-" : "",
-				  static_cast<long long>(year < 0 ? -year : year), month, day);
-	std::string out = buffer;
+	std::string out;
+	out.reserve(32);
+	if (year < 0)
+		out += '-';
+	const std::string year_digits = std::to_string(year < 0 ? -year : year);
+	out.append(year_digits.size() < 4 ? 4 - year_digits.size() : 0, '0');
+	out += year_digits;
+	out += '-';
+	AppendTwoDigits(out, month);
+	out += '-';
+	AppendTwoDigits(out, day);
 	if (kind == TimeKind::Date)
 		return out;
 	const std::int64_t seconds = rest / kMicrosPerSecond;
-	std::snprintf(buffer, sizeof buffer, "T%02lld:%02lld:%02lld", static_cast<long long>(seconds / 3600),
-				  static_cast<long long>(seconds / 60 % 60), static_cast<long long>(seconds % 60));
-	out += buffer;
-	if (const std::int64_t fraction = rest % kMicrosPerSecond; fraction != 0) {
-		std::snprintf(buffer, sizeof buffer, ".%06lld", static_cast<long long>(fraction));
-		std::string digits = buffer;
-		while (digits.back() == '0')
-			digits.pop_back();
-		out += digits;
+	out += 'T';
+	AppendTwoDigits(out, static_cast<unsigned>(seconds / 3600));
+	out += ':';
+	AppendTwoDigits(out, static_cast<unsigned>(seconds / 60 % 60));
+	out += ':';
+	AppendTwoDigits(out, static_cast<unsigned>(seconds % 60));
+	if (std::int64_t fraction = rest % kMicrosPerSecond; fraction != 0) {
+		char digits[6];
+		for (int i = 5; i >= 0; --i, fraction /= 10)
+			digits[i] = static_cast<char>('0' + fraction % 10);
+		int size = 6;
+		while (digits[size - 1] == '0')
+			--size;
+		out += '.';
+		out.append(digits, static_cast<std::size_t>(size));
 	}
 	if (kind == TimeKind::Timestamptz)
 		out += "+00:00";

@@ -20,7 +20,8 @@ constexpr const char *kMapping = R"json({
   "collections": [
     {"collection": "apt_users", "table": "users", "id": {"policy": "objectid"},
      "fields": [{"path": "name", "column": "name", "type": "text"},
-                {"path": "referredBy", "column": "referred_by_id", "references": "apt_users"}]},
+                {"path": "referredBy", "column": "referred_by_id", "references": "apt_users"},
+                {"path": "mentor", "column": "mentor_id", "references": "apt_users"}]},
     {"collection": "apt_orders", "table": "orders", "id": {"policy": "random"},
      "fields": [{"path": "buyer", "column": "buyer_id", "references": "apt_users"},
                 {"path": "qty", "column": "qty", "type": "integer"},
@@ -38,7 +39,7 @@ CREATE SCHEMA apply_test;
 SELECT mosta_set_id_policy('apt_users', 'objectid');
 SELECT mosta_set_id_policy('apt_orders', 'random');
 CREATE TABLE apply_test.users (id uuid PRIMARY KEY, legacy_object_id text NOT NULL UNIQUE, name text,
-  referred_by_id uuid REFERENCES apply_test.users (id), extra jsonb NOT NULL DEFAULT '{}');
+  referred_by_id uuid REFERENCES apply_test.users (id), mentor_id uuid REFERENCES apply_test.users (id), extra jsonb NOT NULL DEFAULT '{}');
 CREATE TABLE apply_test.orders (id uuid PRIMARY KEY, legacy_object_id text NOT NULL UNIQUE,
   buyer_id uuid REFERENCES apply_test.users (id), qty integer CHECK (qty > 0), extra jsonb NOT NULL DEFAULT '{}');
 CREATE TABLE apply_test.order_lines (order_id uuid NOT NULL REFERENCES apply_test.orders (id) ON DELETE CASCADE,
@@ -130,6 +131,18 @@ TEST_F(ApplyPg, SelfReferencesResolveInTheBatchAndChainsAreHeldBackWhole) {
 	counts = Upsert("apt_users", {User(99, "z"), User(3, "c", 4), User(4, "d", 5), User(5, "e", 99)});
 	EXPECT_EQ(counts.applied, 4);
 	EXPECT_EQ(Scalar("SELECT count(*) FROM mosta_migration.problems WHERE mapping = 'apply_test'"), "0");
+}
+
+TEST_F(ApplyPg, OnlyTheMissingReferenceIsReported) {
+	// 6 names 1 (in the batch, written) and 99 (missing): one problem, on mentor
+	std::string six = R"({"_id": {"$oid": ")" + Oid(6) + R"("}, "referredBy": {"$oid": ")" + Oid(1) +
+					  R"("}, "mentor": {"$oid": ")" + Oid(99) + R"("}})";
+	ApplyCounts counts = Upsert("apt_users", {User(1, "a"), six});
+	EXPECT_EQ(counts.applied, 1);
+	EXPECT_EQ(counts.missing_parent, 1);
+	EXPECT_EQ(Scalar("SELECT string_agg(legacy_id || ':' || field || ':' || parent_legacy_id, ' ') FROM "
+					 "mosta_migration.problems WHERE mapping = 'apply_test'"),
+			  Oid(6) + ":mentor:" + Oid(99));
 }
 
 TEST_F(ApplyPg, ReapplyingChangesNothingAndArraysShrink) {
