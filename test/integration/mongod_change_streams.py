@@ -147,6 +147,13 @@ def run(client, db, uri):
     check("dropping the collection: drop then invalidate", [e["operationType"] for e in events] ==
           ["drop", "invalidate"], events)
     check("the database stream sees the drop", [e["operationType"] for e in drain(database_stream, 1)] == ["drop"])
+    db.src.insert_one({"_id": 1})
+    db.src.rename("dst")
+    db.dst.insert_one({"_id": 2})
+    events = drain(database_stream, 3)
+    check("rename: a rename event naming the new collection; later events name it too",
+          [(e["operationType"], e["ns"].get("coll"), e.get("to", {}).get("coll")) for e in events] ==
+          [("insert", "src", None), ("rename", "src", "dst"), ("insert", "dst", None)], events)
     database_stream.close()
 
     # A getMore that waits: another client's write made while it waits is returned by it.

@@ -428,6 +428,13 @@ TEST_F(MongodTest, FindPagesAnIdRangeInIdOrder) {
 	EXPECT_EQ(docs.back(), R"({ "_id" : 20 })");
 	docs = Find(R"({"_id": {"$lte": 10}})", R"({"sort": {"_id": -1}, "limit": 3, "batchSize": 2})");
 	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 10 })", R"({ "_id" : 9 })", R"({ "_id" : 8 })"}));
+	docs = Find(R"({"_id": {"$gte": 5, "$lt": 8}})", R"({"sort": {"_id": 1}, "batchSize": 2})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 5 })", R"({ "_id" : 6 })", R"({ "_id" : 7 })"}));
+	docs = Find(R"({"_id": {"$gt": 17, "$gte": 3}})", R"({"sort": {"_id": -1}})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 20 })", R"({ "_id" : 19 })", R"({ "_id" : 18 })"}));
+	EXPECT_EQ(Find(R"({"_id": 3})", R"({"sort": {"_id": 1}})"), (std::vector<std::string>{R"({ "_id" : 3 })"}));
+	EXPECT_EQ(Find(R"({"_id": {"$gt": "a"}})", R"({"sort": {"_id": 1}})"),
+			  (std::vector<std::string>{R"({ "_id" : "text" })"}));
 	docs = Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}, "batchSize": 7})");
 	ASSERT_EQ(docs.size(), 21u);
 	EXPECT_EQ(docs.back(), R"({ "_id" : "text" })"); // numbers sort before strings

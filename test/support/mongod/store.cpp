@@ -330,7 +330,10 @@ Store::Collection &
 Store::GetOrCreateCollection(const std::string &db, const std::string &name) {
 	if (name.empty() || name.find('$') != std::string::npos || db.empty())
 		throw CommandError(73, "InvalidNamespace", "Invalid namespace specified '" + db + "." + name + "'");
-	return databases_[db][name];
+	Collection &collection = databases_[db][name];
+	if (!collection.ns || collection.ns->db != db || collection.ns->coll != name)
+		collection.ns = std::make_shared<const Namespace>(Namespace{db, name});
+	return collection;
 }
 
 std::vector<std::list<Store::Stored>::iterator>
@@ -454,11 +457,8 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 	OplogEntry entry;
 	entry.op = OpType::Insert;
 	entry.document = stored.doc;
-	entry.key = NewBson();
-	BSON_APPEND_VALUE(entry.key.get(), "_id", &stored.id.get());
-	auto dot = ns.find('.');
-	entry.db = ns.substr(0, dot);
-	entry.coll = ns.substr(dot + 1);
+	entry.id = OwnedValue(stored.id.get());
+	entry.ns = collection.ns;
 	Record(std::move(entry));
 }
 
@@ -565,10 +565,8 @@ Store::Update(const Request &r) {
 					continue;
 				CheckUnique(ns, collection, updated.get(), &*stored);
 				OplogEntry entry;
-				entry.db = r.db;
-				entry.coll = r.Collection();
-				entry.key = NewBson();
-				BSON_APPEND_VALUE(entry.key.get(), "_id", &stored->id.get());
+				entry.ns = collection.ns;
+				entry.id = OwnedValue(stored->id.get());
 				if (IsOperatorUpdate(update.get())) {
 					entry.op = OpType::Update;
 					entry.updated_fields = NewBson();
@@ -618,10 +616,8 @@ Store::Delete(const Request &r) {
 			for (auto stored : Matching(*collection, filter, limit == 1)) {
 				OplogEntry entry;
 				entry.op = OpType::Delete;
-				entry.db = r.db;
-				entry.coll = r.Collection();
-				entry.key = NewBson();
-				BSON_APPEND_VALUE(entry.key.get(), "_id", &stored->id.get());
+				entry.ns = collection->ns;
+				entry.id = OwnedValue(stored->id.get());
 				UnindexDocument(*collection, *stored);
 				collection->by_order.erase(&*stored);
 				collection->by_id.erase(stored->id_key);
@@ -692,8 +688,8 @@ Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bso
 		return false;
 	auto &order = collection->by_order;
 	size_t bytes = 0;
+	// emit: true when the batch is full (stored is not taken: the next batch starts with it)
 	auto emit = [&](const Stored *stored) {
-		// true: the batch is full (stored is not taken: the next batch starts with it)
 		if (!Matches(stored->doc.get(), scan.filter.get()))
 			return false;
 		BsonPtr projected = projection ? Project(stored->doc.get(), projection) : nullptr;
@@ -707,23 +703,40 @@ Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bso
 			scan.remaining--;
 		return false;
 	};
+	// past_end: the walk left the filter's range (in MongoDB's order, so no later _id can match)
+	auto past_end = [&scan](const Stored *stored) {
+		if (scan.end.empty())
+			return false;
+		int c = CompareValues(stored->id.get(), scan.end.get()) * (scan.ascending ? 1 : -1);
+		return c > 0 || (c == 0 && !scan.end_included);
+	};
+	const Stored *walked = nullptr;
+	bool full = false;
 	if (scan.ascending) {
-		auto it = scan.last.empty() ? order.begin() : order.upper_bound(scan.last.get());
-		for (; it != order.end() && scan.remaining != 0; ++it) {
-			if (emit(*it))
-				return true;
-			scan.last = OwnedValue((*it)->id.get());
+		auto it = scan.last.empty()	   ? order.begin()
+				  : scan.last_included ? order.lower_bound(scan.last.get())
+									   : order.upper_bound(scan.last.get());
+		for (; it != order.end() && scan.remaining != 0 && !past_end(*it); ++it) {
+			if ((full = emit(*it)))
+				break;
+			walked = *it;
 		}
 	} else {
-		auto it = scan.last.empty() ? order.end() : order.lower_bound(scan.last.get());
+		auto it = scan.last.empty()	   ? order.end()
+				  : scan.last_included ? order.upper_bound(scan.last.get())
+									   : order.lower_bound(scan.last.get());
 		while (it != order.begin() && scan.remaining != 0) {
 			--it;
-			if (emit(*it))
-				return true;
-			scan.last = OwnedValue((*it)->id.get());
+			if (past_end(*it) || (full = emit(*it)))
+				break;
+			walked = *it;
 		}
 	}
-	return false;
+	if (walked) {
+		scan.last = OwnedValue(walked->id.get());
+		scan.last_included = false;
+	}
+	return full;
 }
 
 namespace {
@@ -742,6 +755,49 @@ OnlyIdConditions(const bson_t *filter) {
 }
 
 } // namespace
+
+// SeekIdBounds points scan at the range its _id filter names ({_id: {$gt: a, $lte: b}}, {_id: v}): the walk starts
+// at the bound on its side and stops past the other, instead of matching every _id before or after the range.
+void
+Store::SeekIdBounds(const bson_t *filter, IdScan &scan) {
+	bson_iter_t it;
+	if (!filter || !bson_iter_init_find(&it, filter, "_id"))
+		return;
+	auto bound = [&scan](const bson_value_t &value, bool lower, bool included) {
+		bool start = lower == scan.ascending;
+		OwnedValue &slot = start ? scan.last : scan.end;
+		// of two bounds on one side the tighter wins
+		if (!slot.empty()) {
+			int c = CompareValues(value, slot.get()) * (lower ? 1 : -1);
+			if (c < 0 || (c == 0 && included))
+				return;
+		}
+		slot = OwnedValue(value);
+		(start ? scan.last_included : scan.end_included) = included;
+	};
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		if (!BSON_ITER_HOLDS_REGEX(&it)) {
+			bound(*bson_iter_value(&it), true, true);
+			bound(*bson_iter_value(&it), false, true);
+		}
+		return;
+	}
+	StaticBson conditions(&it);
+	bson_iter_t op;
+	if (bson_iter_init(&op, conditions.get()) && bson_iter_next(&op) && bson_iter_key(&op)[0] != '$') {
+		bound(*bson_iter_value(&it), true, true); // an embedded document _id
+		bound(*bson_iter_value(&it), false, true);
+		return;
+	}
+	bson_iter_init(&op, conditions.get());
+	while (bson_iter_next(&op)) {
+		std::string name = bson_iter_key(&op);
+		if (name == "$gt" || name == "$gte" || name == "$eq")
+			bound(*bson_iter_value(&op), true, name != "$gt");
+		if (name == "$lt" || name == "$lte" || name == "$eq")
+			bound(*bson_iter_value(&op), false, name != "$lt");
+	}
+}
 
 BsonPtr
 Store::Find(const Request &r) {
@@ -769,8 +825,13 @@ Store::Find(const Request &r) {
 	bool by_id = spec.size() == 1 && spec[0].first == "_id";
 	bool id_filter = filter && !bson_empty(filter.get()) && OnlyIdConditions(filter.get());
 	if (collection && skip == 0 && (by_id ? OnlyIdConditions(filter.get()) : spec.empty() && id_filter)) {
-		IdScan scan{r.db,		  r.Collection(),		 std::move(filter), !by_id || spec[0].second > 0,
-					OwnedValue(), limit > 0 ? limit : -1};
+		IdScan scan;
+		scan.db = r.db;
+		scan.coll = r.Collection();
+		scan.ascending = !by_id || spec[0].second > 0;
+		scan.remaining = limit > 0 ? limit : -1;
+		SeekIdBounds(filter.get(), scan);
+		scan.filter = std::move(filter);
 		cursor.scan = std::move(scan);
 		return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
 	}
@@ -1249,8 +1310,7 @@ Store::Drop(const Request &r) {
 		databases_.erase(r.db);
 	OplogEntry entry;
 	entry.op = OpType::Drop;
-	entry.db = r.db;
-	entry.coll = r.Collection();
+	entry.ns = std::make_shared<const Namespace>(Namespace{r.db, r.Collection()});
 	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	BSON_APPEND_INT32(reply.get(), "nIndexesWas", indexes);
@@ -1291,13 +1351,13 @@ Store::RenameCollection(const Request &r) {
 	databases_[from_db].erase(from_name);
 	if (databases_[from_db].empty())
 		databases_.erase(from_db);
-	GetOrCreateCollection(to_db, to_name) = std::move(moved);
+	Collection &target = GetOrCreateCollection(to_db, to_name);
+	target = std::move(moved);
+	target.ns = std::make_shared<const Namespace>(Namespace{to_db, to_name}); // its events name the new name
 	OplogEntry entry;
 	entry.op = OpType::Rename;
-	entry.db = from_db;
-	entry.coll = from_name;
-	entry.to_db = to_db;
-	entry.to_coll = to_name;
+	entry.ns = std::make_shared<const Namespace>(Namespace{from_db, from_name});
+	entry.to = std::make_shared<const Namespace>(Namespace{to_db, to_name});
 	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	AppendOk(reply.get());
@@ -1315,13 +1375,12 @@ Store::DropDatabase(const Request &r) {
 		for (const auto &name : names) {
 			OplogEntry entry;
 			entry.op = OpType::Drop;
-			entry.db = r.db;
-			entry.coll = name;
+			entry.ns = std::make_shared<const Namespace>(Namespace{r.db, name});
 			Record(std::move(entry));
 		}
 		OplogEntry entry;
 		entry.op = OpType::DropDatabase;
-		entry.db = r.db;
+		entry.ns = std::make_shared<const Namespace>(Namespace{r.db, ""});
 		Record(std::move(entry));
 	}
 	BsonPtr reply = NewBson();
