@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -438,6 +439,33 @@ TEST_F(MongodTest, FindPagesAnIdRangeInIdOrder) {
 	docs = Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}, "batchSize": 7})");
 	ASSERT_EQ(docs.size(), 21u);
 	EXPECT_EQ(docs.back(), R"({ "_id" : "text" })"); // numbers sort before strings
+}
+
+// $sample picks distinct random documents; $sum over Decimal128 is refused (not a silent 0).
+TEST_F(MongodTest, AggregateSamplesAndRefusesDecimalSums) {
+	for (int i = 0; i < 10; i++)
+		Insert(R"({"_id": )" + std::to_string(i) + R"(, "amount": {"$numberDecimal": "1.5"}})");
+	auto aggregate = [this](const std::string &pipeline, bson_error_t *error) {
+		CursorPtr cursor(
+			mongoc_collection_aggregate(collection_.get(), MONGOC_QUERY_NONE, Json(pipeline).get(), nullptr, nullptr));
+		std::vector<std::string> docs;
+		const bson_t *doc;
+		while (mongoc_cursor_next(cursor.get(), &doc))
+			docs.push_back(ToJson(doc));
+		if (!mongoc_cursor_error(cursor.get(), error))
+			error->code = 0;
+		return docs;
+	};
+	bson_error_t error;
+	std::vector<std::string> sample =
+		aggregate(R"({"pipeline": [{"$sample": {"size": 4}}, {"$project": {"_id": 1}}]})", &error);
+	EXPECT_EQ(error.code, 0u) << error.message;
+	EXPECT_EQ(sample.size(), 4u);
+	std::sort(sample.begin(), sample.end());
+	EXPECT_EQ(std::unique(sample.begin(), sample.end()), sample.end());
+	EXPECT_EQ(aggregate(R"({"pipeline": [{"$sample": {"size": 40}}]})", &error).size(), 10u);
+	aggregate(R"({"pipeline": [{"$group": {"_id": null, "total": {"$sum": "$amount"}}}]})", &error);
+	EXPECT_EQ(error.code, 51083u) << error.message;
 }
 
 // Change streams through libmongoc (what mosta-migrate follow uses): watch, next, the resume token, resumeAfter.

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <random>
 
 namespace mosta::testmongod {
 
@@ -913,7 +914,7 @@ namespace {
 // One $group stage over docs: _id is "$path" or a constant; accumulators $sum, $count, $min, $max,
 // $first, $last, $avg.
 std::vector<BsonPtr>
-Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
+Group(const std::vector<SharedBson> &docs, const bson_t *spec) {
 	bson_iter_t id_it;
 	if (!bson_iter_init_find(&id_it, spec, "_id"))
 		throw CommandError(15955, "Location15955", "a group specification must include an _id");
@@ -963,6 +964,10 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			bson_value_t value = a.op == "$count" ? Int32Value(1) : Evaluate(doc.get(), a.argument);
 			bson_value_t &acc = state.values[i];
 			if (a.op == "$sum" || a.op == "$count" || a.op == "$avg") {
+				if (value.value_type == BSON_TYPE_DECIMAL128)
+					throw CommandError(51083, "Location51083",
+									   "mosta-test-mongod does not add Decimal128 values (" + a.op + " of field '" +
+										   a.field + "'): read them and add them exactly client-side");
 				if (!IsNumber(value.value_type))
 					continue;
 				state.counts[i]++;
@@ -1032,7 +1037,7 @@ Store::Aggregate(const Request &r) {
 	int64_t batch_size =
 		cursor_options ? IntArg(cursor_options.get(), "batchSize", kDefaultFirstBatch) : kDefaultFirstBatch;
 	std::vector<BsonPtr> stages = ArrayOfDocs(pipeline.get());
-	std::vector<BsonPtr> docs;
+	std::vector<SharedBson> docs; // the stored documents themselves until a stage makes new ones
 	size_t first_stage = 0;
 	if (Collection *collection = FindCollection(r.db, r.Collection())) {
 		// A leading $match uses Matching (so {_id: v} is a lookup).
@@ -1043,7 +1048,7 @@ Store::Aggregate(const Request &r) {
 			first_stage = 1;
 		}
 		for (auto stored : Matching(*collection, match.get(), false))
-			docs.push_back(CopyBson(stored->doc.get()));
+			docs.push_back(stored->doc);
 	}
 	for (size_t s = first_stage; s < stages.size(); s++) {
 		bson_iter_t stage;
@@ -1054,7 +1059,7 @@ Store::Aggregate(const Request &r) {
 		const bson_value_t *argument = bson_iter_value(&stage);
 		if (name == "$match" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson filter(&stage);
-			std::vector<BsonPtr> kept;
+			std::vector<SharedBson> kept;
 			for (auto &doc : docs)
 				if (Matches(doc.get(), filter.get()))
 					kept.push_back(std::move(doc));
@@ -1069,11 +1074,12 @@ Store::Aggregate(const Request &r) {
 			}
 		} else if (name == "$group" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson spec(&stage);
-			docs = Group(docs, spec.get());
+			std::vector<BsonPtr> groups = Group(docs, spec.get());
+			docs.assign(std::make_move_iterator(groups.begin()), std::make_move_iterator(groups.end()));
 		} else if (name == "$sort" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson sort(&stage);
 			SortSpec spec = ParseSort(sort.get());
-			std::stable_sort(docs.begin(), docs.end(), [&spec](const BsonPtr &a, const BsonPtr &b) {
+			std::stable_sort(docs.begin(), docs.end(), [&spec](const SharedBson &a, const SharedBson &b) {
 				return CompareForSort(a.get(), b.get(), spec) < 0;
 			});
 		} else if ((name == "$limit" || name == "$skip") && IsNumber(argument->value_type)) {
@@ -1082,6 +1088,17 @@ Store::Aggregate(const Request &r) {
 				docs.resize(n);
 			else if (name == "$skip")
 				docs.erase(docs.begin(), docs.begin() + static_cast<std::ptrdiff_t>(std::min(n, docs.size())));
+		} else if (name == "$sample" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson sample(&stage);
+			int64_t size = IntArg(sample.get(), "size", -1);
+			if (size < 0)
+				throw CommandError(28747, "Location28747", "$sample stage must specify a non-negative size");
+			// a random subset in random order (a partial Fisher-Yates shuffle)
+			static std::mt19937_64 random(std::random_device{}());
+			size_t n = std::min(docs.size(), static_cast<size_t>(size));
+			for (size_t i = 0; i < n; i++)
+				std::swap(docs[i], docs[i + random() % (docs.size() - i)]);
+			docs.resize(n);
 		} else if (name == "$project" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson projection(&stage);
 			for (auto &doc : docs)
@@ -1092,9 +1109,7 @@ Store::Aggregate(const Request &r) {
 								   "' (or an argument mosta-test-mongod does not implement)");
 		}
 	}
-	Cursor cursor{r.Namespace(), {}, 0, nullptr, std::nullopt, std::nullopt};
-	for (auto &doc : docs)
-		cursor.docs.emplace_back(std::move(doc));
+	Cursor cursor{r.Namespace(), std::move(docs), 0, nullptr, std::nullopt, std::nullopt};
 	return CursorReply(0, std::move(cursor), batch_size, false, "firstBatch");
 }
 
