@@ -441,7 +441,7 @@ TEST_F(MongodTest, FindPagesAnIdRangeInIdOrder) {
 	EXPECT_EQ(docs.back(), R"({ "_id" : "text" })"); // numbers sort before strings
 }
 
-// $sample picks distinct random documents; $sum over Decimal128 is refused (not a silent 0).
+// $sample picks distinct random documents; $sum over Decimal128 is refused by the test server (not a silent 0).
 TEST_F(MongodTest, AggregateSamplesAndRefusesDecimalSums) {
 	for (int i = 0; i < 10; i++)
 		Insert(R"({"_id": )" + std::to_string(i) + R"(, "amount": {"$numberDecimal": "1.5"}})");
@@ -465,7 +465,8 @@ TEST_F(MongodTest, AggregateSamplesAndRefusesDecimalSums) {
 	EXPECT_EQ(std::unique(sample.begin(), sample.end()), sample.end());
 	EXPECT_EQ(aggregate(R"({"pipeline": [{"$sample": {"size": 40}}]})", &error).size(), 10u);
 	aggregate(R"({"pipeline": [{"$group": {"_id": null, "total": {"$sum": "$amount"}}}]})", &error);
-	EXPECT_EQ(error.code, 51083u) << error.message;
+	if (!std::getenv("MOSTA_TEST_MONGO_URI")) // a real server adds them
+		EXPECT_EQ(error.code, 51083u) << error.message;
 }
 
 // Change streams through libmongoc (what mosta-migrate follow uses): watch, next, the resume token, resumeAfter.
