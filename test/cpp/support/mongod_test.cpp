@@ -436,6 +436,10 @@ TEST_F(MongodTest, FindPagesAnIdRangeInIdOrder) {
 	EXPECT_EQ(Find(R"({"_id": 3})", R"({"sort": {"_id": 1}})"), (std::vector<std::string>{R"({ "_id" : 3 })"}));
 	EXPECT_EQ(Find(R"({"_id": {"$gt": "a"}})", R"({"sort": {"_id": 1}})"),
 			  (std::vector<std::string>{R"({ "_id" : "text" })"}));
+	// $in on _id: lookups, in _id order, each document once
+	EXPECT_EQ(Find(R"({"_id": {"$in": [3, 1, 99, 1, "text"]}})"),
+			  (std::vector<std::string>{R"({ "_id" : 1 })", R"({ "_id" : 3 })", R"({ "_id" : "text" })"}));
+	EXPECT_EQ(Count(R"({"_id": {"$in": [3, 1, 99]}})"), 2);
 	docs = Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}, "batchSize": 7})");
 	ASSERT_EQ(docs.size(), 21u);
 	EXPECT_EQ(docs.back(), R"({ "_id" : "text" })"); // numbers sort before strings

@@ -26,6 +26,28 @@ constexpr size_t kMaxBatchBytes = kMaxBsonObjectSize - 64 * 1024;
 constexpr const char *kVersion = "5.0.0-mosta-test";
 constexpr const char *kReplicaSetName = "rs0";
 
+// IdInList tells whether filter is exactly {_id: {$in: [values]}} with values that are neither arrays nor regular
+// expressions (those match differently), and points values at the list.
+bool
+IdInList(const bson_t *filter, std::optional<StaticBson> &values) {
+	bson_iter_t it, op;
+	if (!filter || bson_count_keys(filter) != 1 || !bson_iter_init_find(&it, filter, "_id") ||
+		!BSON_ITER_HOLDS_DOCUMENT(&it))
+		return false;
+	StaticBson conditions(&it);
+	if (bson_count_keys(conditions.get()) != 1 || !bson_iter_init_find(&op, conditions.get(), "$in") ||
+		!BSON_ITER_HOLDS_ARRAY(&op))
+		return false;
+	StaticBson list(&op);
+	bson_iter_t value;
+	bson_iter_init(&value, list.get());
+	while (bson_iter_next(&value))
+		if (BSON_ITER_HOLDS_ARRAY(&value) || BSON_ITER_HOLDS_REGEX(&value))
+			return false;
+	values.emplace(&op);
+	return true;
+}
+
 BsonPtr
 ErrorReply(int code, const std::string &code_name, const std::string &message) {
 	BsonPtr reply = NewBson();
@@ -354,6 +376,21 @@ Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
 			auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&it)));
 			if (hit != collection.by_id.end())
 				found.push_back(hit->second);
+			return found;
+		}
+		// {_id: {$in: [values]}} (re-reads of given documents): one lookup per value, in _id order
+		if (std::optional<StaticBson> values; IdInList(filter, values)) {
+			bson_iter_t value;
+			bson_iter_init(&value, values->get());
+			while (bson_iter_next(&value)) {
+				auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&value)));
+				if (hit != collection.by_id.end())
+					found.push_back(hit->second);
+			}
+			std::sort(found.begin(), found.end(), [](auto a, auto b) { return IdLess()(&*a, &*b); });
+			found.erase(std::unique(found.begin(), found.end()), found.end());
+			if (just_one && found.size() > 1)
+				found.resize(1);
 			return found;
 		}
 	}
@@ -742,11 +779,14 @@ Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bso
 
 namespace {
 
-// A filter the _id order answers: empty, or conditions on _id alone ({_id: {$gt: x, $lte: y}}, {_id: x}).
+// A filter the _id order answers: empty, or conditions on _id alone ({_id: {$gt: x, $lte: y}}, {_id: x}); not
+// {_id: {$in: [...]}}, which Matching answers with lookups.
 bool
 OnlyIdConditions(const bson_t *filter) {
 	if (!filter)
 		return true;
+	if (std::optional<StaticBson> values; IdInList(filter, values))
+		return false;
 	bson_iter_t it;
 	bson_iter_init(&it, filter);
 	while (bson_iter_next(&it))
