@@ -3,12 +3,16 @@
 python3-pymongo): insert/update/replace/delete events and their fields, resume after a token (nothing lost, nothing
 repeated), start_after, startAtOperationTime, fullDocument updateLookup, $match on events, database and cluster
 streams, a drop that invalidates a collection stream, a getMore that waits and returns a write made meanwhile by
-another client, postBatchResumeToken in every batch, and (SMALL_OPLOG_URI: a server started with a small
---oplog-size) ChangeStreamHistoryLost (286) for a token whose history is gone. Prints one TAP-style line per check."""
+another client, postBatchResumeToken in every batch, the migration data set's writer (migrate/shop_data.py) replayed
+from a database stream onto a snapshot giving the database's final state, and (SMALL_OPLOG_URI: a server started
+with a small --oplog-size) ChangeStreamHistoryLost (286) for a token whose history is gone. Prints one TAP-style
+line per check."""
 import os
 import sys
 import threading
 import time
+
+import copy
 
 import pymongo
 from bson import Timestamp
@@ -39,6 +43,7 @@ def main(uri, small_uri):
     client.drop_database(name)
     try:
         run(client, client[name], uri)
+        replay(client, name + "_shop")
         if small_uri:
             history_lost(pymongo.MongoClient(small_uri, serverSelectionTimeoutMS=5000))
     finally:
@@ -147,6 +152,13 @@ def run(client, db, uri):
     check("dropping the collection: drop then invalidate", [e["operationType"] for e in events] ==
           ["drop", "invalidate"], events)
     check("the database stream sees the drop", [e["operationType"] for e in drain(database_stream, 1)] == ["drop"])
+    db.src.insert_one({"_id": 1})
+    db.src.rename("dst")
+    db.dst.insert_one({"_id": 2})
+    events = drain(database_stream, 3)
+    check("rename: a rename event naming the new collection; later events name it too",
+          [(e["operationType"], e["ns"].get("coll"), e.get("to", {}).get("coll")) for e in events] ==
+          [("insert", "src", None), ("rename", "src", "dst"), ("insert", "dst", None)], events)
     database_stream.close()
 
     # A getMore that waits: another client's write made while it waits is returned by it.
@@ -181,6 +193,70 @@ def run(client, db, uri):
     except OperationFailure as error:
         check("a token newer than the server's history: 286 ChangeStreamHistoryLost", error.code == 286,
               error.details)
+
+
+def set_path(doc, path, value, remove=False):
+    """Sets (or removes) the field at a dotted path of doc."""
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc[int(part)] if isinstance(doc, list) else doc[part]
+    if remove:
+        del doc[last]
+    elif isinstance(doc, list):
+        doc[int(last)] = value
+    else:
+        doc[last] = value
+
+
+def replay(client, name):
+    """The shop data set, a snapshot of it, a database stream over the writer's random operations: applying the
+    events to the snapshot (fullDocument of inserts and replaces, updateDescription of updates, deletes) must give
+    the database as the writer left it, and the events must match the writer's counts."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrate"))
+    import shop_data
+    db = client[name]
+    client.drop_database(name)
+    sizes = {coll: max(1, n // 4) for coll, n in shop_data.DEFAULT_SIZES.items()}
+    docs, _ = shop_data.build(shop_data.Generator(7), sizes, 0)
+    shop_data.create_indexes(db)
+    for coll in shop_data.COLLECTIONS:
+        db[coll].insert_many(docs[coll])
+    snapshot = {coll: {d["_id"]: d for d in db[coll].find()} for coll in shop_data.COLLECTIONS}
+    stream = db.watch(max_await_time_ms=100, batch_size=50)
+    summary = shop_data.Writer(db, 7).run(60, 400, 0)
+    check("the shop writer makes 400 operations without a write error", summary["operations"] == 400
+          and summary["errors"] == 0, summary.get("error_messages"))
+    seen = {"insert": 0, "update": 0, "replace": 0, "delete": 0}
+    state = copy.deepcopy(snapshot)
+    idle = 0
+    while idle < 2:  # two empty getMores in a row: the stream has caught up with the writer
+        event = stream.try_next()
+        if event is None:
+            idle += 1
+            continue
+        idle = 0
+        kind, coll, key = event["operationType"], event["ns"]["coll"], event["documentKey"]["_id"]
+        seen[kind] += 1
+        if kind in ("insert", "replace"):
+            state[coll][key] = event["fullDocument"]
+        elif kind == "delete":
+            del state[coll][key]
+        else:
+            for path, value in event["updateDescription"]["updatedFields"].items():
+                set_path(state[coll][key], path, value)
+            for path in event["updateDescription"]["removedFields"]:
+                set_path(state[coll][key], path, None, remove=True)
+    final = {coll: {d["_id"]: d for d in db[coll].find()} for coll in shop_data.COLLECTIONS}
+    wrong = [(coll, key) for coll in final for key in set(final[coll]) | set(state[coll])
+             if final[coll].get(key) != state[coll].get(key)]
+    check("the writer's events replayed onto the snapshot give the final database", not wrong and final != snapshot,
+          wrong[:5])
+    total = lambda kind: sum(summary[kind].values())
+    check("one insert, replace and delete event per write of the writer (updates: one per changed document)",
+          seen["insert"] == total("inserted") and seen["replace"] == total("replaced")
+          and seen["delete"] == total("deleted") and 0 < seen["update"] <= total("updated"), (seen, summary))
+    stream.close()
+    client.drop_database(name)
 
 
 def history_lost(client):

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -428,9 +429,49 @@ TEST_F(MongodTest, FindPagesAnIdRangeInIdOrder) {
 	EXPECT_EQ(docs.back(), R"({ "_id" : 20 })");
 	docs = Find(R"({"_id": {"$lte": 10}})", R"({"sort": {"_id": -1}, "limit": 3, "batchSize": 2})");
 	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 10 })", R"({ "_id" : 9 })", R"({ "_id" : 8 })"}));
+	docs = Find(R"({"_id": {"$gte": 5, "$lt": 8}})", R"({"sort": {"_id": 1}, "batchSize": 2})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 5 })", R"({ "_id" : 6 })", R"({ "_id" : 7 })"}));
+	docs = Find(R"({"_id": {"$gt": 17, "$gte": 3}})", R"({"sort": {"_id": -1}})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 20 })", R"({ "_id" : 19 })", R"({ "_id" : 18 })"}));
+	EXPECT_EQ(Find(R"({"_id": 3})", R"({"sort": {"_id": 1}})"), (std::vector<std::string>{R"({ "_id" : 3 })"}));
+	EXPECT_EQ(Find(R"({"_id": {"$gt": "a"}})", R"({"sort": {"_id": 1}})"),
+			  (std::vector<std::string>{R"({ "_id" : "text" })"}));
+	// $in on _id: lookups, in _id order, each document once
+	EXPECT_EQ(Find(R"({"_id": {"$in": [3, 1, 99, 1, "text"]}})"),
+			  (std::vector<std::string>{R"({ "_id" : 1 })", R"({ "_id" : 3 })", R"({ "_id" : "text" })"}));
+	EXPECT_EQ(Count(R"({"_id": {"$in": [3, 1, 99]}})"), 2);
 	docs = Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}, "batchSize": 7})");
 	ASSERT_EQ(docs.size(), 21u);
 	EXPECT_EQ(docs.back(), R"({ "_id" : "text" })"); // numbers sort before strings
+}
+
+// $sample picks distinct random documents; $sum over Decimal128 is refused by the test server (not a silent 0).
+TEST_F(MongodTest, AggregateSamplesAndRefusesDecimalSums) {
+	for (int i = 0; i < 10; i++)
+		Insert(R"({"_id": )" + std::to_string(i) + R"(, "amount": {"$numberDecimal": "1.5"}})");
+	auto aggregate = [this](const std::string &pipeline, bson_error_t *error) {
+		CursorPtr cursor(
+			mongoc_collection_aggregate(collection_.get(), MONGOC_QUERY_NONE, Json(pipeline).get(), nullptr, nullptr));
+		std::vector<std::string> docs;
+		const bson_t *doc;
+		while (mongoc_cursor_next(cursor.get(), &doc))
+			docs.push_back(ToJson(doc));
+		if (!mongoc_cursor_error(cursor.get(), error))
+			error->code = 0;
+		return docs;
+	};
+	bson_error_t error;
+	std::vector<std::string> sample =
+		aggregate(R"({"pipeline": [{"$sample": {"size": 4}}, {"$project": {"_id": 1}}]})", &error);
+	EXPECT_EQ(error.code, 0u) << error.message;
+	EXPECT_EQ(sample.size(), 4u);
+	std::sort(sample.begin(), sample.end());
+	EXPECT_EQ(std::unique(sample.begin(), sample.end()), sample.end());
+	EXPECT_EQ(aggregate(R"({"pipeline": [{"$sample": {"size": 40}}]})", &error).size(), 10u);
+	aggregate(R"({"pipeline": [{"$group": {"_id": null, "total": {"$sum": "$amount"}}}]})", &error);
+	if (!std::getenv("MOSTA_TEST_MONGO_URI")) { // a real server adds them
+		EXPECT_EQ(error.code, 51083u) << error.message;
+	}
 }
 
 // Change streams through libmongoc (what mosta-migrate follow uses): watch, next, the resume token, resumeAfter.

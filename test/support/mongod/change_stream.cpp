@@ -170,11 +170,10 @@ Store::OpenChangeStream(const std::string &db, const bson_t *body, const bson_t 
 
 const bson_t *
 Store::CurrentDocument(const OplogEntry &entry) {
-	Collection *collection = FindCollection(entry.db, entry.coll);
-	bson_iter_t it;
-	if (!collection || !entry.key || !bson_iter_init_find(&it, entry.key.get(), "_id"))
+	Collection *collection = FindCollection(entry.ns->db, entry.ns->coll);
+	if (!collection || entry.id.empty())
 		return nullptr;
-	auto found = collection->by_id.find(CanonicalKey(*bson_iter_value(&it)));
+	auto found = collection->by_id.find(CanonicalKey(entry.id.get()));
 	return found == collection->by_id.end() ? nullptr : found->second->doc.get();
 }
 
@@ -189,13 +188,14 @@ Store::StreamReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, const c
 	}
 	// scope: the events a stream sees; closes: the ones after which it is invalidated
 	auto in_scope = [&stream](const OplogEntry &e) {
+		const Namespace &ns = *e.ns;
 		if (stream.db.empty())
-			return !IsInternalDatabase(e.db);
-		if (e.db != stream.db)
+			return !IsInternalDatabase(ns.db);
+		if (ns.db != stream.db)
 			return false;
 		if (stream.coll.empty())
-			return e.coll.rfind("system.", 0) != 0;
-		return e.coll == stream.coll && e.op != OpType::DropDatabase;
+			return ns.coll.rfind("system.", 0) != 0;
+		return ns.coll == stream.coll && e.op != OpType::DropDatabase;
 	};
 	auto closes = [&stream](const OplogEntry &e) {
 		if (stream.db.empty())

@@ -199,9 +199,13 @@ ChangeEvent(const OplogEntry &entry, bool lookup, const bson_t *current) {
 		else
 			BSON_APPEND_NULL(event.get(), "fullDocument");
 	}
-	AppendNamespace(event.get(), "ns", entry.db, entry.op == OpType::DropDatabase ? "" : entry.coll);
-	if (entry.key)
-		BSON_APPEND_DOCUMENT(event.get(), "documentKey", entry.key.get());
+	AppendNamespace(event.get(), "ns", entry.ns->db, entry.ns->coll);
+	if (!entry.id.empty()) {
+		bson_t key;
+		BSON_APPEND_DOCUMENT_BEGIN(event.get(), "documentKey", &key);
+		BSON_APPEND_VALUE(&key, "_id", &entry.id.get());
+		bson_append_document_end(event.get(), &key);
+	}
 	if (entry.op == OpType::Update) {
 		bson_t description;
 		BSON_APPEND_DOCUMENT_BEGIN(event.get(), "updateDescription", &description);
@@ -213,7 +217,7 @@ ChangeEvent(const OplogEntry &entry, bool lookup, const bson_t *current) {
 		bson_append_document_end(event.get(), &description);
 	}
 	if (entry.op == OpType::Rename)
-		AppendNamespace(event.get(), "to", entry.to_db, entry.to_coll);
+		AppendNamespace(event.get(), "to", entry.to->db, entry.to->coll);
 	return event;
 }
 

@@ -21,6 +21,42 @@ namespace mosta::testmongod {
 // never modified in place: an update stores a new one).
 using SharedBson = std::shared_ptr<const bson_t>;
 
+// A copy of one BSON value that frees itself.
+class OwnedValue {
+  public:
+	OwnedValue() {
+		value_.value_type = BSON_TYPE_EOD;
+	}
+	explicit OwnedValue(const bson_value_t &value) {
+		bson_value_copy(&value, &value_);
+	}
+	OwnedValue(OwnedValue &&other) noexcept : value_(other.value_) {
+		other.value_.value_type = BSON_TYPE_EOD;
+	}
+	OwnedValue &
+	operator=(OwnedValue &&other) noexcept {
+		std::swap(value_, other.value_);
+		return *this;
+	}
+	OwnedValue(const OwnedValue &) = delete;
+	OwnedValue &operator=(const OwnedValue &) = delete;
+	~OwnedValue() {
+		if (value_.value_type != BSON_TYPE_EOD)
+			bson_value_destroy(&value_);
+	}
+	const bson_value_t &
+	get() const noexcept {
+		return value_;
+	}
+	bool
+	empty() const noexcept {
+		return value_.value_type == BSON_TYPE_EOD;
+	}
+
+  private:
+	bson_value_t value_;
+};
+
 enum class OpType { Insert, Update, Replace, Delete, Drop, Rename, DropDatabase };
 
 struct ClusterTime {
@@ -29,17 +65,24 @@ struct ClusterTime {
 	auto operator<=>(const ClusterTime &) const = default;
 };
 
+// A collection's name, shared by all the entries of the collection (an entry stays small: the oplog holds a
+// million of them).
+struct Namespace {
+	std::string db, coll; // coll empty: the database (DropDatabase)
+};
+using NamespacePtr = std::shared_ptr<const Namespace>;
+
 struct OplogEntry {
 	uint64_t sequence = 0;
 	ClusterTime time;
 	int64_t wall_ms = 0;
 	OpType op = OpType::Insert;
-	std::string db, coll;
-	BsonPtr key;				// {_id: value}: document operations
-	SharedBson document;		// Insert, Replace: the document as written
-	BsonPtr updated_fields;		// Update: {dotted path: new value}
-	BsonPtr removed_fields;		// Update: [dotted path...]
-	std::string to_db, to_coll; // Rename: the new namespace
+	NamespacePtr ns;
+	OwnedValue id;			// the document's _id: document operations
+	SharedBson document;	// Insert, Replace: the document as written
+	BsonPtr updated_fields; // Update: {dotted path: new value}
+	BsonPtr removed_fields; // Update: [dotted path...]
+	NamespacePtr to;		// Rename: the new namespace
 };
 
 class Oplog {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <random>
 
 namespace mosta::testmongod {
 
@@ -24,6 +25,28 @@ constexpr int64_t kDefaultFirstBatch = 101;
 constexpr size_t kMaxBatchBytes = kMaxBsonObjectSize - 64 * 1024;
 constexpr const char *kVersion = "5.0.0-mosta-test";
 constexpr const char *kReplicaSetName = "rs0";
+
+// IdInList tells whether filter is exactly {_id: {$in: [values]}} with values that are neither arrays nor regular
+// expressions (those match differently), and points values at the list.
+bool
+IdInList(const bson_t *filter, std::optional<StaticBson> &values) {
+	bson_iter_t it, op;
+	if (!filter || bson_count_keys(filter) != 1 || !bson_iter_init_find(&it, filter, "_id") ||
+		!BSON_ITER_HOLDS_DOCUMENT(&it))
+		return false;
+	StaticBson conditions(&it);
+	if (bson_count_keys(conditions.get()) != 1 || !bson_iter_init_find(&op, conditions.get(), "$in") ||
+		!BSON_ITER_HOLDS_ARRAY(&op))
+		return false;
+	StaticBson list(&op);
+	bson_iter_t value;
+	bson_iter_init(&value, list.get());
+	while (bson_iter_next(&value))
+		if (BSON_ITER_HOLDS_ARRAY(&value) || BSON_ITER_HOLDS_REGEX(&value))
+			return false;
+	values.emplace(&op);
+	return true;
+}
 
 BsonPtr
 ErrorReply(int code, const std::string &code_name, const std::string &message) {
@@ -330,7 +353,10 @@ Store::Collection &
 Store::GetOrCreateCollection(const std::string &db, const std::string &name) {
 	if (name.empty() || name.find('$') != std::string::npos || db.empty())
 		throw CommandError(73, "InvalidNamespace", "Invalid namespace specified '" + db + "." + name + "'");
-	return databases_[db][name];
+	Collection &collection = databases_[db][name];
+	if (!collection.ns || collection.ns->db != db || collection.ns->coll != name)
+		collection.ns = std::make_shared<const Namespace>(Namespace{db, name});
+	return collection;
 }
 
 std::vector<std::list<Store::Stored>::iterator>
@@ -350,6 +376,21 @@ Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
 			auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&it)));
 			if (hit != collection.by_id.end())
 				found.push_back(hit->second);
+			return found;
+		}
+		// {_id: {$in: [values]}} (re-reads of given documents): one lookup per value, in _id order
+		if (std::optional<StaticBson> values; IdInList(filter, values)) {
+			bson_iter_t value;
+			bson_iter_init(&value, values->get());
+			while (bson_iter_next(&value)) {
+				auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&value)));
+				if (hit != collection.by_id.end())
+					found.push_back(hit->second);
+			}
+			std::sort(found.begin(), found.end(), [](auto a, auto b) { return IdLess()(&*a, &*b); });
+			found.erase(std::unique(found.begin(), found.end()), found.end());
+			if (just_one && found.size() > 1)
+				found.resize(1);
 			return found;
 		}
 	}
@@ -454,11 +495,8 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 	OplogEntry entry;
 	entry.op = OpType::Insert;
 	entry.document = stored.doc;
-	entry.key = NewBson();
-	BSON_APPEND_VALUE(entry.key.get(), "_id", &stored.id.get());
-	auto dot = ns.find('.');
-	entry.db = ns.substr(0, dot);
-	entry.coll = ns.substr(dot + 1);
+	entry.id = OwnedValue(stored.id.get());
+	entry.ns = collection.ns;
 	Record(std::move(entry));
 }
 
@@ -565,10 +603,8 @@ Store::Update(const Request &r) {
 					continue;
 				CheckUnique(ns, collection, updated.get(), &*stored);
 				OplogEntry entry;
-				entry.db = r.db;
-				entry.coll = r.Collection();
-				entry.key = NewBson();
-				BSON_APPEND_VALUE(entry.key.get(), "_id", &stored->id.get());
+				entry.ns = collection.ns;
+				entry.id = OwnedValue(stored->id.get());
 				if (IsOperatorUpdate(update.get())) {
 					entry.op = OpType::Update;
 					entry.updated_fields = NewBson();
@@ -618,10 +654,8 @@ Store::Delete(const Request &r) {
 			for (auto stored : Matching(*collection, filter, limit == 1)) {
 				OplogEntry entry;
 				entry.op = OpType::Delete;
-				entry.db = r.db;
-				entry.coll = r.Collection();
-				entry.key = NewBson();
-				BSON_APPEND_VALUE(entry.key.get(), "_id", &stored->id.get());
+				entry.ns = collection->ns;
+				entry.id = OwnedValue(stored->id.get());
 				UnindexDocument(*collection, *stored);
 				collection->by_order.erase(&*stored);
 				collection->by_id.erase(stored->id_key);
@@ -692,8 +726,8 @@ Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bso
 		return false;
 	auto &order = collection->by_order;
 	size_t bytes = 0;
+	// emit: true when the batch is full (stored is not taken: the next batch starts with it)
 	auto emit = [&](const Stored *stored) {
-		// true: the batch is full (stored is not taken: the next batch starts with it)
 		if (!Matches(stored->doc.get(), scan.filter.get()))
 			return false;
 		BsonPtr projected = projection ? Project(stored->doc.get(), projection) : nullptr;
@@ -707,32 +741,52 @@ Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bso
 			scan.remaining--;
 		return false;
 	};
+	// past_end: the walk left the filter's range (in MongoDB's order, so no later _id can match)
+	auto past_end = [&scan](const Stored *stored) {
+		if (scan.end.empty())
+			return false;
+		int c = CompareValues(stored->id.get(), scan.end.get()) * (scan.ascending ? 1 : -1);
+		return c > 0 || (c == 0 && !scan.end_included);
+	};
+	const Stored *walked = nullptr;
+	bool full = false;
 	if (scan.ascending) {
-		auto it = scan.last.empty() ? order.begin() : order.upper_bound(scan.last.get());
-		for (; it != order.end() && scan.remaining != 0; ++it) {
-			if (emit(*it))
-				return true;
-			scan.last = OwnedValue((*it)->id.get());
+		auto it = scan.last.empty()	   ? order.begin()
+				  : scan.last_included ? order.lower_bound(scan.last.get())
+									   : order.upper_bound(scan.last.get());
+		for (; it != order.end() && scan.remaining != 0 && !past_end(*it); ++it) {
+			if ((full = emit(*it)))
+				break;
+			walked = *it;
 		}
 	} else {
-		auto it = scan.last.empty() ? order.end() : order.lower_bound(scan.last.get());
+		auto it = scan.last.empty()	   ? order.end()
+				  : scan.last_included ? order.upper_bound(scan.last.get())
+									   : order.lower_bound(scan.last.get());
 		while (it != order.begin() && scan.remaining != 0) {
 			--it;
-			if (emit(*it))
-				return true;
-			scan.last = OwnedValue((*it)->id.get());
+			if (past_end(*it) || (full = emit(*it)))
+				break;
+			walked = *it;
 		}
 	}
-	return false;
+	if (walked) {
+		scan.last = OwnedValue(walked->id.get());
+		scan.last_included = false;
+	}
+	return full;
 }
 
 namespace {
 
-// A filter the _id order answers: empty, or conditions on _id alone ({_id: {$gt: x, $lte: y}}, {_id: x}).
+// A filter the _id order answers: empty, or conditions on _id alone ({_id: {$gt: x, $lte: y}}, {_id: x}); not
+// {_id: {$in: [...]}}, which Matching answers with lookups.
 bool
 OnlyIdConditions(const bson_t *filter) {
 	if (!filter)
 		return true;
+	if (std::optional<StaticBson> values; IdInList(filter, values))
+		return false;
 	bson_iter_t it;
 	bson_iter_init(&it, filter);
 	while (bson_iter_next(&it))
@@ -742,6 +796,49 @@ OnlyIdConditions(const bson_t *filter) {
 }
 
 } // namespace
+
+// SeekIdBounds points scan at the range its _id filter names ({_id: {$gt: a, $lte: b}}, {_id: v}): the walk starts
+// at the bound on its side and stops past the other, instead of matching every _id before or after the range.
+void
+Store::SeekIdBounds(const bson_t *filter, IdScan &scan) {
+	bson_iter_t it;
+	if (!filter || !bson_iter_init_find(&it, filter, "_id"))
+		return;
+	auto bound = [&scan](const bson_value_t &value, bool lower, bool included) {
+		bool start = lower == scan.ascending;
+		OwnedValue &slot = start ? scan.last : scan.end;
+		// of two bounds on one side the tighter wins
+		if (!slot.empty()) {
+			int c = CompareValues(value, slot.get()) * (lower ? 1 : -1);
+			if (c < 0 || (c == 0 && included))
+				return;
+		}
+		slot = OwnedValue(value);
+		(start ? scan.last_included : scan.end_included) = included;
+	};
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		if (!BSON_ITER_HOLDS_REGEX(&it)) {
+			bound(*bson_iter_value(&it), true, true);
+			bound(*bson_iter_value(&it), false, true);
+		}
+		return;
+	}
+	StaticBson conditions(&it);
+	bson_iter_t op;
+	if (bson_iter_init(&op, conditions.get()) && bson_iter_next(&op) && bson_iter_key(&op)[0] != '$') {
+		bound(*bson_iter_value(&it), true, true); // an embedded document _id
+		bound(*bson_iter_value(&it), false, true);
+		return;
+	}
+	bson_iter_init(&op, conditions.get());
+	while (bson_iter_next(&op)) {
+		std::string name = bson_iter_key(&op);
+		if (name == "$gt" || name == "$gte" || name == "$eq")
+			bound(*bson_iter_value(&op), true, name != "$gt");
+		if (name == "$lt" || name == "$lte" || name == "$eq")
+			bound(*bson_iter_value(&op), false, name != "$lt");
+	}
+}
 
 BsonPtr
 Store::Find(const Request &r) {
@@ -769,8 +866,13 @@ Store::Find(const Request &r) {
 	bool by_id = spec.size() == 1 && spec[0].first == "_id";
 	bool id_filter = filter && !bson_empty(filter.get()) && OnlyIdConditions(filter.get());
 	if (collection && skip == 0 && (by_id ? OnlyIdConditions(filter.get()) : spec.empty() && id_filter)) {
-		IdScan scan{r.db,		  r.Collection(),		 std::move(filter), !by_id || spec[0].second > 0,
-					OwnedValue(), limit > 0 ? limit : -1};
+		IdScan scan;
+		scan.db = r.db;
+		scan.coll = r.Collection();
+		scan.ascending = !by_id || spec[0].second > 0;
+		scan.remaining = limit > 0 ? limit : -1;
+		SeekIdBounds(filter.get(), scan);
+		scan.filter = std::move(filter);
 		cursor.scan = std::move(scan);
 		return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
 	}
@@ -852,7 +954,7 @@ namespace {
 // One $group stage over docs: _id is "$path" or a constant; accumulators $sum, $count, $min, $max,
 // $first, $last, $avg.
 std::vector<BsonPtr>
-Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
+Group(const std::vector<SharedBson> &docs, const bson_t *spec) {
 	bson_iter_t id_it;
 	if (!bson_iter_init_find(&id_it, spec, "_id"))
 		throw CommandError(15955, "Location15955", "a group specification must include an _id");
@@ -902,6 +1004,10 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			bson_value_t value = a.op == "$count" ? Int32Value(1) : Evaluate(doc.get(), a.argument);
 			bson_value_t &acc = state.values[i];
 			if (a.op == "$sum" || a.op == "$count" || a.op == "$avg") {
+				if (value.value_type == BSON_TYPE_DECIMAL128)
+					throw CommandError(51083, "Location51083",
+									   "mosta-test-mongod does not add Decimal128 values (" + a.op + " of field '" +
+										   a.field + "'): read them and add them exactly client-side");
 				if (!IsNumber(value.value_type))
 					continue;
 				state.counts[i]++;
@@ -971,7 +1077,7 @@ Store::Aggregate(const Request &r) {
 	int64_t batch_size =
 		cursor_options ? IntArg(cursor_options.get(), "batchSize", kDefaultFirstBatch) : kDefaultFirstBatch;
 	std::vector<BsonPtr> stages = ArrayOfDocs(pipeline.get());
-	std::vector<BsonPtr> docs;
+	std::vector<SharedBson> docs; // the stored documents themselves until a stage makes new ones
 	size_t first_stage = 0;
 	if (Collection *collection = FindCollection(r.db, r.Collection())) {
 		// A leading $match uses Matching (so {_id: v} is a lookup).
@@ -982,7 +1088,7 @@ Store::Aggregate(const Request &r) {
 			first_stage = 1;
 		}
 		for (auto stored : Matching(*collection, match.get(), false))
-			docs.push_back(CopyBson(stored->doc.get()));
+			docs.push_back(stored->doc);
 	}
 	for (size_t s = first_stage; s < stages.size(); s++) {
 		bson_iter_t stage;
@@ -993,7 +1099,7 @@ Store::Aggregate(const Request &r) {
 		const bson_value_t *argument = bson_iter_value(&stage);
 		if (name == "$match" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson filter(&stage);
-			std::vector<BsonPtr> kept;
+			std::vector<SharedBson> kept;
 			for (auto &doc : docs)
 				if (Matches(doc.get(), filter.get()))
 					kept.push_back(std::move(doc));
@@ -1008,11 +1114,12 @@ Store::Aggregate(const Request &r) {
 			}
 		} else if (name == "$group" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson spec(&stage);
-			docs = Group(docs, spec.get());
+			std::vector<BsonPtr> groups = Group(docs, spec.get());
+			docs.assign(std::make_move_iterator(groups.begin()), std::make_move_iterator(groups.end()));
 		} else if (name == "$sort" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson sort(&stage);
 			SortSpec spec = ParseSort(sort.get());
-			std::stable_sort(docs.begin(), docs.end(), [&spec](const BsonPtr &a, const BsonPtr &b) {
+			std::stable_sort(docs.begin(), docs.end(), [&spec](const SharedBson &a, const SharedBson &b) {
 				return CompareForSort(a.get(), b.get(), spec) < 0;
 			});
 		} else if ((name == "$limit" || name == "$skip") && IsNumber(argument->value_type)) {
@@ -1021,6 +1128,17 @@ Store::Aggregate(const Request &r) {
 				docs.resize(n);
 			else if (name == "$skip")
 				docs.erase(docs.begin(), docs.begin() + static_cast<std::ptrdiff_t>(std::min(n, docs.size())));
+		} else if (name == "$sample" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson sample(&stage);
+			int64_t size = IntArg(sample.get(), "size", -1);
+			if (size < 0)
+				throw CommandError(28747, "Location28747", "$sample stage must specify a non-negative size");
+			// a random subset in random order (a partial Fisher-Yates shuffle)
+			static std::mt19937_64 random(std::random_device{}());
+			size_t n = std::min(docs.size(), static_cast<size_t>(size));
+			for (size_t i = 0; i < n; i++)
+				std::swap(docs[i], docs[i + random() % (docs.size() - i)]);
+			docs.resize(n);
 		} else if (name == "$project" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson projection(&stage);
 			for (auto &doc : docs)
@@ -1031,9 +1149,7 @@ Store::Aggregate(const Request &r) {
 								   "' (or an argument mosta-test-mongod does not implement)");
 		}
 	}
-	Cursor cursor{r.Namespace(), {}, 0, nullptr, std::nullopt, std::nullopt};
-	for (auto &doc : docs)
-		cursor.docs.emplace_back(std::move(doc));
+	Cursor cursor{r.Namespace(), std::move(docs), 0, nullptr, std::nullopt, std::nullopt};
 	return CursorReply(0, std::move(cursor), batch_size, false, "firstBatch");
 }
 
@@ -1249,8 +1365,7 @@ Store::Drop(const Request &r) {
 		databases_.erase(r.db);
 	OplogEntry entry;
 	entry.op = OpType::Drop;
-	entry.db = r.db;
-	entry.coll = r.Collection();
+	entry.ns = std::make_shared<const Namespace>(Namespace{r.db, r.Collection()});
 	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	BSON_APPEND_INT32(reply.get(), "nIndexesWas", indexes);
@@ -1291,13 +1406,13 @@ Store::RenameCollection(const Request &r) {
 	databases_[from_db].erase(from_name);
 	if (databases_[from_db].empty())
 		databases_.erase(from_db);
-	GetOrCreateCollection(to_db, to_name) = std::move(moved);
+	Collection &target = GetOrCreateCollection(to_db, to_name);
+	target = std::move(moved);
+	target.ns = std::make_shared<const Namespace>(Namespace{to_db, to_name}); // its events name the new name
 	OplogEntry entry;
 	entry.op = OpType::Rename;
-	entry.db = from_db;
-	entry.coll = from_name;
-	entry.to_db = to_db;
-	entry.to_coll = to_name;
+	entry.ns = std::make_shared<const Namespace>(Namespace{from_db, from_name});
+	entry.to = std::make_shared<const Namespace>(Namespace{to_db, to_name});
 	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	AppendOk(reply.get());
@@ -1315,13 +1430,12 @@ Store::DropDatabase(const Request &r) {
 		for (const auto &name : names) {
 			OplogEntry entry;
 			entry.op = OpType::Drop;
-			entry.db = r.db;
-			entry.coll = name;
+			entry.ns = std::make_shared<const Namespace>(Namespace{r.db, name});
 			Record(std::move(entry));
 		}
 		OplogEntry entry;
 		entry.op = OpType::DropDatabase;
-		entry.db = r.db;
+		entry.ns = std::make_shared<const Namespace>(Namespace{r.db, ""});
 		Record(std::move(entry));
 	}
 	BsonPtr reply = NewBson();

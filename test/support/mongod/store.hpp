@@ -29,42 +29,6 @@ struct DocumentSequence {
 	std::vector<std::pair<const uint8_t *, uint32_t>> documents;
 };
 
-// A copy of one BSON value that frees itself.
-class OwnedValue {
-  public:
-	OwnedValue() {
-		value_.value_type = BSON_TYPE_EOD;
-	}
-	explicit OwnedValue(const bson_value_t &value) {
-		bson_value_copy(&value, &value_);
-	}
-	OwnedValue(OwnedValue &&other) noexcept : value_(other.value_) {
-		other.value_.value_type = BSON_TYPE_EOD;
-	}
-	OwnedValue &
-	operator=(OwnedValue &&other) noexcept {
-		std::swap(value_, other.value_);
-		return *this;
-	}
-	OwnedValue(const OwnedValue &) = delete;
-	OwnedValue &operator=(const OwnedValue &) = delete;
-	~OwnedValue() {
-		if (value_.value_type != BSON_TYPE_EOD)
-			bson_value_destroy(&value_);
-	}
-	const bson_value_t &
-	get() const noexcept {
-		return value_;
-	}
-	bool
-	empty() const noexcept {
-		return value_.value_type == BSON_TYPE_EOD;
-	}
-
-  private:
-	bson_value_t value_;
-};
-
 // How a command runs on its connection: a getMore on a change stream that finds no event sets wait (its
 // maxTimeMS) when may_wait; the connection then waits for a write (or the deadline) and runs it again.
 struct CommandContext {
@@ -126,6 +90,7 @@ class Store {
 		std::unordered_map<std::string, std::list<Stored>::iterator> by_id;
 		std::set<const Stored *, IdLess> by_order;
 		std::vector<Index> indexes;
+		NamespacePtr ns; // what its oplog entries name
 	};
 	using Database = std::map<std::string, Collection>;
 	// A find over a range of _ids in _id order (filter on _id only, sort on _id or none): walked batch by batch
@@ -134,7 +99,10 @@ class Store {
 		std::string db, coll;
 		BsonPtr filter;
 		bool ascending = true;
-		OwnedValue last;		// the last _id walked past (empty: from the start)
+		OwnedValue last;			// where the walk is: past this _id (empty: from the start)
+		bool last_included = false; // the walk starts at last itself (a $gte/$lte or equality bound)
+		OwnedValue end;				// where the walk stops: past this _id (empty: at the end)
+		bool end_included = true;
 		int64_t remaining = -1; // documents the limit still allows (-1: no limit)
 	};
 	// A change stream: the events after position in its scope, through its $match/$project stages.
@@ -192,6 +160,7 @@ class Store {
 	// The next documents of an _id-order walk into batch, up to batch_size (negative: no limit) and the batch
 	// byte limit; false when the walk is over.
 	bool ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bson_t *batch, int64_t &count);
+	static void SeekIdBounds(const bson_t *filter, IdScan &scan);
 
 	// change_stream.cpp
 	// aggregate with a leading $changeStream on db (body: the command, for the namespace and the batch size).
