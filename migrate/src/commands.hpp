@@ -20,7 +20,10 @@ int RunCutover(CommandLine &line);	// cutover MAPPING --target CONNINFO: drain t
 int RunVerify(CommandLine &line);	// verify MAPPING --source URI --target CONNINFO: counts, checksums, sums
 int RunShadow(CommandLine &line);	// shadow MAPPING --source URI --target CONNINFO: the shadow-read sampler
 
-// StopRequested tells whether SIGINT or SIGTERM arrived (long commands stop at their next safe point).
+// StopRequested tells whether SIGINT or SIGTERM arrived (long commands stop at their next safe point); RequestStop
+// (main's signal handler: async-signal-safe) records one and returns whether one had arrived already. In stop.cpp, so
+// that the unit tests link the commands' code without main.
 bool StopRequested() noexcept;
+bool RequestStop() noexcept;
 
 } // namespace mosta::migrate

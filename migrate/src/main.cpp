@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -20,12 +19,9 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler stores into a lock-free atomic");
-
 extern "C" void
 OnStopSignal(int) {
-	if (g_stop.exchange(true)) {
+	if (mosta::migrate::RequestStop()) {
 		static const char message[] = "mosta-migrate: stopped by a second signal\n";
 		ssize_t ignored = ::write(STDERR_FILENO, message, sizeof message - 1);
 		static_cast<void>(ignored);
@@ -59,15 +55,6 @@ const char kUsage[] =
 	"docs/migration.md is the runbook.\n";
 
 } // namespace
-
-namespace mosta::migrate {
-
-bool
-StopRequested() noexcept {
-	return g_stop.load();
-}
-
-} // namespace mosta::migrate
 
 int
 main(int argc, char **argv) {
