@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "infer.hpp"
 #include "mapping/mapping.hpp"
+#include "mapping_example.hpp"
 
 namespace mosta::migrate {
 namespace {
@@ -50,6 +51,25 @@ TEST(InferStats, CountsTypesPresenceAndNesting) {
 	EXPECT_EQ(stats.Find("sub")->object->Find("x")->present, 1u);
 	ASSERT_NE(stats.Find("arr")->elements, nullptr);
 	EXPECT_EQ(stats.Find("arr")->elements->containers, 1u);
+}
+
+TEST(InferWrite, TheFileFormatRoundTrips) {
+	mapping::Mapping example = mapping::ParseMapping(mapping::test::kExampleMapping, "shop.json");
+	std::string text = MappingJson(example);
+	mapping::Mapping again = mapping::ParseMapping(text, "written");
+	EXPECT_EQ(MappingJson(again), text);
+	ASSERT_EQ(again.collections.size(), example.collections.size());
+	const mapping::CollectionMap &payments = again.collections[1];
+	EXPECT_EQ(payments.fields[1].kind, FieldKind::Polymorphic);
+	EXPECT_EQ(payments.children[0].parent_column, "payment_id");
+	EXPECT_EQ(payments.children[1].extra_column, "");
+	EXPECT_EQ(payments.indexes[0].where, "status = 'pending'");
+	EXPECT_EQ(payments.indexes[1].ttl, "90 days");
+	EXPECT_EQ(payments.sums[0].group_by, std::vector<std::string>{"status"});
+	EXPECT_TRUE(again.collections[0].require_objectid);
+	EXPECT_EQ(again.collections[3].id_policy, mapping::IdPolicy::TimeOrdered);
+	ASSERT_EQ(again.counters.size(), 1u);
+	EXPECT_EQ(again.counters[0].value_column, "derivation_index");
 }
 
 class InferTest : public ::testing::Test {
