@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -383,6 +384,188 @@ TEST_F(MongodTest, UnknownCommandGetsAnErrorDocument) {
 	bson_reinit(reply.get());
 	EXPECT_TRUE(mongoc_client_command_simple(client_.get(), "admin", Json(R"({"ping": 1})").get(), nullptr, reply.get(),
 											 &error))
+		<< error.message;
+}
+
+// Unique indexes: sparse ones skip documents without the field, partial ones documents outside the filter.
+TEST_F(MongodTest, SparseAndPartialUniqueIndexes) {
+	BsonPtr reply(bson_new());
+	bson_error_t error;
+	ASSERT_TRUE(mongoc_client_write_command_with_opts(client_.get(), db_.c_str(),
+													  Json(R"({"createIndexes": "items", "indexes": [
+			{"key": {"email": 1}, "name": "email_1", "unique": true, "sparse": true},
+			{"key": {"buyer": 1, "session": 1}, "name": "pending_1", "unique": true,
+			 "partialFilterExpression": {"status": "pending"}}]})")
+														  .get(),
+													  nullptr, reply.get(), &error))
+		<< error.message;
+	Insert(R"({"_id": 1, "buyer": 1, "session": "s", "status": "pending"})");
+	Insert(R"({"_id": 2, "buyer": 1, "session": "s", "status": "done"})"); // outside the partial filter
+	Insert(R"({"_id": 3, "buyer": 1, "session": "s", "status": "done"})");
+	Insert(R"({"_id": 4, "email": "a@x"})"); // 1-3 have no email: sparse
+	EXPECT_FALSE(mongoc_collection_insert_one(
+		collection_.get(), Json(R"({"_id": 5, "buyer": 1, "session": "s", "status": "pending"})").get(), nullptr,
+		nullptr, &error));
+	EXPECT_EQ(error.code, 11000u) << error.message;
+	EXPECT_FALSE(mongoc_collection_insert_one(collection_.get(), Json(R"({"_id": 6, "email": "a@x"})").get(), nullptr,
+											  nullptr, &error));
+	EXPECT_EQ(error.code, 11000u) << error.message;
+	// an update that moves a document out of the partial filter frees its key
+	ASSERT_TRUE(mongoc_collection_update_one(collection_.get(), Json(R"({"_id": 1})").get(),
+											 Json(R"({"$set": {"status": "done"}})").get(), nullptr, nullptr, &error))
+		<< error.message;
+	Insert(R"({"_id": 5, "buyer": 1, "session": "s", "status": "pending"})");
+	EXPECT_EQ(Count("{}"), 5);
+}
+
+// A find over a range of _ids sorted by _id (the backfill's query) pages through getMore in _id order.
+TEST_F(MongodTest, FindPagesAnIdRangeInIdOrder) {
+	for (int i = 20; i >= 1; i--)
+		Insert(R"({"_id": )" + std::to_string(i) + "}");
+	Insert(R"({"_id": "text"})"); // another type: outside a numeric range
+	std::vector<std::string> docs = Find(R"({"_id": {"$gt": 5}})", R"({"sort": {"_id": 1}, "batchSize": 4})");
+	ASSERT_EQ(docs.size(), 15u);
+	EXPECT_EQ(docs.front(), R"({ "_id" : 6 })");
+	EXPECT_EQ(docs.back(), R"({ "_id" : 20 })");
+	docs = Find(R"({"_id": {"$lte": 10}})", R"({"sort": {"_id": -1}, "limit": 3, "batchSize": 2})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 10 })", R"({ "_id" : 9 })", R"({ "_id" : 8 })"}));
+	docs = Find(R"({"_id": {"$gte": 5, "$lt": 8}})", R"({"sort": {"_id": 1}, "batchSize": 2})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 5 })", R"({ "_id" : 6 })", R"({ "_id" : 7 })"}));
+	docs = Find(R"({"_id": {"$gt": 17, "$gte": 3}})", R"({"sort": {"_id": -1}})");
+	EXPECT_EQ(docs, (std::vector<std::string>{R"({ "_id" : 20 })", R"({ "_id" : 19 })", R"({ "_id" : 18 })"}));
+	EXPECT_EQ(Find(R"({"_id": 3})", R"({"sort": {"_id": 1}})"), (std::vector<std::string>{R"({ "_id" : 3 })"}));
+	EXPECT_EQ(Find(R"({"_id": {"$gt": "a"}})", R"({"sort": {"_id": 1}})"),
+			  (std::vector<std::string>{R"({ "_id" : "text" })"}));
+	// $in on _id: lookups, in _id order, each document once
+	EXPECT_EQ(Find(R"({"_id": {"$in": [3, 1, 99, 1, "text"]}})"),
+			  (std::vector<std::string>{R"({ "_id" : 1 })", R"({ "_id" : 3 })", R"({ "_id" : "text" })"}));
+	EXPECT_EQ(Count(R"({"_id": {"$in": [3, 1, 99]}})"), 2);
+	docs = Find("{}", R"({"sort": {"_id": 1}, "projection": {"_id": 1}, "batchSize": 7})");
+	ASSERT_EQ(docs.size(), 21u);
+	EXPECT_EQ(docs.back(), R"({ "_id" : "text" })"); // numbers sort before strings
+}
+
+// $sample picks distinct random documents; $sum over Decimal128 is refused by the test server (not a silent 0).
+TEST_F(MongodTest, AggregateSamplesAndRefusesDecimalSums) {
+	for (int i = 0; i < 10; i++)
+		Insert(R"({"_id": )" + std::to_string(i) + R"(, "amount": {"$numberDecimal": "1.5"}})");
+	auto aggregate = [this](const std::string &pipeline, bson_error_t *error) {
+		CursorPtr cursor(
+			mongoc_collection_aggregate(collection_.get(), MONGOC_QUERY_NONE, Json(pipeline).get(), nullptr, nullptr));
+		std::vector<std::string> docs;
+		const bson_t *doc;
+		while (mongoc_cursor_next(cursor.get(), &doc))
+			docs.push_back(ToJson(doc));
+		if (!mongoc_cursor_error(cursor.get(), error))
+			error->code = 0;
+		return docs;
+	};
+	bson_error_t error;
+	std::vector<std::string> sample =
+		aggregate(R"({"pipeline": [{"$sample": {"size": 4}}, {"$project": {"_id": 1}}]})", &error);
+	EXPECT_EQ(error.code, 0u) << error.message;
+	EXPECT_EQ(sample.size(), 4u);
+	std::sort(sample.begin(), sample.end());
+	EXPECT_EQ(std::unique(sample.begin(), sample.end()), sample.end());
+	EXPECT_EQ(aggregate(R"({"pipeline": [{"$sample": {"size": 40}}]})", &error).size(), 10u);
+	aggregate(R"({"pipeline": [{"$group": {"_id": null, "total": {"$sum": "$amount"}}}]})", &error);
+	if (!std::getenv("MOSTA_TEST_MONGO_URI")) { // a real server adds them
+		EXPECT_EQ(error.code, 51083u) << error.message;
+	}
+}
+
+// Change streams through libmongoc (what mosta-migrate follow uses): watch, next, the resume token, resumeAfter.
+TEST_F(MongodTest, ChangeStreamsThroughLibmongoc) {
+	auto watch = [this](const std::string &options) {
+		return mongoc_collection_watch(collection_.get(), Json(R"({"pipeline": []})").get(), Json(options).get());
+	};
+	mongoc_change_stream_t *stream = watch(R"({"maxAwaitTimeMS": 200, "fullDocument": "updateLookup"})");
+	ASSERT_NE(stream, nullptr);
+	bson_error_t error;
+	const bson_t *error_doc = nullptr;
+	ASSERT_FALSE(mongoc_change_stream_error_document(stream, &error, &error_doc)) << error.message;
+	Insert(R"({"_id": 1, "v": 1})");
+	ASSERT_TRUE(mongoc_collection_update_one(collection_.get(), Json(R"({"_id": 1})").get(),
+											 Json(R"({"$set": {"v": 2}})").get(), nullptr, nullptr, &error))
+		<< error.message;
+	std::vector<std::string> events;
+	const bson_t *event = nullptr;
+	for (int tries = 0; events.size() < 2 && tries < 50; tries++)
+		if (mongoc_change_stream_next(stream, &event)) {
+			bson_iter_t it;
+			ASSERT_TRUE(bson_iter_init_find(&it, event, "operationType"));
+			std::string type = bson_iter_utf8(&it, nullptr);
+			ASSERT_TRUE(bson_iter_init_find(&it, event, "fullDocument") && BSON_ITER_HOLDS_DOCUMENT(&it))
+				<< ToJson(event);
+			uint32_t length = 0;
+			const uint8_t *data = nullptr;
+			bson_iter_document(&it, &length, &data);
+			bson_t full;
+			ASSERT_TRUE(bson_init_static(&full, data, length));
+			events.push_back(type + " " + ToJson(&full));
+		}
+	// the insert carries the document inserted, the update (updateLookup) the document as it is now
+	EXPECT_EQ(events,
+			  (std::vector<std::string>{R"(insert { "_id" : 1, "v" : 1 })", R"(update { "_id" : 1, "v" : 2 })"}));
+	const bson_t *token = mongoc_change_stream_get_resume_token(stream);
+	ASSERT_NE(token, nullptr);
+	BsonPtr saved(bson_copy(token));
+	mongoc_change_stream_destroy(stream);
+
+	Insert(R"({"_id": 2})");
+	Insert(R"({"_id": 3})");
+	bson_t options = BSON_INITIALIZER;
+	BSON_APPEND_DOCUMENT(&options, "resumeAfter", saved.get());
+	BSON_APPEND_INT32(&options, "maxAwaitTimeMS", 200);
+	stream = mongoc_collection_watch(collection_.get(), Json(R"({"pipeline": []})").get(), &options);
+	bson_destroy(&options);
+	std::vector<int> ids;
+	for (int tries = 0; ids.size() < 2 && tries < 50; tries++)
+		if (mongoc_change_stream_next(stream, &event)) {
+			bson_iter_t it;
+			ASSERT_TRUE(bson_iter_init_find(&it, event, "documentKey") && BSON_ITER_HOLDS_DOCUMENT(&it));
+			bson_iter_t id;
+			ASSERT_TRUE(bson_iter_recurse(&it, &id) && bson_iter_find(&id, "_id"));
+			ids.push_back(bson_iter_int32(&id));
+		}
+	EXPECT_FALSE(mongoc_change_stream_error_document(stream, &error, nullptr)) << error.message;
+	EXPECT_EQ(ids, (std::vector<int>{2, 3}));
+	// no event: next returns false without an error, and the token still moves to the latest position
+	EXPECT_FALSE(mongoc_change_stream_next(stream, &event));
+	EXPECT_FALSE(mongoc_change_stream_error_document(stream, &error, nullptr)) << error.message;
+	mongoc_change_stream_destroy(stream);
+
+	// a database stream, and a token whose history never existed here: 286, not resumable
+	mongoc_database_t *db = mongoc_client_get_database(client_.get(), db_.c_str());
+	stream = mongoc_database_watch(db, Json(R"({"pipeline": []})").get(), Json(R"({"maxAwaitTimeMS": 200})").get());
+	Insert(R"({"_id": 4})");
+	bool seen = false;
+	for (int tries = 0; !seen && tries < 50; tries++)
+		seen = mongoc_change_stream_next(stream, &event);
+	EXPECT_TRUE(seen);
+	mongoc_change_stream_destroy(stream);
+	stream =
+		mongoc_database_watch(db, Json(R"({"pipeline": []})").get(),
+							  Json(R"({"resumeAfter": {"_data": "7FFFFFFFFFFFFFFF"}, "maxAwaitTimeMS": 200})").get());
+	EXPECT_FALSE(mongoc_change_stream_next(stream, &event));
+	EXPECT_TRUE(mongoc_change_stream_error_document(stream, &error, nullptr));
+	EXPECT_EQ(error.code, 286u) << error.message;
+	mongoc_change_stream_destroy(stream);
+	mongoc_database_destroy(db);
+}
+
+// A URI naming the replica set (?replicaSet=rs0) discovers the one member hello reports and works too.
+TEST_F(MongodTest, ReplicaSetUriFindsTheMember) {
+	if (std::getenv("MOSTA_TEST_MONGO_URI"))
+		GTEST_SKIP() << "the replica set name of MOSTA_TEST_MONGO_URI is not known";
+	std::string uri = MongoEnvironment::uri_;
+	uri += (uri.find('?') == std::string::npos ? "?" : "&") + std::string("replicaSet=rs0");
+	ClientPtr client(mongoc_client_new(uri.c_str()));
+	ASSERT_TRUE(client);
+	bson_error_t error;
+	BsonPtr reply(bson_new());
+	EXPECT_TRUE(
+		mongoc_client_command_simple(client.get(), "admin", Json(R"({"ping": 1})").get(), nullptr, reply.get(), &error))
 		<< error.message;
 }
 

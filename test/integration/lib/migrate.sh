@@ -5,6 +5,7 @@
 #
 #   require_migrate            MIGRATE_BINARY = MOSTA_MIGRATE_BIN, else build/migrate/mosta-migrate (must exist);
 #                              also require_pymongo and require_test_mongod
+#   create_mostajs             CREATE EXTENSION mostajs in $db (the target; a failure fails the setup)
 #   start_shop_mongo           a MongoDB with an empty database "shop" (tap.sh's start_mongo_target: mosta-test-mongod
 #                              on a free port, or MOSTA_TEST_MONGO_URI): sets mongo_uri (.../shop), server, port
 #   load_shop [ARG...]         loads the data set (shop_data.py ARGs: --scale, --users N, --orphans N, --seed N...);
@@ -31,6 +32,8 @@ require_migrate() {
 	MIGRATE_BINARY=${MOSTA_MIGRATE_BIN:-build/migrate/mosta-migrate}
 	[ -x "$MIGRATE_BINARY" ] || fail_setup "$MIGRATE_BINARY not found: cmake --build build -j2 --target mosta-migrate"
 }
+
+create_mostajs() { psql_db -c 'CREATE EXTENSION mostajs' >/dev/null || fail_setup "CREATE EXTENSION mostajs failed in $db"; }
 
 start_shop_mongo() { start_mongo_target shop; }
 

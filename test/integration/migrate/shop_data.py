@@ -329,9 +329,10 @@ def load(args):
                  "pass --drop to replace it (the data set's _ids are fixed by the seed)")
     if args.drop:
         client.drop_database(args.db)
-    sizes = {name: max(0, int(round((getattr(args, name) if getattr(args, name) is not None
-                                     else DEFAULT_SIZES[name]) * (args.scale if getattr(args, name) is None else 1))))
-             for name in COLLECTIONS}
+    sizes = {}
+    for name in COLLECTIONS:
+        given = getattr(args, name)
+        sizes[name] = given if given is not None else int(round(DEFAULT_SIZES[name] * args.scale))
     docs, orphans = build(Generator(args.seed), sizes, args.orphans)
     create_indexes(db)
     for name in COLLECTIONS:
@@ -382,7 +383,7 @@ class Writer:
         g, rng = self.g, self.rng
         action = rng.choices(
             ["user", "offer", "request", "payment", "ledger", "chat", "pay_done", "points", "message", "price",
-             "rebuyer", "replace_offer", "unset", "del_chat", "del_ledger", "del_destination"],
+             "reseller", "replace_offer", "unset", "del_chat", "del_ledger", "del_destination"],
             weights=[4, 3, 4, 8, 10, 2, 6, 6, 5, 3, 2, 2, 2, 2, 3, 1])[0]
         now = self.now()
         if action == "user":
@@ -461,7 +462,7 @@ class Writer:
         elif action == "price":
             self.db.offers.update_one({"_id": g.pick(self.offers)}, {"$set": {"price.value": g.money(1, 999)}})
             self.note("updated", "offers")
-        elif action == "rebuyer" and self.payments:
+        elif action == "reseller" and self.payments:
             # a reference changes (and a Mixed one changes kind): the follower must remap both
             self.db.payments.update_one({"_id": g.pick(self.payments)},
                                         {"$set": {"sellerId": "platform" if rng.random() < 0.5 else g.pick(self.users)}})
@@ -520,7 +521,7 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every default size")
     for name in COLLECTIONS:
         flag = {"funds_ledger": "ledger", "derived_destinations": "destinations"}.get(name, name)
-        parser.add_argument("--" + flag.replace("_", "-"), dest=name, type=int, default=None,
+        parser.add_argument("--" + flag.replace("_", "-"), dest=name, type=int, default=None, metavar="N",
                             help=f"{name} documents (default {DEFAULT_SIZES[name]} x --scale)")
     parser.add_argument("--orphans", type=int, default=0, help="funds_ledger entries naming a missing payment")
     parser.add_argument("--batch", type=int, default=1000, help="documents per insert_many")
@@ -531,6 +532,11 @@ def main():
     args = parser.parse_args()
     if args.batch < 1:
         parser.error("--batch must be at least 1")
+    if args.scale < 0 or args.orphans < 0 or any((getattr(args, name) or 0) < 0 for name in COLLECTIONS):
+        parser.error("sizes, --scale and --orphans must not be negative")
+    users = args.users if args.users is not None else int(round(DEFAULT_SIZES["users"] * args.scale))
+    if users < 1 and args.writer is None:
+        parser.error("the data set needs at least one user (every other collection references users)")
     if args.writer is not None:
         client = pymongo.MongoClient(args.uri, serverSelectionTimeoutMS=10000)
         print(json.dumps(Writer(client[args.db], args.seed).run(args.writer, args.ops, args.rate), sort_keys=True))

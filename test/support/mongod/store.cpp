@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <random>
 
 namespace mosta::testmongod {
 
@@ -23,6 +24,29 @@ constexpr int32_t kLogicalSessionTimeoutMinutes = 30;
 constexpr int64_t kDefaultFirstBatch = 101;
 constexpr size_t kMaxBatchBytes = kMaxBsonObjectSize - 64 * 1024;
 constexpr const char *kVersion = "5.0.0-mosta-test";
+constexpr const char *kReplicaSetName = "rs0";
+
+// IdInList tells whether filter is exactly {_id: {$in: [values]}} with values that are neither arrays nor regular
+// expressions (those match differently), and points values at the list.
+bool
+IdInList(const bson_t *filter, std::optional<StaticBson> &values) {
+	bson_iter_t it, op;
+	if (!filter || bson_count_keys(filter) != 1 || !bson_iter_init_find(&it, filter, "_id") ||
+		!BSON_ITER_HOLDS_DOCUMENT(&it))
+		return false;
+	StaticBson conditions(&it);
+	if (bson_count_keys(conditions.get()) != 1 || !bson_iter_init_find(&op, conditions.get(), "$in") ||
+		!BSON_ITER_HOLDS_ARRAY(&op))
+		return false;
+	StaticBson list(&op);
+	bson_iter_t value;
+	bson_iter_init(&value, list.get());
+	while (bson_iter_next(&value))
+		if (BSON_ITER_HOLDS_ARRAY(&value) || BSON_ITER_HOLDS_REGEX(&value))
+			return false;
+	values.emplace(&op);
+	return true;
+}
 
 BsonPtr
 ErrorReply(int code, const std::string &code_name, const std::string &message) {
@@ -143,7 +167,7 @@ struct Store::Request {
 	std::string name;
 	const bson_t *body;
 	const std::vector<DocumentSequence> *sequences;
-	int64_t connection_id;
+	CommandContext *context;
 
 	// The collection named by the command's first field.
 	std::string
@@ -198,11 +222,13 @@ struct Store::Request {
 	}
 };
 
+Store::Store(std::string address, size_t oplog_capacity) : address_(std::move(address)), oplog_(oplog_capacity) {}
+
 BsonPtr
 Store::RunCommand(const std::string &db, const bson_t *body, const std::vector<DocumentSequence> &sequences,
-				  int64_t connection_id) {
+				  CommandContext &context) {
 	try {
-		Request request{db, "", body, &sequences, connection_id};
+		Request request{db, "", body, &sequences, &context};
 		bson_iter_t it;
 		if (!bson_iter_init(&it, body) || !bson_iter_next(&it))
 			throw CommandError(59, "CommandNotFound", "no such command: ''");
@@ -272,11 +298,33 @@ Store::Dispatch(const Request &r) {
 	return command->second(*this, r);
 }
 
+// Hello answers as the primary of a one-member replica set, as a server must for drivers to open change streams;
+// a URI with one host and no replicaSet option still connects directly (both drivers' default), and one with
+// ?replicaSet=rs0 finds the member under the address the server was started with.
 BsonPtr
-Store::Hello(const Request &r, bool legacy) {
+Store::Hello(const Request &r, bool legacy) const {
 	BsonPtr reply = NewBson();
 	BSON_APPEND_BOOL(reply.get(), "helloOk", true);
 	BSON_APPEND_BOOL(reply.get(), legacy ? "ismaster" : "isWritablePrimary", true);
+	BSON_APPEND_BOOL(reply.get(), "secondary", false);
+	BSON_APPEND_UTF8(reply.get(), "setName", kReplicaSetName);
+	BSON_APPEND_INT32(reply.get(), "setVersion", 1);
+	bson_t hosts;
+	BSON_APPEND_ARRAY_BEGIN(reply.get(), "hosts", &hosts);
+	BSON_APPEND_UTF8(&hosts, "0", address_.c_str());
+	bson_append_array_end(reply.get(), &hosts);
+	BSON_APPEND_UTF8(reply.get(), "primary", address_.c_str());
+	BSON_APPEND_UTF8(reply.get(), "me", address_.c_str());
+	bson_t last_write;
+	ClusterTime time = oplog_.LastTime();
+	BSON_APPEND_DOCUMENT_BEGIN(reply.get(), "lastWrite", &last_write);
+	bson_t op_time;
+	BSON_APPEND_DOCUMENT_BEGIN(&last_write, "opTime", &op_time);
+	bson_append_timestamp(&op_time, "ts", -1, time.seconds, time.increment);
+	BSON_APPEND_INT64(&op_time, "t", 1);
+	bson_append_document_end(&last_write, &op_time);
+	BSON_APPEND_DATE_TIME(&last_write, "lastWriteDate", static_cast<int64_t>(time.seconds) * 1000);
+	bson_append_document_end(reply.get(), &last_write);
 	BSON_APPEND_INT32(reply.get(), "maxBsonObjectSize", kMaxBsonObjectSize);
 	BSON_APPEND_INT32(reply.get(), "maxMessageSizeBytes", kMaxMessageSizeBytes);
 	BSON_APPEND_INT32(reply.get(), "maxWriteBatchSize", kMaxWriteBatchSize);
@@ -284,7 +332,7 @@ Store::Hello(const Request &r, bool legacy) {
 		std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
 	BSON_APPEND_DATE_TIME(reply.get(), "localTime", now.count());
 	BSON_APPEND_INT32(reply.get(), "logicalSessionTimeoutMinutes", kLogicalSessionTimeoutMinutes);
-	BSON_APPEND_INT32(reply.get(), "connectionId", static_cast<int32_t>(r.connection_id));
+	BSON_APPEND_INT32(reply.get(), "connectionId", static_cast<int32_t>(r.context->connection_id));
 	BSON_APPEND_INT32(reply.get(), "minWireVersion", 0);
 	BSON_APPEND_INT32(reply.get(), "maxWireVersion", kMaxWireVersion);
 	BSON_APPEND_BOOL(reply.get(), "readOnly", false);
@@ -305,7 +353,10 @@ Store::Collection &
 Store::GetOrCreateCollection(const std::string &db, const std::string &name) {
 	if (name.empty() || name.find('$') != std::string::npos || db.empty())
 		throw CommandError(73, "InvalidNamespace", "Invalid namespace specified '" + db + "." + name + "'");
-	return databases_[db][name];
+	Collection &collection = databases_[db][name];
+	if (!collection.ns || collection.ns->db != db || collection.ns->coll != name)
+		collection.ns = std::make_shared<const Namespace>(Namespace{db, name});
+	return collection;
 }
 
 std::vector<std::list<Store::Stored>::iterator>
@@ -325,6 +376,21 @@ Store::Matching(Collection &collection, const bson_t *filter, bool just_one) {
 			auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&it)));
 			if (hit != collection.by_id.end())
 				found.push_back(hit->second);
+			return found;
+		}
+		// {_id: {$in: [values]}} (re-reads of given documents): one lookup per value, in _id order
+		if (std::optional<StaticBson> values; IdInList(filter, values)) {
+			bson_iter_t value;
+			bson_iter_init(&value, values->get());
+			while (bson_iter_next(&value)) {
+				auto hit = collection.by_id.find(CanonicalKey(*bson_iter_value(&value)));
+				if (hit != collection.by_id.end())
+					found.push_back(hit->second);
+			}
+			std::sort(found.begin(), found.end(), [](auto a, auto b) { return IdLess()(&*a, &*b); });
+			found.erase(std::unique(found.begin(), found.end()), found.end());
+			if (just_one && found.size() > 1)
+				found.resize(1);
 			return found;
 		}
 	}
@@ -421,9 +487,17 @@ Store::InsertOne(const std::string &ns, Collection &collection, BsonPtr doc) {
 		collection.by_id.erase(slot);
 		throw;
 	}
-	collection.docs.push_back(Stored{std::move(doc), std::move(key)});
+	collection.docs.push_back(Stored{std::move(doc), std::move(key), OwnedValue(id)});
 	slot->second = std::prev(collection.docs.end());
-	IndexDocument(collection, collection.docs.back());
+	const Stored &stored = collection.docs.back();
+	collection.by_order.insert(&stored);
+	IndexDocument(collection, stored);
+	OplogEntry entry;
+	entry.op = OpType::Insert;
+	entry.document = stored.doc;
+	entry.id = OwnedValue(stored.id.get());
+	entry.ns = collection.ns;
+	Record(std::move(entry));
 }
 
 namespace {
@@ -528,9 +602,24 @@ Store::Update(const Request &r) {
 				if (SameBytes(updated.get(), stored->doc.get()))
 					continue;
 				CheckUnique(ns, collection, updated.get(), &*stored);
+				OplogEntry entry;
+				entry.ns = collection.ns;
+				entry.id = OwnedValue(stored->id.get());
+				if (IsOperatorUpdate(update.get())) {
+					entry.op = OpType::Update;
+					entry.updated_fields = NewBson();
+					entry.removed_fields = NewBson();
+					DiffDocuments(stored->doc.get(), updated.get(), entry.updated_fields.get(),
+								  entry.removed_fields.get());
+				} else {
+					entry.op = OpType::Replace;
+				}
 				UnindexDocument(collection, *stored);
 				stored->doc = std::move(updated);
 				IndexDocument(collection, *stored);
+				if (entry.op == OpType::Replace)
+					entry.document = stored->doc;
+				Record(std::move(entry));
 				modified++;
 			}
 		} catch (const CommandError &error) {
@@ -563,9 +652,15 @@ Store::Delete(const Request &r) {
 			const bson_t *filter = DocArgView(statement.get(), "q", filter_view) ? filter_view->get() : nullptr;
 			int64_t limit = IntArg(statement.get(), "limit", 0);
 			for (auto stored : Matching(*collection, filter, limit == 1)) {
+				OplogEntry entry;
+				entry.op = OpType::Delete;
+				entry.ns = collection->ns;
+				entry.id = OwnedValue(stored->id.get());
 				UnindexDocument(*collection, *stored);
+				collection->by_order.erase(&*stored);
 				collection->by_id.erase(stored->id_key);
 				collection->docs.erase(stored);
+				Record(std::move(entry));
 				n++;
 			}
 		} catch (const CommandError &error) {
@@ -587,20 +682,29 @@ Store::CursorReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, bool si
 	bson_t body, batch;
 	BSON_APPEND_DOCUMENT_BEGIN(reply.get(), "cursor", &body);
 	bson_append_array_begin(&body, batch_name, -1, &batch);
-	size_t bytes = 0;
+	bool more = false;
 	int64_t count = 0;
-	while (cursor.position < cursor.docs.size() && (batch_size < 0 || count < batch_size)) {
-		const bson_t *doc = cursor.docs[cursor.position].get();
-		if (count > 0 && bytes + doc->len > kMaxBatchBytes)
-			break;
-		std::string key = std::to_string(count++);
-		bson_append_document(&batch, key.c_str(), -1, doc);
-		bytes += doc->len;
-		cursor.position++;
+	if (cursor.scan) {
+		more = ScanBatch(*cursor.scan, cursor.projection.get(), batch_size, &batch, count);
+	} else {
+		size_t bytes = 0;
+		while (cursor.position < cursor.docs.size() && (batch_size < 0 || count < batch_size)) {
+			const bson_t *doc = cursor.docs[cursor.position].get();
+			BsonPtr projected = cursor.projection ? Project(doc, cursor.projection.get()) : nullptr;
+			if (projected)
+				doc = projected.get();
+			if (count > 0 && bytes + doc->len > kMaxBatchBytes)
+				break;
+			std::string key = std::to_string(count++);
+			bson_append_document(&batch, key.c_str(), -1, doc);
+			bytes += doc->len;
+			cursor.docs[cursor.position++].reset(); // sent: the cursor no longer holds it
+		}
+		more = cursor.position < cursor.docs.size();
 	}
 	bson_append_array_end(&body, &batch);
 	std::string ns = cursor.ns;
-	if (cursor.position < cursor.docs.size() && !single_batch) {
+	if (more && !single_batch) {
 		if (cursor_id == 0)
 			cursor_id = next_cursor_id_++;
 		cursors_[cursor_id] = std::move(cursor);
@@ -613,6 +717,127 @@ Store::CursorReply(int64_t cursor_id, Cursor cursor, int64_t batch_size, bool si
 	bson_append_document_end(reply.get(), &body);
 	AppendOk(reply.get());
 	return reply;
+}
+
+bool
+Store::ScanBatch(IdScan &scan, const bson_t *projection, int64_t batch_size, bson_t *batch, int64_t &count) {
+	Collection *collection = FindCollection(scan.db, scan.coll);
+	if (!collection)
+		return false;
+	auto &order = collection->by_order;
+	size_t bytes = 0;
+	// emit: true when the batch is full (stored is not taken: the next batch starts with it)
+	auto emit = [&](const Stored *stored) {
+		if (!Matches(stored->doc.get(), scan.filter.get()))
+			return false;
+		BsonPtr projected = projection ? Project(stored->doc.get(), projection) : nullptr;
+		const bson_t *doc = projected ? projected.get() : stored->doc.get();
+		if ((batch_size >= 0 && count >= batch_size) || (count > 0 && bytes + doc->len > kMaxBatchBytes))
+			return true;
+		std::string key = std::to_string(count++);
+		bson_append_document(batch, key.c_str(), -1, doc);
+		bytes += doc->len;
+		if (scan.remaining > 0)
+			scan.remaining--;
+		return false;
+	};
+	// past_end: the walk left the filter's range (in MongoDB's order, so no later _id can match)
+	auto past_end = [&scan](const Stored *stored) {
+		if (scan.end.empty())
+			return false;
+		int c = CompareValues(stored->id.get(), scan.end.get()) * (scan.ascending ? 1 : -1);
+		return c > 0 || (c == 0 && !scan.end_included);
+	};
+	const Stored *walked = nullptr;
+	bool full = false;
+	if (scan.ascending) {
+		auto it = scan.last.empty()	   ? order.begin()
+				  : scan.last_included ? order.lower_bound(scan.last.get())
+									   : order.upper_bound(scan.last.get());
+		for (; it != order.end() && scan.remaining != 0 && !past_end(*it); ++it) {
+			if ((full = emit(*it)))
+				break;
+			walked = *it;
+		}
+	} else {
+		auto it = scan.last.empty()	   ? order.end()
+				  : scan.last_included ? order.upper_bound(scan.last.get())
+									   : order.lower_bound(scan.last.get());
+		while (it != order.begin() && scan.remaining != 0) {
+			--it;
+			if (past_end(*it) || (full = emit(*it)))
+				break;
+			walked = *it;
+		}
+	}
+	if (walked) {
+		scan.last = OwnedValue(walked->id.get());
+		scan.last_included = false;
+	}
+	return full;
+}
+
+namespace {
+
+// A filter the _id order answers: empty, or conditions on _id alone ({_id: {$gt: x, $lte: y}}, {_id: x}); not
+// {_id: {$in: [...]}}, which Matching answers with lookups.
+bool
+OnlyIdConditions(const bson_t *filter) {
+	if (!filter)
+		return true;
+	if (std::optional<StaticBson> values; IdInList(filter, values))
+		return false;
+	bson_iter_t it;
+	bson_iter_init(&it, filter);
+	while (bson_iter_next(&it))
+		if (std::strcmp(bson_iter_key(&it), "_id") != 0)
+			return false;
+	return true;
+}
+
+} // namespace
+
+// SeekIdBounds points scan at the range its _id filter names ({_id: {$gt: a, $lte: b}}, {_id: v}): the walk starts
+// at the bound on its side and stops past the other, instead of matching every _id before or after the range.
+void
+Store::SeekIdBounds(const bson_t *filter, IdScan &scan) {
+	bson_iter_t it;
+	if (!filter || !bson_iter_init_find(&it, filter, "_id"))
+		return;
+	auto bound = [&scan](const bson_value_t &value, bool lower, bool included) {
+		bool start = lower == scan.ascending;
+		OwnedValue &slot = start ? scan.last : scan.end;
+		// of two bounds on one side the tighter wins
+		if (!slot.empty()) {
+			int c = CompareValues(value, slot.get()) * (lower ? 1 : -1);
+			if (c < 0 || (c == 0 && included))
+				return;
+		}
+		slot = OwnedValue(value);
+		(start ? scan.last_included : scan.end_included) = included;
+	};
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		if (!BSON_ITER_HOLDS_REGEX(&it)) {
+			bound(*bson_iter_value(&it), true, true);
+			bound(*bson_iter_value(&it), false, true);
+		}
+		return;
+	}
+	StaticBson conditions(&it);
+	bson_iter_t op;
+	if (bson_iter_init(&op, conditions.get()) && bson_iter_next(&op) && bson_iter_key(&op)[0] != '$') {
+		bound(*bson_iter_value(&it), true, true); // an embedded document _id
+		bound(*bson_iter_value(&it), false, true);
+		return;
+	}
+	bson_iter_init(&op, conditions.get());
+	while (bson_iter_next(&op)) {
+		std::string name = bson_iter_key(&op);
+		if (name == "$gt" || name == "$gte" || name == "$eq")
+			bound(*bson_iter_value(&op), true, name != "$gt");
+		if (name == "$lt" || name == "$lte" || name == "$eq")
+			bound(*bson_iter_value(&op), false, name != "$lt");
+	}
 }
 
 BsonPtr
@@ -633,18 +858,36 @@ Store::Find(const Request &r) {
 	int64_t batch_size = IntArg(r.body, "batchSize", kDefaultFirstBatch);
 	if (batch_size < 0)
 		throw CommandError(51024, "Location51024", "BSON field 'batchSize' value must be >= 0");
-	std::vector<const bson_t *> matched;
-	if (Collection *collection = FindCollection(r.db, r.Collection()))
+	if (projection && bson_empty(projection.get()))
+		projection.reset();
+	Cursor cursor{r.Namespace(), {}, 0, std::move(projection), std::nullopt, std::nullopt};
+	Collection *collection = FindCollection(r.db, r.Collection());
+	// A range of _ids in _id order (what a batched copy asks): walked lazily, batch by batch.
+	bool by_id = spec.size() == 1 && spec[0].first == "_id";
+	bool id_filter = filter && !bson_empty(filter.get()) && OnlyIdConditions(filter.get());
+	if (collection && skip == 0 && (by_id ? OnlyIdConditions(filter.get()) : spec.empty() && id_filter)) {
+		IdScan scan;
+		scan.db = r.db;
+		scan.coll = r.Collection();
+		scan.ascending = !by_id || spec[0].second > 0;
+		scan.remaining = limit > 0 ? limit : -1;
+		SeekIdBounds(filter.get(), scan);
+		scan.filter = std::move(filter);
+		cursor.scan = std::move(scan);
+		return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
+	}
+	std::vector<const Stored *> matched;
+	if (collection)
 		for (auto stored : Matching(*collection, filter.get(), false))
-			matched.push_back(stored->doc.get());
+			matched.push_back(&*stored);
 	if (!spec.empty())
-		std::stable_sort(matched.begin(), matched.end(),
-						 [&spec](const bson_t *a, const bson_t *b) { return CompareForSort(a, b, spec) < 0; });
-	Cursor cursor{r.Namespace(), {}, 0};
+		std::stable_sort(matched.begin(), matched.end(), [&spec](const Stored *a, const Stored *b) {
+			return CompareForSort(a->doc.get(), b->doc.get(), spec) < 0;
+		});
 	for (size_t i = static_cast<size_t>(skip); i < matched.size(); i++) {
 		if (limit > 0 && static_cast<int64_t>(cursor.docs.size()) >= limit)
 			break;
-		cursor.docs.push_back(Project(matched[i], projection.get()));
+		cursor.docs.push_back(matched[i]->doc);
 	}
 	return CursorReply(0, std::move(cursor), batch_size, single_batch, "firstBatch");
 }
@@ -660,6 +903,9 @@ Store::GetMore(const Request &r) {
 		throw CommandError(43, "CursorNotFound", "cursor id " + std::to_string(id) + " not found");
 	Cursor cursor = std::move(found->second);
 	int64_t batch_size = IntArg(r.body, "batchSize", 0);
+	if (cursor.stream)
+		return StreamReply(id, std::move(cursor), batch_size > 0 ? batch_size : -1, "nextBatch", r.context,
+						   IntArg(r.body, "maxTimeMS", -1));
 	return CursorReply(id, std::move(cursor), batch_size > 0 ? batch_size : -1, false, "nextBatch");
 }
 
@@ -708,7 +954,7 @@ namespace {
 // One $group stage over docs: _id is "$path" or a constant; accumulators $sum, $count, $min, $max,
 // $first, $last, $avg.
 std::vector<BsonPtr>
-Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
+Group(const std::vector<SharedBson> &docs, const bson_t *spec) {
 	bson_iter_t id_it;
 	if (!bson_iter_init_find(&id_it, spec, "_id"))
 		throw CommandError(15955, "Location15955", "a group specification must include an _id");
@@ -758,6 +1004,10 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 			bson_value_t value = a.op == "$count" ? Int32Value(1) : Evaluate(doc.get(), a.argument);
 			bson_value_t &acc = state.values[i];
 			if (a.op == "$sum" || a.op == "$count" || a.op == "$avg") {
+				if (value.value_type == BSON_TYPE_DECIMAL128)
+					throw CommandError(51083, "Location51083",
+									   "mosta-test-mongod does not add Decimal128 values (" + a.op + " of field '" +
+										   a.field + "'): read them and add them exactly client-side");
 				if (!IsNumber(value.value_type))
 					continue;
 				state.counts[i]++;
@@ -807,6 +1057,14 @@ Group(const std::vector<BsonPtr> &docs, const bson_t *spec) {
 BsonPtr
 Store::Aggregate(const Request &r) {
 	bson_iter_t it;
+	if (BsonPtr pipeline = DocArg(r.body, "pipeline")) {
+		bson_iter_t first;
+		if (bson_iter_init(&first, pipeline.get()) && bson_iter_next(&first) && BSON_ITER_HOLDS_DOCUMENT(&first)) {
+			StaticBson stage(&first);
+			if (bson_iter_init_find(&it, stage.get(), "$changeStream"))
+				return OpenChangeStream(r.db, r.body, pipeline.get());
+		}
+	}
 	if (!bson_iter_init_find(&it, r.body, "aggregate") || !BSON_ITER_HOLDS_UTF8(&it))
 		throw CommandError(73, "InvalidNamespace",
 						   "mosta-test-mongod implements collection aggregations only ({aggregate: \"name\"})");
@@ -819,7 +1077,7 @@ Store::Aggregate(const Request &r) {
 	int64_t batch_size =
 		cursor_options ? IntArg(cursor_options.get(), "batchSize", kDefaultFirstBatch) : kDefaultFirstBatch;
 	std::vector<BsonPtr> stages = ArrayOfDocs(pipeline.get());
-	std::vector<BsonPtr> docs;
+	std::vector<SharedBson> docs; // the stored documents themselves until a stage makes new ones
 	size_t first_stage = 0;
 	if (Collection *collection = FindCollection(r.db, r.Collection())) {
 		// A leading $match uses Matching (so {_id: v} is a lookup).
@@ -830,7 +1088,7 @@ Store::Aggregate(const Request &r) {
 			first_stage = 1;
 		}
 		for (auto stored : Matching(*collection, match.get(), false))
-			docs.push_back(CopyBson(stored->doc.get()));
+			docs.push_back(stored->doc);
 	}
 	for (size_t s = first_stage; s < stages.size(); s++) {
 		bson_iter_t stage;
@@ -841,7 +1099,7 @@ Store::Aggregate(const Request &r) {
 		const bson_value_t *argument = bson_iter_value(&stage);
 		if (name == "$match" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson filter(&stage);
-			std::vector<BsonPtr> kept;
+			std::vector<SharedBson> kept;
 			for (auto &doc : docs)
 				if (Matches(doc.get(), filter.get()))
 					kept.push_back(std::move(doc));
@@ -856,11 +1114,12 @@ Store::Aggregate(const Request &r) {
 			}
 		} else if (name == "$group" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson spec(&stage);
-			docs = Group(docs, spec.get());
+			std::vector<BsonPtr> groups = Group(docs, spec.get());
+			docs.assign(std::make_move_iterator(groups.begin()), std::make_move_iterator(groups.end()));
 		} else if (name == "$sort" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson sort(&stage);
 			SortSpec spec = ParseSort(sort.get());
-			std::stable_sort(docs.begin(), docs.end(), [&spec](const BsonPtr &a, const BsonPtr &b) {
+			std::stable_sort(docs.begin(), docs.end(), [&spec](const SharedBson &a, const SharedBson &b) {
 				return CompareForSort(a.get(), b.get(), spec) < 0;
 			});
 		} else if ((name == "$limit" || name == "$skip") && IsNumber(argument->value_type)) {
@@ -869,6 +1128,17 @@ Store::Aggregate(const Request &r) {
 				docs.resize(n);
 			else if (name == "$skip")
 				docs.erase(docs.begin(), docs.begin() + static_cast<std::ptrdiff_t>(std::min(n, docs.size())));
+		} else if (name == "$sample" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
+			StaticBson sample(&stage);
+			int64_t size = IntArg(sample.get(), "size", -1);
+			if (size < 0)
+				throw CommandError(28747, "Location28747", "$sample stage must specify a non-negative size");
+			// a random subset in random order (a partial Fisher-Yates shuffle)
+			static std::mt19937_64 random(std::random_device{}());
+			size_t n = std::min(docs.size(), static_cast<size_t>(size));
+			for (size_t i = 0; i < n; i++)
+				std::swap(docs[i], docs[i + random() % (docs.size() - i)]);
+			docs.resize(n);
 		} else if (name == "$project" && BSON_ITER_HOLDS_DOCUMENT(&stage)) {
 			StaticBson projection(&stage);
 			for (auto &doc : docs)
@@ -879,7 +1149,8 @@ Store::Aggregate(const Request &r) {
 								   "' (or an argument mosta-test-mongod does not implement)");
 		}
 	}
-	return CursorReply(0, Cursor{r.Namespace(), std::move(docs), 0}, batch_size, false, "firstBatch");
+	Cursor cursor{r.Namespace(), std::move(docs), 0, nullptr, std::nullopt, std::nullopt};
+	return CursorReply(0, std::move(cursor), batch_size, false, "firstBatch");
 }
 
 BsonPtr
@@ -976,7 +1247,7 @@ Store::ListIndexes(const Request &r) {
 	Collection *collection = FindCollection(r.db, r.Collection());
 	if (!collection)
 		throw CommandError(26, "NamespaceNotFound", "ns does not exist: " + r.Namespace());
-	Cursor cursor{r.Namespace(), {}, 0};
+	Cursor cursor{r.Namespace(), {}, 0, nullptr, std::nullopt, std::nullopt};
 	cursor.docs.push_back(DefaultIdIndexSpec());
 	for (const auto &index : collection->indexes)
 		cursor.docs.push_back(CopyBson(index.spec.get()));
@@ -1014,7 +1285,7 @@ BsonPtr
 Store::ListCollections(const Request &r) {
 	BsonPtr filter = DocArg(r.body, "filter");
 	bool name_only = BoolArg(r.body, "nameOnly", false);
-	Cursor cursor{r.db + ".$cmd.listCollections", {}, 0};
+	Cursor cursor{r.db + ".$cmd.listCollections", {}, 0, nullptr, std::nullopt, std::nullopt};
 	auto database = databases_.find(r.db);
 	if (database != databases_.end())
 		for (const auto &[name, collection] : database->second) {
@@ -1092,6 +1363,10 @@ Store::Drop(const Request &r) {
 	databases_[r.db].erase(r.Collection());
 	if (databases_[r.db].empty())
 		databases_.erase(r.db);
+	OplogEntry entry;
+	entry.op = OpType::Drop;
+	entry.ns = std::make_shared<const Namespace>(Namespace{r.db, r.Collection()});
+	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	BSON_APPEND_INT32(reply.get(), "nIndexesWas", indexes);
 	BSON_APPEND_UTF8(reply.get(), "ns", ns.c_str());
@@ -1131,7 +1406,14 @@ Store::RenameCollection(const Request &r) {
 	databases_[from_db].erase(from_name);
 	if (databases_[from_db].empty())
 		databases_.erase(from_db);
-	GetOrCreateCollection(to_db, to_name) = std::move(moved);
+	Collection &target = GetOrCreateCollection(to_db, to_name);
+	target = std::move(moved);
+	target.ns = std::make_shared<const Namespace>(Namespace{to_db, to_name}); // its events name the new name
+	OplogEntry entry;
+	entry.op = OpType::Rename;
+	entry.ns = std::make_shared<const Namespace>(Namespace{from_db, from_name});
+	entry.to = std::make_shared<const Namespace>(Namespace{to_db, to_name});
+	Record(std::move(entry));
 	BsonPtr reply = NewBson();
 	AppendOk(reply.get());
 	return reply;
@@ -1139,7 +1421,23 @@ Store::RenameCollection(const Request &r) {
 
 BsonPtr
 Store::DropDatabase(const Request &r) {
-	databases_.erase(r.db);
+	auto database = databases_.find(r.db);
+	if (database != databases_.end()) {
+		std::vector<std::string> names;
+		for (const auto &[name, collection] : database->second)
+			names.push_back(name);
+		databases_.erase(database);
+		for (const auto &name : names) {
+			OplogEntry entry;
+			entry.op = OpType::Drop;
+			entry.ns = std::make_shared<const Namespace>(Namespace{r.db, name});
+			Record(std::move(entry));
+		}
+		OplogEntry entry;
+		entry.op = OpType::DropDatabase;
+		entry.ns = std::make_shared<const Namespace>(Namespace{r.db, ""});
+		Record(std::move(entry));
+	}
 	BsonPtr reply = NewBson();
 	BSON_APPEND_UTF8(reply.get(), "dropped", r.db.c_str());
 	AppendOk(reply.get());

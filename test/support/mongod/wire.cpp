@@ -84,8 +84,8 @@ ParseHeader(const uint8_t *bytes) {
 }
 
 std::vector<uint8_t>
-HandleMessage(Store &store, const MessageHeader &header, const uint8_t *body, size_t length, int64_t connection_id,
-              int32_t reply_id) {
+HandleMessage(Store &store, const MessageHeader &header, const uint8_t *body, size_t length, CommandContext &context,
+			  int32_t reply_id) {
 	size_t position = 0;
 	if (header.op_code == kOpMsg) {
 		uint32_t flags = Read<uint32_t>(body, length, position);
@@ -121,8 +121,8 @@ HandleMessage(Store &store, const MessageHeader &header, const uint8_t *body, si
 		if (!command.first)
 			throw std::runtime_error("OP_MSG without a body section");
 		StaticBson doc(command.first, command.second);
-		BsonPtr reply = store.RunCommand("", doc.get(), sequences, connection_id);
-		if (flags & kMoreToCome)
+		BsonPtr reply = store.RunCommand("", doc.get(), sequences, context);
+		if ((flags & kMoreToCome) || context.wait.count() > 0)
 			return {};
 		std::vector<uint8_t> payload;
 		Write<uint32_t>(payload, 0);
@@ -138,6 +138,7 @@ HandleMessage(Store &store, const MessageHeader &header, const uint8_t *body, si
 		auto query = ReadDocument(body, length, position);
 		StaticBson doc(query.first, query.second);
 		BsonPtr reply;
+		context.may_wait = false; // legacy commands (the first isMaster) never wait
 		const std::string suffix = ".$cmd";
 		if (ns.size() > suffix.size() && ns.compare(ns.size() - suffix.size(), suffix.size(), suffix) == 0) {
 			std::string db = ns.substr(0, ns.size() - suffix.size());
@@ -145,9 +146,9 @@ HandleMessage(Store &store, const MessageHeader &header, const uint8_t *body, si
 			bson_iter_t it;
 			if (bson_iter_init_find(&it, doc.get(), "$query") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 				StaticBson inner(&it);
-				reply = store.RunCommand(db, inner.get(), {}, connection_id);
+				reply = store.RunCommand(db, inner.get(), {}, context);
 			} else {
-				reply = store.RunCommand(db, doc.get(), {}, connection_id);
+				reply = store.RunCommand(db, doc.get(), {}, context);
 			}
 		} else {
 			reply = NewBson();

@@ -30,9 +30,10 @@ struct MessageHeader {
 MessageHeader ParseHeader(const uint8_t *bytes);
 
 // Runs the message's command against store and returns the whole reply message, or nothing when
-// the client asked for none (moreToCome). Throws std::runtime_error on a malformed or unsupported
-// message: the connection then closes, as a real server's would.
+// the client asked for none (moreToCome) or when the command asks to wait (context.wait set: the
+// connection runs the same message again later). Throws std::runtime_error on a malformed or
+// unsupported message: the connection then closes, as a real server's would.
 std::vector<uint8_t> HandleMessage(Store &store, const MessageHeader &header, const uint8_t *body, size_t length,
-                                   int64_t connection_id, int32_t reply_id);
+								   CommandContext &context, int32_t reply_id);
 
 } // namespace mosta::testmongod
