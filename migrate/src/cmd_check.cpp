@@ -66,8 +66,8 @@ RunCheck(CommandLine &line) {
 		std::size_t columns = 0;
 		for (const FieldMap &field : c->fields)
 			columns += field.kind == FieldKind::Polymorphic ? 3 : field.kind == FieldKind::ChildTable ? 0 : 1;
-		std::printf("  %d. %s → %s (id policy %s, %zu mapped columns", ++position, c->collection.c_str(),
-					c->table.c_str(), mapping::IdPolicyName(c->id_policy), columns);
+		std::printf("  %d. %s → %s (id policy %s, %zu mapped column%s", ++position, c->collection.c_str(),
+					c->table.c_str(), mapping::IdPolicyName(c->id_policy), columns, columns == 1 ? "" : "s");
 		std::string parents = Parents(*c);
 		if (!parents.empty())
 			std::printf("; after %s", parents.c_str());

@@ -5,7 +5,9 @@
 #   2. schema prints the DDL (a transaction); schema --apply creates every table, the invariants (sparse unique,
 #      polymorphic references), the id policies and the TTL; a second --apply changes nothing (pg_dump
 #      --schema-only before and after is identical, and so are the catalog rows);
-#   3. bad input is refused clearly: a mapping with a typo fails check and schema with FILE:LINE:COL and the fix, a
+#   3. infer on the shop data set loaded into mosta-test-mongod prints a mapping that check accepts as it is and
+#      that schema --apply creates (in a schema of its own), twice the same;
+#   4. bad input is refused clearly: a mapping with a typo fails check and schema with FILE:LINE:COL and the fix, a
 #      reference cycle is named, --apply without --target is a usage error (exit 2), a database without the
 #      extension and a stale table without the mapping's columns fail with nothing applied.
 # Prints "migrate_schema: N passed, N failed"; exits non-zero on failure.
@@ -14,11 +16,11 @@ cd "$(dirname "$0")/../.."
 
 # shellcheck source=lib/tap.sh
 source test/integration/lib/tap.sh
+# shellcheck source=lib/migrate.sh
+source test/integration/lib/migrate.sh
 tap_init migrate_schema
 require_cluster
-MIGRATE_BINARY=${MOSTA_MIGRATE_BIN:-build/migrate/mosta-migrate}
-[ -x "$MIGRATE_BINARY" ] || fail_setup "$MIGRATE_BINARY not found: cmake --build build -j2 --target mosta-migrate"
-mapping=test/integration/migrate/shop.mapping.json
+require_migrate
 
 # the pg_dump of the server's major version: the one beside pg_config, else the one on PATH
 pg_dump_bin=$("${PG_CONFIG:-pg_config}" --bindir 2>/dev/null)/pg_dump
@@ -26,7 +28,10 @@ pg_dump_bin=$("${PG_CONFIG:-pg_config}" --bindir 2>/dev/null)/pg_dump
 
 use_database mosta_migrate_schema_$$
 bare=mosta_migrate_schema_bare_$$
-cleanup_extra() { dropdb --if-exists "$bare" >/dev/null 2>&1; }
+cleanup_extra() {
+	migrate_cleanup
+	dropdb --if-exists "$bare" >/dev/null 2>&1
+}
 psql_db -c "CREATE EXTENSION mostajs" || { not_ok "CREATE EXTENSION mostajs"; finish; }
 
 # 1. check
@@ -104,7 +109,38 @@ cmp -s "$work/first.dump" "$work/second.dump" && ok "the second run changes no D
 cmp -s "$work/first.rows" "$work/second.rows" && ok "nor a catalog row (activity, invariants, id policies, ttl)" ||
 	not_ok "the second run changed catalog rows: $(diff "$work/first.rows" "$work/second.rows")"
 
-# 3. bad input
+# 3. infer
+start_shop_mongo
+load_shop --scale 0.2
+if "$MIGRATE_BINARY" infer --source "$mongo_uri" --name inferred >"$work/inferred.json" 2>"$work/infer.err" &&
+	"$MIGRATE_BINARY" infer --source "$mongo_uri" --name inferred 2>/dev/null | cmp -s - "$work/inferred.json"; then
+	ok "infer prints a mapping of the shop data set, the same twice"
+else
+	not_ok "infer: $(cat "$work/infer.err")"
+fi
+python3 - "$work/inferred.json" "$work/inferred_schema.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["target"]["schema"] = "inferred"
+json.dump(m, open(sys.argv[2], "w"), indent=1)
+PY
+if "$MIGRATE_BINARY" check "$work/inferred.json" >"$work/check_inferred.out" 2>&1; then
+	ok "check accepts the inferred mapping as it is ($(head -1 "$work/check_inferred.out" | sed 's/.*valid; //'))"
+else
+	not_ok "check of the inferred mapping: $(cat "$work/check_inferred.out")"
+fi
+if "$MIGRATE_BINARY" schema "$work/inferred_schema.json" --apply --target "dbname=$db" >"$work/apply_inferred.out" 2>&1 &&
+	[ "$(scalar "SELECT count(*) FROM pg_tables WHERE schemaname = 'inferred'")" = "$(grep -c '"table":' "$work/inferred.json")" ]; then
+	ok "schema --apply creates the inferred mapping's tables"
+else
+	not_ok "schema --apply of the inferred mapping: $(cat "$work/apply_inferred.out")"
+fi
+grep -q '"sparse_unique": \["email"\]' "$work/inferred.json" && grep -q '"ttl": "created_at"' "$work/inferred.json" &&
+	grep -q '"partial_unique":' "$work/inferred.json" && grep -q '"polymorphic": "purchase_request"' "$work/inferred.json" &&
+	ok "infer carried over the sparse unique, partial unique and TTL indexes and the polymorphic reference" ||
+	not_ok "infer's indexes and references: $(grep -n 'indexes\|sparse\|ttl\|partial\|polymorphic' "$work/inferred.json")"
+
+# 4. bad input
 sed 's/"position_column": "position", "extra_column": "extra",/"position_colum": "position", "extra_column": "extra",/' \
 	"$mapping" >"$work/typo.json"
 line=$(grep -n '"position_colum"' "$work/typo.json" | head -1 | cut -d: -f1)

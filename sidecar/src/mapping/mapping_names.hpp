@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,9 @@ bool IsIntegerType(std::string_view type) noexcept;
 
 // IsBsonTypeName tells whether name is one of the "bson" values a field may name.
 bool IsBsonTypeName(std::string_view name) noexcept;
+
+// EditDistance returns the Levenshtein distance of a and b (the "did you mean" of unknown keys).
+std::size_t EditDistance(std::string_view a, std::string_view b);
 
 // IntervalText returns after (a TTL's "after": "90 days", "1 hour 30 minutes", "3600 seconds") normalised, or "" when
 // it is not a positive list of <number> <unit> pairs.
