@@ -17,7 +17,8 @@
 #             id_map, no reading of MongoDB).
 # Both are given as documents/s (the documents of the collections; the child rows come with them) and their ratio.
 # BENCH_RUNS rounds (default 2) alternate floor and backfill; medians are printed. The catch-up lag under a steady
-# write rate (issue 16, item 7's second figure) is bench/mongo-follow-lag.sh's.
+# write rate (issue 16, item 7's second figure) is bench/mongo-follow-lag.sh's (make bench runs it; BENCH_LAG=1 runs
+# it at the end of this script too, on the same cluster).
 #
 # Settings: BENCH_DOCUMENTS, BENCH_RUNS, BENCH_BATCH (backfill --batch; default: the command's),
 # MOSTA_MIGRATE_BIN and MOSTA_TEST_MONGOD_BIN (default: the Release builds bench/run-all makes, else build/).
@@ -145,3 +146,7 @@ awk -v n="$total" -v b="$backfill_median" -v f="$floor_median" 'BEGIN {
 	printf "%-44s %9.2f s %12.0f documents/s\n", "mosta-migrate backfill (MongoDB → PostgreSQL)", b / 1000, n / (b / 1000)
 	printf "backfill / floor: %.2fx of the floor'\''s documents/s (goal: at least 0.5x)\n", f / b
 }'
+if [ "${BENCH_LAG:-0}" = 1 ]; then
+	migrate_cleanup
+	bash bench/mongo-follow-lag.sh
+fi
