@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/verify_mongo.hpp"
+#include "mapping/mapping_names.hpp"
 #include "mapping/transform_json.hpp"
 #include "mapping/transform_time.hpp"
 #include "mosta/common/canonical_row.hpp"
@@ -464,7 +465,16 @@ ColumnPlan
 PlanColumn(std::string_view type) {
 	ColumnPlan plan;
 	plan.type = std::string(type);
-	const PgTypeName name = SplitPgTypeName(type);
+	// a mapping built in code may say int, decimal(10,2), timestamptz: format_type's spellings are what the type
+	// table knows (ParseMapping normalises the file's types already)
+	PgTypeName name = SplitPgTypeName(type);
+	if (PgTypeOf(name.base).name.empty()) {
+		if (std::string normalised = NormaliseType(type); !normalised.empty()) {
+			plan.type = normalised;
+			name = SplitPgTypeName(plan.type);
+		}
+	}
+	type = plan.type;
 	plan.kind = PgTypeOf(name.base).kind;
 	plan.dims = name.dims;
 	const std::vector<int> typmod = Typmod(type);

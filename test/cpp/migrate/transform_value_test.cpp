@@ -249,6 +249,21 @@ TEST(TransformValue, Jsonb) {
 		Check(c);
 }
 
+TEST(TransformValue, TypeAliases) {
+	for (const Case &c : std::initializer_list<Case>{
+			 {R"(5)", "int", "5"},
+			 {R"(5)", "int2", "5"},
+			 {R"(40000)", "int2", std::nullopt, "out of range for smallint"},
+			 {R"({"$numberDecimal": "1.5"})", "decimal(10,2)", "1.50"},
+			 {R"({"$date": {"$numberLong": "0"}})", "timestamptz", "1970-01-01T00:00:00+00:00"},
+			 {R"(0.1)", "float8", "0.1"},
+			 {R"(true)", "bool", "true"},
+			 {R"("abcd")", "varchar(3)", std::nullopt, "longer than 3 characters"},
+			 {R"([1, 2])", "int[]", "[1,2]"},
+		 })
+		Check(c);
+}
+
 TEST(TransformValue, Arrays) {
 	for (const Case &c : std::initializer_list<Case>{
 			 {R"(["a", null, "b\"c"])", "text[]", R"(["a",null,"b\"c"])"},
