@@ -18,6 +18,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "apply_plan.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -68,6 +69,11 @@ struct Applier::Impl {
 	sidecar::PgSession &session;
 	const mapping::Mapping &mapping;
 	std::map<std::string, std::unique_ptr<CollectionPlan>> plans;
+	// RememberWritten: per collection, the id_map keys of rows known to exist (committed), and those the open
+	// transaction wrote (pending until Committed)
+	bool remember = false;
+	std::map<std::string, std::unordered_set<std::string>> known;
+	std::vector<std::pair<std::string, std::string>> pending;
 
 	CollectionPlan &Plan(const mapping::CollectionMap &collection);
 	void HoldBack(std::vector<Candidate> &candidates, const mapping::CollectionMap &collection,
@@ -101,15 +107,26 @@ Applier::Impl::ExistingParents(const std::string &collection, const std::set<std
 	const mapping::CollectionMap *parent = mapping.Find(collection);
 	if (parent == nullptr)
 		throw mapping::MappingError("a reference names collection \"" + collection + "\", which the mapping lacks");
+	std::set<std::string> found;
+	std::vector<std::string> unknown;
+	auto known_keys = known.find(collection);
+	for (const std::string &key : keys)
+		if (known_keys != known.end() && known_keys->second.count(key) != 0)
+			found.insert(key);
+		else
+			unknown.push_back(key);
+	if (unknown.empty())
+		return found;
 	// the parent row must exist with id_map's uuid: that is what the foreign key will check
 	std::string sql = "SELECT u FROM unnest($1::text[]) AS u WHERE EXISTS (SELECT 1 FROM mosta.id_map m JOIN " +
 					  QuoteQualifiedName(mapping.schema, parent->table) + " p ON p." +
 					  QuoteIdentifier(parent->id_column) + " = m.new_id WHERE m.collection = $2 AND m.legacy_id = u)";
-	std::string values = TextArrayLiteral(std::vector<std::string>(keys.begin(), keys.end()));
+	std::string values = TextArrayLiteral(unknown);
 	sidecar::PgResultHandle result =
 		session.Query(sql, {values.c_str(), collection.c_str()}, "looking up the parents in " + parent->table);
-	std::vector<std::string> rows = Rows(result.get());
-	return std::set<std::string>(rows.begin(), rows.end());
+	for (std::string &row : Rows(result.get()))
+		found.insert(std::move(row));
+	return found;
 }
 
 void
@@ -226,6 +243,9 @@ Applier::Impl::ApplyGroup(CollectionPlan &plan, std::vector<Candidate *> group, 
 		ApplyCounts done = ApplyOnce(plan, group);
 		session.Exec("RELEASE SAVEPOINT mosta_apply", "releasing a savepoint");
 		counts += done;
+		if (remember)
+			for (const Candidate *candidate : group)
+				pending.emplace_back(plan.collection->collection, candidate->key);
 		return;
 	} catch (const sidecar::PgError &e) {
 		if (!IsDocumentError(e) || !session.TryExec("ROLLBACK TO SAVEPOINT mosta_apply; RELEASE SAVEPOINT mosta_apply"))
@@ -291,7 +311,7 @@ Applier::Impl::Rejection(CollectionPlan &plan, const Candidate &candidate, const
 }
 
 Applier::Applier(sidecar::PgSession &session, const mapping::Mapping &mapping)
-	: impl_(new Impl{session, mapping, {}}) {}
+	: impl_(new Impl{session, mapping, {}, false, {}, {}}) {}
 
 Applier::~Applier() {
 	delete impl_;
@@ -315,8 +335,10 @@ Applier::Upsert(const mapping::CollectionMap &collection, const std::vector<mapp
 		else
 			group.push_back(&candidate);
 	if (!group.empty()) {
-		// created once per session (IF NOT EXISTS: again after a rolled-back transaction took them away)
-		std::string create = "SET LOCAL client_min_messages = warning; " + plan.table->sql.create_stage;
+		// created once per session (IF NOT EXISTS: again after a rolled-back transaction took them away); no JIT:
+		// a batch's statements are estimated costly enough for it, and compiling took longer than it saved
+		std::string create =
+			"SET LOCAL client_min_messages = warning; SET LOCAL jit = off; " + plan.table->sql.create_stage;
 		for (const auto &child : plan.children)
 			create += "; " + child->sql.create_stage;
 		impl_->session.Exec(create, "creating the staging tables");
@@ -359,11 +381,32 @@ Applier::Impl::DeleteGroup(const std::string &table, const std::string &legacy_c
 				std::vector<std::string>(ids.begin() + static_cast<std::ptrdiff_t>(half), ids.end()), counts, problems);
 }
 
+void
+Applier::RememberWritten() noexcept {
+	impl_->remember = true;
+}
+
+void
+Applier::Committed() {
+	for (auto &[collection, key] : impl_->pending)
+		impl_->known[collection].insert(std::move(key));
+	impl_->pending.clear();
+}
+
+void
+Applier::Forget() noexcept {
+	impl_->pending.clear();
+}
+
 ApplyCounts
 Applier::Delete(const mapping::CollectionMap &collection, const std::vector<std::string> &legacy_ids) {
 	ApplyCounts counts;
 	if (legacy_ids.empty())
 		return counts;
+	if (impl_->remember) { // rows may go: the next references look them up again
+		impl_->known.erase(collection.collection);
+		impl_->pending.clear();
+	}
 	std::vector<Problem> problems;
 	std::set<std::string> unique(legacy_ids.begin(), legacy_ids.end());
 	std::vector<std::string> ids(unique.begin(), unique.end());

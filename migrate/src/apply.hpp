@@ -54,6 +54,15 @@ class Applier {
 	// Delete deletes the rows of legacy_ids in collection's table.
 	ApplyCounts Delete(const mapping::CollectionMap &collection, const std::vector<std::string> &legacy_ids);
 
+	// RememberWritten makes the Applier remember the documents it wrote (or found unchanged) once the caller says
+	// their transaction committed (Committed), so that a later reference to one of them needs no lookup in
+	// PostgreSQL: the backfill's, whose parents nobody deletes meanwhile. (A parent deleted anyway is not held back
+	// but refused by its foreign key: a 'rejected' problem.) Off by default: the catch-up applies deletes.
+	void RememberWritten() noexcept;
+	// Committed: the transaction of the Upserts since the last call committed. Forget: it was rolled back.
+	void Committed();
+	void Forget() noexcept;
+
   private:
 	struct Impl;
 	Impl *impl_;

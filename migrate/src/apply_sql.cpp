@@ -49,35 +49,25 @@ StageColumn(std::size_t i) {
 	return "s.c" + std::to_string(i + 1);
 }
 
-// SelectExpression returns the value written into column i, read from the stage: references through id_map.
+// SelectExpression returns the value written into column i, read from the stage: a reference is looked up in
+// mosta.id_map by a scalar subquery, one index probe per row (a join let the planner hash the parent
+// collection's whole id_map at every batch: a backfill slowed down as id_map grew).
 std::string
-SelectExpression(const LayoutColumn &column, std::size_t i) {
+SelectExpression(const mapping::Mapping &mapping, const LayoutColumn &column, std::size_t i) {
 	switch (column.role) {
 	case ColumnRole::Reference:
-	case ColumnRole::PolyId:
-		return "r" + std::to_string(i + 1) + ".new_id";
+	case ColumnRole::PolyId: {
+		std::string alias = "r" + std::to_string(i + 1);
+		return "(SELECT " + alias + ".new_id FROM mosta.id_map " + alias + " WHERE " + alias +
+			   ".collection = " + QuoteLiteral(column.references) + " AND " + alias +
+			   ".legacy_id = " + IdMapKey(mapping, column.references, StageColumn(i)) + ")";
+	}
 	case ColumnRole::Id:
 	case ColumnRole::Parent: // the stage holds the uuid itself (mapped by the applier first)
 		return StageColumn(i) + "::uuid";
 	default:
 		return StageColumn(i) + "::" + column.type;
 	}
-}
-
-// Joins returns the LEFT JOINs on mosta.id_map that resolve the layout's references.
-std::string
-Joins(const mapping::Mapping &mapping, const TableLayout &layout) {
-	std::string joins;
-	for (std::size_t i = 0; i < layout.columns.size(); ++i) {
-		const LayoutColumn &column = layout.columns[i];
-		if (column.role != ColumnRole::Reference && column.role != ColumnRole::PolyId)
-			continue;
-		std::string alias = "r" + std::to_string(i + 1);
-		joins += " LEFT JOIN mosta.id_map " + alias + " ON " + alias +
-				 ".collection = " + QuoteLiteral(column.references) + " AND " + alias +
-				 ".legacy_id = " + IdMapKey(mapping, column.references, StageColumn(i));
-	}
-	return joins;
 }
 
 } // namespace
@@ -104,7 +94,7 @@ BuildTableStatements(const mapping::Mapping &mapping, const TableLayout &layout)
 		const LayoutColumn &column = layout.columns[i];
 		stage_columns += (i == 0 ? "c" : ", c") + std::to_string(i + 1) + " text";
 		columns += (i == 0 ? "" : ", ") + QuoteIdentifier(column.name);
-		select += (i == 0 ? "" : ", ") + SelectExpression(column, i);
+		select += (i == 0 ? "" : ", ") + SelectExpression(mapping, column, i);
 		bool is_key = layout.child ? column.role == ColumnRole::Parent || column.role == ColumnRole::Position
 								   : column.role == ColumnRole::Id;
 		if (is_key)
@@ -136,7 +126,7 @@ BuildTableStatements(const mapping::Mapping &mapping, const TableLayout &layout)
 										  : " ON CONFLICT (" + conflict + ") DO UPDATE SET " + set + " WHERE (" +
 												old_values + ") IS DISTINCT FROM (" + new_values + ")";
 	out.upsert = "INSERT INTO " + out.table + " AS t (" + columns + ") SELECT " + select + " FROM pg_temp." +
-				 out.stage + " s" + Joins(mapping, layout) + on_conflict + " RETURNING t." + key_name + "::text";
+				 out.stage + " s" + on_conflict + " RETURNING t." + key_name + "::text";
 	if (layout.child) {
 		std::string position;
 		for (const LayoutColumn &column : layout.columns)

@@ -55,6 +55,19 @@ Transaction(sidecar::PgSession &session, Work work) {
 	}
 }
 
+// AppliedTransaction is Transaction for work that applies documents: applier learns whether they committed.
+template <typename Work>
+void
+AppliedTransaction(sidecar::PgSession &session, Applier &applier, Work work) {
+	try {
+		Transaction(session, work);
+	} catch (...) {
+		applier.Forget();
+		throw;
+	}
+	applier.Committed();
+}
+
 } // namespace
 
 CollectionRun
@@ -93,7 +106,10 @@ BackfillCollection(sidecar::PgSession &session, Applier &applier, MongoSource &s
 		run.map_seconds += batch.map_seconds;
 		ApplyCounts counts;
 		std::string count = std::to_string(batch.docs.size());
-		Transaction(session, [&] {
+		AppliedTransaction(session, applier, [&] {
+			// a batch commits with its checkpoint: one lost in a crash is read again, so no wait for the WAL flush
+			// (the collection's "done", committed synchronously, flushes them all)
+			session.Exec("SET LOCAL synchronous_commit = off", "setting synchronous_commit");
 			counts = applier.Upsert(collection, batch.docs);
 			session.Query("INSERT INTO mosta_migration.checkpoints AS c (mapping, collection, last_id, documents)"
 						  " VALUES ($1, $2, $3, $4) ON CONFLICT (mapping, collection) DO UPDATE SET last_id ="
@@ -207,7 +223,7 @@ RetryMissingParents(sidecar::PgSession &session, Applier &applier, MongoSource &
 											   ids.begin() + static_cast<std::ptrdiff_t>(std::min(
 																 ids.size(), from + static_cast<std::size_t>(batch))));
 				std::vector<mapping::MappedDocument> docs = ReadByIds(source, mapping, *collection, chunk);
-				Transaction(session, [&] { pass += applier.Upsert(*collection, docs); });
+				AppliedTransaction(session, applier, [&] { pass += applier.Upsert(*collection, docs); });
 			}
 		}
 		total += pass;

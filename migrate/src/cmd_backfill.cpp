@@ -111,6 +111,7 @@ RunBackfill(CommandLine &line) {
 	EnsureStreamStart(session, mapping, source);
 
 	Applier applier(session, mapping);
+	applier.RememberWritten(); // nothing deletes the parents during a backfill: a parent written is not looked up
 	Progress progress;
 	ApplyCounts total;
 	bool stopped = false;
