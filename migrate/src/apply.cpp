@@ -18,7 +18,8 @@
 
 #include <map>
 #include <set>
-#include <unordered_set>
+#include <tuple>
+#include <unordered_map>
 
 #include "apply_plan.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -69,11 +70,12 @@ struct Applier::Impl {
 	sidecar::PgSession &session;
 	const mapping::Mapping &mapping;
 	std::map<std::string, std::unique_ptr<CollectionPlan>> plans;
-	// RememberWritten: per collection, the id_map keys of rows known to exist (committed), and those the open
-	// transaction wrote (pending until Committed)
+	// RememberWritten: per collection, the rows known to exist (committed): id_map key -> uuid; those the open
+	// transaction wrote (collection, key, uuid) are pending until Committed
 	bool remember = false;
-	std::map<std::string, std::unordered_set<std::string>> known;
-	std::vector<std::pair<std::string, std::string>> pending;
+	std::map<std::string, std::unordered_map<std::string, std::string>> known;
+	std::vector<std::tuple<std::string, std::string, std::string>> pending;
+	std::vector<std::pair<std::string, std::string>> allocated; // ApplyOnce's (key, uuid) pairs
 
 	CollectionPlan &Plan(const mapping::CollectionMap &collection);
 	void HoldBack(std::vector<Candidate> &candidates, const mapping::CollectionMap &collection,
@@ -82,6 +84,8 @@ struct Applier::Impl {
 	void ApplyGroup(CollectionPlan &plan, std::vector<Candidate *> group, ApplyCounts &counts,
 					std::vector<Problem> &problems);
 	ApplyCounts ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &group);
+	void AppendCopyLine(std::string &data, const TablePlan &table, const std::vector<std::string> &fields,
+						const mapping::MappedRow &row, const std::string &id);
 	Problem Rejection(CollectionPlan &plan, const Candidate &candidate, const sidecar::PgError &error);
 	std::string ProbeField(CollectionPlan &plan, const Candidate &candidate);
 	void DeleteGroup(const std::string &table, const std::string &legacy_column, std::vector<std::string> ids,
@@ -180,6 +184,7 @@ Applier::Impl::HoldBack(std::vector<Candidate> &candidates, const mapping::Colle
 ApplyCounts
 Applier::Impl::ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &group) {
 	const std::string &collection = plan.collection->collection;
+	allocated.clear();
 	std::vector<std::string> legacy;
 	for (const Candidate *candidate : group)
 		legacy.push_back(candidate->doc->legacy_id);
@@ -192,10 +197,14 @@ Applier::Impl::ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &g
 		throw sidecar::PgError("mapping the ids of " + collection + " in " + session.Described(), "",
 							   "mosta_map_ids returned " + std::to_string(ids.size()) + " uuids for " +
 								   std::to_string(group.size()) + " legacy ids");
+	allocated.clear();
+	if (remember)
+		for (std::size_t i = 0; i < group.size(); ++i)
+			allocated.emplace_back(group[i]->key, ids[i]);
 	std::set<std::string> written;
 	std::string data;
 	for (std::size_t i = 0; i < group.size(); ++i)
-		JoinCopyLine(data, group[i]->fields, plan.table->sql.key_column, ids[i]);
+		AppendCopyLine(data, *plan.table, group[i]->fields, group[i]->doc->row, ids[i]);
 	std::string truncate = "TRUNCATE pg_temp." + plan.table->sql.stage;
 	session.CopyIn(plan.table->sql.copy, data, "staging the documents of " + collection);
 	for (const std::string &id :
@@ -206,8 +215,8 @@ Applier::Impl::ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &g
 		data.clear();
 		std::vector<std::string> lengths;
 		for (std::size_t i = 0; i < group.size(); ++i) {
-			for (const std::vector<std::string> &element : group[i]->elements[c])
-				JoinCopyLine(data, element, child.sql.key_column, ids[i]);
+			for (std::size_t e = 0; e < group[i]->elements[c].size(); ++e)
+				AppendCopyLine(data, child, group[i]->elements[c][e], group[i]->doc->children[c][e], ids[i]);
 			lengths.push_back(std::to_string(group[i]->elements[c].size()));
 		}
 		if (!data.empty()) {
@@ -234,6 +243,28 @@ Applier::Impl::ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &g
 }
 
 void
+Applier::Impl::AppendCopyLine(std::string &data, const TablePlan &table, const std::vector<std::string> &fields,
+							  const mapping::MappedRow &row, const std::string &id) {
+	JoinCopyLine(data, fields, table.sql.key_column, id);
+	if (table.sql.resolved.empty())
+		return;
+	data.pop_back(); // the newline: the references' uuids follow, those this applier wrote itself, else \N
+	for (std::size_t i : table.sql.resolved) {
+		const std::string *uuid = nullptr;
+		const std::string &parent = table.layout.columns[i].references;
+		auto found = known.find(parent);
+		if (found != known.end() && i < row.values.size() && row.values[i]) {
+			auto entry = found->second.find(IdMapKeyText(mapping, parent, *row.values[i]));
+			if (entry != found->second.end())
+				uuid = &entry->second;
+		}
+		data += '\t';
+		data += uuid != nullptr ? *uuid : "\\N";
+	}
+	data += '\n';
+}
+
+void
 Applier::Impl::ApplyGroup(CollectionPlan &plan, std::vector<Candidate *> group, ApplyCounts &counts,
 						  std::vector<Problem> &problems) {
 	if (group.empty())
@@ -243,9 +274,9 @@ Applier::Impl::ApplyGroup(CollectionPlan &plan, std::vector<Candidate *> group, 
 		ApplyCounts done = ApplyOnce(plan, group);
 		session.Exec("RELEASE SAVEPOINT mosta_apply", "releasing a savepoint");
 		counts += done;
-		if (remember)
-			for (const Candidate *candidate : group)
-				pending.emplace_back(plan.collection->collection, candidate->key);
+		for (auto &[key, id] : allocated)
+			pending.emplace_back(plan.collection->collection, std::move(key), std::move(id));
+		allocated.clear();
 		return;
 	} catch (const sidecar::PgError &e) {
 		if (!IsDocumentError(e) || !session.TryExec("ROLLBACK TO SAVEPOINT mosta_apply; RELEASE SAVEPOINT mosta_apply"))
@@ -311,7 +342,7 @@ Applier::Impl::Rejection(CollectionPlan &plan, const Candidate &candidate, const
 }
 
 Applier::Applier(sidecar::PgSession &session, const mapping::Mapping &mapping)
-	: impl_(new Impl{session, mapping, {}, false, {}, {}}) {}
+	: impl_(new Impl{session, mapping, {}, false, {}, {}, {}}) {}
 
 Applier::~Applier() {
 	delete impl_;
@@ -388,8 +419,8 @@ Applier::RememberWritten() noexcept {
 
 void
 Applier::Committed() {
-	for (auto &[collection, key] : impl_->pending)
-		impl_->known[collection].insert(std::move(key));
+	for (auto &[collection, key, id] : impl_->pending)
+		impl_->known[collection].insert_or_assign(std::move(key), std::move(id));
 	impl_->pending.clear();
 }
 

@@ -49,18 +49,19 @@ StageColumn(std::size_t i) {
 	return "s.c" + std::to_string(i + 1);
 }
 
-// SelectExpression returns the value written into column i, read from the stage: a reference is looked up in
-// mosta.id_map by a scalar subquery, one index probe per row (a join let the planner hash the parent
-// collection's whole id_map at every batch: a backfill slowed down as id_map grew).
+// SelectExpression returns the value written into column i, read from the stage. A reference: the uuid the
+// applier resolved itself (stage column u<i+1>), else looked up in mosta.id_map by a scalar subquery, one index
+// probe per row (a join let the planner hash the parent collection's whole id_map at every batch: a backfill
+// slowed down as id_map grew).
 std::string
 SelectExpression(const mapping::Mapping &mapping, const LayoutColumn &column, std::size_t i) {
 	switch (column.role) {
 	case ColumnRole::Reference:
 	case ColumnRole::PolyId: {
 		std::string alias = "r" + std::to_string(i + 1);
-		return "(SELECT " + alias + ".new_id FROM mosta.id_map " + alias + " WHERE " + alias +
-			   ".collection = " + QuoteLiteral(column.references) + " AND " + alias +
-			   ".legacy_id = " + IdMapKey(mapping, column.references, StageColumn(i)) + ")";
+		return "coalesce(s.u" + std::to_string(i + 1) + "::uuid, (SELECT " + alias + ".new_id FROM mosta.id_map " +
+			   alias + " WHERE " + alias + ".collection = " + QuoteLiteral(column.references) + " AND " + alias +
+			   ".legacy_id = " + IdMapKey(mapping, column.references, StageColumn(i)) + "))";
 	}
 	case ColumnRole::Id:
 	case ColumnRole::Parent: // the stage holds the uuid itself (mapped by the applier first)
@@ -89,10 +90,14 @@ BuildTableStatements(const mapping::Mapping &mapping, const TableLayout &layout)
 	out.table = QuoteQualifiedName(mapping.schema, layout.table);
 	out.stage = QuoteIdentifier(StageName(mapping.schema, layout));
 	std::vector<std::size_t> key;
-	std::string stage_columns, columns, select;
+	std::string stage_columns, resolved_columns, columns, select;
 	for (std::size_t i = 0; i < layout.columns.size(); ++i) {
 		const LayoutColumn &column = layout.columns[i];
 		stage_columns += (i == 0 ? "c" : ", c") + std::to_string(i + 1) + " text";
+		if (column.role == ColumnRole::Reference || column.role == ColumnRole::PolyId) {
+			resolved_columns += ", u" + std::to_string(i + 1) + " text";
+			out.resolved.push_back(i);
+		}
 		columns += (i == 0 ? "" : ", ") + QuoteIdentifier(column.name);
 		select += (i == 0 ? "" : ", ") + SelectExpression(mapping, column, i);
 		bool is_key = layout.child ? column.role == ColumnRole::Parent || column.role == ColumnRole::Position
@@ -120,7 +125,7 @@ BuildTableStatements(const mapping::Mapping &mapping, const TableLayout &layout)
 		new_values += (new_values.empty() ? "" : ", ") + std::string("excluded.") + name;
 	}
 	std::string key_name = QuoteIdentifier(layout.columns[out.key_column].name);
-	out.create_stage = "CREATE TEMP TABLE IF NOT EXISTS " + out.stage + " (" + stage_columns + ")";
+	out.create_stage = "CREATE TEMP TABLE IF NOT EXISTS " + out.stage + " (" + stage_columns + resolved_columns + ")";
 	out.copy = "COPY pg_temp." + out.stage + " FROM STDIN";
 	std::string on_conflict = set.empty() ? " ON CONFLICT (" + conflict + ") DO NOTHING"
 										  : " ON CONFLICT (" + conflict + ") DO UPDATE SET " + set + " WHERE (" +

@@ -30,7 +30,8 @@ std::string IdMapKey(const mapping::Mapping &mapping, const std::string &collect
 struct TableStatements {
 	std::string table;		  // schema-qualified, quoted
 	std::string stage;		  // the staging table (pg_temp), quoted
-	std::string create_stage; // CREATE TEMP TABLE IF NOT EXISTS: one text column per layout column (c1..cN)
+	std::string create_stage; // CREATE TEMP TABLE IF NOT EXISTS: one text column per layout column (c1..cN), then u<i>
+							  // per reference
 	std::string copy;		  // COPY stage FROM STDIN (text format, the layout's columns in order)
 	// INSERT ... SELECT from the stage ... ON CONFLICT (key) DO UPDATE ... WHERE changed RETURNING the row's key
 	// uuid (collection table: its id; child table: its parent) as text, for the rows written.
@@ -39,6 +40,9 @@ struct TableStatements {
 	// RETURNING the parent as text. Empty for a collection table.
 	std::string trim;
 	std::size_t key_column = 0; // the layout index of the Id (collection) or Parent (child) column
+	// the layout indexes of the references: after the layout's columns, the stage has one column per reference
+	// (u<index+1>, in this order) for its uuid when the applier knows it (\N: looked up in mosta.id_map)
+	std::vector<std::size_t> resolved;
 };
 
 // BuildTableStatements generates the statements of layout's table (in mapping.schema); throws MappingError when

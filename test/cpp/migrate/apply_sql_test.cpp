@@ -59,10 +59,13 @@ TEST(ApplySql, CollectionUpsertResolvesReferencesAndSkipsEqualRows) {
 	EXPECT_EQ(sql.key_column, 0U);
 	EXPECT_NE(sql.create_stage.find("CREATE TEMP TABLE IF NOT EXISTS \"mosta_apply_users_"), std::string::npos)
 		<< sql.create_stage;
-	EXPECT_NE(sql.create_stage.find("(c1 text, c2 text, c3 text, c4 text, c5 text, c6 text)"), std::string::npos);
-	// users map ObjectIds: id_map keys them in lowercase; one index probe per row
-	EXPECT_NE(sql.upsert.find("SELECT s.c1::uuid, s.c2::text, s.c3::text, (SELECT r4.new_id FROM mosta.id_map r4 "
-							  "WHERE r4.collection = 'users' AND r4.legacy_id = lower(s.c4)), "
+	EXPECT_NE(sql.create_stage.find("(c1 text, c2 text, c3 text, c4 text, c5 text, c6 text, u4 text)"),
+			  std::string::npos)
+		<< sql.create_stage;
+	EXPECT_EQ(sql.resolved, std::vector<std::size_t>{3});
+	// the uuid the applier knows, else id_map (keying users' ObjectIds in lowercase): one index probe per row
+	EXPECT_NE(sql.upsert.find("SELECT s.c1::uuid, s.c2::text, s.c3::text, coalesce(s.u4::uuid, (SELECT r4.new_id "
+							  "FROM mosta.id_map r4 WHERE r4.collection = 'users' AND r4.legacy_id = lower(s.c4))), "
 							  "s.c5::timestamp with time zone, s.c6::jsonb FROM"),
 			  std::string::npos)
 		<< sql.upsert;
