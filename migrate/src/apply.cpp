@@ -73,6 +73,7 @@ struct Applier::Impl {
 	// RememberWritten: per collection, the rows known to exist (committed): id_map key -> uuid; those the open
 	// transaction wrote (collection, key, uuid) are pending until Committed
 	bool remember = false;
+	std::set<std::string> referenced; // the collections some reference names: only theirs are remembered
 	std::map<std::string, std::unordered_map<std::string, std::string>> known;
 	std::vector<std::tuple<std::string, std::string, std::string>> pending;
 	std::vector<std::pair<std::string, std::string>> allocated; // ApplyOnce's (key, uuid) pairs
@@ -198,7 +199,7 @@ Applier::Impl::ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &g
 							   "mosta_map_ids returned " + std::to_string(ids.size()) + " uuids for " +
 								   std::to_string(group.size()) + " legacy ids");
 	allocated.clear();
-	if (remember)
+	if (remember && referenced.count(collection) != 0)
 		for (std::size_t i = 0; i < group.size(); ++i)
 			allocated.emplace_back(group[i]->key, ids[i]);
 	std::set<std::string> written;
@@ -342,7 +343,7 @@ Applier::Impl::Rejection(CollectionPlan &plan, const Candidate &candidate, const
 }
 
 Applier::Applier(sidecar::PgSession &session, const mapping::Mapping &mapping)
-	: impl_(new Impl{session, mapping, {}, false, {}, {}, {}}) {}
+	: impl_(new Impl{session, mapping, {}, false, {}, {}, {}, {}}) {}
 
 Applier::~Applier() {
 	delete impl_;
@@ -413,8 +414,17 @@ Applier::Impl::DeleteGroup(const std::string &table, const std::string &legacy_c
 }
 
 void
-Applier::RememberWritten() noexcept {
+Applier::RememberWritten() {
 	impl_->remember = true;
+	for (const mapping::CollectionMap &collection : impl_->mapping.collections) {
+		for (const mapping::FieldMap &field : collection.fields)
+			if (!field.references.empty())
+				impl_->referenced.insert(field.references);
+		for (const mapping::ChildMap &child : collection.children)
+			for (const mapping::FieldMap &field : child.fields)
+				if (!field.references.empty())
+					impl_->referenced.insert(field.references);
+	}
 }
 
 void

@@ -56,9 +56,10 @@ class Applier {
 
 	// RememberWritten makes the Applier remember the documents it wrote (or found unchanged) once the caller says
 	// their transaction committed (Committed), so that a later reference to one of them needs no lookup in
-	// PostgreSQL: the backfill's, whose parents nobody deletes meanwhile. (A parent deleted anyway is not held back
-	// but refused by its foreign key: a 'rejected' problem.) Off by default: the catch-up applies deletes.
-	void RememberWritten() noexcept;
+	// PostgreSQL (their uuids, for the collections some reference names): the backfill's, whose parents nobody
+	// deletes meanwhile. (A parent deleted anyway is not held back but refused by its foreign key: a 'rejected'
+	// problem.) Off by default: the catch-up applies deletes.
+	void RememberWritten();
 	// Committed: the transaction of the Upserts since the last call committed. Forget: it was rolled back.
 	void Committed();
 	void Forget() noexcept;
