@@ -2,7 +2,8 @@
  * cmd_backfill.cpp
  *     mosta-migrate backfill MAPPING --source URI --target CONNINFO [--batch N] [--collections A,B] [--again]
  *     (docs/migration.md, "Backfill"): the state schema, the change-stream start position (recorded BEFORE the
- *     first document is read, so that the catch-up replays every write made meanwhile), each collection parents
+ *     first document is read, so that the catch-up replays every write made meanwhile; --again without --collections
+ *     records a new one, replacing a position the oplog may have lost), each collection parents
  *     first (backfill.hpp), the documents held back retried, the counters seeded, then a summary on stdout.
  *     SIGINT/SIGTERM stop after the batch being applied commits; a rerun resumes.
  */
@@ -108,7 +109,18 @@ RunBackfill(CommandLine &line) {
 								 session.Described() +
 								 " (pg_stat_activity shows it: application_name 'mosta-migrate backfill')");
 	MongoSource source(source_uri, mapping.source_database);
-	EnsureStreamStart(session, mapping, source);
+	if (options.again && !names) {
+		// every collection is read again: a new start replaces a stored one the oplog may no longer hold
+		// (ChangeStreamHistoryLost); the catch-up replays from here
+		RestartStreamStart(session, mapping, source);
+		std::printf("change stream: new start position recorded (--again reads every collection; follow replays "
+					"from here)\n");
+	} else {
+		EnsureStreamStart(session, mapping, source);
+		if (options.again)
+			std::printf("change stream: start position kept (--collections reads only some collections again; after a "
+						"lost history run --again without --collections)\n");
+	}
 
 	Applier applier(session, mapping);
 	Progress progress;
