@@ -8,13 +8,12 @@
  *     SIGINT/SIGTERM stop after the batch being applied commits; a rerun resumes.
  */
 #include <cstdio>
-#include <set>
-#include <sstream>
 
 #include "backfill.hpp"
 #include "commands.hpp"
 #include "state.hpp"
 #include "stream_start.hpp"
+#include "verify_select.hpp"
 
 namespace mosta::migrate {
 
@@ -22,29 +21,6 @@ namespace {
 
 // kShownKeys is how many keys the summary shows per kind of problem.
 constexpr int kShownKeys = 5;
-
-// SelectedCollections returns the collections of the load order that --collections names (all without it);
-// throws UsageError for a name the mapping lacks.
-std::vector<const mapping::CollectionMap *>
-SelectedCollections(const mapping::Mapping &mapping, const std::optional<std::string> &names) {
-	std::vector<const mapping::CollectionMap *> order = mapping::LoadOrder(mapping);
-	if (!names)
-		return order;
-	std::set<std::string> wanted;
-	std::stringstream list(*names);
-	for (std::string name; std::getline(list, name, ',');) {
-		if (name.empty())
-			continue;
-		if (mapping.Find(name) == nullptr)
-			throw UsageError("--collections names \"" + name + "\", which mapping " + mapping.file + " does not map");
-		wanted.insert(name);
-	}
-	std::vector<const mapping::CollectionMap *> selected;
-	for (const mapping::CollectionMap *collection : order)
-		if (wanted.count(collection->collection) != 0)
-			selected.push_back(collection);
-	return selected;
-}
 
 // PrintProblems prints the count of problems of kind and their first keys.
 void
@@ -96,7 +72,7 @@ RunBackfill(CommandLine &line) {
 		throw UsageError("backfill takes one MAPPING file");
 
 	mapping::Mapping mapping = mapping::LoadMapping(file);
-	std::vector<const mapping::CollectionMap *> selected = SelectedCollections(mapping, names);
+	std::vector<const mapping::CollectionMap *> selected = SelectCollections(mapping, names);
 	sidecar::PgSession session(target);
 	session.Exec("SET application_name = 'mosta-migrate backfill'", "naming the session");
 	EnsureState(session);
