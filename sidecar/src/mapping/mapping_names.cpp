@@ -267,7 +267,7 @@ struct TypeText {
 	std::string words; // lowercased, one space between words
 	std::vector<std::string> typmod;
 	bool has_typmod = false;
-	bool array = false;
+	int dims = 0; // [] pairs (ARRAY counts one)
 };
 
 bool
@@ -285,6 +285,7 @@ IsDigits(std::string_view text) noexcept {
 bool
 SplitTypeText(std::string_view text, TypeText &out) {
 	std::size_t i = 0;
+	bool array_word = false; // the ARRAY key word was the last thing read
 	auto skip_space = [&] {
 		while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
 			++i;
@@ -292,20 +293,21 @@ SplitTypeText(std::string_view text, TypeText &out) {
 	for (skip_space(); i < text.size(); skip_space()) {
 		char c = text[i];
 		if (IsWordChar(c)) {
-			if (out.array)
+			if (out.dims > 0)
 				return false;
 			std::string word;
 			for (; i < text.size() && IsWordChar(text[i]); ++i)
 				word += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
-			if (word == "array" && !out.words.empty()) {
-				out.array = true;
+			if (word == "array" && !out.words.empty() && out.dims == 0) {
+				out.dims = 1; // int ARRAY, int ARRAY[3]: one dimension
+				array_word = true;
 				continue;
 			}
 			if (!out.words.empty())
 				out.words += ' ';
 			out.words += word;
 		} else if (c == '(') {
-			if (out.has_typmod || out.array || out.words.empty())
+			if (out.has_typmod || out.dims > 0 || out.words.empty())
 				return false;
 			out.has_typmod = true;
 			std::string item;
@@ -332,7 +334,8 @@ SplitTypeText(std::string_view text, TypeText &out) {
 			}
 			++i;
 		} else if (c == '[') {
-			// int[], int[3], int[][]: one array type (format_type prints "[]" whatever the dimensions)
+			// int[], int[3]: the sizes go (PostgreSQL ignores them); the dimensions stay (the transform reads nested
+			// arrays by them), although format_type prints one "[]" whatever they are (SameColumnType)
 			for (++i; i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
 										  std::isspace(static_cast<unsigned char>(text[i])));
 				 ++i) {
@@ -340,7 +343,9 @@ SplitTypeText(std::string_view text, TypeText &out) {
 			if (i == text.size() || text[i] != ']' || out.words.empty())
 				return false;
 			++i;
-			out.array = true;
+			if (!array_word)
+				++out.dims;
+			array_word = false;
 		} else {
 			return false;
 		}
@@ -387,9 +392,17 @@ NormaliseType(std::string_view text) {
 		out += ')';
 	}
 	out += tail;
-	if (type.array)
+	for (int i = 0; i < type.dims; ++i)
 		out += "[]";
 	return out;
+}
+
+bool
+SameColumnType(std::string_view format_type, std::string_view type) noexcept {
+	std::size_t brackets = type.find("[]");
+	if (brackets == std::string_view::npos)
+		return format_type == type;
+	return format_type.size() == brackets + 2 && format_type.substr(0, brackets + 2) == type.substr(0, brackets + 2);
 }
 
 std::string

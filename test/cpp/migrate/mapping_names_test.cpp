@@ -1,7 +1,8 @@
 /*
  * mapping_names_test.cpp
  *     NormaliseType spells every type as PostgreSQL 15's format_type(atttypid, atttypmod) prints a column of it
- *     (the expected column was checked against a real server: CREATE TEMP TABLE with one column per input).
+ *     (the expected column was checked against a real server: CREATE TEMP TABLE with one column per input), but for
+ *     an array's dimensions, which it keeps (format_type prints one "[]"): SameColumnType compares the two.
  */
 #include "mapping/mapping_names.hpp"
 
@@ -12,6 +13,7 @@
 namespace {
 
 using mosta::mapping::NormaliseType;
+using mosta::mapping::SameColumnType;
 
 struct Case {
 	std::string_view input;
@@ -66,7 +68,6 @@ constexpr Case kCases[] = {
 	{"bool", "boolean"},
 	{"boolean[]", "boolean[]"},
 	{"int[]", "integer[]"},
-	{"int4[][]", "integer[]"},
 	{"int[3]", "integer[]"},
 	{"int8 array", "bigint[]"},
 	{"bool[]", "boolean[]"},
@@ -84,6 +85,19 @@ constexpr Case kCases[] = {
 TEST(MappingNames, NormaliseTypePrintsFormatType) {
 	for (const Case &c : kCases)
 		EXPECT_EQ(NormaliseType(c.input), c.format_type) << "input: " << c.input;
+}
+
+TEST(MappingNames, ArrayDimensionsStayAndCompareAsFormatTypePrintsThem) {
+	EXPECT_EQ(NormaliseType("int4[][]"), "integer[][]");
+	EXPECT_EQ(NormaliseType("int[3][3]"), "integer[][]");
+	EXPECT_EQ(NormaliseType("int array[3]"), "integer[]");
+	EXPECT_EQ(NormaliseType("timestamptz(3)[][]"), "timestamp(3) with time zone[][]");
+	EXPECT_TRUE(SameColumnType("integer[]", "integer[][]"));
+	EXPECT_TRUE(SameColumnType("integer[]", "integer[]"));
+	EXPECT_TRUE(SameColumnType("timestamp(3) with time zone", "timestamp(3) with time zone"));
+	EXPECT_FALSE(SameColumnType("integer", "integer[]"));
+	EXPECT_FALSE(SameColumnType("bigint[]", "integer[][]"));
+	EXPECT_FALSE(SameColumnType("timestamp(6) with time zone", "timestamp(3) with time zone"));
 }
 
 TEST(MappingNames, NormaliseTypeRefusesWhatIsNotATypeName) {
