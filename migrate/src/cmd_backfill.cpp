@@ -2,18 +2,18 @@
  * cmd_backfill.cpp
  *     mosta-migrate backfill MAPPING --source URI --target CONNINFO [--batch N] [--collections A,B] [--again]
  *     (docs/migration.md, "Backfill"): the state schema, the change-stream start position (recorded BEFORE the
- *     first document is read, so that the catch-up replays every write made meanwhile), each collection parents
+ *     first document is read, so that the catch-up replays every write made meanwhile; --again without --collections
+ *     records a new one, replacing a position the oplog may have lost), each collection parents
  *     first (backfill.hpp), the documents held back retried, the counters seeded, then a summary on stdout.
  *     SIGINT/SIGTERM stop after the batch being applied commits; a rerun resumes.
  */
 #include <cstdio>
-#include <set>
-#include <sstream>
 
 #include "backfill.hpp"
 #include "commands.hpp"
 #include "state.hpp"
 #include "stream_start.hpp"
+#include "verify_select.hpp"
 
 namespace mosta::migrate {
 
@@ -21,29 +21,6 @@ namespace {
 
 // kShownKeys is how many keys the summary shows per kind of problem.
 constexpr int kShownKeys = 5;
-
-// SelectedCollections returns the collections of the load order that --collections names (all without it);
-// throws UsageError for a name the mapping lacks.
-std::vector<const mapping::CollectionMap *>
-SelectedCollections(const mapping::Mapping &mapping, const std::optional<std::string> &names) {
-	std::vector<const mapping::CollectionMap *> order = mapping::LoadOrder(mapping);
-	if (!names)
-		return order;
-	std::set<std::string> wanted;
-	std::stringstream list(*names);
-	for (std::string name; std::getline(list, name, ',');) {
-		if (name.empty())
-			continue;
-		if (mapping.Find(name) == nullptr)
-			throw UsageError("--collections names \"" + name + "\", which mapping " + mapping.file + " does not map");
-		wanted.insert(name);
-	}
-	std::vector<const mapping::CollectionMap *> selected;
-	for (const mapping::CollectionMap *collection : order)
-		if (wanted.count(collection->collection) != 0)
-			selected.push_back(collection);
-	return selected;
-}
 
 // PrintProblems prints the count of problems of kind and their first keys.
 void
@@ -95,7 +72,7 @@ RunBackfill(CommandLine &line) {
 		throw UsageError("backfill takes one MAPPING file");
 
 	mapping::Mapping mapping = mapping::LoadMapping(file);
-	std::vector<const mapping::CollectionMap *> selected = SelectedCollections(mapping, names);
+	std::vector<const mapping::CollectionMap *> selected = SelectCollections(mapping, names);
 	sidecar::PgSession session(target);
 	session.Exec("SET application_name = 'mosta-migrate backfill'", "naming the session");
 	EnsureState(session);
@@ -108,7 +85,18 @@ RunBackfill(CommandLine &line) {
 								 session.Described() +
 								 " (pg_stat_activity shows it: application_name 'mosta-migrate backfill')");
 	MongoSource source(source_uri, mapping.source_database);
-	EnsureStreamStart(session, mapping, source);
+	if (options.again && !names) {
+		// every collection is read again: a new start replaces a stored one the oplog may no longer hold
+		// (ChangeStreamHistoryLost); the catch-up replays from here
+		RestartStreamStart(session, mapping, source);
+		std::printf("change stream: new start position recorded (--again reads every collection; follow replays "
+					"from here)\n");
+	} else {
+		EnsureStreamStart(session, mapping, source);
+		if (options.again)
+			std::printf("change stream: start position kept (--collections reads only some collections again; after a "
+						"lost history run --again without --collections)\n");
+	}
 
 	Applier applier(session, mapping);
 	applier.RememberWritten(); // nothing deletes the parents during a backfill: a parent written is not looked up

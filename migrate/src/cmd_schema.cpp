@@ -12,6 +12,7 @@
 
 #include "commands.hpp"
 #include "mapping/mapping.hpp"
+#include "mapping/mapping_names.hpp" // SameColumnType
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
 #include "schema_ddl.hpp"
@@ -81,7 +82,7 @@ CheckTables(sidecar::PgSession &session, const mapping::Mapping &mapping, bool a
 			auto found = present.find(column);
 			if (found == present.end())
 				missing += (missing.empty() ? "" : ", ") + column;
-			else if (after && found->second != type)
+			else if (after && !mapping::SameColumnType(found->second, type))
 				std::fprintf(stderr,
 							 "mosta-migrate schema: warning: column %s of table %s is %s, the mapping says %s\n",
 							 column.c_str(), qualified.c_str(), found->second.c_str(), type.c_str());

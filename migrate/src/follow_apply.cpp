@@ -4,8 +4,6 @@
  */
 #include "follow_apply.hpp"
 
-#include <cerrno>
-#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -64,16 +62,6 @@ Deletes(sidecar::PgSession &session, Applier &applier, const mapping::Mapping &m
 					  "clearing the problem of a deleted document");
 	}
 	return ids.empty() ? ApplyCounts{} : applier.Delete(*step.collection, ids);
-}
-
-bool
-IsLowerHex24(const std::string &text) {
-	if (text.size() != 24)
-		return false;
-	for (char c : text)
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-	return true;
 }
 
 // HeldBack returns, per collection, the legacy ids held back for a parent that is in PostgreSQL now (its row exists
@@ -161,41 +149,6 @@ RetryMissingParents(sidecar::PgSession &session, Applier &applier, const mapping
 			counts += Upserts(session, applier, mapping, step);
 	}
 	return counts;
-}
-
-sidecar::BsonHandle
-LegacyIdCandidates(const std::vector<std::string> &legacy_ids) {
-	sidecar::BsonHandle array(bson_new());
-	std::uint32_t index = 0;
-	char buffer[16];
-	// Next returns the next array key (the BSON_APPEND_* macros evaluate their key twice: never pass a call)
-	auto next = [&index, &buffer]() {
-		const char *key = nullptr;
-		bson_uint32_to_string(index++, &key, buffer, sizeof buffer);
-		return key;
-	};
-	for (const std::string &text : legacy_ids) {
-		if (IsLowerHex24(text)) {
-			bson_oid_t oid;
-			bson_oid_init_from_string(&oid, text.c_str());
-			const char *key = next();
-			BSON_APPEND_OID(array.get(), key, &oid);
-		}
-		errno = 0;
-		char *end = nullptr;
-		long long number = std::strtoll(text.c_str(), &end, 10);
-		if (!text.empty() && *end == '\0' && errno == 0 && std::to_string(number) == text) {
-			if (number >= INT32_MIN && number <= INT32_MAX) {
-				const char *key = next();
-				BSON_APPEND_INT32(array.get(), key, static_cast<std::int32_t>(number));
-			}
-			const char *key = next();
-			BSON_APPEND_INT64(array.get(), key, number);
-		}
-		const char *key = next();
-		BSON_APPEND_UTF8(array.get(), key, text.c_str());
-	}
-	return array;
 }
 
 } // namespace mosta::migrate

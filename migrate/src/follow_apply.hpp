@@ -14,6 +14,7 @@
 
 #include "apply.hpp"
 #include "follow_reduce.hpp"
+#include "legacy_id.hpp" // LegacyIdCandidates
 #include "mapping/mapping.hpp"
 #include "mongo_source.hpp"
 #include "sink/pg_session.hpp"
@@ -28,10 +29,5 @@ ApplyCounts ApplyPlan(sidecar::PgSession &session, Applier &applier, const mappi
 // returns what the upserts did. Documents gone from MongoDB are left to their delete event.
 ApplyCounts RetryMissingParents(sidecar::PgSession &session, Applier &applier, const mapping::Mapping &mapping,
 								const std::vector<const mapping::CollectionMap *> &order, MongoSource &source);
-
-// LegacyIdCandidates returns the _id values a legacy id text may stand for, as the elements of a {"$in": [...]}
-// array document: a 24-hex text is an ObjectId or a string, a decimal an int32/int64 or a string, anything else a
-// string.
-sidecar::BsonHandle LegacyIdCandidates(const std::vector<std::string> &legacy_ids);
 
 } // namespace mosta::migrate

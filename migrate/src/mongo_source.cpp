@@ -4,7 +4,10 @@
  */
 #include "mongo_source.hpp"
 
+#include <stdexcept>
+
 #include "mosta/common/conninfo.hpp"
+#include "sink/mongo_mapping_uri.hpp"
 
 namespace mosta::migrate {
 
@@ -25,8 +28,16 @@ EnsureDriver() {
 
 MongoSource::MongoSource(const std::string &uri, const std::string &database) : masked_(MaskCredentials(uri)) {
 	EnsureDriver();
+	// a mapped mirror's URI (mosta_mapping=FILE) names the database this tool compares or reads as it is: the
+	// option is the sink's, the driver would warn about it
+	std::string plain;
+	try {
+		plain = sidecar::SplitMappingOption(uri).uri;
+	} catch (const std::invalid_argument &e) {
+		throw MongoSourceError("MongoDB connection string " + masked_ + ": " + e.what());
+	}
 	bson_error_t error;
-	uri_ = mongoc_uri_new_with_error(uri.c_str(), &error);
+	uri_ = mongoc_uri_new_with_error(plain.c_str(), &error);
 	if (uri_ == nullptr)
 		throw MongoSourceError("bad MongoDB connection string " + masked_ + ": " +
 							   MaskCredentialsInText(error.message));

@@ -6,13 +6,12 @@
 #include "shadow_sampler.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <thread>
 
 #include "command_line.hpp"
 #include "commands.hpp"
+#include "legacy_id.hpp"
 #include "mapping/transform.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -36,31 +35,6 @@ SleepFor(std::chrono::milliseconds span) {
 	const Clock::time_point until = Clock::now() + span;
 	while (!StopRequested() && Clock::now() < until)
 		std::this_thread::sleep_for(std::min<Clock::duration>(kSleepStep, until - Clock::now()));
-}
-
-// AppendIdCandidates appends to array every _id value whose legacy id text is legacy_id (a string always; an
-// ObjectId for 24 lowercase hex digits; int32/int64 for a decimal integer).
-void
-AppendIdCandidates(bson_t *array, const std::string &legacy_id) {
-	int index = 0;
-	auto key = [&index] { return std::to_string(index++); };
-	BSON_APPEND_UTF8(array, key().c_str(), legacy_id.c_str());
-	if (legacy_id.size() == 24 && legacy_id.find_first_not_of("0123456789abcdef") == std::string::npos) {
-		bson_oid_t oid;
-		bson_oid_init_from_string(&oid, legacy_id.c_str());
-		BSON_APPEND_OID(array, key().c_str(), &oid);
-	}
-	if (!legacy_id.empty() && legacy_id.size() <= 20 &&
-		legacy_id.find_first_not_of("-0123456789") == std::string::npos) {
-		errno = 0;
-		char *end = nullptr;
-		long long number = std::strtoll(legacy_id.c_str(), &end, 10);
-		if (errno == 0 && *end == '\0' && std::to_string(number) == legacy_id) {
-			if (number >= INT32_MIN && number <= INT32_MAX)
-				BSON_APPEND_INT32(array, key().c_str(), static_cast<int32_t>(number));
-			BSON_APPEND_INT64(array, key().c_str(), number);
-		}
-	}
 }
 
 std::optional<std::string>
@@ -234,7 +208,8 @@ ShadowSampler::ReadMongo(const Sampled &sampled, const std::string &legacy_id) {
 	bson_t candidates;
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &id);
 	BSON_APPEND_ARRAY_BEGIN(&id, "$in", &candidates);
-	AppendIdCandidates(&candidates, legacy_id);
+	std::uint32_t index = 0;
+	AppendLegacyIdCandidates(&candidates, index, legacy_id);
 	bson_append_array_end(&id, &candidates);
 	bson_append_document_end(&filter, &id);
 	MongoCursor cursor(mongoc_collection_find_with_opts(collection.get(), &filter, nullptr, nullptr));

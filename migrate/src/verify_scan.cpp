@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "backfill_reader.hpp" // IdJson
 #include "commands.hpp"
 
 namespace mosta::migrate {
@@ -17,20 +18,6 @@ namespace {
 // kScanBatch is the cursor's batch size; kProgressEvery how often progress is written.
 constexpr int kScanBatch = 1000;
 constexpr std::chrono::seconds kProgressEvery{5};
-
-std::string
-IdJson(const bson_t *doc) {
-	bson_iter_t iter;
-	if (!bson_iter_init_find(&iter, doc, "_id"))
-		return "(no _id)";
-	bson_t one = BSON_INITIALIZER;
-	bson_append_iter(&one, "_id", -1, &iter);
-	char *json = bson_as_relaxed_extended_json(&one, nullptr);
-	std::string text = json != nullptr ? json : "?";
-	bson_free(json);
-	bson_destroy(&one);
-	return text;
-}
 
 } // namespace
 

@@ -1,7 +1,7 @@
 /*
  * verify_select.hpp
  *     SelectCollections: the collections a command works on, from its --collections option (a comma-separated list;
- *     absent: every collection of the mapping), in load order (parents first). Shared by verify and shadow.
+ *     absent: every collection of the mapping), in load order (parents first). Shared by backfill, verify and shadow.
  */
 #pragma once
 

@@ -9,7 +9,8 @@
 # Then: a second follower refused while one runs, a cutover with a running follower (it drains, sets
 # stopped_at, both exit 0), follow refused after the cutover, --reset-cutover follows again, a cutover with no
 # follower (refused without --source, drains itself with it), a dropped collection stopping the catch-up, and a
-# position the oplog no longer holds (ChangeStreamHistoryLost) failing with the way out. A position moved under a
+# position the oplog no longer holds (ChangeStreamHistoryLost) failing with the way out, which then works: backfill
+# --again records a new start and follow --until-caught-up leaves the stores equal. A position moved under a
 # running follower stops it; the cutover that follows replays every change from the start, and the stores are still
 # equal (replay is idempotent).
 # Prints "migrate_follow: N passed, N failed"; exits non-zero on failure.
@@ -321,7 +322,9 @@ else
 	not_ok "cutover draining itself: $(cat "$work/cutover2.out" "$work/migrate.cutover.err")"
 fi
 
-# 6. a dropped mapped collection stops the catch-up with what to do
+# 6. a dropped mapped collection stops the catch-up with what to do (its documents are kept for step 8's restore)
+mongo_py "from bson import json_util
+open('$work/templates.json', 'w').write(json_util.dumps(list(db.templates.find())))" || not_ok "saving templates"
 mongo_py 'db.templates.drop()' || not_ok "dropping templates"
 if migrate follow --reset-cutover --until-caught-up >/dev/null; then
 	not_ok "follow stops at the drop of a mapped collection"
@@ -341,6 +344,33 @@ elif grep -q "ChangeStreamHistoryLost\|no longer" "$work/migrate.follow.err" && 
 	ok "follow from a lost position fails, applies nothing and says to backfill again"
 else
 	not_ok "follow from a lost position: $(cat "$work/migrate.follow.err")"
+fi
+
+# 8. the way out of a lost history: writes follow cannot see (the dropped collection restored, an update), then
+# backfill --again over every collection records a new start position before it reads, and follow catches up from it
+old_start=$(scalar "SELECT start_token FROM mosta_migration.stream WHERE mapping = 'shop'")
+mongo_py "from bson import json_util
+db.templates.insert_many(json_util.loads(open('$work/templates.json').read()))
+db.offers.update_one({}, {'\$set': {'title': 'written while the history was lost'}})" ||
+	not_ok "writes while the history was lost"
+if migrate backfill --again >"$work/again.out" && grep -q "new start position recorded" "$work/again.out" &&
+	[ "$(scalar "SELECT start_token FROM mosta_migration.stream WHERE mapping = 'shop'")" != "$old_start" ]; then
+	ok "backfill --again over every collection exits 0 and records a new change-stream start"
+else
+	not_ok "backfill --again after a lost history: $(cat "$work/again.out" "$work/migrate.backfill.err")"
+fi
+mongo_py 'db.users.update_one({}, {"$set": {"email": "after-the-new-start@example.com"}})' ||
+	not_ok "a write after the new start"
+if migrate follow --until-caught-up >"$work/after_again.out" && compare; then
+	ok "then follow --until-caught-up exits 0 and every collection is equal: $(cat "$work/after_again.out")"
+else
+	not_ok "follow after backfill --again: $(tail -5 "$work/migrate.follow.err")"
+fi
+if migrate backfill --again --collections offers >"$work/again_some.out" &&
+	grep -q "start position kept" "$work/again_some.out"; then
+	ok "backfill --again --collections keeps the start position, saying so"
+else
+	not_ok "backfill --again --collections: $(cat "$work/again_some.out" "$work/migrate.backfill.err")"
 fi
 
 finish

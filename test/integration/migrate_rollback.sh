@@ -8,7 +8,8 @@
 # in PostgreSQL after cutover (a user inserted with a new legacy ObjectId through mosta_map_id, a payment's amount
 # and status updated, a ledger entry referencing that payment, a chat deleted, an item added to a payment, a passkey
 # removed from a user) reach MongoDB in the legacy shape, read with pymongo as the application reads ("reads
-# flipped back"), and every other document is unchanged; a table outside the mapping is refused by name. Prints
+# flipped back"), and every other document is unchanged; a table outside the mapping is refused by name. After the
+# copy, mosta-sidecar verify refuses the mapped mirror, naming mosta-migrate verify, which is green on it. Prints
 # "migrate_rollback: N passed, N failed"; exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -190,6 +191,25 @@ else
 	not_ok "round trip: documents differ from the legacy ones"
 	sed 's/^/    /' "$work/compare.out" >&2
 fi
+
+# 1b. mosta-sidecar verify does not compare a mapped mirror (legacy documents, not the rule's tables): it says so,
+# names mosta-migrate verify and exits non-zero; mosta-migrate verify given the mirror's own URI (the driver never
+# sees mosta_mapping: no "Unsupported URI option" warning) compares it through the mapping and finds it equal.
+if PGDATABASE=$db "$BINARY" verify rollback >"$work/verify.out" 2>&1; then
+	not_ok "mosta-sidecar verify of a mapped mirror exits non-zero: $(cat "$work/verify.out")"
+elif grep -q "does not verify mapped mirrors" "$work/verify.out" &&
+	grep -q "mosta-migrate verify $mapping_file" "$work/verify.out" && ! grep -qi "unsupported URI option" "$work/verify.out"; then
+	ok "mosta-sidecar verify of a mapped mirror refuses, naming mosta-migrate verify"
+else
+	not_ok "mosta-sidecar verify of a mapped mirror: $(cat "$work/verify.out")"
+fi
+if "$MIGRATE_BINARY" verify "$mapping" --source "$mirror_uri" --target "dbname=$db" >"$work/migrate_verify.out" 2>&1 &&
+	! grep -qi "unsupported URI option" "$work/migrate_verify.out"; then
+	ok "mosta-migrate verify on the mirror's URI is green, without a driver warning"
+else
+	not_ok "mosta-migrate verify on the mirror's URI: $(grep -v " ok$" "$work/migrate_verify.out" | tail -25)"
+fi
+
 counts_before=$(mongo_py "print(sorted((c, db[c].count_documents({})) for c in db.list_collection_names() if c != '_mosta_checkpoints'))")
 mongo_py "
 from bson import json_util

@@ -4,8 +4,11 @@
  */
 #include "io/mongo_backup_client.hpp"
 
+#include <stdexcept>
+
 #include "io/source.hpp"
 #include "mosta/common/conninfo.hpp"
+#include "sink/mongo_mapping_uri.hpp"
 
 namespace mosta::copy {
 
@@ -24,8 +27,15 @@ EnsureDriver() {
 
 MongoConnection::MongoConnection(const std::string &uri) : masked_(MaskCredentials(uri)) {
 	EnsureDriver();
+	sidecar::MappedUri mapped;
+	try {
+		mapped = sidecar::SplitMappingOption(uri);
+	} catch (const std::invalid_argument &e) {
+		throw CopyError("MongoDB: " + masked_ + ": " + e.what());
+	}
+	mapping_path_ = mapped.mapping_path;
 	bson_error_t error;
-	uri_.reset(mongoc_uri_new_with_error(uri.c_str(), &error));
+	uri_.reset(mongoc_uri_new_with_error(mapped.uri.c_str(), &error));
 	if (!uri_)
 		throw CopyError("MongoDB: bad connection string " + masked_ + ": " + MaskCredentialsInText(error.message) +
 						" (hint: mongodb://[user:password@]host[:port]/database)");

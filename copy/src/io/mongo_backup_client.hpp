@@ -15,7 +15,8 @@ namespace mosta::copy {
 class MongoConnection {
   public:
 	// MongoConnection parses uri (its path names the database) and makes the pool; throws CopyError. Nothing is
-	// sent before Ping.
+	// sent before Ping. A mapped mirror's option (mosta_mapping=FILE, sink/mongo_mapping_uri.hpp) is taken out
+	// before the driver sees the URI and kept in MappingPath.
 	explicit MongoConnection(const std::string &uri);
 
 	// Ping asks the server for a ping; throws CopyError saying what went wrong.
@@ -35,12 +36,20 @@ class MongoConnection {
 		return masked_;
 	}
 
+	// MappingPath returns the mapping file the URI's mosta_mapping names, "" when none: a source reads the
+	// collections as they are; a destination refuses it (it would write tables, not the legacy shape).
+	const std::string &
+	MappingPath() const noexcept {
+		return mapping_path_;
+	}
+
 	// Collection returns a handle of collection in the database, for client.
 	sidecar::MongoCollectionHandle Collection(mongoc_client_t *client, const std::string &collection) const;
 
   private:
 	std::string masked_;
 	std::string database_;
+	std::string mapping_path_;
 	sidecar::MongoUriHandle uri_;
 	sidecar::MongoPoolHandle pool_;
 };

@@ -71,7 +71,14 @@ class MongoTableWriter : public TableWriter {
 
 class MongoDestination : public Destination {
   public:
-	MongoDestination(const std::string &uri, const DestinationOptions &options) : connection_(uri), options_(options) {}
+	MongoDestination(const std::string &uri, const DestinationOptions &options) : connection_(uri), options_(options) {
+		if (!connection_.MappingPath().empty())
+			throw CopyError("MongoDB: " + connection_.Masked() +
+							" names a mapping (mosta_mapping=" + connection_.MappingPath() +
+							"): mosta-copy writes tables as they are, not through a migration mapping (hint: remove "
+							"mosta_mapping from the URI to copy the tables themselves; a mapped mirror is filled by "
+							"mosta-sidecar's initial copy)");
+	}
 	~MongoDestination() override {
 		Abort();
 	}

@@ -14,6 +14,7 @@
 #include "mosta/common/pg_types.hpp"
 #include "mosta/common/canonical_row.hpp"
 #include "sink/mongo_bson.hpp"
+#include "sink/mongo_mapping_uri.hpp"
 
 namespace mosta::sidecar {
 
@@ -501,7 +502,26 @@ MongoDocumentRow(const bson_t *doc, const std::vector<VerifyColumn> &columns, co
 	return result;
 }
 
+std::string
+MappedMirrorMapping(const std::string &uri) {
+	try {
+		return SplitMappingOption(uri).mapping_path;
+	} catch (const std::invalid_argument &e) {
+		throw MongoVerifyError(e.what());
+	}
+}
+
+std::string
+MappedMirrorNotVerified(const std::string &mapping_path) {
+	return "a mapped mirror (" + std::string(kMappingUriOption) + "=" + mapping_path +
+		   ") holds the legacy collections in their legacy shape, not the rule's tables: mosta-sidecar verify does "
+		   "not verify mapped mirrors; compare it with `mosta-migrate verify " +
+		   mapping_path + " --source MONGODB_URI --target CONNINFO` (docs/migration.md)";
+}
+
 MongoVerifyTarget::MongoVerifyTarget(const std::string &uri, const std::string &default_database) {
+	if (std::string mapping_path = MappedMirrorMapping(uri); !mapping_path.empty())
+		throw MongoVerifyError(MappedMirrorNotVerified(mapping_path));
 	bson_error_t error;
 	uri_.reset(mongoc_uri_new_with_error(uri.c_str(), &error));
 	if (!uri_)

@@ -78,11 +78,19 @@ struct MongoRow {
 MongoRow MongoDocumentRow(const bson_t *doc, const std::vector<VerifyColumn> &columns,
 						  const std::vector<std::string> &key);
 
+// MappedMirrorMapping returns the mapping file a mapped mirror's URI names (its mosta_mapping option), "" for a plain
+// replica; throws MongoVerifyError when the option is malformed.
+std::string MappedMirrorMapping(const std::string &uri);
+
+// MappedMirrorNotVerified says why verify (and resync) do not compare a mapped mirror: it holds the legacy collections
+// in their legacy shape, not the rule's tables; mosta-migrate verify compares them through the mapping.
+std::string MappedMirrorNotVerified(const std::string &mapping_path);
+
 // MongoVerifyTarget is one MongoDB target opened for verify (a single client: verify is one-shot, on one thread).
 class MongoVerifyTarget {
   public:
 	// MongoVerifyTarget parses uri (the database: its path, else default_database) and pings the server; throws
-	// MongoVerifyError.
+	// MongoVerifyError, also for a mapped mirror (MappedMirrorNotVerified).
 	MongoVerifyTarget(const std::string &uri, const std::string &default_database);
 	MongoVerifyTarget(const MongoVerifyTarget &) = delete;
 	MongoVerifyTarget &operator=(const MongoVerifyTarget &) = delete;

@@ -126,25 +126,50 @@ constexpr std::string_view kReserved[] = {
 	"cmax",
 };
 
-// Aliases of type names → format_type's spelling (the whole base name, after lowercasing and collapsing spaces).
-constexpr std::pair<std::string_view, std::string_view> kTypeAliases[] = {
-	{"int", "integer"},
-	{"int4", "integer"},
-	{"int8", "bigint"},
-	{"int2", "smallint"},
-	{"bool", "boolean"},
-	{"float8", "double precision"},
-	{"double", "double precision"},
-	{"float", "double precision"},
-	{"float4", "real"},
-	{"decimal", "numeric"},
-	{"varchar", "character varying"},
-	{"char", "character"},
-	{"timestamptz", "timestamp with time zone"},
-	{"timestamp", "timestamp without time zone"},
-	{"timetz", "time with time zone"},
-	{"time", "time without time zone"},
-	{"json", "json"},
+// How format_type spells a type, by every name it is written with (lowercased words, one space): the typmod goes
+// between head and tail ("timestamp" "(3)" " with time zone"); default_typmod is what a column of the type gets
+// without one (char → character(1)).
+struct TypeSpelling {
+	std::string_view name;
+	std::string_view head;
+	std::string_view tail;
+	std::string_view default_typmod;
+};
+
+constexpr TypeSpelling kTypeSpellings[] = {
+	{"int", "integer", "", ""},
+	{"int4", "integer", "", ""},
+	{"integer", "integer", "", ""},
+	{"int8", "bigint", "", ""},
+	{"bigint", "bigint", "", ""},
+	{"int2", "smallint", "", ""},
+	{"smallint", "smallint", "", ""},
+	{"bool", "boolean", "", ""},
+	{"boolean", "boolean", "", ""},
+	{"float8", "double precision", "", ""},
+	{"double", "double precision", "", ""},
+	{"double precision", "double precision", "", ""},
+	{"float4", "real", "", ""},
+	{"real", "real", "", ""},
+	{"decimal", "numeric", "", ""},
+	{"numeric", "numeric", "", ""},
+	{"varchar", "character varying", "", ""},
+	{"character varying", "character varying", "", ""},
+	{"char varying", "character varying", "", ""},
+	{"char", "character", "", "1"},
+	{"character", "character", "", "1"},
+	{"bpchar", "character", "", ""}, // bpchar alone has no typmod: format_type prints "bpchar" (below)
+	{"varbit", "bit varying", "", ""},
+	{"bit varying", "bit varying", "", ""},
+	{"bit", "bit", "", "1"},
+	{"timestamptz", "timestamp", " with time zone", ""},
+	{"timestamp with time zone", "timestamp", " with time zone", ""},
+	{"timestamp", "timestamp", " without time zone", ""},
+	{"timestamp without time zone", "timestamp", " without time zone", ""},
+	{"timetz", "time", " with time zone", ""},
+	{"time with time zone", "time", " with time zone", ""},
+	{"time", "time", " without time zone", ""},
+	{"time without time zone", "time", " without time zone", ""},
 };
 
 constexpr std::string_view kBsonTypes[] = {"string", "int",	 "long",	 "double", "decimal",
@@ -234,50 +259,150 @@ SnakeCase(std::string_view name) {
 	return out;
 }
 
+namespace {
+
+// A type name split as the SQL grammar reads it: words, at most one typmod "(...)" (anywhere between the words:
+// "timestamp(3) with time zone"), then array brackets or the ARRAY key word.
+struct TypeText {
+	std::string words; // lowercased, one space between words
+	std::vector<std::string> typmod;
+	bool has_typmod = false;
+	int dims = 0; // [] pairs (ARRAY counts one)
+};
+
+bool
+IsWordChar(char c) noexcept {
+	unsigned char u = static_cast<unsigned char>(c);
+	return std::isalnum(u) || c == '_' || c == '.';
+}
+
+bool
+IsDigits(std::string_view text) noexcept {
+	return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// SplitTypeText parses text into out; false when it is not a type name.
+bool
+SplitTypeText(std::string_view text, TypeText &out) {
+	std::size_t i = 0;
+	bool array_word = false; // the ARRAY key word was the last thing read
+	auto skip_space = [&] {
+		while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])))
+			++i;
+	};
+	for (skip_space(); i < text.size(); skip_space()) {
+		char c = text[i];
+		if (IsWordChar(c)) {
+			if (out.dims > 0)
+				return false;
+			std::string word;
+			for (; i < text.size() && IsWordChar(text[i]); ++i)
+				word += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+			if (word == "array" && !out.words.empty() && out.dims == 0) {
+				out.dims = 1; // int ARRAY, int ARRAY[3]: one dimension
+				array_word = true;
+				continue;
+			}
+			if (!out.words.empty())
+				out.words += ' ';
+			out.words += word;
+		} else if (c == '(') {
+			if (out.has_typmod || out.dims > 0 || out.words.empty())
+				return false;
+			out.has_typmod = true;
+			std::string item;
+			for (++i;; ++i) {
+				if (i == text.size())
+					return false;
+				char d = text[i];
+				if (d == ',' || d == ')') {
+					// format_type prints each typmod number without leading zeros
+					if (item.empty())
+						return false;
+					std::size_t digits = item.find_first_not_of('0');
+					out.typmod.push_back(!IsDigits(item)			   ? item
+										 : digits == std::string::npos ? "0"
+																	   : item.substr(digits));
+					item.clear();
+					if (d == ')')
+						break;
+				} else if (IsWordChar(d)) {
+					item += static_cast<char>(std::tolower(static_cast<unsigned char>(d)));
+				} else if (!std::isspace(static_cast<unsigned char>(d))) {
+					return false;
+				}
+			}
+			++i;
+		} else if (c == '[') {
+			// int[], int[3]: the sizes go (PostgreSQL ignores them); the dimensions stay (the transform reads nested
+			// arrays by them), although format_type prints one "[]" whatever they are (SameColumnType)
+			for (++i; i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) ||
+										  std::isspace(static_cast<unsigned char>(text[i])));
+				 ++i) {
+			}
+			if (i == text.size() || text[i] != ']' || out.words.empty())
+				return false;
+			++i;
+			if (!array_word)
+				++out.dims;
+			array_word = false;
+		} else {
+			return false;
+		}
+	}
+	return !out.words.empty() && std::isalpha(static_cast<unsigned char>(out.words[0]));
+}
+
+} // namespace
+
 std::string
 NormaliseType(std::string_view text) {
-	std::string lowered;
-	bool space = false;
-	for (char c : text) {
-		unsigned char u = static_cast<unsigned char>(c);
-		if (std::isspace(u)) {
-			space = !lowered.empty();
-			continue;
-		}
-		if (!(std::isalnum(u) || c == '_' || c == '(' || c == ')' || c == ',' || c == '[' || c == ']' || c == '.'))
-			return "";
-		if (space && !(c == '(' || c == ')' || c == ',' || c == '[' || c == ']') && lowered.back() != '(' &&
-			lowered.back() != ',')
-			lowered += ' ';
-		space = false;
-		lowered += static_cast<char>(std::tolower(u));
-	}
-	if (lowered.empty() || !std::isalpha(static_cast<unsigned char>(lowered[0])))
+	TypeText type;
+	if (!SplitTypeText(text, type))
 		return "";
-	// the base name ends at the typmod or the array brackets
-	std::size_t end = lowered.find_first_of("([");
-	std::string base = lowered.substr(0, end);
-	std::string rest = end == std::string::npos ? "" : lowered.substr(end);
-	while (!base.empty() && base.back() == ' ')
-		base.pop_back();
-	for (const auto &[alias, name] : kTypeAliases)
-		if (base == alias) {
-			base = std::string(name);
-			break;
-		}
-	// a typmod goes before "with/without time zone" as format_type writes it: timestamp(3) with time zone
-	if (base == "timestamp with time zone" || base == "timestamp without time zone") {
-		if (!rest.empty() && rest[0] == '(') {
-			std::size_t close = rest.find(')');
-			if (close == std::string::npos)
-				return "";
-			std::string zone = base.substr(std::string("timestamp").size());
-			return "timestamp" + rest.substr(0, close + 1) + zone + rest.substr(close + 1);
-		}
+	std::string head = type.words;
+	std::string tail;
+	std::vector<std::string> typmod = type.typmod;
+	const TypeSpelling *spelling = nullptr;
+	for (const TypeSpelling &candidate : kTypeSpellings)
+		if (candidate.name == type.words)
+			spelling = &candidate;
+	if (spelling != nullptr) {
+		head = spelling->head;
+		tail = spelling->tail;
+		if (!type.has_typmod && !spelling->default_typmod.empty())
+			typmod = {std::string(spelling->default_typmod)};
+		if (type.words == "bpchar" && !type.has_typmod)
+			head = "bpchar";
+		if (head == "numeric" && typmod.size() == 1)
+			typmod.push_back("0"); // numeric(10) is numeric(10,0)
+		if (!tail.empty() && typmod.size() == 1 && IsDigits(typmod[0]) && (typmod[0].size() > 1 || typmod[0] > "6"))
+			typmod[0] = "6"; // PostgreSQL reduces a time precision above 6 to 6 (with a warning)
+	} else if (type.words == "float") {
+		// float(p): real up to 24 binary digits, double precision above
+		bool single = typmod.size() == 1 && IsDigits(typmod[0]) && typmod[0].size() <= 2 && std::stoi(typmod[0]) <= 24;
+		head = single ? "real" : "double precision";
+		typmod.clear();
 	}
-	if (base == "timestamptz" || base == "timestamp")
-		return "";
-	return base + rest;
+	std::string out = head;
+	if (!typmod.empty()) {
+		out += '(';
+		for (std::size_t i = 0; i < typmod.size(); ++i)
+			out += (i == 0 ? "" : ",") + typmod[i];
+		out += ')';
+	}
+	out += tail;
+	for (int i = 0; i < type.dims; ++i)
+		out += "[]";
+	return out;
+}
+
+bool
+SameColumnType(std::string_view format_type, std::string_view type) noexcept {
+	std::size_t brackets = type.find("[]");
+	if (brackets == std::string_view::npos)
+		return format_type == type;
+	return format_type.size() == brackets + 2 && format_type.substr(0, brackets + 2) == type.substr(0, brackets + 2);
 }
 
 std::string

@@ -23,10 +23,17 @@ bool IsReservedWord(std::string_view name) noexcept;
 // "2fa" → "_2fa"; a reserved word gets a "_" suffix; cut to 63 bytes.
 std::string SnakeCase(std::string_view name);
 
-// NormaliseType returns the type text in the spelling format_type prints for the common aliases (int → integer,
-// timestamptz → timestamp with time zone, bool → boolean, float8 → double precision, ...), lowercase, one space
-// between words; "" when text cannot be a type name (empty, or characters no type name holds: ; ' " --).
+// NormaliseType returns the type text as PostgreSQL's format_type prints a column of that type (int → integer,
+// timestamptz(3) → timestamp(3) with time zone, char → character(1), decimal(10) → numeric(10,0), int[3] →
+// integer[], ...), but for the dimensions of an array, which it keeps (int[][] → integer[][]: the transform reads
+// nested arrays by them; format_type prints integer[]); names it does not know keep their words, lowercased with one
+// space between them; "" when text cannot be a type name (empty, unbalanced brackets, characters no type name holds:
+// ; ' " --).
 std::string NormaliseType(std::string_view text);
+
+// SameColumnType tells whether a column whose format_type is format_type has the (normalised) mapping type type:
+// equal, an array's dimensions aside (format_type prints one "[]" whatever they are).
+bool SameColumnType(std::string_view format_type, std::string_view type) noexcept;
 
 // BaseType returns type without its typmod and array brackets ("numeric(38,18)" → "numeric", "text[]" → "text").
 std::string BaseType(std::string_view type);

@@ -30,22 +30,10 @@
 #include "mapping/mapping.hpp"
 #include "mapping/reverse.hpp"
 #include "sink/mongo_bson.hpp"
+#include "sink/mongo_mapping_uri.hpp"
 #include "sink/mongo_mapped_source.hpp"
 
 namespace mosta::sidecar {
-
-// kMappingUriOption is the URI option that names a mapping file.
-inline constexpr const char *kMappingUriOption = "mosta_mapping";
-
-// A MongoDB URI with its mapping option taken out (the driver would warn about an option it does not know).
-struct MappedUri {
-	std::string uri;		  // the URI without mosta_mapping
-	std::string mapping_path; // percent-decoded; empty when the URI names no mapping
-};
-
-// SplitMappingOption takes mosta_mapping out of uri's options; throws std::invalid_argument when it is given twice,
-// empty or badly percent-encoded.
-MappedUri SplitMappingOption(const std::string &uri);
 
 // One write of the mirror.
 struct MappedWrite {

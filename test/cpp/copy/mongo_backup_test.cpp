@@ -364,5 +364,49 @@ TEST_F(MongoBackupTest, UriWithoutDatabaseOrServerIsAClearError) {
 	}
 }
 
+// DriverWarnings collects what mongo-c-driver logs at warning level or worse while it lives.
+class DriverWarnings {
+  public:
+	DriverWarnings() {
+		mongoc_log_set_handler(&DriverWarnings::Collect, this);
+	}
+	~DriverWarnings() {
+		mongoc_log_set_handler(mongoc_log_default_handler, nullptr);
+	}
+	DriverWarnings(const DriverWarnings &) = delete;
+	DriverWarnings &operator=(const DriverWarnings &) = delete;
+
+	const std::string &
+	Text() const noexcept {
+		return text_;
+	}
+
+  private:
+	static void
+	Collect(mongoc_log_level_t level, const char *domain, const char *message, void *self) {
+		if (level <= MONGOC_LOG_LEVEL_WARNING)
+			static_cast<DriverWarnings *>(self)->text_ += std::string(domain) + ": " + message + "\n";
+	}
+	std::string text_;
+};
+
+// A mapped mirror's URI (mosta_mapping=FILE): the driver never sees the option (no "unsupported URI option"
+// warning); a source reads the collections as they are, a destination refuses to write tables into the mirror.
+TEST(MongoBackupMappedUri, SourceStripsTheMappingDestinationRefusesIt) {
+	DriverWarnings warnings;
+	const std::string uri = "mongodb://127.0.0.1:1/shop?serverSelectionTimeoutMS=200&mosta_mapping=/etc/mosta/"
+							"shop.mapping.json";
+	EXPECT_NO_THROW(MakeMongoSource(uri, DatabaseSchema{}));
+	try {
+		MakeMongoDestination(uri, DestinationOptions{});
+		FAIL() << "a destination accepted a mapped mirror's URI";
+	} catch (const CopyError &error) {
+		std::string what = error.what();
+		EXPECT_NE(what.find("mosta_mapping=/etc/mosta/shop.mapping.json"), std::string::npos) << what;
+		EXPECT_NE(what.find("hint"), std::string::npos) << what;
+	}
+	EXPECT_EQ(warnings.Text(), "");
+}
+
 } // namespace
 } // namespace mosta::copy

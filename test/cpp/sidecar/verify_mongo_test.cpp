@@ -223,5 +223,22 @@ TEST(VerifyMongoTest, ColumnNamedIdAndCompositeKey) {
 	EXPECT_EQ(MongoDocumentRow(stray.get(), columns, {"order_id", "line"}).key, "777");
 }
 
+// A mapped mirror (mosta_mapping=FILE) holds the legacy shape: verify does not compare it and says what does; the
+// refusal comes before the driver sees the URI.
+TEST(VerifyMongo, AMappedMirrorIsNotComparedAndNamesMostaMigrateVerify) {
+	EXPECT_EQ(MappedMirrorMapping("mongodb://h/shop?w=1"), "");
+	EXPECT_EQ(MappedMirrorMapping("mongodb://h/shop?w=1&mosta_mapping=/etc/mosta/shop.mapping.json"),
+			  "/etc/mosta/shop.mapping.json");
+	EXPECT_THROW(MappedMirrorMapping("mongodb://h/shop?mosta_mapping="), MongoVerifyError);
+	try {
+		MongoVerifyTarget target("mongodb://127.0.0.1:1/shop?mosta_mapping=/etc/mosta/shop.mapping.json", "shop");
+		FAIL() << "a mapped mirror was opened for the comparison";
+	} catch (const MongoVerifyError &e) {
+		std::string what = e.what();
+		EXPECT_NE(what.find("does not verify mapped mirrors"), std::string::npos) << what;
+		EXPECT_NE(what.find("mosta-migrate verify /etc/mosta/shop.mapping.json"), std::string::npos) << what;
+	}
+}
+
 } // namespace
 } // namespace mosta::sidecar
