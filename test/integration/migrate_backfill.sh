@@ -267,8 +267,8 @@ tests_binary=${MOSTA_MIGRATE_TESTS_BIN:-build/test/cpp/migrate/migrate_tests}
 if [ ! -x "$tests_binary" ]; then
 	ok "# SKIP $tests_binary not built"
 elif MOSTA_MIGRATE_TEST_CONNINFO="dbname=$killed_db" "$tests_binary" --gtest_filter='ApplyPg.*' >"$work/apply_pg.out" 2>&1 &&
-	grep -q "PASSED.* 7 tests" "$work/apply_pg.out"; then
-	ok "the Applier's tests against PostgreSQL pass (7)"
+	grep -q "PASSED.* 8 tests" "$work/apply_pg.out"; then
+	ok "the Applier's tests against PostgreSQL pass (8)"
 else
 	not_ok "apply_pg_test: $(tail -30 "$work/apply_pg.out")"
 fi

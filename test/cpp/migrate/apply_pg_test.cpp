@@ -1,6 +1,7 @@
 // apply_pg_test.cpp: the Applier against PostgreSQL (MOSTA_MIGRATE_TEST_CONNINFO; test/integration/migrate_backfill.sh
 // sets it, the tests skip without it): chains of self-references in one batch, re-applying changes nothing, child
-// arrays shrinking, PostgreSQL refusals isolated by halving, duplicates, deletes refused.
+// arrays shrinking, PostgreSQL refusals isolated by halving, duplicates, deletes refused, the backfill's remembered
+// parents.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -207,6 +208,30 @@ TEST_F(ApplyPg, DeletesCascadeToChildrenAndRefusedOnesAreReported) {
 
 TEST_F(ApplyPg, OutsideATransactionIsASessionError) {
 	EXPECT_THROW(applier_->Upsert(*mapping_.Find("apt_users"), Docs("apt_users", {User(1, "a")})), sidecar::PgError);
+}
+
+TEST_F(ApplyPg, RememberedParentsAreTheCommittedOnes) {
+	// the backfill's mode: a parent written and committed is not looked up again and its uuid is the applier's
+	applier_->RememberWritten();
+	EXPECT_EQ(Upsert("apt_users", {User(1, "a")}).applied, 1);
+	applier_->Committed();
+	session_->Exec("BEGIN", "test");
+	EXPECT_EQ(applier_->Upsert(*mapping_.Find("apt_users"), Docs("apt_users", {User(2, "b")})).applied, 1);
+	session_->Exec("ROLLBACK", "test");
+	applier_->Forget(); // user 2 is not in PostgreSQL: its orders wait for it, not refused by the foreign key
+	EXPECT_EQ(Upsert("apt_users", {User(3, "c")}).applied, 1);
+	applier_->Committed(); // promotes user 3 only
+	ApplyCounts counts = Upsert("apt_orders", {R"({"_id": "o1", "buyer": {"$oid": ")" + Oid(1) + R"("}, "qty": 1})",
+											   R"({"_id": "o2", "buyer": {"$oid": ")" + Oid(2) + R"("}, "qty": 1})"});
+	applier_->Committed();
+	EXPECT_EQ(counts.applied, 1);
+	EXPECT_EQ(counts.missing_parent, 1);
+	EXPECT_EQ(counts.rejected, 0);
+	EXPECT_EQ(Scalar("SELECT o.buyer_id = m.new_id FROM apply_test.orders o JOIN mosta.id_map m ON m.collection = "
+					 "'apt_users' AND m.legacy_id = '" +
+					 Oid(1) + "' WHERE o.legacy_object_id = 'o1'"),
+			  "t");
+	EXPECT_EQ(Scalar("SELECT parent_legacy_id FROM mosta_migration.problems WHERE mapping = 'apply_test'"), Oid(2));
 }
 
 } // namespace
