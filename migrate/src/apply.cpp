@@ -20,6 +20,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "apply_plan.hpp"
 #include "mosta/common/identifiers.hpp"
@@ -81,7 +82,8 @@ struct Applier::Impl {
 	CollectionPlan &Plan(const mapping::CollectionMap &collection);
 	void HoldBack(std::vector<Candidate> &candidates, const mapping::CollectionMap &collection,
 				  std::vector<Problem> &problems);
-	std::set<std::string> ExistingParents(const std::string &collection, const std::set<std::string> &keys);
+	std::unordered_set<std::string> ExistingParents(const std::string &collection,
+													const std::unordered_set<std::string> &keys);
 	void ApplyGroup(CollectionPlan &plan, std::vector<Candidate *> group, ApplyCounts &counts,
 					std::vector<Problem> &problems);
 	ApplyCounts ApplyOnce(CollectionPlan &plan, const std::vector<Candidate *> &group);
@@ -107,12 +109,12 @@ Applier::Impl::Plan(const mapping::CollectionMap &collection) {
 	return *plan;
 }
 
-std::set<std::string>
-Applier::Impl::ExistingParents(const std::string &collection, const std::set<std::string> &keys) {
+std::unordered_set<std::string>
+Applier::Impl::ExistingParents(const std::string &collection, const std::unordered_set<std::string> &keys) {
 	const mapping::CollectionMap *parent = mapping.Find(collection);
 	if (parent == nullptr)
 		throw mapping::MappingError("a reference names collection \"" + collection + "\", which the mapping lacks");
-	std::set<std::string> found;
+	std::unordered_set<std::string> found;
 	std::vector<std::string> unknown;
 	auto known_keys = known.find(collection);
 	for (const std::string &key : keys)
@@ -137,14 +139,15 @@ Applier::Impl::ExistingParents(const std::string &collection, const std::set<std
 void
 Applier::Impl::HoldBack(std::vector<Candidate> &candidates, const mapping::CollectionMap &collection,
 						std::vector<Problem> &problems) {
-	std::map<std::string, std::set<std::string>> wanted;
+	// hashed: a batch holds thousands of keys (ordered sets of them cost more than the lookups they serve)
+	std::map<std::string, std::unordered_set<std::string>> wanted;
 	for (const Candidate &candidate : candidates)
 		for (const NeededParent &parent : candidate.parents)
 			wanted[parent.collection].insert(parent.key);
-	std::map<std::string, std::set<std::string>> existing;
+	std::map<std::string, std::unordered_set<std::string>> existing;
 	for (const auto &[parent, keys] : wanted)
 		existing[parent] = ExistingParents(parent, keys);
-	std::map<std::string, Candidate *> in_batch;
+	std::unordered_map<std::string, Candidate *> in_batch;
 	for (Candidate &candidate : candidates)
 		in_batch[candidate.key] = &candidate;
 	// a reference to a document of this batch resolves while that document is not held back itself
