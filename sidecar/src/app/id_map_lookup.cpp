@@ -10,22 +10,11 @@
 
 namespace mosta::sidecar {
 
-IdMapLookup::IdMapLookup(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+IdMapLookup::IdMapLookup(std::string conninfo) : connection_(std::move(conninfo)) {}
 
 PgResultHandle
 IdMapLookup::Query(const char *context, const std::string &sql, int count, const char *const *params) {
-	if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
-		conn_.reset(PQconnectdb(conninfo_.c_str()));
-		if (PQstatus(conn_.get()) != CONNECTION_OK) {
-			PgError error = PgError::FromConn(context, conn_.get());
-			conn_.reset();
-			throw error;
-		}
-	}
-	PgResultHandle result(PQexecParams(conn_.get(), sql.c_str(), count, nullptr, params, nullptr, nullptr, 0));
-	if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
-		throw PgError::FromResult(context, result.get(), conn_.get());
-	return result;
+	return connection_.Query(context, sql, count, params);
 }
 
 std::optional<std::string>

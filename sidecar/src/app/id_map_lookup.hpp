@@ -16,6 +16,7 @@
 
 #include "decode/change.hpp"
 #include "pg/handles.hpp"
+#include "pg/lazy_query.hpp"
 
 namespace mosta::sidecar {
 
@@ -35,8 +36,7 @@ class IdMapLookup {
 
 	static constexpr std::size_t kCachedIds = 100'000;
 
-	std::string conninfo_;
-	PgConnHandle conn_;
+	LazyQueryConnection connection_;
 	std::unordered_map<std::string, bool> collection_mapped_; // table name → id_map has rows for it
 	std::unordered_map<std::string, std::string> cache_;	  // table '\0' uuid → legacy ObjectId
 };

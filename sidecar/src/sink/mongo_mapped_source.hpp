@@ -21,6 +21,7 @@
 
 #include "mapping/reverse.hpp"
 #include "pg/handles.hpp"
+#include "pg/lazy_query.hpp"
 
 namespace mosta::sidecar {
 
@@ -61,8 +62,7 @@ class MappedSource {
 
 	static constexpr std::size_t kCachedIds = 100'000;
 
-	std::string conninfo_;
-	PgConnHandle conn_;
+	LazyQueryConnection connection_;
 	std::unordered_map<std::string, std::string> cache_; // collection '\0' uuid → legacy id
 };
 
