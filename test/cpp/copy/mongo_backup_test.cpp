@@ -33,12 +33,8 @@ class MongoBackupTest : public ::testing::Test {
 	static void
 	SetUpTestSuite() {
 		mongoc_init();
-		if (const char *uri = std::getenv("MOSTA_TEST_MONGO_URI"); uri && *uri) {
-			server_ = uri;
-			return;
-		}
 		std::string error;
-		server_ = mosta::test::StartTestMongod(MOSTA_TEST_MONGOD_BIN, &pid_, &error);
+		server_ = mosta::test::TestMongoUri(MOSTA_TEST_MONGOD_BIN, &pid_, &error);
 		ASSERT_FALSE(server_.empty()) << error;
 	}
 	static void

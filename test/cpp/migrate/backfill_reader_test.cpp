@@ -27,12 +27,8 @@ class BatchReaderTest : public ::testing::Test {
   protected:
 	static void
 	SetUpTestSuite() {
-		if (const char *uri = std::getenv("MOSTA_TEST_MONGO_URI"); uri != nullptr && *uri != '\0') {
-			uri_ = uri;
-			return;
-		}
 		std::string error;
-		uri_ = mosta::test::StartTestMongod(MOSTA_TEST_MONGOD_BIN, &pid_, &error);
+		uri_ = mosta::test::TestMongoUri(MOSTA_TEST_MONGOD_BIN, &pid_, &error);
 		ASSERT_FALSE(uri_.empty()) << error;
 	}
 	static void

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 
 namespace mosta::test {
@@ -57,6 +58,15 @@ StartTestMongod(const char *binary, pid_t *pid, std::string *error) {
 		return "";
 	}
 	return "mongodb://127.0.0.1:" + line.substr(colon + 1, line.find('\n') - colon - 1);
+}
+
+// TestMongoUri returns MOSTA_TEST_MONGO_URI when it is set (a real server the tests use as it is; *pid stays as it
+// was), else the URI of a mosta-test-mongod started from binary (StartTestMongod; "" and *error on failure).
+inline std::string
+TestMongoUri(const char *binary, pid_t *pid, std::string *error) {
+	if (const char *uri = std::getenv("MOSTA_TEST_MONGO_URI"); uri != nullptr && *uri != '\0')
+		return uri;
+	return StartTestMongod(binary, pid, error);
 }
 
 // StopTestMongod sends SIGTERM to pid and returns its wait status.
