@@ -9,6 +9,7 @@
 #include "apply_problems.hpp"
 #include "backfill_reader.hpp"
 #include "commands.hpp"
+#include "legacy_id.hpp"
 #include "mosta/common/identifiers.hpp"
 #include "pg/errors.hpp"
 #include "sink/mongo_bson.hpp"
@@ -150,46 +151,15 @@ MissingParentIds(sidecar::PgSession &session, const std::string &mapping, const 
 	return ids;
 }
 
-// AppendIdCandidates appends to array every _id a legacy id may stand for (a string; an ObjectId when 24 hex
-// digits; an integer when decimal): the documents found are kept only when their legacy id matches.
-void
-AppendIdCandidates(bson_t *array, std::uint32_t &index, const std::string &legacy_id) {
-	char key[16];
-	const char *key_text = nullptr;
-	auto next = [&] {
-		bson_uint32_to_string(index++, &key_text, key, sizeof key);
-		return key_text;
-	};
-	bson_append_utf8(array, next(), -1, legacy_id.c_str(), static_cast<int>(legacy_id.size()));
-	if (bson_oid_is_valid(legacy_id.c_str(), legacy_id.size()) && legacy_id.size() == 24) {
-		bson_oid_t oid;
-		bson_oid_init_from_string(&oid, legacy_id.c_str());
-		bson_append_oid(array, next(), -1, &oid);
-	}
-	bool digits = !legacy_id.empty() && legacy_id.size() < 19;
-	for (std::size_t i = 0; i < legacy_id.size() && digits; ++i)
-		digits =
-			(legacy_id[i] >= '0' && legacy_id[i] <= '9') || (i == 0 && legacy_id[i] == '-' && legacy_id.size() > 1);
-	if (digits) {
-		long long value = std::stoll(legacy_id);
-		if (value >= INT32_MIN && value <= INT32_MAX)
-			bson_append_int32(array, next(), -1, static_cast<std::int32_t>(value));
-		bson_append_int64(array, next(), -1, value);
-	}
-}
-
 // ReadByIds returns the mapped documents of collection whose legacy ids are in ids.
 std::vector<mapping::MappedDocument>
 ReadByIds(MongoSource &source, const mapping::Mapping &mapping, const mapping::CollectionMap &collection,
 		  const std::vector<std::string> &ids) {
 	BsonHandle filter(bson_new());
-	bson_t id, in;
+	bson_t id;
 	BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &id);
-	BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
-	std::uint32_t index = 0;
-	for (const std::string &legacy : ids)
-		AppendIdCandidates(&in, index, legacy);
-	bson_append_array_end(&id, &in);
+	BsonHandle candidates = LegacyIdCandidates(ids);
+	BSON_APPEND_ARRAY(&id, "$in", candidates.get());
 	bson_append_document_end(filter.get(), &id);
 	BsonHandle opts(NewFindOptions(static_cast<std::int64_t>(ids.size())));
 	MongoCollection handle = source.Collection(collection.collection);
