@@ -178,7 +178,7 @@ if [ "$got" = "3 buyerId True" ]; then ok "status --json"; else not_ok "status -
 
 # 3. kill -9 in the middle of a batch, then resume: identical to the uninterrupted run. The stall is a trigger that
 # blocks the insert of user 1500 (the 4th batch of 500) until the test kills the run: not a timing.
-psql -X -q -d "$killed_db" -o /dev/null -c "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN PERFORM pg_sleep(300); RETURN NEW; END \$\$;
+psql -X -q -d "$killed_db" -o /dev/null -c "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN /* --allow-sleep: holds the batch open until the test kills the run */ PERFORM pg_sleep(300); RETURN NEW; END \$\$;
   CREATE TRIGGER stall BEFORE INSERT ON users FOR EACH ROW WHEN (NEW.legacy_object_id = '$(late user1500)') EXECUTE FUNCTION stall();"
 "$MIGRATE_BINARY" backfill "$mapping" --source "$mongo_uri" --target "dbname=$killed_db" --batch 500 >/dev/null 2>"$work/killed.err" &
 backfill_pid=$!

@@ -505,7 +505,7 @@ class Writer:
             if rate:
                 pause = start + operations / rate - time.monotonic()
                 if pause > 0:
-                    time.sleep(pause)  # pacing a steady write rate, not synchronisation
+                    time.sleep(pause)  # pacing a steady write rate, not synchronisation (--allow-sleep)
         elapsed = time.monotonic() - start
         counts = {name: self.db[name].count_documents({}) for name in COLLECTIONS}
         return {"operations": operations, "seconds": round(elapsed, 3), **self.counts,
