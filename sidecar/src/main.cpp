@@ -21,6 +21,7 @@
 #include "app/run.hpp"
 #include "app/verify.hpp"
 #include "ha/failover.hpp"
+#include "dcs/dcs_status.hpp"
 #include "ha/node_agent.hpp"
 #include "ha/sqlite_promotion.hpp"
 #include "ha/switchover.hpp"
@@ -62,6 +63,10 @@ main(int argc, char **argv) {
 			boost::asio::io_context context(1);
 			return sc::ha::RunSwitchBack(context, config);
 		}
+		if (config.dcs_status) {
+			boost::asio::io_context context(1);
+			return sc::dcs::RunDcsStatus(context, config);
+		}
 		if (config.switchover) {
 			boost::asio::io_context context(1);
 			return sc::ha::RunSwitchover(
@@ -72,7 +77,8 @@ main(int argc, char **argv) {
 		if (config.agent)
 			return sc::ha::RunAgent(context, signals,
 									{config.node, config.ha_project, config.pgdata, config.pg_log, config.state_dir,
-									 config.source, config.pg_bindir, config.poll_interval, config.catchup_timeout});
+									 config.source, config.pg_bindir, config.poll_interval, config.catchup_timeout,
+									 config.dcs, config.dcs_ttl, config.synchronous, config.watchdog});
 		return sc::Run(context, signals, config);
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "mosta-sidecar: %s\n", e.what());

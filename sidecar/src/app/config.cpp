@@ -11,8 +11,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include "dcs/dcs_timing.hpp"
+#include "dcs/dcs_url.hpp"
 #include "mosta/common/conninfo.hpp"
 #include "mosta/common/version.hpp"
+#include "util/with_timeout.hpp"
 
 namespace mosta::sidecar {
 
@@ -132,6 +135,34 @@ NonEmpty(const char *flag, const std::string &value, const char *expected) {
 	return value;
 }
 
+// DcsValue checks a --dcs value (dcs/dcs_url.hpp).
+std::string
+DcsValue(const std::string &text) {
+	try {
+		dcs::ParseDcsUrl(text);
+	} catch (const std::invalid_argument &e) {
+		throw ConfigError(std::string("invalid value for ") + e.what());
+	}
+	return text;
+}
+
+// DcsTtl reads --dcs-ttl: whole seconds, 2s to 1h (etcd leases count seconds).
+std::chrono::milliseconds
+DcsTtl(const std::string &text) {
+	std::chrono::milliseconds ttl = ParseDuration("--dcs-ttl", text);
+	if (ttl.count() % 1000 != 0 || ttl < std::chrono::seconds(2) || ttl > std::chrono::hours(1))
+		throw ConfigError("invalid value \"" + text + "\" for --dcs-ttl: whole seconds from 2s to 1h");
+	return ttl;
+}
+
+// Synchronous reads --synchronous.
+std::string
+Synchronous(const std::string &text) {
+	if (text != "off" && text != "on" && text != "strict")
+		throw ConfigError("invalid value \"" + text + "\" for --synchronous: expected off, on or strict");
+	return text;
+}
+
 // The commands a flag applies to (a bit set): the daemon itself and each subcommand.
 enum Command : unsigned {
 	kDaemon = 1U << 0,
@@ -141,6 +172,7 @@ enum Command : unsigned {
 	kSwitchover = 1U << 4,
 	kPromote = 1U << 5,
 	kSwitchBack = 1U << 6,
+	kDcsStatus = 1U << 7,
 };
 
 // One flag: whether it takes a value, which commands take it, and what it sets.
@@ -152,7 +184,7 @@ struct Flag {
 };
 
 // kAll is every command: --help.
-constexpr unsigned kAll = kDaemon | kVerify | kFailover | kAgent | kSwitchover | kPromote | kSwitchBack;
+constexpr unsigned kAll = kDaemon | kVerify | kFailover | kAgent | kSwitchover | kPromote | kSwitchBack | kDcsStatus;
 
 // kFlags is every flag of the command line (HelpText documents them).
 constexpr Flag kFlags[] = {
@@ -208,6 +240,13 @@ constexpr Flag kFlags[] = {
 	 [](Config &c, const std::string &v) { c.catchup_timeout = ParseDuration("--catchup-timeout", v); }},
 	{"--timeout", true, kSwitchover | kSwitchBack,
 	 [](Config &c, const std::string &v) { c.switchover_timeout = ParseDuration("--timeout", v); }},
+	{"--dcs", true, kDaemon | kAgent | kDcsStatus, [](Config &c, const std::string &v) { c.dcs = DcsValue(v); }},
+	{"--dcs-ttl", true, kDaemon | kAgent, [](Config &c, const std::string &v) { c.dcs_ttl = DcsTtl(v); }},
+	{"--synchronous", true, kAgent, [](Config &c, const std::string &v) { c.synchronous = Synchronous(v); }},
+	{"--watchdog", true, kAgent,
+	 [](Config &c, const std::string &v) { c.watchdog = NonEmpty("--watchdog", v, "a watchdog device"); }},
+	{"--name", true, kDaemon,
+	 [](Config &c, const std::string &v) { c.sidecar_name = NonEmpty("--name", v, "a name for this sidecar"); }},
 };
 
 // FindFlag returns the flag named name, or null.
@@ -263,6 +302,12 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 		command_name = "promote";
 		positionals = {&config.ha_project, &config.promote_replica};
 		positional_names = "a project and a replica";
+		first = 1;
+	} else if (!args.empty() && args[0] == "dcs-status") {
+		config.dcs_status = true;
+		command = kDcsStatus;
+		command_name = "dcs-status";
+		positional_names = "no argument";
 		first = 1;
 	} else if (!args.empty() && args[0] == "switch-back") {
 		config.switch_back = true;
@@ -323,6 +368,13 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 	if (config.promote && config.tree_path.empty() && config.sqlite_file.empty() && !config.help)
 		throw ConfigError("promote needs --tree FILE (the topology file the daemon writes: the replica's path, its "
 						  "rule and its last observation) or --file PATH (the SQLite file itself)");
+	if (config.dcs_status && config.dcs.empty() && !config.help)
+		throw ConfigError("dcs-status needs --dcs: mosta-sidecar dcs-status --dcs etcd://host:port[,...]/prefix");
+	if (!config.dcs.empty() && (config.agent || !config.dcs_status) &&
+		config.poll_interval * 4 > config.dcs_ttl - DcsFenceMargin(config.dcs_ttl))
+		throw ConfigError("--poll-interval " + DurationText(config.poll_interval) + " is too long for --dcs-ttl " +
+						  DurationText(config.dcs_ttl) +
+						  ": a lease must be renewed at least 4 times before its holder fences itself (docs/ha.md)");
 	if (config.switch_back && config.ha_project.empty() && !config.help)
 		throw ConfigError("switch-back needs a project: mosta-sidecar switch-back PROJECT [--source DSN] "
 						  "[--data-dir DIR] [--file PATH] [--tree FILE] [--timeout DUR]");
@@ -342,6 +394,8 @@ HelpText() {
        mosta-sidecar failover PROJECT [--to REPLICA] [--allow-data-loss] [--source DSN]
        mosta-sidecar agent --node REPLICA --project PROJECT --pgdata DIR --state-dir DIR [--pg-log FILE]
                      [--pg-bindir DIR] [--source DSN] [--poll-interval DUR] [--catchup-timeout DUR]
+                     [--dcs URL [--dcs-ttl DUR] [--synchronous off|on|strict] [--watchdog DEVICE]]
+       mosta-sidecar dcs-status --dcs URL
        mosta-sidecar switchover PROJECT REPLICA [--source DSN] [--timeout DUR]
        mosta-sidecar promote PROJECT REPLICA [--tree FILE] [--file PATH] [--data-dir DIR] [--source DSN]
                      [--force] [--allow-data-loss]
@@ -372,6 +426,12 @@ Options:
                            interval, replaced atomically: the replicator-tree.json a monitor reads
   --ttl-batch N            delete expired rows of the mosta_add_ttl tables at every status interval, N rows
                            per statement, at most 10 statements per table (default 1000; 0: off)
+  --dcs URL                etcd://host:port[,host:port...]/prefix: run only the rules whose lease this
+                           sidecar holds in etcd, so that N sidecars can run and one applies each rule
+                           (docs/ha.md); the others take a rule over when its holder's lease expires
+  --dcs-ttl DUR            the leases' TTL, whole seconds (default 10s); a holder that cannot renew stops
+                           its rules max(2s, TTL/5) before the lease can expire
+  --name NAME              this sidecar in the rule leases (default: host:pid)
   --version                print the version, the protocol and catalog versions, and exit
   -h, --help               print this help and exit
 
@@ -407,6 +467,20 @@ the switchover requests of mosta_switchover() on the master.
   --poll-interval DUR      how often it looks at its server and the other nodes (default 1s)
   --catchup-timeout DUR    a switchover's wait for the standby to replay the master's shutdown checkpoint
                            before it gives up and starts the master again (default 30s)
+  --dcs URL                etcd://host:port[,...]/prefix: automatic failover (docs/ha.md). The master's agent
+                           holds the project's leader key (TTL --dcs-ttl) while its server is healthy and
+                           renews the server's write lease (mostajs.write_lease); when the key expires the
+                           agents of the standbys the lag gate allows race for it, the most advanced wins and
+                           is promoted. An agent that cannot renew fences its server before the key can expire.
+  --dcs-ttl DUR            the leader key's TTL, whole seconds (default 10s)
+  --synchronous MODE       off (default): synchronous_standby_names untouched; on: the leader names the best
+                           streaming standby synchronous, or none; strict: as on, but with no standby
+                           streaming, writes wait ('*')
+  --watchdog DEVICE        a Linux watchdog (/dev/watchdog) armed while this node is the leader: the host
+                           resets if the agent stops renewing it
+
+dcs-status --dcs URL: print what etcd holds under the prefix (leaders, members, sync keys, observations, rule
+owners) as JSON; exit 1 when no endpoint answers.
 
 switchover PROJECT REPLICA: SELECT mosta_switchover(PROJECT, REPLICA) on the master (--source), then follow
 the request until the master's agent has done it, printing each step; exit status 0 when done, 1 when

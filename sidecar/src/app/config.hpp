@@ -49,6 +49,14 @@ struct Config {
 	bool force = false;									   // promote --force: even when the master answers
 	int ttl_batch = 1000; // --ttl-batch: rows per TTL delete (app/ttl.hpp); 0: no TTL pass
 	bool version = false; // --version: print VersionText() and exit 0
+	// --dcs etcd://host:port[,...]/prefix: leases in etcd (docs/ha.md); daemon: one sidecar applies each rule;
+	// agent: a leader key per project, automatic failover, fencing. "" : no DCS (the manual HA of docs/failover.md)
+	std::string dcs;
+	std::chrono::milliseconds dcs_ttl{10'000}; // --dcs-ttl: the leases' TTL (whole seconds)
+	std::string synchronous = "off";		   // agent --synchronous off|on|strict: synchronous_standby_names
+	std::string watchdog;					   // agent --watchdog DEVICE: a Linux watchdog kept while leader
+	std::string sidecar_name;				   // --name: this daemon in the rule leases ("" : host:pid)
+	bool dcs_status = false;				   // the dcs-status subcommand: print the DCS's keys as JSON
 	// --data-dir (MOSTA_DATA_DIR): file targets live under it (app/target_path.hpp); absolute, lexically normal
 	std::string data_dir = kDefaultDataDir;
 };

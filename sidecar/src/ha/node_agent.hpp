@@ -33,6 +33,10 @@ struct AgentOptions {
 	std::string pg_bindir; // --pg-bindir ("" : pg_config --bindir)
 	std::chrono::milliseconds poll_interval{1'000};	   // --poll-interval
 	std::chrono::milliseconds catchup_timeout{30'000}; // --catchup-timeout: a switchover's wait for the standby
+	std::string dcs;						   // --dcs: "" for the manual mode (no leases, no automatic failover)
+	std::chrono::milliseconds dcs_ttl{10'000}; // --dcs-ttl: the leader key's TTL
+	std::string synchronous = "off";		   // --synchronous off|on|strict (leader: synchronous_standby_names)
+	std::string watchdog;					   // --watchdog DEVICE ("" : none)
 };
 
 // The local server as the agent sees it.
