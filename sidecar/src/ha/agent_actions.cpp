@@ -224,8 +224,7 @@ AgentCore::Rejoin(const std::string &primary, const std::string &primary_conninf
 	server_.Start(kAgentServerTimeout);
 	const auto ms =
 		std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-	LogLine("agent " + options_.node + ": rejoined as a standby of " + primary + " in " + std::to_string(ms) +
-			" ms");
+	LogLine("agent " + options_.node + ": rejoined as a standby of " + primary + " in " + std::to_string(ms) + " ms");
 	try {
 		PgConnection conn(co_await asio::this_coro::executor);
 		co_await WithTimeout(conn.Connect(primary_conninfo, ConnectionKind::Sql), kPeerTimeout,

@@ -82,18 +82,17 @@ class DcsAgent {
 	DcsAgent(const AgentOptions &options, const LocalServer &server, const std::atomic<bool> &stopping,
 			 asio::any_io_executor executor)
 		: options_(options), server_(server), stopping_(stopping), core_(options, server),
-		  etcd_(executor, dcs::ParseDcsUrl(options.dcs)),
-		  base_(etcd_.Key("projects/" + options.project + "/")), leader_key_(base_ + "leader"),
-		  status_key_(base_ + "status"), sync_key_(base_ + "sync"), member_key_(base_ + "members/" + options.node),
-		  agent_id_(HostName() + ":" + std::to_string(getpid())) {}
+		  etcd_(executor, dcs::ParseDcsUrl(options.dcs)), base_(etcd_.Key("projects/" + options.project + "/")),
+		  leader_key_(base_ + "leader"), status_key_(base_ + "status"), sync_key_(base_ + "sync"),
+		  member_key_(base_ + "members/" + options.node), agent_id_(HostName() + ":" + std::to_string(getpid())) {}
 
 	asio::awaitable<void>
 	Loop() {
 		LogLine("agent of node " + options_.node + " (project " + options_.project + ", " + options_.pgdata +
 				"): started on " + etcd_.Url().Text() + " (leader key " + leader_key_ + ", ttl " +
 				std::to_string(options_.dcs_ttl.count() / 1000) + " s, fence margin " +
-				std::to_string(DcsFenceMargin(options_.dcs_ttl).count()) + " ms, synchronous " +
-				options_.synchronous + ")");
+				std::to_string(DcsFenceMargin(options_.dcs_ttl).count()) + " ms, synchronous " + options_.synchronous +
+				")");
 		if (!options_.watchdog.empty()) {
 			try {
 				watchdog_.Configure(options_.watchdog, options_.dcs_ttl - DcsFenceMargin(options_.dcs_ttl));
@@ -331,10 +330,9 @@ class DcsAgent {
 			if (name == options_.node || replica == nullptr || replica->dialect != "postgres" ||
 				member.role != "standby")
 				continue;
-			RaceCandidate rival{name, DcsGate(name, replica->lag_tolerance_ms, options_.synchronous, keys_.status,
-											  keys_.sync)
-										  .allows,
-								false, kInvalidLsn, ObservationFromStatus(keys_.status, name).sync_state};
+			RaceCandidate rival{
+				name, DcsGate(name, replica->lag_tolerance_ms, options_.synchronous, keys_.status, keys_.sync).allows,
+				false, kInvalidLsn, ObservationFromStatus(keys_.status, name).sync_state};
 			if (!rival.passes_gate)
 				continue;
 			rivals.push_back(rival);
@@ -479,8 +477,8 @@ class DcsAgent {
 			keys_.sync = DcsSync{true, options_.node, std::nullopt, options_.synchronous};
 		}
 		if (plan.set_names) {
-			co_await local.Exec("setting synchronous_standby_names",
-								"ALTER SYSTEM SET synchronous_standby_names = " + PgConnection::QuoteLiteral(*plan.set_names));
+			co_await local.Exec("setting synchronous_standby_names", "ALTER SYSTEM SET synchronous_standby_names = " +
+																		 PgConnection::QuoteLiteral(*plan.set_names));
 			co_await local.Exec("reloading the configuration", "SELECT pg_reload_conf()");
 		}
 		if (plan.name_key) {
@@ -560,11 +558,11 @@ class DcsAgent {
 		const std::string detail =
 			"{\"automatic\": true, \"from\": " +
 			(swap.old_master.empty() ? std::string("null") : JsonQuote(swap.old_master)) +
-			", \"to\": " + JsonQuote(options_.node) + ", \"gate\": {\"allows\": " +
-			(view.gate.allows ? "true" : "false") + ", \"reason\": " + JsonQuote(view.gate.reason) +
-			"}, \"candidates\": " + candidates + ", \"promoted_lsn\": " + JsonQuote(FormatLsn(lsn)) +
-			", \"new_timeline\": " +
-			(promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
+			", \"to\": " + JsonQuote(options_.node) +
+			", \"gate\": {\"allows\": " + (view.gate.allows ? "true" : "false") +
+			", \"reason\": " + JsonQuote(view.gate.reason) + "}, \"candidates\": " + candidates +
+			", \"promoted_lsn\": " + JsonQuote(FormatLsn(lsn)) +
+			", \"new_timeline\": " + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
 			", \"promotion_ms\": " + std::to_string(promotion.took.count()) +
 			", \"leader_gone_for_ms\": " + std::to_string(gone_ms) +
 			", \"took_ms\": " + std::to_string(MillisSince(start)) + ", \"dcs\": " + JsonQuote(etcd_.Url().Text()) +
@@ -600,8 +598,8 @@ class DcsAgent {
 			co_return;
 		}
 		if (server_.IsRunning() && look.view.local == LocalState::Primary) {
-			LogLine("agent " + options_.node + ": WARNING: restarting the server READ-ONLY (standby.signal): " +
-					decision.reason);
+			LogLine("agent " + options_.node +
+					": WARNING: restarting the server READ-ONLY (standby.signal): " + decision.reason);
 			server_.Stop("fast", kAgentServerTimeout);
 			server_.MakeStandby("");
 			server_.Start(kAgentServerTimeout);

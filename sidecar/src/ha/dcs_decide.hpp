@@ -48,19 +48,19 @@ const char *DcsStepName(DcsStep step);
 // What one poll sees, for DecideDcs.
 struct DcsView {
 	std::string self;
-	bool dcs_ok = false;		// this poll's keep-alive and read of the keys succeeded
+	bool dcs_ok = false;		  // this poll's keep-alive and read of the keys succeeded
 	bool within_deadline = false; // now < FenceDeadline of the last successful keep-alive
-	std::string leader;			// the leader key's value ("" absent)
+	std::string leader;			  // the leader key's value ("" absent)
 	bool leader_on_our_lease = false;
 	LocalState local = LocalState::Stopped;
-	bool local_read = false;		   // running and read (role, catalog)
-	bool standby_signal = false;	   // Stopped: the data directory holds standby.signal
-	bool catalog_names_self = false;   // the local catalog (or, stopped, the peers) names this node master
+	bool local_read = false;			   // running and read (role, catalog)
+	bool standby_signal = false;		   // Stopped: the data directory holds standby.signal
+	bool catalog_names_self = false;	   // the local catalog (or, stopped, the peers) names this node master
 	bool newer_timeline_elsewhere = false; // a member or peer is on a later timeline than ours
-	bool released_recently = false;	   // we released the key (server down) less than a TTL ago
-	GateVerdict gate;				   // Standby, no key: this node's gate
-	std::string better_candidate;	   // Standby, no key: a live eligible standby holding more WAL ("" none)
-	Action follow;					   // the manual Decide on the leader-filtered view
+	bool released_recently = false;		   // we released the key (server down) less than a TTL ago
+	GateVerdict gate;					   // Standby, no key: this node's gate
+	std::string better_candidate;		   // Standby, no key: a live eligible standby holding more WAL ("" none)
+	Action follow;						   // the manual Decide on the leader-filtered view
 };
 
 struct DcsDecision {

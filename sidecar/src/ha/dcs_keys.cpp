@@ -187,8 +187,7 @@ ParseSync(const std::string &text) {
 
 long long
 UnixMillis() {
-	return std::chrono::duration_cast<std::chrono::milliseconds>(
-			   std::chrono::system_clock::now().time_since_epoch())
+	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
 		.count();
 }
 

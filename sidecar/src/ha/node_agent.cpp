@@ -38,7 +38,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // AllNameSelf tells whether at least one peer answered, none of those is a primary, and every one of them names
 // self master.
 bool

@@ -32,9 +32,9 @@ RevokeWriteLease(PgConnection &conn) {
 
 boost::asio::awaitable<WriteLeaseState>
 ReadWriteLease(PgConnection &conn) {
-	PgResultHandle result = co_await conn.Exec("reading the server's write lease",
-											   "SELECT enforced, preloaded, granted, remaining_ms "
-											   "FROM mosta_write_lease_state()");
+	PgResultHandle result =
+		co_await conn.Exec("reading the server's write lease", "SELECT enforced, preloaded, granted, remaining_ms "
+															   "FROM mosta_write_lease_state()");
 	WriteLeaseState state;
 	auto flag = [&](int column) { return std::string(PQgetvalue(result.get(), 0, column)) == "t"; };
 	state.enforced = flag(0);
