@@ -322,17 +322,22 @@ class DcsAgent {
 							keys_.status, keys_.sync);
 		if (!view.gate.allows)
 			co_return;
-		RaceCandidate self{options_.node, true, true, look.probe ? look.probe->MostAdvancedLsn() : kInvalidLsn,
-						   ObservationFromStatus(keys_.status, options_.node).sync_state};
+		RaceCandidate self;
+		self.name = options_.node;
+		self.passes_gate = self.reachable = true;
+		self.lsn = look.probe ? look.probe->MostAdvancedLsn() : kInvalidLsn;
+		self.sync_state = ObservationFromStatus(keys_.status, options_.node).sync_state;
 		std::vector<std::string> uris;
 		for (const auto &[name, member] : keys_.members) {
 			const TopologyReplica *replica = topology.Find(name);
 			if (name == options_.node || replica == nullptr || replica->dialect != "postgres" ||
 				member.role != "standby")
 				continue;
-			RaceCandidate rival{
-				name, DcsGate(name, replica->lag_tolerance_ms, options_.synchronous, keys_.status, keys_.sync).allows,
-				false, kInvalidLsn, ObservationFromStatus(keys_.status, name).sync_state};
+			RaceCandidate rival;
+			rival.name = name;
+			rival.passes_gate =
+				DcsGate(name, replica->lag_tolerance_ms, options_.synchronous, keys_.status, keys_.sync).allows;
+			rival.sync_state = ObservationFromStatus(keys_.status, name).sync_state;
 			if (!rival.passes_gate)
 				continue;
 			rivals.push_back(rival);
@@ -387,13 +392,24 @@ class DcsAgent {
 		co_return done;
 	}
 
+	// SyncValue is the sync key's value naming standby (nullopt: none).
+	std::string
+	SyncValue(const std::optional<std::string> &standby) const {
+		DcsSync sync;
+		sync.leader = options_.node;
+		sync.sync_standby = standby;
+		sync.mode = options_.synchronous;
+		return FormatSync(sync);
+	}
+
 	asio::awaitable<void>
 	WriteSyncNull() {
 		if (options_.synchronous == "off")
 			co_return;
 		try {
-			co_await GuardedPut(sync_key_, FormatSync({true, options_.node, std::nullopt, options_.synchronous}));
-			keys_.sync = DcsSync{true, options_.node, std::nullopt, options_.synchronous};
+			const std::string value = SyncValue(std::nullopt);
+			co_await GuardedPut(sync_key_, value);
+			keys_.sync = ParseSync(value);
 		} catch (...) {
 			Log("cannot clear the sync key: " + CurrentErrorText());
 		}
@@ -472,9 +488,10 @@ class DcsAgent {
 			co_return;
 		Log("synchronous standby: " + plan.reason);
 		if (plan.clear_key || (!keys_.sync.present && plan.set_names)) {
-			if (!co_await GuardedPut(sync_key_, FormatSync({true, options_.node, std::nullopt, options_.synchronous})))
+			const std::string value = SyncValue(std::nullopt);
+			if (!co_await GuardedPut(sync_key_, value))
 				co_return;
-			keys_.sync = DcsSync{true, options_.node, std::nullopt, options_.synchronous};
+			keys_.sync = ParseSync(value);
 		}
 		if (plan.set_names) {
 			co_await local.Exec("setting synchronous_standby_names", "ALTER SYSTEM SET synchronous_standby_names = " +
@@ -482,8 +499,9 @@ class DcsAgent {
 			co_await local.Exec("reloading the configuration", "SELECT pg_reload_conf()");
 		}
 		if (plan.name_key) {
-			if (co_await GuardedPut(sync_key_, FormatSync({true, options_.node, plan.desired, options_.synchronous})))
-				keys_.sync = DcsSync{true, options_.node, plan.desired, options_.synchronous};
+			const std::string value = SyncValue(plan.desired);
+			if (co_await GuardedPut(sync_key_, value))
+				keys_.sync = ParseSync(value);
 		}
 	}
 
