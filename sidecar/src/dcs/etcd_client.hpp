@@ -94,6 +94,9 @@ class EtcdClient {
 	// KeepAlive renews lease once; alive false when etcd no longer has it.
 	boost::asio::awaitable<LeaseState> KeepAlive(std::int64_t lease);
 
+	// TimeToLive returns the seconds lease has left (etcd's view), nullopt when it is gone (dcs-status).
+	boost::asio::awaitable<std::optional<std::int64_t>> TimeToLive(std::int64_t lease);
+
 	// Revoke ends lease and deletes its keys at once (a clean stop hands over without waiting for the TTL); a lease
 	// already gone is not an error.
 	boost::asio::awaitable<void> Revoke(std::int64_t lease);

@@ -20,6 +20,8 @@
 
 #include "app/catalog.hpp"
 #include "app/log.hpp"
+#include "ha/agent_actions.hpp"
+#include "ha/dcs_agent.hpp"
 #include "ha/local_server.hpp"
 #include "ha/node_probe.hpp"
 #include "ha/promotion.hpp"
@@ -35,11 +37,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 namespace {
-
-// kPeerTimeout bounds the reading of one peer: a peer that does not answer in this long is unreachable.
-constexpr std::chrono::milliseconds kPeerTimeout{2'000};
-// kServerTimeout bounds pg_ctl start and stop.
-constexpr std::chrono::seconds kServerTimeout{60};
 
 // AllNameSelf tells whether at least one peer answered, none of those is a primary, and every one of them names
 // self master.
@@ -243,18 +240,11 @@ Pause(std::chrono::milliseconds step) {
 	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
-// A peer to ask: its name and how to reach it (with a password when read from the local catalog).
-struct Peer {
-	std::string name;
-	std::string conninfo;
-};
-
-// The agent's state across polls.
+// The manual agent: looks, decides (Decide), acts; the master in place carries out switchover requests.
 class Agent {
   public:
 	Agent(const AgentOptions &options, const LocalServer &server, const std::atomic<bool> &stopping)
-		: options_(options), server_(server), stopping_(stopping),
-		  cache_path_((fs::path(options.state_dir) / (options.project + "." + options.node + ".peers")).string()) {}
+		: options_(options), stopping_(stopping), core_(options, server) {}
 
 	// Loop polls until stopping_ is set.
 	asio::awaitable<void>
@@ -265,7 +255,7 @@ class Agent {
 			try {
 				co_await Poll();
 			} catch (...) {
-				Note("poll failed: " + CurrentErrorText());
+				core_.Note("poll failed: " + CurrentErrorText());
 			}
 			if (stopping_)
 				break;
@@ -275,264 +265,33 @@ class Agent {
 	}
 
   private:
-	// Note logs text when it differs from the last note (one line per state change).
-	void
-	Note(const std::string &text) {
-		if (text.empty() || text == last_note_)
-			return;
-		last_note_ = text;
-		LogLine("agent " + options_.node + ": " + text);
-	}
-
 	// Poll looks once and acts once.
 	asio::awaitable<void>
 	Poll() {
-		AgentView view;
-		view.self = options_.node;
-		std::vector<Peer> peers;
 		PgConnection local(co_await asio::this_coro::executor);
-		std::optional<Topology> topology;
-		if (server_.IsRunning()) {
-			try {
-				co_await WithTimeout(ReadLocal(local, view, peers, topology), kProbeTimeout,
-									 "reading the local server");
-			} catch (...) {
-				// starting up, shutting down, or no catalog yet: look again at the next poll
-				Note("the local server runs but cannot be read: " + CurrentErrorText());
-				co_return;
-			}
-		} else {
-			view.local = LocalState::Stopped;
-			view.standby_signal = server_.HasStandbySignal();
-			try {
-				view.timeline = server_.Control().timeline;
-			} catch (...) {
-				Note(CurrentErrorText());
-			}
-			for (const CachedPeer &cached : LoadCache())
-				peers.push_back({cached.name, cached.conninfo});
-		}
-		std::string primary_conninfo;
-		if (view.local == LocalState::Standby)
-			primary_conninfo = co_await ShowPrimaryConninfo(local);
-		for (const Peer &peer : peers) {
-			PeerView seen = co_await Observe(peer);
-			if (seen.reachable && !primary_conninfo.empty() && SameServer(primary_conninfo, peer.conninfo))
-				view.following = peer.name;
-			view.peers.push_back(std::move(seen));
-		}
-		// a standby that follows the primary without streaming, for too long
-		const PeerView *primary = NewPrimary(view);
-		if (view.local == LocalState::Standby && primary != nullptr && view.following == primary->name && !streaming_) {
-			if (!stalled_since_)
-				stalled_since_ = std::chrono::steady_clock::now();
-			view.stalled = std::chrono::steady_clock::now() - *stalled_since_ >= kStallLimit;
-		} else {
-			stalled_since_.reset();
-		}
-
-		Action action = Decide(view);
+		AgentLook look;
+		if (!co_await core_.Look(local, look))
+			co_return;
+		Action action = Decide(look.view);
 		// the master in place takes the switchover requests
-		if (action.kind == ActionKind::None && view.local == LocalState::Primary &&
-			view.local_catalog_master == options_.node && topology) {
+		if (action.kind == ActionKind::None && look.view.local == LocalState::Primary &&
+			look.view.local_catalog_master == options_.node && look.topology) {
 			SwitchoverRequest request = co_await ClaimSwitchoverRequest(local, options_.project);
 			if (request.id != 0) {
-				last_note_.clear();
+				core_.ForgetNote();
 				LogLine("agent " + options_.node + ": switchover request " + std::to_string(request.id) + " to " +
 						request.target + ": running");
-				co_await ExecuteSwitchover(local, server_, *topology, request, options_);
+				co_await ExecuteSwitchover(local, core_.Server(), *look.topology, request, options_);
 				co_return;
 			}
 		}
 		local.Close();
-		co_await Act(action, peers);
-	}
-
-	// ReadLocal reads the running local server: role, timeline, its catalog's master and the peers (saved to the
-	// cache).
-	asio::awaitable<void>
-	ReadLocal(PgConnection &local, AgentView &view, std::vector<Peer> &peers, std::optional<Topology> &topology) {
-		co_await local.Connect(options_.source, ConnectionKind::Sql);
-		NodeProbe probe = co_await ProbeNodeOn(local);
-		view.local = probe.in_recovery ? LocalState::Standby : LocalState::Primary;
-		view.timeline = probe.timeline;
-		streaming_ = probe.wal_receiver == "streaming";
-		topology = co_await ReadTopology(local, options_.project);
-		if (const TopologyReplica *master = topology->Master())
-			view.local_catalog_master = master->name;
-		std::vector<CachedPeer> cache;
-		for (const TopologyReplica &replica : topology->replicas) {
-			if (replica.dialect != "postgres" || replica.name == options_.node)
-				continue;
-			peers.push_back({replica.name, replica.uri});
-			cache.push_back({replica.name, replica.role, ConninfoWithoutPassword(replica.uri)});
-		}
-		SaveCache(cache);
-	}
-
-	// ShowPrimaryConninfo returns the local standby's primary_conninfo ("" when it cannot be read).
-	asio::awaitable<std::string>
-	ShowPrimaryConninfo(PgConnection &local) {
-		try {
-			PgResultHandle result = co_await local.Exec("reading primary_conninfo", "SHOW primary_conninfo");
-			co_return std::string(PQgetvalue(result.get(), 0, 0));
-		} catch (...) {
-			Note("cannot read primary_conninfo: " + CurrentErrorText());
-		}
-		co_return std::string();
-	}
-
-	// Observe asks one peer whether it is a primary and whom its catalog names master.
-	asio::awaitable<PeerView>
-	Observe(const Peer &peer) {
-		PeerView seen;
-		seen.name = peer.name;
-		PgConnection conn(co_await asio::this_coro::executor);
-		auto work = [&]() -> asio::awaitable<void> {
-			co_await conn.Connect(peer.conninfo, ConnectionKind::Sql);
-			NodeProbe probe = co_await ProbeNodeOn(conn);
-			seen.in_recovery = probe.in_recovery;
-			seen.timeline = probe.timeline;
-			Topology topology = co_await ReadTopology(conn, options_.project);
-			if (const TopologyReplica *master = topology.Master())
-				seen.catalog_master = master->name;
-			seen.reachable = true;
-		};
-		try {
-			co_await WithTimeout(work(), kPeerTimeout, "reading node " + peer.name);
-		} catch (...) {
-			seen = PeerView();
-			seen.name = peer.name;
-		}
-		conn.Close();
-		co_return seen;
-	}
-
-	// Act carries out action.
-	asio::awaitable<void>
-	Act(const Action &action, const std::vector<Peer> &peers) {
-		if (action.kind == ActionKind::None) {
-			Note(action.reason.empty() ? "in place" : action.reason);
-			co_return;
-		}
-		last_note_.clear();
-		stalled_since_.reset();
-		LogLine("agent " + options_.node + ": " + ActionName(action.kind) +
-				(action.peer.empty() ? "" : " (" + action.peer + ")") + ": " + action.reason);
-		std::string peer_conninfo;
-		for (const Peer &peer : peers)
-			if (peer.name == action.peer)
-				peer_conninfo = peer.conninfo;
-		switch (action.kind) {
-		case ActionKind::None:
-			break;
-		case ActionKind::Start:
-			server_.Start(kServerTimeout);
-			break;
-		case ActionKind::StartFenced:
-			LogLine("agent " + options_.node + ": WARNING: starting the server READ-ONLY (standby.signal) because " +
-					action.reason + "; it takes no writes until the agent decides again");
-			server_.MakeStandby("");
-			server_.Start(kServerTimeout);
-			break;
-		case ActionKind::StartPrimary:
-			if (server_.IsRunning())
-				server_.Stop("fast", kServerTimeout);
-			server_.RemoveStandbySignal();
-			server_.Start(kServerTimeout);
-			break;
-		case ActionKind::Demote:
-			server_.Stop("fast", kServerTimeout);
-			co_await Rejoin(action.peer, peer_conninfo);
-			break;
-		case ActionKind::Rewind:
-			co_await Rejoin(action.peer, peer_conninfo);
-			break;
-		case ActionKind::Repoint:
-			co_await RepointStandby(options_.source, peer_conninfo, options_.node);
-			LogLine("agent " + options_.node + ": now follows " + action.peer);
-			break;
-		}
-	}
-
-	// Rejoin rewinds the stopped local server from the primary, makes it its standby and starts it; the rejoin is
-	// logged in the primary's mosta.activity.
-	asio::awaitable<void>
-	Rejoin(const std::string &primary, const std::string &primary_conninfo) {
-		const auto start = std::chrono::steady_clock::now();
-		// pg_rewind reads the source's timeline from its control file, which a promotion updates only at its first
-		// checkpoint: without one it finds "the same timeline" and rewinds nothing
-		std::string checkpoint_error;
-		try {
-			PgConnection conn(co_await asio::this_coro::executor);
-			co_await WithTimeout(conn.Connect(primary_conninfo, ConnectionKind::Sql), kPeerTimeout,
-								 "connecting to " + primary);
-			co_await conn.Exec("checkpointing the primary before pg_rewind", "CHECKPOINT");
-		} catch (...) {
-			checkpoint_error = CurrentErrorText();
-		}
-		if (!checkpoint_error.empty())
-			LogLine("agent " + options_.node + ": CHECKPOINT on " + primary + " failed (" + checkpoint_error +
-					"); pg_rewind may find nothing to do if its control file still shows the old timeline");
-		std::string output = server_.Rewind(ConninfoWithoutPassword(primary_conninfo));
-		LogLine("agent " + options_.node + ": pg_rewind from " + primary + ": " + output);
-		server_.MakeStandby(PrimaryConninfo(primary_conninfo, options_.node));
-		server_.Start(kServerTimeout);
-		const auto ms =
-			std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-		LogLine("agent " + options_.node + ": rejoined as a standby of " + primary + " in " + std::to_string(ms) +
-				" ms");
-		try {
-			PgConnection conn(co_await asio::this_coro::executor);
-			co_await WithTimeout(conn.Connect(primary_conninfo, ConnectionKind::Sql), kPeerTimeout,
-								 "connecting to " + primary);
-			const std::string tail = output.size() > 200 ? output.substr(output.size() - 200) : output;
-			const std::string detail = "{\"primary\": " + JsonQuote(primary) + ", \"rewind\": " + JsonQuote(tail) +
-									   ", \"ms\": " + std::to_string(ms) + "}";
-			co_await LogActivity(conn, "rejoin", options_.project, options_.node, detail);
-		} catch (...) {
-			LogLine("agent " + options_.node + ": cannot log the rejoin on " + primary + ": " + CurrentErrorText());
-		}
-	}
-
-	std::vector<CachedPeer>
-	LoadCache() {
-		std::ifstream in(cache_path_);
-		if (!in) {
-			Note("no peer cache at " + cache_path_ + ": the other nodes are unknown");
-			return {};
-		}
-		std::ostringstream text;
-		text << in.rdbuf();
-		return ParsePeerCache(text.str());
-	}
-
-	void
-	SaveCache(const std::vector<CachedPeer> &peers) {
-		const std::string text = FormatPeerCache(peers);
-		if (text == saved_cache_)
-			return;
-		const std::string temporary = cache_path_ + ".tmp";
-		{
-			std::ofstream out(temporary, std::ios::trunc);
-			out << text;
-			if (!out) {
-				Note("cannot write the peer cache " + temporary);
-				return;
-			}
-		}
-		fs::rename(temporary, cache_path_);
-		saved_cache_ = text;
+		co_await core_.Act(action, look.peers);
 	}
 
 	const AgentOptions &options_;
-	const LocalServer &server_;
 	const std::atomic<bool> &stopping_;
-	std::string cache_path_;
-	std::string saved_cache_;
-	bool streaming_ = false;											 // the local standby's WAL receiver streams
-	std::optional<std::chrono::steady_clock::time_point> stalled_since_; // following the primary, not streaming
-	std::string last_note_;
+	AgentCore core_;
 };
 
 } // namespace
@@ -546,6 +305,8 @@ RunAgent(asio::io_context &context, asio::signal_set &signals, const AgentOption
 							 options.pg_log.empty() ? (fs::path(options.state_dir) / "postgres.log").string()
 													: options.pg_log);
 	server.IsRunning(); // a bad data directory or missing pg_ctl fails here, at once
+	if (!options.dcs.empty())
+		return RunDcsAgent(context, signals, options, server);
 	std::atomic<bool> stopping = false;
 	auto agent = std::make_shared<Agent>(options, server, stopping);
 	int status = 0;

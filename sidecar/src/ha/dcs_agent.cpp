@@ -1,0 +1,712 @@
+/*
+ * dcs_agent.cpp
+ *     The node agent's DCS loop (see dcs_agent.hpp).
+ */
+#include "ha/dcs_agent.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "app/log.hpp"
+#include "dcs/dcs_timing.hpp"
+#include "dcs/etcd_client.hpp"
+#include "ha/agent_actions.hpp"
+#include "ha/dcs_decide.hpp"
+#include "ha/dcs_keys.hpp"
+#include "ha/promotion.hpp"
+#include "ha/sync_standby.hpp"
+#include "ha/watchdog.hpp"
+#include "ha/write_lease_client.hpp"
+
+namespace mosta::sidecar::ha {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// AgentFatal stops the agent (exit 1): it cannot run safely as configured.
+class AgentFatal : public std::runtime_error {
+  public:
+	using std::runtime_error::runtime_error;
+};
+
+asio::awaitable<void>
+Pause(std::chrono::milliseconds step) {
+	asio::steady_timer timer(co_await asio::this_coro::executor, step);
+	boost::system::error_code ignored;
+	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+long long
+MillisSince(SteadyClock::time_point since) {
+	return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - since).count();
+}
+
+std::string
+HostName() {
+	char name[256] = {};
+	if (gethostname(name, sizeof(name) - 1) != 0)
+		return "localhost";
+	return name;
+}
+
+// The project's keys as one GetPrefix read them.
+struct ProjectKeys {
+	std::string leader; // "" absent
+	std::int64_t leader_lease = 0;
+	std::map<std::string, DcsMember> members;
+	DcsStatus status;
+	DcsSync sync;
+};
+
+// The leader's pg_stat_replication and settings, read each poll.
+struct LeaderReading {
+	std::vector<ReplicationRow> rows;
+	DcsStatus status;
+	std::string synchronous_names;
+};
+
+class DcsAgent {
+  public:
+	DcsAgent(const AgentOptions &options, const LocalServer &server, const std::atomic<bool> &stopping,
+			 asio::any_io_executor executor)
+		: options_(options), server_(server), stopping_(stopping), core_(options, server),
+		  etcd_(executor, dcs::ParseDcsUrl(options.dcs)), base_(etcd_.Key("projects/" + options.project + "/")),
+		  leader_key_(base_ + "leader"), status_key_(base_ + "status"), sync_key_(base_ + "sync"),
+		  member_key_(base_ + "members/" + options.node), agent_id_(HostName() + ":" + std::to_string(getpid())) {}
+
+	asio::awaitable<void>
+	Loop() {
+		LogLine("agent of node " + options_.node + " (project " + options_.project + ", " + options_.pgdata +
+				"): started on " + etcd_.Url().Text() + " (leader key " + leader_key_ + ", ttl " +
+				std::to_string(options_.dcs_ttl.count() / 1000) + " s, fence margin " +
+				std::to_string(DcsFenceMargin(options_.dcs_ttl).count()) + " ms, synchronous " + options_.synchronous +
+				")");
+		if (!options_.watchdog.empty()) {
+			try {
+				watchdog_.Configure(options_.watchdog, options_.dcs_ttl - DcsFenceMargin(options_.dcs_ttl));
+			} catch (const std::exception &error) {
+				throw AgentFatal(error.what());
+			}
+		}
+		while (!stopping_) {
+			try {
+				co_await Poll();
+			} catch (const AgentFatal &) {
+				throw;
+			} catch (...) {
+				core_.Note("poll failed: " + CurrentErrorText());
+			}
+			if (stopping_)
+				break;
+			co_await Pause(options_.poll_interval);
+		}
+		co_await Stop();
+	}
+
+  private:
+	bool
+	Leader() const {
+		return keys_.leader == options_.node;
+	}
+
+	// Renew keeps the lease alive (or grants a new one) and reads the project's keys; false when etcd does not
+	// answer.
+	asio::awaitable<bool>
+	Renew() {
+		try {
+			const BootClock::time_point sent = BootClock::now();
+			if (lease_ != 0) {
+				dcs::LeaseState state = co_await etcd_.KeepAlive(lease_);
+				if (!state.alive) {
+					LogLine("agent " + options_.node + ": the DCS lease " + std::to_string(lease_) +
+							" is gone (its keys with it): granting a new one");
+					lease_ = 0;
+				}
+			}
+			if (lease_ == 0) {
+				const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(options_.dcs_ttl);
+				lease_ = (co_await etcd_.GrantLease(ttl)).first;
+			}
+			deadline_ = FenceDeadline(sent, options_.dcs_ttl);
+			std::vector<dcs::KeyValue> values = co_await etcd_.GetPrefix(base_);
+			keys_ = ProjectKeys();
+			for (const dcs::KeyValue &kv : values) {
+				const std::string relative = kv.key.substr(base_.size());
+				if (relative == "leader") {
+					keys_.leader = kv.value;
+					keys_.leader_lease = kv.lease;
+				} else if (relative == "status") {
+					keys_.status = ParseStatus(kv.value);
+				} else if (relative == "sync") {
+					keys_.sync = ParseSync(kv.value);
+				} else if (relative.rfind("members/", 0) == 0) {
+					keys_.members[relative.substr(8)] = ParseMember(kv.value);
+				}
+			}
+			if (dcs_lost_since_) {
+				LogLine("agent " + options_.node + ": the DCS answers again (" + etcd_.Endpoint() + ") after " +
+						std::to_string(MillisSince(*dcs_lost_since_)) + " ms");
+				dcs_lost_since_.reset();
+			}
+			co_return true;
+		} catch (const dcs::DcsUnavailable &) {
+			if (!dcs_lost_since_)
+				dcs_lost_since_ = SteadyClock::now();
+			core_.Note("the DCS does not answer: " + CurrentErrorText());
+		} catch (const dcs::DcsError &) {
+			core_.Note("the DCS refused a request: " + CurrentErrorText());
+		}
+		co_return false;
+	}
+
+	// PutMember writes this node's member key (best effort: the decision does not depend on it).
+	asio::awaitable<void>
+	PutMember(const AgentLook &look, bool readable) {
+		DcsMember member;
+		member.node = options_.node;
+		member.agent = agent_id_;
+		member.time_ms = UnixMillis();
+		member.timeline = look.view.timeline;
+		if (!readable)
+			member.role = "unknown";
+		else if (look.view.local == LocalState::Stopped)
+			member.role = "stopped";
+		else if (look.view.local == LocalState::Primary)
+			member.role = "primary";
+		else
+			member.role = look.view.local_catalog_master == options_.node ? "fenced" : "standby";
+		if (look.probe && look.probe->MostAdvancedLsn() != kInvalidLsn)
+			member.lsn = FormatLsn(look.probe->MostAdvancedLsn());
+		try {
+			co_await etcd_.Put(member_key_, FormatMember(member), lease_);
+		} catch (...) {
+			core_.Note("cannot write the member key: " + CurrentErrorText());
+		}
+	}
+
+	// CheckEnforced refuses to run (once) when the server would not refuse writes without a lease.
+	asio::awaitable<void>
+	CheckEnforced(PgConnection &local) {
+		if (enforced_checked_)
+			co_return;
+		WriteLeaseState state;
+		try {
+			state = co_await ReadWriteLease(local);
+		} catch (...) {
+			throw AgentFatal("cannot read the server's write lease (" + CurrentErrorText() +
+							 "): --dcs needs the mostajs extension 0.2.0 or later (ALTER EXTENSION mostajs UPDATE)");
+		}
+		if (!state.enforced)
+			throw AgentFatal(std::string("the local server does not enforce the write lease (") +
+							 (state.preloaded ? "mostajs.write_lease is off" : "mostajs is not preloaded") +
+							 "): without it a server whose agent froze would keep taking writes. Hint: set "
+							 "shared_preload_libraries = 'mostajs' and mostajs.write_lease = on in postgresql.conf, "
+							 "then restart the server (docs/ha.md)");
+		enforced_checked_ = true;
+	}
+
+	asio::awaitable<void>
+	Poll() {
+		const bool dcs_ok = co_await Renew();
+		PgConnection local(co_await asio::this_coro::executor);
+		AgentLook look;
+		const bool readable = co_await core_.Look(local, look);
+		if (readable && look.view.local != LocalState::Stopped)
+			co_await CheckEnforced(local);
+		if (dcs_ok)
+			co_await PutMember(look, readable);
+		if (!readable && !(dcs_ok && Leader() && !server_.IsRunning()))
+			co_return; // starting up or shutting down: look again (a leader's write lease is not renewed meanwhile)
+
+		DcsView view;
+		view.self = options_.node;
+		view.dcs_ok = dcs_ok;
+		view.within_deadline = deadline_ && BootClock::now() < *deadline_;
+		view.leader = keys_.leader;
+		view.leader_on_our_lease = keys_.leader_lease == lease_ && lease_ != 0;
+		view.local = look.view.local;
+		view.local_read = readable;
+		view.standby_signal = look.view.standby_signal;
+		view.catalog_names_self = look.view.local_catalog_master == options_.node;
+		const std::uint32_t ours = look.view.timeline.value_or(0);
+		for (const auto &[name, member] : keys_.members)
+			if (name != options_.node && member.timeline && *member.timeline > ours)
+				view.newer_timeline_elsewhere = true;
+		for (const PeerView &peer : look.view.peers)
+			if (peer.reachable && peer.timeline && *peer.timeline > ours)
+				view.newer_timeline_elsewhere = true;
+		view.released_recently = released_at_ && SteadyClock::now() - *released_at_ < options_.dcs_ttl;
+		view.follow = Decide(LeaderView(look.view, dcs_ok ? keys_.leader : std::string()));
+		if (dcs_ok && keys_.leader.empty()) {
+			if (!leader_absent_since_)
+				leader_absent_since_ = SteadyClock::now();
+		} else if (dcs_ok) {
+			leader_absent_since_.reset();
+		}
+		std::vector<RaceCandidate> rivals;
+		if (dcs_ok && keys_.leader.empty() && view.local == LocalState::Standby && !view.catalog_names_self)
+			co_await Gate(look, view, rivals);
+
+		const DcsDecision decision = DecideDcs(view);
+		if (decision.step == DcsStep::Wait || decision.step == DcsStep::Lead)
+			core_.Note(decision.reason);
+		else if (decision.step != DcsStep::Follow)
+			Log(std::string(DcsStepName(decision.step)) + ": " + decision.reason);
+		switch (decision.step) {
+		case DcsStep::Wait:
+			break;
+		case DcsStep::Lead:
+			co_await Lead(local, look);
+			break;
+		case DcsStep::Release:
+			co_await Release();
+			break;
+		case DcsStep::Claim:
+			if (co_await TakeKey()) {
+				co_await WriteSyncNull();
+				co_await Lead(local, look);
+			}
+			break;
+		case DcsStep::ClaimStart:
+			local.Close();
+			if (co_await TakeKey())
+				co_await StartPrimary();
+			break;
+		case DcsStep::Race:
+			co_await Race(local, look, view, rivals);
+			break;
+		case DcsStep::Fence:
+			co_await Fence(local, look, decision);
+			break;
+		case DcsStep::Follow:
+			local.Close();
+			co_await core_.Act(decision.follow, look.peers);
+			break;
+		}
+		// the watchdog is petted while this live agent may act as the leader; a frozen one gets the host reset
+		if (Leader() && BootClock::now() < deadline_.value_or(BootClock::time_point()) &&
+			(decision.step == DcsStep::Lead || decision.step == DcsStep::Claim || decision.step == DcsStep::Wait))
+			core_.Note(watchdog_.Keepalive());
+		else
+			watchdog_.Disarm();
+	}
+
+	void
+	Log(const std::string &text) {
+		core_.ForgetNote();
+		LogLine("agent " + options_.node + ": " + text);
+	}
+
+	// Gate fills view.gate and view.better_candidate: this standby's gate, and the live eligible standbys that
+	// hold more WAL (probed).
+	asio::awaitable<void>
+	Gate(const AgentLook &look, DcsView &view, std::vector<RaceCandidate> &rivals) {
+		if (!look.topology || look.topology->Find(options_.node) == nullptr) {
+			view.gate = {false, "this node is not a replica of project " + options_.project + " in its catalog"};
+			co_return;
+		}
+		const Topology &topology = *look.topology;
+		view.gate = DcsGate(options_.node, topology.Find(options_.node)->lag_tolerance_ms, options_.synchronous,
+							keys_.status, keys_.sync);
+		if (!view.gate.allows)
+			co_return;
+		RaceCandidate self;
+		self.name = options_.node;
+		self.passes_gate = self.reachable = true;
+		self.lsn = look.probe ? look.probe->MostAdvancedLsn() : kInvalidLsn;
+		self.sync_state = ObservationFromStatus(keys_.status, options_.node).sync_state;
+		std::vector<std::string> uris;
+		for (const auto &[name, member] : keys_.members) {
+			const TopologyReplica *replica = topology.Find(name);
+			if (name == options_.node || replica == nullptr || replica->dialect != "postgres" ||
+				member.role != "standby")
+				continue;
+			RaceCandidate rival;
+			rival.name = name;
+			rival.passes_gate =
+				DcsGate(name, replica->lag_tolerance_ms, options_.synchronous, keys_.status, keys_.sync).allows;
+			rival.sync_state = ObservationFromStatus(keys_.status, name).sync_state;
+			if (!rival.passes_gate)
+				continue;
+			rivals.push_back(rival);
+			uris.push_back(replica->uri);
+		}
+		if (!uris.empty()) {
+			std::vector<NodeProbe> probes = co_await ProbeNodes(uris);
+			for (std::size_t i = 0; i < probes.size(); ++i) {
+				rivals[i].reachable = probes[i].reachable && probes[i].in_recovery;
+				rivals[i].lsn = probes[i].MostAdvancedLsn();
+			}
+		}
+		view.better_candidate = BetterRival(self, rivals);
+	}
+
+	// TakeKey creates the leader key (or re-attaches ours to this agent's lease).
+	asio::awaitable<bool>
+	TakeKey() {
+		bool taken = false;
+		try {
+			if (keys_.leader == options_.node)
+				taken = co_await etcd_.CompareAndPut(leader_key_, options_.node, options_.node, lease_);
+			else
+				taken = co_await etcd_.Create(leader_key_, options_.node, lease_);
+		} catch (...) {
+			Log("cannot take the leader key: " + CurrentErrorText());
+			co_return false;
+		}
+		if (!taken) {
+			Log("the leader key was taken by another node first");
+			co_return false;
+		}
+		keys_.leader = options_.node;
+		keys_.leader_lease = lease_;
+		released_at_.reset();
+		Log("holds the leader key " + leader_key_ + " (lease " + std::to_string(lease_) + ")");
+		co_return true;
+	}
+
+	// GuardedPut writes key only while this node holds the leader key.
+	asio::awaitable<bool>
+	GuardedPut(const std::string &key, const std::string &value) {
+		std::vector<dcs::Compare> guard(1);
+		guard[0].key = leader_key_;
+		guard[0].target = dcs::Compare::Target::Value;
+		guard[0].value = options_.node;
+		std::vector<dcs::Operation> put(1);
+		put[0].kind = dcs::Operation::Kind::Put;
+		put[0].key = key;
+		put[0].value = value;
+		const bool done = co_await etcd_.Txn(guard, put);
+		co_return done;
+	}
+
+	// SyncValue is the sync key's value naming standby (nullopt: none).
+	std::string
+	SyncValue(const std::optional<std::string> &standby) const {
+		DcsSync sync;
+		sync.leader = options_.node;
+		sync.sync_standby = standby;
+		sync.mode = options_.synchronous;
+		return FormatSync(sync);
+	}
+
+	asio::awaitable<void>
+	WriteSyncNull() {
+		if (options_.synchronous == "off")
+			co_return;
+		try {
+			const std::string value = SyncValue(std::nullopt);
+			co_await GuardedPut(sync_key_, value);
+			keys_.sync = ParseSync(value);
+		} catch (...) {
+			Log("cannot clear the sync key: " + CurrentErrorText());
+		}
+	}
+
+	// Lead renews the server's write lease to the deadline of the last keep-alive, publishes the status key and
+	// manages the synchronous standby. No pg_ctl here: the leader's steady state never blocks.
+	asio::awaitable<void>
+	Lead(PgConnection &local, const AgentLook &look) {
+		const long long remaining = co_await GrantWriteLease(local, *deadline_);
+		if (!granted_once_) {
+			Log("server write lease granted (" + std::to_string(remaining) + " ms left; renewed every poll)");
+			granted_once_ = true;
+		}
+		LeaderReading reading = co_await ReadLeader(local, look);
+		try {
+			co_await GuardedPut(status_key_, FormatStatus(reading.status));
+		} catch (...) {
+			core_.Note("cannot publish the status key: " + CurrentErrorText());
+		}
+		if (options_.synchronous != "off" && look.topology)
+			co_await ManageSync(local, look, reading);
+	}
+
+	asio::awaitable<LeaderReading>
+	ReadLeader(PgConnection &local, const AgentLook &look) {
+		LeaderReading reading;
+		reading.status.present = true;
+		reading.status.leader = options_.node;
+		reading.status.timeline = look.view.timeline;
+		reading.status.time_ms = UnixMillis();
+		PgResultHandle settings =
+			co_await local.Exec("reading the leader's WAL position",
+								"SELECT pg_current_wal_lsn()::text, current_setting('synchronous_standby_names')");
+		reading.status.wal_lsn = PQgetvalue(settings.get(), 0, 0);
+		reading.synchronous_names = PQgetvalue(settings.get(), 0, 1);
+		PgResultHandle rows = co_await local.Exec(
+			"reading pg_stat_replication",
+			"SELECT application_name, state, coalesce(sync_state, ''), coalesce(flush_lsn::text, ''), "
+			"coalesce(replay_lsn::text, ''), CASE WHEN replay_lag IS NOT NULL THEN (extract(epoch FROM replay_lag) * "
+			"1000)::bigint WHEN replay_lsn = pg_current_wal_lsn() THEN 0 END, "
+			"pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication "
+			"ORDER BY application_name");
+		for (int i = 0; i < PQntuples(rows.get()); ++i) {
+			const std::string name = PQgetvalue(rows.get(), i, 0);
+			DcsStandbyRow row;
+			row.state = PQgetvalue(rows.get(), i, 1);
+			row.sync_state = PQgetvalue(rows.get(), i, 2);
+			row.flush_lsn = PQgetvalue(rows.get(), i, 3);
+			row.replay_lsn = PQgetvalue(rows.get(), i, 4);
+			if (!PQgetisnull(rows.get(), i, 5))
+				row.lag_ms = std::strtoll(PQgetvalue(rows.get(), i, 5), nullptr, 10);
+			if (!PQgetisnull(rows.get(), i, 6))
+				row.lag_bytes = std::strtoll(PQgetvalue(rows.get(), i, 6), nullptr, 10);
+			reading.rows.push_back({name, row.state, row.sync_state, ParseLsn(row.flush_lsn).value_or(kInvalidLsn)});
+			reading.status.standbys[name] = row;
+		}
+		co_return reading;
+	}
+
+	// ManageSync carries out one poll of the synchronous standby protocol (sync_standby.hpp).
+	asio::awaitable<void>
+	ManageSync(PgConnection &local, const AgentLook &look, const LeaderReading &reading) {
+		std::vector<std::string> eligible;
+		for (const TopologyReplica &replica : look.topology->replicas)
+			if (replica.dialect == "postgres" && replica.name != options_.node)
+				eligible.push_back(replica.name);
+		const bool key_ours = keys_.sync.present && keys_.sync.leader == options_.node;
+		if (keys_.sync.present && !key_ours) {
+			co_await WriteSyncNull(); // a former leader's key says nothing about this one's setting
+			co_return;
+		}
+		const std::optional<std::string> key = key_ours ? keys_.sync.sync_standby : std::nullopt;
+		const SyncPlan plan = PlanSync(options_.synchronous, reading.synchronous_names, key, reading.rows, eligible);
+		if (plan.reason.empty())
+			co_return;
+		Log("synchronous standby: " + plan.reason);
+		if (plan.clear_key || (!keys_.sync.present && plan.set_names)) {
+			const std::string value = SyncValue(std::nullopt);
+			if (!co_await GuardedPut(sync_key_, value))
+				co_return;
+			keys_.sync = ParseSync(value);
+		}
+		if (plan.set_names) {
+			co_await local.Exec("setting synchronous_standby_names", "ALTER SYSTEM SET synchronous_standby_names = " +
+																		 PgConnection::QuoteLiteral(*plan.set_names));
+			co_await local.Exec("reloading the configuration", "SELECT pg_reload_conf()");
+		}
+		if (plan.name_key) {
+			const std::string value = SyncValue(plan.desired);
+			if (co_await GuardedPut(sync_key_, value))
+				keys_.sync = ParseSync(value);
+		}
+	}
+
+	// Release deletes our leader key at once: the server is down, the standbys race now.
+	asio::awaitable<void>
+	Release() {
+		bool deleted = false;
+		try {
+			deleted = co_await etcd_.CompareAndDelete(leader_key_, options_.node);
+		} catch (...) {
+			Log("cannot release the leader key: " + CurrentErrorText());
+			co_return;
+		}
+		released_at_ = SteadyClock::now();
+		granted_once_ = false;
+		watchdog_.Disarm();
+		Log(deleted ? "leader key released: the server is down; it is not restarted as the primary while a standby "
+					  "may take the key"
+					: "the leader key was no longer ours");
+	}
+
+	// StartPrimary (re)starts the local server as the primary (we hold the key) and grants its write lease.
+	asio::awaitable<void>
+	StartPrimary() {
+		Log("starting the server as the primary");
+		if (server_.IsRunning())
+			server_.Stop("fast", kAgentServerTimeout);
+		server_.RemoveStandbySignal();
+		server_.Start(kAgentServerTimeout);
+		PgConnection conn(co_await asio::this_coro::executor);
+		co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout, "connecting to the server");
+		const long long remaining = co_await GrantWriteLease(conn, *deadline_);
+		Log("started as the primary; write lease granted (" + std::to_string(remaining) + " ms left)");
+		co_await WriteSyncNull();
+	}
+
+	std::string
+	Source() const {
+		return options_.source;
+	}
+
+	// Race takes the leader key and promotes this standby: write lease first (the first writes pass), then
+	// pg_promote, the catalog swap, and the `failover` activity row.
+	asio::awaitable<void>
+	Race(PgConnection &local, const AgentLook &look, const DcsView &view, const std::vector<RaceCandidate> &rivals) {
+		const long long gone_ms = leader_absent_since_ ? MillisSince(*leader_absent_since_) : 0;
+		if (!Leader() && !co_await TakeKey())
+			co_return;
+		const auto start = SteadyClock::now();
+		co_await GrantWriteLease(local, *deadline_);
+		local.Close();
+		PromotionResult promotion = co_await PromoteStandby(Source());
+		Log("promoted in " + std::to_string(promotion.took.count()) + " ms (timeline " +
+			(promotion.timeline ? std::to_string(*promotion.timeline) : std::string("?")) + ")");
+		co_await WriteSyncNull();
+		PgConnection conn(co_await asio::this_coro::executor);
+		co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout, "connecting to the server");
+		co_await GrantWriteLease(conn, *deadline_);
+		SwapResult swap;
+		try {
+			swap = co_await SwapMaster(conn, options_.project, options_.node);
+		} catch (...) {
+			Log("the catalog swap failed: " + CurrentErrorText());
+		}
+		std::string candidates = "[";
+		for (std::size_t i = 0; i < rivals.size(); ++i)
+			candidates += std::string(i == 0 ? "" : ",") + "{\"name\":" + JsonQuote(rivals[i].name) +
+						  ",\"reachable\":" + (rivals[i].reachable ? "true" : "false") +
+						  ",\"lsn\":" + JsonQuote(FormatLsn(rivals[i].lsn)) + "}";
+		candidates += "]";
+		const Lsn lsn = look.probe ? look.probe->MostAdvancedLsn() : kInvalidLsn;
+		const std::string detail =
+			"{\"automatic\": true, \"from\": " +
+			(swap.old_master.empty() ? std::string("null") : JsonQuote(swap.old_master)) +
+			", \"to\": " + JsonQuote(options_.node) +
+			", \"gate\": {\"allows\": " + (view.gate.allows ? "true" : "false") +
+			", \"reason\": " + JsonQuote(view.gate.reason) + "}, \"candidates\": " + candidates +
+			", \"promoted_lsn\": " + JsonQuote(FormatLsn(lsn)) +
+			", \"new_timeline\": " + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
+			", \"promotion_ms\": " + std::to_string(promotion.took.count()) +
+			", \"leader_gone_for_ms\": " + std::to_string(gone_ms) +
+			", \"took_ms\": " + std::to_string(MillisSince(start)) + ", \"dcs\": " + JsonQuote(etcd_.Url().Text()) +
+			"}";
+		try {
+			co_await LogActivity(conn, "failover", options_.project, options_.node, detail);
+		} catch (...) {
+			Log("cannot log the failover: " + CurrentErrorText());
+		}
+		Log("automatic failover: " + options_.node + " is the primary (from " +
+			(swap.old_master.empty() ? std::string("?") : swap.old_master) + ", leader key gone for " +
+			std::to_string(gone_ms) + " ms)");
+	}
+
+	// Fence makes this node not writable: revoke its write lease now (refused from the next commit), then demote
+	// (rewind and follow the leader) or restart read-only.
+	asio::awaitable<void>
+	Fence(PgConnection &local, const AgentLook &look, const DcsDecision &decision) {
+		if (look.view.local == LocalState::Primary) {
+			try {
+				co_await RevokeWriteLease(local);
+				Log("write lease revoked: the server refuses writes from now on");
+			} catch (...) {
+				Log("cannot revoke the write lease (" + CurrentErrorText() +
+					"): it expires by itself at the last deadline granted");
+			}
+		}
+		local.Close();
+		granted_once_ = false;
+		watchdog_.Disarm();
+		if (decision.follow.kind == ActionKind::Demote) {
+			co_await core_.Act(decision.follow, look.peers);
+			co_return;
+		}
+		if (server_.IsRunning() && look.view.local == LocalState::Primary) {
+			LogLine("agent " + options_.node +
+					": WARNING: restarting the server READ-ONLY (standby.signal): " + decision.reason);
+			server_.Stop("fast", kAgentServerTimeout);
+			server_.MakeStandby("");
+			server_.Start(kAgentServerTimeout);
+		}
+	}
+
+	// Stop hands over on SIGTERM: a leader revokes its server's write lease and restarts it read-only; every agent
+	// revokes its DCS lease (its keys go at once: the standbys race now).
+	asio::awaitable<void>
+	Stop() {
+		if (Leader() && server_.IsRunning()) {
+			try {
+				PgConnection conn(co_await asio::this_coro::executor);
+				co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
+									 "connecting to the server");
+				co_await RevokeWriteLease(conn);
+			} catch (...) {
+				LogLine("agent " + options_.node + ": cannot revoke the write lease: " + CurrentErrorText());
+			}
+			try {
+				server_.Stop("fast", kAgentServerTimeout);
+				server_.MakeStandby("");
+				server_.Start(kAgentServerTimeout);
+				LogLine("agent " + options_.node + ": leader stopping: the server runs read-only now");
+			} catch (...) {
+				LogLine("agent " + options_.node + ": cannot restart the server read-only: " + CurrentErrorText());
+			}
+		}
+		watchdog_.Disarm();
+		if (lease_ != 0) {
+			try {
+				co_await etcd_.Revoke(lease_);
+			} catch (...) {
+				LogLine("agent " + options_.node + ": cannot revoke the DCS lease: " + CurrentErrorText());
+			}
+		}
+		LogLine("agent of node " + options_.node + ": stopped" +
+				(Leader() ? " (leader key released)" : " (the server is left as it is)"));
+	}
+
+	const AgentOptions &options_;
+	const LocalServer &server_;
+	const std::atomic<bool> &stopping_;
+	AgentCore core_;
+	dcs::EtcdClient etcd_;
+	const std::string base_;
+	const std::string leader_key_;
+	const std::string status_key_;
+	const std::string sync_key_;
+	const std::string member_key_;
+	const std::string agent_id_;
+	Watchdog watchdog_;
+	std::int64_t lease_ = 0;
+	std::optional<BootClock::time_point> deadline_; // FenceDeadline of the last successful keep-alive
+	ProjectKeys keys_;								// as last read
+	bool enforced_checked_ = false;
+	bool granted_once_ = false;
+	std::optional<SteadyClock::time_point> released_at_;
+	std::optional<SteadyClock::time_point> leader_absent_since_;
+	std::optional<SteadyClock::time_point> dcs_lost_since_;
+};
+
+} // namespace
+
+int
+RunDcsAgent(asio::io_context &context, asio::signal_set &signals, const AgentOptions &options,
+			const LocalServer &server) {
+	std::atomic<bool> stopping = false;
+	auto agent = std::make_shared<DcsAgent>(options, server, stopping, context.get_executor());
+	int status = 0;
+	signals.async_wait([&](const boost::system::error_code &wait_error, int) {
+		if (!wait_error) {
+			LogLine("agent " + options.node + ": stopping after this poll");
+			stopping = true;
+		}
+	});
+	asio::co_spawn(context, agent->Loop(), [&](std::exception_ptr failure) {
+		if (failure) {
+			try {
+				std::rethrow_exception(failure);
+			} catch (...) {
+				LogLine("agent " + options.node + ": " + CurrentErrorText());
+			}
+			status = 1;
+		}
+		signals.cancel();
+	});
+	context.run();
+	return status;
+}
+
+} // namespace mosta::sidecar::ha
