@@ -28,7 +28,9 @@
  *    function) and mosta_topology() each rule's stats.conflicts;
  *  - the event trigger mosta_ddl_command_end also fires on ALTER DOMAIN
  *    (created again: ALTER EVENT TRIGGER cannot change the tags), and the
- *    new one mosta_ddl_table_rewrite records the tables a command rewrites.
+ *    new one mosta_ddl_table_rewrite records the tables a command rewrites;
+ *  - the in-server write lease of automatic failover (sql/parts/80_write_lease.sql):
+ *    mosta_write_lease_grant/revoke/state, for mosta_admin only.
  * Statements follow the order of the 0.2.0 install script, so a SQL function
  * finds the functions its body calls.
  *
@@ -2174,6 +2176,44 @@ REVOKE ALL ON FUNCTION
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mosta._record_conflict(text, text, jsonb) TO mosta_sidecar;
 GRANT EXECUTE ON FUNCTION mosta_conflicts(text), mosta_purge_conflicts(text, interval) TO mosta_admin;
+
+------------------------------------------------------------------------------
+-- The in-server write lease (sql/parts/80_write_lease.sql)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION mosta_write_lease_grant(valid_until_boottime_us bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'mostajs_write_lease_grant'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mosta_write_lease_grant(bigint) IS
+	'Lets transactions that write commit until the given CLOCK_BOOTTIME microsecond (at most 1 hour ahead); '
+	'returns the milliseconds left, negative when already past';
+
+CREATE FUNCTION mosta_write_lease_revoke() RETURNS void
+	AS 'MODULE_PATHNAME', 'mostajs_write_lease_revoke'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION mosta_write_lease_revoke() IS
+	'Refuses the commit of every transaction that writes from now on, until the next grant';
+
+CREATE FUNCTION mosta_write_lease_state(
+	OUT enforced boolean, OUT preloaded boolean, OUT granted boolean, OUT remaining_ms bigint,
+	OUT now_boottime_us bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'mostajs_write_lease_state'
+	LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 1;
+COMMENT ON FUNCTION mosta_write_lease_state() IS
+	'One row: whether the write lease is enforced (mostajs.write_lease on and mostajs preloaded), whether a write '
+	'would commit now, the milliseconds left (NULL when never granted) and the server''s CLOCK_BOOTTIME in microseconds';
+
+REVOKE ALL ON FUNCTION
+	mosta_write_lease_grant(bigint),
+	mosta_write_lease_revoke(),
+	mosta_write_lease_state()
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	mosta_write_lease_grant(bigint),
+	mosta_write_lease_revoke(),
+	mosta_write_lease_state()
+	TO mosta_admin;
 
 -- Event triggers come last, so that this script's own DDL does not fire them.
 CREATE EVENT TRIGGER mosta_ddl_command_end ON ddl_command_end

@@ -3,7 +3,7 @@
 -- signature, return type and SECURITY DEFINER flag.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS mostajs;
-SELECT plan(200);
+SELECT plan(209);
 
 -- schema, role and view
 SELECT has_schema('mosta', 'schema mosta exists');
@@ -73,7 +73,8 @@ SELECT set_eq(
 	      'mosta_checksum', 'mosta_sum_by',
 	      'mosta_add_sparse_unique', 'mosta_add_one_per', 'mosta_add_polymorphic_ref', 'mosta_invariants',
 	      'mosta_check_invariants', 'mosta_next_value', 'mosta_seed_counter', 'mosta_add_ttl', 'mosta_remove_ttl', 'mosta_ttl_expire',
-	      'mosta_validate_rule', 'mosta_switchover', 'mosta_conflicts', 'mosta_purge_conflicts'],
+	      'mosta_validate_rule', 'mosta_switchover', 'mosta_conflicts', 'mosta_purge_conflicts',
+	      'mosta_write_lease_grant', 'mosta_write_lease_revoke', 'mosta_write_lease_state'],
 	'the extension has exactly the documented mosta_* functions');
 
 CREATE TEMP TABLE api (fn name, args name[], returns text, definer boolean);
@@ -117,6 +118,10 @@ INSERT INTO api VALUES
 INSERT INTO api VALUES
 	('mosta_conflicts', '{text}', 'setof record', true),
 	('mosta_purge_conflicts', '{text,interval}', 'bigint', true);
+INSERT INTO api VALUES
+	('mosta_write_lease_grant', '{bigint}', 'bigint', false),
+	('mosta_write_lease_revoke', '{}', 'void', false),
+	('mosta_write_lease_state', '{}', 'setof record', false);
 INSERT INTO api VALUES
 	('mosta_set_id_policy', '{text,text,boolean}', 'void', true),
 	('mosta_map_id', '{text,text}', 'uuid', true),
