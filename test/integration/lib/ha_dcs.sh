@@ -195,6 +195,7 @@ postmaster_of() { head -1 "${node_data[$1]}/postmaster.pid"; }
 start_sampler() {
 	local file=$1 name specs=()
 	rm -f "$work/stop-sampler"
+	: >"$file"
 	for name in "${nodes[@]}"; do specs+=("$name=$(node_uri "${node_port[$name]}")"); done
 	"$sampler_python" test/integration/lib/write_sampler.py run "$file" "$work/stop-sampler" "${specs[@]}" &
 	sampler=$!
