@@ -15,11 +15,23 @@
 # from its start to the end of the promotion). The variants take turns; the median of BENCH_RUNS runs of each is
 # printed. Goal (issue 13): a writable new primary < 5 s after the command.
 #
+# The automatic case (issue 17, item 5; docs/ha.md): three nodes with their node agents on a 3-member etcd
+# (test/integration/lib/ha_dcs.sh, the tests' harness: --dcs-ttl BENCH_TTL, default 10s, --poll-interval BENCH_POLL,
+# default 1s, --synchronous on, lag_tolerance_ms 0), the write sampler trying one INSERT on every node every 20 ms;
+# node1, the master, dies: node death (kill -9 of its agent AND its postmaster: the leader key goes when its lease
+# expires) and postmaster death (kill -9 of the postmaster alone: its agent gives the key up). Measured per run: from
+# the kill to the first commit on the new master, with its components: the kill to the leader key's deletion
+# (etcdctl watch), the deletion to the key taken by a standby's agent (detection and race), the key taken to the
+# first commit (promotion); medians of BENCH_RUNS runs. Goal (issue 17): node death to writable <= TTL + 2 s.
+#
 # It then runs bench/switchover.sh (a switchover's write downtime) and bench/resync.sh (the re-sync after a
 # failover against a full copy), so that one command prints the three figures of the issue.
 #
-# Settings: BENCH_FAILOVER_ONLY=1 (this figure alone), BENCH_RUNS (default 3), MOSTA_SIDECAR (default
-# build/release/sidecar/mosta-sidecar, else build/sidecar/mosta-sidecar). Needs the mostajs extension installed (make install; bench/run-all does it).
+# Settings: BENCH_FAILOVER_CASES (default "manual automatic"), BENCH_FAILOVER_ONLY=1 (these figures alone, without
+# switchover.sh and resync.sh), BENCH_RUNS (default 3), BENCH_TTL and BENCH_POLL (the automatic case), MOSTA_SIDECAR
+# (default build/release/sidecar/mosta-sidecar, else build/sidecar/mosta-sidecar). Needs the mostajs extension
+# installed (make install; bench/run-all does it) in PG_CONFIG's PostgreSQL, with the write lease (the automatic
+# case preloads it), and etcd, python3-psycopg2 (scripts/install-deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -197,6 +209,10 @@ auto_run() {
 	killed=$((t / 1000))
 	[ "$1" = node ] && kill -9 "${agent_pid[node1]}"
 	kill -9 "$(postmaster_of node1)"
+	if [ "$1" = node ]; then
+		wait "${agent_pid[node1]}" 2>/dev/null
+		unset "agent_pid[node1]"
+	fi
 	taken_over() { awk '$2 != "node1" && $3 == "ok"' "$work/samples" | grep -q .; }
 	poll_until 120 taken_over || fail_setup "no new master within 120 s ($1)"
 	stop_sampler
