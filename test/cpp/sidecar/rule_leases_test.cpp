@@ -1,0 +1,99 @@
+/*
+ * rule_leases_test.cpp
+ *     Unit tests for the pure parts of the rule leases (app/rule_leases.hpp): which keys of P/rules/ a sidecar owns
+ *     (its name AND its lease), which wanted rules it races for, which keys it releases, who holds the others,
+ *     and the JSON of P/sidecars/NAME.
+ */
+#include "app/rule_leases.hpp"
+
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace sc = mosta::sidecar;
+namespace dcs = mosta::sidecar::dcs;
+
+const std::string kPrefix = "/mosta/rules/";
+
+dcs::KeyValue
+Key(const std::string &rule, const std::string &holder, std::int64_t lease) {
+	dcs::KeyValue kv;
+	kv.key = kPrefix + rule;
+	kv.value = holder;
+	kv.lease = lease;
+	return kv;
+}
+
+TEST(PlanRuleLeases, NothingHeldRacesForEveryWantedRule) {
+	sc::RuleLeasePlan plan = sc::PlanRuleLeases({}, kPrefix, "a", 7, {"r1", "r2"});
+	EXPECT_TRUE(plan.owned.empty());
+	EXPECT_EQ(plan.to_create, (std::vector<std::string>{"r1", "r2"}));
+	EXPECT_TRUE(plan.to_release.empty());
+	EXPECT_TRUE(plan.holders.empty());
+}
+
+TEST(PlanRuleLeases, OwnsOnlyItsNameOnItsLease) {
+	std::vector<dcs::KeyValue> keys = {Key("r1", "a", 7), Key("r2", "b", 9), Key("r3", "a", 8)};
+	sc::RuleLeasePlan plan = sc::PlanRuleLeases(keys, kPrefix, "a", 7, {"r1", "r2", "r3"});
+	EXPECT_EQ(plan.owned, (std::set<std::string>{"r1"}));
+	// r3 names "a" on another lease: an earlier process of the same name, or a second one misconfigured
+	EXPECT_EQ(plan.holders.at("r2"), "b");
+	EXPECT_EQ(plan.holders.at("r3"), "a");
+	EXPECT_TRUE(plan.to_create.empty());
+	EXPECT_TRUE(plan.to_release.empty());
+}
+
+TEST(PlanRuleLeases, NoLeaseOwnsNothing) {
+	// a key without lease (lease 0) written by hand is nobody's, even with this sidecar's name
+	sc::RuleLeasePlan plan = sc::PlanRuleLeases({Key("r1", "a", 0)}, kPrefix, "a", 0, {"r1"});
+	EXPECT_TRUE(plan.owned.empty());
+	EXPECT_TRUE(plan.to_create.empty());
+	EXPECT_EQ(plan.holders.at("r1"), "a");
+}
+
+TEST(PlanRuleLeases, ReleasesOwnedRulesNoLongerWanted) {
+	std::vector<dcs::KeyValue> keys = {Key("r1", "a", 7), Key("gone", "a", 7), Key("other", "b", 9)};
+	sc::RuleLeasePlan plan = sc::PlanRuleLeases(keys, kPrefix, "a", 7, {"r1", "new"});
+	EXPECT_EQ(plan.owned, (std::set<std::string>{"r1"}));
+	EXPECT_EQ(plan.to_release, (std::vector<std::string>{"gone"}));
+	EXPECT_EQ(plan.to_create, (std::vector<std::string>{"new"}));
+	// another sidecar's key of a rule this one does not want stays its own business
+	EXPECT_EQ(plan.holders.at("other"), "b");
+}
+
+TEST(PlanRuleLeases, IgnoresKeysOutsideOneRuleLevel) {
+	dcs::KeyValue deeper = Key("r1/extra", "a", 7);
+	dcs::KeyValue elsewhere;
+	elsewhere.key = "/mosta/sidecars/a";
+	elsewhere.value = "a";
+	elsewhere.lease = 7;
+	dcs::KeyValue bare = Key("", "a", 7);
+	sc::RuleLeasePlan plan = sc::PlanRuleLeases({deeper, elsewhere, bare}, kPrefix, "a", 7, {"r1"});
+	EXPECT_TRUE(plan.owned.empty());
+	EXPECT_TRUE(plan.holders.empty());
+	EXPECT_TRUE(plan.to_release.empty());
+	EXPECT_EQ(plan.to_create, (std::vector<std::string>{"r1"}));
+}
+
+TEST(SidecarJson, NamesHostPidRulesAndTime) {
+	EXPECT_EQ(sc::SidecarJson("s\"1", "h", 42, {"r2", "r1"}, 1700000000000),
+			  "{\"name\":\"s\\\"1\",\"host\":\"h\",\"pid\":42,\"rules\":[\"r1\",\"r2\"],\"time_ms\":1700000000000}");
+	EXPECT_EQ(sc::SidecarJson("s", "h", 1, {}, 0),
+			  "{\"name\":\"s\",\"host\":\"h\",\"pid\":1,\"rules\":[],\"time_ms\":0}");
+}
+
+TEST(DefaultSidecarName, IsHostColonPid) {
+	std::string name = sc::DefaultSidecarName();
+	auto colon = name.rfind(':');
+	ASSERT_NE(colon, std::string::npos);
+	EXPECT_GT(colon, 0u);
+	EXPECT_EQ(name.substr(colon + 1), std::to_string(static_cast<long>(getpid())));
+}
+
+} // namespace
