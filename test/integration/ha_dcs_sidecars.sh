@@ -160,50 +160,90 @@ fi
 takeovers=$(scalar "SELECT count(*) FROM mosta.activity WHERE action = 'rule_takeover' AND object = 'r1' AND detail->>'from' = '$first' AND detail->>'to' = '$other'")
 if [ "${takeovers:-0}" -ge 1 ]; then ok "mosta.activity has rule_takeover r1 $first -> $other"; else not_ok "mosta.activity has rule_takeover r1 $first -> $other ($(scalar "SELECT json_agg(detail) FROM mosta.activity WHERE action = 'rule_takeover'"))"; fi
 
-# 3. The load stops.
-psql_db -c "UPDATE load_control SET stop = true" >/dev/null
-if wait "$load"; then ok "the load ran ($(scalar "SELECT count(*) FROM events") events)"; else not_ok "the load ran"; cat "$work/log.load" >&2; fi
-load=
-
-# 4. SIGTERM of the holder with the killed one running again: the lease is revoked, the handover immediate.
+# 3. The killed one runs again; the holder is frozen (SIGSTOP) mid-load: its walsender still holds the slot, so the
+# new holder terminates it (pg_terminate_backend) instead of waiting for the server to notice.
 start_sidecar "$first"
 [ "$first" = side-a ] && pid_a=$started_pid || pid_b=$started_pid
 restarted=$started_pid
 first_polls() { [ -n "$(etcd_get "sidecars/$first")" ]; }
 poll_until 30 first_polls || not_ok "$first restarted publishes P/sidecars/$first"
-kill -TERM "$other_pid"
-t_term=$(now)
+kill -STOP "$other_pid"
+t_stop=$(now)
+at_stop=$(confirmed)
 if poll_until 30 holder_is "$first"; then
-	t_handover=$(now)
-	ok "after SIGTERM of $other, $first holds P/rules/r1"
-	echo "    handover after SIGTERM: key taken in $(elapsed_ms "$t_term" "$t_handover") ms (ttl 3000 ms)"
+	t_key=$(now)
+	ok "after SIGSTOP of $other, $first holds P/rules/r1"
 else
-	not_ok "after SIGTERM of $other, $first holds P/rules/r1 (holder '$(holder)')"
+	not_ok "after SIGSTOP of $other, $first holds P/rules/r1 (holder '$(holder)')"
+	tail -20 "$work/log.$first" >&2
 fi
-other_gone() { ! kill -0 "$other_pid" 2>/dev/null; }
-if poll_until 30 other_gone && wait "$other_pid"; then
-	ok "$other exits 0 on SIGTERM"
+if poll_until 30 confirmed_past "$at_stop"; then
+	t_stream=$(now)
+	ok "$first streams r1 while $other is frozen"
+	echo "    takeover after SIGSTOP: key taken in $(elapsed_ms "$t_stop" "$t_key") ms, streaming in $(elapsed_ms "$t_stop" "$t_stream") ms"
 else
-	not_ok "$other exits 0 on SIGTERM"
-	kill -9 "$other_pid" 2>/dev/null
+	not_ok "$first streams r1 while $other is frozen"
+	tail -20 "$work/log.$first" >&2
 fi
-# right after its exit its lease is gone with its keys: revoked, not left to expire a TTL later
-sidecar_key=$(etcd_get "sidecars/$other")
-[ "$other_pid" = "$pid_a" ] && pid_a= || pid_b=
-if [ -z "$sidecar_key" ] && grep -q "revoked" "$work/log.$other"; then
-	ok "$other revoked its lease on SIGTERM (P/sidecars/$other gone at its exit)"
+if grep -q "rule r1: slot .* was still active for walsender pid .*: terminated" "$work/log.$first"; then
+	ok "$first terminated the frozen holder's walsender"
 else
-	not_ok "$other revoked its lease on SIGTERM (P/sidecars/$other: '$sidecar_key')"
-	tail -5 "$work/log.$other" >&2
+	not_ok "$first terminated the frozen holder's walsender"
+	grep "r1" "$work/log.$first" | tail -5 >&2
+fi
+terminated=$(scalar "SELECT count(*) FROM mosta.activity WHERE action = 'rule_takeover' AND detail->>'from' = '$other' AND detail->>'to' = '$first' AND detail->>'terminated_pid' IS NOT NULL")
+if [ "${terminated:-0}" -ge 1 ]; then ok "mosta.activity has rule_takeover r1 $other -> $first with the terminated pid"; else not_ok "mosta.activity has rule_takeover r1 $other -> $first with the terminated pid"; fi
+# woken up, the former holder stops the rule (its fence deadline passed): it writes nothing more
+kill -CONT "$other_pid"
+fenced() { grep -q "rule r1: stopped, its lease is not this sidecar's any more" "$work/log.$other"; }
+if poll_until 30 fenced && holder_is "$first"; then
+	ok "$other, resumed, stopped r1 (its lease lapsed) and $first still holds it"
+else
+	not_ok "$other, resumed, stopped r1 (its lease lapsed) and $first still holds it (holder '$(holder)')"
+	tail -10 "$work/log.$other" >&2
 fi
 
-# 5. More changes through the restarted one, then everything is checked.
+# 4. The load stops.
+psql_db -c "UPDATE load_control SET stop = true" >/dev/null
+if wait "$load"; then ok "the load ran ($(scalar "SELECT count(*) FROM events") events)"; else not_ok "the load ran"; cat "$work/log.load" >&2; fi
+load=
+
+# 5. SIGTERM of the holder: its lease is revoked once its rule stopped, the handover is immediate.
+kill -TERM "$restarted"
+t_term=$(now)
+if poll_until 30 holder_is "$other"; then
+	t_handover=$(now)
+	ok "after SIGTERM of $first, $other holds P/rules/r1"
+	echo "    handover after SIGTERM: key taken in $(elapsed_ms "$t_term" "$t_handover") ms (ttl 3000 ms)"
+else
+	not_ok "after SIGTERM of $first, $other holds P/rules/r1 (holder '$(holder)')"
+fi
+first_gone() { ! kill -0 "$restarted" 2>/dev/null; }
+if poll_until 30 first_gone && wait "$restarted"; then
+	ok "$first exits 0 on SIGTERM"
+else
+	not_ok "$first exits 0 on SIGTERM"
+	kill -9 "$restarted" 2>/dev/null
+fi
+# right after its exit its lease is gone with its keys: revoked, not left to expire a TTL later
+sidecar_key=$(etcd_get "sidecars/$first")
+[ "$first" = side-a ] && pid_a= || pid_b=
+if [ -z "$sidecar_key" ] && grep -q "revoked" "$work/log.$first"; then
+	ok "$first revoked its lease on SIGTERM (P/sidecars/$first gone at its exit)"
+else
+	not_ok "$first revoked its lease on SIGTERM (P/sidecars/$first: '$sidecar_key')"
+	tail -5 "$work/log.$first" >&2
+fi
+last=$other
+last_pid=$other_pid
+
+# 6. More changes through the last holder, then everything is checked.
 psql_db -c "INSERT INTO events SELECT nextval('event_ids'), -1, 'after' FROM generate_series(1, 50); UPDATE acct SET note = 'after' WHERE id <= 20; DELETE FROM acct WHERE id BETWEEN 21 AND 30" >/dev/null
 if poll_until 60 caught_up; then
-	ok "$first caught up (confirmed past $end_lsn)"
+	ok "$last caught up (confirmed past $end_lsn)"
 else
-	not_ok "$first caught up (confirmed $(confirmed), want $end_lsn)"
-	tail -20 "$work/log.$first" >&2
+	not_ok "$last caught up (confirmed $(confirmed), want $end_lsn)"
+	tail -20 "$work/log.$last" >&2
 fi
 if PGDATABASE=$db "$BINARY" verify r1 >"$work/verify.out" 2>"$work/verify.err"; then
 	ok "mosta-sidecar verify r1: the SQLite target equals the source"
@@ -276,7 +316,8 @@ done <"$work/check.out"
 grep -h "dcs:\|takeover\|taken over\|terminated\|lease" "$work"/log.side-* | sed 's/^/    /' | head -40
 
 # the last sidecar stops cleanly
-daemon=$restarted
-[ "$first" = side-a ] && pid_a= || pid_b=
-stop_daemon "$first exits 0 on SIGTERM"
+daemon=$last_pid
+[ "$last" = side-a ] && pid_a= || pid_b=
+cp "$work/log.$last" "$work/log.daemon"
+stop_daemon "$last exits 0 on SIGTERM"
 finish

@@ -4,7 +4,6 @@
  */
 #include "app/rule_leases.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include "dcs/dcs_timing.hpp"
 #include "dcs/dcs_url.hpp"
 #include "mosta/common/canonical_row.hpp"
+#include "util/act_fence.hpp"
 
 namespace mosta::sidecar {
 
@@ -32,9 +32,7 @@ namespace {
 // BootNow reads CLOCK_BOOTTIME: it goes on while the machine sleeps, as etcd's clock does (dcs/dcs_timing.hpp).
 std::chrono::nanoseconds
 BootNow() {
-	timespec now{};
-	clock_gettime(CLOCK_BOOTTIME, &now);
-	return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+	return BootTimeNow();
 }
 
 std::string
@@ -114,6 +112,10 @@ struct RuleLeases::Impl {
 	std::chrono::nanoseconds deadline_boot{0}; // FenceDeadline of the last successful keep-alive (CLOCK_BOOTTIME)
 	std::chrono::steady_clock::time_point deadline_steady{};
 	bool finish = false;
+	// the lease was lost or its deadline passed: the target writes stay fenced (util/act_fence.hpp), and no rule
+	// is owned, until the supervisor says the rules stopped for it have ended (ResumeActing), even once a new
+	// lease is granted: a batch of theirs must never be committed after the new holder's
+	bool hold = false;
 	bool unavailable = false; // etcd failed at the last poll: logged once per outage
 	asio::steady_timer poll_timer;
 	asio::steady_timer fence_timer;
@@ -121,7 +123,9 @@ struct RuleLeases::Impl {
 	Impl(asio::any_io_executor executor, const Config &config_in, std::function<void()> change)
 		: config(config_in), on_change(std::move(change)), client(executor, dcs::ParseDcsUrl(config_in.dcs)),
 		  name(config_in.sidecar_name.empty() ? DefaultSidecarName() : config_in.sidecar_name), poll_timer(executor),
-		  fence_timer(executor) {}
+		  fence_timer(executor) {
+		RevokeActing(); // nothing is written before the first lease
+	}
 
 	std::string
 	RuleKey(const std::string &rule) const {
@@ -138,6 +142,8 @@ struct RuleLeases::Impl {
 	Renewed(std::chrono::nanoseconds sent_boot, std::chrono::steady_clock::time_point sent_steady) {
 		deadline_boot = FenceDeadline(sent_boot, config.dcs_ttl);
 		deadline_steady = FenceDeadline(sent_steady, config.dcs_ttl);
+		if (!hold)
+			AllowActingUntil(deadline_boot);
 		fence_timer.cancel(); // the fence watch waits for the new deadline
 	}
 
@@ -159,6 +165,13 @@ struct RuleLeases::Impl {
 		owned = std::move(now_owned);
 		leads = now_leads;
 		on_change();
+	}
+
+	// Hold closes the fence of target writes until ResumeActing.
+	void
+	Hold() {
+		hold = true;
+		RevokeActing();
 	}
 
 	// Grant gets a new lease; every key of the former one is gone with it.
@@ -190,6 +203,7 @@ struct RuleLeases::Impl {
 				LogLine("dcs: lease " + std::to_string(lease) +
 						" expired (not renewed in time): its keys are gone; granting a new one");
 				lease = 0;
+				Hold();
 				Change({}, false);
 				co_await Grant();
 			}
@@ -240,7 +254,10 @@ struct RuleLeases::Impl {
 			fence_timer.expires_at(wake);
 			boost::system::error_code ignored;
 			co_await fence_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-			if (finish || InTime() || (owned.empty() && !leads))
+			if (finish || InTime() || hold)
+				continue;
+			Hold();
+			if (owned.empty() && !leads)
 				continue;
 			auto late = std::chrono::duration_cast<std::chrono::milliseconds>(BootNow() - deadline_boot);
 			LogLine("dcs: lease " + std::to_string(lease) + " not renewed by its fence deadline (" +
@@ -267,7 +284,22 @@ RuleLeases::SetWanted(std::set<std::string> rules) {
 
 bool
 RuleLeases::Owns(const std::string &rule) const {
-	return impl_->owned.count(rule) != 0 && impl_->InTime();
+	return !impl_->hold && impl_->owned.count(rule) != 0 && impl_->InTime();
+}
+
+bool
+RuleLeases::Holding() const {
+	return impl_->hold;
+}
+
+void
+RuleLeases::ResumeActing() {
+	if (!impl_->hold)
+		return;
+	impl_->hold = false;
+	LogLine("dcs: the rules stopped for the lost lease have ended: target writes allowed again");
+	if (impl_->InTime())
+		AllowActingUntil(impl_->deadline_boot);
 }
 
 bool
@@ -309,6 +341,7 @@ RuleLeases::Run() {
 	impl.leads = false;
 	if (impl.lease == 0)
 		co_return;
+	RevokeActing(); // the rules have stopped; nothing more is written once the others may take them
 	try {
 		co_await impl.client.Revoke(impl.lease);
 		LogLine("dcs: lease " + std::to_string(impl.lease) + " revoked: the other sidecars take the rules now");

@@ -12,6 +12,10 @@
  *     key P/sidecar-leader (the watch over the PostgreSQL standbys, which writes mosta.replica_status, and the TTL
  *     pass). Every sidecar writes P/sidecars/NAME (JSON: name, host, pid, its rules, time) each poll.
  *
+ *     Fencing the targets: the fence of util/act_fence.hpp follows the deadline, so a worker thread holding a batch
+ *     when its process froze cannot commit it after resuming; once lost, it stays closed (a new lease granted or
+ *     not) until the supervisor has seen the lost rules end (ResumeActing).
+ *
  *     C++ regime; one coroutine on the daemon's io_context (the EtcdClient is used from it alone), plus a fence
  *     watch that fires at the deadline even while a call to etcd is in flight. PlanRuleLeases is the pure part.
  */
@@ -79,6 +83,14 @@ class RuleLeases {
 
 	// Leads tells whether this sidecar holds P/sidecar-leader (and the fence deadline is ahead).
 	bool Leads() const;
+
+	// Holding tells whether the lease was lost (or its deadline passed) since the last ResumeActing: the target
+	// writes of the whole process are fenced (util/act_fence.hpp) and Owns is false.
+	bool Holding() const;
+
+	// ResumeActing lifts the hold once no rule stopped for the loss still runs: its batches can no longer be
+	// committed after the new holder's.
+	void ResumeActing();
 
 	// TakeFormerHolder returns, once, the other sidecar last seen holding rule before this one created its key
 	// ("" when none was seen: the key was free since this sidecar started).

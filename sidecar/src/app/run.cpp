@@ -249,6 +249,15 @@ Spawn(State &state, const asio::any_io_executor &executor, std::shared_ptr<RuleT
 	}
 }
 
+// LostRunning tells whether a rule stopped for a lost lease still runs.
+bool
+LostRunning(const State &state) {
+	for (const auto &[rule, task] : state.tasks)
+		if (task->running && task->lost)
+			return true;
+	return false;
+}
+
 // StopUnowned stops at once (task->stop: the transaction in flight finishes, then the runner returns) every rule
 // running here whose lease this sidecar does not hold any more (--dcs).
 void
@@ -525,6 +534,11 @@ Supervise(State &state) {
 		timer.expires_after(std::min(state.config.status_interval, state.config.poll_interval));
 		boost::system::error_code cancelled; // a target ended or a signal came: look now
 		co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
+		// --dcs: the rules stopped for a lost lease have all ended: their batches can no longer be committed
+		if (state.leases != nullptr && state.leases->Holding() && !LostRunning(state)) {
+			state.leases->ResumeActing();
+			state.leases_changed = true;
+		}
 		if (state.config.once || state.stop || (Clock::now() < next_poll && !state.reload && !state.leases_changed))
 			continue;
 		state.leases_changed = false;

@@ -2,12 +2,15 @@
  * rule_leases_test.cpp
  *     Unit tests for the pure parts of the rule leases (app/rule_leases.hpp): which keys of P/rules/ a sidecar owns
  *     (its name AND its lease), which wanted rules it races for, which keys it releases, who holds the others,
- *     and the JSON of P/sidecars/NAME.
+ *     and the JSON of P/sidecars/NAME; the fence of durable target writes (util/act_fence.hpp).
  */
 #include "app/rule_leases.hpp"
+#include "util/act_fence.hpp"
 
 #include <unistd.h>
 
+#include <chrono>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -94,6 +97,26 @@ TEST(DefaultSidecarName, IsHostColonPid) {
 	ASSERT_NE(colon, std::string::npos);
 	EXPECT_GT(colon, 0u);
 	EXPECT_EQ(name.substr(colon + 1), std::to_string(static_cast<long>(getpid())));
+}
+
+TEST(ActFence, OpenUntilTheDeadlineClosedWhenRevoked) {
+	EXPECT_TRUE(sc::MayAct()); // never set: no --dcs, always open
+	sc::AllowActingUntil(sc::BootTimeNow() + std::chrono::seconds(60));
+	EXPECT_TRUE(sc::MayAct());
+	EXPECT_NO_THROW(sc::ThrowIfFenced("target x"));
+	sc::AllowActingUntil(sc::BootTimeNow() - std::chrono::milliseconds(1));
+	EXPECT_FALSE(sc::MayAct());
+	sc::RevokeActing();
+	EXPECT_FALSE(sc::MayAct());
+	try {
+		sc::ThrowIfFenced("target x");
+		ADD_FAILURE() << "no Fenced thrown";
+	} catch (const sc::Fenced &e) {
+		EXPECT_NE(std::string(e.what()).find("target x: not committed"), std::string::npos) << e.what();
+	}
+	// back to "no --dcs" for the other tests of this binary
+	sc::AllowActingUntil(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max()));
+	EXPECT_TRUE(sc::MayAct());
 }
 
 } // namespace
