@@ -2,18 +2,24 @@
 # ha_dcs_sidecars.sh: two rule sidecars with --dcs on one catalog (issue 17, test (b); docs/sidecar.md "Several
 # sidecars: --dcs"), cluster of PGHOST/PGPORT/PGUSER as scripts/pg-cluster run provides. Starts a 3-member etcd
 # (scripts/etcd-cluster), declares one cdc rule into a SQLite target and a JSON archive (jsonl) target, starts two
-# sidecars (--dcs-ttl 3s for the test's speed), and a write load in the background (small transactions: inserts
-# into an insert-only table, updates and deletes on a keyed one). Checks: exactly one sidecar holds the rule's key
-# P/rules/r1 and streams (the other never starts the rule); kill -9 of the holder mid-load: the other takes the
-# key over (polled with a deadline) and resumes streaming (the slot's confirmed position moves again), with a
-# rule_takeover row in mosta.activity; the load stops; the killed one is started again and the new holder is
-# stopped with SIGTERM: it revokes its lease on its way out (its P/sidecars key is gone as soon as it exited, not
-# a TTL later) and the restarted one takes the rule; more changes; once caught up, "mosta-sidecar verify r1" says
-# equal and the archive holds every change exactly once (no transaction twice by commit_lsn, no change document
-# twice by (xid, lsn, index in its transaction), every inserted row of the insert-only table once). The times
-# (kill -9 -> key taken -> streaming; SIGTERM -> key taken) are printed, no threshold asserted (bench/failover.sh
-# measures them at the production TTL). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default
-# build/sidecar/mosta-sidecar.
+# sidecars (--dcs-ttl 3s, --poll-interval 200ms for the test's speed) and a write load in the background (small
+# transactions: inserts into an insert-only table, updates, deletes and inserts on a keyed one). Checks:
+#   1. exactly one sidecar holds P/rules/r1 and streams (one active slot; the other never starts the rule), and
+#      one holds P/sidecar-leader;
+#   2. kill -9 of the holder mid-load: the other takes the key (polled with a deadline) and streams (the slot's
+#      confirmed position moves again); a rule_takeover row (from, to) in mosta.activity;
+#   3. the killed one runs again; the holder is frozen with SIGSTOP mid-load: the restarted one takes the key,
+#      terminates the frozen holder's walsender (logged; rule_takeover with terminated_pid) and streams; woken
+#      with SIGCONT, the former holder stops the rule (its lease lapsed; its sinks refuse to commit) and the key
+#      stays with the new holder;
+#   4. the load stops; 5. SIGTERM of the holder: it exits 0, revokes its lease on its way out (its P/sidecars key
+#      is gone as soon as it exited, not a TTL later) and the other takes the rule;
+#   6. more changes; once caught up, "mosta-sidecar verify r1" says equal, and the archive holds every change
+#      exactly once: no transaction twice (commit_lsn), no change document twice ((xid, lsn, index in its
+#      transaction)), every row of the insert-only table inserted once.
+# The times (kill -9, SIGSTOP -> key taken -> streaming; SIGTERM -> key taken) are printed, no threshold asserted
+# (bench/failover.sh measures them at the production TTL). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR),
+# default build/sidecar/mosta-sidecar.
 # Prints "ha_dcs_sidecars: N passed, N failed"; exits non-zero on failure.
 # mosta-test: own cluster (it kills its sidecars mid-stream and runs an etcd cluster: scripts/run-decoding-tests gives it one)
 set -uo pipefail
