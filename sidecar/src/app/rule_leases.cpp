@@ -116,6 +116,7 @@ struct RuleLeases::Impl {
 	// is owned, until the supervisor says the rules stopped for it have ended (ResumeActing), even once a new
 	// lease is granted: a batch of theirs must never be committed after the new holder's
 	bool hold = false;
+	std::chrono::nanoseconds fenced_for{0}; // the deadline the fence watch last acted on: once per deadline
 	bool unavailable = false; // etcd failed at the last poll: logged once per outage
 	asio::steady_timer poll_timer;
 	asio::steady_timer fence_timer;
@@ -254,8 +255,9 @@ struct RuleLeases::Impl {
 			fence_timer.expires_at(wake);
 			boost::system::error_code ignored;
 			co_await fence_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-			if (finish || InTime() || hold)
+			if (finish || InTime() || hold || deadline_boot == fenced_for)
 				continue;
+			fenced_for = deadline_boot;
 			Hold();
 			if (owned.empty() && !leads)
 				continue;

@@ -2,14 +2,21 @@
  * rule_leases_test.cpp
  *     Unit tests for the pure parts of the rule leases (app/rule_leases.hpp): which keys of P/rules/ a sidecar owns
  *     (its name AND its lease), which wanted rules it races for, which keys it releases, who holds the others,
- *     and the JSON of P/sidecars/NAME; the fence of durable target writes (util/act_fence.hpp).
+ *     and the JSON of P/sidecars/NAME; the fence of durable target writes (util/act_fence.hpp): closed, a sink
+ *     neither commits nor spills into its file, and its rollback leaves the file alone.
  */
 #include "app/rule_leases.hpp"
+#include "sink/json_archive_sink.hpp"
+#include "sink/spooled_transaction.hpp"
 #include "util/act_fence.hpp"
 
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <limits>
 #include <set>
 #include <string>
@@ -117,6 +124,88 @@ TEST(ActFence, OpenUntilTheDeadlineClosedWhenRevoked) {
 	// back to "no --dcs" for the other tests of this binary
 	sc::AllowActingUntil(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max()));
 	EXPECT_TRUE(sc::MayAct());
+}
+
+// OpenFence reopens the fence as without --dcs when a test ends.
+struct OpenFence {
+	~OpenFence() {
+		sc::AllowActingUntil(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max()));
+	}
+};
+
+std::string
+ReadAll(const std::string &path) {
+	std::ifstream in(path, std::ios::binary);
+	std::stringstream text;
+	text << in.rdbuf();
+	return text.str();
+}
+
+const sc::DecoderOptions kKeepRaw{true};
+
+std::string
+Row(int id) {
+	return R"({"op":"insert","lsn":"0/1F0","schema":"public","table":"big","key":["id"],"new":{"id":)" +
+		   std::to_string(id) + R"(,"v":")" + std::string(200, 'x') + R"("}})";
+}
+
+TEST(ActFence, AFencedSinkNeitherCommitsNorSpillsNorCutsTheFile) {
+	OpenFence reopen;
+	std::string pattern = (std::filesystem::temp_directory_path() / "mosta-fence-XXXXXX").string();
+	std::string dir = mkdtemp(pattern.data());
+	{
+		sc::JsonArchiveSink sink(dir, 1 << 30);
+		std::string file = dir + "/archive-00000000000000F8.jsonl";
+		sink.BeginTransaction(0xf8);
+		sink.Apply(sc::ParseChange(Row(1), kKeepRaw));
+		sink.CommitTransaction(0xf8, 0x100);
+		sink.Flush();
+		std::string durable = ReadAll(file);
+		ASSERT_FALSE(durable.empty());
+
+		// a commit past the deadline: refused, nothing written, DurableLsn unchanged
+		sc::RevokeActing();
+		sink.BeginTransaction(0x1f8);
+		sink.Apply(sc::ParseChange(Row(2), kKeepRaw));
+		EXPECT_THROW(
+			{
+				sink.CommitTransaction(0x1f8, 0x200);
+				sink.Flush();
+			},
+			sc::Fenced);
+		sink.Rollback();
+		EXPECT_EQ(ReadAll(file), durable);
+		EXPECT_EQ(sink.DurableLsn(), 0x100u);
+
+		// a transaction larger than the spill bound: the spill is refused
+		sink.BeginTransaction(0x2f8);
+		bool fenced = false;
+		for (int id = 0; !fenced && id < 20 * static_cast<int>(sc::SpooledTransaction::kSpillBytes / 200); ++id) {
+			try {
+				sink.Apply(sc::ParseChange(Row(id), kKeepRaw));
+			} catch (const sc::Fenced &) {
+				fenced = true;
+			}
+		}
+		EXPECT_TRUE(fenced);
+		sink.Rollback();
+		EXPECT_EQ(ReadAll(file), durable);
+
+		// spilled while allowed, rolled back once fenced: the file is left as it is (another holder's now)
+		sc::AllowActingUntil(sc::BootTimeNow() + std::chrono::seconds(60));
+		sink.BeginTransaction(0x3f8);
+		for (int id = 0; std::filesystem::file_size(file) == durable.size() &&
+						 id < 20 * static_cast<int>(sc::SpooledTransaction::kSpillBytes / 200);
+			 ++id)
+			sink.Apply(sc::ParseChange(Row(id), kKeepRaw));
+		std::uintmax_t spilled = std::filesystem::file_size(file);
+		EXPECT_GT(spilled, durable.size());
+		sc::RevokeActing();
+		sink.Rollback();
+		EXPECT_EQ(std::filesystem::file_size(file), spilled);
+		sc::AllowActingUntil(std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max()));
+	}
+	std::filesystem::remove_all(dir);
 }
 
 } // namespace
