@@ -76,6 +76,9 @@ struct LeaseState {
 
 // EtcdClient talks to the endpoints of one DcsUrl. Not thread-safe: use it from one strand (the agent's and the
 // daemon's single io_context thread). The endpoint that last answered is tried first.
+// Calls of several coroutines of that strand may overlap: one that finds an endpoint's kept connection in use
+// opens its own for that request. A call costs at most request_timeout per endpoint (a refused connection
+// costs nothing), so at most endpoints x request_timeout in all before DcsUnavailable.
 class EtcdClient {
   public:
 	EtcdClient(boost::asio::any_io_executor executor, DcsUrl url,
@@ -93,6 +96,9 @@ class EtcdClient {
 
 	// KeepAlive renews lease once; alive false when etcd no longer has it.
 	boost::asio::awaitable<LeaseState> KeepAlive(std::int64_t lease);
+
+	// TimeToLive returns the seconds lease has left (etcd's view), nullopt when it is gone (dcs-status).
+	boost::asio::awaitable<std::optional<std::int64_t>> TimeToLive(std::int64_t lease);
 
 	// Revoke ends lease and deletes its keys at once (a clean stop hands over without waiting for the TTL); a lease
 	// already gone is not an error.
