@@ -160,15 +160,25 @@ class DcsAgent {
 						std::to_string(MillisSince(*dcs_lost_since_)) + " ms");
 				dcs_lost_since_.reset();
 			}
+			last_dcs_note_.clear();
 			co_return true;
 		} catch (const dcs::DcsUnavailable &) {
 			if (!dcs_lost_since_)
 				dcs_lost_since_ = SteadyClock::now();
-			core_.Note("the DCS does not answer: " + CurrentErrorText());
+			DcsNote("the DCS does not answer: " + CurrentErrorText());
 		} catch (const dcs::DcsError &) {
-			core_.Note("the DCS refused a request: " + CurrentErrorText());
+			DcsNote("the DCS refused a request: " + CurrentErrorText());
 		}
 		co_return false;
+	}
+
+	// DcsNote logs a DCS error once (apart from the decisions' notes, which alternate with it).
+	void
+	DcsNote(const std::string &text) {
+		if (text == last_dcs_note_)
+			return;
+		last_dcs_note_ = text;
+		LogLine("agent " + options_.node + ": " + text);
 	}
 
 	// PutMember writes this node's member key (best effort: the decision does not depend on it).
@@ -548,6 +558,9 @@ class DcsAgent {
 	asio::awaitable<void>
 	Race(PgConnection &local, const AgentLook &look, const DcsView &view, const std::vector<RaceCandidate> &rivals) {
 		const long long gone_ms = leader_absent_since_ ? MillisSince(*leader_absent_since_) : 0;
+		// the last leader's last status: about when it stopped renewing (wall clocks of two hosts)
+		const std::string status_age =
+			keys_.status.present ? std::to_string(UnixMillis() - keys_.status.time_ms) : std::string("null");
 		if (!Leader() && !co_await TakeKey())
 			co_return;
 		const auto start = SteadyClock::now();
@@ -582,7 +595,7 @@ class DcsAgent {
 			", \"promoted_lsn\": " + JsonQuote(FormatLsn(lsn)) +
 			", \"new_timeline\": " + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
 			", \"promotion_ms\": " + std::to_string(promotion.took.count()) +
-			", \"leader_gone_for_ms\": " + std::to_string(gone_ms) +
+			", \"leader_gone_for_ms\": " + std::to_string(gone_ms) + ", \"last_status_age_ms\": " + status_age +
 			", \"took_ms\": " + std::to_string(MillisSince(start)) + ", \"dcs\": " + JsonQuote(etcd_.Url().Text()) +
 			"}";
 		try {
@@ -678,6 +691,7 @@ class DcsAgent {
 	std::optional<SteadyClock::time_point> released_at_;
 	std::optional<SteadyClock::time_point> leader_absent_since_;
 	std::optional<SteadyClock::time_point> dcs_lost_since_;
+	std::string last_dcs_note_;
 };
 
 } // namespace
