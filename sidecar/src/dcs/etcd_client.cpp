@@ -47,6 +47,23 @@ struct EndpointState {
 	DcsEndpoint endpoint;
 	std::string host_port; // "host:port", as Endpoint() and the errors name it
 	std::optional<beast::tcp_stream> stream;
+	bool busy = false; // a call is using stream (calls of two coroutines may overlap)
+};
+
+// Busy marks an endpoint's kept connection in use for one exchange.
+class Busy {
+  public:
+	explicit Busy(EndpointState &state) : state_(state) {
+		state_.busy = true;
+	}
+	~Busy() {
+		state_.busy = false;
+	}
+	Busy(const Busy &) = delete;
+	Busy &operator=(const Busy &) = delete;
+
+  private:
+	EndpointState &state_;
 };
 
 struct HttpReply {
@@ -165,7 +182,13 @@ EtcdClient::Impl::Call(const std::string &path, const std::string &body, const s
 	std::string failures;
 	for (std::size_t i = 0; i < endpoints.size(); ++i) {
 		std::size_t index = (current + i) % endpoints.size();
-		EndpointState &state = endpoints[index];
+		EndpointState &kept = endpoints[index];
+		// an overlapping call (another coroutine's, on the same strand) gets a connection of its own, not kept
+		std::optional<EndpointState> spare;
+		if (kept.busy)
+			spare.emplace(EndpointState{kept.endpoint, kept.host_port, std::nullopt, false});
+		EndpointState &state = spare ? *spare : kept;
+		Busy busy(state);
 		std::string failure;
 		try {
 			HttpReply reply = co_await Exchange(state, path, body, Clock::now() + request_timeout);
@@ -199,7 +222,7 @@ EtcdClient::Impl::Call(const std::string &path, const std::string &body, const s
 EtcdClient::EtcdClient(boost::asio::any_io_executor executor, DcsUrl url, std::chrono::milliseconds request_timeout)
 	: impl_(std::make_unique<Impl>(Impl{std::move(executor), std::move(url), request_timeout, {}, 0, false})) {
 	for (const DcsEndpoint &endpoint : impl_->url.endpoints)
-		impl_->endpoints.push_back(EndpointState{endpoint, HostPort(endpoint), std::nullopt});
+		impl_->endpoints.push_back(EndpointState{endpoint, HostPort(endpoint), std::nullopt, false});
 }
 
 EtcdClient::~EtcdClient() = default;

@@ -76,6 +76,9 @@ struct LeaseState {
 
 // EtcdClient talks to the endpoints of one DcsUrl. Not thread-safe: use it from one strand (the agent's and the
 // daemon's single io_context thread). The endpoint that last answered is tried first.
+// Calls of several coroutines of that strand may overlap: one that finds an endpoint's kept connection in use
+// opens its own for that request. A call costs at most request_timeout per endpoint (a refused connection
+// costs nothing), so at most endpoints x request_timeout in all before DcsUnavailable.
 class EtcdClient {
   public:
 	EtcdClient(boost::asio::any_io_executor executor, DcsUrl url,
