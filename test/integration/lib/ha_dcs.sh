@@ -95,8 +95,9 @@ ha_dcs_start() {
 	ETCD_ENDPOINTS=$(env_value "$out" ETCD_ENDPOINTS)
 	dcs_url="etcd://$ETCD_ENDPOINTS$prefix"
 
+	# the write lease is switched on once the setup's writes are done: until an agent grants it, every write is refused
 	conf="shared_preload_libraries = 'mostajs'
-mostajs.write_lease = on
+mostajs.write_lease = off
 wal_keep_size = '256MB'"
 	out=$(MOSTA_PG_CONF="$conf
 cluster_name = 'node1'" scripts/pg-cluster start) || fail_setup "scripts/pg-cluster start failed"
@@ -120,6 +121,11 @@ cluster_name = 'node1'" scripts/pg-cluster start) || fail_setup "scripts/pg-clus
 		SELECT mosta_add_replica('app', 'node2', 'slave', 'postgres', :'n2', lag_tolerance_ms => 0);
 		SELECT mosta_add_replica('app', 'node3', 'slave', 'postgres', :'n3', lag_tolerance_ms => 0);
 	SQL
+	for name in "${nodes[@]}"; do
+		echo "mostajs.write_lease = on" | as_server_user tee -a "${node_data[$name]}/postgresql.conf" >/dev/null &&
+			as_server_user "$("${PG_CONFIG:-pg_config}" --bindir)/pg_ctl" reload -D "${node_data[$name]}" >/dev/null ||
+			fail_setup "mostajs.write_lease = on ($name)"
+	done
 	rw_dsn="host=127.0.0.1,127.0.0.1,127.0.0.1 port=${node_port[node1]},${node_port[node2]},${node_port[node3]}"
 	rw_dsn+=" dbname=$db user=postgres target_session_attrs=read-write"
 }
