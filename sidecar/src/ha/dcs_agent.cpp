@@ -237,8 +237,20 @@ class DcsAgent {
 			co_await CheckEnforced(local);
 		if (dcs_ok)
 			co_await PutMember(look, readable);
-		if (!readable && !(dcs_ok && Leader() && !server_.IsRunning()))
-			co_return; // starting up or shutting down: look again (a leader's write lease is not renewed meanwhile)
+		if (!readable) {
+			// starting up, shutting down, in crash recovery: look again (a leader's write lease is not renewed
+			// meanwhile, so its server refuses writes from the deadline); a leader whose server stays unreadable
+			// for a TTL hands the key over
+			if (!unreadable_since_)
+				unreadable_since_ = SteadyClock::now();
+			if (dcs_ok && Leader() && SteadyClock::now() - *unreadable_since_ >= options_.dcs_ttl) {
+				Log("release: leader, and the server has not answered for " +
+					std::to_string(MillisSince(*unreadable_since_)) + " ms: releasing the leader key");
+				co_await Release();
+			}
+			co_return;
+		}
+		unreadable_since_.reset();
 
 		DcsView view;
 		view.self = options_.node;
@@ -691,6 +703,7 @@ class DcsAgent {
 	std::optional<SteadyClock::time_point> released_at_;
 	std::optional<SteadyClock::time_point> leader_absent_since_;
 	std::optional<SteadyClock::time_point> dcs_lost_since_;
+	std::optional<SteadyClock::time_point> unreadable_since_; // the server runs but cannot be read
 	std::string last_dcs_note_;
 };
 
