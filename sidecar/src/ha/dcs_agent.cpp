@@ -206,17 +206,24 @@ class DcsAgent {
 		}
 	}
 
-	// CheckEnforced refuses to run (once) when the server would not refuse writes without a lease.
+	// CheckEnforced refuses to run (once the server answers) when the server would not refuse writes without a
+	// lease.
 	asio::awaitable<void>
-	CheckEnforced(PgConnection &local) {
-		if (enforced_checked_)
-			co_return;
+	CheckEnforced() {
+		PgConnection conn(co_await asio::this_coro::executor);
+		try {
+			co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
+								 "connecting to the server");
+		} catch (...) {
+			co_return; // starting up: at the next poll
+		}
 		WriteLeaseState state;
 		try {
-			state = co_await ReadWriteLease(local);
+			state = co_await WithTimeout(ReadWriteLease(conn), kProbeTimeout, "reading the write lease");
 		} catch (...) {
 			throw AgentFatal("cannot read the server's write lease (" + CurrentErrorText() +
-							 "): --dcs needs the mostajs extension 0.2.0 or later (ALTER EXTENSION mostajs UPDATE)");
+							 "): --dcs needs the mostajs extension 0.2.0 or later in the database of --source "
+							 "(ALTER EXTENSION mostajs UPDATE)");
 		}
 		if (!state.enforced)
 			throw AgentFatal(std::string("the local server does not enforce the write lease (") +
@@ -230,11 +237,11 @@ class DcsAgent {
 	asio::awaitable<void>
 	Poll() {
 		const bool dcs_ok = co_await Renew();
+		if (!enforced_checked_ && server_.IsRunning())
+			co_await CheckEnforced();
 		PgConnection local(co_await asio::this_coro::executor);
 		AgentLook look;
 		const bool readable = co_await core_.Look(local, look);
-		if (readable && look.view.local != LocalState::Stopped)
-			co_await CheckEnforced(local);
 		if (dcs_ok)
 			co_await PutMember(look, readable);
 		if (!readable) {
