@@ -9,7 +9,7 @@
 #                               exit 1)
 #   ha_dcs_start                etcd (scripts/etcd-cluster, 3 members), node1 the primary (scripts/pg-cluster start)
 #                               and node2, node3 its streaming standbys, each with shared_preload_libraries =
-#                               'mostajs', mostajs.write_lease = on and cluster_name its node name (the
+#                               'mostajs', mostajs.write_lease = on (once the setup wrote) and cluster_name its node name (the
 #                               application_name synchronous_standby_names names); database $db with mostajs,
 #                               tables ha_load (the load) and sampler (the sampler); the catalog: project app,
 #                               node1 master, node2 and node3 postgres slaves with lag_tolerance_ms 0. Sets
@@ -95,7 +95,7 @@ ha_dcs_start() {
 	ETCD_ENDPOINTS=$(env_value "$out" ETCD_ENDPOINTS)
 	dcs_url="etcd://$ETCD_ENDPOINTS$prefix"
 
-	# the write lease is switched on once the setup's writes are done: until an agent grants it, every write is refused
+	# the write lease enforced only once the setup's own writes are done (no agent grants it before)
 	conf="shared_preload_libraries = 'mostajs'
 mostajs.write_lease = off
 wal_keep_size = '256MB'"
@@ -122,9 +122,12 @@ cluster_name = 'node1'" scripts/pg-cluster start) || fail_setup "scripts/pg-clus
 		SELECT mosta_add_replica('app', 'node3', 'slave', 'postgres', :'n3', lag_tolerance_ms => 0);
 	SQL
 	for name in "${nodes[@]}"; do
-		echo "mostajs.write_lease = on" | as_server_user tee -a "${node_data[$name]}/postgresql.conf" >/dev/null &&
-			as_server_user "$("${PG_CONFIG:-pg_config}" --bindir)/pg_ctl" reload -D "${node_data[$name]}" >/dev/null ||
-			fail_setup "mostajs.write_lease = on ($name)"
+		echo "mostajs.write_lease = on" | as_server_user tee -a "${node_data[$name]}/postgresql.conf" >/dev/null
+		on "${node_port[$name]}" "SELECT pg_reload_conf()" >/dev/null || fail_setup "reload $name"
+	done
+	enforced() { [ "$(on "${node_port[$1]}" "SELECT enforced FROM mosta_write_lease_state()" 2>/dev/null)" = t ]; }
+	for name in "${nodes[@]}"; do
+		poll_until 10 enforced "$name" || fail_setup "mostajs.write_lease is not enforced on $name"
 	done
 	rw_dsn="host=127.0.0.1,127.0.0.1,127.0.0.1 port=${node_port[node1]},${node_port[node2]},${node_port[node3]}"
 	rw_dsn+=" dbname=$db user=postgres target_session_attrs=read-write"
@@ -192,6 +195,7 @@ postmaster_of() { head -1 "${node_data[$1]}/postmaster.pid"; }
 start_sampler() {
 	local file=$1 name specs=()
 	rm -f "$work/stop-sampler"
+	: >"$file"
 	for name in "${nodes[@]}"; do specs+=("$name=$(node_uri "${node_port[$name]}")"); done
 	"$sampler_python" test/integration/lib/write_sampler.py run "$file" "$work/stop-sampler" "${specs[@]}" &
 	sampler=$!
