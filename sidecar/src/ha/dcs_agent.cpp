@@ -592,6 +592,9 @@ class DcsAgent {
 		PgConnection conn(co_await asio::this_coro::executor);
 		co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout, "connecting to the server");
 		co_await GrantWriteLease(conn, *deadline_);
+		// the catalog swap and the activity row must not wait for a synchronous standby (none may stream from
+		// this new primary yet, and a blocked agent would not renew its lease)
+		co_await conn.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
 		SwapResult swap;
 		try {
 			swap = co_await SwapMaster(conn, options_.project, options_.node);
