@@ -140,6 +140,7 @@ class DcsAgent {
 				lease_ = (co_await etcd_.GrantLease(ttl)).first;
 			}
 			deadline_ = FenceDeadline(sent, options_.dcs_ttl);
+			last_sent_ = sent;
 			std::vector<dcs::KeyValue> values = co_await etcd_.GetPrefix(base_);
 			keys_ = ProjectKeys();
 			for (const dcs::KeyValue &kv : values) {
@@ -263,6 +264,7 @@ class DcsAgent {
 		view.self = options_.node;
 		view.dcs_ok = dcs_ok;
 		view.within_deadline = deadline_ && BootClock::now() < *deadline_;
+		view.lease_may_be_gone = !last_sent_ || BootClock::now() >= *last_sent_ + options_.dcs_ttl;
 		view.leader = keys_.leader;
 		view.leader_on_our_lease = keys_.leader_lease == lease_ && lease_ != 0;
 		view.local = look.view.local;
@@ -289,7 +291,7 @@ class DcsAgent {
 			co_await Gate(look, view, rivals);
 
 		const DcsDecision decision = DecideDcs(view);
-		if (decision.step == DcsStep::Wait || decision.step == DcsStep::Lead)
+		if (decision.step == DcsStep::Wait || decision.step == DcsStep::Lead || decision.step == DcsStep::Suspend)
 			core_.Note(decision.reason);
 		else if (decision.step != DcsStep::Follow)
 			Log(std::string(DcsStepName(decision.step)) + ": " + decision.reason);
@@ -315,6 +317,15 @@ class DcsAgent {
 			break;
 		case DcsStep::Race:
 			co_await Race(local, look, view, rivals);
+			break;
+		case DcsStep::Suspend:
+			try {
+				co_await RevokeWriteLease(local);
+			} catch (...) {
+				core_.Note("cannot revoke the write lease (" + CurrentErrorText() +
+						   "): it has expired by itself at the last deadline granted");
+			}
+			granted_once_ = false;
 			break;
 		case DcsStep::Fence:
 			co_await Fence(local, look, decision);
@@ -706,8 +717,9 @@ class DcsAgent {
 	const std::string agent_id_;
 	Watchdog watchdog_;
 	std::int64_t lease_ = 0;
-	std::optional<BootClock::time_point> deadline_; // FenceDeadline of the last successful keep-alive
-	ProjectKeys keys_;								// as last read
+	std::optional<BootClock::time_point> deadline_;	 // FenceDeadline of the last successful keep-alive
+	std::optional<BootClock::time_point> last_sent_; // when that keep-alive was sent
+	ProjectKeys keys_;								 // as last read
 	bool enforced_checked_ = false;
 	bool granted_once_ = false;
 	std::optional<SteadyClock::time_point> released_at_;
