@@ -15,11 +15,23 @@
 # from its start to the end of the promotion). The variants take turns; the median of BENCH_RUNS runs of each is
 # printed. Goal (issue 13): a writable new primary < 5 s after the command.
 #
+# The automatic case (issue 17, item 5; docs/ha.md): three nodes with their node agents on a 3-member etcd
+# (test/integration/lib/ha_dcs.sh, the tests' harness: --dcs-ttl BENCH_TTL, default 10s, --poll-interval BENCH_POLL,
+# default 1s, --synchronous on, lag_tolerance_ms 0), the write sampler trying one INSERT on every node every 20 ms;
+# node1, the master, dies: node death (kill -9 of its agent AND its postmaster: the leader key goes when its lease
+# expires) and postmaster death (kill -9 of the postmaster alone: its agent gives the key up). Measured per run: from
+# the kill to the first commit on the new master, with its components: the kill to the leader key's deletion
+# (etcdctl watch), the deletion to the key taken by a standby's agent (detection and race), the key taken to the
+# first commit (promotion); medians of BENCH_RUNS runs. Goal (issue 17): node death to writable <= TTL + 2 s.
+#
 # It then runs bench/switchover.sh (a switchover's write downtime) and bench/resync.sh (the re-sync after a
 # failover against a full copy), so that one command prints the three figures of the issue.
 #
-# Settings: BENCH_FAILOVER_ONLY=1 (this figure alone), BENCH_RUNS (default 3), MOSTA_SIDECAR (default
-# build/release/sidecar/mosta-sidecar, else build/sidecar/mosta-sidecar). Needs the mostajs extension installed (make install; bench/run-all does it).
+# Settings: BENCH_FAILOVER_CASES (default "manual automatic"), BENCH_FAILOVER_ONLY=1 (these figures alone, without
+# switchover.sh and resync.sh), BENCH_RUNS (default 3), BENCH_TTL and BENCH_POLL (the automatic case), MOSTA_SIDECAR
+# (default build/release/sidecar/mosta-sidecar, else build/sidecar/mosta-sidecar). Needs the mostajs extension
+# installed (make install; bench/run-all does it) in PG_CONFIG's PostgreSQL, with the write lease (the automatic
+# case preloads it), and etcd, python3-psycopg2 (scripts/install-deps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +52,18 @@ cleanup() {
 trap 'cleanup; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-env_value() { sed -n "s/^export $2=//p" <<<"$1"; }
+# the automatic case's harness, shared with the tests: poll_until, env_value (tap.sh), the nodes, agents, sampler
+# shellcheck source=../test/integration/lib/tap.sh
+source test/integration/lib/tap.sh
+# shellcheck source=../test/integration/lib/ha_dcs.sh
+source test/integration/lib/ha_dcs.sh
+rmdir "$agent_root" # ha_dcs_init makes one per run
+BINARY=$(realpath "$binary")
+# a run that cannot set up stops the benchmark (tap.sh's counts and finish line mean nothing here)
+fail_setup() {
+	echo "failover.sh: $*" >&2
+	exit 1
+}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 db=bench_failover
 
@@ -90,7 +113,7 @@ setup() {
 	done
 }
 
-on() { psql -X -At -h 127.0.0.1 -p "$1" -U postgres -d "$db" -c "$2"; }
+# on PORT SQL: lib/ha_nodes.sh's (sourced above)
 
 # one_run VARIANT: prints "death_to_writable_ms [command_total_ms command_writable_ms]"
 one_run() {
@@ -127,30 +150,123 @@ one_run() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-: >"$work/ours"
-: >"$work/anchor"
-for run in $(seq 1 "$runs"); do
-	# take turns: which variant goes first alternates
-	if [ $((run % 2)) -eq 1 ]; then order="ours anchor"; else order="anchor ours"; fi
-	for variant in $order; do
-		result=$(one_run "$variant")
-		echo "$result" >>"$work/$variant"
-		echo "run $run $variant: $result" >&2
+manual_case() {
+	: >"$work/ours"
+	: >"$work/anchor"
+	for run in $(seq 1 "$runs"); do
+		# take turns: which variant goes first alternates
+		if [ $((run % 2)) -eq 1 ]; then order="ours anchor"; else order="anchor ours"; fi
+		for variant in $order; do
+			result=$(one_run "$variant")
+			echo "$result" >>"$work/$variant"
+			echo "run $run $variant: $result" >&2
+		done
 	done
+
+	ours=$(cut -d' ' -f1 "$work/ours" | median)
+	total=$(cut -d' ' -f2 "$work/ours" | median)
+	writable=$(cut -d' ' -f3 "$work/ours" | median)
+	anchor=$(cut -d' ' -f1 "$work/anchor" | median)
+	echo "failover: primary killed (kill -9) under load, standby1 (synchronous) promoted; median of $runs runs"
+	printf '  %-62s %8s ms\n' "anchor: death to writable, bare SELECT pg_promote(true, 60)" "$anchor"
+	printf '  %-62s %8s ms\n' "ours: death to writable, mosta-sidecar failover --to standby1" "$ours"
+	printf '  %-62s %8s ms\n' "  the command's total (checks, promote, catalog, repoint, log)" "$total"
+	printf '  %-62s %8s ms\n' "  the command's start to the end of the promotion" "$writable"
+	awk -v o="$ours" -v a="$anchor" 'BEGIN { printf "  ratio ours/anchor %53.2f\n", o / a }'
+	awk -v o="$ours" 'BEGIN { printf "  goal: writable < 5000 ms after the command: %s\n", (o < 5000 ? "met" : "NOT met") }'
+}
+
+# The automatic case (issue 17, docs/ha.md): the harness of the automatic failover tests (test/integration/lib/
+# ha_dcs.sh: a 3-member etcd, three nodes with the write lease preloaded, an agent each with --dcs, --dcs-ttl
+# $BENCH_TTL (default 10s), --poll-interval $BENCH_POLL (default 1s, the agent's default), --synchronous on).
+# auto_run VARIANT: node (kill -9 of node1's agent AND its postmaster: the leader key expires with the lease) or
+# postmaster (kill -9 of the postmaster alone: its agent gives the key up at once); prints
+# "total key_gone detect promote new_master" in ms: from the kill to the first commit on the new master, to the
+# leader key's deletion (etcdctl watch), from it to the key taken again, from that to the first commit (the write
+# sampler tries one INSERT on every node every 20 ms).
+auto_run() {
+	set +e
+	dcs_ttl=${BENCH_TTL:-10s}
+	dcs_poll=${BENCH_POLL:-1s}
+	sampler_interval=0.02
+	ha_dcs_init
+	watcher=
+	trap '[ -n "$watcher" ] && kill -- -"$watcher" 2>/dev/null; ha_dcs_cleanup' EXIT
+	ha_dcs_start
+	start_dcs_agents
+	{ wait_leader 60 && [ "$leader" = node1 ]; } || fail_setup "node1's agent did not take the leader key"
+	wait_ready 60 || fail_setup "no synchronous standby"
+	# every event on the leader key with its time (unix ms): DELETE, PUT and its value
+	ETCD_ENDPOINTS=$ETCD_ENDPOINTS setsid bash -c 'ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" watch "$1" |
+		while IFS= read -r line; do t=${EPOCHREALTIME/./}; echo "$((t / 1000)) $line"; done' - \
+		"$prefix/projects/app/leader" >"$work/watch" 2>/dev/null &
+	watcher=$!
+	start_sampler "$work/samples"
+	written() { [ "$(awk '$2 == "node1" && $3 == "ok"' "$work/samples" | grep -c .)" -ge 20 ]; }
+	poll_until 30 written || fail_setup "the sampler's writes do not commit on node1"
+	local killed t
+	t=${EPOCHREALTIME/./}
+	killed=$((t / 1000))
+	[ "$1" = node ] && kill -9 "${agent_pid[node1]}"
+	kill -9 "$(postmaster_of node1)"
+	if [ "$1" = node ]; then
+		wait "${agent_pid[node1]}" 2>/dev/null
+		unset "agent_pid[node1]"
+	fi
+	taken_over() { awk '$2 != "node1" && $3 == "ok"' "$work/samples" | grep -q .; }
+	poll_until 120 taken_over || fail_setup "no new master within 120 s ($1)"
+	stop_sampler
+	kill -- -"$watcher" 2>/dev/null
+	watcher=
+	check_sampler "$work/samples" >/dev/null || echo "failover.sh: the sampler found two writable masters" >&2
+	awk -v k="$killed" '
+		FILENAME ~ /watch$/ && $1 >= k && $2 == "DELETE" && !gone { gone = $1 }
+		FILENAME ~ /watch$/ && $1 >= k && $2 == "PUT" && gone && !taken { taken = $1 }
+		FILENAME ~ /samples$/ && $2 != "node1" && $3 == "ok" && (!first || $6 < first) { first = $6; who = $2 }
+		END { printf "%d %d %d %d %s\n", first - k, gone - k, taken - gone, first - taken, who }' \
+		"$work/watch" "$work/samples"
+}
+
+automatic_case() {
+	local variant run result
+	for variant in node postmaster; do
+		: >"$work/auto-$variant"
+		for run in $(seq 1 "$runs"); do
+			result=$( (auto_run "$variant") ) || exit 1
+			echo "$result" >>"$work/auto-$variant"
+			echo "run $run automatic, $variant death: $result" >&2
+		done
+	done
+	local ttl=${BENCH_TTL:-10s}
+	echo "automatic failover (agents on etcd, --dcs-ttl $ttl, --poll-interval ${BENCH_POLL:-1s}, --synchronous on):"
+	echo "node1 killed under the write sampler's writes; median of $runs runs"
+	for variant in node postmaster; do
+		if [ "$variant" = node ]; then
+			echo "  node death: kill -9 of node1's agent AND its postmaster (the leader key expires with the lease)"
+		else
+			echo "  postmaster death: kill -9 of node1's postmaster alone (its agent gives the leader key up)"
+		fi
+		local f=$work/auto-$variant
+		printf '    %-60s %8s ms\n' "death to the first commit on the new master" "$(cut -d' ' -f1 "$f" | median)"
+		printf '    %-60s %8s ms\n' "  death to the leader key's deletion" "$(cut -d' ' -f2 "$f" | median)"
+		printf '    %-60s %8s ms\n' "  deletion to the key taken by a standby's agent (detection)" "$(cut -d' ' -f3 "$f" | median)"
+		printf '    %-60s %8s ms\n' "  key taken to the first commit (promotion)" "$(cut -d' ' -f4 "$f" | median)"
+		echo "    new masters: $(cut -d' ' -f5 "$f" | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')"
+	done
+	awk -v t="$(cut -d' ' -f1 "$work/auto-node" | median)" -v ttl="${ttl%s}" \
+		'BEGIN { printf "  goal (issue 17): node death to writable <= TTL + 2 s = %d ms: %s\n", ttl * 1000 + 2000,
+		         (t <= ttl * 1000 + 2000 ? "met" : "NOT met") }'
+}
+
+cases=${BENCH_FAILOVER_CASES:-manual automatic}
+for case_name in $cases; do
+	case $case_name in
+	manual) manual_case ;;
+	automatic) automatic_case ;;
+	*) echo "failover.sh: unknown case $case_name in BENCH_FAILOVER_CASES (manual, automatic)" >&2; exit 2 ;;
+	esac
+	echo
 done
-
-ours=$(cut -d' ' -f1 "$work/ours" | median)
-total=$(cut -d' ' -f2 "$work/ours" | median)
-writable=$(cut -d' ' -f3 "$work/ours" | median)
-anchor=$(cut -d' ' -f1 "$work/anchor" | median)
-echo "failover: primary killed (kill -9) under load, standby1 (synchronous) promoted; median of $runs runs"
-printf '  %-62s %8s ms\n' "anchor: death to writable, bare SELECT pg_promote(true, 60)" "$anchor"
-printf '  %-62s %8s ms\n' "ours: death to writable, mosta-sidecar failover --to standby1" "$ours"
-printf '  %-62s %8s ms\n' "  the command's total (checks, promote, catalog, repoint, log)" "$total"
-printf '  %-62s %8s ms\n' "  the command's start to the end of the promotion" "$writable"
-awk -v o="$ours" -v a="$anchor" 'BEGIN { printf "  ratio ours/anchor %53.2f\n", o / a }'
-awk -v o="$ours" 'BEGIN { printf "  goal: writable < 5000 ms after the command: %s\n", (o < 5000 ? "met" : "NOT met") }'
-
 # the other two figures of issue 13 (item 8) in the same command: switchover write downtime and the re-sync after
 # a failover against a full copy (BENCH_FAILOVER_ONLY=1 leaves them out)
 if [ "${BENCH_FAILOVER_ONLY:-0}" != 1 ]; then

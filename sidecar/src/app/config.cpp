@@ -370,6 +370,9 @@ ParseConfig(const std::vector<std::string> &args, const char *source_env, const 
 						  "rule and its last observation) or --file PATH (the SQLite file itself)");
 	if (config.dcs_status && config.dcs.empty() && !config.help)
 		throw ConfigError("dcs-status needs --dcs: mosta-sidecar dcs-status --dcs etcd://host:port[,...]/prefix");
+	if (config.once && !config.dcs.empty() && !config.help)
+		throw ConfigError("--once does not go with --dcs: a sidecar with --dcs runs only the rules whose lease it "
+						  "holds, for as long as it holds them (docs/sidecar.md, \"Several sidecars: --dcs\")");
 	if (!config.dcs.empty() && (config.agent || !config.dcs_status) &&
 		config.poll_interval * 4 > config.dcs_ttl - DcsFenceMargin(config.dcs_ttl))
 		throw ConfigError("--poll-interval " + DurationText(config.poll_interval) + " is too long for --dcs-ttl " +

@@ -20,6 +20,7 @@
 #include "sink/sqlite_capture.hpp"
 #include "sink/sqlite_db.hpp"
 #include "sink/sqlite_sink.hpp"
+#include "util/act_fence.hpp"
 
 namespace mosta::sidecar {
 
@@ -73,6 +74,8 @@ OpenFileSink(const ReplicaInfo &replica, const std::string &slot, const std::str
 std::unique_ptr<Sink>
 OpenSink(const ReplicaInfo &replica, const std::string &slot, const std::string &data_dir,
 		 const std::vector<std::string> &collections, const std::string &source, const RulePlan *plan) {
+	// --dcs: opening recovers (cuts a file's unfinished tail): never by a sidecar whose lease lapsed
+	ThrowIfFenced("opening target " + replica.project + "." + replica.name);
 	if (IsFileDialect(replica.dialect)) {
 		std::string path = ResolveTargetPath(data_dir, replica);
 		try {

@@ -21,10 +21,12 @@
 #include "app/bidir_reverse.hpp"
 #include "app/catalog.hpp"
 #include "app/log.hpp"
+#include "app/rule_leases.hpp"
 #include "app/rule_runner.hpp"
 #include "app/standby_watch.hpp"
 #include "app/topology_tree.hpp"
 #include "app/ttl.hpp"
+#include "mosta/common/canonical_row.hpp"
 #include "pg/errors.hpp"
 #include "util/backoff.hpp"
 
@@ -45,6 +47,8 @@ struct RuleTask {
 	bool running = true;
 	int coroutines = 0;	 // the rule's and its reverse directions' coroutines still running (running while > 0)
 	bool failed = false; // ended on an error it will not retry (fatal, or --once)
+	bool lost = false;	 // --dcs: its lease is not ours any more: stopped without writing a status (the new
+						 // holder writes it)
 };
 
 // The supervisor's shared state, on the io_context's one thread.
@@ -59,6 +63,9 @@ struct State {
 	std::map<std::string, std::shared_ptr<RuleTask>> tasks; // by rule
 	std::set<std::string> reported;							// "rule\nerror" already written for rules that cannot run
 	bool supervised = false;								// the supervisor returned: the standby watch ends too
+	RuleLeases *leases = nullptr; // --dcs: only the rules whose lease this sidecar holds run (app/rule_leases.hpp)
+	bool leases_changed = false;  // --dcs: the owned rules changed: reconcile now
+	bool standby_stop = false;	  // --dcs: the standby watch ends (the supervisor returned, or leadership lost)
 };
 
 // Fingerprint spells what a running rule's slot depends on: a change means a new slot and a new copy.
@@ -168,6 +175,12 @@ SuperviseRule(State &state, std::shared_ptr<RuleTask> task) {
 			task->failed = true;
 			state.failed = true;
 		}
+		if (task->lost) {
+			// another sidecar holds its lease now: it writes the status from here on
+			LogLine("rule " + task->plan.name + ": stopped, its lease is not this sidecar's any more" +
+					(error ? ": " + DescribeError(error) : std::string()));
+			co_return;
+		}
 		if (!error) {
 			task->recopy.clear();
 			if (task->stop && !state.stop)
@@ -236,6 +249,64 @@ Spawn(State &state, const asio::any_io_executor &executor, std::shared_ptr<RuleT
 	}
 }
 
+// LostRunning tells whether a rule stopped for a lost lease still runs.
+bool
+LostRunning(const State &state) {
+	for (const auto &[rule, task] : state.tasks)
+		if (task->running && task->lost)
+			return true;
+	return false;
+}
+
+// StopUnowned stops at once (task->stop: the transaction in flight finishes, then the runner returns) every rule
+// running here whose lease this sidecar does not hold any more (--dcs).
+void
+StopUnowned(State &state) {
+	for (auto &[rule, task] : state.tasks) {
+		if (!task->running || task->stop || state.leases->Owns(rule))
+			continue;
+		LogLine("rule " + rule + ": its lease is not held any more, stopping");
+		task->lost = true;
+		task->stop = true;
+	}
+}
+
+// TakeOver prepares the start of a rule whose lease this sidecar just took (--dcs): a walsender still holding the
+// rule's slot belongs to the former holder (frozen, or dead without its connection noticed yet): it is terminated
+// rather than waited for (the runner would back off for up to tens of seconds); logged, with an activity row
+// rule_takeover {rule, from, to, terminated_pid} when there was a former holder or a walsender. Never throws: a
+// slot it cannot free is the runner's to retry.
+asio::awaitable<void>
+TakeOver(State &state, PgConnection &conn, const std::string &rule) {
+	std::string from = state.leases->TakeFormerHolder(rule);
+	const std::string slot = RuleSlotName(rule);
+	std::string pid;
+	try {
+		const std::string sql =
+			"SELECT active_pid, pg_terminate_backend(active_pid, 5000) FROM pg_replication_slots WHERE slot_name = " +
+			SqlLiteral(conn, slot) + " AND active_pid IS NOT NULL AND active_pid <> pg_backend_pid()";
+		PgResultHandle result = co_await conn.Exec("terminating the former holder's walsender of slot " + slot, sql);
+		if (PQntuples(result.get()) > 0) {
+			pid = PQgetvalue(result.get(), 0, 0);
+			bool gone = std::string(PQgetvalue(result.get(), 0, 1)) == "t";
+			LogLine("rule " + rule + ": slot " + slot + " was still active for walsender pid " + pid +
+					(from.empty() ? std::string() : " (former holder " + from + ")") +
+					(gone ? ": terminated" : ": terminate requested, not gone within 5 s"));
+		}
+		if (from.empty() && pid.empty())
+			co_return;
+		LogLine("rule " + rule + ": taken over" + (from.empty() ? std::string() : " from " + from) + " by " +
+				state.leases->Name());
+		const std::string detail = "{\"rule\":" + JsonQuote(rule) +
+								   ",\"from\":" + (from.empty() ? std::string("null") : JsonQuote(from)) +
+								   ",\"to\":" + JsonQuote(state.leases->Name()) +
+								   ",\"terminated_pid\":" + (pid.empty() ? std::string("null") : pid) + "}";
+		co_await LogActivity(conn, "rule_takeover", rule, detail);
+	} catch (const std::exception &e) {
+		LogLine("rule " + rule + ": takeover: " + e.what());
+	}
+}
+
 // DropSlotIfIdle drops slot unless a walsender still holds it (then the next poll tries again); true when gone.
 asio::awaitable<bool>
 DropSlotIfIdle(PgConnection &conn, const std::string &slot, const std::string &why) {
@@ -296,6 +367,25 @@ Reconcile(State &state, PgConnection &conn) {
 			continue;
 		desired[plan.name] = &plan;
 	}
+	// --dcs: race for what this sidecar would run (or still runs); run only what it holds
+	std::set<std::string> unowned;
+	if (state.leases != nullptr) {
+		std::set<std::string> wanted;
+		for (const auto &[rule, plan] : desired)
+			wanted.insert(rule);
+		for (const auto &[rule, task] : state.tasks)
+			if (task->running)
+				wanted.insert(rule);
+		state.leases->SetWanted(std::move(wanted));
+		for (auto it = desired.begin(); it != desired.end();) {
+			if (state.leases->Owns(it->first)) {
+				++it;
+				continue;
+			}
+			unowned.insert(it->first);
+			it = desired.erase(it);
+		}
+	}
 	// stop what is no longer wanted, as it is
 	for (auto &[rule, task] : state.tasks) {
 		auto wanted = desired.find(rule);
@@ -304,6 +394,11 @@ Reconcile(State &state, PgConnection &conn) {
 		bool changed = wanted != desired.end() &&
 					   (Fingerprint(*wanted->second) != task->fingerprint ||
 						TargetFingerprints(*wanted->second) != task->targets || PolicyChanged(*wanted->second, *task));
+		if (wanted == desired.end() && unowned.count(rule) != 0 && task->running && !task->stop) {
+			LogLine("rule " + rule + ": its lease is not held any more, stopping");
+			task->lost = true;
+			task->stop = true;
+		}
 		if ((wanted == desired.end() || changed || promotion) && task->running && !task->stop) {
 			LogLine("rule " + rule +
 					(changed	 ? ": rule or its replicas changed, restarting"
@@ -376,6 +471,8 @@ Reconcile(State &state, PgConnection &conn) {
 		task->targets = TargetFingerprints(*plan);
 		task->recopy = recopy[rule];
 		task->promoted = PromotedTargets(*plan, state.config.data_dir);
+		if (state.leases != nullptr)
+			co_await TakeOver(state, conn, rule);
 		Spawn(state, executor, task);
 	}
 	if (!state.config.once)
@@ -398,7 +495,8 @@ PollCatalog(State &state, PgConnection &conn, bool heartbeat) {
 		}
 		if (!state.config.tree_path.empty())
 			co_await WriteTopologyTree(conn, state.config.tree_path, state.config.data_dir);
-		if (state.config.ttl_batch > 0)
+		// --dcs: once per catalog, by the leading sidecar
+		if (state.config.ttl_batch > 0 && (state.leases == nullptr || state.leases->Leads()))
 			co_await RunTtlPass(conn, state.config.ttl_batch);
 	} catch (...) {
 		error = std::current_exception();
@@ -436,8 +534,14 @@ Supervise(State &state) {
 		timer.expires_after(std::min(state.config.status_interval, state.config.poll_interval));
 		boost::system::error_code cancelled; // a target ended or a signal came: look now
 		co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
-		if (state.config.once || state.stop || (Clock::now() < next_poll && !state.reload))
+		// --dcs: the rules stopped for a lost lease have all ended: their batches can no longer be committed
+		if (state.leases != nullptr && state.leases->Holding() && !LostRunning(state)) {
+			state.leases->ResumeActing();
+			state.leases_changed = true;
+		}
+		if (state.config.once || state.stop || (Clock::now() < next_poll && !state.reload && !state.leases_changed))
 			continue;
+		state.leases_changed = false;
 		bool heartbeat =
 			state.config.heartbeat_interval.count() > 0 && Clock::now() >= next_heartbeat && Running(state) > 0;
 		co_await PollCatalog(state, conn, heartbeat);
@@ -451,6 +555,23 @@ Supervise(State &state) {
 		} catch (const std::exception &e) {
 			LogLine("could not write the topology tree: " + std::string(e.what()));
 		}
+	}
+}
+
+// WatchStandbysWhileLeading runs the standby watch (app/standby_watch.hpp) while this sidecar leads (--dcs): one
+// sidecar writes mosta.replica_status, not every one.
+asio::awaitable<void>
+WatchStandbysWhileLeading(State &state) {
+	asio::steady_timer timer(co_await asio::this_coro::executor);
+	while (!state.supervised) {
+		if (state.leases->Leads()) {
+			state.standby_stop = false;
+			co_await WatchStandbys(state.config, &state.standby_stop);
+			continue;
+		}
+		timer.expires_after(state.config.poll_interval);
+		boost::system::error_code ignored;
+		co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 	}
 }
 
@@ -485,6 +606,22 @@ WaitSignals(State &state) {
 int
 Run(asio::io_context &context, asio::signal_set &signals, const Config &config) {
 	State state{config, signals, false, false, false, nullptr, {}, {}, {}};
+	// --dcs: a change of the owned rules stops at once the rules lost and wakes the supervisor to start those won
+	std::unique_ptr<RuleLeases> leases;
+	if (!config.dcs.empty()) {
+		leases = std::make_unique<RuleLeases>(context.get_executor(), config, [&state] {
+			StopUnowned(state);
+			state.standby_stop = state.supervised || !state.leases->Leads();
+			state.leases_changed = true;
+			if (state.wake != nullptr)
+				state.wake->cancel();
+		});
+		state.leases = leases.get();
+		asio::co_spawn(context, leases->Run(), [](std::exception_ptr error) {
+			if (error)
+				LogLine("dcs: " + DescribeError(error));
+		});
+	}
 	WaitSignals(state);
 	asio::co_spawn(context, Supervise(state), [&state](std::exception_ptr error) {
 		if (error) {
@@ -492,14 +629,21 @@ Run(asio::io_context &context, asio::signal_set &signals, const Config &config) 
 			state.failed = true;
 		}
 		state.supervised = true;
+		state.standby_stop = true;
 		state.signals.cancel();
+		// the rules have stopped: revoke the lease, so that the other sidecars take them at once
+		if (state.leases != nullptr)
+			state.leases->Finish();
 	});
 	// the PostgreSQL standbys are watched by the daemon only (app/standby_watch.hpp); it never throws
-	if (!config.once)
-		asio::co_spawn(context, WatchStandbys(config, &state.supervised), [](std::exception_ptr error) {
-			if (error)
-				LogLine("standbys: " + DescribeError(error));
-		});
+	auto watched = [](std::exception_ptr error) {
+		if (error)
+			LogLine("standbys: " + DescribeError(error));
+	};
+	if (!config.once && state.leases == nullptr)
+		asio::co_spawn(context, WatchStandbys(config, &state.supervised), watched);
+	else if (!config.once)
+		asio::co_spawn(context, WatchStandbysWhileLeading(state), watched);
 	context.run();
 	LogLine(state.failed ? "exiting after a failure" : "exiting");
 	return state.failed ? 1 : 0;

@@ -11,6 +11,13 @@
  *     copy. It also writes a heartbeat every heartbeat interval (so slots advance on a quiet database) and the
  *     --tree file.
  *
+ *     With --dcs (app/rule_leases.hpp) it runs only the rules whose etcd lease this sidecar holds: Reconcile starts
+ *     an owned rule (terminating a walsender of the former holder still on its slot, with a rule_takeover activity
+ *     row), a rule whose lease is lost or whose fence deadline passes is stopped at once (without a status write:
+ *     the new holder writes it), and every change of ownership wakes the supervisor (a takeover does not wait for
+ *     the status interval). The standby watch and the TTL pass run on the sidecar that holds P/sidecar-leader
+ *     only; the heartbeat and the --tree file on every one. SIGTERM stops the rules, then revokes the lease.
+ *
  *     Signals: SIGHUP reads the catalog at once and retries the rules that stopped on an error; the first
  *     SIGINT/SIGTERM asks every rule to stop (finish the transaction in flight, flush, confirm);
  *     a second one exits at once with status 1.

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "util/act_fence.hpp"
+
 namespace mosta::sidecar {
 
 // SinkCore checks the policy and takes the steady clock unless given one.
@@ -172,6 +174,7 @@ SinkCore::CommitGroup() {
 	if (!group_open_)
 		return;
 	try {
+		ThrowIfFenced(label_); // --dcs: past the lease's fence deadline another sidecar may write here
 		MakeGroupDurable(pending_lsn_);
 	} catch (...) {
 		Rollback();

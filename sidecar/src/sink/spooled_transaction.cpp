@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "util/act_fence.hpp"
 #include "util/crc32c.hpp"
 
 namespace mosta::sidecar {
@@ -53,6 +54,7 @@ SpooledTransaction::Append(std::string_view text) {
 		return;
 	}
 	try {
+		ThrowIfFenced("file sink"); // --dcs: another sidecar may write this file now
 		file_->Append(buffer_);
 		file_->Append(text);
 	} catch (...) {
@@ -89,7 +91,9 @@ SpooledTransaction::Rollback() noexcept {
 	ReleaseBuffer();
 	broken_ = false;
 	crc_ = durable_crc_;
-	if (file_ && file_->Size() != durable_size_) {
+	// --dcs: a sidecar whose lease lapsed leaves the file alone: its durable size is stale, the new holder's
+	// lines may follow it
+	if (file_ && file_->Size() != durable_size_ && MayAct()) {
 		try {
 			file_->Truncate(durable_size_);
 		} catch (const std::exception &) {

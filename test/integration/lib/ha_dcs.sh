@@ -24,13 +24,15 @@
 #   dcs_get KEY                 the value of PREFIX/projects/app/KEY ("" when absent; non-zero when etcd does not
 #                               answer); dcs_get_fields KEY: "VALUE CREATE_REVISION LEASE" of it
 #   leader_now                  dcs_get leader
+#   etcd_raft_leader            which member (1..3) is etcd's raft leader
 #   wait_leader SECONDS [NOT]   polls until a leader key exists (and is not NOT); sets leader
 #   wait_ready SECONDS          the leader node1's and a synchronous standby: the sync key names a standby that
 #                               pg_stat_replication on node1 shows sync; sets sync_node
 #   is_primary NAME             NAME's server answers and is not in recovery
 #   writable NAME               an INSERT commits on NAME
 #   postmaster_of NAME          the pid in NAME's postmaster.pid
-#   start_sampler FILE / stop_sampler   lib/write_sampler.py run on the three nodes; check_sampler FILE: its check
+#   start_sampler FILE / stop_sampler   lib/write_sampler.py run on the three nodes (every $sampler_interval s,
+#                               default 0.1); check_sampler FILE: its check
 #   agent_log NAME              tail of the agent's log (on failure)
 #
 # Everything it starts (sampler, load, agents, servers, etcd members) is stopped by the EXIT trap, a stopped
@@ -53,6 +55,11 @@ ha_dcs_init() {
 	chmod 755 "$work"
 	trap ha_dcs_cleanup EXIT
 	trap 'exit 1' INT TERM
+	# a state directory root of its own (bench/failover.sh runs the harness again and again in subshells)
+	rmdir "$agent_root" 2>/dev/null
+	agent_root=$(mktemp -d)
+	chmod 755 "$agent_root"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$agent_root"
 	"$sampler_python" -c 'import psycopg2' 2>/dev/null || fail_setup "python3-psycopg2 is not installed (scripts/install-deps)"
 	command -v etcd >/dev/null || fail_setup "etcd is not installed (scripts/install-deps: etcd-server)"
 	prefix=/mosta-test-$$
@@ -167,6 +174,14 @@ dcs_get_fields() {
 }
 leader_now() { dcs_get leader 2>/dev/null; }
 
+# etcd_raft_leader: the number (1-based, as scripts/etcd-cluster counts) of the member etcd's raft leader is
+etcd_raft_leader() {
+	etcdctl_ endpoint status -w json 2>/dev/null | "$sampler_python" -c 'import json, sys
+for i, e in enumerate(json.load(sys.stdin), 1):
+    if e["Status"]["header"]["member_id"] == e["Status"]["leader"]:
+        print(i)'
+}
+
 leader=
 has_leader() {
 	leader=$(leader_now)
@@ -197,7 +212,7 @@ start_sampler() {
 	rm -f "$work/stop-sampler"
 	: >"$file"
 	for name in "${nodes[@]}"; do specs+=("$name=$(node_uri "${node_port[$name]}")"); done
-	"$sampler_python" test/integration/lib/write_sampler.py run "$file" "$work/stop-sampler" "${specs[@]}" &
+	"$sampler_python" test/integration/lib/write_sampler.py --interval "${sampler_interval:-0.1}" run "$file" "$work/stop-sampler" "${specs[@]}" &
 	sampler=$!
 }
 
