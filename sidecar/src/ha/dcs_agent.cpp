@@ -591,7 +591,7 @@ class DcsAgent {
 		// the last leader's last status: about when it stopped renewing (wall clocks of two hosts)
 		const std::string status_age =
 			keys_.status.present ? std::to_string(UnixMillis() - keys_.status.time_ms) : std::string("null");
-		if (!Leader() && !co_await TakeKey())
+		if ((!Leader() || keys_.leader_lease != lease_) && !co_await TakeKey())
 			co_return;
 		const auto start = SteadyClock::now();
 		co_await GrantWriteLease(local, *deadline_);
