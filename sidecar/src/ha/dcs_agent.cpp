@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -59,6 +60,22 @@ HostName() {
 	if (gethostname(name, sizeof(name) - 1) != 0)
 		return "localhost";
 	return name;
+}
+
+// PostmasterGone tells whether the postmaster of pgdata is dead: no postmaster.pid, no such process, or a zombie
+// (killed, not yet reaped: pg_ctl status still sees it running).
+bool
+PostmasterGone(const std::string &pgdata) {
+	std::ifstream pid_file(pgdata + "/postmaster.pid");
+	std::string pid;
+	if (!pid_file || !std::getline(pid_file, pid) || pid.empty())
+		return true;
+	std::ifstream stat("/proc/" + pid + "/stat");
+	std::string line;
+	if (!stat || !std::getline(stat, line))
+		return true;
+	const std::size_t close = line.rfind(')'); // the state follows the command name, which may hold blanks
+	return close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z';
 }
 
 // The project's keys as one GetPrefix read them.
@@ -251,7 +268,10 @@ class DcsAgent {
 			// for a TTL hands the key over
 			if (!unreadable_since_)
 				unreadable_since_ = SteadyClock::now();
-			if (dcs_ok && Leader() && SteadyClock::now() - *unreadable_since_ >= options_.dcs_ttl) {
+			if (dcs_ok && Leader() && PostmasterGone(server_.DataDir())) {
+				Log("release: leader, and the server's postmaster is dead: releasing the leader key now");
+				co_await Release();
+			} else if (dcs_ok && Leader() && SteadyClock::now() - *unreadable_since_ >= options_.dcs_ttl) {
 				Log("release: leader, and the server has not answered for " +
 					std::to_string(MillisSince(*unreadable_since_)) + " ms: releasing the leader key");
 				co_await Release();
