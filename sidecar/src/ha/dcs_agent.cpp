@@ -87,13 +87,6 @@ struct ProjectKeys {
 	DcsSync sync;
 };
 
-// The leader's pg_stat_replication and settings, read each poll.
-struct LeaderReading {
-	std::vector<ReplicationRow> rows;
-	DcsStatus status;
-	std::string synchronous_names;
-};
-
 class DcsAgent {
   public:
 	DcsAgent(const AgentOptions &options, const LocalServer &server, const std::atomic<bool> &stopping,
@@ -374,7 +367,8 @@ class DcsAgent {
 	asio::awaitable<void>
 	Gate(const AgentLook &look, DcsView &view, std::vector<RaceCandidate> &rivals) {
 		if (!look.topology || look.topology->Find(options_.node) == nullptr) {
-			view.gate = {false, "this node is not a replica of project " + options_.project + " in its catalog"};
+			view.gate.allows = false;
+			view.gate.reason = "this node is not a replica of project " + options_.project + " in its catalog";
 			co_return;
 		}
 		const Topology &topology = *look.topology;
@@ -484,9 +478,17 @@ class DcsAgent {
 			Log("server write lease granted (" + std::to_string(remaining) + " ms left; renewed every poll)");
 			granted_once_ = true;
 		}
-		LeaderReading reading = co_await ReadLeader(local, look);
+		const LeaderReplication reading = co_await ReadLeaderReplication(local);
+		DcsStatus status;
+		status.present = true;
+		status.leader = options_.node;
+		status.timeline = look.view.timeline;
+		status.time_ms = UnixMillis();
+		status.wal_lsn = reading.wal_lsn;
+		status.standbys = reading.standbys;
+		const std::string value = FormatStatus(status);
 		try {
-			co_await GuardedPut(status_key_, FormatStatus(reading.status));
+			co_await GuardedPut(status_key_, value);
 		} catch (...) {
 			core_.Note("cannot publish the status key: " + CurrentErrorText());
 		}
@@ -494,45 +496,9 @@ class DcsAgent {
 			co_await ManageSync(local, look, reading);
 	}
 
-	asio::awaitable<LeaderReading>
-	ReadLeader(PgConnection &local, const AgentLook &look) {
-		LeaderReading reading;
-		reading.status.present = true;
-		reading.status.leader = options_.node;
-		reading.status.timeline = look.view.timeline;
-		reading.status.time_ms = UnixMillis();
-		PgResultHandle settings =
-			co_await local.Exec("reading the leader's WAL position",
-								"SELECT pg_current_wal_lsn()::text, current_setting('synchronous_standby_names')");
-		reading.status.wal_lsn = PQgetvalue(settings.get(), 0, 0);
-		reading.synchronous_names = PQgetvalue(settings.get(), 0, 1);
-		PgResultHandle rows = co_await local.Exec(
-			"reading pg_stat_replication",
-			"SELECT application_name, state, coalesce(sync_state, ''), coalesce(flush_lsn::text, ''), "
-			"coalesce(replay_lsn::text, ''), CASE WHEN replay_lag IS NOT NULL THEN (extract(epoch FROM replay_lag) * "
-			"1000)::bigint WHEN replay_lsn = pg_current_wal_lsn() THEN 0 END, "
-			"pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication "
-			"ORDER BY application_name");
-		for (int i = 0; i < PQntuples(rows.get()); ++i) {
-			const std::string name = PQgetvalue(rows.get(), i, 0);
-			DcsStandbyRow row;
-			row.state = PQgetvalue(rows.get(), i, 1);
-			row.sync_state = PQgetvalue(rows.get(), i, 2);
-			row.flush_lsn = PQgetvalue(rows.get(), i, 3);
-			row.replay_lsn = PQgetvalue(rows.get(), i, 4);
-			if (!PQgetisnull(rows.get(), i, 5))
-				row.lag_ms = std::strtoll(PQgetvalue(rows.get(), i, 5), nullptr, 10);
-			if (!PQgetisnull(rows.get(), i, 6))
-				row.lag_bytes = std::strtoll(PQgetvalue(rows.get(), i, 6), nullptr, 10);
-			reading.rows.push_back({name, row.state, row.sync_state, ParseLsn(row.flush_lsn).value_or(kInvalidLsn)});
-			reading.status.standbys[name] = row;
-		}
-		co_return reading;
-	}
-
 	// ManageSync carries out one poll of the synchronous standby protocol (sync_standby.hpp).
 	asio::awaitable<void>
-	ManageSync(PgConnection &local, const AgentLook &look, const LeaderReading &reading) {
+	ManageSync(PgConnection &local, const AgentLook &look, const LeaderReplication &reading) {
 		std::vector<std::string> eligible;
 		for (const TopologyReplica &replica : look.topology->replicas)
 			if (replica.dialect == "postgres" && replica.name != options_.node)
