@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,22 @@ HostName() {
 	return name;
 }
 
+// PostmasterGone tells whether the postmaster of pgdata is dead: no postmaster.pid, no such process, or a zombie
+// (killed, not yet reaped: pg_ctl status still sees it running).
+bool
+PostmasterGone(const std::string &pgdata) {
+	std::ifstream pid_file(pgdata + "/postmaster.pid");
+	std::string pid;
+	if (!pid_file || !std::getline(pid_file, pid) || pid.empty())
+		return true;
+	std::ifstream stat("/proc/" + pid + "/stat");
+	std::string line;
+	if (!stat || !std::getline(stat, line))
+		return true;
+	const std::size_t close = line.rfind(')'); // the state follows the command name, which may hold blanks
+	return close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z';
+}
+
 // The project's keys as one GetPrefix read them.
 struct ProjectKeys {
 	std::string leader; // "" absent
@@ -68,13 +85,6 @@ struct ProjectKeys {
 	std::map<std::string, DcsMember> members;
 	DcsStatus status;
 	DcsSync sync;
-};
-
-// The leader's pg_stat_replication and settings, read each poll.
-struct LeaderReading {
-	std::vector<ReplicationRow> rows;
-	DcsStatus status;
-	std::string synchronous_names;
 };
 
 class DcsAgent {
@@ -140,6 +150,7 @@ class DcsAgent {
 				lease_ = (co_await etcd_.GrantLease(ttl)).first;
 			}
 			deadline_ = FenceDeadline(sent, options_.dcs_ttl);
+			last_sent_ = sent;
 			std::vector<dcs::KeyValue> values = co_await etcd_.GetPrefix(base_);
 			keys_ = ProjectKeys();
 			for (const dcs::KeyValue &kv : values) {
@@ -160,15 +171,25 @@ class DcsAgent {
 						std::to_string(MillisSince(*dcs_lost_since_)) + " ms");
 				dcs_lost_since_.reset();
 			}
+			last_dcs_note_.clear();
 			co_return true;
 		} catch (const dcs::DcsUnavailable &) {
 			if (!dcs_lost_since_)
 				dcs_lost_since_ = SteadyClock::now();
-			core_.Note("the DCS does not answer: " + CurrentErrorText());
+			DcsNote("the DCS does not answer: " + CurrentErrorText());
 		} catch (const dcs::DcsError &) {
-			core_.Note("the DCS refused a request: " + CurrentErrorText());
+			DcsNote("the DCS refused a request: " + CurrentErrorText());
 		}
 		co_return false;
+	}
+
+	// DcsNote logs a DCS error once (apart from the decisions' notes, which alternate with it).
+	void
+	DcsNote(const std::string &text) {
+		if (text == last_dcs_note_)
+			return;
+		last_dcs_note_ = text;
+		LogLine("agent " + options_.node + ": " + text);
 	}
 
 	// PutMember writes this node's member key (best effort: the decision does not depend on it).
@@ -196,17 +217,24 @@ class DcsAgent {
 		}
 	}
 
-	// CheckEnforced refuses to run (once) when the server would not refuse writes without a lease.
+	// CheckEnforced refuses to run (once the server answers) when the server would not refuse writes without a
+	// lease.
 	asio::awaitable<void>
-	CheckEnforced(PgConnection &local) {
-		if (enforced_checked_)
-			co_return;
+	CheckEnforced() {
+		PgConnection conn(co_await asio::this_coro::executor);
+		try {
+			co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
+								 "connecting to the server");
+		} catch (...) {
+			co_return; // starting up: at the next poll
+		}
 		WriteLeaseState state;
 		try {
-			state = co_await ReadWriteLease(local);
+			state = co_await WithTimeout(ReadWriteLease(conn), kProbeTimeout, "reading the write lease");
 		} catch (...) {
 			throw AgentFatal("cannot read the server's write lease (" + CurrentErrorText() +
-							 "): --dcs needs the mostajs extension 0.2.0 or later (ALTER EXTENSION mostajs UPDATE)");
+							 "): --dcs needs the mostajs extension 0.2.0 or later in the database of --source "
+							 "(ALTER EXTENSION mostajs UPDATE)");
 		}
 		if (!state.enforced)
 			throw AgentFatal(std::string("the local server does not enforce the write lease (") +
@@ -220,20 +248,36 @@ class DcsAgent {
 	asio::awaitable<void>
 	Poll() {
 		const bool dcs_ok = co_await Renew();
+		if (!enforced_checked_ && server_.IsRunning())
+			co_await CheckEnforced();
 		PgConnection local(co_await asio::this_coro::executor);
 		AgentLook look;
 		const bool readable = co_await core_.Look(local, look);
-		if (readable && look.view.local != LocalState::Stopped)
-			co_await CheckEnforced(local);
 		if (dcs_ok)
 			co_await PutMember(look, readable);
-		if (!readable && !(dcs_ok && Leader() && !server_.IsRunning()))
-			co_return; // starting up or shutting down: look again (a leader's write lease is not renewed meanwhile)
+		if (!readable) {
+			// starting up, shutting down, in crash recovery: look again (a leader's write lease is not renewed
+			// meanwhile, so its server refuses writes from the deadline); a leader whose server stays unreadable
+			// for a TTL hands the key over
+			if (!unreadable_since_)
+				unreadable_since_ = SteadyClock::now();
+			if (dcs_ok && Leader() && PostmasterGone(server_.DataDir())) {
+				Log("release: leader, and the server's postmaster is dead: releasing the leader key now");
+				co_await Release();
+			} else if (dcs_ok && Leader() && SteadyClock::now() - *unreadable_since_ >= options_.dcs_ttl) {
+				Log("release: leader, and the server has not answered for " +
+					std::to_string(MillisSince(*unreadable_since_)) + " ms: releasing the leader key");
+				co_await Release();
+			}
+			co_return;
+		}
+		unreadable_since_.reset();
 
 		DcsView view;
 		view.self = options_.node;
 		view.dcs_ok = dcs_ok;
 		view.within_deadline = deadline_ && BootClock::now() < *deadline_;
+		view.lease_may_be_gone = !last_sent_ || BootClock::now() >= *last_sent_ + options_.dcs_ttl;
 		view.leader = keys_.leader;
 		view.leader_on_our_lease = keys_.leader_lease == lease_ && lease_ != 0;
 		view.local = look.view.local;
@@ -260,7 +304,7 @@ class DcsAgent {
 			co_await Gate(look, view, rivals);
 
 		const DcsDecision decision = DecideDcs(view);
-		if (decision.step == DcsStep::Wait || decision.step == DcsStep::Lead)
+		if (decision.step == DcsStep::Wait || decision.step == DcsStep::Lead || decision.step == DcsStep::Suspend)
 			core_.Note(decision.reason);
 		else if (decision.step != DcsStep::Follow)
 			Log(std::string(DcsStepName(decision.step)) + ": " + decision.reason);
@@ -286,6 +330,15 @@ class DcsAgent {
 			break;
 		case DcsStep::Race:
 			co_await Race(local, look, view, rivals);
+			break;
+		case DcsStep::Suspend:
+			try {
+				co_await RevokeWriteLease(local);
+			} catch (...) {
+				core_.Note("cannot revoke the write lease (" + CurrentErrorText() +
+						   "): it has expired by itself at the last deadline granted");
+			}
+			granted_once_ = false;
 			break;
 		case DcsStep::Fence:
 			co_await Fence(local, look, decision);
@@ -314,7 +367,8 @@ class DcsAgent {
 	asio::awaitable<void>
 	Gate(const AgentLook &look, DcsView &view, std::vector<RaceCandidate> &rivals) {
 		if (!look.topology || look.topology->Find(options_.node) == nullptr) {
-			view.gate = {false, "this node is not a replica of project " + options_.project + " in its catalog"};
+			view.gate.allows = false;
+			view.gate.reason = "this node is not a replica of project " + options_.project + " in its catalog";
 			co_return;
 		}
 		const Topology &topology = *look.topology;
@@ -424,9 +478,17 @@ class DcsAgent {
 			Log("server write lease granted (" + std::to_string(remaining) + " ms left; renewed every poll)");
 			granted_once_ = true;
 		}
-		LeaderReading reading = co_await ReadLeader(local, look);
+		const LeaderReplication reading = co_await ReadLeaderReplication(local);
+		DcsStatus status;
+		status.present = true;
+		status.leader = options_.node;
+		status.timeline = look.view.timeline;
+		status.time_ms = UnixMillis();
+		status.wal_lsn = reading.wal_lsn;
+		status.standbys = reading.standbys;
+		const std::string value = FormatStatus(status);
 		try {
-			co_await GuardedPut(status_key_, FormatStatus(reading.status));
+			co_await GuardedPut(status_key_, value);
 		} catch (...) {
 			core_.Note("cannot publish the status key: " + CurrentErrorText());
 		}
@@ -434,45 +496,9 @@ class DcsAgent {
 			co_await ManageSync(local, look, reading);
 	}
 
-	asio::awaitable<LeaderReading>
-	ReadLeader(PgConnection &local, const AgentLook &look) {
-		LeaderReading reading;
-		reading.status.present = true;
-		reading.status.leader = options_.node;
-		reading.status.timeline = look.view.timeline;
-		reading.status.time_ms = UnixMillis();
-		PgResultHandle settings =
-			co_await local.Exec("reading the leader's WAL position",
-								"SELECT pg_current_wal_lsn()::text, current_setting('synchronous_standby_names')");
-		reading.status.wal_lsn = PQgetvalue(settings.get(), 0, 0);
-		reading.synchronous_names = PQgetvalue(settings.get(), 0, 1);
-		PgResultHandle rows = co_await local.Exec(
-			"reading pg_stat_replication",
-			"SELECT application_name, state, coalesce(sync_state, ''), coalesce(flush_lsn::text, ''), "
-			"coalesce(replay_lsn::text, ''), CASE WHEN replay_lag IS NOT NULL THEN (extract(epoch FROM replay_lag) * "
-			"1000)::bigint WHEN replay_lsn = pg_current_wal_lsn() THEN 0 END, "
-			"pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication "
-			"ORDER BY application_name");
-		for (int i = 0; i < PQntuples(rows.get()); ++i) {
-			const std::string name = PQgetvalue(rows.get(), i, 0);
-			DcsStandbyRow row;
-			row.state = PQgetvalue(rows.get(), i, 1);
-			row.sync_state = PQgetvalue(rows.get(), i, 2);
-			row.flush_lsn = PQgetvalue(rows.get(), i, 3);
-			row.replay_lsn = PQgetvalue(rows.get(), i, 4);
-			if (!PQgetisnull(rows.get(), i, 5))
-				row.lag_ms = std::strtoll(PQgetvalue(rows.get(), i, 5), nullptr, 10);
-			if (!PQgetisnull(rows.get(), i, 6))
-				row.lag_bytes = std::strtoll(PQgetvalue(rows.get(), i, 6), nullptr, 10);
-			reading.rows.push_back({name, row.state, row.sync_state, ParseLsn(row.flush_lsn).value_or(kInvalidLsn)});
-			reading.status.standbys[name] = row;
-		}
-		co_return reading;
-	}
-
 	// ManageSync carries out one poll of the synchronous standby protocol (sync_standby.hpp).
 	asio::awaitable<void>
-	ManageSync(PgConnection &local, const AgentLook &look, const LeaderReading &reading) {
+	ManageSync(PgConnection &local, const AgentLook &look, const LeaderReplication &reading) {
 		std::vector<std::string> eligible;
 		for (const TopologyReplica &replica : look.topology->replicas)
 			if (replica.dialect == "postgres" && replica.name != options_.node)
@@ -548,7 +574,10 @@ class DcsAgent {
 	asio::awaitable<void>
 	Race(PgConnection &local, const AgentLook &look, const DcsView &view, const std::vector<RaceCandidate> &rivals) {
 		const long long gone_ms = leader_absent_since_ ? MillisSince(*leader_absent_since_) : 0;
-		if (!Leader() && !co_await TakeKey())
+		// the last leader's last status: about when it stopped renewing (wall clocks of two hosts)
+		const std::string status_age =
+			keys_.status.present ? std::to_string(UnixMillis() - keys_.status.time_ms) : std::string("null");
+		if ((!Leader() || keys_.leader_lease != lease_) && !co_await TakeKey())
 			co_return;
 		const auto start = SteadyClock::now();
 		co_await GrantWriteLease(local, *deadline_);
@@ -560,6 +589,9 @@ class DcsAgent {
 		PgConnection conn(co_await asio::this_coro::executor);
 		co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout, "connecting to the server");
 		co_await GrantWriteLease(conn, *deadline_);
+		// the catalog swap and the activity row must not wait for a synchronous standby (none may stream from
+		// this new primary yet, and a blocked agent would not renew its lease)
+		co_await conn.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
 		SwapResult swap;
 		try {
 			swap = co_await SwapMaster(conn, options_.project, options_.node);
@@ -582,7 +614,7 @@ class DcsAgent {
 			", \"promoted_lsn\": " + JsonQuote(FormatLsn(lsn)) +
 			", \"new_timeline\": " + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
 			", \"promotion_ms\": " + std::to_string(promotion.took.count()) +
-			", \"leader_gone_for_ms\": " + std::to_string(gone_ms) +
+			", \"leader_gone_for_ms\": " + std::to_string(gone_ms) + ", \"last_status_age_ms\": " + status_age +
 			", \"took_ms\": " + std::to_string(MillisSince(start)) + ", \"dcs\": " + JsonQuote(etcd_.Url().Text()) +
 			"}";
 		try {
@@ -671,13 +703,16 @@ class DcsAgent {
 	const std::string agent_id_;
 	Watchdog watchdog_;
 	std::int64_t lease_ = 0;
-	std::optional<BootClock::time_point> deadline_; // FenceDeadline of the last successful keep-alive
-	ProjectKeys keys_;								// as last read
+	std::optional<BootClock::time_point> deadline_;	 // FenceDeadline of the last successful keep-alive
+	std::optional<BootClock::time_point> last_sent_; // when that keep-alive was sent
+	ProjectKeys keys_;								 // as last read
 	bool enforced_checked_ = false;
 	bool granted_once_ = false;
 	std::optional<SteadyClock::time_point> released_at_;
 	std::optional<SteadyClock::time_point> leader_absent_since_;
 	std::optional<SteadyClock::time_point> dcs_lost_since_;
+	std::optional<SteadyClock::time_point> unreadable_since_; // the server runs but cannot be read
+	std::string last_dcs_note_;
 };
 
 } // namespace

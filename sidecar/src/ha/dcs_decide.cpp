@@ -79,6 +79,8 @@ DcsStepName(DcsStep step) {
 		return "claim-start";
 	case DcsStep::Race:
 		return "race";
+	case DcsStep::Suspend:
+		return "suspend";
 	case DcsStep::Fence:
 		return "fence";
 	case DcsStep::Follow:
@@ -97,6 +99,12 @@ DecideDcs(const DcsView &view) {
 			if (ours && view.within_deadline)
 				return Make(DcsStep::Wait, "the DCS does not answer: still the leader until the deadline of the "
 										   "last renewal");
+			// the server's write lease has expired by now; restarting it read-only waits until another node could
+			// really hold the key, so that a short loss (an etcd election) costs no restart
+			if (ours && !view.lease_may_be_gone)
+				return Make(DcsStep::Suspend,
+							"the DCS does not answer past the deadline of the last renewal: the server refuses "
+							"writes until it answers again (no restart before the lease can have expired)");
 			return Make(DcsStep::Fence, ours ? "the DCS does not answer and the last renewal's deadline has passed"
 											 : "the DCS does not answer and this primary does not hold the key");
 		case LocalState::Stopped:

@@ -39,6 +39,7 @@ enum class DcsStep {
 	Claim,		// no key (or ours on an old lease): a primary with an intact history takes it, then leads
 	ClaimStart, // no key (or ours): a stopped or fenced former master takes it, then (re)starts as the primary
 	Race,		// no key: this eligible standby takes it, grants its write lease, promotes, swaps the catalog
+	Suspend,	// the DCS is lost past the deadline, the lease may still live: revoke the write lease (no restart)
 	Fence,		// this node must not be writable: revoke its write lease, restart it read-only (or demote)
 	Follow,		// not the leader: carry out follow (the manual agent's Decide, the leader as the only primary)
 };
@@ -48,9 +49,10 @@ const char *DcsStepName(DcsStep step);
 // What one poll sees, for DecideDcs.
 struct DcsView {
 	std::string self;
-	bool dcs_ok = false;		  // this poll's keep-alive and read of the keys succeeded
-	bool within_deadline = false; // now < FenceDeadline of the last successful keep-alive
-	std::string leader;			  // the leader key's value ("" absent)
+	bool dcs_ok = false;		   // this poll's keep-alive and read of the keys succeeded
+	bool within_deadline = false;  // now < FenceDeadline of the last successful keep-alive
+	bool lease_may_be_gone = true; // now >= that keep-alive's send time + ttl: another node may hold the key
+	std::string leader;			   // the leader key's value ("" absent)
 	bool leader_on_our_lease = false;
 	LocalState local = LocalState::Stopped;
 	bool local_read = false;			   // running and read (role, catalog)

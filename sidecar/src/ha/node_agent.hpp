@@ -118,7 +118,8 @@ std::vector<CachedPeer> ParsePeerCache(const std::string &text);
 bool SameServer(const std::string &a, const std::string &b);
 
 // RunAgent runs the agent until SIGINT or SIGTERM; returns the exit status (0 after a signal, 1 on a failure that
-// stops it: a bad data directory, no pg_ctl).
+// stops it: a bad data directory, no pg_ctl). With options.dcs it runs the DCS mode (ha/dcs_agent.hpp: the leader
+// key in etcd decides who is writable; Decide is then consulted with the leader as the only primary).
 int RunAgent(boost::asio::io_context &context, boost::asio::signal_set &signals, const AgentOptions &options);
 
 } // namespace mosta::sidecar::ha

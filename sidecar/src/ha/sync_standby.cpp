@@ -5,6 +5,7 @@
 #include "ha/sync_standby.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace mosta::sidecar::ha {
 
@@ -16,6 +17,30 @@ FindRow(const std::vector<ReplicationRow> &rows, const std::string &name) {
 		if (row.name == name)
 			return &row;
 	return nullptr;
+}
+
+// FillReplication reads the rows of the pg_stat_replication query below into replication.
+void
+FillReplication(const PGresult *result, LeaderReplication &replication) {
+	for (int i = 0; i < PQntuples(result); ++i) {
+		const std::string name = PQgetvalue(result, i, 0);
+		DcsStandbyRow row;
+		row.state = PQgetvalue(result, i, 1);
+		row.sync_state = PQgetvalue(result, i, 2);
+		row.flush_lsn = PQgetvalue(result, i, 3);
+		row.replay_lsn = PQgetvalue(result, i, 4);
+		if (!PQgetisnull(result, i, 5))
+			row.lag_ms = std::strtoll(PQgetvalue(result, i, 5), nullptr, 10);
+		if (!PQgetisnull(result, i, 6))
+			row.lag_bytes = std::strtoll(PQgetvalue(result, i, 6), nullptr, 10);
+		ReplicationRow plain;
+		plain.name = name;
+		plain.state = row.state;
+		plain.sync_state = row.sync_state;
+		plain.flush_lsn = ParseLsn(row.flush_lsn).value_or(kInvalidLsn);
+		replication.rows.push_back(plain);
+		replication.standbys[name] = row;
+	}
 }
 
 bool
@@ -88,6 +113,26 @@ PlanSync(const std::string &mode, const std::string &names, const std::optional<
 		}
 	}
 	return plan;
+}
+
+boost::asio::awaitable<LeaderReplication>
+ReadLeaderReplication(PgConnection &conn) {
+	LeaderReplication replication;
+	PgResultHandle settings =
+		co_await conn.Exec("reading the leader's WAL position",
+						   "SELECT pg_current_wal_lsn()::text, current_setting('synchronous_standby_names')");
+	replication.wal_lsn = PQgetvalue(settings.get(), 0, 0);
+	replication.synchronous_names = PQgetvalue(settings.get(), 0, 1);
+	// lag_ms: replay_lag, which is NULL once an idle standby has caught up (then 0 when it replayed everything)
+	PgResultHandle rows = co_await conn.Exec(
+		"reading pg_stat_replication",
+		"SELECT application_name, state, coalesce(sync_state, ''), coalesce(flush_lsn::text, ''), "
+		"coalesce(replay_lsn::text, ''), CASE WHEN replay_lag IS NOT NULL THEN (extract(epoch FROM replay_lag) * "
+		"1000)::bigint WHEN replay_lsn = pg_current_wal_lsn() THEN 0 END, "
+		"pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication "
+		"ORDER BY application_name");
+	FillReplication(rows.get(), replication);
+	co_return replication;
 }
 
 } // namespace mosta::sidecar::ha

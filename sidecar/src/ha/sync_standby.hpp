@@ -9,10 +9,15 @@
  */
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
+#include "ha/dcs_keys.hpp"
+#include "pg/connection.hpp"
 #include "pg/lsn.hpp"
 
 namespace mosta::sidecar::ha {
@@ -48,5 +53,17 @@ struct SyncPlan {
 // null or absent); rows: pg_stat_replication; eligible: the project's postgres standbys.
 SyncPlan PlanSync(const std::string &mode, const std::string &names, const std::optional<std::string> &key,
 				  const std::vector<ReplicationRow> &rows, const std::vector<std::string> &eligible);
+
+// What the leader reads at each poll: its WAL position and synchronous_standby_names, and pg_stat_replication (as
+// ReplicationRow for PlanSync, as the status key's rows).
+struct LeaderReplication {
+	std::string wal_lsn;
+	std::string synchronous_names;
+	std::vector<ReplicationRow> rows;
+	std::map<std::string, DcsStandbyRow> standbys; // by application_name
+};
+
+// ReadLeaderReplication reads it on conn (the primary); throws PgError.
+boost::asio::awaitable<LeaderReplication> ReadLeaderReplication(PgConnection &conn);
 
 } // namespace mosta::sidecar::ha

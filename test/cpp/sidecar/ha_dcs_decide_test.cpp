@@ -136,6 +136,9 @@ TEST(DecideDcs, WithoutTheDcsTheLeaderFencesAtItsDeadlineAndNothingIsPromoted) {
 	view.within_deadline = true;
 	EXPECT_EQ(DecideDcs(view).step, DcsStep::Wait);
 	view.within_deadline = false;
+	view.lease_may_be_gone = false; // writes refused, no restart yet: the key cannot be elsewhere
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Suspend);
+	view.lease_may_be_gone = true;
 	EXPECT_EQ(DecideDcs(view).step, DcsStep::Fence);
 	// a primary that was not the leader is fenced at once
 	view = View(LocalState::Primary, "n2", false);
