@@ -18,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "app/catalog.hpp"
 #include "app/log.hpp"
 #include "dcs/dcs_timing.hpp"
 #include "dcs/etcd_client.hpp"
@@ -25,6 +26,7 @@
 #include "ha/dcs_decide.hpp"
 #include "ha/dcs_keys.hpp"
 #include "ha/promotion.hpp"
+#include "ha/switchover.hpp"
 #include "ha/sync_standby.hpp"
 #include "ha/watchdog.hpp"
 #include "ha/write_lease_client.hpp"
@@ -494,6 +496,26 @@ class DcsAgent {
 		}
 		if (options_.synchronous != "off" && look.topology)
 			co_await ManageSync(local, look, reading);
+		co_await RefuseSwitchover(local);
+	}
+
+	// RefuseSwitchover fails a pending switchover request at once (the command would wait for its timeout): under
+	// --dcs the leader key decides who is the primary, and the manual switchover's promotion does not move it.
+	asio::awaitable<void>
+	RefuseSwitchover(PgConnection &local) {
+		const SwitchoverRequest request = co_await ClaimSwitchoverRequest(local, options_.project);
+		if (request.id == 0)
+			co_return;
+		const std::string error =
+			"switchover requests are not carried out by agents in DCS mode (--dcs): to hand the leadership over, "
+			"stop the leader's agent with SIGTERM (its server restarts read-only, a standby that passes the lag gate "
+			"takes the leader key), then start it again (docs/ha.md)";
+		const std::string detail = "{\"error\": " + JsonQuote(error) + "}";
+		co_await local.Exec("refusing the switchover request",
+							"UPDATE mosta.ha_requests SET state = 'failed', finished_at = clock_timestamp(), detail = "
+							"detail || " +
+								SqlLiteral(local, detail) + "::jsonb WHERE id = " + std::to_string(request.id));
+		Log("switchover request " + std::to_string(request.id) + " to " + request.target + " refused: " + error);
 	}
 
 	// ManageSync carries out one poll of the synchronous standby protocol (sync_standby.hpp).
