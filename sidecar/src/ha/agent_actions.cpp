@@ -46,7 +46,7 @@ AgentCore::ForgetNote() {
 }
 
 asio::awaitable<bool>
-AgentCore::Look(PgConnection &local, AgentLook &look) {
+AgentCore::Look(PgConnection &local, AgentLook &look, bool observe_peers) {
 	AgentView &view = look.view;
 	view.self = options_.node;
 	if (server_.IsRunning()) {
@@ -71,6 +71,8 @@ AgentCore::Look(PgConnection &local, AgentLook &look) {
 	if (view.local == LocalState::Standby)
 		primary_conninfo = co_await ShowPrimaryConninfo(local);
 	for (const AgentPeer &peer : look.peers) {
+		if (!observe_peers)
+			break;
 		PeerView seen = co_await Observe(peer);
 		if (seen.reachable && !primary_conninfo.empty() && SameServer(primary_conninfo, peer.conninfo))
 			view.following = peer.name;

@@ -254,7 +254,8 @@ class DcsAgent {
 			co_await CheckEnforced();
 		PgConnection local(co_await asio::this_coro::executor);
 		AgentLook look;
-		const bool readable = co_await core_.Look(local, look);
+		// the leader decides from its own server alone (lead, release, restart as the primary, promote)
+		const bool readable = co_await core_.Look(local, look, !(dcs_ok && Leader()));
 		if (dcs_ok)
 			co_await PutMember(look, readable);
 		if (!readable) {
@@ -545,11 +546,28 @@ class DcsAgent {
 			co_await local.Exec("setting synchronous_standby_names", "ALTER SYSTEM SET synchronous_standby_names = " +
 																		 PgConnection::QuoteLiteral(*plan.set_names));
 			co_await local.Exec("reloading the configuration", "SELECT pg_reload_conf()");
+			co_await NudgeStandbys(local);
 		}
 		if (plan.name_key) {
 			const std::string value = SyncValue(plan.desired);
 			if (co_await GuardedPut(sync_key_, value))
 				keys_.sync = ParseSync(value);
+			co_await NudgeStandbys(local);
+		}
+	}
+
+	// NudgeStandbys commits an empty transaction with an xid (one commit record, not waiting for any standby;
+	// logical decoding outputs nothing for it) so that the standbys reply at once: commits waiting for a standby
+	// no longer named are released at the new synchronous standby's next reply, which an idle standby sends only
+	// every wal_receiver_status_interval.
+	asio::awaitable<void>
+	NudgeStandbys(PgConnection &local) {
+		try {
+			co_await local.Exec("writing a WAL record for the standbys to acknowledge",
+								"SELECT set_config('synchronous_commit', 'local', true), pg_current_xact_id()");
+		} catch (...) {
+			core_.Note("cannot write a WAL record after changing the synchronous standby (" + CurrentErrorText() +
+					   "): commits that waited for the former one are released at the new one's next reply");
 		}
 	}
 
