@@ -24,10 +24,14 @@
 # (etcdctl watch), the deletion to the key taken by a standby's agent (detection and race), the key taken to the
 # first commit (promotion); medians of BENCH_RUNS runs. Goal (issue 17): node death to writable <= TTL + 2 s.
 #
+# The rule takeover (issue 17, item 5): two rule sidecars with --dcs (--dcs-ttl BENCH_TTL) on one cluster, rule r1
+# (cdc) into a SQLite target; the holder of the rule's key is killed (kill -9) and a row committed at once: from the
+# kill to the row in the target (applied by the other sidecar), with the rule key's deletion and its taking over.
+#
 # It then runs bench/switchover.sh (a switchover's write downtime) and bench/resync.sh (the re-sync after a
 # failover against a full copy), so that one command prints the three figures of the issue.
 #
-# Settings: BENCH_FAILOVER_CASES (default "manual automatic"), BENCH_FAILOVER_ONLY=1 (these figures alone, without
+# Settings: BENCH_FAILOVER_CASES (default "manual automatic takeover"), BENCH_FAILOVER_ONLY=1 (these figures alone, without
 # switchover.sh and resync.sh), BENCH_RUNS (default 3), BENCH_TTL and BENCH_POLL (the automatic case), MOSTA_SIDECAR
 # (default build/release/sidecar/mosta-sidecar, else build/sidecar/mosta-sidecar). Needs the mostajs extension
 # installed (make install; bench/run-all does it) in PG_CONFIG's PostgreSQL, with the write lease (the automatic
@@ -258,12 +262,101 @@ automatic_case() {
 		         (t <= ttl * 1000 + 2000 ? "met" : "NOT met") }'
 }
 
-cases=${BENCH_FAILOVER_CASES:-manual automatic}
+# takeover_run: two rule sidecars with --dcs (--dcs-ttl BENCH_TTL) on one cluster, rule r1 (cdc) into a SQLite
+# target; the holder of P/rules/r1 is killed (kill -9) and a marker row committed at once; prints "total key_gone
+# taken new_holder" in ms: from the kill to the marker in the SQLite target (applied by the other sidecar), to the
+# rule key's deletion, from it to the key taken by the other sidecar.
+takeover_run() {
+	set +e
+	# globals: the EXIT trap runs after the function's locals are gone
+	tk_work=$(mktemp -d)
+	tk_pids=()
+	tk_watcher=
+	p_dir=
+	trap 'for p in "${tk_pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+		[ -n "$tk_watcher" ] && kill -- -"$tk_watcher" 2>/dev/null
+		scripts/etcd-cluster stop "$tk_work/etcd" >/dev/null 2>&1
+		[ -n "$p_dir" ] && scripts/pg-cluster stop "$p_dir" >/dev/null 2>&1
+		rm -rf "$tk_work"' EXIT
+	local rwork=$tk_work out p_port etcd
+	out=$(scripts/etcd-cluster start "$rwork/etcd" 3) || fail_setup "etcd"
+	etcd=$(env_value "$out" ETCD_ENDPOINTS)
+	out=$(scripts/pg-cluster start) || fail_setup "pg-cluster start"
+	p_dir=$(env_value "$out" MOSTA_CLUSTER_DIR)
+	p_port=$(env_value "$out" PGPORT)
+	local dsn="host=127.0.0.1 port=$p_port dbname=postgres user=postgres"
+	psql -X -q -d "$dsn" -v ON_ERROR_STOP=1 -o /dev/null -v uri="$dsn" -v lite="$rwork/app.db" <<-'SQL' || fail_setup "catalog"
+		SET client_min_messages = warning;
+		CREATE EXTENSION mostajs;
+		CREATE TABLE takeover (id int PRIMARY KEY);
+		INSERT INTO takeover VALUES (0);
+		SELECT mosta_add_replica('app', 'master', 'master', 'postgres', :'uri');
+		SELECT mosta_add_replica('app', 'lite', 'slave', 'sqlite', :'lite');
+		SELECT mosta_add_rule('r1', 'app', 'app', 'cdc', ARRAY['takeover']);
+	SQL
+	local name key=/bench-takeover/rules/r1
+	declare -A sidecar
+	for name in side-a side-b; do
+		MOSTA_DATA_DIR=$rwork PGHOST=127.0.0.1 PGPORT=$p_port PGUSER=postgres PGDATABASE=postgres \
+			"$BINARY" --dcs "etcd://$etcd/bench-takeover" --dcs-ttl "${BENCH_TTL:-10s}" --name "$name" \
+			2>"$rwork/log.$name" &
+		sidecar[$name]=$!
+		tk_pids+=("$!")
+	done
+	holder() { ETCDCTL_API=3 etcdctl --endpoints "$etcd" --command-timeout=2s get --print-value-only "$key" 2>/dev/null; }
+	in_target() {
+		[ "$(sqlite3 -readonly "$rwork/app.db" "SELECT count(*) FROM \"public.takeover\" WHERE id = $1" 2>/dev/null)" = 1 ]
+	}
+	poll_until 60 in_target 0 || fail_setup "the rule does not apply (holder '$(holder)')"
+	local first
+	first=$(holder)
+	[ -n "$first" ] || fail_setup "nobody holds $key"
+	ETCD_ENDPOINTS=$etcd setsid bash -c 'ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" watch "$1" |
+		while IFS= read -r line; do t=${EPOCHREALTIME/./}; echo "$((t / 1000)) $line"; done' - "$key" \
+		>"$rwork/watch" 2>/dev/null &
+	tk_watcher=$!
+	local t killed
+	t=${EPOCHREALTIME/./}
+	killed=$((t / 1000))
+	kill -9 "${sidecar[$first]}"
+	wait "${sidecar[$first]}" 2>/dev/null
+	psql -X -q -d "$dsn" -c "INSERT INTO takeover VALUES (1)" >/dev/null || fail_setup "the marker row"
+	if ! poll_until 60 in_target 1; then
+		tail -n 5 "$rwork"/log.side-* >&2
+		fail_setup "the marker never reached the target after the takeover"
+	fi
+	t=${EPOCHREALTIME/./}
+	local applied=$((t / 1000))
+	awk -v k="$killed" -v a="$applied" -v first="$first" '
+		$1 >= k && $2 == "DELETE" && !gone { gone = $1 }
+		$1 >= k && $2 == "PUT" && gone && !taken { taken = $1; want = 1; next }
+		want == 1 { want = 2; next }
+		want == 2 { who = $2; want = 0 }
+		END { printf "%d %d %d %s\n", a - k, gone - k, taken - gone, who }' "$rwork/watch"
+}
+
+takeover_case() {
+	local run result f=$work/takeover
+	: >"$f"
+	for run in $(seq 1 "$runs"); do
+		result=$( (takeover_run) ) || exit 1
+		echo "$result" >>"$f"
+		echo "run $run rule takeover: $result" >&2
+	done
+	echo "rule takeover (two sidecars with --dcs, --dcs-ttl ${BENCH_TTL:-10s}, rule r1 into SQLite): the holder killed (kill -9),"
+	echo "a row committed at once; median of $runs runs"
+	printf '  %-62s %8s ms\n' "kill to the row in the target, applied by the other sidecar" "$(cut -d' ' -f1 "$f" | median)"
+	printf '  %-62s %8s ms\n' "  kill to the rule key's deletion" "$(cut -d' ' -f2 "$f" | median)"
+	printf '  %-62s %8s ms\n' "  deletion to the key taken by the other sidecar" "$(cut -d' ' -f3 "$f" | median)"
+}
+
+cases=${BENCH_FAILOVER_CASES:-manual automatic takeover}
 for case_name in $cases; do
 	case $case_name in
 	manual) manual_case ;;
 	automatic) automatic_case ;;
-	*) echo "failover.sh: unknown case $case_name in BENCH_FAILOVER_CASES (manual, automatic)" >&2; exit 2 ;;
+	takeover) takeover_case ;;
+	*) echo "failover.sh: unknown case $case_name in BENCH_FAILOVER_CASES (manual, automatic, takeover)" >&2; exit 2 ;;
 	esac
 	echo
 done

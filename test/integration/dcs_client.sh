@@ -13,7 +13,7 @@
 #   - members back: calls succeed again and a lease granted before the outage is still alive.
 # Needs no PostgreSQL. Runs after the CMake build (MOSTA_DCS_PROBE_BIN overrides the probe's path).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=lib/tap.sh
 source test/integration/lib/tap.sh
 tap_init dcs_client

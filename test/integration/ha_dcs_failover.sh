@@ -13,7 +13,7 @@
 #   - the sampler never saw two nodes take a write in one round, nor node1 after the new master's first write.
 # Everything it starts is stopped on exit (trap). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default
 # build/sidecar/mosta-sidecar. Prints "ha_dcs_failover: N passed, N failed"; exits non-zero on failure.
-# mosta-test: own cluster (it starts its own three nodes with the write lease preloaded)
+# It needs no cluster from scripts/pg-cluster run: it starts its own three nodes (the write lease preloaded) and etcd.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 

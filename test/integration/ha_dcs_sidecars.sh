@@ -15,7 +15,9 @@
 #      the file's lock until it runs again);
 #   4. the load stops; 5. SIGTERM of the holder: it exits 0, revokes its lease on its way out (its P/sidecars key
 #      is gone as soon as it exited, not a TTL later) and the other takes the rule;
-#   6. more changes; once caught up, "mosta-sidecar verify r1" says equal, and the archive holds every change
+#   6. etcd loses its quorum (two members killed): the holder stops the rule at its fence deadline (the slot
+#      idle); the members back, it holds and streams r1 again;
+#   7. more changes; once caught up, "mosta-sidecar verify r1" says equal, and the archive holds every change
 #      exactly once: no transaction twice (commit_lsn), no change document twice ((xid, lsn, index in its
 #      transaction)), every row of the insert-only table inserted once.
 # The times (kill -9, SIGSTOP -> key taken -> streaming; SIGTERM -> key taken) are printed, no threshold asserted
@@ -249,7 +251,32 @@ fi
 last=$other
 last_pid=$other_pid
 
-# 6. More changes through the last holder, then everything is checked.
+# 6. etcd loses its quorum: the holder cannot renew, and stops the rule at its fence deadline (ttl - 2 s after its
+# last keep-alive) whatever its calls to etcd are doing; the quorum back, the rule runs again.
+fence_lines() { grep -c "not renewed by its fence deadline" "$work/log.$last"; }
+fenced_before=$(fence_lines)
+scripts/etcd-cluster stop-member "$work/etcd" 2
+t_loss=$(now) # the second member's kill loses the quorum
+scripts/etcd-cluster stop-member "$work/etcd" 3
+slot_idle() { [ "$(fence_lines)" -gt "$fenced_before" ] && [ "$(scalar "SELECT active FROM pg_replication_slots WHERE slot_name = '$slot'")" = f ]; }
+if poll_until 30 slot_idle; then
+	echo "    quorum lost: r1 stopped within $(elapsed_ms "$t_loss" "$(now)") ms (fence deadline: 1 s after the last keep-alive)"
+	ok "quorum lost: $last stops r1 at its fence deadline (no walsender on the slot)"
+else
+	not_ok "quorum lost: $last stops r1 at its fence deadline (no walsender on the slot)"
+	tail -10 "$work/log.$last" >&2
+fi
+scripts/etcd-cluster start-member "$work/etcd" 2
+scripts/etcd-cluster start-member "$work/etcd" 3
+slot_active() { [ "$(scalar "SELECT active FROM pg_replication_slots WHERE slot_name = '$slot'")" = t ] && holder_is "$last"; }
+if poll_until 60 slot_active; then
+	ok "quorum back: $last holds r1 and streams again"
+else
+	not_ok "quorum back: $last holds r1 and streams again (holder '$(holder)')"
+	tail -10 "$work/log.$last" >&2
+fi
+
+# 7. More changes through the last holder, then everything is checked.
 psql_db -c "INSERT INTO events SELECT nextval('event_ids'), -1, 'after' FROM generate_series(1, 50); UPDATE acct SET note = 'after' WHERE id <= 20; DELETE FROM acct WHERE id BETWEEN 21 AND 30" >/dev/null
 if poll_until 60 caught_up; then
 	ok "$last caught up (confirmed past $end_lsn)"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <climits>
 #include <exception>
+#include <iterator>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -28,12 +29,6 @@ namespace mosta::sidecar {
 namespace asio = boost::asio;
 
 namespace {
-
-// BootNow reads CLOCK_BOOTTIME: it goes on while the machine sleeps, as etcd's clock does (dcs/dcs_timing.hpp).
-std::chrono::nanoseconds
-BootNow() {
-	return BootTimeNow();
-}
 
 std::string
 HostName() {
@@ -109,7 +104,9 @@ struct RuleLeases::Impl {
 	std::map<std::string, std::string> seen;   // rule -> the other sidecar last seen holding its key
 	std::map<std::string, std::string> former; // rule -> the holder seen before this sidecar created its key
 	std::int64_t lease = 0;
-	std::chrono::nanoseconds deadline_boot{0}; // FenceDeadline of the last successful keep-alive (CLOCK_BOOTTIME)
+	// FenceDeadline of the last successful keep-alive, on CLOCK_BOOTTIME (it goes on while the machine sleeps, as
+	// etcd's clock does), and on the steady clock for the fence watch's timer
+	std::chrono::nanoseconds deadline_boot{0};
 	std::chrono::steady_clock::time_point deadline_steady{};
 	bool finish = false;
 	// the lease was lost or its deadline passed: the target writes stay fenced (util/act_fence.hpp), and no rule
@@ -117,7 +114,7 @@ struct RuleLeases::Impl {
 	// lease is granted: a batch of theirs must never be committed after the new holder's
 	bool hold = false;
 	std::chrono::nanoseconds fenced_for{0}; // the deadline the fence watch last acted on: once per deadline
-	bool unavailable = false; // etcd failed at the last poll: logged once per outage
+	bool unavailable = false;				// etcd failed at the last poll: logged once per outage
 	asio::steady_timer poll_timer;
 	asio::steady_timer fence_timer;
 
@@ -135,7 +132,7 @@ struct RuleLeases::Impl {
 
 	bool
 	InTime() const {
-		return BootNow() < deadline_boot;
+		return BootTimeNow() < deadline_boot;
 	}
 
 	// Renewed moves the deadline after a keep-alive (or a grant) sent at sent_boot / sent_steady succeeded.
@@ -153,11 +150,9 @@ struct RuleLeases::Impl {
 	Change(std::set<std::string> now_owned, bool now_leads) {
 		if (now_owned == owned && now_leads == leads)
 			return;
-		std::set<std::string> lost, gained;
+		std::set<std::string> lost; // those won are logged as their keys are created
 		std::set_difference(owned.begin(), owned.end(), now_owned.begin(), now_owned.end(),
 							std::inserter(lost, lost.end()));
-		std::set_difference(now_owned.begin(), now_owned.end(), owned.begin(), owned.end(),
-							std::inserter(gained, gained.end()));
 		if (!lost.empty())
 			LogLine("dcs: rule lease(s) no longer held: " + Joined(lost));
 		if (now_leads != leads)
@@ -178,7 +173,7 @@ struct RuleLeases::Impl {
 	// Grant gets a new lease; every key of the former one is gone with it.
 	asio::awaitable<void>
 	Grant() {
-		auto sent_boot = BootNow();
+		auto sent_boot = BootTimeNow();
 		auto sent_steady = std::chrono::steady_clock::now();
 		auto ttl = std::chrono::duration_cast<std::chrono::seconds>(config.dcs_ttl);
 		auto [id, granted] = co_await client.GrantLease(ttl);
@@ -195,7 +190,7 @@ struct RuleLeases::Impl {
 		if (lease == 0) {
 			co_await Grant();
 		} else {
-			auto sent_boot = BootNow();
+			auto sent_boot = BootTimeNow();
 			auto sent_steady = std::chrono::steady_clock::now();
 			dcs::LeaseState state = co_await client.KeepAlive(lease);
 			if (state.alive) {
@@ -261,7 +256,7 @@ struct RuleLeases::Impl {
 			Hold();
 			if (owned.empty() && !leads)
 				continue;
-			auto late = std::chrono::duration_cast<std::chrono::milliseconds>(BootNow() - deadline_boot);
+			auto late = std::chrono::duration_cast<std::chrono::milliseconds>(BootTimeNow() - deadline_boot);
 			LogLine("dcs: lease " + std::to_string(lease) + " not renewed by its fence deadline (" +
 					std::to_string(late.count()) + " ms ago): stopping every rule before another sidecar may take it");
 			Change({}, false);

@@ -9,8 +9,9 @@
 #                               exit 1)
 #   ha_dcs_start                etcd (scripts/etcd-cluster, 3 members), node1 the primary (scripts/pg-cluster start)
 #                               and node2, node3 its streaming standbys, each with shared_preload_libraries =
-#                               'mostajs', mostajs.write_lease = on (once the setup wrote) and cluster_name its node name (the
-#                               application_name synchronous_standby_names names); database $db with mostajs,
+#                               'mostajs', mostajs.write_lease = on (once the setup wrote) and cluster_name its
+#                               node name (the application_name synchronous_standby_names names); database $db
+#                               with mostajs,
 #                               tables ha_load (the load) and sampler (the sampler); the catalog: project app,
 #                               node1 master, node2 and node3 postgres slaves with lag_tolerance_ms 0. Sets
 #                               node_port[N], node_data[N], node_dir[N], dcs_url, rw_dsn; fails the setup when
@@ -26,8 +27,8 @@
 #   leader_now                  dcs_get leader
 #   etcd_raft_leader            which member (1..3) is etcd's raft leader
 #   wait_leader SECONDS [NOT]   polls until a leader key exists (and is not NOT); sets leader
-#   wait_ready SECONDS          the leader node1's and a synchronous standby: the sync key names a standby that
-#                               pg_stat_replication on node1 shows sync; sets sync_node
+#   wait_ready SECONDS          a leader and a synchronous standby: the sync key names a standby that the
+#                               leader's pg_stat_replication shows sync; sets sync_node
 #   is_primary NAME             NAME's server answers and is not in recovery
 #   writable NAME               an INSERT commits on NAME
 #   postmaster_of NAME          the pid in NAME's postmaster.pid
