@@ -6,10 +6,16 @@
 #include "ha/agent_actions.hpp"
 
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "app/catalog.hpp"
 #include "app/log.hpp"
@@ -46,7 +52,7 @@ AgentCore::ForgetNote() {
 }
 
 asio::awaitable<bool>
-AgentCore::Look(PgConnection &local, AgentLook &look) {
+AgentCore::Look(PgConnection &local, AgentLook &look, bool observe_peers) {
 	AgentView &view = look.view;
 	view.self = options_.node;
 	if (server_.IsRunning()) {
@@ -70,11 +76,31 @@ AgentCore::Look(PgConnection &local, AgentLook &look) {
 	std::string primary_conninfo;
 	if (view.local == LocalState::Standby)
 		primary_conninfo = co_await ShowPrimaryConninfo(local);
-	for (const AgentPeer &peer : look.peers) {
-		PeerView seen = co_await Observe(peer);
-		if (seen.reachable && !primary_conninfo.empty() && SameServer(primary_conninfo, peer.conninfo))
-			view.following = peer.name;
-		view.peers.push_back(std::move(seen));
+	if (observe_peers && !look.peers.empty()) {
+		// every peer at once: a silent one costs one kPeerTimeout, not one per peer (as ProbeNodes)
+		auto executor = co_await asio::this_coro::executor;
+		auto seen = std::make_shared<std::vector<PeerView>>(look.peers.size());
+		auto left = std::make_shared<std::size_t>(look.peers.size());
+		auto all_done = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+		for (std::size_t i = 0; i < look.peers.size(); ++i)
+			asio::co_spawn(
+				executor,
+				[this, peer = look.peers[i], i, seen, left, all_done]() -> asio::awaitable<void> {
+					(*seen)[i] = co_await Observe(peer);
+					if (--*left == 0)
+						all_done->cancel();
+				},
+				asio::detached);
+		while (*left > 0) {
+			boost::system::error_code ignored;
+			co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+		}
+		for (std::size_t i = 0; i < look.peers.size(); ++i) {
+			if ((*seen)[i].reachable && !primary_conninfo.empty() &&
+				SameServer(primary_conninfo, look.peers[i].conninfo))
+				view.following = look.peers[i].name;
+			view.peers.push_back((*seen)[i]);
+		}
 	}
 	// a standby that follows the primary without streaming, for too long
 	const PeerView *primary = NewPrimary(view);

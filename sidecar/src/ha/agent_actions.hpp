@@ -51,8 +51,10 @@ class AgentCore {
 	void ForgetNote();
 
 	// Look fills look; local is left connected to the running server. False when the server runs but cannot be
-	// read (starting up, shutting down, no catalog yet): noted, look again at the next poll.
-	boost::asio::awaitable<bool> Look(PgConnection &local, AgentLook &look);
+	// read (starting up, shutting down, no catalog yet): noted, look again at the next poll. Without
+	// observe_peers the peers are listed but not asked (view.peers stays empty): a DCS leader needs no peer, and a
+	// silent one would cost it kPeerTimeout per poll. The peers are asked at once.
+	boost::asio::awaitable<bool> Look(PgConnection &local, AgentLook &look, bool observe_peers = true);
 
 	// Act carries out action (None: notes its reason).
 	boost::asio::awaitable<void> Act(const Action &action, const std::vector<AgentPeer> &peers);

@@ -18,6 +18,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "app/catalog.hpp"
 #include "app/log.hpp"
 #include "dcs/dcs_timing.hpp"
 #include "dcs/etcd_client.hpp"
@@ -25,6 +26,7 @@
 #include "ha/dcs_decide.hpp"
 #include "ha/dcs_keys.hpp"
 #include "ha/promotion.hpp"
+#include "ha/switchover.hpp"
 #include "ha/sync_standby.hpp"
 #include "ha/watchdog.hpp"
 #include "ha/write_lease_client.hpp"
@@ -252,7 +254,8 @@ class DcsAgent {
 			co_await CheckEnforced();
 		PgConnection local(co_await asio::this_coro::executor);
 		AgentLook look;
-		const bool readable = co_await core_.Look(local, look);
+		// the leader decides from its own server alone (lead, release, restart as the primary, promote)
+		const bool readable = co_await core_.Look(local, look, !(dcs_ok && Leader()));
 		if (dcs_ok)
 			co_await PutMember(look, readable);
 		if (!readable) {
@@ -494,6 +497,26 @@ class DcsAgent {
 		}
 		if (options_.synchronous != "off" && look.topology)
 			co_await ManageSync(local, look, reading);
+		co_await RefuseSwitchover(local);
+	}
+
+	// RefuseSwitchover fails a pending switchover request at once (the command would wait for its timeout): under
+	// --dcs the leader key decides who is the primary, and the manual switchover's promotion does not move it.
+	asio::awaitable<void>
+	RefuseSwitchover(PgConnection &local) {
+		const SwitchoverRequest request = co_await ClaimSwitchoverRequest(local, options_.project);
+		if (request.id == 0)
+			co_return;
+		const std::string error =
+			"switchover requests are not carried out by agents in DCS mode (--dcs): to hand the leadership over, "
+			"stop the leader's agent with SIGTERM (its server restarts read-only, a standby that passes the lag gate "
+			"takes the leader key), then start it again (docs/ha.md)";
+		const std::string detail = "{\"error\": " + JsonQuote(error) + "}";
+		co_await local.Exec("refusing the switchover request",
+							"UPDATE mosta.ha_requests SET state = 'failed', finished_at = clock_timestamp(), detail = "
+							"detail || " +
+								SqlLiteral(local, detail) + "::jsonb WHERE id = " + std::to_string(request.id));
+		Log("switchover request " + std::to_string(request.id) + " to " + request.target + " refused: " + error);
 	}
 
 	// ManageSync carries out one poll of the synchronous standby protocol (sync_standby.hpp).
@@ -523,11 +546,28 @@ class DcsAgent {
 			co_await local.Exec("setting synchronous_standby_names", "ALTER SYSTEM SET synchronous_standby_names = " +
 																		 PgConnection::QuoteLiteral(*plan.set_names));
 			co_await local.Exec("reloading the configuration", "SELECT pg_reload_conf()");
+			co_await NudgeStandbys(local);
 		}
 		if (plan.name_key) {
 			const std::string value = SyncValue(plan.desired);
 			if (co_await GuardedPut(sync_key_, value))
 				keys_.sync = ParseSync(value);
+			co_await NudgeStandbys(local);
+		}
+	}
+
+	// NudgeStandbys commits an empty transaction with an xid (one commit record, not waiting for any standby;
+	// logical decoding outputs nothing for it) so that the standbys reply at once: commits waiting for a standby
+	// no longer named are released at the new synchronous standby's next reply, which an idle standby sends only
+	// every wal_receiver_status_interval.
+	asio::awaitable<void>
+	NudgeStandbys(PgConnection &local) {
+		try {
+			co_await local.Exec("writing a WAL record for the standbys to acknowledge",
+								"SELECT set_config('synchronous_commit', 'local', true), pg_current_xact_id()");
+		} catch (...) {
+			core_.Note("cannot write a WAL record after changing the synchronous standby (" + CurrentErrorText() +
+					   "): commits that waited for the former one are released at the new one's next reply");
 		}
 	}
 
