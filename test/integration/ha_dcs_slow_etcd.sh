@@ -86,9 +86,9 @@ fi
 # through the slow etcd and commits the row while streaming
 first=$(holder)
 case $first in
-side-a) victim=$pid_a other=side-b daemon=$pid_b pid_a= pid_b= ;;
-side-b) victim=$pid_b other=side-a daemon=$pid_a pid_a= pid_b= ;;
-*) victim= other= ;;
+side-a) victim=$pid_a other=side-b daemon=$pid_b pid_a='' pid_b='' ;;
+side-b) victim=$pid_b other=side-a daemon=$pid_a pid_a='' pid_b='' ;;
+*) victim='' other='' ;;
 esac
 if [ -n "$victim" ]; then
 	kill -9 "$victim"
