@@ -7,7 +7,9 @@
 #   1. exactly one sidecar holds P/rules/r1 and streams (one active slot; the other never starts the rule), and
 #      one holds P/sidecar-leader;
 #   2. kill -9 of the holder mid-load: the other takes the key (polled with a deadline) and streams (the slot's
-#      confirmed position moves again); a rule_takeover row (from, to) in mosta.activity;
+#      confirmed position moves again); a row committed right after the kill reaches the SQLite target (committed
+#      while streaming, as bench/failover.sh's takeover case expects); a rule_takeover row (from, to) in
+#      mosta.activity;
 #   3. the killed one runs again; the holder is frozen with SIGSTOP mid-load: the restarted one takes the key and
 #      terminates the frozen holder's walsender (logged; rule_takeover with terminated_pid); woken with SIGCONT,
 #      the former holder stops the rule (its lease lapsed; its sinks refuse to commit) and the key stays with the
@@ -150,6 +152,9 @@ t_kill=$(now)
 wait "$active" 2>/dev/null
 [ "$active" = "$pid_a" ] && pid_a= || pid_b=
 at_kill=$(confirmed)
+# a row committed right after the kill (bench/failover.sh's takeover case): the new holder must apply and commit it
+# while streaming, not only at its stop
+psql_db -c "INSERT INTO events VALUES (-1, 0, 'after the kill')" >/dev/null
 if poll_until 30 holder_is "$other"; then
 	t_key=$(now)
 	ok "after kill -9 of $first, $other holds P/rules/r1"
@@ -164,6 +169,13 @@ if poll_until 30 confirmed_past "$at_kill"; then
 	echo "    takeover after kill -9 (ttl 3s, poll 200ms): key taken in $(elapsed_ms "$t_kill" "$t_key") ms, streaming in $(elapsed_ms "$t_kill" "$t_stream") ms"
 else
 	not_ok "$other streams r1: the slot's confirmed position moves past $at_kill"
+	tail -20 "$work/log.$other" >&2
+fi
+marker_in_sqlite() { [ "$(sqlite3 -readonly "$work/app.db" "SELECT count(*) FROM \"public.events\" WHERE id = -1" 2>/dev/null)" = 1 ]; }
+if poll_until 30 marker_in_sqlite; then
+	ok "the row committed right after the kill is in the SQLite target (applied and committed by $other)"
+else
+	not_ok "the row committed right after the kill is in the SQLite target (applied and committed by $other)"
 	tail -20 "$work/log.$other" >&2
 fi
 takeovers=$(scalar "SELECT count(*) FROM mosta.activity WHERE action = 'rule_takeover' AND object = 'r1' AND detail->>'from' = '$first' AND detail->>'to' = '$other'")

@@ -113,15 +113,18 @@ struct RuleLeases::Impl {
 	// is owned, until the supervisor says the rules stopped for it have ended (ResumeActing), even once a new
 	// lease is granted: a batch of theirs must never be committed after the new holder's
 	bool hold = false;
+	bool held_rules = false; // the hold stopped rules or the leadership (else ResumeActing has nothing to say)
 	std::chrono::nanoseconds fenced_for{0}; // the deadline the fence watch last acted on: once per deadline
 	bool unavailable = false;				// etcd failed at the last poll: logged once per outage
+	bool lease_gone = false; // the keep-alive loop found the lease expired: the next poll grants a new one
 	asio::steady_timer poll_timer;
 	asio::steady_timer fence_timer;
+	asio::steady_timer renew_timer;
 
 	Impl(asio::any_io_executor executor, const Config &config_in, std::function<void()> change)
 		: config(config_in), on_change(std::move(change)), client(executor, dcs::ParseDcsUrl(config_in.dcs)),
 		  name(config_in.sidecar_name.empty() ? DefaultSidecarName() : config_in.sidecar_name), poll_timer(executor),
-		  fence_timer(executor) {
+		  fence_timer(executor), renew_timer(executor) {
 		RevokeActing(); // nothing is written before the first lease
 	}
 
@@ -167,6 +170,7 @@ struct RuleLeases::Impl {
 	void
 	Hold() {
 		hold = true;
+		held_rules = held_rules || !owned.empty() || leads;
 		RevokeActing();
 	}
 
@@ -183,27 +187,60 @@ struct RuleLeases::Impl {
 				client.Endpoint());
 	}
 
+	// KeepAlive renews the lease once: a success moves the fence deadline, an expired lease is left to Poll (a new
+	// lease, the rules stopped). Answers for a lease that is not the current one any more are ignored.
+	asio::awaitable<void>
+	KeepAlive() {
+		const std::int64_t id = lease;
+		auto sent_boot = BootTimeNow();
+		auto sent_steady = std::chrono::steady_clock::now();
+		dcs::LeaseState state = co_await client.KeepAlive(id);
+		if (id != lease || lease_gone)
+			co_return;
+		if (state.alive)
+			Renewed(sent_boot, sent_steady);
+		else
+			lease_gone = true;
+	}
+
+	// RenewLoop keeps the lease alive every poll interval on its own, not once per poll: a poll makes several calls
+	// (the sidecar's key, the rules' keys, the leadership), so a slow etcd made the keep-alives as far apart as the
+	// poll took, and a poll longer than the fence window (ttl - margin) closed the fence while etcd still answered:
+	// the rules stopped and started again at each poll, and a rule restarted too late in its window never reached
+	// its idle flush (what it applied was rolled back, a freshly taken rule's target got nothing). Overlapping
+	// calls are fine (dcs::EtcdClient gives the second one a connection of its own). Errors are Poll's to report.
+	asio::awaitable<void>
+	RenewLoop() {
+		while (!finish) {
+			renew_timer.expires_after(config.poll_interval);
+			boost::system::error_code ignored;
+			co_await renew_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+			if (finish || lease == 0 || lease_gone)
+				continue;
+			try {
+				co_await KeepAlive();
+			} catch (const std::exception &) {
+				// etcd unreachable: the poll logs it; the fence watch stops the rules at the deadline
+			}
+		}
+	}
+
 	// Poll renews the lease, publishes this sidecar, races for the wanted rules nobody holds and for the
 	// leadership, and releases the keys of rules no longer wanted.
 	asio::awaitable<void>
 	Poll() {
-		if (lease == 0) {
-			co_await Grant();
-		} else {
-			auto sent_boot = BootTimeNow();
-			auto sent_steady = std::chrono::steady_clock::now();
-			dcs::LeaseState state = co_await client.KeepAlive(lease);
-			if (state.alive) {
-				Renewed(sent_boot, sent_steady);
-			} else {
-				LogLine("dcs: lease " + std::to_string(lease) +
-						" expired (not renewed in time): its keys are gone; granting a new one");
-				lease = 0;
-				Hold();
-				Change({}, false);
-				co_await Grant();
-			}
+		if (lease != 0 && !lease_gone)
+			co_await KeepAlive(); // besides the keep-alive loop: this poll's errors say whether etcd answers
+		if (lease_gone) {
+			LogLine("dcs: lease " + std::to_string(lease) +
+					" expired (not renewed in time): its keys are gone; granting a new one");
+			lease = 0;
+			lease_gone = false;
+			Hold();
+			Change({}, false);
 		}
+		if (lease == 0)
+			co_await Grant();
 		if (unavailable)
 			LogLine("dcs: etcd answers again (" + client.Endpoint() + ")");
 		unavailable = false;
@@ -294,7 +331,9 @@ RuleLeases::ResumeActing() {
 	if (!impl_->hold)
 		return;
 	impl_->hold = false;
-	LogLine("dcs: the rules stopped for the lost lease have ended: target writes allowed again");
+	if (impl_->held_rules)
+		LogLine("dcs: the rules stopped for the lost lease have ended: target writes allowed again");
+	impl_->held_rules = false;
 	if (impl_->InTime())
 		AllowActingUntil(impl_->deadline_boot);
 }
@@ -319,6 +358,7 @@ RuleLeases::Run() {
 	Impl &impl = *impl_;
 	LogLine("dcs: rule leases in " + impl.client.Url().Text() + " as " + impl.name);
 	asio::co_spawn(co_await asio::this_coro::executor, impl.FenceWatch(), asio::detached);
+	asio::co_spawn(co_await asio::this_coro::executor, impl.RenewLoop(), asio::detached);
 	while (!impl.finish) {
 		try {
 			co_await impl.Poll();
@@ -334,6 +374,7 @@ RuleLeases::Run() {
 		co_await impl.poll_timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 	}
 	impl.fence_timer.cancel();
+	impl.renew_timer.cancel();
 	impl.owned.clear();
 	impl.leads = false;
 	if (impl.lease == 0)
@@ -353,6 +394,7 @@ RuleLeases::Finish() {
 	impl_->finish = true;
 	impl_->poll_timer.cancel();
 	impl_->fence_timer.cancel();
+	impl_->renew_timer.cancel();
 }
 
 } // namespace mosta::sidecar
