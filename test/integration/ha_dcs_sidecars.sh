@@ -123,7 +123,7 @@ if poll_until 30 holder_set && poll_until 30 streaming; then
 	ok "one sidecar holds P/rules/r1 and the rule streams (holder $first)"
 else
 	not_ok "one sidecar holds P/rules/r1 and the rule streams (holder '$(holder)')"
-	tail -20 "$work"/log.side-* >&2
+	tail -n 20 "$work"/log.side-* >&2
 	finish
 fi
 slot=$(slot_name)
