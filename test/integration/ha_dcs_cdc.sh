@@ -12,8 +12,9 @@
 #     key-range checksums (activity row resync, its counts printed), the archive copied whole, loudly (resnapshot);
 #   - rows written on the new master (the load, and updates and deletes of acct) reach SQLite (counted in the file),
 #     and "mosta-sidecar verify r1 --source <new master>" says equal;
-#   - routing: from the new master's first write until node1 streams from it again, mosta_read_replica('app') on
-#     the new master never returns node1 and mosta_replica_status never shows it within tolerance;
+#   - routing: from the new master's first write until node1 has rejoined (a walsender for it on the new master),
+#     mosta_read_replica('app') on the new master never returns node1 and mosta_replica_status never shows it
+#     within tolerance (probed every 100 ms);
 #   - every acknowledged commit of the load is on the new master.
 # The times (kill -> sidecar streaming on the new master, -> re-sync logged) are printed, not asserted.
 # Everything it starts is stopped on exit (the harness's trap, the sidecar included). The binary: MOSTA_SIDECAR_BIN
@@ -180,8 +181,8 @@ if poll_until 60 node1_streams; then ok "node1 rejoined: a standby streaming fro
 else not_ok "node1 rejoined: a standby streaming from $new"; agent_log node1 25; kill "$prober"; fi
 wait "$prober" 2>/dev/null # it ends as soon as it sees node1 streaming
 bg_pids=()
-# the probes taken while node1 did not stream from the new master
-before=$(grep "|" "$routes" | awk -F"|" '$3 != "streaming"')
+# the probes taken before node1 connected to the new master as a standby (a walsender for it, in any state)
+before=$(grep "|" "$routes" | awk -F"|" '$3 == "none"')
 probes=$(grep -c . <<<"$before")
 bad=$(awk -F'|' '$1 == "node1" || $2 == "true"' <<<"$before" | grep -c .)
 if [ "$probes" -gt 0 ] && [ "$bad" = 0 ]; then
