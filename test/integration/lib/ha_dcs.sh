@@ -22,6 +22,11 @@
 #                               log $work/log.agent-NAME, its own --state-dir
 #   start_dcs_agents            the three
 #   kill_agent NAME             SIGCONT then SIGKILL to NAME's agent, waited for
+#   start_dcs_sidecar NAME [ARG...]  a rule sidecar (the daemon) with --dcs $dcs_url --dcs-ttl $dcs_ttl --name NAME
+#                               --data-dir $work --source "$rw_dsn connect_timeout=5" (the multi-host read-write
+#                               source: it follows the primary) and ARGs, in the background; pid in
+#                               sidecar_pid[NAME], log $work/log.sidecar-NAME
+#   bg_pids                     other background processes of the caller (an array): the trap kills them
 #   dcs_get KEY                 the value of PREFIX/projects/app/KEY ("" when absent; non-zero when etcd does not
 #                               answer); dcs_get_fields KEY: "VALUE CREATE_REVISION LEASE" of it
 #   leader_now                  dcs_get leader
@@ -36,15 +41,16 @@
 #                               default 0.1); check_sampler FILE: its check
 #   agent_log NAME              tail of the agent's log (on failure)
 #
-# Everything it starts (sampler, load, agents, servers, etcd members) is stopped by the EXIT trap, a stopped
-# (SIGSTOP) agent included.
+# Everything it starts (sampler, load, sidecars, agents, servers, etcd members) is stopped by the EXIT trap, a
+# stopped (SIGSTOP) agent or sidecar included.
 
 # shellcheck source=ha_nodes.sh
 source test/integration/lib/ha_nodes.sh # at the top level: its arrays (agent_pid) must be global
 dcs_ttl=${dcs_ttl:-4s}
 dcs_sync=${dcs_sync:-on}
 dcs_poll=${dcs_poll:-200ms}
-declare -A node_port node_data node_dir
+declare -A node_port node_data node_dir sidecar_pid
+bg_pids=()
 nodes=(node1 node2 node3)
 etcd_dir=
 sampler=
@@ -71,6 +77,13 @@ ha_dcs_cleanup() {
 	touch "$work/stop-sampler" "$work/stop-load"
 	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null && wait "$sampler" 2>/dev/null
 	[ -n "${load:-}" ] && kill "$load" 2>/dev/null && wait "$load" 2>/dev/null
+	for pid in "${bg_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+	for name in "${!sidecar_pid[@]}"; do
+		pid=${sidecar_pid[$name]}
+		kill -CONT "$pid" 2>/dev/null
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	for name in "${!agent_pid[@]}"; do
 		pid=${agent_pid[$name]}
 		kill -CONT "$pid" 2>/dev/null
@@ -165,6 +178,14 @@ kill_agent() {
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	unset "agent_pid[$1]"
+}
+
+start_dcs_sidecar() {
+	local name=$1
+	shift
+	"$BINARY" --dcs "$dcs_url" --dcs-ttl "$dcs_ttl" --name "$name" --data-dir "$work" \
+		--source "$rw_dsn connect_timeout=5" "$@" 2>>"$work/log.sidecar-$name" &
+	sidecar_pid[$name]=$!
 }
 
 dcs_get() { etcdctl_ get "$prefix/projects/app/$1" --print-value-only; }
