@@ -575,6 +575,8 @@ class DcsAgent {
 		const SwitchoverRequest request = co_await ClaimSwitchoverRequest(local, options_.project);
 		if (request.id == 0)
 			co_return;
+		// the switchover's own rows must not wait for a synchronous standby (a blocked agent renews nothing)
+		co_await local.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
 		Log("switchover " + std::to_string(request.id) + " to " + request.target + " claimed");
 		SwitchoverRecord record(request, options_.node);
 		std::string target_uri;
@@ -685,6 +687,7 @@ class DcsAgent {
 			co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
 								 "connecting to the server");
 			const long long remaining = co_await GrantWriteLease(conn, *deadline_);
+			co_await conn.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
 			Log("started again as the primary; write lease granted (" + std::to_string(remaining) + " ms left)");
 			co_await DeleteSwitchoverKey();
 			co_await record.Finish(conn, "failed");
@@ -711,8 +714,10 @@ class DcsAgent {
 				if (keys_.leader == options_.node)
 					co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
 										 "connecting to the server");
-				if (conn.IsOpen())
+				if (conn.IsOpen()) {
+					co_await conn.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
 					co_await hand.record.Finish(conn, "failed");
+				}
 			} catch (...) {
 				Log("cannot mark switchover " + id + " failed: " + CurrentErrorText());
 			}
