@@ -535,8 +535,32 @@ class DcsAgent {
 		}
 		if (options_.synchronous != "off" && look.topology)
 			co_await ManageSync(local, look, reading);
+		if (!handing_over_ && keys_.switchover.present && keys_.switchover.from != options_.node)
+			co_await ClearForeignSwitchoverKey();
 		if (!handing_over_)
 			co_await Switchover(local, look);
+	}
+
+	// ClearForeignSwitchoverKey deletes, guarded by our leader key, a switchover key another node wrote (the one
+	// that handed over to us, or a leader that died mid-switchover): a leftover key must not spare a later
+	// failover's racer the gate.
+	asio::awaitable<void>
+	ClearForeignSwitchoverKey() {
+		std::vector<dcs::Compare> guard(1);
+		guard[0].key = leader_key_;
+		guard[0].target = dcs::Compare::Target::Value;
+		guard[0].value = options_.node;
+		std::vector<dcs::Operation> remove(1);
+		remove[0].kind = dcs::Operation::Kind::Delete;
+		remove[0].key = switchover_key_;
+		try {
+			if (co_await etcd_.Txn(guard, remove)) {
+				Log("deleted the switchover key of " + keys_.switchover.from + " (to " + keys_.switchover.to + ")");
+				keys_.switchover = DcsSwitchover();
+			}
+		} catch (...) {
+			core_.Note("cannot delete the switchover key: " + CurrentErrorText());
+		}
 	}
 
 	// KeepLease renews the DCS lease during a switchover's blocking steps (the loop does not poll meanwhile);
@@ -582,6 +606,7 @@ class DcsAgent {
 		std::string target_uri;
 		DcsSwitchover key{true, options_.node, request.target, request.id, "", 0};
 		bool revoked = false;
+		bool key_written = false;
 		try {
 			const TopologyReplica *target = look.topology ? look.topology->Find(request.target) : nullptr;
 			if (target == nullptr || target->role != "slave" || target->dialect != "postgres")
@@ -596,6 +621,7 @@ class DcsAgent {
 			NodeProbe self = co_await CheckSwitchoverTarget(local, request.target, target_uri);
 			if (!co_await GuardedPut(switchover_key_, FormatSwitchover(key)))
 				throw std::runtime_error("this node no longer holds the leader key");
+			key_written = true;
 			const std::string lsn = self.current_lsn ? FormatLsn(*self.current_lsn) : std::string();
 			const std::string more = ", \"lsn\": " + JsonQuote(lsn);
 			co_await record.Step(local, "stopping the master", more);
@@ -616,7 +642,7 @@ class DcsAgent {
 			} catch (...) {
 				Log("cannot mark switchover " + std::to_string(request.id) + " failed: " + CurrentErrorText());
 			}
-			if (revoked)
+			if (key_written)
 				co_await DeleteSwitchoverKey();
 			co_return;
 		}
