@@ -4,12 +4,10 @@
 # agents in DCS mode (lib/ha_dcs.sh, here with --synchronous strict). Each step before a deadline:
 #   1. the leader's agent restarted (kill -9, started again): it re-attaches the leader key to its new lease (same
 #      key, another lease), no standby is promoted, node1 takes writes;
-#   2. a switchover request (mosta_switchover()) is refused at once by the leader's agent (failed, naming the way to
-#      hand over under --dcs) instead of waiting for the command's timeout;
-#   3. the synchronous standby dies (its agent and postmaster killed): node1 commits again (its waiting commit is
+#   2. the synchronous standby dies (its agent and postmaster killed): node1 commits again (its waiting commit is
 #      released once the leader names the other standby), the sync key then names the other standby, which
 #      pg_stat_replication shows sync;
-#   4. the last standby dies too: strict mode sets synchronous_standby_names = '*', the sync key names no standby,
+#   3. the last standby dies too: strict mode sets synchronous_standby_names = '*', the sync key names no standby,
 #      and a write on node1 waits (its backend waits on SyncRep, psql has not returned).
 # Everything it starts is stopped on exit (trap). The binary: MOSTA_SIDECAR_BIN (or MOSTA_SIDECAR), default
 # build/sidecar/mosta-sidecar. Prints "ha_dcs_sync: N passed, N failed"; exits non-zero on failure.
@@ -52,19 +50,7 @@ else not_ok "node1's new agent re-attached the leader key ($before -> $(dcs_get_
 poll_until 20 writable node1 && ok "node1 takes writes under its new agent" || not_ok "node1 takes writes under its new agent"
 in_recovery node2 && in_recovery node3 && ok "no standby was promoted" || not_ok "no standby was promoted"
 
-# 2. a switchover request is refused at once (the daemon does not run here: the standby's status row by hand)
-on "${node_port[node1]}" "INSERT INTO mosta.replica_status (project, replica, status, lag_ms, lag_bytes, sync_state)
-	VALUES ('app', '$first_sync', 'up', 0, 0, 'sync')" >/dev/null || not_ok "a status row for $first_sync"
-"$BINARY" switchover app "$first_sync" --source "$rw_dsn" >"$work/switchover.out" 2>&1
-status=$?
-if [ "$status" -ne 0 ] && grep -q "not carried out by agents in DCS mode" "$work/switchover.out"; then
-	ok "a switchover request is refused by the leader's agent, saying how to hand over"
-else
-	not_ok "a switchover request is refused by the leader's agent (exit $status)"
-	sed 's/^/    /' "$work/switchover.out" >&2
-fi
-
-# 3. the synchronous standby dies: the other one becomes synchronous, node1 commits again
+# 2. the synchronous standby dies: the other one becomes synchronous, node1 commits again
 other=node2
 [ "$first_sync" = node2 ] && other=node3
 kill_agent "$first_sync"
@@ -75,7 +61,7 @@ moved() { sync_ready && [ "$sync_node" = "$other" ]; }
 if poll_until 30 moved; then ok "the sync key names $other, sync in pg_stat_replication"
 else not_ok "the sync key names $other (sync key '$(dcs_get sync)')"; agent_log node1; fi
 
-# 4. no standby left: strict makes every write wait
+# 3. no standby left: strict makes every write wait
 kill_agent "$other"
 kill -9 "$(postmaster_of "$other")"
 star() { [ "$(on "${node_port[node1]}" "SHOW synchronous_standby_names")" = "*" ]; }

@@ -4,6 +4,7 @@
  */
 #include "ha/dcs_agent.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -30,6 +31,7 @@
 #include "ha/sync_standby.hpp"
 #include "ha/watchdog.hpp"
 #include "ha/write_lease_client.hpp"
+#include "pg/lsn.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -87,6 +89,21 @@ struct ProjectKeys {
 	std::map<std::string, DcsMember> members;
 	DcsStatus status;
 	DcsSync sync;
+	DcsSwitchover switchover;
+	std::string switchover_raw; // the switchover key's value as read ("" absent)
+};
+
+// kRejoinWait bounds how long a switchover's old leader waits to run as the new primary's standby before it marks
+// the request done anyway (the loop goes on following).
+constexpr std::chrono::milliseconds kRejoinWait{30'000};
+
+// A switchover this leader carried out up to the release of its leader key: finished once the target leads.
+struct HandOver {
+	SwitchoverRequest request;
+	SwitchoverRecord record;
+	std::string target_uri;
+	SteadyClock::time_point released;
+	std::optional<SteadyClock::time_point> target_leads_since;
 };
 
 class DcsAgent {
@@ -96,7 +113,8 @@ class DcsAgent {
 		: options_(options), server_(server), stopping_(stopping), core_(options, server),
 		  etcd_(executor, dcs::ParseDcsUrl(options.dcs)), base_(etcd_.Key("projects/" + options.project + "/")),
 		  leader_key_(base_ + "leader"), status_key_(base_ + "status"), sync_key_(base_ + "sync"),
-		  member_key_(base_ + "members/" + options.node), agent_id_(HostName() + ":" + std::to_string(getpid())) {}
+		  switchover_key_(base_ + "switchover"), member_key_(base_ + "members/" + options.node),
+		  agent_id_(HostName() + ":" + std::to_string(getpid())) {}
 
 	asio::awaitable<void>
 	Loop() {
@@ -164,9 +182,17 @@ class DcsAgent {
 					keys_.status = ParseStatus(kv.value);
 				} else if (relative == "sync") {
 					keys_.sync = ParseSync(kv.value);
+				} else if (relative == "switchover") {
+					keys_.switchover = ParseSwitchover(kv.value);
+					keys_.switchover_raw = kv.value;
 				} else if (relative.rfind("members/", 0) == 0) {
 					keys_.members[relative.substr(8)] = ParseMember(kv.value);
 				}
+			}
+			// how long this agent has seen this switchover key (its own clock): past 2 x TTL it is stale
+			if (keys_.switchover_raw != switchover_seen_) {
+				switchover_seen_ = keys_.switchover_raw;
+				switchover_seen_since_ = SteadyClock::now();
 			}
 			if (dcs_lost_since_) {
 				LogLine("agent " + options_.node + ": the DCS answers again (" + etcd_.Endpoint() + ") after " +
@@ -302,8 +328,18 @@ class DcsAgent {
 		} else if (dcs_ok) {
 			leader_absent_since_.reset();
 		}
+		if (dcs_ok && keys_.switchover.present) {
+			view.switchover_to = keys_.switchover.to;
+			view.switchover_stale = SteadyClock::now() - switchover_seen_since_ > 2 * options_.dcs_ttl;
+			const std::optional<Lsn> checkpoint = ParseLsn(keys_.switchover.checkpoint_lsn);
+			view.switchover_caught_up = keys_.switchover.to == options_.node && checkpoint && look.probe &&
+										look.probe->MostAdvancedLsn() > *checkpoint;
+		}
+		const bool switchover_race =
+			view.switchover_to == options_.node && view.switchover_caught_up && !view.switchover_stale;
 		std::vector<RaceCandidate> rivals;
-		if (dcs_ok && keys_.leader.empty() && view.local == LocalState::Standby && !view.catalog_names_self)
+		if (dcs_ok && keys_.leader.empty() && view.local == LocalState::Standby && !view.catalog_names_self &&
+			!switchover_race)
 			co_await Gate(look, view, rivals);
 
 		const DcsDecision decision = DecideDcs(view);
@@ -332,7 +368,7 @@ class DcsAgent {
 				co_await StartPrimary();
 			break;
 		case DcsStep::Race:
-			co_await Race(local, look, view, rivals);
+			co_await Race(local, look, view, rivals, switchover_race);
 			break;
 		case DcsStep::Suspend:
 			try {
@@ -351,6 +387,8 @@ class DcsAgent {
 			co_await core_.Act(decision.follow, look.peers);
 			break;
 		}
+		if (dcs_ok && handing_over_)
+			co_await FollowHandOver(look);
 		// the watchdog is petted while this live agent may act as the leader; a frozen one gets the host reset
 		if (Leader() && BootClock::now() < deadline_.value_or(BootClock::time_point()) &&
 			(decision.step == DcsStep::Lead || decision.step == DcsStep::Claim || decision.step == DcsStep::Wait))
@@ -497,26 +535,252 @@ class DcsAgent {
 		}
 		if (options_.synchronous != "off" && look.topology)
 			co_await ManageSync(local, look, reading);
-		co_await RefuseSwitchover(local);
+		if (!handing_over_ && keys_.switchover.present && keys_.switchover.from != options_.node)
+			co_await ClearForeignSwitchoverKey();
+		if (!handing_over_)
+			co_await Switchover(local, look);
 	}
 
-	// RefuseSwitchover fails a pending switchover request at once (the command would wait for its timeout): under
-	// --dcs the leader key decides who is the primary, and the manual switchover's promotion does not move it.
+	// ClearForeignSwitchoverKey deletes, guarded by our leader key, a switchover key another node wrote (the one
+	// that handed over to us, or a leader that died mid-switchover): a leftover key must not spare a later
+	// failover's racer the gate.
 	asio::awaitable<void>
-	RefuseSwitchover(PgConnection &local) {
+	ClearForeignSwitchoverKey() {
+		std::vector<dcs::Compare> guard(1);
+		guard[0].key = leader_key_;
+		guard[0].target = dcs::Compare::Target::Value;
+		guard[0].value = options_.node;
+		std::vector<dcs::Operation> remove(1);
+		remove[0].kind = dcs::Operation::Kind::Delete;
+		remove[0].key = switchover_key_;
+		try {
+			if (co_await etcd_.Txn(guard, remove)) {
+				Log("deleted the switchover key of " + keys_.switchover.from + " (to " + keys_.switchover.to + ")");
+				keys_.switchover = DcsSwitchover();
+			}
+		} catch (...) {
+			core_.Note("cannot delete the switchover key: " + CurrentErrorText());
+		}
+	}
+
+	// KeepLease renews the DCS lease during a switchover's blocking steps (the loop does not poll meanwhile);
+	// false when the lease is gone or etcd does not answer.
+	asio::awaitable<bool>
+	KeepLease() {
+		try {
+			const BootClock::time_point sent = BootClock::now();
+			if (lease_ == 0 || !(co_await etcd_.KeepAlive(lease_)).alive)
+				co_return false;
+			deadline_ = FenceDeadline(sent, options_.dcs_ttl);
+			last_sent_ = sent;
+			co_return true;
+		} catch (...) {
+			co_return false;
+		}
+	}
+
+	// DeleteSwitchoverKey removes the switchover key (best effort: a stale one is ignored after 2 x TTL).
+	asio::awaitable<void>
+	DeleteSwitchoverKey() {
+		try {
+			co_await etcd_.Delete(switchover_key_);
+		} catch (...) {
+			Log("cannot delete the switchover key: " + CurrentErrorText());
+		}
+	}
+
+	// Switchover carries out a pending switchover request (mosta_switchover()) under --dcs: check the target,
+	// write the switchover key, stop taking writes (revoke the write lease, CHECKPOINT, stop -m fast), wait until
+	// the target replayed the shutdown checkpoint, record it in the key and release the leader key: the target
+	// races for it without the gate (dcs_decide.hpp); FollowHandOver finishes. When the target does not catch up,
+	// this node starts again as the primary (it still holds the key), the request fails, nothing is lost.
+	asio::awaitable<void>
+	Switchover(PgConnection &local, const AgentLook &look) {
 		const SwitchoverRequest request = co_await ClaimSwitchoverRequest(local, options_.project);
 		if (request.id == 0)
 			co_return;
-		const std::string error =
-			"switchover requests are not carried out by agents in DCS mode (--dcs): to hand the leadership over, "
-			"stop the leader's agent with SIGTERM (its server restarts read-only, a standby that passes the lag gate "
-			"takes the leader key), then start it again (docs/ha.md)";
-		const std::string detail = "{\"error\": " + JsonQuote(error) + "}";
-		co_await local.Exec("refusing the switchover request",
-							"UPDATE mosta.ha_requests SET state = 'failed', finished_at = clock_timestamp(), detail = "
-							"detail || " +
-								SqlLiteral(local, detail) + "::jsonb WHERE id = " + std::to_string(request.id));
-		Log("switchover request " + std::to_string(request.id) + " to " + request.target + " refused: " + error);
+		// the switchover's own rows must not wait for a synchronous standby (a blocked agent renews nothing)
+		co_await local.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
+		Log("switchover " + std::to_string(request.id) + " to " + request.target + " claimed");
+		SwitchoverRecord record(request, options_.node);
+		std::string target_uri;
+		DcsSwitchover key{true, options_.node, request.target, request.id, "", 0};
+		bool revoked = false;
+		bool key_written = false;
+		try {
+			const TopologyReplica *target = look.topology ? look.topology->Find(request.target) : nullptr;
+			if (target == nullptr || target->role != "slave" || target->dialect != "postgres")
+				throw std::runtime_error("replica \"" + request.target + "\" is not a postgres slave of project \"" +
+										 request.project + "\" any more");
+			target_uri = target->uri;
+			const auto member = keys_.members.find(request.target);
+			if (member == keys_.members.end() || !member->second.present)
+				throw std::runtime_error("the agent of " + request.target +
+										 " is not alive (no member key in the DCS): it could not take the leader key");
+			co_await record.Step(local, "started", ", \"dcs\": true");
+			NodeProbe self = co_await CheckSwitchoverTarget(local, request.target, target_uri);
+			if (!co_await GuardedPut(switchover_key_, FormatSwitchover(key)))
+				throw std::runtime_error("this node no longer holds the leader key");
+			key_written = true;
+			const std::string lsn = self.current_lsn ? FormatLsn(*self.current_lsn) : std::string();
+			const std::string more = ", \"lsn\": " + JsonQuote(lsn);
+			co_await record.Step(local, "stopping the master", more);
+			// from here no commit passes on this server
+			key.stopped_ms = UnixMillis();
+			co_await RevokeWriteLease(local);
+			revoked = true;
+			co_await local.Exec("checkpointing before the switchover", "CHECKPOINT");
+		} catch (...) {
+			record.error = CurrentErrorText();
+		}
+		if (!record.error.empty()) {
+			Log("switchover " + std::to_string(request.id) + " refused: " + record.error);
+			try {
+				if (revoked)
+					co_await GrantWriteLease(local, *deadline_);
+				co_await record.Finish(local, "failed");
+			} catch (...) {
+				Log("cannot mark switchover " + std::to_string(request.id) + " failed: " + CurrentErrorText());
+			}
+			if (key_written)
+				co_await DeleteSwitchoverKey();
+			co_return;
+		}
+		local.Close();
+		granted_once_ = false;
+		const auto stopped_at = SteadyClock::now();
+		std::optional<Lsn> replayed;
+		try {
+			co_await KeepLease();
+			record.checkpoint = StopForSwitchover(server_);
+			Log("switchover " + std::to_string(request.id) + ": stopped; shutdown checkpoint at " +
+				FormatLsn(record.checkpoint) + "; waiting for " + request.target);
+			const auto until = SteadyClock::now() + options_.catchup_timeout;
+			while (SteadyClock::now() < until) {
+				// the key must stay ours while we wait: the target races only once we release it
+				if (!co_await KeepLease())
+					throw std::runtime_error("the DCS lease could not be renewed while waiting for the target");
+				const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
+				replayed = co_await WaitForReplay(target_uri, request.target, record.checkpoint,
+												  std::min(left, options_.poll_interval));
+				if (replayed && *replayed > record.checkpoint)
+					break;
+			}
+			if (!replayed || *replayed <= record.checkpoint)
+				throw std::runtime_error("the target " + request.target + " did not replay the shutdown checkpoint " +
+										 FormatLsn(record.checkpoint) + " within " +
+										 std::to_string(options_.catchup_timeout.count()) + " ms (replayed up to " +
+										 (replayed ? FormatLsn(*replayed) : std::string("unknown")) + ")");
+			// the verified catch-up goes into the key, still guarded by our leader key, then the key goes
+			key.checkpoint_lsn = FormatLsn(record.checkpoint);
+			if (!co_await GuardedPut(switchover_key_, FormatSwitchover(key)))
+				throw std::runtime_error("this node no longer holds the leader key");
+		} catch (...) {
+			record.error = CurrentErrorText();
+		}
+		if (!record.error.empty()) {
+			co_await AbortSwitchover(request, record);
+			co_return;
+		}
+		bool deleted = false;
+		try {
+			deleted = co_await etcd_.CompareAndDelete(leader_key_, options_.node);
+		} catch (...) {
+			// unknown outcome: a key still ours is released by the next poll (the server is down)
+			Log("releasing the leader key for the switchover: " + CurrentErrorText());
+			deleted = true;
+		}
+		Log("switchover " + std::to_string(request.id) + ": " + request.target + " replayed " + FormatLsn(*replayed) +
+			" past the shutdown checkpoint; leader key " + (deleted ? "released for it" : "no longer ours"));
+		keys_.leader.clear();
+		released_at_ = SteadyClock::now();
+		watchdog_.Disarm();
+		handing_over_.emplace(HandOver{request, record, target_uri, stopped_at, std::nullopt});
+	}
+
+	// AbortSwitchover starts this stopped leader again as the primary (it still holds the key) after the target
+	// did not catch up, and fails the request; nothing was handed over.
+	asio::awaitable<void>
+	AbortSwitchover(const SwitchoverRequest &request, SwitchoverRecord &record) {
+		Log("switchover " + std::to_string(request.id) + " failed: " + record.error);
+		try {
+			if (!co_await KeepLease())
+				throw std::runtime_error("the DCS lease is gone: not restarting as the primary (the agent's loop "
+										 "decides)");
+			server_.RemoveStandbySignal();
+			server_.Start(kAgentServerTimeout);
+			PgConnection conn(co_await asio::this_coro::executor);
+			co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
+								 "connecting to the server");
+			const long long remaining = co_await GrantWriteLease(conn, *deadline_);
+			co_await conn.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
+			Log("started again as the primary; write lease granted (" + std::to_string(remaining) + " ms left)");
+			co_await DeleteSwitchoverKey();
+			co_await record.Finish(conn, "failed");
+		} catch (...) {
+			Log("after the failed switchover " + std::to_string(request.id) + ": " + CurrentErrorText());
+		}
+	}
+
+	// FollowHandOver finishes our switchover once the target holds the leader key: when this node runs as its
+	// standby (the loop's Follow) or after kRejoinWait, the request is marked done on the new primary and the
+	// switchover key deleted. When this node took the key back (the target did not take it within a TTL), the
+	// request fails.
+	asio::awaitable<void>
+	FollowHandOver(const AgentLook &look) {
+		HandOver &hand = *handing_over_;
+		const std::string id = std::to_string(hand.request.id);
+		if (keys_.leader.empty())
+			co_return;
+		if (keys_.leader != hand.request.target) {
+			hand.record.error = "node " + keys_.leader + " took the leader key, not the target";
+			Log("switchover " + id + " failed: " + hand.record.error);
+			try {
+				PgConnection conn(co_await asio::this_coro::executor);
+				if (keys_.leader == options_.node)
+					co_await WithTimeout(conn.Connect(Source(), ConnectionKind::Sql), kProbeTimeout,
+										 "connecting to the server");
+				if (conn.IsOpen()) {
+					co_await conn.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
+					co_await hand.record.Finish(conn, "failed");
+				}
+			} catch (...) {
+				Log("cannot mark switchover " + id + " failed: " + CurrentErrorText());
+			}
+			co_await DeleteSwitchoverKey();
+			handing_over_.reset();
+			co_return;
+		}
+		if (!hand.target_leads_since)
+			hand.target_leads_since = SteadyClock::now();
+		const bool following = look.view.local == LocalState::Standby;
+		if (!following && SteadyClock::now() - *hand.target_leads_since < kRejoinWait)
+			co_return;
+		try {
+			PgConnection primary(co_await asio::this_coro::executor);
+			co_await WithTimeout(primary.Connect(hand.target_uri, ConnectionKind::Sql), kProbeTimeout,
+								 "connecting to the new primary " + hand.request.target);
+			co_await primary.Exec("not waiting for a synchronous standby", "SET synchronous_commit = local");
+			PgResultHandle row = co_await primary.Exec(
+				"reading the switchover's downtime",
+				"SELECT detail->>'downtime_ms', detail->>'new_timeline' FROM mosta.activity WHERE action = "
+				"'switchover' AND detail->>'request' = '" +
+					id + "' ORDER BY id DESC LIMIT 1");
+			if (PQntuples(row.get()) == 1 && !PQgetisnull(row.get(), 0, 0)) {
+				hand.record.downtime_ms = std::stoll(PQgetvalue(row.get(), 0, 0));
+				if (!PQgetisnull(row.get(), 0, 1))
+					hand.record.timeline = static_cast<std::uint32_t>(std::stoul(PQgetvalue(row.get(), 0, 1)));
+			}
+			co_await hand.record.Step(
+				primary,
+				following ? "old master follows the new primary" : "old master not yet following the new primary", "");
+			co_await hand.record.Finish(primary, "done", false);
+		} catch (...) {
+			Log("cannot mark switchover " + id + " done (retrying at the next poll): " + CurrentErrorText());
+			co_return;
+		}
+		co_await DeleteSwitchoverKey();
+		handing_over_.reset();
 	}
 
 	// ManageSync carries out one poll of the synchronous standby protocol (sync_standby.hpp).
@@ -612,7 +876,8 @@ class DcsAgent {
 	// Race takes the leader key and promotes this standby: write lease first (the first writes pass), then
 	// pg_promote, the catalog swap, and the `failover` activity row.
 	asio::awaitable<void>
-	Race(PgConnection &local, const AgentLook &look, const DcsView &view, const std::vector<RaceCandidate> &rivals) {
+	Race(PgConnection &local, const AgentLook &look, const DcsView &view, const std::vector<RaceCandidate> &rivals,
+		 bool switchover) {
 		const long long gone_ms = leader_absent_since_ ? MillisSince(*leader_absent_since_) : 0;
 		// the last leader's last status: about when it stopped renewing (wall clocks of two hosts)
 		const std::string status_age =
@@ -645,6 +910,10 @@ class DcsAgent {
 						  ",\"lsn\":" + JsonQuote(FormatLsn(rivals[i].lsn)) + "}";
 		candidates += "]";
 		const Lsn lsn = look.probe ? look.probe->MostAdvancedLsn() : kInvalidLsn;
+		if (switchover) {
+			co_await LogSwitchoverPromotion(conn, swap, promotion, lsn);
+			co_return;
+		}
 		const std::string detail =
 			"{\"automatic\": true, \"from\": " +
 			(swap.old_master.empty() ? std::string("null") : JsonQuote(swap.old_master)) +
@@ -665,6 +934,36 @@ class DcsAgent {
 		Log("automatic failover: " + options_.node + " is the primary (from " +
 			(swap.old_master.empty() ? std::string("?") : swap.old_master) + ", leader key gone for " +
 			std::to_string(gone_ms) + " ms)");
+	}
+
+	// LogSwitchoverPromotion writes the `switchover` activity row of the target of a planned switchover (and the
+	// switchover_step row the switchover command prints): downtime from the old leader's stop (two hosts' wall
+	// clocks).
+	asio::awaitable<void>
+	LogSwitchoverPromotion(PgConnection &conn, const SwapResult &swap, const PromotionResult &promotion, Lsn lsn) {
+		const DcsSwitchover &key = keys_.switchover;
+		const long long downtime = key.stopped_ms > 0 ? UnixMillis() - key.stopped_ms : -1;
+		const std::string detail =
+			"{\"request\": " + std::to_string(key.request) + ", \"from\": " + JsonQuote(key.from) +
+			", \"to\": " + JsonQuote(options_.node) +
+			", \"dcs\": true, \"shutdown_checkpoint_lsn\": " + JsonQuote(key.checkpoint_lsn) +
+			", \"promoted_lsn\": " + JsonQuote(FormatLsn(lsn)) +
+			", \"new_timeline\": " + (promotion.timeline ? std::to_string(*promotion.timeline) : std::string("null")) +
+			", \"promotion_ms\": " + std::to_string(promotion.took.count()) +
+			", \"downtime_ms\": " + std::to_string(downtime) +
+			", \"catalog_from\": " + (swap.old_master.empty() ? std::string("null") : JsonQuote(swap.old_master)) + "}";
+		try {
+			co_await LogActivity(conn, "switchover_step", options_.project, options_.node,
+								 "{\"request\": " + std::to_string(key.request) +
+									 ", \"step\": \"promoted (leader key taken)\", \"from\": " + JsonQuote(key.from) +
+									 ", \"to\": " + JsonQuote(options_.node) + ", \"ms\": " + std::to_string(downtime) +
+									 ", \"downtime_ms\": " + std::to_string(downtime) + "}");
+			co_await LogActivity(conn, "switchover", options_.project, options_.node, detail);
+		} catch (...) {
+			Log("cannot log the switchover: " + CurrentErrorText());
+		}
+		Log("switchover " + std::to_string(key.request) + ": " + options_.node + " is the primary (from " + key.from +
+			", writes stopped for " + std::to_string(downtime) + " ms)");
 	}
 
 	// Fence makes this node not writable: revoke its write lease now (refused from the next commit), then demote
@@ -739,6 +1038,7 @@ class DcsAgent {
 	const std::string leader_key_;
 	const std::string status_key_;
 	const std::string sync_key_;
+	const std::string switchover_key_;
 	const std::string member_key_;
 	const std::string agent_id_;
 	Watchdog watchdog_;
@@ -753,6 +1053,9 @@ class DcsAgent {
 	std::optional<SteadyClock::time_point> dcs_lost_since_;
 	std::optional<SteadyClock::time_point> unreadable_since_; // the server runs but cannot be read
 	std::string last_dcs_note_;
+	std::string switchover_seen_;					// the switchover key's value ("" absent) ...
+	SteadyClock::time_point switchover_seen_since_; // ... seen since
+	std::optional<HandOver> handing_over_;			// our switchover after we released the leader key
 };
 
 } // namespace

@@ -156,6 +156,17 @@ DecideDcs(const DcsView &view) {
 				return Make(DcsStep::ClaimStart, "no leader key: this fenced former master (intact history) takes "
 												 "it back");
 			}
+			if (!view.switchover_to.empty() && !view.switchover_stale) {
+				if (view.switchover_to != view.self)
+					return Make(DcsStep::Wait,
+								"no leader key; not racing: a switchover to " + view.switchover_to + " is under way");
+				// the old leader stopped and verified that this standby replayed its shutdown checkpoint: nothing
+				// acknowledged is missing here, so neither the gate nor a rival holding more WAL matters
+				if (view.switchover_caught_up)
+					return Make(DcsStep::Race, "no leader key; switchover to this node: it replayed the old "
+											   "leader's shutdown checkpoint");
+				// a key naming this node without the verified catch-up: the leader died mid-switchover
+			}
 			if (!view.gate.allows)
 				return Make(DcsStep::Wait, "no leader key; not racing: " + view.gate.reason);
 			if (!view.better_candidate.empty())

@@ -38,7 +38,8 @@ enum class DcsStep {
 	Release,	// the key is ours and the server is down: CompareAndDelete it now (the standbys race at once)
 	Claim,		// no key (or ours on an old lease): a primary with an intact history takes it, then leads
 	ClaimStart, // no key (or ours): a stopped or fenced former master takes it, then (re)starts as the primary
-	Race,		// no key: this eligible standby takes it, grants its write lease, promotes, swaps the catalog
+	Race,		// no key: this eligible standby takes it, grants its write lease, promotes, swaps the catalog (the
+				// target of a verified switchover races without the gate and without BetterRival)
 	Suspend,	// the DCS is lost past the deadline, the lease may still live: revoke the write lease (no restart)
 	Fence,		// this node must not be writable: revoke its write lease, restart it read-only (or demote)
 	Follow,		// not the leader: carry out follow (the manual agent's Decide, the leader as the only primary)
@@ -63,6 +64,12 @@ struct DcsView {
 	GateVerdict gate;					   // Standby, no key: this node's gate
 	std::string better_candidate;		   // Standby, no key: a live eligible standby holding more WAL ("" none)
 	Action follow;						   // the manual Decide on the leader-filtered view
+	// a planned switchover (the switchover key): its target ("" no key), whether this agent has seen that key for
+	// more than 2 x TTL (a leader that died mid-switchover left it), and, for the target, whether the key records
+	// the verified catch-up (the old leader's shutdown checkpoint) and this standby holds WAL past it
+	std::string switchover_to;
+	bool switchover_stale = false;
+	bool switchover_caught_up = false;
 };
 
 struct DcsDecision {

@@ -185,6 +185,34 @@ ParseSync(const std::string &text) {
 	return sync;
 }
 
+std::string
+FormatSwitchover(const DcsSwitchover &switchover) {
+	return "{\"from\":" + JsonQuote(switchover.from) + ",\"to\":" + JsonQuote(switchover.to) +
+		   ",\"request\":" + std::to_string(switchover.request) + ",\"checkpoint_lsn\":" +
+		   (switchover.checkpoint_lsn.empty() ? std::string("null") : JsonQuote(switchover.checkpoint_lsn)) +
+		   ",\"stopped_ms\":" + std::to_string(switchover.stopped_ms) + "}";
+}
+
+DcsSwitchover
+ParseSwitchover(const std::string &text) {
+	DcsSwitchover switchover;
+	switchover.present = ForEachField(text, [&](const std::string &key, ondemand::value value) {
+		if (key == "from")
+			switchover.from = Text(value);
+		else if (key == "to")
+			switchover.to = Text(value);
+		else if (key == "request")
+			switchover.request = OptionalNumber(value).value_or(0);
+		else if (key == "checkpoint_lsn")
+			switchover.checkpoint_lsn = Text(value);
+		else if (key == "stopped_ms")
+			switchover.stopped_ms = OptionalNumber(value).value_or(0);
+	});
+	if (!switchover.present || switchover.to.empty())
+		switchover = DcsSwitchover();
+	return switchover;
+}
+
 long long
 UnixMillis() {
 	return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

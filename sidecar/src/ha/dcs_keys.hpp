@@ -53,7 +53,21 @@ struct DcsSync {
 	std::string mode;						 // on, strict
 };
 
+// P/projects/J/switchover: a planned switchover under way (docs/ha.md), written by the leader in a Txn guarded by
+// leader == self; checkpoint_lsn is set only once the target has replayed the leader's shutdown checkpoint, just
+// before the leader deletes its key.
+struct DcsSwitchover {
+	bool present = false;
+	std::string from;
+	std::string to;
+	long long request = 0;
+	std::string checkpoint_lsn; // "" not verified yet
+	long long stopped_ms = 0;	// unix ms when the leader stopped taking writes (0 not yet)
+};
+
 std::string FormatMember(const DcsMember &member);
+std::string FormatSwitchover(const DcsSwitchover &switchover);
+DcsSwitchover ParseSwitchover(const std::string &text);
 std::string FormatStatus(const DcsStatus &status);
 std::string FormatSync(const DcsSync &sync);
 

@@ -63,7 +63,6 @@ class Executor {
 
 	asio::awaitable<bool>
 	Run(PgConnection &local) {
-		start_ = Clock::now();
 		const TopologyReplica *target = topology_.Find(request_.target);
 		try {
 			if (target == nullptr || target->role != "slave" || target->dialect != "postgres")
@@ -71,20 +70,7 @@ class Executor {
 										 request_.project + "\" any more");
 			target_uri_ = target->uri;
 			co_await Step(local, "started", "");
-			NodeProbe probe = co_await ProbeNode(target_uri_);
-			NodeProbe self = co_await ProbeNodeOn(local);
-			if (!probe.reachable)
-				throw std::runtime_error("the target " + request_.target + " is unreachable: " + probe.error);
-			if (!probe.in_recovery)
-				throw std::runtime_error("the target " + request_.target + " is not in recovery");
-			// a standby that does not stream now cannot catch up once the master stops: refuse before stopping
-			if (probe.wal_receiver != "streaming")
-				throw std::runtime_error("the target " + request_.target + " is not streaming (WAL receiver: " +
-										 (probe.wal_receiver.empty() ? std::string("none") : probe.wal_receiver) +
-										 "); the master was not stopped");
-			if (probe.system_identifier != self.system_identifier)
-				throw std::runtime_error("the target " + request_.target + " has system identifier " +
-										 probe.system_identifier + ", the master " + self.system_identifier);
+			NodeProbe self = co_await CheckSwitchoverTarget(local, request_.target, target_uri_);
 			co_await local.Exec("checkpointing before the switchover", "CHECKPOINT");
 			// named locals, never temporaries of a conditional, as co_await arguments: GCC 12 destroys those twice
 			const std::string lsn = self.current_lsn ? FormatLsn(*self.current_lsn) : std::string();
@@ -108,15 +94,12 @@ class Executor {
 		stopped_at_ = Clock::now();
 		bool promoted = false;
 		try {
-			server_.Stop("fast", kServerTimeout);
-			ControlData control = server_.Control();
-			if (control.state != "shut down" || !control.checkpoint)
-				throw std::runtime_error("after pg_ctl stop the data directory says \"" + control.state +
-										 "\", not a clean shutdown");
-			checkpoint_ = *control.checkpoint;
+			checkpoint_ = StopForSwitchover(server_);
+			record_.checkpoint = checkpoint_;
 			LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) +
 					": stopped; shutdown checkpoint at " + FormatLsn(checkpoint_) + "; waiting for " + request_.target);
-			std::optional<Lsn> replayed = co_await WaitForReplay();
+			std::optional<Lsn> replayed =
+				co_await WaitForReplay(target_uri_, request_.target, checkpoint_, options_.catchup_timeout);
 			if (!replayed || *replayed <= checkpoint_)
 				throw std::runtime_error("the target " + request_.target + " did not replay the shutdown checkpoint " +
 										 FormatLsn(checkpoint_) + " within " +
@@ -161,31 +144,6 @@ class Executor {
 					" failed: " + CurrentErrorText());
 		}
 		co_return false;
-	}
-
-	// WaitForReplay polls the target's replay position until it passes the shutdown checkpoint or the deadline.
-	asio::awaitable<std::optional<Lsn>>
-	WaitForReplay() {
-		const auto deadline = Clock::now() + options_.catchup_timeout;
-		std::optional<Lsn> replayed;
-		PgConnection conn(co_await asio::this_coro::executor);
-		while (Clock::now() < deadline) {
-			try {
-				if (!conn.IsOpen())
-					co_await WithTimeout(conn.Connect(target_uri_, ConnectionKind::Sql), kProbeTimeout,
-										 "connecting to " + request_.target);
-				PgResultHandle result = co_await WithTimeout(
-					conn.Exec("reading the replay position", "SELECT pg_last_wal_replay_lsn()::text"), kProbeTimeout,
-					"reading " + request_.target);
-				replayed = ParseLsn(Value(result.get(), 0, 0));
-				if (replayed && *replayed > checkpoint_)
-					co_return replayed;
-			} catch (...) {
-				conn.Close();
-			}
-			co_await Pause(kPollStep);
-		}
-		co_return replayed;
 	}
 
 	// RepointOthers points every other postgres standby of the project at the new primary.
@@ -247,41 +205,17 @@ class Executor {
 		}
 	}
 
-	// Step writes one switchover_step activity row on conn (a primary) and logs it.
 	asio::awaitable<void>
 	Step(PgConnection &conn, const std::string &step, const std::string &more_json) {
-		const long long ms = MsSince(start_);
-		steps_ += std::string(steps_.empty() ? "" : ", ") + "{\"step\": " + JsonQuote(step) +
-				  ", \"ms\": " + std::to_string(ms) + "}";
-		LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) + ": " + step);
-		co_await LogActivity(conn, "switchover_step", request_.project, request_.target,
-							 "{\"request\": " + std::to_string(request_.id) + ", \"step\": " + JsonQuote(step) +
-								 ", \"from\": " + JsonQuote(options_.node) + ", \"to\": " + JsonQuote(request_.target) +
-								 ", \"ms\": " + std::to_string(ms) + more_json + "}");
+		co_await record_.Step(conn, step, more_json);
 	}
 
-	// Finish marks the request done or failed on conn (a primary) and writes the switchover activity row.
 	asio::awaitable<void>
 	Finish(PgConnection &conn, const std::string &state) {
-		std::string detail = "{\"request\": " + std::to_string(request_.id) +
-							 ", \"from\": " + JsonQuote(options_.node) + ", \"to\": " + JsonQuote(request_.target) +
-							 ", \"state\": " + JsonQuote(state) + ", \"ms\": " + std::to_string(MsSince(start_));
-		if (checkpoint_ != kInvalidLsn)
-			detail += ", \"shutdown_checkpoint_lsn\": " + JsonQuote(FormatLsn(checkpoint_));
-		if (downtime_ms_ >= 0)
-			detail += ", \"downtime_ms\": " + std::to_string(downtime_ms_);
-		if (timeline_)
-			detail += ", \"timeline\": " + std::to_string(*timeline_);
-		if (!error_.empty())
-			detail += ", \"error\": " + JsonQuote(error_);
-		detail += ", \"steps\": [" + steps_ + "]}";
-		const std::string masked = MaskCredentialsInText(detail);
-		co_await conn.Exec("finishing the switchover request",
-						   "UPDATE mosta.ha_requests SET state = " + SqlLiteral(conn, state) +
-							   ", finished_at = clock_timestamp(), detail = detail || " + SqlLiteral(conn, masked) +
-							   "::jsonb WHERE id = " + std::to_string(request_.id));
-		co_await LogActivity(conn, "switchover", request_.project, request_.target, detail);
-		LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) + ": " + state);
+		record_.downtime_ms = downtime_ms_;
+		record_.timeline = timeline_;
+		record_.error = error_;
+		co_await record_.Finish(conn, state);
 	}
 
 	const LocalServer &server_;
@@ -289,17 +223,107 @@ class Executor {
 	const SwitchoverRequest request_;
 	const AgentOptions &options_;
 	std::string target_uri_;
-	Clock::time_point start_;
 	Clock::time_point stopped_at_;
 	Lsn checkpoint_ = kInvalidLsn;
 	Lsn replay_lsn_ = kInvalidLsn;
 	long long downtime_ms_ = -1;
 	std::optional<std::uint32_t> timeline_;
-	std::string steps_;
 	std::string error_;
+	SwitchoverRecord record_{request_, options_.node};
 };
 
 } // namespace
+
+asio::awaitable<NodeProbe>
+CheckSwitchoverTarget(PgConnection &local, const std::string &target, const std::string &uri) {
+	NodeProbe probe = co_await ProbeNode(uri);
+	NodeProbe self = co_await ProbeNodeOn(local);
+	if (!probe.reachable)
+		throw std::runtime_error("the target " + target + " is unreachable: " + probe.error);
+	if (!probe.in_recovery)
+		throw std::runtime_error("the target " + target + " is not in recovery");
+	// a standby that does not stream now cannot catch up once the master stops: refuse before stopping
+	if (probe.wal_receiver != "streaming")
+		throw std::runtime_error("the target " + target + " is not streaming (WAL receiver: " +
+								 (probe.wal_receiver.empty() ? std::string("none") : probe.wal_receiver) +
+								 "); the master was not stopped");
+	if (probe.system_identifier != self.system_identifier)
+		throw std::runtime_error("the target " + target + " has system identifier " + probe.system_identifier +
+								 ", the master " + self.system_identifier);
+	co_return self;
+}
+
+Lsn
+StopForSwitchover(const LocalServer &server) {
+	server.Stop("fast", kServerTimeout);
+	ControlData control = server.Control();
+	if (control.state != "shut down" || !control.checkpoint)
+		throw std::runtime_error("after pg_ctl stop the data directory says \"" + control.state +
+								 "\", not a clean shutdown");
+	return *control.checkpoint;
+}
+
+asio::awaitable<std::optional<Lsn>>
+WaitForReplay(const std::string &uri, const std::string &target, Lsn checkpoint, std::chrono::milliseconds timeout) {
+	const auto deadline = Clock::now() + timeout;
+	std::optional<Lsn> replayed;
+	PgConnection conn(co_await asio::this_coro::executor);
+	while (Clock::now() < deadline) {
+		try {
+			if (!conn.IsOpen())
+				co_await WithTimeout(conn.Connect(uri, ConnectionKind::Sql), kProbeTimeout, "connecting to " + target);
+			PgResultHandle result =
+				co_await WithTimeout(conn.Exec("reading the replay position", "SELECT pg_last_wal_replay_lsn()::text"),
+									 kProbeTimeout, "reading " + target);
+			replayed = ParseLsn(Value(result.get(), 0, 0));
+			if (replayed && *replayed > checkpoint)
+				co_return replayed;
+		} catch (...) {
+			conn.Close();
+		}
+		co_await Pause(kPollStep);
+	}
+	co_return replayed;
+}
+
+SwitchoverRecord::SwitchoverRecord(const SwitchoverRequest &request, const std::string &from)
+	: request_(request), from_(from), start_(Clock::now()) {}
+
+asio::awaitable<void>
+SwitchoverRecord::Step(PgConnection &conn, const std::string &step, const std::string &more_json) {
+	const long long ms = MsSince(start_);
+	steps_ += std::string(steps_.empty() ? "" : ", ") + "{\"step\": " + JsonQuote(step) +
+			  ", \"ms\": " + std::to_string(ms) + "}";
+	LogLine("agent " + from_ + ": switchover " + std::to_string(request_.id) + ": " + step);
+	co_await LogActivity(conn, "switchover_step", request_.project, request_.target,
+						 "{\"request\": " + std::to_string(request_.id) + ", \"step\": " + JsonQuote(step) +
+							 ", \"from\": " + JsonQuote(from_) + ", \"to\": " + JsonQuote(request_.target) +
+							 ", \"ms\": " + std::to_string(ms) + more_json + "}");
+}
+
+asio::awaitable<void>
+SwitchoverRecord::Finish(PgConnection &conn, const std::string &state, bool activity) {
+	std::string detail = "{\"request\": " + std::to_string(request_.id) + ", \"from\": " + JsonQuote(from_) +
+						 ", \"to\": " + JsonQuote(request_.target) + ", \"state\": " + JsonQuote(state) +
+						 ", \"ms\": " + std::to_string(MsSince(start_));
+	if (checkpoint != kInvalidLsn)
+		detail += ", \"shutdown_checkpoint_lsn\": " + JsonQuote(FormatLsn(checkpoint));
+	if (downtime_ms >= 0)
+		detail += ", \"downtime_ms\": " + std::to_string(downtime_ms);
+	if (timeline)
+		detail += ", \"timeline\": " + std::to_string(*timeline);
+	if (!error.empty())
+		detail += ", \"error\": " + JsonQuote(error);
+	detail += ", \"steps\": [" + steps_ + "]}";
+	const std::string masked = MaskCredentialsInText(detail);
+	co_await conn.Exec("finishing the switchover request",
+					   "UPDATE mosta.ha_requests SET state = " + SqlLiteral(conn, state) +
+						   ", finished_at = clock_timestamp(), detail = detail || " + SqlLiteral(conn, masked) +
+						   "::jsonb WHERE id = " + std::to_string(request_.id));
+	if (activity)
+		co_await LogActivity(conn, "switchover", request_.project, request_.target, masked);
+	LogLine("agent " + from_ + ": switchover " + std::to_string(request_.id) + ": " + state);
+}
 
 asio::awaitable<SwitchoverRequest>
 ClaimSwitchoverRequest(PgConnection &conn, const std::string &project) {

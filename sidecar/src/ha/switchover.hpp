@@ -12,6 +12,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -21,6 +23,7 @@
 #include "ha/node_agent.hpp"
 #include "ha/node_probe.hpp"
 #include "pg/connection.hpp"
+#include "pg/lsn.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -34,6 +37,44 @@ struct SwitchoverRequest {
 // ClaimSwitchoverRequest moves the oldest pending switchover request of project to running on conn (the master)
 // and returns it; id 0 when there is none.
 boost::asio::awaitable<SwitchoverRequest> ClaimSwitchoverRequest(PgConnection &conn, const std::string &project);
+
+// The pieces shared by the manual switchover (ExecuteSwitchover) and the DCS agent's (ha/dcs_agent.cpp).
+
+// CheckSwitchoverTarget refuses (throws) a target (at uri) that cannot take over from the master on local:
+// unreachable, not in recovery, not streaming, or of another system identifier. Returns the master's probe.
+boost::asio::awaitable<NodeProbe> CheckSwitchoverTarget(PgConnection &local, const std::string &target,
+														const std::string &uri);
+
+// StopForSwitchover stops server (-m fast: the WAL senders ship everything, the shutdown checkpoint included) and
+// returns the shutdown checkpoint's LSN; throws unless the data directory says it shut down cleanly.
+Lsn StopForSwitchover(const LocalServer &server);
+
+// WaitForReplay polls the replay position of target (at uri) until it passes checkpoint or timeout passes; returns
+// the last position read (nullopt: never read).
+boost::asio::awaitable<std::optional<Lsn>> WaitForReplay(const std::string &uri, const std::string &target,
+														 Lsn checkpoint, std::chrono::milliseconds timeout);
+
+// SwitchoverRecord writes a switchover's progress: switchover_step activity rows, then the request's final state.
+class SwitchoverRecord {
+  public:
+	SwitchoverRecord(const SwitchoverRequest &request, const std::string &from);
+	// Step writes one switchover_step activity row on conn (a primary) and logs it.
+	boost::asio::awaitable<void> Step(PgConnection &conn, const std::string &step, const std::string &more_json);
+	// Finish marks the request state (done, failed) on conn (a primary) with the steps so far; activity: also
+	// write the `switchover` activity row.
+	boost::asio::awaitable<void> Finish(PgConnection &conn, const std::string &state, bool activity = true);
+
+	Lsn checkpoint = kInvalidLsn;
+	long long downtime_ms = -1;
+	std::optional<std::uint32_t> timeline;
+	std::string error;
+
+  private:
+	SwitchoverRequest request_;
+	std::string from_;
+	std::chrono::steady_clock::time_point start_;
+	std::string steps_;
+};
 
 // ExecuteSwitchover carries out request from the master's agent: local is connected to the master (this node,
 // named self in topology) and is closed before the server stops. Never throws: a failure is logged, written to the

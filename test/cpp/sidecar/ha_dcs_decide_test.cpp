@@ -94,6 +94,64 @@ TEST(DecideDcs, AStandbyRacesOnlyThroughTheGateAndWhenNoRivalHoldsMore) {
 	EXPECT_NE(decision.reason.find("n3"), std::string::npos);
 }
 
+TEST(DecideDcs, TheSwitchoverTargetRacesWithoutGateOrRivalOnlyOnceItsCatchUpIsVerified) {
+	DcsView view = View(LocalState::Standby, "");
+	view.gate = {false, "the sync key names n2"};
+	view.better_candidate = "n2";
+	view.switchover_to = "n1";
+	view.switchover_caught_up = true;
+	DcsDecision decision = DecideDcs(view);
+	EXPECT_EQ(decision.step, DcsStep::Race);
+	EXPECT_NE(decision.reason.find("switchover"), std::string::npos);
+	// without the verified catch-up (the leader died mid-switchover): the normal rules
+	view.switchover_caught_up = false;
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Wait);
+	view.gate = {true, "named by the sync key"};
+	view.better_candidate.clear();
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Race);
+	// a leader key present: the switchover key changes nothing
+	view.leader = "n0";
+	view.switchover_caught_up = true;
+	view.follow = Action{ActionKind::None, "", "following n0"};
+	EXPECT_NE(DecideDcs(view).step, DcsStep::Race);
+}
+
+TEST(DecideDcs, OtherStandbysDoNotRaceWhileAFreshSwitchoverKeyNamesAnotherNode) {
+	DcsView view = View(LocalState::Standby, "");
+	view.gate = {true, "named by the sync key"};
+	view.switchover_to = "n3";
+	DcsDecision decision = DecideDcs(view);
+	EXPECT_EQ(decision.step, DcsStep::Wait);
+	EXPECT_NE(decision.reason.find("n3"), std::string::npos);
+	view.switchover_caught_up = true; // only the target's own verification counts
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Wait);
+	// seen for more than 2 x TTL: a leader that died mid-switchover; the normal rules apply
+	view.switchover_stale = true;
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Race);
+	view.gate = {false, "not sync"};
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Wait);
+	// a stale key naming this node does not spare the gate either
+	view.switchover_to = "n1";
+	EXPECT_EQ(DecideDcs(view).step, DcsStep::Wait);
+}
+
+TEST(DcsKeys, SwitchoverRoundTrip) {
+	DcsSwitchover switchover{true, "n1", "n3", 7, "", 0};
+	DcsSwitchover read = ParseSwitchover(FormatSwitchover(switchover));
+	EXPECT_TRUE(read.present);
+	EXPECT_EQ(read.from, "n1");
+	EXPECT_EQ(read.to, "n3");
+	EXPECT_EQ(read.request, 7);
+	EXPECT_EQ(read.checkpoint_lsn, "");
+	switchover.checkpoint_lsn = "0/3000028";
+	switchover.stopped_ms = 1234;
+	read = ParseSwitchover(FormatSwitchover(switchover));
+	EXPECT_EQ(read.checkpoint_lsn, "0/3000028");
+	EXPECT_EQ(read.stopped_ms, 1234);
+	EXPECT_FALSE(ParseSwitchover("{\"from\": \"n1\"}").present);
+	EXPECT_FALSE(ParseSwitchover("nope").present);
+}
+
 TEST(DecideDcs, AStandbyFollowsTheLeaderAndNeverStartsAsThePrimary) {
 	DcsView view = View(LocalState::Standby, "n2");
 	view.follow = Action{ActionKind::Repoint, "n2", "does not follow n2"};
