@@ -294,4 +294,29 @@ AgentCore::SaveCache(const std::vector<CachedPeer> &peers) {
 	saved_cache_ = text;
 }
 
+int
+RunAgentLoop(asio::io_context &context, asio::signal_set &signals, const std::string &node, std::atomic<bool> &stopping,
+			 asio::awaitable<void> loop) {
+	int status = 0;
+	signals.async_wait([&](const boost::system::error_code &wait_error, int) {
+		if (!wait_error) {
+			LogLine("agent " + node + ": stopping after this poll");
+			stopping = true;
+		}
+	});
+	asio::co_spawn(context, std::move(loop), [&](std::exception_ptr failure) {
+		if (failure) {
+			try {
+				std::rethrow_exception(failure);
+			} catch (...) {
+				LogLine("agent " + node + ": " + CurrentErrorText());
+			}
+			status = 1;
+		}
+		signals.cancel();
+	});
+	context.run();
+	return status;
+}
+
 } // namespace mosta::sidecar::ha

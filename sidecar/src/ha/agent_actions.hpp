@@ -15,6 +15,8 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "ha/local_server.hpp"
 #include "ha/node_agent.hpp"
@@ -84,5 +86,10 @@ class AgentCore {
 	std::optional<std::chrono::steady_clock::time_point> stalled_since_; // following the primary, not streaming
 	std::string last_note_;
 };
+
+// RunAgentLoop runs loop (an agent's poll loop, which ends once stopping is set) on context: the first SIGINT or
+// SIGTERM sets stopping; a loop that throws is logged and makes the exit status 1. Returns the exit status.
+int RunAgentLoop(boost::asio::io_context &context, boost::asio::signal_set &signals, const std::string &node,
+				 std::atomic<bool> &stopping, boost::asio::awaitable<void> loop);
 
 } // namespace mosta::sidecar::ha

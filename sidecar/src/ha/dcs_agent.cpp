@@ -32,6 +32,7 @@
 #include "ha/watchdog.hpp"
 #include "ha/write_lease_client.hpp"
 #include "pg/lsn.hpp"
+#include "util/pause.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -45,18 +46,6 @@ class AgentFatal : public std::runtime_error {
   public:
 	using std::runtime_error::runtime_error;
 };
-
-asio::awaitable<void>
-Pause(std::chrono::milliseconds step) {
-	asio::steady_timer timer(co_await asio::this_coro::executor, step);
-	boost::system::error_code ignored;
-	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-}
-
-long long
-MillisSince(SteadyClock::time_point since) {
-	return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - since).count();
-}
 
 std::string
 HostName() {
@@ -1065,26 +1054,7 @@ RunDcsAgent(asio::io_context &context, asio::signal_set &signals, const AgentOpt
 			const LocalServer &server) {
 	std::atomic<bool> stopping = false;
 	auto agent = std::make_shared<DcsAgent>(options, server, stopping, context.get_executor());
-	int status = 0;
-	signals.async_wait([&](const boost::system::error_code &wait_error, int) {
-		if (!wait_error) {
-			LogLine("agent " + options.node + ": stopping after this poll");
-			stopping = true;
-		}
-	});
-	asio::co_spawn(context, agent->Loop(), [&](std::exception_ptr failure) {
-		if (failure) {
-			try {
-				std::rethrow_exception(failure);
-			} catch (...) {
-				LogLine("agent " + options.node + ": " + CurrentErrorText());
-			}
-			status = 1;
-		}
-		signals.cancel();
-	});
-	context.run();
-	return status;
+	return RunAgentLoop(context, signals, options.node, stopping, agent->Loop());
 }
 
 } // namespace mosta::sidecar::ha

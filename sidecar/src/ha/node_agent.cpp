@@ -30,6 +30,7 @@
 #include "mosta/common/conninfo.hpp"
 #include "pg/connection.hpp"
 #include "pg/conninfo_options.hpp"
+#include "util/pause.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -232,14 +233,6 @@ ParsePeerCache(const std::string &text) {
 
 namespace {
 
-// Pause waits for step on this coroutine's executor.
-asio::awaitable<void>
-Pause(std::chrono::milliseconds step) {
-	asio::steady_timer timer(co_await asio::this_coro::executor, step);
-	boost::system::error_code ignored;
-	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-}
-
 // The manual agent: looks, decides (Decide), acts; the master in place carries out switchover requests.
 class Agent {
   public:
@@ -309,26 +302,7 @@ RunAgent(asio::io_context &context, asio::signal_set &signals, const AgentOption
 		return RunDcsAgent(context, signals, options, server);
 	std::atomic<bool> stopping = false;
 	auto agent = std::make_shared<Agent>(options, server, stopping);
-	int status = 0;
-	signals.async_wait([&](const boost::system::error_code &wait_error, int) {
-		if (!wait_error) {
-			LogLine("agent " + options.node + ": stopping after this poll");
-			stopping = true;
-		}
-	});
-	asio::co_spawn(context, agent->Loop(), [&](std::exception_ptr failure) {
-		if (failure) {
-			try {
-				std::rethrow_exception(failure);
-			} catch (...) {
-				LogLine("agent " + options.node + ": " + CurrentErrorText());
-			}
-			status = 1;
-		}
-		signals.cancel();
-	});
-	context.run();
-	return status;
+	return RunAgentLoop(context, signals, options.node, stopping, agent->Loop());
 }
 
 } // namespace mosta::sidecar::ha

@@ -18,6 +18,7 @@
 #include "mosta/common/conninfo.hpp"
 #include "pg/conninfo_options.hpp"
 #include "pg/errors.hpp"
+#include "util/pause.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -31,14 +32,6 @@ constexpr std::chrono::milliseconds kPollStep{50};
 std::string
 Value(const PGresult *result, int row, int col) {
 	return PQgetisnull(result, row, col) ? std::string() : std::string(PQgetvalue(result, row, col));
-}
-
-// Pause waits for step on this coroutine's executor.
-asio::awaitable<void>
-Pause(std::chrono::milliseconds step) {
-	asio::steady_timer timer(co_await asio::this_coro::executor, step);
-	boost::system::error_code ignored;
-	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
 // Promote is PromoteStandby's work, without its deadline.

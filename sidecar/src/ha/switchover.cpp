@@ -22,6 +22,7 @@
 #include "pg/errors.hpp"
 #include "pg/lsn.hpp"
 #include "util/run_to_exit.hpp"
+#include "util/pause.hpp"
 
 namespace mosta::sidecar::ha {
 
@@ -40,18 +41,6 @@ constexpr std::chrono::milliseconds kRejoinWait{30'000};
 std::string
 Value(const PGresult *result, int row, int col) {
 	return PQgetisnull(result, row, col) ? std::string() : std::string(PQgetvalue(result, row, col));
-}
-
-asio::awaitable<void>
-Pause(std::chrono::milliseconds step) {
-	asio::steady_timer timer(co_await asio::this_coro::executor, step);
-	boost::system::error_code ignored;
-	co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-}
-
-long long
-MsSince(Clock::time_point start) {
-	return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
 // The executor's state: what it logs and where.
@@ -108,7 +97,7 @@ class Executor {
 			replay_lsn_ = *replayed;
 			PromotionResult promotion = co_await PromoteStandby(target_uri_);
 			promoted = true;
-			downtime_ms_ = MsSince(stopped_at_);
+			downtime_ms_ = MillisSince(stopped_at_);
 			timeline_ = promotion.timeline;
 			LogLine("agent " + options_.node + ": switchover " + std::to_string(request_.id) + ": " + request_.target +
 					" promoted (writes stopped for " + std::to_string(downtime_ms_) + " ms)");
@@ -291,7 +280,7 @@ SwitchoverRecord::SwitchoverRecord(const SwitchoverRequest &request, const std::
 
 asio::awaitable<void>
 SwitchoverRecord::Step(PgConnection &conn, const std::string &step, const std::string &more_json) {
-	const long long ms = MsSince(start_);
+	const long long ms = MillisSince(start_);
 	steps_ += std::string(steps_.empty() ? "" : ", ") + "{\"step\": " + JsonQuote(step) +
 			  ", \"ms\": " + std::to_string(ms) + "}";
 	LogLine("agent " + from_ + ": switchover " + std::to_string(request_.id) + ": " + step);
@@ -305,7 +294,7 @@ asio::awaitable<void>
 SwitchoverRecord::Finish(PgConnection &conn, const std::string &state, bool activity) {
 	std::string detail = "{\"request\": " + std::to_string(request_.id) + ", \"from\": " + JsonQuote(from_) +
 						 ", \"to\": " + JsonQuote(request_.target) + ", \"state\": " + JsonQuote(state) +
-						 ", \"ms\": " + std::to_string(MsSince(start_));
+						 ", \"ms\": " + std::to_string(MillisSince(start_));
 	if (checkpoint != kInvalidLsn)
 		detail += ", \"shutdown_checkpoint_lsn\": " + JsonQuote(FormatLsn(checkpoint));
 	if (downtime_ms >= 0)
@@ -467,7 +456,7 @@ Switchover(const SwitchoverCommand &command) {
 			break;
 		co_await Pause(std::chrono::milliseconds(200));
 	}
-	const long long ms = MsSince(start);
+	const long long ms = MillisSince(start);
 	if (state == "done") {
 		Print("switchover " + std::to_string(id) + " done in " + std::to_string(ms) + " ms: " + command.replica +
 			  " is the master; detail " + MaskCredentialsInText(detail));
