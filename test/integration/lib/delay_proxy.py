@@ -17,7 +17,7 @@ async def pipe(reader, writer, pause):
             if not data:
                 break
             if pause:
-                await asyncio.sleep(pause)
+                await asyncio.sleep(pause)  # --allow-sleep: the delay this proxy exists to inject
             writer.write(data)
             await writer.drain()
     except OSError:
