@@ -84,15 +84,8 @@ writable node1 && not_ok "node1 refuses writes after its agent's return" || ok "
 last=$(tail -1 "$work/samples" | cut -d' ' -f1)
 sampled_past() { [ "$(tail -1 "$work/samples" | cut -d' ' -f1)" -ge $((last + 10)) ]; }
 poll_until 10 sampled_past || true
-stop_sampler
-if check_sampler "$work/samples" >"$work/sampler.summary"; then
-	ok "the sampler never found two writable masters"
-else
-	not_ok "the sampler never found two writable masters"
-fi
-sed 's/^/# sampler: /' "$work/sampler.summary"
-field() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$work/sampler.summary"; }
-[ "$(field node1 2)" -gt 0 ] && [ "$(field "$new" 2)" -gt 0 ] && [ "$(field node1 5)" -gt 0 ] &&
+sampler_verdict
+[ "$(sampler_field node1 2)" -gt 0 ] && [ "$(sampler_field "$new" 2)" -gt 0 ] && [ "$(sampler_field node1 5)" -gt 0 ] &&
 	ok "the sampler saw node1 take writes, its write lease refuse them, then $new take writes" ||
 	not_ok "the sampler saw node1 take writes, its write lease refuse them, then $new take writes"
 finish

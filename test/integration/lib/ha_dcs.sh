@@ -246,4 +246,19 @@ stop_sampler() {
 
 check_sampler() { "$sampler_python" test/integration/lib/write_sampler.py check "$1"; }
 
+# sampler_verdict: stops the sampler of $work/samples, asserts that it never found two writable masters, prints its
+# summary (one line per node: name, writes taken, first and last taken, writes the lease refused) for sampler_field.
+sampler_verdict() {
+	stop_sampler
+	if check_sampler "$work/samples" >"$work/sampler.summary"; then
+		ok "the sampler never found two writable masters"
+	else
+		not_ok "the sampler never found two writable masters"
+	fi
+	sed 's/^/# sampler: /' "$work/sampler.summary"
+}
+
+# sampler_field NODE N: field N of NODE's line in the summary (2: writes taken, 5: writes the lease refused).
+sampler_field() { awk -v n="$1" -v f="$2" '$1 == n { print $f }' "$work/sampler.summary"; }
+
 agent_log() { tail -"${2:-15}" "$work/log.agent-$1" | sed "s/^/    $1: /" >&2; }
